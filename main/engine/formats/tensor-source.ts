@@ -1,0 +1,25 @@
+/** The dtypes the engine reads from checkpoints (safetensors names). */
+export type DType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
+
+export interface TensorInfo {
+  name: string;
+  dtype: DType;
+  /** PyTorch order: outermost first, e.g. a linear weight is [out, in]. */
+  shape: number[];
+}
+
+/**
+ * A lazily read set of named tensors: a safetensors file, a sharded HF checkpoint folder, a PEFT adapter.
+ * Nothing is read until a tensor is asked for, so inspecting a 13B checkpoint costs only its headers.
+ */
+export interface TensorSource {
+  /** Every tensor, sorted by name. */
+  list(): TensorInfo[];
+  has(name: string): boolean;
+  info(name: string): TensorInfo;
+  /** The tensor's values converted to f32 (F32, F16 and BF16 are supported). */
+  readF32(name: string): Promise<Float32Array>;
+  /** The tensor's bytes exactly as stored (little-endian). */
+  readRaw(name: string): Promise<Uint8Array>;
+  close(): Promise<void>;
+}
