@@ -1,0 +1,101 @@
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
+import * as tf from '@tensorflow/tfjs';
+import { StudioError } from '../errors.ts';
+import { withWasmThreadFiles } from './wasm-threads.ts';
+
+export const BACKEND_CHOICES = ['auto', 'gpu', 'node', 'wasm', 'cpu'] as const;
+export type BackendChoice = (typeof BACKEND_CHOICES)[number];
+
+export interface BackendInfo {
+  /** What the user asked for. */
+  requested: BackendChoice;
+  /** The tfjs backend that runs: 'tensorflow' (tfjs-node / tfjs-node-gpu), 'wasm' or 'cpu'. */
+  name: string;
+  /** The package or build behind it, e.g. '@tensorflow/tfjs-node-gpu' or 'wasm (simd, threads)'. */
+  detail: string;
+  threads: number;
+  /** Why faster backends were passed over (auto), so the CLI can say it. */
+  skipped: string[];
+}
+
+const require = createRequire(import.meta.url);
+let current: BackendInfo | undefined;
+
+/**
+ * Pick and prepare the tfjs backend: tfjs-node-gpu > tfjs-node > wasm (SIMD, threads) > cpu.
+ * `auto` walks that order and records why each faster one was skipped; a named backend that cannot load is an error.
+ * Idempotent: the first successful call wins for the life of the process (tfjs has one global engine).
+ */
+export async function initBackend(requested: BackendChoice = 'auto', opts: { threads?: number } = {}): Promise<BackendInfo> {
+  if (current) {
+    if (requested !== 'auto' && requested !== current.requested && !matches(requested, current)) {
+      throw new StudioError(`backend already initialised as ${current.name}; cannot switch to ${requested} in this process`);
+    }
+    return current;
+  }
+  const skipped: string[] = [];
+  const order: BackendChoice[] = requested === 'auto' ? ['gpu', 'node', 'wasm', 'cpu'] : [requested];
+  for (const choice of order) {
+    try {
+      const info = await LOADERS[choice](opts.threads);
+      current = { requested, skipped, ...info };
+      return current;
+    } catch (e) {
+      const why = `${choice}: ${(e as Error).message.split('\n')[0]}`;
+      if (requested !== 'auto') throw new StudioError(`backend ${why}`, undefined, 'backend/unavailable');
+      skipped.push(why);
+    }
+  }
+  throw new StudioError(`no tfjs backend could start (${skipped.join('; ')})`, undefined, 'backend/unavailable');
+}
+
+/** The backend in use, if initBackend has run. */
+export function backendInfo(): BackendInfo | undefined {
+  return current;
+}
+
+function matches(choice: BackendChoice, info: BackendInfo): boolean {
+  return (choice === 'wasm' && info.name === 'wasm') || (choice === 'cpu' && info.name === 'cpu');
+}
+
+type Loader = (threads?: number) => Promise<Omit<BackendInfo, 'requested' | 'skipped'>>;
+
+const LOADERS: Record<BackendChoice, Loader> = {
+  auto: () => Promise.reject(new Error('auto is not a backend')),
+  gpu: async () => loadTfjsNode('@tensorflow/tfjs-node-gpu'),
+  node: async () => loadTfjsNode('@tensorflow/tfjs-node'),
+  wasm: async (threads) => loadWasm(threads),
+  cpu: async () => {
+    await tf.setBackend('cpu');
+    await tf.ready();
+    return { name: 'cpu', detail: 'tfjs cpu (plain JavaScript, slow)', threads: 1 };
+  },
+};
+
+async function loadTfjsNode(pkg: string) {
+  // Optional dependencies: absent or without libtensorflow on most machines; require throws and auto moves on.
+  require(pkg);
+  await tf.setBackend('tensorflow');
+  await tf.ready();
+  return { name: 'tensorflow', detail: pkg, threads: availableParallelism() };
+}
+
+async function loadWasm(threads?: number) {
+  const wasm = await import('@tensorflow/tfjs-backend-wasm');
+  const wanted = Math.max(1, threads ?? availableParallelism());
+  if (wanted > 1) tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
+  wasm.setThreadsCount(wanted);
+  const ok = await withWasmThreadFiles(() => tf.setBackend('wasm'));
+  if (!ok) throw new Error('tfjs-backend-wasm failed to initialise');
+  await tf.ready();
+  const simd = Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
+  const actual = wasm.getThreadsCount();
+  return { name: 'wasm', detail: `tfjs-backend-wasm (${simd ? 'simd' : 'no simd'}, ${actual} thread${actual > 1 ? 's' : ''})`, threads: actual };
+}
+
+/** One line for logs and run records: `backend: wasm — tfjs-backend-wasm (simd, 2 threads)`. */
+export function describeBackend(info: BackendInfo): string {
+  const skipped = info.skipped.length ? ` [skipped ${info.skipped.join('; ')}]` : '';
+  return `backend: ${info.name} — ${info.detail}, threads: ${info.threads}${skipped}`;
+}

@@ -1,0 +1,125 @@
+import * as tf from '@tensorflow/tfjs';
+import type { LlamaConfig } from './config.ts';
+import type { KVCache } from './kv-cache.ts';
+import { applyRope, ropeTables } from './rope.ts';
+import { frozenMatMul } from './ops.ts';
+import type { FrozenLinear, LlamaWeights, ProjectionName } from './weights.ts';
+
+/**
+ * A projection as the forward pass calls it: x [N, in] → [N, out]. The default is the frozen layer alone;
+ * LoRA passes its own (base + scale·B·A·dropout(x)) without the model knowing anything about adapters.
+ */
+export type ProjectionFn = (x: tf.Tensor2D, layer: number, name: ProjectionName, base: FrozenLinear) => tf.Tensor2D;
+
+export interface ForwardOptions {
+  /** Generation: reuse and extend this cache; positions continue from cache.length. */
+  cache?: KVCache;
+  /** [B, T] 1 for real tokens, 0 for left padding (training batches). Not combined with a cache. */
+  attentionMask?: tf.Tensor2D;
+  /** Only the last position's logits (generation). */
+  lastOnly?: boolean;
+  projection?: ProjectionFn;
+}
+
+/** Added to masked attention scores: large enough to zero the weight, finite so fully padded rows stay finite. */
+const MASKED = -1e9;
+
+export const applyFrozen: ProjectionFn = (x, _layer, _name, base) => linear(x, base);
+
+function linear(x: tf.Tensor2D, base: FrozenLinear): tf.Tensor2D {
+  const y = frozenMatMul(x, base); // [N, out]
+  return base.bias ? tf.add(y, base.bias) : y;
+}
+
+/** RMSNorm as LLaMA defines it: x / sqrt(mean(x²) + eps) · w, over the last axis. */
+export function rmsNorm<T extends tf.Tensor>(x: T, weight: tf.Tensor1D, eps: number): T {
+  return tf.tidy(() => {
+    const variance = tf.mean(tf.square(x), -1, true);
+    return tf.mul(tf.mul(x, tf.rsqrt(tf.add(variance, eps))), weight) as T;
+  });
+}
+
+export class LlamaModel {
+  constructor(
+    readonly config: LlamaConfig,
+    readonly weights: LlamaWeights,
+  ) {}
+
+  /** ids [B, T] (int32) → logits [B, T, V] ([B, 1, V] with lastOnly). */
+  forward(ids: tf.Tensor2D, opts: ForwardOptions = {}): tf.Tensor3D {
+    const { config: c, weights: w } = this;
+    const project = opts.projection ?? applyFrozen;
+    const [B, T] = ids.shape;
+    const past = opts.cache?.length ?? 0;
+    return tf.tidy(() => {
+      const { cos, sin } = ropeTables(c, past, T);
+      const mask = attentionBias(T, past, opts.attentionMask); // [B|1, 1, T, past+T]
+      let h = tf.reshape(tf.gather(w.embed, tf.reshape(ids, [-1])), [B * T, c.hiddenSize]) as tf.Tensor2D; // [B·T, H]
+
+      for (let l = 0; l < c.numLayers; l++) {
+        const layer = w.layers[l];
+        const x = rmsNorm(h, layer.inputNorm, c.rmsNormEps); // [B·T, H]
+        const q = toHeads(project(x, l, 'q_proj', layer.proj.q_proj), B, T, c.numHeads, c.headDim); // [B, nH, T, D]
+        const k = toHeads(project(x, l, 'k_proj', layer.proj.k_proj), B, T, c.numKvHeads, c.headDim); // [B, nKV, T, D]
+        const v = toHeads(project(x, l, 'v_proj', layer.proj.v_proj), B, T, c.numKvHeads, c.headDim);
+        const qr = applyRope(q, cos, sin);
+        let kr = applyRope(k, cos, sin);
+        let vAll = v;
+        if (opts.cache) ({ k: kr, v: vAll } = opts.cache.append(l, kr, v)); // [B, nKV, past+T, D]
+
+        const attn = attention(qr, repeatKv(kr, c), repeatKv(vAll, c), mask, c.headDim); // [B, nH, T, D]
+        const merged = tf.reshape(tf.transpose(attn, [0, 2, 1, 3]), [B * T, c.numHeads * c.headDim]) as tf.Tensor2D;
+        h = tf.add(h, project(merged, l, 'o_proj', layer.proj.o_proj));
+
+        const y = rmsNorm(h, layer.postNorm, c.rmsNormEps);
+        const gate = project(y, l, 'gate_proj', layer.proj.gate_proj); // [B·T, F]
+        const up = project(y, l, 'up_proj', layer.proj.up_proj);
+        const act = tf.mul(tf.mul(gate, tf.sigmoid(gate)), up); // SwiGLU: silu(gate)·up
+        h = tf.add(h, project(act as tf.Tensor2D, l, 'down_proj', layer.proj.down_proj));
+      }
+      opts.cache?.advance(T);
+
+      let last = tf.reshape(h, [B, T, c.hiddenSize]) as tf.Tensor3D;
+      if (opts.lastOnly) last = tf.slice(last, [0, T - 1, 0], [B, 1, c.hiddenSize]);
+      const rows = last.shape[1];
+      const normed = rmsNorm(tf.reshape(last, [B * rows, c.hiddenSize]) as tf.Tensor2D, w.norm, c.rmsNormEps);
+      const logits = frozenMatMul(normed, w.lmHead); // [B·rows, V]
+      return tf.reshape(logits, [B, rows, c.vocabSize]) as tf.Tensor3D;
+    });
+  }
+}
+
+/** [B·T, heads·D] → [B, heads, T, D]. */
+function toHeads(x: tf.Tensor2D, B: number, T: number, heads: number, d: number): tf.Tensor4D {
+  return tf.transpose(tf.reshape(x, [B, T, heads, d]), [0, 2, 1, 3]) as tf.Tensor4D;
+}
+
+/** GQA: each KV head serves heads/kvHeads query heads. [B, nKV, T, D] → [B, nH, T, D]. */
+function repeatKv(x: tf.Tensor4D, c: LlamaConfig): tf.Tensor4D {
+  const rep = c.numHeads / c.numKvHeads;
+  if (rep === 1) return x;
+  const [B, kv, T, D] = x.shape;
+  const tiled = tf.tile(tf.reshape(x, [B, kv, 1, T, D]), [1, 1, rep, 1, 1]); // [B, nKV, rep, T, D]
+  return tf.reshape(tiled, [B, kv * rep, T, D]) as tf.Tensor4D;
+}
+
+/** softmax(q·kᵀ/√d + mask)·v with q [B, nH, T, D], k and v [B, nH, S, D]. */
+function attention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: tf.Tensor4D, d: number): tf.Tensor4D {
+  const scores = tf.add(tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(d)), mask); // [B, nH, T, S]
+  return tf.matMul(tf.softmax(scores), v) as tf.Tensor4D;
+}
+
+/**
+ * Additive attention bias [B|1, 1, T, past+T]: query i (absolute position past+i) sees keys j ≤ past+i,
+ * and never a key that the padding mask marks 0.
+ */
+function attentionBias(T: number, past: number, padding?: tf.Tensor2D): tf.Tensor4D {
+  const S = past + T;
+  const causal = new Float32Array(T * S);
+  for (let i = 0; i < T; i++) for (let j = past + i + 1; j < S; j++) causal[i * S + j] = MASKED;
+  const bias = tf.tensor4d(causal, [1, 1, T, S]);
+  if (!padding) return bias;
+  const [B] = padding.shape;
+  const pad = tf.reshape(tf.mul(tf.sub(1, tf.cast(padding, 'float32')), MASKED), [B, 1, 1, S]);
+  return tf.minimum(tf.add(bias, pad), 0).maximum(MASKED) as tf.Tensor4D;
+}

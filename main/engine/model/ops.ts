@@ -1,0 +1,21 @@
+import * as tf from '@tensorflow/tfjs';
+import type { FrozenMatrix } from './weights.ts';
+
+/**
+ * x·Wᵀ for a frozen W, x [N, in] → [N, out]. The gradient flows to x only: dx = dy·W, both products
+ * non-transposed 2-D matmuls (tfjs's own matMul gradient uses transposed forms, ~10x slower on wasm).
+ * W is built from Wᵀ the first time a backward pass needs it and kept for the next steps.
+ */
+export function frozenMatMul(x: tf.Tensor2D, m: FrozenMatrix): tf.Tensor2D {
+  const op = tf.customGrad((...args) => ({
+    value: tf.matMul(args[0] as tf.Tensor2D, m.wT),
+    gradFunc: (dy: tf.Tensor) => tf.matMul(dy as tf.Tensor2D, weightOf(m)),
+  }));
+  return op(x) as tf.Tensor2D;
+}
+
+/** W [out, in] from Wᵀ, made once and kept outside any tidy scope. */
+function weightOf(m: FrozenMatrix): tf.Tensor2D {
+  if (!m.w) m.w = tf.keep(tf.transpose(m.wT) as tf.Tensor2D);
+  return m.w;
+}
