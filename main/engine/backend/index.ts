@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { availableParallelism } from 'node:os';
+import os, { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { StudioError } from '../errors.ts';
 import { withWasmThreadFiles } from './wasm-threads.ts';
@@ -86,12 +86,29 @@ async function loadWasm(threads?: number) {
   const wanted = Math.max(1, threads ?? availableParallelism());
   if (wanted > 1) tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
   wasm.setThreadsCount(wanted);
-  const ok = await withWasmThreadFiles(() => tf.setBackend('wasm'));
+  const ok = await withWasmThreadFiles(() => withReportedCores(2 * wanted, () => tf.setBackend('wasm')));
   if (!ok) throw new Error('tfjs-backend-wasm failed to initialise');
   await tf.ready();
   const simd = Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
   const actual = wasm.getThreadsCount();
   return { name: 'wasm', detail: `tfjs-backend-wasm (${simd ? 'simd' : 'no simd'}, ${actual} thread${actual > 1 ? 's' : ''})`, threads: actual };
+}
+
+/**
+ * tfjs-wasm caps its thread pool at half the logical cores it is told about (it assumes hyper-threading), so on a
+ * 2-core machine it would use one. While the module initialises we report `count` cores so the cap becomes ours.
+ */
+async function withReportedCores<T>(count: number, init: () => Promise<T>): Promise<T> {
+  const realCpus = os.cpus;
+  os.cpus = () => {
+    const cpus = realCpus();
+    return Array.from({ length: count }, (_, i) => cpus[i % cpus.length]);
+  };
+  try {
+    return await init();
+  } finally {
+    os.cpus = realCpus;
+  }
 }
 
 /** One line for logs and run records: `backend: wasm — tfjs-backend-wasm (simd, 2 threads)`. */

@@ -1,0 +1,87 @@
+import * as tf from '@tensorflow/tfjs';
+import { KVCache } from '../model/kv-cache.ts';
+import type { ForwardOptions, LlamaModel } from '../model/llama.ts';
+import { GREEDY, sampleToken, type SamplingOptions } from './sampling.ts';
+
+export interface GenerateOptions extends Partial<SamplingOptions> {
+  maxNewTokens: number;
+  /** Stop when one of these is produced (the stop token is not part of the output). */
+  stopTokenIds: number[];
+  /** Uniform [0, 1) draws for sampling; only used when temperature > 0. */
+  random?: () => number;
+  /** Called with each new token as soon as it is chosen (stream it to a UI or a terminal). */
+  onToken?: (id: number) => void;
+  /** Adapter or other projection override (see ForwardOptions.projection). */
+  projection?: ForwardOptions['projection'];
+  /** Stop early (the playground's Stop button). */
+  signal?: AbortSignal;
+}
+
+export interface GenerateResult {
+  tokens: number[];
+  stoppedBy: 'eos' | 'max_tokens' | 'aborted';
+  prefillMs: number;
+  decodeMs: number;
+}
+
+/**
+ * Autoregressive generation with a KV cache: one prefill pass over the prompt, then one token per pass.
+ * The prompt must hold at least one token (BOS alone is a valid prompt).
+ */
+export async function generate(model: LlamaModel, prompt: number[], opts: GenerateOptions): Promise<GenerateResult> {
+  if (prompt.length === 0) throw new Error('generate: the prompt has no tokens (start from BOS at least)');
+  const sampling: SamplingOptions = { ...GREEDY, ...definedOnly(opts) };
+  const random = opts.random ?? (() => { throw new Error('generate: sampling with temperature > 0 needs a random source'); });
+  const maxPositions = model.config.maxPositions;
+  const cache = new KVCache(model.config.numLayers);
+  const seen = [...prompt];
+  const tokens: number[] = [];
+  let stoppedBy: GenerateResult['stoppedBy'] = 'max_tokens';
+  let input = prompt;
+  let prefillMs = 0;
+  const start = performance.now();
+  try {
+    while (tokens.length < opts.maxNewTokens) {
+      if (opts.signal?.aborted) {
+        stoppedBy = 'aborted';
+        break;
+      }
+      if (cache.length + input.length > maxPositions) break; // the model's context is full
+      const logits = await nextLogits(model, input, cache, opts.projection);
+      if (tokens.length === 0) prefillMs = performance.now() - start;
+      const next = sampleToken(logits, sampling, seen, random);
+      if (opts.stopTokenIds.includes(next)) {
+        stoppedBy = 'eos';
+        break;
+      }
+      tokens.push(next);
+      seen.push(next);
+      opts.onToken?.(next);
+      input = [next];
+      // Let the event loop breathe between tokens so a UI or a server stays responsive.
+      await new Promise((r) => setImmediate(r));
+    }
+  } finally {
+    cache.dispose();
+  }
+  return { tokens, stoppedBy, prefillMs, decodeMs: performance.now() - start - prefillMs };
+}
+
+/** Logits of the last position after feeding `ids` (extending the cache). */
+async function nextLogits(model: LlamaModel, ids: number[], cache: KVCache, projection?: ForwardOptions['projection']) {
+  const input = tf.tensor2d([ids], [1, ids.length], 'int32');
+  const logits = model.forward(input, { cache, lastOnly: true, projection }); // [1, 1, V]
+  input.dispose();
+  const values = (await logits.data()) as Float32Array;
+  logits.dispose();
+  return values;
+}
+
+function definedOnly(o: Partial<SamplingOptions>): Partial<SamplingOptions> {
+  const out: Partial<SamplingOptions> = {};
+  if (o.temperature !== undefined) out.temperature = o.temperature;
+  if (o.topK !== undefined) out.topK = o.topK;
+  if (o.topP !== undefined) out.topP = o.topP;
+  if (o.repetitionPenalty !== undefined) out.repetitionPenalty = o.repetitionPenalty;
+  return out;
+}
