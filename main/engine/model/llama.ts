@@ -21,7 +21,7 @@ export interface ForwardOptions {
   projection?: ProjectionFn;
 }
 
-/** Added to masked attention scores: large enough to zero the weight, finite so fully padded rows stay finite. */
+/** The score a masked key gets: exp(MASKED − max) is 0 in f32, and a row with every key masked stays finite. */
 const MASKED = -1e9;
 
 export const applyFrozen: ProjectionFn = (x, _layer, _name, base) => linear(x, base);
@@ -53,7 +53,7 @@ export class LlamaModel {
     const past = opts.cache?.length ?? 0;
     return tf.tidy(() => {
       const { cos, sin } = ropeTables(c, past, T);
-      const mask = attentionBias(T, past, opts.attentionMask); // [B|1, 1, T, past+T]
+      const mask = attentionMask(T, past, opts.attentionMask); // [B|1, 1, T, past+T]
       let h = tf.reshape(tf.gather(w.embed, tf.reshape(ids, [-1])), [B * T, c.hiddenSize]) as tf.Tensor2D; // [B·T, H]
 
       for (let l = 0; l < c.numLayers; l++) {
@@ -67,7 +67,7 @@ export class LlamaModel {
         let vAll = v;
         if (opts.cache) ({ k: kr, v: vAll } = opts.cache.append(l, kr, v)); // [B, nKV, past+T, D]
 
-        const attn = attention(qr, repeatKv(kr, c), repeatKv(vAll, c), mask, c.headDim); // [B, nH, T, D]
+        const attn = groupedAttention(qr, kr, vAll, mask, c); // [B, nH, T, D]
         const merged = tf.reshape(tf.transpose(attn, [0, 2, 1, 3]), [B * T, c.numHeads * c.headDim]) as tf.Tensor2D;
         h = tf.add(h, project(merged, l, 'o_proj', layer.proj.o_proj));
 
@@ -94,32 +94,39 @@ function toHeads(x: tf.Tensor2D, B: number, T: number, heads: number, d: number)
   return tf.transpose(tf.reshape(x, [B, T, heads, d]), [0, 2, 1, 3]) as tf.Tensor4D;
 }
 
-/** GQA: each KV head serves heads/kvHeads query heads. [B, nKV, T, D] → [B, nH, T, D]. */
-function repeatKv(x: tf.Tensor4D, c: LlamaConfig): tf.Tensor4D {
-  const rep = c.numHeads / c.numKvHeads;
-  if (rep === 1) return x;
-  const [B, kv, T, D] = x.shape;
-  const tiled = tf.tile(tf.reshape(x, [B, kv, 1, T, D]), [1, 1, rep, 1, 1]); // [B, nKV, rep, T, D]
-  return tf.reshape(tiled, [B, kv * rep, T, D]) as tf.Tensor4D;
+/**
+ * Causal GQA attention without copying K and V per query head: the rep = nH/nKV query heads that share a KV
+ * head are stacked along the time axis, so one product per KV head serves them all.
+ * q [B, nH, T, D], k and v [B, nKV, S, D], mask [B|1, 1, T, S] → [B, nH, T, D].
+ */
+function groupedAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: AttentionMask, c: LlamaConfig): tf.Tensor4D {
+  const [B, nH, T, D] = q.shape;
+  const nKV = k.shape[1];
+  const rep = nH / nKV;
+  const qg = tf.reshape(q, [B, nKV, rep * T, D]); // query head h = g·rep + j sits in group g, rows j·T … j·T+T-1
+  const stack = (t: tf.Tensor4D) => (rep === 1 ? t : tf.tile(t, [1, 1, rep, 1])); // [B|1, 1, rep·T, S]
+  const raw = tf.mul(tf.matMul(qg, k, false, true), 1 / Math.sqrt(c.headDim)); // [B, nKV, rep·T, S]
+  const scores = tf.add(tf.mul(raw, stack(mask.keep)), stack(mask.fill));
+  const out = tf.matMul(tf.softmax(scores), v); // [B, nKV, rep·T, D]
+  return tf.reshape(out, [B, nH, T, D]) as tf.Tensor4D;
 }
 
-/** softmax(q·kᵀ/√d + mask)·v with q [B, nH, T, D], k and v [B, nH, S, D]. */
-function attention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: tf.Tensor4D, d: number): tf.Tensor4D {
-  const scores = tf.add(tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(d)), mask); // [B, nH, T, S]
-  return tf.matMul(tf.softmax(scores), v) as tf.Tensor4D;
+/** keep is 1 where a query may see a key, 0 elsewhere; fill is MASKED where keep is 0. scores·keep + fill. */
+interface AttentionMask {
+  keep: tf.Tensor4D;
+  fill: tf.Tensor4D;
 }
 
 /**
- * Additive attention bias [B|1, 1, T, past+T]: query i (absolute position past+i) sees keys j ≤ past+i,
- * and never a key that the padding mask marks 0.
+ * Mask [B|1, 1, T, past+T]: query i (absolute position past+i) sees keys j ≤ past+i, never a key the padding mask
+ * marks 0. Masked scores are replaced (not offset), so a padding row, which sees nothing, attends uniformly to
+ * every key: what transformers' eager attention does once its min-float mask saturates.
  */
-function attentionBias(T: number, past: number, padding?: tf.Tensor2D): tf.Tensor4D {
+function attentionMask(T: number, past: number, padding?: tf.Tensor2D): AttentionMask {
   const S = past + T;
   const causal = new Float32Array(T * S);
-  for (let i = 0; i < T; i++) for (let j = past + i + 1; j < S; j++) causal[i * S + j] = MASKED;
-  const bias = tf.tensor4d(causal, [1, 1, T, S]);
-  if (!padding) return bias;
-  const [B] = padding.shape;
-  const pad = tf.reshape(tf.mul(tf.sub(1, tf.cast(padding, 'float32')), MASKED), [B, 1, 1, S]);
-  return tf.minimum(tf.add(bias, pad), 0).maximum(MASKED) as tf.Tensor4D;
+  for (let i = 0; i < T; i++) for (let j = 0; j <= past + i; j++) causal[i * S + j] = 1;
+  let keep = tf.tensor4d(causal, [1, 1, T, S]);
+  if (padding) keep = tf.mul(keep, tf.reshape(tf.cast(padding, 'float32'), [padding.shape[0], 1, 1, S]));
+  return { keep, fill: tf.mul(tf.sub(1, keep), MASKED) as tf.Tensor4D };
 }

@@ -1,0 +1,150 @@
+import * as tf from '@tensorflow/tfjs';
+import { StudioError } from '../errors.ts';
+import type { LlamaConfig } from './config.ts';
+import type { ProjectionFn } from './llama.ts';
+import { PROJECTIONS, projectionPath, projectionShape, type ProjectionName } from './weights.ts';
+import { applyFrozen } from './llama.ts';
+
+export interface LoraSettings {
+  r: number;
+  alpha: number;
+  dropout: number;
+  targetModules: ProjectionName[];
+  /** rsLoRA: scale by alpha/√r instead of alpha/r. */
+  useRslora: boolean;
+}
+
+/** One adapted module: y = W·x + scale · B·A·dropout(x). Stored as Aᵀ [in, r] and Bᵀ [r, out] for 2-D matmuls. */
+export interface LoraModule {
+  layer: number;
+  name: ProjectionName;
+  /** PEFT key prefix, e.g. `base_model.model.model.layers.0.self_attn.q_proj`. */
+  key: string;
+  aT: tf.Variable<tf.Rank.R2>; // [in, r]
+  bT: tf.Variable<tf.Rank.R2>; // [r, out]
+}
+
+export function loraScale(s: Pick<LoraSettings, 'r' | 'alpha' | 'useRslora'>): number {
+  return s.useRslora ? s.alpha / Math.sqrt(s.r) : s.alpha / s.r;
+}
+
+export function peftKey(layer: number, name: ProjectionName): string {
+  return `base_model.model.${projectionPath(layer, name)}`;
+}
+
+/** Check target names early, with the list of valid ones in the message. */
+export function checkTargets(targets: string[]): ProjectionName[] {
+  if (targets.length === 0) throw new StudioError('lora_target_modules is empty: name at least one of ' + PROJECTIONS.join(', '));
+  for (const t of targets) {
+    if (!(PROJECTIONS as readonly string[]).includes(t)) {
+      throw new StudioError(`lora_target_modules: "${t}" is not a LLaMA projection (choose from ${PROJECTIONS.join(', ')})`);
+    }
+  }
+  return [...new Set(targets)] as ProjectionName[];
+}
+
+/** Every LoRA module of a model, created from given initial values (see lora-init.ts) or from saved tensors. */
+export class LoraAdapter {
+  readonly modules: LoraModule[] = [];
+  private readonly byKey = new Map<string, LoraModule>();
+  readonly scale: number;
+
+  constructor(
+    readonly config: LlamaConfig,
+    readonly settings: LoraSettings,
+    /** A [r, in] and B [out, r] in PEFT's layout, per (layer, module). */
+    initial: (layer: number, name: ProjectionName, inF: number, outF: number) => { a: Float32Array; b: Float32Array },
+  ) {
+    this.scale = loraScale(settings);
+    for (let l = 0; l < config.numLayers; l++) {
+      for (const name of PROJECTIONS) {
+        if (!settings.targetModules.includes(name)) continue;
+        const [outF, inF] = projectionShape(config, name);
+        const { a, b } = initial(l, name, inF, outF);
+        const key = peftKey(l, name);
+        const m: LoraModule = {
+          layer: l,
+          name,
+          key,
+          aT: tf.variable(tf.tidy(() => tf.transpose(tf.tensor2d(a, [settings.r, inF]))) as tf.Tensor2D, true),
+          bT: tf.variable(tf.tidy(() => tf.transpose(tf.tensor2d(b, [outF, settings.r]))) as tf.Tensor2D, true),
+        };
+        this.modules.push(m);
+        this.byKey.set(`${l}.${name}`, m);
+      }
+    }
+  }
+
+  get variables(): tf.Variable[] {
+    return this.modules.flatMap((m) => [m.aT, m.bT]);
+  }
+
+  /** Trainable parameter count (A and B of every module). */
+  get parameterCount(): number {
+    return this.modules.reduce((n, m) => n + m.aT.size + m.bT.size, 0);
+  }
+
+  module(layer: number, name: ProjectionName): LoraModule | undefined {
+    return this.byKey.get(`${layer}.${name}`);
+  }
+
+  /**
+   * The projection to hand to LlamaModel.forward. `dropoutSeed` (training only) makes dropout masks a pure
+   * function of the step, so a resumed run draws the same masks as an uninterrupted one.
+   */
+  projection(opts: { training: boolean; dropoutSeed?: number } = { training: false }): ProjectionFn {
+    const rate = opts.training ? this.settings.dropout : 0;
+    return (x, layer, name, base) => {
+      const base_y = applyFrozen(x, layer, name, base);
+      const m = this.module(layer, name);
+      if (!m) return base_y;
+      const seed = opts.dropoutSeed === undefined ? undefined : opts.dropoutSeed + layer * 7 + PROJECTIONS.indexOf(name);
+      const dropped = rate > 0 ? tf.dropout(x, rate, undefined, seed) : x;
+      return tf.add(base_y, tf.mul(loraDelta(dropped as tf.Tensor2D, m.aT, m.bT), this.scale)) as tf.Tensor2D;
+    };
+  }
+
+  /** A [r, in] and B [out, r] of each module as PEFT stores them. */
+  async exportPeft(): Promise<{ key: string; a: Float32Array; b: Float32Array; aShape: number[]; bShape: number[] }[]> {
+    const out = [];
+    for (const m of this.modules) {
+      const a = tf.transpose(m.aT);
+      const b = tf.transpose(m.bT);
+      out.push({ key: m.key, a: (await a.data()) as Float32Array, b: (await b.data()) as Float32Array, aShape: a.shape, bShape: b.shape });
+      tf.dispose([a, b]);
+    }
+    return out;
+  }
+
+  dispose(): void {
+    tf.dispose(this.variables);
+  }
+}
+
+/**
+ * (x·Aᵀ)·Bᵀ with x [N, in], Aᵀ [in, r], Bᵀ [r, out] → [N, out], and a gradient written with explicit transposes
+ * so every product is a non-transposed 2-D matmul (tfjs-wasm's fast path):
+ *   u = x·Aᵀ;  dBᵀ = uᵀ·dy;  du = dy·B;  dAᵀ = xᵀ·du;  dx = du·A.
+ */
+export function loraDelta(x: tf.Tensor2D, aT: tf.Tensor2D, bT: tf.Tensor2D): tf.Tensor2D {
+  const op = tf.customGrad((...args) => {
+    const [xi, ai, bi] = args as tf.Tensor2D[];
+    const save = args[3] as tf.GradSaveFunc;
+    const u = tf.matMul(xi, ai); // [N, r]
+    save([xi, ai, bi, u]); // tensors made inside the forward are freed unless saved for the gradient
+    return {
+      value: tf.matMul(u, bi), // [N, out]
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const [xs, as, bs, us] = saved as tf.Tensor2D[];
+        const g = dy as tf.Tensor2D; // [N, out]
+        const du = tf.matMul(g, tf.transpose(bs)); // [N, r]
+        return [
+          tf.matMul(du, tf.transpose(as)), // dx [N, in]
+          tf.matMul(tf.transpose(xs), du), // dAᵀ [in, r]
+          tf.matMul(tf.transpose(us), g), // dBᵀ [r, out]
+        ];
+      },
+    };
+  });
+  return op(x, aT, bT) as tf.Tensor2D;
+}
