@@ -1,0 +1,122 @@
+import { readFileSync, statSync } from 'node:fs';
+import { FormatError } from '../errors.ts';
+
+/** One instruction example. `input` is '' when the row has none. */
+export interface AlpacaRow {
+  instruction: string;
+  input: string;
+  output: string;
+  /** 1-based position in the file: array index + 1, or the line number for JSON lines. */
+  row: number;
+}
+
+export type ProblemReason = 'not an object' | 'missing field' | 'not a string' | 'empty output' | 'empty instruction' | 'duplicate' | 'over-long';
+
+export interface RowProblem {
+  row: number;
+  field?: string;
+  reason: ProblemReason;
+  /** 'error' rows are skipped (or stop the load); 'warning' rows are kept (over-long rows are truncated). */
+  severity: 'error' | 'warning';
+  message: string;
+}
+
+export interface ValidationReport {
+  file: string;
+  format: 'json' | 'jsonl';
+  total: number;
+  kept: number;
+  problems: RowProblem[];
+}
+
+export interface LoadedDataset {
+  rows: AlpacaRow[];
+  report: ValidationReport;
+}
+
+/**
+ * Read Alpaca rows from a JSON array or JSON lines file and check every row. Bad rows are listed in the report
+ * and skipped, or, with onBadRow 'stop', the first one throws naming the file and row.
+ */
+export function loadAlpacaRows(file: string, opts: { onBadRow?: 'skip' | 'stop' } = {}): LoadedDataset {
+  let text: string;
+  try {
+    if (!statSync(file).isFile()) throw new Error('not a file');
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new FormatError(`cannot read data file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, file, 'data/read');
+  }
+  const trimmed = text.replace(/^\uFEFF/, '').trim();
+  if (trimmed === '') throw new FormatError('data file is empty', file, 'data/empty');
+  const format: 'json' | 'jsonl' = trimmed.startsWith('[') ? 'json' : 'jsonl';
+  const raw: { value: unknown; row: number }[] = [];
+  if (format === 'json') {
+    let json: unknown;
+    try {
+      json = JSON.parse(trimmed);
+    } catch (e) {
+      throw new FormatError(`not valid JSON (${(e as Error).message})`, file, 'data/json');
+    }
+    (json as unknown[]).forEach((value, i) => raw.push({ value, row: i + 1 }));
+  } else {
+    if (!trimmed.startsWith('{')) {
+      throw new FormatError('expected a JSON array of rows or JSON lines (one {"instruction", "input", "output"} object per line)', file, 'data/shape');
+    }
+    text.split(/\r?\n/).forEach((line, i) => {
+      if (line.trim() === '') return;
+      try {
+        raw.push({ value: JSON.parse(line), row: i + 1 });
+      } catch (e) {
+        throw new FormatError(`line ${i + 1}: not valid JSON (${(e as Error).message})`, file, 'data/jsonl');
+      }
+    });
+  }
+  if (raw.length === 0) throw new FormatError('data file holds no rows', file, 'data/empty');
+
+  const problems: RowProblem[] = [];
+  const rows: AlpacaRow[] = [];
+  const seen = new Map<string, number>();
+  const where = format === 'json' ? 'row' : 'line';
+  for (const { value, row } of raw) {
+    const problem = checkRow(value, row, where);
+    let accepted: AlpacaRow | undefined;
+    if (problem) problems.push(problem);
+    else {
+      const v = value as Record<string, unknown>;
+      accepted = { instruction: v.instruction as string, input: (v.input as string | undefined) ?? '', output: v.output as string, row };
+      const key = JSON.stringify([accepted.instruction, accepted.input, accepted.output]);
+      const first = seen.get(key);
+      if (first !== undefined) {
+        problems.push({ row, reason: 'duplicate', severity: 'error', message: `${where} ${row}: duplicate of ${where} ${first}` });
+        accepted = undefined;
+      } else seen.set(key, row);
+    }
+    if (accepted) rows.push(accepted);
+    else if (opts.onBadRow === 'stop') throw new FormatError(problems[problems.length - 1].message, file, 'data/bad-row');
+  }
+  if (rows.length === 0) throw new FormatError(`no usable rows (${problems.length} bad; first: ${problems[0]?.message})`, file, 'data/empty');
+  return { rows, report: { file, format, total: raw.length, kept: rows.length, problems } };
+}
+
+function checkRow(value: unknown, row: number, where: string): RowProblem | undefined {
+  const at = `${where} ${row}`;
+  if (!value || typeof value !== 'object' || Array.isArray(value)) {
+    return { row, reason: 'not an object', severity: 'error', message: `${at}: expected an object with instruction, input and output` };
+  }
+  const v = value as Record<string, unknown>;
+  for (const field of ['instruction', 'output'] as const) {
+    if (!(field in v) || v[field] === null || v[field] === undefined) {
+      return { row, field, reason: 'missing field', severity: 'error', message: `${at}: missing "${field}"` };
+    }
+  }
+  for (const field of ['instruction', 'input', 'output'] as const) {
+    if (field in v && v[field] !== null && v[field] !== undefined && typeof v[field] !== 'string') {
+      return { row, field, reason: 'not a string', severity: 'error', message: `${at}: "${field}" is a ${typeof v[field]}, not a string` };
+    }
+  }
+  if ((v.output as string).trim() === '') return { row, field: 'output', reason: 'empty output', severity: 'error', message: `${at}: "output" is empty` };
+  if ((v.instruction as string).trim() === '') {
+    return { row, field: 'instruction', reason: 'empty instruction', severity: 'error', message: `${at}: "instruction" is empty` };
+  }
+  return undefined;
+}

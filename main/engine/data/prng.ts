@@ -1,0 +1,71 @@
+/**
+ * xoshiro128** — a small, fast, well-tested PRNG whose whole state is four 32-bit words, so a checkpoint can save
+ * it and a resumed run continue the exact same stream. Seeded through splitmix32 so nearby seeds diverge.
+ */
+export class Prng {
+  private s: Uint32Array;
+
+  constructor(seedOrState: number | readonly number[]) {
+    if (typeof seedOrState === 'number') {
+      let x = seedOrState >>> 0;
+      const next = () => {
+        x = (x + 0x9e3779b9) >>> 0;
+        let z = x;
+        z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+        z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+        return (z ^ (z >>> 16)) >>> 0;
+      };
+      this.s = Uint32Array.from([next(), next(), next(), next()]);
+    } else {
+      if (seedOrState.length !== 4) throw new Error('PRNG state must be four 32-bit words');
+      this.s = Uint32Array.from(seedOrState);
+    }
+  }
+
+  /** A uniform 32-bit unsigned integer. */
+  nextUint32(): number {
+    const s = this.s;
+    const result = Math.imul(rotl(Math.imul(s[1], 5) >>> 0, 7), 9) >>> 0;
+    const t = (s[1] << 9) >>> 0;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 11);
+    return result;
+  }
+
+  /** A uniform float in [0, 1). */
+  next(): number {
+    return this.nextUint32() / 4294967296;
+  }
+
+  /** A uniform integer in [0, n). */
+  nextInt(n: number): number {
+    return Math.floor(this.next() * n);
+  }
+
+  /** The state, to save; `new Prng(state)` continues from here. */
+  state(): number[] {
+    return [...this.s];
+  }
+}
+
+function rotl(x: number, k: number): number {
+  return ((x << k) | (x >>> (32 - k))) >>> 0;
+}
+
+export function createPrng(seed: number): Prng {
+  return new Prng(seed);
+}
+
+/** Fisher–Yates permutation of 0..n-1 drawn from `prng`. */
+export function permutation(n: number, prng: Prng): number[] {
+  const p = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = prng.nextInt(i + 1);
+    [p[i], p[j]] = [p[j], p[i]];
+  }
+  return p;
+}
