@@ -1,0 +1,60 @@
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import { generate } from '../engine/generate/generate.ts';
+import { loadModel } from '../engine/model/load.ts';
+import { createPrng } from '../engine/data/prng.ts';
+import { loadTemplate, generatePrompt } from '../engine/data/templates.ts';
+import { action, addBackendOptions, finiteNumber, nonNegativeInt, positiveInt, startBackend } from './common.ts';
+
+/** `lora-studio generate`: Alpaca-LoRA's generate.py as a command; streams the answer to stdout. */
+export function registerGenerate(program: Command): void {
+  const cmd = program
+    .command('generate')
+    .description('Answer an instruction with a base model, optionally with a LoRA adapter (streams tokens).')
+    .requiredOption('--base_model <dir>', 'base model folder (Hugging Face layout)')
+    .option('--lora_weights <dir>', 'PEFT LoRA adapter folder to apply')
+    .option('--prompt_template <name>', 'alpaca, alpaca_legacy, alpaca_short, vigogne, none, or a template JSON file', 'alpaca')
+    .option('--instruction <text>', 'the instruction', '')
+    .option('--input <text>', 'optional input/context for the instruction')
+    .addOption(new Option('--max_new_tokens <n>', 'tokens to generate at most').argParser(positiveInt).default(128))
+    .addOption(new Option('--temperature <t>', '0 = greedy').argParser(finiteNumber).default(0.1))
+    .addOption(new Option('--top_p <p>', 'nucleus sampling mass').argParser(finiteNumber).default(0.75))
+    .addOption(new Option('--top_k <k>', 'keep the k most likely tokens (0 = all)').argParser(nonNegativeInt).default(40))
+    .addOption(new Option('--repetition_penalty <r>', '1 = off').argParser(finiteNumber).default(1))
+    .addOption(new Option('--seed <s>', 'seed for sampling').argParser(nonNegativeInt).default(42));
+  addBackendOptions(cmd).action(
+    action(async (opts) => {
+      await startBackend(opts);
+      const loaded = await loadModel(opts.base_model, { loraWeights: opts.lora_weights });
+      for (const w of loaded.warnings) console.error(`warning: ${w}`);
+      const { tokenizer } = loaded;
+      let prompt: number[];
+      if (opts.prompt_template === 'none') {
+        // Plain continuation: BOS followed by the text (an empty instruction starts from BOS alone).
+        prompt = tokenizer.encode(opts.instruction, { addBos: true });
+      } else {
+        const template = loadTemplate(opts.prompt_template);
+        prompt = tokenizer.encode(generatePrompt(template, opts.instruction, opts.input), { addBos: true });
+      }
+      const random = createPrng(opts.seed);
+      const stream = tokenizer.createStreamDecoder();
+      const result = await generate(loaded.model, prompt, {
+        maxNewTokens: opts.max_new_tokens,
+        stopTokenIds: tokenizer.eosIds,
+        temperature: opts.temperature,
+        topP: opts.top_p,
+        topK: opts.top_k,
+        repetitionPenalty: opts.repetition_penalty,
+        random: () => random.next(),
+        projection: loaded.adapter?.projection(),
+        onToken: (id) => process.stdout.write(stream.push(id)),
+      });
+      process.stdout.write(stream.flush() + '\n');
+      const perToken = result.tokens.length ? result.decodeMs / Math.max(1, result.tokens.length - 1) : 0;
+      console.error(
+        `${result.tokens.length} tokens (${result.stoppedBy}); prompt ${prompt.length} tokens in ${result.prefillMs.toFixed(0)} ms, ` +
+          `${perToken ? (1000 / perToken).toFixed(1) : '-'} tokens/s`,
+      );
+    }),
+  );
+}

@@ -1,0 +1,100 @@
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { StudioError } from '../errors.ts';
+import { openCheckpoint } from '../formats/hf-checkpoint.ts';
+import { loadTokenizer } from '../tokenizer/tokenizer.ts';
+import { loadLlamaConfig, type LlamaConfig } from './config.ts';
+import { checkTensorsAgainstConfig } from './weights.ts';
+
+/** What `lora-studio inspect` and the wizard's Model step show. Reads headers only, never the weights. */
+export interface ModelReport {
+  dir: string;
+  files: string[];
+  architecture?: {
+    modelType: string;
+    layers: number;
+    hiddenSize: number;
+    intermediateSize: number;
+    heads: number;
+    kvHeads: number;
+    headDim: number;
+    vocabSize: number;
+    contextLength: number;
+    ropeTheta: number;
+    ropeScaling: string;
+    tiedEmbeddings: boolean;
+    qkvBias: boolean;
+  };
+  parameters?: number;
+  /** Tensor count and bytes per dtype, e.g. { F16: { tensors: 291, bytes: 13476839424 } }. */
+  dtypes?: Record<string, { tensors: number; bytes: number }>;
+  tokenizer?: { vocabSize: number; bos?: string; eos: string[]; chatTemplate: boolean };
+  /** Every problem found, each naming its file; empty when the folder is usable. */
+  problems: string[];
+}
+
+export async function inspectModel(dir: string): Promise<ModelReport> {
+  if (!existsSync(dir)) throw new StudioError('model folder does not exist', dir, 'model/missing');
+  const report: ModelReport = { dir, files: readdirSync(dir).sort(), problems: [] };
+  let config: LlamaConfig | undefined;
+  try {
+    config = loadLlamaConfig(dir);
+    report.architecture = {
+      modelType: config.modelType,
+      layers: config.numLayers,
+      hiddenSize: config.hiddenSize,
+      intermediateSize: config.intermediateSize,
+      heads: config.numHeads,
+      kvHeads: config.numKvHeads,
+      headDim: config.headDim,
+      vocabSize: config.vocabSize,
+      contextLength: config.maxPositions,
+      ropeTheta: config.ropeTheta,
+      ropeScaling: config.ropeScaling.kind === 'none' ? 'none' : `${config.ropeScaling.kind} ×${config.ropeScaling.factor}`,
+      tiedEmbeddings: config.tieWordEmbeddings,
+      qkvBias: config.qkvBias,
+    };
+  } catch (e) {
+    report.problems.push((e as Error).message);
+  }
+  try {
+    const source = await openCheckpoint(dir);
+    try {
+      let parameters = 0;
+      const dtypes: NonNullable<ModelReport['dtypes']> = {};
+      for (const t of source.list()) {
+        const n = t.shape.reduce((a, b) => a * b, 1);
+        parameters += n;
+        const d = (dtypes[t.dtype] ??= { tensors: 0, bytes: 0 });
+        d.tensors++;
+        d.bytes += n * dtypeBytes(t.dtype);
+      }
+      report.parameters = parameters;
+      report.dtypes = dtypes;
+      if (config) report.problems.push(...checkTensorsAgainstConfig(source, config).map((p) => `${dir}: ${p}`));
+    } finally {
+      await source.close();
+    }
+  } catch (e) {
+    report.problems.push((e as Error).message);
+  }
+  try {
+    const tok = await loadTokenizer(dir);
+    report.tokenizer = {
+      vocabSize: tok.vocabSize,
+      bos: tok.bosId === undefined ? undefined : tok.idToToken(tok.bosId),
+      eos: tok.eosIds.map((id) => tok.idToToken(id) ?? String(id)),
+      chatTemplate: Boolean(tok.chatTemplate),
+    };
+    if (config && tok.vocabSize > config.vocabSize) {
+      report.problems.push(`${path.join(dir, 'tokenizer.json')}: ${tok.vocabSize} tokens but config.json says vocab_size ${config.vocabSize}`);
+    }
+  } catch (e) {
+    report.problems.push((e as Error).message);
+  }
+  return report;
+}
+
+function dtypeBytes(dtype: string): number {
+  return { F64: 8, I64: 8, F32: 4, I32: 4, F16: 2, BF16: 2, I16: 2, I8: 1, U8: 1, BOOL: 1 }[dtype] ?? 0;
+}
