@@ -12,3 +12,6 @@ registerInspect(program);
 registerGenerate(program);
 
 await program.parseAsync(process.argv);
+// The wasm backend's worker threads keep the event loop alive: once the command is done, flush and leave.
+await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+process.exit(process.exitCode ?? 0);
