@@ -1,0 +1,197 @@
+import { createHash } from 'node:crypto';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { describeBackend, initBackend } from '../backend/index.ts';
+import { EpochBatches, sequentialBatches, splitTrainValidation } from '../data/batches.ts';
+import { loadAlpacaRows } from '../data/dataset.ts';
+import { encodeExample } from '../data/encode.ts';
+import { Prng } from '../data/prng.ts';
+import { datasetStats } from '../data/stats.ts';
+import { loadTemplate } from '../data/templates.ts';
+import { StudioError } from '../errors.ts';
+import { writeFileAtomic } from '../formats/atomic-write.ts';
+import { readPeftAdapter } from '../formats/peft-adapter.ts';
+import { loadModel } from '../model/load.ts';
+import { LoraAdapter, checkTargets } from '../model/lora.ts';
+import { kaimingUniformInit } from '../model/lora-init.ts';
+import { loraFromPeft } from '../model/lora-load.ts';
+import { AdamW, ADAMW_DEFAULTS } from './adamw.ts';
+import { latestGoodCheckpoint, pruneCheckpoints, removeStaleTemps, requireGoodCheckpoint, writeCheckpoint } from './checkpoint.ts';
+import type { FinetuneConfig } from './config.ts';
+import { trainableParamsLine, type TrainingEvent, type TrainingListener } from './reports.ts';
+import { fillCheckpoint, restoreCheckpoint, saveAdapter, verifySavedAdapter, type TrainerStateFile } from './run-state.ts';
+import { NonFiniteLossError, START, totalSteps, train, type TrainerPosition } from './trainer.ts';
+
+export interface FinetuneResult {
+  runDir: string;
+  adapterDir: string;
+  steps: number;
+  reason: string;
+  bestCheckpoint?: string;
+  finalEvalLoss?: number;
+}
+
+/**
+ * A whole fine-tuning run, Alpaca-LoRA's finetune.py in one function: load model and data, make or resume the
+ * LoRA adapter, train, checkpoint, and save the final adapter (checked after saving). Every report goes to
+ * `listener`; the run folder gets config.json first and metrics.jsonl as it goes.
+ */
+export async function runFinetune(config: FinetuneConfig, listener: TrainingListener, opts: { signal?: AbortSignal } = {}): Promise<FinetuneResult> {
+  const runDir = path.resolve(config.output_dir);
+  const checkpointsDir = path.join(runDir, 'checkpoints');
+  await mkdir(runDir, { recursive: true });
+  const metricsFile = path.join(runDir, 'metrics.jsonl');
+  const emit: TrainingListener = (e: TrainingEvent) => {
+    appendFileSync(metricsFile, JSON.stringify({ time: new Date().toISOString(), ...e }) + '\n');
+    listener(e);
+  };
+  const log = (message: string, level: 'info' | 'warn' = 'info') => emit({ type: 'log', level, message });
+
+  const backend = await initBackend(config.backend, { threads: config.threads });
+  log(describeBackend(backend));
+  for (const t of await removeStaleTemps(checkpointsDir)) log(`removed an unfinished checkpoint left by a crash: ${t}`, 'warn');
+
+  const targets = checkTargets(config.lora_target_modules);
+  const template = loadTemplate(config.prompt_template_name);
+  const { model, tokenizer, config: modelConfig } = await loadModel(config.base_model);
+  const data = loadAlpacaRows(config.data_path, { onBadRow: config.on_bad_rows });
+  const errors = data.report.problems.filter((p) => p.severity === 'error');
+  log(`data: ${data.report.total} rows in ${config.data_path}, ${data.rows.length} used${errors.length ? `, ${errors.length} skipped` : ''}`);
+  for (const p of errors.slice(0, 10)) log(`skipped ${p.message}`, 'warn');
+  const encode = { cutoffLen: config.cutoff_len, trainOnInputs: config.train_on_inputs, addEosToken: config.add_eos_token };
+  const split = splitTrainValidation(data.rows, config.val_set_size, 42);
+  const trainExamples = split.train.map((r) => encodeExample(tokenizer, template, r, encode));
+  const valExamples = split.validation.map((r) => encodeExample(tokenizer, template, r, encode));
+  const stats = datasetStats(trainExamples, config.cutoff_len);
+  log(
+    `train ${trainExamples.length} / validation ${valExamples.length} examples; mean ${stats.meanLength.toFixed(0)} tokens, ` +
+      `${(stats.truncatedShare * 100).toFixed(1)}% cut at cutoff_len ${config.cutoff_len}`,
+  );
+
+  const accumulation = config.batch_size / config.micro_batch_size;
+  const batches = new EpochBatches(trainExamples, config.micro_batch_size, config.seed, config.group_by_length);
+  const trainerData = {
+    microBatchesPerEpoch: batches.microBatchesPerEpoch,
+    microBatch: (epoch: number, index: number) => batches.microBatch(epoch, index),
+    validation: sequentialBatches(valExamples, config.micro_batch_size),
+  };
+  // Fractional epochs (num_epochs 0.5) become a step limit, as the HF Trainer does.
+  const epochs = Math.ceil(config.num_epochs);
+  const epochSteps = Math.ceil((batches.microBatchesPerEpoch / accumulation) * config.num_epochs);
+  const maxSteps = config.max_steps > 0 ? config.max_steps : epochSteps;
+  const schedule = {
+    learningRate: config.learning_rate,
+    warmupSteps: config.warmup_steps,
+    gradientAccumulation: accumulation,
+    numEpochs: epochs,
+    maxSteps,
+    maxGradNorm: config.max_grad_norm,
+    loggingSteps: config.logging_steps,
+    evalSteps: config.eval_steps,
+    saveSteps: config.save_steps,
+    earlyStoppingPatience: config.early_stopping_patience,
+    seed: config.seed,
+  };
+
+  const settings = { r: config.lora_r, alpha: config.lora_alpha, dropout: config.lora_dropout, targetModules: targets, useRslora: config.use_rslora };
+  const adapter = new LoraAdapter(modelConfig, settings, kaimingUniformInit(randomFrom(new Prng(config.seed)), config.lora_r));
+  const optimizer = new AdamW(adapter.variables, { ...ADAMW_DEFAULTS, weightDecay: config.weight_decay });
+  const dataSha256 = createHash('sha256').update(readFileSync(config.data_path)).digest('hex');
+
+  let from: TrainerPosition = START;
+  const resumeDir = await findResumeCheckpoint(config, checkpointsDir, log);
+  if (resumeDir) {
+    const state = await restoreCheckpoint(resumeDir, modelConfig, adapter, optimizer);
+    if (state.dataSha256 !== dataSha256) log(`the data file changed since ${resumeDir} was written; the data order will differ`, 'warn');
+    if (state.seed !== config.seed) log(`seed ${config.seed} differs from the checkpoint's seed ${state.seed}; data order and dropout will differ`, 'warn');
+    from = state.position;
+    log(`resuming from ${resumeDir} at step ${from.step}`);
+  }
+
+  const allParams = countParams(modelConfig) + adapter.parameterCount;
+  const resolved = { ...config, backend_used: backend.name, backend_detail: backend.detail, threads_used: backend.threads };
+  await writeFileAtomic(path.join(runDir, 'config.json'), JSON.stringify(resolved, null, 2) + '\n');
+  log(trainableParamsLine(adapter.parameterCount, allParams));
+  const total = totalSteps(trainerData, schedule);
+  emit({ type: 'start', totalSteps: total, startStep: from.step, trainableParams: adapter.parameterCount, allParams, backend: describeBackend(backend) });
+
+  let lastCheckpoint: string | undefined;
+  const saveCheckpoint = async (pos: TrainerPosition, opt: AdamW) => {
+    const state: TrainerStateFile = { position: pos, optimizerStep: opt.step, seed: config.seed, epochOrder: batches.orderOf(pos.epoch), dataSha256 };
+    const dir = await writeCheckpoint(checkpointsDir, pos.step, (d) => fillCheckpoint(d, adapter, opt, state, config.base_model, resolved));
+    lastCheckpoint = dir;
+    const best = pos.bestStep === null ? undefined : path.join(checkpointsDir, `step-${pos.bestStep}`);
+    await pruneCheckpoints(checkpointsDir, config.save_total_limit, [best]);
+    return dir;
+  };
+
+  let outcome;
+  try {
+    outcome = await train(model, adapter, optimizer, trainerData, schedule, { listener: emit, saveCheckpoint, shouldStop: () => opts.signal?.aborted ?? false }, from);
+  } catch (e) {
+    if (e instanceof NonFiniteLossError) {
+      log(e.message, 'warn');
+      throw new StudioError(`${e.message}${lastCheckpoint ? ` Last good checkpoint: ${lastCheckpoint}` : ''}`, runDir, 'train/non-finite');
+    }
+    throw e;
+  }
+  const pos = outcome.position;
+  if (outcome.reason !== 'stopped' && (!lastCheckpoint || !lastCheckpoint.endsWith(`step-${pos.step}`))) await saveCheckpoint(pos, optimizer);
+
+  // The final adapter: the best by validation loss when there was validation (load_best_model_at_end), else the last.
+  const bestDir = pos.bestStep !== null ? path.join(checkpointsDir, `step-${pos.bestStep}`) : undefined;
+  const finalAdapter = bestDir && existsSync(bestDir) ? loraFromPeft(modelConfig, await readPeftAdapter(bestDir, modelConfig)) : adapter;
+  const adapterDir = path.join(runDir, 'adapter');
+  await mkdir(adapterDir, { recursive: true });
+  await saveAdapter(adapterDir, finalAdapter, config.base_model);
+  await verifySavedAdapter(adapterDir, modelConfig, finalAdapter, pos.step > 0);
+  await checkLogitsRoundTrip(adapterDir, model, finalAdapter, trainerData.validation[0] ?? trainerData.microBatch(0, 0));
+  log(`adapter saved to ${adapterDir} and checked (tensors, shapes, logits round trip)`);
+
+  emit({ type: 'done', step: pos.step, reason: outcome.reason, bestCheckpoint: bestDir, adapterDir });
+  const result = { runDir, adapterDir, steps: pos.step, reason: outcome.reason, bestCheckpoint: bestDir, finalEvalLoss: pos.bestEvalLoss ?? undefined };
+  if (finalAdapter !== adapter) finalAdapter.dispose();
+  adapter.dispose();
+  optimizer.dispose();
+  return result;
+}
+
+async function findResumeCheckpoint(config: FinetuneConfig, root: string, log: (m: string, l?: 'info' | 'warn') => void) {
+  const r = config.resume_from_checkpoint;
+  if (r === null || r === false || r === 'false') return undefined;
+  if (r === true || r === 'true') {
+    const dir = await latestGoodCheckpoint(root, (m) => log(m, 'warn'));
+    if (!dir) log(`no checkpoint to resume from in ${root}; starting from scratch`, 'warn');
+    return dir;
+  }
+  await requireGoodCheckpoint(r);
+  return r;
+}
+
+/** The saved adapter, reloaded, must give exactly the logits of the adapter in memory. */
+async function checkLogitsRoundTrip(dir: string, model: import('../model/llama.ts').LlamaModel, adapter: LoraAdapter, mb: import('./step.ts').MicroBatch) {
+  const reloaded = loraFromPeft(model.config, await readPeftAdapter(dir, model.config));
+  const diff = tf.tidy(() => {
+    const ids = tf.tensor2d(mb.inputIds, [mb.batchSize, mb.seqLen], 'int32');
+    const mask = tf.tensor2d(mb.attentionMask, [mb.batchSize, mb.seqLen], 'int32');
+    const a = model.forward(ids, { attentionMask: mask, projection: adapter.projection() });
+    const b = model.forward(ids, { attentionMask: mask, projection: reloaded.projection() });
+    return tf.max(tf.abs(tf.sub(a, b))).dataSync()[0];
+  });
+  reloaded.dispose();
+  if (diff !== 0) throw new StudioError(`the saved adapter gives other logits than the trained one (max difference ${diff})`, dir, 'adapter/verify');
+}
+
+function countParams(c: import('../model/config.ts').LlamaConfig): number {
+  const attn = c.hiddenSize * c.numHeads * c.headDim * 2 + c.hiddenSize * c.numKvHeads * c.headDim * 2;
+  const mlp = 3 * c.hiddenSize * c.intermediateSize;
+  const perLayer = attn + mlp + 2 * c.hiddenSize;
+  const embed = c.vocabSize * c.hiddenSize;
+  return c.numLayers * perLayer + embed * (c.tieWordEmbeddings ? 1 : 2) + c.hiddenSize;
+}
+
+function randomFrom(prng: Prng): () => number {
+  return () => prng.next();
+}

@@ -1,0 +1,108 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { StudioError } from '../errors.ts';
+import { makeAdapterConfig, readPeftAdapter, writePeftAdapter, ADAPTER_WEIGHTS } from '../formats/peft-adapter.ts';
+import { openSafetensors, writeSafetensors } from '../formats/safetensors.ts';
+import type { LlamaConfig } from '../model/config.ts';
+import type { LoraAdapter } from '../model/lora.ts';
+import type { AdamW } from './adamw.ts';
+import type { TrainerPosition } from './trainer.ts';
+
+export const TRAINER_STATE = 'trainer_state.json';
+export const OPTIMIZER_STATE = 'optimizer.safetensors';
+
+export interface TrainerStateFile {
+  position: TrainerPosition;
+  optimizerStep: number;
+  seed: number;
+  /** The example order of the current epoch, so a resume can check it sees the same data in the same order. */
+  epochOrder: number[];
+  /** SHA-256 of the data file the run trained on. */
+  dataSha256: string;
+}
+
+/** Save the LoRA weights in PEFT's layout. */
+export async function saveAdapter(dir: string, adapter: LoraAdapter, baseModel: string): Promise<void> {
+  const s = adapter.settings;
+  const config = makeAdapterConfig({ baseModel, r: s.r, alpha: s.alpha, dropout: s.dropout, targetModules: s.targetModules, useRslora: s.useRslora });
+  await writePeftAdapter(dir, config, await adapter.exportPeft());
+}
+
+/** Write the adapter, the optimizer moments and the trainer state into a checkpoint folder. */
+export async function fillCheckpoint(dir: string, adapter: LoraAdapter, optimizer: AdamW, state: TrainerStateFile, baseModel: string, config: unknown) {
+  await saveAdapter(dir, adapter, baseModel);
+  const tensors = [];
+  for (let i = 0; i < optimizer.params.length; i++) {
+    const shape = optimizer.params[i].shape;
+    tensors.push({ name: `m.${String(i).padStart(5, '0')}`, dtype: 'F32' as const, shape, data: f32Bytes(await optimizer.m[i].data()) });
+    tensors.push({ name: `v.${String(i).padStart(5, '0')}`, dtype: 'F32' as const, shape, data: f32Bytes(await optimizer.v[i].data()) });
+  }
+  await writeSafetensors(path.join(dir, OPTIMIZER_STATE), tensors, { metadata: { format: 'lora-studio-adamw', step: String(optimizer.step) } });
+  await writeFile(path.join(dir, TRAINER_STATE), JSON.stringify(state, null, 2));
+  await writeFile(path.join(dir, 'training_config.json'), JSON.stringify(config, null, 2));
+}
+
+/** Read a checkpoint's trainer state, adapter weights (into `adapter`) and optimizer moments (into `optimizer`). */
+export async function restoreCheckpoint(dir: string, base: LlamaConfig, adapter: LoraAdapter, optimizer: AdamW): Promise<TrainerStateFile> {
+  let state: TrainerStateFile;
+  try {
+    state = JSON.parse(await readFile(path.join(dir, TRAINER_STATE), 'utf8')) as TrainerStateFile;
+  } catch (e) {
+    throw new StudioError(`cannot read ${TRAINER_STATE} (${(e as Error).message})`, dir, 'checkpoint/state');
+  }
+  const loaded = await readPeftAdapter(dir, base);
+  for (const m of adapter.modules) {
+    const saved = loaded.modules.get(`${m.layer}.${m.name}`);
+    if (!saved) throw new StudioError(`checkpoint has no LoRA weights for ${m.key}; were the target modules changed?`, dir, 'checkpoint/adapter');
+    const [inF, r] = m.aT.shape;
+    const [, outF] = m.bT.shape;
+    if (saved.a.length !== r * inF || saved.b.length !== outF * r) {
+      throw new StudioError(`checkpoint's ${m.key} has another rank than lora_r ${r}`, dir, 'checkpoint/adapter');
+    }
+    tf.tidy(() => {
+      m.aT.assign(tf.transpose(tf.tensor2d(saved.a, [r, inF])) as tf.Tensor2D);
+      m.bT.assign(tf.transpose(tf.tensor2d(saved.b, [outF, r])) as tf.Tensor2D);
+    });
+  }
+  const file = await openSafetensors(path.join(dir, OPTIMIZER_STATE));
+  try {
+    const m: Float32Array[] = [];
+    const v: Float32Array[] = [];
+    for (let i = 0; i < optimizer.params.length; i++) {
+      m.push(await file.readF32(`m.${String(i).padStart(5, '0')}`));
+      v.push(await file.readF32(`v.${String(i).padStart(5, '0')}`));
+    }
+    optimizer.load(state.optimizerStep, m, v);
+  } finally {
+    await file.close();
+  }
+  return state;
+}
+
+/**
+ * Reopen a saved adapter and check it: the tensor count is 2 × targets × layers, every shape matches, and after
+ * training B is no longer all zeros (the 443-byte empty adapter_model.bin failure). Throws on any failure.
+ */
+export async function verifySavedAdapter(dir: string, base: LlamaConfig, adapter: LoraAdapter, trained: boolean): Promise<void> {
+  const loaded = await readPeftAdapter(dir, base); // checks names, shapes, ranks and that no module is missing
+  const expected = adapter.settings.targetModules.length * base.numLayers;
+  if (loaded.modules.size !== expected) {
+    throw new StudioError(`saved adapter holds ${2 * loaded.modules.size} tensors, expected ${2 * expected}`, path.join(dir, ADAPTER_WEIGHTS), 'adapter/verify');
+  }
+  if (trained && [...loaded.modules.values()].every((m) => m.b.every((x) => x === 0))) {
+    throw new StudioError('every lora_B is still zero after training: the adapter would do nothing', path.join(dir, ADAPTER_WEIGHTS), 'adapter/verify');
+  }
+  for (const m of adapter.modules) {
+    const saved = loaded.modules.get(`${m.layer}.${m.name}`)!;
+    const a = tf.tidy(() => tf.transpose(m.aT).dataSync());
+    if (a.length !== saved.a.length || a.some((x, i) => x !== saved.a[i])) {
+      throw new StudioError(`saved ${m.key}.lora_A differs from the trained weights`, path.join(dir, ADAPTER_WEIGHTS), 'adapter/verify');
+    }
+  }
+}
+
+function f32Bytes(a: ArrayLike<number>): Uint8Array {
+  const f = a instanceof Float32Array ? a : Float32Array.from(a);
+  return new Uint8Array(f.buffer, f.byteOffset, f.byteLength);
+}
