@@ -1,0 +1,68 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { latestGoodCheckpoint } from '../../main/engine/train/checkpoint.ts';
+import { Prng } from '../../main/engine/data/prng.ts';
+import { missingShared, sharedPath } from '../helpers/shared-data.ts';
+
+const MODEL = 'models/stories260K';
+
+function finetuneArgs(out: string, extra: string[] = []) {
+  return [
+    'bin/lora-studio.mjs', 'finetune',
+    '--base_model', sharedPath(MODEL), '--data_path', sharedPath('alpaca/alpaca_en_demo.json'), '--output_dir', out,
+    '--batch_size', '4', '--micro_batch_size', '2', '--cutoff_len', '64', '--val_set_size', '0', '--max_steps', '12',
+    '--warmup_steps', '2', '--learning_rate', '3e-3', '--save_steps', '1', '--save_total_limit', '2', '--logging_steps', '1',
+    '--backend', 'wasm', '--threads', '1', ...extra,
+  ];
+}
+
+/** Run the CLI; kill it with SIGKILL after `killAfterMs` (undefined: let it finish). */
+function run(args: string[], killAfterMs?: number): Promise<{ code: number | null; signal: string | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    // Count from the first step so kills land in training and in checkpoint writes, not in start-up.
+    let timer: NodeJS.Timeout | undefined;
+    child.stderr.on('data', () => {
+      if (killAfterMs !== undefined && !timer && /\d+\/12 loss/.test(stderr)) timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+    });
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stderr });
+    });
+  });
+}
+
+function adapterBytes(out: string) {
+  return readFileSync(path.join(out, 'adapter', 'adapter_model.safetensors'));
+}
+
+describe.skipIf(missingShared(`${MODEL}/model.safetensors`, 'alpaca/alpaca_en_demo.json'))('a training process killed at any moment', () => {
+  it('leaves a run that resumes to the same adapter as an uninterrupted one', async () => {
+    const straight = mkdtempSync(path.join(tmpdir(), 'kill-ref-'));
+    const ref = await run(finetuneArgs(straight));
+    expect(ref.code, ref.stderr).toBe(0);
+
+    const out = mkdtempSync(path.join(tmpdir(), 'kill-'));
+    const prng = new Prng(Number(process.env.KILL_SEED ?? Date.now() % 100000));
+    let kills = 0;
+    for (let attempt = 0; attempt < 4; attempt++) {
+      const r = await run(finetuneArgs(out, ['--resume_from_checkpoint', 'true']), 50 + prng.nextInt(900));
+      if (r.signal !== 'SIGKILL') break; // it finished before the kill landed
+      kills++;
+      // Whatever the moment, what is on disk is either a whole checkpoint or a temp folder the next start removes.
+      const good = await latestGoodCheckpoint(path.join(out, 'checkpoints'), () => {});
+      const names = readdirSync(path.join(out, 'checkpoints'));
+      expect(names.every((n) => n.startsWith('step-') || n.startsWith('.tmp-'))).toBe(true);
+      if (names.some((n) => n.startsWith('step-'))) expect(good).toBeDefined();
+    }
+    expect(kills).toBeGreaterThan(0);
+    const last = await run(finetuneArgs(out, ['--resume_from_checkpoint', 'true']));
+    expect(last.code, last.stderr).toBe(0);
+    expect(Buffer.compare(adapterBytes(out), adapterBytes(straight))).toBe(0);
+  });
+});
