@@ -1,0 +1,180 @@
+import path from 'node:path';
+import { FormatError } from '../errors.ts';
+import type { LlamaConfig } from '../model/config.ts';
+import { ropeInverseFrequencies } from '../model/rope.ts';
+import { decodeToF32, encodeFromF32 } from './dtypes.ts';
+import { FILE_TYPE, GgmlType, f32, str, u32, type GgufValue } from './gguf-types.ts';
+import { ggufTokenizerMetadata } from './gguf-tokenizer.ts';
+import { writeGguf, type GgufTensorToWrite } from './gguf-writer.ts';
+import { Q8_0_BLOCK, dequantizeQ8_0, quantizationError, quantizeQ8_0 } from './q8-0.ts';
+import type { TensorSource } from './tensor-source.ts';
+
+export type GgufFileType = keyof typeof FILE_TYPE;
+
+export interface GgufTensorReport {
+  name: string;
+  type: string;
+  shape: number[];
+  /** Quantization error against the f32 weights (F16 and Q8_0 tensors). */
+  maxAbsError?: number;
+  meanAbsError?: number;
+}
+
+export interface GgufExportReport {
+  file: string;
+  fileType: GgufFileType;
+  bytes: number;
+  tensors: GgufTensorReport[];
+}
+
+/** HF tensor name → llama.cpp GGUF name. */
+export function ggufTensorName(hf: string): string {
+  const fixed: Record<string, string> = { 'model.embed_tokens.weight': 'token_embd.weight', 'model.norm.weight': 'output_norm.weight', 'lm_head.weight': 'output.weight' };
+  if (fixed[hf]) return fixed[hf];
+  const m = /^model\.layers\.(\d+)\.(.+)\.weight$/.exec(hf);
+  const parts: Record<string, string> = {
+    input_layernorm: 'attn_norm',
+    post_attention_layernorm: 'ffn_norm',
+    'self_attn.q_proj': 'attn_q',
+    'self_attn.k_proj': 'attn_k',
+    'self_attn.v_proj': 'attn_v',
+    'self_attn.o_proj': 'attn_output',
+    'mlp.gate_proj': 'ffn_gate',
+    'mlp.up_proj': 'ffn_up',
+    'mlp.down_proj': 'ffn_down',
+  };
+  if (!m || !parts[m[2]]) throw new FormatError(`no GGUF name for tensor ${hf}`, undefined, 'gguf/name');
+  return `blk.${m[1]}.${parts[m[2]]}.weight`;
+}
+
+/**
+ * HF's rotate-half q/k rows back to the interleaved RoPE layout llama.cpp uses:
+ * w.reshape(heads, 2, rows/heads/2, cols).swapaxes(1, 2).reshape(rows, cols).
+ */
+export function permuteForInterleavedRope(w: Float32Array, rows: number, cols: number, heads: number): Float32Array {
+  const out = new Float32Array(w.length);
+  const headDim = rows / heads;
+  const half = headDim / 2;
+  for (let h = 0; h < heads; h++) {
+    for (let i = 0; i < half; i++) {
+      for (let j = 0; j < 2; j++) {
+        const dst = h * headDim + 2 * i + j;
+        const src = h * headDim + j * half + i;
+        out.set(w.subarray(src * cols, (src + 1) * cols), dst * cols);
+      }
+    }
+  }
+  return out;
+}
+
+/** The inverse: interleaved rows → HF rotate-half (used by tests and the state-dict round trip). */
+export function permuteToRotateHalf(w: Float32Array, rows: number, cols: number, heads: number): Float32Array {
+  const out = new Float32Array(w.length);
+  const headDim = rows / heads;
+  const half = headDim / 2;
+  for (let h = 0; h < heads; h++) {
+    for (let i = 0; i < half; i++) {
+      for (let j = 0; j < 2; j++) {
+        out.set(w.subarray((h * headDim + 2 * i + j) * cols, (h * headDim + 2 * i + j + 1) * cols), (h * headDim + j * half + i) * cols);
+      }
+    }
+  }
+  return out;
+}
+
+function llamaKvs(config: LlamaConfig, fileType: GgufFileType, name: string): [string, GgufValue][] {
+  if (config.modelType !== 'llama' && config.modelType !== 'mistral') {
+    throw new FormatError(`GGUF export supports LLaMA and Mistral models; this one is ${config.modelType}`, 'config.json', 'gguf/arch');
+  }
+  const kvs: [string, GgufValue][] = [
+    ['general.architecture', str('llama')],
+    ['general.name', str(name)],
+    ['general.file_type', u32(FILE_TYPE[fileType])],
+    ['llama.context_length', u32(config.maxPositions)],
+    ['llama.embedding_length', u32(config.hiddenSize)],
+    ['llama.block_count', u32(config.numLayers)],
+    ['llama.feed_forward_length', u32(config.intermediateSize)],
+    ['llama.rope.dimension_count', u32(config.headDim)],
+    ['llama.attention.head_count', u32(config.numHeads)],
+    ['llama.attention.head_count_kv', u32(config.numKvHeads)],
+    ['llama.attention.layer_norm_rms_epsilon', f32(config.rmsNormEps)],
+    ['llama.rope.freq_base', f32(config.ropeTheta)],
+    ['llama.vocab_size', u32(config.vocabSize)],
+  ];
+  if (config.headDim !== config.hiddenSize / config.numHeads) {
+    kvs.push(['llama.attention.key_length', u32(config.headDim)], ['llama.attention.value_length', u32(config.headDim)]);
+  }
+  if (config.ropeScaling.kind === 'linear') {
+    kvs.push(['llama.rope.scaling.type', str('linear')], ['llama.rope.scaling.factor', f32(config.ropeScaling.factor)]);
+  }
+  if (fileType === 'q8_0') kvs.push(['general.quantization_version', u32(2)]);
+  return kvs;
+}
+
+/**
+ * Export a LLaMA checkpoint to GGUF (F32, F16 or Q8_0), one tensor in memory at a time. 1-D norms stay F32;
+ * a 2-D tensor whose rows are not a multiple of 32 long falls back to F16 in a Q8_0 file, as llama.cpp's
+ * converter does. Every quantized tensor's error is measured and returned.
+ */
+export async function exportLlamaGguf(
+  source: TensorSource,
+  config: LlamaConfig,
+  tokenizerDir: string,
+  outFile: string,
+  opts: { fileType: GgufFileType; name?: string; chatTemplate?: string },
+): Promise<GgufExportReport> {
+  const kvs = [...llamaKvs(config, opts.fileType, opts.name ?? path.basename(tokenizerDir)), ...ggufTokenizerMetadata(tokenizerDir)];
+  if (opts.chatTemplate && !kvs.some(([k]) => k === 'tokenizer.chat_template')) kvs.push(['tokenizer.chat_template', str(opts.chatTemplate)]);
+  const report: GgufTensorReport[] = [];
+  const names = source.list().map((t) => t.name).filter((n) => !n.endsWith('rotary_emb.inv_freq') && !(n === 'lm_head.weight' && config.tieWordEmbeddings));
+  const tensors: GgufTensorToWrite[] = names.map((hf) => {
+    const shape = source.info(hf).shape;
+    const type = chooseType(shape, opts.fileType);
+    const entry: GgufTensorReport = { name: ggufTensorName(hf), type: GgmlType[type], shape };
+    report.push(entry);
+    return {
+      name: entry.name,
+      shape,
+      type,
+      data: async () => {
+        let w = await source.readF32(hf);
+        if (hf.endsWith('q_proj.weight')) w = permuteForInterleavedRope(w, shape[0], shape[1], config.numHeads);
+        if (hf.endsWith('k_proj.weight')) w = permuteForInterleavedRope(w, shape[0], shape[1], config.numKvHeads);
+        return encode(w, type, entry);
+      },
+    };
+  });
+  if (config.ropeScaling.kind === 'llama3') {
+    // llama.cpp applies Llama-3 scaling through a per-frequency divisor tensor.
+    const plain = ropeInverseFrequencies({ ...config, ropeScaling: { kind: 'none' } });
+    const scaled = ropeInverseFrequencies(config);
+    const factors = Float32Array.from(plain, (p, i) => p / scaled[i]);
+    tensors.push({ name: 'rope_freqs.weight', shape: [factors.length], type: GgmlType.F32, data: () => encodeFromF32(factors, 'F32') });
+    report.push({ name: 'rope_freqs.weight', type: 'F32', shape: [factors.length] });
+  }
+  const { bytes } = await writeGguf(outFile, kvs, tensors);
+  return { file: outFile, fileType: opts.fileType, bytes, tensors: report };
+}
+
+function chooseType(shape: number[], fileType: GgufFileType): GgmlType {
+  if (shape.length < 2 || fileType === 'f32') return GgmlType.F32;
+  if (fileType === 'q8_0' && shape[shape.length - 1] % Q8_0_BLOCK === 0) return GgmlType.Q8_0;
+  return GgmlType.F16;
+}
+
+function encode(w: Float32Array, type: GgmlType, entry: GgufTensorReport): Uint8Array {
+  if (type === GgmlType.F32) return encodeFromF32(w, 'F32');
+  if (type === GgmlType.F16) {
+    const bytes = encodeFromF32(w, 'F16');
+    Object.assign(entry, errorOf(w, decodeToF32(bytes, 'F16')));
+    return bytes;
+  }
+  const q = quantizeQ8_0(w);
+  Object.assign(entry, errorOf(w, dequantizeQ8_0(q, w.length)));
+  return q;
+}
+
+function errorOf(a: Float32Array, b: Float32Array) {
+  const e = quantizationError(a, b);
+  return { maxAbsError: e.maxAbs, meanAbsError: e.meanAbs };
+}

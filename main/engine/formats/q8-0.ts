@@ -1,0 +1,49 @@
+import { f16ToF32, f32ToF16 } from './dtypes.ts';
+
+export const Q8_0_BLOCK = 32;
+const BLOCK_BYTES = 34; // f16 scale + 32 int8
+
+/**
+ * ggml's Q8_0 (quantize_row_q8_0_ref): per block of 32 values d = max|x| / 127 stored as f16, then
+ * q = round(x / d) as int8 (rounding half away from zero, like C's roundf). Rows must be a multiple of 32 long.
+ */
+export function quantizeQ8_0(values: Float32Array): Uint8Array {
+  if (values.length % Q8_0_BLOCK !== 0) throw new Error(`Q8_0 needs a multiple of ${Q8_0_BLOCK} values, got ${values.length}`);
+  const blocks = values.length / Q8_0_BLOCK;
+  const out = new Uint8Array(blocks * BLOCK_BYTES);
+  const view = new DataView(out.buffer);
+  for (let b = 0; b < blocks; b++) {
+    let amax = 0;
+    for (let j = 0; j < Q8_0_BLOCK; j++) amax = Math.max(amax, Math.abs(values[b * Q8_0_BLOCK + j]));
+    const d = Math.fround(amax / 127);
+    const id = d ? Math.fround(1 / d) : 0;
+    view.setUint16(b * BLOCK_BYTES, f32ToF16(d), true);
+    for (let j = 0; j < Q8_0_BLOCK; j++) {
+      const x = Math.fround(values[b * Q8_0_BLOCK + j] * id);
+      view.setInt8(b * BLOCK_BYTES + 2 + j, Math.sign(x) * Math.round(Math.abs(x)));
+    }
+  }
+  return out;
+}
+
+export function dequantizeQ8_0(bytes: Uint8Array, count: number): Float32Array {
+  const out = new Float32Array(count);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let b = 0; b < count / Q8_0_BLOCK; b++) {
+    const d = f16ToF32(view.getUint16(b * BLOCK_BYTES, true));
+    for (let j = 0; j < Q8_0_BLOCK; j++) out[b * Q8_0_BLOCK + j] = d * view.getInt8(b * BLOCK_BYTES + 2 + j);
+  }
+  return out;
+}
+
+/** Max and mean absolute error of a quantized tensor against the original. */
+export function quantizationError(original: Float32Array, restored: Float32Array): { maxAbs: number; meanAbs: number } {
+  let max = 0;
+  let sum = 0;
+  for (let i = 0; i < original.length; i++) {
+    const e = Math.abs(original[i] - restored[i]);
+    if (e > max) max = e;
+    sum += e;
+  }
+  return { maxAbs: max, meanAbs: original.length ? sum / original.length : 0 };
+}
