@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { registerDemo } from './demo.ts';
 import { registerFinetune } from './finetune.ts';
 import { registerGenerate } from './generate.ts';
 import { registerInspect } from './inspect.ts';
@@ -12,6 +13,7 @@ program
 registerInspect(program);
 registerGenerate(program);
 registerFinetune(program);
+registerDemo(program);
 
 await program.parseAsync(process.argv);
 // The wasm backend's worker threads keep the event loop alive: once the command is done, flush and leave.

@@ -162,3 +162,10 @@ export function disposeWeights(w: LlamaWeights): void {
   }
   tf.dispose([...all]);
 }
+
+/** Parameters of a model with this config (every tensor a checkpoint holds). */
+export function parameterCount(config: LlamaConfig): number {
+  let n = 0;
+  for (const shape of expectedTensors(config).values()) n += shape.reduce((a, b) => a * b, 1);
+  return n;
+}

@@ -17,6 +17,7 @@ import { loadModel } from '../model/load.ts';
 import { LoraAdapter, checkTargets } from '../model/lora.ts';
 import { kaimingUniformInit } from '../model/lora-init.ts';
 import { loraFromPeft } from '../model/lora-load.ts';
+import { parameterCount } from '../model/weights.ts';
 import { AdamW, ADAMW_DEFAULTS } from './adamw.ts';
 import { latestGoodCheckpoint, pruneCheckpoints, removeStaleTemps, requireGoodCheckpoint, writeCheckpoint } from './checkpoint.ts';
 import type { FinetuneConfig } from './config.ts';
@@ -110,7 +111,7 @@ export async function runFinetune(config: FinetuneConfig, listener: TrainingList
     log(`resuming from ${resumeDir} at step ${from.step}`);
   }
 
-  const allParams = countParams(modelConfig) + adapter.parameterCount;
+  const allParams = parameterCount(modelConfig) + adapter.parameterCount;
   const resolved = { ...config, backend_used: backend.name, backend_detail: backend.detail, threads_used: backend.threads };
   await writeFileAtomic(path.join(runDir, 'config.json'), JSON.stringify(resolved, null, 2) + '\n');
   log(trainableParamsLine(adapter.parameterCount, allParams));
@@ -182,14 +183,6 @@ async function checkLogitsRoundTrip(dir: string, model: import('../model/llama.t
   });
   reloaded.dispose();
   if (diff !== 0) throw new StudioError(`the saved adapter gives other logits than the trained one (max difference ${diff})`, dir, 'adapter/verify');
-}
-
-function countParams(c: import('../model/config.ts').LlamaConfig): number {
-  const attn = c.hiddenSize * c.numHeads * c.headDim * 2 + c.hiddenSize * c.numKvHeads * c.headDim * 2;
-  const mlp = 3 * c.hiddenSize * c.intermediateSize;
-  const perLayer = attn + mlp + 2 * c.hiddenSize;
-  const embed = c.vocabSize * c.hiddenSize;
-  return c.numLayers * perLayer + embed * (c.tieWordEmbeddings ? 1 : 2) + c.hiddenSize;
 }
 
 function randomFrom(prng: Prng): () => number {

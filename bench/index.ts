@@ -1,0 +1,91 @@
+// `npm run bench`: our engine and trainer against references measured in the same run on this machine.
+// Inference: prefill/decode tokens/s vs llama.cpp (node-llama-cpp) on our own F32 GGUF export of the same weights.
+// Training: LoRA tokens/s and peak RSS vs PyTorch (Debian python3-torch + OpenBLAS) on the same config and batch.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { initBackend } from '../main/engine/backend/index.ts';
+import { benchInference, type InferenceRow } from './inference.ts';
+import { writeSyntheticModel } from './synthetic.ts';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const shared = path.resolve(root, '../shared/data');
+const stories = path.join(shared, 'models/stories260K');
+const llamaTokenizer = path.join(shared, 'tokenizers/llama');
+const threads = availableParallelism();
+const work = mkdtempSync(path.join(tmpdir(), 'lora-studio-bench-'));
+const only = process.argv.slice(2);
+const want = (part: string) => only.length === 0 || only.includes(part);
+
+interface TrainRow { model: string; config: string; ours: number; torch: number; oursRss: number; torchRss: number }
+const results: { inference: InferenceRow[]; training: TrainRow[]; notes: string[] } = { inference: [], training: [], notes: [] };
+const mb = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
+
+try {
+  if (!existsSync(stories)) throw new Error(`the benchmark needs ${stories} (../shared/data beside the checkout)`);
+  const backend = await initBackend('wasm', { threads });
+  results.notes.push(`ours: ${backend.detail}; llama.cpp: node-llama-cpp 3.21.1 CPU, ${threads} threads; PyTorch: ${torchVersion()}`);
+
+  if (want('inference')) {
+    results.inference.push(await benchInference('stories260K', stories, work, threads, 128, 128));
+    const synth = path.join(work, 'synthetic-100M');
+    await writeSyntheticModel(synth, { hidden_size: 768, intermediate_size: 2048, num_hidden_layers: 12, num_attention_heads: 12, num_key_value_heads: 12, vocab_size: 32000, tie_word_embeddings: true }, llamaTokenizer);
+    results.inference.push(await benchInference('synthetic-100M', synth, work, threads, 64, 32));
+  }
+  if (want('train')) {
+    const synth20 = path.join(work, 'synthetic-20M');
+    await writeSyntheticModel(synth20, { hidden_size: 384, intermediate_size: 1024, num_hidden_layers: 10, num_attention_heads: 6, num_key_value_heads: 6, vocab_size: 8192, tie_word_embeddings: true }, path.join(stories));
+    for (const [name, dir, batch, seq, steps] of [['stories260K', stories, 4, 128, 20], ['synthetic-20M', synth20, 4, 128, 6]] as const) {
+      const targets = 'q_proj,v_proj';
+      const ours = runJson(process.execPath, [path.join(root, 'node_modules/tsx/dist/cli.mjs'), path.join(root, 'bench/train-worker.ts'), dir, targets, String(batch), String(seq), String(steps), '8', 'wasm']);
+      const torch = runJson('/usr/bin/python3', [path.join(root, 'bench/torch_train.py'), dir, targets, String(batch), String(seq), String(steps), '8'], {
+        OMP_NUM_THREADS: String(threads),
+        OMP_WAIT_POLICY: 'PASSIVE',
+      });
+      results.training.push({ model: name, config: `micro-batch ${batch} × ${seq} tokens, LoRA r 8 on ${targets}`, ours: ours.tokens_per_second, torch: torch.tokens_per_second, oursRss: ours.peak_rss_bytes, torchRss: torch.peak_rss_bytes });
+    }
+  }
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
+
+const lines: string[] = [];
+if (results.inference.length) {
+  lines.push('| model | params | prefill ours | prefill llama.cpp | ratio | decode ours | decode llama.cpp | ratio |', '|---|---|---|---|---|---|---|---|');
+  for (const r of results.inference) {
+    lines.push(`| ${r.model} | ${(r.params / 1e6).toFixed(1)}M | ${r.oursPrefill.toFixed(0)} tok/s | ${r.llamaCppPrefill.toFixed(0)} tok/s | ${(r.oursPrefill / r.llamaCppPrefill).toFixed(2)}× | ${r.oursDecode.toFixed(1)} tok/s | ${r.llamaCppDecode.toFixed(1)} tok/s | ${(r.oursDecode / r.llamaCppDecode).toFixed(2)}× |`);
+  }
+  lines.push('');
+}
+if (results.training.length) {
+  lines.push('| model | config | train ours | train PyTorch | ratio | peak RSS ours | peak RSS PyTorch |', '|---|---|---|---|---|---|---|');
+  for (const r of results.training) lines.push(`| ${r.model} | ${r.config} | ${r.ours.toFixed(0)} tok/s | ${r.torch.toFixed(0)} tok/s | ${(r.ours / r.torch).toFixed(2)}× | ${mb(r.oursRss)} | ${mb(r.torchRss)} |`);
+  lines.push('');
+}
+lines.push(...results.notes.map((n) => `- ${n}`));
+console.log(lines.join('\n'));
+mkdirSync(path.join(root, 'bench/results'), { recursive: true });
+const out = path.join(root, 'bench/results', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+writeFileSync(out, JSON.stringify(results, null, 2));
+console.log(`\nwritten: ${path.relative(root, out)}`);
+process.exit(0);
+
+function runJson(cmd: string, args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 1 << 24 });
+  const line = r.stdout.trim().split('\n').pop() ?? '';
+  try {
+    return JSON.parse(line) as { tokens_per_second: number; peak_rss_bytes: number };
+  } catch {
+    throw new Error(`${path.basename(args[args.length > 1 ? 1 : 0])} failed (${r.status}): ${r.stderr.slice(-2000)}`);
+  }
+}
+
+function torchVersion(): string {
+  try {
+    return `torch ${execFileSync('/usr/bin/python3', ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' }).trim()}`;
+  } catch {
+    return 'torch unavailable';
+  }
+}
