@@ -1,0 +1,223 @@
+import { z } from 'zod';
+
+/**
+ * The one contract between the studio's UI and its main side. Electron IPC and the HTTP/WebSocket server both
+ * validate every request and reply against these schemas; preload exposes exactly these calls. This file imports
+ * nothing from Node so the renderer can use it too.
+ */
+
+// ---------- shared shapes ----------
+
+export const JOB_KINDS = ['finetune', 'merge', 'export', 'quantize', 'selftest'] as const;
+export const jobKindSchema = z.enum(JOB_KINDS);
+export type JobKind = z.infer<typeof jobKindSchema>;
+
+export const jobStateSchema = z.enum(['queued', 'running', 'done', 'failed', 'stopped']);
+
+export const jobInfoSchema = z.object({
+  id: z.string(),
+  kind: jobKindSchema,
+  state: jobStateSchema,
+  /** The run folder the job writes, when it has one (fine-tuning). */
+  runId: z.string().optional(),
+  createdAt: z.string(),
+  startedAt: z.string().optional(),
+  endedAt: z.string().optional(),
+  error: z.string().optional(),
+});
+export type JobInfo = z.infer<typeof jobInfoSchema>;
+
+const memorySchema = z.object({ rssBytes: z.number(), tensorBytes: z.number(), numTensors: z.number() });
+
+export const modelReportSchema = z.object({
+  dir: z.string(),
+  files: z.array(z.string()),
+  architecture: z
+    .object({
+      modelType: z.string(),
+      layers: z.number(),
+      hiddenSize: z.number(),
+      intermediateSize: z.number(),
+      heads: z.number(),
+      kvHeads: z.number(),
+      headDim: z.number(),
+      vocabSize: z.number(),
+      contextLength: z.number(),
+      ropeTheta: z.number(),
+      ropeScaling: z.string(),
+      tiedEmbeddings: z.boolean(),
+      qkvBias: z.boolean(),
+    })
+    .optional(),
+  parameters: z.number().optional(),
+  dtypes: z.record(z.string(), z.object({ tensors: z.number(), bytes: z.number() })).optional(),
+  tokenizer: z.object({ vocabSize: z.number(), bos: z.string().optional(), eos: z.array(z.string()), chatTemplate: z.boolean() }).optional(),
+  problems: z.array(z.string()),
+});
+export type ModelReport = z.infer<typeof modelReportSchema>;
+
+export const dataCheckSchema = z.object({
+  file: z.string(),
+  format: z.enum(['json', 'jsonl']),
+  total: z.number(),
+  kept: z.number(),
+  /** The first problems found (at most 200); `problemCount` says how many there are in all. */
+  problems: z.array(
+    z.object({ row: z.number(), field: z.string().optional(), reason: z.string(), severity: z.enum(['error', 'warning']), message: z.string() }),
+  ),
+  problemCount: z.number(),
+  /** Token statistics and a preview, when a base model (its tokenizer) was given. */
+  stats: z
+    .object({
+      rows: z.number(),
+      cutoffLen: z.number(),
+      /** `to` is null for the last bin, which holds every length ≥ cutoffLen. */
+      histogram: z.array(z.object({ from: z.number(), to: z.number().nullable(), count: z.number() })),
+      truncated: z.number(),
+      meanLength: z.number(),
+      maxLength: z.number(),
+      trainedTokens: z.number(),
+      maskedTokens: z.number(),
+    })
+    .optional(),
+  /** The first rows rendered through the template, split into runs of trained and masked tokens. */
+  preview: z.array(z.object({ row: z.number(), segments: z.array(z.object({ text: z.string(), trained: z.boolean() })) })).optional(),
+  /** Why there are no stats (e.g. no base model chosen, or its tokenizer failed to load). */
+  note: z.string().optional(),
+});
+export type DataCheck = z.infer<typeof dataCheckSchema>;
+
+export const runSummarySchema = z.object({
+  id: z.string(),
+  dir: z.string(),
+  createdAt: z.string().optional(),
+  baseModel: z.string().optional(),
+  dataPath: z.string().optional(),
+  /** The last optimizer step reported in metrics.jsonl. */
+  steps: z.number(),
+  lastLoss: z.number().optional(),
+  lastEvalLoss: z.number().optional(),
+  status: z.enum(['finished', 'stopped', 'incomplete', 'empty']),
+  checkpoints: z.array(z.string()),
+  hasAdapter: z.boolean(),
+  problems: z.array(z.string()),
+});
+export type RunSummary = z.infer<typeof runSummarySchema>;
+
+export const metricPointSchema = z.object({
+  step: z.number(),
+  epoch: z.number().optional(),
+  loss: z.number().optional(),
+  evalLoss: z.number().optional(),
+  learningRate: z.number().optional(),
+  tokensPerSecond: z.number().optional(),
+});
+
+export const gpuSchema = z.object({
+  index: z.number(),
+  name: z.string(),
+  memoryUsedMiB: z.number().nullable(),
+  memoryTotalMiB: z.number().nullable(),
+  utilizationPercent: z.number().nullable(),
+  temperatureC: z.number().nullable(),
+  powerDrawW: z.number().nullable(),
+});
+export type GpuInfo = z.infer<typeof gpuSchema>;
+
+export const settingsSchema = z.object({
+  language: z.enum(['en', 'zh-CN']).default('en'),
+  theme: z.enum(['system', 'light', 'dark']).default('system'),
+  runsDir: z.string().default(''),
+  recentModels: z.array(z.string()).max(10).default([]),
+  recentData: z.array(z.string()).max(10).default([]),
+  /** User presets for the training step: name → settings (field names of the fine-tuning config schema). */
+  presets: z.record(z.string(), z.record(z.string(), z.unknown())).default({}),
+});
+export type Settings = z.infer<typeof settingsSchema>;
+
+// ---------- calls ----------
+
+const empty = z.object({}).strict();
+const idRequest = z.object({ id: z.string().min(1).max(200) }).strict();
+
+export const calls = {
+  'app.info': {
+    request: empty,
+    reply: z.object({ name: z.string(), version: z.string(), mode: z.enum(['electron', 'server']), platform: z.string(), node: z.string(), runsDir: z.string(), jobKinds: z.array(jobKindSchema) }),
+  },
+  'model.inspect': { request: z.object({ dir: z.string().min(1) }).strict(), reply: modelReportSchema },
+  'data.check': {
+    request: z
+      .object({
+        path: z.string().min(1),
+        template: z.string().min(1).default('alpaca'),
+        cutoffLen: z.number().int().positive().default(256),
+        trainOnInputs: z.boolean().default(true),
+        addEosToken: z.boolean().default(false),
+        baseModel: z.string().min(1).optional(),
+      })
+      .strict(),
+    reply: dataCheckSchema,
+  },
+  'jobs.list': { request: empty, reply: z.object({ jobs: z.array(jobInfoSchema) }) },
+  'jobs.start': {
+    request: z.object({ kind: jobKindSchema, config: z.record(z.string(), z.unknown()).default({}) }).strict(),
+    reply: jobInfoSchema,
+  },
+  'jobs.stop': { request: idRequest, reply: z.object({ stopped: z.boolean() }) },
+  'runs.list': { request: empty, reply: z.object({ runs: z.array(runSummarySchema) }) },
+  'runs.read': {
+    request: idRequest,
+    reply: z.object({ run: runSummarySchema, config: z.record(z.string(), z.unknown()).nullable(), metrics: z.array(metricPointSchema) }),
+  },
+  'runs.delete': { request: idRequest, reply: z.object({ deleted: z.boolean() }) },
+  'system.gpu': {
+    request: empty,
+    reply: z.object({
+      available: z.boolean(),
+      gpus: z.array(gpuSchema),
+      /** Plain words when there is no NVIDIA GPU (or nvidia-smi failed). */
+      message: z.string().optional(),
+      process: z.object({ rssBytes: z.number(), heapUsedBytes: z.number(), externalBytes: z.number() }),
+    }),
+  },
+  'settings.get': { request: empty, reply: settingsSchema },
+  'settings.set': { request: settingsSchema.partial().strict(), reply: settingsSchema },
+} as const;
+
+export type Calls = typeof calls;
+export type CallName = keyof Calls;
+export const CALL_NAMES = Object.keys(calls) as CallName[];
+/** What a caller sends (defaults may be left out). */
+export type CallRequest<K extends CallName> = z.input<Calls[K]['request']>;
+/** What a handler receives, after validation and defaults. */
+export type ParsedRequest<K extends CallName> = z.output<Calls[K]['request']>;
+export type CallReply<K extends CallName> = z.output<Calls[K]['reply']>;
+
+// ---------- events ----------
+
+const jobId = { jobId: z.string() };
+
+export const jobEventSchema = z.discriminatedUnion('type', [
+  z.object({ ...jobId, type: z.literal('started'), kind: jobKindSchema, runId: z.string().optional() }),
+  z.object({ ...jobId, type: z.literal('log'), level: z.enum(['info', 'warn', 'error']), message: z.string() }),
+  z.object({ ...jobId, type: z.literal('progress'), done: z.number(), total: z.number(), message: z.string().optional() }),
+  z.object({
+    ...jobId,
+    type: z.literal('report'),
+    step: z.number(),
+    totalSteps: z.number().optional(),
+    epoch: z.number(),
+    loss: z.number(),
+    learningRate: z.number(),
+    tokensPerSecond: z.number(),
+    elapsedMs: z.number(),
+    etaMs: z.number(),
+    memory: memorySchema,
+  }),
+  z.object({ ...jobId, type: z.literal('eval'), step: z.number(), epoch: z.number(), evalLoss: z.number() }),
+  z.object({ ...jobId, type: z.literal('done'), reason: z.string(), result: z.record(z.string(), z.unknown()).optional() }),
+  z.object({ ...jobId, type: z.literal('failed'), error: z.string(), lastOutput: z.array(z.string()) }),
+]);
+export type JobEvent = z.infer<typeof jobEventSchema>;
+export type JobEventType = JobEvent['type'];

@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { ApiError, createApi, errorPayload, type Handlers } from '../../main/api/create-api.ts';
+import { CALL_NAMES, jobEventSchema, settingsSchema } from '../../main/api/contract.ts';
+import { FormatError } from '../../main/engine/errors.ts';
+
+const gpu = { available: false, gpus: [], message: 'no NVIDIA GPU', process: { rssBytes: 1, heapUsedBytes: 1, externalBytes: 1 } };
+
+function handlers(over: Partial<Handlers> = {}): Handlers {
+  const fail = () => {
+    throw new Error('not used');
+  };
+  const base = Object.fromEntries(CALL_NAMES.map((n) => [n, fail])) as unknown as Handlers;
+  return { ...base, 'system.gpu': () => gpu, 'settings.get': () => settingsSchema.parse({}), ...over };
+}
+
+describe('contract and createApi', () => {
+  it('lists every call the brief asks for', () => {
+    expect(CALL_NAMES.sort()).toEqual(
+      ['app.info', 'data.check', 'jobs.list', 'jobs.start', 'jobs.stop', 'model.inspect', 'runs.delete', 'runs.list', 'runs.read', 'settings.get', 'settings.set', 'system.gpu'].sort(),
+    );
+  });
+
+  it('passes a valid request, with defaults filled, to its handler', async () => {
+    let seen: unknown;
+    const api = createApi(
+      handlers({
+        'data.check': (r) => {
+          seen = r;
+          return { file: r.path, format: 'json', total: 0, kept: 0, problems: [], problemCount: 0 };
+        },
+      }),
+    );
+    await api.call('data.check', { path: 'a.json' });
+    expect(seen).toEqual({ path: 'a.json', template: 'alpaca', cutoffLen: 256, trainOnInputs: true, addEosToken: false });
+  });
+
+  it('rejects an invalid request with status 400 naming the field', async () => {
+    const api = createApi(handlers());
+    const err = await api.call('model.inspect', { dir: 3 }).catch((e) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect(err.status).toBe(400);
+    expect(err.message).toMatch(/model\.inspect: invalid request: dir:/);
+    // Unknown keys are refused, not silently dropped.
+    expect((await api.call('jobs.list', { extra: 1 }).catch((e) => e)).status).toBe(400);
+    expect((await api.call('jobs.start', { kind: 'rm -rf', config: {} }).catch((e) => e)).status).toBe(400);
+  });
+
+  it('refuses an unknown call and a reply that breaks the contract', async () => {
+    const api = createApi(handlers({ 'jobs.list': () => ({ jobs: [{ id: 1 }] }) as never }));
+    expect((await api.call('fs.readFile', {}).catch((e) => e)).status).toBe(404);
+    expect((await api.call('__proto__', {}).catch((e) => e)).status).toBe(404);
+    const err = await api.call('jobs.list', {}).catch((e) => e);
+    expect(err.status).toBe(500);
+    expect(err.message).toMatch(/reply does not match the contract/);
+  });
+
+  it('reports engine input errors as 400 with the file named', () => {
+    const p = errorPayload(new FormatError('not valid JSON', '/m/config.json'));
+    expect(p.status).toBe(400);
+    expect(p.error.message).toBe('/m/config.json: not valid JSON');
+    expect(errorPayload(new Error('boom')).status).toBe(500);
+  });
+
+  it('checks job events, including the training report', () => {
+    const report = { jobId: 'j', type: 'report', step: 1, epoch: 0.1, loss: 2, learningRate: 1e-4, tokensPerSecond: 10, elapsedMs: 5, etaMs: 50, memory: { rssBytes: 1, tensorBytes: 2, numTensors: 3 } };
+    expect(jobEventSchema.parse(report)).toEqual(report);
+    expect(jobEventSchema.safeParse({ ...report, loss: 'x' }).success).toBe(false);
+    expect(jobEventSchema.safeParse({ jobId: 'j', type: 'failed', error: 'x' }).success).toBe(false);
+    expect(jobEventSchema.safeParse({ jobId: 'j', type: 'failed', error: 'x', lastOutput: ['a'] }).success).toBe(true);
+  });
+});
