@@ -3,7 +3,14 @@ import { ApiError, createApi, errorPayload, type Handlers } from '../../main/api
 import { CALL_NAMES, jobEventSchema, settingsSchema } from '../../main/api/contract.ts';
 import { FormatError } from '../../main/engine/errors.ts';
 
-const asApiError = (e: unknown) => e as ApiError;
+async function rejection(p: Promise<unknown>): Promise<ApiError> {
+  try {
+    await p;
+  } catch (e) {
+    return e as ApiError;
+  }
+  throw new Error('expected the call to fail');
+}
 const gpu = { available: false, gpus: [], message: 'no NVIDIA GPU', process: { rssBytes: 1, heapUsedBytes: 1, externalBytes: 1 } };
 
 function handlers(over: Partial<Handlers> = {}): Handlers {
@@ -37,20 +44,20 @@ describe('contract and createApi', () => {
 
   it('rejects an invalid request with status 400 naming the field', async () => {
     const api = createApi(handlers());
-    const err = await api.call('model.inspect', { dir: 3 }).catch(asApiError);
+    const err = await rejection(api.call('model.inspect', { dir: 3 }));
     expect(err).toBeInstanceOf(ApiError);
     expect(err.status).toBe(400);
     expect(err.message).toMatch(/model\.inspect: invalid request: dir:/);
     // Unknown keys are refused, not silently dropped.
-    expect((await api.call('jobs.list', { extra: 1 }).catch(asApiError)).status).toBe(400);
-    expect((await api.call('jobs.start', { kind: 'rm -rf', config: {} }).catch(asApiError)).status).toBe(400);
+    expect((await rejection(api.call('jobs.list', { extra: 1 }))).status).toBe(400);
+    expect((await rejection(api.call('jobs.start', { kind: 'rm -rf', config: {} }))).status).toBe(400);
   });
 
   it('refuses an unknown call and a reply that breaks the contract', async () => {
     const api = createApi(handlers({ 'jobs.list': () => ({ jobs: [{ id: 1 }] }) as never }));
-    expect((await api.call('fs.readFile', {}).catch(asApiError)).status).toBe(404);
-    expect((await api.call('__proto__', {}).catch(asApiError)).status).toBe(404);
-    const err = await api.call('jobs.list', {}).catch(asApiError);
+    expect((await rejection(api.call('fs.readFile', {}))).status).toBe(404);
+    expect((await rejection(api.call('__proto__', {}))).status).toBe(404);
+    const err = await rejection(api.call('jobs.list', {}));
     expect(err.status).toBe(500);
     expect(err.message).toMatch(/reply does not match the contract/);
   });
