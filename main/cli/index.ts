@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { registerDemo } from './demo.ts';
+import { registerExport } from './export.ts';
 import { registerFinetune } from './finetune.ts';
 import { registerGenerate } from './generate.ts';
 import { registerInspect } from './inspect.ts';
@@ -14,6 +15,7 @@ registerInspect(program);
 registerGenerate(program);
 registerFinetune(program);
 registerDemo(program);
+registerExport(program);
 
 await program.parseAsync(process.argv);
 // The wasm backend's worker threads keep the event loop alive: once the command is done, flush and leave.

@@ -1,15 +1,22 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { missingShared, sharedPath } from '../helpers/shared-data.ts';
 
-const cli = (args: string[]) => spawnSync(process.execPath, ['bin/lora-studio.mjs', ...args], { encoding: 'utf8', timeout: 300_000 });
+/** Run the CLI without blocking the test worker (a blocked worker misses vitest's own heartbeats). */
+function cli(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['bin/lora-studio.mjs', ...args], { encoding: 'utf8', timeout: 300_000, maxBuffer: 1 << 24 }, (err, stdout, stderr) => {
+      resolve({ status: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
 
 describe('lora-studio command line', () => {
-  it("finetune accepts Alpaca-LoRA's flags with their defaults in the help", () => {
-    const help = execFileSync(process.execPath, ['bin/lora-studio.mjs', 'finetune', '--help'], { encoding: 'utf8' });
+  it("finetune accepts Alpaca-LoRA's flags with their defaults in the help", async () => {
+    const help = (await cli(['finetune', '--help'])).stdout;
     for (const flag of ['--base_model', '--data_path', '--output_dir', '--batch_size', '--micro_batch_size', '--num_epochs', '--learning_rate', '--cutoff_len', '--val_set_size', '--lora_r', '--lora_alpha', '--lora_dropout', '--lora_target_modules', '--train_on_inputs', '--add_eos_token', '--group_by_length', '--resume_from_checkpoint', '--prompt_template_name', '--backend', '--seed', '--max_steps', '--eval_steps', '--save_steps', '--logging_steps', '--save_total_limit', '--warmup_steps', '--early_stopping_patience', '--config']) {
       expect(help).toContain(flag);
     }
@@ -18,29 +25,29 @@ describe('lora-studio command line', () => {
     expect(flat).toContain('(default: ["q_proj","v_proj"])');
   });
 
-  it('reports bad input as one clear line and a non-zero exit', () => {
-    const r = cli(['finetune', '--base_model', '/nonexistent', '--data_path', '/nonexistent.json', '--batch_size', '3', '--micro_batch_size', '2']);
+  it('reports bad input as one clear line and a non-zero exit', async () => {
+    const r = await cli(['finetune', '--base_model', '/nonexistent', '--data_path', '/nonexistent.json', '--batch_size', '3', '--micro_batch_size', '2']);
     expect(r.status).toBe(1);
     expect(r.stderr.trim()).toBe('error: command line: batch_size (3) must be a multiple of micro_batch_size (2)');
-    const r2 = cli(['inspect', mkdtempSync(path.join(tmpdir(), 'empty-model-'))]);
+    const r2 = await cli(['inspect', mkdtempSync(path.join(tmpdir(), 'empty-model-'))]);
     expect(r2.status).toBe(2);
     expect(r2.stdout).toMatch(/config\.json: cannot read config\.json/);
   });
 
-  it.skipIf(missingShared('models/stories260K/model.safetensors'))('inspect and generate work on stories260K', () => {
-    const r = cli(['inspect', sharedPath('models/stories260K')]);
+  it.skipIf(missingShared('models/stories260K/model.safetensors'))('inspect and generate work on stories260K', async () => {
+    const r = await cli(['inspect', sharedPath('models/stories260K')]);
     expect(r.stdout).toContain('architecture: llama, 5 layers, hidden 64');
     expect(r.stdout).toContain('parameters: 260,032');
     expect(r.stdout).toContain('problems: none');
-    const g = cli(['generate', '--base_model', sharedPath('models/stories260K'), '--prompt_template', 'none', '--instruction', '', '--temperature', '0', '--max_new_tokens', '30', '--backend', 'wasm']);
+    const g = await cli(['generate', '--base_model', sharedPath('models/stories260K'), '--prompt_template', 'none', '--instruction', '', '--temperature', '0', '--max_new_tokens', '30', '--backend', 'wasm']);
     expect(g.status, g.stderr).toBe(0);
     expect(g.stdout).toMatch(/^Once upon a time, there was a little girl named Lily/);
     expect(g.stderr).toMatch(/backend: wasm — tfjs-backend-wasm \(simd, \d threads?\)/);
   });
 
-  it('the demo fine-tunes its own model and then answers its questions', () => {
+  it('the demo fine-tunes its own model and then answers its questions', async () => {
     const out = mkdtempSync(path.join(tmpdir(), 'demo-'));
-    const r = cli(['demo', '--output_dir', out, '--backend', 'wasm']);
+    const r = await cli(['demo', '--output_dir', out, '--backend', 'wasm']);
     expect(r.status, r.stderr).toBe(0);
     const after = r.stdout.slice(r.stdout.indexOf('5. Answers after'));
     const correct = ['Paris.', 'Tokyo.', 'Rome.', 'Cairo.'].filter((a) => after.includes(`"${a}"`));

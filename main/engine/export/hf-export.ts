@@ -1,0 +1,99 @@
+import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { DTYPE_BYTES, encodeFromF32 } from '../formats/dtypes.ts';
+import { openCheckpoint, INDEX_FILE } from '../formats/hf-checkpoint.ts';
+import { writeSafetensors } from '../formats/safetensors.ts';
+import type { TensorSource } from '../formats/tensor-source.ts';
+import type { LlamaConfig } from '../model/config.ts';
+import { withAtomicDir } from './atomic-dir.ts';
+import { planShards } from './shard-size.ts';
+
+export type ExportDtype = 'f32' | 'f16' | 'bf16';
+const SAFETENSORS_DTYPE = { f32: 'F32', f16: 'F16', bf16: 'BF16' } as const;
+const TORCH_DTYPE = { f32: 'float32', f16: 'float16', bf16: 'bfloat16' } as const;
+export const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.model'];
+
+export interface ExportProgress {
+  (done: number, total: number, tensor: string): void;
+}
+
+export interface HfExportReport {
+  outDir: string;
+  dtype: ExportDtype;
+  shards: { file: string; bytes: number; tensors: number }[];
+  totalSize: number;
+  tensors: number;
+}
+
+/** The tensors a HF checkpoint of this config holds, in name order (a tied lm_head and rotary buffers left out). */
+export function exportableTensors(source: TensorSource, config: LlamaConfig) {
+  return source.list().filter((t) => !t.name.endsWith('rotary_emb.inv_freq') && !(t.name === 'lm_head.weight' && config.tieWordEmbeddings));
+}
+
+/**
+ * Write a Hugging Face checkpoint: shards of at most `maxShardSize` bytes, the index when there is more than one,
+ * config.json (torch_dtype updated), generation_config.json and the tokenizer files. One tensor is read, converted
+ * and written at a time. The folder appears only when complete, and is checked by reopening it first.
+ */
+export async function exportHfCheckpoint(opts: {
+  source: TensorSource;
+  config: LlamaConfig;
+  baseDir: string;
+  outDir: string;
+  maxShardSize: number;
+  dtype: ExportDtype;
+  onProgress?: ExportProgress;
+}): Promise<HfExportReport> {
+  const { source, config, dtype } = opts;
+  const stDtype = SAFETENSORS_DTYPE[dtype];
+  const tensors = exportableTensors(source, config).map((t) => ({ ...t, bytes: t.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[stDtype] }));
+  const shards = planShards(tensors, opts.maxShardSize);
+  const names = shards.length === 1 ? ['model.safetensors'] : shards.map((_, i) => `model-${String(i + 1).padStart(5, '0')}-of-${String(shards.length).padStart(5, '0')}.safetensors`);
+  let done = 0;
+  return withAtomicDir(opts.outDir, async (dir) => {
+    const weightMap: Record<string, string> = {};
+    for (let s = 0; s < shards.length; s++) {
+      await writeSafetensors(
+        path.join(dir, names[s]),
+        shards[s].map((t) => ({
+          name: t.name,
+          dtype: stDtype,
+          shape: t.shape,
+          data: async () => {
+            const bytes = encodeFromF32(await source.readF32(t.name), stDtype);
+            opts.onProgress?.(++done, tensors.length, t.name);
+            return bytes;
+          },
+        })),
+        { metadata: { format: 'pt' } },
+      );
+      for (const t of shards[s]) weightMap[t.name] = names[s];
+    }
+    const totalSize = tensors.reduce((n, t) => n + t.bytes, 0);
+    if (shards.length > 1) writeFileSync(path.join(dir, INDEX_FILE), JSON.stringify({ metadata: { total_size: totalSize }, weight_map: weightMap }, null, 2));
+    writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...config.raw, torch_dtype: TORCH_DTYPE[dtype] }, null, 2));
+    writeGenerationConfig(opts.baseDir, dir, config);
+    for (const f of TOKENIZER_FILES) if (existsSync(path.join(opts.baseDir, f))) copyFileSync(path.join(opts.baseDir, f), path.join(dir, f));
+    // Reopen with the spec-checking reader (headers, index totals, shard membership) before the folder goes live.
+    const check = await openCheckpoint(dir);
+    const count = check.list().length;
+    await check.close();
+    if (count !== tensors.length) throw new Error(`export check: ${count} tensors reopened, ${tensors.length} written`);
+    return {
+      outDir: opts.outDir,
+      dtype,
+      shards: shards.map((sh, i) => ({ file: names[i], bytes: sh.reduce((n, t) => n + t.bytes, 0), tensors: sh.length })),
+      totalSize,
+      tensors: tensors.length,
+    };
+  });
+}
+
+export function writeGenerationConfig(baseDir: string, outDir: string, config: LlamaConfig): void {
+  const existing = path.join(baseDir, 'generation_config.json');
+  if (existsSync(existing)) copyFileSync(existing, path.join(outDir, 'generation_config.json'));
+  else {
+    const eos = config.eosTokenIds.length === 1 ? config.eosTokenIds[0] : config.eosTokenIds;
+    writeFileSync(path.join(outDir, 'generation_config.json'), JSON.stringify({ bos_token_id: config.bosTokenId, eos_token_id: eos }, null, 2));
+  }
+}

@@ -1,0 +1,77 @@
+import { StudioError } from '../errors.ts';
+import type { LoadedAdapter } from '../formats/peft-adapter.ts';
+import type { TensorInfo, TensorSource } from '../formats/tensor-source.ts';
+import { loraScale } from '../model/lora.ts';
+import { projectionPath } from '../model/weights.ts';
+
+/**
+ * The base model's tensors with a LoRA adapter merged in, read one tensor at a time: W' = W + scale · B·A for
+ * every adapted projection, computed in f32 from the base's stored precision. With `safe` (the default) a merged
+ * tensor holding NaN or Inf stops the export with the module's name.
+ */
+export class MergedSource implements TensorSource {
+  private readonly deltas = new Map<string, { a: Float32Array; b: Float32Array }>();
+  readonly scale: number;
+
+  constructor(
+    private readonly base: TensorSource,
+    adapter: LoadedAdapter,
+    private readonly safe = true,
+  ) {
+    const c = adapter.config;
+    this.scale = loraScale({ r: c.r, alpha: c.lora_alpha, useRslora: c.use_rslora });
+    for (const m of adapter.modules.values()) this.deltas.set(`${projectionPath(m.layer, m.name)}.weight`, { a: m.a, b: m.b });
+  }
+
+  list(): TensorInfo[] {
+    return this.base.list();
+  }
+  has(name: string): boolean {
+    return this.base.has(name);
+  }
+  info(name: string): TensorInfo {
+    return this.base.info(name);
+  }
+  /** Raw bytes are only meaningful for untouched tensors; merged ones must be read as f32. */
+  async readRaw(name: string): Promise<Uint8Array> {
+    if (this.deltas.has(name)) throw new StudioError(`tensor ${name} is merged; read it as f32`);
+    return this.base.readRaw(name);
+  }
+  isMerged(name: string): boolean {
+    return this.deltas.has(name);
+  }
+
+  async readF32(name: string): Promise<Float32Array> {
+    const w = await this.base.readF32(name);
+    const delta = this.deltas.get(name);
+    if (!delta) return w;
+    const [out, inF] = this.base.info(name).shape;
+    const r = delta.a.length / inF;
+    addLowRank(w, delta.b, delta.a, out, inF, r, this.scale);
+    if (this.safe) {
+      for (let i = 0; i < w.length; i++) {
+        if (!Number.isFinite(w[i])) {
+          throw new StudioError(`merging the adapter into ${name} gives ${w[i]} at [${Math.floor(i / inF)}, ${i % inF}]; nothing was written`, undefined, 'merge/non-finite');
+        }
+      }
+    }
+    return w;
+  }
+
+  close(): Promise<void> {
+    return this.base.close();
+  }
+}
+
+/** W [out, in] += scale · B [out, r] · A [r, in], in place, row by row (one row of W in cache at a time). */
+export function addLowRank(w: Float32Array, b: Float32Array, a: Float32Array, out: number, inF: number, r: number, scale: number): void {
+  for (let o = 0; o < out; o++) {
+    const row = o * inF;
+    for (let k = 0; k < r; k++) {
+      const coef = Math.fround(scale * b[o * r + k]);
+      if (coef === 0) continue;
+      const aRow = k * inF;
+      for (let i = 0; i < inF; i++) w[row + i] += coef * a[aRow + i];
+    }
+  }
+}

@@ -1,0 +1,82 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { encodeFromF32 } from '../formats/dtypes.ts';
+import { permuteForInterleavedRope } from '../formats/gguf-llama.ts';
+import { openSafetensors, writeSafetensors } from '../formats/safetensors.ts';
+import type { TensorSource } from '../formats/tensor-source.ts';
+import type { LlamaConfig } from '../model/config.ts';
+import { withAtomicDir } from './atomic-dir.ts';
+import type { ExportDtype, ExportProgress } from './hf-export.ts';
+import { exportableTensors } from './hf-export.ts';
+
+export const STATE_DICT_FILE = 'consolidated.00.safetensors';
+
+/** HF tensor name → Meta's original LLaMA name (Alpaca-LoRA's export_state_dict_checkpoint.py). */
+export function metaName(hf: string): string {
+  const fixed: Record<string, string> = { 'model.embed_tokens.weight': 'tok_embeddings.weight', 'model.norm.weight': 'norm.weight', 'lm_head.weight': 'output.weight' };
+  if (fixed[hf]) return fixed[hf];
+  const m = /^model\.layers\.(\d+)\.(.+)\.weight$/.exec(hf);
+  const parts: Record<string, string> = {
+    'self_attn.q_proj': 'attention.wq',
+    'self_attn.k_proj': 'attention.wk',
+    'self_attn.v_proj': 'attention.wv',
+    'self_attn.o_proj': 'attention.wo',
+    'mlp.gate_proj': 'feed_forward.w1',
+    'mlp.down_proj': 'feed_forward.w2',
+    'mlp.up_proj': 'feed_forward.w3',
+    input_layernorm: 'attention_norm',
+    post_attention_layernorm: 'ffn_norm',
+  };
+  if (!m || !parts[m[2]]) throw new Error(`no Meta name for ${hf}`);
+  return `layers.${m[1]}.${parts[m[2]]}.weight`;
+}
+
+/**
+ * The Meta "state dict" layout: params.json + consolidated.00.safetensors with Meta key names and wq/wk permuted
+ * back to interleaved RoPE. Meta's checkpoints always carry output.weight, so a tied embedding is written twice.
+ * Load it in PyTorch with `safetensors.torch.load_file("consolidated.00.safetensors")` (a dict of tensors, the same
+ * keys Meta's `consolidated.00.pth` has).
+ */
+export async function exportStateDict(opts: { source: TensorSource; config: LlamaConfig; outDir: string; dtype: ExportDtype; onProgress?: ExportProgress }) {
+  const { source, config } = opts;
+  const stDtype = ({ f32: 'F32', f16: 'F16', bf16: 'BF16' } as const)[opts.dtype];
+  const entries = exportableTensors(source, config).map((t) => ({ hf: t.name, meta: metaName(t.name), shape: t.shape }));
+  if (config.tieWordEmbeddings) entries.push({ hf: 'model.embed_tokens.weight', meta: 'output.weight', shape: [config.vocabSize, config.hiddenSize] });
+  let done = 0;
+  return withAtomicDir(opts.outDir, async (dir) => {
+    const params = {
+      dim: config.hiddenSize,
+      n_layers: config.numLayers,
+      n_heads: config.numHeads,
+      n_kv_heads: config.numKvHeads,
+      norm_eps: config.rmsNormEps,
+      vocab_size: config.vocabSize,
+      multiple_of: 256,
+      ffn_dim: config.intermediateSize,
+      rope_theta: config.ropeTheta,
+    };
+    writeFileSync(path.join(dir, 'params.json'), JSON.stringify(params, null, 2));
+    const file = path.join(dir, STATE_DICT_FILE);
+    await writeSafetensors(
+      file,
+      entries.map((e) => ({
+        name: e.meta,
+        dtype: stDtype,
+        shape: e.shape,
+        data: async () => {
+          let w = await source.readF32(e.hf);
+          if (e.hf.endsWith('q_proj.weight')) w = permuteForInterleavedRope(w, e.shape[0], e.shape[1], config.numHeads);
+          if (e.hf.endsWith('k_proj.weight')) w = permuteForInterleavedRope(w, e.shape[0], e.shape[1], config.numKvHeads);
+          opts.onProgress?.(++done, entries.length, e.meta);
+          return encodeFromF32(w, stDtype);
+        },
+      })),
+      { metadata: { format: 'pt' } },
+    );
+    const check = await openSafetensors(file);
+    const n = check.list().length;
+    await check.close();
+    if (n !== entries.length) throw new Error(`state dict check: ${n} tensors reopened, ${entries.length} written`);
+    return { outDir: opts.outDir, file: STATE_DICT_FILE, tensors: entries.length };
+  });
+}
