@@ -1,0 +1,114 @@
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { RunSummary } from '../api/contract.ts';
+import { StudioError } from '../engine/errors.ts';
+
+/**
+ * Reads run folders (`runs/<id>/config.json`, `metrics.jsonl`, `checkpoints/step-N/`, `adapter/`): the run
+ * folder is the truth, so the Runs page shows the same history after a restart. Reads only; a broken file is
+ * listed as a problem of that run, never an error for the whole list.
+ */
+export interface MetricPoint {
+  step: number;
+  epoch?: number;
+  loss?: number;
+  evalLoss?: number;
+  learningRate?: number;
+  tokensPerSecond?: number;
+}
+
+/** A run id is a folder name: no separators, no dot-dot, so it cannot reach outside runsDir. */
+export function runDirOf(runsDir: string, id: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(id) || id.includes('..')) throw new StudioError(`not a run id: "${id}"`, undefined, 'runs/bad-id');
+  return path.join(runsDir, id);
+}
+
+function readMetrics(file: string, problems: string[]): { points: MetricPoint[]; ended?: string; started: boolean } {
+  const points: MetricPoint[] = [];
+  let ended: string | undefined;
+  let started = false;
+  if (!existsSync(file)) return { points, started };
+  const lines = readFileSync(file, 'utf8').split('\n');
+  lines.forEach((line, i) => {
+    if (!line.trim()) return;
+    let e: Record<string, unknown>;
+    try {
+      e = JSON.parse(line);
+    } catch {
+      // A crash can cut the last line short; an earlier broken line is worth telling.
+      if (i < lines.length - 2) problems.push(`${file}: line ${i + 1} is not JSON`);
+      return;
+    }
+    const num = (k: string) => (typeof e[k] === 'number' ? (e[k] as number) : undefined);
+    if (e.type === 'start') started = true;
+    if (e.type === 'step') points.push({ step: num('step') ?? 0, epoch: num('epoch'), loss: num('loss'), learningRate: num('learningRate'), tokensPerSecond: num('tokensPerSecond') });
+    if (e.type === 'eval') points.push({ step: num('step') ?? 0, epoch: num('epoch'), evalLoss: num('evalLoss') });
+    if (e.type === 'done') ended = typeof e.reason === 'string' ? e.reason : 'finished';
+  });
+  return { points, ended, started };
+}
+
+function readRunFolder(runsDir: string, id: string): { summary: RunSummary; config: Record<string, unknown> | null; metrics: MetricPoint[] } {
+  const dir = runDirOf(runsDir, id);
+  const problems: string[] = [];
+  let config: Record<string, unknown> | null = null;
+  const configFile = path.join(dir, 'config.json');
+  if (existsSync(configFile)) {
+    try {
+      config = JSON.parse(readFileSync(configFile, 'utf8'));
+    } catch (e) {
+      problems.push(`${configFile}: not valid JSON (${(e as Error).message})`);
+    }
+  }
+  const { points, ended, started } = readMetrics(path.join(dir, 'metrics.jsonl'), problems);
+  const ckDir = path.join(dir, 'checkpoints');
+  const checkpoints = existsSync(ckDir)
+    ? readdirSync(ckDir)
+        .filter((n) => /^step-\d+$/.test(n))
+        .sort((a, b) => Number(a.slice(5)) - Number(b.slice(5)))
+    : [];
+  const steps = points.filter((p) => p.loss !== undefined);
+  const evals = points.filter((p) => p.evalLoss !== undefined);
+  const str = (k: string) => (config && typeof config[k] === 'string' ? (config[k] as string) : undefined);
+  const summary: RunSummary = {
+    id,
+    dir,
+    createdAt: statSync(dir).birthtime.toISOString(),
+    baseModel: str('base_model'),
+    dataPath: str('data_path'),
+    steps: Math.max(0, ...points.map((p) => p.step)),
+    lastLoss: steps.at(-1)?.loss,
+    lastEvalLoss: evals.at(-1)?.evalLoss,
+    status: ended ? (ended === 'stopped' ? 'stopped' : 'finished') : started || config ? 'incomplete' : 'empty',
+    checkpoints,
+    hasAdapter: existsSync(path.join(dir, 'adapter', 'adapter_config.json')),
+    problems,
+  };
+  return { summary, config, metrics: points };
+}
+
+export class RunRegistry {
+  constructor(readonly runsDir: string) {}
+
+  list(): RunSummary[] {
+    if (!existsSync(this.runsDir)) return [];
+    return readdirSync(this.runsDir, { withFileTypes: true })
+      .filter((d) => d.isDirectory() && !d.name.startsWith('.'))
+      .map((d) => readRunFolder(this.runsDir, d.name).summary)
+      .sort((a, b) => b.id.localeCompare(a.id));
+  }
+
+  read(id: string) {
+    if (!existsSync(runDirOf(this.runsDir, id))) throw new StudioError('no such run', runDirOf(this.runsDir, id), 'runs/missing');
+    const { summary, config, metrics } = readRunFolder(this.runsDir, id);
+    return { run: summary, config, metrics };
+  }
+
+  async delete(id: string): Promise<boolean> {
+    const dir = runDirOf(this.runsDir, id);
+    if (!existsSync(dir)) return false;
+    await rm(dir, { recursive: true, force: true });
+    return true;
+  }
+}

@@ -1,0 +1,82 @@
+import type { JobEvent, JobKind } from '../api/contract.ts';
+
+/** An event as a task emits it; the worker adds the job id. */
+export type TaskEvent = JobEvent extends infer E ? (E extends JobEvent ? Omit<E, 'jobId'> : never) : never;
+
+export interface TaskContext {
+  jobId: string;
+  config: Record<string, unknown>;
+  emit(event: TaskEvent): void;
+  /** Aborted when the host asks the job to stop. */
+  signal: AbortSignal;
+}
+
+/** What a task returns goes into its `done` event. */
+export type Task = (ctx: TaskContext) => Promise<{ reason: string; result?: Record<string, unknown> }>;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A built-in job that needs no model: counts steps, prints a line and a progress event per step, and can crash
+ * (exit, throw) or ignore stop requests on demand. The tests use it to prove the queue, stop and crash reports;
+ * a user can run it to check that jobs start at all.
+ */
+const selftest: Task = async ({ config, emit, signal }) => {
+  const steps = Number(config.steps ?? 5);
+  const intervalMs = Number(config.intervalMs ?? 20);
+  const crashAt = config.crashAt === undefined ? undefined : Number(config.crashAt);
+  if (config.ignoreStop) process.removeAllListeners('SIGTERM').on('SIGTERM', () => console.log('selftest: ignoring SIGTERM'));
+  for (let step = 1; step <= steps; step++) {
+    if (signal.aborted && !config.ignoreStop) return { reason: 'stopped', result: { steps: step - 1 } };
+    console.log(`selftest: step ${step}/${steps}`);
+    if (step === crashAt) {
+      if (config.crashMode === 'throw') throw new Error(`selftest: failing on request at step ${step}`);
+      console.error(`selftest: crashing on request at step ${step}`);
+      process.exit(70); // an abrupt end: no done/failed event, the host must notice on its own
+    }
+    emit({ type: 'progress', done: step, total: steps, message: `step ${step}` });
+    await sleep(intervalMs);
+  }
+  return { reason: 'finished', result: { steps } };
+};
+
+/** Fine-tuning through the engine's runFinetune; its reports become job events. Loaded only when used. */
+const finetune: Task = async ({ config, emit, signal }) => {
+  const { parseFinetuneConfig } = await import('../engine/train/config.ts');
+  const { runFinetune } = await import('../engine/train/finetune.ts');
+  const parsed = parseFinetuneConfig(config, 'fine-tuning settings');
+  let total = 0;
+  const result = await runFinetune(
+    parsed,
+    (e) => {
+      switch (e.type) {
+        case 'start':
+          total = e.totalSteps;
+          emit({ type: 'log', level: 'info', message: `training ${e.totalSteps} steps from step ${e.startStep} on ${e.backend}` });
+          emit({ type: 'progress', done: e.startStep, total: e.totalSteps });
+          break;
+        case 'step':
+          emit({ type: 'report', step: e.step, totalSteps: e.totalSteps, epoch: e.epoch, loss: e.loss, learningRate: e.learningRate, tokensPerSecond: e.tokensPerSecond, elapsedMs: e.elapsedMs, etaMs: e.etaMs, memory: e.memory });
+          emit({ type: 'progress', done: e.step, total: e.totalSteps || total });
+          break;
+        case 'eval':
+          emit({ type: 'eval', step: e.step, epoch: e.epoch, evalLoss: e.evalLoss });
+          break;
+        case 'checkpoint':
+          emit({ type: 'log', level: 'info', message: `checkpoint written: ${e.dir}` });
+          break;
+        case 'log':
+          emit({ type: 'log', level: e.level, message: e.message });
+          break;
+        case 'done':
+          break;
+      }
+    },
+    { signal },
+  );
+  return { reason: result.reason, result: { ...result } };
+};
+
+/** The job kinds this build can run. Merge, export and quantize join when the engine's export functions land. */
+export const TASKS: Partial<Record<JobKind, Task>> = { selftest, finetune };
+export const AVAILABLE_KINDS = Object.keys(TASKS) as JobKind[];

@@ -1,0 +1,92 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { jobEventSchema, type JobEvent } from '../../main/api/contract.ts';
+import { JobHost } from '../../main/jobs/host.ts';
+import { nodeSpawner } from '../../main/jobs/spawner.ts';
+
+// Real worker processes (node + tsx), running the built-in selftest job: no mocks of the process boundary.
+const host = new JobHost({ spawner: nodeSpawner(), runsDir: mkdtempSync(path.join(tmpdir(), 'studio-runs-')), stopGraceMs: 1500 });
+const events: JobEvent[] = [];
+host.onEvent((e) => events.push(e));
+afterAll(() => host.close());
+
+const of = (id: string) => events.filter((e) => e.jobId === id);
+const terminal = (id: string) =>
+  new Promise<JobEvent>((resolve) => {
+    const hit = of(id).find((e) => e.type === 'done' || e.type === 'failed');
+    if (hit) return resolve(hit);
+    const off = host.onEvent((e) => {
+      if (e.jobId === id && (e.type === 'done' || e.type === 'failed')) {
+        off();
+        resolve(e);
+      }
+    });
+  });
+
+describe('job host', () => {
+  it('runs queued jobs one after another, in order, with typed events', async () => {
+    const a = host.start('selftest', { steps: 3, intervalMs: 5 });
+    const b = host.start('selftest', { steps: 2, intervalMs: 5 });
+    expect(a.state).toBe('running');
+    expect(b.state).toBe('queued');
+    await terminal(b.id);
+    for (const e of events) expect(jobEventSchema.safeParse(e).success).toBe(true);
+    expect(of(a.id).map((e) => e.type)).toEqual(['started', 'progress', 'progress', 'progress', 'done']);
+    expect(of(a.id).at(-1)).toMatchObject({ type: 'done', reason: 'finished', result: { steps: 3 } });
+    // b started only after a was done.
+    const aDone = events.findIndex((e) => e.jobId === a.id && e.type === 'done');
+    const bStart = events.findIndex((e) => e.jobId === b.id && e.type === 'started');
+    expect(bStart).toBeGreaterThan(aDone);
+    expect(host.list().find((j) => j.id === b.id)?.state).toBe('done');
+  });
+
+  it('reports a crashed worker as failed with its last output, and runs the next job', async () => {
+    const crash = host.start('selftest', { steps: 10, intervalMs: 5, crashAt: 3 });
+    const next = host.start('selftest', { steps: 1, intervalMs: 5 });
+    const failed = await terminal(crash.id);
+    expect(failed.type).toBe('failed');
+    if (failed.type !== 'failed') return;
+    expect(failed.error).toMatch(/exited with code 70 before finishing/);
+    expect(failed.lastOutput).toContain('selftest: step 2/10');
+    expect(failed.lastOutput.at(-1)).toBe('selftest: crashing on request at step 3');
+    expect(await terminal(next.id)).toMatchObject({ type: 'done', reason: 'finished' });
+  });
+
+  it('reports a thrown error with its stack in the last output', async () => {
+    const job = host.start('selftest', { steps: 5, intervalMs: 5, crashAt: 2, crashMode: 'throw' });
+    const e = await terminal(job.id);
+    expect(e).toMatchObject({ type: 'failed', error: 'selftest: failing on request at step 2' });
+    expect(e.type === 'failed' && e.lastOutput.join('\n')).toMatch(/Error: selftest: failing on request at step 2\n\s+at /);
+  });
+
+  it('stops a running job (SIGTERM) and removes a queued one', async () => {
+    const long = host.start('selftest', { steps: 1000, intervalMs: 20 });
+    const queued = host.start('selftest', { steps: 1 });
+    await new Promise<void>((r) => {
+      const off = host.onEvent((e) => e.jobId === long.id && e.type === 'progress' && (off(), r()));
+    });
+    expect(host.stop(queued.id)).toBe(true);
+    expect(host.stop(long.id)).toBe(true);
+    expect(await terminal(long.id)).toMatchObject({ type: 'done', reason: 'stopped' });
+    expect(await terminal(queued.id)).toMatchObject({ type: 'done', reason: 'stopped' });
+    expect(of(queued.id).map((e) => e.type)).toEqual(['done']); // it never started
+    expect(host.list().find((j) => j.id === long.id)?.state).toBe('stopped');
+    expect(host.stop(long.id)).toBe(false);
+  });
+
+  it('kills a job that ignores SIGTERM once the grace time is over', async () => {
+    const stubborn = host.start('selftest', { steps: 100000, intervalMs: 20, ignoreStop: true });
+    await new Promise<void>((r) => {
+      const off = host.onEvent((e) => e.jobId === stubborn.id && e.type === 'progress' && (off(), r()));
+    });
+    host.stop(stubborn.id);
+    expect(await terminal(stubborn.id)).toMatchObject({ type: 'done', reason: 'stopped' });
+    expect(host.list().find((j) => j.id === stubborn.id)?.state).toBe('stopped');
+  });
+
+  it('refuses a kind this build cannot run', () => {
+    expect(() => host.start('quantize', {})).toThrow(/quantize jobs are not available in this build/);
+  });
+});
