@@ -63,15 +63,21 @@ export class MergedSource implements TensorSource {
   }
 }
 
-/** W [out, in] += scale · B [out, r] · A [r, in], in place, row by row (one row of W in cache at a time). */
+/**
+ * W [out, in] += scale · B [out, r] · A [r, in], in place. Each element's update is summed over r in f64 and added
+ * to W once, so the merged weight is W + ΔW rounded a single time (f32 rounding of every partial sum would add up).
+ */
 export function addLowRank(w: Float32Array, b: Float32Array, a: Float32Array, out: number, inF: number, r: number, scale: number): void {
+  const row = new Float64Array(inF);
   for (let o = 0; o < out; o++) {
-    const row = o * inF;
+    row.fill(0);
     for (let k = 0; k < r; k++) {
-      const coef = Math.fround(scale * b[o * r + k]);
+      const coef = scale * b[o * r + k];
       if (coef === 0) continue;
       const aRow = k * inF;
-      for (let i = 0; i < inF; i++) w[row + i] += coef * a[aRow + i];
+      for (let i = 0; i < inF; i++) row[i] += coef * a[aRow + i];
     }
+    const base = o * inF;
+    for (let i = 0; i < inF; i++) w[base + i] = w[base + i] + row[i];
   }
 }
