@@ -1,0 +1,139 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { isLoopbackHost, tokenMatches } from '../../main/server/auth.ts';
+import { resolveStatic } from '../../main/server/static-files.ts';
+import { startServer, type StudioServer } from '../../main/server/server.ts';
+import { missingShared, sharedPath } from '../helpers/shared-data.ts';
+
+const tmp = mkdtempSync(path.join(tmpdir(), 'studio-server-'));
+const rendererDir = path.join(tmp, 'renderer');
+mkdirSync(path.join(rendererDir, 'assets'), { recursive: true });
+writeFileSync(path.join(rendererDir, 'index.html'), '<!doctype html><title>studio</title>');
+writeFileSync(path.join(rendererDir, 'assets', 'app.js'), 'console.log(1)');
+writeFileSync(path.join(tmp, 'secret.txt'), 'secret');
+
+let s: StudioServer;
+beforeAll(async () => {
+  s = await startServer({ port: 0, runsDir: path.join(tmp, 'runs'), rendererDir, log: () => {} });
+});
+afterAll(() => s?.close());
+
+const post = (call: string, body: unknown, token: string | null = s.token, extra: Record<string, string> = {}) =>
+  fetch(`${s.url}/api/${call}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token === null ? {} : { 'x-studio-token': token }), ...extra },
+    body: JSON.stringify(body),
+  });
+
+describe('browser-mode server', () => {
+  it('requires the token on every call', async () => {
+    expect((await post('app.info', {}, null)).status).toBe(401);
+    expect((await post('app.info', {}, s.token.slice(0, -1) + (s.token.endsWith('A') ? 'B' : 'A'))).status).toBe(401);
+    expect((await post('app.info', {}, '')).status).toBe(401);
+    const ok = await post('app.info', {});
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toMatchObject({ name: 'lora-studio', mode: 'server', jobKinds: expect.arrayContaining(['selftest']) });
+    // Query parameter and bearer header work too.
+    const q = await fetch(`${s.url}/api/jobs.list?token=${s.token}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(q.status).toBe(200);
+    expect((await post('jobs.list', {}, null, { authorization: `Bearer ${s.token}` })).status).toBe(200);
+  });
+
+  it('rejects schema-invalid requests with 400 and a message, unknown calls with 404', async () => {
+    const bad = await post('model.inspect', { dir: 42 });
+    expect(bad.status).toBe(400);
+    expect((await bad.json()).error.message).toMatch(/model\.inspect: invalid request: dir: .*string/i);
+    const notJson = await fetch(`${s.url}/api/app.info`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-studio-token': s.token }, body: '{' });
+    expect(notJson.status).toBe(400);
+    const form = await fetch(`${s.url}/api/app.info`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-studio-token': s.token }, body: 'a=1' });
+    expect(form.status).toBe(415);
+    expect((await post('shell.exec', {})).status).toBe(404);
+  });
+
+  it('serves the renderer with a CSP, never a file outside it', async () => {
+    const page = await fetch(`${s.url}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
+    expect(page.headers.get('referrer-policy')).toBe('no-referrer');
+    expect((await fetch(`${s.url}/assets/app.js`)).headers.get('content-type')).toMatch(/javascript/);
+    expect(await (await fetch(`${s.url}/wizard/model`)).text()).toContain('<title>studio</title>');
+    expect((await fetch(`${s.url}/%2e%2e/secret.txt`)).status).toBe(404);
+    expect(resolveStatic(rendererDir, '/../secret.txt')).toBeUndefined();
+    expect(resolveStatic(rendererDir, '/..%2fsecret.txt')).toBeUndefined();
+  });
+
+  it('streams job events over the WebSocket, only with the token', async () => {
+    const refused = new WebSocket(`${s.url.replace('http', 'ws')}/events?token=wrong`);
+    const refusal = await new Promise<string>((r) => {
+      refused.on('error', (e) => r(String(e.message)));
+      refused.on('open', () => r('opened'));
+    });
+    expect(refusal).toMatch(/401/);
+
+    const ws = new WebSocket(`${s.url.replace('http', 'ws')}/events?token=${s.token}`);
+    await new Promise((r) => ws.on('open', r));
+    const got: { type: string; jobId: string }[] = [];
+    const done = new Promise<void>((r) =>
+      ws.on('message', (m) => {
+        const e = JSON.parse(String(m));
+        got.push(e);
+        if (e.type === 'done') r();
+      }),
+    );
+    const started = await (await post('jobs.start', { kind: 'selftest', config: { steps: 2, intervalMs: 5 } })).json();
+    await done;
+    ws.close();
+    expect(got.map((e) => e.type)).toEqual(['started', 'progress', 'progress', 'done']);
+    expect(got.every((e) => e.jobId === started.id)).toBe(true);
+  });
+
+  it('answers system.gpu with GPU readings or the plain "no NVIDIA GPU" line, plus process memory', async () => {
+    const r = await (await post('system.gpu', {})).json();
+    expect(r.process.rssBytes).toBeGreaterThan(0);
+    if (!r.available) expect(r.message).toMatch(/^No NVIDIA GPU/);
+  });
+
+  it('refuses to listen on a non-loopback address unless asked', async () => {
+    await expect(startServer({ host: '0.0.0.0', runsDir: tmp, log: () => {} })).rejects.toThrow(/refusing to listen on 0\.0\.0\.0/);
+    expect(isLoopbackHost('127.0.0.1') && isLoopbackHost('::1') && isLoopbackHost('localhost')).toBe(true);
+    expect(isLoopbackHost('192.168.1.2') || isLoopbackHost('example.com') || isLoopbackHost('::')).toBe(false);
+    expect(tokenMatches('abc', 'abc')).toBe(true);
+    expect(tokenMatches('abc', 'abcd')).toBe(false);
+    expect(tokenMatches('abc', undefined)).toBe(false);
+  });
+});
+
+describe.skipIf(missingShared('models/stories260K', 'alpaca/alpaca_zh_demo.json'))('engine calls over HTTP (real files)', () => {
+  it('inspects stories260K', async () => {
+    const r = await (await post('model.inspect', { dir: sharedPath('models/stories260K') })).json();
+    expect(r.architecture).toMatchObject({ modelType: 'llama', layers: 5, hiddenSize: 64, heads: 8, kvHeads: 4, vocabSize: 512 });
+    expect(r.problems).toEqual([]);
+  });
+
+  it('names the broken file of a broken model folder', async () => {
+    const broken = path.join(tmp, 'broken-model');
+    mkdirSync(broken, { recursive: true });
+    writeFileSync(path.join(broken, 'config.json'), '{"model_type": "llama", ');
+    const r = await (await post('model.inspect', { dir: broken })).json();
+    expect(r.problems.join('\n')).toContain(path.join(broken, 'config.json'));
+    const missing = await post('model.inspect', { dir: path.join(tmp, 'nowhere') });
+    expect(missing.status).toBe(400);
+    expect((await missing.json()).error.message).toContain(path.join(tmp, 'nowhere'));
+  });
+
+  it('checks a data file with token statistics and a masked/trained preview', async () => {
+    const r = await (
+      await post('data.check', { path: sharedPath('alpaca/alpaca_zh_demo.json'), baseModel: sharedPath('models/stories260K'), cutoffLen: 256, trainOnInputs: false })
+    ).json();
+    expect(r.total).toBeGreaterThan(0);
+    expect(r.stats.rows).toBe(Math.min(r.kept, 5000));
+    expect(r.stats.histogram.at(-1).to).toBeNull();
+    const segs = r.preview[0].segments;
+    expect(segs.some((x: { trained: boolean }) => x.trained)).toBe(true);
+    expect(segs.some((x: { trained: boolean }) => !x.trained)).toBe(true);
+    expect(segs[0].trained).toBe(false); // the prompt is masked when train_on_inputs is off
+  });
+});
