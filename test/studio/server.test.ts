@@ -21,6 +21,9 @@ beforeAll(async () => {
 });
 afterAll(() => s?.close());
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- replies are checked field by field below
+const body = async (r: Response | Promise<Response>): Promise<any> => (await r).json();
+
 const post = (call: string, body: unknown, token: string | null = s.token, extra: Record<string, string> = {}) =>
   fetch(`${s.url}/api/${call}`, {
     method: 'POST',
@@ -35,7 +38,7 @@ describe('browser-mode server', () => {
     expect((await post('app.info', {}, '')).status).toBe(401);
     const ok = await post('app.info', {});
     expect(ok.status).toBe(200);
-    expect(await ok.json()).toMatchObject({ name: 'lora-studio', mode: 'server', jobKinds: expect.arrayContaining(['selftest']) });
+    expect(await body(ok)).toMatchObject({ name: 'lora-studio', mode: 'server', jobKinds: expect.arrayContaining(['selftest']) });
     // Query parameter and bearer header work too.
     const q = await fetch(`${s.url}/api/jobs.list?token=${s.token}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     expect(q.status).toBe(200);
@@ -45,7 +48,7 @@ describe('browser-mode server', () => {
   it('rejects schema-invalid requests with 400 and a message, unknown calls with 404', async () => {
     const bad = await post('model.inspect', { dir: 42 });
     expect(bad.status).toBe(400);
-    expect((await bad.json()).error.message).toMatch(/model\.inspect: invalid request: dir: .*string/i);
+    expect((await body(bad)).error.message).toMatch(/model\.inspect: invalid request: dir: .*string/i);
     const notJson = await fetch(`${s.url}/api/app.info`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-studio-token': s.token }, body: '{' });
     expect(notJson.status).toBe(400);
     const form = await fetch(`${s.url}/api/app.info`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-studio-token': s.token }, body: 'a=1' });
@@ -83,7 +86,7 @@ describe('browser-mode server', () => {
         if (e.type === 'done') r();
       }),
     );
-    const started = await (await post('jobs.start', { kind: 'selftest', config: { steps: 2, intervalMs: 5 } })).json();
+    const started = await body(post('jobs.start', { kind: 'selftest', config: { steps: 2, intervalMs: 5 } }));
     await done;
     ws.close();
     expect(got.map((e) => e.type)).toEqual(['started', 'progress', 'progress', 'done']);
@@ -91,7 +94,7 @@ describe('browser-mode server', () => {
   });
 
   it('answers system.gpu with GPU readings or the plain "no NVIDIA GPU" line, plus process memory', async () => {
-    const r = await (await post('system.gpu', {})).json();
+    const r = await body(post('system.gpu', {}));
     expect(r.process.rssBytes).toBeGreaterThan(0);
     if (!r.available) expect(r.message).toMatch(/^No NVIDIA GPU/);
   });
@@ -108,7 +111,7 @@ describe('browser-mode server', () => {
 
 describe.skipIf(missingShared('models/stories260K', 'alpaca/alpaca_zh_demo.json'))('engine calls over HTTP (real files)', () => {
   it('inspects stories260K', async () => {
-    const r = await (await post('model.inspect', { dir: sharedPath('models/stories260K') })).json();
+    const r = await body(post('model.inspect', { dir: sharedPath('models/stories260K') }));
     expect(r.architecture).toMatchObject({ modelType: 'llama', layers: 5, hiddenSize: 64, heads: 8, kvHeads: 4, vocabSize: 512 });
     expect(r.problems).toEqual([]);
   });
@@ -117,17 +120,15 @@ describe.skipIf(missingShared('models/stories260K', 'alpaca/alpaca_zh_demo.json'
     const broken = path.join(tmp, 'broken-model');
     mkdirSync(broken, { recursive: true });
     writeFileSync(path.join(broken, 'config.json'), '{"model_type": "llama", ');
-    const r = await (await post('model.inspect', { dir: broken })).json();
+    const r = await body(post('model.inspect', { dir: broken }));
     expect(r.problems.join('\n')).toContain(path.join(broken, 'config.json'));
     const missing = await post('model.inspect', { dir: path.join(tmp, 'nowhere') });
     expect(missing.status).toBe(400);
-    expect((await missing.json()).error.message).toContain(path.join(tmp, 'nowhere'));
+    expect((await body(missing)).error.message).toContain(path.join(tmp, 'nowhere'));
   });
 
   it('checks a data file with token statistics and a masked/trained preview', async () => {
-    const r = await (
-      await post('data.check', { path: sharedPath('alpaca/alpaca_zh_demo.json'), baseModel: sharedPath('models/stories260K'), cutoffLen: 256, trainOnInputs: false })
-    ).json();
+    const r = await body(post('data.check', { path: sharedPath('alpaca/alpaca_zh_demo.json'), baseModel: sharedPath('models/stories260K'), cutoffLen: 256, trainOnInputs: false }));
     expect(r.total).toBeGreaterThan(0);
     expect(r.stats.rows).toBe(Math.min(r.kept, 5000));
     expect(r.stats.histogram.at(-1).to).toBeNull();
