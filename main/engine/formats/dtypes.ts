@@ -1,41 +1,64 @@
 import type { DType } from './tensor-source.ts';
 
+/** Bytes per element of each dtype the engine reads (safetensors names). */
 export const DTYPE_BYTES: Record<DType, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
+
+/**
+ * dtypes the safetensors spec defines that the engine does not read (FP8 checkpoints, unsigned ints, sub-byte
+ * MX types). A file using them is valid but unsupported: readers say so instead of calling it corrupt.
+ */
+export const SPEC_ONLY_DTYPES: ReadonlySet<string> = new Set(['U16', 'U32', 'U64', 'C64', 'F8_E4M3', 'F8_E5M2', 'F8_E8M0', 'F4', 'F6_E2M3', 'F6_E3M2']);
 
 export function isDType(s: string): s is DType {
   return Object.hasOwn(DTYPE_BYTES, s);
 }
 
+export function dtypeBytes(dtype: DType): number {
+  return DTYPE_BYTES[dtype];
+}
+
+export function isFloatDType(dtype: DType): dtype is 'F64' | 'F32' | 'F16' | 'BF16' {
+  return dtype === 'F64' || dtype === 'F32' || dtype === 'F16' || dtype === 'BF16';
+}
+
+// Scratch words for the scalar conversions: reinterpret a float's bits without allocating.
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 
-/** IEEE half → float, exact (subnormals, infinities, NaN). */
-export function f16ToF32(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
+/** IEEE half bits → float32 bits, exact (subnormals renormalised, inf kept, NaN payload kept). */
+export function f16BitsToF32Bits(h: number): number {
+  const sign = (h & 0x8000) << 16;
+  const exp = (h >>> 10) & 0x1f;
+  let mant = h & 0x3ff;
+  if (exp === 0x1f) return (sign | 0x7f800000 | (mant << 13)) >>> 0; // inf / NaN
+  if (exp !== 0) return (sign | ((exp + 112) << 23) | (mant << 13)) >>> 0; // 112 = 127 - 15 (bias change)
+  if (mant === 0) return sign >>> 0; // ±0
+  // Subnormal half: shift the mantissa up until its leading 1 becomes the implicit bit.
+  let e = 113; // the exponent a value of mant · 2^-24 has once normalised, counted down per shift
+  while ((mant & 0x400) === 0) {
+    mant <<= 1;
+    e--;
+  }
+  return (sign | (e << 23) | ((mant & 0x3ff) << 13)) >>> 0;
 }
 
-/** float → IEEE half with round-to-nearest-even, as numpy/PyTorch convert. */
-export function f32ToF16(value: number): number {
-  f32[0] = value;
-  const x = u32[0];
+/** float32 bits → IEEE half bits, round-to-nearest-even (as numpy and PyTorch convert). NaN keeps its top payload bits. */
+export function f32BitsToF16Bits(x: number): number {
   const sign = (x >>> 16) & 0x8000;
   const exp = (x >>> 23) & 0xff;
   let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0); // inf / nan
-  const e = exp - 127 + 15;
-  if (e >= 31) return sign | 0x7c00; // overflow → inf
+  if (exp === 0xff) return mant === 0 ? sign | 0x7c00 : sign | 0x7c00 | (mant >>> 13) | ((mant >>> 13) === 0 ? 0x200 : 0);
+  const e = exp - 112; // rebias 127 → 15
+  if (e >= 31) return sign | 0x7c00; // too large: inf
   if (e <= 0) {
-    if (e < -10) return sign; // underflow → ±0
-    mant |= 0x800000; // subnormal half: shift the implicit bit in, rounding to nearest even
+    // Subnormal (or zero) half: values below half the smallest subnormal (2^-25) round to ±0.
+    if (e < -10) return sign;
+    mant |= 0x800000; // make the implicit bit explicit, then shift it into place
     const shift = 14 - e;
     const half = mant >>> shift;
     const rem = mant & ((1 << shift) - 1);
     const mid = 1 << (shift - 1);
+    // A carry out of the subnormal range lands exactly on the smallest normal, which is right.
     return sign | (rem > mid || (rem === mid && half & 1) ? half + 1 : half);
   }
   const half = (e << 10) | (mant >>> 13);
@@ -44,47 +67,105 @@ export function f32ToF16(value: number): number {
   return sign | (rem > 0x1000 || (rem === 0x1000 && half & 1) ? half + 1 : half);
 }
 
-/** bfloat16 is the high half of a float32. */
-export function bf16ToF32(b: number): number {
-  u32[0] = b << 16;
+/** IEEE half → number, exact. */
+export function f16ToF32(h: number): number {
+  u32[0] = f16BitsToF32Bits(h);
   return f32[0];
 }
 
-/** float → bfloat16 with round-to-nearest-even (NaN kept quiet). */
-export function f32ToBf16(value: number): number {
+/** number → IEEE half bits: first to f32 (as a Float32Array store does), then round-to-nearest-even. */
+export function f32ToF16(value: number): number {
   f32[0] = value;
-  const x = u32[0];
+  return f32BitsToF16Bits(u32[0]);
+}
+
+/** bfloat16 is the high half of a float32. */
+export function bf16ToF32(b: number): number {
+  u32[0] = (b & 0xffff) << 16;
+  return f32[0];
+}
+
+/** float32 bits → bfloat16 bits with round-to-nearest-even; NaN stays NaN (quiet bit set so it cannot become inf). */
+export function f32BitsToBf16Bits(x: number): number {
   if ((x & 0x7fffffff) > 0x7f800000) return ((x >>> 16) | 0x40) & 0xffff;
   return ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff;
 }
 
-let f16Table: Float32Array | undefined;
+export function f32ToBf16(value: number): number {
+  f32[0] = value;
+  return f32BitsToBf16Bits(u32[0]);
+}
 
-/** Decode little-endian bytes of a float tensor into f32. */
+/** Every half's f32 bits, built once on first use (256 KiB): decoding F16 is then one lookup per value. */
+let f16Table: Uint32Array | undefined;
+function halfTable(): Uint32Array {
+  if (!f16Table) {
+    f16Table = new Uint32Array(65536);
+    for (let h = 0; h < 65536; h++) f16Table[h] = f16BitsToF32Bits(h);
+  }
+  return f16Table;
+}
+
+/** Typed-array views assume a little-endian host (every platform Node and Electron ship on). */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+if (!LITTLE_ENDIAN) throw new Error('lora-studio needs a little-endian CPU: tensor files are little-endian');
+
+/** A view of `bytes` as words of `size` bytes; copies only when the bytes are not aligned to the word size. */
+function aligned(bytes: Uint8Array, size: number): ArrayBuffer {
+  if (bytes.byteOffset % size === 0 && bytes.buffer instanceof ArrayBuffer) return bytes.buffer;
+  return bytes.slice().buffer;
+}
+function offsetOf(bytes: Uint8Array, size: number): number {
+  return bytes.byteOffset % size === 0 && bytes.buffer instanceof ArrayBuffer ? bytes.byteOffset : 0;
+}
+
+/** Half bits → f32 values (bit-exact, NaN payloads kept). */
+export function f16ArrayToF32(halves: Uint16Array): Float32Array {
+  const table = halfTable();
+  const out = new Float32Array(halves.length);
+  const words = new Uint32Array(out.buffer);
+  for (let i = 0; i < halves.length; i++) words[i] = table[halves[i]];
+  return out;
+}
+
+/** f32 values → half bits, round-to-nearest-even. */
+export function f32ArrayToF16(values: Float32Array): Uint16Array {
+  const words = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  const out = new Uint16Array(values.length);
+  for (let i = 0; i < words.length; i++) out[i] = f32BitsToF16Bits(words[i]);
+  return out;
+}
+
+export function bf16ArrayToF32(halves: Uint16Array): Float32Array {
+  const out = new Float32Array(halves.length);
+  const words = new Uint32Array(out.buffer);
+  for (let i = 0; i < halves.length; i++) words[i] = halves[i] << 16;
+  return out;
+}
+
+export function f32ArrayToBf16(values: Float32Array): Uint16Array {
+  const words = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  const out = new Uint16Array(values.length);
+  for (let i = 0; i < words.length; i++) out[i] = f32BitsToBf16Bits(words[i]);
+  return out;
+}
+
+/** Decode little-endian bytes of a float tensor (F32, F16, BF16, F64) into f32. */
 export function decodeToF32(bytes: Uint8Array, dtype: DType): Float32Array {
-  const n = bytes.byteLength / DTYPE_BYTES[dtype];
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const out = new Float32Array(n);
+  const size = DTYPE_BYTES[dtype];
+  if (bytes.byteLength % size !== 0) throw new RangeError(`${bytes.byteLength} bytes is not a whole number of ${dtype} values`);
+  const n = bytes.byteLength / size;
+  const buf = aligned(bytes, size);
+  const at = offsetOf(bytes, size);
   switch (dtype) {
     case 'F32':
-      for (let i = 0; i < n; i++) out[i] = view.getFloat32(4 * i, true);
-      return out;
+      return new Float32Array(buf.slice(at, at + bytes.byteLength)); // a copy: callers may keep or mutate it
     case 'F64':
-      for (let i = 0; i < n; i++) out[i] = view.getFloat64(8 * i, true);
-      return out;
-    case 'F16': {
-      if (!f16Table) {
-        f16Table = new Float32Array(65536);
-        for (let h = 0; h < 65536; h++) f16Table[h] = f16ToF32(h);
-      }
-      for (let i = 0; i < n; i++) out[i] = f16Table[view.getUint16(2 * i, true)];
-      return out;
-    }
-    case 'BF16': {
-      const words = new Uint32Array(out.buffer);
-      for (let i = 0; i < n; i++) words[i] = view.getUint16(2 * i, true) << 16;
-      return out;
-    }
+      return Float32Array.from(new Float64Array(buf, at, n));
+    case 'F16':
+      return f16ArrayToF32(new Uint16Array(buf, at, n));
+    case 'BF16':
+      return bf16ArrayToF32(new Uint16Array(buf, at, n));
     default:
       throw new Error(`${dtype} is not a floating-point dtype`);
   }
@@ -92,10 +173,7 @@ export function decodeToF32(bytes: Uint8Array, dtype: DType): Float32Array {
 
 /** Encode f32 values as little-endian bytes of a float dtype. */
 export function encodeFromF32(values: Float32Array, dtype: 'F32' | 'F16' | 'BF16'): Uint8Array {
-  const out = new Uint8Array(values.length * DTYPE_BYTES[dtype]);
-  const view = new DataView(out.buffer);
-  if (dtype === 'F32') for (let i = 0; i < values.length; i++) view.setFloat32(4 * i, values[i], true);
-  else if (dtype === 'F16') for (let i = 0; i < values.length; i++) view.setUint16(2 * i, f32ToF16(values[i]), true);
-  else for (let i = 0; i < values.length; i++) view.setUint16(2 * i, f32ToBf16(values[i]), true);
-  return out;
+  if (dtype === 'F32') return new Uint8Array(values.slice().buffer);
+  const halves = dtype === 'F16' ? f32ArrayToF16(values) : f32ArrayToBf16(values);
+  return new Uint8Array(halves.buffer);
 }
