@@ -1,0 +1,23 @@
+import { settingsSchema, type Settings } from '../api/contract.ts';
+import type { SettingsStore } from '../api/settings.ts';
+
+/** The part of electron-store we use (its `store` property holds the whole object). */
+export interface ElectronStoreLike {
+  store: Record<string, unknown>;
+}
+
+/** Settings in electron-store: read through the contract's schema, so a hand-edited file cannot break the app. */
+export function electronStoreSettings(store: ElectronStoreLike, defaults: Partial<Settings> = {}): SettingsStore {
+  const read = (): Settings => {
+    const r = settingsSchema.safeParse({ ...defaults, ...store.store });
+    return r.success ? r.data : settingsSchema.parse(defaults);
+  };
+  return {
+    get: read,
+    set: (patch) => {
+      const next = settingsSchema.parse({ ...read(), ...patch });
+      store.store = next;
+      return next;
+    },
+  };
+}
