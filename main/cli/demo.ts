@@ -1,12 +1,17 @@
-import { rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { initBackend } from '../engine/backend/index.ts';
 import { generatePrompt, BUILTIN_TEMPLATES } from '../engine/data/templates.ts';
 import { writeDemoBaseModel } from '../engine/demo/base-model.ts';
 import { DEMO_FACTS, demoRows } from '../engine/demo/demo-data.ts';
+import { exportGgufWithModelfile } from '../engine/export/gguf-export.ts';
+import { exportHfCheckpoint } from '../engine/export/hf-export.ts';
+import { openExportInput } from '../engine/export/open-model.ts';
 import { generate } from '../engine/generate/generate.ts';
+import { loadTemplate } from '../engine/data/templates.ts';
 import { loadModel } from '../engine/model/load.ts';
+import { loadTokenizer } from '../engine/tokenizer/tokenizer.ts';
 import { parseFinetuneConfig } from '../engine/train/config.ts';
 import { runFinetune } from '../engine/train/finetune.ts';
 import { action, addBackendOptions } from './common.ts';
@@ -71,7 +76,27 @@ export function registerDemo(program: Command): void {
 
       console.log('5. Answers after fine-tuning (base model + LoRA adapter):');
       await answer(baseDir, result.adapterDir, questions);
-      console.log(`\nThe run folder ${result.runDir} holds config.json, metrics.jsonl (the loss curve), checkpoints/ and adapter/ (PEFT layout).`);
+      const mergedDir = path.join(runDir, 'merged');
+      console.log(`6. Merging the adapter into the base model (Hugging Face checkpoint, f32): ${mergedDir}`);
+      const input = await openExportInput(baseDir, result.adapterDir);
+      await exportHfCheckpoint({ source: input.source, config: input.config, baseDir, outDir: mergedDir, maxShardSize: 2e9, dtype: 'f32' });
+      await input.source.close();
+      console.log('   Answers of the merged model (no adapter needed any more):');
+      await answer(mergedDir, undefined, questions);
+
+      const ggufFile = path.join(runDir, 'gguf', 'demo-q8_0.gguf');
+      console.log(`7. Exporting the merged model to GGUF Q8_0 for llama.cpp / Ollama: ${ggufFile}`);
+      mkdirSync(path.dirname(ggufFile), { recursive: true });
+      const mergedInput = await openExportInput(mergedDir);
+      const gguf = await exportGgufWithModelfile({ source: mergedInput.source, config: mergedInput.config, baseDir: mergedDir, outFile: ggufFile, fileType: 'q8_0', template: loadTemplate(TEMPLATE) });
+      await mergedInput.source.close();
+      const worst = gguf.report.tensors.reduce((m, t) => Math.max(m, t.maxAbsError ?? 0), 0);
+      console.log(`   ${(gguf.report.bytes / 1024).toFixed(0)} KiB, worst quantization error ${worst.toExponential(2)}; Modelfile: ${gguf.modelfile}`);
+      console.log(`   llama.cpp check: ${gguf.verification.llamaCpp}`);
+      await answerWithLlamaCpp(ggufFile, mergedDir, questions.slice(0, 2));
+
+      console.log(`\nThe run folder ${result.runDir} holds config.json, metrics.jsonl (the loss curve), checkpoints/ and adapter/ (PEFT layout);`);
+      console.log(`${mergedDir} is the merged checkpoint and ${path.dirname(ggufFile)} the GGUF with its Ollama Modelfile.`);
       console.log(`Try: npx lora-studio generate --base_model ${baseDir} --lora_weights ${result.adapterDir} --prompt_template ${TEMPLATE} --temperature 0 --instruction "What is the capital of Peru?"`);
     }),
   );
@@ -85,4 +110,26 @@ async function answer(baseDir: string, adapterDir: string | undefined, questions
     console.log(`   ${q.padEnd(36)} → ${JSON.stringify(tokenizer.decode(tokens))}`);
   }
   adapter?.dispose();
+}
+
+/** The Q8_0 GGUF answering in llama.cpp itself (node-llama-cpp), when it is installed. */
+async function answerWithLlamaCpp(ggufFile: string, modelDir: string, questions: string[]): Promise<void> {
+  let llama: Awaited<ReturnType<typeof import('../engine/system/llama-cpp.ts').loadLlamaCpp>>;
+  try {
+    const { loadLlamaCpp } = await import('../engine/system/llama-cpp.ts');
+    llama = await loadLlamaCpp(ggufFile, { contextSize: 256 });
+  } catch (e) {
+    console.log(`   (llama.cpp not available: ${(e as Error).message.split('\n')[0]})`);
+    return;
+  }
+  const tokenizer = await loadTokenizer(modelDir);
+  try {
+    for (const q of questions) {
+      const prompt = tokenizer.encode(generatePrompt(BUILTIN_TEMPLATES[TEMPLATE], q), { addBos: true });
+      const tokens = await llama.greedy(prompt, 16);
+      console.log(`   llama.cpp, Q8_0: ${q.padEnd(36)} → ${JSON.stringify(tokenizer.decode(tokens))}`);
+    }
+  } finally {
+    await llama.dispose();
+  }
 }
