@@ -1,64 +1,166 @@
 import { mkdtemp, readFile, writeFile, copyFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { loadTokenizer } from '../../main/engine/tokenizer/tokenizer.ts';
+import { loadTokenizer, type StudioTokenizer } from '../../main/engine/tokenizer/tokenizer.ts';
 import { missingShared, sharedPath } from '../helpers/shared-data.ts';
 
 const LLAMA = 'tokenizers/llama';
+const STORIES = 'models/stories260K';
 const VOCAB_TESTS = 'tokenizers/llama-gguf-vocab/ggml-vocab-llama-spm.gguf';
+const ZH = 'alpaca/alpaca_zh_demo.json';
+
+/** Every push of a stream decoder, then its flush. */
+function streamPieces(tok: StudioTokenizer, ids: number[], opts?: { skipSpecialTokens?: boolean }): { pieces: string[]; rest: string } {
+  const stream = tok.createStreamDecoder(opts);
+  const pieces = ids.map((id) => stream.push(id));
+  return { pieces, rest: stream.flush() };
+}
 
 describe.skipIf(missingShared(`${LLAMA}/tokenizer.json`, `${VOCAB_TESTS}.inp`, `${VOCAB_TESTS}.out`))('LLaMA tokenizer against llama.cpp', () => {
+  // llama.cpp's test-tokenizer-0 tokenizes each case with add_special = false (no BOS) and the SentencePiece
+  // dummy-prefix space that the LLaMA vocab adds itself; the .out line is the ids it must give.
   it("passes all 46 of llama.cpp's tokenizer test cases", async () => {
     const tok = await loadTokenizer(sharedPath(LLAMA));
     const inputs = (await readFile(sharedPath(`${VOCAB_TESTS}.inp`), 'utf8')).split('\n__ggml_vocab_test__\n');
-    inputs.pop(); // the file ends with a separator
-    const expected = (await readFile(sharedPath(`${VOCAB_TESTS}.out`), 'utf8')).split('\n');
+    expect(inputs.pop()).toBe(''); // the file ends with a separator
+    const expected = (await readFile(sharedPath(`${VOCAB_TESTS}.out`), 'utf8')).replace(/\n$/, '').split('\n');
     expect(inputs.length).toBe(46);
+    expect(expected.length).toBe(46);
     inputs.forEach((text, i) => {
       const want = expected[i].trim() === '' ? [] : expected[i].trim().split(/\s+/).map(Number);
       expect(tok.encode(text, { addBos: false }), `case ${i}: ${JSON.stringify(text)}`).toEqual(want);
     });
   });
+
+  it('reads BOS/EOS/UNK and the defaults from the config files', async () => {
+    const tok = await loadTokenizer(sharedPath(LLAMA));
+    expect([tok.bosId, tok.eosIds, tok.unkId, tok.padId, tok.vocabSize]).toEqual([1, [2], 0, 0, 32000]);
+    expect([tok.idToToken(1), tok.tokenToId('</s>'), tok.tokenToId('▁Hello')]).toEqual(['<s>', 2, 15043]);
+    expect(tok.encode('Hello')).toEqual([1, 15043]); // add_bos_token: true
+    expect(tok.encode('Hello', { addEos: true })).toEqual([1, 15043, 2]);
+    expect(tok.encode('Hello', { addBos: false })).toEqual([15043]);
+    expect(tok.decode([1, 15043, 2])).toBe('Hello');
+    expect(tok.decode([1, 15043, 2], { skipSpecialTokens: false })).toBe('<s> Hello</s>');
+    expect(tok.decode([])).toBe('');
+  });
 });
 
-const ZH = 'alpaca/alpaca_zh_demo.json';
-describe.skipIf(missingShared(ZH, `${LLAMA}/tokenizer.json`, 'models/stories260K/tokenizer.json'))('Chinese text round-trips', () => {
-  it.each([LLAMA, 'models/stories260K'])('%s: encode → decode and the stream decoder give the text back', async (dir) => {
+describe.skipIf(missingShared(ZH, `${LLAMA}/tokenizer.json`, `${STORIES}/tokenizer.json`))('Chinese text round-trips', () => {
+  const rows = async () => (JSON.parse(await readFile(sharedPath(ZH), 'utf8')) as { instruction: string; output: string }[]).slice(0, 50);
+
+  it.each([LLAMA, STORIES])('%s: encode → decode and the stream decoder give the text back', async (dir) => {
     const tok = await loadTokenizer(sharedPath(dir));
-    const rows = JSON.parse(await readFile(sharedPath(ZH), 'utf8')) as { instruction: string; output: string }[];
-    for (const row of rows.slice(0, 40)) {
+    let byteTokens = 0;
+    for (const row of await rows()) {
       const text = `${row.instruction}\n${row.output}`;
-      const ids = tok.encode(text);
+      const ids = tok.encode(text, { addEos: true });
       expect(ids[0]).toBe(tok.bosId);
+      expect(ids.at(-1)).toBe(tok.eosIds[0]);
       expect(tok.decode(ids)).toBe(text);
-      const stream = tok.createStreamDecoder();
-      const pieces = ids.slice(1).map((id) => stream.push(id));
-      pieces.push(stream.flush());
-      expect(pieces.join('')).toBe(text);
+      byteTokens += ids.filter((id) => /^<0x[0-9A-F]{2}>$/.test(tok.idToToken(id) ?? '')).length;
+      const { pieces, rest } = streamPieces(tok, ids);
+      expect(pieces.join('')).toBe(text); // complete without flush
+      expect(rest).toBe('');
       expect(pieces.some((p) => p.includes('\uFFFD'))).toBe(false);
     }
+    expect(byteTokens).toBeGreaterThan(0); // the byte-fallback path was really exercised
+  });
+
+  it('stories260K spells Chinese with byte tokens, and the stream holds a character back until its last byte', async () => {
+    const tok = await loadTokenizer(sharedPath(STORIES));
+    const ids = tok.encode('中文 ok', { addBos: false });
+    expect(ids.map((id) => tok.idToToken(id))).toEqual(['▁', '<0xE4>', '<0xB8>', '<0xAD>', '<0xE6>', '<0x96>', '<0x87>', '▁o', 'k']);
+    expect(streamPieces(tok, ids).pieces).toEqual(['', '', '', '中', '', '', '文', ' o', 'k']);
+  });
+});
+
+describe.skipIf(missingShared(`${LLAMA}/tokenizer.json`, `${STORIES}/tokenizer.json`))('stream decoder', () => {
+  it('keeps the space after a skipped special token (SentencePiece strips only the very first one)', async () => {
+    const tok = await loadTokenizer(sharedPath(LLAMA));
+    const ids = [1, ...tok.encode('Hello', { addBos: false }), 2, ...tok.encode('world', { addBos: false }), 2];
+    expect(tok.decode(ids)).toBe('Hello world');
+    const { pieces, rest } = streamPieces(tok, ids);
+    expect(pieces).toEqual(['', 'Hello', '', ' world', '']);
+    expect(rest).toBe('');
+    // A lone '▁' decodes to '' at the start of a window: the next piece must still get its space.
+    const [a, space, b] = [tok.tokenToId('a')!, tok.tokenToId('▁')!, tok.tokenToId('b')!];
+    expect(tok.decode([a, space, b])).toBe('a b');
+    expect(streamPieces(tok, [a, space, b]).pieces.join('')).toBe('a b');
+    const raw = streamPieces(tok, ids, { skipSpecialTokens: false });
+    expect(raw.pieces.join('') + raw.rest).toBe(tok.decode(ids, { skipSpecialTokens: false }));
+  });
+
+  it.each([LLAMA, STORIES])('%s: pushes plus flush equal decode(all) for any id sequence (fast-check)', async (dir) => {
+    const tok = await loadTokenizer(sharedPath(dir));
+    const bytes = Array.from({ length: 256 }, (_, b) => tok.tokenToId(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`)!);
+    // Mostly byte pieces (to split characters every way, valid or not), with ordinary and special tokens between.
+    const id = fc.oneof(fc.constantFrom(...bytes), fc.integer({ min: 0, max: tok.vocabSize - 1 }), fc.constantFrom(0, 1, 2, tok.tokenToId('▁')!));
+    fc.assert(
+      fc.property(fc.array(id, { minLength: 1, maxLength: 24 }), (ids) => {
+        const { pieces, rest } = streamPieces(tok, ids);
+        expect(pieces.join('') + rest).toBe(tok.decode(ids));
+      }),
+      { numRuns: 300, seed: 1 },
+    );
   });
 });
 
 describe('tokenizer files', () => {
-  it('names the file when tokenizer.json is missing or broken', async () => {
+  it('names the file when tokenizer.json is missing, not JSON, or not a tokenizer', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'tok-'));
-    await expect(loadTokenizer(dir)).rejects.toThrow(/tokenizer\.json: missing/);
-    await writeFile(path.join(dir, 'tokenizer.json'), '{"model": ');
-    await expect(loadTokenizer(dir)).rejects.toThrow(/tokenizer\.json: not valid JSON/);
-    await writeFile(path.join(dir, 'tokenizer.json'), '{"model": {"type": "Nope"}}');
-    await expect(loadTokenizer(dir)).rejects.toThrow(/tokenizer\.json: not a tokenizer/);
+    const file = path.join(dir, 'tokenizer.json');
+    await expect(loadTokenizer(dir)).rejects.toThrow(`${file}: missing`);
+    await writeFile(file, '{"model": ');
+    await expect(loadTokenizer(dir)).rejects.toThrow(`${file}: not valid JSON`);
+    await writeFile(file, '[1, 2]');
+    await expect(loadTokenizer(dir)).rejects.toThrow(`${file}: not valid JSON for this file: expected an object`);
+    await writeFile(file, '{"model": {"type": "Nope"}}');
+    await expect(loadTokenizer(dir)).rejects.toThrow(`${file}: not a tokenizer @huggingface/tokenizers can load`);
   });
 
-  it.skipIf(missingShared('models/stories260K/tokenizer.json'))('renders a chat template with Jinja', async () => {
+  it.skipIf(missingShared(`${STORIES}/tokenizer.json`))('names a broken tokenizer_config.json; takes ids from special_tokens_map.json and generation_config.json', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'tok-side-'));
+    await copyFile(sharedPath(`${STORIES}/tokenizer.json`), path.join(dir, 'tokenizer.json'));
+    await writeFile(path.join(dir, 'tokenizer_config.json'), '{');
+    await expect(loadTokenizer(dir)).rejects.toThrow(`${path.join(dir, 'tokenizer_config.json')}: not valid JSON`);
+    await writeFile(path.join(dir, 'tokenizer_config.json'), '{"add_bos_token": false}');
+    await writeFile(path.join(dir, 'special_tokens_map.json'), JSON.stringify({ eos_token: { content: '</s>' } }));
+    await writeFile(path.join(dir, 'generation_config.json'), JSON.stringify({ bos_token_id: 1, eos_token_id: [2, 5] }));
+    const tok = await loadTokenizer(dir);
+    expect([tok.bosId, tok.eosIds, tok.unkId, tok.addBosByDefault]).toEqual([1, [2, 5], 0, false]);
+    expect(tok.encode('a')[0]).not.toBe(1);
+  });
+});
+
+describe.skipIf(missingShared(`${LLAMA}/tokenizer_config.json`, `${STORIES}/tokenizer.json`))('chat templates', () => {
+  it('renders a template written here, with the special tokens and the generation prompt', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'tok-chat-'));
-    const src = sharedPath('models/stories260K');
-    await copyFile(path.join(src, 'tokenizer.json'), path.join(dir, 'tokenizer.json'));
-    const config = JSON.parse(await readFile(path.join(src, 'tokenizer_config.json'), 'utf8'));
+    await copyFile(sharedPath(`${STORIES}/tokenizer.json`), path.join(dir, 'tokenizer.json'));
+    const config = JSON.parse(await readFile(sharedPath(`${STORIES}/tokenizer_config.json`), 'utf8'));
     config.chat_template = "{{ bos_token }}{% for m in messages %}[{{ m.role }}] {{ m.content }}{{ eos_token }}{% endfor %}{% if add_generation_prompt %}[assistant] {% endif %}";
     await writeFile(path.join(dir, 'tokenizer_config.json'), JSON.stringify(config));
     const tok = await loadTokenizer(dir);
-    expect(tok.applyChatTemplate([{ role: 'user', content: 'Hi' }])).toBe('<s>[user] Hi</s>[assistant] ');
+    const messages = [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hi' }];
+    expect(tok.applyChatTemplate(messages, { addGenerationPrompt: true })).toBe('<s>[system] Be brief.</s>[user] Hi</s>[assistant] ');
+    expect(tok.applyChatTemplate(messages)).toBe('<s>[system] Be brief.</s>[user] Hi</s>');
+  });
+
+  it("renders LLaMA-2's own template from tokenizer_config.json and reports its raise_exception", async () => {
+    const tok = await loadTokenizer(sharedPath(LLAMA));
+    const chat = [
+      { role: 'system', content: 'You are terse.' },
+      { role: 'user', content: 'Hi' },
+      { role: 'assistant', content: 'Hello.' },
+      { role: 'user', content: 'Bye' },
+    ];
+    expect(tok.applyChatTemplate(chat)).toBe('<s>[INST] <<SYS>>\nYou are terse.\n<</SYS>>\n\nHi [/INST] Hello. </s><s>[INST] Bye [/INST]');
+    expect(() => tok.applyChatTemplate([{ role: 'assistant', content: 'x' }])).toThrow(/tokenizer_config\.json: chat template: Conversation roles must alternate/);
+  });
+
+  it.skipIf(missingShared(`${STORIES}/tokenizer.json`))('says so when there is no chat template', async () => {
+    const tok = await loadTokenizer(sharedPath(STORIES));
+    expect(() => tok.applyChatTemplate([{ role: 'user', content: 'x' }])).toThrow(/no chat_template/);
   });
 });

@@ -3,66 +3,73 @@ import path from 'node:path';
 import { Template } from '@huggingface/jinja';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { FormatError } from '../errors.ts';
+import { addsBosByDefault, resolveSpecialTokens, type SpecialTokens } from './special-tokens.ts';
+import { CLEANUP_HOLD_BACK, createStreamDecoder, type StreamDecoder } from './stream-decoder.ts';
+
+export type { StreamDecoder } from './stream-decoder.ts';
 
 export interface ChatMessage {
-  role: 'system' | 'user' | 'assistant';
+  role: 'system' | 'user' | 'assistant' | (string & {});
   content: string;
 }
 
-/** Incremental detokenizer: push ids one at a time, get only the new, complete text. */
-export interface StreamDecoder {
-  push(id: number): string;
-  /** Whatever is still held back (an incomplete UTF-8 sequence at the very end). */
-  flush(): string;
+export interface EncodeOptions {
+  /** Put BOS first. Default: tokenizer_config.json add_bos_token, else what tokenizer.json's post-processor does. */
+  addBos?: boolean;
+  /** Put EOS last. Default: tokenizer_config.json add_eos_token (false for LLaMA). */
+  addEos?: boolean;
 }
 
 /**
  * A model's tokenizer: `tokenizer.json` through @huggingface/tokenizers, with BOS/EOS and the chat template from
- * `tokenizer_config.json` (falling back to config.json / generation_config.json for the ids).
+ * `tokenizer_config.json` / `special_tokens_map.json` (config.json / generation_config.json ids as fallbacks).
  */
 export class StudioTokenizer {
   readonly bosId?: number;
+  /** Every id that ends generation; the first is the one training appends. */
   readonly eosIds: number[];
   readonly unkId?: number;
+  readonly padId?: number;
+  /** Ids 0..vocabSize-1: the model's vocabulary and the added tokens. */
   readonly vocabSize: number;
   readonly chatTemplate?: string;
-  /** Whether encode() puts BOS first by default (tokenizer_config.json add_bos_token; LLaMA: true). */
+  /** Whether encode() puts BOS first when not told (LLaMA: true). */
   readonly addBosByDefault: boolean;
+  readonly addEosByDefault: boolean;
+  private readonly specialText: Record<string, string>;
 
   constructor(
     private readonly inner: Tokenizer,
-    tokenizerJson: { added_tokens?: { id: number; content: string }[]; model?: { vocab?: Record<string, number> | unknown[] } },
+    tokenizerJson: Record<string, unknown>,
+    /** tokenizer_config.json ({} when absent). */
     readonly config: Record<string, unknown>,
-    modelConfig: Record<string, unknown>,
+    special: SpecialTokens,
   ) {
-    const tokenText = (v: unknown) => (typeof v === 'string' ? v : v && typeof v === 'object' && 'content' in v ? String((v as { content: unknown }).content) : undefined);
-    const idOf = (v: unknown) => {
-      const t = tokenText(v);
-      return t === undefined ? undefined : inner.token_to_id(t);
-    };
-    this.bosId = idOf(config.bos_token) ?? numberOr(modelConfig.bos_token_id);
-    const eos = idOf(config.eos_token);
-    const configEos = modelConfig.eos_token_id;
-    const fromConfig = Array.isArray(configEos) ? configEos.filter((x) => typeof x === 'number') : typeof configEos === 'number' ? [configEos] : [];
-    this.eosIds = [...new Set([...(eos === undefined ? [] : [eos]), ...fromConfig])];
-    this.unkId = idOf(config.unk_token);
-    const vocab = tokenizerJson.model?.vocab;
-    const base = Array.isArray(vocab) ? vocab.length : vocab ? Object.keys(vocab).length : 0;
-    const added = tokenizerJson.added_tokens ?? [];
-    this.vocabSize = Math.max(base, ...added.map((t) => t.id + 1));
-    this.chatTemplate = typeof config.chat_template === 'string' ? config.chat_template : undefined;
-    this.addBosByDefault = config.add_bos_token === undefined ? this.bosId !== undefined : Boolean(config.add_bos_token);
+    this.bosId = special.bosId;
+    this.eosIds = special.eosIds;
+    this.unkId = special.unkId;
+    this.padId = special.padId;
+    this.specialText = special.text;
+    this.vocabSize = vocabSizeOf(tokenizerJson);
+    this.chatTemplate = chatTemplateOf(config.chat_template);
+    this.addBosByDefault = addsBosByDefault(inner, config, this.bosId);
+    this.addEosByDefault = config.add_eos_token === true && this.eosIds.length > 0;
   }
 
-  /** Token ids of `text`; BOS first when asked (default: as the tokenizer config says), EOS last when asked. */
-  encode(text: string, opts: { addBos?: boolean; addEos?: boolean } = {}): number[] {
+  /**
+   * Token ids of `text`. Special-token text inside `text` (e.g. "</s>") is matched as the special token, as HF
+   * tokenizers do; BOS/EOS are added here rather than by the post-processor so that addBos/addEos decide.
+   */
+  encode(text: string, opts: EncodeOptions = {}): number[] {
     const ids = this.inner.encode(text, { add_special_tokens: false }).ids.map(Number);
     if ((opts.addBos ?? this.addBosByDefault) && this.bosId !== undefined) ids.unshift(this.bosId);
-    if (opts.addEos && this.eosIds.length) ids.push(this.eosIds[0]);
+    if ((opts.addEos ?? this.addEosByDefault) && this.eosIds.length > 0) ids.push(this.eosIds[0]);
     return ids;
   }
 
+  /** Text of `ids`; special tokens (BOS, EOS, ...) are left out unless skipSpecialTokens is false. */
   decode(ids: readonly number[], opts: { skipSpecialTokens?: boolean } = {}): string {
+    if (ids.length === 0) return ''; // the library throws on an empty list
     return this.inner.decode([...ids], { skip_special_tokens: opts.skipSpecialTokens ?? true });
   }
 
@@ -74,49 +81,59 @@ export class StudioTokenizer {
     return this.inner.id_to_token(id);
   }
 
-  /** Render the chat template (Jinja, as transformers' apply_chat_template does). */
-  applyChatTemplate(messages: ChatMessage[], opts: { addGenerationPrompt?: boolean } = {}): string {
+  /** Render the chat template (Jinja) with the variables transformers' apply_chat_template passes. */
+  applyChatTemplate(messages: ChatMessage[], opts: { addGenerationPrompt?: boolean; extra?: Record<string, unknown> } = {}): string {
     if (!this.chatTemplate) throw new FormatError('this tokenizer has no chat_template', 'tokenizer_config.json', 'tokenizer/no-chat-template');
-    const special = (k: string) => {
-      const v = this.config[k];
-      return typeof v === 'string' ? v : v && typeof v === 'object' && 'content' in v ? String((v as { content: unknown }).content) : '';
-    };
-    return new Template(this.chatTemplate).render({
+    let template: Template;
+    try {
+      template = new Template(this.chatTemplate);
+    } catch (e) {
+      throw new FormatError(`chat_template does not parse (${(e as Error).message})`, 'tokenizer_config.json', 'tokenizer/chat-template');
+    }
+    const vars = {
+      ...opts.extra,
       messages,
-      add_generation_prompt: opts.addGenerationPrompt ?? true,
-      bos_token: special('bos_token'),
-      eos_token: special('eos_token'),
-    });
+      add_generation_prompt: opts.addGenerationPrompt ?? false,
+      bos_token: this.specialText.bos_token ?? '',
+      eos_token: this.specialText.eos_token ?? '',
+      unk_token: this.specialText.unk_token ?? '',
+      pad_token: this.specialText.pad_token ?? '',
+    };
+    try {
+      return template.render(vars);
+    } catch (e) {
+      // the library's own raise_exception() lands here, with the template's message
+      throw new FormatError(`chat template: ${(e as Error).message}`, 'tokenizer_config.json', 'tokenizer/chat-template');
+    }
   }
 
   /**
-   * Stream decoding: the text of all ids so far is decoded and only what is new is returned. A trailing U+FFFD
-   * (the first bytes of a character split over byte-fallback tokens) is held back until the character completes,
-   * so a stream of Chinese never shows a broken character and the pushes add up to decode(all).
+   * An incremental decoder for generation: push(id) returns only new, complete text; the pushes (plus flush())
+   * add up to decode(all ids) with the same skipSpecialTokens.
    */
-  createStreamDecoder(): StreamDecoder {
-    const ids: number[] = [];
-    let emitted = '';
-    const take = (final: boolean) => {
-      let text = this.decode(ids);
-      if (!final) while (text.endsWith('\uFFFD')) text = text.slice(0, -1);
-      if (!text.startsWith(emitted)) return ''; // a later token rewrote earlier text (rare): wait for flush
-      const fresh = text.slice(emitted.length);
-      emitted = text;
-      return fresh;
-    };
-    return {
-      push: (id: number) => {
-        ids.push(id);
-        return take(false);
-      },
-      flush: () => take(true),
-    };
+  createStreamDecoder(opts: { skipSpecialTokens?: boolean } = {}): StreamDecoder {
+    // @huggingface/tokenizers cleans up spaces unless tokenizer_config.json says not to (LLaMA-2 says not to)
+    const cleansUp = this.config.clean_up_tokenization_spaces !== false;
+    return createStreamDecoder((ids) => this.decode(ids, opts), { holdBack: cleansUp ? CLEANUP_HOLD_BACK : undefined });
   }
 }
 
-function numberOr(v: unknown): number | undefined {
-  return typeof v === 'number' ? v : undefined;
+function vocabSizeOf(json: Record<string, unknown>): number {
+  const model = json.model as { vocab?: Record<string, number> | unknown[] } | undefined;
+  const vocab = model?.vocab;
+  const base = Array.isArray(vocab) ? vocab.length : vocab ? Math.max(0, ...Object.values(vocab).map((id) => id + 1)) : 0;
+  const added = (json.added_tokens as { id: number }[] | undefined) ?? [];
+  return Math.max(base, ...added.map((t) => t.id + 1));
+}
+
+/** chat_template is a string, or a list of named templates (the one named "default" is used). */
+function chatTemplateOf(v: unknown): string | undefined {
+  if (typeof v === 'string') return v;
+  if (Array.isArray(v)) {
+    const named = v.find((t) => t && typeof t === 'object' && (t as { name?: unknown }).name === 'default') as { template?: unknown } | undefined;
+    return typeof named?.template === 'string' ? named.template : undefined;
+  }
+  return undefined;
 }
 
 function readJson(file: string, required: boolean): Record<string, unknown> | undefined {
@@ -124,20 +141,22 @@ function readJson(file: string, required: boolean): Record<string, unknown> | un
     if (required) throw new FormatError('missing: the model folder needs a tokenizer.json (Hugging Face fast tokenizer)', file, 'tokenizer/missing');
     return undefined;
   }
+  let v: unknown;
   try {
-    const v = JSON.parse(readFileSync(file, 'utf8'));
-    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error('not a JSON object');
-    return v as Record<string, unknown>;
+    v = JSON.parse(readFileSync(file, 'utf8'));
   } catch (e) {
     throw new FormatError(`not valid JSON (${(e as Error).message})`, file, 'tokenizer/json');
   }
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new FormatError('not valid JSON for this file: expected an object', file, 'tokenizer/json');
+  return v as Record<string, unknown>;
 }
 
-/** Load `dir/tokenizer.json` with its configs. */
+/** Load `dir/tokenizer.json` with tokenizer_config.json, special_tokens_map.json, config.json and generation_config.json. */
 export async function loadTokenizer(dir: string): Promise<StudioTokenizer> {
   const tokenizerFile = path.join(dir, 'tokenizer.json');
   const json = readJson(tokenizerFile, true)!;
   const config = readJson(path.join(dir, 'tokenizer_config.json'), false) ?? {};
+  const specialMap = readJson(path.join(dir, 'special_tokens_map.json'), false) ?? {};
   const modelConfig = {
     ...(readJson(path.join(dir, 'config.json'), false) ?? {}),
     ...(readJson(path.join(dir, 'generation_config.json'), false) ?? {}),
@@ -149,5 +168,6 @@ export async function loadTokenizer(dir: string): Promise<StudioTokenizer> {
   } catch (e) {
     throw new FormatError(`not a tokenizer @huggingface/tokenizers can load (${(e as Error).message})`, tokenizerFile, 'tokenizer/invalid');
   }
-  return new StudioTokenizer(inner, json as never, config, modelConfig);
+  const special = resolveSpecialTokens(inner, { config, specialMap, modelConfig, tokenizerJson: json });
+  return new StudioTokenizer(inner, json, config, special);
 }
