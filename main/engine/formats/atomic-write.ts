@@ -7,37 +7,66 @@ export function tempPathFor(target: string): string {
   return path.join(path.dirname(target), `.${path.basename(target)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
 }
 
+export interface AtomicWriteHooks {
+  /** Runs after the temp file is complete and fsynced, just before the rename (tests inject failures here). */
+  beforeRename?(tempPath: string): void | Promise<void>;
+}
+
 /**
  * Write a file through a temp file: `write` fills it, then it is fsynced and renamed over `target`.
  * On any error the temp file is removed and `target` is untouched: readers see the old file or the new one,
  * never half of one.
  */
-export async function withAtomicFile<T>(target: string, write: (handle: FileHandle) => Promise<T>): Promise<T> {
+export async function withAtomicFile<T>(
+  target: string,
+  write: (handle: FileHandle) => Promise<T>,
+  hooks: AtomicWriteHooks = {},
+): Promise<T> {
   const temp = tempPathFor(target);
   const handle = await open(temp, 'wx');
+  let closed = false;
   try {
     const result = await write(handle);
     await handle.sync();
     await handle.close();
+    closed = true;
+    await hooks.beforeRename?.(temp);
     await rename(temp, target);
     await syncDir(path.dirname(target));
     return result;
   } catch (e) {
-    await handle.close().catch(() => undefined);
+    if (!closed) await handle.close().catch(() => undefined);
     await rm(temp, { force: true });
     throw e;
   }
 }
 
-export async function writeFileAtomic(target: string, data: string | Uint8Array): Promise<void> {
-  await withAtomicFile(target, (h) => h.writeFile(data));
+export async function writeFileAtomic(target: string, data: string | Uint8Array, hooks?: AtomicWriteHooks): Promise<void> {
+  await withAtomicFile(target, (h) => h.writeFile(data), hooks);
 }
 
+/** Write all of `bytes` at the handle's position (a single write may be short). */
+export async function writeAll(handle: FileHandle, bytes: Uint8Array): Promise<void> {
+  let done = 0;
+  while (done < bytes.byteLength) {
+    const { bytesWritten } = await handle.write(bytes, done, bytes.byteLength - done);
+    done += bytesWritten;
+  }
+}
+
+/**
+ * fsync the folder so the rename itself survives a power cut. Best effort: the rename has already happened,
+ * and Windows cannot open a folder as a file at all.
+ */
 async function syncDir(dir: string): Promise<void> {
-  const h = await open(dir, 'r');
+  if (process.platform === 'win32') return;
+  let h: FileHandle | undefined;
   try {
+    h = await open(dir, 'r');
     await h.sync();
+  } catch {
+    // Some filesystems (network mounts, FUSE) refuse fsync on a folder; the data itself is already synced.
   } finally {
-    await h.close();
+    await h?.close().catch(() => undefined);
   }
 }
