@@ -159,6 +159,14 @@ export const calls = {
       .strict(),
     reply: dataCheckSchema,
   },
+  /** The fine-tuning settings form: every field of the engine's config schema with its type, default and help. */
+  'finetune.fields': {
+    request: empty,
+    reply: z.object({
+      // JSON-schema type: one name, or several for a union (resume_from_checkpoint: string | boolean | null).
+      fields: z.array(z.object({ name: z.string(), type: z.union([z.string(), z.array(z.string())]), default: z.unknown(), help: z.string(), choices: z.array(z.string()).optional() })),
+    }),
+  },
   'jobs.list': { request: empty, reply: z.object({ jobs: z.array(jobInfoSchema) }) },
   'jobs.start': {
     request: z.object({ kind: jobKindSchema, config: z.record(z.string(), z.unknown()).default({}) }).strict(),

@@ -1,5 +1,6 @@
 import { readGpuStats } from '../engine/system/gpu-stats.ts';
 import { inspectModel } from '../engine/model/inspect.ts';
+import { settingFields } from '../engine/train/config.ts';
 import type { JobHost } from '../jobs/host.ts';
 import type { RunRegistry } from '../jobs/run-registry.ts';
 import type { Handlers } from './create-api.ts';
@@ -20,6 +21,7 @@ export function createHandlers(d: HandlerDeps): Handlers {
     'app.info': () => ({ ...d.app, mode: d.mode, platform: process.platform, node: process.versions.node, runsDir: d.runs.runsDir, jobKinds: [...d.jobs.availableKinds] }),
     'model.inspect': ({ dir }) => inspectModel(dir),
     'data.check': (req) => checkData(req),
+    'finetune.fields': () => ({ fields: settingFields() }),
     'jobs.list': () => ({ jobs: d.jobs.list() }),
     'jobs.start': ({ kind, config }) => d.jobs.start(kind, config),
     'jobs.stop': ({ id }) => ({ stopped: d.jobs.stop(id) }),

@@ -138,3 +138,13 @@ describe.skipIf(missingShared('models/stories260K', 'alpaca/alpaca_zh_demo.json'
     expect(segs[0].trained).toBe(false); // the prompt is masked when train_on_inputs is off
   });
 });
+
+describe('settings form fields', () => {
+  it('come from the engine config schema with defaults and help', async () => {
+    const r = await body(post('finetune.fields', {}));
+    const lr = r.fields.find((f: { name: string }) => f.name === 'learning_rate');
+    expect(lr).toMatchObject({ type: 'number', default: 3e-4 });
+    expect(lr.help).toMatch(/learning rate/i);
+    expect(r.fields.find((f: { name: string }) => f.name === 'lora_target_modules').choices).toContain('q_proj');
+  });
+});
