@@ -6,6 +6,7 @@ import { writeSafetensors } from '../formats/safetensors.ts';
 import type { TensorSource } from '../formats/tensor-source.ts';
 import type { LlamaConfig } from '../model/config.ts';
 import { withAtomicDir } from './atomic-dir.ts';
+import { MergedSource } from './merged-source.ts';
 import { planShards } from './shard-size.ts';
 
 export type ExportDtype = 'f32' | 'f16' | 'bf16';
@@ -60,7 +61,7 @@ export async function exportHfCheckpoint(opts: {
           dtype: stDtype,
           shape: t.shape,
           data: async () => {
-            const bytes = encodeFromF32(await source.readF32(t.name), stDtype);
+            const bytes = await tensorBytes(source, t.name, t.dtype, stDtype);
             opts.onProgress?.(++done, tensors.length, t.name);
             return bytes;
           },
@@ -87,6 +88,17 @@ export async function exportHfCheckpoint(opts: {
       tensors: tensors.length,
     };
   });
+}
+
+/**
+ * A tensor's bytes in the output dtype with as few copies as possible (peak memory is a few times the largest
+ * tensor): untouched tensors already in that dtype pass through raw; f32 output is a view of the f32 values.
+ */
+async function tensorBytes(source: TensorSource, name: string, from: string, to: 'F32' | 'F16' | 'BF16'): Promise<Uint8Array> {
+  const merged = source instanceof MergedSource && source.isMerged(name);
+  if (from === to && !merged) return source.readRaw(name);
+  const values = await source.readF32(name);
+  return to === 'F32' ? new Uint8Array(values.buffer, values.byteOffset, values.byteLength) : encodeFromF32(values, to);
 }
 
 export function writeGenerationConfig(baseDir: string, outDir: string, config: LlamaConfig): void {

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { FormatError } from '../errors.ts';
@@ -67,6 +68,7 @@ export interface AdapterTensor {
 
 /** Write adapter_config.json + adapter_model.safetensors (F32, metadata {"format": "pt"}), each atomically. */
 export async function writePeftAdapter(dir: string, config: AdapterConfig, tensors: AdapterTensor[]): Promise<void> {
+  await mkdir(dir, { recursive: true });
   const entries = tensors.flatMap((t) => [
     { name: `${t.key}.lora_A.weight`, dtype: 'F32' as const, shape: t.aShape, data: bytesOf(t.a) },
     { name: `${t.key}.lora_B.weight`, dtype: 'F32' as const, shape: t.bShape, data: bytesOf(t.b) },

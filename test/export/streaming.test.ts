@@ -1,0 +1,55 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { writeSyntheticModel } from '../../bench/synthetic.ts';
+import { Prng } from '../../main/engine/data/prng.ts';
+import { makeAdapterConfig, writePeftAdapter } from '../../main/engine/formats/peft-adapter.ts';
+import { missingShared, sharedPath } from '../helpers/shared-data.ts';
+
+const work = mkdtempSync(path.join(tmpdir(), 'streaming-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+/** The bound the export is held to: the largest tensor (11 MiB here) + 256 MiB, whatever the model's size. */
+const LARGEST_TENSOR = 2752 * 1024 * 4;
+const BOUND = LARGEST_TENSOR + 256 * 2 ** 20;
+
+describe.skipIf(missingShared('models/stories260K/tokenizer.json'))('streaming merge + export', () => {
+  it('a checkpoint several times larger than the bound merges in a child process whose peak RSS stays under it', async () => {
+    const base = path.join(work, 'synthetic');
+    const H = 1024;
+    await writeSyntheticModel(base, { hidden_size: H, intermediate_size: 2752, num_hidden_layers: 16, num_attention_heads: 16, num_key_value_heads: 16, vocab_size: 4096, tie_word_embeddings: true }, sharedPath('models/stories260K'));
+    const modelBytes = statSync(path.join(base, 'model.safetensors')).size;
+    expect(modelBytes).toBeGreaterThan(2.9 * BOUND);
+    const prng = new Prng(3);
+    const r = 8;
+    const tensors = [];
+    for (let l = 0; l < 16; l++) {
+      for (const name of ['q_proj', 'v_proj']) {
+        tensors.push({
+          key: `base_model.model.model.layers.${l}.self_attn.${name}`,
+          a: Float32Array.from({ length: r * H }, () => prng.next() - 0.5),
+          b: Float32Array.from({ length: H * r }, () => (prng.next() - 0.5) * 0.01),
+          aShape: [r, H],
+          bShape: [H, r],
+        });
+      }
+    }
+    const adapter = path.join(work, 'adapter');
+    await writePeftAdapter(adapter, makeAdapterConfig({ baseModel: base, r, alpha: 16, dropout: 0, targetModules: ['q_proj', 'v_proj'], useRslora: false }), tensors);
+
+    const out = path.join(work, 'merged');
+    const args = ['--import', './test/helpers/hwm-exit.mjs', 'bin/lora-studio.mjs', 'merge', '--base_model', base, '--lora_weights', adapter, '--output_dir', out, '--dtype', 'f32', '--max_shard_size', '200MB'];
+    const { code, stderr } = await new Promise<{ code: number; stderr: string }>((resolve) =>
+      execFile(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 24 }, (err, _stdout, stderr) => resolve({ code: err ? 1 : 0, stderr })),
+    );
+    expect(code, stderr).toBe(0);
+    const peak = Number(/VmHWM_BYTES=(\d+)/.exec(stderr)?.[1]);
+    expect(peak).toBeGreaterThan(0);
+    expect(peak, `peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB`).toBeLessThan(BOUND);
+    const shards = readdirSync(out).filter((n) => n.endsWith('.safetensors'));
+    expect(shards.length).toBeGreaterThanOrEqual(3);
+    for (const s of shards) expect(statSync(path.join(out, s)).size).toBeLessThan(200e6 + 1e6);
+  });
+});
