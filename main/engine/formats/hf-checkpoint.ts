@@ -1,105 +1,149 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { FormatError } from '../errors.ts';
 import { DTYPE_BYTES } from './dtypes.ts';
+import { compareNames } from './safetensors-header.ts';
 import { openSafetensors, type SafetensorsFile } from './safetensors.ts';
 import type { TensorInfo, TensorSource } from './tensor-source.ts';
 
 export const INDEX_FILE = 'model.safetensors.index.json';
+export const SINGLE_FILE = 'model.safetensors';
 
 const indexSchema = z.object({
+  // transformers writes {total_size} (newer versions add total_parameters); older tools omit metadata.
   metadata: z.looseObject({ total_size: z.number().int().nonnegative() }).optional(),
   weight_map: z.record(z.string(), z.string()),
 });
 
+/** Bytes of a tensor's data as stored. */
+function byteSize(t: TensorInfo): number {
+  return t.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[t.dtype];
+}
+
 /**
  * The weights of a Hugging Face model folder: `model.safetensors`, or shards listed by
- * `model.safetensors.index.json`. Shards are opened (headers only) at open; tensors are read on demand.
+ * `model.safetensors.index.json`. At open only headers are read (the index is checked against them);
+ * each tensor's bytes are read when asked for.
  */
 export class CheckpointTensors implements TensorSource {
   private constructor(
+    /** The folder (or the single .safetensors file when one was given). */
     readonly dir: string,
     private readonly files: SafetensorsFile[],
     private readonly owner: Map<string, SafetensorsFile>,
+    /** The index file when the checkpoint is sharded. */
+    readonly indexPath?: string,
   ) {}
 
   static async open(dir: string): Promise<CheckpointTensors> {
-    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new FormatError('model folder does not exist', dir, 'checkpoint/missing');
-    const indexPath = path.join(dir, INDEX_FILE);
-    const single = path.join(dir, 'model.safetensors');
-    if (existsSync(indexPath)) return CheckpointTensors.openSharded(dir, indexPath);
-    if (existsSync(single)) {
-      const f = await openSafetensors(single);
-      return new CheckpointTensors(dir, [f], new Map(f.list().map((t) => [t.name, f])));
-    }
-    const names = readdirSync(dir);
+    const st = await stat(dir).catch(() => undefined);
+    if (!st) throw new FormatError('model folder does not exist', dir, 'checkpoint/missing');
+    if (st.isFile() && dir.endsWith('.safetensors')) return CheckpointTensors.single(dir, dir);
+    if (!st.isDirectory()) throw new FormatError('expected a model folder (config.json, model.safetensors ...)', dir, 'checkpoint/not-a-folder');
+    const names = await readdir(dir);
+    if (names.includes(INDEX_FILE)) return CheckpointTensors.openSharded(dir, path.join(dir, INDEX_FILE));
+    if (names.includes(SINGLE_FILE)) return CheckpointTensors.single(dir, path.join(dir, SINGLE_FILE));
+
     const loose = names.filter((n) => n.endsWith('.safetensors'));
-    if (loose.length) {
-      throw new FormatError(`found ${loose.join(', ')} but neither model.safetensors nor ${INDEX_FILE}`, dir, 'checkpoint/no-index');
+    if (names.includes('adapter_model.safetensors') || names.includes('adapter_config.json')) {
+      throw new FormatError('this is a LoRA adapter folder, not a model; give the base model folder (and the adapter separately)', dir, 'checkpoint/adapter');
     }
-    if (names.some((n) => n.endsWith('.bin') || n.endsWith('.pth'))) {
+    if (loose.length) {
+      throw new FormatError(`found ${loose.join(', ')} but neither ${SINGLE_FILE} nor ${INDEX_FILE}`, dir, 'checkpoint/no-index');
+    }
+    if (names.some((n) => n.endsWith('.bin') || n.endsWith('.pth') || n.endsWith('.pt'))) {
       throw new FormatError(
-        'only PyTorch pickle weights (*.bin/*.pth) here; convert them to safetensors first (transformers: model.save_pretrained(dir, safe_serialization=True))',
+        'only PyTorch pickle weights (pytorch_model.bin / *.pth) here; convert to safetensors first ' +
+          '(transformers: model.save_pretrained(dir, safe_serialization=True))',
         dir,
         'checkpoint/pickle',
       );
     }
-    throw new FormatError('no model.safetensors or model.safetensors.index.json in this folder', dir, 'checkpoint/missing');
+    if (names.some((n) => n.endsWith('.gguf'))) {
+      throw new FormatError('only GGUF files here; training needs the Hugging Face safetensors weights', dir, 'checkpoint/gguf');
+    }
+    throw new FormatError(`no ${SINGLE_FILE} or ${INDEX_FILE} in this folder`, dir, 'checkpoint/no-weights');
+  }
+
+  private static async single(dir: string, file: string): Promise<CheckpointTensors> {
+    const f = await openSafetensors(file);
+    return new CheckpointTensors(dir, [f], new Map(f.list().map((t) => [t.name, f])));
   }
 
   private static async openSharded(dir: string, indexPath: string): Promise<CheckpointTensors> {
+    const fail = (code: string, msg: string): never => {
+      throw new FormatError(msg, indexPath, `checkpoint/${code}`);
+    };
     let raw: unknown;
     try {
-      raw = JSON.parse(readFileSync(indexPath, 'utf8'));
+      raw = JSON.parse(await readFile(indexPath, 'utf8'));
     } catch (e) {
-      throw new FormatError(`not valid JSON (${(e as Error).message})`, indexPath, 'checkpoint/index');
+      return fail('index', `not valid JSON (${(e as Error).message})`);
     }
     const parsed = indexSchema.safeParse(raw);
     if (!parsed.success) {
-      throw new FormatError(`expected {metadata: {total_size}, weight_map: {tensor: file}} (${parsed.error.issues[0].message})`, indexPath, 'checkpoint/index');
+      const issue = parsed.error.issues[0];
+      return fail('index', `expected {"metadata": {"total_size": n}, "weight_map": {tensor: file}}; ${issue.path.join('.') || 'top level'}: ${issue.message}`);
     }
     const { weight_map: weightMap, metadata } = parsed.data;
-    const shardNames = [...new Set(Object.values(weightMap))].sort();
+    if (Object.keys(weightMap).length === 0) fail('index', 'weight_map lists no tensors');
+    const shardNames = [...new Set(Object.values(weightMap))].sort(compareNames);
+    for (const shard of shardNames) {
+      // Shards live beside the index: no folders, no "..", nothing that could point elsewhere.
+      if (path.basename(shard) !== shard || shard === '.' || shard === '..' || shard.includes('\\')) {
+        fail('index', `shard name ${JSON.stringify(shard)} must be a file name in the same folder`);
+      }
+    }
+
     const files: SafetensorsFile[] = [];
     const owner = new Map<string, SafetensorsFile>();
     try {
       for (const shard of shardNames) {
-        if (shard.includes('/') || shard.includes('\\')) throw new FormatError(`shard name "${shard}" must be a file in the same folder`, indexPath, 'checkpoint/index');
         const shardPath = path.join(dir, shard);
-        if (!existsSync(shardPath)) throw new FormatError(`lists shard ${shard}, which does not exist`, indexPath, 'checkpoint/missing-shard');
+        if (!(await stat(shardPath).catch(() => undefined))) fail('missing-shard', `lists shard ${shard}, which does not exist`);
         const f = await openSafetensors(shardPath);
         files.push(f);
         for (const t of f.list()) {
           const prior = owner.get(t.name);
-          if (prior) throw new FormatError(`tensor ${t.name} is in both ${path.basename(prior.path)} and ${shard}`, indexPath, 'checkpoint/duplicate');
+          if (prior) fail('duplicate', `tensor ${t.name} is in both ${path.basename(prior.path)} and ${shard}`);
           owner.set(t.name, f);
         }
       }
       for (const [tensor, shard] of Object.entries(weightMap)) {
         const f = owner.get(tensor);
-        if (!f || path.basename(f.path) !== shard) {
-          throw new FormatError(`maps ${tensor} to ${shard}, but that shard does not hold it`, indexPath, 'checkpoint/index');
-        }
+        if (!f) fail('unmapped', `maps ${tensor} to ${shard}, but no shard holds it`);
+        else if (path.basename(f.path) !== shard) fail('wrong-shard', `maps ${tensor} to ${shard}, but that shard does not hold it (${path.basename(f.path)} does)`);
       }
       let total = 0;
       for (const [name, f] of owner) {
-        if (!(name in weightMap)) throw new FormatError(`tensor ${name} in ${path.basename(f.path)} is missing from the weight_map`, indexPath, 'checkpoint/index');
-        const info = f.info(name);
-        total += info.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[info.dtype];
+        if (!Object.hasOwn(weightMap, name)) fail('unlisted', `tensor ${name} in ${path.basename(f.path)} is missing from the weight_map`);
+        total += byteSize(f.info(name));
       }
       if (metadata && metadata.total_size !== total) {
-        throw new FormatError(`metadata.total_size is ${metadata.total_size} but the shards hold ${total} bytes of tensors`, indexPath, 'checkpoint/total-size');
+        fail('total-size', `metadata.total_size is ${metadata.total_size} but the shards hold ${total} bytes of tensors`);
       }
     } catch (e) {
       await Promise.all(files.map((f) => f.close()));
       throw e;
     }
-    return new CheckpointTensors(dir, files, owner);
+    return new CheckpointTensors(dir, files, owner, indexPath);
+  }
+
+  /** The safetensors files behind this checkpoint, in shard order. */
+  get shardPaths(): string[] {
+    return this.files.map((f) => f.path);
+  }
+
+  /** Bytes of tensor data in all shards (what an index's total_size holds). */
+  get totalBytes(): number {
+    let total = 0;
+    for (const [name, f] of this.owner) total += byteSize(f.info(name));
+    return total;
   }
 
   list(): TensorInfo[] {
-    return [...this.owner.entries()].map(([name, f]) => f.info(name)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return [...this.owner.entries()].map(([name, f]) => f.info(name)).sort((a, b) => compareNames(a.name, b.name));
   }
 
   has(name: string): boolean {
@@ -110,11 +154,17 @@ export class CheckpointTensors implements TensorSource {
     return this.file(name).info(name);
   }
 
-  readF32(name: string): Promise<Float32Array> {
+  /** The shard a tensor lives in. */
+  shardOf(name: string): string {
+    return this.file(name).path;
+  }
+
+  // async so that an unknown name rejects like every other failure instead of throwing synchronously
+  async readF32(name: string): Promise<Float32Array> {
     return this.file(name).readF32(name);
   }
 
-  readRaw(name: string): Promise<Uint8Array> {
+  async readRaw(name: string): Promise<Uint8Array> {
     return this.file(name).readRaw(name);
   }
 
