@@ -125,10 +125,19 @@ export async function exportLlamaGguf(
 ): Promise<GgufExportReport> {
   const kvs = [...llamaKvs(config, opts.fileType, opts.name ?? path.basename(tokenizerDir)), ...ggufTokenizerMetadata(tokenizerDir)];
   if (opts.chatTemplate && !kvs.some(([k]) => k === 'tokenizer.chat_template')) kvs.push(['tokenizer.chat_template', str(opts.chatTemplate)]);
+  const required = ['model.embed_tokens.weight', 'model.norm.weight'];
+  for (let l = 0; l < config.numLayers; l++) {
+    for (const part of ['input_layernorm', 'post_attention_layernorm', 'self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj', 'self_attn.o_proj', 'mlp.gate_proj', 'mlp.up_proj', 'mlp.down_proj']) {
+      required.push(`model.layers.${l}.${part}.weight`);
+    }
+  }
+  const absent = required.filter((n) => !source.has(n));
+  if (absent.length) throw new FormatError(`the checkpoint lacks ${absent.length} tensor(s) llama.cpp needs: ${absent.slice(0, 5).join(', ')}${absent.length > 5 ? ', ...' : ''}`, undefined, 'gguf/missing-tensor');
   const report: GgufTensorReport[] = [];
   const names = source.list().map((t) => t.name).filter((n) => !n.endsWith('rotary_emb.inv_freq') && !(n === 'lm_head.weight' && config.tieWordEmbeddings));
   const tensors: GgufTensorToWrite[] = names.map((hf) => {
     const shape = source.info(hf).shape;
+    checkShape(hf, shape, config);
     const type = chooseType(shape, opts.fileType);
     const entry: GgufTensorReport = { name: ggufTensorName(hf), type: GgmlType[type], shape };
     report.push(entry);
@@ -140,7 +149,7 @@ export async function exportLlamaGguf(
         let w = await source.readF32(hf);
         if (hf.endsWith('q_proj.weight')) w = permuteForInterleavedRope(w, shape[0], shape[1], config.numHeads);
         if (hf.endsWith('k_proj.weight')) w = permuteForInterleavedRope(w, shape[0], shape[1], config.numKvHeads);
-        return encode(w, type, entry);
+        return encode(w, type, entry, shape[shape.length - 1]);
       },
     };
   });
@@ -162,14 +171,40 @@ function chooseType(shape: number[], fileType: GgufFileType): GgmlType {
   return GgmlType.F16;
 }
 
-function encode(w: Float32Array, type: GgmlType, entry: GgufTensorReport): Uint8Array {
+/** The shape config.json implies for each tensor: a mismatch would load in llama.cpp and compute garbage, or not load. */
+function checkShape(hf: string, shape: number[], c: LlamaConfig): void {
+  const q = c.numHeads * c.headDim;
+  const kv = c.numKvHeads * c.headDim;
+  const want: Record<string, number[]> = {
+    'model.embed_tokens.weight': [c.vocabSize, c.hiddenSize],
+    'lm_head.weight': [c.vocabSize, c.hiddenSize],
+    'model.norm.weight': [c.hiddenSize],
+    input_layernorm: [c.hiddenSize],
+    post_attention_layernorm: [c.hiddenSize],
+    'self_attn.q_proj': [q, c.hiddenSize],
+    'self_attn.k_proj': [kv, c.hiddenSize],
+    'self_attn.v_proj': [kv, c.hiddenSize],
+    'self_attn.o_proj': [c.hiddenSize, q],
+    'mlp.gate_proj': [c.intermediateSize, c.hiddenSize],
+    'mlp.up_proj': [c.intermediateSize, c.hiddenSize],
+    'mlp.down_proj': [c.hiddenSize, c.intermediateSize],
+  };
+  const layer = /^model\.layers\.(\d+)\.(.+)\.weight$/.exec(hf);
+  if (layer && Number(layer[1]) >= c.numLayers) throw new FormatError(`tensor ${hf}: layer ${layer[1]} but config.json has ${c.numLayers} layers`, undefined, 'gguf/shape');
+  const expected = want[layer ? layer[2] : hf];
+  if (expected && expected.join(',') !== shape.join(',')) {
+    throw new FormatError(`tensor ${hf} has shape [${shape}], config.json implies [${expected}]`, undefined, 'gguf/shape');
+  }
+}
+
+function encode(w: Float32Array, type: GgmlType, entry: GgufTensorReport, rowLength: number): Uint8Array {
   if (type === GgmlType.F32) return encodeFromF32(w, 'F32');
   if (type === GgmlType.F16) {
     const bytes = encodeFromF32(w, 'F16');
     Object.assign(entry, errorOf(w, decodeToF32(bytes, 'F16')));
     return bytes;
   }
-  const q = quantizeQ8_0(w);
+  const q = quantizeQ8_0(w, rowLength);
   Object.assign(entry, errorOf(w, dequantizeQ8_0(q, w.length)));
   return q;
 }

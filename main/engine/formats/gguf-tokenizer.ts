@@ -3,7 +3,7 @@ import path from 'node:path';
 import { FormatError } from '../errors.ts';
 import { GgufValueType, TokenType, arr, bool, str, u32, type GgufValue } from './gguf-types.ts';
 
-interface TokenizerJson {
+export interface TokenizerJson {
   added_tokens?: { id: number; content: string; special?: boolean }[];
   model?: { type?: string; vocab?: Record<string, number>; merges?: (string | [string, string])[]; byte_fallback?: boolean };
   pre_tokenizer?: { type?: string; pretokenizers?: { type?: string }[] } | null;
@@ -14,11 +14,11 @@ const BYTE_TOKEN = /^<0x[0-9A-F]{2}>$/;
 /**
  * The tokenizer.ggml.* metadata llama.cpp needs, from a Hugging Face tokenizer.json (+ tokenizer_config.json).
  * SentencePiece-style BPE with byte fallback (LLaMA 1/2, Mistral) becomes llama.cpp's "llama" (SPM) vocabulary;
- * byte-level BPE (LLaMA 3, Qwen2) becomes "gpt2" with its merges.
+ * byte-level BPE (LLaMA 3, Qwen2) becomes "gpt2" with its merges and the pre-tokenizer llama.cpp should use.
  *
- * SPM scores: tokenizer.json has no scores, but it keeps SentencePiece's piece order, where a piece's score is
- * minus its rank among the normal pieces; pieces made only of "▁" (runs of spaces) carry -1e9 in LLaMA's model so
- * they merge last. We rebuild both (a test checks every score against llama.cpp's own LLaMA vocabulary file).
+ * SPM scores: llama.cpp's SPM tokenizer merges the adjacent pair whose joined piece scores highest, so the scores
+ * must order pieces as tokenizer.json's merge list does (convert_hf_to_gguf.py writes -1000 for every piece of a
+ * tokenizer.json-only model, which loses that order). See `spmScores`.
  */
 export function ggufTokenizerMetadata(dir: string): [string, GgufValue][] {
   const file = path.join(dir, 'tokenizer.json');
@@ -57,8 +57,7 @@ export function ggufTokenizerMetadata(dir: string): [string, GgufValue][] {
 
   const kvs: [string, GgufValue][] = [];
   if (model.byte_fallback) {
-    const firstNormal = types.indexOf(TokenType.NORMAL);
-    const scores = types.map((type, id) => (type !== TokenType.NORMAL ? 0 : /^▁+$/.test(tokens[id]) ? -1e9 : -(id - firstNormal)));
+    const scores = spmScores(tokens, types, model.merges ?? []);
     kvs.push(['tokenizer.ggml.model', str('llama')]);
     kvs.push(['tokenizer.ggml.tokens', arr(GgufValueType.STRING, tokens)]);
     kvs.push(['tokenizer.ggml.scores', arr(GgufValueType.FLOAT32, scores)]);
@@ -66,7 +65,7 @@ export function ggufTokenizerMetadata(dir: string): [string, GgufValue][] {
   } else {
     const merges = (model.merges ?? []).map((m) => (Array.isArray(m) ? m.join(' ') : m));
     kvs.push(['tokenizer.ggml.model', str('gpt2')]);
-    kvs.push(['tokenizer.ggml.pre', str('default')]);
+    kvs.push(['tokenizer.ggml.pre', str(preTokenizerName(json))]);
     kvs.push(['tokenizer.ggml.tokens', arr(GgufValueType.STRING, tokens)]);
     kvs.push(['tokenizer.ggml.token_type', arr(GgufValueType.INT32, types)]);
     kvs.push(['tokenizer.ggml.merges', arr(GgufValueType.STRING, merges)]);
@@ -82,4 +81,53 @@ export function ggufTokenizerMetadata(dir: string): [string, GgufValue][] {
   kvs.push(['tokenizer.ggml.add_eos_token', bool(Boolean(config.add_eos_token))]);
   if (typeof config.chat_template === 'string') kvs.push(['tokenizer.chat_template', str(config.chat_template)]);
   return kvs;
+}
+
+/**
+ * SPM scores from tokenizer.json. A vocabulary converted from SentencePiece keeps SentencePiece's piece order,
+ * where a normal piece's score is minus its rank among normal pieces, and pieces made only of "▁" carry -1e9 (LLaMA
+ * merges runs of spaces last). When those scores order the merge results exactly as the merge list does, they are
+ * used (a test finds every one of them equal to llama.cpp's own LLaMA vocabulary file). Otherwise the scores come
+ * from the merge ranks themselves: a piece scores minus the rank of the first merge that makes it, and pieces no
+ * merge makes score below all of them.
+ */
+export function spmScores(tokens: string[], types: TokenType[], merges: (string | [string, string])[]): number[] {
+  const firstNormal = types.indexOf(TokenType.NORMAL);
+  const spm = types.map((type, id) => (type !== TokenType.NORMAL ? 0 : /^▁+$/.test(tokens[id]) ? -1e9 : -(id - firstNormal)));
+  const idOf = new Map(tokens.map((t, id) => [t, id]));
+  const firstRank = new Map<number, number>();
+  merges.forEach((m, rank) => {
+    const [a, b] = Array.isArray(m) ? m : splitMerge(m);
+    const id = idOf.get(a + b);
+    if (id !== undefined && !firstRank.has(id)) firstRank.set(id, rank);
+  });
+  const byRank = [...firstRank.keys()]; // Map keeps insertion order, which is rank order
+  const consistent = byRank.every((id, i) => i === 0 || spm[id] <= spm[byRank[i - 1]]);
+  if (consistent) return spm;
+  return types.map((type, id) => (type !== TokenType.NORMAL ? 0 : firstRank.has(id) ? -firstRank.get(id)! : -(merges.length + id)));
+}
+
+function splitMerge(m: string): [string, string] {
+  const at = m.indexOf(' ', 1); // a piece never starts with a space in byte-fallback vocabularies; "▁" stands for it
+  return [m.slice(0, at), m.slice(at + 1)];
+}
+
+/**
+ * llama.cpp's name for a byte-level BPE pre-tokenizer (tokenizer.ggml.pre), recognised from the split regex in
+ * tokenizer.json: LLaMA 3's (digits in groups of up to 3) is "llama-bpe", Qwen2's (single digits) "qwen2", GPT-2's
+ * own ByteLevel regex "gpt-2". Anything else gets "default", whose regex may split text differently.
+ */
+export function preTokenizerName(json: TokenizerJson): string {
+  const pre = json.pre_tokenizer;
+  const parts = pre?.type === 'Sequence' ? (pre.pretokenizers ?? []) : pre ? [pre] : [];
+  const split = parts.find((p) => p.type === 'Split');
+  const regex = (split as { pattern?: { Regex?: string } } | undefined)?.pattern?.Regex;
+  if (regex) {
+    if (regex.includes("(?i:'s|'t|'re|'ve|'m|'ll|'d)") && regex.includes('\\p{N}{1,3}')) return 'llama-bpe';
+    if (regex.includes("(?i:'s|'t|'re|'ve|'m|'ll|'d)") && regex.includes('|\\p{N}|')) return 'qwen2';
+    return 'default';
+  }
+  const byteLevel = parts.find((p) => p.type === 'ByteLevel') as { use_regex?: boolean } | undefined;
+  if (byteLevel && byteLevel.use_regex !== false) return 'gpt-2';
+  return 'default';
 }

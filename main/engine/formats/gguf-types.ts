@@ -2,6 +2,8 @@
 export const GGUF_MAGIC = 0x46554747; // "GGUF" little-endian
 export const GGUF_VERSION = 3;
 export const GGUF_DEFAULT_ALIGNMENT = 32;
+/** ggml's GGML_MAX_NAME: a tensor name must be shorter than this many bytes. */
+export const GGML_MAX_NAME = 64;
 
 export enum GgufValueType {
   UINT8 = 0,

@@ -1,6 +1,6 @@
 import { FormatError } from '../errors.ts';
 import { withAtomicFile } from './atomic-write.ts';
-import { GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GGUF_VERSION, GgufValueType, ggmlTensorBytes, type GgmlType, type GgufValue } from './gguf-types.ts';
+import { GGML_BLOCK, GGML_MAX_NAME, GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GGUF_VERSION, GgufValueType, ggmlTensorBytes, type GgmlType, type GgufValue } from './gguf-types.ts';
 
 export interface GgufTensorToWrite {
   name: string;
@@ -11,7 +11,7 @@ export interface GgufTensorToWrite {
   data: () => Uint8Array | Promise<Uint8Array>;
 }
 
-/** Little-endian byte builder for the header part. */
+/** Little-endian byte builder for the header part (KVs and tensor infos are small next to the data). */
 class ByteWriter {
   private chunks: Uint8Array[] = [];
   length = 0;
@@ -54,6 +54,37 @@ class ByteWriter {
   }
 }
 
+/** Integer ranges of the integer value types; a value outside would be silently wrapped by DataView. */
+const INT_RANGE: Partial<Record<GgufValueType, [bigint, bigint]>> = {
+  [GgufValueType.UINT8]: [0n, 0xffn],
+  [GgufValueType.INT8]: [-0x80n, 0x7fn],
+  [GgufValueType.UINT16]: [0n, 0xffffn],
+  [GgufValueType.INT16]: [-0x8000n, 0x7fffn],
+  [GgufValueType.UINT32]: [0n, 0xffffffffn],
+  [GgufValueType.INT32]: [-0x80000000n, 0x7fffffffn],
+  [GgufValueType.UINT64]: [0n, (1n << 64n) - 1n],
+  [GgufValueType.INT64]: [-(1n << 63n), (1n << 63n) - 1n],
+};
+
+function checkScalar(type: GgufValueType, v: unknown, where: string, file: string): void {
+  const bad = (what: string): never => {
+    throw new FormatError(`${where}: ${what}`, file, 'gguf/value');
+  };
+  const range = INT_RANGE[type];
+  if (range) {
+    const isInt = typeof v === 'bigint' || (typeof v === 'number' && Number.isSafeInteger(v));
+    if (!isInt) return bad(`${String(v)} is not an integer (type ${GgufValueType[type]})`);
+    const b = BigInt(v as number | bigint);
+    if (b < range[0] || b > range[1]) bad(`${String(v)} is out of range for ${GgufValueType[type]}`);
+  } else if (type === GgufValueType.FLOAT32 || type === GgufValueType.FLOAT64) {
+    if (typeof v !== 'number') bad(`${String(v)} is not a number`);
+  } else if (type === GgufValueType.BOOL) {
+    if (typeof v !== 'boolean') bad(`${String(v)} is not a boolean`);
+  } else if (type === GgufValueType.STRING) {
+    if (typeof v !== 'string') bad(`${String(v)} is not a string`);
+  } else bad(`value type ${type} cannot be written here`);
+}
+
 function writeScalar(w: ByteWriter, type: GgufValueType, v: number | string | boolean | bigint): void {
   switch (type) {
     case GgufValueType.UINT8: return w.u8(Number(v));
@@ -68,21 +99,37 @@ function writeScalar(w: ByteWriter, type: GgufValueType, v: number | string | bo
     case GgufValueType.UINT64: return w.u64(v as number | bigint);
     case GgufValueType.INT64: return w.i64(v as number | bigint);
     case GgufValueType.FLOAT64: return w.f64(Number(v));
-    default: throw new Error(`GGUF: value type ${type} cannot be an array element here`);
+    default: throw new Error(`GGUF: value type ${type} cannot be an array element`);
   }
+}
+
+/** The alignment a file declares: llama.cpp reads `general.alignment` as a u32 and wants a power of two. */
+function alignmentOf(kvs: [string, GgufValue][], file: string): number {
+  const kv = kvs.find(([k]) => k === 'general.alignment');
+  if (!kv) return GGUF_DEFAULT_ALIGNMENT;
+  const v = kv[1];
+  if (v.type !== GgufValueType.UINT32 || !Number.isInteger(v.value) || v.value <= 0 || (v.value & (v.value - 1)) !== 0) {
+    throw new FormatError(`general.alignment must be a u32 power of two, got ${JSON.stringify(String(v.value))} (type ${v.type})`, file, 'gguf/alignment');
+  }
+  return v.value;
 }
 
 /**
  * Write a GGUF v3 file: header, KVs, tensor infos, zero padding to the alignment, then each tensor's data at an
- * aligned offset. Written through a temp file and renamed, so a failure leaves no partial file behind.
+ * aligned offset, each followed by zero padding (the last one too: ggml's own reader reads the padded total).
+ * Tensors are encoded one at a time by their `data` callbacks. Written through a temp file, fsynced and renamed,
+ * so a failure leaves no partial file behind.
  */
-export async function writeGguf(file: string, kvs: [string, GgufValue][], tensors: GgufTensorToWrite[]): Promise<{ bytes: number }> {
-  const alignmentKv = kvs.find(([k]) => k === 'general.alignment');
-  const alignment = alignmentKv ? Number(alignmentKv[1].value) : GGUF_DEFAULT_ALIGNMENT;
+export async function writeGguf(file: string, kvs: [string, GgufValue][], tensors: GgufTensorToWrite[]): Promise<{ bytes: number; dataOffset: number; offsets: number[] }> {
+  const alignment = alignmentOf(kvs, file);
   const keys = new Set<string>();
-  for (const [k] of kvs) {
+  for (const [k, v] of kvs) {
     if (keys.has(k)) throw new FormatError(`key ${k} given twice`, file, 'gguf/duplicate-key');
     keys.add(k);
+    if (v.type === GgufValueType.ARRAY) {
+      if (v.itemType === GgufValueType.ARRAY) throw new FormatError(`key ${k}: arrays of arrays are not written`, file, 'gguf/value');
+      v.value.forEach((item, i) => checkScalar(v.itemType, item, `key ${k}[${i}]`, file));
+    } else checkScalar(v.type, v.value, `key ${k}`, file);
   }
   const w = new ByteWriter();
   w.u32(GGUF_MAGIC);
@@ -98,41 +145,58 @@ export async function writeGguf(file: string, kvs: [string, GgufValue][], tensor
       for (const item of v.value) writeScalar(w, v.itemType, item);
     } else writeScalar(w, v.type, v.value);
   }
-  // Tensor infos: offsets relative to the data section, each aligned.
+  // Tensor infos: offsets relative to the data section, each the padded end of the one before (llama.cpp
+  // requires exactly that order and packing).
   let offset = 0;
   const sizes: number[] = [];
+  const offsets: number[] = [];
+  const names = new Set<string>();
   for (const t of tensors) {
-    if (t.shape.length > 4) throw new FormatError(`tensor ${t.name} has ${t.shape.length} dims; GGUF allows 4`, file, 'gguf/dims');
-    const elements = t.shape.reduce((a, b) => a * b, 1);
-    const size = ggmlTensorBytes(t.type, elements);
+    const where = `tensor ${t.name}`;
+    if (names.has(t.name)) throw new FormatError(`${where} given twice`, file, 'gguf/duplicate-tensor');
+    names.add(t.name);
+    if (new TextEncoder().encode(t.name).length >= GGML_MAX_NAME) throw new FormatError(`${where}: name longer than ${GGML_MAX_NAME - 1} bytes`, file, 'gguf/name');
+    if (t.shape.length < 1 || t.shape.length > 4) throw new FormatError(`${where} has ${t.shape.length} dims; GGUF allows 1 to 4`, file, 'gguf/dims');
+    if (!t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new FormatError(`${where}: bad shape [${t.shape}]`, file, 'gguf/dims');
+    const block = GGML_BLOCK[t.type];
+    if (!block) throw new FormatError(`${where}: ggml type ${t.type} is not written`, file, 'gguf/tensor-type');
+    const rowLength = t.shape[t.shape.length - 1];
+    if (rowLength % block.values !== 0) throw new FormatError(`${where}: rows of ${rowLength} values are not a multiple of the ${block.values}-value block`, file, 'gguf/tensor-size');
+    const size = ggmlTensorBytes(t.type, t.shape.reduce((a, b) => a * b, 1));
     sizes.push(size);
+    offsets.push(offset);
     w.string(t.name);
     w.u32(t.shape.length);
     for (const d of [...t.shape].reverse()) w.u64(d); // innermost first
     w.u32(t.type);
     w.u64(offset);
-    offset += size;
-    offset += padTo(offset, alignment);
+    offset += size + padTo(size, alignment);
   }
   w.zeros(padTo(w.length, alignment));
   const header = w.bytes();
+  assert(header.length % alignment === 0, 'the data section starts aligned');
   let written = 0;
   await withAtomicFile(file, async (handle) => {
     await handle.write(header);
     written = header.length;
     for (let i = 0; i < tensors.length; i++) {
+      assert(written - header.length === offsets[i], `tensor ${tensors[i].name} lands at its declared offset`);
       const bytes = await tensors[i].data();
       if (bytes.length !== sizes[i]) throw new FormatError(`tensor ${tensors[i].name}: ${bytes.length} bytes given, ${sizes[i]} expected`, file, 'gguf/size');
       await handle.write(bytes);
-      written += bytes.length;
-      const pad = i < tensors.length - 1 ? padTo(written - header.length, alignment) : 0;
+      const pad = padTo(bytes.length, alignment);
       if (pad) await handle.write(new Uint8Array(pad));
-      written += pad;
+      written += bytes.length + pad;
     }
+    assert(written === header.length + offset, 'the file ends where the tensor infos say');
   });
-  return { bytes: written };
+  return { bytes: written, dataOffset: header.length, offsets };
 }
 
 export function padTo(n: number, alignment: number): number {
   return (alignment - (n % alignment)) % alignment;
+}
+
+function assert(ok: boolean, what: string): void {
+  if (!ok) throw new Error(`GGUF writer bug: expected ${what}`);
 }

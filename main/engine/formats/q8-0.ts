@@ -7,16 +7,20 @@ const BLOCK_BYTES = 34; // f16 scale + 32 int8
  * ggml's Q8_0 (quantize_row_q8_0_ref): per block of 32 values d = max|x| / 127 stored as f16, then
  * q = round(x / d) as int8 (rounding half away from zero, like C's roundf). Rows must be a multiple of 32 long.
  */
-export function quantizeQ8_0(values: Float32Array): Uint8Array {
-  if (values.length % Q8_0_BLOCK !== 0) throw new Error(`Q8_0 needs a multiple of ${Q8_0_BLOCK} values, got ${values.length}`);
+export function quantizeQ8_0(values: Float32Array, rowLength = values.length): Uint8Array {
+  // Blocks never straddle rows: ggml quantizes row by row.
+  if (rowLength % Q8_0_BLOCK !== 0 || (values.length > 0 && values.length % rowLength !== 0)) {
+    throw new Error(`Q8_0 needs rows that are a multiple of ${Q8_0_BLOCK} values long, got ${values.length} values in rows of ${rowLength}`);
+  }
   const blocks = values.length / Q8_0_BLOCK;
   const out = new Uint8Array(blocks * BLOCK_BYTES);
   const view = new DataView(out.buffer);
   for (let b = 0; b < blocks; b++) {
     let amax = 0;
     for (let j = 0; j < Q8_0_BLOCK; j++) amax = Math.max(amax, Math.abs(values[b * Q8_0_BLOCK + j]));
+    // f32 arithmetic as in C: a double quotient or product of f32 values rounded once to f32 is the f32 result.
     const d = Math.fround(amax / 127);
-    const id = d ? Math.fround(1 / d) : 0;
+    const id = d ? Math.fround(1 / d) : 0; // the f32 d, not its f16 rounding, scales the values
     view.setUint16(b * BLOCK_BYTES, f32ToF16(d), true);
     for (let j = 0; j < Q8_0_BLOCK; j++) {
       const x = Math.fround(values[b * Q8_0_BLOCK + j] * id);
@@ -27,6 +31,9 @@ export function quantizeQ8_0(values: Float32Array): Uint8Array {
 }
 
 export function dequantizeQ8_0(bytes: Uint8Array, count: number): Float32Array {
+  if (count % Q8_0_BLOCK !== 0 || bytes.length < (count / Q8_0_BLOCK) * BLOCK_BYTES) {
+    throw new Error(`Q8_0: ${bytes.length} bytes cannot hold ${count} values`);
+  }
   const out = new Float32Array(count);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   for (let b = 0; b < count / Q8_0_BLOCK; b++) {
