@@ -3,8 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadAlpacaRows } from '../../main/engine/data/dataset.ts';
-import { epochOrder, splitTrainValidation } from '../../main/engine/data/batches.ts';
-import { Prng } from '../../main/engine/data/prng.ts';
+import { FormatError } from '../../main/engine/errors.ts';
 import { missingShared, sharedPath } from '../helpers/shared-data.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'data-test-'));
@@ -14,87 +13,113 @@ function file(name: string, text: string) {
   return p;
 }
 
-describe('loading Alpaca data', () => {
-  it.skipIf(missingShared('alpaca/alpaca_en_demo.json', 'alpaca/alpaca_zh_demo.json', 'alpaca/alpaca_tiny.json'))(
-    'loads the real demo files (extra fields ignored)',
-    () => {
-      const en = loadAlpacaRows(sharedPath('alpaca/alpaca_en_demo.json'));
-      const zh = loadAlpacaRows(sharedPath('alpaca/alpaca_zh_demo.json'));
-      const tiny = loadAlpacaRows(sharedPath('alpaca/alpaca_tiny.json'));
-      expect(en.report.total).toBe(999);
-      expect(zh.report.total).toBe(1000);
-      expect(tiny.report.total).toBe(100);
-      for (const d of [en, zh, tiny]) expect(d.rows.length + d.report.problems.filter((p) => p.severity === 'error').length).toBe(d.report.total);
-      expect(zh.rows[0].instruction).toContain('细胞理论');
-    },
-  );
+const EN = 'alpaca/alpaca_en_demo.json';
+const ZH = 'alpaca/alpaca_zh_demo.json';
+const TINY = 'alpaca/alpaca_tiny.json';
 
-  it('reads JSON lines with line numbers', () => {
-    const p = file('ok.jsonl', '{"instruction":"a","output":"b"}\n\n{"instruction":"c","input":"d","output":"e"}\n');
-    const d = loadAlpacaRows(p);
-    expect(d.report.format).toBe('jsonl');
-    expect(d.rows.map((r) => [r.row, r.input])).toEqual([[1, ''], [3, 'd']]);
+describe.skipIf(missingShared(EN, ZH, TINY))('the real Alpaca files', () => {
+  // Counts checked with Python's json module: rows, rows with an input, (instruction, input, output) repeats.
+  it.each([
+    [EN, 999, 412, 14, [276, 118]],
+    [ZH, 1000, 139, 8, [517, 141]],
+    [TINY, 100, 46, 0, undefined],
+  ] as const)('%s: %i rows, %i with input, %i duplicates (kept, reported)', (name, total, withInput, duplicates, firstDup) => {
+    const { rows, report } = loadAlpacaRows(sharedPath(name));
+    expect(report).toMatchObject({ file: sharedPath(name), format: 'json', total, kept: total });
+    expect(rows).toHaveLength(total);
+    expect(rows.filter((r) => r.input !== '')).toHaveLength(withInput);
+    expect(report.problems.every((p) => p.reason === 'duplicate' && p.severity === 'warning')).toBe(true);
+    expect(report.problems).toHaveLength(duplicates);
+    if (firstDup) expect(report.problems[0].message).toBe(`row ${firstDup[0]}: same instruction, input and output as row ${firstDup[1]}`);
+    expect(Object.keys(rows[0]).sort()).toEqual(['input', 'instruction', 'output', 'row']); // extra fields ("text") dropped
   });
 
-  it('names each bad row and why, skipping them', () => {
-    const p = file(
-      'bad.json',
-      JSON.stringify([
-        { instruction: 'ok', output: 'fine' },
-        { instruction: 'no output' },
-        { instruction: 3, output: 'x' },
-        { instruction: 'empty', output: '  ' },
-        { instruction: 'ok', output: 'fine' },
-        'a string',
-      ]),
-    );
-    const d = loadAlpacaRows(p);
-    expect(d.rows.length).toBe(1);
-    expect(d.report.problems.map((x) => [x.row, x.reason])).toEqual([
-      [2, 'missing field'],
-      [3, 'not a string'],
-      [4, 'empty output'],
-      [5, 'duplicate'],
-      [6, 'not an object'],
-    ]);
-    expect(d.report.problems[0].message).toBe('row 2: missing "output"');
-    expect(() => loadAlpacaRows(p, { onBadRow: 'stop' })).toThrow(`${p}: row 2: missing "output"`);
-  });
-
-  it('gives clear errors for files that are not data', () => {
-    expect(() => loadAlpacaRows(file('empty.json', '  \n'))).toThrow(/empty\.json: data file is empty/);
-    expect(() => loadAlpacaRows(file('broken.json', '[{"instruction": "a",'))).toThrow(/broken\.json: not valid JSON/);
-    expect(() => loadAlpacaRows(file('text.txt', 'hello'))).toThrow(/text\.txt: expected a JSON array of rows or JSON lines/);
-    expect(() => loadAlpacaRows(file('badline.jsonl', '{"instruction":"a","output":"b"}\n{oops}\n'))).toThrow(/badline\.jsonl: line 2: not valid JSON/);
-    expect(() => loadAlpacaRows(file('allbad.json', '[{"x": 1}]'))).toThrow(/allbad\.json: no usable rows/);
-    expect(() => loadAlpacaRows(path.join(dir, 'missing.json'))).toThrow(/missing\.json: cannot read data file \(ENOENT\)/);
+  it('keeps the text as it is (Chinese, first row)', () => {
+    const { rows } = loadAlpacaRows(sharedPath(ZH));
+    expect(rows[0].instruction).toBe('识别并解释给定列表中的两个科学理论：细胞理论和日心说。');
+    expect(rows[0].row).toBe(1);
   });
 });
 
-describe('splits and order', () => {
-  it('splits validation rows with a fixed seed, disjoint from training', () => {
-    const items = Array.from({ length: 100 }, (_, i) => i);
-    const a = splitTrainValidation(items, 10);
-    expect(a).toEqual(splitTrainValidation(items, 10));
-    expect(a.validation.length).toBe(10);
-    expect(new Set([...a.train, ...a.validation]).size).toBe(100);
-    expect(() => splitTrainValidation(items, 100)).toThrow(/val_set_size/);
+describe('JSON lines', () => {
+  it('detects JSON lines and numbers rows by line (blank lines, CRLF, BOM)', () => {
+    const p = file('ok.jsonl', '\uFEFF\n{"instruction":"a","output":"b"}\r\n\r\n{"instruction":"c","input":"d","output":"e","text":"x"}\n');
+    const d = loadAlpacaRows(p);
+    expect(d.report).toMatchObject({ format: 'jsonl', total: 2, kept: 2, problems: [] });
+    expect(d.rows).toEqual([
+      { instruction: 'a', input: '', output: 'b', row: 2 },
+      { instruction: 'c', input: 'd', output: 'e', row: 4 },
+    ]);
   });
 
-  it('PRNG state saved and restored continues the same stream', () => {
-    const p = new Prng(7);
-    p.next();
-    const q = new Prng(p.state());
-    expect([p.next(), p.next(), p.nextUint32()]).toEqual([q.next(), q.next(), q.nextUint32()]);
+  it('names the line of a bad row', () => {
+    const p = file('bad.jsonl', '{"instruction":"a","output":"b"}\n{"instruction":"c","output":7}\n');
+    const d = loadAlpacaRows(p);
+    expect(d.report.problems).toEqual([{ row: 2, field: 'output', reason: 'not a string', severity: 'error', message: 'line 2: "output" is a number, not a string' }]);
+    expect(() => loadAlpacaRows(p, { onBadRow: 'stop' })).toThrow(`${p}: line 2: "output" is a number, not a string`);
+  });
+});
+
+describe('bad rows', () => {
+  const p = file(
+    'bad.json',
+    JSON.stringify([
+      { instruction: 'ok', output: 'fine' },
+      { instruction: 'no output' },
+      { instruction: 3, output: 'x' },
+      { instruction: 'empty', output: '  ' },
+      { instruction: 'ok', output: 'fine' },
+      'a string',
+      { instruction: 'null input is no input', input: null, output: 'y' },
+      { instruction: 'ok', input: ['list'], output: 'z' },
+      { instruction: '', output: 'w' },
+    ]),
+  );
+
+  it('reports each with its row, field and reason, and skips the errors', () => {
+    const d = loadAlpacaRows(p, { onBadRow: 'skip' });
+    expect(d.report.problems.map((x) => [x.row, x.field, x.reason, x.severity])).toEqual([
+      [2, 'output', 'missing field', 'error'],
+      [3, 'instruction', 'not a string', 'error'],
+      [4, 'output', 'empty output', 'error'],
+      [5, undefined, 'duplicate', 'warning'],
+      [6, undefined, 'not an object', 'error'],
+      [8, 'input', 'not a string', 'error'],
+      [9, 'instruction', 'empty instruction', 'error'],
+    ]);
+    expect(d.report.problems[0].message).toBe('row 2: missing "output"');
+    expect(d.rows.map((r) => r.row)).toEqual([1, 5, 7]);
+    expect(d.rows[2].input).toBe('');
+    expect(d.report).toMatchObject({ file: p, total: 9, kept: 3 });
   });
 
-  it('group_by_length puts the longest example first and sorts megabatches', () => {
-    const lengths = Array.from({ length: 300 }, (_, i) => (i * 37) % 101);
-    const order = epochOrder(lengths, 0, 42, 2, true);
-    expect(new Set(order).size).toBe(300);
-    expect(lengths[order[0]]).toBe(100);
-    const first = order.slice(1, 100).map((i) => lengths[i]);
-    expect(first).toEqual([...first].sort((a, b) => b - a));
-    expect(epochOrder(lengths, 1, 42, 2, false)).not.toEqual(epochOrder(lengths, 0, 42, 2, false));
+  it("'stop' throws a FormatError naming the file and the first bad row", () => {
+    expect(() => loadAlpacaRows(p, { onBadRow: 'stop' })).toThrow(FormatError);
+    expect(() => loadAlpacaRows(p, { onBadRow: 'stop' })).toThrow(`${p}: row 2: missing "output"`);
+  });
+});
+
+describe('files that are not Alpaca data', () => {
+  it.each([
+    ['empty.json', '  \n', /empty\.json: data file is empty/],
+    ['empty-array.json', '[]', /empty-array\.json: data file holds no rows/],
+    ['broken.json', '[{"instruction": "a",', /broken\.json: not valid JSON/],
+    ['text.txt', 'hello', /text\.txt: expected a JSON array of rows or JSON lines/],
+    ['number.json', '42', /number\.json: expected a JSON array/],
+    ['wrapped.json', '{\n  "data": [{"instruction": "a", "output": "b"}]\n}', /wrapped\.json: a JSON object, not a list of rows; the rows may be under "data"/],
+    ['badline.jsonl', '{"instruction":"a","output":"b"}\n{oops}\n', /badline\.jsonl: line 2: not valid JSON/],
+    ['allbad.json', '[{"x": 1}]', /allbad\.json: no usable rows \(1 bad; first: row 1: missing "instruction"\)/],
+  ])('%s', (name, text, error) => {
+    expect(() => loadAlpacaRows(file(name, text))).toThrow(error);
+  });
+
+  it('a missing file or a folder', () => {
+    expect(() => loadAlpacaRows(path.join(dir, 'missing.json'))).toThrow(/missing\.json: cannot read data file \(ENOENT\)/);
+    expect(() => loadAlpacaRows(dir)).toThrow(/cannot read data file \(not a file\)/);
+  });
+
+  it('a single row object on one line is one row', () => {
+    const d = loadAlpacaRows(file('one.json', '{"instruction":"a","output":"b"}'));
+    expect(d.rows).toEqual([{ instruction: 'a', input: '', output: 'b', row: 1 }]);
   });
 });

@@ -1,16 +1,20 @@
 import type { MicroBatch } from '../train/step.ts';
 import type { EncodedExample } from './encode.ts';
 import { IGNORE_INDEX } from './encode.ts';
-import { Prng, permutation } from './prng.ts';
+import { Prng, mixSeeds, permutation } from './prng.ts';
 
-/** Padding id and multiple as Alpaca-LoRA's collator uses them (pad id 0 on the left, lengths to a multiple of 8). */
+/**
+ * Alpaca-LoRA's collator: DataCollatorForSeq2Seq(tokenizer, pad_to_multiple_of=8, padding=True) with
+ * tokenizer.pad_token_id = 0 (unk, so it differs from EOS) and padding_side = "left".
+ */
 export const PAD_ID = 0;
 export const PAD_MULTIPLE = 8;
 
 /**
- * Split off `valSetSize` examples for validation with a fixed seed (42 as in Alpaca-LoRA). The draw is our own
- * seeded permutation, so the split is stable across runs and machines, but not the same rows as HF datasets'
- * numpy-based train_test_split would pick.
+ * Split off `valSetSize` examples for validation with a fixed seed (42, as Alpaca-LoRA's
+ * `train_test_split(test_size=val_set_size, shuffle=True, seed=42)`). The draw is our own seeded permutation
+ * (xoshiro128**), stable across runs and machines, but it does NOT pick the same rows as HF datasets' numpy
+ * permutation. Rows keep their file order within each part.
  */
 export function splitTrainValidation<T>(items: T[], valSetSize: number, seed = 42): { train: T[]; validation: T[] } {
   if (valSetSize <= 0) return { train: items, validation: [] };
@@ -19,18 +23,19 @@ export function splitTrainValidation<T>(items: T[], valSetSize: number, seed = 4
   const valIdx = new Set(order.slice(0, valSetSize));
   return {
     train: items.filter((_, i) => !valIdx.has(i)),
-    validation: order.slice(0, valSetSize).sort((a, b) => a - b).map((i) => items[i]),
+    validation: items.filter((_, i) => valIdx.has(i)),
   };
 }
 
-/** Collate examples into one micro-batch: left padding with PAD_ID to a multiple of 8, labels -100 on padding. */
+/** Collate examples into one micro-batch: left padding with PAD_ID to a multiple of 8, labels -100 and mask 0 on padding. */
 export function collate(examples: EncodedExample[]): MicroBatch {
+  if (examples.length === 0) throw new Error('collate: no examples');
   const longest = Math.max(...examples.map((e) => e.inputIds.length));
   const T = Math.ceil(longest / PAD_MULTIPLE) * PAD_MULTIPLE;
   const B = examples.length;
-  const inputIds = new Int32Array(B * T).fill(PAD_ID);
-  const labels = new Int32Array(B * T).fill(IGNORE_INDEX);
-  const attentionMask = new Int32Array(B * T);
+  const inputIds = new Int32Array(B * T).fill(PAD_ID); // [B, T]
+  const labels = new Int32Array(B * T).fill(IGNORE_INDEX); // [B, T]
+  const attentionMask = new Int32Array(B * T); // [B, T]
   examples.forEach((e, b) => {
     const pad = T - e.inputIds.length;
     inputIds.set(e.inputIds, b * T + pad);
@@ -41,51 +46,124 @@ export function collate(examples: EncodedExample[]): MicroBatch {
 }
 
 /**
- * The order of training examples in an epoch: a seeded shuffle (seed + epoch), or with group_by_length
- * transformers' LengthGroupedSampler idea: shuffle, cut into megabatches of 50 micro-batches, sort each by
- * length (longest first) and put the megabatch holding the longest example first, so a memory problem shows at once.
+ * transformers' LengthGroupedSampler on a given permutation: megabatches of mega_batch_mult × micro_batch_size
+ * (mega_batch_mult = min(n / (4 × micro_batch_size), 50), at least 1), each sorted by length, longest first;
+ * then the megabatch holding the longest example swaps its first element with the first megabatch's, so the
+ * longest batch comes first and a memory problem shows at once.
  */
-export function epochOrder(lengths: number[], epoch: number, seed: number, microBatchSize: number, groupByLength: boolean): number[] {
-  const order = permutation(lengths.length, new Prng(seed + epoch));
-  if (!groupByLength) return order;
-  const mega = 50 * microBatchSize;
+export function groupByLength(order: number[], lengths: number[], microBatchSize: number): number[] {
+  const mult = Math.max(1, Math.min(Math.floor(order.length / (microBatchSize * 4)), 50));
+  const mega = mult * microBatchSize;
   const groups: number[][] = [];
   for (let i = 0; i < order.length; i += mega) groups.push(order.slice(i, i + mega).sort((a, b) => lengths[b] - lengths[a]));
-  let longestGroup = 0;
+  if (groups.length === 0) return [];
+  let longest = 0;
   groups.forEach((g, i) => {
-    if (lengths[g[0]] > lengths[groups[longestGroup][0]]) longestGroup = i;
+    if (lengths[g[0]] > lengths[groups[longest][0]]) longest = i;
   });
-  [groups[0][0], groups[longestGroup][0]] = [groups[longestGroup][0], groups[0][0]];
+  [groups[0][0], groups[longest][0]] = [groups[longest][0], groups[0][0]];
   return groups.flat();
+}
+
+/**
+ * The order of training examples in one epoch: a permutation drawn from Prng(mixSeeds(seed, epoch)), so any
+ * epoch can be rebuilt on its own (resume needs no saved stream), then grouped by length when asked.
+ */
+export function epochOrder(lengths: number[], epoch: number, seed: number, microBatchSize: number, groupByLengthOn: boolean): number[] {
+  const order = permutation(lengths.length, new Prng(mixSeeds(seed, epoch)));
+  return groupByLengthOn ? groupByLength(order, lengths, microBatchSize) : order;
+}
+
+/** Where a run is in its data: the epoch and the next micro-batch within it. Plain numbers, to save as JSON. */
+export interface DataCursor {
+  epoch: number;
+  microBatch: number;
+}
+
+export interface DataOrderOptions {
+  microBatchSize: number;
+  seed: number;
+  groupByLength: boolean;
+}
+
+/**
+ * The sequence of micro-batches (as example indices) over epochs, with a cursor that can be saved and given back:
+ * `new DataOrder(lengths, opts, saved)` continues exactly where the saved run stopped. The last micro-batch of an
+ * epoch may be smaller (as the HF DataLoader without drop_last).
+ */
+export class DataOrder {
+  private cursorNow: DataCursor;
+  private cachedEpoch = -1;
+  private order: number[] = [];
+
+  constructor(
+    private readonly lengths: number[],
+    readonly opts: DataOrderOptions,
+    cursor: DataCursor = { epoch: 0, microBatch: 0 },
+  ) {
+    if (!Number.isInteger(opts.microBatchSize) || opts.microBatchSize < 1) throw new Error(`micro_batch_size must be a positive integer, not ${opts.microBatchSize}`);
+    if (lengths.length === 0) throw new Error('no training examples');
+    if (!(cursor.microBatch >= 0 && cursor.microBatch < this.microBatchesPerEpoch && cursor.epoch >= 0)) {
+      throw new Error(`data cursor (epoch ${cursor.epoch}, micro-batch ${cursor.microBatch}) is outside the ${this.microBatchesPerEpoch} micro-batches of an epoch`);
+    }
+    this.cursorNow = { ...cursor };
+  }
+
+  get microBatchesPerEpoch(): number {
+    return Math.ceil(this.lengths.length / this.opts.microBatchSize);
+  }
+
+  /** The position of the next micro-batch (a copy, to save). */
+  get cursor(): DataCursor {
+    return { ...this.cursorNow };
+  }
+
+  orderOf(epoch: number): number[] {
+    if (epoch !== this.cachedEpoch) {
+      this.order = epochOrder(this.lengths, epoch, this.opts.seed, this.opts.microBatchSize, this.opts.groupByLength);
+      this.cachedEpoch = epoch;
+    }
+    return this.order;
+  }
+
+  /** The example indices of a micro-batch, by position. */
+  indicesAt(epoch: number, microBatch: number): number[] {
+    const b = this.opts.microBatchSize;
+    return this.orderOf(epoch).slice(microBatch * b, (microBatch + 1) * b);
+  }
+
+  /** The next micro-batch's example indices and where it was; moves the cursor on (into the next epoch at the end). */
+  next(): { epoch: number; microBatch: number; indices: number[] } {
+    const { epoch, microBatch } = this.cursorNow;
+    const indices = this.indicesAt(epoch, microBatch);
+    this.cursorNow = microBatch + 1 < this.microBatchesPerEpoch ? { epoch, microBatch: microBatch + 1 } : { epoch: epoch + 1, microBatch: 0 };
+    return { epoch, microBatch, indices };
+  }
 }
 
 /** The micro-batches of an epoch as a pure function of (epoch, index), so a resumed run sees the same data. */
 export class EpochBatches {
-  private cachedEpoch = -1;
-  private order: number[] = [];
+  private readonly dataOrder: DataOrder;
 
   constructor(
     readonly examples: EncodedExample[],
     readonly microBatchSize: number,
     readonly seed: number,
     readonly groupByLength: boolean,
-  ) {}
+  ) {
+    this.dataOrder = new DataOrder(examples.map((e) => e.inputIds.length), { microBatchSize, seed, groupByLength });
+  }
 
   get microBatchesPerEpoch(): number {
-    return Math.ceil(this.examples.length / this.microBatchSize);
+    return this.dataOrder.microBatchesPerEpoch;
   }
 
   orderOf(epoch: number): number[] {
-    if (epoch !== this.cachedEpoch) {
-      this.order = epochOrder(this.examples.map((e) => e.inputIds.length), epoch, this.seed, this.microBatchSize, this.groupByLength);
-      this.cachedEpoch = epoch;
-    }
-    return this.order;
+    return this.dataOrder.orderOf(epoch);
   }
 
   microBatch(epoch: number, index: number): MicroBatch {
-    const ids = this.orderOf(epoch).slice(index * this.microBatchSize, (index + 1) * this.microBatchSize);
-    return collate(ids.map((i) => this.examples[i]));
+    return collate(this.dataOrder.indicesAt(epoch, index).map((i) => this.examples[i]));
   }
 }
 

@@ -46,31 +46,9 @@ export function loadAlpacaRows(file: string, opts: { onBadRow?: 'skip' | 'stop' 
   } catch (e) {
     throw new FormatError(`cannot read data file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, file, 'data/read');
   }
-  const trimmed = text.replace(/^\uFEFF/, '').trim();
-  if (trimmed === '') throw new FormatError('data file is empty', file, 'data/empty');
-  const format: 'json' | 'jsonl' = trimmed.startsWith('[') ? 'json' : 'jsonl';
-  const raw: { value: unknown; row: number }[] = [];
-  if (format === 'json') {
-    let json: unknown;
-    try {
-      json = JSON.parse(trimmed);
-    } catch (e) {
-      throw new FormatError(`not valid JSON (${(e as Error).message})`, file, 'data/json');
-    }
-    (json as unknown[]).forEach((value, i) => raw.push({ value, row: i + 1 }));
-  } else {
-    if (!trimmed.startsWith('{')) {
-      throw new FormatError('expected a JSON array of rows or JSON lines (one {"instruction", "input", "output"} object per line)', file, 'data/shape');
-    }
-    text.split(/\r?\n/).forEach((line, i) => {
-      if (line.trim() === '') return;
-      try {
-        raw.push({ value: JSON.parse(line), row: i + 1 });
-      } catch (e) {
-        throw new FormatError(`line ${i + 1}: not valid JSON (${(e as Error).message})`, file, 'data/jsonl');
-      }
-    });
-  }
+  const body = text.replace(/^\uFEFF/, '');
+  if (body.trim() === '') throw new FormatError('data file is empty', file, 'data/empty');
+  const { format, raw } = parseRows(body, file);
   if (raw.length === 0) throw new FormatError('data file holds no rows', file, 'data/empty');
 
   const problems: RowProblem[] = [];
@@ -87,15 +65,58 @@ export function loadAlpacaRows(file: string, opts: { onBadRow?: 'skip' | 'stop' 
       const key = JSON.stringify([accepted.instruction, accepted.input, accepted.output]);
       const first = seen.get(key);
       if (first !== undefined) {
-        problems.push({ row, reason: 'duplicate', severity: 'error', message: `${where} ${row}: duplicate of ${where} ${first}` });
-        accepted = undefined;
+        // Kept, as Alpaca-LoRA trains on every row; the report lets the user decide.
+        problems.push({ row, reason: 'duplicate', severity: 'warning', message: `${where} ${row}: same instruction, input and output as ${where} ${first}` });
       } else seen.set(key, row);
     }
     if (accepted) rows.push(accepted);
-    else if (opts.onBadRow === 'stop') throw new FormatError(problems[problems.length - 1].message, file, 'data/bad-row');
+    else if (opts.onBadRow === 'stop') throw new FormatError(`${problems[problems.length - 1].message} (on_bad_rows is 'stop'; fix the row or use 'skip')`, file, 'data/bad-row');
   }
-  if (rows.length === 0) throw new FormatError(`no usable rows (${problems.length} bad; first: ${problems[0]?.message})`, file, 'data/empty');
+  if (rows.length === 0) throw new FormatError(`no usable rows (${problems.length} bad; first: ${problems[0]?.message})`, file, 'data/no-rows');
   return { rows, report: { file, format, total: raw.length, kept: rows.length, problems } };
+}
+
+/**
+ * A JSON array of rows, or JSON lines (one object per line), as HF datasets' "json" loader takes them.
+ * A single JSON object that holds an array (`{"data": [...]}`) is refused with a hint rather than read as one row.
+ */
+function parseRows(body: string, file: string): { format: 'json' | 'jsonl'; raw: { value: unknown; row: number }[] } {
+  const trimmed = body.trim();
+  if (trimmed.startsWith('[')) {
+    let json: unknown;
+    try {
+      json = JSON.parse(trimmed);
+    } catch (e) {
+      throw new FormatError(`not valid JSON (${(e as Error).message})`, file, 'data/json');
+    }
+    return { format: 'json', raw: (json as unknown[]).map((value, i) => ({ value, row: i + 1 })) };
+  }
+  if (!trimmed.startsWith('{')) {
+    throw new FormatError('expected a JSON array of rows or JSON lines (one {"instruction", "input", "output"} object per line)', file, 'data/shape');
+  }
+  let whole: unknown;
+  try {
+    whole = JSON.parse(trimmed);
+  } catch {
+    whole = undefined; // several lines: JSON lines
+  }
+  if (whole && typeof whole === 'object') {
+    const arrays = Object.entries(whole).filter(([, v]) => Array.isArray(v)).map(([k]) => `"${k}"`);
+    if (arrays.length > 0) {
+      throw new FormatError(`a JSON object, not a list of rows; the rows may be under ${arrays.join(', ')}: save them as a top-level JSON array or as JSON lines`, file, 'data/shape');
+    }
+    return { format: 'jsonl', raw: [{ value: whole, row: 1 }] };
+  }
+  const raw: { value: unknown; row: number }[] = [];
+  body.split(/\r?\n/).forEach((line, i) => {
+    if (line.trim() === '') return;
+    try {
+      raw.push({ value: JSON.parse(line), row: i + 1 });
+    } catch (e) {
+      throw new FormatError(`line ${i + 1}: not valid JSON (${(e as Error).message})`, file, 'data/jsonl');
+    }
+  });
+  return { format: 'jsonl', raw };
 }
 
 function checkRow(value: unknown, row: number, where: string): RowProblem | undefined {

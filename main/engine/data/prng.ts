@@ -56,6 +56,21 @@ function rotl(x: number, k: number): number {
   return ((x << k) | (x >>> (32 - k))) >>> 0;
 }
 
+/**
+ * One 32-bit seed from several (e.g. the run's seed and the epoch), so that (seed 42, epoch 1) and
+ * (seed 43, epoch 0) draw unrelated streams. A splitmix32-style avalanche per word.
+ */
+export function mixSeeds(...seeds: number[]): number {
+  let h = 0x811c9dc5;
+  for (const s of seeds) {
+    h = Math.imul(h ^ (s >>> 0), 0x9e3779b1) >>> 0;
+    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b) >>> 0;
+    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
+    h = (h ^ (h >>> 16)) >>> 0;
+  }
+  return h;
+}
+
 export function createPrng(seed: number): Prng {
   return new Prng(seed);
 }

@@ -1,15 +1,17 @@
+import type { RowProblem } from './dataset.ts';
 import type { EncodedExample } from './encode.ts';
 import { IGNORE_INDEX } from './encode.ts';
 
 export interface DataStats {
   rows: number;
   cutoffLen: number;
-  /** Token lengths before the cut, in bins of `binWidth`; the last bin holds everything ≥ cutoff_len. */
+  /** Token lengths before the cut, in `bins` equal bins below cutoff_len; the last bin holds everything ≥ cutoff_len. */
   histogram: { from: number; to: number; count: number }[];
   truncated: number;
   truncatedShare: number;
   meanLength: number;
   maxLength: number;
+  /** Labels that take part in the loss, and labels set to -100 (the prompt when train_on_inputs is off). */
   trainedTokens: number;
   maskedTokens: number;
 }
@@ -18,8 +20,14 @@ export interface DataStats {
 export function datasetStats(examples: EncodedExample[], cutoffLen: number, bins = 16): DataStats {
   const lengths = examples.map((e) => e.fullLength);
   const binWidth = Math.max(1, Math.ceil(cutoffLen / bins));
-  const histogram = Array.from({ length: bins + 1 }, (_, i) => ({ from: i * binWidth, to: i < bins ? (i + 1) * binWidth : Infinity, count: 0 }));
-  for (const len of lengths) histogram[len >= cutoffLen ? bins : Math.floor(len / binWidth)].count++;
+  const nBelow = Math.ceil(cutoffLen / binWidth); // bins below cutoff_len (fewer than `bins` when cutoff_len < bins)
+  const histogram = Array.from({ length: nBelow + 1 }, (_, i) => ({
+    from: i * binWidth,
+    to: i < nBelow ? Math.min((i + 1) * binWidth, cutoffLen) : Infinity,
+    count: 0,
+  }));
+  histogram[nBelow].from = cutoffLen;
+  for (const len of lengths) histogram[len >= cutoffLen ? nBelow : Math.floor(len / binWidth)].count++;
   let trained = 0;
   let masked = 0;
   for (const e of examples) for (const l of e.labels) l === IGNORE_INDEX ? masked++ : trained++;
@@ -35,4 +43,24 @@ export function datasetStats(examples: EncodedExample[], cutoffLen: number, bins
     trainedTokens: trained,
     maskedTokens: masked,
   };
+}
+
+/**
+ * Report entries for rows longer than cutoff_len (kept and cut, as Alpaca-LoRA does), and an error-free warning
+ * for rows cut so short that no response token is left to train on.
+ */
+export function overLongProblems(examples: EncodedExample[], cutoffLen: number): RowProblem[] {
+  const out: RowProblem[] = [];
+  examples.forEach((e, i) => {
+    if (!e.truncated) return;
+    const row = e.row ?? i + 1;
+    const nothingTrained = e.labels.every((l) => l === IGNORE_INDEX);
+    out.push({
+      row,
+      reason: 'over-long',
+      severity: 'warning',
+      message: `row ${row}: ${e.fullLength} tokens, cut to cutoff_len ${cutoffLen}${nothingTrained ? '; nothing of the response is left to train on' : ''}`,
+    });
+  });
+  return out;
 }

@@ -2,11 +2,56 @@ import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { FormatError } from '../errors.ts';
 
+/**
+ * Python str.format on the two fields Alpaca-LoRA passes: `{name}` is replaced, `{{` and `}}` are literal braces.
+ * Anything else in braces is refused (Python would raise KeyError or IndexError at training time).
+ */
+export function formatTemplate(text: string, fields: Record<string, string>): string {
+  let out = '';
+  let i = 0;
+  while (i < text.length) {
+    const c = text[i];
+    if ((c === '{' || c === '}') && text[i + 1] === c) {
+      out += c;
+      i += 2;
+    } else if (c === '{') {
+      const close = text.indexOf('}', i);
+      const name = close < 0 ? undefined : text.slice(i + 1, close);
+      if (name === undefined || !(name in fields)) {
+        throw new Error(`unknown placeholder ${close < 0 ? 'or unclosed "{"' : `{${name}}`} (only ${Object.keys(fields).map((k) => `{${k}}`).join(' and ')}; write {{ and }} for braces)`);
+      }
+      out += fields[name];
+      i = close + 1;
+    } else if (c === '}') {
+      throw new Error('a single "}" (write }} for a literal brace)');
+    } else {
+      out += c;
+      i++;
+    }
+  }
+  return out;
+}
+
+function formats(fields: string[], required: string[]) {
+  return (text: string, ctx: z.core.$RefinementCtx<string>) => {
+    try {
+      formatTemplate(text, Object.fromEntries(fields.map((f) => [f, ''])));
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: (e as Error).message });
+      return;
+    }
+    for (const f of required) {
+      const probe = formatTemplate(text, Object.fromEntries(fields.map((k) => [k, k === f ? '\u0000' : ''])));
+      if (!probe.includes('\u0000')) ctx.addIssue({ code: 'custom', message: `needs the placeholder {${f}}` });
+    }
+  };
+}
+
 /** An Alpaca-LoRA prompt template (the JSON files of its templates/ folder). */
 export const promptTemplateSchema = z.object({
   description: z.string().optional(),
-  prompt_input: z.string().includes('{instruction}').includes('{input}'),
-  prompt_no_input: z.string().includes('{instruction}'),
+  prompt_input: z.string().superRefine(formats(['instruction', 'input'], ['instruction', 'input'])),
+  prompt_no_input: z.string().superRefine(formats(['instruction'], ['instruction'])),
   response_split: z.string().min(1),
 });
 export type PromptTemplate = z.infer<typeof promptTemplateSchema>;
@@ -65,16 +110,20 @@ export function loadTemplate(nameOrFile: string): PromptTemplate {
   return r.data;
 }
 
-/** Alpaca-LoRA's Prompter.generate_prompt: the filled template, followed by the label when given. */
+/**
+ * Alpaca-LoRA's Prompter.generate_prompt: prompt_input when `input` is non-empty (Python truthiness), else
+ * prompt_no_input; the label (the response) appended when non-empty.
+ */
 export function generatePrompt(t: PromptTemplate, instruction: string, input?: string | null, label?: string | null): string {
-  // One pass, as Python's str.format: braces inside the user's own text are left alone.
-  const fields: Record<string, string> = { instruction, input: input ?? '' };
-  const filled = (input ? t.prompt_input : t.prompt_no_input).replace(/\{(instruction|input)\}/g, (_, k: string) => fields[k]);
+  const filled = input ? formatTemplate(t.prompt_input, { instruction, input }) : formatTemplate(t.prompt_no_input, { instruction });
   return label ? filled + label : filled;
 }
 
-/** Prompter.get_response: the text after the response marker, trimmed. */
+/**
+ * Prompter.get_response: `output.split(response_split)[1].strip()`, i.e. the text between the first and the
+ * second marker. Where Python would raise IndexError (no marker) we give the whole output, trimmed.
+ */
 export function getResponse(t: PromptTemplate, output: string): string {
   const parts = output.split(t.response_split);
-  return parts.length > 1 ? parts.slice(1).join(t.response_split).trim() : output.trim();
+  return (parts.length > 1 ? parts[1] : output).trim();
 }
