@@ -145,6 +145,17 @@ describe('byte-level BPE (LLaMA 3 style) vocabulary', () => {
 });
 
 describe('tokenizer metadata helpers', () => {
+  it.skipIf(missingShared('models/stories260K/tokenizer.json'))('takes special tokens from special_tokens_map.json when tokenizer_config.json has none, and names bad JSON files', () => {
+    const d = path.join(dir, 'special-map');
+    mkdirSync(d, { recursive: true });
+    writeFileSync(path.join(d, 'tokenizer.json'), readFileSync(sharedPath('models/stories260K/tokenizer.json')));
+    writeFileSync(path.join(d, 'special_tokens_map.json'), JSON.stringify({ bos_token: { content: '<s>' }, eos_token: '</s>', unk_token: '<unk>' }));
+    const kv = new Map(ggufTokenizerMetadata(d).map(([k, v]) => [k, v.value]));
+    expect([kv.get('tokenizer.ggml.bos_token_id'), kv.get('tokenizer.ggml.eos_token_id'), kv.get('tokenizer.ggml.unknown_token_id')]).toEqual([1, 2, 0]);
+    writeFileSync(path.join(d, 'tokenizer_config.json'), '{"bos_token": ');
+    expect(() => ggufTokenizerMetadata(d)).toThrow(/tokenizer_config\.json: not valid JSON/);
+  });
+
   const tokens = ['<unk>', 'a', 'b', 'c', 'ab', 'bc', 'abc', '▁▁'];
   const types = [TokenType.UNKNOWN, ...new Array(7).fill(TokenType.NORMAL)];
   it('keeps SentencePiece order scores when the merge list agrees with them', () => {

@@ -124,7 +124,16 @@ export async function exportLlamaGguf(
   opts: { fileType: GgufFileType; name?: string; chatTemplate?: string },
 ): Promise<GgufExportReport> {
   const kvs = [...llamaKvs(config, opts.fileType, opts.name ?? path.basename(tokenizerDir)), ...ggufTokenizerMetadata(tokenizerDir)];
-  if (opts.chatTemplate && !kvs.some(([k]) => k === 'tokenizer.chat_template')) kvs.push(['tokenizer.chat_template', str(opts.chatTemplate)]);
+  const has = (key: string) => kvs.some(([k]) => k === key);
+  if (opts.chatTemplate !== undefined) {
+    // The caller's template wins over tokenizer_config.json's.
+    const at = kvs.findIndex(([k]) => k === 'tokenizer.chat_template');
+    if (at >= 0) kvs.splice(at, 1);
+    kvs.push(['tokenizer.chat_template', str(opts.chatTemplate)]);
+  }
+  // Special ids the tokenizer files do not name come from config.json.
+  if (!has('tokenizer.ggml.bos_token_id') && config.bosTokenId !== undefined) kvs.push(['tokenizer.ggml.bos_token_id', u32(config.bosTokenId)]);
+  if (!has('tokenizer.ggml.eos_token_id') && config.eosTokenIds.length > 0) kvs.push(['tokenizer.ggml.eos_token_id', u32(config.eosTokenIds[0])]);
   const required = ['model.embed_tokens.weight', 'model.norm.weight'];
   for (let l = 0; l < config.numLayers; l++) {
     for (const part of ['input_layernorm', 'post_attention_layernorm', 'self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj', 'self_attn.o_proj', 'mlp.gate_proj', 'mlp.up_proj', 'mlp.down_proj']) {

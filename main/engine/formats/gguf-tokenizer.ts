@@ -23,9 +23,11 @@ const BYTE_TOKEN = /^<0x[0-9A-F]{2}>$/;
 export function ggufTokenizerMetadata(dir: string): [string, GgufValue][] {
   const file = path.join(dir, 'tokenizer.json');
   if (!existsSync(file)) throw new FormatError('missing: GGUF export needs the model tokenizer.json', file, 'gguf/tokenizer');
-  const json = JSON.parse(readFileSync(file, 'utf8')) as TokenizerJson;
+  const json = readJsonIfThere(file) as TokenizerJson;
   const configFile = path.join(dir, 'tokenizer_config.json');
-  const config = existsSync(configFile) ? (JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>) : {};
+  const config = readJsonIfThere(configFile);
+  // special_tokens_map.json names the special tokens when tokenizer_config.json does not (older checkpoints).
+  const specialMap = readJsonIfThere(path.join(dir, 'special_tokens_map.json'));
   const model = json.model;
   if (!model || model.type !== 'BPE' || !model.vocab) throw new FormatError(`only BPE tokenizers can be exported to GGUF (model.type is ${model?.type})`, file, 'gguf/tokenizer');
 
@@ -41,7 +43,7 @@ export function ggufTokenizerMetadata(dir: string): [string, GgufValue][] {
   for (const [id, t] of added) set(id, t.content);
   for (let i = 0; i < size; i++) if (!present[i]) tokens[i] = `[PAD${i}]`; // holes in the id range become unused pads
   const special = (key: string) => {
-    const v = config[key];
+    const v = config[key] ?? specialMap[key];
     const text = typeof v === 'string' ? v : v && typeof v === 'object' && 'content' in v ? String((v as { content: unknown }).content) : undefined;
     return text === undefined ? undefined : tokens.indexOf(text);
   };
@@ -130,4 +132,13 @@ export function preTokenizerName(json: TokenizerJson): string {
   const byteLevel = parts.find((p) => p.type === 'ByteLevel') as { use_regex?: boolean } | undefined;
   if (byteLevel && byteLevel.use_regex !== false) return 'gpt-2';
   return 'default';
+}
+
+function readJsonIfThere(file: string): Record<string, unknown> {
+  if (!existsSync(file)) return {};
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch (e) {
+    throw new FormatError(`not valid JSON (${(e as Error).message})`, file, 'gguf/tokenizer');
+  }
 }
