@@ -42,7 +42,7 @@ export class SafetensorsFile implements TensorSource {
       if (n === undefined || n > BigInt(MAX_HEADER_BYTES) || 8n + n > BigInt(size)) parseSafetensorsHeader(prefix, size, file);
       const bytes = new Uint8Array(8 + Number(n));
       bytes.set(prefix);
-      bytes.set(await readExactly(handle, Number(n), 8, file), 8);
+      await readInto(handle, bytes, 8, Number(n), 8, file);
       return new SafetensorsFile(file, handle, parseSafetensorsHeader(bytes, size, file), size);
     } catch (e) {
       await handle.close();
@@ -121,14 +121,21 @@ export function openSafetensors(file: string): Promise<SafetensorsFile> {
   return SafetensorsFile.open(file);
 }
 
+/** Node refuses single reads over 2 GiB - 1; a big tensor (an F32 Llama-3 embedding is 2.1 GB) is read in pieces. */
+const MAX_READ_CHUNK = 1 << 30;
+
 /** Exactly `length` bytes at `position`, with positioned reads; a file that ends early is a FormatError. */
 async function readExactly(handle: FileHandle, length: number, position: number, file: string, context = ''): Promise<Uint8Array> {
   const out = new Uint8Array(length);
+  await readInto(handle, out, 0, length, position, file, context);
+  return out;
+}
+
+async function readInto(handle: FileHandle, out: Uint8Array, offset: number, length: number, position: number, file: string, context = ''): Promise<void> {
   let done = 0;
   while (done < length) {
-    const { bytesRead } = await handle.read(out, done, length - done, position + done);
+    const { bytesRead } = await handle.read(out, offset + done, Math.min(length - done, MAX_READ_CHUNK), position + done);
     if (bytesRead === 0) throw new FormatError(`${context}file ended after ${position + done} bytes (did it change since it was opened?)`, file, 'safetensors/truncated');
     done += bytesRead;
   }
-  return out;
 }
