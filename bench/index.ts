@@ -7,6 +7,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initBackend } from '../main/engine/backend/index.ts';
+import { benchExport, type ExportRow } from './export.ts';
 import { benchInference, type InferenceRow } from './inference.ts';
 import { writeSyntheticModel } from './synthetic.ts';
 
@@ -20,7 +21,7 @@ const only = process.argv.slice(2);
 const want = (part: string) => only.length === 0 || only.includes(part);
 
 interface TrainRow { model: string; config: string; ours: number; torch: number; oursRss: number; torchRss: number }
-const results: { inference: InferenceRow[]; training: TrainRow[]; notes: string[] } = { inference: [], training: [], notes: [] };
+const results: { inference: InferenceRow[]; training: TrainRow[]; export: ExportRow[]; notes: string[] } = { inference: [], training: [], export: [], notes: [] };
 const mb = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
 
 try {
@@ -47,6 +48,7 @@ try {
       results.training.push({ model: name, config: `micro-batch ${batch} × ${seq} tokens, LoRA r 8 on ${targets}`, ours: ours.tokens_per_second, torch: torch.tokens_per_second, oursRss: ours.peak_rss_bytes, torchRss: torch.peak_rss_bytes });
     }
   }
+  if (want('export')) results.export = await benchExport(root, work, stories);
 } finally {
   rmSync(work, { recursive: true, force: true });
 }
@@ -62,6 +64,13 @@ if (results.inference.length) {
 if (results.training.length) {
   lines.push('| model | config | train ours | train PyTorch | ratio | peak RSS ours | peak RSS PyTorch |', '|---|---|---|---|---|---|---|');
   for (const r of results.training) lines.push(`| ${r.model} | ${r.config} | ${r.ours.toFixed(0)} tok/s | ${r.torch.toFixed(0)} tok/s | ${(r.ours / r.torch).toFixed(2)}× | ${mb(r.oursRss)} | ${mb(r.torchRss)} |`);
+  lines.push('');
+}
+if (results.export.length) {
+  lines.push('| export (~1 GB synthetic + LoRA) | output | time | throughput | disk write | ratio | peak RSS | largest tensor + 256 MiB |', '|---|---|---|---|---|---|---|---|');
+  for (const r of results.export) {
+    lines.push(`| ${r.job} | ${mb(r.outputBytes)} | ${r.seconds.toFixed(1)} s | ${r.throughputMBs.toFixed(0)} MB/s | ${r.diskMBs.toFixed(0)} MB/s | ${(r.throughputMBs / r.diskMBs).toFixed(2)}× | ${mb(r.peakRssBytes)} | ${mb(r.largestTensorBytes + 256 * 2 ** 20)} |`);
+  }
   lines.push('');
 }
 lines.push(...results.notes.map((n) => `- ${n}`));

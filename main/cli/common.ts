@@ -34,18 +34,22 @@ export function finiteNumber(value: string): number {
   return n;
 }
 
-/** Run a command body; a StudioError becomes one clear line and exit code 1 instead of a stack trace. */
+/**
+ * Run a command body; any error becomes one clear line and exit code 1 instead of a stack trace (the stack of an
+ * unexpected error is printed with LORA_STUDIO_DEBUG=1). A StudioError's message names the file and the problem.
+ */
 export function action<A extends unknown[]>(body: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
   return async (...args: A) => {
     try {
       await body(...args);
     } catch (e) {
-      if (e instanceof StudioError) {
-        console.error(`error: ${e.message}`);
-        process.exitCode = 1;
-        return;
+      const err = e instanceof Error ? e : new Error(String(e));
+      console.error(`error: ${err.message}`);
+      if (!(err instanceof StudioError)) {
+        if (process.env.LORA_STUDIO_DEBUG) console.error(err.stack);
+        else console.error('(an unexpected error; run again with LORA_STUDIO_DEBUG=1 to see where it happened)');
       }
-      throw e;
+      process.exitCode = 1;
     }
   };
 }
