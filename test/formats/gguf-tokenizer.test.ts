@@ -152,6 +152,12 @@ describe('tokenizer metadata helpers', () => {
     writeFileSync(path.join(d, 'special_tokens_map.json'), JSON.stringify({ bos_token: { content: '<s>' }, eos_token: '</s>', unk_token: '<unk>' }));
     const kv = new Map(ggufTokenizerMetadata(d).map(([k, v]) => [k, v.value]));
     expect([kv.get('tokenizer.ggml.bos_token_id'), kv.get('tokenizer.ggml.eos_token_id'), kv.get('tokenizer.ggml.unknown_token_id')]).toEqual([1, 2, 0]);
+    // Padded to config.json's vocab_size (the embedding rows) with unused pieces; a tokenizer beyond it is refused.
+    const padded = new Map(ggufTokenizerMetadata(d, 520).map(([k, v]) => [k, v.value]));
+    expect((padded.get('tokenizer.ggml.tokens') as string[]).slice(510)).toEqual([...(kv.get('tokenizer.ggml.tokens') as string[]).slice(510), ...range(512, 519).map((i) => `[PAD${i}]`)]);
+    expect((padded.get('tokenizer.ggml.token_type') as number[]).slice(512)).toEqual(new Array(8).fill(TokenType.UNUSED));
+    expect((padded.get('tokenizer.ggml.scores') as number[]).length).toBe(520);
+    expect(() => ggufTokenizerMetadata(d, 500)).toThrow(/token id 511 is beyond config\.json's vocab_size 500/);
     writeFileSync(path.join(d, 'tokenizer_config.json'), '{"bos_token": ');
     expect(() => ggufTokenizerMetadata(d)).toThrow(/tokenizer_config\.json: not valid JSON/);
   });

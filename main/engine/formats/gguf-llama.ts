@@ -123,7 +123,7 @@ export async function exportLlamaGguf(
   outFile: string,
   opts: { fileType: GgufFileType; name?: string; chatTemplate?: string },
 ): Promise<GgufExportReport> {
-  const kvs = [...llamaKvs(config, opts.fileType, opts.name ?? path.basename(tokenizerDir)), ...ggufTokenizerMetadata(tokenizerDir)];
+  const kvs = [...llamaKvs(config, opts.fileType, opts.name ?? path.basename(tokenizerDir)), ...ggufTokenizerMetadata(tokenizerDir, config.vocabSize)];
   const has = (key: string) => kvs.some(([k]) => k === key);
   if (opts.chatTemplate !== undefined) {
     // The caller's template wins over tokenizer_config.json's.

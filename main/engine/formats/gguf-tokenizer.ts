@@ -20,7 +20,7 @@ const BYTE_TOKEN = /^<0x[0-9A-F]{2}>$/;
  * must order pieces as tokenizer.json's merge list does (convert_hf_to_gguf.py writes -1000 for every piece of a
  * tokenizer.json-only model, which loses that order). See `spmScores`.
  */
-export function ggufTokenizerMetadata(dir: string): [string, GgufValue][] {
+export function ggufTokenizerMetadata(dir: string, vocabSize?: number): [string, GgufValue][] {
   const file = path.join(dir, 'tokenizer.json');
   if (!existsSync(file)) throw new FormatError('missing: GGUF export needs the model tokenizer.json', file, 'gguf/tokenizer');
   const json = readJsonIfThere(file) as TokenizerJson;
@@ -31,7 +31,15 @@ export function ggufTokenizerMetadata(dir: string): [string, GgufValue][] {
   const model = json.model;
   if (!model || model.type !== 'BPE' || !model.vocab) throw new FormatError(`only BPE tokenizers can be exported to GGUF (model.type is ${model?.type})`, file, 'gguf/tokenizer');
 
-  const size = Math.max(...Object.values(model.vocab), ...(json.added_tokens ?? []).map((t) => t.id)) + 1;
+  // A loop, not Math.max(...ids): spreading a 128k-token vocabulary overflows the call stack.
+  let maxId = -1;
+  for (const id of Object.values(model.vocab)) maxId = Math.max(maxId, id);
+  for (const t of json.added_tokens ?? []) maxId = Math.max(maxId, t.id);
+  if (vocabSize !== undefined && maxId >= vocabSize) {
+    throw new FormatError(`token id ${maxId} is beyond config.json's vocab_size ${vocabSize}: the embeddings would not cover it`, file, 'gguf/tokenizer');
+  }
+  // The token list must be as long as the embedding matrix: ids the tokenizer does not use become unused pads.
+  const size = vocabSize ?? maxId + 1;
   const tokens: string[] = new Array(size);
   const present = new Array<boolean>(size).fill(false);
   const set = (id: number, text: string) => {
@@ -41,7 +49,7 @@ export function ggufTokenizerMetadata(dir: string): [string, GgufValue][] {
   for (const [t, id] of Object.entries(model.vocab)) set(id, t);
   const added = new Map((json.added_tokens ?? []).map((t) => [t.id, t]));
   for (const [id, t] of added) set(id, t.content);
-  for (let i = 0; i < size; i++) if (!present[i]) tokens[i] = `[PAD${i}]`; // holes in the id range become unused pads
+  for (let i = 0; i < size; i++) if (!present[i]) tokens[i] = `[PAD${i}]`;
   const special = (key: string) => {
     const v = config[key] ?? specialMap[key];
     const text = typeof v === 'string' ? v : v && typeof v === 'object' && 'content' in v ? String((v as { content: unknown }).content) : undefined;
