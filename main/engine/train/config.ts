@@ -27,7 +27,10 @@ export const finetuneConfigSchema = z.object({
     .default(['q_proj', 'v_proj'])
     .describe('Projections that get a LoRA update: any of q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj.'),
   train_on_inputs: z.boolean().default(true).describe('Also learn the prompt tokens; false masks them out of the loss.'),
-  add_eos_token: z.boolean().default(false).describe('Append the EOS token to each training example (when not cut off).'),
+  add_eos_token: z
+    .boolean()
+    .default(false)
+    .describe("Alpaca-LoRA's flag: every example ends in EOS when it fits (its code always adds it); with the flag the prompt mask counts the prompt's own EOS."),
   group_by_length: z.boolean().default(false).describe('Batch examples of similar length together: faster, but a less smooth loss curve.'),
   resume_from_checkpoint: z
     .union([z.string(), z.boolean()])
