@@ -72,6 +72,8 @@ export class JobHost {
         info.runId = newRunId();
         cfg.output_dir = path.join(this.opts.runsDir, info.runId);
       } else {
+        // A relative folder is taken inside runsDir, never the server's working directory.
+        cfg.output_dir = path.resolve(this.opts.runsDir, cfg.output_dir);
         info.runId = path.basename(cfg.output_dir);
       }
     }

@@ -1,0 +1,94 @@
+import { useEffect, useState } from 'react';
+import { useTranslation } from 'react-i18next';
+import type { CallReply, JobInfo } from '../../main/api/contract.ts';
+import { LANGUAGES } from './i18n.ts';
+import { noteJob } from './job-store.ts';
+import { ExportPage } from './pages/export-page.tsx';
+import { PlaygroundPage } from './pages/playground-page.tsx';
+import { RunPage } from './pages/run-page.tsx';
+import { RunsPage } from './pages/runs-page.tsx';
+import { Wizard } from './pages/wizard.tsx';
+import { call, transport } from './transport.ts';
+
+const PAGES = ['wizard', 'run', 'runs', 'export', 'playground'] as const;
+type Page = (typeof PAGES)[number];
+
+export function App() {
+  const { t, i18n } = useTranslation();
+  const [page, setPage] = useState<Page>('wizard');
+  const [info, setInfo] = useState<CallReply<'app.info'>>();
+  const [jobId, setJobId] = useState<string>();
+  const [error, setError] = useState<string>();
+  useEffect(() => {
+    call('app.info', {})
+      .then(setInfo)
+      .catch((e: Error) => setError(e.message));
+    call('settings.get', {})
+      .then((s) => void i18n.changeLanguage(s.language))
+      .catch(() => {});
+  }, [i18n]);
+  useEffect(() => {
+    document.documentElement.lang = i18n.language;
+  }, [i18n.language]);
+  const setLanguage = (lng: 'en' | 'zh-CN') => {
+    void i18n.changeLanguage(lng);
+    call('settings.set', { language: lng }).catch(() => {});
+  };
+  const started = (job: JobInfo) => {
+    noteJob(job.id, job.kind, job.runId);
+    setJobId(job.id);
+    setPage('run');
+  };
+  // Pages stay mounted (hidden) so a half-filled wizard survives a look at the Run page.
+  const show = (p: Page) => ({ hidden: page !== p });
+  return (
+    <div className="app">
+      <header>
+        <h1 data-testid="app-title">{t('app.title')}</h1>
+        <nav>
+          {PAGES.map((p) => (
+            <button key={p} data-testid={`nav-${p}`} className={p === page ? 'active' : ''} onClick={() => setPage(p)}>
+              {t(`nav.${p}`)}
+            </button>
+          ))}
+        </nav>
+        <label className="lang">
+          {t('app.language')}{' '}
+          <select data-testid="language" value={i18n.language} onChange={(e) => setLanguage(e.target.value as 'en' | 'zh-CN')}>
+            {LANGUAGES.map((l) => (
+              <option key={l.code} value={l.code}>
+                {l.label}
+              </option>
+            ))}
+          </select>
+        </label>
+        <small className="muted">
+          {transport.mode === 'electron' ? t('app.mode_electron') : t('app.mode_browser')}
+          {info && ` · v${info.version}`}
+        </small>
+      </header>
+      {error && (
+        <div className="error" role="alert">
+          {error}
+        </div>
+      )}
+      <main>
+        <div {...show('wizard')}>
+          <Wizard onStarted={started} />
+        </div>
+        <div {...show('run')}>
+          <RunPage jobId={jobId} setJobId={setJobId} />
+        </div>
+        <div {...show('runs')}>
+          <RunsPage visible={page === 'runs'} onStarted={started} />
+        </div>
+        <div {...show('export')}>
+          <ExportPage available={Boolean(info?.jobKinds.includes('export'))} />
+        </div>
+        <div {...show('playground')}>
+          <PlaygroundPage />
+        </div>
+      </main>
+    </div>
+  );
+}
