@@ -35,11 +35,10 @@ describe.skipIf(Boolean(skip))('Electron app (Playwright _electron)', () => {
       const page = await app.firstWindow();
       await page.waitForSelector('[data-testid="app-title"]');
       expect(page.url()).toMatch(/^app:\/\/studio\//);
-      const probe = await page.evaluate(() => ({
-        studio: typeof (window as unknown as { studio?: { app?: unknown } }).studio?.app,
-        require: typeof (window as unknown as { require?: unknown }).require,
-        process: typeof (window as unknown as { process?: unknown }).process,
-      }));
+      const probe = await page.evaluate(() => {
+        const w = globalThis as unknown as { studio?: { app?: unknown }; require?: unknown; process?: unknown };
+        return { studio: typeof w.studio?.app, require: typeof w.require, process: typeof w.process };
+      });
       expect(probe).toEqual({ studio: 'object', require: 'undefined', process: 'undefined' });
     } finally {
       await app.close();
