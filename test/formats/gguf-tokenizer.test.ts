@@ -64,6 +64,12 @@ describe.skipIf(missingShared(`${LLAMA}/tokenizer.json`, VOCAB, `${VOCAB}.inp`, 
     }
   });
 
+  it('a full load of the vocab-only file fails cleanly (llama.cpp wants the tensors), so the load above really was vocab-only', async () => {
+    const { loadLlamaCpp } = await import('../../main/engine/system/llama-cpp.ts');
+    await expect(loadLlamaCpp(path.join(dir, 'llama-vocab.gguf'))).rejects.toThrow();
+  });
+
+  // Scores as convert_hf_to_gguf.py writes them for a tokenizer.json-only model (all -1000) fail 16 of these 46.
   it("llama.cpp's tokenizer, loaded from our vocab-only GGUF, passes llama.cpp's 46 test cases", () => {
     const inputs = readFileSync(sharedPath(`${VOCAB}.inp`), 'utf8').split('\n__ggml_vocab_test__\n');
     inputs.pop(); // the file ends with a separator

@@ -50,14 +50,24 @@ async function getCpuLlama(quiet: RegExp[] = []): Promise<{ lib: NodeLlamaCpp; l
  */
 export async function loadLlamaCpp(ggufPath: string, opts: { threads?: number; contextSize?: number; f32Cache?: boolean } = {}): Promise<LlamaCppModel> {
   const { llama } = await getCpuLlama();
-  const model = await llama.loadModel({ modelPath: ggufPath });
   const contextSize = opts.contextSize ?? 512;
-  const context = await model.createContext({
-    contextSize,
-    threads: opts.threads,
-    batchSize: contextSize,
-    ...(opts.f32Cache ? { experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32', flashAttention: false } : {}),
+  // A file llama.cpp refuses must not leave the native instance alive (it would keep the process from exiting).
+  const model = await llama.loadModel({ modelPath: ggufPath }).catch(async (e: unknown) => {
+    await llama.dispose();
+    throw e;
   });
+  const context = await model
+    .createContext({
+      contextSize,
+      threads: opts.threads,
+      batchSize: contextSize,
+      ...(opts.f32Cache ? { experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32', flashAttention: false } : {}),
+    })
+    .catch(async (e: unknown) => {
+      await model.dispose();
+      await llama.dispose();
+      throw e;
+    });
   const sequence = context.getSequence();
   const reset = async () => sequence.clearHistory();
 
@@ -133,7 +143,10 @@ export async function loadLlamaCppVocab(ggufPath: string): Promise<LlamaCppVocab
   // node-llama-cpp first estimates memory with a full (tensor-less) load of the file, which fails on a vocab-only
   // file and logs it; the vocab-only load that follows succeeds. Those two lines are noise here.
   const { llama } = await getCpuLlama([/missing tensor/, /failed to load model/]);
-  const model = await llama.loadModel({ modelPath: ggufPath, vocabOnly: true });
+  const model = await llama.loadModel({ modelPath: ggufPath, vocabOnly: true }).catch(async (e: unknown) => {
+    await llama.dispose();
+    throw e;
+  });
   return {
     tokenize: (text) => model.tokenize(text).map(Number),
     detokenize: (tokens) => model.detokenize(tokens as never),
