@@ -73,8 +73,9 @@ export class JobHost {
         cfg.output_dir = path.join(this.opts.runsDir, info.runId);
       } else {
         // A relative folder is taken inside runsDir, never the server's working directory.
-        cfg.output_dir = path.resolve(this.opts.runsDir, String(cfg.output_dir));
-        info.runId = path.basename(cfg.output_dir);
+        const dir = path.resolve(this.opts.runsDir, cfg.output_dir);
+        cfg.output_dir = dir;
+        info.runId = path.basename(dir);
       }
     }
     const job: Job = { info, config: cfg, tail: new OutputTail(), stopRequested: false };
