@@ -1,6 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { readGguf } from '../../main/engine/formats/gguf-reader.ts';
 
@@ -117,5 +118,20 @@ describe('the strict GGUF reader', () => {
     expect(g.alignment).toBe(64);
     expect(g.dataOffset % 64).toBe(0);
     expect(Array.from(await g.readF32('a'))).toEqual(new Array(32).fill(0));
+  });
+
+  it('on any corruption of a good file, either reads it or throws a FormatError (fuzzed)', async () => {
+    const good = build({ kvs: [kv('general.architecture', 8, gstr('llama')), kv('arr', 9, Buffer.concat([u32(5), u64(3), u32(1), u32(2), u32(3)])), kvU32('general.alignment', 32)] });
+    const p = path.join(dir, 'fuzz.gguf');
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.tuple(fc.nat(good.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }), fc.nat(good.length), async (edits, cut) => {
+        const bytes = Buffer.from(good);
+        for (const [at, value] of edits) bytes[at] = value;
+        writeFileSync(p, bytes.subarray(0, Math.max(cut, 24)));
+        const outcome = await readGguf(p).then(() => 'read', (e: Error) => e.name);
+        expect(['read', 'FormatError']).toContain(outcome);
+      }),
+      { numRuns: 300, seed: 7 },
+    );
   });
 });
