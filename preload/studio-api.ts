@@ -1,5 +1,6 @@
 import { channelOf, EVENT_CHANNEL, type IpcResult, type StudioBridge } from '../main/api/bridge.ts';
-import { CALL_NAMES, type JobEvent } from '../main/api/contract.ts';
+import { CALL_NAME_LIST } from '../main/api/call-names.ts';
+import type { JobEvent } from '../main/api/contract.ts';
 
 /** The three ipcRenderer functions preload needs; the page never sees this object. */
 export interface RendererIpc {
@@ -11,7 +12,7 @@ export interface RendererIpc {
 /** Build window.studio: one narrow method per contract call, each bound to its own channel, and onEvent. */
 export function buildStudioApi(ipc: RendererIpc): StudioBridge {
   const api: Record<string, Record<string, (request?: unknown) => Promise<unknown>>> = {};
-  for (const name of CALL_NAMES) {
+  for (const name of CALL_NAME_LIST) {
     const [group, method] = name.split('.') as [string, string];
     const channel = channelOf(name);
     (api[group] ??= {})[method] = async (request?: unknown) => {

@@ -1,4 +1,5 @@
 import type { CallName, CallReply, CallRequest, JobEvent } from './contract.ts';
+import type { CALL_NAME_LIST } from './call-names.ts';
 
 /**
  * The shape of `window.studio` that preload exposes: one method per contract call, grouped by the part before
@@ -15,7 +16,7 @@ export type StudioBridge = {
 };
 
 /** The IPC channel of a call. The main side accepts exactly these (plus nothing) — see main/electron/ipc.ts. */
-export function channelOf(name: CallName): string {
+export function channelOf(name: CallName | (typeof CALL_NAME_LIST)[number]): string {
   return `studio:${name}`;
 }
 export const EVENT_CHANNEL = 'studio:event';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CALL_NAME_LIST } from './call-names.ts';
 
 /**
  * The one contract between the studio's UI and its main side. Electron IPC and the HTTP/WebSocket server both
@@ -196,6 +197,9 @@ export const calls = {
 export type Calls = typeof calls;
 export type CallName = keyof Calls;
 export const CALL_NAMES = Object.keys(calls) as CallName[];
+// Both directions: a call missing from call-names.ts, or a name there without a call, fails the type check.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+export const CALL_NAME_LIST_MATCHES: Same<(typeof CALL_NAME_LIST)[number], CallName> = true;
 /** What a caller sends (defaults may be left out). */
 export type CallRequest<K extends CallName> = z.input<Calls[K]['request']>;
 /** What a handler receives, after validation and defaults. */

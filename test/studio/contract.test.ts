@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ApiError, createApi, errorPayload, type Handlers } from '../../main/api/create-api.ts';
+import { CALL_NAME_LIST } from '../../main/api/call-names.ts';
 import { CALL_NAMES, jobEventSchema, settingsSchema } from '../../main/api/contract.ts';
 import { FormatError } from '../../main/engine/errors.ts';
 
@@ -26,6 +27,10 @@ describe('contract and createApi', () => {
     expect(CALL_NAMES.sort()).toEqual(
       ['app.info', 'data.check', 'finetune.fields', 'jobs.list', 'jobs.start', 'jobs.stop', 'model.inspect', 'runs.delete', 'runs.list', 'runs.read', 'settings.get', 'settings.set', 'system.gpu'].sort(),
     );
+  });
+
+  it('the zod-free name list for preload matches the contract', () => {
+    expect([...CALL_NAME_LIST].sort()).toEqual([...CALL_NAMES].sort());
   });
 
   it('passes a valid request, with defaults filled, to its handler', async () => {
