@@ -221,6 +221,22 @@ describe.skipIf(missingShared(`${MODEL}/model.safetensors`, 'alpaca/alpaca_en_de
       renameSync(path.join(d, 'adapter_model.safetensors'), path.join(d, 'adapter_model.bin'));
     });
     await expect(readPeftAdapter(bin, base)).rejects.toThrow(/adapter_model\.bin.*convert it with PEFT/);
+    // An adapter saved with PEFT's adapter name in its keys (`lora_A.default.weight`).
+    const named = path.join(work, 'bad-default');
+    const loaded = await readPeftAdapter(adapterDir, base);
+    const { writeSafetensors } = await import('../../main/engine/formats/safetensors.ts');
+    cpSync(adapterDir, named, { recursive: true });
+    await writeSafetensors(
+      path.join(named, 'adapter_model.safetensors'),
+      [...loaded.modules.values()].flatMap((m) => {
+        const key = `base_model.model.model.layers.${m.layer}.${m.name === 'up_proj' ? 'mlp' : 'self_attn'}.${m.name}`;
+        return [
+          { name: `${key}.lora_A.default.weight`, dtype: 'F32' as const, shape: [8, m.a.length / 8], data: new Uint8Array(m.a.buffer) },
+          { name: `${key}.lora_B.default.weight`, dtype: 'F32' as const, shape: [m.b.length / 8, 8], data: new Uint8Array(m.b.buffer) },
+        ];
+      }),
+    );
+    await expect(readPeftAdapter(named, base)).rejects.toThrow(/lora_A\.default\.weight carries the adapter name "\.default".*save_pretrained/);
     expect(statSync(adapterDir).isDirectory()).toBe(true);
   });
 });

@@ -8,7 +8,7 @@ import { EpochBatches, sequentialBatches, splitTrainValidation } from '../data/b
 import { loadAlpacaRows } from '../data/dataset.ts';
 import { encodeExample } from '../data/encode.ts';
 import { Prng } from '../data/prng.ts';
-import { datasetStats } from '../data/stats.ts';
+import { datasetStats, overLongProblems } from '../data/stats.ts';
 import { loadTemplate } from '../data/templates.ts';
 import { StudioError } from '../errors.ts';
 import { writeFileAtomic } from '../formats/atomic-write.ts';
@@ -66,6 +66,9 @@ export async function runFinetune(config: FinetuneConfig, listener: TrainingList
   const trainExamples = split.train.map((r) => encodeExample(tokenizer, template, r, encode));
   const valExamples = split.validation.map((r) => encodeExample(tokenizer, template, r, encode));
   const stats = datasetStats(trainExamples, config.cutoff_len);
+  const overLong = overLongProblems([...trainExamples, ...valExamples], config.cutoff_len);
+  for (const p of overLong.slice(0, 5)) log(p.message, 'warn');
+  if (overLong.length > 5) log(`${overLong.length - 5} more rows are cut at cutoff_len ${config.cutoff_len}`, 'warn');
   log(
     `train ${trainExamples.length} / validation ${valExamples.length} examples; mean ${stats.meanLength.toFixed(0)} tokens, ` +
       `${(stats.truncatedShare * 100).toFixed(1)}% cut at cutoff_len ${config.cutoff_len}`,
