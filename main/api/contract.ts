@@ -21,6 +21,8 @@ export const jobInfoSchema = z.object({
   state: jobStateSchema,
   /** The run folder the job writes, when it has one (fine-tuning). */
   runId: z.string().optional(),
+  /** The worker process, once it runs. */
+  pid: z.number().optional(),
   createdAt: z.string(),
   startedAt: z.string().optional(),
   endedAt: z.string().optional(),

@@ -156,6 +156,7 @@ export class JobHost {
     }
     const msg = parsed.data;
     if (msg.type === 'ready') {
+      job.info.pid = msg.pid;
       if (job.stopRequested) return job.worker?.send({ type: 'stop' });
       job.worker?.send({ type: 'run', job: { id: job.info.id, kind: job.info.kind, config: job.config } });
       return;

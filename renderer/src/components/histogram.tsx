@@ -9,7 +9,7 @@ export function Histogram({ bins }: { bins: { from: number; to: number | null; c
         <BarChart data={data} margin={{ top: 8, right: 16, bottom: 4, left: 0 }}>
           <CartesianGrid strokeDasharray="3 3" stroke="var(--grid)" />
           <XAxis dataKey="label" interval="preserveStartEnd" />
-          <YAxis allowDecimals={false} width={40} />
+          <YAxis allowDecimals={false} width={52} />
           <Tooltip />
           <Bar dataKey="count" isAnimationActive={false} fill="var(--accent)" />
         </BarChart>

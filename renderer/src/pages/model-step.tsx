@@ -15,9 +15,9 @@ export function ModelStep({ dir, setDir, report, setReport, recent }: { dir: str
     setReport(undefined);
     try {
       const r = await call('model.inspect', { dir: path.trim() });
-      setReport(r);
       const s = await call('settings.get', {});
       await call('settings.set', { recentModels: [path.trim(), ...s.recentModels.filter((m) => m !== path.trim())].slice(0, 10) });
+      setReport(r);
     } catch (e) {
       setError((e as Error).message);
     } finally {
