@@ -162,6 +162,9 @@ export class JobHost {
       return;
     }
     const event = { ...msg.event, jobId: job.info.id };
+    // The job's own words join its stdout/stderr in the tail, so a crash report shows what it was doing.
+    if (event.type === 'log') job.tail.push(`${event.level}: ${event.message}\n`);
+    if (event.type === 'report') job.tail.push(`step ${event.step}${event.totalSteps ? `/${event.totalSteps}` : ''}: loss ${event.loss.toFixed(4)}\n`);
     if (event.type === 'done' || event.type === 'failed') job.terminal = event;
     else this.emit(event);
   }

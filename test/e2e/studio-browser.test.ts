@@ -180,6 +180,7 @@ describe.skipIf(Boolean(skip))('studio in Chromium (browser mode)', () => {
     process.kill(job().pid!, 'SIGKILL');
     await expect.poll(() => page.getByTestId('job-state').textContent(), { timeout: 20_000 }).toBe('failed');
     expect(await page.getByTestId('job-failed').textContent()).toMatch(/killed by SIGKILL/);
+    expect(await page.getByTestId('last-output').textContent()).toMatch(/checkpoint written: .*step-1/);
     await shot('run-killed-en');
     const runs = (await server.api.call('runs.list', {})) as { runs: { id: string; status: string; checkpoints: string[] }[] };
     const killed = runs.runs.find((r) => r.id === job().runId);

@@ -53,10 +53,12 @@ export function RunPage({ jobId, setJobId }: { jobId?: string; setJobId(id: stri
           {job.failed && (
             <div data-testid="job-failed">
               <ErrorBox error={t('run.failed', { error: job.failed.error })} />
-              <details open>
-                <summary>{t('run.lastOutput')}</summary>
-                <pre className="log">{job.failed.lastOutput.join('\n')}</pre>
-              </details>
+              {job.failed.lastOutput.length > 0 && (
+                <details open>
+                  <summary>{t('run.lastOutput')}</summary>
+                  <pre className="log" data-testid="last-output">{job.failed.lastOutput.join('\n')}</pre>
+                </details>
+              )}
             </div>
           )}
           {last && (
