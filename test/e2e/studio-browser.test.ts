@@ -194,6 +194,12 @@ describe.skipIf(Boolean(skip))('studio in Chromium (browser mode)', () => {
     await page.getByTestId('runs-table').getByRole('button', { name: 'Open' }).last().click();
     await expect.poll(async () => Number(await page.getByTestId('runs-page').getByTestId('loss-chart').getAttribute('data-points'))).toBe(3);
     await shot('runs-en');
+    // Resume the killed run from its checkpoint, then stop it from the Run page.
+    await page.getByTestId('runs-table').getByRole('button', { name: 'Open' }).first().click();
+    await page.getByTestId('resume-run').click();
+    await expect.poll(() => page.getByTestId('job-log').textContent(), { timeout: 60_000 }).toMatch(/resuming from .*step-1 at step 1/);
+    await page.getByTestId('stop-job').click();
+    await expect.poll(() => page.getByTestId('job-state').textContent(), { timeout: 60_000 }).toBe('stopped');
     await nav('export');
     expect(await page.getByTestId('export-page').getByTestId('not-available').isVisible()).toBe(true);
     await shot('export-en');

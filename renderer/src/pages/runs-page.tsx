@@ -87,7 +87,7 @@ export function RunsPage({ visible, onStarted }: { visible: boolean; onStarted(j
           {open.map((r) => (
             <p key={r.run.id} className="row">
               <span className="mono">{r.run.dir}</span>
-              {r.run.status !== 'finished' && r.run.checkpoints.length > 0 && <button onClick={() => void resume(r)}>{t('runs.resume')}</button>}
+              {r.run.status !== 'finished' && r.run.checkpoints.length > 0 && <button data-testid="resume-run" onClick={() => void resume(r)}>{t('runs.resume')}</button>}
               {r.run.problems.map((p) => (
                 <span key={p} className="error">{p}</span>
               ))}
