@@ -161,7 +161,8 @@ export class JobHost {
       job.worker?.send({ type: 'run', job: { id: job.info.id, kind: job.info.kind, config: job.config } });
       return;
     }
-    const event = { ...msg.event, jobId: job.info.id };
+    let event = { ...msg.event, jobId: job.info.id };
+    if (event.type === 'started' && job.info.runId) event = { ...event, runId: job.info.runId };
     // The job's own words join its stdout/stderr in the tail, so a crash report shows what it was doing.
     if (event.type === 'log') job.tail.push(`${event.level}: ${event.message}\n`);
     if (event.type === 'report') job.tail.push(`step ${event.step}${event.totalSteps ? `/${event.totalSteps}` : ''}: loss ${event.loss.toFixed(4)}\n`);
