@@ -127,15 +127,25 @@ export const gpuSchema = z.object({
 });
 export type GpuInfo = z.infer<typeof gpuSchema>;
 
-export const settingsSchema = z.object({
-  language: z.enum(['en', 'zh-CN']).default('en'),
-  theme: z.enum(['system', 'light', 'dark']).default('system'),
-  runsDir: z.string().default(''),
-  recentModels: z.array(z.string()).max(10).default([]),
-  recentData: z.array(z.string()).max(10).default([]),
+const settingsFields = {
+  language: z.enum(['en', 'zh-CN']),
+  theme: z.enum(['system', 'light', 'dark']),
+  runsDir: z.string(),
+  recentModels: z.array(z.string()).max(10),
+  recentData: z.array(z.string()).max(10),
   /** User presets for the training step: name → settings (field names of the fine-tuning config schema). */
-  presets: z.record(z.string(), z.record(z.string(), z.unknown())).default({}),
+  presets: z.record(z.string(), z.record(z.string(), z.unknown())),
+};
+export const settingsSchema = z.object({
+  language: settingsFields.language.default('en'),
+  theme: settingsFields.theme.default('system'),
+  runsDir: settingsFields.runsDir.default(''),
+  recentModels: settingsFields.recentModels.default([]),
+  recentData: settingsFields.recentData.default([]),
+  presets: settingsFields.presets.default({}),
 });
+/** A change to some settings. Built without defaults: zod 4 fills a default even in an optional field, which would reset the rest. */
+export const settingsPatchSchema = z.object(settingsFields).partial().strict();
 export type Settings = z.infer<typeof settingsSchema>;
 
 // ---------- calls ----------
@@ -193,7 +203,7 @@ export const calls = {
     }),
   },
   'settings.get': { request: empty, reply: settingsSchema },
-  'settings.set': { request: settingsSchema.partial().strict(), reply: settingsSchema },
+  'settings.set': { request: settingsPatchSchema, reply: settingsSchema },
 } as const;
 
 export type Calls = typeof calls;

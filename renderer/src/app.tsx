@@ -19,12 +19,19 @@ export function App() {
   const [info, setInfo] = useState<CallReply<'app.info'>>();
   const [jobId, setJobId] = useState<string>();
   const [error, setError] = useState<string>();
+  const [theme, setTheme] = useState<'system' | 'light' | 'dark'>('system');
+  useEffect(() => {
+    document.documentElement.dataset.theme = theme;
+  }, [theme]);
   useEffect(() => {
     call('app.info', {})
       .then(setInfo)
       .catch((e: Error) => setError(e.message));
     call('settings.get', {})
-      .then((s) => void i18n.changeLanguage(s.language))
+      .then((s) => {
+        void i18n.changeLanguage(s.language);
+        setTheme(s.theme);
+      })
       .catch(() => {});
   }, [i18n]);
   useEffect(() => {
@@ -60,6 +67,22 @@ export function App() {
                 {l.label}
               </option>
             ))}
+          </select>
+        </label>
+        <label className="lang">
+          {t('app.theme')}{' '}
+          <select
+            data-testid="theme"
+            value={theme}
+            onChange={(e) => {
+              const v = e.target.value as typeof theme;
+              setTheme(v);
+              call('settings.set', { theme: v }).catch(() => {});
+            }}
+          >
+            <option value="system">{t('app.theme_system')}</option>
+            <option value="light">{t('app.theme_light')}</option>
+            <option value="dark">{t('app.theme_dark')}</option>
           </select>
         </label>
         <small className="muted">

@@ -221,6 +221,9 @@ describe.skipIf(Boolean(skip))('studio in Chromium (browser mode)', () => {
     await shot('run-zh');
     await nav('runs');
     await shot('runs-zh');
+    await page.getByTestId('theme').selectOption('dark');
+    expect(await page.locator('html').getAttribute('data-theme')).toBe('dark');
+    await shot('runs-zh-dark');
     // The choice is saved in settings, so the next start opens in Chinese.
     const settings = (await server.api.call('settings.get', {})) as { language: string };
     expect(settings.language).toBe('zh-CN');

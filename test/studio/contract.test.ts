@@ -47,6 +47,13 @@ describe('contract and createApi', () => {
     expect(seen).toEqual({ path: 'a.json', template: 'alpaca', cutoffLen: 256, trainOnInputs: true, addEosToken: false });
   });
 
+  it('passes a settings patch as it is, without defaults for the fields it leaves out', async () => {
+    let seen: unknown;
+    const api = createApi(handlers({ 'settings.set': (p) => ((seen = p), settingsSchema.parse(p)) }));
+    await api.call('settings.set', { theme: 'dark' });
+    expect(seen).toEqual({ theme: 'dark' });
+  });
+
   it('rejects an invalid request with status 400 naming the field', async () => {
     const api = createApi(handlers());
     const err = await rejection(api.call('model.inspect', { dir: 3 }));

@@ -1,6 +1,6 @@
 /** English strings. Keys are grouped by page; zh-CN.ts must have the same keys (checked by a test). */
 export const en = {
-  app: { title: 'LoRA Studio', language: 'Language', mode_browser: 'Browser mode', mode_electron: 'Desktop' },
+  app: { title: 'LoRA Studio', language: 'Language', theme: 'Theme', theme_system: 'System', theme_light: 'Light', theme_dark: 'Dark', mode_browser: 'Browser mode', mode_electron: 'Desktop' },
   nav: { wizard: 'New run', run: 'Run', runs: 'Runs', export: 'Export', playground: 'Playground' },
   common: { loading: 'Working…', error: 'Error', next: 'Next', back: 'Back', none: 'none', notAvailable: 'Not available in this build: {{what}} arrives with the engine’s {{part}}.' },
   wizard: {

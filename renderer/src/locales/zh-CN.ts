@@ -2,7 +2,7 @@ import type { Strings } from './en.ts';
 
 /** 简体中文。 */
 export const zhCN: Strings = {
-  app: { title: 'LoRA 工作室', language: '语言', mode_browser: '浏览器模式', mode_electron: '桌面版' },
+  app: { title: 'LoRA 工作室', language: '语言', theme: '主题', theme_system: '跟随系统', theme_light: '浅色', theme_dark: '深色', mode_browser: '浏览器模式', mode_electron: '桌面版' },
   nav: { wizard: '新建训练', run: '训练', runs: '历史记录', export: '导出', playground: '试用' },
   common: { loading: '处理中…', error: '错误', next: '下一步', back: '上一步', none: '无', notAvailable: '此版本暂不支持：{{what}}将随引擎的{{part}}提供。' },
   wizard: {
