@@ -143,8 +143,8 @@ describe.skipIf(Boolean(skip))('studio in Chromium (browser mode)', () => {
     expect(config.output_dir).toBeUndefined();
     await shot('wizard-review-en');
     await page.getByTestId('start-training').click();
-    await expect.poll(() => page.getByTestId('job-state').textContent(), { timeout: 100_000, interval: 500 }).toMatch(/done|failed/);
-    expect(await page.getByTestId('job-state').textContent()).toBe('done');
+    await expect.poll(() => page.getByTestId('job-state').getAttribute('data-state'), { timeout: 100_000, interval: 500 }).toMatch(/done|failed/);
+    expect(await page.getByTestId('job-state').getAttribute('data-state')).toBe('done');
     expect(Number(await page.getByTestId('loss-chart').getAttribute('data-points'))).toBe(3);
     expect(await page.getByTestId('loss-chart').locator('.recharts-line-curve').count()).toBeGreaterThan(0);
     expect(await page.getByTestId('gpu-panel').textContent()).toMatch(/No NVIDIA GPU|GPU 0/);
@@ -178,7 +178,7 @@ describe.skipIf(Boolean(skip))('studio in Chromium (browser mode)', () => {
     expect(job().state).toBe('running');
 
     process.kill(job().pid!, 'SIGKILL');
-    await expect.poll(() => page.getByTestId('job-state').textContent(), { timeout: 20_000 }).toBe('failed');
+    await expect.poll(() => page.getByTestId('job-state').getAttribute('data-state'), { timeout: 20_000 }).toBe('failed');
     expect(await page.getByTestId('job-failed').textContent()).toMatch(/killed by SIGKILL/);
     expect(await page.getByTestId('last-output').textContent()).toMatch(/checkpoint written: .*step-1/);
     await shot('run-killed-en');
@@ -199,7 +199,7 @@ describe.skipIf(Boolean(skip))('studio in Chromium (browser mode)', () => {
     await page.getByTestId('resume-run').click();
     await expect.poll(() => page.getByTestId('job-log').textContent(), { timeout: 60_000 }).toMatch(/resuming from .*step-1 at step 1/);
     await page.getByTestId('stop-job').click();
-    await expect.poll(() => page.getByTestId('job-state').textContent(), { timeout: 60_000 }).toBe('stopped');
+    await expect.poll(() => page.getByTestId('job-state').getAttribute('data-state'), { timeout: 60_000 }).toBe('stopped');
     await nav('export');
     expect(await page.getByTestId('export-page').getByTestId('not-available').isVisible()).toBe(true);
     await shot('export-en');

@@ -61,6 +61,7 @@ export const en = {
     review: { title: 'Review', start: 'Start training', missing: 'Choose a model and a data file first.', started: 'Started job {{id}}' },
   },
   run: {
+    states: { running: 'running', done: 'done', failed: 'failed', stopped: 'stopped' },
     title: 'Training run',
     noJob: 'No job yet. Start one from “New run”.',
     job: 'Job',
@@ -84,7 +85,7 @@ export const en = {
     temp: 'temperature',
     power: 'power',
   },
-  runs: { title: 'Runs', empty: 'No runs in {{dir}} yet.', refresh: 'Refresh', open: 'Open', delete: 'Delete', confirmDelete: 'Delete run {{id}} and all its files?', resume: 'Resume', compare: 'Compare', steps: 'Steps', lastLoss: 'Last loss', status: 'Status', checkpoints: 'Checkpoints', created: 'Created' },
+  runs: { states: { finished: 'finished', stopped: 'stopped', incomplete: 'incomplete', empty: 'empty' }, title: 'Runs', empty: 'No runs in {{dir}} yet.', refresh: 'Refresh', open: 'Open', delete: 'Delete', confirmDelete: 'Delete run {{id}} and all its files?', resume: 'Resume', compare: 'Compare', steps: 'Steps', lastLoss: 'Last loss', status: 'Status', checkpoints: 'Checkpoints', created: 'Created' },
   export: { title: 'Export', run: 'Run', merge: 'Merge + Hugging Face checkpoint', shard: 'Shard size', dtype: 'dtype', stateDict: 'State dict', gguf: 'GGUF (Q8_0 / F16) + Ollama Modelfile', int8: 'int8 safetensors', go: 'Export' },
   playground: { title: 'Playground', prompt: 'Prompt', template: 'Template', temperature: 'Temperature', topK: 'Top-k', topP: 'Top-p', maxTokens: 'Max new tokens', base: 'Base model', tuned: 'Fine-tuned', generate: 'Generate' },
 };

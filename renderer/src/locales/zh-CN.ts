@@ -63,6 +63,7 @@ export const zhCN: Strings = {
     review: { title: '确认', start: '开始训练', missing: '请先选择模型和数据文件。', started: '已启动任务 {{id}}' },
   },
   run: {
+    states: { running: '运行中', done: '已完成', failed: '失败', stopped: '已停止' },
     title: '训练过程',
     noJob: '还没有任务。请在“新建训练”中开始。',
     job: '任务',
@@ -86,7 +87,7 @@ export const zhCN: Strings = {
     temp: '温度',
     power: '功耗',
   },
-  runs: { title: '历史记录', empty: '{{dir}} 中还没有训练记录。', refresh: '刷新', open: '打开', delete: '删除', confirmDelete: '删除训练 {{id}} 及其全部文件？', resume: '继续训练', compare: '对比', steps: '步数', lastLoss: '最新损失', status: '状态', checkpoints: '检查点', created: '创建时间' },
+  runs: { states: { finished: '已完成', stopped: '已停止', incomplete: '未完成', empty: '空' }, title: '历史记录', empty: '{{dir}} 中还没有训练记录。', refresh: '刷新', open: '打开', delete: '删除', confirmDelete: '删除训练 {{id}} 及其全部文件？', resume: '继续训练', compare: '对比', steps: '步数', lastLoss: '最新损失', status: '状态', checkpoints: '检查点', created: '创建时间' },
   export: { title: '导出', run: '训练', merge: '合并 + Hugging Face 检查点', shard: '分片大小', dtype: '数据类型', stateDict: 'State dict', gguf: 'GGUF（Q8_0 / F16）+ Ollama Modelfile', int8: 'int8 safetensors', go: '导出' },
   playground: { title: '试用', prompt: '提示词', template: '模板', temperature: '温度', topK: 'Top-k', topP: 'Top-p', maxTokens: '最多生成词元数', base: '基础模型', tuned: '微调后', generate: '生成' },
 };

@@ -31,7 +31,7 @@ export function RunPage({ jobId, setJobId }: { jobId?: string; setJobId(id: stri
           <p className="row">
             <span>
               {t('run.job')}: <span className="mono">{job.id}</span> ({job.kind}
-              {job.runId ? ` → ${job.runId}` : ''}) · {t('run.state')}: <strong data-testid="job-state">{job.state}</strong>
+              {job.runId ? ` → ${job.runId}` : ''}) · {t('run.state')}: <strong data-testid="job-state" data-state={job.state}>{t(`run.states.${job.state}`)}</strong>
             </span>
             {job.state === 'running' && (
               <button data-testid="stop-job" onClick={() => void call('jobs.stop', { id: job.id })}>

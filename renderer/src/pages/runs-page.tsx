@@ -67,7 +67,7 @@ export function RunsPage({ visible, onStarted }: { visible: boolean; onStarted(j
             {runs.map((r) => (
               <tr key={r.id}>
                 <td className="mono" title={r.baseModel}>{r.id}</td>
-                <td>{r.status}</td>
+                <td>{t(`runs.states.${r.status}`)}</td>
                 <td>{r.steps}</td>
                 <td>{r.lastLoss?.toFixed(4) ?? '–'}</td>
                 <td>{r.checkpoints.length}</td>
