@@ -43,7 +43,11 @@ export function GpuPanel({ tensorBytes }: { tensorBytes?: number }) {
             </small>
           </div>
         ))}
-      {gpu && !gpu.available && <p className="muted">{gpu.message}</p>}
+      {gpu && !gpu.available && (
+        <p data-testid="no-gpu">
+          {t('run.noGpu')} <small className="muted">({gpu.message})</small>
+        </p>
+      )}
       {gpu && (
         <p className="muted">
           {t('run.memory')}: {t('run.rss', { mb: mib(gpu.process.rssBytes) })} · {t('run.heap', { mb: mib(gpu.process.heapUsedBytes) })}

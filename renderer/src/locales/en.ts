@@ -77,6 +77,7 @@ export const en = {
     failed: 'The job failed: {{error}}',
     lastOutput: 'Last output of the job process',
     gpu: 'GPU',
+    noGpu: 'No NVIDIA GPU: showing this machine’s process and backend memory instead.',
     memory: 'Process memory',
     rss: 'resident {{mb}} MiB',
     heap: 'JS heap {{mb}} MiB',

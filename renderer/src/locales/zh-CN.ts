@@ -79,6 +79,7 @@ export const zhCN: Strings = {
     failed: '任务失败：{{error}}',
     lastOutput: '任务进程的最后输出',
     gpu: 'GPU',
+    noGpu: '没有 NVIDIA GPU：改为显示本机进程与后端的内存。',
     memory: '进程内存',
     rss: '常驻 {{mb}} MiB',
     heap: 'JS 堆 {{mb}} MiB',
