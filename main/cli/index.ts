@@ -3,6 +3,7 @@ import { registerDemo } from './demo.ts';
 import { registerExport } from './export.ts';
 import { registerFinetune } from './finetune.ts';
 import { registerGenerate } from './generate.ts';
+import { registerServe } from './serve.ts';
 import { registerInspect } from './inspect.ts';
 
 const program = new Command();
@@ -16,6 +17,7 @@ registerGenerate(program);
 registerFinetune(program);
 registerDemo(program);
 registerExport(program);
+registerServe(program);
 
 await program.parseAsync(process.argv);
 // The wasm backend's worker threads keep the event loop alive: once the command is done, flush and leave.

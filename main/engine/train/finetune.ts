@@ -66,6 +66,13 @@ export async function runFinetune(config: FinetuneConfig, listener: TrainingList
   const trainExamples = split.train.map((r) => encodeExample(tokenizer, template, r, encode));
   const valExamples = split.validation.map((r) => encodeExample(tokenizer, template, r, encode));
   const stats = datasetStats(trainExamples, config.cutoff_len);
+  if (stats.trainedTokens === 0) {
+    throw new StudioError(
+      `no training example has a token left to learn at cutoff_len ${config.cutoff_len}${config.train_on_inputs ? '' : ' (the prompts fill it and train_on_inputs is off)'}; raise cutoff_len or turn train_on_inputs on`,
+      config.data_path,
+      'data/nothing-to-train',
+    );
+  }
   const overLong = overLongProblems([...trainExamples, ...valExamples], config.cutoff_len);
   for (const p of overLong.slice(0, 5)) log(p.message, 'warn');
   if (overLong.length > 5) log(`${overLong.length - 5} more rows are cut at cutoff_len ${config.cutoff_len}`, 'warn');

@@ -148,8 +148,9 @@ export async function train(
     }
 
     const evalNow = data.validation.length > 0 && schedule.evalSteps > 0 && (pos.step % schedule.evalSteps === 0 || pos.step === total);
-    if (evalNow) {
-      const evalLoss = evaluate(model, adapter, data.validation);
+    const evalLoss = evalNow ? evaluate(model, adapter, data.validation) : NaN;
+    // A validation set whose labels are all masked has no loss to report (NaN): skip it rather than send NaN.
+    if (evalNow && Number.isFinite(evalLoss)) {
       hooks.listener({ type: 'eval', step: pos.step, epoch: pos.epoch, evalLoss });
       if (pos.bestEvalLoss === null || evalLoss < pos.bestEvalLoss) {
         pos.bestEvalLoss = evalLoss;
