@@ -45,6 +45,30 @@ describe('lora-studio command line', () => {
     expect(g.stderr).toMatch(/backend: wasm — tfjs-backend-wasm \(simd, \d threads?\)/);
   });
 
+  it('serve prints a tokened address, answers the API with the token and refuses it without', async () => {
+    const { spawn } = await import('node:child_process');
+    const runs = mkdtempSync(path.join(tmpdir(), 'serve-runs-'));
+    const child = spawn(process.execPath, ['bin/lora-studio.mjs', 'serve', '--runs_dir', runs], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      const url = await new Promise<URL>((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (d) => {
+          out += d;
+          const m = /(http:\/\/127\.0\.0\.1:\d+\/\?token=\S+)/.exec(out);
+          if (m) resolve(new URL(m[1]));
+        });
+        child.on('exit', () => reject(new Error(`serve exited: ${out}`)));
+      });
+      const token = url.searchParams.get('token')!;
+      const ok = await fetch(new URL('/api/app.info', url), { method: 'POST', headers: { 'content-type': 'application/json', 'x-studio-token': token }, body: '{}' });
+      expect(ok.status).toBe(200);
+      const refused = await fetch(new URL('/api/app.info', url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      expect(refused.status).toBe(401);
+    } finally {
+      child.kill('SIGTERM');
+    }
+  });
+
   it('the demo fine-tunes its own model and then answers its questions', async () => {
     const out = mkdtempSync(path.join(tmpdir(), 'demo-'));
     const r = await cli(['demo', '--output_dir', out, '--backend', 'wasm']);
