@@ -5,26 +5,15 @@ usage: python3 torch_train.py MODEL_DIR TARGETS BATCH SEQ STEPS R  → prints on
 """
 import json
 import math
+import os
 import resource
-import struct
 import sys
 import time
 
 import torch
 
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        b, e = info["data_offsets"]
-        out[name] = torch.frombuffer(bytearray(data[b:e]), dtype=torch.float32).reshape(info["shape"]).clone()
-    return out
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "reference"))
+from torch_llama_lora import read_safetensors  # noqa: E402  (the tests' reference reader)
 
 
 def main():
