@@ -1,0 +1,40 @@
+import * as tf from '@tensorflow/tfjs';
+import { describe, expect, it } from 'vitest';
+import { initBackend } from '../../main/engine/backend/index.ts';
+import { collate } from '../../main/engine/data/batches.ts';
+import { loadModel } from '../../main/engine/model/load.ts';
+import { LoraAdapter } from '../../main/engine/model/lora.ts';
+import { estimateTrainingMemory } from '../../main/engine/system/memory-estimate.ts';
+import { labelledCount, microBatchGradients } from '../../main/engine/train/step.ts';
+import { missingShared, sharedPath } from '../helpers/shared-data.ts';
+
+describe.skipIf(missingShared('models/stories260K/model.safetensors'))('training memory estimate', () => {
+  it("is within a factor of two of tfjs's measured peak for a real step, and grows with batch and length", async () => {
+    await initBackend('wasm');
+    const { model, config } = await loadModel(sharedPath('models/stories260K'));
+    const targets = ['q_proj', 'v_proj', 'down_proj'] as const;
+    const adapter = new LoraAdapter(config, { r: 8, alpha: 16, dropout: 0, targetModules: [...targets], useRslora: false }, (_l, _n, i, o) => ({ a: new Float32Array(8 * i).fill(0.01), b: new Float32Array(o * 8) }));
+    const B = 4;
+    const T = 128;
+    const measure = async (b: number, t: number) => {
+      const rows = Array.from({ length: t }, (_, i) => 3 + ((i * 37) % 500));
+      const batch = collate(Array.from({ length: b }, () => ({ inputIds: rows, labels: rows, truncated: false, fullLength: t })));
+      tf.dispose(microBatchGradients(model, adapter, batch, labelledCount(batch)).grads); // W for the backward is made once
+      const before = tf.memory().numBytes; // weights and LoRA are resident already
+      const profile = await tf.profile(() => tf.dispose(microBatchGradients(model, adapter, batch, labelledCount(batch)).grads));
+      return profile.peakBytes - before;
+    };
+    for (const [b, t] of [[B, T], [1, 64], [2, 256]]) {
+      const measured = await measure(b, t);
+      const estimated = estimateTrainingMemory(config, { microBatchSize: b, cutoffLen: t, loraR: 8, targetModules: targets }).activationsBytes;
+      console.log(`micro-batch ${b} × ${t}: estimated ${(estimated / 2 ** 20).toFixed(1)} MiB, measured ${(measured / 2 ** 20).toFixed(1)} MiB`);
+      expect(estimated / measured, `${b} × ${t}`).toBeGreaterThan(0.5);
+      expect(estimated / measured, `${b} × ${t}`).toBeLessThan(2);
+    }
+    const est = estimateTrainingMemory(config, { microBatchSize: B, cutoffLen: T, loraR: 8, targetModules: targets });
+    const bigger = estimateTrainingMemory(config, { microBatchSize: 2 * B, cutoffLen: 2 * T, loraR: 8, targetModules: targets });
+    expect(bigger.activationsBytes).toBeGreaterThan(3 * est.activationsBytes);
+    expect(est.totalBytes).toBe(est.weightsBytes + est.loraBytes + est.optimizerBytes + est.activationsBytes);
+    adapter.dispose();
+  });
+});
