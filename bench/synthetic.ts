@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Prng } from '../main/engine/data/prng.ts';
 import { writeSafetensors } from '../main/engine/formats/safetensors.ts';
 import { parseLlamaConfig } from '../main/engine/model/config.ts';
-import { expectedTensors } from '../main/engine/model/weights.ts';
+import { expectedTensors } from '../main/engine/model/projections.ts';
 
 export interface SyntheticShape {
   hidden_size: number;

@@ -1,7 +1,6 @@
 import { Option, type Command } from 'commander';
 import { StudioError } from '../engine/errors.ts';
 import { parseFinetuneConfig, readConfigFile, settingFields } from '../engine/train/config.ts';
-import { runFinetune } from '../engine/train/finetune.ts';
 import { ProgressPrinter } from './progress.ts';
 import { action } from './common.ts';
 
@@ -22,6 +21,7 @@ export function registerFinetune(program: Command): void {
   for (const w of WANDB_FLAGS) cmd.addOption(new Option(`--${w} <value>`, 'accepted for compatibility; Weights & Biases is not supported').hideHelp());
   cmd.action(
     action(async (flags: Record<string, unknown>) => {
+      const { runFinetune } = await import('../engine/train/finetune.ts');
       for (const w of WANDB_FLAGS) if (flags[w] !== undefined) console.error(`note: --${w} is accepted but Weights & Biases logging is not supported; metrics go to metrics.jsonl`);
       const fromFile = typeof flags.config === 'string' ? readConfigFile(flags.config) : {};
       const given = Object.fromEntries(Object.entries(flags).filter(([k, v]) => v !== undefined && k !== 'config' && !WANDB_FLAGS.includes(k)));

@@ -1,9 +1,5 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { generate } from '../engine/generate/generate.ts';
-import { loadModel } from '../engine/model/load.ts';
-import { createPrng } from '../engine/data/prng.ts';
-import { loadTemplate, generatePrompt } from '../engine/data/templates.ts';
 import { action, addBackendOptions, finiteNumber, nonNegativeInt, positiveInt, startBackend } from './common.ts';
 
 /** `lora-studio generate`: Alpaca-LoRA's generate.py as a command; streams the answer to stdout. */
@@ -24,6 +20,10 @@ export function registerGenerate(program: Command): void {
     .addOption(new Option('--seed <s>', 'seed for sampling').argParser(nonNegativeInt).default(42));
   addBackendOptions(cmd).action(
     action(async (opts) => {
+      const { generate } = await import('../engine/generate/generate.ts');
+      const { loadModel } = await import('../engine/model/load.ts');
+      const { createPrng } = await import('../engine/data/prng.ts');
+      const { loadTemplate, generatePrompt } = await import('../engine/data/templates.ts');
       await startBackend(opts);
       const loaded = await loadModel(opts.base_model, { loraWeights: opts.lora_weights });
       for (const w of loaded.warnings) console.error(`warning: ${w}`);

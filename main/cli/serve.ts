@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Option, type Command } from 'commander';
-import { DEFAULT_RENDERER_DIR, startServer } from '../server/server.ts';
 import { action, positiveInt } from './common.ts';
 
 /** `lora-studio serve`: the studio in a browser (or from a laptop to a GPU box), same contract as the app. */
@@ -15,6 +14,7 @@ export function registerServe(program: Command): void {
     .option('--allow_remote', 'listen on a non-loopback address (anyone who can reach it still needs the token)')
     .action(
       action(async (o: { host: string; port?: number; runs_dir: string; allow_remote?: boolean }) => {
+        const { DEFAULT_RENDERER_DIR, startServer } = await import('../server/server.ts');
         if (!existsSync(path.join(DEFAULT_RENDERER_DIR, 'index.html'))) {
           console.error(`note: ${DEFAULT_RENDERER_DIR} is missing; run "npm run build:web" for the pages (the API works without them)`);
         }

@@ -1,6 +1,5 @@
 import { createRequire } from 'node:module';
 import os, { availableParallelism } from 'node:os';
-import * as tf from '@tensorflow/tfjs';
 import { StudioError } from '../errors.ts';
 import { withWasmThreadFiles } from './wasm-threads.ts';
 
@@ -20,6 +19,8 @@ export interface BackendInfo {
 }
 
 const require = createRequire(import.meta.url);
+/** TensorFlow.js is loaded on first use (~150 MB): commands that never compute (inspect, merge, export) skip it. */
+const tfjs = () => import('@tensorflow/tfjs');
 let current: BackendInfo | undefined;
 
 /**
@@ -67,6 +68,7 @@ const LOADERS: Record<BackendChoice, Loader> = {
   node: async () => loadTfjsNode('@tensorflow/tfjs-node'),
   wasm: async (threads) => loadWasm(threads),
   cpu: async () => {
+    const tf = await tfjs();
     await tf.setBackend('cpu');
     await tf.ready();
     return { name: 'cpu', detail: 'tfjs cpu (plain JavaScript, slow)', threads: 1 };
@@ -76,12 +78,14 @@ const LOADERS: Record<BackendChoice, Loader> = {
 async function loadTfjsNode(pkg: string) {
   // Optional dependencies: absent or without libtensorflow on most machines; require throws and auto moves on.
   require(pkg);
+  const tf = await tfjs();
   await tf.setBackend('tensorflow');
   await tf.ready();
   return { name: 'tensorflow', detail: pkg, threads: availableParallelism() };
 }
 
 async function loadWasm(threads?: number) {
+  const tf = await tfjs();
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
   const wanted = Math.max(1, threads ?? availableParallelism());
   if (wanted > 1) tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Prng } from '../data/prng.ts';
 import { writeSafetensors } from '../formats/safetensors.ts';
 import { parseLlamaConfig } from '../model/config.ts';
-import { expectedTensors } from '../model/weights.ts';
+import { expectedTensors } from '../model/projections.ts';
 import { charTokenizerJson } from './char-tokenizer.ts';
 
 /**

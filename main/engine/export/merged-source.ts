@@ -1,8 +1,8 @@
 import { StudioError } from '../errors.ts';
 import type { LoadedAdapter } from '../formats/peft-adapter.ts';
 import type { TensorInfo, TensorSource } from '../formats/tensor-source.ts';
-import { loraScale } from '../model/lora.ts';
-import { projectionPath } from '../model/weights.ts';
+import { loraScale } from '../model/lora-scale.ts';
+import { projectionPath } from '../model/projections.ts';
 
 /**
  * The base model's tensors with a LoRA adapter merged in, read one tensor at a time: W' = W + scale · B·A for

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { FormatError } from '../errors.ts';
 import type { LlamaConfig } from '../model/config.ts';
-import { ropeInverseFrequencies } from '../model/rope.ts';
+import { ropeInverseFrequencies } from '../model/rope-frequencies.ts';
 import { decodeToF32, encodeFromF32 } from './dtypes.ts';
 import { FILE_TYPE, GgmlType, f32, str, u32, type GgufValue } from './gguf-types.ts';
 import { ggufTokenizerMetadata } from './gguf-tokenizer.ts';

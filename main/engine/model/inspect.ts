@@ -4,7 +4,7 @@ import { StudioError } from '../errors.ts';
 import { openCheckpoint } from '../formats/hf-checkpoint.ts';
 import { loadTokenizer } from '../tokenizer/tokenizer.ts';
 import { loadLlamaConfig, type LlamaConfig } from './config.ts';
-import { checkTensorsAgainstConfig } from './weights.ts';
+import { checkTensorsAgainstConfig } from './projections.ts';
 
 /** What `lora-studio inspect` and the wizard's Model step show. Reads headers only, never the weights. */
 export interface ModelReport {

@@ -4,6 +4,9 @@ import type { LlamaConfig } from './config.ts';
 import type { ProjectionFn } from './llama.ts';
 import { PROJECTIONS, projectionPath, projectionShape, type ProjectionName } from './weights.ts';
 import { applyFrozen } from './llama.ts';
+import { loraScale } from './lora-scale.ts';
+
+export { loraScale } from './lora-scale.ts';
 
 export interface LoraSettings {
   r: number;
@@ -22,10 +25,6 @@ export interface LoraModule {
   key: string;
   aT: tf.Variable<tf.Rank.R2>; // [in, r]
   bT: tf.Variable<tf.Rank.R2>; // [r, out]
-}
-
-export function loraScale(s: Pick<LoraSettings, 'r' | 'alpha' | 'useRslora'>): number {
-  return s.useRslora ? s.alpha / Math.sqrt(s.r) : s.alpha / s.r;
 }
 
 export function peftKey(layer: number, name: ProjectionName): string {

@@ -2,10 +2,9 @@ import * as tf from '@tensorflow/tfjs';
 import { FormatError } from '../errors.ts';
 import type { TensorSource } from '../formats/tensor-source.ts';
 import type { LlamaConfig } from './config.ts';
+import { PROJECTIONS, checkTensorsAgainstConfig, projectionPath, projectionShape, type ProjectionName } from './projections.ts';
 
-/** The seven projection modules of a LLaMA block, by their HF names (also LoRA's target names). */
-export const PROJECTIONS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
-export type ProjectionName = (typeof PROJECTIONS)[number];
+export * from './projections.ts';
 
 /**
  * A frozen weight matrix W [out, in] used as x·Wᵀ. We keep Wᵀ ([in, out]) because tfjs-wasm's fast matmul only
@@ -37,73 +36,6 @@ export interface LlamaWeights {
   norm: tf.Tensor1D; // [H]
   /** lm_head (the embedding itself when tied), wT [H, V]. */
   lmHead: FrozenMatrix;
-}
-
-/** The HF name and [out, in] shape every projection must have under this config. */
-export function projectionShape(config: LlamaConfig, name: ProjectionName): [number, number] {
-  const { hiddenSize: h, intermediateSize: f, numHeads, numKvHeads, headDim } = config;
-  switch (name) {
-    case 'q_proj':
-      return [numHeads * headDim, h];
-    case 'k_proj':
-    case 'v_proj':
-      return [numKvHeads * headDim, h];
-    case 'o_proj':
-      return [h, numHeads * headDim];
-    case 'gate_proj':
-    case 'up_proj':
-      return [f, h];
-    case 'down_proj':
-      return [h, f];
-  }
-}
-
-export function projectionPath(layer: number, name: ProjectionName): string {
-  const group = name === 'gate_proj' || name === 'up_proj' || name === 'down_proj' ? 'mlp' : 'self_attn';
-  return `model.layers.${layer}.${group}.${name}`;
-}
-
-/** Every tensor name and shape a checkpoint must hold for this config (biases only where the config says). */
-export function expectedTensors(config: LlamaConfig): Map<string, number[]> {
-  const m = new Map<string, number[]>();
-  m.set('model.embed_tokens.weight', [config.vocabSize, config.hiddenSize]);
-  for (let l = 0; l < config.numLayers; l++) {
-    m.set(`model.layers.${l}.input_layernorm.weight`, [config.hiddenSize]);
-    m.set(`model.layers.${l}.post_attention_layernorm.weight`, [config.hiddenSize]);
-    for (const p of PROJECTIONS) {
-      const shape = projectionShape(config, p);
-      m.set(`${projectionPath(l, p)}.weight`, shape);
-      if (config.qkvBias && (p === 'q_proj' || p === 'k_proj' || p === 'v_proj')) m.set(`${projectionPath(l, p)}.bias`, [shape[0]]);
-    }
-  }
-  m.set('model.norm.weight', [config.hiddenSize]);
-  if (!config.tieWordEmbeddings) m.set('lm_head.weight', [config.vocabSize, config.hiddenSize]);
-  return m;
-}
-
-/**
- * Problems between a checkpoint's tensors and its config: missing tensors, wrong shapes, unexpected extras.
- * Extras that are harmless (rotary inv_freq buffers, a redundant tied lm_head) are not reported.
- */
-export function checkTensorsAgainstConfig(source: TensorSource, config: LlamaConfig): string[] {
-  const problems: string[] = [];
-  const expected = expectedTensors(config);
-  for (const [name, shape] of expected) {
-    if (!source.has(name)) {
-      problems.push(`missing tensor ${name} (expected shape [${shape.join(', ')}])`);
-      continue;
-    }
-    const actual = source.info(name).shape;
-    if (actual.length !== shape.length || actual.some((d, i) => d !== shape[i])) {
-      problems.push(`tensor ${name} has shape [${actual.join(', ')}] but config.json implies [${shape.join(', ')}]`);
-    }
-  }
-  for (const t of source.list()) {
-    if (expected.has(t.name) || t.name.endsWith('rotary_emb.inv_freq')) continue;
-    if (t.name === 'lm_head.weight' && config.tieWordEmbeddings) continue;
-    problems.push(`unexpected tensor ${t.name} (not part of a ${config.modelType} model with this config)`);
-  }
-  return problems;
 }
 
 /** Read every weight (converted to f32) and check it against the config first. */
@@ -161,11 +93,4 @@ export function disposeWeights(w: LlamaWeights): void {
     }
   }
   tf.dispose([...all]);
-}
-
-/** Parameters of a model with this config (every tensor a checkpoint holds). */
-export function parameterCount(config: LlamaConfig): number {
-  let n = 0;
-  for (const shape of expectedTensors(config).values()) n += shape.reduce((a, b) => a * b, 1);
-  return n;
 }

@@ -1,6 +1,6 @@
 import { freemem, totalmem } from 'node:os';
 import type { LlamaConfig } from '../model/config.ts';
-import { PROJECTIONS, parameterCount, projectionShape, type ProjectionName } from '../model/weights.ts';
+import { PROJECTIONS, parameterCount, projectionShape, type ProjectionName } from '../model/projections.ts';
 
 export interface MemoryEstimate {
   /** Frozen weights as the trainer holds them: f32, with Wᵀ and W both kept for the backward pass. */

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { FormatError } from '../errors.ts';
-import { PROJECTIONS } from '../model/weights.ts';
+import { PROJECTIONS } from '../model/projections.ts';
 
 /**
  * The one schema for a fine-tuning run. Alpaca-LoRA's finetune.py flags keep their names and defaults; ours follow.
