@@ -84,7 +84,8 @@ function planFile(tensors: TensorToWrite[], metadata: Record<string, string> | u
 /**
  * Write a safetensors file atomically (temp file in the same folder, fsync, rename). The header is built first
  * from dtype and shape; then each tensor's bytes are produced (lazily when `data` is a function), checked
- * against its declared size and written, in name order, so only one tensor need be in memory at a time.
+ * against its declared size and written, in name order. The next tensor is produced while the current one is
+ * being written (reading and converting overlap the disk), so at most two are in memory at a time.
  * On any failure the temp file is removed, nothing appears at `file`, and the error names `file`.
  */
 export async function writeSafetensors(file: string, tensors: TensorToWrite[], opts: WriteSafetensorsOptions = {}): Promise<void> {
@@ -97,15 +98,25 @@ export async function writeSafetensors(file: string, tensors: TensorToWrite[], o
         new DataView(length.buffer).setBigUint64(0, BigInt(header.length), true);
         await writeAll(handle, length);
         await writeAll(handle, header);
-        for (const { tensor: t, bytes: expected } of plan) {
-          const bytes = typeof t.data === 'function' ? await t.data() : t.data;
+        const produce = (i: number): Promise<Uint8Array> => {
+          const data = plan[i].tensor.data;
+          const p = Promise.resolve().then(() => (typeof data === 'function' ? data() : data));
+          p.catch(() => undefined); // a failure is raised when it is awaited, not as an unhandled rejection
+          return p;
+        };
+        let next = plan.length ? produce(0) : undefined;
+        for (let i = 0; i < plan.length; i++) {
+          const { tensor: t, bytes: expected } = plan[i];
+          const bytes = await next!;
           if (!(bytes instanceof Uint8Array)) {
             throw new FormatError(`tensor ${t.name}: data must be a Uint8Array, got ${Object.prototype.toString.call(bytes)}`, file, 'safetensors/write');
           }
           if (bytes.byteLength !== expected) {
             throw new FormatError(`tensor ${t.name}: got ${bytes.byteLength} bytes, ${t.dtype} [${t.shape.join(', ')}] needs ${expected}`, file, 'safetensors/size-mismatch');
           }
-          await writeAll(handle, bytes);
+          const writing = writeAll(handle, bytes);
+          next = i + 1 < plan.length ? produce(i + 1) : undefined;
+          await writing;
           await opts.hooks?.afterTensor?.(t.name);
         }
       },
