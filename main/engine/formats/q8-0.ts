@@ -15,16 +15,22 @@ export function quantizeQ8_0(values: Float32Array, rowLength = values.length): U
   const blocks = values.length / Q8_0_BLOCK;
   const out = new Uint8Array(blocks * BLOCK_BYTES);
   const view = new DataView(out.buffer);
+  const quants = new Int8Array(out.buffer); // typed-array stores: this loop runs over every weight of the model
   for (let b = 0; b < blocks; b++) {
+    const first = b * Q8_0_BLOCK;
     let amax = 0;
-    for (let j = 0; j < Q8_0_BLOCK; j++) amax = Math.max(amax, Math.abs(values[b * Q8_0_BLOCK + j]));
+    for (let j = 0; j < Q8_0_BLOCK; j++) {
+      const a = Math.abs(values[first + j]);
+      if (a > amax) amax = a;
+    }
     // f32 arithmetic as in C: a double quotient or product of f32 values rounded once to f32 is the f32 result.
     const d = Math.fround(amax / 127);
     const id = d ? Math.fround(1 / d) : 0; // the f32 d, not its f16 rounding, scales the values
     view.setUint16(b * BLOCK_BYTES, f32ToF16(d), true);
+    const at = b * BLOCK_BYTES + 2;
     for (let j = 0; j < Q8_0_BLOCK; j++) {
-      const x = Math.fround(values[b * Q8_0_BLOCK + j] * id);
-      view.setInt8(b * BLOCK_BYTES + 2 + j, Math.sign(x) * Math.round(Math.abs(x)));
+      const x = Math.fround(values[first + j] * id);
+      quants[at + j] = Math.trunc(x + (x >= 0 ? 0.5 : -0.5)); // roundf: halves away from zero
     }
   }
   return out;
@@ -36,9 +42,11 @@ export function dequantizeQ8_0(bytes: Uint8Array, count: number): Float32Array {
   }
   const out = new Float32Array(count);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const quants = new Int8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   for (let b = 0; b < count / Q8_0_BLOCK; b++) {
     const d = f16ToF32(view.getUint16(b * BLOCK_BYTES, true));
-    for (let j = 0; j < Q8_0_BLOCK; j++) out[b * Q8_0_BLOCK + j] = d * view.getInt8(b * BLOCK_BYTES + 2 + j);
+    const at = b * BLOCK_BYTES + 2;
+    for (let j = 0; j < Q8_0_BLOCK; j++) out[b * Q8_0_BLOCK + j] = d * quants[at + j];
   }
   return out;
 }
