@@ -6,6 +6,7 @@ import { exportLlamaGguf, type GgufExportReport, type GgufFileType } from '../fo
 import { readGguf } from '../formats/gguf-reader.ts';
 import type { TensorSource } from '../formats/tensor-source.ts';
 import type { LlamaConfig } from '../model/config.ts';
+import type { ExportProgress } from './hf-export.ts';
 
 /** An Ollama Modelfile beside the GGUF: FROM, the prompt template as TEMPLATE, and stop words. */
 export function ollamaModelfile(ggufFile: string, template: PromptTemplate, eosToken = '</s>'): string {
@@ -62,8 +63,9 @@ export async function exportGgufWithModelfile(opts: {
   outFile: string;
   fileType: GgufFileType;
   template: PromptTemplate;
+  onProgress?: ExportProgress;
 }): Promise<{ report: GgufExportReport; modelfile: string; verification: GgufVerification }> {
-  const report = await exportLlamaGguf(opts.source, opts.config, opts.baseDir, opts.outFile, { fileType: opts.fileType, name: path.basename(opts.outFile, '.gguf') });
+  const report = await exportLlamaGguf(opts.source, opts.config, opts.baseDir, opts.outFile, { fileType: opts.fileType, name: path.basename(opts.outFile, '.gguf'), onProgress: opts.onProgress });
   const modelfile = path.join(path.dirname(opts.outFile), 'Modelfile');
   writeFileSync(modelfile, ollamaModelfile(opts.outFile, opts.template));
   const verification = await verifyGguf(opts.outFile, report.tensors.length);

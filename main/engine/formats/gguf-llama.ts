@@ -121,7 +121,7 @@ export async function exportLlamaGguf(
   config: LlamaConfig,
   tokenizerDir: string,
   outFile: string,
-  opts: { fileType: GgufFileType; name?: string; chatTemplate?: string },
+  opts: { fileType: GgufFileType; name?: string; chatTemplate?: string; onProgress?: (done: number, total: number, tensor: string) => void },
 ): Promise<GgufExportReport> {
   const kvs = [...llamaKvs(config, opts.fileType, opts.name ?? path.basename(tokenizerDir)), ...ggufTokenizerMetadata(tokenizerDir, config.vocabSize)];
   const has = (key: string) => kvs.some(([k]) => k === key);
@@ -143,6 +143,7 @@ export async function exportLlamaGguf(
   const absent = required.filter((n) => !source.has(n));
   if (absent.length) throw new FormatError(`the checkpoint lacks ${absent.length} tensor(s) llama.cpp needs: ${absent.slice(0, 5).join(', ')}${absent.length > 5 ? ', ...' : ''}`, undefined, 'gguf/missing-tensor');
   const report: GgufTensorReport[] = [];
+  let done = 0;
   const names = source.list().map((t) => t.name).filter((n) => !n.endsWith('rotary_emb.inv_freq') && !(n === 'lm_head.weight' && config.tieWordEmbeddings));
   const tensors: GgufTensorToWrite[] = names.map((hf) => {
     const shape = source.info(hf).shape;
@@ -158,7 +159,9 @@ export async function exportLlamaGguf(
         let w = await source.readF32(hf);
         if (hf.endsWith('q_proj.weight')) w = permuteForInterleavedRope(w, shape[0], shape[1], config.numHeads);
         if (hf.endsWith('k_proj.weight')) w = permuteForInterleavedRope(w, shape[0], shape[1], config.numKvHeads);
-        return encode(w, type, entry, shape[shape.length - 1]);
+        const bytes = encode(w, type, entry, shape[shape.length - 1]);
+        opts.onProgress?.(++done, names.length, hf);
+        return bytes;
       },
     };
   });

@@ -1,0 +1,155 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { loadTemplate } from '../data/templates.ts';
+import { StudioError } from '../errors.ts';
+import { exportGgufWithModelfile } from './gguf-export.ts';
+import { exportHfCheckpoint, type ExportProgress } from './hf-export.ts';
+import { exportInt8 } from './int8.ts';
+import { openExportInput, type ExportInput } from './open-model.ts';
+import { parseShardSize } from './shard-size.ts';
+import { exportStateDict } from './state-dict.ts';
+
+/**
+ * The three export commands as plain functions with one zod schema each: the CLI (merge, export-state-dict,
+ * quantize) and the studio's job worker both parse their settings here and get the same verification report, which
+ * is also written beside the output. Field names are the CLI's flags.
+ */
+
+export const EXPORT_DTYPES = ['f32', 'f16', 'bf16'] as const;
+export const QUANTIZE_FORMATS = ['gguf-q8_0', 'gguf-f16', 'gguf-f32', 'int8'] as const;
+
+const folder = z.string().min(1);
+export const mergeSettingsSchema = z
+  .object({
+    base_model: folder,
+    lora_weights: folder,
+    output_dir: folder,
+    max_shard_size: z.union([z.string(), z.number()]).default('2GB'),
+    dtype: z.enum(EXPORT_DTYPES).default('f16'),
+  })
+  .strict();
+export const stateDictSettingsSchema = z
+  .object({ base_model: folder, lora_weights: folder.optional(), output_dir: folder, dtype: z.enum(EXPORT_DTYPES).default('f16') })
+  .strict();
+export const quantizeSettingsSchema = z
+  .object({
+    model: folder.optional(),
+    base_model: folder.optional(),
+    lora_weights: folder.optional(),
+    format: z.enum(QUANTIZE_FORMATS).default('gguf-q8_0'),
+    output: folder,
+    prompt_template: z.string().min(1).default('alpaca'),
+  })
+  .strict()
+  .refine((o) => Boolean(o.model ?? o.base_model), 'quantize needs model, or base_model with lora_weights')
+  .refine((o) => !(o.model && o.lora_weights), 'lora_weights goes with base_model, not model');
+
+export type MergeSettings = z.input<typeof mergeSettingsSchema>;
+export type StateDictSettings = z.input<typeof stateDictSettingsSchema>;
+export type QuantizeSettings = z.input<typeof quantizeSettingsSchema>;
+
+export interface ExportHooks {
+  onProgress?: ExportProgress;
+  /** Warnings and per-tensor lines the CLI prints and the studio shows in the job's log. */
+  log?: (level: 'info' | 'warn', message: string) => void;
+}
+
+/** What every export returns: where it went, a one-line summary and the verification report written beside it. */
+export interface ExportOutcome {
+  kind: 'hf-checkpoint' | 'state-dict' | 'int8' | `gguf-${string}`;
+  output: string;
+  summary: string;
+  reportFile: string;
+  report: Record<string, unknown>;
+}
+
+function parse<T extends z.ZodType>(schema: T, raw: unknown, what: string): z.output<T> {
+  const r = schema.safeParse(raw);
+  if (!r.success) throw new StudioError(`${what}: ${r.error.issues.map((i) => `${i.path.join('.') || 'settings'}: ${i.message}`).join('; ')}`, undefined, 'export/settings');
+  return r.data;
+}
+
+async function withInput<T>(baseDir: string, loraWeights: string | undefined, hooks: ExportHooks, use: (input: ExportInput) => Promise<T>): Promise<T> {
+  const input = await openExportInput(baseDir, loraWeights);
+  input.warnings.forEach((w) => hooks.log?.('warn', w));
+  try {
+    return await use(input);
+  } finally {
+    await input.source.close();
+  }
+}
+
+function writeReport(file: string, report: Record<string, unknown>): string {
+  writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
+  return file;
+}
+
+const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+
+/** Merge an adapter into its base and write a sharded Hugging Face checkpoint. */
+export async function runMerge(raw: MergeSettings, hooks: ExportHooks = {}): Promise<ExportOutcome> {
+  const o = parse(mergeSettingsSchema, raw, 'merge settings');
+  const maxShardSize = parseShardSize(o.max_shard_size);
+  return withInput(o.base_model, o.lora_weights, hooks, async (input) => {
+    const r = await exportHfCheckpoint({ source: input.source, config: input.config, baseDir: o.base_model, outDir: o.output_dir, maxShardSize, dtype: o.dtype, onProgress: hooks.onProgress });
+    const report = { kind: 'hf-checkpoint', ...r, checks: ['every shard reopened by the spec-checking safetensors reader', 'index total_size equals the tensors written'] };
+    return {
+      kind: 'hf-checkpoint',
+      output: path.resolve(o.output_dir),
+      summary: `merged ${r.tensors} tensors into ${r.shards.length} shard(s), ${mib(r.totalSize)} (${r.dtype})`,
+      reportFile: writeReport(path.join(o.output_dir, 'verification.json'), report),
+      report,
+    };
+  });
+}
+
+/** Meta's original layout (params.json + consolidated.00.safetensors), adapter merged when given. */
+export async function runStateDict(raw: StateDictSettings, hooks: ExportHooks = {}): Promise<ExportOutcome> {
+  const o = parse(stateDictSettingsSchema, raw, 'state dict settings');
+  return withInput(o.base_model, o.lora_weights, hooks, async (input) => {
+    const r = await exportStateDict({ source: input.source, config: input.config, outDir: o.output_dir, dtype: o.dtype, onProgress: hooks.onProgress });
+    const report = { kind: 'state-dict', ...r, load: 'safetensors.torch.load_file("consolidated.00.safetensors")' };
+    return {
+      kind: 'state-dict',
+      output: path.resolve(o.output_dir),
+      summary: `wrote ${r.tensors} tensors in Meta's layout: ${path.join(path.resolve(o.output_dir), r.file)} (+ params.json)`,
+      reportFile: writeReport(path.join(o.output_dir, 'verification.json'), report),
+      report,
+    };
+  });
+}
+
+/** GGUF (Q8_0/F16/F32, with an Ollama Modelfile, checked in llama.cpp) or bitsandbytes int8 safetensors. */
+export async function runQuantize(raw: QuantizeSettings, hooks: ExportHooks = {}): Promise<ExportOutcome> {
+  const o = parse(quantizeSettingsSchema, raw, 'quantize settings');
+  const baseDir = (o.model ?? o.base_model)!;
+  return withInput(baseDir, o.lora_weights, hooks, async (input) => {
+    if (o.format === 'int8') {
+      const r = await exportInt8({ source: input.source, config: input.config, baseDir, outDir: o.output, onProgress: hooks.onProgress });
+      for (const e of r.errors) hooks.log?.('info', `${e.name.padEnd(48)} max |err| ${e.maxAbs.toExponential(2)}  mean |err| ${e.meanAbs.toExponential(2)}`);
+      const worst = r.errors.reduce((m, e) => Math.max(m, e.maxAbs), 0);
+      const report = { kind: 'int8', errors: r.errors, checks: [`dequantized weights within ${r.worstStepFraction.toFixed(3)} of a step of the originals (bound 0.5)`] };
+      return {
+        kind: 'int8',
+        output: path.resolve(o.output),
+        summary: `int8: ${r.errors.length} projections quantized, worst max |err| ${worst.toExponential(2)}`,
+        reportFile: writeReport(path.join(o.output, 'verification.json'), report),
+        report,
+      };
+    }
+    const fileType = o.format.slice('gguf-'.length) as 'q8_0' | 'f16' | 'f32';
+    const r = await exportGgufWithModelfile({ source: input.source, config: input.config, baseDir, outFile: o.output, fileType, template: loadTemplate(o.prompt_template), onProgress: hooks.onProgress });
+    for (const t of r.report.tensors.filter((x) => x.maxAbsError !== undefined)) {
+      hooks.log?.('info', `${t.name.padEnd(32)} ${t.type.padEnd(5)} max |err| ${t.maxAbsError!.toExponential(2)}  mean |err| ${t.meanAbsError!.toExponential(2)}`);
+    }
+    const report = { kind: `gguf-${fileType}`, file: o.output, bytes: r.report.bytes, tensors: r.report.tensors, modelfile: r.modelfile, verification: r.verification };
+    return {
+      kind: `gguf-${fileType}`,
+      output: path.resolve(o.output),
+      summary: `GGUF ${fileType}: ${mib(r.report.bytes)}, ${r.report.tensors.length} tensors; Modelfile: ${r.modelfile} (ollama create NAME -f Modelfile)`,
+      reportFile: writeReport(`${o.output}.verification.json`, report),
+      report,
+    };
+  });
+}
