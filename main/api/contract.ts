@@ -9,7 +9,8 @@ import { CALL_NAME_LIST } from './call-names.ts';
 
 // ---------- shared shapes ----------
 
-export const JOB_KINDS = ['finetune', 'merge', 'export', 'quantize', 'selftest'] as const;
+/** merge: adapter merged into a HF checkpoint; export: Meta state dict; quantize: GGUF or int8; generate: the playground. */
+export const JOB_KINDS = ['finetune', 'merge', 'export', 'quantize', 'generate', 'selftest'] as const;
 export const jobKindSchema = z.enum(JOB_KINDS);
 export type JobKind = z.infer<typeof jobKindSchema>;
 
@@ -180,6 +181,42 @@ export const calls = {
       fields: z.array(z.object({ name: z.string(), type: z.union([z.string(), z.array(z.string())]), default: z.unknown(), help: z.string(), choices: z.array(z.string()).optional() })),
     }),
   },
+  /** Training memory for a model and settings (weights, LoRA, optimizer, activations) against what the machine has. */
+  'finetune.estimate': {
+    request: z
+      .object({
+        base_model: z.string().min(1),
+        micro_batch_size: z.number().int().positive(),
+        cutoff_len: z.number().int().positive(),
+        lora_r: z.number().int().positive(),
+        lora_target_modules: z.array(z.string()).min(1),
+      })
+      .strict(),
+    reply: z.object({
+      weightsBytes: z.number(),
+      loraBytes: z.number(),
+      optimizerBytes: z.number(),
+      activationsBytes: z.number(),
+      totalBytes: z.number(),
+      availableBytes: z.number(),
+      machineBytes: z.number(),
+      fits: z.boolean(),
+    }),
+  },
+  /** The desktop app's native open dialog; `path` is null when the user cancels. Not in browser mode (use files.list). */
+  'files.pick': {
+    request: z.object({ kind: z.enum(['folder', 'file']), title: z.string().max(200).optional(), extensions: z.array(z.string().max(20)).max(20).optional() }).strict(),
+    reply: z.object({ path: z.string().nullable() }),
+  },
+  /** One folder's entries, for the in-page picker of browser mode (the server's files, behind the token). */
+  'files.list': {
+    request: z.object({ dir: z.string().optional() }).strict(),
+    reply: z.object({
+      dir: z.string(),
+      parent: z.string().nullable(),
+      entries: z.array(z.object({ name: z.string(), path: z.string(), kind: z.enum(['folder', 'file']), bytes: z.number().optional() })),
+    }),
+  },
   'jobs.list': { request: empty, reply: z.object({ jobs: z.array(jobInfoSchema) }) },
   'jobs.start': {
     request: z.object({ kind: jobKindSchema, config: z.record(z.string(), z.unknown()).default({}) }).strict(),
@@ -239,6 +276,8 @@ export const jobEventSchema = z.discriminatedUnion('type', [
     etaMs: z.number(),
     memory: memorySchema,
   }),
+  /** Streamed text of a generate job: a piece of the base model's or the fine-tuned model's answer. */
+  z.object({ ...jobId, type: z.literal('text'), side: z.enum(['base', 'tuned']), text: z.string() }),
   z.object({ ...jobId, type: z.literal('eval'), step: z.number(), epoch: z.number(), evalLoss: z.number() }),
   z.object({ ...jobId, type: z.literal('done'), reason: z.string(), result: z.record(z.string(), z.unknown()).optional() }),
   z.object({ ...jobId, type: z.literal('failed'), error: z.string(), lastOutput: z.array(z.string()) }),

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { describeIssues } from '../engine/parse-settings.ts';
 import { calls, type CallName, type CallReply, type ParsedRequest } from './contract.ts';
 
 /** One handler per call: receives the validated request, returns the reply (checked before it leaves). */
@@ -22,9 +23,7 @@ export interface Api {
   isCall(name: string): name is CallName;
 }
 
-function describe(error: z.ZodError): string {
-  return error.issues.map((i) => `${i.path.join('.') || '(request)'}: ${i.message}`).join('; ');
-}
+const describe = (error: z.ZodError) => describeIssues(error, '(request)');
 
 export function createApi(handlers: Handlers): Api {
   const isCall = (name: string): name is CallName => Object.prototype.hasOwnProperty.call(calls, name);

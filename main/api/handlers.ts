@@ -1,9 +1,14 @@
 import { readGpuStats } from '../engine/system/gpu-stats.ts';
+import { loadLlamaConfig } from '../engine/model/config.ts';
 import { inspectModel } from '../engine/model/inspect.ts';
+import { PROJECTIONS, type ProjectionName } from '../engine/model/projections.ts';
+import { estimateTrainingMemory } from '../engine/system/memory-estimate.ts';
 import { settingFields } from '../engine/train/config.ts';
 import type { JobHost } from '../jobs/host.ts';
 import type { RunRegistry } from '../jobs/run-registry.ts';
-import type { Handlers } from './create-api.ts';
+import { ApiError, type Handlers } from './create-api.ts';
+import type { ParsedRequest } from './contract.ts';
+import { listFolder } from './files.ts';
 import { checkData } from './data-check.ts';
 import type { SettingsStore } from './settings.ts';
 
@@ -13,6 +18,8 @@ export interface HandlerDeps {
   jobs: JobHost;
   runs: RunRegistry;
   settings: SettingsStore;
+  /** The desktop app's native open dialog (absent in browser mode, where the page lists folders instead). */
+  pickPath?: (request: ParsedRequest<'files.pick'>) => Promise<string | null>;
 }
 
 /** The main side of every call, shared by Electron IPC and the HTTP server. */
@@ -22,6 +29,18 @@ export function createHandlers(d: HandlerDeps): Handlers {
     'model.inspect': ({ dir }) => inspectModel(dir),
     'data.check': (req) => checkData(req),
     'finetune.fields': () => ({ fields: settingFields() }),
+    'finetune.estimate': (r) => {
+      const config = loadLlamaConfig(r.base_model);
+      const unknown = r.lora_target_modules.filter((m) => !(PROJECTIONS as readonly string[]).includes(m));
+      if (unknown.length) throw new ApiError(`unknown target module(s): ${unknown.join(', ')} (known: ${PROJECTIONS.join(', ')})`, 400, 'estimate/modules');
+      const e = estimateTrainingMemory(config, { microBatchSize: r.micro_batch_size, cutoffLen: r.cutoff_len, loraR: r.lora_r, targetModules: r.lora_target_modules as ProjectionName[] });
+      return e;
+    },
+    'files.pick': async (r) => {
+      if (!d.pickPath) throw new ApiError('native file dialogs exist only in the desktop app; browse with files.list', 400, 'files/no-dialog');
+      return { path: await d.pickPath(r) };
+    },
+    'files.list': ({ dir }) => listFolder(dir),
     'jobs.list': () => ({ jobs: d.jobs.list() }),
     'jobs.start': ({ kind, config }) => d.jobs.start(kind, config),
     'jobs.stop': ({ id }) => ({ stopped: d.jobs.stop(id) }),

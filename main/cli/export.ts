@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { Option, type Command } from 'commander';
-import { EXPORT_DTYPES, QUANTIZE_FORMATS, runMerge, runQuantize, runStateDict, type ExportHooks, type ExportOutcome } from '../engine/export/export-jobs.ts';
+import { runMerge, runQuantize, runStateDict, type ExportHooks, type ExportOutcome } from '../engine/export/export-jobs.ts';
+import { EXPORT_DTYPES, QUANTIZE_FORMATS } from '../engine/export/export-settings.ts';
 import { action } from './common.ts';
 import { formatMs } from './progress.ts';
 

@@ -23,19 +23,12 @@ export function registerGenerate(program: Command): void {
       const { generate } = await import('../engine/generate/generate.ts');
       const { loadModel } = await import('../engine/model/load.ts');
       const { createPrng } = await import('../engine/data/prng.ts');
-      const { loadTemplate, generatePrompt } = await import('../engine/data/templates.ts');
+      const { encodePrompt } = await import('../engine/generate/side-by-side.ts');
       await startBackend(opts);
       const loaded = await loadModel(opts.base_model, { loraWeights: opts.lora_weights });
       for (const w of loaded.warnings) console.error(`warning: ${w}`);
       const { tokenizer } = loaded;
-      let prompt: number[];
-      if (opts.prompt_template === 'none') {
-        // Plain continuation: BOS followed by the text (an empty instruction starts from BOS alone).
-        prompt = tokenizer.encode(opts.instruction, { addBos: true });
-      } else {
-        const template = loadTemplate(opts.prompt_template);
-        prompt = tokenizer.encode(generatePrompt(template, opts.instruction, opts.input), { addBos: true });
-      }
+      const prompt = encodePrompt(tokenizer, opts.prompt_template, opts.instruction, opts.input);
       const random = createPrng(opts.seed);
       const stream = tokenizer.createStreamDecoder();
       const result = await generate(loaded.model, prompt, {

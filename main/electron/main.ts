@@ -10,6 +10,7 @@ import { createApi } from '../api/create-api.ts';
 import { createHandlers } from '../api/handlers.ts';
 import { JobHost } from '../jobs/host.ts';
 import { RunRegistry } from '../jobs/run-registry.ts';
+import { nativePicker } from './dialogs.ts';
 import { registerIpc } from './ipc.ts';
 import { buildMenuTemplate } from './menu.ts';
 import { registerAppScheme, serveApp } from './protocol.ts';
@@ -18,7 +19,7 @@ import { electronStoreSettings } from './settings-store.ts';
 import { utilityProcessSpawner } from './utility-spawner.ts';
 import { createMainWindow } from './window.ts';
 
-const { app, BrowserWindow, Menu, ipcMain, protocol, session, shell, utilityProcess } = electron;
+const { app, BrowserWindow, Menu, dialog, ipcMain, protocol, session, shell, utilityProcess } = electron;
 // Bundled layout: out/main/main.js, out/main/worker.js, out/preload/index.cjs, dist/renderer/.
 const here = path.dirname(fileURLToPath(import.meta.url));
 const OUT = path.resolve(here, '..');
@@ -34,7 +35,9 @@ app.whenReady().then(async () => {
   const settings = electronStoreSettings(store, { runsDir: path.join(app.getPath('userData'), 'runs') });
   const runsDir = settings.get().runsDir;
   const jobs = new JobHost({ spawner: utilityProcessSpawner(utilityProcess, path.join(OUT, 'main', 'worker.js')), runsDir });
-  const api = createApi(createHandlers({ mode: 'electron', app: { name: app.getName(), version: app.getVersion() }, jobs, runs: new RunRegistry(runsDir), settings }));
+  let win: Electron.BrowserWindow | undefined;
+  const pickPath = nativePicker(dialog as never, () => win);
+  const api = createApi(createHandlers({ mode: 'electron', app: { name: app.getName(), version: app.getVersion() }, jobs, runs: new RunRegistry(runsDir), settings, pickPath }));
 
   hardenSession(session.defaultSession);
   serveApp(protocol, RENDERER_DIR);
@@ -44,9 +47,9 @@ app.whenReady().then(async () => {
       buildMenuTemplate(process.platform, { openRunsFolder: () => void shell.openPath(runsDir), openDocs: () => void shell.openExternal('https://github.com/tloen/alpaca-lora') }, { devTools: !app.isPackaged }) as Electron.MenuItemConstructorOptions[],
     ),
   );
-  const win = createMainWindow(BrowserWindow, { preload: path.join(OUT, 'preload', 'index.cjs'), url: `${APP_ORIGIN}/` });
+  win = createMainWindow(BrowserWindow, { preload: path.join(OUT, 'preload', 'index.cjs'), url: `${APP_ORIGIN}/` });
   jobs.onEvent((e) => {
-    if (!win.isDestroyed()) win.webContents.send(EVENT_CHANNEL, e);
+    if (win && !win.isDestroyed()) win.webContents.send(EVENT_CHANNEL, e);
   });
   app.on('before-quit', () => void jobs.close());
 });

@@ -1,7 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { JobEvent, JobInfo, JobKind } from '../api/contract.ts';
+import { z } from 'zod';
 import { StudioError } from '../engine/errors.ts';
+import { mergeSettingsSchema, quantizeSettingsSchema, stateDictSettingsSchema } from '../engine/export/export-settings.ts';
+import { playgroundSettingsSchema } from '../engine/generate/playground-settings.ts';
+import { parseSettings } from '../engine/parse-settings.ts';
 import { workerMessageSchema } from './messages.ts';
 import { OutputTail } from './output-tail.ts';
 import type { WorkerHandle, WorkerSpawner } from './spawner.ts';
@@ -15,6 +19,22 @@ export interface JobHostOptions {
   stopGraceMs?: number;
   availableKinds?: readonly JobKind[];
 }
+
+/**
+ * Jobs run one at a time in the order they were started (they compete for the same cores and memory), except the
+ * playground's generate jobs: a user waiting for an answer should not wait for a training run to end, so they
+ * have a lane of their own, also one at a time.
+ */
+type Lane = 'queue' | 'interactive';
+const laneOf = (kind: JobKind): Lane => (kind === 'generate' ? 'interactive' : 'queue');
+
+/** The settings each kind's job is checked against before a process starts (tfjs-free schemas). */
+const SETTINGS_SCHEMAS: Partial<Record<JobKind, { schema: z.ZodType; what: string; outputKey?: string }>> = {
+  merge: { schema: mergeSettingsSchema, what: 'merge settings', outputKey: 'output_dir' },
+  export: { schema: stateDictSettingsSchema, what: 'state dict settings', outputKey: 'output_dir' },
+  quantize: { schema: quantizeSettingsSchema, what: 'quantize settings', outputKey: 'output' },
+  generate: { schema: playgroundSettingsSchema.extend({ backend: z.string().optional() }), what: 'playground settings' },
+};
 
 interface Job {
   info: JobInfo;
@@ -38,8 +58,7 @@ export function newRunId(now = new Date()): string {
  */
 export class JobHost {
   private readonly jobs = new Map<string, Job>();
-  private readonly queue: Job[] = [];
-  private running?: Job;
+  private readonly lanes: Record<Lane, { queue: Job[]; running?: Job }> = { queue: { queue: [] }, interactive: { queue: [] } };
   private readonly listeners = new Set<(e: JobEvent) => void>();
   private idleWaiters: (() => void)[] = [];
   private counter = 0;
@@ -66,6 +85,13 @@ export class JobHost {
     const id = `job-${++this.counter}-${randomBytes(3).toString('hex')}`;
     const info: JobInfo = { id, kind, state: 'queued', createdAt: new Date().toISOString() };
     const cfg = { ...config };
+    const check = SETTINGS_SCHEMAS[kind];
+    if (check) {
+      parseSettings(check.schema, cfg, check.what);
+      // A relative output is taken inside runsDir (next to the runs), never the server's working directory.
+      const out = check.outputKey && cfg[check.outputKey];
+      if (typeof out === 'string') cfg[check.outputKey!] = path.resolve(this.opts.runsDir, out);
+    }
     if (kind === 'finetune') {
       // A run without a folder of its own gets one under runsDir, so the Runs page finds it.
       if (typeof cfg.output_dir !== 'string' || cfg.output_dir === '') {
@@ -80,8 +106,8 @@ export class JobHost {
     }
     const job: Job = { info, config: cfg, tail: new OutputTail(), stopRequested: false };
     this.jobs.set(id, job);
-    this.queue.push(job);
-    this.pump();
+    this.lanes[laneOf(kind)].queue.push(job);
+    this.pump(laneOf(kind));
     return { ...info };
   }
 
@@ -91,7 +117,8 @@ export class JobHost {
     if (!job || job.stopRequested || (job.info.state !== 'queued' && job.info.state !== 'running')) return false;
     job.stopRequested = true;
     if (job.info.state === 'queued') {
-      this.queue.splice(this.queue.indexOf(job), 1);
+      const queue = this.lanes[laneOf(job.info.kind)].queue;
+      queue.splice(queue.indexOf(job), 1);
       this.finish(job, 'stopped', { jobId: id, type: 'done', reason: 'stopped' });
       return true;
     }
@@ -104,14 +131,20 @@ export class JobHost {
 
   /** Resolves once no job is running or queued. */
   whenIdle(): Promise<void> {
-    if (!this.running && this.queue.length === 0) return Promise.resolve();
+    if (this.idle()) return Promise.resolve();
     return new Promise((r) => this.idleWaiters.push(r));
+  }
+
+  private idle(): boolean {
+    return Object.values(this.lanes).every((l) => !l.running && l.queue.length === 0);
   }
 
   /** Stop everything (queued and running) and wait for the workers to end. */
   async close(): Promise<void> {
-    for (const j of [...this.queue]) this.stop(j.info.id);
-    if (this.running) this.stop(this.running.info.id);
+    for (const lane of Object.values(this.lanes)) {
+      for (const j of [...lane.queue]) this.stop(j.info.id);
+      if (lane.running) this.stop(lane.running.info.id);
+    }
     await this.whenIdle();
   }
 
@@ -125,21 +158,24 @@ export class JobHost {
     }
   }
 
-  private pump(): void {
-    if (this.running) return;
-    const job = this.queue.shift();
+  private pump(name: Lane): void {
+    const lane = this.lanes[name];
+    if (lane.running) return;
+    const job = lane.queue.shift();
     if (!job) {
-      for (const w of this.idleWaiters.splice(0)) w();
+      if (this.idle()) for (const w of this.idleWaiters.splice(0)) w();
       return;
     }
-    this.running = job;
+    lane.running = job;
     job.info.state = 'running';
     job.info.startedAt = new Date().toISOString();
     let worker: WorkerHandle;
     try {
       worker = this.opts.spawner();
     } catch (e) {
+      lane.running = undefined; // the next job may still start
       this.finish(job, 'failed', { jobId: job.info.id, type: 'failed', error: `could not start the job process: ${(e as Error).message}`, lastOutput: [] });
+      this.pump(name);
       return;
     }
     job.worker = worker;
@@ -182,10 +218,11 @@ export class JobHost {
         : { jobId: id, type: 'failed', error: `the job process ${how} before finishing`, lastOutput };
     }
     const state = t.type === 'failed' ? 'failed' : job.stopRequested || t.reason === 'stopped' ? 'stopped' : 'done';
-    this.running = undefined;
+    const lane = laneOf(job.info.kind);
+    this.lanes[lane].running = undefined;
     job.worker = undefined;
     this.finish(job, state, t);
-    this.pump();
+    this.pump(lane);
   }
 
   private finish(job: Job, state: JobInfo['state'], event: Extract<JobEvent, { type: 'done' | 'failed' }>): void {

@@ -1,4 +1,5 @@
 import type { JobEvent, JobKind } from '../api/contract.ts';
+import type { ExportHooks, ExportOutcome } from '../engine/export/export-jobs.ts';
 
 /** An event as a task emits it; the worker adds the job id. */
 export type TaskEvent = JobEvent extends infer E ? (E extends JobEvent ? Omit<E, 'jobId'> : never) : never;
@@ -77,6 +78,50 @@ const finetune: Task = async ({ config, emit, signal }) => {
   return { reason: result.reason, result: { ...result } };
 };
 
-/** The job kinds this build can run. Merge, export and quantize join when the engine's export functions land. */
-export const TASKS: Partial<Record<JobKind, Task>> = { selftest, finetune };
+/** An export job: the engine's export function with its progress and per-tensor lines turned into events. */
+function exportTask(kind: 'merge' | 'export' | 'quantize'): Task {
+  return async ({ config, emit }) => {
+    const { runMerge, runStateDict, runQuantize } = await import('../engine/export/export-jobs.ts');
+    const run = { merge: runMerge, export: runStateDict, quantize: runQuantize }[kind] as (c: unknown, h: ExportHooks) => Promise<ExportOutcome>;
+    let last = 0;
+    const outcome = await run(config, {
+      onProgress: (done, total, tensor) => {
+        // One event per tensor is plenty for a progress bar, but thousands a second would flood the page.
+        const now = performance.now();
+        if (done === total || now - last > 100) {
+          last = now;
+          emit({ type: 'progress', done, total, message: tensor });
+        }
+      },
+      log: (level, message) => emit({ type: 'log', level, message }),
+    });
+    emit({ type: 'log', level: 'info', message: `${outcome.summary}: ${outcome.output}` });
+    return { reason: 'finished', result: { kind: outcome.kind, output: outcome.output, summary: outcome.summary, reportFile: outcome.reportFile, report: outcome.report } };
+  };
+}
+
+/** The playground: base and fine-tuned answers to one prompt, streamed as text events. */
+const generateTask: Task = async ({ config, emit, signal }) => {
+  const { initBackend, describeBackend } = await import('../engine/backend/index.ts');
+  const { answerSideBySide } = await import('../engine/generate/side-by-side.ts');
+  const backend = await initBackend((config.backend as never) ?? 'auto');
+  emit({ type: 'log', level: 'info', message: describeBackend(backend) });
+  const { backend: _ignored, ...settings } = config;
+  const r = await answerSideBySide(settings as never, {
+    signal,
+    onText: (side, text) => emit({ type: 'text', side, text }),
+    log: (message) => emit({ type: 'log', level: 'warn', message }),
+  });
+  return { reason: signal.aborted ? 'stopped' : 'finished', result: { ...r } };
+};
+
+/** The job kinds this build can run. */
+export const TASKS: Partial<Record<JobKind, Task>> = {
+  selftest,
+  finetune,
+  merge: exportTask('merge'),
+  export: exportTask('export'),
+  quantize: exportTask('quantize'),
+  generate: generateTask,
+};
 export const AVAILABLE_KINDS = Object.keys(TASKS) as JobKind[];

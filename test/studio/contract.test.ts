@@ -25,7 +25,7 @@ function handlers(over: Partial<Handlers> = {}): Handlers {
 describe('contract and createApi', () => {
   it('lists every call the brief asks for', () => {
     expect(CALL_NAMES.sort()).toEqual(
-      ['app.info', 'data.check', 'finetune.fields', 'jobs.list', 'jobs.start', 'jobs.stop', 'model.inspect', 'runs.delete', 'runs.list', 'runs.read', 'settings.get', 'settings.set', 'system.gpu'].sort(),
+      ['app.info', 'data.check', 'files.list', 'files.pick', 'finetune.estimate', 'finetune.fields', 'jobs.list', 'jobs.start', 'jobs.stop', 'model.inspect', 'runs.delete', 'runs.list', 'runs.read', 'settings.get', 'settings.set', 'system.gpu'].sort(),
     );
   });
 

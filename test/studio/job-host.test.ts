@@ -87,6 +87,28 @@ describe('job host', () => {
   });
 
   it('refuses a kind this build cannot run', () => {
-    expect(() => host.start('quantize', {})).toThrow(/quantize jobs are not available in this build/);
+    const limited = new JobHost({ spawner: nodeSpawner(), runsDir: tmpdir(), availableKinds: ['selftest'] });
+    expect(() => limited.start('quantize', {})).toThrow(/quantize jobs are not available in this build/);
+  });
+
+  it('refuses bad export settings before any process starts, naming the field', () => {
+    const before = host.list().length;
+    expect(() => host.start('quantize', { model: '/m', format: 'gguf-q4_0', output: 'x.gguf' })).toThrow(/quantize settings: format: /);
+    expect(() => host.start('merge', { base_model: '/m', output_dir: 'out' })).toThrow(/merge settings: lora_weights: /);
+    expect(() => host.start('quantize', { output: 'x.gguf' })).toThrow(/quantize needs model, or base_model with lora_weights/);
+    expect(host.list().length).toBe(before);
+  });
+
+  it('runs a playground (generate) job beside a running training-lane job, and its error names the folder', async () => {
+    const long = host.start('selftest', { steps: 1000, intervalMs: 20 });
+    const missing = path.join(tmpdir(), 'no-such-model-folder');
+    const gen = host.start('generate', { base_model: missing, instruction: 'hi' });
+    expect(gen.state).toBe('running'); // not queued behind the selftest
+    const e = await terminal(gen.id);
+    expect(e).toMatchObject({ type: 'failed' });
+    expect(e.type === 'failed' && e.error).toContain(missing);
+    expect(host.list().find((j) => j.id === long.id)?.state).toBe('running');
+    host.stop(long.id);
+    await terminal(long.id);
   });
 });

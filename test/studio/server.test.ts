@@ -148,3 +148,37 @@ describe('settings form fields', () => {
     expect(r.fields.find((f: { name: string }) => f.name === 'lora_target_modules').choices).toContain('q_proj');
   });
 });
+
+describe('memory estimate and file picking', () => {
+  it.skipIf(missingShared('models/stories260K'))('estimates training memory from the model config and the settings, growing with the micro batch', async () => {
+    const req = { base_model: sharedPath('models/stories260K'), micro_batch_size: 4, cutoff_len: 256, lora_r: 8, lora_target_modules: ['q_proj', 'v_proj'] };
+    const small = await body(post('finetune.estimate', req));
+    const big = await body(post('finetune.estimate', { ...req, micro_batch_size: 16 }));
+    expect(small.totalBytes).toBe(small.weightsBytes + small.loraBytes + small.optimizerBytes + small.activationsBytes);
+    expect(small.loraBytes).toBe(4 * 5 * 8 * (64 + 64 + (32 + 64))); // f32 × 5 layers × r 8 × (q: 64×64, v: 32×64 with 4 KV heads)
+    expect(big.activationsBytes).toBeGreaterThan(3 * small.activationsBytes);
+    expect(big.weightsBytes).toBe(small.weightsBytes);
+    const bad = await post('finetune.estimate', { ...req, lora_target_modules: ['qkv'] });
+    expect(bad.status).toBe(400);
+    expect((await body(bad)).error.message).toMatch(/unknown target module\(s\): qkv/);
+  });
+
+  it('lists a folder for the in-page picker (folders first, hidden entries left out) and has no native dialog', async () => {
+    const dir = path.join(tmp, 'pick');
+    mkdirSync(path.join(dir, 'b-folder'), { recursive: true });
+    writeFileSync(path.join(dir, 'a.json'), '[]');
+    writeFileSync(path.join(dir, '.hidden'), '');
+    const r = await body(post('files.list', { dir }));
+    expect(r).toMatchObject({ dir, parent: tmp });
+    expect(r.entries).toEqual([
+      { name: 'b-folder', path: path.join(dir, 'b-folder'), kind: 'folder' },
+      { name: 'a.json', path: path.join(dir, 'a.json'), kind: 'file', bytes: 2 },
+    ]);
+    const missing = await post('files.list', { dir: path.join(tmp, 'nowhere') });
+    expect(missing.status).toBe(400);
+    expect((await body(missing)).error.message).toContain(path.join(tmp, 'nowhere'));
+    const pick = await post('files.pick', { kind: 'folder' });
+    expect(pick.status).toBe(400);
+    expect((await body(pick)).error.message).toMatch(/only in the desktop app/);
+  });
+});

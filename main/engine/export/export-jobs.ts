@@ -1,53 +1,20 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { z } from 'zod';
 import { loadTemplate } from '../data/templates.ts';
-import { StudioError } from '../errors.ts';
+import { parseSettings } from '../parse-settings.ts';
 import { exportGgufWithModelfile } from './gguf-export.ts';
 import { exportHfCheckpoint, type ExportProgress } from './hf-export.ts';
 import { exportInt8 } from './int8.ts';
 import { openExportInput, type ExportInput } from './open-model.ts';
 import { parseShardSize } from './shard-size.ts';
 import { exportStateDict } from './state-dict.ts';
+import { mergeSettingsSchema, quantizeSettingsSchema, stateDictSettingsSchema, type MergeSettings, type QuantizeSettings, type StateDictSettings } from './export-settings.ts';
 
 /**
  * The three export commands as plain functions with one zod schema each: the CLI (merge, export-state-dict,
  * quantize) and the studio's job worker both parse their settings here and get the same verification report, which
  * is also written beside the output. Field names are the CLI's flags.
  */
-
-export const EXPORT_DTYPES = ['f32', 'f16', 'bf16'] as const;
-export const QUANTIZE_FORMATS = ['gguf-q8_0', 'gguf-f16', 'gguf-f32', 'int8'] as const;
-
-const folder = z.string().min(1);
-export const mergeSettingsSchema = z
-  .object({
-    base_model: folder,
-    lora_weights: folder,
-    output_dir: folder,
-    max_shard_size: z.union([z.string(), z.number()]).default('2GB'),
-    dtype: z.enum(EXPORT_DTYPES).default('f16'),
-  })
-  .strict();
-export const stateDictSettingsSchema = z
-  .object({ base_model: folder, lora_weights: folder.optional(), output_dir: folder, dtype: z.enum(EXPORT_DTYPES).default('f16') })
-  .strict();
-export const quantizeSettingsSchema = z
-  .object({
-    model: folder.optional(),
-    base_model: folder.optional(),
-    lora_weights: folder.optional(),
-    format: z.enum(QUANTIZE_FORMATS).default('gguf-q8_0'),
-    output: folder,
-    prompt_template: z.string().min(1).default('alpaca'),
-  })
-  .strict()
-  .refine((o) => Boolean(o.model ?? o.base_model), 'quantize needs model, or base_model with lora_weights')
-  .refine((o) => !(o.model && o.lora_weights), 'lora_weights goes with base_model, not model');
-
-export type MergeSettings = z.input<typeof mergeSettingsSchema>;
-export type StateDictSettings = z.input<typeof stateDictSettingsSchema>;
-export type QuantizeSettings = z.input<typeof quantizeSettingsSchema>;
 
 export interface ExportHooks {
   onProgress?: ExportProgress;
@@ -62,12 +29,6 @@ export interface ExportOutcome {
   summary: string;
   reportFile: string;
   report: Record<string, unknown>;
-}
-
-function parse<T extends z.ZodType>(schema: T, raw: unknown, what: string): z.output<T> {
-  const r = schema.safeParse(raw);
-  if (!r.success) throw new StudioError(`${what}: ${r.error.issues.map((i) => `${i.path.join('.') || 'settings'}: ${i.message}`).join('; ')}`, undefined, 'export/settings');
-  return r.data;
 }
 
 async function withInput<T>(baseDir: string, loraWeights: string | undefined, hooks: ExportHooks, use: (input: ExportInput) => Promise<T>): Promise<T> {
@@ -89,7 +50,7 @@ const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
 /** Merge an adapter into its base and write a sharded Hugging Face checkpoint. */
 export async function runMerge(raw: MergeSettings, hooks: ExportHooks = {}): Promise<ExportOutcome> {
-  const o = parse(mergeSettingsSchema, raw, 'merge settings');
+  const o = parseSettings(mergeSettingsSchema, raw, 'merge settings');
   const maxShardSize = parseShardSize(o.max_shard_size);
   return withInput(o.base_model, o.lora_weights, hooks, async (input) => {
     const r = await exportHfCheckpoint({ source: input.source, config: input.config, baseDir: o.base_model, outDir: o.output_dir, maxShardSize, dtype: o.dtype, onProgress: hooks.onProgress });
@@ -106,7 +67,7 @@ export async function runMerge(raw: MergeSettings, hooks: ExportHooks = {}): Pro
 
 /** Meta's original layout (params.json + consolidated.00.safetensors), adapter merged when given. */
 export async function runStateDict(raw: StateDictSettings, hooks: ExportHooks = {}): Promise<ExportOutcome> {
-  const o = parse(stateDictSettingsSchema, raw, 'state dict settings');
+  const o = parseSettings(stateDictSettingsSchema, raw, 'state dict settings');
   return withInput(o.base_model, o.lora_weights, hooks, async (input) => {
     const r = await exportStateDict({ source: input.source, config: input.config, outDir: o.output_dir, dtype: o.dtype, onProgress: hooks.onProgress });
     const report = { kind: 'state-dict', ...r, load: 'safetensors.torch.load_file("consolidated.00.safetensors")' };
@@ -122,7 +83,7 @@ export async function runStateDict(raw: StateDictSettings, hooks: ExportHooks = 
 
 /** GGUF (Q8_0/F16/F32, with an Ollama Modelfile, checked in llama.cpp) or bitsandbytes int8 safetensors. */
 export async function runQuantize(raw: QuantizeSettings, hooks: ExportHooks = {}): Promise<ExportOutcome> {
-  const o = parse(quantizeSettingsSchema, raw, 'quantize settings');
+  const o = parseSettings(quantizeSettingsSchema, raw, 'quantize settings');
   const baseDir = (o.model ?? o.base_model)!;
   return withInput(baseDir, o.lora_weights, hooks, async (input) => {
     if (o.format === 'int8') {
