@@ -106,10 +106,10 @@ export function App() {
           <RunsPage visible={page === 'runs'} onStarted={started} />
         </div>
         <div {...show('export')}>
-          <ExportPage available={Boolean(info?.jobKinds.includes('export'))} />
+          <ExportPage visible={page === 'export'} />
         </div>
         <div {...show('playground')}>
-          <PlaygroundPage />
+          <PlaygroundPage visible={page === 'playground'} />
         </div>
       </main>
     </div>

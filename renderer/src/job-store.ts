@@ -13,7 +13,9 @@ export interface JobView {
   reports: Of<'report'>[];
   evals: Of<'eval'>[];
   logs: { level: string; message: string }[];
-  progress?: { done: number; total: number };
+  progress?: { done: number; total: number; message?: string };
+  /** A generate job's streamed answers. */
+  text: { base: string; tuned: string };
   failed?: Of<'failed'>;
   done?: Of<'done'>;
 }
@@ -23,7 +25,7 @@ let order: string[] = [];
 const listeners = new Set<() => void>();
 
 function update(id: string, f: (j: JobView) => JobView): void {
-  const current = jobs[id] ?? { id, state: 'running', reports: [], evals: [], logs: [] };
+  const current = jobs[id] ?? { id, state: 'running', reports: [], evals: [], logs: [], text: { base: '', tuned: '' } };
   if (!jobs[id]) order = [...order, id];
   jobs = { ...jobs, [id]: f(current) };
   for (const l of listeners) l();
@@ -37,7 +39,9 @@ export function applyEvent(e: JobEvent): void {
       case 'log':
         return { ...j, logs: [...j.logs, { level: e.level, message: e.message }].slice(-500) };
       case 'progress':
-        return { ...j, progress: { done: e.done, total: e.total } };
+        return { ...j, progress: { done: e.done, total: e.total, message: e.message } };
+      case 'text':
+        return { ...j, text: { ...j.text, [e.side]: j.text[e.side] + e.text } };
       case 'report':
         return { ...j, reports: [...j.reports, e] };
       case 'eval':

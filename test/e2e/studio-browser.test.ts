@@ -92,9 +92,13 @@ describe.skipIf(Boolean(skip))('studio in Chromium (browser mode)', () => {
     await expect.poll(() => page.getByTestId('error').textContent()).toContain(path.join(tmp, 'no-such-model'));
   });
 
-  it('Model step: stories260K shows its architecture', async () => {
-    await page.getByTestId('model-path').fill(sharedPath(MODEL));
-    await page.getByTestId('model-inspect').click();
+  it('Model step: stories260K, picked with the in-page folder browser, shows its architecture', async () => {
+    await page.getByTestId('model-path').fill(path.dirname(sharedPath(MODEL)));
+    await page.getByTestId('model-path-browse').click();
+    await page.getByTestId('model-path-browser').getByRole('button', { name: `📁 ${path.basename(MODEL)}`, exact: true }).click();
+    await expect.poll(() => page.getByTestId('model-path-browser').textContent()).toContain(sharedPath(MODEL));
+    await page.getByTestId('model-path-choose').click(); // choosing the folder inspects it
+    expect(await page.getByTestId('model-path').inputValue()).toBe(sharedPath(MODEL));
     const arch = page.getByTestId('architecture');
     await expect.poll(() => arch.textContent(), { timeout: 20_000 }).toContain('llama');
     const rows = Object.fromEntries((await arch.locator('tr').allTextContents()).map((r) => [r.replace(/[\d.].*$/, '').trim(), r]));
@@ -111,7 +115,7 @@ describe.skipIf(Boolean(skip))('studio in Chromium (browser mode)', () => {
     await page.getByLabel('Train on inputs').uncheck();
     await page.getByTestId('data-check').click();
     await expect.poll(() => page.getByTestId('data-report').textContent(), { timeout: 30_000 }).toMatch(/\d+ of \d+ rows usable \(json\)/);
-    expect(await page.getByTestId('length-histogram').locator('.recharts-bar-rectangle').count()).toBeGreaterThan(0);
+    await expect.poll(() => page.getByTestId('length-histogram').locator('.recharts-bar-rectangle').count()).toBeGreaterThan(0); // recharts draws after layout
     expect(await page.getByTestId('preview').first().locator('.masked').count()).toBeGreaterThan(0);
     expect(await page.getByTestId('preview').first().locator('.trained').count()).toBeGreaterThan(0);
     await shot('wizard-data-en');
@@ -133,6 +137,15 @@ describe.skipIf(Boolean(skip))('studio in Chromium (browser mode)', () => {
     await field('batch_size').fill('2');
     await field('micro_batch_size').fill('2');
     await field('val_set_size').fill('2');
+    // The memory estimate follows the settings: a bigger micro batch needs more activation memory.
+    const total = () => page.getByTestId('estimate-total').textContent();
+    await expect.poll(total).toMatch(/\d (KiB|MiB|GiB)/);
+    const before = await total();
+    await field('micro_batch_size').fill('64');
+    await expect.poll(total).not.toBe(before);
+    await field('micro_batch_size').fill('2');
+    await expect.poll(total).toBe(before);
+    expect(await page.getByTestId('estimate-verdict').textContent()).toMatch(/Fits in the free memory/);
     await shot('wizard-training-en');
   });
 
@@ -188,7 +201,7 @@ describe.skipIf(Boolean(skip))('studio in Chromium (browser mode)', () => {
     expect(killed?.checkpoints).toContain('step-1');
   });
 
-  it('Runs, Export and Playground pages', async () => {
+  it('Runs: history, compare, resume a killed run and stop it', async () => {
     await nav('runs');
     await expect.poll(() => page.getByTestId('runs-table').locator('tbody tr').count()).toBe(2);
     await page.getByTestId('runs-table').getByRole('button', { name: 'Open' }).last().click();
@@ -200,11 +213,40 @@ describe.skipIf(Boolean(skip))('studio in Chromium (browser mode)', () => {
     await expect.poll(() => page.getByTestId('job-log').textContent(), { timeout: 60_000 }).toMatch(/resuming from .*step-1 at step 1/);
     await page.getByTestId('stop-job').click();
     await expect.poll(() => page.getByTestId('job-state').getAttribute('data-state'), { timeout: 60_000 }).toBe('stopped');
+  });
+
+  it('Export: one click writes a GGUF Q8_0 that llama.cpp loads, with its verification report', async () => {
+    const finished = server.jobs.list()[0].runId!;
     await nav('export');
-    expect(await page.getByTestId('export-page').getByTestId('not-available').isVisible()).toBe(true);
+    await expect.poll(() => page.getByTestId('export-run').locator('option').count()).toBeGreaterThan(1);
+    await page.getByTestId('export-run').selectOption(finished);
+    await page.getByTestId('gguf-type').selectOption('q8_0');
+    await page.getByTestId('export-gguf').click();
+    const job = page.getByTestId('export-job').first();
+    await expect.poll(() => job.getAttribute('data-state'), { timeout: 120_000, interval: 500 }).toMatch(/done|failed/);
+    expect(await job.getAttribute('data-state'), await job.textContent() ?? '').toBe('done');
+    expect(await job.getByTestId('export-summary').textContent()).toMatch(/GGUF q8_0: [\d.]+ MiB, \d+ tensors; Modelfile: /);
+    const gguf = (await job.getByTestId('export-output').textContent())!;
+    expect(gguf.startsWith(path.join(tmp, 'runs', finished, 'exports', 'gguf-q8_0-'))).toBe(true);
+    expect(existsSync(gguf) && existsSync(path.join(path.dirname(gguf), 'Modelfile'))).toBe(true);
+    expect(await job.getByTestId('export-checks').textContent()).toMatch(/llamaCpp: loaded in llama.cpp and generated \d+ tokens/);
+    expect(JSON.parse((await job.getByTestId('export-report').textContent())!)).toMatchObject({ kind: 'gguf-q8_0', file: gguf });
     await shot('export-en');
+  });
+
+  it('Playground: base and fine-tuned answers side by side, streamed from a real model', async () => {
+    const finished = server.jobs.list()[0].runId!;
     await nav('playground');
-    expect(await page.getByTestId('playground-page').getByTestId('not-available').isVisible()).toBe(true);
+    await expect.poll(() => page.getByTestId('playground-run').locator('option').count()).toBeGreaterThan(1);
+    await page.getByTestId('playground-run').selectOption(finished);
+    await page.getByTestId('playground-instruction').fill('Tell me a story about a little dog.');
+    await page.getByLabel('Max new tokens').fill('24');
+    await page.getByTestId('playground-generate').click();
+    for (const side of ['base', 'tuned']) {
+      await expect.poll(() => page.getByTestId(`answer-${side}-stats`).count(), { timeout: 60_000, interval: 250 }).toBe(1);
+      expect(await page.getByTestId(`answer-${side}-stats`).textContent()).toMatch(/\d+ tokens · [\d.]+ tokens\/s · stopped by (eos|max_tokens)/);
+    }
+    expect((await page.getByTestId('answer-base-text').textContent())!.length).toBeGreaterThan(0);
     await shot('playground-en');
   });
 
@@ -212,7 +254,12 @@ describe.skipIf(Boolean(skip))('studio in Chromium (browser mode)', () => {
     await page.getByTestId('language').selectOption('zh-CN');
     await expect.poll(() => page.getByTestId('nav-wizard').textContent()).toBe('新建训练');
     expect(await page.locator('html').getAttribute('lang')).toBe('zh-CN');
+    await nav('playground');
+    expect(await page.getByTestId('answer-tuned').textContent()).toContain('微调后');
     await shot('playground-zh');
+    await nav('export');
+    expect(await page.getByTestId('export-page').textContent()).toContain('校验报告');
+    await shot('export-zh');
     await nav('wizard');
     await page.getByTestId('step-model').click();
     expect(await page.getByTestId('architecture').textContent()).toContain('层数');

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 
 /** A hidden temp name in the same folder (so the final rename is atomic on one filesystem). */
@@ -23,6 +23,8 @@ export async function withAtomicFile<T>(
   hooks: AtomicWriteHooks = {},
 ): Promise<T> {
   const temp = tempPathFor(target);
+  // A new output folder is made as needed (an empty folder left by a failure never looks like a finished file).
+  await mkdir(path.dirname(target), { recursive: true });
   const handle = await open(temp, 'wx');
   let closed = false;
   try {

@@ -1,5 +1,4 @@
 import type { ReactNode } from 'react';
-import { useTranslation } from 'react-i18next';
 
 export function ErrorBox({ error }: { error?: string }) {
   if (!error) return null;
@@ -7,16 +6,6 @@ export function ErrorBox({ error }: { error?: string }) {
     <div className="error" role="alert" data-testid="error">
       {error}
     </div>
-  );
-}
-
-/** For pages whose engine calls are not in this build: the form is shown, with a plain note, and nothing fake. */
-export function NotAvailable({ what, part }: { what: string; part: string }) {
-  const { t } = useTranslation();
-  return (
-    <p className="notice" data-testid="not-available">
-      {t('common.notAvailable', { what, part })}
-    </p>
   );
 }
 

@@ -2,7 +2,7 @@
 export const en = {
   app: { title: 'LoRA Studio', language: 'Language', theme: 'Theme', theme_system: 'System', theme_light: 'Light', theme_dark: 'Dark', mode_browser: 'Browser mode', mode_electron: 'Desktop' },
   nav: { wizard: 'New run', run: 'Run', runs: 'Runs', export: 'Export', playground: 'Playground' },
-  common: { loading: 'Working…', error: 'Error', next: 'Next', back: 'Back', none: 'none', notAvailable: 'Not available in this build: {{what}} arrives with the engine’s {{part}}.' },
+  common: { loading: 'Working…', error: 'Error', next: 'Next', back: 'Back', none: 'none' },
   wizard: {
     steps: { model: 'Model', data: 'Data', training: 'LoRA & training', review: 'Review' },
     model: {
@@ -87,7 +87,10 @@ export const en = {
     power: 'power',
   },
   runs: { states: { finished: 'finished', stopped: 'stopped', incomplete: 'incomplete', empty: 'empty' }, title: 'Runs', empty: 'No runs in {{dir}} yet.', refresh: 'Refresh', open: 'Open', delete: 'Delete', confirmDelete: 'Delete run {{id}} and all its files?', resume: 'Resume', compare: 'Compare', steps: 'Steps', lastLoss: 'Last loss', status: 'Status', checkpoints: 'Checkpoints', created: 'Created' },
-  export: { title: 'Export', run: 'Run', merge: 'Merge + Hugging Face checkpoint', shard: 'Shard size', dtype: 'dtype', stateDict: 'State dict', gguf: 'GGUF (Q8_0 / F16) + Ollama Modelfile', int8: 'int8 safetensors', go: 'Export' },
-  playground: { title: 'Playground', prompt: 'Prompt', template: 'Template', temperature: 'Temperature', topK: 'Top-k', topP: 'Top-p', maxTokens: 'Max new tokens', base: 'Base model', tuned: 'Fine-tuned', generate: 'Generate' },
+  export: { title: 'Export', hint: 'Pick a finished run: each button writes a new folder under the run’s exports/ and checks what it wrote.', merge: 'Merge + Hugging Face checkpoint', shard: 'Shard size', dtype: 'dtype', ggufType: 'GGUF type', stateDict: 'State dict', gguf: 'GGUF + Ollama Modelfile', int8: 'int8 safetensors', report: 'Verification report ({{file}})' },
+  playground: { title: 'Playground', prompt: 'Instruction', input: 'Input (optional)', template: 'Template', temperature: 'Temperature', temperatureHelp: '0 = greedy: the same answer every time', topK: 'Top-k', topP: 'Top-p', maxTokens: 'Max new tokens', seed: 'Seed', base: 'Base model', tuned: 'Fine-tuned', generate: 'Generate', stats: '{{tokens}} tokens · {{tps}} tokens/s · stopped by {{stop}}' },
+  picker: { browse: 'Browse…', up: 'up', chooseFolder: 'Choose this folder', empty: 'Nothing here' },
+  runSelect: { label: 'Run', choose: 'Choose a run…', none: 'No run with a saved adapter yet' },
+  estimate: { title: 'Memory estimate', noModel: 'Choose a base model to see the memory estimate.', weights: 'Frozen weights', lora: 'LoRA weights', optimizer: 'Optimizer (AdamW) + gradients', activations: 'Activations (one micro batch)', total: 'Total', available: 'Free memory (of {{total}})', fits: 'Fits in the free memory.', tooBig: 'More than the free memory: lower micro_batch_size or cutoff_len, or pick fewer target modules.' },
 };
 export type Strings = typeof en;

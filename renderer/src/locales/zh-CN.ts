@@ -4,7 +4,7 @@ import type { Strings } from './en.ts';
 export const zhCN: Strings = {
   app: { title: 'LoRA 工作室', language: '语言', theme: '主题', theme_system: '跟随系统', theme_light: '浅色', theme_dark: '深色', mode_browser: '浏览器模式', mode_electron: '桌面版' },
   nav: { wizard: '新建训练', run: '训练', runs: '历史记录', export: '导出', playground: '试用' },
-  common: { loading: '处理中…', error: '错误', next: '下一步', back: '上一步', none: '无', notAvailable: '此版本暂不支持：{{what}}将随引擎的{{part}}提供。' },
+  common: { loading: '处理中…', error: '错误', next: '下一步', back: '上一步', none: '无' },
   wizard: {
     steps: { model: '模型', data: '数据', training: 'LoRA 与训练', review: '确认' },
     model: {
@@ -89,6 +89,9 @@ export const zhCN: Strings = {
     power: '功耗',
   },
   runs: { states: { finished: '已完成', stopped: '已停止', incomplete: '未完成', empty: '空' }, title: '历史记录', empty: '{{dir}} 中还没有训练记录。', refresh: '刷新', open: '打开', delete: '删除', confirmDelete: '删除训练 {{id}} 及其全部文件？', resume: '继续训练', compare: '对比', steps: '步数', lastLoss: '最新损失', status: '状态', checkpoints: '检查点', created: '创建时间' },
-  export: { title: '导出', run: '训练', merge: '合并 + Hugging Face 检查点', shard: '分片大小', dtype: '数据类型', stateDict: 'State dict', gguf: 'GGUF（Q8_0 / F16）+ Ollama Modelfile', int8: 'int8 safetensors', go: '导出' },
-  playground: { title: '试用', prompt: '提示词', template: '模板', temperature: '温度', topK: 'Top-k', topP: 'Top-p', maxTokens: '最多生成词元数', base: '基础模型', tuned: '微调后', generate: '生成' },
+  export: { title: '导出', hint: '选择一次已完成的训练：每个按钮都会在该训练的 exports/ 下新建文件夹，并检查写出的内容。', merge: '合并 + Hugging Face 检查点', shard: '分片大小', dtype: '数据类型', ggufType: 'GGUF 类型', stateDict: 'State dict', gguf: 'GGUF + Ollama Modelfile', int8: 'int8 safetensors', report: '校验报告（{{file}}）' },
+  playground: { title: '试用', prompt: '指令', input: '输入（可选）', template: '模板', temperature: '温度', temperatureHelp: '0 = 贪心解码：每次答案相同', topK: 'Top-k', topP: 'Top-p', maxTokens: '最多生成词元数', seed: '随机种子', base: '基础模型', tuned: '微调后', generate: '生成', stats: '{{tokens}} 个词元 · 每秒 {{tps}} 个 · 停止原因 {{stop}}' },
+  picker: { browse: '浏览…', up: '上一级', chooseFolder: '选择此文件夹', empty: '空文件夹' },
+  runSelect: { label: '训练', choose: '选择一次训练…', none: '还没有保存了适配器的训练' },
+  estimate: { title: '内存估算', noModel: '先选择基础模型，才能估算内存。', weights: '冻结权重', lora: 'LoRA 权重', optimizer: '优化器（AdamW）+ 梯度', activations: '激活值（一个微批次）', total: '合计', available: '可用内存（共 {{total}}）', fits: '可用内存足够。', tooBig: '超过可用内存：请减小 micro_batch_size 或 cutoff_len，或减少目标模块。' },
 };

@@ -4,6 +4,7 @@ import type { DataCheck } from '../../../main/api/contract.ts';
 import { ErrorBox, Field } from '../components/common.tsx';
 import { Histogram } from '../components/histogram.tsx';
 import { call } from '../transport.ts';
+import { PathPicker } from '../components/path-picker.tsx';
 
 export interface DataOptions {
   path: string;
@@ -45,7 +46,7 @@ export function DataStep({ opts, setOpts, baseModel, report, setReport }: { opts
         }}
       >
         <Field label={t('wizard.data.path')}>
-          <input data-testid="data-path" value={opts.path} onChange={(e) => setOpts({ ...opts, path: e.target.value })} placeholder="/path/to/data.json" spellCheck={false} />
+          <PathPicker kind="file" extensions={['json', 'jsonl']} testId="data-path" value={opts.path} onChange={(path) => setOpts({ ...opts, path })} placeholder="/path/to/data.json" />
         </Field>
         <Field label={t('wizard.data.template')}>
           <select value={opts.template} onChange={(e) => setOpts({ ...opts, template: e.target.value })}>

@@ -4,6 +4,7 @@ import type { ModelReport } from '../../../main/api/contract.ts';
 import { ErrorBox, Field } from '../components/common.tsx';
 import { formatBytes, formatCount } from '../format.ts';
 import { call } from '../transport.ts';
+import { PathPicker } from '../components/path-picker.tsx';
 
 export function ModelStep({ dir, setDir, report, setReport, recent }: { dir: string; setDir(d: string): void; report?: ModelReport; setReport(r?: ModelReport): void; recent: string[] }) {
   const { t } = useTranslation();
@@ -38,7 +39,7 @@ export function ModelStep({ dir, setDir, report, setReport, recent }: { dir: str
         }}
       >
         <Field label={t('wizard.model.path')}>
-          <input data-testid="model-path" value={dir} onChange={(e) => setDir(e.target.value)} placeholder="/path/to/model" spellCheck={false} />
+          <PathPicker kind="folder" testId="model-path" value={dir} onChange={setDir} onPicked={(p) => void inspect(p)} placeholder="/path/to/model" />
         </Field>
         <button type="submit" data-testid="model-inspect" disabled={busy || !dir.trim()}>
           {busy ? t('common.loading') : t('wizard.model.inspect')}

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { DataCheck, JobInfo, ModelReport } from '../../../main/api/contract.ts';
+import { MemoryEstimate } from '../components/memory-estimate.tsx';
 import { call } from '../transport.ts';
 import { DataStep, type DataOptions } from './data-step.tsx';
 import { ModelStep } from './model-step.tsx';
@@ -51,6 +52,7 @@ export function Wizard({ onStarted }: { onStarted(job: JobInfo): void }) {
       {step === 'data' && <DataStep opts={dataOpts} setOpts={setDataOpts} baseModel={baseModel} report={data} setReport={setData} />}
       {step === 'training' && <TrainingStep values={values} setValues={setValues} setCutoffLen={(n) => setDataOpts((o) => ({ ...o, cutoffLen: n }))} />}
       {step === 'review' && <ReviewStep config={config} ready={Boolean(baseModel && data && data.kept > 0)} onStarted={onStarted} />}
+      {(step === 'training' || step === 'review') && <MemoryEstimate baseModel={baseModel} settings={config} />}
       <p className="row nav-buttons">
         {i > 0 && <button onClick={() => setStep(STEPS[i - 1])}>{t('common.back')}</button>}
         {i < STEPS.length - 1 && (

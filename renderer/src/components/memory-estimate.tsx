@@ -1,0 +1,64 @@
+import { useEffect, useState } from 'react';
+import { useTranslation } from 'react-i18next';
+import type { CallReply } from '../../../main/api/contract.ts';
+import { formatBytes } from '../format.ts';
+import { call } from '../transport.ts';
+
+type Estimate = CallReply<'finetune.estimate'>;
+
+/** Training memory for the chosen model and settings (weights, LoRA, optimizer, activations) against the machine's. */
+export function MemoryEstimate({ baseModel, settings }: { baseModel?: string; settings: { micro_batch_size?: unknown; cutoff_len: number; lora_r?: unknown; lora_target_modules?: unknown } }) {
+  const { t } = useTranslation();
+  const [estimate, setEstimate] = useState<Estimate>();
+  const [error, setError] = useState<string>();
+  const micro = Number(settings.micro_batch_size);
+  const r = Number(settings.lora_r);
+  const targets = Array.isArray(settings.lora_target_modules) ? (settings.lora_target_modules as string[]) : [];
+  const key = JSON.stringify([baseModel, micro, settings.cutoff_len, r, targets]);
+  useEffect(() => {
+    if (!baseModel || !(micro > 0) || !(r > 0) || targets.length === 0) return setEstimate(undefined);
+    // Settle for a moment: typing "16" should not ask twice.
+    const timer = setTimeout(() => {
+      call('finetune.estimate', { base_model: baseModel, micro_batch_size: micro, cutoff_len: settings.cutoff_len, lora_r: r, lora_target_modules: targets })
+        .then((e) => (setEstimate(e), setError(undefined)))
+        .catch((e: Error) => setError(e.message));
+    }, 250);
+    return () => clearTimeout(timer);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [key]);
+  if (!baseModel) return <p className="muted">{t('estimate.noModel')}</p>;
+  if (error) return <p className="error">{error}</p>;
+  if (!estimate) return null;
+  const rows: [string, number][] = [
+    [t('estimate.weights'), estimate.weightsBytes],
+    [t('estimate.lora'), estimate.loraBytes],
+    [t('estimate.optimizer'), estimate.optimizerBytes],
+    [t('estimate.activations'), estimate.activationsBytes],
+  ];
+  return (
+    <div className="panel" data-testid="memory-estimate">
+      <h3>{t('estimate.title')}</h3>
+      <table className="table estimate">
+        <tbody>
+          {rows.map(([label, bytes]) => (
+            <tr key={label}>
+              <td>{label}</td>
+              <td>{formatBytes(bytes)}</td>
+            </tr>
+          ))}
+          <tr>
+            <th>{t('estimate.total')}</th>
+            <th data-testid="estimate-total">{formatBytes(estimate.totalBytes)}</th>
+          </tr>
+          <tr>
+            <td>{t('estimate.available', { total: formatBytes(estimate.machineBytes) })}</td>
+            <td>{formatBytes(estimate.availableBytes)}</td>
+          </tr>
+        </tbody>
+      </table>
+      <p className={estimate.fits ? 'muted' : 'notice'} data-testid="estimate-verdict">
+        {estimate.fits ? t('estimate.fits') : t('estimate.tooBig')}
+      </p>
+    </div>
+  );
+}

@@ -1,0 +1,49 @@
+import { useEffect, useState } from 'react';
+import { useTranslation } from 'react-i18next';
+import type { CallReply, RunSummary } from '../../../main/api/contract.ts';
+import { call } from '../transport.ts';
+
+export type RunDetails = CallReply<'runs.read'>;
+
+/** Pick a run that has a saved adapter; the page gets its folder, config (base model, template) and summary. */
+export function RunSelect({ visible, selected, onSelect, testId }: { visible: boolean; selected?: RunDetails; onSelect(run?: RunDetails): void; testId: string }) {
+  const { t } = useTranslation();
+  const [runs, setRuns] = useState<RunSummary[]>([]);
+  const [error, setError] = useState<string>();
+  useEffect(() => {
+    if (!visible) return;
+    call('runs.list', {})
+      .then((r) => setRuns(r.runs.filter((x) => x.hasAdapter)))
+      .catch((e: Error) => setError(e.message));
+  }, [visible]);
+  const pick = async (id: string) => {
+    if (!id) return onSelect(undefined);
+    try {
+      onSelect(await call('runs.read', { id }));
+    } catch (e) {
+      setError((e as Error).message);
+    }
+  };
+  return (
+    <label className="field">
+      <span className="label">{t('runSelect.label')}</span>
+      <select data-testid={testId} value={selected?.run.id ?? ''} onChange={(e) => void pick(e.target.value)}>
+        <option value="">{runs.length ? t('runSelect.choose') : t('runSelect.none')}</option>
+        {runs.map((r) => (
+          <option key={r.id} value={r.id}>
+            {r.id} · {t(`runs.states.${r.status}`)} · {r.steps} {t('runs.steps')}
+            {r.lastLoss !== undefined ? ` · ${r.lastLoss.toFixed(3)}` : ''}
+          </option>
+        ))}
+      </select>
+      {error && <small className="error">{error}</small>}
+      {selected && <small className="help mono">{String(selected.config?.base_model ?? '')} + {selected.run.dir}</small>}
+    </label>
+  );
+}
+
+/** `20261125-0514`: a suffix that keeps each export in its own new folder. */
+export function stamp(now = new Date()): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${now.getFullYear()}${p(now.getMonth() + 1)}${p(now.getDate())}-${p(now.getHours())}${p(now.getMinutes())}${p(now.getSeconds())}`;
+}
