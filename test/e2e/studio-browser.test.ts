@@ -111,6 +111,12 @@ describe.skipIf(Boolean(skip))('studio in Chromium (browser mode)', () => {
 
   it('Data step: validation report, histogram and masked/trained preview', async () => {
     await page.getByTestId('next').click();
+    const brokenData = path.join(tmp, 'broken.json');
+    writeFileSync(brokenData, '[{"instruction": "hi", "output": "hello"},');
+    await page.getByTestId('data-path').fill(brokenData);
+    await page.getByTestId('data-check').click();
+    await expect.poll(() => page.getByTestId('data-step').getByTestId('error').textContent()).toContain(brokenData);
+    await shot('wizard-data-broken-en');
     await page.getByTestId('data-path').fill(sharedPath(DATA));
     await page.getByLabel('Train on inputs').uncheck();
     await page.getByTestId('data-check').click();
