@@ -52,30 +52,26 @@ export function ggufTensorName(hf: string): string {
  * w.reshape(heads, 2, rows/heads/2, cols).swapaxes(1, 2).reshape(rows, cols).
  */
 export function permuteForInterleavedRope(w: Float32Array, rows: number, cols: number, heads: number): Float32Array {
-  const out = new Float32Array(w.length);
-  const headDim = rows / heads;
-  const half = headDim / 2;
-  for (let h = 0; h < heads; h++) {
-    for (let i = 0; i < half; i++) {
-      for (let j = 0; j < 2; j++) {
-        const dst = h * headDim + 2 * i + j;
-        const src = h * headDim + j * half + i;
-        out.set(w.subarray(src * cols, (src + 1) * cols), dst * cols);
-      }
-    }
-  }
-  return out;
+  return moveRopeRows(w, rows, cols, heads, 'to-interleaved');
 }
 
 /** The inverse: interleaved rows → HF rotate-half (used by tests and the state-dict round trip). */
 export function permuteToRotateHalf(w: Float32Array, rows: number, cols: number, heads: number): Float32Array {
+  return moveRopeRows(w, rows, cols, heads, 'to-rotate-half');
+}
+
+/** Row h·D + j·D/2 + i (rotate-half) ↔ row h·D + 2i + j (interleaved), for each head h, i < D/2, j ∈ {0, 1}. */
+function moveRopeRows(w: Float32Array, rows: number, cols: number, heads: number, direction: 'to-interleaved' | 'to-rotate-half'): Float32Array {
   const out = new Float32Array(w.length);
   const headDim = rows / heads;
   const half = headDim / 2;
   for (let h = 0; h < heads; h++) {
     for (let i = 0; i < half; i++) {
       for (let j = 0; j < 2; j++) {
-        out.set(w.subarray((h * headDim + 2 * i + j) * cols, (h * headDim + 2 * i + j + 1) * cols), (h * headDim + j * half + i) * cols);
+        const interleaved = h * headDim + 2 * i + j;
+        const rotateHalf = h * headDim + j * half + i;
+        const [dst, src] = direction === 'to-interleaved' ? [interleaved, rotateHalf] : [rotateHalf, interleaved];
+        out.set(w.subarray(src * cols, (src + 1) * cols), dst * cols);
       }
     }
   }
