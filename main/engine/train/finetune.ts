@@ -12,7 +12,7 @@ import { datasetStats, overLongProblems } from '../data/stats.ts';
 import { loadTemplate } from '../data/templates.ts';
 import { StudioError } from '../errors.ts';
 import { writeFileAtomic } from '../formats/atomic-write.ts';
-import { readPeftAdapter } from '../formats/peft-adapter.ts';
+import { readPeftAdapter, type LoadedAdapter } from '../formats/peft-adapter.ts';
 import { loadModel } from '../model/load.ts';
 import { LoraAdapter, checkTargets } from '../model/lora.ts';
 import { kaimingUniformInit } from '../model/lora-init.ts';
@@ -157,8 +157,8 @@ export async function runFinetune(config: FinetuneConfig, listener: TrainingList
   const adapterDir = path.join(runDir, 'adapter');
   await mkdir(adapterDir, { recursive: true });
   await saveAdapter(adapterDir, finalAdapter, config.base_model);
-  await verifySavedAdapter(adapterDir, modelConfig, finalAdapter, pos.step > 0);
-  await checkLogitsRoundTrip(adapterDir, model, finalAdapter, trainerData.validation[0] ?? trainerData.microBatch(0, 0));
+  const saved = await verifySavedAdapter(adapterDir, modelConfig, finalAdapter, pos.step > 0);
+  checkLogitsRoundTrip(adapterDir, model, finalAdapter, saved, trainerData.validation[0] ?? trainerData.microBatch(0, 0));
   log(`adapter saved to ${adapterDir} and checked (tensors, shapes, logits round trip)`);
 
   emit({ type: 'done', step: pos.step, reason: outcome.reason, bestCheckpoint: bestDir, adapterDir });
@@ -182,8 +182,8 @@ async function findResumeCheckpoint(config: FinetuneConfig, root: string, log: (
 }
 
 /** The saved adapter, reloaded, must give exactly the logits of the adapter in memory. */
-async function checkLogitsRoundTrip(dir: string, model: import('../model/llama.ts').LlamaModel, adapter: LoraAdapter, mb: import('./step.ts').MicroBatch) {
-  const reloaded = loraFromPeft(model.config, await readPeftAdapter(dir, model.config));
+function checkLogitsRoundTrip(dir: string, model: import('../model/llama.ts').LlamaModel, adapter: LoraAdapter, saved: LoadedAdapter, mb: import('./step.ts').MicroBatch) {
+  const reloaded = loraFromPeft(model.config, saved);
   const diff = tf.tidy(() => {
     const ids = tf.tensor2d(mb.inputIds, [mb.batchSize, mb.seqLen], 'int32');
     const mask = tf.tensor2d(mb.attentionMask, [mb.batchSize, mb.seqLen], 'int32');

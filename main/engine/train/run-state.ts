@@ -82,9 +82,10 @@ export async function restoreCheckpoint(dir: string, base: LlamaConfig, adapter:
 
 /**
  * Reopen a saved adapter and check it: the tensor count is 2 × targets × layers, every shape matches, and after
- * training B is no longer all zeros (the 443-byte empty adapter_model.bin failure). Throws on any failure.
+ * training B is no longer all zeros (the 443-byte empty adapter_model.bin failure). Throws on any failure; returns
+ * what was read back, for further checks.
  */
-export async function verifySavedAdapter(dir: string, base: LlamaConfig, adapter: LoraAdapter, trained: boolean): Promise<void> {
+export async function verifySavedAdapter(dir: string, base: LlamaConfig, adapter: LoraAdapter, trained: boolean) {
   const loaded = await readPeftAdapter(dir, base); // checks names, shapes, ranks and that no module is missing
   const expected = adapter.settings.targetModules.length * base.numLayers;
   if (loaded.modules.size !== expected) {
@@ -100,6 +101,7 @@ export async function verifySavedAdapter(dir: string, base: LlamaConfig, adapter
       throw new StudioError(`saved ${m.key}.lora_A differs from the trained weights`, path.join(dir, ADAPTER_WEIGHTS), 'adapter/verify');
     }
   }
+  return loaded;
 }
 
 function f32Bytes(a: ArrayLike<number>): Uint8Array {
