@@ -31,7 +31,18 @@ export const jobInfoSchema = z.object({
 });
 export type JobInfo = z.infer<typeof jobInfoSchema>;
 
-const memorySchema = z.object({ rssBytes: z.number(), tensorBytes: z.number(), numTensors: z.number() });
+/** The job process's memory: its RSS, what tfjs holds in tensors, and (on a GPU backend) what its buffers hold there. */
+const memorySchema = z.object({ rssBytes: z.number(), tensorBytes: z.number(), numTensors: z.number(), deviceBytes: z.number().optional() });
+
+/** The tfjs backend a job computes on; with WebGPU, the adapter it found. */
+export const backendSchema = z.object({
+  name: z.string(),
+  detail: z.string(),
+  adapter: z
+    .object({ vendor: z.string(), architecture: z.string(), description: z.string(), software: z.boolean(), maxBindingBytes: z.number(), shaderF16: z.boolean() })
+    .optional(),
+});
+export type BackendReport = z.infer<typeof backendSchema>;
 
 export const modelReportSchema = z.object({
   dir: z.string(),
@@ -261,6 +272,7 @@ const jobId = { jobId: z.string() };
 
 export const jobEventSchema = z.discriminatedUnion('type', [
   z.object({ ...jobId, type: z.literal('started'), kind: jobKindSchema, runId: z.string().optional() }),
+  z.object({ ...jobId, type: z.literal('backend'), backend: backendSchema }),
   z.object({ ...jobId, type: z.literal('log'), level: z.enum(['info', 'warn', 'error']), message: z.string() }),
   z.object({ ...jobId, type: z.literal('progress'), done: z.number(), total: z.number(), message: z.string().optional() }),
   z.object({

@@ -1,5 +1,6 @@
 import type { JobEvent, JobKind } from '../api/contract.ts';
 import type { ExportHooks, ExportOutcome } from '../engine/export/export-jobs.ts';
+import { backendReport } from './backend-report.ts';
 
 /** An event as a task emits it; the worker adds the job id. */
 export type TaskEvent = JobEvent extends infer E ? (E extends JobEvent ? Omit<E, 'jobId'> : never) : never;
@@ -51,11 +52,14 @@ const finetune: Task = async ({ config, emit, signal }) => {
     parsed,
     (e) => {
       switch (e.type) {
-        case 'start':
+        case 'start': {
           total = e.totalSteps;
+          const backend = backendReport();
+          if (backend) emit({ type: 'backend', backend });
           emit({ type: 'log', level: 'info', message: `training ${e.totalSteps} steps from step ${e.startStep} on ${e.backend}` });
           emit({ type: 'progress', done: e.startStep, total: e.totalSteps });
           break;
+        }
         case 'step':
           emit({ type: 'report', step: e.step, totalSteps: e.totalSteps, epoch: e.epoch, loss: e.loss, learningRate: e.learningRate, tokensPerSecond: e.tokensPerSecond, elapsedMs: e.elapsedMs, etaMs: e.etaMs, memory: e.memory });
           emit({ type: 'progress', done: e.step, total: e.totalSteps || total });
@@ -106,6 +110,7 @@ const generateTask: Task = async ({ config, emit, signal }) => {
   const { answerSideBySide } = await import('../engine/generate/side-by-side.ts');
   const backend = await initBackend((config.backend as never) ?? 'auto');
   emit({ type: 'log', level: 'info', message: describeBackend(backend) });
+  emit({ type: 'backend', backend: backendReport()! });
   const { backend: _ignored, ...settings } = config;
   const r = await answerSideBySide(settings as never, {
     signal,

@@ -14,6 +14,7 @@ export interface JobView {
   evals: Of<'eval'>[];
   logs: { level: string; message: string }[];
   progress?: { done: number; total: number; message?: string };
+  backend?: Of<'backend'>['backend'];
   /** A generate job's streamed answers. */
   text: { base: string; tuned: string };
   failed?: Of<'failed'>;
@@ -36,6 +37,8 @@ export function applyEvent(e: JobEvent): void {
     switch (e.type) {
       case 'started':
         return { ...j, kind: e.kind, runId: e.runId ?? j.runId };
+      case 'backend':
+        return { ...j, backend: e.backend };
       case 'log':
         return { ...j, logs: [...j.logs, { level: e.level, message: e.message }].slice(-500) };
       case 'progress':

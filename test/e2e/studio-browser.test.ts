@@ -167,6 +167,8 @@ describe.skipIf(Boolean(skip))('studio in Chromium (browser mode)', () => {
     expect(Number(await page.getByTestId('loss-chart').getAttribute('data-points'))).toBe(3);
     expect(await page.getByTestId('loss-chart').locator('.recharts-line-curve').count()).toBeGreaterThan(0);
     expect(await page.getByTestId('gpu-panel').textContent()).toMatch(/No NVIDIA GPU|GPU 0/);
+    expect(await page.getByTestId('job-backend').textContent()).toMatch(/Backend: tfjs-backend-wasm \(simd, \d threads?\)/);
+    expect(await page.getByTestId('job-memory').textContent()).toMatch(/Job process: resident \d+ MiB · tensors \d+ MiB/);
     await shot('run-en');
   });
 

@@ -1,14 +1,19 @@
 import { useEffect, useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import type { CallReply } from '../../../main/api/contract.ts';
+import type { BackendReport, CallReply, JobEvent } from '../../../main/api/contract.ts';
 import { mib } from '../format.ts';
 import { call } from '../transport.ts';
 
 type Gpu = CallReply<'system.gpu'>;
 const na = (v: number | null, unit: string) => (v === null ? 'N/A' : `${v}${unit}`);
 
-/** nvidia-smi-style readings per GPU; when there is none, says so and shows the process's memory instead. */
-export function GpuPanel({ tensorBytes }: { tensorBytes?: number }) {
+type JobMemory = Extract<JobEvent, { type: 'report' }>['memory'];
+
+/**
+ * nvidia-smi-style readings per GPU; when there is none, says so. Below them, what the running job computes on (its
+ * tfjs backend and, with WebGPU, the adapter) and the job process's own memory, GPU buffers included.
+ */
+export function GpuPanel({ backend, memory }: { backend?: BackendReport; memory?: JobMemory }) {
   const { t } = useTranslation();
   const [gpu, setGpu] = useState<Gpu>();
   const [error, setError] = useState<string>();
@@ -48,10 +53,27 @@ export function GpuPanel({ tensorBytes }: { tensorBytes?: number }) {
           {t('run.noGpu')} <small className="muted">({gpu.message})</small>
         </p>
       )}
+      {backend && (
+        <p data-testid="job-backend">
+          {t('run.backendName')}: <span className="mono">{backend.detail}</span>
+          {backend.adapter && (
+            <>
+              <br />
+              {t('run.adapter')}: <strong data-testid="webgpu-adapter">{[backend.adapter.vendor, backend.adapter.architecture].filter(Boolean).join(' ')}</strong> ({backend.adapter.description}
+              {backend.adapter.software ? `, ${t('run.software')}` : ''}) · {t('run.maxBinding', { mb: mib(backend.adapter.maxBindingBytes) })} · {backend.adapter.shaderF16 ? 'shader-f16' : t('run.noF16')}
+            </>
+          )}
+        </p>
+      )}
+      {memory && (
+        <p className="muted" data-testid="job-memory">
+          {t('run.jobMemory')}: {t('run.rss', { mb: mib(memory.rssBytes) })} · {t('run.backend', { mb: mib(memory.tensorBytes) })}
+          {memory.deviceBytes !== undefined && <> · {t('run.device', { mb: mib(memory.deviceBytes) })}</>}
+        </p>
+      )}
       {gpu && (
         <p className="muted">
           {t('run.memory')}: {t('run.rss', { mb: mib(gpu.process.rssBytes) })} · {t('run.heap', { mb: mib(gpu.process.heapUsedBytes) })}
-          {tensorBytes !== undefined && <> · {t('run.backend', { mb: mib(tensorBytes) })}</>}
         </p>
       )}
     </section>

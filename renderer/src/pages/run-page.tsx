@@ -83,7 +83,7 @@ export function RunPage({ jobId, setJobId }: { jobId?: string; setJobId(id: stri
           </pre>
         </>
       )}
-      <GpuPanel tensorBytes={last?.memory.tensorBytes} />
+      <GpuPanel backend={job?.backend} memory={last?.memory} />
     </section>
   );
 }
