@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { fusedMaskedSoftmax, fusedRmsNorm, fusedSwiGlu, onWebgpu } from '../backend/webgpu-kernels.ts';
 import type { LlamaConfig } from './config.ts';
 import type { KVCache } from './kv-cache.ts';
 import { applyRope, ropeTables } from './rope.ts';
@@ -33,6 +34,7 @@ function linear(x: tf.Tensor2D, base: FrozenLinear): tf.Tensor2D {
 
 /** RMSNorm as LLaMA defines it: x / sqrt(mean(x²) + eps) · w, over the last axis. */
 export function rmsNorm<T extends tf.Tensor>(x: T, weight: tf.Tensor1D, eps: number): T {
+  if (onWebgpu() && x.rank === 2) return fusedRmsNorm(x as unknown as tf.Tensor2D, weight, eps) as unknown as T;
   return tf.tidy(() => {
     const variance = tf.mean(tf.square(x), -1, true);
     return tf.mul(tf.mul(x, tf.rsqrt(tf.add(variance, eps))), weight) as T;
@@ -74,7 +76,7 @@ export class LlamaModel {
         const y = rmsNorm(h, layer.postNorm, c.rmsNormEps);
         const gate = project(y, l, 'gate_proj', layer.proj.gate_proj); // [B·T, F]
         const up = project(y, l, 'up_proj', layer.proj.up_proj);
-        const act = tf.mul(tf.mul(gate, tf.sigmoid(gate)), up); // SwiGLU: silu(gate)·up
+        const act = swiGlu(gate, up);
         h = tf.add(h, project(act as tf.Tensor2D, l, 'down_proj', layer.proj.down_proj));
       }
       opts.cache?.advance(T);
@@ -87,6 +89,11 @@ export class LlamaModel {
       return tf.reshape(logits, [B, rows, c.vocabSize]) as tf.Tensor3D;
     });
   }
+}
+
+/** SwiGLU: silu(gate)·up. */
+function swiGlu(gate: tf.Tensor2D, up: tf.Tensor2D): tf.Tensor2D {
+  return onWebgpu() ? fusedSwiGlu(gate, up) : (tf.mul(tf.mul(gate, tf.sigmoid(gate)), up) as tf.Tensor2D);
 }
 
 /** [B·T, heads·D] → [B, heads, T, D]. */
@@ -104,10 +111,11 @@ function groupedAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: 
   const nKV = k.shape[1];
   const rep = nH / nKV;
   const qg = tf.reshape(q, [B, nKV, rep * T, D]); // query head h = g·rep + j sits in group g, rows j·T … j·T+T-1
+  const scale = 1 / Math.sqrt(c.headDim);
+  const raw = tf.matMul(qg, k, false, true) as tf.Tensor4D; // [B, nKV, rep·T, S]
   const stack = (t: tf.Tensor4D) => (rep === 1 ? t : tf.tile(t, [1, 1, rep, 1])); // [B|1, 1, rep·T, S]
-  const raw = tf.mul(tf.matMul(qg, k, false, true), 1 / Math.sqrt(c.headDim)); // [B, nKV, rep·T, S]
-  const scores = tf.add(tf.mul(raw, stack(mask.keep)), stack(mask.fill));
-  const out = tf.matMul(tf.softmax(scores), v); // [B, nKV, rep·T, D]
+  const probs = onWebgpu() ? fusedMaskedSoftmax(raw, mask.keep, scale) : tf.softmax(tf.add(tf.mul(tf.mul(raw, scale), stack(mask.keep)), stack(mask.fill)));
+  const out = tf.matMul(probs, v); // [B, nKV, rep·T, D]
   return tf.reshape(out, [B, nH, T, D]) as tf.Tensor4D;
 }
 
