@@ -184,13 +184,15 @@ async function findResumeCheckpoint(config: FinetuneConfig, root: string, log: (
 /** The saved adapter, reloaded, must give exactly the logits of the adapter in memory. */
 async function checkLogitsRoundTrip(dir: string, model: import('../model/llama.ts').LlamaModel, adapter: LoraAdapter, mb: import('./step.ts').MicroBatch) {
   const reloaded = loraFromPeft(model.config, await readPeftAdapter(dir, model.config));
-  const diff = tf.tidy(() => {
+  const maxDiff = tf.tidy(() => {
     const ids = tf.tensor2d(mb.inputIds, [mb.batchSize, mb.seqLen], 'int32');
     const mask = tf.tensor2d(mb.attentionMask, [mb.batchSize, mb.seqLen], 'int32');
     const a = model.forward(ids, { attentionMask: mask, projection: adapter.projection() });
     const b = model.forward(ids, { attentionMask: mask, projection: reloaded.projection() });
-    return tf.max(tf.abs(tf.sub(a, b))).dataSync()[0];
+    return tf.max(tf.abs(tf.sub(a, b)));
   });
+  const diff = (await maxDiff.data())[0]; // not dataSync: tfjs-webgpu cannot read synchronously in Node
+  maxDiff.dispose();
   reloaded.dispose();
   if (diff !== 0) throw new StudioError(`the saved adapter gives other logits than the trained one (max difference ${diff})`, dir, 'adapter/verify');
 }
