@@ -2,10 +2,10 @@ import { Option, type Command } from 'commander';
 import { BACKEND_CHOICES, describeBackend, initBackend, type BackendChoice, type BackendInfo } from '../engine/backend/index.ts';
 import { StudioError } from '../engine/errors.ts';
 
-/** `--backend auto|gpu|node|wasm|cpu` and `--threads N`, on every command that computes. */
+/** `--backend auto|gpu|webgpu|webgpu-software|node|wasm|cpu` and `--threads N`, on every command that computes. */
 export function addBackendOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--backend <name>', 'tfjs backend').choices([...BACKEND_CHOICES]).default('auto'))
+    .addOption(new Option('--backend <name>', 'tfjs backend (auto: gpu, then webgpu on a hardware adapter, node, wasm, cpu; webgpu-software: the SwiftShader adapter, slow, for tests)').choices([...BACKEND_CHOICES]).default('auto'))
     .addOption(new Option('--threads <n>', 'threads for the wasm backend (default: all cores)').argParser(positiveInt));
 }
 

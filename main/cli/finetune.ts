@@ -15,7 +15,8 @@ export function registerFinetune(program: Command): void {
     .option('--config <file>', 'JSON file of settings (flags given on the command line override it)');
   for (const f of settingFields()) {
     const value = f.type === 'boolean' ? '[bool]' : '<value>';
-    const help = `${f.help}${f.default !== undefined ? ` (default: ${JSON.stringify(f.default)})` : ''}`;
+    const choices = f.choices ? ` (choices: ${f.choices.join(', ')})` : '';
+    const help = `${f.help}${choices}${f.default !== undefined ? ` (default: ${JSON.stringify(f.default)})` : ''}`;
     cmd.addOption(new Option(`--${f.name} ${value}`, help).argParser((v: string) => parseFlag(f.name, f.type, v)));
   }
   for (const w of WANDB_FLAGS) cmd.addOption(new Option(`--${w} <value>`, 'accepted for compatibility; Weights & Biases is not supported').hideHelp());

@@ -48,7 +48,7 @@ describe.skipIf(missingShared(`${MODEL}/model.safetensors`))('LoRA gradients on 
   });
 
   it.skipIf(missingTorch())('equal PyTorch autograd on the same weights and batch within 1e-4 relative', async () => {
-    const { loss, grads } = microBatchGradients(loaded.model, adapter, mb, labelledCount(mb));
+    const { loss, grads } = await microBatchGradients(loaded.model, adapter, mb, labelledCount(mb));
     const peft = await adapter.exportPeft();
     const rows = (a: Int32Array) => [0, 1].map((b) => [...a.slice(b * mb.seqLen, (b + 1) * mb.seqLen)]);
     const dir = mkdtempSync(path.join(tmpdir(), 'grad-ref-'));
@@ -79,8 +79,8 @@ describe.skipIf(missingShared(`${MODEL}/model.safetensors`))('LoRA gradients on 
     tf.dispose(grads);
   });
 
-  it('pass a central finite-difference check', () => {
-    const { grads } = microBatchGradients(loaded.model, adapter, mb, labelledCount(mb));
+  it('pass a central finite-difference check', async () => {
+    const { grads } = await microBatchGradients(loaded.model, adapter, mb, labelledCount(mb));
     const last = adapter.modules.length - 1;
     const m = adapter.modules[last]; // down_proj of the last layer
     const analytic = grads[2 * last + 1].arraySync() as number[][];
@@ -88,15 +88,15 @@ describe.skipIf(missingShared(`${MODEL}/model.safetensors`))('LoRA gradients on 
     const base = m.bT.arraySync() as number[][];
     const eps = 1e-2;
     for (const [i, j] of [[0, 0], [1, 5], [3, 10]]) {
-      const at = (delta: number) => {
+      const at = async (delta: number) => {
         const w = base.map((row) => [...row]);
         w[i][j] += delta;
         m.bT.assign(tf.tensor2d(w));
-        const { loss, grads: g } = microBatchGradients(loaded.model, adapter, mb, labelledCount(mb));
+        const { loss, grads: g } = await microBatchGradients(loaded.model, adapter, mb, labelledCount(mb));
         tf.dispose(g);
         return loss;
       };
-      const numeric = (at(eps) - at(-eps)) / (2 * eps);
+      const numeric = ((await at(eps)) - (await at(-eps))) / (2 * eps);
       m.bT.assign(tf.tensor2d(base));
       expect(Math.abs(numeric - analytic[i][j])).toBeLessThan(2e-3 + 0.02 * Math.abs(analytic[i][j]));
     }

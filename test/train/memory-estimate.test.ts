@@ -19,9 +19,9 @@ describe.skipIf(missingShared('models/stories260K/model.safetensors'))('training
     const measure = async (b: number, t: number) => {
       const rows = Array.from({ length: t }, (_, i) => 3 + ((i * 37) % 500));
       const batch = collate(Array.from({ length: b }, () => ({ inputIds: rows, labels: rows, truncated: false, fullLength: t })));
-      tf.dispose(microBatchGradients(model, adapter, batch, labelledCount(batch)).grads); // W for the backward is made once
+      tf.dispose((await microBatchGradients(model, adapter, batch, labelledCount(batch))).grads); // W for the backward is made once
       const before = tf.memory().numBytes; // weights and LoRA are resident already
-      const profile = await tf.profile(() => tf.dispose(microBatchGradients(model, adapter, batch, labelledCount(batch)).grads));
+      const profile = await tf.profile(async () => tf.dispose((await microBatchGradients(model, adapter, batch, labelledCount(batch))).grads));
       return profile.peakBytes - before;
     };
     for (const [b, t] of [[B, T], [1, 64], [2, 256]]) {

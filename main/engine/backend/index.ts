@@ -2,14 +2,16 @@ import { createRequire } from 'node:module';
 import os, { availableParallelism } from 'node:os';
 import { StudioError } from '../errors.ts';
 import { withWasmThreadFiles } from './wasm-threads.ts';
+import { adapterLine, currentAdapter, findAdapter, registerWebgpuBackend, type AdapterDescription, type AdapterKind } from './webgpu.ts';
 
-export const BACKEND_CHOICES = ['auto', 'gpu', 'node', 'wasm', 'cpu'] as const;
-export type BackendChoice = (typeof BACKEND_CHOICES)[number];
+import type { BackendChoice } from './choices.ts';
+
+export { BACKEND_CHOICES, type BackendChoice } from './choices.ts';
 
 export interface BackendInfo {
   /** What the user asked for. */
   requested: BackendChoice;
-  /** The tfjs backend that runs: 'tensorflow' (tfjs-node / tfjs-node-gpu), 'wasm' or 'cpu'. */
+  /** The tfjs backend that runs: 'tensorflow' (tfjs-node / tfjs-node-gpu), 'webgpu', 'wasm' or 'cpu'. */
   name: string;
   /** The package or build behind it, e.g. '@tensorflow/tfjs-node-gpu' or 'wasm (simd, threads)'. */
   detail: string;
@@ -24,7 +26,8 @@ const tfjs = () => import('@tensorflow/tfjs');
 let current: BackendInfo | undefined;
 
 /**
- * Pick and prepare the tfjs backend: tfjs-node-gpu > tfjs-node > wasm (SIMD, threads) > cpu.
+ * Pick and prepare the tfjs backend: tfjs-node-gpu > WebGPU (a hardware adapter) > tfjs-node > wasm (SIMD, threads) > cpu.
+ * WebGPU's software adapter (SwiftShader) is never picked by `auto`: only `webgpu-software` asks for it.
  * `auto` walks that order and records why each faster one was skipped; a named backend that cannot load is an error.
  * Idempotent: the first successful call wins for the life of the process (tfjs has one global engine).
  */
@@ -36,7 +39,7 @@ export async function initBackend(requested: BackendChoice = 'auto', opts: { thr
     return current;
   }
   const skipped: string[] = [];
-  const order: BackendChoice[] = requested === 'auto' ? ['gpu', 'node', 'wasm', 'cpu'] : [requested];
+  const order: BackendChoice[] = requested === 'auto' ? ['gpu', 'webgpu', 'node', 'wasm', 'cpu'] : [requested];
   for (const choice of order) {
     try {
       const info = await LOADERS[choice](opts.threads);
@@ -57,7 +60,24 @@ export function backendInfo(): BackendInfo | undefined {
 }
 
 function matches(choice: BackendChoice, info: BackendInfo): boolean {
-  return (choice === 'wasm' && info.name === 'wasm') || (choice === 'cpu' && info.name === 'cpu');
+  return (choice === 'wasm' && info.name === 'wasm') || (choice === 'cpu' && info.name === 'cpu') || (choice === 'webgpu' && info.requested === 'auto' && info.name === 'webgpu');
+}
+
+export interface GpuBackendStatus {
+  /** The WebGPU adapter tfjs runs on, when the backend is webgpu. */
+  adapter?: AdapterDescription;
+  /** Bytes tfjs holds in GPU buffers (tfjs-webgpu's `numBytesInGPU`; tfjs-node-gpu does not report it). */
+  bytesInGpu?: number;
+  /** Bytes the GPU buffer pool has allocated, freed tensors' buffers kept for reuse included (webgpu only). */
+  bytesAllocatedInGpu?: number;
+}
+
+/** For the studio's GPU panel: which adapter computes, and how much of its memory tfjs holds. */
+export async function gpuBackendStatus(): Promise<GpuBackendStatus> {
+  if (current?.name !== 'webgpu') return {};
+  const tf = await tfjs();
+  const m = tf.memory() as { numBytesInGPU?: number; numBytesAllocatedInGPU?: number };
+  return { adapter: currentAdapter(), bytesInGpu: m.numBytesInGPU, bytesAllocatedInGpu: m.numBytesAllocatedInGPU };
 }
 
 type Loader = (threads?: number) => Promise<Omit<BackendInfo, 'requested' | 'skipped'>>;
@@ -65,6 +85,8 @@ type Loader = (threads?: number) => Promise<Omit<BackendInfo, 'requested' | 'ski
 const LOADERS: Record<BackendChoice, Loader> = {
   auto: () => Promise.reject(new Error('auto is not a backend')),
   gpu: async () => loadTfjsNode('@tensorflow/tfjs-node-gpu'),
+  webgpu: async () => loadWebgpu('hardware'),
+  'webgpu-software': async () => loadWebgpu('software'),
   node: async () => loadTfjsNode('@tensorflow/tfjs-node'),
   wasm: async (threads) => loadWasm(threads),
   cpu: async () => {
@@ -82,6 +104,15 @@ async function loadTfjsNode(pkg: string) {
   await tf.setBackend('tensorflow');
   await tf.ready();
   return { name: 'tensorflow', detail: pkg, threads: availableParallelism() };
+}
+
+async function loadWebgpu(kind: AdapterKind) {
+  const { adapter, description } = await findAdapter(kind);
+  const tf = await tfjs();
+  await registerWebgpuBackend(tf, adapter);
+  if (!(await tf.setBackend('webgpu'))) throw new Error(`tfjs-backend-webgpu failed to start on ${adapterLine(description)}`);
+  await tf.ready();
+  return { name: 'webgpu', detail: `tfjs-backend-webgpu on ${adapterLine(description)}`, threads: 1 };
 }
 
 async function loadWasm(threads?: number) {

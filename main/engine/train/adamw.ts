@@ -69,8 +69,13 @@ export class AdamW {
 }
 
 /** Scale grads so their global L2 norm is at most maxNorm (torch.nn.utils.clip_grad_norm_); returns the norm before. */
-export function clipGlobalNorm(grads: tf.Tensor[], maxNorm: number): { grads: tf.Tensor[]; norm: number } {
-  const norm = tf.tidy(() => Math.sqrt(grads.reduce((s, g) => s + (tf.sum(tf.square(g)).dataSync()[0] as number), 0)));
+export async function clipGlobalNorm(grads: tf.Tensor[], maxNorm: number): Promise<{ grads: tf.Tensor[]; norm: number }> {
+  // One asynchronous read of every grad's sum of squares (no dataSync: tfjs-webgpu cannot read synchronously in Node),
+  // summed in float64 in the same order as before.
+  const squares = tf.tidy(() => tf.stack(grads.map((g) => tf.sum(tf.square(g)))));
+  const perGrad = (await squares.data()) as Float32Array;
+  squares.dispose();
+  const norm = Math.sqrt(perGrad.reduce((s, x) => s + x, 0));
   if (!(maxNorm > 0)) return { grads, norm };
   const coef = maxNorm / (norm + 1e-6);
   if (coef >= 1) return { grads, norm };

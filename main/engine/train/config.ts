@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { BACKEND_CHOICES } from '../backend/choices.ts';
 import { FormatError } from '../errors.ts';
 import { PROJECTIONS } from '../model/projections.ts';
 
@@ -39,7 +40,7 @@ export const finetuneConfigSchema = z.object({
     .describe('A checkpoint folder to continue from, or true for the newest good checkpoint in output_dir.'),
   prompt_template_name: z.string().default('alpaca').describe('alpaca, alpaca_legacy, alpaca_short, vigogne, or a template JSON file.'),
   // Ours, beyond Alpaca-LoRA:
-  backend: z.enum(['auto', 'gpu', 'node', 'wasm', 'cpu']).default('auto').describe('tfjs backend: auto picks the fastest that loads.'),
+  backend: z.enum(BACKEND_CHOICES).default('auto').describe('tfjs backend: auto picks the fastest that loads (tfjs-node-gpu, WebGPU on a hardware adapter, tfjs-node, wasm, cpu); webgpu-software is the slow SwiftShader adapter, for tests.'),
   threads: z.number().int().positive().optional().describe('Threads for the wasm backend (default: all cores).'),
   seed: z.number().int().nonnegative().default(42).describe('Seed for LoRA init, data order and dropout: same seed, same run.'),
   max_steps: z.number().int().nonnegative().default(0).describe('Stop after this many optimizer steps (0: run all epochs).'),

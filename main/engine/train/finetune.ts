@@ -158,7 +158,7 @@ export async function runFinetune(config: FinetuneConfig, listener: TrainingList
   await mkdir(adapterDir, { recursive: true });
   await saveAdapter(adapterDir, finalAdapter, config.base_model);
   const saved = await verifySavedAdapter(adapterDir, modelConfig, finalAdapter, pos.step > 0);
-  checkLogitsRoundTrip(adapterDir, model, finalAdapter, saved, trainerData.validation[0] ?? trainerData.microBatch(0, 0));
+  await checkLogitsRoundTrip(adapterDir, model, finalAdapter, saved, trainerData.validation[0] ?? trainerData.microBatch(0, 0));
   log(`adapter saved to ${adapterDir} and checked (tensors, shapes, logits round trip)`);
 
   emit({ type: 'done', step: pos.step, reason: outcome.reason, bestCheckpoint: bestDir, adapterDir });
@@ -182,15 +182,17 @@ async function findResumeCheckpoint(config: FinetuneConfig, root: string, log: (
 }
 
 /** The saved adapter, reloaded, must give exactly the logits of the adapter in memory. */
-function checkLogitsRoundTrip(dir: string, model: import('../model/llama.ts').LlamaModel, adapter: LoraAdapter, saved: LoadedAdapter, mb: import('./step.ts').MicroBatch) {
+async function checkLogitsRoundTrip(dir: string, model: import('../model/llama.ts').LlamaModel, adapter: LoraAdapter, saved: LoadedAdapter, mb: import('./step.ts').MicroBatch) {
   const reloaded = loraFromPeft(model.config, saved);
-  const diff = tf.tidy(() => {
+  const maxDiff = tf.tidy(() => {
     const ids = tf.tensor2d(mb.inputIds, [mb.batchSize, mb.seqLen], 'int32');
     const mask = tf.tensor2d(mb.attentionMask, [mb.batchSize, mb.seqLen], 'int32');
     const a = model.forward(ids, { attentionMask: mask, projection: adapter.projection() });
     const b = model.forward(ids, { attentionMask: mask, projection: reloaded.projection() });
-    return tf.max(tf.abs(tf.sub(a, b))).dataSync()[0];
+    return tf.max(tf.abs(tf.sub(a, b)));
   });
+  const diff = (await maxDiff.data())[0]; // not dataSync: tfjs-webgpu cannot read synchronously in Node
+  maxDiff.dispose();
   reloaded.dispose();
   if (diff !== 0) throw new StudioError(`the saved adapter gives other logits than the trained one (max difference ${diff})`, dir, 'adapter/verify');
 }

@@ -96,7 +96,9 @@ export async function verifySavedAdapter(dir: string, base: LlamaConfig, adapter
   }
   for (const m of adapter.modules) {
     const saved = loaded.modules.get(`${m.layer}.${m.name}`)!;
-    const a = tf.tidy(() => tf.transpose(m.aT).dataSync());
+    const aT = tf.transpose(m.aT);
+    const a = await aT.data(); // not dataSync: tfjs-webgpu cannot read synchronously in Node
+    aT.dispose();
     if (a.length !== saved.a.length || a.some((x, i) => x !== saved.a[i])) {
       throw new StudioError(`saved ${m.key}.lora_A differs from the trained weights`, path.join(dir, ADAPTER_WEIGHTS), 'adapter/verify');
     }

@@ -22,13 +22,13 @@ export function labelledCount(mb: MicroBatch): number {
  * the accumulated gradient is the gradient of the mean loss over every labelled token of the optimizer step),
  * and the gradients of every LoRA variable. Returns the loss as a number and the grads in variable order.
  */
-export function microBatchGradients(
+export async function microBatchGradients(
   model: LlamaModel,
   adapter: LoraAdapter,
   mb: MicroBatch,
   normalizer: number,
   dropoutSeed?: number,
-): { loss: number; grads: tf.Tensor[] } {
+): Promise<{ loss: number; grads: tf.Tensor[] }> {
   const { targets, weights } = shiftedTargets(mb.labels, mb.batchSize, mb.seqLen);
   const vars = adapter.variables;
   const ids = tf.tensor2d(mb.inputIds, [mb.batchSize, mb.seqLen], 'int32');
@@ -39,19 +39,22 @@ export function microBatchGradients(
     const flat = tf.reshape(logits, [-1, model.config.vocabSize]) as tf.Tensor2D; // [B·T, V]
     return tf.div(weightedCrossEntropySum(flat, targets, weights), normalizer) as tf.Scalar;
   }, vars);
-  const loss = value.dataSync()[0];
+  // Read asynchronously: tfjs-webgpu's dataSync goes through OffscreenCanvas, which Node lacks (and it stalls the GPU).
+  const loss = (await value.data())[0];
   tf.dispose([value, ids, mask]);
   return { loss, grads: vars.map((v) => grads[v.name]) };
 }
 
 /** Mean loss over labelled tokens, no gradients (evaluation). Returns the sum and the count so callers can pool. */
-export function evaluationLoss(model: LlamaModel, adapter: LoraAdapter | undefined, mb: MicroBatch): { sum: number; count: number } {
+export async function evaluationLoss(model: LlamaModel, adapter: LoraAdapter | undefined, mb: MicroBatch): Promise<{ sum: number; count: number }> {
   const { targets, weights, count } = shiftedTargets(mb.labels, mb.batchSize, mb.seqLen);
-  const sum = tf.tidy(() => {
+  const total = tf.tidy(() => {
     const ids = tf.tensor2d(mb.inputIds, [mb.batchSize, mb.seqLen], 'int32');
     const mask = tf.tensor2d(mb.attentionMask, [mb.batchSize, mb.seqLen], 'int32');
     const logits = model.forward(ids, { attentionMask: mask, projection: adapter?.projection({ training: false }) });
-    return weightedCrossEntropySum(tf.reshape(logits, [-1, model.config.vocabSize]) as tf.Tensor2D, targets, weights).dataSync()[0];
+    return weightedCrossEntropySum(tf.reshape(logits, [-1, model.config.vocabSize]) as tf.Tensor2D, targets, weights);
   });
+  const sum = (await total.data())[0];
+  total.dispose();
   return { sum, count };
 }

@@ -100,9 +100,9 @@ export async function train(
 
     let stepLoss = 0;
     let accumulated: tf.Tensor[] | undefined;
-    batches.forEach((mb, i) => {
+    for (const [i, mb] of batches.entries()) {
       const dropoutSeed = schedule.seed * 1_000_003 + pos.step * 1009 + i * 101;
-      const { loss, grads } = microBatchGradients(model, adapter, mb, normalizer, dropoutSeed);
+      const { loss, grads } = await microBatchGradients(model, adapter, mb, normalizer, dropoutSeed);
       stepLoss += loss;
       tokensSeen += mb.batchSize * mb.seqLen;
       if (!accumulated) accumulated = grads;
@@ -111,14 +111,14 @@ export async function train(
         tf.dispose([...accumulated, ...grads]);
         accumulated = sum;
       }
-    });
+    }
     if (!Number.isFinite(stepLoss)) {
       tf.dispose(accumulated ?? []);
       throw new NonFiniteLossError(
         `training loss became ${stepLoss} at step ${pos.step + 1}; stopped (the last checkpoint is kept). Try a lower learning_rate.`,
       );
     }
-    const { grads: clipped, norm } = clipGlobalNorm(accumulated!, schedule.maxGradNorm);
+    const { grads: clipped, norm } = await clipGlobalNorm(accumulated!, schedule.maxGradNorm);
     optimizer.apply(clipped, lr);
     tf.dispose(clipped === accumulated ? accumulated : [...accumulated!, ...clipped]);
 
@@ -148,7 +148,7 @@ export async function train(
     }
 
     const evalNow = data.validation.length > 0 && schedule.evalSteps > 0 && (pos.step % schedule.evalSteps === 0 || pos.step === total);
-    const evalLoss = evalNow ? evaluate(model, adapter, data.validation) : NaN;
+    const evalLoss = evalNow ? await evaluate(model, adapter, data.validation) : NaN;
     // A validation set whose labels are all masked has no loss to report (NaN): skip it rather than send NaN.
     if (evalNow && Number.isFinite(evalLoss)) {
       hooks.listener({ type: 'eval', step: pos.step, epoch: pos.epoch, evalLoss });
@@ -172,11 +172,11 @@ export async function train(
 }
 
 /** Mean loss over every labelled token of the validation set. */
-export function evaluate(model: LlamaModel, adapter: LoraAdapter | undefined, batches: MicroBatch[]): number {
+export async function evaluate(model: LlamaModel, adapter: LoraAdapter | undefined, batches: MicroBatch[]): Promise<number> {
   let sum = 0;
   let count = 0;
   for (const mb of batches) {
-    const r = evaluationLoss(model, adapter, mb);
+    const r = await evaluationLoss(model, adapter, mb);
     sum += r.sum;
     count += r.count;
   }

@@ -1,0 +1,128 @@
+import { existsSync } from 'node:fs';
+
+/**
+ * WebGPU in Node through dawn.node (`webgpu` package): adapter discovery and description, and the tfjs-backend-webgpu
+ * registration bound to the adapter we chose (tfjs's own factory would take whatever `requestAdapter()` returns).
+ */
+
+/** Debian's chromium ships SwiftShader's Vulkan ICD; with it dawn.node finds a software (fallback) adapter. */
+export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+
+export type AdapterKind = 'hardware' | 'software';
+
+export interface AdapterDescription {
+  vendor: string;
+  architecture: string;
+  description: string;
+  isFallback: boolean;
+  /** The limits that bound what we can put on the device, in bytes (and the binding limit a shader sees). */
+  limits: { maxBufferSize: number; maxStorageBufferBindingSize: number; maxComputeWorkgroupStorageSize: number };
+  features: string[];
+  shaderF16: boolean;
+}
+
+let gpu: GPU | undefined;
+let adapter: GPUAdapter | undefined;
+let described: AdapterDescription | undefined;
+
+/**
+ * dawn.node's GPU, created once per process. Vulkan reads VK_ICD_FILENAMES when the instance is created, so the
+ * SwiftShader ICD is named here, and only when the user asked for the software adapter by name and set no ICD.
+ */
+async function dawn(kind: AdapterKind): Promise<GPU> {
+  if (gpu) return gpu;
+  if (kind === 'software' && !process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER_ICD)) process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
+  let mod: typeof import('webgpu');
+  try {
+    mod = await import('webgpu');
+  } catch (e) {
+    throw new Error(`the webgpu package (dawn.node) did not load: ${(e as Error).message.split('\n')[0]}`);
+  }
+  // tfjs-backend-webgpu uses the WebGPU globals (GPUBufferUsage, GPUMapMode, ...) as a browser has them.
+  Object.assign(globalThis, mod.globals);
+  gpu = mod.create([]);
+  return gpu;
+}
+
+/** Describe an adapter for logs, the run record and the studio's GPU panel. */
+export function describeAdapter(a: GPUAdapter): AdapterDescription {
+  const info = a.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
+  const features = [...a.features].map(String).sort();
+  return {
+    vendor: info.vendor,
+    architecture: info.architecture,
+    description: info.description,
+    // Older dawn builds put the flag on the adapter itself.
+    isFallback: Boolean(info.isFallbackAdapter ?? (a as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter),
+    limits: {
+      maxBufferSize: a.limits.maxBufferSize,
+      maxStorageBufferBindingSize: a.limits.maxStorageBufferBindingSize,
+      maxComputeWorkgroupStorageSize: a.limits.maxComputeWorkgroupStorageSize,
+    },
+    features,
+    shaderF16: features.includes('shader-f16'),
+  };
+}
+
+/** One line: `google swiftshader (SwiftShader driver 5.0.0, software), max binding 1024 MiB, no shader-f16`. */
+export function adapterLine(d: AdapterDescription): string {
+  const mib = (b: number) => `${Math.round(b / 2 ** 20)} MiB`;
+  const name = [d.vendor, d.architecture].filter(Boolean).join(' ') || 'unknown adapter';
+  return `${name} (${d.description || 'no description'}${d.isFallback ? ', software' : ''}), max binding ${mib(d.limits.maxStorageBufferBindingSize)}, ${d.shaderF16 ? 'shader-f16' : 'no shader-f16'}`;
+}
+
+/**
+ * Find the adapter of the kind asked for. `hardware` refuses a fallback adapter (SwiftShader would train ~100x slower
+ * than wasm), saying how to ask for it; `software` takes the fallback adapter only.
+ */
+export async function findAdapter(kind: AdapterKind): Promise<{ adapter: GPUAdapter; description: AdapterDescription }> {
+  const g = await dawn(kind);
+  const found = kind === 'software' ? await g.requestAdapter({ forceFallbackAdapter: true }) : await g.requestAdapter({ powerPreference: 'high-performance' });
+  if (!found) {
+    const hint = kind === 'software'
+      ? existsSync(SWIFTSHADER_ICD) ? ` (VK_ICD_FILENAMES=${process.env.VK_ICD_FILENAMES ?? 'unset'}; is libvulkan1 installed?)` : ` (no SwiftShader ICD at ${SWIFTSHADER_ICD}: install chromium, or set VK_ICD_FILENAMES)`
+      : ' (no Vulkan driver for a GPU here; is libvulkan1 and a GPU driver installed?)';
+    throw new Error(`no ${kind} adapter${hint}`);
+  }
+  const description = describeAdapter(found);
+  if (kind === 'hardware' && description.isFallback) {
+    throw new Error(`no hardware adapter (only ${description.description || 'a fallback adapter'}, a software one; ask for --backend webgpu-software)`);
+  }
+  return { adapter: found, description };
+}
+
+/**
+ * Register tfjs-backend-webgpu's backend under 'webgpu', bound to `a`. The package registers its own factory on import
+ * when `navigator.gpu` exists; we replace it so the adapter the user chose (hardware or software) is the one used.
+ */
+export async function registerWebgpuBackend(tf: typeof import('@tensorflow/tfjs'), a: GPUAdapter): Promise<void> {
+  // Node 20 has no `navigator`; Node 21+ has one without `gpu`. The package checks `navigator.gpu` to register kernels.
+  const nav = ((globalThis as { navigator?: object }).navigator ??= {}) as { gpu?: GPU };
+  if (!nav.gpu) Object.defineProperty(nav, 'gpu', { value: gpu, configurable: true });
+  const { WebGPUBackend } = await import('@tensorflow/tfjs-backend-webgpu');
+  if (tf.findBackendFactory('webgpu')) tf.removeBackend('webgpu');
+  tf.registerBackend('webgpu', async () => {
+    const l = a.limits;
+    // The same features and limits tfjs's own factory asks for (base.ts in tfjs-backend-webgpu 4.22).
+    const requiredFeatures = (['timestamp-query', 'bgra8unorm-storage'] as GPUFeatureName[]).filter((f) => a.features.has(f));
+    const device = await a.requestDevice({
+      requiredFeatures,
+      requiredLimits: {
+        maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+        maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
+        maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+        maxBufferSize: l.maxBufferSize,
+        maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX,
+        maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
+      },
+    });
+    adapter = a;
+    described = describeAdapter(a);
+    return new WebGPUBackend(device, a.info);
+  }, 3);
+}
+
+/** The adapter tfjs-webgpu runs on, once the backend started (undefined otherwise). */
+export function currentAdapter(): AdapterDescription | undefined {
+  return adapter ? described : undefined;
+}

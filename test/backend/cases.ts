@@ -1,0 +1,98 @@
+// The computations the webgpu-vs-wasm tests compare, each returning plain numbers so one side can run in a child
+// process (see wasm-reference.ts) and the other in the test's own. They run on whatever backend initBackend started.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { Prng } from '../../main/engine/data/prng.ts';
+import { loadModel } from '../../main/engine/model/load.ts';
+import { LoraAdapter } from '../../main/engine/model/lora.ts';
+import { PROJECTIONS } from '../../main/engine/model/weights.ts';
+import { parseFinetuneConfig } from '../../main/engine/train/config.ts';
+import { runFinetune } from '../../main/engine/train/finetune.ts';
+import { labelledCount, microBatchGradients, type MicroBatch } from '../../main/engine/train/step.ts';
+import type { BackendChoice } from '../../main/engine/backend/index.ts';
+import { sharedPath } from '../helpers/shared-data.ts';
+
+export const MODEL = 'models/stories260K';
+export const DATA = 'alpaca/alpaca_en_demo.json';
+export const FINETUNE_STEPS = 10;
+const R = 4;
+
+export interface CaseResults {
+  logits: number[];
+  loss: number;
+  /** Per LoRA variable, in adapter order: the gradient as a flat array. */
+  grads: number[][];
+  stepLosses: number[];
+}
+
+/** Logits [1, 12, V] of a fixed prompt, flattened. */
+export async function logitsCase(): Promise<number[]> {
+  const { model } = await loadModel(sharedPath(MODEL));
+  const ids = [1, 403, 407, 261, 378, 267, 379, 185, 31, 42, 7, 300];
+  const logits = model.forward(tf.tensor2d([ids], [1, ids.length], 'int32'));
+  const out = Array.from(await logits.data());
+  logits.dispose();
+  return out;
+}
+
+/** Two rows of 16, the second left-padded by 4 (the padding path too), as test/train/gradients.test.ts builds it. */
+function batch(prng: Prng): MicroBatch {
+  const B = 2;
+  const T = 16;
+  const inputIds = new Int32Array(B * T).map(() => 3 + prng.nextInt(500));
+  const labels = Int32Array.from(inputIds);
+  const attentionMask = new Int32Array(B * T).fill(1);
+  for (let t = 0; t < 4; t++) {
+    inputIds[T + t] = 0;
+    labels[T + t] = -100;
+    attentionMask[T + t] = 0;
+  }
+  labels[2] = -100;
+  return { batchSize: B, seqLen: T, inputIds, labels, attentionMask };
+}
+
+/** Loss and LoRA gradients (all seven targets, non-zero B so every A gets a gradient too). */
+export async function gradientsCase(): Promise<{ loss: number; grads: number[][] }> {
+  const { model, config } = await loadModel(sharedPath(MODEL));
+  const prng = new Prng(3);
+  const adapter = new LoraAdapter(config, { r: R, alpha: 8, dropout: 0, targetModules: [...PROJECTIONS], useRslora: false }, (_l, _n, inF, outF) => ({
+    a: Float32Array.from({ length: R * inF }, () => (prng.next() - 0.5) * 0.2),
+    b: Float32Array.from({ length: outF * R }, () => (prng.next() - 0.5) * 0.02),
+  }));
+  const mb = batch(prng);
+  const { loss, grads } = await microBatchGradients(model, adapter, mb, labelledCount(mb));
+  const flat = await Promise.all(grads.map(async (g) => Array.from(await g.data())));
+  tf.dispose(grads);
+  adapter.dispose();
+  return { loss, grads: flat };
+}
+
+/** The training loss of each of FINETUNE_STEPS optimizer steps of a real run (runFinetune, no dropout). */
+export async function finetuneCase(backend: BackendChoice): Promise<number[]> {
+  const losses: number[] = [];
+  const config = parseFinetuneConfig({
+    base_model: sharedPath(MODEL),
+    data_path: sharedPath(DATA),
+    output_dir: mkdtempSync(path.join(tmpdir(), `ft-${backend}-`)),
+    batch_size: 4,
+    micro_batch_size: 2,
+    // Short rows: few distinct sequence lengths, so few shapes for WebGPU to compile shaders for.
+    cutoff_len: 32,
+    val_set_size: 0,
+    learning_rate: 3e-3,
+    warmup_steps: 2,
+    lora_dropout: 0,
+    lora_target_modules: ['q_proj', 'v_proj', 'down_proj'],
+    logging_steps: 1,
+    eval_steps: 0,
+    save_steps: 0,
+    max_steps: FINETUNE_STEPS,
+    backend,
+  });
+  await runFinetune(config, (e) => {
+    if (e.type === 'step') losses.push(e.loss);
+  });
+  return losses;
+}
