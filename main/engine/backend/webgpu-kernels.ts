@@ -26,8 +26,12 @@ interface WebGpuBackendLike {
 
 const WORKGROUP = 64;
 
+/** LORA_STUDIO_FUSED_KERNELS=0 turns them off (the benchmark compares both). */
+const disabled = process.env.LORA_STUDIO_FUSED_KERNELS === '0';
+
+/** Whether the model should call the fused kernels: on tfjs-backend-webgpu, unless turned off. */
 export function onWebgpu(): boolean {
-  return tf.getBackend() === 'webgpu';
+  return !disabled && tf.getBackend() === 'webgpu';
 }
 
 function run(program: Program, inputs: tf.Tensor[], uniforms?: { type: string; data: number[] }[]): tf.Tensor {
