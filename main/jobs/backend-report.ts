@@ -1,9 +1,22 @@
 import type { BackendReport } from '../api/contract.ts';
-import { backendInfo } from '../engine/backend/index.ts';
+import { backendInfo, gpuBackendStatus } from '../engine/backend/index.ts';
 
-/** The job's tfjs backend as the studio shows it (undefined before a backend started). */
-export function backendReport(): BackendReport | undefined {
+/** The job's tfjs backend as the studio shows it, with the WebGPU adapter when there is one (undefined before a backend started). */
+export async function backendReport(): Promise<BackendReport | undefined> {
   const info = backendInfo();
   if (!info) return undefined;
-  return { name: info.name, detail: info.detail };
+  const { adapter } = await gpuBackendStatus();
+  if (!adapter) return { name: info.name, detail: info.detail };
+  return {
+    name: info.name,
+    detail: info.detail,
+    adapter: {
+      vendor: adapter.vendor,
+      architecture: adapter.architecture,
+      description: adapter.description,
+      software: adapter.isFallback,
+      maxBindingBytes: adapter.limits.maxStorageBufferBindingSize,
+      shaderF16: adapter.shaderF16,
+    },
+  };
 }

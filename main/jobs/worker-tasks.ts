@@ -54,8 +54,7 @@ const finetune: Task = async ({ config, emit, signal }) => {
       switch (e.type) {
         case 'start': {
           total = e.totalSteps;
-          const backend = backendReport();
-          if (backend) emit({ type: 'backend', backend });
+          void backendReport().then((backend) => backend && emit({ type: 'backend', backend }));
           emit({ type: 'log', level: 'info', message: `training ${e.totalSteps} steps from step ${e.startStep} on ${e.backend}` });
           emit({ type: 'progress', done: e.startStep, total: e.totalSteps });
           break;
@@ -110,7 +109,8 @@ const generateTask: Task = async ({ config, emit, signal }) => {
   const { answerSideBySide } = await import('../engine/generate/side-by-side.ts');
   const backend = await initBackend((config.backend as never) ?? 'auto');
   emit({ type: 'log', level: 'info', message: describeBackend(backend) });
-  emit({ type: 'backend', backend: backendReport()! });
+  const report = await backendReport();
+  if (report) emit({ type: 'backend', backend: report });
   const { backend: _ignored, ...settings } = config;
   const r = await answerSideBySide(settings as never, {
     signal,

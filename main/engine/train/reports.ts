@@ -25,6 +25,8 @@ export interface MemoryReport {
   /** Bytes tfjs holds in tensors (the backend's memory for our weights and activations). */
   tensorBytes: number;
   numTensors: number;
+  /** Bytes tfjs holds in GPU buffers (WebGPU backend only). */
+  deviceBytes?: number;
 }
 
 export type TrainingListener = (event: TrainingEvent) => void;

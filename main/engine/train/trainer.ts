@@ -184,6 +184,8 @@ export async function evaluate(model: LlamaModel, adapter: LoraAdapter | undefin
 }
 
 export function memoryReport(): MemoryReport {
-  const m = tf.memory();
-  return { rssBytes: process.memoryUsage().rss, tensorBytes: m.numBytes, numTensors: m.numTensors };
+  const m = tf.memory() as tf.MemoryInfo & { numBytesInGPU?: number };
+  const report: MemoryReport = { rssBytes: process.memoryUsage().rss, tensorBytes: m.numBytes, numTensors: m.numTensors };
+  if (m.numBytesInGPU !== undefined) report.deviceBytes = m.numBytesInGPU; // tfjs-webgpu's buffers on the device
+  return report;
 }
