@@ -2,12 +2,15 @@
 // 10-step loss curve. It runs in CI without a GPU; with no adapter (libvulkan1 or chromium's SwiftShader ICD missing)
 // every test is skipped, saying why. The wasm side runs in a child process (wasm-reference.ts says why).
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { describeBackend, initBackend } from '../../main/engine/backend/index.ts';
-import { missingShared } from '../helpers/shared-data.ts';
+import { parseFinetuneConfig } from '../../main/engine/train/config.ts';
+import { runFinetune } from '../../main/engine/train/finetune.ts';
+import type { TrainingEvent } from '../../main/engine/train/reports.ts';
+import { missingShared, sharedPath } from '../helpers/shared-data.ts';
 import { DATA, FINETUNE_STEPS, MODEL, finetuneCase, gradientsCase, logitsCase, type CaseResults } from './cases.ts';
 
 async function noAdapter(): Promise<string | undefined> {
@@ -75,4 +78,20 @@ describe.skipIf(skip)('webgpu-software (SwiftShader) equals wasm on stories260K'
     ours.forEach((l, i) => expect(Math.abs(l - ref[i]), `step ${i + 1}`).toBeLessThan(1e-3));
     expect(ours[FINETUNE_STEPS - 1]).toBeLessThan(ours[0]); // and it learns
   }, 600_000);
+
+  it('runFinetune refuses before the first step when one tensor would exceed the adapter binding limit', async () => {
+    // SwiftShader binds at most 1 GiB; 8 rows of ~2.5k tokens give attention probabilities of 8 × 8 heads × T² f32 > 1 GiB.
+    const dir = mkdtempSync(path.join(tmpdir(), 'guard-'));
+    const story = 'Once upon a time, there was a little girl named Lily. She loved to play outside in the park. '.repeat(80);
+    writeFileSync(path.join(dir, 'long.json'), JSON.stringify(Array.from({ length: 8 }, (_, i) => ({ instruction: `Tell story ${i}.`, input: '', output: story }))));
+    const events: TrainingEvent[] = [];
+    const config = parseFinetuneConfig({
+      base_model: sharedPath(MODEL), data_path: path.join(dir, 'long.json'), output_dir: path.join(dir, 'run'),
+      batch_size: 8, micro_batch_size: 8, cutoff_len: 4096, val_set_size: 0, backend: 'webgpu-software',
+    });
+    await expect(runFinetune(config, (e) => events.push(e))).rejects.toThrow(
+      /training does not fit on the WebGPU device SwiftShader driver 5\.0\.0: the attention probabilities of one layer \(8 × 8 heads × \d+ × \d+ f32\) takes \d+\.\d\d GiB, more than the 1\.00 GiB one buffer may hold .*Lower micro_batch_size \(8\) or cutoff_len \(4096\)\./,
+    );
+    expect(events.some((e) => e.type === 'step')).toBe(false);
+  }, 120_000);
 });

@@ -1,5 +1,7 @@
 import { freemem, totalmem } from 'node:os';
+import type { AdapterDescription } from '../backend/webgpu.ts';
 import type { LlamaConfig } from '../model/config.ts';
+import { readGpuStats, type GpuStats } from './gpu-stats.ts';
 import { PROJECTIONS, parameterCount, projectionShape, type ProjectionName } from '../model/projections.ts';
 
 export interface MemoryEstimate {
@@ -15,7 +17,21 @@ export interface MemoryEstimate {
   /** What this machine has (free and total RAM); the wasm and cpu backends use it. */
   availableBytes: number;
   machineBytes: number;
+  /** The largest single tensor of a step (logits, attention probabilities, MLP activations or a weight matrix). */
+  largestTensor: { bytes: number; what: string };
   fits: boolean;
+}
+
+/** What a WebGPU device can hold. WebGPU does not expose VRAM: total/free come from nvidia-smi when it knows them. */
+export interface DeviceLimits {
+  name: string;
+  totalBytes: number | null;
+  freeBytes: number | null;
+  /** Where the memory figures come from, or why there are none. */
+  memorySource: string;
+  /** A tensor is one storage buffer bound whole: larger than min(maxStorageBufferBindingSize, maxBufferSize) it cannot exist. */
+  maxBindingBytes: number;
+  maxBufferBytes: number;
 }
 
 const F32 = 4;
@@ -47,5 +63,58 @@ export function estimateTrainingMemory(
   const activationsBytes = 2 * (L * perLayer + 4 * tokens * V) * F32; // the backward holds gradients of the same sizes
   const totalBytes = weightsBytes + loraBytes + optimizerBytes + activationsBytes;
   const availableBytes = freemem();
-  return { weightsBytes, loraBytes, optimizerBytes, activationsBytes, totalBytes, availableBytes, machineBytes: totalmem(), fits: totalBytes < availableBytes };
+  const T = s.cutoffLen;
+  const candidates: [number, string][] = [
+    [s.microBatchSize * T * V * F32, `the logits of one micro-batch (${s.microBatchSize} × ${T} × ${V} f32)`],
+    [s.microBatchSize * nH * T * T * F32, `the attention probabilities of one layer (${s.microBatchSize} × ${nH} heads × ${T} × ${T} f32)`],
+    [tokens * F * F32, `an MLP activation (${s.microBatchSize} × ${T} × ${F} f32)`],
+    [V * H * F32, `the embedding (${V} × ${H} f32)`],
+    [F * H * F32, `an MLP weight (${F} × ${H} f32)`],
+  ];
+  const [bytes, what] = candidates.reduce((a, b) => (b[0] > a[0] ? b : a));
+  return {
+    weightsBytes, loraBytes, optimizerBytes, activationsBytes, totalBytes, availableBytes, machineBytes: totalmem(),
+    largestTensor: { bytes, what }, fits: totalBytes < availableBytes,
+  };
+}
+
+const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
+
+/**
+ * The device a WebGPU adapter stands for. Memory figures come from nvidia-smi only for an NVIDIA adapter (the GPU
+ * whose name matches the adapter's description, else the first); any other adapter's memory is unknown.
+ */
+export async function webgpuDeviceLimits(adapter: AdapterDescription, stats: () => Promise<GpuStats> = () => readGpuStats()): Promise<DeviceLimits> {
+  const name = adapter.description || `${adapter.vendor} ${adapter.architecture}`.trim();
+  const limits = { name, maxBindingBytes: Math.min(adapter.limits.maxStorageBufferBindingSize, adapter.limits.maxBufferSize), maxBufferBytes: adapter.limits.maxBufferSize };
+  if (adapter.isFallback) return { ...limits, totalBytes: null, freeBytes: null, memorySource: 'a software adapter: it uses RAM' };
+  if (!/nvidia/i.test(`${adapter.vendor} ${adapter.description}`)) return { ...limits, totalBytes: null, freeBytes: null, memorySource: 'unknown (WebGPU does not report device memory; nvidia-smi only knows NVIDIA GPUs)' };
+  const s = await stats();
+  if (!s.available) return { ...limits, totalBytes: null, freeBytes: null, memorySource: `unknown (${s.message})` };
+  const gpu = s.gpus.find((g) => adapter.description && g.name.includes(adapter.description)) ?? s.gpus[0];
+  const mib = 2 ** 20;
+  const totalBytes = gpu.memoryTotalMiB === null ? null : gpu.memoryTotalMiB * mib;
+  const freeBytes = totalBytes === null || gpu.memoryUsedMiB === null ? null : totalBytes - gpu.memoryUsedMiB * mib;
+  return { ...limits, totalBytes, freeBytes, memorySource: `nvidia-smi, GPU ${gpu.index} (${gpu.name})` };
+}
+
+/**
+ * Why a training step cannot run on the device, or undefined when nothing known stands in the way: the estimate
+ * against the free (else total) device memory when known, and the largest tensor against the binding limit.
+ */
+export function deviceRefusal(est: MemoryEstimate, device: DeviceLimits, s: { microBatchSize: number; cutoffLen: number }): string | undefined {
+  const problems: string[] = [];
+  const room = device.freeBytes ?? device.totalBytes;
+  if (room !== null && est.totalBytes > room) {
+    const which = device.freeBytes !== null ? `free of ${gib(device.totalBytes ?? device.freeBytes)}` : 'in total';
+    problems.push(
+      `the estimated training memory, ${gib(est.totalBytes)} (weights ${gib(est.weightsBytes)}, activations ${gib(est.activationsBytes)}, ` +
+        `LoRA + optimizer ${gib(est.loraBytes + est.optimizerBytes)}), exceeds the ${gib(room)} ${which} (${device.memorySource})`,
+    );
+  }
+  if (est.largestTensor.bytes > device.maxBindingBytes) {
+    problems.push(`${est.largestTensor.what} takes ${gib(est.largestTensor.bytes)}, more than the ${gib(device.maxBindingBytes)} one buffer may hold (maxStorageBufferBindingSize / maxBufferSize)`);
+  }
+  if (problems.length === 0) return undefined;
+  return `training does not fit on the WebGPU device ${device.name}: ${problems.join('; ')}. Lower micro_batch_size (${s.microBatchSize}) or cutoff_len (${s.cutoffLen}).`;
 }

@@ -4,7 +4,9 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { describeBackend, initBackend } from '../backend/index.ts';
-import { EpochBatches, sequentialBatches, splitTrainValidation } from '../data/batches.ts';
+import { currentAdapter } from '../backend/webgpu.ts';
+import { deviceRefusal, estimateTrainingMemory, webgpuDeviceLimits } from '../system/memory-estimate.ts';
+import { EpochBatches, PAD_MULTIPLE, sequentialBatches, splitTrainValidation } from '../data/batches.ts';
 import { loadAlpacaRows } from '../data/dataset.ts';
 import { encodeExample } from '../data/encode.ts';
 import { Prng } from '../data/prng.ts';
@@ -80,6 +82,8 @@ export async function runFinetune(config: FinetuneConfig, listener: TrainingList
     `train ${trainExamples.length} / validation ${valExamples.length} examples; mean ${stats.meanLength.toFixed(0)} tokens, ` +
       `${(stats.truncatedShare * 100).toFixed(1)}% cut at cutoff_len ${config.cutoff_len}`,
   );
+
+  if (backend.name === 'webgpu') await refuseIfDeviceTooSmall(config, modelConfig, targets, [...trainExamples, ...valExamples], log);
 
   const accumulation = config.batch_size / config.micro_batch_size;
   const batches = new EpochBatches(trainExamples, config.micro_batch_size, config.seed, config.group_by_length);
@@ -167,6 +171,30 @@ export async function runFinetune(config: FinetuneConfig, listener: TrainingList
   adapter.dispose();
   optimizer.dispose();
   return result;
+}
+
+/**
+ * On WebGPU, refuse before the first step when the estimate exceeds the device memory (when known) or one tensor would
+ * exceed the adapter's binding limit: the device would fail mid-step with a bare allocation error instead.
+ */
+async function refuseIfDeviceTooSmall(
+  config: FinetuneConfig,
+  modelConfig: import('../model/config.ts').LlamaConfig,
+  targets: ReturnType<typeof checkTargets>,
+  examples: { inputIds: ArrayLike<number> }[],
+  log: (m: string, l?: 'info' | 'warn') => void,
+) {
+  const adapter = currentAdapter();
+  if (!adapter) return;
+  const device = await webgpuDeviceLimits(adapter);
+  // The longest batch collate can make: the longest example, padded to PAD_MULTIPLE, at most cutoff_len.
+  const longest = examples.reduce((m, e) => Math.max(m, e.inputIds.length), 1);
+  const seqLen = Math.min(config.cutoff_len, Math.ceil(longest / PAD_MULTIPLE) * PAD_MULTIPLE);
+  const est = estimateTrainingMemory(modelConfig, { microBatchSize: config.micro_batch_size, cutoffLen: seqLen, loraR: config.lora_r, targetModules: targets });
+  const refusal = deviceRefusal(est, device, { microBatchSize: config.micro_batch_size, cutoffLen: config.cutoff_len });
+  if (refusal) throw new StudioError(refusal, config.base_model, 'train/device-memory');
+  const mem = device.totalBytes === null ? `device memory ${device.memorySource}` : `${(device.totalBytes / 2 ** 30).toFixed(1)} GiB device memory (${device.memorySource})`;
+  log(`WebGPU device ${device.name}: ${mem}; estimated ${(est.totalBytes / 2 ** 30).toFixed(2)} GiB for training, largest tensor ${(est.largestTensor.bytes / 2 ** 20).toFixed(1)} MiB of ${(device.maxBindingBytes / 2 ** 20).toFixed(0)} MiB allowed`);
 }
 
 async function findResumeCheckpoint(config: FinetuneConfig, root: string, log: (m: string, l?: 'info' | 'warn') => void) {
