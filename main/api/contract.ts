@@ -212,6 +212,10 @@ export const calls = {
       availableBytes: z.number(),
       machineBytes: z.number(),
       fits: z.boolean(),
+      /** The largest single tensor of a step: on WebGPU one buffer must hold it (maxStorageBufferBindingSize). */
+      largestTensor: z.object({ bytes: z.number(), what: z.string() }),
+      /** nvidia-smi's first GPU, when there is one: what a GPU backend (tfjs-node-gpu, WebGPU) trains in. */
+      gpu: z.object({ name: z.string(), totalBytes: z.number().nullable(), freeBytes: z.number().nullable() }).optional(),
     }),
   },
   /** The desktop app's native open dialog; `path` is null when the user cancels. Not in browser mode (use files.list). */

@@ -29,12 +29,16 @@ export function createHandlers(d: HandlerDeps): Handlers {
     'model.inspect': ({ dir }) => inspectModel(dir),
     'data.check': (req) => checkData(req),
     'finetune.fields': () => ({ fields: settingFields() }),
-    'finetune.estimate': (r) => {
+    'finetune.estimate': async (r) => {
       const config = loadLlamaConfig(r.base_model);
       const unknown = r.lora_target_modules.filter((m) => !(PROJECTIONS as readonly string[]).includes(m));
       if (unknown.length) throw new ApiError(`unknown target module(s): ${unknown.join(', ')} (known: ${PROJECTIONS.join(', ')})`, 400, 'estimate/modules');
-      const e = estimateTrainingMemory(config, { microBatchSize: r.micro_batch_size, cutoffLen: r.cutoff_len, loraR: r.lora_r, targetModules: r.lora_target_modules as ProjectionName[] });
-      return e;
+      const estimate = estimateTrainingMemory(config, { microBatchSize: r.micro_batch_size, cutoffLen: r.cutoff_len, loraR: r.lora_r, targetModules: r.lora_target_modules as ProjectionName[] });
+      const stats = await readGpuStats();
+      const first = stats.available ? stats.gpus[0] : undefined;
+      const mib = (v: number | null) => (v === null ? null : v * 2 ** 20);
+      const gpu = first && { name: first.name, totalBytes: mib(first.memoryTotalMiB), freeBytes: first.memoryTotalMiB === null || first.memoryUsedMiB === null ? null : mib(first.memoryTotalMiB - first.memoryUsedMiB) };
+      return { ...estimate, gpu };
     },
     'files.pick': async (r) => {
       if (!d.pickPath) throw new ApiError('native file dialogs exist only in the desktop app; browse with files.list', 400, 'files/no-dialog');

@@ -54,11 +54,27 @@ export function MemoryEstimate({ baseModel, settings }: { baseModel?: string; se
             <td>{t('estimate.available', { total: formatBytes(estimate.machineBytes) })}</td>
             <td>{formatBytes(estimate.availableBytes)}</td>
           </tr>
+          {estimate.gpu && (
+            <tr data-testid="estimate-gpu">
+              <td>{t('estimate.gpu', { name: estimate.gpu.name, total: estimate.gpu.totalBytes === null ? '?' : formatBytes(estimate.gpu.totalBytes) })}</td>
+              <td>{estimate.gpu.freeBytes === null ? '?' : formatBytes(estimate.gpu.freeBytes)}</td>
+            </tr>
+          )}
+          <tr>
+            <td>{t('estimate.largest', { what: estimate.largestTensor.what })}</td>
+            <td>{formatBytes(estimate.largestTensor.bytes)}</td>
+          </tr>
         </tbody>
       </table>
       <p className={estimate.fits ? 'muted' : 'notice'} data-testid="estimate-verdict">
         {estimate.fits ? t('estimate.fits') : t('estimate.tooBig')}
       </p>
+      {estimate.gpu?.freeBytes != null && (
+        <p className={estimate.totalBytes < estimate.gpu.freeBytes ? 'muted' : 'notice'} data-testid="estimate-gpu-verdict">
+          {estimate.totalBytes < estimate.gpu.freeBytes ? t('estimate.gpuFits') : t('estimate.gpuTooBig')}
+        </p>
+      )}
+      <p className="muted">{t('estimate.webgpuNote')}</p>
     </div>
   );
 }
