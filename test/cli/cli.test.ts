@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -44,6 +44,18 @@ describe('lora-studio command line', () => {
     expect(g.stdout).toMatch(/^Once upon a time, there was a little girl named Lily/);
     expect(g.stderr).toMatch(/backend: wasm — tfjs-backend-wasm \(simd, \d threads?\)/);
   });
+
+  const gpuNode = ['/dev/dri', '/dev'].some((d) => existsSync(d) && readdirSync(d).some((n) => n.startsWith(d === '/dev' ? 'nvidia' : 'renderD')));
+  it.skipIf(gpuNode || process.platform !== 'linux' || missingShared('models/stories260K/model.safetensors'))(
+    'auto on a Linux machine without a GPU says why it skipped each faster backend, without Vulkan noise',
+    async () => {
+      const g = await cli(['generate', '--base_model', sharedPath('models/stories260K'), '--prompt_template', 'none', '--instruction', '', '--temperature', '0', '--max_new_tokens', '3']);
+      expect(g.status, g.stderr).toBe(0);
+      expect(g.stderr).toContain('webgpu: no hardware adapter (no GPU device node: /dev/dri/renderD*, /dev/nvidia*)');
+      expect(g.stderr).toMatch(/backend: wasm — .*\[skipped gpu: .*; webgpu: .*; node: .*\]/);
+      expect(g.stderr).not.toMatch(/Vulkan|XDG_RUNTIME_DIR/);
+    },
+  );
 
   it('serve prints a tokened address, answers the API with the token and refuses it without', async () => {
     const { spawn } = await import('node:child_process');

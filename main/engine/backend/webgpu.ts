@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 
 /**
  * WebGPU in Node through dawn.node (`webgpu` package): adapter discovery and description, and the tfjs-backend-webgpu
@@ -72,10 +72,27 @@ export function adapterLine(d: AdapterDescription): string {
 }
 
 /**
+ * On Linux a GPU shows up as a render node (/dev/dri/renderD*) or, NVIDIA's, /dev/nvidia*. Without one there is no
+ * hardware adapter to find, and asking Vulkan anyway makes its drivers print warnings into every command's output.
+ */
+function linuxGpuDeviceExists(): boolean {
+  if (process.platform !== 'linux') return true;
+  const has = (dir: string, prefix: string) => {
+    try {
+      return readdirSync(dir).some((n) => n.startsWith(prefix));
+    } catch {
+      return false;
+    }
+  };
+  return has('/dev/dri', 'renderD') || has('/dev', 'nvidia');
+}
+
+/**
  * Find the adapter of the kind asked for. `hardware` refuses a fallback adapter (SwiftShader would train ~100x slower
  * than wasm), saying how to ask for it; `software` takes the fallback adapter only.
  */
 export async function findAdapter(kind: AdapterKind): Promise<{ adapter: GPUAdapter; description: AdapterDescription }> {
+  if (kind === 'hardware' && !linuxGpuDeviceExists()) throw new Error('no hardware adapter (no GPU device node: /dev/dri/renderD*, /dev/nvidia*)');
   const g = await dawn(kind);
   const found = kind === 'software' ? await g.requestAdapter({ forceFallbackAdapter: true }) : await g.requestAdapter({ powerPreference: 'high-performance' });
   if (!found) {
