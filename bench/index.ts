@@ -1,6 +1,8 @@
 // `npm run bench`: our engine and trainer against references measured in the same run on this machine.
 // Inference: prefill/decode tokens/s vs llama.cpp (node-llama-cpp) on our own F32 GGUF export of the same weights.
-// Training: LoRA tokens/s and peak RSS vs PyTorch (Debian python3-torch + OpenBLAS) on the same config and batch.
+// Training: LoRA tokens/s and peak RSS vs PyTorch (Debian python3-torch + OpenBLAS) on the same config and batch;
+// a WebGPU row when a hardware adapter exists (else the reason it was skipped), and the SwiftShader (software) adapter
+// only when asked for by name (`npm run bench -- train webgpu-software`): it is ~100x slower than wasm.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -20,7 +22,7 @@ const work = mkdtempSync(path.join(tmpdir(), 'lora-studio-bench-'));
 const only = process.argv.slice(2);
 const want = (part: string) => only.length === 0 || only.includes(part);
 
-interface TrainRow { model: string; config: string; ours: number; torch: number; oursRss: number; torchRss: number }
+interface TrainRow { model: string; config: string; backend: string; ours: number; torch: number; oursRss: number; torchRss: number }
 const results: { inference: InferenceRow[]; training: TrainRow[]; export: ExportRow[]; notes: string[] } = { inference: [], training: [], export: [], notes: [] };
 const mb = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
 
@@ -38,14 +40,23 @@ try {
   if (want('train')) {
     const synth20 = path.join(work, 'synthetic-20M');
     await writeSyntheticModel(synth20, { hidden_size: 384, intermediate_size: 1024, num_hidden_layers: 10, num_attention_heads: 6, num_key_value_heads: 6, vocab_size: 8192, tie_word_embeddings: true }, path.join(stories));
+    const webgpu = probeWebgpu(stories);
+    if (webgpu) results.notes.push(webgpu);
     for (const [name, dir, batch, seq, steps] of [['stories260K', stories, 4, 128, 20], ['synthetic-20M', synth20, 4, 128, 6]] as const) {
       const targets = 'q_proj,v_proj';
-      const ours = runJson(process.execPath, [path.join(root, 'node_modules/tsx/dist/cli.mjs'), path.join(root, 'bench/train-worker.ts'), dir, targets, String(batch), String(seq), String(steps), '8', 'wasm']);
       const torch = runJson('/usr/bin/python3', [path.join(root, 'bench/torch_train.py'), dir, targets, String(batch), String(seq), String(steps), '8'], {
         OMP_NUM_THREADS: String(threads),
         OMP_WAIT_POLICY: 'PASSIVE',
       });
-      results.training.push({ model: name, config: `micro-batch ${batch} × ${seq} tokens, LoRA r 8 on ${targets}`, ours: ours.tokens_per_second, torch: torch.tokens_per_second, oursRss: ours.peak_rss_bytes, torchRss: torch.peak_rss_bytes });
+      const config = `micro-batch ${batch} × ${seq} tokens, LoRA r 8 on ${targets}`;
+      const backends: [string, number][] = [['wasm', steps]];
+      if (!webgpu) backends.push(['webgpu', steps]);
+      // The software adapter: a few steps of the smallest model only, labelled as such.
+      if (only.includes('webgpu-software') && name === 'stories260K') backends.push(['webgpu-software', 3]);
+      for (const [backend, n] of backends) {
+        const ours = trainWorker(dir, targets, batch, seq, n, backend);
+        results.training.push({ model: name, config: n === steps ? config : `${config}, ${n} steps`, backend: ours.backend, ours: ours.tokens_per_second, torch: torch.tokens_per_second, oursRss: ours.peak_rss_bytes, torchRss: torch.peak_rss_bytes });
+      }
     }
   }
   if (want('export')) results.export = await benchExport(root, work, stories);
@@ -62,8 +73,8 @@ if (results.inference.length) {
   lines.push('');
 }
 if (results.training.length) {
-  lines.push('| model | config | train ours | train PyTorch | ratio | peak RSS ours | peak RSS PyTorch |', '|---|---|---|---|---|---|---|');
-  for (const r of results.training) lines.push(`| ${r.model} | ${r.config} | ${r.ours.toFixed(0)} tok/s | ${r.torch.toFixed(0)} tok/s | ${(r.ours / r.torch).toFixed(2)}× | ${mb(r.oursRss)} | ${mb(r.torchRss)} |`);
+  lines.push('| model | config | ours on | train ours | train PyTorch | ratio | peak RSS ours | peak RSS PyTorch |', '|---|---|---|---|---|---|---|---|');
+  for (const r of results.training) lines.push(`| ${r.model} | ${r.config} | ${r.backend} | ${r.ours.toFixed(r.ours < 10 ? 1 : 0)} tok/s | ${r.torch.toFixed(0)} tok/s | ${(r.ours / r.torch).toFixed(2)}× | ${mb(r.oursRss)} | ${mb(r.torchRss)} |`);
   lines.push('');
 }
 if (results.export.length) {
@@ -81,11 +92,31 @@ writeFileSync(out, JSON.stringify(results, null, 2));
 console.log(`\nwritten: ${path.relative(root, out)}`);
 process.exit(0);
 
+function trainWorker(dir: string, targets: string, batch: number, seq: number, steps: number, backend: string) {
+  const args = [path.join(root, 'node_modules/tsx/dist/cli.mjs'), path.join(root, 'bench/train-worker.ts'), dir, targets, String(batch), String(seq), String(steps), '8', backend];
+  return runJson(process.execPath, args);
+}
+
+/**
+ * Undefined when a hardware WebGPU adapter trains (a tiny run in a child process: the adapter, the shaders and
+ * tfjs-webgpu all have to work), else why the webgpu row is skipped.
+ */
+function probeWebgpu(model: string): string | undefined {
+  try {
+    trainWorker(model, 'q_proj', 1, 8, 1, 'webgpu');
+    return undefined;
+  } catch (e) {
+    const why = /backend webgpu: (.*)/.exec((e as Error).message)?.[1] ?? (e as Error).message.split('\n')[0];
+    console.error(`webgpu: ${why}; skipped`);
+    return `webgpu: ${why}; skipped`;
+  }
+}
+
 function runJson(cmd: string, args: string[], env: Record<string, string> = {}) {
   const r = spawnSync(cmd, args, { encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 1 << 24 });
   const line = r.stdout.trim().split('\n').pop() ?? '';
   try {
-    return JSON.parse(line) as { tokens_per_second: number; peak_rss_bytes: number };
+    return JSON.parse(line) as { tokens_per_second: number; peak_rss_bytes: number; backend: string };
   } catch {
     throw new Error(`${path.basename(args[args.length > 1 ? 1 : 0])} failed (${r.status}): ${r.stderr.slice(-2000)}`);
   }
