@@ -3,6 +3,7 @@
 // Training: LoRA tokens/s and peak RSS vs PyTorch (Debian python3-torch + OpenBLAS) on the same config and batch;
 // a WebGPU row when a hardware adapter exists (else the reason it was skipped), and the SwiftShader (software) adapter
 // only when asked for by name (`npm run bench -- train webgpu-software`): it is ~100x slower than wasm.
+// Kernels: the fused WGSL kernels against tfjs's own ops on one WebGPU adapter (`npm run bench -- kernels`).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -23,7 +24,8 @@ const only = process.argv.slice(2);
 const want = (part: string) => only.length === 0 || only.includes(part);
 
 interface TrainRow { model: string; config: string; backend: string; ours: number; torch: number; oursRss: number; torchRss: number }
-const results: { inference: InferenceRow[]; training: TrainRow[]; export: ExportRow[]; notes: string[] } = { inference: [], training: [], export: [], notes: [] };
+interface KernelRow { backend: string; config: string; fused: { kernels: number; ms: number }; plain: { kernels: number; ms: number } }
+const results: { inference: InferenceRow[]; training: TrainRow[]; export: ExportRow[]; kernels: KernelRow[]; notes: string[] } = { inference: [], training: [], export: [], kernels: [], notes: [] };
 const mb = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
 
 try {
@@ -60,6 +62,7 @@ try {
     }
   }
   if (want('export')) results.export = await benchExport(root, work, stories);
+  if (want('kernels')) results.kernels = benchKernels();
 } finally {
   rmSync(work, { recursive: true, force: true });
 }
@@ -82,6 +85,11 @@ if (results.export.length) {
   for (const r of results.export) {
     lines.push(`| ${r.job} | ${mb(r.outputBytes)} | ${r.seconds.toFixed(1)} s | ${r.throughputMBs.toFixed(0)} MB/s | ${r.diskMBs.toFixed(0)} MB/s | ${(r.throughputMBs / r.diskMBs).toFixed(2)}× | ${mb(r.peakRssBytes)} | ${mb(r.largestTensorBytes + 256 * 2 ** 20)} |`);
   }
+  lines.push('');
+}
+if (results.kernels.length) {
+  lines.push('| fused WGSL kernels vs tfjs ops | config | kernels per step fused / plain | ms per step fused / plain | speed ratio |', '|---|---|---|---|---|');
+  for (const r of results.kernels) lines.push(`| ${r.backend} | ${r.config} | ${r.fused.kernels} / ${r.plain.kernels} | ${r.fused.ms.toFixed(0)} / ${r.plain.ms.toFixed(0)} | ${(r.plain.ms / r.fused.ms).toFixed(2)}× |`);
   lines.push('');
 }
 lines.push(...results.notes.map((n) => `- ${n}`));
@@ -109,6 +117,34 @@ function probeWebgpu(model: string): string | undefined {
     const why = /backend webgpu: (.*)/.exec((e as Error).message)?.[1] ?? (e as Error).message.split('\n')[0];
     console.error(`webgpu: ${why}; skipped`);
     return `webgpu: ${why}; skipped`;
+  }
+}
+
+/**
+ * The fused WGSL kernels (RMSNorm, SwiGLU, masked softmax) against tfjs's own ops on the same WebGPU adapter: a hardware
+ * one when there is one; SwiftShader only when asked (`bench kernels webgpu-software`), as it emulates a GPU on the CPU.
+ */
+function benchKernels(): KernelRow[] {
+  const backend = only.includes('webgpu-software') ? 'webgpu-software' : 'webgpu';
+  const [B, T, steps] = backend === 'webgpu' ? [4, 256, 10] : [4, 128, 2];
+  const side = (fused: '0' | '1') => {
+    const r = spawnSync(process.execPath, [path.join(root, 'node_modules/tsx/dist/cli.mjs'), path.join(root, 'bench/kernels-worker.ts'), stories, backend, String(B), String(T), String(steps)], {
+      encoding: 'utf8',
+      env: { ...process.env, LORA_STUDIO_FUSED_KERNELS: fused },
+    });
+    const line = r.stdout.trim().split('\n').pop() ?? '';
+    if (!line.startsWith('{')) throw new Error(r.stderr.split('\n').find((l) => l.startsWith('error') || l.includes('backend')) ?? r.stderr.slice(-500));
+    return JSON.parse(line) as { backend: string; kernels: number; ms_per_step: number };
+  };
+  try {
+    const fused = side('1');
+    const plain = side('0');
+    return [{ backend: fused.backend, config: `stories260K, micro-batch ${B} × ${T}, LoRA r 8 on q_proj,v_proj`, fused: { kernels: fused.kernels, ms: fused.ms_per_step }, plain: { kernels: plain.kernels, ms: plain.ms_per_step } }];
+  } catch (e) {
+    const why = `fused kernels: no ${backend} adapter here (${(e as Error).message.trim()}); skipped${backend === 'webgpu' ? ' (bench kernels webgpu-software uses SwiftShader)' : ''}`;
+    console.error(why);
+    results.notes.push(why);
+    return [];
   }
 }
 
