@@ -133,7 +133,7 @@ function benchKernels(): KernelRow[] {
       env: { ...process.env, LORA_STUDIO_FUSED_KERNELS: fused },
     });
     const line = r.stdout.trim().split('\n').pop() ?? '';
-    if (!line.startsWith('{')) throw new Error(r.stderr.split('\n').find((l) => l.startsWith('error') || l.includes('backend')) ?? r.stderr.slice(-500));
+    if (!line.startsWith('{')) throw new Error(/backend [\w-]+: (.*)/.exec(r.stderr)?.[1] ?? r.stderr.slice(-500));
     return JSON.parse(line) as { backend: string; kernels: number; ms_per_step: number };
   };
   try {
