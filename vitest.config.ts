@@ -7,6 +7,9 @@ export default defineConfig({
     hookTimeout: 300_000,
     // Model tests are CPU-heavy; on 2 cores parallel files only fight each other.
     fileParallelism: false,
+    // expect.poll waits on a real browser, real jobs and real processes: 1 s (vitest's default) is too short on a
+    // busy 2-core machine. A poll that never succeeds still fails.
+    expect: { poll: { timeout: 15_000 } },
     reporters: ['default'],
   },
 });

@@ -28,8 +28,8 @@ export interface CaseResults {
 }
 
 /** Logits [1, 12, V] of a fixed prompt, flattened. */
-export async function logitsCase(): Promise<number[]> {
-  const { model } = await loadModel(sharedPath(MODEL));
+export async function logitsCase(dir = sharedPath(MODEL), opts: Parameters<typeof loadModel>[1] = {}): Promise<number[]> {
+  const { model } = await loadModel(dir, opts);
   const ids = [1, 403, 407, 261, 378, 267, 379, 185, 31, 42, 7, 300];
   const logits = model.forward(tf.tensor2d([ids], [1, ids.length], 'int32'));
   const out = Array.from(await logits.data());
@@ -54,8 +54,8 @@ function batch(prng: Prng): MicroBatch {
 }
 
 /** Loss and LoRA gradients (all seven targets, non-zero B so every A gets a gradient too). */
-export async function gradientsCase(): Promise<{ loss: number; grads: number[][] }> {
-  const { model, config } = await loadModel(sharedPath(MODEL));
+export async function gradientsCase(dir = sharedPath(MODEL), opts: Parameters<typeof loadModel>[1] = {}): Promise<{ loss: number; grads: number[][] }> {
+  const { model, config } = await loadModel(dir, opts);
   const prng = new Prng(3);
   const adapter = new LoraAdapter(config, { r: R, alpha: 8, dropout: 0, targetModules: [...PROJECTIONS], useRslora: false }, (_l, _n, inF, outF) => ({
     a: Float32Array.from({ length: R * inF }, () => (prng.next() - 0.5) * 0.2),

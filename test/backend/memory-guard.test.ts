@@ -85,3 +85,15 @@ describe('the WebGPU training guard', () => {
     expect(deviceRefusal(short, device(null, GiB), settings(64, 128))).toBeUndefined();
   });
 });
+
+describe('frozen weights in 16-bit storage (WebGPU)', () => {
+  it('count 2 bytes a projection or lm_head weight (plus the f32 embedding and norms) instead of f32 W and Wᵀ', () => {
+    const f32 = estimateTrainingMemory(tinyLlama, settings(4, 512));
+    const f16 = estimateTrainingMemory(tinyLlama, { ...settings(4, 512), frozenStorage: 'f16' });
+    const { vocabSize: V, hiddenSize: H, numLayers: L } = tinyLlama;
+    const projections = L * (2 * H * H + 2 * 256 * H + 3 * 5632 * H); // q, o: H×H; k, v: 4 KV heads × 64; MLP: 3 × F×H
+    expect(f16.weightsBytes).toBe((projections + V * H) * 2 + (V * H + (2 * L + 1) * H) * 4);
+    expect(f16.weightsBytes / f32.weightsBytes).toBeLessThan(0.3);
+    expect(f16.activationsBytes).toBe(f32.activationsBytes);
+  });
+});

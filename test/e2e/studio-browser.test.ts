@@ -145,12 +145,12 @@ describe.skipIf(Boolean(skip))('studio in Chromium (browser mode)', () => {
     await field('val_set_size').fill('2');
     // The memory estimate follows the settings: a bigger micro batch needs more activation memory.
     const total = () => page.getByTestId('estimate-total').textContent();
-    await expect.poll(total).toMatch(/\d (KiB|MiB|GiB)/);
+    await expect.poll(total, { timeout: 15_000 }).toMatch(/\d (KiB|MiB|GiB)/);
     const before = await total();
     await field('micro_batch_size').fill('64');
-    await expect.poll(total).not.toBe(before);
+    await expect.poll(total, { timeout: 15_000 }).not.toBe(before);
     await field('micro_batch_size').fill('2');
-    await expect.poll(total).toBe(before);
+    await expect.poll(total, { timeout: 15_000 }).toBe(before);
     expect(await page.getByTestId('estimate-verdict').textContent()).toMatch(/Fits in the free memory/);
     await shot('wizard-training-en');
   });

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { f16MatMul } from '../backend/webgpu-f16-matmul.ts';
 import type { FrozenMatrix } from './weights.ts';
 
 /**
@@ -7,15 +8,17 @@ import type { FrozenMatrix } from './weights.ts';
  * W is built from Wᵀ the first time a backward pass needs it and kept for the next steps.
  */
 export function frozenMatMul(x: tf.Tensor2D, m: FrozenMatrix): tf.Tensor2D {
+  if (m.f16) return f16MatMul(x, m.f16);
+  const wT = m.wT;
   const op = tf.customGrad((...args) => ({
-    value: tf.matMul(args[0] as tf.Tensor2D, m.wT),
+    value: tf.matMul(args[0] as tf.Tensor2D, wT),
     gradFunc: (dy: tf.Tensor) => tf.matMul(dy as tf.Tensor2D, weightOf(m)),
   }));
   return op(x) as tf.Tensor2D;
 }
 
 /** W [out, in] from Wᵀ, made once and kept outside any tidy scope. */
-function weightOf(m: FrozenMatrix): tf.Tensor2D {
+function weightOf(m: FrozenMatrix & { wT: tf.Tensor2D }): tf.Tensor2D {
   if (!m.w) m.w = tf.keep(tf.transpose(m.wT) as tf.Tensor2D);
   return m.w;
 }

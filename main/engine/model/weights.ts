@@ -1,28 +1,30 @@
 import * as tf from '@tensorflow/tfjs';
 import { FormatError } from '../errors.ts';
 import type { TensorSource } from '../formats/tensor-source.ts';
+import { packF16, type PackedF16Matrix } from '../backend/webgpu-f16-matmul.ts';
 import type { LlamaConfig } from './config.ts';
 import { PROJECTIONS, checkTensorsAgainstConfig, projectionPath, projectionShape, type ProjectionName } from './projections.ts';
 
 export * from './projections.ts';
 
 /**
- * A frozen weight matrix W [out, in] used as x·Wᵀ. We keep Wᵀ ([in, out]) because tfjs-wasm's fast matmul only
- * serves non-transposed 2-D operands; W itself is made once, on demand, for the backward pass (dx = dy·W).
+ * A frozen weight matrix W [out, in] used as x·Wᵀ. In f32 we keep Wᵀ ([in, out]) because tfjs-wasm's fast matmul
+ * only serves non-transposed 2-D operands; W itself is made once, on demand, for the backward pass (dx = dy·W).
+ * On WebGPU it may instead live as one packed 16-bit copy that serves both directions (see webgpu-f16-matmul.ts).
  */
-export interface FrozenMatrix {
-  wT: tf.Tensor2D; // [in, out]
-  w?: tf.Tensor2D; // [out, in]
-}
+export type FrozenMatrix = { wT: tf.Tensor2D; w?: tf.Tensor2D; f16?: undefined } | { f16: PackedF16Matrix; wT?: undefined; w?: undefined };
+
+/** How frozen matrices are stored: f32 (W and Wᵀ, 8 bytes a weight) or packed halves (2 bytes, WebGPU only). */
+export type FrozenStorage = 'f32' | 'f16';
 
 /** A frozen linear layer y = x·Wᵀ + b. */
-export interface FrozenLinear extends FrozenMatrix {
+export type FrozenLinear = FrozenMatrix & {
   /** HF tensor name without `.weight`, e.g. `model.layers.0.self_attn.q_proj`. */
   path: string;
   inFeatures: number;
   outFeatures: number;
   bias?: tf.Tensor1D; // [out]
-}
+};
 
 export interface LlamaLayer {
   inputNorm: tf.Tensor1D; // [H]
@@ -38,18 +40,24 @@ export interface LlamaWeights {
   lmHead: FrozenMatrix;
 }
 
-/** Read every weight (converted to f32) and check it against the config first. */
-export async function loadLlamaWeights(source: TensorSource, config: LlamaConfig, where = 'checkpoint'): Promise<LlamaWeights> {
+/**
+ * Read every weight and check it against the config first. Norms and the embedding are f32; frozen matrices are
+ * f32, or packed halves with `storage: 'f16'` (a matrix whose values exceed f16's range stays f32).
+ */
+export async function loadLlamaWeights(source: TensorSource, config: LlamaConfig, where = 'checkpoint', storage: FrozenStorage = 'f32'): Promise<LlamaWeights> {
   const problems = checkTensorsAgainstConfig(source, config);
   if (problems.length) throw new FormatError(problems.join('; '), where, 'model/tensors');
 
   const read = async (name: string, shape: number[]) => tf.tensor(await source.readF32(name), shape);
-  const readT = async (name: string, rows: number, cols: number) => {
-    const w = tf.tensor2d(await source.readF32(name), [rows, cols]);
-    const t = tf.transpose(w) as tf.Tensor2D;
+  const toFrozen = (values: Float32Array, rows: number, cols: number): FrozenMatrix => {
+    const packed = storage === 'f16' ? packF16(values, rows, cols) : undefined;
+    if (packed) return { f16: packed };
+    const w = tf.tensor2d(values, [rows, cols]);
+    const wT = tf.transpose(w) as tf.Tensor2D;
     w.dispose();
-    return t;
+    return { wT };
   };
+  const readFrozen = async (name: string, rows: number, cols: number) => toFrozen(await source.readF32(name), rows, cols);
 
   const embed = (await read('model.embed_tokens.weight', [config.vocabSize, config.hiddenSize])) as tf.Tensor2D;
   const layers: LlamaLayer[] = [];
@@ -60,10 +68,10 @@ export async function loadLlamaWeights(source: TensorSource, config: LlamaConfig
       const path = projectionPath(l, p);
       const biasName = `${path}.bias`;
       proj[p] = {
+        ...(await readFrozen(`${path}.weight`, out, inF)),
         path,
         inFeatures: inF,
         outFeatures: out,
-        wT: await readT(`${path}.weight`, out, inF),
         bias: source.has(biasName) && config.qkvBias ? ((await read(biasName, [out])) as tf.Tensor1D) : undefined,
       };
     }
@@ -74,22 +82,25 @@ export async function loadLlamaWeights(source: TensorSource, config: LlamaConfig
     });
   }
   const norm = (await read('model.norm.weight', [config.hiddenSize])) as tf.Tensor1D;
-  const lmHead: FrozenMatrix = config.tieWordEmbeddings
-    ? { wT: tf.transpose(embed) as tf.Tensor2D, w: embed }
-    : { wT: await readT('lm_head.weight', config.vocabSize, config.hiddenSize) };
+  let lmHead: FrozenMatrix;
+  if (!config.tieWordEmbeddings) lmHead = await readFrozen('lm_head.weight', config.vocabSize, config.hiddenSize);
+  else if (storage === 'f16') lmHead = toFrozen((await embed.data()) as Float32Array, config.vocabSize, config.hiddenSize);
+  else lmHead = { wT: tf.transpose(embed) as tf.Tensor2D, w: embed };
   return { embed, layers, norm, lmHead };
 }
 
 /** Free every tensor the weights hold. */
 export function disposeWeights(w: LlamaWeights): void {
-  const all = new Set<tf.Tensor>([w.embed, w.norm, w.lmHead.wT]);
-  if (w.lmHead.w) all.add(w.lmHead.w);
+  const all = new Set<tf.Tensor>([w.embed, w.norm]);
+  const addMatrix = (m: FrozenMatrix) => {
+    for (const t of [m.wT, m.w, m.f16?.packed]) if (t) all.add(t);
+  };
+  addMatrix(w.lmHead);
   for (const layer of w.layers) {
     all.add(layer.inputNorm).add(layer.postNorm);
     for (const p of Object.values(layer.proj)) {
-      all.add(p.wT);
+      addMatrix(p);
       if (p.bias) all.add(p.bias);
-      if (p.w) all.add(p.w);
     }
   }
   tf.dispose([...all]);

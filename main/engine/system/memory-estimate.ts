@@ -44,10 +44,12 @@ const F32 = 4;
  */
 export function estimateTrainingMemory(
   config: LlamaConfig,
-  s: { microBatchSize: number; cutoffLen: number; loraR: number; targetModules: readonly ProjectionName[] },
+  s: { microBatchSize: number; cutoffLen: number; loraR: number; targetModules: readonly ProjectionName[]; frozenStorage?: 'f32' | 'f16' },
 ): MemoryEstimate {
   const { hiddenSize: H, intermediateSize: F, numLayers: L, numHeads: nH, numKvHeads: nKV, headDim: D, vocabSize: V } = config;
-  const weightsBytes = 2 * parameterCount(config) * F32;
+  // f16 (WebGPU): every projection and lm_head as one packed half copy; the embedding (a lookup) and norms stay f32.
+  const projectionParams = L * PROJECTIONS.reduce((n, p) => n + projectionShape(config, p).reduce((a, b) => a * b, 1), 0);
+  const weightsBytes = s.frozenStorage === 'f16' ? (projectionParams + V * H) * 2 + (V * H + (2 * L + 1) * H) * F32 : 2 * parameterCount(config) * F32;
   let loraParams = 0;
   for (const name of PROJECTIONS) {
     if (!s.targetModules.includes(name)) continue;

@@ -42,6 +42,10 @@ export const finetuneConfigSchema = z.object({
   // Ours, beyond Alpaca-LoRA:
   backend: z.enum(BACKEND_CHOICES).default('auto').describe('tfjs backend: auto picks the fastest that loads (tfjs-node-gpu, WebGPU on a hardware adapter, tfjs-node, wasm, cpu); webgpu-software is the slow SwiftShader adapter, for tests.'),
   threads: z.number().int().positive().optional().describe('Threads for the wasm backend (default: all cores).'),
+  frozen_dtype: z
+    .enum(['auto', 'f32', 'f16'])
+    .default('auto')
+    .describe('How the frozen base weights are held: f16 packs them as halves on a WebGPU device (2 bytes a weight instead of 8); auto does so when the checkpoint is 16-bit already.'),
   seed: z.number().int().nonnegative().default(42).describe('Seed for LoRA init, data order and dropout: same seed, same run.'),
   max_steps: z.number().int().nonnegative().default(0).describe('Stop after this many optimizer steps (0: run all epochs).'),
   warmup_steps: z.number().int().nonnegative().default(100).describe('Steps of linear warmup before linear decay to 0.'),

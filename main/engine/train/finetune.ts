@@ -58,7 +58,8 @@ export async function runFinetune(config: FinetuneConfig, listener: TrainingList
 
   const targets = checkTargets(config.lora_target_modules);
   const template = loadTemplate(config.prompt_template_name);
-  const { model, tokenizer, config: modelConfig } = await loadModel(config.base_model);
+  const { model, tokenizer, config: modelConfig, frozenStorage } = await loadModel(config.base_model, { frozenDtype: config.frozen_dtype });
+  if (frozenStorage === 'f16') log('frozen weights held as 16-bit halves on the WebGPU device (2 bytes a weight)');
   const data = loadAlpacaRows(config.data_path, { onBadRow: config.on_bad_rows });
   const errors = data.report.problems.filter((p) => p.severity === 'error');
   log(`data: ${data.report.total} rows in ${config.data_path}, ${data.rows.length} used${errors.length ? `, ${errors.length} skipped` : ''}`);
@@ -83,7 +84,7 @@ export async function runFinetune(config: FinetuneConfig, listener: TrainingList
       `${(stats.truncatedShare * 100).toFixed(1)}% cut at cutoff_len ${config.cutoff_len}`,
   );
 
-  if (backend.name === 'webgpu') await refuseIfDeviceTooSmall(config, modelConfig, targets, [...trainExamples, ...valExamples], log);
+  if (backend.name === 'webgpu') await refuseIfDeviceTooSmall(config, modelConfig, targets, [...trainExamples, ...valExamples], frozenStorage, log);
 
   const accumulation = config.batch_size / config.micro_batch_size;
   const batches = new EpochBatches(trainExamples, config.micro_batch_size, config.seed, config.group_by_length);
@@ -182,6 +183,7 @@ async function refuseIfDeviceTooSmall(
   modelConfig: import('../model/config.ts').LlamaConfig,
   targets: ReturnType<typeof checkTargets>,
   examples: { inputIds: ArrayLike<number> }[],
+  frozenStorage: 'f32' | 'f16',
   log: (m: string, l?: 'info' | 'warn') => void,
 ) {
   const adapter = currentAdapter();
@@ -190,7 +192,7 @@ async function refuseIfDeviceTooSmall(
   // The longest batch collate can make: the longest example, padded to PAD_MULTIPLE, at most cutoff_len.
   const longest = examples.reduce((m, e) => Math.max(m, e.inputIds.length), 1);
   const seqLen = Math.min(config.cutoff_len, Math.ceil(longest / PAD_MULTIPLE) * PAD_MULTIPLE);
-  const est = estimateTrainingMemory(modelConfig, { microBatchSize: config.micro_batch_size, cutoffLen: seqLen, loraR: config.lora_r, targetModules: targets });
+  const est = estimateTrainingMemory(modelConfig, { microBatchSize: config.micro_batch_size, cutoffLen: seqLen, loraR: config.lora_r, targetModules: targets, frozenStorage });
   const refusal = deviceRefusal(est, device, { microBatchSize: config.micro_batch_size, cutoffLen: config.cutoff_len });
   if (refusal) throw new StudioError(refusal, config.base_model, 'train/device-memory');
   const mem = device.totalBytes === null ? `device memory ${device.memorySource}` : `${(device.totalBytes / 2 ** 30).toFixed(1)} GiB device memory (${device.memorySource})`;
