@@ -1,4 +1,6 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 
 /**
  * WebGPU in Node through dawn.node (`webgpu` package): adapter discovery and description, and the tfjs-backend-webgpu
@@ -32,6 +34,8 @@ let described: AdapterDescription | undefined;
 async function dawn(kind: AdapterKind): Promise<GPU> {
   if (gpu) return gpu;
   if (kind === 'software' && !process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER_ICD)) process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
+  // Vulkan's window-system code complains on stderr when a headless session has no runtime folder; give it a private one.
+  if (process.platform === 'linux' && !process.env.XDG_RUNTIME_DIR) process.env.XDG_RUNTIME_DIR = mkdtempSync(path.join(os.tmpdir(), 'lora-studio-xdg-'));
   let mod: typeof import('webgpu');
   try {
     mod = await import('webgpu');
