@@ -14,7 +14,9 @@ try {
   const r = JSON.parse(readFileSync(report, 'utf8'));
   const skipped = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
   summary = `${r.numPassedTests} passed, ${r.numFailedTests} failed, ${skipped} skipped`;
-  if (r.numFailedTestSuites) summary += ` (${r.numFailedTestSuites} suite${r.numFailedTestSuites > 1 ? 's' : ''} failed to run)`;
+  // A file that failed without a failed test (an import error, a crash in a hook) has no test to count: name it.
+  const broken = (r.testResults ?? []).filter((f) => f.status === 'failed' && !(f.assertionResults ?? []).some((a) => a.status === 'failed'));
+  if (broken.length) summary += ` (${broken.length} file${broken.length > 1 ? 's' : ''} failed to run: ${broken.map((f) => f.name).join(', ')})`;
 } catch {
   // vitest crashed before writing its report: the exit code below says so.
 }
