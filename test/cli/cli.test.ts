@@ -1,8 +1,9 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { hasGpuDeviceNode } from '../../main/engine/backend/webgpu.ts';
 import { missingShared, sharedPath } from '../helpers/shared-data.ts';
 
 /** Run the CLI without blocking the test worker (a blocked worker misses vitest's own heartbeats). */
@@ -45,13 +46,13 @@ describe('lora-studio command line', () => {
     expect(g.stderr).toMatch(/backend: wasm — tfjs-backend-wasm \(simd, \d threads?\)/);
   });
 
-  const gpuNode = ['/dev/dri', '/dev'].some((d) => existsSync(d) && readdirSync(d).some((n) => n.startsWith(d === '/dev' ? 'nvidia' : 'renderD')));
+  const gpuNode = hasGpuDeviceNode();
   it.skipIf(gpuNode || process.platform !== 'linux' || missingShared('models/stories260K/model.safetensors'))(
     'auto on a Linux machine without a GPU says why it skipped each faster backend, without Vulkan noise',
     async () => {
       const g = await cli(['generate', '--base_model', sharedPath('models/stories260K'), '--prompt_template', 'none', '--instruction', '', '--temperature', '0', '--max_new_tokens', '3']);
       expect(g.status, g.stderr).toBe(0);
-      expect(g.stderr).toContain('webgpu: no hardware adapter (no GPU device node: /dev/dri/renderD*, /dev/nvidia*)');
+      expect(g.stderr).toContain('webgpu: no hardware adapter (no GPU device in /dev');
       expect(g.stderr).toMatch(/backend: wasm — .*\[skipped gpu: .*; webgpu: .*; node: .*\]/);
       expect(g.stderr).not.toMatch(/Vulkan|XDG_RUNTIME_DIR/);
     },

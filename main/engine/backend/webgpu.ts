@@ -76,19 +76,14 @@ export function adapterLine(d: AdapterDescription): string {
 }
 
 /**
- * On Linux a GPU shows up as a render node (/dev/dri/renderD*) or, NVIDIA's, /dev/nvidia*. Without one there is no
- * hardware adapter to find, and asking Vulkan anyway makes its drivers print warnings into every command's output.
+ * On Linux a GPU shows as a device node (/dev/dri/renderD*, /dev/nvidia0, WSL's /dev/dxg). Without one there is no
+ * hardware adapter to find, so we do not load dawn.node at all: it costs start-up time and its Vulkan drivers print
+ * warnings on stderr while they look. Other systems (Metal, D3D12) are always probed.
  */
-function linuxGpuDeviceExists(): boolean {
-  if (process.platform !== 'linux') return true;
-  const has = (dir: string, prefix: string) => {
-    try {
-      return readdirSync(dir).some((n) => n.startsWith(prefix));
-    } catch {
-      return false;
-    }
-  };
-  return has('/dev/dri', 'renderD') || has('/dev', 'nvidia');
+export function hasGpuDeviceNode(platform = process.platform, list = (dir: string) => (existsSync(dir) ? readdirSync(dir) : [])): boolean {
+  if (platform !== 'linux') return true;
+  const dev = list('/dev');
+  return dev.includes('nvidia0') || dev.includes('dxg') || list('/dev/dri').some((n) => n.startsWith('renderD'));
 }
 
 /**
@@ -96,7 +91,10 @@ function linuxGpuDeviceExists(): boolean {
  * than wasm), saying how to ask for it; `software` takes the fallback adapter only.
  */
 export async function findAdapter(kind: AdapterKind): Promise<{ adapter: GPUAdapter; description: AdapterDescription }> {
-  if (kind === 'hardware' && !linuxGpuDeviceExists()) throw new Error('no hardware adapter (no GPU device node: /dev/dri/renderD*, /dev/nvidia*)');
+  if (kind === 'hardware' && !hasGpuDeviceNode()) {
+    const software = existsSync(SWIFTSHADER_ICD) ? '; SwiftShader, a software one, is --backend webgpu-software' : '';
+    throw new Error(`no hardware adapter (no GPU device in /dev: no /dev/dri/renderD*, /dev/nvidia0 or /dev/dxg${software})`);
+  }
   const g = await dawn(kind);
   const found = kind === 'software' ? await g.requestAdapter({ forceFallbackAdapter: true }) : await g.requestAdapter({ powerPreference: 'high-performance' });
   if (!found) {

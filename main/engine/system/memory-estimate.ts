@@ -89,7 +89,7 @@ const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
 export async function webgpuDeviceLimits(adapter: AdapterDescription, stats: () => Promise<GpuStats> = () => readGpuStats()): Promise<DeviceLimits> {
   const name = adapter.description || `${adapter.vendor} ${adapter.architecture}`.trim();
   const limits = { name, maxBindingBytes: Math.min(adapter.limits.maxStorageBufferBindingSize, adapter.limits.maxBufferSize), maxBufferBytes: adapter.limits.maxBufferSize };
-  if (adapter.isFallback) return { ...limits, totalBytes: null, freeBytes: null, memorySource: 'a software adapter: it uses RAM' };
+  if (adapter.isFallback) return { ...limits, totalBytes: null, freeBytes: null, memorySource: 'unknown (a software adapter: it computes in RAM)' };
   if (!/nvidia/i.test(`${adapter.vendor} ${adapter.description}`)) return { ...limits, totalBytes: null, freeBytes: null, memorySource: 'unknown (WebGPU does not report device memory; nvidia-smi only knows NVIDIA GPUs)' };
   const s = await stats();
   if (!s.available) return { ...limits, totalBytes: null, freeBytes: null, memorySource: `unknown (${s.message})` };
