@@ -12,6 +12,7 @@ import { parseFinetuneConfig } from '../../main/engine/train/config.ts';
 import { runFinetune } from '../../main/engine/train/finetune.ts';
 import { labelledCount, microBatchGradients, type MicroBatch } from '../../main/engine/train/step.ts';
 import type { BackendChoice } from '../../main/engine/backend/index.ts';
+import { paddedTestBatch } from '../helpers/batches.ts';
 import { sharedPath } from '../helpers/shared-data.ts';
 
 export const MODEL = 'models/stories260K';
@@ -37,21 +38,6 @@ export async function logitsCase(dir = sharedPath(MODEL), opts: Parameters<typeo
   return out;
 }
 
-/** Two rows of 16, the second left-padded by 4 (the padding path too), as test/train/gradients.test.ts builds it. */
-function batch(prng: Prng): MicroBatch {
-  const B = 2;
-  const T = 16;
-  const inputIds = new Int32Array(B * T).map(() => 3 + prng.nextInt(500));
-  const labels = Int32Array.from(inputIds);
-  const attentionMask = new Int32Array(B * T).fill(1);
-  for (let t = 0; t < 4; t++) {
-    inputIds[T + t] = 0;
-    labels[T + t] = -100;
-    attentionMask[T + t] = 0;
-  }
-  labels[2] = -100;
-  return { batchSize: B, seqLen: T, inputIds, labels, attentionMask };
-}
 
 /** Loss and LoRA gradients (all seven targets, non-zero B so every A gets a gradient too). */
 export async function gradientsCase(dir = sharedPath(MODEL), opts: Parameters<typeof loadModel>[1] = {}): Promise<{ loss: number; grads: number[][] }> {
@@ -61,7 +47,7 @@ export async function gradientsCase(dir = sharedPath(MODEL), opts: Parameters<ty
     a: Float32Array.from({ length: R * inF }, () => (prng.next() - 0.5) * 0.2),
     b: Float32Array.from({ length: outF * R }, () => (prng.next() - 0.5) * 0.02),
   }));
-  const mb = batch(prng);
+  const mb = paddedTestBatch(prng);
   const { loss, grads } = await microBatchGradients(model, adapter, mb, labelledCount(mb));
   const flat = await Promise.all(grads.map(async (g) => Array.from(await g.data())));
   tf.dispose(grads);

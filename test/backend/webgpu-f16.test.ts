@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { initBackend } from '../../main/engine/backend/index.ts';
+import { relDiff, startWebgpuSoftware } from '../helpers/webgpu.ts';
 import { f16MatMul, packF16 } from '../../main/engine/backend/webgpu-f16-matmul.ts';
 import { exportHfCheckpoint } from '../../main/engine/export/hf-export.ts';
 import { openExportInput } from '../../main/engine/export/open-model.ts';
@@ -16,16 +16,8 @@ import { disposeWeights } from '../../main/engine/model/weights.ts';
 import { missingShared, sharedPath } from '../helpers/shared-data.ts';
 import { gradientsCase, logitsCase, MODEL } from './cases.ts';
 
-const skip = await initBackend('webgpu-software').then(
-  () => undefined,
-  (e: Error) => `skipped: no WebGPU software adapter (${e.message})`,
-);
-if (skip) console.warn(`webgpu f16 ${skip}`);
+const skip = await startWebgpuSoftware('webgpu f16');
 
-async function relDiff(a: tf.Tensor, b: tf.Tensor): Promise<number> {
-  const [d, m] = await Promise.all([tf.max(tf.abs(tf.sub(a, b))).data(), tf.max(tf.abs(b)).data()]);
-  return d[0] / m[0];
-}
 
 describe.skipIf(skip)('16-bit frozen weights on WebGPU', () => {
   it.each([

@@ -5,20 +5,16 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { JobEvent } from '../../main/api/contract.ts';
-import { initBackend } from '../../main/engine/backend/index.ts';
 import { JobHost } from '../../main/jobs/host.ts';
 import { nodeSpawner } from '../../main/jobs/spawner.ts';
 import { missingShared, sharedPath } from '../helpers/shared-data.ts';
+import { startWebgpuSoftware } from '../helpers/webgpu.ts';
 
 const MODEL = 'models/stories260K';
 const DATA = 'alpaca/alpaca_en_demo.json';
 const skip =
   missingShared(MODEL, DATA) ??
-  (await initBackend('webgpu-software').then(
-    () => undefined,
-    (e: Error) => `skipped: no WebGPU software adapter (${e.message})`,
-  ));
-if (skip) console.warn(`webgpu job ${skip}`);
+  (await startWebgpuSoftware('webgpu job'));
 
 describe.skipIf(skip)('a training job on webgpu-software', () => {
   const host = new JobHost({ spawner: nodeSpawner(), runsDir: mkdtempSync(path.join(tmpdir(), 'webgpu-job-')) });

@@ -2,19 +2,11 @@
 // values and gradients, for shapes with odd sizes, grouped heads and padded (fully masked) rows.
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { initBackend } from '../../main/engine/backend/index.ts';
+import { relDiff, startWebgpuSoftware } from '../helpers/webgpu.ts';
 import { fusedMaskedSoftmax, fusedRmsNorm, fusedSwiGlu } from '../../main/engine/backend/webgpu-kernels.ts';
 
-const skip = await initBackend('webgpu-software').then(
-  () => undefined,
-  (e: Error) => `skipped: no WebGPU software adapter (${e.message})`,
-);
-if (skip) console.warn(`webgpu kernels ${skip}`);
+const skip = await startWebgpuSoftware('webgpu kernels');
 
-async function relDiff(a: tf.Tensor, b: tf.Tensor): Promise<number> {
-  const [d, m] = await Promise.all([tf.max(tf.abs(tf.sub(a, b))).data(), tf.max(tf.abs(b)).data()]);
-  return d[0] / m[0];
-}
 
 /** How many kernels tfjs runs for f (the fused ones are one each). */
 async function kernelCount(f: () => tf.Tensor): Promise<number> {

@@ -9,27 +9,13 @@ import { loadModel, type LoadedModel } from '../../main/engine/model/load.ts';
 import { LoraAdapter } from '../../main/engine/model/lora.ts';
 import { PROJECTIONS } from '../../main/engine/model/weights.ts';
 import { labelledCount, microBatchGradients, type MicroBatch } from '../../main/engine/train/step.ts';
+import { paddedTestBatch } from '../helpers/batches.ts';
 import { missingShared, sharedPath } from '../helpers/shared-data.ts';
 import { missingTorch, runPython } from '../helpers/torch.ts';
 
 const MODEL = 'models/stories260K';
 const R = 4;
 
-/** Two rows, the second left-padded by 4: the padding path must be exact too. */
-function batch(prng: Prng): MicroBatch {
-  const B = 2;
-  const T = 16;
-  const inputIds = new Int32Array(B * T).map(() => 3 + prng.nextInt(500));
-  const labels = Int32Array.from(inputIds);
-  const attentionMask = new Int32Array(B * T).fill(1);
-  for (let t = 0; t < 4; t++) {
-    inputIds[T + t] = 0;
-    labels[T + t] = -100;
-    attentionMask[T + t] = 0;
-  }
-  labels[2] = -100;
-  return { batchSize: B, seqLen: T, inputIds, labels, attentionMask };
-}
 
 describe.skipIf(missingShared(`${MODEL}/model.safetensors`))('LoRA gradients on stories260K', () => {
   let loaded: LoadedModel;
@@ -44,7 +30,7 @@ describe.skipIf(missingShared(`${MODEL}/model.safetensors`))('LoRA gradients on 
       a: Float32Array.from({ length: R * inF }, () => (prng.next() - 0.5) * 0.2),
       b: Float32Array.from({ length: outF * R }, () => (prng.next() - 0.5) * 0.02),
     }));
-    mb = batch(prng);
+    mb = paddedTestBatch(prng);
   });
 
   it.skipIf(missingTorch())('equal PyTorch autograd on the same weights and batch within 1e-4 relative', async () => {
