@@ -213,7 +213,7 @@ export const calls = {
       machineBytes: z.number(),
       fits: z.boolean(),
       /** The largest single tensor of a step: on WebGPU one buffer must hold it (maxStorageBufferBindingSize). */
-      largestTensor: z.object({ bytes: z.number(), what: z.string() }),
+      largestTensor: z.object({ bytes: z.number(), what: z.string(), kind: z.enum(['logits', 'attention', 'mlp-activation', 'embedding', 'mlp-weight']), shape: z.array(z.number()) }),
       /** nvidia-smi's first GPU, when there is one: what a GPU backend (tfjs-node-gpu, WebGPU) trains in. */
       gpu: z.object({ name: z.string(), totalBytes: z.number().nullable(), freeBytes: z.number().nullable() }).optional(),
     }),

@@ -80,7 +80,7 @@ describe('the WebGPU training guard', () => {
     expect(why).not.toMatch(/estimated training memory/); // memory unknown: no claim about it
     // Short rows: the logits are the largest tensor.
     const short = estimateTrainingMemory(llama7b, settings(64, 128));
-    expect(short.largestTensor).toEqual({ bytes: 64 * 128 * 32000 * 4, what: 'the logits of one micro-batch (64 × 128 × 32000 f32)' });
+    expect(short.largestTensor).toMatchObject({ kind: 'logits', shape: [64, 128, 32000], bytes: 64 * 128 * 32000 * 4, what: 'the logits of one micro-batch (64 × 128 × 32000 f32)' });
     expect(deviceRefusal(short, device(null, GiB / 2), settings(64, 128))).toMatch(/the logits of one micro-batch \(64 × 128 × 32000 f32\) takes 0\.98 GiB, more than the 0\.50 GiB/);
     expect(deviceRefusal(short, device(null, GiB), settings(64, 128))).toBeUndefined();
   });

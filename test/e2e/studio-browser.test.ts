@@ -278,6 +278,14 @@ describe.skipIf(Boolean(skip))('studio in Chromium (browser mode)', () => {
     await page.getByTestId('step-model').click();
     expect(await page.getByTestId('architecture').textContent()).toContain('层数');
     await shot('wizard-model-zh');
+    await page.getByTestId('step-data').click();
+    expect(await page.getByTestId('data-step').textContent()).toContain('训练数据');
+    await shot('wizard-data-zh');
+    await page.getByTestId('step-training').click();
+    expect(await page.getByTestId('memory-estimate').textContent()).toContain('内存估算');
+    await shot('wizard-training-zh');
+    await page.getByTestId('step-review').click();
+    await shot('wizard-review-zh');
     await nav('run');
     await shot('run-zh');
     await nav('runs');

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { en } from '../../renderer/src/locales/en.ts';
 import { zhCN } from '../../renderer/src/locales/zh-CN.ts';
+import { FIELD_HELP_ZH } from '../../renderer/src/locales/field-help.zh-CN.ts';
+import { settingFields } from '../../main/engine/train/config.ts';
 
 function flatten(o: object, prefix = ''): Record<string, string> {
   const out: Record<string, string> = {};
@@ -25,5 +27,10 @@ describe('renderer strings', () => {
   });
   it('the page titles are translated, not copied', () => {
     for (const k of ['nav.wizard', 'nav.run', 'nav.runs', 'wizard.model.title', 'run.title']) expect(b[k]).not.toBe(a[k]);
+  });
+  it('every fine-tuning setting has its help in Chinese too (English comes from the config schema)', () => {
+    const names = settingFields().map((f) => f.name);
+    expect(names.filter((n) => !FIELD_HELP_ZH[n])).toEqual([]);
+    expect(Object.keys(FIELD_HELP_ZH).filter((n) => !names.includes(n))).toEqual([]);
   });
 });

@@ -18,7 +18,8 @@ export interface MemoryEstimate {
   availableBytes: number;
   machineBytes: number;
   /** The largest single tensor of a step (logits, attention probabilities, MLP activations or a weight matrix). */
-  largestTensor: { bytes: number; what: string };
+  /** `kind` and `shape` let a UI say it in its own language; `what` says it in English. */
+  largestTensor: { bytes: number; what: string; kind: LargestTensorKind; shape: number[] };
   fits: boolean;
 }
 
@@ -35,6 +36,8 @@ export interface DeviceLimits {
 }
 
 const F32 = 4;
+
+export type LargestTensorKind = 'logits' | 'attention' | 'mlp-activation' | 'embedding' | 'mlp-weight';
 
 /**
  * A training step's memory on the tfjs backends here, from the model config and the run settings. It counts what
@@ -66,17 +69,20 @@ export function estimateTrainingMemory(
   const totalBytes = weightsBytes + loraBytes + optimizerBytes + activationsBytes;
   const availableBytes = freemem();
   const T = s.cutoffLen;
-  const candidates: [number, string][] = [
-    [s.microBatchSize * T * V * F32, `the logits of one micro-batch (${s.microBatchSize} × ${T} × ${V} f32)`],
-    [s.microBatchSize * nH * T * T * F32, `the attention probabilities of one layer (${s.microBatchSize} × ${nH} heads × ${T} × ${T} f32)`],
-    [tokens * F * F32, `an MLP activation (${s.microBatchSize} × ${T} × ${F} f32)`],
-    [V * H * F32, `the embedding (${V} × ${H} f32)`],
-    [F * H * F32, `an MLP weight (${F} × ${H} f32)`],
+  const candidates: { kind: LargestTensorKind; shape: number[]; what: string }[] = [
+    { kind: 'logits', shape: [s.microBatchSize, T, V], what: 'the logits of one micro-batch' },
+    { kind: 'attention', shape: [s.microBatchSize, nH, T, T], what: 'the attention probabilities of one layer' },
+    { kind: 'mlp-activation', shape: [s.microBatchSize, T, F], what: 'an MLP activation' },
+    { kind: 'embedding', shape: [V, H], what: 'the embedding' },
+    { kind: 'mlp-weight', shape: [F, H], what: 'an MLP weight' },
   ];
-  const [bytes, what] = candidates.reduce((a, b) => (b[0] > a[0] ? b : a));
+  const sized = candidates.map((c) => ({ ...c, bytes: c.shape.reduce((a, b) => a * b, 1) * F32 }));
+  const largest = sized.reduce((a, b) => (b.bytes > a.bytes ? b : a));
+  const dims = largest.kind === 'attention' ? `${s.microBatchSize} × ${nH} heads × ${T} × ${T}` : largest.shape.join(' × ');
+  const largestTensor = { bytes: largest.bytes, kind: largest.kind, shape: largest.shape, what: `${largest.what} (${dims} f32)` };
   return {
     weightsBytes, loraBytes, optimizerBytes, activationsBytes, totalBytes, availableBytes, machineBytes: totalmem(),
-    largestTensor: { bytes, what }, fits: totalBytes < availableBytes,
+    largestTensor, fits: totalBytes < availableBytes,
   };
 }
 

@@ -61,7 +61,7 @@ export function MemoryEstimate({ baseModel, settings }: { baseModel?: string; se
             </tr>
           )}
           <tr>
-            <td>{t('estimate.largest', { what: estimate.largestTensor.what })}</td>
+            <td>{t('estimate.largest', { what: `${t(`estimate.tensor.${estimate.largestTensor.kind}`)} (${estimate.largestTensor.shape.join(' × ')} f32)` })}</td>
             <td>{formatBytes(estimate.largestTensor.bytes)}</td>
           </tr>
         </tbody>

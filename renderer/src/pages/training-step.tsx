@@ -2,6 +2,7 @@ import { useEffect, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { CallReply } from '../../../main/api/contract.ts';
 import { ErrorBox } from '../components/common.tsx';
+import { FIELD_HELP_ZH } from '../locales/field-help.zh-CN.ts';
 import { PRESETS } from '../presets.ts';
 import { call } from '../transport.ts';
 
@@ -45,7 +46,7 @@ function Input({ f, value, set }: { f: FieldSpec; value: unknown; set(v: unknown
 
 /** Every setting from the engine's config schema, with its help; presets fill them in. */
 export function TrainingStep({ values, setValues, setCutoffLen }: { values: Record<string, unknown>; setValues(v: Record<string, unknown>): void; setCutoffLen(n: number): void }) {
-  const { t } = useTranslation();
+  const { t, i18n } = useTranslation();
   const [fields, setFields] = useState<FieldSpec[]>([]);
   const [error, setError] = useState<string>();
   useEffect(() => {
@@ -80,7 +81,7 @@ export function TrainingStep({ values, setValues, setCutoffLen }: { values: Reco
             <label key={f.name} className="field" data-field={f.name}>
               <span className="label mono">{f.name}</span>
               <Input f={f} value={values[f.name]} set={(v) => setValues({ ...values, [f.name]: v })} />
-              <small className="help">{f.help}</small>
+              <small className="help">{(i18n.language === 'zh-CN' && FIELD_HELP_ZH[f.name]) || f.help}</small>
             </label>
           ))}
       </div>
