@@ -280,6 +280,8 @@ describe.skipIf(Boolean(skip))('studio in Chromium (browser mode)', () => {
     await shot('wizard-model-zh');
     await page.getByTestId('step-data').click();
     expect(await page.getByTestId('data-step').textContent()).toContain('训练数据');
+    // The report was made at cutoff_len 256; the "Quick test" preset then set 128: the step says so.
+    expect(await page.getByTestId('data-stale').textContent()).toContain('cutoff_len 256');
     await shot('wizard-data-zh');
     await page.getByTestId('step-training').click();
     expect(await page.getByTestId('memory-estimate').textContent()).toContain('内存估算');

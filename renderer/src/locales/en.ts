@@ -42,6 +42,7 @@ export const en = {
       cutoff: 'cutoff_len',
       trainOnInputs: 'Train on inputs',
       addEos: 'Add EOS token',
+      stale: 'This report was made with cutoff_len {{was}}; it is {{now}} now. Check again to see the rows at the new length.',
       check: 'Check',
       rows: '{{kept}} of {{total}} rows usable ({{format}})',
       problems: 'Problems ({{count}})',

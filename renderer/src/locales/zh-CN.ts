@@ -44,6 +44,7 @@ export const zhCN: Strings = {
       cutoff: 'cutoff_len',
       trainOnInputs: '训练输入部分',
       addEos: '添加 EOS 词元',
+      stale: '此报告按 cutoff_len {{was}} 生成，现在是 {{now}}。请重新检查，查看新长度下的数据。',
       check: '检查',
       rows: '{{total}} 行中 {{kept}} 行可用（{{format}}）',
       problems: '问题（{{count}}）',

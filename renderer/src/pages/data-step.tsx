@@ -69,6 +69,11 @@ export function DataStep({ opts, setOpts, baseModel, report, setReport }: { opts
         </button>
       </form>
       <ErrorBox error={error} />
+      {report?.stats && report.stats.cutoffLen !== opts.cutoffLen && (
+        <p className="notice" data-testid="data-stale">
+          {t('wizard.data.stale', { was: report.stats.cutoffLen, now: opts.cutoffLen })}
+        </p>
+      )}
       {report && (
         <div className="cards" data-testid="data-report">
           <div className="panel">
