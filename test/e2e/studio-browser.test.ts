@@ -51,6 +51,7 @@ describe.skipIf(Boolean(skip))('studio in Chromium (browser mode)', () => {
 
   const shot = async (name: string) => {
     mkdirSync(SHOTS, { recursive: true });
+    await page.mouse.move(0, 0); // no chart tooltip left under the pointer of the last click
     await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
   };
   const nav = (p: string) => page.getByTestId(`nav-${p}`).click();
