@@ -78,7 +78,7 @@ export const dataCheckSchema = z.object({
   kept: z.number(),
   /** The first problems found (at most 200); `problemCount` says how many there are in all. */
   problems: z.array(
-    z.object({ row: z.number(), field: z.string().optional(), reason: z.string(), severity: z.enum(['error', 'warning']), message: z.string() }),
+    z.object({ row: z.number(), field: z.string().optional(), reason: z.string(), severity: z.enum(['error', 'warning']), message: z.string(), ofRow: z.number().optional(), valueType: z.string().optional() }),
   ),
   problemCount: z.number(),
   /** Token statistics and a preview, when a base model (its tokenizer) was given. */

@@ -55,7 +55,7 @@ describe('JSON lines', () => {
   it('names the line of a bad row', () => {
     const p = file('bad.jsonl', '{"instruction":"a","output":"b"}\n{"instruction":"c","output":7}\n');
     const d = loadAlpacaRows(p);
-    expect(d.report.problems).toEqual([{ row: 2, field: 'output', reason: 'not a string', severity: 'error', message: 'line 2: "output" is a number, not a string' }]);
+    expect(d.report.problems).toEqual([{ row: 2, field: 'output', reason: 'not a string', severity: 'error', valueType: 'number', message: 'line 2: "output" is a number, not a string' }]);
     expect(() => loadAlpacaRows(p, { onBadRow: 'stop' })).toThrow(`${p}: line 2: "output" is a number, not a string`);
   });
 });

@@ -283,6 +283,7 @@ describe.skipIf(Boolean(skip))('studio in Chromium (browser mode)', () => {
     expect(await page.getByTestId('data-step').textContent()).toContain('训练数据');
     // The report was made at cutoff_len 256; the "Quick test" preset then set 128: the step says so.
     expect(await page.getByTestId('data-stale').textContent()).toContain('cutoff_len 256');
+    expect(await page.locator('.problems').textContent()).toMatch(/第 \d+ 行：instruction、input、output 与第 \d+ 行相同/);
     await shot('wizard-data-zh');
     await page.getByTestId('step-training').click();
     expect(await page.getByTestId('memory-estimate').textContent()).toContain('内存估算');

@@ -19,6 +19,9 @@ export interface RowProblem {
   /** 'error' rows are skipped (or stop the load); 'warning' rows are kept (over-long rows are truncated). */
   severity: 'error' | 'warning';
   message: string;
+  /** The row a duplicate repeats, and the JSON type found where a string belongs: for UIs that say it in their language. */
+  ofRow?: number;
+  valueType?: string;
 }
 
 export interface ValidationReport {
@@ -66,7 +69,7 @@ export function loadAlpacaRows(file: string, opts: { onBadRow?: 'skip' | 'stop' 
       const first = seen.get(key);
       if (first !== undefined) {
         // Kept, as Alpaca-LoRA trains on every row; the report lets the user decide.
-        problems.push({ row, reason: 'duplicate', severity: 'warning', message: `${where} ${row}: same instruction, input and output as ${where} ${first}` });
+        problems.push({ row, reason: 'duplicate', severity: 'warning', ofRow: first, message: `${where} ${row}: same instruction, input and output as ${where} ${first}` });
       } else seen.set(key, row);
     }
     if (accepted) rows.push(accepted);
@@ -132,7 +135,7 @@ function checkRow(value: unknown, row: number, where: string): RowProblem | unde
   }
   for (const field of ['instruction', 'input', 'output'] as const) {
     if (field in v && v[field] !== null && v[field] !== undefined && typeof v[field] !== 'string') {
-      return { row, field, reason: 'not a string', severity: 'error', message: `${at}: "${field}" is a ${typeof v[field]}, not a string` };
+      return { row, field, reason: 'not a string', severity: 'error', valueType: typeof v[field], message: `${at}: "${field}" is a ${typeof v[field]}, not a string` };
     }
   }
   if ((v.output as string).trim() === '') return { row, field: 'output', reason: 'empty output', severity: 'error', message: `${at}: "output" is empty` };

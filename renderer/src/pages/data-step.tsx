@@ -84,7 +84,9 @@ export function DataStep({ opts, setOpts, baseModel, report, setReport }: { opts
                 <h3>{t('wizard.data.problems', { count: report.problemCount })}</h3>
                 <ul className="problems">
                   {report.problems.slice(0, 20).map((p, i) => (
-                    <li key={i} className={p.severity}>{p.message}</li>
+                    <li key={i} className={p.severity}>
+                      {t(`wizard.data.problem.${p.reason.replace(/[ -]/g, '_')}`, { where: t(`wizard.data.where_${report.format}`), row: p.row, field: p.field, ofRow: p.ofRow, type: p.valueType, defaultValue: p.message })}
+                    </li>
                   ))}
                 </ul>
               </>
