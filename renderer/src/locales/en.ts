@@ -53,6 +53,7 @@ export const en = {
         empty_instruction: '{{where}} {{row}}: "instruction" is empty',
         duplicate: '{{where}} {{row}}: same instruction, input and output as {{where}} {{ofRow}}',
       },
+      lengths: 'mean {{mean}} · max {{max}} tokens',
       check: 'Check',
       rows: '{{kept}} of {{total}} rows usable ({{format}})',
       problems: 'Problems ({{count}})',

@@ -55,6 +55,7 @@ export const zhCN: Strings = {
         empty_instruction: '{{where}} {{row}} 行："instruction" 为空',
         duplicate: '{{where}} {{row}} 行：instruction、input、output 与{{where}} {{ofRow}} 行相同',
       },
+      lengths: '平均 {{mean}} · 最长 {{max}} 个词元',
       check: '检查',
       rows: '{{total}} 行中 {{kept}} 行可用（{{format}}）',
       problems: '问题（{{count}}）',

@@ -97,7 +97,7 @@ export function DataStep({ opts, setOpts, baseModel, report, setReport }: { opts
               <h3>{t('wizard.data.histogram', { cutoff: report.stats.cutoffLen })}</h3>
               <Histogram bins={report.stats.histogram} />
               <p className="muted">
-                {t('wizard.data.truncated', { count: report.stats.truncated })} · mean {report.stats.meanLength.toFixed(0)} · max {report.stats.maxLength}
+                {t('wizard.data.truncated', { count: report.stats.truncated })} · {t('wizard.data.lengths', { mean: report.stats.meanLength.toFixed(0), max: report.stats.maxLength })}
               </p>
             </div>
           )}

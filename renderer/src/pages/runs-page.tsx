@@ -48,8 +48,8 @@ export function RunsPage({ visible, onStarted }: { visible: boolean; onStarted(j
     }
   };
   const series: Series[] = open.flatMap((r, k) => [
-    { name: `${r.run.id} loss`, color: COLORS[2 * k], points: r.metrics.filter((m) => m.loss !== undefined).map((m) => ({ step: m.step, value: m.loss! })) },
-    { name: `${r.run.id} eval`, color: COLORS[2 * k + 1], points: r.metrics.filter((m) => m.evalLoss !== undefined).map((m) => ({ step: m.step, value: m.evalLoss! })) },
+    { name: `${r.run.id} ${t('run.loss')}`, color: COLORS[2 * k], points: r.metrics.filter((m) => m.loss !== undefined).map((m) => ({ step: m.step, value: m.loss! })) },
+    { name: `${r.run.id} ${t('run.evalLoss')}`, color: COLORS[2 * k + 1], points: r.metrics.filter((m) => m.evalLoss !== undefined).map((m) => ({ step: m.step, value: m.evalLoss! })) },
   ]);
   return (
     <section data-testid="runs-page">
