@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { encodeFromF32 } from '../formats/dtypes.ts';
+import { runProgram, type WebGpuProgram } from './webgpu-program.ts';
 
 /**
  * Frozen weights in 16-bit storage on a WebGPU device: W [out, in] as IEEE halves packed two to a 32-bit word
@@ -24,20 +25,10 @@ export function packF16(values: Float32Array, out: number, inF: number): PackedF
   return { packed: tf.tensor2d(words, [out, inF / 2], 'int32'), out, in: inF };
 }
 
-interface Program {
-  variableNames: string[];
-  outputShape: number[];
-  shaderKey: string;
-  dispatchLayout: { x: number[]; y: number[] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number];
-  getUserCode(): string;
-}
-
 const TILE = 16;
 
 /** y [N, out] = x [N, in] · Wᵀ: a 16×16 output tile per workgroup, 32 columns of x and W staged per pass. */
-function forwardProgram(n: number, m: PackedF16Matrix): Program {
+function forwardProgram(n: number, m: PackedF16Matrix): WebGpuProgram {
   return {
     variableNames: ['X', 'W'],
     outputShape: [n, m.out],
@@ -80,7 +71,7 @@ function forwardProgram(n: number, m: PackedF16Matrix): Program {
 }
 
 /** dx [N, in] = dy [N, out] · W: each thread makes two adjacent columns (one packed word of W). */
-function backwardProgram(n: number, m: PackedF16Matrix): Program {
+function backwardProgram(n: number, m: PackedF16Matrix): WebGpuProgram {
   return {
     variableNames: ['Dy', 'W'],
     outputShape: [n, m.in],
@@ -119,22 +110,13 @@ function backwardProgram(n: number, m: PackedF16Matrix): Program {
   };
 }
 
-interface WebGpuBackendLike {
-  runWebGPUProgram(program: Program, inputs: tf.TensorInfo[], dtype: tf.DataType): tf.TensorInfo;
-}
-
-function run(program: Program, inputs: tf.Tensor[]): tf.Tensor2D {
-  const info = (tf.backend() as unknown as WebGpuBackendLike).runWebGPUProgram(program, inputs, 'float32');
-  return tf.engine().makeTensorFromTensorInfo(info) as tf.Tensor2D;
-}
-
 /** x·Wᵀ for a frozen 16-bit W: the gradient flows to x only (dx = dy·W, from the same packed copy). */
 export function f16MatMul(x: tf.Tensor2D, m: PackedF16Matrix): tf.Tensor2D {
   const op = tf.customGrad((...args) => {
     const input = args[0] as tf.Tensor2D;
     return {
-      value: run(forwardProgram(input.shape[0], m), [input, m.packed]),
-      gradFunc: (dy: tf.Tensor) => run(backwardProgram(dy.shape[0], m), [dy, m.packed]),
+      value: runProgram<tf.Tensor2D>(forwardProgram(input.shape[0], m), [input, m.packed]),
+      gradFunc: (dy: tf.Tensor) => runProgram(backwardProgram(dy.shape[0], m), [dy, m.packed]),
     };
   });
   return op(x) as tf.Tensor2D;

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { runProgram, type ProgramUniform, type WebGpuProgram as Program } from './webgpu-program.ts';
 
 /**
  * Fused WGSL kernels for the WebGPU backend, where tfjs runs one shader per op: RMSNorm is 5 dispatches forward
@@ -6,23 +7,6 @@ import * as tf from '@tensorflow/tfjs';
  * writes one output. They run only on tfjs-backend-webgpu; every other backend keeps the plain tfjs ops, which
  * also define what the kernels must compute (the tests compare the two on the same backend).
  */
-
-/** The slice of tfjs-backend-webgpu's program interface our kernels use (webgpu_program.ts in 4.22). */
-interface Program {
-  variableNames: string[];
-  outputShape: number[];
-  shaderKey: string;
-  dispatchLayout: { x: number[] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number];
-  uniforms?: string;
-  size?: boolean;
-  getUserCode(): string;
-}
-
-interface WebGpuBackendLike {
-  runWebGPUProgram(program: Program, inputs: tf.TensorInfo[], dtype: tf.DataType, uniforms?: { type: string; data: number[] }[]): tf.TensorInfo;
-}
 
 const WORKGROUP = 64;
 
@@ -34,13 +18,7 @@ export function onWebgpu(): boolean {
   return !disabled && tf.getBackend() === 'webgpu';
 }
 
-function run(program: Program, inputs: tf.Tensor[], uniforms?: { type: string; data: number[] }[]): tf.Tensor {
-  const backend = tf.backend() as unknown as WebGpuBackendLike;
-  const info = backend.runWebGPUProgram(program, inputs, 'float32', uniforms);
-  return tf.engine().makeTensorFromTensorInfo(info);
-}
-
-/** A workgroup per row: the threads stride over the row's columns, then a tree reduction in workgroup memory. */
+/** A workgroup per row: the threads stride over the row's columns, then a tree reduction (sum or max) in workgroup memory. */
 function rowReduce(name: string, inputs: string[], rows: number, cols: number, body: string, uniforms = 'eps : f32,'): Program {
   return {
     variableNames: inputs,
@@ -62,6 +40,17 @@ function rowReduce(name: string, inputs: string[], rows: number, cols: number, b
         let total = partial[0];
         workgroupBarrier();
         return total;
+      }
+      fn reduceRowMax(tid : i32, value : f32) -> f32 {
+        partial[tid] = vec2<f32>(value, 0.0);
+        workgroupBarrier();
+        for (var half = ${WORKGROUP / 2}; half > 0; half = half >> 1) {
+          if (tid < half) { partial[tid] = max(partial[tid], partial[tid + half]); }
+          workgroupBarrier();
+        }
+        let top = partial[0].x;
+        workgroupBarrier();
+        return top;
       }
       fn main(index : i32) {
         let row = index / ${WORKGROUP};
@@ -103,20 +92,20 @@ function rmsNormGradProgram(rows: number, cols: number): Program {
  */
 export function fusedRmsNorm(x: tf.Tensor2D, weight: tf.Tensor1D, eps: number): tf.Tensor2D {
   const [rows, cols] = x.shape;
-  const uniforms = [{ type: 'float32', data: [eps] }];
+  const uniforms: ProgramUniform[] = [{ type: 'float32', data: [eps] }];
   const op = tf.customGrad((...args) => {
     const input = args[0] as tf.Tensor2D;
     const save = args[args.length - 1] as unknown as tf.GradSaveFunc;
     save([input]);
     return {
-      value: run(rmsNormProgram(rows, cols), [input, weight], uniforms) as tf.Tensor2D,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => run(rmsNormGradProgram(rows, cols), [saved[0], weight, dy], uniforms),
+      value: runProgram(rmsNormProgram(rows, cols), [input, weight], uniforms) as tf.Tensor2D,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => runProgram(rmsNormGradProgram(rows, cols), [saved[0], weight, dy], uniforms),
     };
   });
   return op(x) as tf.Tensor2D;
 }
 
-/** An elementwise kernel over two [N, F] inputs a and b (and the incoming gradient when `grad`). */
+/** An elementwise kernel over same-shaped [N, F] inputs, with `gate` and s = sigmoid(gate) in scope of `expression`. */
 function elementwise(name: string, inputs: string[], shape: number[], expression: string): Program {
   const size = shape[0] * shape[1];
   return {
@@ -149,10 +138,10 @@ export function fusedSwiGlu(gate: tf.Tensor2D, up: tf.Tensor2D): tf.Tensor2D {
     const save = args[args.length - 1] as unknown as tf.GradSaveFunc;
     save([g, u]);
     return {
-      value: run(elementwise('lora-studio-swiglu', ['Gate', 'Up'], shape, 'gate * s * up'), [g, u]) as tf.Tensor2D,
+      value: runProgram(elementwise('lora-studio-swiglu', ['Gate', 'Up'], shape, 'gate * s * up'), [g, u]) as tf.Tensor2D,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
-        run(elementwise('lora-studio-swiglu-dgate', ['Gate', 'Up', 'Dy'], shape, 'dy * up * s * (1.0 + gate * (1.0 - s))'), [saved[0], saved[1], dy]),
-        run(elementwise('lora-studio-swiglu-dup', ['Gate', 'Dy'], shape, 'dy * gate * s'), [saved[0], dy]),
+        runProgram(elementwise('lora-studio-swiglu-dgate', ['Gate', 'Up', 'Dy'], shape, 'dy * up * s * (1.0 + gate * (1.0 - s))'), [saved[0], saved[1], dy]),
+        runProgram(elementwise('lora-studio-swiglu-dup', ['Gate', 'Dy'], shape, 'dy * gate * s'), [saved[0], dy]),
       ],
     };
   });
@@ -178,14 +167,7 @@ function maskedSoftmaxProgram(rows: number, cols: number): Program {
         for (var c = tid; c < cols; c += ${WORKGROUP}) {
           m = max(m, select(${MASKED}, getScores(row, c) * uniforms.scale, getKeep(keepRow, c) != 0.0));
         }
-        partial[tid] = vec2<f32>(m, 0.0);
-        workgroupBarrier();
-        for (var half = ${WORKGROUP / 2}; half > 0; half = half >> 1) {
-          if (tid < half) { partial[tid] = max(partial[tid], partial[tid + half]); }
-          workgroupBarrier();
-        }
-        let rowMax = partial[0].x;
-        workgroupBarrier();
+        let rowMax = reduceRowMax(tid, m);
         var sum = 0.0;
         for (var c = tid; c < cols; c += ${WORKGROUP}) {
           sum += exp(select(${MASKED}, getScores(row, c) * uniforms.scale, getKeep(keepRow, c) != 0.0) - rowMax);
@@ -221,7 +203,7 @@ export function fusedMaskedSoftmax(raw: tf.Tensor4D, keep: tf.Tensor4D, scale: n
   const T = keep.shape[2];
   const rows = B * G * R;
   const keep2d = tf.reshape(keep, [keep.shape[0] * T, S]);
-  const uniforms = [
+  const uniforms: ProgramUniform[] = [
     { type: 'float32', data: [scale] },
     { type: 'int32', data: [T] },
     { type: 'int32', data: [G * R] },
@@ -230,12 +212,12 @@ export function fusedMaskedSoftmax(raw: tf.Tensor4D, keep: tf.Tensor4D, scale: n
   const op = tf.customGrad((...args) => {
     const scores = tf.reshape(args[0] as tf.Tensor4D, [rows, S]);
     const save = args[args.length - 1] as unknown as tf.GradSaveFunc;
-    const y = run(maskedSoftmaxProgram(rows, S), [scores, keep2d], uniforms);
+    const y = runProgram(maskedSoftmaxProgram(rows, S), [scores, keep2d], uniforms);
     save([y]);
     return {
       value: tf.reshape(y, [B, G, R, S]) as tf.Tensor4D,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
-        tf.reshape(run(maskedSoftmaxGradProgram(rows, S), [saved[0], tf.reshape(dy, [rows, S]), keep2d], uniforms), [B, G, R, S]),
+        tf.reshape(runProgram(maskedSoftmaxGradProgram(rows, S), [saved[0], tf.reshape(dy, [rows, S]), keep2d], uniforms), [B, G, R, S]),
     };
   });
   return op(raw) as tf.Tensor4D;
