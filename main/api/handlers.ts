@@ -1,4 +1,4 @@
-import { readGpuStats } from '../engine/system/gpu-stats.ts';
+import { gpuMemoryBytes, readGpuStats } from '../engine/system/gpu-stats.ts';
 import { loadLlamaConfig } from '../engine/model/config.ts';
 import { inspectModel } from '../engine/model/inspect.ts';
 import { PROJECTIONS, type ProjectionName } from '../engine/model/projections.ts';
@@ -36,8 +36,7 @@ export function createHandlers(d: HandlerDeps): Handlers {
       const estimate = estimateTrainingMemory(config, { microBatchSize: r.micro_batch_size, cutoffLen: r.cutoff_len, loraR: r.lora_r, targetModules: r.lora_target_modules as ProjectionName[] });
       const stats = await readGpuStats();
       const first = stats.available ? stats.gpus[0] : undefined;
-      const mib = (v: number | null) => (v === null ? null : v * 2 ** 20);
-      const gpu = first && { name: first.name, totalBytes: mib(first.memoryTotalMiB), freeBytes: first.memoryTotalMiB === null || first.memoryUsedMiB === null ? null : mib(first.memoryTotalMiB - first.memoryUsedMiB) };
+      const gpu = first && { name: first.name, ...gpuMemoryBytes(first) };
       return { ...estimate, gpu };
     },
     'files.pick': async (r) => {

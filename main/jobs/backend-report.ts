@@ -1,11 +1,12 @@
 import type { BackendReport } from '../api/contract.ts';
-import { backendInfo, gpuBackendStatus } from '../engine/backend/index.ts';
+import { backendInfo } from '../engine/backend/index.ts';
+import { currentAdapter } from '../engine/backend/webgpu.ts';
 
 /** The job's tfjs backend as the studio shows it, with the WebGPU adapter when there is one (undefined before a backend started). */
-export async function backendReport(): Promise<BackendReport | undefined> {
+export function backendReport(): BackendReport | undefined {
   const info = backendInfo();
   if (!info) return undefined;
-  const { adapter } = await gpuBackendStatus();
+  const adapter = currentAdapter();
   if (!adapter) return { name: info.name, detail: info.detail };
   return {
     name: info.name,

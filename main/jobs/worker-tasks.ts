@@ -54,7 +54,8 @@ const finetune: Task = async ({ config, emit, signal }) => {
       switch (e.type) {
         case 'start': {
           total = e.totalSteps;
-          void backendReport().then((backend) => backend && emit({ type: 'backend', backend }));
+          const backend = backendReport();
+          if (backend) emit({ type: 'backend', backend });
           emit({ type: 'log', level: 'info', message: `training ${e.totalSteps} steps from step ${e.startStep} on ${e.backend}` });
           emit({ type: 'progress', done: e.startStep, total: e.totalSteps });
           break;
@@ -109,7 +110,7 @@ const generateTask: Task = async ({ config, emit, signal }) => {
   const { answerSideBySide } = await import('../engine/generate/side-by-side.ts');
   const backend = await initBackend((config.backend as never) ?? 'auto');
   emit({ type: 'log', level: 'info', message: describeBackend(backend) });
-  const report = await backendReport();
+  const report = backendReport();
   if (report) emit({ type: 'backend', backend: report });
   const { backend: _ignored, ...settings } = config;
   const r = await answerSideBySide(settings as never, {

@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import os, { availableParallelism } from 'node:os';
 import { StudioError } from '../errors.ts';
 import { withWasmThreadFiles } from './wasm-threads.ts';
-import { adapterLine, currentAdapter, findAdapter, registerWebgpuBackend, type AdapterDescription, type AdapterKind } from './webgpu.ts';
+import { adapterLine, findAdapter, registerWebgpuBackend, type AdapterKind } from './webgpu.ts';
 
 import type { BackendChoice } from './choices.ts';
 
@@ -61,23 +61,6 @@ export function backendInfo(): BackendInfo | undefined {
 
 function matches(choice: BackendChoice, info: BackendInfo): boolean {
   return (choice === 'wasm' && info.name === 'wasm') || (choice === 'cpu' && info.name === 'cpu') || (choice === 'webgpu' && info.requested === 'auto' && info.name === 'webgpu');
-}
-
-export interface GpuBackendStatus {
-  /** The WebGPU adapter tfjs runs on, when the backend is webgpu. */
-  adapter?: AdapterDescription;
-  /** Bytes tfjs holds in GPU buffers (tfjs-webgpu's `numBytesInGPU`; tfjs-node-gpu does not report it). */
-  bytesInGpu?: number;
-  /** Bytes the GPU buffer pool has allocated, freed tensors' buffers kept for reuse included (webgpu only). */
-  bytesAllocatedInGpu?: number;
-}
-
-/** For the studio's GPU panel: which adapter computes, and how much of its memory tfjs holds. */
-export async function gpuBackendStatus(): Promise<GpuBackendStatus> {
-  if (current?.name !== 'webgpu') return {};
-  const tf = await tfjs();
-  const m = tf.memory() as { numBytesInGPU?: number; numBytesAllocatedInGPU?: number };
-  return { adapter: currentAdapter(), bytesInGpu: m.numBytesInGPU, bytesAllocatedInGpu: m.numBytesAllocatedInGPU };
 }
 
 type Loader = (threads?: number) => Promise<Omit<BackendInfo, 'requested' | 'skipped'>>;

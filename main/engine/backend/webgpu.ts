@@ -24,7 +24,7 @@ export interface AdapterDescription {
 }
 
 let gpu: GPU | undefined;
-let adapter: GPUAdapter | undefined;
+/** The adapter tfjs-webgpu runs on, set when its device is created. */
 let described: AdapterDescription | undefined;
 
 /**
@@ -135,7 +135,6 @@ export async function registerWebgpuBackend(tf: typeof import('@tensorflow/tfjs'
         maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
       },
     });
-    adapter = a;
     described = describeAdapter(a);
     return new WebGPUBackend(device, a.info);
   }, 3);
@@ -143,5 +142,5 @@ export async function registerWebgpuBackend(tf: typeof import('@tensorflow/tfjs'
 
 /** The adapter tfjs-webgpu runs on, once the backend started (undefined otherwise). */
 export function currentAdapter(): AdapterDescription | undefined {
-  return adapter ? described : undefined;
+  return described;
 }

@@ -1,7 +1,5 @@
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { openCheckpoint } from '../formats/hf-checkpoint.ts';
-import { readPeftAdapter } from '../formats/peft-adapter.ts';
+import { adapterFolder, readPeftAdapter } from '../formats/peft-adapter.ts';
 import type { TensorSource } from '../formats/tensor-source.ts';
 import { loadLlamaConfig, type LlamaConfig } from '../model/config.ts';
 import { MergedSource } from './merged-source.ts';
@@ -26,8 +24,4 @@ export async function openExportInput(baseDir: string, loraWeights?: string): Pr
   const adapter = await readPeftAdapter(adapterDir, config);
   const base = await openCheckpoint(baseDir);
   return { baseDir, config, source: new MergedSource(base, adapter), warnings: adapter.warnings };
-}
-
-export function adapterFolder(dir: string): string {
-  return !existsSync(path.join(dir, 'adapter_config.json')) && existsSync(path.join(dir, 'adapter', 'adapter_config.json')) ? path.join(dir, 'adapter') : dir;
 }

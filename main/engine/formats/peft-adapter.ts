@@ -9,6 +9,11 @@ import { writeFileAtomic } from './atomic-write.ts';
 import { openSafetensors, writeSafetensors } from './safetensors.ts';
 
 export const ADAPTER_CONFIG = 'adapter_config.json';
+
+/** The adapter folder a user means: the folder itself, or a run folder's adapter/ subfolder. */
+export function adapterFolder(dir: string): string {
+  return !existsSync(path.join(dir, ADAPTER_CONFIG)) && existsSync(path.join(dir, 'adapter', ADAPTER_CONFIG)) ? path.join(dir, 'adapter') : dir;
+}
 export const ADAPTER_WEIGHTS = 'adapter_model.safetensors';
 
 /** The adapter_config.json fields PEFT writes for a LoRA adapter on a causal LM. */

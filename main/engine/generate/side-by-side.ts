@@ -1,11 +1,9 @@
 import { createPrng } from '../data/prng.ts';
 import { generatePrompt, loadTemplate } from '../data/templates.ts';
-import { adapterFolder } from '../export/open-model.ts';
 import { loadModel } from '../model/load.ts';
 import type { StudioTokenizer } from '../tokenizer/tokenizer.ts';
 import { generate, type GenerateResult } from './generate.ts';
 import { playgroundSettingsSchema, type PlaygroundSettings } from './playground-settings.ts';
-
 
 /** BOS + the instruction rendered through the template ('none': the text alone, a plain continuation). */
 export function encodePrompt(tokenizer: StudioTokenizer, template: string, instruction: string, input?: string): number[] {
@@ -29,7 +27,7 @@ export async function answerSideBySide(
   hooks: { onText?: (side: 'base' | 'tuned', delta: string) => void; signal?: AbortSignal; log?: (message: string) => void } = {},
 ): Promise<{ promptTokens: number; base: Answer; tuned?: Answer }> {
   const o = playgroundSettingsSchema.parse(raw);
-  const loaded = await loadModel(o.base_model, { loraWeights: o.lora_weights && adapterFolder(o.lora_weights) });
+  const loaded = await loadModel(o.base_model, { loraWeights: o.lora_weights });
   loaded.warnings.forEach((w) => hooks.log?.(w));
   const prompt = encodePrompt(loaded.tokenizer, o.prompt_template, o.instruction, o.input);
   const answer = async (side: 'base' | 'tuned'): Promise<Answer> => {

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { StudioError } from '../errors.ts';
 import { openCheckpoint } from '../formats/hf-checkpoint.ts';
-import { readPeftAdapter } from '../formats/peft-adapter.ts';
+import { adapterFolder, readPeftAdapter } from '../formats/peft-adapter.ts';
 import { loadTokenizer, type StudioTokenizer } from '../tokenizer/tokenizer.ts';
 import { loadLlamaConfig, type LlamaConfig } from './config.ts';
 import { LlamaModel } from './llama.ts';
@@ -46,7 +46,7 @@ export async function loadModel(dir: string, opts: { loraWeights?: string; froze
   }
   let adapter: LoraAdapter | undefined;
   if (opts.loraWeights) {
-    const loaded = await readPeftAdapter(opts.loraWeights, config);
+    const loaded = await readPeftAdapter(adapterFolder(opts.loraWeights), config); // a run folder works too
     warnings.push(...loaded.warnings);
     adapter = loraFromPeft(config, loaded);
   }

@@ -14,6 +14,14 @@ export interface GpuStat {
   powerDrawW: number | null;
 }
 
+/** A GPU's memory in bytes (nvidia-smi reports MiB); null where it reports none. */
+export function gpuMemoryBytes(g: GpuStat): { totalBytes: number | null; freeBytes: number | null } {
+  const mib = 2 ** 20;
+  const totalBytes = g.memoryTotalMiB === null ? null : g.memoryTotalMiB * mib;
+  const freeBytes = totalBytes === null || g.memoryUsedMiB === null ? null : totalBytes - g.memoryUsedMiB * mib;
+  return { totalBytes, freeBytes };
+}
+
 export type GpuStats = { available: true; gpus: GpuStat[] } | { available: false; gpus: []; message: string };
 
 /** nvidia-smi writes "[N/A]" or "[Not Supported]" for a reading a GPU does not have: that is null, not 0. */

@@ -1,7 +1,7 @@
 import { freemem, totalmem } from 'node:os';
 import type { AdapterDescription } from '../backend/webgpu.ts';
 import type { LlamaConfig } from '../model/config.ts';
-import { readGpuStats, type GpuStats } from './gpu-stats.ts';
+import { gpuMemoryBytes, readGpuStats, type GpuStats } from './gpu-stats.ts';
 import { PROJECTIONS, parameterCount, projectionShape, type ProjectionName } from '../model/projections.ts';
 
 export interface MemoryEstimate {
@@ -100,10 +100,7 @@ export async function webgpuDeviceLimits(adapter: AdapterDescription, stats: () 
   const s = await stats();
   if (!s.available) return { ...limits, totalBytes: null, freeBytes: null, memorySource: `unknown (${s.message})` };
   const gpu = s.gpus.find((g) => adapter.description && g.name.includes(adapter.description)) ?? s.gpus[0];
-  const mib = 2 ** 20;
-  const totalBytes = gpu.memoryTotalMiB === null ? null : gpu.memoryTotalMiB * mib;
-  const freeBytes = totalBytes === null || gpu.memoryUsedMiB === null ? null : totalBytes - gpu.memoryUsedMiB * mib;
-  return { ...limits, totalBytes, freeBytes, memorySource: `nvidia-smi, GPU ${gpu.index} (${gpu.name})` };
+  return { ...limits, ...gpuMemoryBytes(gpu), memorySource: `nvidia-smi, GPU ${gpu.index} (${gpu.name})` };
 }
 
 /**
