@@ -42,6 +42,15 @@ export function RunSelect({ visible, selected, onSelect, testId }: { visible: bo
   );
 }
 
+/** What a run was trained from: its base model folder (undefined when the run's config lacks it) and prompt template. */
+export function runOrigin(run?: RunDetails): { baseModel?: string; template: string } {
+  const c = run?.config;
+  return {
+    baseModel: typeof c?.base_model === 'string' ? c.base_model : undefined,
+    template: typeof c?.prompt_template_name === 'string' ? c.prompt_template_name : 'alpaca',
+  };
+}
+
 /** `20261125-0514`: a suffix that keeps each export in its own new folder. */
 export function stamp(now = new Date()): string {
   const p = (n: number) => String(n).padStart(2, '0');

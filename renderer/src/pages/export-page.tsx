@@ -2,7 +2,7 @@ import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { JobKind } from '../../../main/api/contract.ts';
 import { ErrorBox, Field } from '../components/common.tsx';
-import { RunSelect, stamp, type RunDetails } from '../components/run-select.tsx';
+import { RunSelect, runOrigin, stamp, type RunDetails } from '../components/run-select.tsx';
 import { useJobs, noteJob, type JobView } from '../job-store.ts';
 import { call } from '../transport.ts';
 
@@ -18,14 +18,13 @@ export function ExportPage({ visible }: { visible: boolean }) {
   const [started, setStarted] = useState<{ id: string; target: Target }[]>([]);
   const [error, setError] = useState<string>();
   const { jobs } = useJobs();
-  const baseModel = typeof run?.config?.base_model === 'string' ? run.config.base_model : undefined;
+  const { baseModel, template } = runOrigin(run);
   const start = async (target: Target) => {
     if (!run || !baseModel) return;
     setError(undefined);
     // Relative outputs land in the run's own folder (the host resolves them inside the runs folder).
     const out = `${run.run.id}/exports/${target === 'gguf' ? `gguf-${ggufType}` : target === 'merge' ? `merged-${dtype}` : target === 'stateDict' ? `state-dict-${dtype}` : 'int8'}-${stamp()}`;
     const common = { base_model: baseModel, lora_weights: run.run.dir };
-    const template = typeof run.config?.prompt_template_name === 'string' ? run.config.prompt_template_name : 'alpaca';
     const request: { kind: JobKind; config: Record<string, unknown> } = {
       merge: { kind: 'merge' as const, config: { ...common, output_dir: out, max_shard_size: shard, dtype } },
       stateDict: { kind: 'export' as const, config: { ...common, output_dir: out, dtype } },

@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { ErrorBox, Field } from '../components/common.tsx';
-import { RunSelect, type RunDetails } from '../components/run-select.tsx';
+import { RunSelect, runOrigin, type RunDetails } from '../components/run-select.tsx';
 import { useJobs, noteJob } from '../job-store.ts';
 import { call } from '../transport.ts';
 
@@ -24,8 +24,7 @@ export function PlaygroundPage({ visible }: { visible: boolean }) {
   const [error, setError] = useState<string>();
   const { jobs } = useJobs();
   const job = jobId ? jobs[jobId] : undefined;
-  const baseModel = typeof run?.config?.base_model === 'string' ? run.config.base_model : undefined;
-  const runTemplate = typeof run?.config?.prompt_template_name === 'string' ? run.config.prompt_template_name : 'alpaca';
+  const { baseModel, template: runTemplate } = runOrigin(run);
   const template = s.template || runTemplate;
   const ask = async () => {
     if (!run || !baseModel) return;
