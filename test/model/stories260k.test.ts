@@ -8,6 +8,7 @@ import { loadLlamaConfig } from '../../main/engine/model/config.ts';
 import { KVCache } from '../../main/engine/model/kv-cache.ts';
 import { LlamaModel } from '../../main/engine/model/llama.ts';
 import { generate } from '../../main/engine/generate/generate.ts';
+import { loadModel } from '../../main/engine/model/load.ts';
 import { loadLlamaWeights } from '../../main/engine/model/weights.ts';
 import { missingShared, sharedPath } from '../helpers/shared-data.ts';
 
@@ -52,5 +53,11 @@ describe.skipIf(skip)('stories260K forward and greedy generation', () => {
     const diff = tf.max(tf.abs(tf.sub(fullLast, last!))).dataSync()[0];
     expect(diff).toBeLessThan(1e-4);
     cache.dispose();
+  });
+
+  it('refuses 16-bit frozen weights off WebGPU, and keeps f32 under auto', async () => {
+    const dir = sharedPath('models/stories260K');
+    await expect(loadModel(dir, { frozenDtype: 'f16' })).rejects.toThrow(/16-bit frozen weights \(frozen_dtype f16\) need the WebGPU backend/);
+    expect((await loadModel(dir)).frozenStorage).toBe('f32');
   });
 });

@@ -161,6 +161,9 @@ describe('memory estimate and file picking', () => {
     const bad = await post('finetune.estimate', { ...req, lora_target_modules: ['qkv'] });
     expect(bad.status).toBe(400);
     expect((await body(bad)).error.message).toMatch(/unknown target module\(s\): qkv/);
+    const missing = await post('finetune.estimate', { ...req, base_model: path.join(tmp, 'no-model') });
+    expect(missing.status).toBe(400);
+    expect((await body(missing)).error.message).toContain(path.join(tmp, 'no-model'));
   });
 
   it('lists a folder for the in-page picker (folders first, hidden entries left out) and has no native dialog', async () => {
