@@ -119,11 +119,10 @@ function offsetOf(bytes: Uint8Array, size: number): number {
   return bytes.byteOffset % size === 0 && bytes.buffer instanceof ArrayBuffer ? bytes.byteOffset : 0;
 }
 
-/** Half bits → f32 values (bit-exact, NaN payloads kept). */
-export function f16ArrayToF32(halves: Uint16Array): Float32Array {
+/** Half bits → f32 values (bit-exact, NaN payloads kept), into `out` when given. */
+export function f16ArrayToF32(halves: Uint16Array, out = new Float32Array(halves.length)): Float32Array {
   const table = halfTable();
-  const out = new Float32Array(halves.length);
-  const words = new Uint32Array(out.buffer);
+  const words = new Uint32Array(out.buffer, out.byteOffset, halves.length);
   for (let i = 0; i < halves.length; i++) words[i] = table[halves[i]];
   return out;
 }
@@ -136,9 +135,8 @@ export function f32ArrayToF16(values: Float32Array): Uint16Array {
   return out;
 }
 
-export function bf16ArrayToF32(halves: Uint16Array): Float32Array {
-  const out = new Float32Array(halves.length);
-  const words = new Uint32Array(out.buffer);
+export function bf16ArrayToF32(halves: Uint16Array, out = new Float32Array(halves.length)): Float32Array {
+  const words = new Uint32Array(out.buffer, out.byteOffset, halves.length);
   for (let i = 0; i < halves.length; i++) words[i] = halves[i] << 16;
   return out;
 }
