@@ -120,7 +120,7 @@ function offsetOf(bytes: Uint8Array, size: number): number {
 }
 
 /** Half bits → f32 values (bit-exact, NaN payloads kept), into `out` when given. */
-export function f16ArrayToF32(halves: Uint16Array, out = new Float32Array(halves.length)): Float32Array {
+export function f16ArrayToF32(halves: Uint16Array, out: Float32Array = new Float32Array(halves.length)): Float32Array {
   const table = halfTable();
   const words = new Uint32Array(out.buffer, out.byteOffset, halves.length);
   for (let i = 0; i < halves.length; i++) words[i] = table[halves[i]];
@@ -135,7 +135,7 @@ export function f32ArrayToF16(values: Float32Array): Uint16Array {
   return out;
 }
 
-export function bf16ArrayToF32(halves: Uint16Array, out = new Float32Array(halves.length)): Float32Array {
+export function bf16ArrayToF32(halves: Uint16Array, out: Float32Array = new Float32Array(halves.length)): Float32Array {
   const words = new Uint32Array(out.buffer, out.byteOffset, halves.length);
   for (let i = 0; i < halves.length; i++) words[i] = halves[i] << 16;
   return out;
