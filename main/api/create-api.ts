@@ -1,4 +1,6 @@
 import type { z } from 'zod';
+import { StudioError } from '../engine/errors.ts';
+import { fsStudioError } from '../engine/fs-errors.ts';
 import { describeIssues } from '../engine/parse-settings.ts';
 import { calls, type CallName, type CallReply, type ParsedRequest } from './contract.ts';
 
@@ -6,13 +8,13 @@ import { calls, type CallName, type CallReply, type ParsedRequest } from './cont
 export type Handlers = { [K in CallName]: (request: ParsedRequest<K>) => Promise<CallReply<K>> | CallReply<K> };
 
 /** Why a call failed, with the HTTP status a transport should use (400: the caller's fault, 500: ours). */
-export class ApiError extends Error {
+export class ApiError extends StudioError {
   constructor(
     message: string,
-    readonly status: 400 | 404 | 500,
-    readonly code: string,
+    readonly status: 400 | 404 | 413 | 500,
+    code: string,
   ) {
-    super(message);
+    super(message, undefined, code);
     this.name = 'ApiError';
   }
 }
@@ -44,12 +46,14 @@ export function createApi(handlers: Handlers): Api {
   };
 }
 
-/** A handler's error as the transports send it: StudioErrors keep their message (it names the file). */
+/**
+ * A handler's error as the transports send it. A StudioError is the user's input being wrong (a broken file, a bad
+ * setting): 400 with its message, which names the file. An fs error (a path the user chose) becomes one. Anything
+ * else is a fault of ours: 500.
+ */
 export function errorPayload(e: unknown): { status: number; error: { message: string; code: string } } {
-  if (e instanceof ApiError) return { status: e.status, error: { message: e.message, code: e.code } };
-  const err = e as { message?: string; code?: unknown; name?: string };
-  const code = typeof err?.code === 'string' ? err.code : 'error';
-  // StudioError/FormatError are the user's input being wrong (a broken file), not a crash of ours.
-  const status = err?.name === 'StudioError' || err?.name === 'FormatError' ? 400 : 500;
-  return { status, error: { message: err?.message ?? String(e), code } };
+  const err = fsStudioError(e, undefined, 'read') ?? e;
+  if (err instanceof ApiError) return { status: err.status, error: { message: err.message, code: err.code } };
+  if (err instanceof StudioError) return { status: 400, error: { message: err.message, code: err.code } };
+  return { status: 500, error: { message: err instanceof Error ? err.message : String(err), code: 'internal' } };
 }

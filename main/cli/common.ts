@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { BACKEND_CHOICES, describeBackend, initBackend, type BackendChoice, type BackendInfo } from '../engine/backend/index.ts';
 import { StudioError } from '../engine/errors.ts';
+import { fsStudioError } from '../engine/fs-errors.ts';
 
 /** `--backend auto|gpu|webgpu|webgpu-software|node|wasm|cpu` and `--threads N`, on every command that computes. */
 export function addBackendOptions(cmd: Command): Command {
@@ -43,7 +44,8 @@ export function action<A extends unknown[]>(body: (...args: A) => Promise<void>)
     try {
       await body(...args);
     } catch (e) {
-      const err = e instanceof Error ? e : new Error(String(e));
+      // A raw fs error (a path the user gave) still becomes one line naming that path.
+      const err = fsStudioError(e) ?? (e instanceof Error ? e : new Error(String(e)));
       console.error(`error: ${err.message}`);
       if (!(err instanceof StudioError)) {
         if (process.env.LORA_STUDIO_DEBUG) console.error(err.stack);

@@ -1,6 +1,7 @@
 /**
- * Every error the engine raises on bad input is a StudioError: it names the file (or row, or tensor)
- * and says what is wrong, so the CLI and the studio can show it as it is.
+ * Every error the engine raises on bad input is a StudioError: it names the file (or row, or tensor, or flag) and
+ * says what is wrong, so the CLI and the studio can show it as it is. Callers tell kinds apart with `instanceof`
+ * (and `code`), never by the class's name string.
  */
 export class StudioError extends Error {
   constructor(

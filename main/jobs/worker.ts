@@ -3,6 +3,7 @@
  * It waits for its `run` message, runs the task for the job's kind and reports every event back; on a stop request
  * (a `stop` message or SIGTERM) it aborts the task, which ends as soon as it can.
  */
+import { StudioError } from '../engine/errors.ts';
 import { hostMessageSchema, type WorkerMessage } from './messages.ts';
 import { TASKS, type TaskEvent } from './worker-tasks.ts';
 
@@ -52,7 +53,7 @@ onHostMessage(async (raw) => {
   const emit = (event: TaskEvent) => void post({ type: 'event', event: { ...event, jobId: id } as never });
   const task = TASKS[kind];
   try {
-    if (!task) throw new Error(`${kind} jobs are not available in this build`);
+    if (!task) throw new StudioError(`${kind} jobs are not available in this build`, undefined, 'jobs/unavailable');
     emit({ type: 'started', kind });
     const { reason, result } = await task({ jobId: id, config, emit, signal: abort.signal });
     await post({ type: 'event', event: { jobId: id, type: 'done', reason, result: result && JSON.parse(JSON.stringify(result)) } });

@@ -52,6 +52,15 @@ describe('JSON lines', () => {
     ]);
   });
 
+  it("skips a line that is not JSON with on_bad_rows 'skip' and reports it; 'stop' names it", () => {
+    const p = file('badline.jsonl', '{"instruction":"a","output":"b"}\n{oops}\n{"instruction":"c","output":"d"}\n');
+    const d = loadAlpacaRows(p, { onBadRow: 'skip' });
+    expect(d.rows.map((r) => r.row)).toEqual([1, 3]);
+    expect(d.report).toMatchObject({ format: 'jsonl', total: 3, kept: 2 });
+    expect(d.report.problems).toEqual([{ row: 2, reason: 'not valid json', severity: 'error', message: expect.stringMatching(/^line 2: not valid JSON \(/) }]);
+    expect(() => loadAlpacaRows(p, { onBadRow: 'stop' })).toThrow(new RegExp(`${p}: line 2: not valid JSON .*on_bad_rows is 'stop'`));
+  });
+
   it('names the line of a bad row', () => {
     const p = file('bad.jsonl', '{"instruction":"a","output":"b"}\n{"instruction":"c","output":7}\n');
     const d = loadAlpacaRows(p);
@@ -107,7 +116,7 @@ describe('files that are not Alpaca data', () => {
     ['text.txt', 'hello', /text\.txt: expected a JSON array of rows or JSON lines/],
     ['number.json', '42', /number\.json: expected a JSON array/],
     ['wrapped.json', '{\n  "data": [{"instruction": "a", "output": "b"}]\n}', /wrapped\.json: a JSON object, not a list of rows; the rows may be under "data"/],
-    ['badline.jsonl', '{"instruction":"a","output":"b"}\n{oops}\n', /badline\.jsonl: line 2: not valid JSON/],
+    ['allbad.jsonl', '{oops}\n{"instruction":\n', /allbad\.jsonl: no usable rows \(2 bad; first: line 1: not valid JSON/],
     ['allbad.json', '[{"x": 1}]', /allbad\.json: no usable rows \(1 bad; first: row 1: missing "instruction"\)/],
   ])('%s', (name, text, error) => {
     expect(() => loadAlpacaRows(file(name, text))).toThrow(error);

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { ApiError, createApi, errorPayload, type Handlers } from '../../main/api/create-api.ts';
+import { NonFiniteLossError } from '../../main/engine/train/trainer.ts';
 import { CALL_NAME_LIST } from '../../main/api/call-names.ts';
 import { CALL_NAMES, jobEventSchema, settingsSchema } from '../../main/api/contract.ts';
-import { FormatError } from '../../main/engine/errors.ts';
+import { FormatError, StudioError } from '../../main/engine/errors.ts';
 
 async function rejection(p: Promise<unknown>): Promise<ApiError> {
   try {
@@ -79,6 +80,19 @@ describe('contract and createApi', () => {
     expect(p.status).toBe(400);
     expect(p.error.message).toBe('/m/config.json: not valid JSON');
     expect(errorPayload(new Error('boom')).status).toBe(500);
+  });
+
+  it('chooses statuses by class, never by the name string', () => {
+    const api = new ApiError('no such call', 404, 'api/unknown-call');
+    expect(api).toBeInstanceOf(StudioError);
+    expect(errorPayload(api)).toEqual({ status: 404, error: { message: 'no such call', code: 'api/unknown-call' } });
+    expect(errorPayload(new NonFiniteLossError('training loss became NaN')).status).toBe(400);
+    // A plain Error that only claims the name is still a fault of ours.
+    const impostor = Object.assign(new Error('x'), { name: 'StudioError', code: 'fake' });
+    expect(errorPayload(impostor)).toEqual({ status: 500, error: { message: 'x', code: 'internal' } });
+    // An fs error on a path the user chose is the user's input: 400 naming the path.
+    const enoent = Object.assign(new Error("ENOENT: no such file or directory, open '/m/x.json'"), { code: 'ENOENT', errno: -2, syscall: 'open', path: '/m/x.json' });
+    expect(errorPayload(enoent)).toEqual({ status: 400, error: { message: '/m/x.json: no such file or folder; check the path [ENOENT]', code: 'fs/enoent' } });
   });
 
   it('checks job events, including the training report', () => {

@@ -93,7 +93,7 @@ async function loadWebgpu(kind: AdapterKind) {
   const { adapter, description } = await findAdapter(kind);
   const tf = await tfjs();
   await registerWebgpuBackend(tf, adapter);
-  if (!(await tf.setBackend('webgpu'))) throw new Error(`tfjs-backend-webgpu failed to start on ${adapterLine(description)}`);
+  if (!(await tf.setBackend('webgpu'))) throw new StudioError(`tfjs-backend-webgpu failed to start on ${adapterLine(description)}; try --backend wasm`, undefined, 'backend/start');
   await tf.ready();
   return { name: 'webgpu', detail: `tfjs-backend-webgpu on ${adapterLine(description)}`, threads: 1 };
 }
@@ -105,7 +105,7 @@ async function loadWasm(threads?: number) {
   if (wanted > 1) tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
   wasm.setThreadsCount(wanted);
   const ok = await withWasmThreadFiles(() => withReportedCores(2 * wanted, () => tf.setBackend('wasm')));
-  if (!ok) throw new Error('tfjs-backend-wasm failed to initialise');
+  if (!ok) throw new StudioError('tfjs-backend-wasm failed to initialise; try --backend cpu', undefined, 'backend/start');
   await tf.ready();
   const simd = Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
   const actual = wasm.getThreadsCount();

@@ -1,3 +1,4 @@
+import { StudioError } from '../errors.ts';
 import type { MicroBatch } from '../train/step.ts';
 import type { EncodedExample } from './encode.ts';
 import { IGNORE_INDEX } from './encode.ts';
@@ -16,9 +17,15 @@ export const PAD_MULTIPLE = 8;
  * (xoshiro128**), stable across runs and machines, but it does NOT pick the same rows as HF datasets' numpy
  * permutation. Rows keep their file order within each part.
  */
-export function splitTrainValidation<T>(items: T[], valSetSize: number, seed = 42): { train: T[]; validation: T[] } {
+export function splitTrainValidation<T>(items: T[], valSetSize: number, seed = 42, file?: string): { train: T[]; validation: T[] } {
   if (valSetSize <= 0) return { train: items, validation: [] };
-  if (valSetSize >= items.length) throw new Error(`val_set_size (${valSetSize}) must be smaller than the number of rows (${items.length})`);
+  if (valSetSize >= items.length) {
+    throw new StudioError(
+      `val_set_size (${valSetSize}) must be smaller than the number of usable rows (${items.length}); lower --val_set_size (Alpaca-LoRA's default is 2000), or 0 for no validation`,
+      file,
+      'data/val-set-size',
+    );
+  }
   const order = permutation(items.length, new Prng(seed));
   const valIdx = new Set(order.slice(0, valSetSize));
   return {
@@ -29,7 +36,7 @@ export function splitTrainValidation<T>(items: T[], valSetSize: number, seed = 4
 
 /** Collate examples into one micro-batch: left padding with PAD_ID to a multiple of 8, labels -100 and mask 0 on padding. */
 export function collate(examples: EncodedExample[]): MicroBatch {
-  if (examples.length === 0) throw new Error('collate: no examples');
+  if (examples.length === 0) throw new StudioError('collate: no examples', undefined, 'data/empty');
   const longest = Math.max(...examples.map((e) => e.inputIds.length));
   const T = Math.ceil(longest / PAD_MULTIPLE) * PAD_MULTIPLE;
   const B = examples.length;
@@ -101,10 +108,10 @@ export class DataOrder {
     readonly opts: DataOrderOptions,
     cursor: DataCursor = { epoch: 0, microBatch: 0 },
   ) {
-    if (!Number.isInteger(opts.microBatchSize) || opts.microBatchSize < 1) throw new Error(`micro_batch_size must be a positive integer, not ${opts.microBatchSize}`);
-    if (lengths.length === 0) throw new Error('no training examples');
+    if (!Number.isInteger(opts.microBatchSize) || opts.microBatchSize < 1) throw new StudioError(`micro_batch_size must be a positive integer, not ${opts.microBatchSize}`, undefined, 'config/micro-batch');
+    if (lengths.length === 0) throw new StudioError('no training examples: every row was held out or skipped', undefined, 'data/empty');
     if (!(cursor.microBatch >= 0 && cursor.microBatch < this.microBatchesPerEpoch && cursor.epoch >= 0)) {
-      throw new Error(`data cursor (epoch ${cursor.epoch}, micro-batch ${cursor.microBatch}) is outside the ${this.microBatchesPerEpoch} micro-batches of an epoch`);
+      throw new StudioError(`data cursor (epoch ${cursor.epoch}, micro-batch ${cursor.microBatch}) is outside the ${this.microBatchesPerEpoch} micro-batches of an epoch (a checkpoint from other data or settings?)`, undefined, 'checkpoint/cursor');
     }
     this.cursorNow = { ...cursor };
   }

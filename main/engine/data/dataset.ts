@@ -10,7 +10,7 @@ export interface AlpacaRow {
   row: number;
 }
 
-export type ProblemReason = 'not an object' | 'missing field' | 'not a string' | 'empty output' | 'empty instruction' | 'duplicate' | 'over-long';
+export type ProblemReason = 'not valid json' | 'not an object' | 'missing field' | 'not a string' | 'empty output' | 'empty instruction' | 'duplicate' | 'over-long';
 
 export interface RowProblem {
   row: number;
@@ -44,9 +44,10 @@ export interface LoadedDataset {
 export function loadAlpacaRows(file: string, opts: { onBadRow?: 'skip' | 'stop' } = {}): LoadedDataset {
   let text: string;
   try {
-    if (!statSync(file).isFile()) throw new Error('not a file');
+    if (!statSync(file).isFile()) throw new FormatError('cannot read data file (not a file)', file, 'data/read');
     text = readFileSync(file, 'utf8');
   } catch (e) {
+    if (e instanceof FormatError) throw e;
     throw new FormatError(`cannot read data file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, file, 'data/read');
   }
   const body = text.replace(/^\uFEFF/, '');
@@ -58,8 +59,10 @@ export function loadAlpacaRows(file: string, opts: { onBadRow?: 'skip' | 'stop' 
   const rows: AlpacaRow[] = [];
   const seen = new Map<string, number>();
   const where = format === 'json' ? 'row' : 'line';
-  for (const { value, row } of raw) {
-    const problem = checkRow(value, row, where);
+  for (const { value, row, jsonError } of raw) {
+    const problem: RowProblem | undefined = jsonError
+      ? { row, reason: 'not valid json', severity: 'error', message: `${where} ${row}: not valid JSON (${jsonError})` }
+      : checkRow(value, row, where);
     let accepted: AlpacaRow | undefined;
     if (problem) problems.push(problem);
     else {
@@ -83,7 +86,10 @@ export function loadAlpacaRows(file: string, opts: { onBadRow?: 'skip' | 'stop' 
  * A JSON array of rows, or JSON lines (one object per line), as HF datasets' "json" loader takes them.
  * A single JSON object that holds an array (`{"data": [...]}`) is refused with a hint rather than read as one row.
  */
-function parseRows(body: string, file: string): { format: 'json' | 'jsonl'; raw: { value: unknown; row: number }[] } {
+/** A row as read; `jsonError` when its JSON line does not parse (then it is a bad row like any other). */
+type RawRow = { value: unknown; row: number; jsonError?: string };
+
+function parseRows(body: string, file: string): { format: 'json' | 'jsonl'; raw: RawRow[] } {
   const trimmed = body.trim();
   if (trimmed.startsWith('[')) {
     let json: unknown;
@@ -110,13 +116,14 @@ function parseRows(body: string, file: string): { format: 'json' | 'jsonl'; raw:
     }
     return { format: 'jsonl', raw: [{ value: whole, row: 1 }] };
   }
-  const raw: { value: unknown; row: number }[] = [];
+  const raw: RawRow[] = [];
   body.split(/\r?\n/).forEach((line, i) => {
     if (line.trim() === '') return;
     try {
       raw.push({ value: JSON.parse(line), row: i + 1 });
     } catch (e) {
-      throw new FormatError(`line ${i + 1}: not valid JSON (${(e as Error).message})`, file, 'data/jsonl');
+      // One broken line is one bad row: skipped and reported with on_bad_rows 'skip', fatal with 'stop'.
+      raw.push({ value: undefined, row: i + 1, jsonError: (e as Error).message });
     }
   });
   return { format: 'jsonl', raw };

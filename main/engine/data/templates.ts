@@ -18,12 +18,12 @@ export function formatTemplate(text: string, fields: Record<string, string>): st
       const close = text.indexOf('}', i);
       const name = close < 0 ? undefined : text.slice(i + 1, close);
       if (name === undefined || !(name in fields)) {
-        throw new Error(`unknown placeholder ${close < 0 ? 'or unclosed "{"' : `{${name}}`} (only ${Object.keys(fields).map((k) => `{${k}}`).join(' and ')}; write {{ and }} for braces)`);
+        throw new FormatError(`unknown placeholder ${close < 0 ? 'or unclosed "{"' : `{${name}}`} (only ${Object.keys(fields).map((k) => `{${k}}`).join(' and ')}; write {{ and }} for braces)`, undefined, 'template/placeholder');
       }
       out += fields[name];
       i = close + 1;
     } else if (c === '}') {
-      throw new Error('a single "}" (write }} for a literal brace)');
+      throw new FormatError('a single "}" (write }} for a literal brace)', undefined, 'template/placeholder');
     } else {
       out += c;
       i++;

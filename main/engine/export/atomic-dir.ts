@@ -1,21 +1,27 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { StudioError } from '../errors.ts';
+import { fsStudioError, withFsErrors } from '../fs-errors.ts';
 
 /**
  * Build an output folder in a hidden temp sibling and rename it into place when `fill` succeeds: a failure (a
  * write error, a full disk, a killed process) leaves either the whole output or none of it.
  */
 export async function withAtomicDir<T>(outDir: string, fill: (tempDir: string) => Promise<T>): Promise<T> {
+  if (existsSync(outDir) && !statSync(outDir).isDirectory()) {
+    throw new StudioError('is a file, not a folder; give the path of a new folder', outDir, 'export/not-a-folder');
+  }
   if (existsSync(outDir) && readdirSync(outDir).length > 0) {
     throw new StudioError('output folder already exists and is not empty; choose another or remove it', outDir, 'export/exists');
   }
   const parent = path.dirname(path.resolve(outDir));
-  await mkdir(parent, { recursive: true });
   const temp = path.join(parent, `.${path.basename(outDir)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
-  await mkdir(temp);
+  await withFsErrors(outDir, 'write', async () => {
+    await mkdir(parent, { recursive: true });
+    await mkdir(temp);
+  });
   try {
     const result = await fill(temp);
     const h = await open(temp, 'r');
@@ -26,6 +32,10 @@ export async function withAtomicDir<T>(outDir: string, fill: (tempDir: string) =
     return result;
   } catch (e) {
     await rm(temp, { recursive: true, force: true });
+    // A write error names the hidden temp folder; the user knows the folder they asked for.
+    const fsError = fsStudioError(e, outDir);
+    if (fsError) throw fsError;
+    if (e instanceof StudioError && e.code.startsWith('fs/')) throw new StudioError(e.message.split(temp).join(outDir), undefined, e.code);
     throw e;
   }
 }

@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gguf } from '@huggingface/gguf';
+import { StudioError } from '../errors.ts';
 import type { PromptTemplate } from '../data/templates.ts';
 import { exportLlamaGguf, type GgufExportReport, type GgufFileType } from '../formats/gguf-llama.ts';
 import { readGguf } from '../formats/gguf-reader.ts';
@@ -46,7 +47,7 @@ export async function verifyGguf(file: string, expectedTensors: number): Promise
     }
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') llamaCpp = 'skipped: node-llama-cpp is not installed';
-    else throw new Error(`${file}: llama.cpp could not load or run it: ${(e as Error).message}`);
+    else throw new StudioError(`llama.cpp could not load or run it: ${(e as Error).message}`, file, 'export/llama-cpp');
   }
   return {
     huggingfaceGguf: `parsed: ${tensorInfos.length} tensors`,

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import { rethrowFsError, withFsErrors } from '../fs-errors.ts';
 
 /** A hidden temp name in the same folder (so the final rename is atomic on one filesystem). */
 export function tempPathFor(target: string): string {
@@ -24,8 +25,10 @@ export async function withAtomicFile<T>(
 ): Promise<T> {
   const temp = tempPathFor(target);
   // A new output folder is made as needed (an empty folder left by a failure never looks like a finished file).
-  await mkdir(path.dirname(target), { recursive: true });
-  const handle = await open(temp, 'wx');
+  const handle = await withFsErrors(target, 'write', async () => {
+    await mkdir(path.dirname(target), { recursive: true });
+    return open(temp, 'wx');
+  });
   let closed = false;
   try {
     const result = await write(handle);
@@ -39,7 +42,8 @@ export async function withAtomicFile<T>(
   } catch (e) {
     if (!closed) await handle.close().catch(() => undefined);
     await rm(temp, { force: true });
-    throw e;
+    // A full disk reports `ENOSPC … write` with no file: name the one being written.
+    rethrowFsError(e, target);
   }
 }
 

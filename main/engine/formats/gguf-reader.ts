@@ -1,5 +1,6 @@
 import { open } from 'node:fs/promises';
 import { FormatError } from '../errors.ts';
+import { withFsErrors } from '../fs-errors.ts';
 import { decodeToF32 } from './dtypes.ts';
 import { GGML_BLOCK, GGML_MAX_NAME, GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GgmlType, GgufValueType, ggmlTensorBytes } from './gguf-types.ts';
 import { dequantizeQ8_0 } from './q8-0.ts';
@@ -123,7 +124,7 @@ export async function readGguf(file: string): Promise<GgufFile> {
   const fail: Fail = (code, msg) => {
     throw new FormatError(msg, file, `gguf/${code}`);
   };
-  const handle = await open(file, 'r');
+  const handle = await withFsErrors(file, 'read', () => open(file, 'r'));
   let size: number;
   let parsed: ReturnType<typeof parseHeader>;
   try {

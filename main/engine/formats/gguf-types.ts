@@ -1,3 +1,5 @@
+import { StudioError } from '../errors.ts';
+
 /** GGUF v3 constants (llama.cpp's gguf.h). */
 export const GGUF_MAGIC = 0x46554747; // "GGUF" little-endian
 export const GGUF_VERSION = 3;
@@ -37,7 +39,7 @@ export const GGML_BLOCK: Record<GgmlType, { values: number; bytes: number }> = {
 
 export function ggmlTensorBytes(type: GgmlType, elements: number): number {
   const b = GGML_BLOCK[type];
-  if (elements % b.values !== 0) throw new Error(`a ${GgmlType[type]} tensor needs a multiple of ${b.values} values, got ${elements}`);
+  if (elements % b.values !== 0) throw new StudioError(`a ${GgmlType[type]} tensor needs a multiple of ${b.values} values, got ${elements}; use --format gguf-f16 for this model`, undefined, 'gguf/block');
   return (elements / b.values) * b.bytes;
 }
 

@@ -1,3 +1,4 @@
+import { StudioError } from '../errors.ts';
 import { f16ToF32, f32ToF16 } from './dtypes.ts';
 
 export const Q8_0_BLOCK = 32;
@@ -10,7 +11,11 @@ const BLOCK_BYTES = 34; // f16 scale + 32 int8
 export function quantizeQ8_0(values: Float32Array, rowLength = values.length): Uint8Array {
   // Blocks never straddle rows: ggml quantizes row by row.
   if (rowLength % Q8_0_BLOCK !== 0 || (values.length > 0 && values.length % rowLength !== 0)) {
-    throw new Error(`Q8_0 needs rows that are a multiple of ${Q8_0_BLOCK} values long, got ${values.length} values in rows of ${rowLength}`);
+    throw new StudioError(
+      `Q8_0 needs rows that are a multiple of ${Q8_0_BLOCK} values long, got ${values.length} values in rows of ${rowLength}; use --format gguf-f16 for this model`,
+      undefined,
+      'gguf/q8_0-rows',
+    );
   }
   const blocks = values.length / Q8_0_BLOCK;
   const out = new Uint8Array(blocks * BLOCK_BYTES);

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { StudioError } from '../errors.ts';
 import { KVCache } from '../model/kv-cache.ts';
 import type { ForwardOptions, LlamaModel } from '../model/llama.ts';
 import { GREEDY, sampleToken, type SamplingOptions } from './sampling.ts';
@@ -29,7 +30,7 @@ export interface GenerateResult {
  * The prompt must hold at least one token (BOS alone is a valid prompt).
  */
 export async function generate(model: LlamaModel, prompt: number[], opts: GenerateOptions): Promise<GenerateResult> {
-  if (prompt.length === 0) throw new Error('generate: the prompt has no tokens (start from BOS at least)');
+  if (prompt.length === 0) throw new StudioError('generate: the prompt has no tokens (the tokenizer has no BOS; give an instruction or a template)', undefined, 'generate/empty-prompt');
   const sampling: SamplingOptions = { ...GREEDY, ...definedOnly(opts) };
   const random = opts.random ?? (() => { throw new Error('generate: sampling with temperature > 0 needs a random source'); });
   const maxPositions = model.config.maxPositions;

@@ -1,4 +1,5 @@
 import type { TensorSource } from '../formats/tensor-source.ts';
+import { StudioError } from '../errors.ts';
 import type { LlamaConfig } from './config.ts';
 
 // Names and shapes of a LLaMA checkpoint's tensors. No tfjs here: inspect, merge, export and the CLI's start-up
@@ -30,6 +31,24 @@ export function projectionShape(config: LlamaConfig, name: ProjectionName): [num
 export function projectionPath(layer: number, name: ProjectionName): string {
   const group = name === 'gate_proj' || name === 'up_proj' || name === 'down_proj' ? 'mlp' : 'self_attn';
   return `model.layers.${layer}.${group}.${name}`;
+}
+
+/**
+ * Refuse a LoRA rank above the smallest side of a targeted projection: B·A then has more parameters than the
+ * weight it updates and no more capacity (its rank is still at most min(out, in)); a huge r only exhausts memory.
+ */
+export function checkLoraRank(config: LlamaConfig, r: number, targets: readonly ProjectionName[], file?: string): void {
+  const sides = targets.map((t) => ({ t, shape: projectionShape(config, t) }));
+  const smallest = sides.reduce((a, b) => (Math.min(...b.shape) < Math.min(...a.shape) ? b : a));
+  const limit = Math.min(...smallest.shape);
+  if (r <= limit) return;
+  const params = sides.reduce((n, { shape }) => n + r * (shape[0] + shape[1]), 0) * config.numLayers;
+  throw new StudioError(
+    `lora_r ${r} is larger than ${smallest.t}'s smaller side (${smallest.shape.join(' × ')}): a rank above ${limit} adds no capacity, ` +
+      `only memory (${params.toLocaleString('en-US')} LoRA parameters); use lora_r ≤ ${limit}`,
+    file,
+    'config/lora-rank',
+  );
 }
 
 /** Every tensor name and shape a checkpoint must hold for this config (biases only where the config says). */

@@ -13,10 +13,13 @@ import { Prng } from '../data/prng.ts';
 import { datasetStats, overLongProblems } from '../data/stats.ts';
 import { loadTemplate } from '../data/templates.ts';
 import { StudioError } from '../errors.ts';
+import { rethrowFsError, withFsErrors } from '../fs-errors.ts';
 import { writeFileAtomic } from '../formats/atomic-write.ts';
 import { readPeftAdapter, type LoadedAdapter } from '../formats/peft-adapter.ts';
+import { loadLlamaConfig } from '../model/config.ts';
 import { loadModel } from '../model/load.ts';
 import { LoraAdapter, checkTargets } from '../model/lora.ts';
+import { checkLoraRank } from '../model/projections.ts';
 import { kaimingUniformInit } from '../model/lora-init.ts';
 import { loraFromPeft } from '../model/lora-load.ts';
 import { parameterCount } from '../model/weights.ts';
@@ -44,10 +47,14 @@ export interface FinetuneResult {
 export async function runFinetune(config: FinetuneConfig, listener: TrainingListener, opts: { signal?: AbortSignal } = {}): Promise<FinetuneResult> {
   const runDir = path.resolve(config.output_dir);
   const checkpointsDir = path.join(runDir, 'checkpoints');
-  await mkdir(runDir, { recursive: true });
+  await withFsErrors(runDir, 'write', () => mkdir(runDir, { recursive: true }));
   const metricsFile = path.join(runDir, 'metrics.jsonl');
   const emit: TrainingListener = (e: TrainingEvent) => {
-    appendFileSync(metricsFile, JSON.stringify({ time: new Date().toISOString(), ...e }) + '\n');
+    try {
+      appendFileSync(metricsFile, JSON.stringify({ time: new Date().toISOString(), ...e }) + '\n');
+    } catch (err) {
+      rethrowFsError(err, metricsFile);
+    }
     listener(e);
   };
   const log = (message: string, level: 'info' | 'warn' = 'info') => emit({ type: 'log', level, message });
@@ -58,6 +65,8 @@ export async function runFinetune(config: FinetuneConfig, listener: TrainingList
 
   const targets = checkTargets(config.lora_target_modules);
   const template = loadTemplate(config.prompt_template_name);
+  // Before any weight is loaded: an absurd rank would otherwise fail deep in an allocation.
+  checkLoraRank(loadLlamaConfig(config.base_model), config.lora_r, targets);
   const { model, tokenizer, config: modelConfig, frozenStorage } = await loadModel(config.base_model, { frozenDtype: config.frozen_dtype });
   if (frozenStorage === 'f16') log('frozen weights held as 16-bit halves on the WebGPU device (2 bytes a weight)');
   const data = loadAlpacaRows(config.data_path, { onBadRow: config.on_bad_rows });
@@ -65,7 +74,7 @@ export async function runFinetune(config: FinetuneConfig, listener: TrainingList
   log(`data: ${data.report.total} rows in ${config.data_path}, ${data.rows.length} used${errors.length ? `, ${errors.length} skipped` : ''}`);
   for (const p of errors.slice(0, 10)) log(`skipped ${p.message}`, 'warn');
   const encode = { cutoffLen: config.cutoff_len, trainOnInputs: config.train_on_inputs, addEosToken: config.add_eos_token };
-  const split = splitTrainValidation(data.rows, config.val_set_size, 42);
+  const split = splitTrainValidation(data.rows, config.val_set_size, 42, config.data_path);
   const trainExamples = split.train.map((r) => encodeExample(tokenizer, template, r, encode));
   const valExamples = split.validation.map((r) => encodeExample(tokenizer, template, r, encode));
   const stats = datasetStats(trainExamples, config.cutoff_len);

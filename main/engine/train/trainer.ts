@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { StudioError } from '../errors.ts';
 import type { LlamaModel } from '../model/llama.ts';
 import type { LoraAdapter } from '../model/lora.ts';
 import { AdamW, clipGlobalNorm } from './adamw.ts';
@@ -63,7 +64,13 @@ export function totalSteps(data: Pick<TrainerData, 'microBatchesPerEpoch'>, s: T
   return s.maxSteps > 0 ? Math.min(s.maxSteps, all) : all;
 }
 
-export class NonFiniteLossError extends Error {}
+/** The loss became NaN or ±Infinity: the settings (usually the learning rate) made training diverge. */
+export class NonFiniteLossError extends StudioError {
+  constructor(message: string) {
+    super(message, undefined, 'train/non-finite');
+    this.name = 'NonFiniteLossError';
+  }
+}
 
 /**
  * The training loop. It knows nothing of its listeners or of files: data comes from TrainerData, checkpoints

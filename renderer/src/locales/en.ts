@@ -46,6 +46,7 @@ export const en = {
       where_json: 'row',
       where_jsonl: 'line',
       problem: {
+        not_valid_json: '{{where}} {{row}}: not valid JSON',
         not_an_object: '{{where}} {{row}}: expected an object with instruction, input and output',
         missing_field: '{{where}} {{row}}: missing "{{field}}"',
         not_a_string: '{{where}} {{row}}: "{{field}}" is a {{type}}, not a string',

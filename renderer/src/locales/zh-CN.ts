@@ -48,6 +48,7 @@ export const zhCN: Strings = {
       where_json: '第',
       where_jsonl: '第',
       problem: {
+        not_valid_json: '{{where}} {{row}} 行：不是有效的 JSON',
         not_an_object: '{{where}} {{row}} 行：应为含 instruction、input、output 的对象',
         missing_field: '{{where}} {{row}} 行：缺少 "{{field}}"',
         not_a_string: '{{where}} {{row}} 行："{{field}}" 是 {{type}}，不是字符串',
