@@ -1,13 +1,16 @@
-import { Option, type Command } from 'commander';
-import { BACKEND_CHOICES, describeBackend, initBackend, type BackendChoice, type BackendInfo } from '../engine/backend/index.ts';
+import type { Command } from 'commander';
+import { describeBackend, initBackend, type BackendChoice, type BackendInfo } from '../engine/backend/index.ts';
 import { StudioError } from '../engine/errors.ts';
 import { fsStudioError } from '../engine/fs-errors.ts';
+import { finetuneConfigSchema } from '../engine/train/config.ts';
+import { addSchemaFlags } from './schema-flags.ts';
+
+/** The backend settings of every computing command: the fine-tuning schema's own two fields. */
+const backendFlagsSchema = finetuneConfigSchema.pick({ backend: true, threads: true });
 
 /** `--backend auto|gpu|webgpu|webgpu-software|node|wasm|cpu` and `--threads N`, on every command that computes. */
 export function addBackendOptions(cmd: Command): Command {
-  return cmd
-    .addOption(new Option('--backend <name>', 'tfjs backend (auto: gpu, then webgpu on a hardware adapter, node, wasm, cpu; webgpu-software: the SwiftShader adapter, slow, for tests)').choices([...BACKEND_CHOICES]).default('auto'))
-    .addOption(new Option('--threads <n>', 'threads for the wasm backend (default: all cores)').argParser(positiveInt));
+  return addSchemaFlags(cmd, backendFlagsSchema, { placeholder: { backend: 'name', threads: 'n' } });
 }
 
 /** Start the chosen backend and say which one runs (stderr, so stdout stays clean for output). */
@@ -15,24 +18,6 @@ export async function startBackend(opts: { backend?: string; threads?: number })
   const info = await initBackend((opts.backend ?? 'auto') as BackendChoice, { threads: opts.threads });
   console.error(describeBackend(info));
   return info;
-}
-
-export function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new StudioError(`expected a positive whole number, got "${value}"`);
-  return n;
-}
-
-export function nonNegativeInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new StudioError(`expected a whole number ≥ 0, got "${value}"`);
-  return n;
-}
-
-export function finiteNumber(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n)) throw new StudioError(`expected a number, got "${value}"`);
-  return n;
 }
 
 /**

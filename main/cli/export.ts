@@ -1,8 +1,9 @@
 import path from 'node:path';
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { runMerge, runQuantize, runStateDict, type ExportHooks, type ExportOutcome } from '../engine/export/export-jobs.ts';
-import { EXPORT_DTYPES, QUANTIZE_FORMATS } from '../engine/export/export-settings.ts';
+import { mergeSettingsSchema, quantizeSettingsSchema, stateDictSettingsSchema } from '../engine/export/export-settings.ts';
 import { action } from './common.ts';
+import { addSchemaFlags, settingsFromFlags, type SchemaFlagOptions } from './schema-flags.ts';
 import { formatMs } from './progress.ts';
 
 /** One progress line on stderr: `[####....] 12/47 model.layers.3.mlp.up_proj.weight`. */
@@ -29,49 +30,60 @@ function printOutcome(r: ExportOutcome, started: number): void {
   console.log(`verification report: ${path.resolve(r.reportFile)}`);
 }
 
+const FOLDER = 'dir';
+const MERGE: SchemaFlagOptions<keyof typeof mergeSettingsSchema.shape> = {
+  help: {
+    base_model: 'base model folder',
+    lora_weights: 'PEFT adapter folder (or a run folder)',
+    output_dir: 'new folder for the merged checkpoint',
+    max_shard_size: 'largest shard, e.g. 400MB, 2GB, 5GiB',
+    dtype: 'dtype of the written weights',
+  },
+  placeholder: { base_model: FOLDER, lora_weights: FOLDER, output_dir: FOLDER, max_shard_size: 'size', dtype: 'dtype' },
+};
+const STATE_DICT: SchemaFlagOptions<keyof typeof stateDictSettingsSchema.shape> = {
+  help: { base_model: 'base model folder', lora_weights: 'PEFT adapter folder to merge first', output_dir: 'new folder for the state dict', dtype: 'dtype of the written weights' },
+  placeholder: { base_model: FOLDER, lora_weights: FOLDER, output_dir: FOLDER, dtype: 'dtype' },
+};
+const QUANTIZE: SchemaFlagOptions<keyof typeof quantizeSettingsSchema.shape> = {
+  help: {
+    model: 'a model folder (already merged)',
+    base_model: 'base model folder (with --lora_weights)',
+    lora_weights: 'PEFT adapter to merge first',
+    format: 'output format',
+    output: 'the .gguf file, or the folder for int8',
+    prompt_template: 'template for the Ollama Modelfile',
+  },
+  placeholder: { model: FOLDER, base_model: FOLDER, lora_weights: FOLDER, format: 'format', output: 'path', prompt_template: 'name' },
+};
+
+/** merge, export-state-dict and quantize: flags from the export settings schemas the studio's export jobs use. */
 export function registerExport(program: Command): void {
-  program
-    .command('merge')
-    .description('Merge a LoRA adapter into its base model and write a Hugging Face checkpoint (sharded safetensors)')
-    .requiredOption('--base_model <dir>', 'base model folder')
-    .requiredOption('--lora_weights <dir>', 'PEFT adapter folder (or a run folder)')
-    .requiredOption('--output_dir <dir>', 'new folder for the merged checkpoint')
-    .option('--max_shard_size <size>', 'largest shard, e.g. 400MB, 2GB, 5GiB', '2GB')
-    .addOption(new Option('--dtype <dtype>', 'dtype of the written weights').choices(EXPORT_DTYPES).default('f16'))
-    .action(
-      action(async (o) => {
-        const started = performance.now();
-        printOutcome(await runMerge(o, cliHooks()), started);
-      }),
-    );
+  const merge = program.command('merge').description('Merge a LoRA adapter into its base model and write a Hugging Face checkpoint (sharded safetensors)');
+  addSchemaFlags(merge, mergeSettingsSchema, MERGE).action(
+    action(async (o) => {
+      const started = performance.now();
+      printOutcome(await runMerge(settingsFromFlags(mergeSettingsSchema, o, MERGE), cliHooks()), started);
+    }),
+  );
 
-  program
+  const stateDict = program
     .command('export-state-dict')
-    .description("Write Meta's original LLaMA layout (params.json + consolidated.00.safetensors), adapter merged if given")
-    .requiredOption('--base_model <dir>', 'base model folder')
-    .option('--lora_weights <dir>', 'PEFT adapter folder to merge first')
-    .requiredOption('--output_dir <dir>', 'new folder for the state dict')
-    .addOption(new Option('--dtype <dtype>', 'dtype of the written weights').choices(EXPORT_DTYPES).default('f16'))
-    .action(
-      action(async (o) => {
-        const started = performance.now();
-        printOutcome(await runStateDict(o, cliHooks()), started);
-      }),
-    );
+    .description("Write Meta's original LLaMA layout (params.json + consolidated.00.safetensors), adapter merged if given");
+  addSchemaFlags(stateDict, stateDictSettingsSchema, STATE_DICT).action(
+    action(async (o) => {
+      const started = performance.now();
+      printOutcome(await runStateDict(settingsFromFlags(stateDictSettingsSchema, o, STATE_DICT), cliHooks()), started);
+    }),
+  );
 
-  program
+  const quantize = program
     .command('quantize')
-    .description('Write an 8-bit (or F16/F32) model: GGUF for llama.cpp/Ollama (with a Modelfile) or bitsandbytes int8 safetensors')
-    .option('--model <dir>', 'a model folder (already merged)')
-    .option('--base_model <dir>', 'base model folder (with --lora_weights)')
-    .option('--lora_weights <dir>', 'PEFT adapter to merge first')
-    .addOption(new Option('--format <format>', 'output format').choices(QUANTIZE_FORMATS).default('gguf-q8_0'))
-    .requiredOption('--output <path>', 'the .gguf file, or the folder for int8')
-    .option('--prompt_template <name>', 'template for the Ollama Modelfile', 'alpaca')
-    .action(
-      action(async (o) => {
-        const started = performance.now();
-        printOutcome(await runQuantize(o, cliHooks()), started);
-      }),
-    );
+    .description('Write an 8-bit (or F16/F32) model: GGUF for llama.cpp/Ollama (with a Modelfile) or bitsandbytes int8 safetensors');
+  addSchemaFlags(quantize, quantizeSettingsSchema, QUANTIZE).action(
+    action(async (o) => {
+      const started = performance.now();
+      printOutcome(await runQuantize(settingsFromFlags(quantizeSettingsSchema, o, QUANTIZE), cliHooks()), started);
+    }),
+  );
 }

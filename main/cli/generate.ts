@@ -1,43 +1,52 @@
 import type { Command } from 'commander';
-import { Option } from 'commander';
-import { action, addBackendOptions, finiteNumber, nonNegativeInt, positiveInt, startBackend } from './common.ts';
+import { playgroundSettingsSchema } from '../engine/generate/playground-settings.ts';
+import { action, addBackendOptions, startBackend } from './common.ts';
+import { addSchemaFlags, settingsFromFlags, type SchemaFlagOptions } from './schema-flags.ts';
+
+/** The flags are the playground's settings (one schema): the studio and the command line refuse the same values. */
+const FLAGS: SchemaFlagOptions<keyof typeof playgroundSettingsSchema.shape> = {
+  help: {
+    base_model: 'base model folder (Hugging Face layout)',
+    lora_weights: 'PEFT LoRA adapter folder to apply',
+    prompt_template: 'alpaca, alpaca_legacy, alpaca_short, vigogne, none, or a template JSON file',
+    instruction: 'the instruction',
+    input: 'optional input/context for the instruction',
+    max_new_tokens: 'tokens to generate at most',
+    temperature: '0 = greedy',
+    top_p: 'nucleus sampling mass, in (0, 1]',
+    top_k: 'keep the k most likely tokens (0 = all)',
+    repetition_penalty: '1 = off',
+    seed: 'seed for sampling',
+  },
+  placeholder: { base_model: 'dir', lora_weights: 'dir', prompt_template: 'name', instruction: 'text', input: 'text', max_new_tokens: 'n', temperature: 't', top_p: 'p', top_k: 'k', repetition_penalty: 'r', seed: 's' },
+  cliDefaults: { instruction: '' },
+};
 
 /** `lora-studio generate`: Alpaca-LoRA's generate.py as a command; streams the answer to stdout. */
 export function registerGenerate(program: Command): void {
-  const cmd = program
-    .command('generate')
-    .description('Answer an instruction with a base model, optionally with a LoRA adapter (streams tokens).')
-    .requiredOption('--base_model <dir>', 'base model folder (Hugging Face layout)')
-    .option('--lora_weights <dir>', 'PEFT LoRA adapter folder to apply')
-    .option('--prompt_template <name>', 'alpaca, alpaca_legacy, alpaca_short, vigogne, none, or a template JSON file', 'alpaca')
-    .option('--instruction <text>', 'the instruction', '')
-    .option('--input <text>', 'optional input/context for the instruction')
-    .addOption(new Option('--max_new_tokens <n>', 'tokens to generate at most').argParser(positiveInt).default(128))
-    .addOption(new Option('--temperature <t>', '0 = greedy').argParser(finiteNumber).default(0.1))
-    .addOption(new Option('--top_p <p>', 'nucleus sampling mass').argParser(finiteNumber).default(0.75))
-    .addOption(new Option('--top_k <k>', 'keep the k most likely tokens (0 = all)').argParser(nonNegativeInt).default(40))
-    .addOption(new Option('--repetition_penalty <r>', '1 = off').argParser(finiteNumber).default(1))
-    .addOption(new Option('--seed <s>', 'seed for sampling').argParser(nonNegativeInt).default(42));
+  const cmd = program.command('generate').description('Answer an instruction with a base model, optionally with a LoRA adapter (streams tokens).');
+  addSchemaFlags(cmd, playgroundSettingsSchema, FLAGS);
   addBackendOptions(cmd).action(
     action(async (opts) => {
+      const s = settingsFromFlags(playgroundSettingsSchema, opts, FLAGS);
       const { generate } = await import('../engine/generate/generate.ts');
       const { loadModel } = await import('../engine/model/load.ts');
       const { createPrng } = await import('../engine/data/prng.ts');
       const { encodePrompt } = await import('../engine/generate/side-by-side.ts');
       await startBackend(opts);
-      const loaded = await loadModel(opts.base_model, { loraWeights: opts.lora_weights });
+      const loaded = await loadModel(s.base_model, { loraWeights: s.lora_weights });
       for (const w of loaded.warnings) console.error(`warning: ${w}`);
       const { tokenizer } = loaded;
-      const prompt = encodePrompt(tokenizer, opts.prompt_template, opts.instruction, opts.input);
-      const random = createPrng(opts.seed);
+      const prompt = encodePrompt(tokenizer, s.prompt_template, s.instruction, s.input);
+      const random = createPrng(s.seed);
       const stream = tokenizer.createStreamDecoder();
       const result = await generate(loaded.model, prompt, {
-        maxNewTokens: opts.max_new_tokens,
+        maxNewTokens: s.max_new_tokens,
         stopTokenIds: tokenizer.eosIds,
-        temperature: opts.temperature,
-        topP: opts.top_p,
-        topK: opts.top_k,
-        repetitionPenalty: opts.repetition_penalty,
+        temperature: s.temperature,
+        topP: s.top_p,
+        topK: s.top_k,
+        repetitionPenalty: s.repetition_penalty,
         random: () => random.next(),
         projection: loaded.adapter?.projection(),
         onToken: (id) => process.stdout.write(stream.push(id)),

@@ -10,7 +10,7 @@ const program = new Command();
 program
   .name('lora-studio')
   .description('Fine-tune LLaMA-family models with LoRA (the Alpaca-LoRA recipe), then merge, export and quantize them.')
-  .showHelpAfterError();
+  .showHelpAfterError('(add --help for the flags)');
 
 registerInspect(program);
 registerGenerate(program);

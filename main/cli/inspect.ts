@@ -1,16 +1,21 @@
 import type { Command } from 'commander';
+import { z } from 'zod';
 import { inspectModel } from '../engine/model/inspect.ts';
 import { action } from './common.ts';
+import { addSchemaFlags, settingsFromFlags } from './schema-flags.ts';
+
+const inspectFlagsSchema = z.object({ json: z.boolean().default(false).describe('print the report as JSON') }).strict();
 
 /** `lora-studio inspect DIR`: architecture, parameters, dtypes, tokenizer and every problem found. */
 export function registerInspect(program: Command): void {
-  program
+  const cmd = program
     .command('inspect')
     .description('Describe a model folder and list every problem found (reads headers only)')
-    .argument('<dir>', 'model folder (Hugging Face layout)')
-    .option('--json', 'print the report as JSON')
+    .argument('<dir>', 'model folder (Hugging Face layout)');
+  addSchemaFlags(cmd, inspectFlagsSchema)
     .action(
-      action(async (dir: string, opts: { json?: boolean }) => {
+      action(async (dir: string, flags: Record<string, unknown>) => {
+        const opts = settingsFromFlags(inspectFlagsSchema, flags);
         const r = await inspectModel(dir);
         if (opts.json) {
           console.log(JSON.stringify(r, null, 2));

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import { toJSONSchema, type z } from 'zod';
 import { StudioError } from './errors.ts';
 
 /** One line per zod issue, `field: message`, for errors a user reads. */
@@ -11,4 +11,33 @@ export function parseSettings<T extends z.ZodType>(schema: T, raw: unknown, what
   const r = schema.safeParse(raw);
   if (!r.success) throw new StudioError(`${what}: ${describeIssues(r.error)}`, undefined, 'settings/invalid');
   return r.data;
+}
+
+/** One field of a settings schema as a form or a CLI flag needs it. */
+export interface SettingField {
+  name: string;
+  /** JSON-schema type ('string' for unions). */
+  type: string;
+  default: unknown;
+  help: string;
+  choices?: string[];
+  /** No default and not optional: the caller must give it. */
+  required: boolean;
+}
+
+/** Field name, JSON type, default, help and choices of every field of an object schema (its JSON schema, as input). */
+export function schemaFields(schema: z.ZodType): SettingField[] {
+  const json = toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as {
+    properties: Record<string, { type?: string; default?: unknown; description?: string; enum?: string[]; items?: { enum?: string[] } }>;
+    required?: string[];
+  };
+  const required = new Set(json.required ?? []);
+  return Object.entries(json.properties).map(([name, p]) => ({
+    name,
+    type: p.type ?? 'string',
+    default: p.default,
+    help: p.description ?? '',
+    choices: p.enum ?? p.items?.enum,
+    required: required.has(name),
+  }));
 }

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { createApi, errorPayload, type Api } from '../api/create-api.ts';
+import { ApiError, createApi, errorPayload, type Api } from '../api/create-api.ts';
 import { contentSecurityPolicy } from '../api/csp.ts';
 import { createHandlers } from '../api/handlers.ts';
 import { fileSettings, memorySettings, type SettingsStore } from '../api/settings.ts';
@@ -13,6 +13,7 @@ import { JobHost } from '../jobs/host.ts';
 import { RunRegistry } from '../jobs/run-registry.ts';
 import { nodeSpawner, type WorkerSpawner } from '../jobs/spawner.ts';
 import { isLoopbackHost, newToken, tokenMatches, tokenOf } from './auth.ts';
+import { httpOrigin, reachableHosts } from './serve-settings.ts';
 import { contentType, readStatic, resolveStatic } from './static-files.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -61,20 +62,43 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.end(JSON.stringify(body));
 }
 
+/** How much of an over-long body is read and dropped so the client can read the 413 (beyond it, the socket closes). */
+const MAX_DRAIN = 64 << 20;
+
+/**
+ * The request body as text, at most MAX_BODY bytes. A longer one is refused with 413; the rest is read and dropped
+ * (up to MAX_DRAIN) rather than resetting the connection, so the client gets the JSON error instead of EPIPE.
+ */
 function readBody(req: IncomingMessage): Promise<string> {
+  const tooLarge = () => new ApiError(`request body over ${MAX_BODY} bytes (1 MiB); send less`, 413, 'api/too-large');
   return new Promise((resolve, reject) => {
+    if (Number(req.headers['content-length']) > MAX_BODY) {
+      drain(req);
+      return reject(tooLarge());
+    }
     let size = 0;
     const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => {
+    const onData = (c: Buffer) => {
       size += c.length;
-      if (size > MAX_BODY) {
-        reject(new StudioError(`request body over ${MAX_BODY} bytes`, undefined, 'api/too-large'));
-        req.destroy();
-      } else chunks.push(c);
-    });
+      if (size <= MAX_BODY) return void chunks.push(c);
+      req.off('data', onData);
+      chunks.length = 0;
+      drain(req);
+      reject(tooLarge());
+    };
+    req.on('data', onData);
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
   });
+}
+
+function drain(req: IncomingMessage): void {
+  let dropped = 0;
+  req.on('data', (c: Buffer) => {
+    dropped += c.length;
+    if (dropped > MAX_DRAIN) req.socket.destroy();
+  });
+  req.resume();
 }
 
 function packageInfo(): { name: string; version: string } {
@@ -94,7 +118,7 @@ function packageInfo(): { name: string; version: string } {
 export async function startServer(opts: ServerOptions): Promise<StudioServer> {
   const host = opts.host ?? '127.0.0.1';
   if (!isLoopbackHost(host) && !opts.allowRemote) {
-    throw new StudioError(`refusing to listen on ${host}: not a loopback address (pass allowRemote / --allow-remote to serve other machines)`, undefined, 'server/remote');
+    throw new StudioError(`refusing to listen on ${host}: not a loopback address (pass --allow_remote to serve other machines)`, undefined, 'server/remote');
   }
   const token = opts.token ?? newToken();
   const rendererDir = opts.rendererDir ?? DEFAULT_RENDERER_DIR;
@@ -124,6 +148,8 @@ export async function startServer(opts: ServerOptions): Promise<StudioServer> {
         return sendJson(res, 200, await api.call(url.pathname.slice(5), body));
       } catch (e) {
         const p = errorPayload(e);
+        // After a refused body the connection is not reused: the client may still be sending.
+        if (p.status === 413) res.setHeader('Connection', 'close');
         return sendJson(res, p.status, { error: p.error });
       }
     }
@@ -158,14 +184,27 @@ export async function startServer(opts: ServerOptions): Promise<StudioServer> {
   });
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (e: NodeJS.ErrnoException) => {
+      const why = { EADDRINUSE: 'the port is in use; choose another --port or leave it out', EACCES: 'not permitted to listen there; use a port above 1023', EADDRNOTAVAIL: 'not an address of this machine' }[e.code ?? ''];
+      reject(why ? new StudioError(`cannot listen on ${host}:${opts.port ?? 0}: ${why} [${e.code}]`, undefined, 'server/listen') : e);
+    });
     server.listen(opts.port ?? 0, host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
-  const shown = host.includes(':') ? `[${host}]` : host;
-  const url = `http://${shown}:${port}`;
+  // A wildcard host (0.0.0.0) is no address to type: print the machine's own addresses instead.
+  const origins = reachableHosts(host).map((h) => httpOrigin(h, port));
+  const url = origins[0];
   const pageUrl = `${url}/?token=${token}`;
-  (opts.log ?? console.log)(`LoRA Studio is serving at ${pageUrl}\n(the token in this address is required for every call; keep it private)`);
+  const log = opts.log ?? console.log;
+  log(`LoRA Studio is serving at ${pageUrl}`);
+  for (const other of origins.slice(1)) log(`                 and at ${other}/?token=${token}`);
+  log('(the token in this address is required for every call; keep it private)');
+  if (!isLoopbackHost(host)) {
+    log(
+      'warning: the studio speaks plain HTTP: the token and your data cross the network unencrypted, readable by anyone on the path. ' +
+        `Serve only on a network you trust, or keep the default host and use an SSH tunnel (ssh -L ${port}:127.0.0.1:${port} this-machine).`,
+    );
+  }
 
   return {
     url,

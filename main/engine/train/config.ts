@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { BACKEND_CHOICES } from '../backend/choices.ts';
 import { FormatError } from '../errors.ts';
+import { schemaFields, type SettingField } from '../parse-settings.ts';
 import { PROJECTIONS } from '../model/projections.ts';
 
 /**
@@ -97,15 +98,6 @@ export function readConfigFile(file: string): Record<string, unknown> {
 }
 
 /** Field name, JSON type, default and help of every setting (for the CLI's flags and the wizard's form). */
-export function settingFields(): { name: string; type: string; default: unknown; help: string; choices?: string[] }[] {
-  const json = z.toJSONSchema(finetuneConfigSchema, { io: 'input', unrepresentable: 'any' }) as {
-    properties: Record<string, { type?: string; default?: unknown; description?: string; enum?: string[]; anyOf?: unknown[]; items?: { enum?: string[] } }>;
-  };
-  return Object.entries(json.properties).map(([name, p]) => ({
-    name,
-    type: p.type ?? 'string',
-    default: p.default,
-    help: p.description ?? '',
-    choices: p.enum ?? p.items?.enum,
-  }));
+export function settingFields(): SettingField[] {
+  return schemaFields(finetuneConfigSchema);
 }
