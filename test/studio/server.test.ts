@@ -1,9 +1,11 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { isLoopbackHost, tokenMatches } from '../../main/server/auth.ts';
+import { reachableHosts } from '../../main/server/serve-settings.ts';
 import { resolveStatic } from '../../main/server/static-files.ts';
 import { startServer, type StudioServer } from '../../main/server/server.ts';
 import { missingShared, sharedPath } from '../helpers/shared-data.ts';
@@ -99,8 +101,51 @@ describe('browser-mode server', () => {
     if (!r.available) expect(r.message).toMatch(/^No NVIDIA GPU/);
   });
 
-  it('refuses to listen on a non-loopback address unless asked', async () => {
-    await expect(startServer({ host: '0.0.0.0', runsDir: tmp, log: () => {} })).rejects.toThrow(/refusing to listen on 0\.0\.0\.0/);
+  it('answers a body over 1 MiB with 413 and a JSON error, not a reset (with and without Content-Length)', async () => {
+    const big = JSON.stringify({ dir: 'x'.repeat(2 << 20) });
+    const r = await post('model.inspect', JSON.parse(big));
+    expect(r.status).toBe(413);
+    expect((await body(r)).error).toEqual({ message: 'request body over 1048576 bytes (1 MiB); send less', code: 'api/too-large' });
+    // Chunked: the size is only known while reading.
+    const chunked = await new Promise<{ status?: number; text: string }>((resolve, reject) => {
+      const req = request(`${s.url}/api/model.inspect`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-studio-token': s.token } }, (res) => {
+        let text = '';
+        res.on('data', (d) => (text += d));
+        res.on('end', () => resolve({ status: res.statusCode, text }));
+      });
+      req.on('error', reject);
+      for (let i = 0; i < 32; i++) req.write('x'.repeat(64 << 10));
+      req.end();
+    });
+    expect(chunked.status).toBe(413);
+    expect(JSON.parse(chunked.text).error.code).toBe('api/too-large');
+    expect((await post('app.info', {})).status).toBe(200); // the server carries on
+  });
+
+  it('with allow_remote on 0.0.0.0 prints addresses a browser can use and warns that the token travels in plain HTTP', async () => {
+    const lines: string[] = [];
+    const remote = await startServer({ host: '0.0.0.0', allowRemote: true, port: 0, runsDir: path.join(tmp, 'runs'), rendererDir, log: (l) => lines.push(l) });
+    try {
+      const text = lines.join('\n');
+      expect(text).not.toContain('0.0.0.0');
+      expect(text).toContain(`http://127.0.0.1:${remote.port}/?token=${remote.token}`);
+      expect(text).toMatch(/warning: .*plain HTTP.*token/);
+      for (const u of text.match(/http:\/\/\S+/g)!) {
+        const url = new URL(u);
+        const r = await fetch(new URL('/api/app.info', url), { method: 'POST', headers: { 'content-type': 'application/json', 'x-studio-token': url.searchParams.get('token')! }, body: '{}' });
+        expect(r.status, u).toBe(200);
+      }
+    } finally {
+      await remote.close();
+    }
+    const fake = { lo: [{ address: '127.0.0.1', family: 'IPv4', internal: true }], eth0: [{ address: '10.1.2.3', family: 'IPv4', internal: false }, { address: 'fe80::1', family: 'IPv6', internal: false }, { address: '2001:db8::5', family: 'IPv6', internal: false }] };
+    expect(reachableHosts('0.0.0.0', fake as never)).toEqual(['127.0.0.1', '10.1.2.3']);
+    expect(reachableHosts('::', fake as never)).toEqual(['127.0.0.1', '10.1.2.3', '2001:db8::5']);
+    expect(reachableHosts('192.168.1.9', fake as never)).toEqual(['192.168.1.9']);
+  });
+
+  it('refuses to listen on a non-loopback address unless asked, naming the real flag', async () => {
+    await expect(startServer({ host: '0.0.0.0', runsDir: tmp, log: () => {} })).rejects.toThrow(/refusing to listen on 0\.0\.0\.0: .*pass --allow_remote /);
     expect(isLoopbackHost('127.0.0.1') && isLoopbackHost('::1') && isLoopbackHost('localhost')).toBe(true);
     expect(isLoopbackHost('192.168.1.2') || isLoopbackHost('example.com') || isLoopbackHost('::')).toBe(false);
     expect(tokenMatches('abc', 'abc')).toBe(true);
