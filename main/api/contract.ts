@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CALL_NAME_LIST } from './call-names.ts';
+import { jobSettingsSchemas, type JobSettingsKind } from './job-settings.ts';
 
 /**
  * The one contract between the studio's UI and its main side. Electron IPC and the HTTP/WebSocket server both
@@ -162,6 +163,22 @@ export type Settings = z.infer<typeof settingsSchema>;
 
 // ---------- calls ----------
 
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+
+const startOf = <K extends JobKind, S extends z.ZodType>(kind: K, config: S) => z.object({ kind: z.literal(kind), config }).strict();
+export const jobStartRequestSchema = z.discriminatedUnion('kind', [
+  startOf('finetune', jobSettingsSchemas.finetune),
+  startOf('merge', jobSettingsSchemas.merge),
+  startOf('export', jobSettingsSchemas.export),
+  startOf('quantize', jobSettingsSchemas.quantize),
+  startOf('generate', jobSettingsSchemas.generate),
+  startOf('selftest', jobSettingsSchemas.selftest.default({})),
+]);
+export type JobStartRequest = z.input<typeof jobStartRequestSchema>;
+// Every job kind has its settings and result schema, and nothing else does (a type error otherwise).
+export const JOB_SETTINGS_MATCH_KINDS: Same<JobSettingsKind, JobKind> = true;
+export { jobResultOf, type JobResult, type JobSettings } from './job-settings.ts';
+
 const empty = z.object({}).strict();
 const idRequest = z.object({ id: z.string().min(1).max(200) }).strict();
 
@@ -233,10 +250,8 @@ export const calls = {
     }),
   },
   'jobs.list': { request: empty, reply: z.object({ jobs: z.array(jobInfoSchema) }) },
-  'jobs.start': {
-    request: z.object({ kind: jobKindSchema, config: z.record(z.string(), z.unknown()).default({}) }).strict(),
-    reply: jobInfoSchema,
-  },
+  /** One request shape per job kind, its settings checked by that kind's own (strict) schema before anything starts. */
+  'jobs.start': { request: jobStartRequestSchema, reply: jobInfoSchema },
   'jobs.stop': { request: idRequest, reply: z.object({ stopped: z.boolean() }) },
   'runs.list': { request: empty, reply: z.object({ runs: z.array(runSummarySchema) }) },
   'runs.read': {
@@ -262,7 +277,6 @@ export type Calls = typeof calls;
 export type CallName = keyof Calls;
 export const CALL_NAMES = Object.keys(calls) as CallName[];
 // Both directions: a call missing from call-names.ts, or a name there without a call, fails the type check.
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 export const CALL_NAME_LIST_MATCHES: Same<(typeof CALL_NAME_LIST)[number], CallName> = true;
 /** What a caller sends (defaults may be left out). */
 export type CallRequest<K extends CallName> = z.input<Calls[K]['request']>;

@@ -45,7 +45,7 @@ export function createHandlers(d: HandlerDeps): Handlers {
     },
     'files.list': ({ dir }) => listFolder(dir),
     'jobs.list': () => ({ jobs: d.jobs.list() }),
-    'jobs.start': ({ kind, config }) => d.jobs.start(kind, config),
+    'jobs.start': (request) => d.jobs.start(request.kind, request.config),
     'jobs.stop': ({ id }) => ({ stopped: d.jobs.stop(id) }),
     'runs.list': () => ({ runs: d.runs.list() }),
     'runs.read': ({ id }) => d.runs.read(id),

@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
-import { finetuneConfigSchema, parseFinetuneConfig, readConfigFile } from '../engine/train/config.ts';
+import { readConfigFile } from '../engine/train/config-file.ts';
+import { finetuneConfigSchema, parseFinetuneConfig } from '../engine/train/config.ts';
 import { ProgressPrinter } from './progress.ts';
 import { action } from './common.ts';
 import { addSchemaFlags } from './schema-flags.ts';

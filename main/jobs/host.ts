@@ -1,10 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { JobEvent, JobInfo, JobKind } from '../api/contract.ts';
-import { z } from 'zod';
+import { jobSettingsSchemas } from '../api/job-settings.ts';
 import { StudioError } from '../engine/errors.ts';
-import { mergeSettingsSchema, quantizeSettingsSchema, stateDictSettingsSchema } from '../engine/export/export-settings.ts';
-import { playgroundSettingsSchema } from '../engine/generate/playground-settings.ts';
 import { parseSettings } from '../engine/parse-settings.ts';
 import { workerMessageSchema } from './messages.ts';
 import { OutputTail } from './output-tail.ts';
@@ -28,12 +26,14 @@ export interface JobHostOptions {
 type Lane = 'queue' | 'interactive';
 const laneOf = (kind: JobKind): Lane => (kind === 'generate' ? 'interactive' : 'queue');
 
-/** The settings each kind's job is checked against before a process starts (tfjs-free schemas). */
-const SETTINGS_SCHEMAS: Partial<Record<JobKind, { schema: z.ZodType; what: string; outputKey?: string }>> = {
-  merge: { schema: mergeSettingsSchema, what: 'merge settings', outputKey: 'output_dir' },
-  export: { schema: stateDictSettingsSchema, what: 'state dict settings', outputKey: 'output_dir' },
-  quantize: { schema: quantizeSettingsSchema, what: 'quantize settings', outputKey: 'output' },
-  generate: { schema: playgroundSettingsSchema.extend({ backend: z.string().optional() }), what: 'playground settings' },
+/** How each kind's settings are named in messages, and which of them is an output path (taken inside runsDir). */
+const SETTINGS_NAMES: Record<JobKind, { what: string; outputKey?: string }> = {
+  finetune: { what: 'fine-tuning settings' },
+  merge: { what: 'merge settings', outputKey: 'output_dir' },
+  export: { what: 'state dict settings', outputKey: 'output_dir' },
+  quantize: { what: 'quantize settings', outputKey: 'output' },
+  generate: { what: 'playground settings' },
+  selftest: { what: 'selftest settings' },
 };
 
 interface Job {
@@ -85,13 +85,12 @@ export class JobHost {
     const id = `job-${++this.counter}-${randomBytes(3).toString('hex')}`;
     const info: JobInfo = { id, kind, state: 'queued', createdAt: new Date().toISOString() };
     const cfg = { ...config };
-    const check = SETTINGS_SCHEMAS[kind];
-    if (check) {
-      parseSettings(check.schema, cfg, check.what);
-      // A relative output is taken inside runsDir (next to the runs), never the server's working directory.
-      const out = check.outputKey && cfg[check.outputKey];
-      if (typeof out === 'string') cfg[check.outputKey!] = path.resolve(this.opts.runsDir, out);
-    }
+    // The same strict schema as the API contract: also for callers that reach the host directly.
+    const check = SETTINGS_NAMES[kind];
+    parseSettings(jobSettingsSchemas[kind], cfg, check.what);
+    // A relative output is taken inside runsDir (next to the runs), never the server's working directory.
+    const out = check.outputKey && cfg[check.outputKey];
+    if (typeof out === 'string') cfg[check.outputKey!] = path.resolve(this.opts.runsDir, out);
     if (kind === 'finetune') {
       // A run without a folder of its own gets one under runsDir, so the Runs page finds it.
       if (typeof cfg.output_dir !== 'string' || cfg.output_dir === '') {

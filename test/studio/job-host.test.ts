@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { jobEventSchema, type JobEvent } from '../../main/api/contract.ts';
+import { parseFinetuneConfig } from '../../main/engine/train/config.ts';
 import { JobHost } from '../../main/jobs/host.ts';
 import { nodeSpawner } from '../../main/jobs/spawner.ts';
 
@@ -97,6 +98,16 @@ describe('job host', () => {
     expect(() => host.start('merge', { base_model: '/m', output_dir: 'out' })).toThrow(/merge settings: lora_weights: /);
     expect(() => host.start('quantize', { output: 'x.gguf' })).toThrow(/quantize needs model, or base_model with lora_weights/);
     expect(host.list().length).toBe(before);
+  });
+
+  it('refuses unknown fine-tuning and selftest settings by name, as --config does, before any process starts', () => {
+    const before = host.list().length;
+    expect(() => host.start('finetune', { base_model: '/m', data_path: '/d.json', lora_rr: 4 })).toThrow(/fine-tuning settings: .*lora_rr/);
+    expect(() => host.start('finetune', { base_model: '/m', data_path: '/d.json', lora_r: 'eight' })).toThrow(/fine-tuning settings: lora_r: /);
+    expect(() => host.start('selftest', { stepz: 1 })).toThrow(/selftest settings: .*stepz/);
+    expect(() => host.start('generate', { base_model: '/m', instruction: 'hi', top_p: 5 })).toThrow(/playground settings: top_p: /);
+    expect(host.list().length).toBe(before);
+    expect(() => parseFinetuneConfig({ base_model: '/m', data_path: '/d.json', lora_rr: 4 }, 'c.json')).toThrow(/c\.json: invalid settings: .*lora_rr/);
   });
 
   it('runs a playground (generate) job beside a running training-lane job, and its error names the folder', async () => {

@@ -101,6 +101,17 @@ describe('browser-mode server', () => {
     if (!r.available) expect(r.message).toMatch(/^No NVIDIA GPU/);
   });
 
+  it('jobs.start checks each kind\'s settings with its own strict schema: unknown keys are refused by name, nothing starts', async () => {
+    const before = (await body(post('jobs.list', {}))).jobs.length;
+    const r = await post('jobs.start', { kind: 'finetune', config: { base_model: '/m', data_path: '/d.json', lora_rr: 4 } });
+    expect(r.status).toBe(400);
+    expect((await body(r)).error.message).toMatch(/jobs\.start: invalid request: .*lora_rr/);
+    const wrongKind = await post('jobs.start', { kind: 'merge', config: { base_model: '/m', lora_weights: '/a', output_dir: 'o', lora_r: 8 } });
+    expect((await body(wrongKind)).error.message).toMatch(/lora_r/);
+    expect((await post('jobs.start', { kind: 'nope', config: {} })).status).toBe(400);
+    expect((await body(post('jobs.list', {}))).jobs.length).toBe(before);
+  });
+
   it('answers a body over 1 MiB with 413 and a JSON error, not a reset (with and without Content-Length)', async () => {
     const big = JSON.stringify({ dir: 'x'.repeat(2 << 20) });
     const r = await post('model.inspect', JSON.parse(big));

@@ -1,13 +1,12 @@
 import type { TensorSource } from '../formats/tensor-source.ts';
 import { StudioError } from '../errors.ts';
 import type { LlamaConfig } from './config.ts';
+import { PROJECTIONS, type ProjectionName } from './projection-names.ts';
 
 // Names and shapes of a LLaMA checkpoint's tensors. No tfjs here: inspect, merge, export and the CLI's start-up
 // use these without loading TensorFlow.js (~150 MB of RSS).
 
-/** The seven projection modules of a LLaMA block, by their HF names (also LoRA's target names). */
-export const PROJECTIONS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
-export type ProjectionName = (typeof PROJECTIONS)[number];
+export { PROJECTIONS, type ProjectionName } from './projection-names.ts';
 
 /** The HF name and [out, in] shape every projection must have under this config. */
 export function projectionShape(config: LlamaConfig, name: ProjectionName): [number, number] {

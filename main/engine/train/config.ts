@@ -1,14 +1,13 @@
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { BACKEND_CHOICES } from '../backend/choices.ts';
 import { FormatError } from '../errors.ts';
 import { schemaFields, type SettingField } from '../parse-settings.ts';
-import { PROJECTIONS } from '../model/projections.ts';
+import { PROJECTIONS } from '../model/projection-names.ts';
 
 /**
  * The one schema for a fine-tuning run. Alpaca-LoRA's finetune.py flags keep their names and defaults; ours follow.
  * It feeds the CLI flags, the studio's wizard form (via z.toJSONSchema: type, default and help of each field),
- * the run's saved config.json and validation.
+ * the run's saved config.json and validation. No Node imports: the API contract and the renderer use it too.
  */
 export const finetuneConfigSchema = z.object({
   base_model: z.string().min(1).describe('Base model folder in Hugging Face layout (config.json, *.safetensors, tokenizer.json).'),
@@ -66,7 +65,8 @@ export type FinetuneConfigInput = z.input<typeof finetuneConfigSchema>;
 
 /** Validate a config (CLI flags merged over a config file, or the wizard's form). Errors name each field. */
 export function parseFinetuneConfig(input: unknown, where = 'finetune config'): FinetuneConfig {
-  const r = finetuneConfigSchema.safeParse(input);
+  // Strict: a misspelt setting (lora_rr) is refused by name, never silently ignored.
+  const r = finetuneConfigSchema.strict().safeParse(input);
   if (!r.success) {
     const lines = r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
     throw new FormatError(`invalid settings: ${lines.join('; ')}`, where, 'config/finetune');
@@ -82,19 +82,9 @@ export function parseFinetuneConfig(input: unknown, where = 'finetune config'): 
   return c;
 }
 
-/** Read a JSON config file (the --config flag); its keys are the schema's field names. */
-export function readConfigFile(file: string): Record<string, unknown> {
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new FormatError(`cannot read config file (${(e as Error).message})`, file, 'config/file');
-  }
-  if (!json || typeof json !== 'object' || Array.isArray(json)) throw new FormatError('config file must hold a JSON object', file, 'config/file');
-  const known = new Set(Object.keys(finetuneConfigSchema.shape));
-  const unknown = Object.keys(json).filter((k) => !known.has(k));
-  if (unknown.length) throw new FormatError(`unknown settings: ${unknown.join(', ')}`, file, 'config/file');
-  return json as Record<string, unknown>;
+/** The run's own settings out of a saved config.json (which also records the backend used): for a resume. */
+export function settingsOfSavedConfig(saved: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(saved).filter(([k]) => k in finetuneConfigSchema.shape));
 }
 
 /** Field name, JSON type, default and help of every setting (for the CLI's flags and the wizard's form). */

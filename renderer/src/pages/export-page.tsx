@@ -1,9 +1,10 @@
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import type { JobKind } from '../../../main/api/contract.ts';
+import { jobResultOf } from '../../../main/api/contract.ts';
 import { ErrorBox, Field } from '../components/common.tsx';
 import { RunSelect, runOrigin, stamp, type RunDetails } from '../components/run-select.tsx';
 import { useJobs, noteJob, type JobView } from '../job-store.ts';
+import { jobRequest } from '../job-request.ts';
 import { call } from '../transport.ts';
 
 type Target = 'merge' | 'stateDict' | 'gguf' | 'int8';
@@ -25,14 +26,14 @@ export function ExportPage({ visible }: { visible: boolean }) {
     // Relative outputs land in the run's own folder (the host resolves them inside the runs folder).
     const out = `${run.run.id}/exports/${target === 'gguf' ? `gguf-${ggufType}` : target === 'merge' ? `merged-${dtype}` : target === 'stateDict' ? `state-dict-${dtype}` : 'int8'}-${stamp()}`;
     const common = { base_model: baseModel, lora_weights: run.run.dir };
-    const request: { kind: JobKind; config: Record<string, unknown> } = {
+    const request = {
       merge: { kind: 'merge' as const, config: { ...common, output_dir: out, max_shard_size: shard, dtype } },
       stateDict: { kind: 'export' as const, config: { ...common, output_dir: out, dtype } },
       gguf: { kind: 'quantize' as const, config: { ...common, format: `gguf-${ggufType}`, output: `${out}/model-${ggufType}.gguf`, prompt_template: template } },
       int8: { kind: 'quantize' as const, config: { ...common, format: 'int8', output: out } },
     }[target];
     try {
-      const job = await call('jobs.start', request);
+      const job = await call('jobs.start', jobRequest(request));
       noteJob(job.id, job.kind);
       setStarted((s) => [{ id: job.id, target }, ...s]);
     } catch (e) {
@@ -79,7 +80,7 @@ export function ExportPage({ visible }: { visible: boolean }) {
 function ExportJob({ job, label }: { job?: JobView; label: string }) {
   const { t } = useTranslation();
   if (!job) return null;
-  const result = job.done?.result as { output?: string; summary?: string; reportFile?: string; report?: Record<string, unknown> } | undefined;
+  const result = job.kind === 'merge' || job.kind === 'export' || job.kind === 'quantize' ? jobResultOf(job.kind, job.done?.result) : undefined;
   const p = job.progress;
   return (
     <div className="panel" data-testid="export-job" data-state={job.state}>

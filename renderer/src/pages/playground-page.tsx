@@ -1,17 +1,12 @@
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
+import { jobResultOf } from '../../../main/api/contract.ts';
 import { ErrorBox, Field } from '../components/common.tsx';
 import { RunSelect, runOrigin, type RunDetails } from '../components/run-select.tsx';
 import { useJobs, noteJob } from '../job-store.ts';
 import { call } from '../transport.ts';
 
 const TEMPLATES = ['alpaca', 'alpaca_legacy', 'alpaca_short', 'vigogne', 'none'];
-
-interface AnswerStats {
-  tokens: number;
-  tokensPerSecond: number;
-  stoppedBy: string;
-}
 
 /** One prompt, two answers: the base model's and the fine-tuned run's (same sampling seed), streamed as they come. */
 export function PlaygroundPage({ visible }: { visible: boolean }) {
@@ -40,7 +35,7 @@ export function PlaygroundPage({ visible }: { visible: boolean }) {
       setError((e as Error).message);
     }
   };
-  const result = job?.done?.result as { base?: AnswerStats; tuned?: AnswerStats } | undefined;
+  const result = jobResultOf('generate', job?.done?.result);
   const num = (key: keyof typeof s) => (e: React.ChangeEvent<HTMLInputElement>) => setS({ ...s, [key]: Number(e.target.value) });
   return (
     <section data-testid="playground-page">

@@ -2,6 +2,7 @@ import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { JobInfo } from '../../../main/api/contract.ts';
 import { ErrorBox } from '../components/common.tsx';
+import { jobRequest } from '../job-request.ts';
 import { call } from '../transport.ts';
 
 export function ReviewStep({ config, ready, onStarted }: { config: Record<string, unknown>; ready: boolean; onStarted(job: JobInfo): void }) {
@@ -12,7 +13,7 @@ export function ReviewStep({ config, ready, onStarted }: { config: Record<string
     setBusy(true);
     setError(undefined);
     try {
-      onStarted(await call('jobs.start', { kind: 'finetune', config }));
+      onStarted(await call('jobs.start', jobRequest({ kind: 'finetune', config })));
     } catch (e) {
       setError((e as Error).message);
     } finally {

@@ -3,6 +3,8 @@ import { useTranslation } from 'react-i18next';
 import type { CallReply, JobInfo, RunSummary } from '../../../main/api/contract.ts';
 import { ErrorBox } from '../components/common.tsx';
 import { LossChart, type Series } from '../components/loss-chart.tsx';
+import { settingsOfSavedConfig } from '../../../main/engine/train/config.ts';
+import { jobRequest } from '../job-request.ts';
 import { call } from '../transport.ts';
 
 type RunData = CallReply<'runs.read'>;
@@ -42,7 +44,9 @@ export function RunsPage({ visible, onStarted }: { visible: boolean; onStarted(j
   };
   const resume = async (r: RunData) => {
     try {
-      onStarted(await call('jobs.start', { kind: 'finetune', config: { ...(r.config ?? {}), output_dir: r.run.dir, resume_from_checkpoint: true } }));
+      // config.json also records the backend used: only the run's own settings go back in.
+      const config = { ...settingsOfSavedConfig(r.config ?? {}), output_dir: r.run.dir, resume_from_checkpoint: true };
+      onStarted(await call('jobs.start', jobRequest({ kind: 'finetune', config })));
     } catch (e) {
       setError((e as Error).message);
     }
