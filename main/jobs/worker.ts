@@ -4,6 +4,7 @@
  * (a `stop` message or SIGTERM) it aborts the task, which ends as soon as it can.
  */
 import { StudioError } from '../engine/errors.ts';
+import { fsStudioError } from '../engine/fs-errors.ts';
 import { hostMessageSchema, type WorkerMessage } from './messages.ts';
 import { TASKS, type TaskEvent } from './worker-tasks.ts';
 
@@ -59,8 +60,9 @@ onHostMessage(async (raw) => {
     await post({ type: 'event', event: { jobId: id, type: 'done', reason, result: result && JSON.parse(JSON.stringify(result)) } });
     await finish(0);
   } catch (e) {
-    const err = e as Error;
-    console.error(err?.stack ?? String(e));
+    console.error((e as Error)?.stack ?? String(e));
+    // A raw fs error on a path the user chose still reaches the page as one line naming it.
+    const err = (fsStudioError(e) ?? e) as Error;
     // The host fills lastOutput from what it captured of our stdout/stderr.
     await post({ type: 'event', event: { jobId: id, type: 'failed', error: err?.message ?? String(e), lastOutput: [] } });
     await finish(1);
