@@ -101,8 +101,8 @@ export async function train(
     let stepLoss = 0;
     let accumulated: tf.Tensor[] | undefined;
     for (const [i, mb] of batches.entries()) {
-      const dropoutSeed = schedule.seed * 1_000_003 + pos.step * 1009 + i * 101;
-      const { loss, grads } = await microBatchGradients(model, adapter, mb, normalizer, dropoutSeed);
+      const dropout = { seed: schedule.seed, step: pos.step, microBatch: i };
+      const { loss, grads } = await microBatchGradients(model, adapter, mb, normalizer, dropout);
       stepLoss += loss;
       tokensSeen += mb.batchSize * mb.seqLen;
       if (!accumulated) accumulated = grads;
