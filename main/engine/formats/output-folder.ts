@@ -34,14 +34,14 @@ async function nearestExisting(dir: string): Promise<{ at: string; isDir: boolea
 }
 
 /**
- * Make an output folder (and its missing parents) after checking, in a bounded number of system calls, that it can
- * be one: the nearest existing folder must be an ordinary, writable folder on a storage file system. `what` names
- * the setting in messages (e.g. "output_dir"). Each missing level is made by a single mkdir, so nothing can loop.
+ * Check, in a bounded number of system calls, that `target` can be made: its nearest existing folder must be an
+ * ordinary, writable folder on a storage file system. `what` names the setting in messages (e.g. "output_dir").
+ * Returns that folder.
  */
-export async function makeOutputFolder(dir: string, what: string): Promise<string> {
-  const target = path.resolve(dir);
-  const { at, isDir } = await nearestExisting(target);
-  const where = `${what} ${target}`;
+export async function checkOutputParent(target: string, what: string): Promise<string> {
+  const full = path.resolve(target);
+  const { at, isDir } = await nearestExisting(full);
+  const where = `${what} ${full}`;
   if (!isDir) throw new StudioError(`${where}: ${at} is a file, not a folder; choose another ${what}`, at, 'output/not-a-folder');
   const fsType = SPECIAL_FILE_SYSTEMS[(await statfs(at)).type];
   if (fsType) throw new StudioError(`${where}: ${at} is on the kernel's ${fsType} file system, which holds no files; choose a folder on a disk`, at, 'output/special');
@@ -50,6 +50,16 @@ export async function makeOutputFolder(dir: string, what: string): Promise<strin
   } catch {
     throw new StudioError(`${where}: ${at} is not writable by this user; choose a folder you can write to`, at, 'output/not-writable');
   }
+  return at;
+}
+
+/**
+ * Make an output folder (and its missing parents) once checkOutputParent passes. Each missing level is made by a
+ * single mkdir, so nothing can loop.
+ */
+export async function makeOutputFolder(dir: string, what: string): Promise<string> {
+  const target = path.resolve(dir);
+  const at = await checkOutputParent(target, what);
   const missing: string[] = [];
   for (let d = target; d !== at; d = path.dirname(d)) missing.unshift(d);
   for (const d of missing) {
@@ -59,7 +69,7 @@ export async function makeOutputFolder(dir: string, what: string): Promise<strin
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'EEXIST' && (await stat(d)).isDirectory()) continue; // made meanwhile by someone else
       const why = code === 'EROFS' ? 'the file system is read-only' : code === 'ENOSPC' ? 'the disk is full' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (e as Error).message;
-      throw new StudioError(`${where}: cannot make the folder (${why}); choose another ${what}`, d, 'output/mkdir');
+      throw new StudioError(`${what} ${target}: cannot make the folder (${why}); choose another ${what}`, d, 'output/mkdir');
     }
   }
   return target;
