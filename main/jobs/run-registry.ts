@@ -71,6 +71,11 @@ export class RunRegistry {
     return { run: summary, config, metrics };
   }
 
+  /** The folder of run `id` (checked: it cannot leave runsDir). */
+  dirOf(id: string): string {
+    return runDirOf(this.runsDir, id);
+  }
+
   async delete(id: string): Promise<boolean> {
     const dir = runDirOf(this.runsDir, id);
     if (!existsSync(dir)) return false;

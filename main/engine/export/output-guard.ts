@@ -2,7 +2,7 @@ import { existsSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { StudioError } from '../errors.ts';
 import { adapterFolder } from '../formats/peft-adapter.ts';
-import { checkOutputParent } from '../formats/output-folder.ts';
+import { checkOutputParent, isPathInside } from '../formats/output-folder.ts';
 
 /** The real path of `p`, or of its nearest existing folder with the rest appended (so symlinked inputs compare right). */
 function realish(p: string): string {
@@ -10,11 +10,6 @@ function realish(p: string): string {
   if (existsSync(full)) return realpathSync(full);
   const up = path.dirname(full);
   return up === full ? full : path.join(realish(up), path.basename(full));
-}
-
-function isInside(child: string, parent: string): boolean {
-  const rel = path.relative(parent, child);
-  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
 }
 
 export interface ExportOutputCheck {
@@ -40,7 +35,7 @@ export async function checkExportOutput(c: ExportOutputCheck): Promise<void> {
   const inputs: [string, string][] = [['base_model', c.baseModel]];
   if (c.loraWeights) inputs.push(['lora_weights', adapterFolder(c.loraWeights)]);
   for (const [flag, dir] of inputs) {
-    if (isInside(out, realish(dir))) {
+    if (isPathInside(out, realish(dir))) {
       throw new StudioError(`--${c.flag} is inside the ${flag} folder ${dir}; an export never writes into its input. Choose a path outside it`, c.output, 'export/inside-input');
     }
   }

@@ -21,6 +21,12 @@ const SPECIAL_FILE_SYSTEMS: Record<number, string> = {
   0x6e736673: 'nsfs',
 };
 
+/** True when `child` is `parent` or lies under it (both resolved paths). */
+export function isPathInside(child: string, parent: string): boolean {
+  const rel = path.relative(parent, child);
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}
+
 /** The nearest folder of `dir` (itself included) that exists, and what it is. */
 async function nearestExisting(dir: string): Promise<{ at: string; isDir: boolean }> {
   let at = path.resolve(dir);
