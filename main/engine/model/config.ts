@@ -96,6 +96,9 @@ export interface LlamaConfig {
   raw: Record<string, unknown>;
 }
 
+/** The context assumed when config.json gives no max_position_embeddings (LLaMA 1's). */
+export const DEFAULT_MAX_POSITIONS = 2048;
+
 const SUPPORTED_ACTIVATIONS = new Set(['silu', 'swish']);
 
 /** Parse and check a config.json object; `file` names it in every error. */
@@ -141,7 +144,7 @@ export function parseLlamaConfig(json: unknown, file = 'config.json'): LlamaConf
     numKvHeads,
     headDim,
     vocabSize: c.vocab_size,
-    maxPositions: c.max_position_embeddings ?? 2048,
+    maxPositions: c.max_position_embeddings ?? DEFAULT_MAX_POSITIONS,
     rmsNormEps: c.rms_norm_eps,
     ropeTheta: c.rope_theta,
     ropeScaling: parseRopeScaling(c.rope_scaling ?? null, file),

@@ -16,6 +16,7 @@ import { StudioError } from '../errors.ts';
 import { removeStaleTempFiles, writeFileAtomic } from '../formats/atomic-write.ts';
 import { makeOutputFolder } from '../formats/output-folder.ts';
 import { readPeftAdapter, type LoadedAdapter } from '../formats/peft-adapter.ts';
+import { DEFAULT_MAX_POSITIONS, loadLlamaConfig, type LlamaConfig } from '../model/config.ts';
 import { loadModel } from '../model/load.ts';
 import { LoraAdapter, checkTargets } from '../model/lora.ts';
 import { kaimingUniformInit } from '../model/lora-init.ts';
@@ -45,7 +46,12 @@ export interface FinetuneResult {
  * LoRA adapter, train, checkpoint, and save the final adapter (checked after saving). Every report goes to
  * `listener`; the run folder gets config.json first and metrics.jsonl as it goes.
  */
-export async function runFinetune(config: FinetuneConfig, listener: TrainingListener, opts: { signal?: AbortSignal } = {}): Promise<FinetuneResult> {
+export async function runFinetune(
+  config: FinetuneConfig,
+  listener: TrainingListener,
+  opts: { signal?: AbortSignal; inStepReportMs?: number } = {},
+): Promise<FinetuneResult> {
+  refuseCutoffBeyondContext(config, loadLlamaConfig(config.base_model));
   const paths = runPaths(config.output_dir);
   const { dir: runDir, checkpoints: checkpointsDir } = paths;
   const removed = await prepareRunFolder(config, paths);
@@ -155,7 +161,7 @@ export async function runFinetune(config: FinetuneConfig, listener: TrainingList
 
   let outcome;
   try {
-    outcome = await train(model, adapter, optimizer, trainerData, schedule, { listener: emit, saveCheckpoint, shouldStop: () => opts.signal?.aborted ?? false }, from);
+    outcome = await train(model, adapter, optimizer, trainerData, schedule, { listener: emit, saveCheckpoint, shouldStop: () => opts.signal?.aborted ?? false, inStepReportMs: opts.inStepReportMs }, from);
   } catch (e) {
     if (e instanceof NonFiniteLossError) {
       log(e.message, 'warn');
@@ -207,6 +213,21 @@ async function refuseIfDeviceTooSmall(
   if (refusal) throw new StudioError(refusal, config.base_model, 'train/device-memory');
   const mem = device.totalBytes === null ? `device memory ${device.memorySource}` : `${(device.totalBytes / 2 ** 30).toFixed(1)} GiB device memory (${device.memorySource})`;
   log(`WebGPU device ${device.name}: ${mem}; estimated ${(est.totalBytes / 2 ** 30).toFixed(2)} GiB for training, largest tensor ${(est.largestTensor.bytes / 2 ** 20).toFixed(1)} MiB of ${(device.maxBindingBytes / 2 ** 20).toFixed(0)} MiB allowed`);
+}
+
+/**
+ * cutoff_len above the model's context is refused, not clamped: positions past max_position_embeddings are ones the
+ * model never saw (RoPE gives them angles it was not trained on), attention cost grows with the square of the length,
+ * and a silent clamp would train on other data than the user asked for.
+ */
+function refuseCutoffBeyondContext(config: FinetuneConfig, model: LlamaConfig): void {
+  if (config.cutoff_len <= model.maxPositions) return;
+  const declared = model.raw.max_position_embeddings === undefined ? ` (config.json gives no max_position_embeddings; ${DEFAULT_MAX_POSITIONS} assumed)` : '';
+  throw new StudioError(
+    `cutoff_len ${config.cutoff_len} is above the model's context of ${model.maxPositions} tokens${declared}; set cutoff_len to ${model.maxPositions} or less`,
+    path.join(config.base_model, 'config.json'),
+    'config/cutoff-len',
+  );
 }
 
 function isResuming(config: FinetuneConfig): boolean {
