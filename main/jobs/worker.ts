@@ -3,6 +3,7 @@
  * It waits for its `run` message, runs the task for the job's kind and reports every event back; on a stop request
  * (a `stop` message or SIGTERM) it aborts the task, which ends as soon as it can.
  */
+import { StudioError } from '../engine/errors.ts';
 import { hostMessageSchema, type WorkerMessage } from './messages.ts';
 import { TASKS, type TaskEvent } from './worker-tasks.ts';
 
@@ -59,7 +60,9 @@ onHostMessage(async (raw) => {
     await finish(0);
   } catch (e) {
     const err = e as Error;
-    console.error(err?.stack ?? String(e));
+    // A StudioError is the user's input refused with a sentence that names the file: the sentence is the whole story.
+    // Anything else is a defect of ours, and its stack is what a bug report needs.
+    console.error(e instanceof StudioError ? `error: ${err.message}` : (err?.stack ?? String(e)));
     // The host fills lastOutput from what it captured of our stdout/stderr.
     await post({ type: 'event', event: { jobId: id, type: 'failed', error: err?.message ?? String(e), lastOutput: [] } });
     await finish(1);
