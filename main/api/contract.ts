@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { metricPointSchema } from '../engine/train/metrics-schema.ts';
 import { CALL_NAME_LIST } from './call-names.ts';
 import { jobSettingsSchemas, type JobSettingsKind } from './job-settings.ts';
 
@@ -120,14 +121,7 @@ export const runSummarySchema = z.object({
 });
 export type RunSummary = z.infer<typeof runSummarySchema>;
 
-export const metricPointSchema = z.object({
-  step: z.number(),
-  epoch: z.number().optional(),
-  loss: z.number().optional(),
-  evalLoss: z.number().optional(),
-  learningRate: z.number().optional(),
-  tokensPerSecond: z.number().optional(),
-});
+export { metricPointSchema };
 
 export const gpuSchema = z.object({
   index: z.number(),

@@ -49,7 +49,16 @@ export function createHandlers(d: HandlerDeps): Handlers {
     'jobs.stop': ({ id }) => ({ stopped: d.jobs.stop(id) }),
     'runs.list': () => ({ runs: d.runs.list() }),
     'runs.read': ({ id }) => d.runs.read(id),
-    'runs.delete': async ({ id }) => ({ deleted: await d.runs.delete(id) }),
+    'runs.delete': async ({ id }) => {
+      // Refused rather than stopped: a delete cannot be undone, and a stopping job still writes its last checkpoint
+      // into the folder during its grace time. The user stops the job, then deletes.
+      const busy = d.jobs.activeJobsIn(d.runs.dirOf(id));
+      if (busy.length) {
+        const jobs = busy.map((j) => `${j.id} (${j.kind}, ${j.state})`).join(', ');
+        throw new ApiError(`${d.runs.dirOf(id)}: run ${id} is in use by job ${jobs}; stop it first, then delete the run`, 400, 'runs/busy');
+      }
+      return { deleted: await d.runs.delete(id) };
+    },
     'system.gpu': async () => {
       const m = process.memoryUsage();
       const gpu = await readGpuStats();

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { JobEvent, JobInfo, JobKind } from '../api/contract.ts';
 import { jobSettingsSchemas } from '../api/job-settings.ts';
 import { StudioError } from '../engine/errors.ts';
+import { isPathInside } from '../engine/formats/output-folder.ts';
 import { parseSettings } from '../engine/parse-settings.ts';
 import { workerMessageSchema } from './messages.ts';
 import { OutputTail } from './output-tail.ts';
@@ -108,6 +109,13 @@ export class JobHost {
     this.lanes[laneOf(kind)].queue.push(job);
     this.pump(laneOf(kind));
     return { ...info };
+  }
+
+  /** Queued or running jobs that use `dir`: a finetune writing there, or any job with a settings path inside it. */
+  activeJobsIn(dir: string): JobInfo[] {
+    const root = path.resolve(dir);
+    const uses = (j: Job) => Object.values(j.config).some((v) => typeof v === 'string' && path.isAbsolute(v) && isPathInside(path.resolve(v), root));
+    return [...this.jobs.values()].filter((j) => (j.info.state === 'queued' || j.info.state === 'running') && uses(j)).map((j) => ({ ...j.info }));
   }
 
   /** Stop a job: a queued one leaves the queue; a running one is asked to stop, then killed after the grace time. */

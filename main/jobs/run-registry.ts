@@ -3,20 +3,14 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { RunSummary } from '../api/contract.ts';
 import { StudioError } from '../engine/errors.ts';
+import { checkpointNames, readMetrics, runPaths, type MetricPoint } from '../engine/train/run-folder.ts';
 
 /**
- * Reads run folders (`runs/<id>/config.json`, `metrics.jsonl`, `checkpoints/step-N/`, `adapter/`): the run
- * folder is the truth, so the Runs page shows the same history after a restart. Reads only; a broken file is
- * listed as a problem of that run, never an error for the whole list.
+ * Reads run folders (their layout is run-folder.ts's): the run folder is the truth, so the Runs page shows the same
+ * history after a restart. Reads only; a broken file is listed as a problem of that run, never an error for the
+ * whole list.
  */
-export interface MetricPoint {
-  step: number;
-  epoch?: number;
-  loss?: number;
-  evalLoss?: number;
-  learningRate?: number;
-  tokensPerSecond?: number;
-}
+export type { MetricPoint } from '../engine/train/run-folder.ts';
 
 /** A run id is a folder name: no separators, no dot-dot, so it cannot reach outside runsDir. */
 export function runDirOf(runsDir: string, id: string): string {
@@ -24,36 +18,12 @@ export function runDirOf(runsDir: string, id: string): string {
   return path.join(runsDir, id);
 }
 
-function readMetrics(file: string, problems: string[]): { points: MetricPoint[]; ended?: string; started: boolean } {
-  const points: MetricPoint[] = [];
-  let ended: string | undefined;
-  let started = false;
-  if (!existsSync(file)) return { points, started };
-  const lines = readFileSync(file, 'utf8').split('\n');
-  lines.forEach((line, i) => {
-    if (!line.trim()) return;
-    let e: Record<string, unknown>;
-    try {
-      e = JSON.parse(line);
-    } catch {
-      // A crash can cut the last line short; an earlier broken line is worth telling.
-      if (i < lines.length - 2) problems.push(`${file}: line ${i + 1} is not JSON`);
-      return;
-    }
-    const num = (k: string) => (typeof e[k] === 'number' ? (e[k] as number) : undefined);
-    if (e.type === 'start') started = true;
-    if (e.type === 'step') points.push({ step: num('step') ?? 0, epoch: num('epoch'), loss: num('loss'), learningRate: num('learningRate'), tokensPerSecond: num('tokensPerSecond') });
-    if (e.type === 'eval') points.push({ step: num('step') ?? 0, epoch: num('epoch'), evalLoss: num('evalLoss') });
-    if (e.type === 'done') ended = typeof e.reason === 'string' ? e.reason : 'finished';
-  });
-  return { points, ended, started };
-}
-
 function readRunFolder(runsDir: string, id: string): { summary: RunSummary; config: Record<string, unknown> | null; metrics: MetricPoint[] } {
   const dir = runDirOf(runsDir, id);
   const problems: string[] = [];
   let config: Record<string, unknown> | null = null;
-  const configFile = path.join(dir, 'config.json');
+  const paths = runPaths(dir);
+  const configFile = paths.config;
   if (existsSync(configFile)) {
     try {
       config = JSON.parse(readFileSync(configFile, 'utf8'));
@@ -61,13 +31,9 @@ function readRunFolder(runsDir: string, id: string): { summary: RunSummary; conf
       problems.push(`${configFile}: not valid JSON (${(e as Error).message})`);
     }
   }
-  const { points, ended, started } = readMetrics(path.join(dir, 'metrics.jsonl'), problems);
-  const ckDir = path.join(dir, 'checkpoints');
-  const checkpoints = existsSync(ckDir)
-    ? readdirSync(ckDir)
-        .filter((n) => /^step-\d+$/.test(n))
-        .sort((a, b) => Number(a.slice(5)) - Number(b.slice(5)))
-    : [];
+  const { points, ended, started, problems: metricProblems } = readMetrics(paths.metrics);
+  problems.push(...metricProblems);
+  const checkpoints = checkpointNames(paths.checkpoints);
   const steps = points.filter((p) => p.loss !== undefined);
   const evals = points.filter((p) => p.evalLoss !== undefined);
   const str = (k: string) => (config && typeof config[k] === 'string' ? (config[k] as string) : undefined);
@@ -82,7 +48,7 @@ function readRunFolder(runsDir: string, id: string): { summary: RunSummary; conf
     lastEvalLoss: evals.at(-1)?.evalLoss,
     status: ended ? (ended === 'stopped' ? 'stopped' : 'finished') : started || config ? 'incomplete' : 'empty',
     checkpoints,
-    hasAdapter: existsSync(path.join(dir, 'adapter', 'adapter_config.json')),
+    hasAdapter: existsSync(paths.adapterConfig),
     problems,
   };
   return { summary, config, metrics: points };
@@ -103,6 +69,11 @@ export class RunRegistry {
     if (!existsSync(runDirOf(this.runsDir, id))) throw new StudioError('no such run', runDirOf(this.runsDir, id), 'runs/missing');
     const { summary, config, metrics } = readRunFolder(this.runsDir, id);
     return { run: summary, config, metrics };
+  }
+
+  /** The folder of run `id` (checked: it cannot leave runsDir). */
+  dirOf(id: string): string {
+    return runDirOf(this.runsDir, id);
   }
 
   async delete(id: string): Promise<boolean> {

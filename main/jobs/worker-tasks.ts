@@ -1,3 +1,4 @@
+import { StudioError } from '../engine/errors.ts';
 import type { JobEvent, JobKind } from '../api/contract.ts';
 import type { ExportHooks, ExportOutcome } from '../engine/export/export-jobs.ts';
 import { backendReport } from './backend-report.ts';
@@ -20,7 +21,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * A built-in job that needs no model: counts steps, prints a line and a progress event per step, and can crash
- * (exit, throw) or ignore stop requests on demand. The tests use it to prove the queue, stop and crash reports;
+ * (exit, throw, refuse with a StudioError) or ignore stop requests on demand. The tests use it to prove the queue, stop and crash reports;
  * a user can run it to check that jobs start at all.
  */
 const selftest: Task = async ({ config, emit, signal }) => {
@@ -33,6 +34,7 @@ const selftest: Task = async ({ config, emit, signal }) => {
     console.log(`selftest: step ${step}/${steps}`);
     if (step === crashAt) {
       if (config.crashMode === 'throw') throw new Error(`selftest: failing on request at step ${step}`);
+      if (config.crashMode === 'refuse') throw new StudioError(`refusing on request at step ${step}`, 'selftest.json', 'selftest/refuse');
       console.error(`selftest: crashing on request at step ${step}`);
       process.exit(70); // an abrupt end: no done/failed event, the host must notice on its own
     }

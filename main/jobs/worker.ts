@@ -60,9 +60,11 @@ onHostMessage(async (raw) => {
     await post({ type: 'event', event: { jobId: id, type: 'done', reason, result: result && JSON.parse(JSON.stringify(result)) } });
     await finish(0);
   } catch (e) {
-    console.error((e as Error)?.stack ?? String(e));
     // A raw fs error on a path the user chose still reaches the page as one line naming it.
     const err = (fsStudioError(e) ?? e) as Error;
+    // A StudioError is the user's input refused with a sentence that names the file: the sentence is the whole story.
+    // Anything else is a defect of ours, and its stack is what a bug report needs.
+    console.error(err instanceof StudioError ? `error: ${err.message}` : (err?.stack ?? String(e)));
     // The host fills lastOutput from what it captured of our stdout/stderr.
     await post({ type: 'event', event: { jobId: id, type: 'failed', error: err?.message ?? String(e), lastOutput: [] } });
     await finish(1);

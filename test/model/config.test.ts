@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseLlamaConfig } from '../../main/engine/model/config.ts';
+import { CONFIG_LIMITS, parseLlamaConfig } from '../../main/engine/model/config.ts';
 import { ropeInverseFrequencies } from '../../main/engine/model/rope.ts';
 
 const llama2 = {
@@ -14,6 +14,12 @@ const llama2 = {
 };
 
 describe('config.json parsing', () => {
+  it.each(Object.entries(CONFIG_LIMITS))('refuses %s above its bound %d, naming config.json and the field', (field, limit) => {
+    const file = '/models/absurd/config.json';
+    expect(() => parseLlamaConfig({ ...llama2, [field]: limit + 1 }, file)).toThrow(new RegExp(`^${file}: invalid config: ${field}: at most [\\d,]+ `));
+    expect(() => parseLlamaConfig({ ...llama2, [field]: 1e9 }, file)).toThrow(/far above any LLaMA-family model/);
+  });
+
   it('fills LLaMA-2 defaults (no GQA, theta 10000, untied)', () => {
     const c = parseLlamaConfig(llama2);
     expect(c).toMatchObject({ numKvHeads: 32, headDim: 128, ropeTheta: 10000, tieWordEmbeddings: false, qkvBias: false, eosTokenIds: [] });

@@ -62,6 +62,15 @@ describe('job host', () => {
     expect(e.type === 'failed' && e.lastOutput.join('\n')).toMatch(/Error: selftest: failing on request at step 2\n\s+at /);
   });
 
+  it('reports a StudioError by its message alone: no JS stack in the last output', async () => {
+    const job = host.start('selftest', { steps: 5, intervalMs: 5, crashAt: 2, crashMode: 'refuse' });
+    const e = await terminal(job.id);
+    expect(e).toMatchObject({ type: 'failed', error: 'selftest.json: refusing on request at step 2' });
+    if (e.type !== 'failed') return;
+    expect(e.lastOutput.at(-1)).toBe('error: selftest.json: refusing on request at step 2');
+    expect(e.lastOutput.join('\n')).not.toMatch(/\n\s+at /);
+  });
+
   it('stops a running job (SIGTERM) and removes a queued one', async () => {
     const long = host.start('selftest', { steps: 1000, intervalMs: 20 });
     const queued = host.start('selftest', { steps: 1 });

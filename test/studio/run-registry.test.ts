@@ -51,6 +51,27 @@ describe('run registry', () => {
     expect(r.config).toEqual({ base_model: '/m/stories', data_path: '/d/a.json' });
   });
 
+  it('shows each step of a resumed run once, and names a metrics line of the wrong shape', () => {
+    const { root } = makeRuns();
+    const c = path.join(root, '20260103-000000-cccc');
+    mkdirSync(c);
+    const lines = [
+      { type: 'start', totalSteps: 4, startStep: 0 },
+      { type: 'step', step: 1, loss: 3 },
+      { type: 'step', step: 2, loss: 2.9 },
+      { type: 'step', step: 3, loss: 2.8 }, // killed after step 3; the newest checkpoint was step 2
+      { type: 'start', totalSteps: 4, startStep: 2 },
+      { type: 'step', step: 3, loss: 2.7 },
+      { type: 'step', step: 4, loss: 'low' },
+      { type: 'done', step: 4, reason: 'max_steps' },
+    ];
+    writeFileSync(path.join(c, 'metrics.jsonl'), lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+    const r = new RunRegistry(root).read('20260103-000000-cccc');
+    expect(r.metrics.map((m) => [m.step, m.loss])).toEqual([[1, 3], [2, 2.9], [3, 2.7]]);
+    expect(r.run.problems).toEqual([expect.stringMatching(/metrics\.jsonl: line 7 \(step\): loss .*number/)]);
+    expect(r.run.status).toBe('finished');
+  });
+
   it('deletes a run and refuses ids that would leave the runs folder', async () => {
     const { root, a } = makeRuns();
     const reg = new RunRegistry(root);

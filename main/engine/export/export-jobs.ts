@@ -2,10 +2,11 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadTemplate } from '../data/templates.ts';
 import { parseSettings } from '../parse-settings.ts';
-import { exportGgufWithModelfile } from './gguf-export.ts';
+import { exportGgufWithModelfile, modelfilePath } from './gguf-export.ts';
 import { exportHfCheckpoint, type ExportProgress } from './hf-export.ts';
 import { exportInt8 } from './int8.ts';
 import { openExportInput, type ExportInput } from './open-model.ts';
+import { checkExportOutput } from './output-guard.ts';
 import { parseShardSize } from './shard-size.ts';
 import { exportStateDict } from './state-dict.ts';
 import { mergeSettingsSchema, quantizeSettingsSchema, stateDictSettingsSchema, type MergeSettings, type QuantizeSettings, type StateDictSettings } from './export-settings.ts';
@@ -46,12 +47,16 @@ function writeReport(file: string, report: Record<string, unknown>): string {
   return file;
 }
 
+/** A GGUF's verification report, beside it. */
+const ggufReportFile = (gguf: string) => `${gguf}.verification.json`;
+
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
 /** Merge an adapter into its base and write a sharded Hugging Face checkpoint. */
 export async function runMerge(raw: MergeSettings, hooks: ExportHooks = {}): Promise<ExportOutcome> {
   const o = parseSettings(mergeSettingsSchema, raw, 'merge settings');
   const maxShardSize = parseShardSize(o.max_shard_size);
+  await checkExportOutput({ output: o.output_dir, flag: 'output_dir', kind: 'folder', baseModel: o.base_model, loraWeights: o.lora_weights });
   return withInput(o.base_model, o.lora_weights, hooks, async (input) => {
     const r = await exportHfCheckpoint({ source: input.source, config: input.config, baseDir: o.base_model, outDir: o.output_dir, maxShardSize, dtype: o.dtype, onProgress: hooks.onProgress });
     const report = { kind: 'hf-checkpoint', ...r, checks: ['every shard reopened by the spec-checking safetensors reader', 'index total_size equals the tensors written'] };
@@ -68,6 +73,7 @@ export async function runMerge(raw: MergeSettings, hooks: ExportHooks = {}): Pro
 /** Meta's original layout (params.json + consolidated.00.safetensors), adapter merged when given. */
 export async function runStateDict(raw: StateDictSettings, hooks: ExportHooks = {}): Promise<ExportOutcome> {
   const o = parseSettings(stateDictSettingsSchema, raw, 'state dict settings');
+  await checkExportOutput({ output: o.output_dir, flag: 'output_dir', kind: 'folder', baseModel: o.base_model, loraWeights: o.lora_weights });
   return withInput(o.base_model, o.lora_weights, hooks, async (input) => {
     const r = await exportStateDict({ source: input.source, config: input.config, outDir: o.output_dir, dtype: o.dtype, onProgress: hooks.onProgress });
     const report = { kind: 'state-dict', ...r, load: 'safetensors.torch.load_file("consolidated.00.safetensors")' };
@@ -85,6 +91,9 @@ export async function runStateDict(raw: StateDictSettings, hooks: ExportHooks = 
 export async function runQuantize(raw: QuantizeSettings, hooks: ExportHooks = {}): Promise<ExportOutcome> {
   const o = parseSettings(quantizeSettingsSchema, raw, 'quantize settings');
   const baseDir = (o.model ?? o.base_model)!;
+  const output = { output: o.output, flag: 'output', baseModel: baseDir, loraWeights: o.lora_weights };
+  if (o.format === 'int8') await checkExportOutput({ ...output, kind: 'folder' });
+  else await checkExportOutput({ ...output, kind: 'file', beside: [modelfilePath(o.output), ggufReportFile(o.output)] });
   return withInput(baseDir, o.lora_weights, hooks, async (input) => {
     if (o.format === 'int8') {
       const r = await exportInt8({ source: input.source, config: input.config, baseDir, outDir: o.output, onProgress: hooks.onProgress });
@@ -109,7 +118,7 @@ export async function runQuantize(raw: QuantizeSettings, hooks: ExportHooks = {}
       kind: `gguf-${fileType}`,
       output: path.resolve(o.output),
       summary: `GGUF ${fileType}: ${mib(r.report.bytes)}, ${r.report.tensors.length} tensors; Modelfile: ${r.modelfile} (ollama create NAME -f Modelfile)`,
-      reportFile: writeReport(`${o.output}.verification.json`, report),
+      reportFile: writeReport(ggufReportFile(o.output), report),
       report,
     };
   });

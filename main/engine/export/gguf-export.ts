@@ -9,6 +9,11 @@ import type { TensorSource } from '../formats/tensor-source.ts';
 import type { LlamaConfig } from '../model/config.ts';
 import type { ExportProgress } from './hf-export.ts';
 
+/** Where the Modelfile of a GGUF goes: beside it. */
+export function modelfilePath(ggufFile: string): string {
+  return path.join(path.dirname(ggufFile), 'Modelfile');
+}
+
 /** An Ollama Modelfile beside the GGUF: FROM, the prompt template as TEMPLATE, and stop words. */
 export function ollamaModelfile(ggufFile: string, template: PromptTemplate, eosToken = '</s>'): string {
   const body = template.prompt_no_input.replace('{instruction}', '{{ .Prompt }}');
@@ -67,7 +72,7 @@ export async function exportGgufWithModelfile(opts: {
   onProgress?: ExportProgress;
 }): Promise<{ report: GgufExportReport; modelfile: string; verification: GgufVerification }> {
   const report = await exportLlamaGguf(opts.source, opts.config, opts.baseDir, opts.outFile, { fileType: opts.fileType, name: path.basename(opts.outFile, '.gguf'), onProgress: opts.onProgress });
-  const modelfile = path.join(path.dirname(opts.outFile), 'Modelfile');
+  const modelfile = modelfilePath(opts.outFile);
   writeFileSync(modelfile, ollamaModelfile(opts.outFile, opts.template));
   const verification = await verifyGguf(opts.outFile, report.tensors.length);
   return { report, modelfile, verification };

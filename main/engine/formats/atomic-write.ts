@@ -1,11 +1,23 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { rethrowFsError, withFsErrors } from '../fs-errors.ts';
 
 /** A hidden temp name in the same folder (so the final rename is atomic on one filesystem). */
 export function tempPathFor(target: string): string {
   return path.join(path.dirname(target), `.${path.basename(target)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+}
+
+const TEMP_NAME = /^\..+\.tmp-\d+-[0-9a-f]{8}$/;
+
+/**
+ * Remove the temp files a killed process left in `dir` (names made by tempPathFor). Call it only where no other
+ * process writes, e.g. a run's adapter/ folder when that run starts again. Returns the names removed.
+ */
+export async function removeStaleTempFiles(dir: string): Promise<string[]> {
+  const stale = (await readdir(dir).catch(() => [] as string[])).filter((n) => TEMP_NAME.test(n));
+  for (const n of stale) await rm(path.join(dir, n), { force: true });
+  return stale;
 }
 
 export interface AtomicWriteHooks {

@@ -17,19 +17,39 @@ const ropeScalingSchema = z
 
 const positiveInt = z.number().int().positive();
 
+/**
+ * Upper bounds on the sizes config.json declares, a few times above the largest LLaMA-family models (Llama 3.1 405B:
+ * 126 layers, hidden 16384, intermediate 53248, 128 heads, vocab 128256; Llama 4 Scout: 10M positions). Work and
+ * memory grow with these numbers before any weight is read, so an absurd file (num_hidden_layers 1e9) is refused
+ * here, in microseconds, instead of freezing the studio.
+ */
+export const CONFIG_LIMITS = {
+  num_hidden_layers: 1024,
+  hidden_size: 131_072,
+  intermediate_size: 524_288,
+  num_attention_heads: 2048,
+  num_key_value_heads: 2048,
+  head_dim: 4096,
+  vocab_size: 4_194_304,
+  max_position_embeddings: 16_777_216,
+} as const;
+
+const bounded = (field: keyof typeof CONFIG_LIMITS) =>
+  positiveInt.max(CONFIG_LIMITS[field], `at most ${CONFIG_LIMITS[field].toLocaleString('en-US')} (far above any LLaMA-family model); is this file a real model config?`);
+
 /** The fields of a Hugging Face config.json that LLaMA-family models (LLaMA 1/2/3, Mistral, Qwen2) use. */
 export const hfConfigSchema = z
   .object({
     model_type: z.string().optional(),
     architectures: z.array(z.string()).optional(),
-    hidden_size: positiveInt,
-    intermediate_size: positiveInt,
-    num_hidden_layers: positiveInt,
-    num_attention_heads: positiveInt,
-    num_key_value_heads: positiveInt.optional(),
-    head_dim: positiveInt.optional(),
-    vocab_size: positiveInt,
-    max_position_embeddings: positiveInt.optional(),
+    hidden_size: bounded('hidden_size'),
+    intermediate_size: bounded('intermediate_size'),
+    num_hidden_layers: bounded('num_hidden_layers'),
+    num_attention_heads: bounded('num_attention_heads'),
+    num_key_value_heads: bounded('num_key_value_heads').optional(),
+    head_dim: bounded('head_dim').optional(),
+    vocab_size: bounded('vocab_size'),
+    max_position_embeddings: bounded('max_position_embeddings').optional(),
     rms_norm_eps: z.number().positive().default(1e-6),
     rope_theta: z.number().positive().default(10000),
     rope_scaling: ropeScalingSchema.nullable().optional(),
@@ -76,6 +96,9 @@ export interface LlamaConfig {
   raw: Record<string, unknown>;
 }
 
+/** The context assumed when config.json gives no max_position_embeddings (LLaMA 1's). */
+export const DEFAULT_MAX_POSITIONS = 2048;
+
 const SUPPORTED_ACTIVATIONS = new Set(['silu', 'swish']);
 
 /** Parse and check a config.json object; `file` names it in every error. */
@@ -121,7 +144,7 @@ export function parseLlamaConfig(json: unknown, file = 'config.json'): LlamaConf
     numKvHeads,
     headDim,
     vocabSize: c.vocab_size,
-    maxPositions: c.max_position_embeddings ?? 2048,
+    maxPositions: c.max_position_embeddings ?? DEFAULT_MAX_POSITIONS,
     rmsNormEps: c.rms_norm_eps,
     ropeTheta: c.rope_theta,
     ropeScaling: parseRopeScaling(c.rope_scaling ?? null, file),

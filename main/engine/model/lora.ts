@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { mixSeeds } from '../data/prng.ts';
 import { StudioError } from '../errors.ts';
 import type { LlamaConfig } from './config.ts';
 import type { ProjectionFn } from './llama.ts';
@@ -15,6 +16,22 @@ export interface LoraSettings {
   targetModules: ProjectionName[];
   /** rsLoRA: scale by alpha/√r instead of alpha/r. */
   useRslora: boolean;
+}
+
+/** Where a training run draws a dropout mask: the run's seed, the optimizer step and the micro-batch within it. */
+export interface DropoutDraw {
+  seed: number;
+  step: number;
+  microBatch: number;
+}
+
+/**
+ * The seed of one dropout mask, a hash over all five coordinates. A weighted sum (seed·1,000,003 + step·1009 +
+ * micro-batch·101 + layer·7 + projection) gave the same seed, and so the same mask, to 1,645 of the 6,144 draws of
+ * three Alpaca-default steps; a hash makes every draw of a run its own.
+ */
+export function dropoutSeed(draw: DropoutDraw, layer: number, name: ProjectionName): number {
+  return mixSeeds(draw.seed, draw.step, draw.microBatch, layer, PROJECTIONS.indexOf(name));
 }
 
 /** One adapted module: y = W·x + scale · B·A·dropout(x). Stored as Aᵀ [in, r] and Bᵀ [r, out] for 2-D matmuls. */
@@ -88,16 +105,16 @@ export class LoraAdapter {
   }
 
   /**
-   * The projection to hand to LlamaModel.forward. `dropoutSeed` (training only) makes dropout masks a pure
-   * function of the step, so a resumed run draws the same masks as an uninterrupted one.
+   * The projection to hand to LlamaModel.forward. `dropout` (training only) makes dropout masks a pure
+   * function of where they are drawn, so a resumed run draws the same masks as an uninterrupted one.
    */
-  projection(opts: { training: boolean; dropoutSeed?: number } = { training: false }): ProjectionFn {
+  projection(opts: { training: boolean; dropout?: DropoutDraw } = { training: false }): ProjectionFn {
     const rate = opts.training ? this.settings.dropout : 0;
     return (x, layer, name, base) => {
       const base_y = applyFrozen(x, layer, name, base);
       const m = this.module(layer, name);
       if (!m) return base_y;
-      const seed = opts.dropoutSeed === undefined ? undefined : opts.dropoutSeed + layer * 7 + PROJECTIONS.indexOf(name);
+      const seed = opts.dropout === undefined ? undefined : dropoutSeed(opts.dropout, layer, name);
       const dropped = rate > 0 ? tf.dropout(x, rate, undefined, seed) : x;
       return tf.add(base_y, tf.mul(loraDelta(dropped as tf.Tensor2D, m.aT, m.bT), this.scale)) as tf.Tensor2D;
     };

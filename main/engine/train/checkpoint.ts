@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { StudioError } from '../errors.ts';
+import { checkpointName, checkpointNames, checkpointStep } from './run-folder.ts';
 
 /**
  * Checkpoint directories: `checkpoints/step-N/`, each complete on its own. A checkpoint is written into a hidden
@@ -17,10 +18,6 @@ export interface Manifest {
   version: 1;
   step: number;
   files: Record<string, { bytes: number; sha256: string }>;
-}
-
-export function checkpointName(step: number): string {
-  return `step-${step}`;
 }
 
 /** Write a checkpoint atomically. `fill(dir)` writes the files into the temp folder. Returns the final path. */
@@ -89,12 +86,7 @@ export async function removeStaleTemps(root: string): Promise<string[]> {
 
 /** Checkpoints under root, newest step first. */
 export async function listCheckpoints(root: string): Promise<{ step: number; dir: string }[]> {
-  const names = await readdir(root).catch(() => [] as string[]);
-  return names
-    .map((n) => ({ n, m: /^step-(\d+)$/.exec(n) }))
-    .filter((x): x is { n: string; m: RegExpExecArray } => x.m !== null)
-    .map(({ n, m }) => ({ step: Number(m[1]), dir: path.join(root, n) }))
-    .sort((a, b) => b.step - a.step);
+  return checkpointNames(root).map((n) => ({ step: checkpointStep(n)!, dir: path.join(root, n) })).reverse();
 }
 
 /**

@@ -38,6 +38,10 @@ export const finetuneConfigSchema = z.object({
     .nullable()
     .default(null)
     .describe('A checkpoint folder to continue from, or true for the newest good checkpoint in output_dir.'),
+  overwrite: z
+    .boolean()
+    .default(false)
+    .describe("Start over in an output_dir that holds a run: its config, metrics, checkpoints and adapter are deleted first (other files stay)."),
   prompt_template_name: z.string().default('alpaca').describe('alpaca, alpaca_legacy, alpaca_short, vigogne, or a template JSON file.'),
   // Ours, beyond Alpaca-LoRA:
   backend: z.enum(BACKEND_CHOICES).default('auto').describe('tfjs backend: auto picks the fastest that loads (tfjs-node-gpu, WebGPU on a hardware adapter, tfjs-node, wasm, cpu); webgpu-software is the slow SwiftShader adapter, for tests.'),

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -14,9 +14,10 @@ import { datasetStats, overLongProblems } from '../data/stats.ts';
 import { loadTemplate } from '../data/templates.ts';
 import { StudioError } from '../errors.ts';
 import { rethrowFsError, withFsErrors } from '../fs-errors.ts';
-import { writeFileAtomic } from '../formats/atomic-write.ts';
+import { removeStaleTempFiles, writeFileAtomic } from '../formats/atomic-write.ts';
+import { makeOutputFolder } from '../formats/output-folder.ts';
 import { readPeftAdapter, type LoadedAdapter } from '../formats/peft-adapter.ts';
-import { loadLlamaConfig } from '../model/config.ts';
+import { DEFAULT_MAX_POSITIONS, loadLlamaConfig, type LlamaConfig } from '../model/config.ts';
 import { loadModel } from '../model/load.ts';
 import { LoraAdapter, checkTargets } from '../model/lora.ts';
 import { checkLoraRank } from '../model/projections.ts';
@@ -27,7 +28,10 @@ import { AdamW, ADAMW_DEFAULTS } from './adamw.ts';
 import { latestGoodCheckpoint, pruneCheckpoints, removeStaleTemps, requireGoodCheckpoint, writeCheckpoint } from './checkpoint.ts';
 import type { FinetuneConfig } from './config.ts';
 import { trainableParamsLine, type TrainingEvent, type TrainingListener } from './reports.ts';
-import { fillCheckpoint, restoreCheckpoint, saveAdapter, verifySavedAdapter, type TrainerStateFile } from './run-state.ts';
+import { describeChanges, resumeSettingChanges } from './resume-settings.ts';
+import { appendMetric, checkpointName, removeRunFiles, runFilesIn, runPaths, type RunPaths } from './run-folder.ts';
+import { fillCheckpoint, restoreCheckpoint, saveAdapter, TRAINING_CONFIG, verifySavedAdapter, type TrainerStateFile } from './run-state.ts';
+import { linearWarmupDecay } from './schedule.ts';
 import { NonFiniteLossError, START, totalSteps, train, type TrainerPosition } from './trainer.ts';
 
 export interface FinetuneResult {
@@ -44,24 +48,33 @@ export interface FinetuneResult {
  * LoRA adapter, train, checkpoint, and save the final adapter (checked after saving). Every report goes to
  * `listener`; the run folder gets config.json first and metrics.jsonl as it goes.
  */
-export async function runFinetune(config: FinetuneConfig, listener: TrainingListener, opts: { signal?: AbortSignal } = {}): Promise<FinetuneResult> {
-  const runDir = path.resolve(config.output_dir);
-  const checkpointsDir = path.join(runDir, 'checkpoints');
-  await withFsErrors(runDir, 'write', () => mkdir(runDir, { recursive: true }));
-  const metricsFile = path.join(runDir, 'metrics.jsonl');
+export async function runFinetune(
+  config: FinetuneConfig,
+  listener: TrainingListener,
+  opts: { signal?: AbortSignal; inStepReportMs?: number } = {},
+): Promise<FinetuneResult> {
+  refuseCutoffBeyondContext(config, loadLlamaConfig(config.base_model));
+  const paths = runPaths(config.output_dir);
+  const { dir: runDir, checkpoints: checkpointsDir } = paths;
+  const removed = await withFsErrors(runDir, 'write', () => prepareRunFolder(config, paths));
   const emit: TrainingListener = (e: TrainingEvent) => {
     try {
-      appendFileSync(metricsFile, JSON.stringify({ time: new Date().toISOString(), ...e }) + '\n');
+      appendMetric(paths.metrics, e);
     } catch (err) {
-      rethrowFsError(err, metricsFile);
+      rethrowFsError(err, paths.metrics);
     }
     listener(e);
   };
   const log = (message: string, level: 'info' | 'warn' = 'info') => emit({ type: 'log', level, message });
+  if (removed.length) log(`overwrite: removed the previous run's ${removed.join(', ')} from ${runDir}`, 'warn');
+
+  for (const t of await removeStaleTemps(checkpointsDir)) log(`removed an unfinished checkpoint left by a crash: ${t}`, 'warn');
+  for (const t of await removeStaleTempFiles(paths.adapter)) log(`removed an unfinished adapter file left by a crash: ${t}`, 'warn');
+  const resumeDir = await findResumeCheckpoint(config, checkpointsDir, log);
+  if (resumeDir) checkResumeSettings(config, resumeDir, log);
 
   const backend = await initBackend(config.backend, { threads: config.threads });
   log(describeBackend(backend));
-  for (const t of await removeStaleTemps(checkpointsDir)) log(`removed an unfinished checkpoint left by a crash: ${t}`, 'warn');
 
   const targets = checkTargets(config.lora_target_modules);
   const template = loadTemplate(config.prompt_template_name);
@@ -126,20 +139,22 @@ export async function runFinetune(config: FinetuneConfig, listener: TrainingList
   const dataSha256 = createHash('sha256').update(readFileSync(config.data_path)).digest('hex');
 
   let from: TrainerPosition = START;
-  const resumeDir = await findResumeCheckpoint(config, checkpointsDir, log);
   if (resumeDir) {
     const state = await restoreCheckpoint(resumeDir, modelConfig, adapter, optimizer);
     if (state.dataSha256 !== dataSha256) log(`the data file changed since ${resumeDir} was written; the data order will differ`, 'warn');
-    if (state.seed !== config.seed) log(`seed ${config.seed} differs from the checkpoint's seed ${state.seed}; data order and dropout will differ`, 'warn');
     from = state.position;
     log(`resuming from ${resumeDir} at step ${from.step}`);
   }
 
   const allParams = parameterCount(modelConfig) + adapter.parameterCount;
   const resolved = { ...config, backend_used: backend.name, backend_detail: backend.detail, threads_used: backend.threads };
-  await writeFileAtomic(path.join(runDir, 'config.json'), JSON.stringify(resolved, null, 2) + '\n');
+  await writeFileAtomic(paths.config, JSON.stringify(resolved, null, 2) + '\n');
   log(trainableParamsLine(adapter.parameterCount, allParams));
   const total = totalSteps(trainerData, schedule);
+  if (from.step === 0) {
+    const zeroRate = onlyStepsAtZeroRate(total, config.warmup_steps);
+    if (zeroRate) log(`this run cannot change the adapter${zeroRate}`, 'warn');
+  }
   emit({ type: 'start', totalSteps: total, startStep: from.step, trainableParams: adapter.parameterCount, allParams, backend: describeBackend(backend) });
 
   let lastCheckpoint: string | undefined;
@@ -147,14 +162,14 @@ export async function runFinetune(config: FinetuneConfig, listener: TrainingList
     const state: TrainerStateFile = { position: pos, optimizerStep: opt.step, seed: config.seed, epochOrder: batches.orderOf(pos.epoch), dataSha256 };
     const dir = await writeCheckpoint(checkpointsDir, pos.step, (d) => fillCheckpoint(d, adapter, opt, state, config.base_model, resolved));
     lastCheckpoint = dir;
-    const best = pos.bestStep === null ? undefined : path.join(checkpointsDir, `step-${pos.bestStep}`);
+    const best = pos.bestStep === null ? undefined : path.join(checkpointsDir, checkpointName(pos.bestStep));
     await pruneCheckpoints(checkpointsDir, config.save_total_limit, [best]);
     return dir;
   };
 
   let outcome;
   try {
-    outcome = await train(model, adapter, optimizer, trainerData, schedule, { listener: emit, saveCheckpoint, shouldStop: () => opts.signal?.aborted ?? false }, from);
+    outcome = await train(model, adapter, optimizer, trainerData, schedule, { listener: emit, saveCheckpoint, shouldStop: () => opts.signal?.aborted ?? false, inStepReportMs: opts.inStepReportMs }, from);
   } catch (e) {
     if (e instanceof NonFiniteLossError) {
       log(e.message, 'warn');
@@ -163,15 +178,15 @@ export async function runFinetune(config: FinetuneConfig, listener: TrainingList
     throw e;
   }
   const pos = outcome.position;
-  if (outcome.reason !== 'stopped' && (!lastCheckpoint || !lastCheckpoint.endsWith(`step-${pos.step}`))) await saveCheckpoint(pos, optimizer);
+  if (outcome.reason !== 'stopped' && (!lastCheckpoint || path.basename(lastCheckpoint) !== checkpointName(pos.step))) await saveCheckpoint(pos, optimizer);
 
   // The final adapter: the best by validation loss when there was validation (load_best_model_at_end), else the last.
-  const bestDir = pos.bestStep !== null ? path.join(checkpointsDir, `step-${pos.bestStep}`) : undefined;
+  const bestDir = pos.bestStep !== null ? path.join(checkpointsDir, checkpointName(pos.bestStep)) : undefined;
   const finalAdapter = bestDir && existsSync(bestDir) ? loraFromPeft(modelConfig, await readPeftAdapter(bestDir, modelConfig)) : adapter;
-  const adapterDir = path.join(runDir, 'adapter');
+  const adapterDir = paths.adapter;
   await mkdir(adapterDir, { recursive: true });
   await saveAdapter(adapterDir, finalAdapter, config.base_model);
-  const saved = await verifySavedAdapter(adapterDir, modelConfig, finalAdapter, pos.step > 0);
+  const saved = await verifySavedAdapter(adapterDir, modelConfig, finalAdapter, pos.step > 0, onlyStepsAtZeroRate(pos.step, config.warmup_steps));
   await checkLogitsRoundTrip(adapterDir, model, finalAdapter, saved, trainerData.validation[0] ?? trainerData.microBatch(0, 0));
   log(`adapter saved to ${adapterDir} and checked (tensors, shapes, logits round trip)`);
 
@@ -208,9 +223,72 @@ async function refuseIfDeviceTooSmall(
   log(`WebGPU device ${device.name}: ${mem}; estimated ${(est.totalBytes / 2 ** 30).toFixed(2)} GiB for training, largest tensor ${(est.largestTensor.bytes / 2 ** 20).toFixed(1)} MiB of ${(device.maxBindingBytes / 2 ** 20).toFixed(0)} MiB allowed`);
 }
 
+/**
+ * cutoff_len above the model's context is refused, not clamped: positions past max_position_embeddings are ones the
+ * model never saw (RoPE gives them angles it was not trained on), attention cost grows with the square of the length,
+ * and a silent clamp would train on other data than the user asked for.
+ */
+function refuseCutoffBeyondContext(config: FinetuneConfig, model: LlamaConfig): void {
+  if (config.cutoff_len <= model.maxPositions) return;
+  const declared = model.raw.max_position_embeddings === undefined ? ` (config.json gives no max_position_embeddings; ${DEFAULT_MAX_POSITIONS} assumed)` : '';
+  throw new StudioError(
+    `cutoff_len ${config.cutoff_len} is above the model's context of ${model.maxPositions} tokens${declared}; set cutoff_len to ${model.maxPositions} or less`,
+    path.join(config.base_model, 'config.json'),
+    'config/cutoff-len',
+  );
+}
+
+function isResuming(config: FinetuneConfig): boolean {
+  const r = config.resume_from_checkpoint;
+  return !(r === null || r === false || r === 'false');
+}
+
+/**
+ * Check the output folder and make it. A folder that already holds a run is refused unless the run is resumed or
+ * `overwrite` is set (then the old run's files are removed first, and their names returned): two runs in one folder
+ * mix their checkpoints and metrics, and a later resume would continue the wrong one.
+ */
+async function prepareRunFolder(config: FinetuneConfig, paths: RunPaths): Promise<string[]> {
+  if (config.overwrite && isResuming(config)) {
+    throw new StudioError('resume_from_checkpoint and overwrite both set: resume the run or start it over, not both', paths.dir, 'run/conflict');
+  }
+  await makeOutputFolder(paths.dir, 'output_dir');
+  const existing = runFilesIn(paths.dir);
+  if (existing.length === 0 || isResuming(config)) return [];
+  if (!config.overwrite) {
+    throw new StudioError(
+      `already holds a run (${existing.join(', ')}). Continue it with --resume_from_checkpoint true, start it over with --overwrite true (deletes those files), or choose another output_dir`,
+      paths.dir,
+      'run/exists',
+    );
+  }
+  return removeRunFiles(paths.dir);
+}
+
+/** Name every setting that differs from the checkpoint's; refuse those the checkpoint cannot continue with. */
+function checkResumeSettings(config: FinetuneConfig, checkpoint: string, log: (m: string, l?: 'info' | 'warn') => void): void {
+  const file = path.join(checkpoint, TRAINING_CONFIG);
+  let saved: Record<string, unknown>;
+  try {
+    saved = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch {
+    return; // verified by its manifest; a checkpoint written before training_config.json existed has nothing to compare
+  }
+  const { refused, changed } = resumeSettingChanges(saved, config);
+  if (refused.length) {
+    throw new StudioError(
+      `cannot resume with ${describeChanges(refused)}: the checkpoint's LoRA weights, optimizer moments and position were made with the first values. ` +
+        'Resume with the saved settings, or start a new run (another output_dir, or --overwrite true)',
+      file,
+      'run/resume-settings',
+    );
+  }
+  if (changed.length) log(`resuming with settings that differ from ${file}: ${describeChanges(changed)}; the result will not equal an uninterrupted run`, 'warn');
+}
+
 async function findResumeCheckpoint(config: FinetuneConfig, root: string, log: (m: string, l?: 'info' | 'warn') => void) {
   const r = config.resume_from_checkpoint;
-  if (r === null || r === false || r === 'false') return undefined;
+  if (!isResuming(config) || r === null || r === false) return undefined;
   if (r === true || r === 'true') {
     const dir = await latestGoodCheckpoint(root, (m) => log(m, 'warn'));
     if (!dir) log(`no checkpoint to resume from in ${root}; starting from scratch`, 'warn');
@@ -234,6 +312,17 @@ async function checkLogitsRoundTrip(dir: string, model: import('../model/llama.t
   maxDiff.dispose();
   reloaded.dispose();
   if (diff !== 0) throw new StudioError(`the saved adapter gives other logits than the trained one (max difference ${diff})`, dir, 'adapter/verify');
+}
+
+/**
+ * Why a run of `steps` optimizer steps leaves every lora_B at zero, when the schedule is the cause: with warmup the
+ * first step runs at learning rate 0 (linearWarmupDecay, as the HF Trainer's), so one step trains nothing.
+ */
+function onlyStepsAtZeroRate(steps: number, warmupSteps: number): string {
+  // Only the first step can run at rate 0 (step ≥ 1 has step / warmup > 0), so two steps settle it.
+  const someStepTrains = [0, 1].some((i) => i < steps && linearWarmupDecay(i, warmupSteps, steps) > 0);
+  if (steps === 0 || someStepTrains) return '';
+  return `: with warmup_steps ${warmupSteps} the first step runs at learning rate 0 (as Hugging Face's schedule does), and this run has only ${steps} step. Train at least 2 steps (--max_steps 2), or set --warmup_steps 0`;
 }
 
 function randomFrom(prng: Prng): () => number {

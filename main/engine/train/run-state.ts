@@ -11,6 +11,8 @@ import type { TrainerPosition } from './trainer.ts';
 
 export const TRAINER_STATE = 'trainer_state.json';
 export const OPTIMIZER_STATE = 'optimizer.safetensors';
+/** The resolved run config the checkpoint was written under (a resume compares its own settings with it). */
+export const TRAINING_CONFIG = 'training_config.json';
 
 export interface TrainerStateFile {
   position: TrainerPosition;
@@ -40,7 +42,7 @@ export async function fillCheckpoint(dir: string, adapter: LoraAdapter, optimize
   }
   await writeSafetensors(path.join(dir, OPTIMIZER_STATE), tensors, { metadata: { format: 'lora-studio-adamw', step: String(optimizer.step) } });
   await writeFile(path.join(dir, TRAINER_STATE), JSON.stringify(state, null, 2));
-  await writeFile(path.join(dir, 'training_config.json'), JSON.stringify(config, null, 2));
+  await writeFile(path.join(dir, TRAINING_CONFIG), JSON.stringify(config, null, 2));
 }
 
 /** Read a checkpoint's trainer state, adapter weights (into `adapter`) and optimizer moments (into `optimizer`). */
@@ -82,17 +84,18 @@ export async function restoreCheckpoint(dir: string, base: LlamaConfig, adapter:
 
 /**
  * Reopen a saved adapter and check it: the tensor count is 2 × targets × layers, every shape matches, and after
- * training B is no longer all zeros (the 443-byte empty adapter_model.bin failure). Throws on any failure; returns
+ * training B is no longer all zeros (the 443-byte empty adapter_model.bin failure; `whyUntrained` adds a known cause
+ * to that message). Throws on any failure; returns
  * what was read back, for further checks.
  */
-export async function verifySavedAdapter(dir: string, base: LlamaConfig, adapter: LoraAdapter, trained: boolean) {
+export async function verifySavedAdapter(dir: string, base: LlamaConfig, adapter: LoraAdapter, trained: boolean, whyUntrained = '') {
   const loaded = await readPeftAdapter(dir, base); // checks names, shapes, ranks and that no module is missing
   const expected = adapter.settings.targetModules.length * base.numLayers;
   if (loaded.modules.size !== expected) {
     throw new StudioError(`saved adapter holds ${2 * loaded.modules.size} tensors, expected ${2 * expected}`, path.join(dir, ADAPTER_WEIGHTS), 'adapter/verify');
   }
   if (trained && [...loaded.modules.values()].every((m) => m.b.every((x) => x === 0))) {
-    throw new StudioError('every lora_B is still zero after training: the adapter would do nothing', path.join(dir, ADAPTER_WEIGHTS), 'adapter/verify');
+    throw new StudioError(`every lora_B is still zero after training: the adapter would do nothing${whyUntrained}`, path.join(dir, ADAPTER_WEIGHTS), 'adapter/verify');
   }
   for (const m of adapter.modules) {
     const saved = loaded.modules.get(`${m.layer}.${m.name}`)!;

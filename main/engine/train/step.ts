@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { LlamaModel } from '../model/llama.ts';
-import type { LoraAdapter } from '../model/lora.ts';
+import type { DropoutDraw, LoraAdapter } from '../model/lora.ts';
 import { shiftedTargets, weightedCrossEntropySum } from './loss.ts';
 
 /** One micro-batch as the data pipeline makes it: row-major [B, T] arrays. */
@@ -27,13 +27,13 @@ export async function microBatchGradients(
   adapter: LoraAdapter,
   mb: MicroBatch,
   normalizer: number,
-  dropoutSeed?: number,
+  dropout?: DropoutDraw,
 ): Promise<{ loss: number; grads: tf.Tensor[] }> {
   const { targets, weights } = shiftedTargets(mb.labels, mb.batchSize, mb.seqLen);
   const vars = adapter.variables;
   const ids = tf.tensor2d(mb.inputIds, [mb.batchSize, mb.seqLen], 'int32');
   const mask = tf.tensor2d(mb.attentionMask, [mb.batchSize, mb.seqLen], 'int32');
-  const projection = adapter.projection({ training: true, dropoutSeed });
+  const projection = adapter.projection({ training: true, dropout });
   const { value, grads } = tf.variableGrads(() => {
     const logits = model.forward(ids, { attentionMask: mask, projection }); // [B, T, V]
     const flat = tf.reshape(logits, [-1, model.config.vocabSize]) as tf.Tensor2D; // [B·T, V]

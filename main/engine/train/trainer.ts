@@ -55,7 +55,12 @@ export interface TrainerHooks {
   listener: TrainingListener;
   /** Checked between steps; true stops the run cleanly (a checkpoint is saved first). */
   shouldStop?: () => boolean;
+  /** A step whose micro-batches take longer than this reports each one as it ends (ms; default IN_STEP_REPORT_MS). */
+  inStepReportMs?: number;
 }
+
+/** Long steps (big accumulation, long sequences, a slow backend) say how far they are, so a run never looks hung. */
+export const IN_STEP_REPORT_MS = 10_000;
 
 /** Optimizer steps for the whole run, as the HF Trainer counts them (a partial last accumulation still steps). */
 export function totalSteps(data: Pick<TrainerData, 'microBatchesPerEpoch'>, s: TrainerSchedule): number {
@@ -107,9 +112,17 @@ export async function train(
 
     let stepLoss = 0;
     let accumulated: tf.Tensor[] | undefined;
+    const stepStarted = performance.now();
+    let lastReport = stepStarted;
     for (const [i, mb] of batches.entries()) {
-      const dropoutSeed = schedule.seed * 1_000_003 + pos.step * 1009 + i * 101;
-      const { loss, grads } = await microBatchGradients(model, adapter, mb, normalizer, dropoutSeed);
+      const now = performance.now();
+      if (i > 0 && now - lastReport >= (hooks.inStepReportMs ?? IN_STEP_REPORT_MS)) {
+        const seconds = ((now - stepStarted) / 1000).toFixed(1);
+        hooks.listener({ type: 'log', level: 'info', message: `step ${pos.step + 1}/${total}: micro-batch ${i}/${batches.length} done, ${seconds} s into the step` });
+        lastReport = now;
+      }
+      const dropout = { seed: schedule.seed, step: pos.step, microBatch: i };
+      const { loss, grads } = await microBatchGradients(model, adapter, mb, normalizer, dropout);
       stepLoss += loss;
       tokensSeen += mb.batchSize * mb.seqLen;
       if (!accumulated) accumulated = grads;

@@ -1,0 +1,53 @@
+import { existsSync, realpathSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { StudioError } from '../errors.ts';
+import { adapterFolder } from '../formats/peft-adapter.ts';
+import { checkOutputParent, isPathInside } from '../formats/output-folder.ts';
+
+/** The real path of `p`, or of its nearest existing folder with the rest appended (so symlinked inputs compare right). */
+function realish(p: string): string {
+  const full = path.resolve(p);
+  if (existsSync(full)) return realpathSync(full);
+  const up = path.dirname(full);
+  return up === full ? full : path.join(realish(up), path.basename(full));
+}
+
+export interface ExportOutputCheck {
+  /** The output path and the flag that named it (`output_dir`, `output`). */
+  output: string;
+  flag: string;
+  /** A file (GGUF) or a folder (merge, state dict, int8). */
+  kind: 'file' | 'folder';
+  /** The folders read from: an output inside one would change or destroy the input. */
+  baseModel: string;
+  loraWeights?: string;
+  /** Files written beside a file output (the Modelfile, the report). */
+  beside?: string[];
+}
+
+/**
+ * Refuse, before anything is read or written, an export that would overwrite something or write into its own input:
+ * an existing output file (or a file beside it), an output inside the base model or adapter folder, or an output
+ * whose parent is not an ordinary writable folder. Folders must also be new or empty (withAtomicDir checks that).
+ */
+export async function checkExportOutput(c: ExportOutputCheck): Promise<void> {
+  const out = realish(c.output);
+  const inputs: [string, string][] = [['base_model', c.baseModel]];
+  if (c.loraWeights) inputs.push(['lora_weights', adapterFolder(c.loraWeights)]);
+  for (const [flag, dir] of inputs) {
+    if (isPathInside(out, realish(dir))) {
+      throw new StudioError(`--${c.flag} is inside the ${flag} folder ${dir}; an export never writes into its input. Choose a path outside it`, c.output, 'export/inside-input');
+    }
+  }
+  if (c.kind === 'file') {
+    for (const f of [c.output, ...(c.beside ?? [])]) {
+      if (existsSync(f)) throw new StudioError(`already exists; --${c.flag} never overwrites a file. Choose another --${c.flag} or remove it`, f, 'export/exists');
+    }
+    await checkOutputParent(path.dirname(path.resolve(c.output)), c.flag);
+  } else {
+    if (existsSync(c.output) && !statSync(c.output).isDirectory()) {
+      throw new StudioError(`--${c.flag} is a file, not a folder; choose a new folder`, c.output, 'export/not-a-folder');
+    }
+    await checkOutputParent(c.output, c.flag);
+  }
+}

@@ -1,0 +1,57 @@
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { writeDemoBaseModel } from '../../main/engine/demo/base-model.ts';
+import { runMerge, runQuantize, runStateDict } from '../../main/engine/export/export-jobs.ts';
+
+let work: string;
+let model: string;
+
+describe('an export never overwrites and never writes into its input', () => {
+  beforeAll(async () => {
+    work = mkdtempSync(path.join(tmpdir(), 'export-guard-'));
+    model = path.join(work, 'model');
+    await writeDemoBaseModel(model, 'abcdefghijklmnopqrstuvwxyz ');
+  });
+
+  it('quantize --output refuses the model\'s own files, any existing file, and an existing Modelfile beside it', async () => {
+    const weights = path.join(model, 'model.safetensors');
+    const before = readFileSync(weights);
+    await expect(runQuantize({ model, format: 'gguf-q8_0', output: weights })).rejects.toThrow(/--output is inside the base_model folder .*model; an export never writes into its input/);
+    await expect(runQuantize({ model, format: 'gguf-f32', output: path.join(model, 'new.gguf') })).rejects.toThrow(/inside the base_model folder/);
+    expect(Buffer.compare(readFileSync(weights), before)).toBe(0);
+    expect(existsSync(path.join(model, 'Modelfile'))).toBe(false);
+
+    const notes = path.join(work, 'notes.txt');
+    writeFileSync(notes, 'keep me');
+    await expect(runQuantize({ model, format: 'gguf-q8_0', output: notes })).rejects.toThrow(/notes\.txt: already exists; --output never overwrites a file/);
+    expect(readFileSync(notes, 'utf8')).toBe('keep me');
+
+    const outDir = path.join(work, 'ollama');
+    mkdirSync(outDir);
+    writeFileSync(path.join(outDir, 'Modelfile'), 'FROM ./other.gguf\n');
+    await expect(runQuantize({ model, format: 'gguf-q8_0', output: path.join(outDir, 'model.gguf') })).rejects.toThrow(/ollama\/Modelfile: already exists/);
+    expect(readFileSync(path.join(outDir, 'Modelfile'), 'utf8')).toBe('FROM ./other.gguf\n');
+    expect(existsSync(path.join(outDir, 'model.gguf'))).toBe(false);
+  });
+
+  it('merge, state dict and int8 refuse an output inside the model or adapter folder, or a file as output_dir', async () => {
+    const adapter = path.join(work, 'adapter');
+    mkdirSync(adapter);
+    await expect(runMerge({ base_model: model, lora_weights: adapter, output_dir: path.join(model, 'merged') })).rejects.toThrow(/--output_dir is inside the base_model folder/);
+    await expect(runMerge({ base_model: model, lora_weights: adapter, output_dir: path.join(adapter, 'merged') })).rejects.toThrow(/--output_dir is inside the lora_weights folder/);
+    await expect(runQuantize({ base_model: model, lora_weights: adapter, format: 'int8', output: adapter })).rejects.toThrow(/--output is inside the lora_weights folder/);
+    const file = path.join(work, 'a-file');
+    writeFileSync(file, '');
+    await expect(runStateDict({ base_model: model, output_dir: file })).rejects.toThrow(/a-file: --output_dir is a file, not a folder/);
+    await expect(runStateDict({ base_model: model, output_dir: '/proc/x' })).rejects.toThrow(/\/proc is on the kernel's proc file system/);
+  });
+
+  it('writes to a new path as before', async () => {
+    const out = path.join(work, 'int8');
+    const r = await runQuantize({ model, format: 'int8', output: out });
+    expect(r.output).toBe(out);
+    expect(existsSync(path.join(out, 'verification.json'))).toBe(true);
+  });
+});
