@@ -16,7 +16,7 @@ export const selftestSettingsSchema = z
     steps: z.number().int().min(0).max(1_000_000).optional(),
     intervalMs: z.number().int().min(0).max(60_000).optional(),
     crashAt: z.number().int().min(1).optional(),
-    crashMode: z.enum(['exit', 'throw']).optional(),
+    crashMode: z.enum(['exit', 'throw', 'refuse']).optional(),
     ignoreStop: z.boolean().optional(),
   })
   .strict();
