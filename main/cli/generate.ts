@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
+import { StudioError } from '../engine/errors.ts';
+import { BASE_DTYPE_CHOICES, type BaseDtypeChoice } from '../engine/model/block-quant.ts';
 import { action, addBackendOptions, finiteNumber, nonNegativeInt, positiveInt, startBackend } from './common.ts';
 
 /** `lora-studio generate`: Alpaca-LoRA's generate.py as a command; streams the answer to stdout. */
@@ -17,7 +19,10 @@ export function registerGenerate(program: Command): void {
     .addOption(new Option('--top_p <p>', 'nucleus sampling mass').argParser(finiteNumber).default(0.75))
     .addOption(new Option('--top_k <k>', 'keep the k most likely tokens (0 = all)').argParser(nonNegativeInt).default(40))
     .addOption(new Option('--repetition_penalty <r>', '1 = off').argParser(finiteNumber).default(1))
-    .addOption(new Option('--seed <s>', 'seed for sampling').argParser(nonNegativeInt).default(42));
+    .addOption(new Option('--seed <s>', 'seed for sampling').argParser(nonNegativeInt).default(42))
+    .addOption(new Option('--base_dtype <mode>', 'how the frozen base is held, as in finetune (auto: the checkpoint as stored when it fits, else int8, else nf4)').choices([...BASE_DTYPE_CHOICES]).default('auto'))
+    .addOption(new Option('--load_in_8bit', 'Python spelling of --base_dtype int8'))
+    .addOption(new Option('--load_in_4bit', 'Python spelling of --base_dtype nf4'));
   addBackendOptions(cmd).action(
     action(async (opts) => {
       const { generate } = await import('../engine/generate/generate.ts');
@@ -25,7 +30,9 @@ export function registerGenerate(program: Command): void {
       const { createPrng } = await import('../engine/data/prng.ts');
       const { encodePrompt } = await import('../engine/generate/side-by-side.ts');
       await startBackend(opts);
-      const loaded = await loadModel(opts.base_model, { loraWeights: opts.lora_weights });
+      const baseDtype = generateBaseDtype(opts);
+      const loaded = await loadModel(opts.base_model, { loraWeights: opts.lora_weights, baseDtype });
+      console.error(`frozen base held as ${loaded.baseDtype}: ${loaded.baseDtypeWhy}`);
       for (const w of loaded.warnings) console.error(`warning: ${w}`);
       const { tokenizer } = loaded;
       const prompt = encodePrompt(tokenizer, opts.prompt_template, opts.instruction, opts.input);
@@ -50,4 +57,12 @@ export function registerGenerate(program: Command): void {
       );
     }),
   );
+}
+
+/** --base_dtype, or its Python spellings --load_in_8bit / --load_in_4bit (which must not contradict it). */
+function generateBaseDtype(opts: { base_dtype: BaseDtypeChoice; load_in_8bit?: boolean; load_in_4bit?: boolean }): BaseDtypeChoice {
+  const aliases = [opts.load_in_8bit && 'int8', opts.load_in_4bit && 'nf4'].filter((m): m is 'int8' | 'nf4' => !!m);
+  const asked = new Set([...(opts.base_dtype !== 'auto' ? [opts.base_dtype] : []), ...aliases]);
+  if (asked.size > 1) throw new StudioError(`--base_dtype ${opts.base_dtype}, --load_in_8bit and --load_in_4bit contradict each other; give one of them`);
+  return [...asked][0] ?? 'auto';
 }

@@ -12,8 +12,16 @@ export type FrozenPlacement = 'device' | 'host';
  */
 export const RESIDENT_F32_LIMIT_BYTES = 2 ** 30;
 
+/**
+ * Set to `host` to hold even a small base on the host (tests and benchmarks exercise the just-in-time path on small
+ * models with it); `device` keeps a large one resident (it may then not fit).
+ */
+export const PLACEMENT_ENV = 'LORA_STUDIO_FROZEN_PLACEMENT';
+
 /** WebGPU keeps frozen matrices on the device; elsewhere a small base stays resident and a large one on the host. */
 export function choosePlacement(backendName: string, frozenParams: number): FrozenPlacement {
   if (backendName === 'webgpu') return 'device';
+  const forced = process.env[PLACEMENT_ENV];
+  if (forced === 'host' || forced === 'device') return forced;
   return 8 * frozenParams <= RESIDENT_F32_LIMIT_BYTES ? 'device' : 'host';
 }
