@@ -22,9 +22,9 @@ const tmp = (name: string) => mkdtempSync(path.join(tmpdir(), `${name}-`));
 
 function settings(extra: Partial<FinetuneConfigInput>) {
   return parseFinetuneConfig({
-    base_model: sharedPath(MODEL), data_path: sharedPath(DATA), batch_size: 4, micro_batch_size: 2, cutoff_len: 32, val_set_size: 16,
+    base_model: sharedPath(MODEL), data_path: sharedPath(DATA), batch_size: 4, micro_batch_size: 2, cutoff_len: 32, val_set_size: 8,
     learning_rate: 3e-3, warmup_steps: 2, lora_target_modules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'],
-    logging_steps: 1, eval_steps: 5, save_steps: 0, backend: 'wasm', ...extra,
+    logging_steps: 1, eval_steps: 4, save_steps: 0, backend: 'wasm', ...extra,
   });
 }
 
@@ -48,24 +48,32 @@ describe.skipIf(missingShared(`${MODEL}/model.safetensors`, DATA))('stories260K 
   });
 
   const runs: Record<string, { dir: string; evals: number[] }> = {};
-  it('f32, int8 and nf4 bases each lower the validation loss, and end close to one another', async () => {
-    for (const mode of ['f32', 'int8', 'nf4'] as const) {
+  for (const mode of ['f32', 'int8', 'nf4'] as const) {
+    it(`a ${mode} base lowers the validation loss`, async () => {
       const events: TrainingEvent[] = [];
       const dir = tmp(`q-${mode}`);
-      await runFinetune(settings({ output_dir: dir, max_steps: 10, base_dtype: mode }), (e) => events.push(e));
+      await runFinetune(settings({ output_dir: dir, max_steps: 8, base_dtype: mode }), (e) => events.push(e));
       const evals = events.flatMap((e) => (e.type === 'eval' ? [e.evalLoss] : []));
       const logs = events.flatMap((e) => (e.type === 'log' ? [e.message] : []));
       expect(logs.find((m) => m.startsWith('frozen base held as'))).toMatch(new RegExp(`^frozen base held as ${mode} in JS memory`));
       expect(JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8')).base_dtype_used).toBe(mode);
       runs[mode] = { dir, evals };
+      console.log(`stories260K over a ${mode} base: validation loss after 4 / 8 steps ${evals.map((l) => l.toFixed(4)).join(' → ')}`);
+      expect(evals[1]).toBeLessThan(evals[0]);
+    }, 900_000);
+  }
+
+  it('the int8 and nf4 runs lower the loss by the share the f32 run does, and end near it', () => {
+    expect(Object.keys(runs).sort(), 'the three runs above finished').toEqual(['f32', 'int8', 'nf4']);
+    console.log(`stories260K final validation losses: ${Object.entries(runs).map(([m, r]) => `${m} ${r.evals[1].toFixed(4)}`).join(', ')}`);
+    // Quantization moves the base (nf4 much more on a 64-wide model), yet training lowers the loss by the same share
+    // and ends near the full-precision run.
+    const drop = (m: string) => runs[m].evals[1] / runs[m].evals[0];
+    for (const mode of ['int8', 'nf4']) {
+      expect(Math.abs(drop(mode) - drop('f32')), mode).toBeLessThan(0.05);
+      expect(Math.abs(runs[mode].evals[1] - runs.f32.evals[1]) / runs.f32.evals[1], mode).toBeLessThan(mode === 'int8' ? 0.03 : 0.15);
     }
-    console.log(
-      `stories260K validation loss after 5 / 10 steps: ${Object.entries(runs).map(([m, r]) => `${m} ${r.evals.map((l) => l.toFixed(4)).join(' → ')}`).join('; ')}`,
-    );
-    for (const mode of ['f32', 'int8', 'nf4']) expect(runs[mode].evals[1], mode).toBeLessThan(runs[mode].evals[0]);
-    // Quantization moves the base a little: the final losses stay within 5% of the full-precision run's.
-    for (const mode of ['int8', 'nf4']) expect(Math.abs(runs[mode].evals[1] - runs.f32.evals[1]) / runs.f32.evals[1], mode).toBeLessThan(0.05);
-  }, 600_000);
+  });
 
   it('an nf4 run stopped after step 2 and resumed equals the uninterrupted run, bit for bit', async () => {
     const straight = tmp('nf4-straight');
@@ -81,13 +89,13 @@ describe.skipIf(missingShared(`${MODEL}/model.safetensors`, DATA))('stories260K 
       expect([...b.keys()]).toEqual([...a.keys()]);
       for (const [k, v] of a) expect(Buffer.compare(Buffer.from(v), Buffer.from(b.get(k)!)), `${file} ${k}`).toBe(0);
     }
-  }, 600_000);
+  }, 900_000);
 
   it('the int8-trained adapter merges into the full-precision base: the merged model equals f32 base + adapter, and the report says so', async () => {
     const run = runs.int8?.dir;
     expect(run, 'the first test wrote the int8 run').toBeDefined();
     const merged = tmp('merged');
-    const outcome = await runMerge({ base_model: sharedPath(MODEL), lora_weights: run!, output_dir: merged });
+    const outcome = await runMerge({ base_model: sharedPath(MODEL), lora_weights: run!, output_dir: merged, dtype: 'f32' });
     expect(outcome.report).toMatchObject({ base: { base_model: path.resolve(sharedPath(MODEL)), checkpoint_dtype: 'f32', trained_against: 'int8' } });
     expect(outcome.summary).toMatch(/into the full-precision base .*stories260K \(f32\); the adapter was trained against an int8 base/);
     const ids = tf.tensor2d([[1, 403, 407, 261, 378, 267, 379]], [1, 7], 'int32');
