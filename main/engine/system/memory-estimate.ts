@@ -193,7 +193,9 @@ export function chooseBaseDtype(
   const tried = (wanted === 'auto' ? plan.candidates : [wanted]).map((mode) =>
     estimateTrainingMemory(config, { ...workload, baseDtype: mode, native: plan.native, backendName: plan.backendName }),
   );
-  const now = tried.find((e) => e.fits);
+  // On WebGPU the weights and activations live on the device: its own check (deviceRefusal) runs once it is known.
+  const onDevice = plan.backendName === 'webgpu';
+  const now = tried.find((e) => e.fits || onDevice);
   const later = tried.find((e) => heapFits(e) && e.totalBytes < e.machineBytes);
   const pick = now ?? later;
   if (!pick) {
@@ -210,7 +212,7 @@ export function chooseBaseDtype(
     wanted === 'auto'
       ? `base_dtype auto chose ${pick.baseDtype}${pick.baseDtype === plan.native ? ' (the checkpoint as stored)' : ''}${skipped.length ? `: ${skipped.join('; ')}` : ''}; ${describeEstimate(pick)}`
       : describeEstimate(pick);
-  const warning = pick.fits ? undefined : `${gib(pick.totalBytes)} estimated but only ${gib(pick.availableBytes)} of RAM is free now`;
+  const warning = pick.fits || onDevice ? undefined : `${gib(pick.totalBytes)} estimated but only ${gib(pick.availableBytes)} of RAM is free now`;
   return { mode: pick.baseDtype, estimate: pick, why, warning };
 }
 
