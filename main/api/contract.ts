@@ -1,3 +1,5 @@
+import { BASE_DTYPE_CHOICES } from '../engine/model/block-quant.ts';
+import { memoryReportSchema } from '../engine/system/memory-report.ts';
 import { z } from 'zod';
 import { metricPointSchema } from '../engine/train/metrics-schema.ts';
 import { CALL_NAME_LIST } from './call-names.ts';
@@ -212,19 +214,11 @@ export const calls = {
         cutoff_len: z.number().int().positive(),
         lora_r: z.number().int().positive(),
         lora_target_modules: z.array(z.string()).min(1),
+        /** The storage mode to estimate (auto: the one finetune would choose on the CPU path). */
+        base_dtype: z.enum(BASE_DTYPE_CHOICES).optional(),
       })
       .strict(),
-    reply: z.object({
-      weightsBytes: z.number(),
-      loraBytes: z.number(),
-      optimizerBytes: z.number(),
-      activationsBytes: z.number(),
-      totalBytes: z.number(),
-      availableBytes: z.number(),
-      machineBytes: z.number(),
-      fits: z.boolean(),
-      /** The largest single tensor of a step: on WebGPU one buffer must hold it (maxStorageBufferBindingSize). */
-      largestTensor: z.object({ bytes: z.number(), what: z.string(), kind: z.enum(['logits', 'attention', 'mlp-activation', 'embedding', 'mlp-weight']), shape: z.array(z.number()) }),
+    reply: memoryReportSchema.extend({
       /** nvidia-smi's first GPU, when there is one: what a GPU backend (tfjs-node-gpu, WebGPU) trains in. */
       gpu: z.object({ name: z.string(), totalBytes: z.number().nullable(), freeBytes: z.number().nullable() }).optional(),
     }),

@@ -1,5 +1,8 @@
 import type { Command } from 'commander';
+import { Option } from 'commander';
+import { StudioError } from '../engine/errors.ts';
 import { playgroundSettingsSchema } from '../engine/generate/playground-settings.ts';
+import type { BaseDtypeChoice } from '../engine/model/block-quant.ts';
 import { action, addBackendOptions, startBackend } from './common.ts';
 import { addSchemaFlags, settingsFromFlags, type SchemaFlagOptions } from './schema-flags.ts';
 
@@ -17,6 +20,7 @@ const FLAGS: SchemaFlagOptions<keyof typeof playgroundSettingsSchema.shape> = {
     top_k: 'keep the k most likely tokens (0 = all)',
     repetition_penalty: '1 = off',
     seed: 'seed for sampling',
+    base_dtype: 'how the frozen base is held, as in finetune (auto: the checkpoint as stored when it fits, else int8, else nf4)',
   },
   placeholder: { base_model: 'dir', lora_weights: 'dir', prompt_template: 'name', instruction: 'text', input: 'text', max_new_tokens: 'n', temperature: 't', top_p: 'p', top_k: 'k', repetition_penalty: 'r', seed: 's' },
   cliDefaults: { instruction: '' },
@@ -25,7 +29,9 @@ const FLAGS: SchemaFlagOptions<keyof typeof playgroundSettingsSchema.shape> = {
 /** `lora-studio generate`: Alpaca-LoRA's generate.py as a command; streams the answer to stdout. */
 export function registerGenerate(program: Command): void {
   const cmd = program.command('generate').description('Answer an instruction with a base model, optionally with a LoRA adapter (streams tokens).');
-  addSchemaFlags(cmd, playgroundSettingsSchema, FLAGS);
+  addSchemaFlags(cmd, playgroundSettingsSchema, FLAGS)
+    .addOption(new Option('--load_in_8bit', 'Python spelling of --base_dtype int8'))
+    .addOption(new Option('--load_in_4bit', 'Python spelling of --base_dtype nf4'));
   addBackendOptions(cmd).action(
     action(async (opts) => {
       const s = settingsFromFlags(playgroundSettingsSchema, opts, FLAGS);
@@ -34,7 +40,9 @@ export function registerGenerate(program: Command): void {
       const { createPrng } = await import('../engine/data/prng.ts');
       const { encodePrompt } = await import('../engine/generate/side-by-side.ts');
       await startBackend(opts);
-      const loaded = await loadModel(s.base_model, { loraWeights: s.lora_weights });
+      const baseDtype = generateBaseDtype({ base_dtype: s.base_dtype, load_in_8bit: opts.load_in_8bit, load_in_4bit: opts.load_in_4bit });
+      const loaded = await loadModel(s.base_model, { loraWeights: s.lora_weights, baseDtype });
+      console.error(`frozen base held as ${loaded.baseDtype}: ${loaded.baseDtypeWhy}`);
       for (const w of loaded.warnings) console.error(`warning: ${w}`);
       const { tokenizer } = loaded;
       const prompt = encodePrompt(tokenizer, s.prompt_template, s.instruction, s.input);
@@ -59,4 +67,12 @@ export function registerGenerate(program: Command): void {
       );
     }),
   );
+}
+
+/** --base_dtype, or its Python spellings --load_in_8bit / --load_in_4bit (which must not contradict it). */
+function generateBaseDtype(opts: { base_dtype: BaseDtypeChoice; load_in_8bit?: boolean; load_in_4bit?: boolean }): BaseDtypeChoice {
+  const aliases = [opts.load_in_8bit && 'int8', opts.load_in_4bit && 'nf4'].filter((m): m is 'int8' | 'nf4' => !!m);
+  const asked = new Set([...(opts.base_dtype !== 'auto' ? [opts.base_dtype] : []), ...aliases]);
+  if (asked.size > 1) throw new StudioError(`--base_dtype ${opts.base_dtype}, --load_in_8bit and --load_in_4bit contradict each other; give one of them`);
+  return [...asked][0] ?? 'auto';
 }

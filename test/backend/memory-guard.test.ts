@@ -66,7 +66,7 @@ describe('the WebGPU training guard', () => {
   it('refuses when the estimate exceeds the free device memory, naming the figures and what to lower', () => {
     const est = estimateTrainingMemory(llama7b, settings(8, 2048));
     const why = deviceRefusal(est, device(30 * GiB, 16 * GiB), settings(8, 2048));
-    expect(why).toMatch(/^training does not fit on the WebGPU device NVIDIA H100 80GB HBM3: the estimated training memory, \d+\.\d\d GiB \(weights 50\.\d\d GiB, activations/);
+    expect(why).toMatch(/^training does not fit on the WebGPU device NVIDIA H100 80GB HBM3: the estimated training memory, \d+\.\d\d GiB \(weights 49\.\d\d GiB, activations/);
     expect(why).toMatch(/exceeds the 30\.00 GiB free of 80\.00 GiB \(nvidia-smi, GPU 0\)/);
     expect(why).toMatch(/Lower micro_batch_size \(8\) or cutoff_len \(2048\)\.$/);
   });
@@ -89,7 +89,7 @@ describe('the WebGPU training guard', () => {
 describe('frozen weights in 16-bit storage (WebGPU)', () => {
   it('count 2 bytes a projection or lm_head weight (plus the f32 embedding and norms) instead of f32 W and Wᵀ', () => {
     const f32 = estimateTrainingMemory(tinyLlama, settings(4, 512));
-    const f16 = estimateTrainingMemory(tinyLlama, { ...settings(4, 512), frozenStorage: 'f16' });
+    const f16 = estimateTrainingMemory(tinyLlama, { ...settings(4, 512), baseDtype: 'f16', backendName: 'webgpu' });
     const { vocabSize: V, hiddenSize: H, numLayers: L } = tinyLlama;
     const projections = L * (2 * H * H + 2 * 256 * H + 3 * 5632 * H); // q, o: H×H; k, v: 4 KV heads × 64; MLP: 3 × F×H
     expect(f16.weightsBytes).toBe((projections + V * H) * 2 + (V * H + (2 * L + 1) * H) * 4);

@@ -50,13 +50,13 @@ describe.skipIf(skip)('16-bit frozen weights on WebGPU', () => {
     await input.source.close();
 
     const auto = await loadModel(dir);
-    expect(auto.frozenStorage).toBe('f16'); // auto picks halves for a 16-bit checkpoint on WebGPU
+    expect(auto.baseDtype).toBe('f16'); // auto keeps a 16-bit checkpoint as stored: packed halves on WebGPU
     disposeWeights(auto.model.weights);
     // The bytes the frozen matrices' tensors hold (projections and lm_head), as loaded: f32 keeps Wᵀ (and W too once a
     // backward pass needs it), f16 one packed copy.
     const frozenBytes = async (frozenDtype: 'f32' | 'f16') => {
-      const { model, frozenStorage } = await loadModel(dir, { frozenDtype });
-      expect(frozenStorage).toBe(frozenDtype);
+      const { model, baseDtype } = await loadModel(dir, { baseDtype: frozenDtype });
+      expect(baseDtype).toBe(frozenDtype);
       const matrices = [model.weights.lmHead, ...model.weights.layers.flatMap((l) => Object.values(l.proj))];
       if (frozenDtype === 'f16') for (const m of matrices) expect(m.wT === undefined && m.f16?.packed.dtype === 'int32').toBe(true);
       const bytes = matrices.reduce((n, m) => n + (m.wT ?? m.f16!.packed).size * 4, 0); // (a tied lm_head's W is the embedding)
@@ -67,9 +67,9 @@ describe.skipIf(skip)('16-bit frozen weights on WebGPU', () => {
     console.log(`stories260K frozen matrices: f32 storage ${f32Bytes} bytes (Wᵀ; twice that once W is made for a backward pass), f16 storage ${f16Bytes} bytes`);
     expect(f16Bytes).toBe(f32Bytes / 2);
 
-    const [l32, l16] = [await logitsCase(dir, { frozenDtype: 'f32' }), await logitsCase(dir, { frozenDtype: 'f16' })];
+    const [l32, l16] = [await logitsCase(dir, { baseDtype: 'f32' }), await logitsCase(dir, { baseDtype: 'f16' })];
     expect(Math.max(...l16.map((v, i) => Math.abs(v - l32[i])))).toBeLessThan(1e-4);
-    const [g32, g16] = [await gradientsCase(dir, { frozenDtype: 'f32' }), await gradientsCase(dir, { frozenDtype: 'f16' })];
+    const [g32, g16] = [await gradientsCase(dir, { baseDtype: 'f32' }), await gradientsCase(dir, { baseDtype: 'f16' })];
     g16.grads.forEach((g, k) => {
       const ref = g32.grads[k];
       const scale = Math.max(...ref.map(Math.abs));

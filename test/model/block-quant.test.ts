@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { openCheckpoint } from '../../main/engine/formats/hf-checkpoint.ts';
+import { missingShared, sharedPath } from '../helpers/shared-data.ts';
 import { NF4_LEVELS, NF4_MAX_ERROR, QUANT_BLOCK, blockCount, dequantizeRows, quantizeInt8, quantizeNf4, storeMatrix, storedBytes } from '../../main/engine/model/block-quant.ts';
+
+const REAL_MODEL = 'models/stories260K';
 
 /** Weights as real checkpoints have them: mostly small, a few outliers, an all-zero block, a short last block. */
 function weights(n: number, seed = 1): Float32Array {
@@ -63,5 +67,31 @@ describe('blockwise quantizers', () => {
     expect(storedBytes(storeMatrix(v, 4096, 64, 'bf16'))).toBe(2 * n);
     expect(storedBytes(storeMatrix(v, 4096, 64, 'int8'))).toBe(n + (n / QUANT_BLOCK) * 4);
     expect(storedBytes(storeMatrix(v, 4096, 64, 'nf4'))).toBe(n / 2 + (n / QUANT_BLOCK) * 4);
+  });
+});
+
+describe.skipIf(missingShared(`${REAL_MODEL}/model.safetensors`))('quantizers on stories260K’s real weights', () => {
+  it('every 2-D tensor round-trips within its bound: half a step (int8), half the widest gap × absmax (nf4)', async () => {
+    const source = await openCheckpoint(sharedPath(REAL_MODEL));
+    let worst = { int8: 0, nf4: 0 }; // the largest error relative to its bound, over all tensors
+    for (const t of source.list()) {
+      if (t.shape.length !== 2) continue;
+      const w = await source.readF32(t.name);
+      const [rows, cols] = t.shape;
+      const int8 = dequantizeRows(quantizeInt8(w, rows, cols));
+      const nf4 = dequantizeRows(quantizeNf4(w, rows, cols));
+      for (let i = 0; i < w.length; i++) {
+        const absmax = blockAbsmax(w, i);
+        if (absmax === 0) continue;
+        const int8Err = Math.abs(int8[i] - w[i]) / (absmax / 127 / 2);
+        const nf4Err = Math.abs(nf4[i] - w[i]) / (NF4_MAX_ERROR * absmax);
+        worst = { int8: Math.max(worst.int8, int8Err), nf4: Math.max(worst.nf4, nf4Err) };
+      }
+    }
+    await source.close();
+    console.log(`stories260K: worst round-trip error / bound: int8 ${worst.int8.toFixed(4)}, nf4 ${worst.nf4.toFixed(4)}`);
+    expect(worst.int8).toBeLessThanOrEqual(1 + 1e-5);
+    expect(worst.nf4).toBeLessThanOrEqual(1 + 1e-5);
+    expect(worst.int8).toBeGreaterThan(0.5); // real rounding happened: the bound is met, not trivially
   });
 });

@@ -12,6 +12,7 @@ import { labelledCount, microBatchGradients, type MicroBatch } from '../../main/
 import { paddedTestBatch } from '../helpers/batches.ts';
 import { missingShared, sharedPath } from '../helpers/shared-data.ts';
 import { missingTorch, runPython } from '../helpers/torch.ts';
+import { writeDequantizedModel } from '../helpers/dequantized-model.ts';
 
 const MODEL = 'models/stories260K';
 const R = 4;
@@ -34,36 +35,19 @@ describe.skipIf(missingShared(`${MODEL}/model.safetensors`))('LoRA gradients on 
   });
 
   it.skipIf(missingTorch())('equal PyTorch autograd on the same weights and batch within 1e-4 relative', async () => {
-    const { loss, grads } = await microBatchGradients(loaded.model, adapter, mb, labelledCount(mb));
-    const peft = await adapter.exportPeft();
-    const rows = (a: Int32Array) => [0, 1].map((b) => [...a.slice(b * mb.seqLen, (b + 1) * mb.seqLen)]);
-    const dir = mkdtempSync(path.join(tmpdir(), 'grad-ref-'));
-    const spec = {
-      model_dir: sharedPath(MODEL),
-      input_ids: rows(mb.inputIds),
-      labels: rows(mb.labels),
-      attention_mask: rows(mb.attentionMask),
-      lora: { r: R, alpha: 8, modules: Object.fromEntries(peft.map((p) => [p.key, { a: [...p.a], b: [...p.b] }])) },
-    };
-    writeFileSync(path.join(dir, 'in.json'), JSON.stringify(spec));
-    runPython(path.resolve('test/reference/torch_llama_lora.py'), [path.join(dir, 'in.json'), path.join(dir, 'out.json')]);
-    const ref = JSON.parse(readFileSync(path.join(dir, 'out.json'), 'utf8'));
-    expect(Math.abs(loss - ref.loss) / ref.loss).toBeLessThan(1e-5);
-    adapter.modules.forEach((m, i) => {
-      const gA = tf.tidy(() => tf.transpose(grads[2 * i]).dataSync());
-      const gB = tf.tidy(() => tf.transpose(grads[2 * i + 1]).dataSync());
-      for (const [ours, theirs, which] of [[gA, ref.grads[m.key].a, 'A'], [gB, ref.grads[m.key].b, 'B']] as const) {
-        let maxDiff = 0;
-        let maxRef = 0;
-        ours.forEach((v, j) => {
-          maxDiff = Math.max(maxDiff, Math.abs(v - theirs[j]));
-          maxRef = Math.max(maxRef, Math.abs(theirs[j]));
-        });
-        expect(maxDiff / maxRef, `${m.key} lora_${which}`).toBeLessThan(1e-4);
-      }
-    });
-    tf.dispose(grads);
+    await expectTorchGradients(loaded, adapter, mb, sharedPath(MODEL));
   });
+
+  for (const mode of ['int8', 'nf4'] as const) {
+    it.skipIf(missingTorch())(`over a ${mode} base, dequantized just in time, equal PyTorch autograd on the same dequantized weights within 1e-4 relative`, async () => {
+      const quantized = await loadModel(sharedPath(MODEL), { baseDtype: mode, placement: 'host' });
+      expect(quantized.model.weights.layers[0].proj.q_proj.host?.dtype).toBe(mode);
+      const dir = path.join(mkdtempSync(path.join(tmpdir(), `grad-${mode}-`)), 'model');
+      await writeDequantizedModel(sharedPath(MODEL), dir, mode);
+      const loss = await expectTorchGradients(quantized, adapter, mb, dir);
+      console.log(`stories260K LoRA gradients over a ${mode} base match PyTorch (loss ${loss.toFixed(6)})`);
+    });
+  }
 
   it('pass a central finite-difference check', async () => {
     const { grads } = await microBatchGradients(loaded.model, adapter, mb, labelledCount(mb));
@@ -88,3 +72,37 @@ describe.skipIf(missingShared(`${MODEL}/model.safetensors`))('LoRA gradients on 
     }
   });
 });
+
+/** Our loss and LoRA gradients against the PyTorch reference on `modelDir`'s weights (≤ 1e-4 relative); returns the loss. */
+async function expectTorchGradients(loaded: LoadedModel, adapter: LoraAdapter, mb: MicroBatch, modelDir: string): Promise<number> {
+  const { loss, grads } = await microBatchGradients(loaded.model, adapter, mb, labelledCount(mb));
+  const peft = await adapter.exportPeft();
+  const rows = (a: Int32Array) => [0, 1].map((b) => [...a.slice(b * mb.seqLen, (b + 1) * mb.seqLen)]);
+  const dir = mkdtempSync(path.join(tmpdir(), 'grad-ref-'));
+  const spec = {
+    model_dir: modelDir,
+    input_ids: rows(mb.inputIds),
+    labels: rows(mb.labels),
+    attention_mask: rows(mb.attentionMask),
+    lora: { r: R, alpha: 8, modules: Object.fromEntries(peft.map((p) => [p.key, { a: [...p.a], b: [...p.b] }])) },
+  };
+  writeFileSync(path.join(dir, 'in.json'), JSON.stringify(spec));
+  runPython(path.resolve('test/reference/torch_llama_lora.py'), [path.join(dir, 'in.json'), path.join(dir, 'out.json')]);
+  const ref = JSON.parse(readFileSync(path.join(dir, 'out.json'), 'utf8'));
+  expect(Math.abs(loss - ref.loss) / ref.loss).toBeLessThan(1e-5);
+  adapter.modules.forEach((m, i) => {
+    const gA = tf.tidy(() => tf.transpose(grads[2 * i]).dataSync());
+    const gB = tf.tidy(() => tf.transpose(grads[2 * i + 1]).dataSync());
+    for (const [ours, theirs, which] of [[gA, ref.grads[m.key].a, 'A'], [gB, ref.grads[m.key].b, 'B']] as const) {
+      let maxDiff = 0;
+      let maxRef = 0;
+      ours.forEach((v, j) => {
+        maxDiff = Math.max(maxDiff, Math.abs(v - theirs[j]));
+        maxRef = Math.max(maxRef, Math.abs(theirs[j]));
+      });
+      expect(maxDiff / maxRef, `${m.key} lora_${which}`).toBeLessThan(1e-4);
+    }
+  });
+  tf.dispose(grads);
+  return loss;
+}

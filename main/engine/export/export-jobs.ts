@@ -5,7 +5,7 @@ import { parseSettings } from '../parse-settings.ts';
 import { exportGgufWithModelfile, modelfilePath } from './gguf-export.ts';
 import { exportHfCheckpoint, type ExportProgress } from './hf-export.ts';
 import { exportInt8 } from './int8.ts';
-import { openExportInput, type ExportInput } from './open-model.ts';
+import { describeProvenance, openExportInput, type ExportInput } from './open-model.ts';
 import { checkExportOutput } from './output-guard.ts';
 import { parseShardSize } from './shard-size.ts';
 import { exportStateDict } from './state-dict.ts';
@@ -59,11 +59,11 @@ export async function runMerge(raw: MergeSettings, hooks: ExportHooks = {}): Pro
   await checkExportOutput({ output: o.output_dir, flag: 'output_dir', kind: 'folder', baseModel: o.base_model, loraWeights: o.lora_weights });
   return withInput(o.base_model, o.lora_weights, hooks, async (input) => {
     const r = await exportHfCheckpoint({ source: input.source, config: input.config, baseDir: o.base_model, outDir: o.output_dir, maxShardSize, dtype: o.dtype, onProgress: hooks.onProgress });
-    const report = { kind: 'hf-checkpoint', ...r, checks: ['every shard reopened by the spec-checking safetensors reader', 'index total_size equals the tensors written'] };
+    const report = { kind: 'hf-checkpoint', ...r, base: input.base, checks: ['every shard reopened by the spec-checking safetensors reader', 'index total_size equals the tensors written'] };
     return {
       kind: 'hf-checkpoint',
       output: path.resolve(o.output_dir),
-      summary: `merged ${r.tensors} tensors into ${r.shards.length} shard(s), ${mib(r.totalSize)} (${r.dtype})`,
+      summary: `merged ${r.tensors} tensors into ${r.shards.length} shard(s), ${mib(r.totalSize)} (${r.dtype}), ${describeProvenance(input.base)}`,
       reportFile: writeReport(path.join(o.output_dir, 'verification.json'), report),
       report,
     };
@@ -76,11 +76,11 @@ export async function runStateDict(raw: StateDictSettings, hooks: ExportHooks = 
   await checkExportOutput({ output: o.output_dir, flag: 'output_dir', kind: 'folder', baseModel: o.base_model, loraWeights: o.lora_weights });
   return withInput(o.base_model, o.lora_weights, hooks, async (input) => {
     const r = await exportStateDict({ source: input.source, config: input.config, outDir: o.output_dir, dtype: o.dtype, onProgress: hooks.onProgress });
-    const report = { kind: 'state-dict', ...r, load: 'safetensors.torch.load_file("consolidated.00.safetensors")' };
+    const report = { kind: 'state-dict', ...r, base: input.base, load: 'safetensors.torch.load_file("consolidated.00.safetensors")' };
     return {
       kind: 'state-dict',
       output: path.resolve(o.output_dir),
-      summary: `wrote ${r.tensors} tensors in Meta's layout: ${path.join(path.resolve(o.output_dir), r.file)} (+ params.json)`,
+      summary: `wrote ${r.tensors} tensors in Meta's layout: ${path.join(path.resolve(o.output_dir), r.file)} (+ params.json), ${describeProvenance(input.base)}`,
       reportFile: writeReport(path.join(o.output_dir, 'verification.json'), report),
       report,
     };
@@ -99,11 +99,11 @@ export async function runQuantize(raw: QuantizeSettings, hooks: ExportHooks = {}
       const r = await exportInt8({ source: input.source, config: input.config, baseDir, outDir: o.output, onProgress: hooks.onProgress });
       for (const e of r.errors) hooks.log?.('info', `${e.name.padEnd(48)} max |err| ${e.maxAbs.toExponential(2)}  mean |err| ${e.meanAbs.toExponential(2)}`);
       const worst = r.errors.reduce((m, e) => Math.max(m, e.maxAbs), 0);
-      const report = { kind: 'int8', errors: r.errors, checks: [`dequantized weights within ${r.worstStepFraction.toFixed(3)} of a step of the originals (bound 0.5)`] };
+      const report = { kind: 'int8', base: input.base, errors: r.errors, checks: [`dequantized weights within ${r.worstStepFraction.toFixed(3)} of a step of the originals (bound 0.5)`] };
       return {
         kind: 'int8',
         output: path.resolve(o.output),
-        summary: `int8: ${r.errors.length} projections quantized, worst max |err| ${worst.toExponential(2)}`,
+        summary: `int8: ${r.errors.length} projections quantized, worst max |err| ${worst.toExponential(2)}, ${describeProvenance(input.base)}`,
         reportFile: writeReport(path.join(o.output, 'verification.json'), report),
         report,
       };
@@ -113,11 +113,11 @@ export async function runQuantize(raw: QuantizeSettings, hooks: ExportHooks = {}
     for (const t of r.report.tensors.filter((x) => x.maxAbsError !== undefined)) {
       hooks.log?.('info', `${t.name.padEnd(32)} ${t.type.padEnd(5)} max |err| ${t.maxAbsError!.toExponential(2)}  mean |err| ${t.meanAbsError!.toExponential(2)}`);
     }
-    const report = { kind: `gguf-${fileType}`, file: o.output, bytes: r.report.bytes, tensors: r.report.tensors, modelfile: r.modelfile, verification: r.verification };
+    const report = { kind: `gguf-${fileType}`, base: input.base, file: o.output, bytes: r.report.bytes, tensors: r.report.tensors, modelfile: r.modelfile, verification: r.verification };
     return {
       kind: `gguf-${fileType}`,
       output: path.resolve(o.output),
-      summary: `GGUF ${fileType}: ${mib(r.report.bytes)}, ${r.report.tensors.length} tensors; Modelfile: ${r.modelfile} (ollama create NAME -f Modelfile)`,
+      summary: `GGUF ${fileType}: ${mib(r.report.bytes)}, ${r.report.tensors.length} tensors; Modelfile: ${r.modelfile} (ollama create NAME -f Modelfile), ${describeProvenance(input.base)}`,
       reportFile: writeReport(ggufReportFile(o.output), report),
       report,
     };

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { BASE_DTYPE_CHOICES } from '../model/block-quant.ts';
 
 /** The playground's request (no tfjs here: the job host validates it before a worker starts); names and defaults are the `generate` command's (Alpaca-LoRA's generate.py). */
 export const playgroundSettingsSchema = z
@@ -14,6 +15,8 @@ export const playgroundSettingsSchema = z
     top_k: z.number().int().min(0).default(40),
     repetition_penalty: z.number().positive().default(1),
     seed: z.number().int().min(0).default(42),
+    /** How the frozen base is held, as in finetune (auto: the checkpoint as stored when it fits, else int8, else nf4). */
+    base_dtype: z.enum(BASE_DTYPE_CHOICES).default('auto'),
   })
   .strict();
 export type PlaygroundSettings = z.input<typeof playgroundSettingsSchema>;

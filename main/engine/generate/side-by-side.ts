@@ -27,7 +27,8 @@ export async function answerSideBySide(
   hooks: { onText?: (side: 'base' | 'tuned', delta: string) => void; signal?: AbortSignal; log?: (message: string) => void } = {},
 ): Promise<{ promptTokens: number; base: Answer; tuned?: Answer }> {
   const o = playgroundSettingsSchema.parse(raw);
-  const loaded = await loadModel(o.base_model, { loraWeights: o.lora_weights });
+  const loaded = await loadModel(o.base_model, { loraWeights: o.lora_weights, baseDtype: o.base_dtype });
+  hooks.log?.(`frozen base held as ${loaded.baseDtype}: ${loaded.baseDtypeWhy}`);
   loaded.warnings.forEach((w) => hooks.log?.(w));
   const prompt = encodePrompt(loaded.tokenizer, o.prompt_template, o.instruction, o.input);
   const answer = async (side: 'base' | 'tuned'): Promise<Answer> => {

@@ -14,6 +14,10 @@ import { bf16ArrayToF32, f16ArrayToF32, f32ArrayToBf16, f32ArrayToF16 } from '..
 export const BASE_DTYPES = ['f32', 'bf16', 'f16', 'int8', 'nf4'] as const;
 export type BaseDtype = (typeof BASE_DTYPES)[number];
 
+/** The `base_dtype` setting: a storage mode, or auto (the checkpoint's own precision when it fits, else int8, else nf4). */
+export const BASE_DTYPE_CHOICES = ['auto', ...BASE_DTYPES] as const;
+export type BaseDtypeChoice = (typeof BASE_DTYPE_CHOICES)[number];
+
 /** Values per absmax block (QLoRA's NF4 block size; int8 uses the same so one kernel shape serves both). */
 export const QUANT_BLOCK = 64;
 
@@ -148,6 +152,40 @@ export function dequantizeRows(m: StoredMatrix, rowStart = 0, rowEnd = m.rows, o
     case 'nf4':
       for (let i = from; i < to; i++) dst[i - from] = NF4_LEVELS[(m.codes[i >> 1] >> ((i & 1) << 2)) & 15] * m.scales[(i / QUANT_BLOCK) | 0];
       break;
+  }
+  return dst;
+}
+
+/** Rows of a stored matrix dequantized per tile before their transpose: 64 rows keep a tile in cache. */
+const TRANSPOSE_TILE = 64;
+
+/**
+ * Wᵀ [cols, rows] in f32 from a stored W [rows, cols], dequantized tile by tile (a blocked transpose), so the
+ * full f32 W never exists: tfjs-wasm's fast matmul wants x·Wᵀ with Wᵀ as a plain, non-transposed operand.
+ */
+export function dequantizeTransposed(m: StoredMatrix, out?: Float32Array): Float32Array {
+  const { rows, cols } = m;
+  const dst = out ?? new Float32Array(rows * cols);
+  const tile = new Float32Array(TRANSPOSE_TILE * cols);
+  for (let r0 = 0; r0 < rows; r0 += TRANSPOSE_TILE) {
+    const r1 = Math.min(r0 + TRANSPOSE_TILE, rows);
+    dequantizeRows(m, r0, r1, tile);
+    const height = r1 - r0;
+    for (let c = 0; c < cols; c++) {
+      const base = c * rows + r0;
+      for (let j = 0; j < height; j++) dst[base + j] = tile[j * cols + c];
+    }
+  }
+  return dst;
+}
+
+/** The f32 rows ids[0], ids[1], … of a stored matrix, stacked [ids.length, cols] (an embedding lookup). */
+export function gatherRows(m: StoredMatrix, ids: ArrayLike<number>): Float32Array {
+  const dst = new Float32Array(ids.length * m.cols);
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i];
+    if (!(id >= 0 && id < m.rows)) throw new RangeError(`row ${id} is outside [0, ${m.rows})`);
+    dequantizeRows(m, id, id + 1, dst.subarray(i * m.cols, (i + 1) * m.cols));
   }
   return dst;
 }

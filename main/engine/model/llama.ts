@@ -4,6 +4,7 @@ import type { LlamaConfig } from './config.ts';
 import type { KVCache } from './kv-cache.ts';
 import { applyRope, ropeTables } from './rope.ts';
 import { frozenMatMul } from './ops.ts';
+import { embedTokens } from './frozen-matrix.ts';
 import type { FrozenLinear, LlamaWeights, ProjectionName } from './weights.ts';
 
 /**
@@ -56,7 +57,7 @@ export class LlamaModel {
     return tf.tidy(() => {
       const { cos, sin } = ropeTables(c, past, T);
       const mask = attentionMask(T, past, opts.attentionMask); // [B|1, 1, T, past+T]
-      let h = tf.reshape(tf.gather(w.embed, tf.reshape(ids, [-1])), [B * T, c.hiddenSize]) as tf.Tensor2D; // [B·T, H]
+      let h = embedTokens(w.embed, ids); // [B·T, H]
 
       for (let l = 0; l < c.numLayers; l++) {
         const layer = w.layers[l];

@@ -9,7 +9,11 @@ import { LlamaModel } from './llama.ts';
 import type { LoraAdapter } from './lora.ts';
 import { loraFromPeft } from './lora-load.ts';
 import { backendInfo } from '../backend/index.ts';
-import { loadLlamaWeights, projectionPath, type FrozenStorage } from './weights.ts';
+import { loadLlamaWeights } from './weights.ts';
+import { autoCandidates, checkpointBaseDtype, refuseUnsupportedMode, type BaseDtypeChoice } from './base-dtype.ts';
+import type { BaseDtype } from './block-quant.ts';
+import type { FrozenPlacement } from './frozen-placement.ts';
+import { chooseBaseDtype, type Workload } from '../system/memory-estimate.ts';
 
 export interface LoadedModel {
   dir: string;
@@ -17,30 +21,45 @@ export interface LoadedModel {
   model: LlamaModel;
   tokenizer: StudioTokenizer;
   adapter?: LoraAdapter;
-  /** How the frozen matrices are held (f16: packed halves on the WebGPU device). */
-  frozenStorage: FrozenStorage;
+  /** The frozen base's storage mode (base_dtype resolved) and where its matrices live. */
+  baseDtype: BaseDtype;
+  placement: FrozenPlacement;
+  /** Why this mode, with the estimate's figures (printed at start). */
+  baseDtypeWhy: string;
   warnings: string[];
 }
 
-/** auto: 16-bit on WebGPU when the checkpoint is 16-bit already (nothing is lost), else f32. */
-export type FrozenDtype = 'auto' | FrozenStorage;
+/** What generation asks of memory: one sequence, no LoRA training state. */
+const GENERATION_WORKLOAD: Workload = { microBatchSize: 1, cutoffLen: 256, loraR: 1, targetModules: [] };
 
-/** Load a HF model folder (config, weights, tokenizer) and optionally a PEFT LoRA adapter on top. */
-export async function loadModel(dir: string, opts: { loraWeights?: string; frozenDtype?: FrozenDtype } = {}): Promise<LoadedModel> {
+/**
+ * Load a HF model folder (config, weights, tokenizer) and optionally a PEFT LoRA adapter on top. The base is held
+ * in `baseDtype` (auto: the checkpoint as stored when it fits the workload, else int8, else nf4); a mode the backend
+ * cannot run, a checkpoint dtype that cannot be read, or a model that cannot fit is refused before any weight is read.
+ */
+export async function loadModel(
+  dir: string,
+  opts: { loraWeights?: string; baseDtype?: BaseDtypeChoice; workload?: Workload; placement?: FrozenPlacement } = {},
+): Promise<LoadedModel> {
   if (!existsSync(dir)) throw new StudioError('model folder does not exist', dir, 'model/missing');
   const config = loadLlamaConfig(dir);
   const tokenizer = await loadTokenizer(dir);
   const source = await openCheckpoint(dir);
+  const backendName = backendInfo()?.name ?? 'cpu';
   let model: LlamaModel;
-  let frozenStorage: FrozenStorage;
+  let decision;
+  let placement: FrozenPlacement;
   try {
-    const probe = `${projectionPath(0, 'q_proj')}.weight`;
-    frozenStorage = chooseFrozenStorage(opts.frozenDtype ?? 'auto', source.has(probe) ? source.info(probe).dtype : 'F32');
-    model = new LlamaModel(config, await loadLlamaWeights(source, config, dir, frozenStorage));
+    const native = checkpointBaseDtype(source, dir);
+    const wanted = opts.baseDtype ?? 'auto';
+    if (wanted !== 'auto') refuseUnsupportedMode(wanted, backendName, dir);
+    decision = chooseBaseDtype(config, wanted, { native, backendName, candidates: autoCandidates(native, backendName) }, opts.workload ?? GENERATION_WORKLOAD, dir);
+    placement = opts.placement ?? decision.estimate.placement;
+    model = new LlamaModel(config, await loadLlamaWeights(source, config, dir, { mode: decision.mode, native, backendName, placement }));
   } finally {
     await source.close();
   }
-  const warnings: string[] = [];
+  const warnings: string[] = decision.warning ? [decision.warning] : [];
   if (tokenizer.vocabSize > config.vocabSize) {
     warnings.push(`${path.join(dir, 'tokenizer.json')}: ${tokenizer.vocabSize} tokens but config.json vocab_size is ${config.vocabSize}`);
   }
@@ -50,12 +69,5 @@ export async function loadModel(dir: string, opts: { loraWeights?: string; froze
     warnings.push(...loaded.warnings);
     adapter = loraFromPeft(config, loaded);
   }
-  return { dir, config, model, tokenizer, adapter, frozenStorage, warnings };
-}
-
-function chooseFrozenStorage(wanted: FrozenDtype, checkpointDtype: string): FrozenStorage {
-  const webgpu = backendInfo()?.name === 'webgpu';
-  if (wanted === 'f16' && !webgpu) throw new StudioError('16-bit frozen weights (frozen_dtype f16) need the WebGPU backend', undefined, 'model/frozen-dtype');
-  if (wanted === 'auto') return webgpu && (checkpointDtype === 'F16' || checkpointDtype === 'BF16') ? 'f16' : 'f32';
-  return wanted;
+  return { dir, config, model, tokenizer, adapter, baseDtype: decision.mode, placement, baseDtypeWhy: decision.why, warnings };
 }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { f16MatMul } from '../backend/webgpu-f16-matmul.ts';
-import type { FrozenMatrix } from './weights.ts';
+import { jitMatMul, type FrozenMatrix } from './frozen-matrix.ts';
 
 /**
  * x·Wᵀ for a frozen W, x [N, in] → [N, out]. The gradient flows to x only: dx = dy·W, both products
@@ -9,6 +9,7 @@ import type { FrozenMatrix } from './weights.ts';
  */
 export function frozenMatMul(x: tf.Tensor2D, m: FrozenMatrix): tf.Tensor2D {
   if (m.f16) return f16MatMul(x, m.f16);
+  if (m.host) return jitMatMul(x, m.host);
   const wT = m.wT;
   const op = tf.customGrad((...args) => ({
     value: tf.matMul(args[0] as tf.Tensor2D, wT),

@@ -1,21 +1,16 @@
 import * as tf from '@tensorflow/tfjs';
-import { FormatError } from '../errors.ts';
+import { FormatError, StudioError } from '../errors.ts';
 import type { TensorSource } from '../formats/tensor-source.ts';
-import { packF16, type PackedF16Matrix } from '../backend/webgpu-f16-matmul.ts';
+import { headDtype } from './base-dtype.ts';
+import { dequantizeRows, storeMatrix, type BaseDtype, type StoredMatrix } from './block-quant.ts';
 import type { LlamaConfig } from './config.ts';
+import { toBackendMatrix, type FrozenEmbedding, type FrozenMatrix } from './frozen-matrix.ts';
+import type { FrozenPlacement } from './frozen-placement.ts';
 import { PROJECTIONS, checkTensorsAgainstConfig, projectionPath, projectionShape, type ProjectionName } from './projections.ts';
 
 export * from './projections.ts';
-
-/**
- * A frozen weight matrix W [out, in] used as x·Wᵀ. In f32 we keep Wᵀ ([in, out]) because tfjs-wasm's fast matmul
- * only serves non-transposed 2-D operands; W itself is made once, on demand, for the backward pass (dx = dy·W).
- * On WebGPU it may instead live as one packed 16-bit copy that serves both directions (see webgpu-f16-matmul.ts).
- */
-export type FrozenMatrix = { wT: tf.Tensor2D; w?: tf.Tensor2D; f16?: undefined } | { f16: PackedF16Matrix; wT?: undefined; w?: undefined };
-
-/** How frozen matrices are stored: f32 (W and Wᵀ, 8 bytes a weight) or packed halves (2 bytes, WebGPU only). */
-export type FrozenStorage = 'f32' | 'f16';
+export type { FrozenEmbedding, FrozenMatrix } from './frozen-matrix.ts';
+export type { FrozenPlacement } from './frozen-placement.ts';
 
 /** A frozen linear layer y = x·Wᵀ + b. */
 export type FrozenLinear = FrozenMatrix & {
@@ -33,33 +28,66 @@ export interface LlamaLayer {
 }
 
 export interface LlamaWeights {
-  embed: tf.Tensor2D; // [V, H]
+  embed: FrozenEmbedding; // [V, H]
   layers: LlamaLayer[];
   norm: tf.Tensor1D; // [H]
-  /** lm_head (the embedding itself when tied), wT [H, V]. */
+  /** lm_head (the embedding itself when tied). */
   lmHead: FrozenMatrix;
 }
 
+export interface WeightStorage {
+  /** The storage mode of the projections (base_dtype, resolved). */
+  mode: BaseDtype;
+  /** The checkpoint's own precision (embeddings and lm_head follow it in the quantized modes). */
+  native: 'f32' | 'bf16' | 'f16';
+  /** The tfjs backend's name ('wasm', 'cpu', 'tensorflow', 'webgpu'). */
+  backendName: string;
+  placement: FrozenPlacement;
+}
+
+const F16_MAX = 65504;
+
 /**
- * Read every weight and check it against the config first. Norms and the embedding are f32; frozen matrices are
- * f32, or packed halves with `storage: 'f16'` (a matrix whose values exceed f16's range stays f32).
+ * One matrix from the checkpoint in a storage mode, read on its own: a 16-bit tensor kept in its own mode is taken
+ * as raw bits (never widened); anything else passes through f32 once (the largest tensor in f32 is the loading peak).
  */
-export async function loadLlamaWeights(source: TensorSource, config: LlamaConfig, where = 'checkpoint', storage: FrozenStorage = 'f32'): Promise<LlamaWeights> {
+async function readStored(source: TensorSource, name: string, rows: number, cols: number, mode: BaseDtype, where: string): Promise<StoredMatrix> {
+  const dtype = source.info(name).dtype;
+  if ((mode === 'bf16' && dtype === 'BF16') || (mode === 'f16' && dtype === 'F16')) {
+    const raw = await source.readRaw(name);
+    // a pooled Buffer may start at an odd byte offset; a Uint16Array view needs an even one
+    const bytes = raw.byteOffset % 2 === 0 ? raw : raw.slice();
+    return { dtype: mode, rows, cols, bits: new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2) };
+  }
+  const values = await source.readF32(name);
+  if (mode === 'f16') {
+    for (let i = 0; i < values.length; i++) {
+      if (!(Math.abs(values[i]) <= F16_MAX)) {
+        throw new StudioError(`tensor ${name} holds ${values[i]}, which f16 cannot represent; use --base_dtype bf16 (same size, f32's range)`, where, 'model/base-dtype-range');
+      }
+    }
+  }
+  return storeMatrix(values, rows, cols, mode);
+}
+
+/**
+ * Read every weight, one tensor at a time, after checking names and shapes against the config. Norms (and biases)
+ * are f32 tensors; each frozen matrix is stored in its mode (storeMatrix) and then turned into the backend's form
+ * (toBackendMatrix); the embedding is gathered on the host off WebGPU, so it never sits in the wasm heap.
+ */
+export async function loadLlamaWeights(source: TensorSource, config: LlamaConfig, where: string, storage: WeightStorage): Promise<LlamaWeights> {
   const problems = checkTensorsAgainstConfig(source, config);
   if (problems.length) throw new FormatError(problems.join('; '), where, 'model/tensors');
+  const { mode, backendName, placement } = storage;
+  const head = headDtype(mode, storage.native);
 
   const read = async (name: string, shape: number[]) => tf.tensor(await source.readF32(name), shape);
-  const toFrozen = (values: Float32Array, rows: number, cols: number): FrozenMatrix => {
-    const packed = storage === 'f16' ? packF16(values, rows, cols) : undefined;
-    if (packed) return { f16: packed };
-    const w = tf.tensor2d(values, [rows, cols]);
-    const wT = tf.transpose(w) as tf.Tensor2D;
-    w.dispose();
-    return { wT };
-  };
-  const readFrozen = async (name: string, rows: number, cols: number) => toFrozen(await source.readF32(name), rows, cols);
+  const readFrozen = async (name: string, rows: number, cols: number, dtype: BaseDtype) =>
+    toBackendMatrix(await readStored(source, name, rows, cols, dtype, where), backendName, placement);
 
-  const embed = (await read('model.embed_tokens.weight', [config.vocabSize, config.hiddenSize])) as tf.Tensor2D;
+  const embedStored = await readStored(source, 'model.embed_tokens.weight', config.vocabSize, config.hiddenSize, head, where);
+  // WebGPU reads tensors back only asynchronously, so its lookup stays a tensor gather.
+  const embed: FrozenEmbedding = backendName === 'webgpu' ? { table: tf.tensor2d(dequantizeRows(embedStored), [config.vocabSize, config.hiddenSize]) } : { host: embedStored };
   const layers: LlamaLayer[] = [];
   for (let l = 0; l < config.numLayers; l++) {
     const proj = {} as Record<ProjectionName, FrozenLinear>;
@@ -68,7 +96,7 @@ export async function loadLlamaWeights(source: TensorSource, config: LlamaConfig
       const path = projectionPath(l, p);
       const biasName = `${path}.bias`;
       proj[p] = {
-        ...(await readFrozen(`${path}.weight`, out, inF)),
+        ...(await readFrozen(`${path}.weight`, out, inF, mode)),
         path,
         inFeatures: inF,
         outFeatures: out,
@@ -82,16 +110,16 @@ export async function loadLlamaWeights(source: TensorSource, config: LlamaConfig
     });
   }
   const norm = (await read('model.norm.weight', [config.hiddenSize])) as tf.Tensor1D;
-  let lmHead: FrozenMatrix;
-  if (!config.tieWordEmbeddings) lmHead = await readFrozen('lm_head.weight', config.vocabSize, config.hiddenSize);
-  else if (storage === 'f16') lmHead = toFrozen((await embed.data()) as Float32Array, config.vocabSize, config.hiddenSize);
-  else lmHead = { wT: tf.transpose(embed) as tf.Tensor2D, w: embed };
+  const lmHead = config.tieWordEmbeddings
+    ? toBackendMatrix(embedStored, backendName, placement) // a host embedding is shared, not copied
+    : await readFrozen('lm_head.weight', config.vocabSize, config.hiddenSize, head);
   return { embed, layers, norm, lmHead };
 }
 
 /** Free every tensor the weights hold. */
 export function disposeWeights(w: LlamaWeights): void {
-  const all = new Set<tf.Tensor>([w.embed, w.norm]);
+  const all = new Set<tf.Tensor>([w.norm]);
+  if (w.embed.table) all.add(w.embed.table);
   const addMatrix = (m: FrozenMatrix) => {
     for (const t of [m.wT, m.w, m.f16?.packed]) if (t) all.add(t);
   };

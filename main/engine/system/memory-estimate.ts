@@ -2,26 +2,15 @@ import { freemem, totalmem } from 'node:os';
 import type { AdapterDescription } from '../backend/webgpu.ts';
 import type { LlamaConfig } from '../model/config.ts';
 import { gpuMemoryBytes, readGpuStats, type GpuStats } from './gpu-stats.ts';
-import { PROJECTIONS, parameterCount, projectionShape, type ProjectionName } from '../model/projections.ts';
+import type { LargestTensorKind, MemoryEstimate } from './memory-report.ts';
+import { StudioError } from '../errors.ts';
+import { openCheckpoint } from '../formats/hf-checkpoint.ts';
+import { autoCandidates, checkpointBaseDtype, headDtype, type BaseDtypeChoice } from '../model/base-dtype.ts';
+import { bytesPerWeight, type BaseDtype } from '../model/block-quant.ts';
+import { choosePlacement, type FrozenPlacement } from '../model/frozen-placement.ts';
+import { PROJECTIONS, projectionShape, type ProjectionName } from '../model/projections.ts';
 
-export interface MemoryEstimate {
-  /** Frozen weights as the trainer holds them: f32, with Wᵀ and W both kept for the backward pass. */
-  weightsBytes: number;
-  /** LoRA A and B in f32. */
-  loraBytes: number;
-  /** AdamW's two moments plus the accumulated gradient, per LoRA parameter. */
-  optimizerBytes: number;
-  /** Activations kept for the backward pass of one micro-batch, logits included. */
-  activationsBytes: number;
-  totalBytes: number;
-  /** What this machine has (free and total RAM); the wasm and cpu backends use it. */
-  availableBytes: number;
-  machineBytes: number;
-  /** The largest single tensor of a step (logits, attention probabilities, MLP activations or a weight matrix). */
-  /** `kind` and `shape` let a UI say it in its own language; `what` says it in English. */
-  largestTensor: { bytes: number; what: string; kind: LargestTensorKind; shape: number[] };
-  fits: boolean;
-}
+export { memoryReportSchema, type LargestTensorKind, type MemoryEstimate } from './memory-report.ts';
 
 /** What a WebGPU device can hold. WebGPU does not expose VRAM: total/free come from nvidia-smi when it knows them. */
 export interface DeviceLimits {
@@ -37,22 +26,63 @@ export interface DeviceLimits {
 
 const F32 = 4;
 
-export type LargestTensorKind = 'logits' | 'attention' | 'mlp-activation' | 'embedding' | 'mlp-weight';
+/** tfjs-backend-wasm's heap ends at 4 GiB: allocations past 4,096 MiB fail ("memory access out of bounds"). */
+export const WASM_HEAP_BYTES = 4 * 2 ** 30;
+
+/** What a run asks of memory besides the model: one micro-batch of cutoff_len tokens and LoRA on some modules. */
+export interface Workload {
+  microBatchSize: number;
+  cutoffLen: number;
+  loraR: number;
+  targetModules: readonly ProjectionName[];
+}
+
+/** Where the weights go: the mode, and the backend (undefined: a device without a heap ceiling, as before modes). */
+export interface StoragePlan {
+  baseDtype?: BaseDtype;
+  /** The checkpoint's own precision: embeddings and lm_head follow it in the quantized modes. Default: bf16. */
+  native?: 'f32' | 'bf16' | 'f16';
+  backendName?: string;
+  /** Default: choosePlacement's decision for the backend (device when no backend is named). */
+  placement?: FrozenPlacement;
+}
+
+const elements = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
 /**
- * A training step's memory on the tfjs backends here, from the model config and the run settings. It counts what
- * our trainer keeps: every frozen matrix twice (W and Wᵀ), LoRA weights, gradients and AdamW moments in f32, and the
- * activations autograd keeps per micro-batch (per layer: the residual stream, norms, q/k/v, attention
- * probabilities, the MLP's three F-wide tensors; then logits and their softmax).
+ * A training step's memory on the tfjs backends here, from the model config, the run settings and the storage plan.
+ * It counts what our trainer keeps: the frozen base as held (see memoryReportSchema), LoRA weights, gradients and
+ * AdamW moments in f32, and the activations autograd keeps per micro-batch (per layer: the residual stream, norms,
+ * q/k/v, attention probabilities, the MLP's three F-wide tensors; then logits and their softmax).
  */
-export function estimateTrainingMemory(
-  config: LlamaConfig,
-  s: { microBatchSize: number; cutoffLen: number; loraR: number; targetModules: readonly ProjectionName[]; frozenStorage?: 'f32' | 'f16' },
-): MemoryEstimate {
+export function estimateTrainingMemory(config: LlamaConfig, s: Workload & StoragePlan): MemoryEstimate {
   const { hiddenSize: H, intermediateSize: F, numLayers: L, numHeads: nH, numKvHeads: nKV, headDim: D, vocabSize: V } = config;
-  // f16 (WebGPU): every projection and lm_head as one packed half copy; the embedding (a lookup) and norms stay f32.
-  const projectionParams = L * PROJECTIONS.reduce((n, p) => n + projectionShape(config, p).reduce((a, b) => a * b, 1), 0);
-  const weightsBytes = s.frozenStorage === 'f16' ? (projectionParams + V * H) * 2 + (V * H + (2 * L + 1) * H) * F32 : 2 * parameterCount(config) * F32;
+  const mode = s.baseDtype ?? 'f32';
+  const head = headDtype(mode, s.native ?? 'bf16');
+  const webgpu = s.backendName === 'webgpu';
+  const projectionParams = L * PROJECTIONS.reduce((n, p) => n + elements(projectionShape(config, p)), 0);
+  const normBytes = (2 * L + 1) * H * F32;
+  const headParams = config.tieWordEmbeddings ? 0 : V * H;
+  const placement = s.placement ?? (s.backendName ? choosePlacement(s.backendName, projectionParams + V * H) : 'device');
+  let weightsBytes: number;
+  let hostWeightsBytes: number;
+  let transientBytes = 0;
+  if (placement === 'host') {
+    // Everything frozen but the norms in JS memory; one matrix at a time dequantized into the heap.
+    hostWeightsBytes = projectionParams * bytesPerWeight(mode) + (V * H + headParams) * bytesPerWeight(head);
+    weightsBytes = hostWeightsBytes + normBytes;
+    transientBytes = Math.max(V * H, ...PROJECTIONS.map((p) => elements(projectionShape(config, p)))) * F32;
+  } else if (webgpu) {
+    // The embedding is an f32 table (a gather); projections and lm_head packed halves in 16-bit modes, else W and Wᵀ.
+    const perWeight = mode === 'f32' ? 2 * F32 : bytesPerWeight(mode);
+    hostWeightsBytes = 0;
+    weightsBytes = (projectionParams + V * H) * perWeight + V * H * F32 + normBytes;
+  } else {
+    // Resident f32 W and Wᵀ (small bases); the embedding is gathered on the host (no backend means: as on WebGPU).
+    const embedOnHost = s.backendName !== undefined;
+    hostWeightsBytes = embedOnHost ? V * H * bytesPerWeight(head) : 0;
+    weightsBytes = (projectionParams + V * H) * 2 * F32 + (embedOnHost ? hostWeightsBytes : V * H * F32) + normBytes;
+  }
   let loraParams = 0;
   for (const name of PROJECTIONS) {
     if (!s.targetModules.includes(name)) continue;
@@ -66,7 +96,9 @@ export function estimateTrainingMemory(
   // against tf.profile's peak on real steps: RoPE, norms and masks each leave several same-sized intermediates).
   const perLayer = tokens * (12 * H + 8 * (nH + nKV) * D + 6 * F) + 8 * s.microBatchSize * nH * s.cutoffLen * s.cutoffLen;
   const activationsBytes = 2 * (L * perLayer + 4 * tokens * V) * F32; // the backward holds gradients of the same sizes
-  const totalBytes = weightsBytes + loraBytes + optimizerBytes + activationsBytes;
+  const totalBytes = weightsBytes + loraBytes + optimizerBytes + activationsBytes + transientBytes;
+  const heapBytes = totalBytes - hostWeightsBytes;
+  const heapLimitBytes = s.backendName === 'wasm' ? WASM_HEAP_BYTES : null;
   const availableBytes = freemem();
   const T = s.cutoffLen;
   const candidates: { kind: LargestTensorKind; shape: number[]; what: string }[] = [
@@ -76,13 +108,14 @@ export function estimateTrainingMemory(
     { kind: 'embedding', shape: [V, H], what: 'the embedding' },
     { kind: 'mlp-weight', shape: [F, H], what: 'an MLP weight' },
   ];
-  const sized = candidates.map((c) => ({ ...c, bytes: c.shape.reduce((a, b) => a * b, 1) * F32 }));
+  const sized = candidates.map((c) => ({ ...c, bytes: elements(c.shape) * F32 }));
   const largest = sized.reduce((a, b) => (b.bytes > a.bytes ? b : a));
   const dims = largest.kind === 'attention' ? `${s.microBatchSize} × ${nH} heads × ${T} × ${T}` : largest.shape.join(' × ');
   const largestTensor = { bytes: largest.bytes, kind: largest.kind, shape: largest.shape, what: `${largest.what} (${dims} f32)` };
   return {
-    weightsBytes, loraBytes, optimizerBytes, activationsBytes, totalBytes, availableBytes, machineBytes: totalmem(),
-    largestTensor, fits: totalBytes < availableBytes,
+    baseDtype: mode, placement, weightsBytes, hostWeightsBytes, loraBytes, optimizerBytes, activationsBytes, transientBytes, heapBytes, heapLimitBytes,
+    totalBytes, availableBytes, machineBytes: totalmem(), largestTensor,
+    fits: (heapLimitBytes === null || heapBytes <= heapLimitBytes) && totalBytes < availableBytes,
   };
 }
 
@@ -122,4 +155,85 @@ export function deviceRefusal(est: MemoryEstimate, device: DeviceLimits, s: { mi
   }
   if (problems.length === 0) return undefined;
   return `training does not fit on the WebGPU device ${device.name}: ${problems.join('; ')}. Lower micro_batch_size (${s.microBatchSize}) or cutoff_len (${s.cutoffLen}).`;
+}
+
+/** The mode a run uses, with the estimate behind the choice and a sentence saying why. */
+export interface BaseDtypeDecision {
+  mode: BaseDtype;
+  estimate: MemoryEstimate;
+  why: string;
+  /** Set when the choice fits the machine but not its free memory right now. */
+  warning?: string;
+}
+
+/** The figures of an estimate, for messages: what the heap (or device) holds and what lives in JS memory. */
+export function describeEstimate(e: MemoryEstimate): string {
+  const heap = e.heapLimitBytes === null ? '' : ` of the wasm heap's ${gib(e.heapLimitBytes)}`;
+  return (
+    `base_dtype ${e.baseDtype}: ${gib(e.totalBytes)} in all; ${gib(e.heapBytes)}${heap} in the backend (activations ${gib(e.activationsBytes)}, ` +
+    `LoRA + optimizer ${gib(e.loraBytes + e.optimizerBytes)}, weights ${gib(e.weightsBytes - e.hostWeightsBytes)}, one dequantized matrix ${gib(e.transientBytes)}), ` +
+    `${gib(e.hostWeightsBytes)} of frozen weights in JS memory`
+  );
+}
+
+const heapFits = (e: MemoryEstimate) => e.heapLimitBytes === null || e.heapBytes <= e.heapLimitBytes;
+
+/**
+ * Resolve base_dtype before loading. `auto` takes the first candidate (the checkpoint as stored, then int8, then nf4)
+ * that fits the heap and the free RAM, else the first that fits the heap and the machine's RAM (with a warning). A
+ * named mode, or auto with nothing left, is refused with the figures when it cannot fit: before step 1, not mid-step.
+ */
+export function chooseBaseDtype(
+  config: LlamaConfig,
+  wanted: BaseDtypeChoice,
+  plan: { native: 'f32' | 'bf16' | 'f16'; backendName: string; candidates: BaseDtype[] },
+  workload: Workload,
+  where: string,
+): BaseDtypeDecision {
+  const tried = (wanted === 'auto' ? plan.candidates : [wanted]).map((mode) =>
+    estimateTrainingMemory(config, { ...workload, baseDtype: mode, native: plan.native, backendName: plan.backendName }),
+  );
+  // On WebGPU the weights and activations live on the device: its own check (deviceRefusal) runs once it is known.
+  const onDevice = plan.backendName === 'webgpu';
+  const now = tried.find((e) => e.fits || onDevice);
+  const later = tried.find((e) => heapFits(e) && e.totalBytes < e.machineBytes);
+  const pick = now ?? later;
+  if (!pick) {
+    throw new StudioError(
+      `the model does not fit with these settings: ${tried.map(describeEstimate).join('; ')}; this machine has ${gib(tried[0].machineBytes)} of RAM. ` +
+        `Lower lora_r (${workload.loraR}), micro_batch_size (${workload.microBatchSize}) or cutoff_len (${workload.cutoffLen})` +
+        (wanted === 'auto' || wanted === 'nf4' ? '' : ', or choose a smaller base_dtype (int8, nf4)'),
+      where,
+      'train/memory',
+    );
+  }
+  const skipped = tried.slice(0, tried.indexOf(pick)).map((e) => `${e.baseDtype} would not fit (${gib(e.heapBytes)} in the backend, ${gib(e.totalBytes)} in all)`);
+  const why =
+    wanted === 'auto'
+      ? `base_dtype auto chose ${pick.baseDtype}${pick.baseDtype === plan.native ? ' (the checkpoint as stored)' : ''}${skipped.length ? `: ${skipped.join('; ')}` : ''}; ${describeEstimate(pick)}`
+      : describeEstimate(pick);
+  const warning = pick.fits || onDevice ? undefined : `${gib(pick.totalBytes)} estimated but only ${gib(pick.availableBytes)} of RAM is free now`;
+  return { mode: pick.baseDtype, estimate: pick, why, warning };
+}
+
+/**
+ * The estimate the wizard shows for a model folder, on the CPU path (wasm): the named mode, or the one auto would
+ * choose; when nothing fits, the smallest mode's estimate (fits: false) rather than an error.
+ */
+export async function estimateForCheckpoint(dir: string, config: LlamaConfig, wanted: BaseDtypeChoice, workload: Workload): Promise<MemoryEstimate> {
+  const source = await openCheckpoint(dir);
+  let native: 'f32' | 'bf16' | 'f16';
+  try {
+    native = checkpointBaseDtype(source, dir);
+  } finally {
+    await source.close();
+  }
+  const backendName = 'wasm';
+  if (wanted !== 'auto') return estimateTrainingMemory(config, { ...workload, baseDtype: wanted, native, backendName });
+  try {
+    return chooseBaseDtype(config, wanted, { native, backendName, candidates: autoCandidates(native, backendName) }, workload, dir).estimate;
+  } catch (e) {
+    if (!(e instanceof StudioError)) throw e;
+    return estimateTrainingMemory(config, { ...workload, baseDtype: 'nf4', native, backendName });
+  }
 }

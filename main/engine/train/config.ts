@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { BACKEND_CHOICES } from '../backend/choices.ts';
 import { FormatError } from '../errors.ts';
 import { schemaFields, type SettingField } from '../parse-settings.ts';
+import { BASE_DTYPE_CHOICES } from '../model/base-dtype.ts';
 import { PROJECTIONS } from '../model/projection-names.ts';
 
 /**
@@ -46,10 +47,15 @@ export const finetuneConfigSchema = z.object({
   // Ours, beyond Alpaca-LoRA:
   backend: z.enum(BACKEND_CHOICES).default('auto').describe('tfjs backend: auto picks the fastest that loads (tfjs-node-gpu, WebGPU on a hardware adapter, tfjs-node, wasm, cpu); webgpu-software is the slow SwiftShader adapter, for tests.'),
   threads: z.number().int().positive().optional().describe('Threads for the wasm backend (default: all cores).'),
-  frozen_dtype: z
-    .enum(['auto', 'f32', 'f16'])
+  base_dtype: z
+    .enum(BASE_DTYPE_CHOICES)
     .default('auto')
-    .describe('How the frozen base weights are held: f16 packs them as halves on a WebGPU device (2 bytes a weight instead of 8); auto does so when the checkpoint is 16-bit already.'),
+    .describe(
+      "How the frozen base is held: f32, bf16 or f16 (2 bytes a weight), int8 (blockwise absmax, ~1 byte, as Alpaca-LoRA's load_in_8bit) or nf4 (QLoRA's 4-bit, ~0.5 byte). LoRA, gradients and optimizer stay f32; norms f32, embeddings and lm_head 16-bit. auto keeps the checkpoint as stored when it fits, else int8, else nf4.",
+    ),
+  load_in_8bit: z.boolean().optional().describe('Python spelling of base_dtype int8 (as transformers/bitsandbytes say it).'),
+  load_in_4bit: z.boolean().optional().describe('Python spelling of base_dtype nf4 (QLoRA: bnb_4bit_quant_type nf4).'),
+  frozen_dtype: z.enum(['auto', 'f32', 'f16']).optional().describe('Deprecated: the old name of base_dtype (still accepted).'),
   seed: z.number().int().nonnegative().default(42).describe('Seed for LoRA init, data order and dropout: same seed, same run.'),
   max_steps: z.number().int().nonnegative().default(0).describe('Stop after this many optimizer steps (0: run all epochs).'),
   warmup_steps: z.number().int().nonnegative().default(100).describe('Steps of linear warmup before linear decay to 0.'),
@@ -76,6 +82,7 @@ export function parseFinetuneConfig(input: unknown, where = 'finetune config'): 
     throw new FormatError(`invalid settings: ${lines.join('; ')}`, where, 'config/finetune');
   }
   const c = r.data;
+  c.base_dtype = resolveBaseDtypeAliases(input as Record<string, unknown>, c, where);
   if (c.batch_size % c.micro_batch_size !== 0) {
     throw new FormatError(
       `batch_size (${c.batch_size}) must be a multiple of micro_batch_size (${c.micro_batch_size})`,
@@ -84,6 +91,23 @@ export function parseFinetuneConfig(input: unknown, where = 'finetune config'): 
     );
   }
   return c;
+}
+
+/**
+ * base_dtype from its aliases: load_in_8bit → int8, load_in_4bit → nf4 (the Python spelling), frozen_dtype (deprecated).
+ * An alias that contradicts an explicit base_dtype, or both Python flags at once, is an error.
+ */
+function resolveBaseDtypeAliases(input: Record<string, unknown>, c: FinetuneConfig, where: string): FinetuneConfig['base_dtype'] {
+  const asked: [string, FinetuneConfig['base_dtype']][] = [];
+  if (input && typeof input === 'object' && input.base_dtype !== undefined) asked.push(['base_dtype', c.base_dtype]);
+  if (c.load_in_8bit) asked.push(['load_in_8bit', 'int8']);
+  if (c.load_in_4bit) asked.push(['load_in_4bit', 'nf4']);
+  if (c.frozen_dtype !== undefined && asked.length === 0) asked.push(['frozen_dtype', c.frozen_dtype]);
+  const modes = new Set(asked.map(([, m]) => m));
+  if (modes.size > 1) {
+    throw new FormatError(`conflicting settings: ${asked.map(([k, m]) => `${k} (${m})`).join(', ')}; give one of them`, where, 'config/finetune');
+  }
+  return asked[0]?.[1] ?? c.base_dtype;
 }
 
 /** The run's own settings out of a saved config.json (which also records the backend used): for a resume. */

@@ -24,6 +24,7 @@ import { checkLoraRank } from '../model/projections.ts';
 import { kaimingUniformInit } from '../model/lora-init.ts';
 import { loraFromPeft } from '../model/lora-load.ts';
 import { parameterCount } from '../model/weights.ts';
+import type { BaseDtype } from '../model/block-quant.ts';
 import { AdamW, ADAMW_DEFAULTS } from './adamw.ts';
 import { latestGoodCheckpoint, pruneCheckpoints, removeStaleTemps, requireGoodCheckpoint, writeCheckpoint } from './checkpoint.ts';
 import type { FinetuneConfig } from './config.ts';
@@ -80,8 +81,12 @@ export async function runFinetune(
   const template = loadTemplate(config.prompt_template_name);
   // Before any weight is loaded: an absurd rank would otherwise fail deep in an allocation.
   checkLoraRank(loadLlamaConfig(config.base_model), config.lora_r, targets);
-  const { model, tokenizer, config: modelConfig, frozenStorage } = await loadModel(config.base_model, { frozenDtype: config.frozen_dtype });
-  if (frozenStorage === 'f16') log('frozen weights held as 16-bit halves on the WebGPU device (2 bytes a weight)');
+  if (config.frozen_dtype !== undefined) log('note: frozen_dtype is deprecated; it is read as base_dtype (use --base_dtype)', 'warn');
+  // The estimate at cutoff_len (the longest a batch can be) decides auto's mode, or refuses, before any weight is read.
+  const workload = { microBatchSize: config.micro_batch_size, cutoffLen: config.cutoff_len, loraR: config.lora_r, targetModules: targets };
+  const { model, tokenizer, config: modelConfig, baseDtype, placement, baseDtypeWhy, warnings } = await loadModel(config.base_model, { baseDtype: config.base_dtype, workload });
+  log(`frozen base held as ${baseDtype}${placement === 'host' ? ' in JS memory, each matrix dequantized just in time' : ''}: ${baseDtypeWhy}`);
+  for (const w of warnings) log(w, 'warn');
   const data = loadAlpacaRows(config.data_path, { onBadRow: config.on_bad_rows });
   const errors = data.report.problems.filter((p) => p.severity === 'error');
   log(`data: ${data.report.total} rows in ${config.data_path}, ${data.rows.length} used${errors.length ? `, ${errors.length} skipped` : ''}`);
@@ -106,7 +111,7 @@ export async function runFinetune(
       `${(stats.truncatedShare * 100).toFixed(1)}% cut at cutoff_len ${config.cutoff_len}`,
   );
 
-  if (backend.name === 'webgpu') await refuseIfDeviceTooSmall(config, modelConfig, targets, [...trainExamples, ...valExamples], frozenStorage, log);
+  if (backend.name === 'webgpu') await refuseIfDeviceTooSmall(config, modelConfig, targets, [...trainExamples, ...valExamples], baseDtype, log);
 
   const accumulation = config.batch_size / config.micro_batch_size;
   const batches = new EpochBatches(trainExamples, config.micro_batch_size, config.seed, config.group_by_length);
@@ -147,7 +152,8 @@ export async function runFinetune(
   }
 
   const allParams = parameterCount(modelConfig) + adapter.parameterCount;
-  const resolved = { ...config, backend_used: backend.name, backend_detail: backend.detail, threads_used: backend.threads };
+  // base_dtype_used: the mode the adapter was trained against (the export report reads it).
+  const resolved = { ...config, base_dtype_used: baseDtype, backend_used: backend.name, backend_detail: backend.detail, threads_used: backend.threads };
   await writeFileAtomic(paths.config, JSON.stringify(resolved, null, 2) + '\n');
   log(trainableParamsLine(adapter.parameterCount, allParams));
   const total = totalSteps(trainerData, schedule);
@@ -207,7 +213,7 @@ async function refuseIfDeviceTooSmall(
   modelConfig: import('../model/config.ts').LlamaConfig,
   targets: ReturnType<typeof checkTargets>,
   examples: { inputIds: ArrayLike<number> }[],
-  frozenStorage: 'f32' | 'f16',
+  baseDtype: BaseDtype,
   log: (m: string, l?: 'info' | 'warn') => void,
 ) {
   const adapter = currentAdapter();
@@ -216,7 +222,7 @@ async function refuseIfDeviceTooSmall(
   // The longest batch collate can make: the longest example, padded to PAD_MULTIPLE, at most cutoff_len.
   const longest = examples.reduce((m, e) => Math.max(m, e.inputIds.length), 1);
   const seqLen = Math.min(config.cutoff_len, Math.ceil(longest / PAD_MULTIPLE) * PAD_MULTIPLE);
-  const est = estimateTrainingMemory(modelConfig, { microBatchSize: config.micro_batch_size, cutoffLen: seqLen, loraR: config.lora_r, targetModules: targets, frozenStorage });
+  const est = estimateTrainingMemory(modelConfig, { microBatchSize: config.micro_batch_size, cutoffLen: seqLen, loraR: config.lora_r, targetModules: targets, baseDtype, backendName: 'webgpu' });
   const refusal = deviceRefusal(est, device, { microBatchSize: config.micro_batch_size, cutoffLen: config.cutoff_len });
   if (refusal) throw new StudioError(refusal, config.base_model, 'train/device-memory');
   const mem = device.totalBytes === null ? `device memory ${device.memorySource}` : `${(device.totalBytes / 2 ** 30).toFixed(1)} GiB device memory (${device.memorySource})`;

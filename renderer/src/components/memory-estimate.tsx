@@ -3,23 +3,25 @@ import { useTranslation } from 'react-i18next';
 import type { CallReply } from '../../../main/api/contract.ts';
 import { formatBytes } from '../format.ts';
 import { call } from '../transport.ts';
+import { BASE_DTYPE_CHOICES } from '../../../main/engine/model/block-quant.ts';
 
 type Estimate = CallReply<'finetune.estimate'>;
 
 /** Training memory for the chosen model and settings (weights, LoRA, optimizer, activations) against the machine's. */
-export function MemoryEstimate({ baseModel, settings }: { baseModel?: string; settings: { micro_batch_size?: unknown; cutoff_len: number; lora_r?: unknown; lora_target_modules?: unknown } }) {
+export function MemoryEstimate({ baseModel, settings }: { baseModel?: string; settings: { micro_batch_size?: unknown; cutoff_len: number; lora_r?: unknown; lora_target_modules?: unknown; base_dtype?: unknown } }) {
   const { t } = useTranslation();
   const [estimate, setEstimate] = useState<Estimate>();
   const [error, setError] = useState<string>();
   const micro = Number(settings.micro_batch_size);
   const r = Number(settings.lora_r);
   const targets = Array.isArray(settings.lora_target_modules) ? (settings.lora_target_modules as string[]) : [];
-  const key = JSON.stringify([baseModel, micro, settings.cutoff_len, r, targets]);
+  const baseDtype = BASE_DTYPE_CHOICES.find((c) => c === settings.base_dtype);
+  const key = JSON.stringify([baseModel, micro, settings.cutoff_len, r, targets, baseDtype]);
   useEffect(() => {
     if (!baseModel || !(micro > 0) || !(r > 0) || targets.length === 0) return setEstimate(undefined);
     // Settle for a moment: typing "16" should not ask twice.
     const timer = setTimeout(() => {
-      call('finetune.estimate', { base_model: baseModel, micro_batch_size: micro, cutoff_len: settings.cutoff_len, lora_r: r, lora_target_modules: targets })
+      call('finetune.estimate', { base_model: baseModel, micro_batch_size: micro, cutoff_len: settings.cutoff_len, lora_r: r, lora_target_modules: targets, base_dtype: baseDtype })
         .then((e) => (setEstimate(e), setError(undefined)))
         .catch((e: Error) => setError(e.message));
     }, 250);
@@ -31,6 +33,7 @@ export function MemoryEstimate({ baseModel, settings }: { baseModel?: string; se
   if (!estimate) return null;
   const rows: [string, number][] = [
     [t('estimate.weights'), estimate.weightsBytes],
+    ...(estimate.hostWeightsBytes > 0 ? [[t('estimate.hostWeights'), estimate.hostWeightsBytes] as [string, number]] : []),
     [t('estimate.lora'), estimate.loraBytes],
     [t('estimate.optimizer'), estimate.optimizerBytes],
     [t('estimate.activations'), estimate.activationsBytes],
@@ -38,6 +41,7 @@ export function MemoryEstimate({ baseModel, settings }: { baseModel?: string; se
   return (
     <div className="panel" data-testid="memory-estimate">
       <h3>{t('estimate.title')}</h3>
+      <p data-testid="estimate-base-dtype">{t('estimate.baseDtype', { mode: estimate.baseDtype })}</p>
       <table className="table estimate">
         <tbody>
           {rows.map(([label, bytes]) => (
@@ -50,6 +54,12 @@ export function MemoryEstimate({ baseModel, settings }: { baseModel?: string; se
             <th>{t('estimate.total')}</th>
             <th data-testid="estimate-total">{formatBytes(estimate.totalBytes)}</th>
           </tr>
+          {estimate.heapLimitBytes !== null && (
+            <tr data-testid="estimate-heap">
+              <td>{t('estimate.heap', { limit: formatBytes(estimate.heapLimitBytes) })}</td>
+              <td>{formatBytes(estimate.heapBytes)}</td>
+            </tr>
+          )}
           <tr>
             <td>{t('estimate.available', { total: formatBytes(estimate.machineBytes) })}</td>
             <td>{formatBytes(estimate.availableBytes)}</td>

@@ -43,11 +43,13 @@ export function RunSelect({ visible, selected, onSelect, testId }: { visible: bo
 }
 
 /** What a run was trained from: its base model folder (undefined when the run's config lacks it) and prompt template. */
-export function runOrigin(run?: RunDetails): { baseModel?: string; template: string } {
+/** The run's base model, its template and the base_dtype it trained against (the playground holds the base the same way). */
+export function runOrigin(run?: RunDetails): { baseModel?: string; template: string; baseDtype?: string } {
   const c = run?.config;
   return {
     baseModel: typeof c?.base_model === 'string' ? c.base_model : undefined,
     template: typeof c?.prompt_template_name === 'string' ? c.prompt_template_name : 'alpaca',
+    baseDtype: typeof c?.base_dtype_used === 'string' ? c.base_dtype_used : undefined,
   };
 }
 

@@ -70,6 +70,10 @@ export const en = {
       preset_alpaca: 'Alpaca-LoRA defaults',
       preset_quick: 'Quick test',
       preset_lowmem: 'Low memory',
+      preset_int8: '8-bit base (as Alpaca-LoRA)',
+      preset_int8_help: '8-bit base: the frozen model is held in blockwise int8 (about 1 byte a weight, as Alpaca-LoRA’s load_in_8bit); LoRA still trains in f32, and export merges into the original full-precision model.',
+      preset_nf4: '4-bit base (QLoRA)',
+      preset_nf4_help: '4-bit base (QLoRA): the frozen model is held in NF4 (about half a byte a weight), with LoRA r 64 on every projection; a 7B model then needs about 4 GB for its weights.',
     },
     review: { title: 'Review', start: 'Start training', missing: 'Choose a model and a data file first.', started: 'Started job {{id}}' },
   },
@@ -111,6 +115,6 @@ export const en = {
   playground: { title: 'Playground', prompt: 'Instruction', input: 'Input (optional)', template: 'Template', temperature: 'Temperature', temperatureHelp: '0 = greedy: the same answer every time', topK: 'Top-k', topP: 'Top-p', maxTokens: 'Max new tokens', seed: 'Seed', base: 'Base model', tuned: 'Fine-tuned', generate: 'Generate', stats: '{{tokens}} tokens · {{tps}} tokens/s · stopped by {{stop}}' },
   picker: { browse: 'Browse…', up: 'up', chooseFolder: 'Choose this folder', empty: 'Nothing here' },
   runSelect: { label: 'Run', choose: 'Choose a run…', none: 'No run with a saved adapter yet' },
-  estimate: { tensor: { logits: 'the logits of one micro-batch', attention: 'the attention probabilities of one layer', 'mlp-activation': 'an MLP activation', embedding: 'the embedding', 'mlp-weight': 'an MLP weight' }, gpu: 'GPU memory free: {{name}} (of {{total}})', largest: 'Largest single tensor: {{what}}', gpuFits: 'Fits in the GPU’s free memory.', gpuTooBig: 'More than the GPU’s free memory: lower micro_batch_size or cutoff_len to train on the GPU.', webgpuNote: 'On WebGPU one buffer must hold the largest tensor; the job checks the adapter’s limit before its first step.', title: 'Memory estimate', noModel: 'Choose a base model to see the memory estimate.', weights: 'Frozen weights', lora: 'LoRA weights', optimizer: 'Optimizer (AdamW) + gradients', activations: 'Activations (one micro batch)', total: 'Total', available: 'Free memory (of {{total}})', fits: 'Fits in the free memory.', tooBig: 'More than the free memory: lower micro_batch_size or cutoff_len, or pick fewer target modules.' },
+  estimate: { tensor: { logits: 'the logits of one micro-batch', attention: 'the attention probabilities of one layer', 'mlp-activation': 'an MLP activation', embedding: 'the embedding', 'mlp-weight': 'an MLP weight' }, gpu: 'GPU memory free: {{name}} (of {{total}})', largest: 'Largest single tensor: {{what}}', gpuFits: 'Fits in the GPU’s free memory.', gpuTooBig: 'More than the GPU’s free memory: lower micro_batch_size or cutoff_len to train on the GPU.', webgpuNote: 'On WebGPU one buffer must hold the largest tensor; the job checks the adapter’s limit before its first step.', title: 'Memory estimate', noModel: 'Choose a base model to see the memory estimate.', weights: 'Frozen weights', baseDtype: 'Frozen base held as {{mode}}', heap: 'In the wasm heap (of {{limit}})', hostWeights: 'Frozen weights outside the heap (JS memory)', lora: 'LoRA weights', optimizer: 'Optimizer (AdamW) + gradients', activations: 'Activations (one micro batch)', total: 'Total', available: 'Free memory (of {{total}})', fits: 'Fits in the free memory.', tooBig: 'More than the free memory: lower micro_batch_size or cutoff_len, or pick fewer target modules.' },
 };
 export type Strings = typeof en;

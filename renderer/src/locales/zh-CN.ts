@@ -72,6 +72,10 @@ export const zhCN: Strings = {
       preset_alpaca: 'Alpaca-LoRA 默认值',
       preset_quick: '快速测试',
       preset_lowmem: '低内存',
+      preset_int8: '8 位基础模型（同 Alpaca-LoRA）',
+      preset_int8_help: '8 位基础模型：冻结的模型按分块 int8 存放（每个权重约 1 字节，同 Alpaca-LoRA 的 load_in_8bit）；LoRA 仍以 f32 训练，导出时合并进原始的全精度模型。',
+      preset_nf4: '4 位基础模型（QLoRA）',
+      preset_nf4_help: '4 位基础模型（QLoRA）：冻结的模型按 NF4 存放（每个权重约半字节），LoRA r 为 64，作用于全部投影层；这样 7B 模型的权重只需约 4 GB。',
     },
     review: { title: '确认', start: '开始训练', missing: '请先选择模型和数据文件。', started: '已启动任务 {{id}}' },
   },
@@ -113,5 +117,5 @@ export const zhCN: Strings = {
   playground: { title: '试用', prompt: '指令', input: '输入（可选）', template: '模板', temperature: '温度', temperatureHelp: '0 = 贪心解码：每次答案相同', topK: 'Top-k', topP: 'Top-p', maxTokens: '最多生成词元数', seed: '随机种子', base: '基础模型', tuned: '微调后', generate: '生成', stats: '{{tokens}} 个词元 · 每秒 {{tps}} 个 · 停止原因 {{stop}}' },
   picker: { browse: '浏览…', up: '上一级', chooseFolder: '选择此文件夹', empty: '空文件夹' },
   runSelect: { label: '训练', choose: '选择一次训练…', none: '还没有保存了适配器的训练' },
-  estimate: { tensor: { logits: '一个微批次的 logits', attention: '一层的注意力概率', 'mlp-activation': '一个 MLP 激活值', embedding: '词嵌入', 'mlp-weight': '一个 MLP 权重' }, gpu: 'GPU 可用显存：{{name}}（共 {{total}}）', largest: '最大的单个张量：{{what}}', gpuFits: 'GPU 可用显存足够。', gpuTooBig: '超过 GPU 可用显存：要在 GPU 上训练，请减小 micro_batch_size 或 cutoff_len。', webgpuNote: '在 WebGPU 上，最大的张量必须放进一个缓冲区；任务会在第一步之前检查适配器的限制。', title: '内存估算', noModel: '先选择基础模型，才能估算内存。', weights: '冻结权重', lora: 'LoRA 权重', optimizer: '优化器（AdamW）+ 梯度', activations: '激活值（一个微批次）', total: '合计', available: '可用内存（共 {{total}}）', fits: '可用内存足够。', tooBig: '超过可用内存：请减小 micro_batch_size 或 cutoff_len，或减少目标模块。' },
+  estimate: { tensor: { logits: '一个微批次的 logits', attention: '一层的注意力概率', 'mlp-activation': '一个 MLP 激活值', embedding: '词嵌入', 'mlp-weight': '一个 MLP 权重' }, gpu: 'GPU 可用显存：{{name}}（共 {{total}}）', largest: '最大的单个张量：{{what}}', gpuFits: 'GPU 可用显存足够。', gpuTooBig: '超过 GPU 可用显存：要在 GPU 上训练，请减小 micro_batch_size 或 cutoff_len。', webgpuNote: '在 WebGPU 上，最大的张量必须放进一个缓冲区；任务会在第一步之前检查适配器的限制。', title: '内存估算', noModel: '先选择基础模型，才能估算内存。', weights: '冻结权重', baseDtype: '冻结的基础模型存为 {{mode}}', heap: 'wasm 堆中（上限 {{limit}}）', hostWeights: '堆外的冻结权重（JS 内存）', lora: 'LoRA 权重', optimizer: '优化器（AdamW）+ 梯度', activations: '激活值（一个微批次）', total: '合计', available: '可用内存（共 {{total}}）', fits: '可用内存足够。', tooBig: '超过可用内存：请减小 micro_batch_size 或 cutoff_len，或减少目标模块。' },
 };

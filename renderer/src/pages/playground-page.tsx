@@ -5,6 +5,7 @@ import { ErrorBox, Field } from '../components/common.tsx';
 import { RunSelect, runOrigin, type RunDetails } from '../components/run-select.tsx';
 import { useJobs, noteJob } from '../job-store.ts';
 import { call } from '../transport.ts';
+import type { PlaygroundSettings } from '../../../main/engine/generate/playground-settings.ts';
 
 const TEMPLATES = ['alpaca', 'alpaca_legacy', 'alpaca_short', 'vigogne', 'none'];
 
@@ -19,7 +20,7 @@ export function PlaygroundPage({ visible }: { visible: boolean }) {
   const [error, setError] = useState<string>();
   const { jobs } = useJobs();
   const job = jobId ? jobs[jobId] : undefined;
-  const { baseModel, template: runTemplate } = runOrigin(run);
+  const { baseModel, template: runTemplate, baseDtype } = runOrigin(run);
   const template = s.template || runTemplate;
   const ask = async () => {
     if (!run || !baseModel) return;
@@ -27,7 +28,7 @@ export function PlaygroundPage({ visible }: { visible: boolean }) {
     try {
       const j = await call('jobs.start', {
         kind: 'generate',
-        config: { base_model: baseModel, lora_weights: run.run.dir, instruction, input, prompt_template: template, temperature: s.temperature, top_k: s.top_k, top_p: s.top_p, max_new_tokens: s.max_new_tokens, seed: s.seed },
+        config: { base_model: baseModel, lora_weights: run.run.dir, instruction, input, prompt_template: template, temperature: s.temperature, top_k: s.top_k, top_p: s.top_p, max_new_tokens: s.max_new_tokens, seed: s.seed, ...(baseDtype ? { base_dtype: baseDtype as PlaygroundSettings['base_dtype'] } : {}) },
       });
       noteJob(j.id, j.kind);
       setJobId(j.id);

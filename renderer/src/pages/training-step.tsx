@@ -73,6 +73,11 @@ export function TrainingStep({ values, setValues, setCutoffLen }: { values: Reco
         <button data-testid="preset-alpaca" onClick={() => apply('alpaca')}>{t('wizard.training.preset_alpaca')}</button>
         <button data-testid="preset-quick" onClick={() => apply('quick')}>{t('wizard.training.preset_quick')}</button>
         <button data-testid="preset-lowmem" onClick={() => apply('lowmem')}>{t('wizard.training.preset_lowmem')}</button>
+        <button data-testid="preset-int8" title={t('wizard.training.preset_int8_help')} onClick={() => apply('int8')}>{t('wizard.training.preset_int8')}</button>
+        <button data-testid="preset-nf4" title={t('wizard.training.preset_nf4_help')} onClick={() => apply('nf4')}>{t('wizard.training.preset_nf4')}</button>
+      </p>
+      <p className="muted" data-testid="preset-quant-help">
+        {t('wizard.training.preset_int8_help')} {t('wizard.training.preset_nf4_help')}
       </p>
       <div className="form-grid">
         {fields

@@ -1,0 +1,58 @@
+import * as tf from '@tensorflow/tfjs';
+import { packF16, type PackedF16Matrix } from '../backend/webgpu-f16-matmul.ts';
+import type { FrozenPlacement } from './frozen-placement.ts';
+import { dequantizeRows, dequantizeTransposed, gatherRows, type StoredMatrix } from './block-quant.ts';
+
+/**
+ * A frozen weight matrix W [out, in], used as x·Wᵀ, in the form the backend computes with:
+ * - resident f32: Wᵀ [in, out] as a tensor (tfjs-wasm's fast matmul only serves non-transposed 2-D operands), and
+ *   W made once, on demand, for the backward pass (dx = dy·W): 8 bytes a weight inside the backend's memory;
+ * - f16: one packed 16-bit copy on the WebGPU device serving both directions (webgpu-f16-matmul.ts);
+ * - host: the stored matrix (f32, bf16, f16, int8 or nf4) in JS memory, outside the 4 GiB wasm heap; every
+ *   product dequantizes it just in time into a transient f32 tensor, released after use (jitMatMul).
+ */
+export type FrozenMatrix =
+  | { wT: tf.Tensor2D; w?: tf.Tensor2D; f16?: undefined; host?: undefined }
+  | { f16: PackedF16Matrix; wT?: undefined; w?: undefined; host?: undefined }
+  | { host: StoredMatrix; wT?: undefined; w?: undefined; f16?: undefined };
+
+/**
+ * A stored matrix in the backend's representation. On WebGPU, 16-bit modes pack halves (a matrix beyond f16's range,
+ * or of odd width, stays resident f32); int8/nf4 on WebGPU are refused before loading (see load.ts).
+ */
+export function toBackendMatrix(stored: StoredMatrix, backendName: string, placement: FrozenPlacement): FrozenMatrix {
+  if (placement === 'host') return { host: stored };
+  const values = dequantizeRows(stored);
+  if (backendName === 'webgpu' && (stored.dtype === 'f16' || stored.dtype === 'bf16')) {
+    const packed = packF16(values, stored.rows, stored.cols);
+    if (packed) return { f16: packed };
+  }
+  return { wT: tf.tidy(() => tf.transpose(tf.tensor2d(values, [stored.rows, stored.cols])) as tf.Tensor2D) };
+}
+
+/**
+ * x·Wᵀ for a W held on the host, x [N, in] → [N, out]. Forward: Wᵀ [in, out] dequantized straight into that layout
+ * (a blocked transpose in JS); backward: dx = dy·W with W [out, in] dequantized again, so no f32 copy is saved for
+ * the gradient and the heap holds at most one transient matrix per product.
+ */
+export function jitMatMul(x: tf.Tensor2D, m: StoredMatrix): tf.Tensor2D {
+  const op = tf.customGrad((...args) => ({
+    // tensors made inside customGrad's forward are freed unless saved, so the transient Wᵀ goes after the product
+    value: tf.matMul(args[0] as tf.Tensor2D, tf.tensor2d(dequantizeTransposed(m), [m.cols, m.rows])),
+    gradFunc: (dy: tf.Tensor) => tf.tidy(() => tf.matMul(dy as tf.Tensor2D, tf.tensor2d(dequantizeRows(m), [m.rows, m.cols]))),
+  }));
+  return op(x) as tf.Tensor2D;
+}
+
+/** A frozen embedding table [V, H]: a tensor (WebGPU, where reads are asynchronous), or stored on the host. */
+export type FrozenEmbedding = { table: tf.Tensor2D; host?: undefined } | { host: StoredMatrix; table?: undefined };
+
+/**
+ * The embedding rows of ids [B, T] → [B·T, H]. A host table is gathered in JS (it is frozen: no gradient), so the
+ * vocabulary never sits in the wasm heap in f32.
+ */
+export function embedTokens(e: FrozenEmbedding, ids: tf.Tensor2D): tf.Tensor2D {
+  const n = ids.shape[0] * ids.shape[1];
+  if (e.table) return tf.reshape(tf.gather(e.table, tf.reshape(ids, [-1])), [n, e.table.shape[1]]) as tf.Tensor2D;
+  return tf.tensor2d(gatherRows(e.host, ids.dataSync()), [n, e.host.cols]);
+}

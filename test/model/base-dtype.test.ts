@@ -1,0 +1,133 @@
+// base_dtype as a user meets it: the setting and its aliases, the estimate per mode, auto's choice, and one clear
+// line before step 1 for a mode the backend cannot run, a checkpoint dtype that cannot be read, a model that cannot fit.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../main/engine/backend/index.ts';
+import { writeSafetensors } from '../../main/engine/formats/safetensors.ts';
+import { autoCandidates, refuseUnsupportedMode } from '../../main/engine/model/base-dtype.ts';
+import { bytesPerWeight } from '../../main/engine/model/block-quant.ts';
+import { parseLlamaConfig } from '../../main/engine/model/config.ts';
+import { loadModel } from '../../main/engine/model/load.ts';
+import { PROJECTIONS, projectionShape } from '../../main/engine/model/projections.ts';
+import { parseFinetuneConfig } from '../../main/engine/train/config.ts';
+import { runFinetune } from '../../main/engine/train/finetune.ts';
+import { chooseBaseDtype, estimateTrainingMemory, WASM_HEAP_BYTES } from '../../main/engine/system/memory-estimate.ts';
+import { TINYLLAMA_WIDTHS, writeSyntheticData, writeSyntheticLlama } from '../helpers/synthetic-llama.ts';
+
+const GiB = 2 ** 30;
+const tinyLlama = parseLlamaConfig({ architectures: ['LlamaForCausalLM'], model_type: 'llama', ...TINYLLAMA_WIDTHS, num_hidden_layers: 22, max_position_embeddings: 2048, rms_norm_eps: 1e-5, hidden_act: 'silu' });
+const llama7b = parseLlamaConfig({
+  architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: 4096, intermediate_size: 11008, num_hidden_layers: 32,
+  num_attention_heads: 32, num_key_value_heads: 32, vocab_size: 32000, max_position_embeddings: 4096, rms_norm_eps: 1e-6, hidden_act: 'silu',
+});
+const workload = { microBatchSize: 1, cutoffLen: 128, loraR: 8, targetModules: ['q_proj', 'v_proj'] as const };
+const work = mkdtempSync(path.join(tmpdir(), 'base-dtype-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+describe('the base_dtype setting', () => {
+  const base = { base_model: 'm', data_path: 'd.json' };
+  it('defaults to auto; load_in_8bit and load_in_4bit mean int8 and nf4; frozen_dtype is read as base_dtype', () => {
+    expect(parseFinetuneConfig(base).base_dtype).toBe('auto');
+    expect(parseFinetuneConfig({ ...base, load_in_8bit: true }).base_dtype).toBe('int8');
+    expect(parseFinetuneConfig({ ...base, load_in_4bit: true }).base_dtype).toBe('nf4');
+    expect(parseFinetuneConfig({ ...base, frozen_dtype: 'f16' }).base_dtype).toBe('f16');
+    expect(parseFinetuneConfig({ ...base, base_dtype: 'int8', load_in_8bit: true }).base_dtype).toBe('int8');
+  });
+  it('refuses contradicting spellings and unknown modes, naming them', () => {
+    expect(() => parseFinetuneConfig({ ...base, load_in_8bit: true, load_in_4bit: true })).toThrow(/conflicting settings: load_in_8bit \(int8\), load_in_4bit \(nf4\)/);
+    expect(() => parseFinetuneConfig({ ...base, base_dtype: 'f16', load_in_4bit: true })).toThrow(/conflicting settings: base_dtype \(f16\), load_in_4bit \(nf4\)/);
+    expect(() => parseFinetuneConfig({ ...base, base_dtype: 'int4' })).toThrow(/base_dtype/);
+  });
+});
+
+describe('the memory estimate per mode', () => {
+  it('holds a host-placed base at its bytes per weight outside the wasm heap, 16-bit embeddings and lm_head', () => {
+    const { vocabSize: V, hiddenSize: H, numLayers: L } = tinyLlama;
+    const projections = L * PROJECTIONS.reduce((n, p) => n + projectionShape(tinyLlama, p).reduce((a, b) => a * b, 1), 0);
+    for (const mode of ['bf16', 'int8', 'nf4'] as const) {
+      const e = estimateTrainingMemory(tinyLlama, { ...workload, baseDtype: mode, native: 'bf16', backendName: 'wasm' });
+      expect(e.placement).toBe('host');
+      expect(e.hostWeightsBytes).toBeCloseTo(projections * bytesPerWeight(mode) + 2 * V * H * 2, -1);
+      expect(e.heapLimitBytes).toBe(WASM_HEAP_BYTES);
+      expect(e.heapBytes).toBeLessThan(WASM_HEAP_BYTES); // activations, LoRA, optimizer and one dequantized matrix
+      expect(e.transientBytes).toBe(V * H * 4); // lm_head in f32, the largest matrix
+    }
+    const int8 = estimateTrainingMemory(tinyLlama, { ...workload, baseDtype: 'int8', native: 'bf16', backendName: 'wasm' });
+    const f32 = estimateTrainingMemory(tinyLlama, { ...workload, baseDtype: 'f32', native: 'bf16', backendName: 'wasm' });
+    console.log(`TinyLlama-1.1B estimate at 1 × 128: int8 ${(int8.totalBytes / GiB).toFixed(2)} GiB in all, ${(int8.heapBytes / GiB).toFixed(2)} GiB of it in the wasm heap`);
+    expect(int8.hostWeightsBytes).toBeLessThan(1.3 * GiB);
+    expect(f32.hostWeightsBytes / int8.hostWeightsBytes).toBeGreaterThan(3);
+  });
+
+  it('auto tries the checkpoint as stored, then int8, then nf4 off WebGPU; on WebGPU the checkpoint alone', () => {
+    expect(autoCandidates('bf16', 'wasm')).toEqual(['bf16', 'int8', 'nf4']);
+    expect(autoCandidates('f16', 'webgpu')).toEqual(['f16']);
+  });
+
+  it('refuses before loading, with the figures, when nothing fits the wasm heap (lora_r 100000)', () => {
+    const huge = { ...workload, loraR: 100000 };
+    expect(() => chooseBaseDtype(llama7b, 'auto', { native: 'bf16', backendName: 'wasm', candidates: ['bf16', 'int8', 'nf4'] }, huge, 'llama-7b')).toThrow(
+      /^llama-7b: the model does not fit with these settings: base_dtype bf16: .* of the wasm heap's 4\.00 GiB .*; base_dtype nf4: .*Lower lora_r \(100000\), micro_batch_size \(1\) or cutoff_len \(128\)$/,
+    );
+  });
+
+  it('names the mode auto chose and why', () => {
+    const d = chooseBaseDtype(tinyLlama, 'auto', { native: 'bf16', backendName: 'wasm', candidates: ['bf16', 'int8', 'nf4'] }, workload, 'tiny');
+    expect(d.why).toMatch(new RegExp(`^base_dtype auto chose ${d.mode}`));
+    expect(['bf16', 'int8', 'nf4']).toContain(d.mode);
+  });
+});
+
+describe('bad input gets one clear line before step 1', () => {
+  beforeAll(async () => {
+    await initBackend('wasm');
+  });
+
+  it('a mode the backend cannot run', () => {
+    expect(() => refuseUnsupportedMode('nf4', 'webgpu', 'model')).toThrow(/^model: base_dtype nf4 is not available on the WebGPU backend yet; use --base_dtype f16/);
+    expect(() => refuseUnsupportedMode('nf4', 'wasm', 'model')).not.toThrow();
+  });
+
+  it('a checkpoint whose weights are not a float type, or whose values f16 cannot hold', async () => {
+    const shape = { hidden_size: 32, intermediate_size: 64, num_hidden_layers: 1, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 300 };
+    const dir = path.join(work, 'int-weights');
+    await writeSyntheticLlama(dir, shape, { dtype: 'F32' });
+    // The same tensors, all stored as I8 (an already quantized checkpoint).
+    const config = parseLlamaConfig({ architectures: ['LlamaForCausalLM'], model_type: 'llama', ...shape, max_position_embeddings: 64, rms_norm_eps: 1e-5, hidden_act: 'silu' });
+    const { expectedTensors } = await import('../../main/engine/model/projections.ts');
+    await writeSafetensors(path.join(dir, 'model.safetensors'), [...expectedTensors(config)].map(([name, dims]) => ({ name, dtype: 'I8' as const, shape: dims, data: new Uint8Array(dims.reduce((a, b) => a * b, 1)) })));
+    await expect(loadModel(dir, { baseDtype: 'int8' })).rejects.toThrow(/int-weights: the checkpoint's weights are I8 \(model\.layers\.0\.self_attn\.q_proj\.weight\), which cannot be read as a full-precision base/);
+
+    const big = path.join(work, 'big-values');
+    await writeSyntheticLlama(big, shape, { dtype: 'F32' });
+    const { openCheckpoint } = await import('../../main/engine/formats/hf-checkpoint.ts');
+    const src = await openCheckpoint(big);
+    const tensors = [];
+    for (const t of src.list()) {
+      const v = await src.readF32(t.name);
+      if (t.name.endsWith('q_proj.weight')) v[3] = 1e6;
+      tensors.push({ name: t.name, dtype: 'F32' as const, shape: t.shape, data: new Uint8Array(v.buffer) });
+    }
+    await src.close();
+    await writeSafetensors(path.join(big, 'model.safetensors'), tensors);
+    await expect(loadModel(big, { baseDtype: 'f16' })).rejects.toThrow(/tensor model\.layers\.0\.self_attn\.q_proj\.weight holds 1000000, which f16 cannot represent; use --base_dtype bf16/);
+    expect((await loadModel(big, { baseDtype: 'bf16' })).baseDtype).toBe('bf16');
+  });
+
+  it('a model that does not fit: finetune refuses lora_r 100000 before loading any weight', async () => {
+    const dir = path.join(work, 'small-model');
+    await writeSyntheticLlama(dir, { hidden_size: 256, intermediate_size: 688, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 4, vocab_size: 320 }, { dtype: 'BF16' });
+    const data = path.join(work, 'data.json');
+    writeSyntheticData(data);
+    const config = parseFinetuneConfig({
+      base_model: dir, data_path: data, output_dir: path.join(work, 'run-huge'), lora_r: 100000, micro_batch_size: 1, batch_size: 1,
+      cutoff_len: 32, val_set_size: 0, backend: 'wasm', lora_target_modules: [...PROJECTIONS],
+    });
+    const logs: string[] = [];
+    await expect(runFinetune(config, (e) => e.type === 'log' && logs.push(e.message))).rejects.toThrow(
+      /small-model: the model does not fit with these settings: base_dtype bf16: .*Lower lora_r \(100000\)/,
+    );
+  });
+});
