@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { BACKEND_CHOICES } from '../backend/choices.ts';
 import { FormatError } from '../errors.ts';
 import { schemaFields, type SettingField } from '../parse-settings.ts';
-import { BASE_DTYPE_CHOICES } from '../model/base-dtype.ts';
+import { BASE_DTYPE_CHOICES } from '../model/block-quant.ts';
 import { PROJECTIONS } from '../model/projection-names.ts';
 
 /**
