@@ -52,7 +52,7 @@ export function createApi(handlers: Handlers): Api {
  * else is a fault of ours: 500.
  */
 export function errorPayload(e: unknown): { status: number; error: { message: string; code: string } } {
-  const err = fsStudioError(e, undefined, 'read') ?? e;
+  const err = fsStudioError(e) ?? e;
   if (err instanceof ApiError) return { status: err.status, error: { message: err.message, code: err.code } };
   if (err instanceof StudioError) return { status: 400, error: { message: err.message, code: err.code } };
   return { status: 500, error: { message: err instanceof Error ? err.message : String(err), code: 'internal' } };

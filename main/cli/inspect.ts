@@ -12,7 +12,7 @@ export function registerInspect(program: Command): void {
     .command('inspect')
     .description('Describe a model folder and list every problem found (reads headers only)')
     .argument('<dir>', 'model folder (Hugging Face layout)');
-  addSchemaFlags(cmd, inspectFlagsSchema)
+  addSchemaFlags(cmd, inspectFlagsSchema, { bareBooleans: true })
     .action(
       action(async (dir: string, flags: Record<string, unknown>) => {
         const opts = settingsFromFlags(inspectFlagsSchema, flags);

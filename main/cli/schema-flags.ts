@@ -22,6 +22,11 @@ export interface SchemaFlagOptions<K extends string> {
   hidden?: readonly K[];
   /** false: required fields may come from elsewhere (finetune's --config), so the flags themselves are optional. */
   mandatory?: boolean;
+  /**
+   * Booleans as bare switches (`inspect --json DIR`), taking no value. Otherwise they take an optional True/False,
+   * as Alpaca-LoRA's fire flags do (`--train_on_inputs False`).
+   */
+  bareBooleans?: boolean;
 }
 
 type Keys<S> = S extends z.ZodObject<infer Shape> ? Extract<keyof Shape, string> : string;
@@ -30,11 +35,12 @@ export function addSchemaFlags<S extends z.ZodType>(cmd: Command, schema: S, opt
   const by = <T>(rec: Partial<Record<string, T>> | undefined, name: string) => rec?.[name];
   for (const f of schemaFields(schema)) {
     if ((opts.omit as readonly string[] | undefined)?.includes(f.name)) continue;
-    const value = f.type === 'boolean' ? '[bool]' : `<${by(opts.placeholder, f.name) ?? 'value'}>`;
+    const value = f.type === 'boolean' ? (opts.bareBooleans ? '' : ' [bool]') : ` <${by(opts.placeholder, f.name) ?? 'value'}>`;
     const choices = f.choices ? ` (choices: ${f.choices.join(', ')})` : '';
     const shownDefault = by(opts.cliDefaults, f.name) ?? f.default;
     const help = `${by(opts.help, f.name) ?? f.help}${choices}${shownDefault !== undefined ? ` (default: ${JSON.stringify(shownDefault)})` : ''}`;
-    const option = new Option(`--${f.name} ${value}`, help).argParser((v: string | boolean) => parseFlagValue(f, v));
+    const option = new Option(`--${f.name}${value}`, help);
+    if (value) option.argParser((v: string | boolean) => parseFlagValue(f, v)); // a bare switch has no value to parse
     if (f.required && opts.mandatory !== false && by(opts.cliDefaults, f.name) === undefined) option.makeOptionMandatory();
     if ((opts.hidden as readonly string[] | undefined)?.includes(f.name)) option.hideHelp();
     cmd.addOption(option);

@@ -5,7 +5,7 @@ import { serveSettingsSchema } from '../server/serve-settings.ts';
 import { action } from './common.ts';
 import { addSchemaFlags, settingsFromFlags, type SchemaFlagOptions } from './schema-flags.ts';
 
-const FLAGS: SchemaFlagOptions<keyof typeof serveSettingsSchema.shape> = { placeholder: { host: 'host', port: 'n', runs_dir: 'dir' } };
+const FLAGS: SchemaFlagOptions<keyof typeof serveSettingsSchema.shape> = { placeholder: { host: 'host', port: 'n', runs_dir: 'dir' }, bareBooleans: true };
 
 /** `lora-studio serve`: the studio in a browser (or from a laptop to a GPU box), same contract as the app. */
 export function registerServe(program: Command): void {

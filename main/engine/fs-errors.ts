@@ -29,6 +29,9 @@ const ADVICE: Record<string, (action: FsAction) => string> = {
   EIO: () => 'an input/output error from the disk; check the disk and try again',
 };
 
+/** The syscalls that create or change something: an ENOENT from them means "cannot create", not "not found". */
+const WRITING_CALLS = new Set(['mkdir', 'write', 'rename', 'copyfile', 'link', 'symlink', 'rmdir', 'unlink', 'mkdtemp', 'ftruncate', 'fsync']);
+
 /** A Node system error from fs (has an errno code such as 'ENOENT'). */
 export function isErrnoError(e: unknown): e is NodeJS.ErrnoException {
   return e instanceof Error && typeof (e as NodeJS.ErrnoException).code === 'string' && /^E[A-Z]+$/.test((e as NodeJS.ErrnoException).code!);
@@ -38,8 +41,9 @@ export function isErrnoError(e: unknown): e is NodeJS.ErrnoException {
  * The StudioError for an fs error, naming `file` (or the path Node reports); undefined for anything else. The
  * errno code stays in the message in brackets, so a search for it still finds help.
  */
-export function fsStudioError(e: unknown, file?: string, action: FsAction = 'write'): StudioError | undefined {
+export function fsStudioError(e: unknown, file?: string, given?: FsAction): StudioError | undefined {
   if (e instanceof StudioError || !isErrnoError(e)) return undefined;
+  const action = given ?? (WRITING_CALLS.has(e.syscall ?? '') ? 'write' : 'read');
   const code = e.code === 'ENOENT' && action === 'write' ? (whyNotWritable(file ?? e.path) ?? 'ENOENT') : e.code!;
   // The path the user gave beats Node's (which may be a hidden temp file or a parent folder).
   const named = file ?? e.path;
@@ -64,7 +68,7 @@ function whyNotWritable(target: string | undefined): string | undefined {
 }
 
 /** Rethrow `e` as a StudioError naming `file` when it is an fs error; as it is otherwise. */
-export function rethrowFsError(e: unknown, file?: string, action: FsAction = 'write'): never {
+export function rethrowFsError(e: unknown, file?: string, action?: FsAction): never {
   throw fsStudioError(e, file, action) ?? e;
 }
 

@@ -120,7 +120,7 @@ const CASES: Case[] = [
   { what: 'merge --dtype f8', args: () => [...merge(M, A, at('m1')), '--dtype', 'f8'], names: () => '--dtype' },
   { what: 'quantize --format gguf-q4_0', args: () => ['quantize', '--model', M, '--format', 'gguf-q4_0', '--output', at('q.gguf')], names: () => '--format' },
   { what: 'export-state-dict --dtype x', args: () => ['export-state-dict', '--base_model', M, '--output_dir', at('s1'), '--dtype', 'x'], names: () => '--dtype' },
-  { what: 'inspect --json maybe', args: () => ['inspect', M, '--json', 'maybe'], names: () => '--json' },
+  { what: 'inspect --jsn (misspelt)', args: () => ['inspect', M, '--jsn'], names: () => "unknown option '--jsn'" },
   { what: 'serve --port 99999', args: () => ['serve', '--port', '99999'], names: () => '--port' },
   { what: 'serve --port http', args: () => ['serve', '--port', 'http'], names: () => '--port' },
   { what: 'finetune --config with an unknown key', args: () => ['finetune', '--config', at('settings.json')], names: () => /settings\.json: .*lora_rr/ },

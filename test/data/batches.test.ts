@@ -44,7 +44,7 @@ describe('validation split', () => {
     expect([...a.train, ...a.validation].sort((x, y) => x - y)).toEqual(items);
     expect(a.validation).toEqual([...a.validation].sort((x, y) => x - y));
     expect(splitTrainValidation(items, 0)).toEqual({ train: items, validation: [] });
-    expect(() => splitTrainValidation(items, 100)).toThrow(/val_set_size \(100\) must be smaller than the number of rows \(100\)/);
+    expect(() => splitTrainValidation(items, 100, 42, "d.json")).toThrow(/^d\.json: val_set_size \(100\) must be smaller than the number of usable rows \(100\); lower --val_set_size/);
   });
 });
 

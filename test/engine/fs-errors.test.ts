@@ -44,6 +44,12 @@ describe('fs errors become StudioErrors that name the path and say what to do', 
     expect(e.message).toBe(`${missing}: no such file or folder; check the path [ENOENT]`);
   });
 
+  it('tells reading from creating by the syscall when the caller does not say', () => {
+    const errno = (syscall: string) => Object.assign(new Error(`ENOENT: no such file or directory, ${syscall} '/x/y'`), { code: 'ENOENT', syscall, path: '/x/y' });
+    expect(fsStudioError(errno('open'))?.message).toBe('/x/y: no such file or folder; check the path [ENOENT]');
+    expect(fsStudioError(errno('mkdir'))?.message).toMatch(/^\/x\/y: cannot create it here: /);
+  });
+
   it('leaves other errors alone', () => {
     expect(fsStudioError(new Error('boom'))).toBeUndefined();
     expect(fsStudioError(new StudioError('x'))).toBeUndefined();

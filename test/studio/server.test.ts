@@ -1,9 +1,10 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { writeDemoBaseModel } from '../../main/engine/demo/base-model.ts';
 import { isLoopbackHost, tokenMatches } from '../../main/server/auth.ts';
 import { reachableHosts } from '../../main/server/serve-settings.ts';
 import { resolveStatic } from '../../main/server/static-files.ts';
@@ -162,6 +163,44 @@ describe('browser-mode server', () => {
     expect(tokenMatches('abc', 'abc')).toBe(true);
     expect(tokenMatches('abc', 'abcd')).toBe(false);
     expect(tokenMatches('abc', undefined)).toBe(false);
+  });
+});
+
+describe('bad input over HTTP: 400 with one message naming the file or field, never a 500 or a stack', () => {
+  const bad = path.join(tmp, 'bad-input');
+  const model = path.join(bad, 'model');
+  beforeAll(async () => {
+    await writeDemoBaseModel(model, 'abc ');
+    const garbageModel = path.join(bad, 'garbage-model');
+    cpSync(model, garbageModel, { recursive: true });
+    writeFileSync(path.join(garbageModel, 'config.json'), '{"hidden_size": 9');
+    writeFileSync(path.join(bad, 'truncated.json'), '[{"instruction": "a", "out');
+    writeFileSync(path.join(bad, 'garbage.json'), Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 1, 2, 3]));
+  });
+  const estimate = { micro_batch_size: 1, cutoff_len: 16, lora_r: 8, lora_target_modules: ['q_proj'] };
+  const cases: [string, string, () => unknown, RegExp | string][] = [
+    ['inspect a missing folder', 'model.inspect', () => ({ dir: path.join(bad, 'nowhere') }), path.join(bad, 'nowhere')],
+    ['check a missing data file', 'data.check', () => ({ path: path.join(bad, 'no.json') }), path.join(bad, 'no.json')],
+    ['check a truncated data file', 'data.check', () => ({ path: path.join(bad, 'truncated.json') }), `${path.join(bad, 'truncated.json')}: not valid JSON`],
+    ['check a garbage data file', 'data.check', () => ({ path: path.join(bad, 'garbage.json') }), path.join(bad, 'garbage.json')],
+    ['check a folder as data', 'data.check', () => ({ path: bad }), `${bad}: cannot read data file (not a file)`],
+    ['estimate on a missing model', 'finetune.estimate', () => ({ base_model: path.join(bad, 'nowhere'), ...estimate }), path.join(bad, 'nowhere')],
+    ['estimate on a garbage config.json', 'finetune.estimate', () => ({ base_model: path.join(bad, 'garbage-model'), ...estimate }), path.join(bad, 'garbage-model', 'config.json')],
+    ['estimate with an unknown module', 'finetune.estimate', () => ({ base_model: model, ...estimate, lora_target_modules: ['qkv'] }), 'qkv'],
+    ['list a missing folder', 'files.list', () => ({ dir: path.join(bad, 'nowhere') }), path.join(bad, 'nowhere')],
+    ['start a job with a non-number', 'jobs.start', () => ({ kind: 'generate', config: { base_model: model, instruction: 'x', max_new_tokens: 'abc' } }), 'max_new_tokens'],
+    ['start a job with top_p 5', 'jobs.start', () => ({ kind: 'generate', config: { base_model: model, instruction: 'x', top_p: 5 } }), 'top_p'],
+    ['set an unknown language', 'settings.set', () => ({ language: 'fr' }), 'language'],
+  ];
+  it.each(cases)('%s', async (_what, call, request, names) => {
+    const r = await post(call, request());
+    const text = await r.text();
+    expect(r.status, text).toBe(400);
+    const { error } = JSON.parse(text);
+    if (typeof names === 'string') expect(error.message).toContain(names);
+    else expect(error.message).toMatch(names);
+    expect(error.message).not.toMatch(/\n\s+at |unexpected/i);
+    expect(error.code).not.toBe('internal');
   });
 });
 

@@ -3,7 +3,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { StudioError } from '../errors.ts';
-import { fsStudioError, withFsErrors } from '../fs-errors.ts';
+import { fsStudioError, isErrnoError, withFsErrors } from '../fs-errors.ts';
 
 /**
  * Build an output folder in a hidden temp sibling and rename it into place when `fill` succeeds: a failure (a
@@ -33,7 +33,8 @@ export async function withAtomicDir<T>(outDir: string, fill: (tempDir: string) =
   } catch (e) {
     await rm(temp, { recursive: true, force: true });
     // A write error names the hidden temp folder; the user knows the folder they asked for.
-    const fsError = fsStudioError(e, outDir);
+    const inTemp = isErrnoError(e) && (!e.path || e.path.startsWith(temp));
+    const fsError = fsStudioError(e, inTemp ? outDir : undefined);
     if (fsError) throw fsError;
     if (e instanceof StudioError && e.code.startsWith('fs/')) throw new StudioError(e.message.split(temp).join(outDir), undefined, e.code);
     throw e;
