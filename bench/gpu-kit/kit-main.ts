@@ -1,0 +1,57 @@
+// The GPU kit's one program, bundled by esbuild with dawn.node beside it (bench/gpu-kit/build.ts):
+//   probe [software]                         the adapter's features, limits and subgroup-matrix configs
+//   plan DIR SHAPE SEQ                       config, tokenizer, tensor list and data for torch_kit.py weights
+//   check DIR BACKEND REFERENCE PYTHON TOL   logits and LoRA gradients against test/reference/torch_llama_lora.py
+//   train DIR BACKEND TARGETS R B T STEPS WARMUP BASE   timed LoRA training through runFinetune
+//   matmul BACKEND M K N REPS                our products' TFLOP/s
+//   report OUT                               OUT/summary.md from OUT/results.jsonl
+// Each prints one JSON line last (logs go before it, or to stderr).
+import { initBackend } from '../../main/engine/backend/index.ts';
+import type { BackendChoice } from '../../main/engine/backend/choices.ts';
+import { checkAgainstTorch } from './check.ts';
+import { timeProducts } from './matmul.ts';
+import { writeModelPlan } from './plan.ts';
+import { probeAdapter } from './probe.ts';
+import { writeSummary } from './report.ts';
+import { timedTraining } from './train.ts';
+
+const [command, ...args] = process.argv.slice(2);
+const print = (o: unknown) => console.log(JSON.stringify(o));
+
+try {
+  switch (command) {
+    case 'probe':
+      print(await probeAdapter(args[0] === 'software'));
+      break;
+    case 'plan':
+      writeModelPlan(args[0], args[1], Number(args[2]));
+      print({ planned: args[0], shape: args[1] });
+      break;
+    case 'check': {
+      const info = await initBackend(args[1] as BackendChoice);
+      print({ backend: info.detail, matmul: process.env.LORA_STUDIO_MATMUL ?? 'auto', ...(await checkAgainstTorch(args[0], args[2], args[3], Number(args[4]))) });
+      break;
+    }
+    case 'train': {
+      const [dir, backend, targets, r, b, t, steps, warmup, base] = args;
+      const spec = { modelDir: dir, backend: backend as BackendChoice, targets: targets.split(','), r: +r, batch: +b, seq: +t, steps: +steps, warmup: +warmup, base };
+      print(await timedTraining(spec));
+      break;
+    }
+    case 'matmul': {
+      const info = await initBackend(args[0] as BackendChoice);
+      print({ backend: info.detail, ...(await timeProducts(+args[1], +args[2], +args[3], +args[4])) });
+      break;
+    }
+    case 'report':
+      console.log(writeSummary(args[0]));
+      break;
+    default:
+      throw new Error(`unknown command ${command ?? '(none)'}`);
+  }
+  process.exit(0);
+} catch (e) {
+  print({ error: (e as Error).message.split('\n')[0] });
+  console.error(e);
+  process.exit(1);
+}
