@@ -16,12 +16,21 @@ const CACHE_DIR = path.join(root, '.gpu-kit-cache');
 export const KIT_MAX_BYTES = 60 * 2 ** 20;
 const DAWN_NODE = path.join(root, 'node_modules/webgpu/dist/linux-x64/dawn.node');
 
-export async function buildGpuKit(log: (line: string) => void = console.log): Promise<{ dir: string; bytes: number }> {
+export interface KitOptions {
+  /** Where the kit goes (default gpu-kit/ in the checkout). */
+  dir?: string;
+  /** xz preset: 6 (default) packs node into ~23 MiB in minutes on 2 cores; 0 takes seconds for ~30 MiB (the CI test). */
+  xzLevel?: number;
+  log?: (line: string) => void;
+}
+
+export async function buildGpuKit(opts: KitOptions = {}): Promise<{ dir: string; bytes: number }> {
+  const { dir = KIT_DIR, xzLevel = 6, log = console.log } = opts;
   // The GPU machine is x86-64 Linux: node and dawn.node from here must run there.
   if (process.platform !== 'linux' || process.arch !== 'x64') throw new StudioError(`the GPU kit packs this machine's node and dawn.node for x86-64 Linux; this is ${process.platform}-${process.arch}`, undefined, 'gpu-kit/platform');
   if (!existsSync(DAWN_NODE)) throw new StudioError('dawn.node is missing: npm install the webgpu package', DAWN_NODE, 'gpu-kit/dawn');
   mkdirSync(CACHE_DIR, { recursive: true });
-  const tmp = `${KIT_DIR}.tmp-${process.pid}`;
+  const tmp = `${dir}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp);
   try {
@@ -40,8 +49,8 @@ export async function buildGpuKit(log: (line: string) => void = console.log): Pr
       banner: { js: "import { createRequire as __kitRequire } from 'node:module'; const require = __kitRequire(import.meta.url);" },
       plugins: [{ name: 'dawn-from-kit', setup: (b) => b.onResolve({ filter: /^webgpu$/ }, () => ({ path: path.join(here, 'dawn-shim.ts') })) }],
     });
-    copyFileSync(xzCached(DAWN_NODE, log), path.join(tmp, 'dawn.node.xz'));
-    copyFileSync(xzCached(process.execPath, log), path.join(tmp, 'node.xz'));
+    copyFileSync(xzCached(DAWN_NODE, xzLevel, log), path.join(tmp, 'dawn.node.xz'));
+    copyFileSync(xzCached(process.execPath, xzLevel, log), path.join(tmp, 'node.xz'));
     const deb = vulkanLoaderDeb(log);
     copyFileSync(deb, path.join(tmp, path.basename(deb)));
     copyFileSync(path.join(here, 'run.sh'), path.join(tmp, 'run.sh'));
@@ -50,25 +59,26 @@ export async function buildGpuKit(log: (line: string) => void = console.log): Pr
     const files = Object.fromEntries(readdirSync(tmp).map((f) => [f, statSync(path.join(tmp, f)).size]));
     const bytes = Object.values(files).reduce((a, b) => a + b, 0);
     if (bytes > KIT_MAX_BYTES) throw new StudioError(`the kit is ${(bytes / 2 ** 20).toFixed(1)} MiB, over its ${KIT_MAX_BYTES / 2 ** 20} MiB`, tmp, 'gpu-kit/size');
-    const manifest = { built: new Date().toISOString(), commit: gitCommit(), node: process.version, compression: 'xz', files, bytes };
+    const manifest = { built: new Date().toISOString(), commit: gitCommit(), node: process.version, compression: `xz -${xzLevel}`, files, bytes };
     writeFileSync(path.join(tmp, 'MANIFEST.json'), JSON.stringify(manifest, null, 2) + '\n');
-    rmSync(KIT_DIR, { recursive: true, force: true });
-    renameSync(tmp, KIT_DIR);
-    log(`gpu-kit/: ${(bytes / 2 ** 20).toFixed(1)} MiB (${Object.entries(files).map(([f, b]) => `${f} ${(b / 2 ** 20).toFixed(1)}`).join(', ')} MiB)`);
-    return { dir: KIT_DIR, bytes };
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(tmp, dir);
+    log(`${path.relative(process.cwd(), dir) || dir}: ${(bytes / 2 ** 20).toFixed(1)} MiB (${Object.entries(files).map(([f, b]) => `${f} ${(b / 2 ** 20).toFixed(1)}`).join(', ')} MiB)`);
+    return { dir, bytes };
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
 }
 
 /** `file` compressed with xz (every Linux has it, and python3's lzma can undo it where it has not), from the cache. */
-function xzCached(file: string, log: (line: string) => void): string {
+function xzCached(file: string, level: number, log: (line: string) => void): string {
   const s = statSync(file);
-  const cached = path.join(CACHE_DIR, `${path.basename(file)}-${s.size}-${Math.round(s.mtimeMs)}.xz`);
+  const base = path.basename(file);
+  const cached = path.join(CACHE_DIR, `${base}-${s.size}-${Math.round(s.mtimeMs)}.${level}.xz`);
   if (existsSync(cached)) return cached;
-  log(`compressing ${file} (${(s.size / 2 ** 20).toFixed(0)} MiB) with xz; cached in ${path.relative(root, CACHE_DIR)}/ for the next build`);
-  for (const f of readdirSync(CACHE_DIR)) if (f.startsWith(`${path.basename(file)}-`)) rmSync(path.join(CACHE_DIR, f));
-  execFileSync('sh', ['-c', 'xz -T0 -6 -c "$1" > "$2.tmp" && mv "$2.tmp" "$2"', 'xz', file, cached]);
+  log(`compressing ${file} (${(s.size / 2 ** 20).toFixed(0)} MiB) with xz -${level}; cached in ${path.relative(root, CACHE_DIR)}/ for the next build`);
+  for (const f of readdirSync(CACHE_DIR)) if (f.startsWith(`${base}-`) && f.endsWith(`.${level}.xz`)) rmSync(path.join(CACHE_DIR, f));
+  execFileSync('sh', ['-c', `xz -T0 -${level} -c "$1" > "$2.tmp" && mv "$2.tmp" "$2"`, 'xz', file, cached]);
   return cached;
 }
 

@@ -21,7 +21,8 @@ SAFETENSORS_DTYPE = {torch.float32: "F32", torch.bfloat16: "BF16"}
 
 def write_safetensors(path, tensors):
     """The safetensors layout (8-byte header length, JSON header, raw little-endian data), written tensor by tensor."""
-    header, offset = {}, 0
+    # transformers' from_pretrained refuses a file whose metadata does not name its framework.
+    header, offset = {"__metadata__": {"format": "pt"}}, 0
     for name, t in tensors:
         n = t.numel() * t.element_size()
         header[name] = {"dtype": SAFETENSORS_DTYPE[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + n]}
