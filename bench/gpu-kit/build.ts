@@ -42,6 +42,8 @@ export async function buildGpuKit(opts: KitOptions = {}): Promise<{ dir: string;
       format: 'esm',
       target: 'node20',
       minify: true,
+      // The dispatch profile names tfjs's programs by their class names.
+      keepNames: true,
       logLevel: 'warning',
       // tfjs-node is loaded by a computed require only when asked for; the kit never does.
       external: ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'],

@@ -4,6 +4,8 @@
 //   check DIR BACKEND REFERENCE PYTHON TOL   logits and LoRA gradients against test/reference/torch_llama_lora.py
 //   train DIR BACKEND TARGETS R B T STEPS WARMUP BASE   timed LoRA training through runFinetune
 //   matmul BACKEND M K N REPS                our products' TFLOP/s
+//   profile BACKEND SHAPE B T R TARGETS BASE  the dispatch profile of one step, predicted and (on a GPU) measured
+//   bases                                    the base storages this build's config accepts
 //   report OUT                               OUT/summary.md from OUT/results.jsonl
 // Each prints one JSON line last (logs go before it, or to stderr).
 import { initBackend } from '../../main/engine/backend/index.ts';
@@ -11,9 +13,10 @@ import type { BackendChoice } from '../../main/engine/backend/choices.ts';
 import { checkAgainstTorch } from './check.ts';
 import { timeProducts } from './matmul.ts';
 import { writeModelPlan } from './plan.ts';
+import { profileTrainingStep } from '../gpu-profile/profile-step.ts';
 import { probeAdapter } from './probe.ts';
 import { writeSummary } from './report.ts';
-import { timedTraining } from './train.ts';
+import { acceptedBases, timedTraining } from './train.ts';
 
 const [command, ...args] = process.argv.slice(2);
 const print = (o: unknown) => console.log(JSON.stringify(o));
@@ -43,6 +46,18 @@ try {
       print({ backend: info.detail, ...(await timeProducts(+args[1], +args[2], +args[3], +args[4])) });
       break;
     }
+    case 'profile': {
+      const [backend, shape, b, t, r, targets, base] = args;
+      const info = await initBackend(backend as BackendChoice);
+      const execute = !info.detail.includes('software');
+      const p = await profileTrainingStep({ shape, batch: +b, seq: +t, r: +r, targets: targets.split(','), base, execute });
+      const { programs, ...step } = p.step;
+      print({ backend: info.detail, settings: p.settings, machine: p.machine, step, top_programs: programs.slice(0, 8), predicted_tokens_per_second: p.predictedTokensPerSecond, measured_step_seconds: p.measuredStepSeconds ?? null });
+      break;
+    }
+    case 'bases':
+      print({ bases: acceptedBases() });
+      break;
     case 'report':
       console.log(writeSummary(args[0]));
       break;

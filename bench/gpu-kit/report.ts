@@ -53,10 +53,27 @@ export function writeSummary(outDir: string): string {
     for (const { label, result: r } of products) {
       const values = Object.entries(r).filter(([k]) => k.endsWith('tflops'));
       if (!values.length) lines.push(`| ${r.shape ?? ''} | ${label} | ${why(r)} |`);
-      for (const [k, v] of values) lines.push(`| ${Array.isArray(r.shape) ? r.shape.join('x') : r.shape} | ${label} ${k.replace(/_?tflops$/, '')} | ${num(v, 2)} |`);
+      for (const [k, v] of values) lines.push(`| ${Array.isArray(r.shape) ? r.shape.join('x') : r.shape} | ${label} ${k.replace(/_?tflops$/, '')} | ${num(v, Number(v) < 0.1 ? 5 : 2)} |`);
     }
     lines.push('');
   }
+  const profiles = parts.filter((p) => p.part === 'profile');
+  if (profiles.length) {
+    lines.push('| dispatch profile (one step) | dispatches | TFLOP | GB moved | predicted | measured | costliest programs |', '|---|---|---|---|---|---|---|');
+    for (const { label, result: r } of profiles) {
+      const step = r.step as { dispatches: number; flops: number; bytes: number; seconds: number } | undefined;
+      if (!step) {
+        lines.push(`| ${label} | ${why(r)} | | | | | |`);
+        continue;
+      }
+      const top = (r.top_programs as { program: string; seconds: number }[]).slice(0, 3).map((p) => `${p.program} ${(p.seconds * 1000).toFixed(1)} ms`).join(', ');
+      const measured = typeof r.measured_step_seconds === 'number' ? `${(r.measured_step_seconds * 1000).toFixed(1)} ms` : '—';
+      lines.push(`| ${label} | ${step.dispatches} | ${(step.flops / 1e12).toFixed(3)} | ${(step.bytes / 1e9).toFixed(2)} | ${(step.seconds * 1000).toFixed(1)} ms | ${measured} | ${top} |`);
+    }
+    lines.push('');
+  }
+  const tabled = new Set(['probe', 'check', 'ours', 'torch', 'matmul', 'profile', 'note']);
+  for (const p of parts.filter((x) => !tabled.has(x.part) && x.result.error)) lines.push(`- ${p.part} ${p.label}: ${why(p.result)}`);
   for (const p of parts.filter((x) => x.part === 'note')) lines.push(`- ${String(p.result.text)}`);
   const text = lines.join('\n') + '\n';
   writeFileSync(path.join(outDir, 'summary.md'), text);

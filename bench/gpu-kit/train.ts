@@ -6,6 +6,17 @@ import { runFinetune } from '../../main/engine/train/finetune.ts';
 import { readGpuStats } from '../../main/engine/system/gpu-stats.ts';
 import type { BackendChoice } from '../../main/engine/backend/choices.ts';
 
+/** The config field for the frozen base's storage: base_dtype where the schema has it, else frozen_dtype. */
+function baseField(): 'base_dtype' | 'frozen_dtype' {
+  return 'base_dtype' in finetuneConfigSchema.shape ? 'base_dtype' : 'frozen_dtype';
+}
+
+/** Which of the base storages this build's config accepts (int8 and nf4 come with base_dtype). */
+export function acceptedBases(): string[] {
+  const field = (finetuneConfigSchema.shape as Record<string, { safeParse(v: unknown): { success: boolean } }>)[baseField()];
+  return ['f32', 'f16', 'bf16', 'int8', 'nf4'].filter((b) => field.safeParse(b).success);
+}
+
 export interface TrainSpec {
   modelDir: string;
   backend: BackendChoice;
@@ -24,7 +35,7 @@ export interface TrainSpec {
  * ones. Peak GPU memory is nvidia-smi's memory.used polled every 200 ms (the whole device, this process alone on it).
  */
 export async function timedTraining(spec: TrainSpec): Promise<Record<string, unknown>> {
-  const field = 'base_dtype' in finetuneConfigSchema.shape ? 'base_dtype' : 'frozen_dtype';
+  const field = baseField();
   const runDir = mkdtempSync(path.join(tmpdir(), 'lora-studio-kit-run-'));
   const config = parseFinetuneConfig({
     base_model: spec.modelDir,
