@@ -28,7 +28,10 @@ export interface CheckResult {
  * same F32 weights, the same LoRA A and B (B non-zero, so every A gets a gradient) and a padded batch.
  */
 export async function checkAgainstTorch(modelDir: string, reference: string, python: string, tolerance: number): Promise<CheckResult> {
-  const { model, config } = await loadModel(modelDir);
+  // An f32 base, whatever auto would pick: the check compares kernels, not storage. `baseDtype` is for builds whose
+  // loader has base_dtype (int8/nf4); an option the loader does not know is ignored.
+  const f32Base = { frozenDtype: 'f32', baseDtype: 'f32' } as const;
+  const { model, config } = await loadModel(modelDir, f32Base);
   const prng = new Prng(3);
   const adapter = new LoraAdapter(config, { r: R, alpha: 8, dropout: 0, targetModules: [...PROJECTIONS], useRslora: false }, (_l, _n, inF, outF) => ({
     a: Float32Array.from({ length: R * inF }, () => (prng.next() - 0.5) * 0.2),
