@@ -24,7 +24,7 @@ const print = (o: unknown) => console.log(JSON.stringify(o));
 try {
   switch (command) {
     case 'probe':
-      print(await probeAdapter(args[0] === 'software'));
+      print(await probeAdapter(args[0] === 'software', print));
       break;
     case 'plan':
       writeModelPlan(args[0], args[1], Number(args[2]));
