@@ -20,6 +20,7 @@ export interface CheckResult {
   grads_rel_diff: number;
   worst_grad: string;
   tolerance: number;
+  base: string;
   pass: boolean;
 }
 
@@ -27,11 +28,11 @@ export interface CheckResult {
  * Logits and LoRA gradients of our backend (already initialised) against test/reference/torch_llama_lora.py on the
  * same F32 weights, the same LoRA A and B (B non-zero, so every A gets a gradient) and a padded batch.
  */
-export async function checkAgainstTorch(modelDir: string, reference: string, python: string, tolerance: number): Promise<CheckResult> {
-  // An f32 base, whatever auto would pick: the check compares kernels, not storage. `baseDtype` is for builds whose
-  // loader has base_dtype (int8/nf4); an option the loader does not know is ignored.
-  const f32Base = { frozenDtype: 'f32', baseDtype: 'f32' } as const;
-  const { model, config } = await loadModel(modelDir, f32Base);
+export async function checkAgainstTorch(modelDir: string, reference: string, python: string, tolerance: number, base: 'f32' | 'f16' = 'f32'): Promise<CheckResult> {
+  // The base named, whatever auto would pick (f16 rounds the reference's f32 weights: a looser tolerance). `baseDtype`
+  // is for builds whose loader has base_dtype (int8/nf4); an option the loader does not know is ignored.
+  const storage = { frozenDtype: base, baseDtype: base };
+  const { model, config } = await loadModel(modelDir, storage);
   const prng = new Prng(3);
   const adapter = new LoraAdapter(config, { r: R, alpha: 8, dropout: 0, targetModules: [...PROJECTIONS], useRslora: false }, (_l, _n, inF, outF) => ({
     a: Float32Array.from({ length: R * inF }, () => (prng.next() - 0.5) * 0.2),
@@ -73,7 +74,7 @@ export async function checkAgainstTorch(modelDir: string, reference: string, pyt
   }
   tf.dispose([...grads, logits]);
   const pass = Math.abs(loss - ref.loss) / Math.abs(ref.loss) < tolerance && logitsRel < tolerance && gradsRel < tolerance;
-  return { loss_ours: loss, loss_torch: ref.loss, logits_rel_diff: logitsRel, grads_rel_diff: gradsRel, worst_grad: worst, tolerance, pass };
+  return { loss_ours: loss, loss_torch: ref.loss, logits_rel_diff: logitsRel, grads_rel_diff: gradsRel, worst_grad: worst, tolerance, base, pass };
 }
 
 /** max |a − b| / max |b|. */

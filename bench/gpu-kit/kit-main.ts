@@ -1,7 +1,7 @@
 // The GPU kit's one program, bundled by esbuild with dawn.node beside it (bench/gpu-kit/build.ts):
 //   probe [software]                         the adapter's features, limits and subgroup-matrix configs
 //   plan DIR SHAPE SEQ                       config, tokenizer, tensor list and data for torch_kit.py weights
-//   check DIR BACKEND REFERENCE PYTHON TOL   logits and LoRA gradients against test/reference/torch_llama_lora.py
+//   check DIR BACKEND REFERENCE PYTHON TOL [BASE]  logits and LoRA gradients against test/reference/torch_llama_lora.py
 //   train DIR BACKEND TARGETS R B T STEPS WARMUP BASE   timed LoRA training through runFinetune
 //   matmul BACKEND M K N REPS                our products' TFLOP/s
 //   profile BACKEND SHAPE B T R TARGETS BASE  the dispatch profile of one step, predicted and (on a GPU) measured
@@ -32,7 +32,7 @@ try {
       break;
     case 'check': {
       const info = await initBackend(args[1] as BackendChoice);
-      print({ backend: info.detail, matmul: process.env.LORA_STUDIO_MATMUL ?? 'auto', ...(await checkAgainstTorch(args[0], args[2], args[3], Number(args[4]))) });
+      print({ backend: info.detail, matmul: process.env.LORA_STUDIO_MATMUL ?? 'auto', ...(await checkAgainstTorch(args[0], args[2], args[3], Number(args[4]), args[5] === 'f16' ? 'f16' : 'f32')) });
       break;
     }
     case 'train': {
