@@ -4,7 +4,7 @@
 #   bash gpu-kit/run.sh --dry OUT_DIR   without a GPU: the same parts on SwiftShader with tiny shapes, torch on the CPU
 # Writes OUT_DIR/run.log, results.jsonl (one JSON line per part), probe.json and summary.md. Nothing is installed:
 # node, dawn.node and Debian's Vulkan loader are unpacked into a private folder under /tmp, removed at the end.
-# Environment: KIT_BUDGET_S (seconds for the whole run), KIT_ONLY (some of: check qkvo matmul profile 7b quant qv),
+# Environment: KIT_BUDGET_S (seconds for the whole run), KIT_ONLY (some of: check qkvo matmul 7b quant profile qv; in this order),
 # KIT_PYTHON (a python3 with torch; transformers + peft for the PyTorch rows).
 set -u -o pipefail
 KIT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -15,7 +15,7 @@ mkdir -p "$1" && OUT=$(cd "$1" && pwd)
 # The lease runs a command for at most 10 minutes; the issue asks for 8. Each part gets at most what is left.
 # The dry run is small, but SwiftShader compiles each shader on a CPU (1-8 s each on a busy 2-core machine).
 BUDGET=${KIT_BUDGET_S:-$([ $DRY = 1 ] && echo 200 || echo 470)}
-ONLY=" ${KIT_ONLY:-check qkvo matmul profile 7b quant qv} "
+ONLY=" ${KIT_ONLY:-check qkvo matmul 7b quant profile qv} "
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/lora-studio-kit.XXXXXX")
 RESULTS=$OUT/results.jsonl
 LAST='{}'
@@ -136,13 +136,7 @@ main() {
     run_part matmul ours - 90 "$NODE" "$MAIN" matmul "$backend" "$m" "$k" "$n" 10
     for dt in fp32 bf16; do run_part matmul "torch $dt" - 60 "$PYTHON" "$KIT/torch_kit.py" matmul "$m" "$k" "$n" "$dt"; done
   fi
-  # 5. The dispatch profile of the same step: predicted at the H200 defaults, and measured where the GPU runs it.
-  if wanted profile; then
-    for mode in $modes; do
-      run_part profile "f16 $mode" "q,k,v,o r16" 120 env LORA_STUDIO_MATMUL="$mode" "$NODE" "$MAIN" profile "$backend" "$shape" "$B" "$T" 16 q_proj,k_proj,v_proj,o_proj f16
-    done
-  fi
-  # 6. A 7B-shaped model, int8 base (f16 in a build without it), 2 steps: does it fit, and what does it hold on the GPU.
+  # 5. A 7B-shaped model, int8 base (f16 in a build without it), 2 steps: does it fit, and what does it hold on the GPU.
   if wanted 7b && [ $DRY = 0 ]; then
     local big=int8
     [[ "$("$NODE" "$MAIN" bases)" == *'"int8"'* ]] || { big=f16; note "this build has no int8 base (no base_dtype in the config): the 7B run holds an f16 base"; }
@@ -154,7 +148,14 @@ main() {
     fi
     rm -rf "$WORK/7b"
   fi
+  # 6. The quantized bases on the same model and LoRA.
   train_rows quant q_proj,k_proj,v_proj,o_proj 16 "${bases#f16 }"
+  # 7. The dispatch profile of the same step: predicted at the H200 defaults, and measured where the GPU runs it.
+  if wanted profile; then
+    for mode in $modes; do
+      run_part profile "f16 $mode" "q,k,v,o r16" 120 env LORA_STUDIO_MATMUL="$mode" "$NODE" "$MAIN" profile "$backend" "$shape" "$B" "$T" 16 q_proj,k_proj,v_proj,o_proj f16
+    done
+  fi
   train_rows qv q_proj,v_proj 8 "$bases"
 }
 
