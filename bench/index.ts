@@ -4,6 +4,7 @@
 // a WebGPU row when a hardware adapter exists (else the reason it was skipped), and the SwiftShader (software) adapter
 // only when asked for by name (`npm run bench -- train webgpu-software`): it is ~100x slower than wasm.
 // Kernels: the fused WGSL kernels against tfjs's own ops on one WebGPU adapter (`npm run bench -- kernels`).
+// GPU profile: every dispatch of one training step and its predicted time on a machine (`npm run bench -- gpu-profile`).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -13,6 +14,12 @@ import { initBackend } from '../main/engine/backend/index.ts';
 import { benchExport, type ExportRow } from './export.ts';
 import { benchInference, type InferenceRow } from './inference.ts';
 import { writeSyntheticModel } from './synthetic.ts';
+
+// `bench -- gpu-profile`: its own module and flags (a dispatch profile, no reference to run against).
+if (process.argv[2] === 'gpu-profile') {
+  await import('./gpu-profile/index.ts');
+  process.exit(0);
+}
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const shared = path.resolve(root, '../shared/data');

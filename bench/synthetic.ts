@@ -21,18 +21,7 @@ export interface SyntheticShape {
  */
 export async function writeSyntheticModel(dir: string, shape: SyntheticShape, tokenizerDir: string, seed = 1): Promise<number> {
   mkdirSync(dir, { recursive: true });
-  const json = {
-    architectures: ['LlamaForCausalLM'],
-    model_type: 'llama',
-    ...shape,
-    max_position_embeddings: 2048,
-    rms_norm_eps: 1e-5,
-    rope_theta: 10000,
-    hidden_act: 'silu',
-    bos_token_id: 1,
-    eos_token_id: 2,
-    torch_dtype: 'float32',
-  };
+  const json = syntheticConfigJson(shape);
   writeFileSync(path.join(dir, 'config.json'), JSON.stringify(json, null, 2));
   for (const f of ['tokenizer.json', 'tokenizer_config.json']) {
     if (existsSync(path.join(tokenizerDir, f))) copyFileSync(path.join(tokenizerDir, f), path.join(dir, f));
@@ -57,6 +46,22 @@ export async function writeSyntheticModel(dir: string, shape: SyntheticShape, to
   });
   await writeSafetensors(path.join(dir, 'model.safetensors'), tensors);
   return params;
+}
+
+/** The config.json of a synthetic LLaMA of this shape (also used by the GPU kit, whose weights python writes). */
+export function syntheticConfigJson(shape: SyntheticShape) {
+  return {
+    architectures: ['LlamaForCausalLM'],
+    model_type: 'llama',
+    ...shape,
+    max_position_embeddings: 2048,
+    rms_norm_eps: 1e-5,
+    rope_theta: 10000,
+    hidden_act: 'silu',
+    bos_token_id: 1,
+    eos_token_id: 2,
+    torch_dtype: 'float32',
+  };
 }
 
 function gaussian(prng: Prng): number {
