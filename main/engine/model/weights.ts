@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { FormatError } from '../errors.ts';
 import type { TensorSource } from '../formats/tensor-source.ts';
-import { packF16, type PackedF16Matrix } from '../backend/webgpu-f16-matmul.ts';
+import { packedTensors, packForGpu, type GpuPackedMatrix } from '../backend/webgpu-packed-matmul.ts';
+import { storeMatrix } from './block-quant.ts';
 import type { LlamaConfig } from './config.ts';
 import { PROJECTIONS, checkTensorsAgainstConfig, projectionPath, projectionShape, type ProjectionName } from './projections.ts';
 
@@ -10,9 +11,10 @@ export * from './projections.ts';
 /**
  * A frozen weight matrix W [out, in] used as x·Wᵀ. In f32 we keep Wᵀ ([in, out]) because tfjs-wasm's fast matmul
  * only serves non-transposed 2-D operands; W itself is made once, on demand, for the backward pass (dx = dy·W).
- * On WebGPU it may instead live as one packed 16-bit copy that serves both directions (see webgpu-f16-matmul.ts).
+ * On WebGPU it may instead live in its storage mode as one packed copy that serves both directions
+ * (see webgpu-packed-matmul.ts).
  */
-export type FrozenMatrix = { wT: tf.Tensor2D; w?: tf.Tensor2D; f16?: undefined } | { f16: PackedF16Matrix; wT?: undefined; w?: undefined };
+export type FrozenMatrix = { wT: tf.Tensor2D; w?: tf.Tensor2D; gpu?: undefined } | { gpu: GpuPackedMatrix; wT?: undefined; w?: undefined };
 
 /** How frozen matrices are stored: f32 (W and Wᵀ, 8 bytes a weight) or packed halves (2 bytes, WebGPU only). */
 export type FrozenStorage = 'f32' | 'f16';
@@ -50,8 +52,7 @@ export async function loadLlamaWeights(source: TensorSource, config: LlamaConfig
 
   const read = async (name: string, shape: number[]) => tf.tensor(await source.readF32(name), shape);
   const toFrozen = (values: Float32Array, rows: number, cols: number): FrozenMatrix => {
-    const packed = storage === 'f16' ? packF16(values, rows, cols) : undefined;
-    if (packed) return { f16: packed };
+    if (storage === 'f16' && fitsF16(values)) return { gpu: packForGpu(storeMatrix(values, rows, cols, 'f16')) };
     const w = tf.tensor2d(values, [rows, cols]);
     const wT = tf.transpose(w) as tf.Tensor2D;
     w.dispose();
@@ -89,11 +90,19 @@ export async function loadLlamaWeights(source: TensorSource, config: LlamaConfig
   return { embed, layers, norm, lmHead };
 }
 
+const F16_MAX = 65504;
+
+/** Whether halves hold every value (else the matrix stays f32 rather than turn into infinities). */
+function fitsF16(values: Float32Array): boolean {
+  for (let i = 0; i < values.length; i++) if (!(Math.abs(values[i]) <= F16_MAX)) return false;
+  return true;
+}
+
 /** Free every tensor the weights hold. */
 export function disposeWeights(w: LlamaWeights): void {
   const all = new Set<tf.Tensor>([w.embed, w.norm]);
   const addMatrix = (m: FrozenMatrix) => {
-    for (const t of [m.wT, m.w, m.f16?.packed]) if (t) all.add(t);
+    for (const t of [m.wT, m.w, ...(m.gpu ? packedTensors(m.gpu) : [])]) if (t) all.add(t);
   };
   addMatrix(w.lmHead);
   for (const layer of w.layers) {

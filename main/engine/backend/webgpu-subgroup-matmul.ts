@@ -1,0 +1,153 @@
+// The packed matmul on subgroup matrices (Dawn's `chromium-experimental-subgroup-matrix`: tensor cores through
+// Vulkan's VK_KHR_cooperative_matrix, or Apple7+ simdgroup matrices): f16 operands, f32 accumulation. Same products,
+// same inputs and uniforms as the tiled kernel (webgpu-tiled-matmul.ts), plus a per-row scale of A.
+//
+// WGSL per Dawn's extension: subgroup_matrix_left<T, K, M> is M rows × K columns, _right<T, N, K> is K × N,
+// _result<T, N, M> is M × N; subgroupMatrixLoad<type, row_major|col_major>(ptr, offset, stride) and
+// subgroupMatrixStore<row_major>(ptr, offset, value, stride) count offsets and strides in elements.
+
+import type { BaseDtype } from '../model/block-quant.ts';
+import { dequantWgsl, hasScales } from './webgpu-dequant-wgsl.ts';
+import type { WebGpuProgram } from './webgpu-program.ts';
+import { productShape, type MatmulDirection, type PackedShape } from './webgpu-tiled-matmul.ts';
+
+/** One adapter config (M×K times K×N, f16 in, f32 out) and the subgroup size the workgroup is built for. */
+export interface SubgroupSetup {
+  M: number;
+  N: number;
+  K: number;
+  /** adapter.info.subgroupMaxSize: a subgroup-matrix workgroup's x size must be a multiple of it. */
+  subgroupSize: number;
+}
+
+/** What adapter.info offers (dawn.node's GPUAdapterInfo with the experimental fields). */
+export interface SubgroupMatrixConfigLike {
+  componentType: string;
+  resultComponentType: string;
+  M: number;
+  N: number;
+  K: number;
+}
+
+export const SUBGROUP_MATRIX_FEATURE = 'chromium-experimental-subgroup-matrix';
+
+/** Features the device needs for this path (f16 for the operand type, subgroups for the matrices' scope). */
+export const SUBGROUP_MATRIX_FEATURES = [SUBGROUP_MATRIX_FEATURE, 'subgroups', 'shader-f16'] as const;
+
+/** One workgroup is one subgroup computing a TILES_M × TILES_N grid of result matrices: 4 accumulators, few registers. */
+const TILES_M = 2;
+const TILES_N = 2;
+/** Inner steps per staged tile: two matrix multiplies per barrier pair. */
+const STEPS_K = 2;
+
+/**
+ * Pick the f16 × f16 → f32 config with the most multiply-adds per instruction, or say why there is none:
+ * a missing feature, no such config, or a subgroup size the workgroup cannot be built for.
+ */
+export function chooseSubgroupSetup(
+  features: ReadonlySet<string> | string[],
+  configs: readonly SubgroupMatrixConfigLike[] | undefined,
+  subgroupMaxSize: number | undefined,
+): { setup: SubgroupSetup } | { reason: string } {
+  const has = (f: string) => (Array.isArray(features) ? features.includes(f) : features.has(f));
+  const missing = SUBGROUP_MATRIX_FEATURES.filter((f) => !has(f));
+  if (missing.length) return { reason: `the adapter lacks ${missing.join(', ')}` };
+  const all = configs ?? [];
+  const usable = all.filter((c) => c.componentType === 'f16' && c.resultComponentType === 'f32').sort((a, b) => b.M * b.N * b.K - a.M * a.N * a.K);
+  const list = all.map((c) => `${c.componentType}→${c.resultComponentType} ${c.M}×${c.N}×${c.K}`).join(', ') || 'none';
+  if (!usable.length) return { reason: `no usable subgroup-matrix config (f16 → f32) among the adapter's: ${list}` };
+  if (!subgroupMaxSize || subgroupMaxSize > 256) return { reason: `unusable subgroup size (subgroupMaxSize ${subgroupMaxSize ?? 'not reported'})` };
+  const { M, N, K } = usable[0];
+  return { setup: { M, N, K, subgroupSize: subgroupMaxSize } };
+}
+
+/** Inputs: A [n, inner] f32, R [n] (absmax of each row of A), W, S (quantized modes). */
+export function subgroupMatmulProgram(n: number, m: PackedShape, direction: MatmulDirection, s: SubgroupSetup): WebGpuProgram {
+  const { width } = productShape(m, direction);
+  const bm = TILES_M * s.M;
+  const bn = TILES_N * s.N;
+  return {
+    variableNames: hasScales(m.dtype) ? ['A', 'R', 'W', 'S'] : ['A', 'R', 'W'],
+    outputShape: [n, width],
+    shaderKey: `lora-studio-packed-subgroup-${m.dtype}-${direction}-${s.M}x${s.N}x${s.K}-${s.subgroupSize}`,
+    dispatchLayout: { x: [1], y: [0] },
+    dispatch: [Math.ceil(width / bn), Math.ceil(n / bm), 1],
+    workgroupSize: [s.subgroupSize, 1, 1],
+    uniforms: 'rows : i32, cols : i32,',
+    enables: 'enable f16;\nenable chromium_experimental_subgroup_matrix;',
+    getUserCode: () => subgroupSource(m.dtype, direction, s),
+  };
+}
+
+function subgroupSource(dtype: BaseDtype, direction: MatmulDirection, s: SubgroupSetup): string {
+  const bm = TILES_M * s.M;
+  const bn = TILES_N * s.N;
+  const bk = STEPS_K * s.K;
+  const left = `subgroup_matrix_left<f16, ${s.K}, ${s.M}>`;
+  const right = `subgroup_matrix_right<f16, ${s.N}, ${s.K}>`;
+  const result = `subgroup_matrix_result<f32, ${s.N}, ${s.M}>`;
+  const tiles = Array.from({ length: TILES_M * TILES_N }, (_, t) => ({ t, i: Math.floor(t / TILES_N), j: t % TILES_N }));
+  // Bs holds B(k, j) = forward W[n0 + j][k0 + k] as [bn][bk] (B column-major: W's rows stay contiguous), backward
+  // W[k0 + k][n0 + j] as [bk][bn] (row-major).
+  const stageB =
+    direction === 'forward'
+      ? `for (var e = t; e < ${bn * bk}; e = e + ${s.subgroupSize}) {
+            let row = n0 + e / ${bk};
+            let k = k0 + e % ${bk};
+            var w = 0.0;
+            if (row < uniforms.rows && k < uniforms.cols) { w = loadW(row * uniforms.cols + k); }
+            Bs[e] = f16(w);
+          }`
+      : `for (var e = t; e < ${bn * bk}; e = e + ${s.subgroupSize}) {
+            let row = k0 + e / ${bn};
+            let col = n0 + e % ${bn};
+            var w = 0.0;
+            if (row < uniforms.rows && col < uniforms.cols) { w = loadW(row * uniforms.cols + col); }
+            Bs[e] = f16(w);
+          }`;
+  const loadRight = (j: number) =>
+    direction === 'forward'
+      ? `subgroupMatrixLoad<${right}, col_major>(&Bs, ${j * s.N * bk}u + ks, ${bk}u)`
+      : `subgroupMatrixLoad<${right}, row_major>(&Bs, ks * ${bn}u + ${j * s.N}u, ${bn}u)`;
+  return `
+      var<workgroup> As : array<f16, ${bm * bk}>; // [bm][bk]
+      var<workgroup> Bs : array<f16, ${bn * bk}>;
+      var<workgroup> Cs : array<f32, ${bm * bn}>; // [bm][bn]
+      ${dequantWgsl(dtype)}
+      fn rowScale(m : i32) -> f32 { let r = R[m]; return select(1.0, r, r > 0.0); }
+      fn main() {
+        // Every call below runs in workgroup-uniform control flow (loop bounds from uniforms and constants): if the
+        // device splits the workgroup into several subgroups, each computes the same tile, which stays correct.
+        let t = i32(localIndex);
+        let M = uniforms.aShape[0];
+        let K = uniforms.aShape[1];
+        let width = uniforms.outShape[1];
+        let m0 = i32(workgroupId.y) * ${bm};
+        let n0 = i32(workgroupId.x) * ${bn};
+        ${tiles.map(({ t }) => `var acc${t} = ${result}();`).join('\n        ')}
+        for (var k0 = 0; k0 < K; k0 = k0 + ${bk}) {
+          for (var e = t; e < ${bm * bk}; e = e + ${s.subgroupSize}) {
+            let m = m0 + e / ${bk};
+            let k = k0 + e % ${bk};
+            var a = 0.0;
+            if (m < M && k < K) { a = A[m * K + k] / rowScale(m); }
+            As[e] = f16(a);
+          }
+          ${stageB}
+          workgroupBarrier();
+          for (var ks = 0u; ks < ${bk}u; ks = ks + ${s.K}u) {
+            ${Array.from({ length: TILES_M }, (_, i) => `let l${i} = subgroupMatrixLoad<${left}, row_major>(&As, ${i * s.M * bk}u + ks, ${bk}u);`).join('\n            ')}
+            ${Array.from({ length: TILES_N }, (_, j) => `let r${j} = ${loadRight(j)};`).join('\n            ')}
+            ${tiles.map(({ t, i, j }) => `acc${t} = subgroupMatrixMultiplyAccumulate(l${i}, r${j}, acc${t});`).join('\n            ')}
+          }
+          workgroupBarrier();
+        }
+        ${tiles.map(({ t, i, j }) => `subgroupMatrixStore<row_major>(&Cs, ${i * s.M * bn + j * s.N}u, acc${t}, ${bn}u);`).join('\n        ')}
+        workgroupBarrier();
+        for (var e = t; e < ${bm * bn}; e = e + ${s.subgroupSize}) {
+          let m = m0 + e / ${bn};
+          let col = n0 + e % ${bn};
+          if (m < M && col < width) { setOutputAtCoords(m, col, Cs[e] * rowScale(m)); }
+        }
+      }`;
+}
