@@ -1,6 +1,10 @@
 // The packed frozen-weight matmul on WebGPU (SwiftShader here), every storage mode: x·Wᵀ and its gradient dy·W from
 // one packed copy equal tfjs's own matmul on the dequantized f32 weights, on shapes ragged against every tile and
 // with a short last scale block; the path choice (subgroup matrices or tiled) with its reasons and its self-test.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { relDiff, startWebgpuSoftware } from '../helpers/webgpu.ts';
@@ -8,6 +12,11 @@ import { BASE_DTYPES, QUANT_BLOCK, dequantizeRows, storeMatrix, type BaseDtype }
 import { disposePacked, packForGpu, packedMatMul, tiledProduct } from '../../main/engine/backend/webgpu-packed-matmul.ts';
 import { compareKernels, matmulPath, resetMatmulPath, selectMatmulPath } from '../../main/engine/backend/webgpu-matmul-path.ts';
 import { chooseSubgroupSetup } from '../../main/engine/backend/webgpu-subgroup-matmul.ts';
+import { LlamaModel } from '../../main/engine/model/llama.ts';
+import { loadModel } from '../../main/engine/model/load.ts';
+import type { FrozenMatrix, LlamaWeights } from '../../main/engine/model/weights.ts';
+import { missingShared, sharedPath } from '../helpers/shared-data.ts';
+import { MODEL, modelGradients, modelLogits } from './cases.ts';
 
 const skip = await startWebgpuSoftware('webgpu packed matmul');
 
@@ -45,6 +54,22 @@ describe.skipIf(skip)('packed frozen matmul on WebGPU equals tfjs matMul on the 
     },
     120_000,
   );
+});
+
+describe.skipIf(skip)('packForGpu refuses what a kernel cannot bind', () => {
+  it('a matrix over the storage-binding limit: a clear error with the figures', () => {
+    const stored = storeMatrix(new Float32Array(64 * 1024), 64, 1024, 'int8'); // 64 KiB of codes
+    expect(() => packForGpu(stored, 32 * 1024)).toThrow(/a 64×1024 int8 frozen matrix takes 0\.1 MiB, over this adapter's largest storage binding \(maxStorageBufferBindingSize 0\.0 MiB\)/);
+    const m = packForGpu(stored, 64 * 1024); // exactly at the limit fits
+    expect(m.words.size * 4).toBe(64 * 1024);
+    disposePacked(m);
+  });
+
+  it('an input of the wrong width: a StudioError naming both shapes', () => {
+    const m = packForGpu(storeMatrix(new Float32Array(8 * 12), 8, 12, 'nf4'));
+    expect(() => packedMatMul(tf.ones([3, 8]) as tf.Tensor2D, m)).toThrow(/input is 3×8 but W is 8×12 \(inner size 12\)/);
+    disposePacked(m);
+  });
 });
 
 describe.skipIf(skip)('matmul path: subgroup matrices only behind a feature check and a self-test', () => {
@@ -92,4 +117,66 @@ describe.skipIf(skip)('matmul path: subgroup matrices only behind a feature chec
     const nan = await compareKernels((a, m, d) => tf.mul(tiledProduct(a, m, d), NaN) as tf.Tensor2D);
     expect(nan).toMatchObject({ ok: false, maxDiff: Infinity });
   }, 120_000);
+});
+
+describe.skipIf(skip)('the subgroup-matrix WGSL compiles (Dawn null backend, in a child process)', () => {
+  it('every mode and direction with 16×16×16 and 8×8×8 configs: no error, no warning; a wrong operand type is rejected', async () => {
+    const out = path.join(mkdtempSync(path.join(tmpdir(), 'sgm-null-')), 'result.json');
+    await new Promise<void>((resolve, reject) =>
+      execFile(process.execPath, [path.resolve('node_modules/tsx/dist/cli.mjs'), path.resolve('test/backend/subgroup-matrix-null.ts'), out], (err, _o, stderr) =>
+        err ? reject(new Error(`${err.message}\n${stderr.slice(-2000)}`)) : resolve(),
+      ),
+    );
+    const r = JSON.parse(readFileSync(out, 'utf8'));
+    console.log(`subgroup-matrix programs on the null backend: ${r.modules} shader modules, validation ${r.validation}, diagnostics ${JSON.stringify(r.messages)}; control: ${r.control.messages[0]}`);
+    expect(r.modules).toBeGreaterThanOrEqual(2 * 2 * BASE_DTYPES.length);
+    expect(r.validation).toBeNull();
+    expect(r.messages).toEqual([]);
+    expect(r.control.error).toMatch(/subgroup_matrix_right<f32/);
+  }, 120_000);
+});
+
+/** The model's frozen matrices stored in `dtype`, then either packed for the GPU kernels or dequantized to f32 Wᵀ. */
+async function repack(w: LlamaWeights, dtype: BaseDtype, packed: boolean): Promise<LlamaWeights> {
+  const convert = async (m: FrozenMatrix): Promise<FrozenMatrix> => {
+    const [cols, rows] = m.wT!.shape; // Wᵀ [in, out]
+    const stored = storeMatrix((await tf.transpose(m.wT!).data()) as Float32Array, rows, cols, dtype);
+    return packed ? { gpu: packForGpu(stored) } : { wT: tf.transpose(tf.tensor2d(dequantizeRows(stored), [rows, cols])) as tf.Tensor2D };
+  };
+  const layers = [];
+  for (const l of w.layers) {
+    const proj = { ...l.proj };
+    for (const [name, p] of Object.entries(l.proj) as [keyof typeof proj, (typeof proj)[keyof typeof proj]][]) {
+      proj[name] = { path: p.path, inFeatures: p.inFeatures, outFeatures: p.outFeatures, bias: p.bias, ...(await convert(p)) };
+    }
+    layers.push({ ...l, proj });
+  }
+  return { ...w, layers, lmHead: await convert(w.lmHead) };
+}
+
+describe.skipIf(skip ?? missingShared(`${MODEL}/model.safetensors`))('stories260K through packed int8 / nf4 weights', () => {
+  it.each(['int8', 'nf4'] as const)('%s: the same logits and LoRA gradients as the model on the dequantized f32 weights', async (dtype) => {
+    const loaded = await loadModel(sharedPath(MODEL), { frozenDtype: 'f32' });
+    // Its first two layers are enough to pass the packed products through attention, SwiGLU and lm_head (and keep
+    // SwiftShader's time down).
+    const config = { ...loaded.config, numLayers: 2 };
+    const model = new LlamaModel(config, { ...loaded.model.weights, layers: loaded.model.weights.layers.slice(0, 2) });
+    const packed = new LlamaModel(config, await repack(model.weights, dtype, true));
+    const reference = new LlamaModel(config, await repack(model.weights, dtype, false));
+    const [lp, lr] = [await modelLogits(packed), await modelLogits(reference)];
+    const logitDiff = Math.max(...lp.map((v, i) => Math.abs(v - lr[i])));
+    const [gp, gr] = [await modelGradients(packed), await modelGradients(reference)];
+    const gradDiffs = gp.grads.map((g, k) => {
+      const scale = Math.max(...gr.grads[k].map(Math.abs));
+      return Math.max(...g.map((v, i) => Math.abs(v - gr.grads[k][i]))) / scale;
+    });
+    console.log(`${dtype} stories260K: logits max |packed − f32| ${logitDiff.toExponential(2)}; loss ${gp.loss} vs ${gr.loss}; LoRA gradients max relative difference ${Math.max(...gradDiffs).toExponential(2)} over ${gradDiffs.length} variables`);
+    expect(lp.length).toBe(lr.length);
+    expect(logitDiff).toBeLessThan(1e-4);
+    expect(Math.abs(gp.loss - gr.loss) / gr.loss).toBeLessThan(1e-5);
+    gradDiffs.forEach((d, k) => expect(d, `variable ${k}`).toBeLessThan(1e-4));
+    // The quantization is real: the f32 model itself gives other logits.
+    const original = await modelLogits(model);
+    expect(Math.max(...original.map((v, i) => Math.abs(v - lr[i])))).toBeGreaterThan(1e-3);
+  }, 300_000);
 });

@@ -25,13 +25,16 @@ export interface GpuPackedMatrix {
 /** Flat element indices are i32 in the kernels. */
 const MAX_ELEMENTS = 2 ** 31 - 1;
 
-/** Upload a stored matrix as it is. Refuses, with the figures, a matrix one storage binding cannot hold. */
-export function packForGpu(stored: StoredMatrix): GpuPackedMatrix {
+/**
+ * Upload a stored matrix as it is. Refuses, with the figures, a matrix one storage binding cannot hold
+ * (`maxBindingBytes`: the adapter's maxStorageBufferBindingSize).
+ */
+export function packForGpu(stored: StoredMatrix, maxBindingBytes = currentAdapter()?.limits.maxStorageBufferBindingSize): GpuPackedMatrix {
   const { dtype, rows, cols } = stored;
   const what = `a ${rows}×${cols} ${dtype} frozen matrix`;
   if (rows * cols > MAX_ELEMENTS) throw new StudioError(`${what} has ${rows * cols} elements; the WebGPU kernels index at most ${MAX_ELEMENTS}`, undefined, 'webgpu/matrix-too-large');
   const data = storedData(stored);
-  const limit = currentAdapter()?.limits.maxStorageBufferBindingSize;
+  const limit = maxBindingBytes;
   const bytes = Math.ceil(data.byteLength / 4) * 4;
   if (limit !== undefined && bytes > limit) {
     throw new StudioError(
