@@ -1,6 +1,6 @@
 // The child side of the subgroup-matrix compile check (webgpu-packed-matmul.test.ts): Dawn's null backend offers every
 // feature, chromium-experimental-subgroup-matrix included, but runs nothing. tfjs-backend-webgpu is started on it and
-// every subgroup-matrix program (each storage mode, both directions, two configs) is built exactly as a run builds it;
+// every subgroup-matrix program (each storage mode, both directions, two configs, one and four subgroups a workgroup) is built exactly as a run builds it;
 // Tint's diagnostics (errors, warnings such as a deprecated builtin) are collected and written as JSON to argv[2].
 // SwiftShader has no subgroup matrices, so this is the only check of the WGSL short of a GPU that has them.
 import { writeFileSync } from 'node:fs';
@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { BASE_DTYPES, storeMatrix } from '../../main/engine/model/block-quant.ts';
 import { packedTensors, packForGpu, subgroupProduct } from '../../main/engine/backend/webgpu-packed-matmul.ts';
 import { runProgram } from '../../main/engine/backend/webgpu-program.ts';
-import { SUBGROUP_MATRIX_FEATURES, subgroupMatmulProgram } from '../../main/engine/backend/webgpu-subgroup-matmul.ts';
+import { SUBGROUP_MATRIX_FEATURES, subgroupMatmulProgram, type SubgroupSetup } from '../../main/engine/backend/webgpu-subgroup-matmul.ts';
 import { shapeUniforms } from '../../main/engine/backend/webgpu-tiled-matmul.ts';
 
 const { create, globals } = await import('webgpu');
@@ -31,11 +31,17 @@ device.createShaderModule = (d: GPUShaderModuleDescriptor) => {
 };
 device.pushErrorScope('validation');
 const subgroupSize = (adapter.info as GPUAdapterInfo & { subgroupMaxSize?: number }).subgroupMaxSize ?? 32;
-for (const [M, N, K] of [[16, 16, 16], [8, 8, 8]]) {
+// One subgroup a workgroup (the adapter's max subgroup size), and four of a quarter that size (same workgroup size).
+const setups: SubgroupSetup[] = [
+  { M: 16, N: 16, K: 16, subgroupSize, subgroups: 1 },
+  { M: 8, N: 8, K: 8, subgroupSize, subgroups: 1 },
+  { M: 8, N: 8, K: 8, subgroupSize: subgroupSize / 4, subgroups: 4 }, // (16×16×16 would need 24 KiB; this adapter has 16)
+];
+for (const setup of setups) {
   for (const dtype of BASE_DTYPES) {
     const m = packForGpu(storeMatrix(new Float32Array(70 * 44).fill(0.5), 70, 44, dtype));
-    subgroupProduct(tf.ones([37, 44]), m, 'forward', { M, N, K, subgroupSize }).dispose();
-    subgroupProduct(tf.ones([37, 70]), m, 'backward', { M, N, K, subgroupSize }).dispose();
+    subgroupProduct(tf.ones([37, 44]), m, 'forward', setup).dispose();
+    subgroupProduct(tf.ones([37, 70]), m, 'backward', setup).dispose();
   }
 }
 await device.queue.onSubmittedWorkDone();
@@ -44,7 +50,7 @@ const diagnostics = async (ms: GPUShaderModule[]) => (await Promise.all(ms.map((
 const messages = await diagnostics(modules);
 
 // A control, so the check can fail: the same program with one operand of the wrong type must be rejected.
-const control = subgroupMatmulProgram(37, { dtype: 'int8', rows: 70, cols: 44 }, 'forward', { M: 16, N: 16, K: 16, subgroupSize });
+const control = subgroupMatmulProgram(37, { dtype: 'int8', rows: 70, cols: 44 }, 'forward', setups[0]);
 const source = control.getUserCode();
 control.getUserCode = () => source.replace(/subgroup_matrix_right<f16/g, 'subgroup_matrix_right<f32');
 control.shaderKey += '-control';

@@ -7,7 +7,7 @@ import { StudioError } from '../errors.ts';
 import { storeMatrix, type BaseDtype } from '../model/block-quant.ts';
 import { backendInfo } from './index.ts';
 import { disposePacked, packForGpu, subgroupProduct, tiledProduct, useSubgroupMatrices, type GpuPackedMatrix } from './webgpu-packed-matmul.ts';
-import { chooseSubgroupSetup, type SubgroupMatrixConfigLike, type SubgroupSetup } from './webgpu-subgroup-matmul.ts';
+import { chooseSubgroupSetup, subgroupCandidates, type SubgroupMatrixConfigLike, type SubgroupSetup } from './webgpu-subgroup-matmul.ts';
 import type { MatmulDirection } from './webgpu-tiled-matmul.ts';
 import { currentGpu, matmulChoice } from './webgpu.ts';
 
@@ -81,17 +81,24 @@ export async function selectMatmulPath(): Promise<MatmulPath> {
   };
   const gpu = currentGpu();
   if (!gpu) return refuse('the WebGPU device was not made by this process');
-  const info = gpu.adapter.info as GPUAdapterInfo & { subgroupMatrixConfigs?: SubgroupMatrixConfigLike[]; subgroupMaxSize?: number };
+  const info = gpu.adapter.info as GPUAdapterInfo & { subgroupMatrixConfigs?: SubgroupMatrixConfigLike[]; subgroupMinSize?: number; subgroupMaxSize?: number };
   const chosen = chooseSubgroupSetup(gpu.device.features as ReadonlySet<string>, info.subgroupMatrixConfigs, info.subgroupMaxSize);
   if ('reason' in chosen) return refuse(chosen.reason);
-  const { setup } = chosen;
-  const test = await selfTest(gpu.device, setup);
-  if (test.error) return refuse(`the self-test's kernels did not compile or run (${test.error})`);
-  const config = `f16 ${setup.M}×${setup.N}×${setup.K}, subgroup ${setup.subgroupSize}`;
-  const diff = test.maxDiff.toExponential(2);
-  if (!test.ok) return refuse(`self-test failed (max relative difference ${diff} on ${test.worst}, over ${SELF_TEST_TOLERANCE}) with config ${config}`);
-  useSubgroupMatrices(setup);
-  return (selected = { kernel: 'subgroup-matrix', reason: `self-test passed (max relative difference ${diff}) with config ${config}`, selfTestMaxDiff: test.maxDiff });
+  // The larger workgroup first; a failure there (e.g. subgroups not laid out as assumed) still lets one subgroup try.
+  const failures: string[] = [];
+  for (const setup of subgroupCandidates(chosen.setup, info.subgroupMinSize, gpu.device.limits)) {
+    const config = `f16 ${setup.M}×${setup.N}×${setup.K}, subgroup ${setup.subgroupSize} × ${setup.subgroups} a workgroup`;
+    const test = await selfTest(gpu.device, setup);
+    const diff = test.maxDiff.toExponential(2);
+    if (test.error) failures.push(`with ${config} the self-test's kernels did not compile or run (${test.error})`);
+    else if (!test.ok) failures.push(`self-test failed with ${config} (max relative difference ${diff} on ${test.worst}, over ${SELF_TEST_TOLERANCE})`);
+    else {
+      useSubgroupMatrices(setup);
+      const earlier = failures.length ? `; ${failures.join('; ')}` : '';
+      return (selected = { kernel: 'subgroup-matrix', reason: `self-test passed (max relative difference ${diff}) with config ${config}${earlier}`, selfTestMaxDiff: test.maxDiff });
+    }
+  }
+  return refuse(failures.join('; '));
 }
 
 /** The self-test, with the device's validation errors (a shader the driver rejects) caught rather than printed. */

@@ -11,13 +11,19 @@ import { dequantWgsl, hasScales } from './webgpu-dequant-wgsl.ts';
 import type { WebGpuProgram } from './webgpu-program.ts';
 import { productShape, type MatmulDirection, type PackedShape } from './webgpu-tiled-matmul.ts';
 
-/** One adapter config (M×K times K×N, f16 in, f32 out) and the subgroup size the workgroup is built for. */
+/** One adapter config (M×K times K×N, f16 in, f32 out) and the workgroup built for it. */
 export interface SubgroupSetup {
   M: number;
   N: number;
   K: number;
   /** adapter.info.subgroupMaxSize: a subgroup-matrix workgroup's x size must be a multiple of it. */
   subgroupSize: number;
+  /**
+   * Subgroups per workgroup: 1, or 4 in a 2×2 grid sharing larger staged tiles (twice the reuse of each staged value).
+   * With 4, subgroup s is taken to be invocations [s·subgroupSize, (s+1)·subgroupSize), which holds only where the
+   * subgroup size is fixed (subgroupMinSize = subgroupMaxSize); the self-test checks it on the device.
+   */
+  subgroups: 1 | 4;
 }
 
 /** What adapter.info offers (dawn.node's GPUAdapterInfo with the experimental fields). */
@@ -34,7 +40,7 @@ export const SUBGROUP_MATRIX_FEATURE = 'chromium-experimental-subgroup-matrix';
 /** Features the device needs for this path (f16 for the operand type, subgroups for the matrices' scope). */
 export const SUBGROUP_MATRIX_FEATURES = [SUBGROUP_MATRIX_FEATURE, 'subgroups', 'shader-f16'] as const;
 
-/** One workgroup is one subgroup computing a TILES_M × TILES_N grid of result matrices: 4 accumulators, few registers. */
+/** Each subgroup computes a TILES_M × TILES_N grid of result matrices: 4 accumulators, few registers. */
 const TILES_M = 2;
 const TILES_N = 2;
 /** Inner steps per staged tile: two matrix multiplies per barrier pair. */
@@ -58,31 +64,58 @@ export function chooseSubgroupSetup(
   if (!usable.length) return { reason: `no usable subgroup-matrix config (f16 → f32) among the adapter's: ${list}` };
   if (!subgroupMaxSize || subgroupMaxSize > 256) return { reason: `unusable subgroup size (subgroupMaxSize ${subgroupMaxSize ?? 'not reported'})` };
   const { M, N, K } = usable[0];
-  return { setup: { M, N, K, subgroupSize: subgroupMaxSize } };
+  return { setup: { M, N, K, subgroupSize: subgroupMaxSize, subgroups: 1 } };
+}
+
+/** Workgroup memory a setup's program declares: the staged f16 tiles and the f32 result tile. */
+export function subgroupWorkgroupBytes(s: SubgroupSetup): number {
+  const { bm, bn, bk } = tileSizes(s);
+  return 2 * (bm * bk + bn * bk) + 4 * bm * bn;
+}
+
+/**
+ * The setups to try, best first: four subgroups a workgroup where the subgroup size is fixed and the device allows the
+ * workgroup (invocations, workgroup memory), then one.
+ */
+export function subgroupCandidates(base: SubgroupSetup, subgroupMinSize: number | undefined, limits: { maxComputeWorkgroupStorageSize: number; maxComputeInvocationsPerWorkgroup: number }): SubgroupSetup[] {
+  const four: SubgroupSetup = { ...base, subgroups: 4 };
+  const fits = subgroupMinSize === base.subgroupSize && subgroupWorkgroupBytes(four) <= limits.maxComputeWorkgroupStorageSize && 4 * base.subgroupSize <= limits.maxComputeInvocationsPerWorkgroup;
+  return fits ? [four, { ...base, subgroups: 1 }] : [{ ...base, subgroups: 1 }];
+}
+
+/** Rows and columns of subgroups in a workgroup (2×2 for 4). */
+const grid = (s: SubgroupSetup) => (s.subgroups === 4 ? { rows: 2, cols: 2 } : { rows: 1, cols: 1 });
+
+function tileSizes(s: SubgroupSetup) {
+  const g = grid(s);
+  return { bm: g.rows * TILES_M * s.M, bn: g.cols * TILES_N * s.N, bk: STEPS_K * s.K, threads: s.subgroups * s.subgroupSize };
 }
 
 /** Inputs: A [n, inner] f32, R [n] (absmax of each row of A), W, S (quantized modes). */
 export function subgroupMatmulProgram(n: number, m: PackedShape, direction: MatmulDirection, s: SubgroupSetup): WebGpuProgram {
   const { width } = productShape(m, direction);
-  const bm = TILES_M * s.M;
-  const bn = TILES_N * s.N;
+  const { bm, bn, threads } = tileSizes(s);
   return {
     variableNames: hasScales(m.dtype) ? ['A', 'R', 'W', 'S'] : ['A', 'R', 'W'],
     outputShape: [n, width],
-    shaderKey: `lora-studio-packed-subgroup-${m.dtype}-${direction}-${s.M}x${s.N}x${s.K}-${s.subgroupSize}`,
+    shaderKey: `lora-studio-packed-subgroup-${m.dtype}-${direction}-${s.M}x${s.N}x${s.K}-${s.subgroupSize}x${s.subgroups}`,
     dispatchLayout: { x: [1], y: [0] },
     dispatch: [Math.ceil(width / bn), Math.ceil(n / bm), 1],
-    workgroupSize: [s.subgroupSize, 1, 1],
+    workgroupSize: [threads, 1, 1],
     uniforms: 'rows : i32, cols : i32,',
-    enables: 'enable f16;\nenable chromium_experimental_subgroup_matrix;',
+    // With several subgroups, matrix offsets depend on the subgroup index (from localIndex), which WGSL's analysis can
+    // only see as non-uniform, though it is uniform within each subgroup.
+    enables: `enable f16;\nenable chromium_experimental_subgroup_matrix;${s.subgroups > 1 ? '\ndiagnostic(off, chromium.subgroup_matrix_uniformity);' : ''}`,
     getUserCode: () => subgroupSource(m.dtype, direction, s),
   };
 }
 
 function subgroupSource(dtype: BaseDtype, direction: MatmulDirection, s: SubgroupSetup): string {
-  const bm = TILES_M * s.M;
-  const bn = TILES_N * s.N;
-  const bk = STEPS_K * s.K;
+  const { bm, bn, bk, threads } = tileSizes(s);
+  const { cols: gridCols } = grid(s);
+  // This subgroup's first row and column of the workgroup tile (0 with one subgroup).
+  const sgRow = s.subgroups > 1 ? `(sg / ${gridCols}u) * ${TILES_M * s.M}u` : '0u';
+  const sgCol = s.subgroups > 1 ? `(sg % ${gridCols}u) * ${TILES_N * s.N}u` : '0u';
   const left = `subgroup_matrix_left<f16, ${s.K}, ${s.M}>`;
   const right = `subgroup_matrix_right<f16, ${s.N}, ${s.K}>`;
   const result = `subgroup_matrix_result<f32, ${s.N}, ${s.M}>`;
@@ -91,14 +124,14 @@ function subgroupSource(dtype: BaseDtype, direction: MatmulDirection, s: Subgrou
   // W[k0 + k][n0 + j] as [bk][bn] (row-major).
   const stageB =
     direction === 'forward'
-      ? `for (var e = t; e < ${bn * bk}; e = e + ${s.subgroupSize}) {
+      ? `for (var e = t; e < ${bn * bk}; e = e + ${threads}) {
             let row = n0 + e / ${bk};
             let k = k0 + e % ${bk};
             var w = 0.0;
             if (row < uniforms.rows && k < uniforms.cols) { w = loadW(row * uniforms.cols + k); }
             Bs[e] = f16(w);
           }`
-      : `for (var e = t; e < ${bn * bk}; e = e + ${s.subgroupSize}) {
+      : `for (var e = t; e < ${bn * bk}; e = e + ${threads}) {
             let row = k0 + e / ${bn};
             let col = n0 + e % ${bn};
             var w = 0.0;
@@ -107,8 +140,8 @@ function subgroupSource(dtype: BaseDtype, direction: MatmulDirection, s: Subgrou
           }`;
   const loadRight = (j: number) =>
     direction === 'forward'
-      ? `subgroupMatrixLoad<${right}, col_major>(&Bs, ${j * s.N * bk}u + ks, ${bk}u)`
-      : `subgroupMatrixLoad<${right}, row_major>(&Bs, ks * ${bn}u + ${j * s.N}u, ${bn}u)`;
+      ? `subgroupMatrixLoad<${right}, col_major>(&Bs, (${sgCol} + ${j * s.N}u) * ${bk}u + ks, ${bk}u)`
+      : `subgroupMatrixLoad<${right}, row_major>(&Bs, ks * ${bn}u + ${sgCol} + ${j * s.N}u, ${bn}u)`;
   return `
       var<workgroup> As : array<f16, ${bm * bk}>; // [bm][bk]
       var<workgroup> Bs : array<f16, ${bn * bk}>;
@@ -116,9 +149,10 @@ function subgroupSource(dtype: BaseDtype, direction: MatmulDirection, s: Subgrou
       ${dequantWgsl(dtype)}
       fn rowScale(m : i32) -> f32 { let r = R[m]; return select(1.0, r, r > 0.0); }
       fn main() {
-        // Every call below runs in workgroup-uniform control flow (loop bounds from uniforms and constants): if the
-        // device splits the workgroup into several subgroups, each computes the same tile, which stays correct.
+        // Every call below runs in workgroup-uniform control flow (loop bounds from uniforms and constants). With one
+        // subgroup a workgroup, a device that splits it into smaller subgroups has each compute the same tile: correct.
         let t = i32(localIndex);
+        ${s.subgroups > 1 ? `let sg = localIndex / ${s.subgroupSize}u; // this invocation's subgroup (see SubgroupSetup.subgroups)` : ''}
         let M = uniforms.aShape[0];
         let K = uniforms.aShape[1];
         let width = uniforms.outShape[1];
@@ -126,7 +160,7 @@ function subgroupSource(dtype: BaseDtype, direction: MatmulDirection, s: Subgrou
         let n0 = i32(workgroupId.x) * ${bn};
         ${tiles.map(({ t }) => `var acc${t} = ${result}();`).join('\n        ')}
         for (var k0 = 0; k0 < K; k0 = k0 + ${bk}) {
-          for (var e = t; e < ${bm * bk}; e = e + ${s.subgroupSize}) {
+          for (var e = t; e < ${bm * bk}; e = e + ${threads}) {
             let m = m0 + e / ${bk};
             let k = k0 + e % ${bk};
             var a = 0.0;
@@ -136,15 +170,15 @@ function subgroupSource(dtype: BaseDtype, direction: MatmulDirection, s: Subgrou
           ${stageB}
           workgroupBarrier();
           for (var ks = 0u; ks < ${bk}u; ks = ks + ${s.K}u) {
-            ${Array.from({ length: TILES_M }, (_, i) => `let l${i} = subgroupMatrixLoad<${left}, row_major>(&As, ${i * s.M * bk}u + ks, ${bk}u);`).join('\n            ')}
+            ${Array.from({ length: TILES_M }, (_, i) => `let l${i} = subgroupMatrixLoad<${left}, row_major>(&As, (${sgRow} + ${i * s.M}u) * ${bk}u + ks, ${bk}u);`).join('\n            ')}
             ${Array.from({ length: TILES_N }, (_, j) => `let r${j} = ${loadRight(j)};`).join('\n            ')}
             ${tiles.map(({ t, i, j }) => `acc${t} = subgroupMatrixMultiplyAccumulate(l${i}, r${j}, acc${t});`).join('\n            ')}
           }
           workgroupBarrier();
         }
-        ${tiles.map(({ t, i, j }) => `subgroupMatrixStore<row_major>(&Cs, ${i * s.M * bn + j * s.N}u, acc${t}, ${bn}u);`).join('\n        ')}
+        ${tiles.map(({ t, i, j }) => `subgroupMatrixStore<row_major>(&Cs, (${sgRow} + ${i * s.M}u) * ${bn}u + ${sgCol} + ${j * s.N}u, acc${t}, ${bn}u);`).join('\n        ')}
         workgroupBarrier();
-        for (var e = t; e < ${bm * bn}; e = e + ${s.subgroupSize}) {
+        for (var e = t; e < ${bm * bn}; e = e + ${threads}) {
           let m = m0 + e / ${bn};
           let col = n0 + e % ${bn};
           if (m < M && col < width) { setOutputAtCoords(m, col, Cs[e] * rowScale(m)); }
