@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { relDiff, startWebgpuSoftware } from '../helpers/webgpu.ts';
 import { BASE_DTYPES, QUANT_BLOCK, dequantizeRows, storeMatrix, type BaseDtype } from '../../main/engine/model/block-quant.ts';
-import { disposePacked, packForGpu, packedMatMul, tiledProduct } from '../../main/engine/backend/webgpu-packed-matmul.ts';
+import { disposePacked, packForGpu, packedMatMul, subgroupProduct, tiledProduct } from '../../main/engine/backend/webgpu-packed-matmul.ts';
 import { compareKernels, matmulPath, resetMatmulPath, selectMatmulPath } from '../../main/engine/backend/webgpu-matmul-path.ts';
 import { chooseSubgroupSetup, subgroupCandidates, subgroupWorkgroupBytes } from '../../main/engine/backend/webgpu-subgroup-matmul.ts';
 import { LlamaModel } from '../../main/engine/model/llama.ts';
@@ -123,6 +123,29 @@ describe.skipIf(skip)('matmul path: subgroup matrices only behind a feature chec
     expect(wrong.maxDiff).toBeGreaterThan(0.05);
     const nan = await compareKernels((a, m, d) => tf.mul(tiledProduct(a, m, d), NaN) as tf.Tensor2D);
     expect(nan).toMatchObject({ ok: false, maxDiff: Infinity });
+  }, 120_000);
+});
+
+describe.skipIf(skip)('the subgroup-matrix kernel on a software stand-in for its builtins', () => {
+  // The real kernel's source with each matrix builtin replaced by an emulation of its semantics: its tiling, offsets,
+  // staging, ragged edges and row scaling, checked where no adapter has subgroup matrices. [setup, mode]: the H200's
+  // likely 16×16×16 with one subgroup a workgroup, and four subgroups (2×2) sharing a workgroup.
+  it.each([
+    [{ M: 16, N: 16, K: 16, subgroupSize: 32, subgroups: 1 } as const, 'nf4' as const],
+    [{ M: 8, N: 8, K: 8, subgroupSize: 16, subgroups: 4 } as const, 'int8' as const],
+  ])('%o %s: x·Wᵀ and dy·W equal the tiled kernel within f16 rounding, gradients of 1e-9 included', async (setup, dtype) => {
+    const [n, rows, cols] = [37, 70, 44];
+    const { stored } = await storedCase(dtype, rows, cols);
+    const m = packForGpu(stored);
+    const x = tf.randomNormal([n, cols], 0, 1, 'float32', 5) as tf.Tensor2D;
+    const dy = tf.mul(tf.randomNormal([n, rows], 0, 1, 'float32', 6), 1e-9) as tf.Tensor2D; // under f16's smallest subnormal
+    const forward = await relDiff(subgroupProduct(x, m, 'forward', setup, true), tiledProduct(x, m, 'forward'));
+    const backward = await relDiff(subgroupProduct(dy, m, 'backward', setup, true), tiledProduct(dy, m, 'backward'));
+    console.log(`emulated subgroup matrices ${JSON.stringify(setup)} ${dtype}: max relative difference to tiled: forward ${forward.toExponential(2)}, backward ${backward.toExponential(2)}`);
+    expect(forward).toBeLessThan(5e-3);
+    expect(backward).toBeLessThan(5e-3);
+    expect(forward).toBeGreaterThan(0); // f16 operands: not the f32 kernel by accident
+    disposePacked(m);
   }, 120_000);
 });
 

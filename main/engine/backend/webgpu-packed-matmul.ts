@@ -95,11 +95,13 @@ export function tiledProduct(a: tf.Tensor2D, m: GpuPackedMatrix, direction: Matm
  * The same product on subgroup matrices (f16 operands, f32 accumulation). Each row of `a` is divided by its absmax
  * before the f16 conversion and the row of the result multiplied back: backward products carry gradients far below
  * f16's smallest normal (6e-5), which would otherwise flush to zero, as loss scaling avoids in mixed precision.
+ * `emulate`: the same kernel on a software stand-in for the matrix builtins (tests on adapters without them).
  */
-export function subgroupProduct(a: tf.Tensor2D, m: GpuPackedMatrix, direction: MatmulDirection, setup: SubgroupSetup): tf.Tensor2D {
+export function subgroupProduct(a: tf.Tensor2D, m: GpuPackedMatrix, direction: MatmulDirection, setup: SubgroupSetup, emulate = false): tf.Tensor2D {
   checkInner(a, m, direction);
   const rowScale = tf.max(tf.abs(a), 1) as tf.Tensor1D; // [n]
-  const out = runProgram<tf.Tensor2D>(subgroupMatmulProgram(a.shape[0], m, direction, setup), [a, rowScale, ...packedTensors(m)], shapeUniforms(m));
+  const program = subgroupMatmulProgram(a.shape[0], m, direction, setup, emulate);
+  const out = runProgram<tf.Tensor2D>(program, [a, rowScale, ...packedTensors(m)], shapeUniforms(m));
   rowScale.dispose();
   return out;
 }

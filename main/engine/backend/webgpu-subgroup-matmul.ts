@@ -8,6 +8,7 @@
 
 import type { BaseDtype } from '../model/block-quant.ts';
 import { dequantWgsl, hasScales } from './webgpu-dequant-wgsl.ts';
+import { emulatedOps } from './webgpu-subgroup-emulation.ts';
 import type { WebGpuProgram } from './webgpu-program.ts';
 import { productShape, type MatmulDirection, type PackedShape } from './webgpu-tiled-matmul.ts';
 
@@ -91,34 +92,67 @@ function tileSizes(s: SubgroupSetup) {
   return { bm: g.rows * TILES_M * s.M, bn: g.cols * TILES_N * s.N, bk: STEPS_K * s.K, threads: s.subgroups * s.subgroupSize };
 }
 
-/** Inputs: A [n, inner] f32, R [n] (absmax of each row of A), W, S (quantized modes). */
-export function subgroupMatmulProgram(n: number, m: PackedShape, direction: MatmulDirection, s: SubgroupSetup): WebGpuProgram {
+/**
+ * How the kernel spells its matrix operations: Dawn's builtins, or a software emulation with the same semantics
+ * (webgpu-subgroup-emulation.ts) that any adapter runs, so the kernel's tiling and offsets are tested on SwiftShader.
+ */
+export interface MatrixOps {
+  enables: string;
+  /** Declarations the operations need. */
+  prelude: string;
+  /** Element type of the staged tiles, and the conversion to it. */
+  staged: 'f16' | 'f32';
+  toStaged(x: string): string;
+  /** The result type (its zero-argument constructor is the zero matrix). */
+  result: string;
+  loadLeft(offset: string, stride: number): string;
+  loadRight(offset: string, stride: number, colMajor: boolean): string;
+  mma(left: string, right: string, acc: string): string;
+  store(offset: string, acc: string, stride: number): string;
+}
+
+function nativeOps(s: SubgroupSetup): MatrixOps {
+  const left = `subgroup_matrix_left<f16, ${s.K}, ${s.M}>`;
+  const right = `subgroup_matrix_right<f16, ${s.N}, ${s.K}>`;
+  return {
+    // With several subgroups, matrix offsets depend on the subgroup index (from localIndex), which WGSL's analysis can
+    // only see as non-uniform, though it is uniform within each subgroup.
+    enables: `enable f16;\nenable chromium_experimental_subgroup_matrix;${s.subgroups > 1 ? '\ndiagnostic(off, chromium.subgroup_matrix_uniformity);' : ''}`,
+    prelude: '',
+    staged: 'f16',
+    toStaged: (x) => `f16(${x})`,
+    result: `subgroup_matrix_result<f32, ${s.N}, ${s.M}>`,
+    loadLeft: (offset, stride) => `subgroupMatrixLoad<${left}, row_major>(&As, ${offset}, ${stride}u)`,
+    loadRight: (offset, stride, colMajor) => `subgroupMatrixLoad<${right}, ${colMajor ? 'col_major' : 'row_major'}>(&Bs, ${offset}, ${stride}u)`,
+    mma: (l, r, acc) => `subgroupMatrixMultiplyAccumulate(${l}, ${r}, ${acc})`,
+    store: (offset, acc, stride) => `subgroupMatrixStore<row_major>(&Cs, ${offset}, ${acc}, ${stride}u)`,
+  };
+}
+
+/** Inputs: A [n, inner] f32, R [n] (absmax of each row of A), W, S (quantized modes). `emulate`: see MatrixOps. */
+export function subgroupMatmulProgram(n: number, m: PackedShape, direction: MatmulDirection, s: SubgroupSetup, emulate = false): WebGpuProgram {
   const { width } = productShape(m, direction);
   const { bm, bn, threads } = tileSizes(s);
+  const ops = emulate ? emulatedOps(s) : nativeOps(s);
   return {
     variableNames: hasScales(m.dtype) ? ['A', 'R', 'W', 'S'] : ['A', 'R', 'W'],
     outputShape: [n, width],
-    shaderKey: `lora-studio-packed-subgroup-${m.dtype}-${direction}-${s.M}x${s.N}x${s.K}-${s.subgroupSize}x${s.subgroups}`,
+    shaderKey: `lora-studio-packed-subgroup-${m.dtype}-${direction}-${s.M}x${s.N}x${s.K}-${s.subgroupSize}x${s.subgroups}${emulate ? '-emulated' : ''}`,
     dispatchLayout: { x: [1], y: [0] },
     dispatch: [Math.ceil(width / bn), Math.ceil(n / bm), 1],
     workgroupSize: [threads, 1, 1],
     uniforms: 'rows : i32, cols : i32,',
-    // With several subgroups, matrix offsets depend on the subgroup index (from localIndex), which WGSL's analysis can
-    // only see as non-uniform, though it is uniform within each subgroup.
-    enables: `enable f16;\nenable chromium_experimental_subgroup_matrix;${s.subgroups > 1 ? '\ndiagnostic(off, chromium.subgroup_matrix_uniformity);' : ''}`,
-    getUserCode: () => subgroupSource(m.dtype, direction, s),
+    enables: ops.enables || undefined,
+    getUserCode: () => subgroupSource(m.dtype, direction, s, ops),
   };
 }
 
-function subgroupSource(dtype: BaseDtype, direction: MatmulDirection, s: SubgroupSetup): string {
+function subgroupSource(dtype: BaseDtype, direction: MatmulDirection, s: SubgroupSetup, ops: MatrixOps): string {
   const { bm, bn, bk, threads } = tileSizes(s);
   const { cols: gridCols } = grid(s);
   // This subgroup's first row and column of the workgroup tile (0 with one subgroup).
   const sgRow = s.subgroups > 1 ? `(sg / ${gridCols}u) * ${TILES_M * s.M}u` : '0u';
   const sgCol = s.subgroups > 1 ? `(sg % ${gridCols}u) * ${TILES_N * s.N}u` : '0u';
-  const left = `subgroup_matrix_left<f16, ${s.K}, ${s.M}>`;
-  const right = `subgroup_matrix_right<f16, ${s.N}, ${s.K}>`;
-  const result = `subgroup_matrix_result<f32, ${s.N}, ${s.M}>`;
   const tiles = Array.from({ length: TILES_M * TILES_N }, (_, t) => ({ t, i: Math.floor(t / TILES_N), j: t % TILES_N }));
   // Bs holds B(k, j) = forward W[n0 + j][k0 + k] as [bn][bk] (B column-major: W's rows stay contiguous), backward
   // W[k0 + k][n0 + j] as [bk][bn] (row-major).
@@ -129,23 +163,24 @@ function subgroupSource(dtype: BaseDtype, direction: MatmulDirection, s: Subgrou
             let k = k0 + e % ${bk};
             var w = 0.0;
             if (row < uniforms.rows && k < uniforms.cols) { w = loadW(row * uniforms.cols + k); }
-            Bs[e] = f16(w);
+            Bs[e] = ${ops.toStaged('w')};
           }`
       : `for (var e = t; e < ${bn * bk}; e = e + ${threads}) {
             let row = k0 + e / ${bn};
             let col = n0 + e % ${bn};
             var w = 0.0;
             if (row < uniforms.rows && col < uniforms.cols) { w = loadW(row * uniforms.cols + col); }
-            Bs[e] = f16(w);
+            Bs[e] = ${ops.toStaged('w')};
           }`;
   const loadRight = (j: number) =>
     direction === 'forward'
-      ? `subgroupMatrixLoad<${right}, col_major>(&Bs, (${sgCol} + ${j * s.N}u) * ${bk}u + ks, ${bk}u)`
-      : `subgroupMatrixLoad<${right}, row_major>(&Bs, ks * ${bn}u + ${sgCol} + ${j * s.N}u, ${bn}u)`;
+      ? ops.loadRight(`(${sgCol} + ${j * s.N}u) * ${bk}u + ks`, bk, true)
+      : ops.loadRight(`ks * ${bn}u + ${sgCol} + ${j * s.N}u`, bn, false);
   return `
-      var<workgroup> As : array<f16, ${bm * bk}>; // [bm][bk]
-      var<workgroup> Bs : array<f16, ${bn * bk}>;
+      var<workgroup> As : array<${ops.staged}, ${bm * bk}>; // [bm][bk]
+      var<workgroup> Bs : array<${ops.staged}, ${bn * bk}>;
       var<workgroup> Cs : array<f32, ${bm * bn}>; // [bm][bn]
+      ${ops.prelude}
       ${dequantWgsl(dtype)}
       fn rowScale(m : i32) -> f32 { let r = R[m]; return select(1.0, r, r > 0.0); }
       fn main() {
@@ -158,25 +193,25 @@ function subgroupSource(dtype: BaseDtype, direction: MatmulDirection, s: Subgrou
         let width = uniforms.outShape[1];
         let m0 = i32(workgroupId.y) * ${bm};
         let n0 = i32(workgroupId.x) * ${bn};
-        ${tiles.map(({ t }) => `var acc${t} = ${result}();`).join('\n        ')}
+        ${tiles.map(({ t }) => `var acc${t} = ${ops.result}();`).join('\n        ')}
         for (var k0 = 0; k0 < K; k0 = k0 + ${bk}) {
           for (var e = t; e < ${bm * bk}; e = e + ${threads}) {
             let m = m0 + e / ${bk};
             let k = k0 + e % ${bk};
             var a = 0.0;
             if (m < M && k < K) { a = A[m * K + k] / rowScale(m); }
-            As[e] = f16(a);
+            As[e] = ${ops.toStaged('a')};
           }
           ${stageB}
           workgroupBarrier();
           for (var ks = 0u; ks < ${bk}u; ks = ks + ${s.K}u) {
-            ${Array.from({ length: TILES_M }, (_, i) => `let l${i} = subgroupMatrixLoad<${left}, row_major>(&As, (${sgRow} + ${i * s.M}u) * ${bk}u + ks, ${bk}u);`).join('\n            ')}
+            ${Array.from({ length: TILES_M }, (_, i) => `let l${i} = ${ops.loadLeft(`(${sgRow} + ${i * s.M}u) * ${bk}u + ks`, bk)};`).join('\n            ')}
             ${Array.from({ length: TILES_N }, (_, j) => `let r${j} = ${loadRight(j)};`).join('\n            ')}
-            ${tiles.map(({ t, i, j }) => `acc${t} = subgroupMatrixMultiplyAccumulate(l${i}, r${j}, acc${t});`).join('\n            ')}
+            ${tiles.map(({ t, i, j }) => `acc${t} = ${ops.mma(`l${i}`, `r${j}`, `acc${t}`)};`).join('\n            ')}
           }
           workgroupBarrier();
         }
-        ${tiles.map(({ t, i, j }) => `subgroupMatrixStore<row_major>(&Cs, (${sgRow} + ${i * s.M}u) * ${bn}u + ${sgCol} + ${j * s.N}u, acc${t}, ${bn}u);`).join('\n        ')}
+        ${tiles.map(({ t, i, j }) => `${ops.store(`(${sgRow} + ${i * s.M}u) * ${bn}u + ${sgCol} + ${j * s.N}u`, `acc${t}`, bn)};`).join('\n        ')}
         workgroupBarrier();
         for (var e = t; e < ${bm * bn}; e = e + ${threads}) {
           let m = m0 + e / ${bn};
