@@ -128,11 +128,11 @@ describe.skipIf(skip)('matmul path: subgroup matrices only behind a feature chec
 
 describe.skipIf(skip)('the subgroup-matrix kernel on a software stand-in for its builtins', () => {
   // The real kernel's source with each matrix builtin replaced by an emulation of its semantics: its tiling, offsets,
-  // staging, ragged edges and row scaling, checked where no adapter has subgroup matrices. [setup, mode]: the H200's
-  // likely 16×16×16 with one subgroup a workgroup, and four subgroups (2×2) sharing a workgroup.
+  // staging, ragged edges and row scaling, checked where no adapter has subgroup matrices. [setup, mode]: one subgroup
+  // a workgroup, and four (2×2) sharing one; M, N and K all differ so that a swapped dimension cannot pass.
   it.each([
-    [{ M: 16, N: 16, K: 16, subgroupSize: 32, subgroups: 1 } as const, 'nf4' as const],
-    [{ M: 8, N: 8, K: 8, subgroupSize: 16, subgroups: 4 } as const, 'int8' as const],
+    [{ M: 16, N: 8, K: 4, subgroupSize: 32, subgroups: 1 } as const, 'nf4' as const],
+    [{ M: 4, N: 8, K: 16, subgroupSize: 16, subgroups: 4 } as const, 'int8' as const],
   ])('%o %s: x·Wᵀ and dy·W equal the tiled kernel within f16 rounding, gradients of 1e-9 included', async (setup, dtype) => {
     const [n, rows, cols] = [37, 70, 44];
     const { stored } = await storedCase(dtype, rows, cols);
