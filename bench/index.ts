@@ -65,7 +65,7 @@ try {
   }
   if (want('export')) results.export = await benchExport(root, work, stories);
   if (want('kernels')) results.kernels = benchKernels();
-  if (want('kernels')) results.matmul = benchPackedMatmul();
+  if (want('kernels') || only.includes('matmul')) results.matmul = benchPackedMatmul(); // `-- matmul`: this part alone
 } finally {
   rmSync(work, { recursive: true, force: true });
 }
