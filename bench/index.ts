@@ -3,7 +3,8 @@
 // Training: LoRA tokens/s and peak RSS vs PyTorch (Debian python3-torch + OpenBLAS) on the same config and batch;
 // a WebGPU row when a hardware adapter exists (else the reason it was skipped), and the SwiftShader (software) adapter
 // only when asked for by name (`npm run bench -- train webgpu-software`): it is ~100x slower than wasm.
-// Kernels: the fused WGSL kernels against tfjs's own ops on one WebGPU adapter (`npm run bench -- kernels`).
+// Kernels: the fused WGSL kernels against tfjs's own ops on one WebGPU adapter (`npm run bench -- kernels`), and the
+// packed frozen-weight matmul (every storage mode) against tfjs's matmul on the dequantized weights.
 // GPU profile: every dispatch of one training step and its predicted time on a machine (`npm run bench -- gpu-profile`).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
@@ -32,7 +33,8 @@ const want = (part: string) => only.length === 0 || only.includes(part);
 
 interface TrainRow { model: string; config: string; backend: string; ours: number; torch: number; oursRss: number; torchRss: number }
 interface KernelRow { backend: string; config: string; fused: { kernels: number; ms: number }; plain: { kernels: number; ms: number } }
-const results: { inference: InferenceRow[]; training: TrainRow[]; export: ExportRow[]; kernels: KernelRow[]; notes: string[] } = { inference: [], training: [], export: [], kernels: [], notes: [] };
+interface MatmulRow { backend: string; kernel: string; dtype: string; shape: string; direction: string; ours: number; tfjs: number; ours_gflops: number; tfjs_gflops: number }
+const results: { inference: InferenceRow[]; training: TrainRow[]; export: ExportRow[]; kernels: KernelRow[]; matmul: MatmulRow[]; notes: string[] } = { inference: [], training: [], export: [], kernels: [], matmul: [], notes: [] };
 const mb = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
 
 try {
@@ -70,6 +72,7 @@ try {
   }
   if (want('export')) results.export = await benchExport(root, work, stories);
   if (want('kernels')) results.kernels = benchKernels();
+  if (want('kernels') || only.includes('matmul')) results.matmul = benchPackedMatmul(); // `-- matmul`: this part alone
 } finally {
   rmSync(work, { recursive: true, force: true });
 }
@@ -97,6 +100,11 @@ if (results.export.length) {
 if (results.kernels.length) {
   lines.push('| fused WGSL kernels vs tfjs ops | config | kernels per step fused / plain | ms per step fused / plain | speed ratio |', '|---|---|---|---|---|');
   for (const r of results.kernels) lines.push(`| ${r.backend} | ${r.config} | ${r.fused.kernels} / ${r.plain.kernels} | ${r.fused.ms.toFixed(0)} / ${r.plain.ms.toFixed(0)} | ${(r.plain.ms / r.fused.ms).toFixed(2)}× |`);
+  lines.push('');
+}
+if (results.matmul.length) {
+  lines.push('| packed matmul vs tfjs matMul (dequantized f32 W) | kernel | W mode | product | ms ours / tfjs | GFLOP/s ours / tfjs | speed ratio |', '|---|---|---|---|---|---|---|');
+  for (const r of results.matmul) lines.push(`| ${r.backend} | ${r.kernel} | ${r.dtype} | ${r.direction}, ${r.shape} | ${r.ours.toFixed(1)} / ${r.tfjs.toFixed(1)} | ${r.ours_gflops.toFixed(2)} / ${r.tfjs_gflops.toFixed(2)} | ${(r.tfjs / r.ours).toFixed(2)}× |`);
   lines.push('');
 }
 lines.push(...results.notes.map((n) => `- ${n}`));
@@ -153,6 +161,22 @@ function benchKernels(): KernelRow[] {
     results.notes.push(why);
     return [];
   }
+}
+
+/** The packed-matmul worker: a TinyLlama MLP-shaped product on a GPU, a small one on SwiftShader (~0.3 GFLOP/s). */
+function benchPackedMatmul(): MatmulRow[] {
+  const backend = only.includes('webgpu-software') ? 'webgpu-software' : 'webgpu';
+  const [n, rows, cols, iters] = backend === 'webgpu' ? [1024, 5632, 2048, 20] : [64, 256, 256, 5];
+  const r = spawnSync(process.execPath, [path.join(root, 'node_modules/tsx/dist/cli.mjs'), path.join(root, 'bench/matmul-worker.ts'), backend, String(n), String(rows), String(cols), String(iters)], { encoding: 'utf8' });
+  const found = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as MatmulRow);
+  if (!found.length) {
+    const why = `packed matmul: no ${backend} adapter here (${(/backend [\w-]+: (.*)/.exec(r.stderr)?.[1] ?? r.stderr.slice(-500)).trim()}); skipped`;
+    console.error(why);
+    results.notes.push(why);
+  } else if (backend === 'webgpu-software') {
+    results.notes.push('packed matmul on SwiftShader (a CPU emulation of a GPU, shared cores): the ratios say little about a real GPU');
+  }
+  return found;
 }
 
 function runJson(cmd: string, args: string[], env: Record<string, string> = {}) {

@@ -29,10 +29,8 @@ export interface CheckResult {
  * same F32 weights, the same LoRA A and B (B non-zero, so every A gets a gradient) and a padded batch.
  */
 export async function checkAgainstTorch(modelDir: string, reference: string, python: string, tolerance: number, base: 'f32' | 'f16' = 'f32'): Promise<CheckResult> {
-  // The base named, whatever auto would pick (f16 rounds the reference's f32 weights: a looser tolerance). `baseDtype`
-  // is for builds whose loader has base_dtype (int8/nf4); an option the loader does not know is ignored.
-  const storage = { frozenDtype: base, baseDtype: base };
-  const { model, config } = await loadModel(modelDir, storage);
+  // The base named, whatever auto would pick (f16 rounds the reference's f32 weights: a looser tolerance).
+  const { model, config } = await loadModel(modelDir, { baseDtype: base });
   const prng = new Prng(3);
   const adapter = new LoraAdapter(config, { r: R, alpha: 8, dropout: 0, targetModules: [...PROJECTIONS], useRslora: false }, (_l, _n, inF, outF) => ({
     a: Float32Array.from({ length: R * inF }, () => (prng.next() - 0.5) * 0.2),

@@ -1,15 +1,16 @@
 import * as tf from '@tensorflow/tfjs';
-import { f16MatMul, packF16 } from '../../main/engine/backend/webgpu-f16-matmul.ts';
+import { disposePacked, packForGpu, packedMatMul } from '../../main/engine/backend/webgpu-packed-matmul.ts';
+import { storeMatrix } from '../../main/engine/model/block-quant.ts';
 
 /**
  * TFLOP/s of our product y [M, N] = x [M, K] · Wᵀ (W [N, K], a frozen weight) on the current backend: tfjs's f32
- * matMul and our 16-bit-weight kernel. Mean of `reps` products after 2 warm-ups, each read back (the GPU finished).
+ * matMul and our packed kernel with f16, int8 and nf4 weights. Mean of `reps` products after 2 warm-ups, each read back (the GPU finished).
  */
 export async function timeProducts(m: number, k: number, n: number, reps: number): Promise<Record<string, number | string>> {
   const x = tf.randomNormal([m, k]) as tf.Tensor2D;
   const wValues = (await tf.randomNormal([n, k], 0, 0.02).data()) as Float32Array;
   const w = tf.tensor2d(wValues, [n, k]);
-  const packed = packF16(wValues, n, k);
+  const packed = (['f16', 'int8', 'nf4'] as const).map((dtype) => ({ dtype, m: packForGpu(storeMatrix(wValues, n, k, dtype)) }));
   const out: Record<string, number | string> = { shape: `${m}x${k}x${n}` };
   const time = async (name: string, product: () => tf.Tensor) => {
     for (let i = 0; i < 2; i++) await readOne(product());
@@ -22,8 +23,9 @@ export async function timeProducts(m: number, k: number, n: number, reps: number
     out[name] = (2 * m * k * n * reps) / ((performance.now() - start) / 1000) / 1e12;
   };
   await time('f32_tflops', () => tf.matMul(x, w, false, true));
-  if (packed) await time('f16_weights_tflops', () => f16MatMul(x, packed));
-  tf.dispose([x, w, packed?.packed]);
+  for (const p of packed) await time(`${p.dtype}_weights_tflops`, () => packedMatMul(x, p.m));
+  tf.dispose([x, w]);
+  for (const p of packed) disposePacked(p.m);
   return out;
 }
 

@@ -5,16 +5,11 @@ import { finetuneConfigSchema, parseFinetuneConfig } from '../../main/engine/tra
 import { runFinetune } from '../../main/engine/train/finetune.ts';
 import { readGpuStats } from '../../main/engine/system/gpu-stats.ts';
 import type { BackendChoice } from '../../main/engine/backend/choices.ts';
+import { BASE_DTYPES } from '../../main/engine/model/block-quant.ts';
 
-/** The config field for the frozen base's storage: base_dtype where the schema has it, else frozen_dtype. */
-function baseField(): 'base_dtype' | 'frozen_dtype' {
-  return 'base_dtype' in finetuneConfigSchema.shape ? 'base_dtype' : 'frozen_dtype';
-}
-
-/** Which of the base storages this build's config accepts (int8 and nf4 come with base_dtype). */
+/** The base storages the config accepts (base_dtype's choices, auto aside). */
 export function acceptedBases(): string[] {
-  const field = (finetuneConfigSchema.shape as Record<string, { safeParse(v: unknown): { success: boolean } }>)[baseField()];
-  return ['f32', 'f16', 'bf16', 'int8', 'nf4'].filter((b) => field.safeParse(b).success);
+  return BASE_DTYPES.filter((b) => finetuneConfigSchema.shape.base_dtype.safeParse(b).success);
 }
 
 export interface TrainSpec {
@@ -26,7 +21,7 @@ export interface TrainSpec {
   seq: number;
   steps: number;
   warmup: number;
-  /** f16, int8, nf4…: the frozen base's storage, as base_dtype where the schema has it, else frozen_dtype. */
+  /** f16, int8, nf4…: the frozen base's storage (base_dtype). */
   base: string;
 }
 
@@ -35,7 +30,6 @@ export interface TrainSpec {
  * ones. Peak GPU memory is nvidia-smi's memory.used polled every 200 ms (the whole device, this process alone on it).
  */
 export async function timedTraining(spec: TrainSpec): Promise<Record<string, unknown>> {
-  const field = baseField();
   const runDir = mkdtempSync(path.join(tmpdir(), 'lora-studio-kit-run-'));
   const config = parseFinetuneConfig({
     base_model: spec.modelDir,
@@ -50,7 +44,7 @@ export async function timedTraining(spec: TrainSpec): Promise<Record<string, unk
     lora_alpha: 2 * spec.r,
     lora_dropout: 0,
     lora_target_modules: spec.targets,
-    [field]: spec.base,
+    base_dtype: spec.base,
     max_steps: spec.warmup + spec.steps,
     warmup_steps: 0,
     logging_steps: 1,
@@ -80,7 +74,7 @@ export async function timedTraining(spec: TrainSpec): Promise<Record<string, unk
     seconds_per_step: seconds / spec.steps,
     peak_gpu_bytes: peakMiB === null ? null : peakMiB * 2 ** 20,
     peak_gpu_source: peakMiB === null ? null : 'nvidia-smi memory.used, polled every 200 ms',
-    [field]: spec.base,
+    base_dtype: spec.base,
     matmul: process.env.LORA_STUDIO_MATMUL ?? 'auto',
     // The backend line and what the kernels chose (e.g. the subgroup-matrix self-test's verdict), as runFinetune logged.
     log: logs.filter((l) => /backend|matmul|subgroup|frozen|base|WebGPU device/i.test(l)),

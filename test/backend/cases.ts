@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { Prng } from '../../main/engine/data/prng.ts';
+import type { LlamaModel } from '../../main/engine/model/llama.ts';
 import { loadModel } from '../../main/engine/model/load.ts';
 import { LoraAdapter } from '../../main/engine/model/lora.ts';
 import { PROJECTIONS } from '../../main/engine/model/weights.ts';
@@ -30,7 +31,11 @@ export interface CaseResults {
 
 /** Logits [1, 12, V] of a fixed prompt, flattened. */
 export async function logitsCase(dir = sharedPath(MODEL), opts: Parameters<typeof loadModel>[1] = {}): Promise<number[]> {
-  const { model } = await loadModel(dir, opts);
+  return modelLogits((await loadModel(dir, opts)).model);
+}
+
+/** logitsCase on a model already built (e.g. with weights repacked by a test). */
+export async function modelLogits(model: LlamaModel): Promise<number[]> {
   const ids = [1, 403, 407, 261, 378, 267, 379, 185, 31, 42, 7, 300];
   const logits = model.forward(tf.tensor2d([ids], [1, ids.length], 'int32'));
   const out = Array.from(await logits.data());
@@ -41,7 +46,12 @@ export async function logitsCase(dir = sharedPath(MODEL), opts: Parameters<typeo
 
 /** Loss and LoRA gradients (all seven targets, non-zero B so every A gets a gradient too). */
 export async function gradientsCase(dir = sharedPath(MODEL), opts: Parameters<typeof loadModel>[1] = {}): Promise<{ loss: number; grads: number[][] }> {
-  const { model, config } = await loadModel(dir, opts);
+  return modelGradients((await loadModel(dir, opts)).model);
+}
+
+/** gradientsCase on a model already built. */
+export async function modelGradients(model: LlamaModel): Promise<{ loss: number; grads: number[][] }> {
+  const config = model.config;
   const prng = new Prng(3);
   const adapter = new LoraAdapter(config, { r: R, alpha: 8, dropout: 0, targetModules: [...PROJECTIONS], useRslora: false }, (_l, _n, inF, outF) => ({
     a: Float32Array.from({ length: R * inF }, () => (prng.next() - 0.5) * 0.2),

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { f16MatMul, packF16 } from '../../main/engine/backend/webgpu-f16-matmul.ts';
+import { disposePacked, packForGpu, packedMatMul } from '../../main/engine/backend/webgpu-packed-matmul.ts';
+import { storeMatrix } from '../../main/engine/model/block-quant.ts';
 import { dispatchCost, dispatchSeconds } from '../../bench/gpu-profile/dispatch-cost.ts';
 import { profileStep, scaleToLayers } from '../../bench/gpu-profile/predict.ts';
 import { DispatchRecorder } from '../../bench/gpu-profile/recorder.ts';
@@ -52,18 +53,19 @@ describe('dispatch recorder on the WebGPU software adapter', () => {
     try {
       const x = tf.randomNormal([M, K]) as tf.Tensor2D;
       const w = tf.randomNormal([N, K]) as tf.Tensor2D;
-      const packed = packF16((await w.data()) as Float32Array, N, K)!;
+      const packed = packForGpu(storeMatrix((await w.data()) as Float32Array, N, K, 'f16'));
       recorder.recording = true;
       const y = tf.matMul(x, w, false, true);
-      const y16 = f16MatMul(x, packed);
+      const y16 = packedMatMul(x, packed);
       recorder.recording = false;
       await Promise.all([y.data(), y16.data()]);
       const products = recorder.records.filter((r) => r.flops === 2 * M * N * K);
-      expect(products.map((r) => r.program).sort()).toEqual([expect.stringMatching(/^MatMul/), 'lora-studio-f16-matmul-xwt'].sort());
-      const ours = products.find((r) => r.program === 'lora-studio-f16-matmul-xwt')!;
+      expect(products.map((r) => r.program).sort()).toEqual([expect.stringMatching(/^MatMul/), expect.stringMatching(/^lora-studio-packed-tiled-f16-forward/)]);
+      const ours = products.find((r) => r.program.startsWith('lora-studio-packed-tiled-f16-forward'))!;
       // x in f32, W as halves packed two to an int32 word, y in f32.
       expect(ours.bytes).toBe(4 * M * K + 2 * N * K + 4 * M * N);
-      tf.dispose([x, w, y, y16, packed.packed]);
+      tf.dispose([x, w, y, y16]);
+      disposePacked(packed);
     } finally {
       recorder.uninstall();
     }

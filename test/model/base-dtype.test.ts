@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../main/engine/backend/index.ts';
 import { writeSafetensors } from '../../main/engine/formats/safetensors.ts';
-import { autoCandidates, refuseUnsupportedMode } from '../../main/engine/model/base-dtype.ts';
+import { autoCandidates } from '../../main/engine/model/base-dtype.ts';
 import { bytesPerWeight } from '../../main/engine/model/block-quant.ts';
 import { parseLlamaConfig } from '../../main/engine/model/config.ts';
 import { loadModel } from '../../main/engine/model/load.ts';
@@ -61,9 +61,9 @@ describe('the memory estimate per mode', () => {
     expect(f32.hostWeightsBytes / int8.hostWeightsBytes).toBeGreaterThan(3);
   });
 
-  it('auto tries the checkpoint as stored, then int8, then nf4 off WebGPU; on WebGPU the checkpoint alone', () => {
-    expect(autoCandidates('bf16', 'wasm')).toEqual(['bf16', 'int8', 'nf4']);
-    expect(autoCandidates('f16', 'webgpu')).toEqual(['f16']);
+  it('auto tries the checkpoint as stored, then int8, then nf4', () => {
+    expect(autoCandidates('bf16')).toEqual(['bf16', 'int8', 'nf4']);
+    expect(autoCandidates('f32')).toEqual(['f32', 'int8', 'nf4']);
   });
 
   it('refuses before loading, with the figures, when nothing fits the wasm heap (lora_r 100000)', () => {
@@ -83,11 +83,6 @@ describe('the memory estimate per mode', () => {
 describe('bad input gets one clear line before step 1', () => {
   beforeAll(async () => {
     await initBackend('wasm');
-  });
-
-  it('a mode the backend cannot run', () => {
-    expect(() => refuseUnsupportedMode('nf4', 'webgpu', 'model')).toThrow(/^model: base_dtype nf4 is not available on the WebGPU backend yet; use --base_dtype f16/);
-    expect(() => refuseUnsupportedMode('nf4', 'wasm', 'model')).not.toThrow();
   });
 
   it('a checkpoint whose weights are not a float type, or whose values f16 cannot hold', async () => {

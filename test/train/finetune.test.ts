@@ -60,7 +60,9 @@ describe.skipIf(missingShared(`${MODEL}/model.safetensors`, 'alpaca/alpaca_en_de
     // metrics.jsonl and config.json are in the run folder.
     const metrics = readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(metrics.filter((m) => m.type === 'step').length).toBe(24);
-    expect(JSON.parse(readFileSync(path.join(out, 'config.json'), 'utf8')).lora_r).toBe(8);
+    const saved = JSON.parse(readFileSync(path.join(out, 'config.json'), 'utf8'));
+    expect(saved.lora_r).toBe(8);
+    expect([saved.matmul_kernel, saved.matmul_reason]).toEqual(['tfjs', 'not on WebGPU']); // the frozen products' path, recorded
     // PEFT layout: 2 × 7 targets × 5 layers tensors, keys without adapter names.
     const bytes = await adapterBytes(result.adapterDir);
     expect(bytes.size).toBe(70);

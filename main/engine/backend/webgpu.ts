@@ -1,6 +1,8 @@
 import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { StudioError } from '../errors.ts';
+import { SUBGROUP_MATRIX_FEATURES } from './webgpu-subgroup-matmul.ts';
 
 /**
  * WebGPU in Node through dawn.node (`webgpu` package): adapter discovery and description, and the tfjs-backend-webgpu
@@ -23,9 +25,20 @@ export interface AdapterDescription {
   shaderF16: boolean;
 }
 
+/** LORA_STUDIO_MATMUL: which kernel serves frozen-weight products on WebGPU (webgpu-matmul-path.ts decides). */
+export const MATMUL_CHOICES = ['auto', 'tiled', 'subgroup-matrix'] as const;
+export type MatmulChoice = (typeof MATMUL_CHOICES)[number];
+
+export function matmulChoice(env: NodeJS.ProcessEnv = process.env): MatmulChoice {
+  const v = env.LORA_STUDIO_MATMUL || 'auto';
+  if ((MATMUL_CHOICES as readonly string[]).includes(v)) return v as MatmulChoice;
+  throw new StudioError(`LORA_STUDIO_MATMUL is "${v}"; use one of ${MATMUL_CHOICES.join(', ')}`, undefined, 'webgpu/matmul-choice');
+}
+
 let gpu: GPU | undefined;
 /** The adapter tfjs-webgpu runs on, set when its device is created. */
 let described: AdapterDescription | undefined;
+let made: { adapter: GPUAdapter; device: GPUDevice } | undefined;
 
 /**
  * dawn.node's GPU, created once per process. Vulkan reads VK_ICD_FILENAMES when the instance is created, so the
@@ -44,7 +57,9 @@ async function dawn(kind: AdapterKind): Promise<GPU> {
   }
   // tfjs-backend-webgpu uses the WebGPU globals (GPUBufferUsage, GPUMapMode, ...) as a browser has them.
   Object.assign(globalThis, mod.globals);
-  gpu = mod.create([]);
+  // Subgroup matrices are an experimental feature Dawn only exposes behind allow_unsafe_apis; on NVIDIA it enables
+  // shader-f16 (which they need) only with vulkan_enable_f16_on_nvidia. Not asked for when the tiled kernel is forced.
+  gpu = mod.create(matmulChoice() === 'tiled' ? [] : ['enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia']);
   return gpu;
 }
 
@@ -123,7 +138,9 @@ export async function registerWebgpuBackend(tf: typeof import('@tensorflow/tfjs'
   tf.registerBackend('webgpu', async () => {
     const l = a.limits;
     // The same features and limits tfjs's own factory asks for (base.ts in tfjs-backend-webgpu 4.22).
-    const requiredFeatures = (['timestamp-query', 'bgra8unorm-storage'] as GPUFeatureName[]).filter((f) => a.features.has(f));
+    // Plus what the subgroup-matrix matmul needs, when the adapter has all of it (webgpu-matmul-path.ts tests it).
+    const subgroupMatrix = matmulChoice() !== 'tiled' && SUBGROUP_MATRIX_FEATURES.every((f) => a.features.has(f)) ? SUBGROUP_MATRIX_FEATURES : [];
+    const requiredFeatures = (['timestamp-query', 'bgra8unorm-storage', ...subgroupMatrix] as GPUFeatureName[]).filter((f) => a.features.has(f));
     const device = await a.requestDevice({
       requiredFeatures,
       requiredLimits: {
@@ -136,6 +153,7 @@ export async function registerWebgpuBackend(tf: typeof import('@tensorflow/tfjs'
       },
     });
     described = describeAdapter(a);
+    made = { adapter: a, device };
     return new WebGPUBackend(device, a.info);
   }, 3);
 }
@@ -143,4 +161,9 @@ export async function registerWebgpuBackend(tf: typeof import('@tensorflow/tfjs'
 /** The adapter tfjs-webgpu runs on, once the backend started (undefined otherwise). */
 export function currentAdapter(): AdapterDescription | undefined {
   return described;
+}
+
+/** The adapter and device tfjs-webgpu runs on, once the backend started (for kernels that check features). */
+export function currentGpu(): { adapter: GPUAdapter; device: GPUDevice } | undefined {
+  return made;
 }

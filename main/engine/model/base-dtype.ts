@@ -38,21 +38,10 @@ export function headDtype(mode: BaseDtype, native: 'f32' | 'bf16' | 'f16'): Base
   return native === 'f32' ? 'bf16' : native;
 }
 
-/** Modes each backend can compute with today (int8/nf4 on WebGPU need the packed kernels: not yet). */
-export function refuseUnsupportedMode(mode: BaseDtype, backendName: string, where: string): void {
-  if (backendName === 'webgpu' && (mode === 'int8' || mode === 'nf4')) {
-    throw new StudioError(
-      `base_dtype ${mode} is not available on the WebGPU backend yet; use --base_dtype f16 (or bf16, f32) there, or train on --backend wasm where ${mode} is supported`,
-      where,
-      'model/base-dtype-backend',
-    );
-  }
-}
-
 /**
- * The candidates `auto` tries, in order: the checkpoint as stored, then int8, then nf4. On WebGPU only the
- * checkpoint's form (packed halves for a 16-bit one) until the packed int8/nf4 kernels arrive.
+ * The candidates `auto` tries, in order: the checkpoint as stored, then int8, then nf4. Every backend runs every
+ * mode: host-held matrices dequantized just in time off WebGPU, packed matrices decoded inside the kernel on it.
  */
-export function autoCandidates(native: 'f32' | 'bf16' | 'f16', backendName: string): BaseDtype[] {
-  return backendName === 'webgpu' ? [native] : [native, 'int8', 'nf4'];
+export function autoCandidates(native: 'f32' | 'bf16' | 'f16'): BaseDtype[] {
+  return [native, 'int8', 'nf4'];
 }

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { packF16, type PackedF16Matrix } from '../backend/webgpu-f16-matmul.ts';
+import { packForGpu, type GpuPackedMatrix } from '../backend/webgpu-packed-matmul.ts';
 import type { FrozenPlacement } from './frozen-placement.ts';
 import { dequantizeRows, dequantizeTransposed, gatherRows, type StoredMatrix } from './block-quant.ts';
 
@@ -7,26 +7,21 @@ import { dequantizeRows, dequantizeTransposed, gatherRows, type StoredMatrix } f
  * A frozen weight matrix W [out, in], used as x·Wᵀ, in the form the backend computes with:
  * - resident f32: Wᵀ [in, out] as a tensor (tfjs-wasm's fast matmul only serves non-transposed 2-D operands), and
  *   W made once, on demand, for the backward pass (dx = dy·W): 8 bytes a weight inside the backend's memory;
- * - f16: one packed 16-bit copy on the WebGPU device serving both directions (webgpu-f16-matmul.ts);
+ * - gpu: the stored matrix (f32, bf16, f16, int8 or nf4) as one packed copy on the WebGPU device, serving both
+ *   directions and decoded inside the matmul kernel (webgpu-packed-matmul.ts);
  * - host: the stored matrix (f32, bf16, f16, int8 or nf4) in JS memory, outside the 4 GiB wasm heap; every
  *   product dequantizes it just in time into a transient f32 tensor, released after use (jitMatMul).
  */
 export type FrozenMatrix =
-  | { wT: tf.Tensor2D; w?: tf.Tensor2D; f16?: undefined; host?: undefined }
-  | { f16: PackedF16Matrix; wT?: undefined; w?: undefined; host?: undefined }
-  | { host: StoredMatrix; wT?: undefined; w?: undefined; f16?: undefined };
+  | { wT: tf.Tensor2D; w?: tf.Tensor2D; gpu?: undefined; host?: undefined }
+  | { gpu: GpuPackedMatrix; wT?: undefined; w?: undefined; host?: undefined }
+  | { host: StoredMatrix; wT?: undefined; w?: undefined; gpu?: undefined };
 
-/**
- * A stored matrix in the backend's representation. On WebGPU, 16-bit modes pack halves (a matrix beyond f16's range,
- * or of odd width, stays resident f32); int8/nf4 on WebGPU are refused before loading (see load.ts).
- */
+/** A stored matrix in the backend's representation: packed on WebGPU, on the host, or resident f32 W and Wᵀ. */
 export function toBackendMatrix(stored: StoredMatrix, backendName: string, placement: FrozenPlacement): FrozenMatrix {
+  if (backendName === 'webgpu') return { gpu: packForGpu(stored) };
   if (placement === 'host') return { host: stored };
   const values = dequantizeRows(stored);
-  if (backendName === 'webgpu' && (stored.dtype === 'f16' || stored.dtype === 'bf16')) {
-    const packed = packF16(values, stored.rows, stored.cols);
-    if (packed) return { f16: packed };
-  }
   return { wT: tf.tidy(() => tf.transpose(tf.tensor2d(values, [stored.rows, stored.cols])) as tf.Tensor2D) };
 }
 

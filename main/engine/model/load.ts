@@ -10,7 +10,7 @@ import type { LoraAdapter } from './lora.ts';
 import { loraFromPeft } from './lora-load.ts';
 import { backendInfo } from '../backend/index.ts';
 import { loadLlamaWeights } from './weights.ts';
-import { autoCandidates, checkpointBaseDtype, refuseUnsupportedMode, type BaseDtypeChoice } from './base-dtype.ts';
+import { autoCandidates, checkpointBaseDtype, type BaseDtypeChoice } from './base-dtype.ts';
 import type { BaseDtype } from './block-quant.ts';
 import type { FrozenPlacement } from './frozen-placement.ts';
 import { chooseBaseDtype, type Workload } from '../system/memory-estimate.ts';
@@ -52,8 +52,7 @@ export async function loadModel(
   try {
     const native = checkpointBaseDtype(source, dir);
     const wanted = opts.baseDtype ?? 'auto';
-    if (wanted !== 'auto') refuseUnsupportedMode(wanted, backendName, dir);
-    decision = chooseBaseDtype(config, wanted, { native, backendName, candidates: autoCandidates(native, backendName) }, opts.workload ?? GENERATION_WORKLOAD, dir);
+    decision = chooseBaseDtype(config, wanted, { native, backendName, candidates: autoCandidates(native) }, opts.workload ?? GENERATION_WORKLOAD, dir);
     placement = opts.placement ?? decision.estimate.placement;
     model = new LlamaModel(config, await loadLlamaWeights(source, config, dir, { mode: decision.mode, native, backendName, placement }));
   } finally {

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { f16MatMul } from '../backend/webgpu-f16-matmul.ts';
+import { packedMatMul } from '../backend/webgpu-packed-matmul.ts';
 import { jitMatMul, type FrozenMatrix } from './frozen-matrix.ts';
 
 /**
@@ -8,7 +8,7 @@ import { jitMatMul, type FrozenMatrix } from './frozen-matrix.ts';
  * W is built from Wᵀ the first time a backward pass needs it and kept for the next steps.
  */
 export function frozenMatMul(x: tf.Tensor2D, m: FrozenMatrix): tf.Tensor2D {
-  if (m.f16) return f16MatMul(x, m.f16);
+  if (m.gpu) return packedMatMul(x, m.gpu); // WebGPU: the stored form, decoded inside the kernel
   if (m.host) return jitMatMul(x, m.host);
   const wT = m.wT;
   const op = tf.customGrad((...args) => ({

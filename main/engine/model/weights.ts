@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { FormatError, StudioError } from '../errors.ts';
 import type { TensorSource } from '../formats/tensor-source.ts';
+import { packedTensors } from '../backend/webgpu-packed-matmul.ts';
 import { headDtype } from './base-dtype.ts';
 import { dequantizeRows, storeMatrix, type BaseDtype, type StoredMatrix } from './block-quant.ts';
 import type { LlamaConfig } from './config.ts';
@@ -121,7 +122,7 @@ export function disposeWeights(w: LlamaWeights): void {
   const all = new Set<tf.Tensor>([w.norm]);
   if (w.embed.table) all.add(w.embed.table);
   const addMatrix = (m: FrozenMatrix) => {
-    for (const t of [m.wT, m.w, m.f16?.packed]) if (t) all.add(t);
+    for (const t of [m.wT, m.w, ...(m.gpu ? packedTensors(m.gpu) : [])]) if (t) all.add(t);
   };
   addMatrix(w.lmHead);
   for (const layer of w.layers) {

@@ -231,7 +231,7 @@ export async function estimateForCheckpoint(dir: string, config: LlamaConfig, wa
   const backendName = 'wasm';
   if (wanted !== 'auto') return estimateTrainingMemory(config, { ...workload, baseDtype: wanted, native, backendName });
   try {
-    return chooseBaseDtype(config, wanted, { native, backendName, candidates: autoCandidates(native, backendName) }, workload, dir).estimate;
+    return chooseBaseDtype(config, wanted, { native, backendName, candidates: autoCandidates(native) }, workload, dir).estimate;
   } catch (e) {
     if (!(e instanceof StudioError)) throw e;
     return estimateTrainingMemory(config, { ...workload, baseDtype: 'nf4', native, backendName });

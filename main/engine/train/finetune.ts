@@ -5,6 +5,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { describeBackend, initBackend } from '../backend/index.ts';
 import { currentAdapter } from '../backend/webgpu.ts';
+import { selectMatmulPath } from '../backend/webgpu-matmul-path.ts';
 import { deviceRefusal, estimateTrainingMemory, webgpuDeviceLimits } from '../system/memory-estimate.ts';
 import { EpochBatches, PAD_MULTIPLE, sequentialBatches, splitTrainValidation } from '../data/batches.ts';
 import { loadAlpacaRows } from '../data/dataset.ts';
@@ -76,6 +77,8 @@ export async function runFinetune(
 
   const backend = await initBackend(config.backend, { threads: config.threads });
   log(describeBackend(backend));
+  const matmul = await selectMatmulPath(); // WebGPU: the tiled kernel, or subgroup matrices after their self-test
+  if (matmul.kernel !== 'tfjs') log(`frozen-weight matmuls: ${matmul.kernel} kernel (${matmul.reason})`);
 
   const targets = checkTargets(config.lora_target_modules);
   const template = loadTemplate(config.prompt_template_name);
@@ -153,7 +156,15 @@ export async function runFinetune(
 
   const allParams = parameterCount(modelConfig) + adapter.parameterCount;
   // base_dtype_used: the mode the adapter was trained against (the export report reads it).
-  const resolved = { ...config, base_dtype_used: baseDtype, backend_used: backend.name, backend_detail: backend.detail, threads_used: backend.threads };
+  const resolved = {
+    ...config,
+    base_dtype_used: baseDtype,
+    backend_used: backend.name,
+    backend_detail: backend.detail,
+    threads_used: backend.threads,
+    matmul_kernel: matmul.kernel,
+    matmul_reason: matmul.reason,
+  };
   await writeFileAtomic(paths.config, JSON.stringify(resolved, null, 2) + '\n');
   log(trainableParamsLine(adapter.parameterCount, allParams));
   const total = totalSteps(trainerData, schedule);
