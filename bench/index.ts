@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { initBackend } from '../main/engine/backend/index.ts';
 import { benchExport, type ExportRow } from './export.ts';
 import { benchInference, type InferenceRow } from './inference.ts';
-import { writeSyntheticModel } from './synthetic.ts';
+import { writeSyntheticModel } from '../main/engine/demo/synthetic-model.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const shared = path.resolve(root, '../shared/data');
@@ -36,12 +36,12 @@ try {
   if (want('inference')) {
     results.inference.push(await benchInference('stories260K', stories, work, threads, 128, 128));
     const synth = path.join(work, 'synthetic-100M');
-    await writeSyntheticModel(synth, { hidden_size: 768, intermediate_size: 2048, num_hidden_layers: 12, num_attention_heads: 12, num_key_value_heads: 12, vocab_size: 32000, tie_word_embeddings: true }, llamaTokenizer);
+    await writeSyntheticModel(synth, { hidden_size: 768, intermediate_size: 2048, num_hidden_layers: 12, num_attention_heads: 12, num_key_value_heads: 12, vocab_size: 32000, tie_word_embeddings: true }, { copyFrom: llamaTokenizer });
     results.inference.push(await benchInference('synthetic-100M', synth, work, threads, 64, 32));
   }
   if (want('train')) {
     const synth20 = path.join(work, 'synthetic-20M');
-    await writeSyntheticModel(synth20, { hidden_size: 384, intermediate_size: 1024, num_hidden_layers: 10, num_attention_heads: 6, num_key_value_heads: 6, vocab_size: 8192, tie_word_embeddings: true }, path.join(stories));
+    await writeSyntheticModel(synth20, { hidden_size: 384, intermediate_size: 1024, num_hidden_layers: 10, num_attention_heads: 6, num_key_value_heads: 6, vocab_size: 8192, tie_word_embeddings: true }, { copyFrom: stories });
     const webgpu = probeWebgpu(stories);
     if (webgpu) results.notes.push(webgpu);
     for (const [name, dir, batch, seq, steps] of [['stories260K', stories, 4, 128, 20], ['synthetic-20M', synth20, 4, 128, 6]] as const) {
