@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
+import { BUILTIN_TEMPLATE_NAMES, NO_TEMPLATE } from '../engine/data/template-names.ts';
 import { action, addBackendOptions, finiteNumber, nonNegativeInt, positiveInt, startBackend } from './common.ts';
 
 /** `lora-studio generate`: Alpaca-LoRA's generate.py as a command; streams the answer to stdout. */
@@ -9,7 +10,7 @@ export function registerGenerate(program: Command): void {
     .description('Answer an instruction with a base model, optionally with a LoRA adapter (streams tokens).')
     .requiredOption('--base_model <dir>', 'base model folder (Hugging Face layout)')
     .option('--lora_weights <dir>', 'PEFT LoRA adapter folder to apply')
-    .option('--prompt_template <name>', 'alpaca, alpaca_legacy, alpaca_short, vigogne, none, or a template JSON file', 'alpaca')
+    .option('--prompt_template <name>', `${[...BUILTIN_TEMPLATE_NAMES, NO_TEMPLATE].join(', ')}, or a template JSON file`, 'alpaca')
     .option('--instruction <text>', 'the instruction', '')
     .option('--input <text>', 'optional input/context for the instruction')
     .addOption(new Option('--max_new_tokens <n>', 'tokens to generate at most').argParser(positiveInt).default(128))

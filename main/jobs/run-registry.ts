@@ -3,20 +3,13 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { RunSummary } from '../api/contract.ts';
 import { StudioError } from '../engine/errors.ts';
+import type { MetricPoint } from '../engine/train/reports.ts';
 
 /**
  * Reads run folders (`runs/<id>/config.json`, `metrics.jsonl`, `checkpoints/step-N/`, `adapter/`): the run
  * folder is the truth, so the Runs page shows the same history after a restart. Reads only; a broken file is
  * listed as a problem of that run, never an error for the whole list.
  */
-export interface MetricPoint {
-  step: number;
-  epoch?: number;
-  loss?: number;
-  evalLoss?: number;
-  learningRate?: number;
-  tokensPerSecond?: number;
-}
 
 /** A run id is a folder name: no separators, no dot-dot, so it cannot reach outside runsDir. */
 export function runDirOf(runsDir: string, id: string): string {

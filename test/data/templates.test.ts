@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { BUILTIN_TEMPLATES, formatTemplate, generatePrompt, getResponse, loadTemplate } from '../../main/engine/data/templates.ts';
 import { missingShared, sharedPath } from '../helpers/shared-data.ts';
 
-const names = ['alpaca', 'alpaca_legacy', 'alpaca_short', 'vigogne'];
+const names = ['alpaca', 'alpaca_legacy', 'alpaca_short', 'vigogne'] as const;
 const dir = mkdtempSync(path.join(tmpdir(), 'templates-'));
 
 describe("Alpaca-LoRA's template files", () => {

@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
+import { IGNORE_INDEX } from '../data/encode.ts';
 
-/** Label value that contributes no loss (PyTorch's CrossEntropyLoss ignore_index). */
-export const IGNORE_INDEX = -100;
 
 /**
  * Causal-LM targets: position t predicts label t+1 (HF shifts logits[:, :-1] against labels[:, 1:]).

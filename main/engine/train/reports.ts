@@ -1,3 +1,5 @@
+import { z } from 'zod';
+
 /** What the trainer tells its listeners (CLI progress bar, metrics.jsonl, the studio over IPC). */
 export type TrainingEvent =
   | { type: 'start'; totalSteps: number; startStep: number; trainableParams: number; allParams: number; backend: string }
@@ -35,3 +37,17 @@ export type TrainingListener = (event: TrainingEvent) => void;
 export function trainableParamsLine(trainable: number, all: number): string {
   return `trainable params: ${trainable.toLocaleString('en-US')} || all params: ${all.toLocaleString('en-US')} || trainable%: ${((100 * trainable) / all).toFixed(4)}`;
 }
+
+/**
+ * One point of a run's curves, as the run registry reads it back from metrics.jsonl (a step's loss, an eval's
+ * loss). Node-free: the API contract and the renderer's charts use this schema.
+ */
+export const metricPointSchema = z.object({
+  step: z.number(),
+  epoch: z.number().optional(),
+  loss: z.number().optional(),
+  evalLoss: z.number().optional(),
+  learningRate: z.number().optional(),
+  tokensPerSecond: z.number().optional(),
+});
+export type MetricPoint = z.infer<typeof metricPointSchema>;

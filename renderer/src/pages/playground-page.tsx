@@ -4,8 +4,9 @@ import { ErrorBox, Field } from '../components/common.tsx';
 import { RunSelect, runOrigin, type RunDetails } from '../components/run-select.tsx';
 import { useJobs, noteJob } from '../job-store.ts';
 import { call } from '../transport.ts';
+import { BUILTIN_TEMPLATE_NAMES, NO_TEMPLATE } from '../../../main/engine/data/template-names.ts';
 
-const TEMPLATES = ['alpaca', 'alpaca_legacy', 'alpaca_short', 'vigogne', 'none'];
+const TEMPLATES = [...BUILTIN_TEMPLATE_NAMES, NO_TEMPLATE];
 
 interface AnswerStats {
   tokens: number;
