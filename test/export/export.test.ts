@@ -1,5 +1,4 @@
-import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -221,7 +220,6 @@ describe('merge and export a tiny LLaMA + a trained adapter', () => {
     const other = { ...base, hiddenSize: 128, headDim: 16 };
     await expect(readPeftAdapter(adapterDir, other)).rejects.toThrow(/tensor base_model\.model\.model\.layers\.0\.\w+\.\w+\.lora_A\.weight has shape \[8, 64\] but r=8 and the base model need \[8, 128\]/);
     const bin = broken('bin', (d) => {
-      const { renameSync } = require('node:fs');
       renameSync(path.join(d, 'adapter_model.safetensors'), path.join(d, 'adapter_model.bin'));
     });
     await expect(readPeftAdapter(bin, base)).rejects.toThrow(/adapter_model\.bin.*convert it with PEFT/);

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { FormatError } from '../errors.ts';
 import type { LlamaConfig } from '../model/config.ts';
-import { PROJECTIONS, projectionShape, unknownProjections, type ProjectionName } from '../model/projections.ts';
+import { projectionShape, unknownProjections, type ProjectionName } from '../model/projections.ts';
 import { writeFileAtomic } from './atomic-write.ts';
 import { openSafetensors, writeSafetensors } from './safetensors.ts';
 
