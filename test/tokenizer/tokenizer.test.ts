@@ -22,7 +22,8 @@ function streamPieces(tok: StudioTokenizer, ids: number[], opts?: { skipSpecialT
 describe.skipIf(missingShared(`${LLAMA}/tokenizer.json`, `${VOCAB_TESTS}.inp`, `${VOCAB_TESTS}.out`))('LLaMA tokenizer against llama.cpp', () => {
   // llama.cpp's test-tokenizer-0 tokenizes each case with add_special = false (no BOS) and the SentencePiece
   // dummy-prefix space that the LLaMA vocab adds itself; the .out line is the ids it must give.
-  it("passes all 46 of llama.cpp's tokenizer test cases", async () => {
+  // One test: the real LLaMA tokenizer is an extra check (the rules run on the tiny tokenizer below).
+  it("passes all 46 of llama.cpp's tokenizer test cases; reads BOS/EOS/UNK and the defaults; renders LLaMA-2's chat template", async () => {
     const tok = await loadTokenizer(sharedPath(LLAMA));
     const inputs = (await readFile(sharedPath(`${VOCAB_TESTS}.inp`), 'utf8')).split('\n__ggml_vocab_test__\n');
     expect(inputs.pop()).toBe(''); // the file ends with a separator
@@ -33,10 +34,7 @@ describe.skipIf(missingShared(`${LLAMA}/tokenizer.json`, `${VOCAB_TESTS}.inp`, `
       const want = expected[i].trim() === '' ? [] : expected[i].trim().split(/\s+/).map(Number);
       expect(tok.encode(text, { addBos: false }), `case ${i}: ${JSON.stringify(text)}`).toEqual(want);
     });
-  });
 
-  it('reads BOS/EOS/UNK and the defaults from the config files', async () => {
-    const tok = await loadTokenizer(sharedPath(LLAMA));
     expect([tok.bosId, tok.eosIds, tok.unkId, tok.padId, tok.vocabSize]).toEqual([1, [2], 0, 0, 32000]);
     expect([tok.idToToken(1), tok.tokenToId('</s>'), tok.tokenToId('▁Hello')]).toEqual(['<s>', 2, 15043]);
     expect(tok.encode('Hello')).toEqual([1, 15043]); // add_bos_token: true
@@ -45,6 +43,15 @@ describe.skipIf(missingShared(`${LLAMA}/tokenizer.json`, `${VOCAB_TESTS}.inp`, `
     expect(tok.decode([1, 15043, 2])).toBe('Hello');
     expect(tok.decode([1, 15043, 2], { skipSpecialTokens: false })).toBe('<s> Hello</s>');
     expect(tok.decode([])).toBe('');
+    // LLaMA-2's own chat template, from its tokenizer_config.json, and its raise_exception.
+    const chat = [
+      { role: 'system', content: 'You are terse.' },
+      { role: 'user', content: 'Hi' },
+      { role: 'assistant', content: 'Hello.' },
+      { role: 'user', content: 'Bye' },
+    ];
+    expect(tok.applyChatTemplate(chat)).toBe('<s>[INST] <<SYS>>\nYou are terse.\n<</SYS>>\n\nHi [/INST] Hello. </s><s>[INST] Bye [/INST]');
+    expect(() => tok.applyChatTemplate([{ role: 'assistant', content: 'x' }])).toThrow(/tokenizer_config\.json: chat template: Conversation roles must alternate/);
   });
 });
 
@@ -177,17 +184,6 @@ describe('chat templates', () => {
     expect(tok.applyChatTemplate(messages)).toBe('<s>[system] Be brief.</s>[user] Hi</s>');
   });
 
-  it.skipIf(missingShared(`${LLAMA}/tokenizer_config.json`))("renders LLaMA-2's own template from tokenizer_config.json and reports its raise_exception", async () => {
-    const tok = await loadTokenizer(sharedPath(LLAMA));
-    const chat = [
-      { role: 'system', content: 'You are terse.' },
-      { role: 'user', content: 'Hi' },
-      { role: 'assistant', content: 'Hello.' },
-      { role: 'user', content: 'Bye' },
-    ];
-    expect(tok.applyChatTemplate(chat)).toBe('<s>[INST] <<SYS>>\nYou are terse.\n<</SYS>>\n\nHi [/INST] Hello. </s><s>[INST] Bye [/INST]');
-    expect(() => tok.applyChatTemplate([{ role: 'assistant', content: 'x' }])).toThrow(/tokenizer_config\.json: chat template: Conversation roles must alternate/);
-  });
 
   it('says so when there is no chat template', async () => {
     const tok = await loadTokenizer(await tinyModel());
