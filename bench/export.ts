@@ -3,7 +3,7 @@ import { openSync, writeSync, fsyncSync, closeSync, rmSync, statSync, readdirSyn
 import path from 'node:path';
 import { Prng } from '../main/engine/data/prng.ts';
 import { makeAdapterConfig, writePeftAdapter } from '../main/engine/formats/peft-adapter.ts';
-import { writeSyntheticModel } from './synthetic.ts';
+import { writeSyntheticModel } from '../main/engine/demo/synthetic-model.ts';
 
 export interface ExportRow {
   job: string;
@@ -50,7 +50,7 @@ export async function benchExport(root: string, work: string, tokenizerDir: stri
   const F = 2752;
   const layers = 20;
   const base = path.join(work, 'export-base');
-  await writeSyntheticModel(base, { hidden_size: H, intermediate_size: F, num_hidden_layers: layers, num_attention_heads: 16, num_key_value_heads: 16, vocab_size: 512, tie_word_embeddings: true }, tokenizerDir);
+  await writeSyntheticModel(base, { hidden_size: H, intermediate_size: F, num_hidden_layers: layers, num_attention_heads: 16, num_key_value_heads: 16, vocab_size: 512, tie_word_embeddings: true }, { copyFrom: tokenizerDir });
   const prng = new Prng(5);
   const r = 16;
   const tensors = [];

@@ -14,7 +14,8 @@ import { fileURLToPath } from 'node:url';
 import { initBackend } from '../main/engine/backend/index.ts';
 import { benchExport, type ExportRow } from './export.ts';
 import { benchInference, type InferenceRow } from './inference.ts';
-import { writeSyntheticModel } from './synthetic.ts';
+import { writeSyntheticModel } from '../main/engine/demo/synthetic-model.ts';
+import { WIDE_SPREAD, formatRatio, isWide, pairedRatios, spreadOf, type Spread } from './spread.ts';
 
 // `bench -- gpu-profile`: its own module and flags (a dispatch profile, no reference to run against).
 if (process.argv[2] === 'gpu-profile') {
@@ -29,9 +30,14 @@ const llamaTokenizer = path.join(shared, 'tokenizers/llama');
 const threads = availableParallelism();
 const work = mkdtempSync(path.join(tmpdir(), 'lora-studio-bench-'));
 const only = process.argv.slice(2);
-const want = (part: string) => only.length === 0 || only.includes(part);
+// `quick`: the small models only, fewer tokens and steps (a check that the bench runs, not a measurement to quote).
+const quick = only.includes('quick');
+const parts = only.filter((a) => a !== 'quick');
+const want = (part: string) => parts.length === 0 || parts.includes(part);
+// Each side runs at least 3 times, ours and the reference alternating, so one slow moment cannot make a ratio.
+const repeats = Math.max(3, Number(process.env.BENCH_REPEATS ?? 3));
 
-interface TrainRow { model: string; config: string; backend: string; ours: number; torch: number; oursRss: number; torchRss: number }
+interface TrainRow { model: string; config: string; backend: string; threads: string; ours: number; torch: number; ratio: Spread; oursRss: number; torchRss: number }
 interface KernelRow { backend: string; config: string; fused: { kernels: number; ms: number }; plain: { kernels: number; ms: number } }
 interface MatmulRow { backend: string; kernel: string; dtype: string; shape: string; direction: string; ours: number; tfjs: number; ours_gflops: number; tfjs_gflops: number }
 const results: { inference: InferenceRow[]; training: TrainRow[]; export: ExportRow[]; kernels: KernelRow[]; matmul: MatmulRow[]; notes: string[] } = { inference: [], training: [], export: [], kernels: [], matmul: [], notes: [] };
@@ -40,54 +46,75 @@ const mb = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
 try {
   if (!existsSync(stories)) throw new Error(`the benchmark needs ${stories} (../shared/data beside the checkout)`);
   const backend = await initBackend('wasm', { threads });
-  results.notes.push(`ours: ${backend.detail}; llama.cpp: node-llama-cpp 3.21.1 CPU, ${threads} threads; PyTorch: ${torchVersion()}`);
+  results.notes.push(`ours: ${backend.detail}; llama.cpp: node-llama-cpp 3.21.1 CPU, ${threads} threads; PyTorch: ${torchVersion()}, ${threads} threads`);
+  results.notes.push(`every ratio: the median of ${repeats} runs per side, ours and the reference alternating, with the smallest and largest run in brackets; ⚠ marks a spread over ${WIDE_SPREAD}× (a busy machine: rerun before quoting it)`);
 
   if (want('inference')) {
-    results.inference.push(await benchInference('stories260K', stories, work, threads, 128, 128));
+    results.inference.push(await benchInference('stories260K', stories, work, threads, 128, quick ? 32 : 128, repeats));
+  }
+  if (want('inference') && !quick) {
     const synth = path.join(work, 'synthetic-100M');
-    await writeSyntheticModel(synth, { hidden_size: 768, intermediate_size: 2048, num_hidden_layers: 12, num_attention_heads: 12, num_key_value_heads: 12, vocab_size: 32000, tie_word_embeddings: true }, llamaTokenizer);
-    results.inference.push(await benchInference('synthetic-100M', synth, work, threads, 64, 32));
+    await writeSyntheticModel(synth, { hidden_size: 768, intermediate_size: 2048, num_hidden_layers: 12, num_attention_heads: 12, num_key_value_heads: 12, vocab_size: 32000, tie_word_embeddings: true }, { copyFrom: llamaTokenizer });
+    results.inference.push(await benchInference('synthetic-100M', synth, work, threads, 64, 32, repeats));
   }
   if (want('train')) {
     const synth20 = path.join(work, 'synthetic-20M');
-    await writeSyntheticModel(synth20, { hidden_size: 384, intermediate_size: 1024, num_hidden_layers: 10, num_attention_heads: 6, num_key_value_heads: 6, vocab_size: 8192, tie_word_embeddings: true }, path.join(stories));
+    await writeSyntheticModel(synth20, { hidden_size: 384, intermediate_size: 1024, num_hidden_layers: 10, num_attention_heads: 6, num_key_value_heads: 6, vocab_size: 8192, tie_word_embeddings: true }, { copyFrom: stories });
     const webgpu = probeWebgpu(stories);
     if (webgpu) results.notes.push(webgpu);
-    for (const [name, dir, batch, seq, steps] of [['stories260K', stories, 4, 128, 20], ['synthetic-20M', synth20, 4, 128, 6]] as const) {
+    const models = quick ? ([['stories260K', stories, 2, 64, 4]] as const) : ([['stories260K', stories, 4, 128, 20], ['synthetic-20M', synth20, 4, 128, 6]] as const);
+    for (const [name, dir, batch, seq, steps] of models) {
       const targets = 'q_proj,v_proj';
-      const torch = runJson('/usr/bin/python3', [path.join(root, 'bench/torch_train.py'), dir, targets, String(batch), String(seq), String(steps), '8'], {
-        OMP_NUM_THREADS: String(threads),
-        OMP_WAIT_POLICY: 'PASSIVE',
-      });
+      const torchRun = () =>
+        runJson('/usr/bin/python3', [path.join(root, 'bench/torch_train.py'), dir, targets, String(batch), String(seq), String(steps), '8'], {
+          OMP_NUM_THREADS: String(threads),
+          OMP_WAIT_POLICY: 'PASSIVE',
+        });
       const config = `micro-batch ${batch} × ${seq} tokens, LoRA r 8 on ${targets}`;
       const backends: [string, number][] = [['wasm', steps]];
       if (!webgpu) backends.push(['webgpu', steps]);
       // The software adapter: a few steps of the smallest model only, labelled as such.
       if (only.includes('webgpu-software') && name === 'stories260K') backends.push(['webgpu-software', 3]);
       for (const [backend, n] of backends) {
-        const ours = trainWorker(dir, targets, batch, seq, n, backend);
-        results.training.push({ model: name, config: n === steps ? config : `${config}, ${n} steps`, backend: ours.backend, ours: ours.tokens_per_second, torch: torch.tokens_per_second, oursRss: ours.peak_rss_bytes, torchRss: torch.peak_rss_bytes });
+        const ours: ReturnType<typeof runJson>[] = [];
+        const torch: ReturnType<typeof runJson>[] = [];
+        for (let r = 0; r < repeats; r++) {
+          torch.push(torchRun());
+          ours.push(trainWorker(dir, targets, batch, seq, n, backend));
+        }
+        const tps = (runs: ReturnType<typeof runJson>[]) => runs.map((x) => x.tokens_per_second);
+        results.training.push({
+          model: name,
+          config: n === steps ? config : `${config}, ${n} steps`,
+          backend: ours[0].backend,
+          threads: `${ours[0].threads ?? '?'} / ${torch[0].threads ?? '?'}`,
+          ours: spreadOf(tps(ours)).median,
+          torch: spreadOf(tps(torch)).median,
+          ratio: pairedRatios(tps(ours), tps(torch)),
+          oursRss: Math.max(...ours.map((x) => x.peak_rss_bytes)),
+          torchRss: Math.max(...torch.map((x) => x.peak_rss_bytes)),
+        });
       }
     }
   }
-  if (want('export')) results.export = await benchExport(root, work, stories);
-  if (want('kernels')) results.kernels = benchKernels();
-  if (want('kernels') || only.includes('matmul')) results.matmul = benchPackedMatmul(); // `-- matmul`: this part alone
+  if (want('export') && !quick) results.export = await benchExport(root, work, stories);
+  if (want('kernels') && !quick) results.kernels = benchKernels();
+  if ((want('kernels') && !quick) || only.includes('matmul')) results.matmul = benchPackedMatmul(); // `-- matmul`: this part alone
 } finally {
   rmSync(work, { recursive: true, force: true });
 }
 
 const lines: string[] = [];
 if (results.inference.length) {
-  lines.push('| model | params | prefill ours | prefill llama.cpp | ratio | decode ours | decode llama.cpp | ratio |', '|---|---|---|---|---|---|---|---|');
+  lines.push('| model | params | threads ours / llama.cpp | prefill ours | prefill llama.cpp | ratio (min–max) | decode ours | decode llama.cpp | ratio (min–max) |', '|---|---|---|---|---|---|---|---|---|');
   for (const r of results.inference) {
-    lines.push(`| ${r.model} | ${(r.params / 1e6).toFixed(1)}M | ${r.oursPrefill.toFixed(0)} tok/s | ${r.llamaCppPrefill.toFixed(0)} tok/s | ${(r.oursPrefill / r.llamaCppPrefill).toFixed(2)}× | ${r.oursDecode.toFixed(1)} tok/s | ${r.llamaCppDecode.toFixed(1)} tok/s | ${(r.oursDecode / r.llamaCppDecode).toFixed(2)}× |`);
+    lines.push(`| ${r.model} | ${(r.params / 1e6).toFixed(1)}M | ${r.threads} / ${r.threads} | ${r.oursPrefill.toFixed(0)} tok/s | ${r.llamaCppPrefill.toFixed(0)} tok/s | ${formatRatio(r.prefillRatio)} | ${r.oursDecode.toFixed(1)} tok/s | ${r.llamaCppDecode.toFixed(1)} tok/s | ${formatRatio(r.decodeRatio)} |`);
   }
   lines.push('');
 }
 if (results.training.length) {
-  lines.push('| model | config | ours on | train ours | train PyTorch | ratio | peak RSS ours | peak RSS PyTorch |', '|---|---|---|---|---|---|---|---|');
-  for (const r of results.training) lines.push(`| ${r.model} | ${r.config} | ${r.backend} | ${r.ours.toFixed(r.ours < 10 ? 1 : 0)} tok/s | ${r.torch.toFixed(0)} tok/s | ${(r.ours / r.torch).toFixed(2)}× | ${mb(r.oursRss)} | ${mb(r.torchRss)} |`);
+  lines.push('| model | config | ours on | threads ours / PyTorch | train ours | train PyTorch | ratio (min–max) | peak RSS ours | peak RSS PyTorch |', '|---|---|---|---|---|---|---|---|---|');
+  for (const r of results.training) lines.push(`| ${r.model} | ${r.config} | ${r.backend} | ${r.threads} | ${r.ours.toFixed(r.ours < 10 ? 1 : 0)} tok/s | ${r.torch.toFixed(0)} tok/s | ${formatRatio(r.ratio)} | ${mb(r.oursRss)} | ${mb(r.torchRss)} |`);
   lines.push('');
 }
 if (results.export.length) {
@@ -107,6 +134,8 @@ if (results.matmul.length) {
   for (const r of results.matmul) lines.push(`| ${r.backend} | ${r.kernel} | ${r.dtype} | ${r.direction}, ${r.shape} | ${r.ours.toFixed(1)} / ${r.tfjs.toFixed(1)} | ${r.ours_gflops.toFixed(2)} / ${r.tfjs_gflops.toFixed(2)} | ${(r.tfjs / r.ours).toFixed(2)}× |`);
   lines.push('');
 }
+const wide = [...results.inference.flatMap((r) => [r.prefillRatio, r.decodeRatio]), ...results.training.map((r) => r.ratio)].filter(isWide).length;
+if (wide) results.notes.push(`WARNING: ${wide} ratio(s) spread over ${WIDE_SPREAD}× between runs: the machine was busy; these medians are not to be quoted`);
 lines.push(...results.notes.map((n) => `- ${n}`));
 console.log(lines.join('\n'));
 mkdirSync(path.join(root, 'bench/results'), { recursive: true });
@@ -116,7 +145,7 @@ console.log(`\nwritten: ${path.relative(root, out)}`);
 process.exit(0);
 
 function trainWorker(dir: string, targets: string, batch: number, seq: number, steps: number, backend: string) {
-  const args = [path.join(root, 'node_modules/tsx/dist/cli.mjs'), path.join(root, 'bench/train-worker.ts'), dir, targets, String(batch), String(seq), String(steps), '8', backend];
+  const args = [path.join(root, 'node_modules/tsx/dist/cli.mjs'), path.join(root, 'bench/train-worker.ts'), dir, targets, String(batch), String(seq), String(steps), '8', backend, String(threads)];
   return runJson(process.execPath, args);
 }
 
@@ -183,7 +212,7 @@ function runJson(cmd: string, args: string[], env: Record<string, string> = {}) 
   const r = spawnSync(cmd, args, { encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 1 << 24 });
   const line = r.stdout.trim().split('\n').pop() ?? '';
   try {
-    return JSON.parse(line) as { tokens_per_second: number; peak_rss_bytes: number; backend: string };
+    return JSON.parse(line) as { tokens_per_second: number; peak_rss_bytes: number; backend: string; threads?: number };
   } catch {
     throw new Error(`${path.basename(args[args.length > 1 ? 1 : 0])} failed (${r.status}): ${r.stderr.slice(-2000)}`);
   }

@@ -1,5 +1,5 @@
 // One side of the training benchmark, in its own process so its peak RSS is its own:
-// tsx bench/train-worker.ts MODEL_DIR TARGETS BATCH SEQ STEPS R BACKEND → one JSON line.
+// tsx bench/train-worker.ts MODEL_DIR TARGETS BATCH SEQ STEPS R BACKEND [THREADS] → one JSON line.
 import { initBackend } from '../main/engine/backend/index.ts';
 import { collate } from '../main/engine/data/batches.ts';
 import { Prng } from '../main/engine/data/prng.ts';
@@ -9,10 +9,11 @@ import { kaimingUniformInit } from '../main/engine/model/lora-init.ts';
 import { AdamW } from '../main/engine/train/adamw.ts';
 import { train } from '../main/engine/train/trainer.ts';
 
-const [dir, targets, batch, seq, steps, r, backend] = process.argv.slice(2);
+const [dir, targets, batch, seq, steps, r, backend, threads] = process.argv.slice(2);
 const B = Number(batch);
 const T = Number(seq);
-const info = await initBackend((backend ?? 'wasm') as never);
+// The same thread count PyTorch gets, when the bench gives one.
+const info = await initBackend((backend ?? 'wasm') as never, { threads: threads ? Number(threads) : undefined });
 const { model, config } = await loadModel(dir);
 const prng = new Prng(1);
 const adapter = new LoraAdapter(config, { r: Number(r), alpha: 2 * Number(r), dropout: 0, targetModules: checkTargets(targets.split(',')), useRslora: false }, kaimingUniformInit(() => prng.next(), Number(r)));

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { charTokenizerJson } from '../../main/engine/demo/char-tokenizer.ts';
 import { parseLlamaConfig } from '../../main/engine/model/config.ts';
 import { expectedTensors } from '../../main/engine/model/projections.ts';
-import { syntheticConfigJson } from '../synthetic.ts';
+import { syntheticConfigJson } from '../../main/engine/demo/synthetic-model.ts';
 import { KIT_SHAPES } from './shapes.ts';
 
 /** The letters of the kit's tokenizer and training text: one token per character, so a row's length is exact. */

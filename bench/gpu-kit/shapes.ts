@@ -1,7 +1,7 @@
-import type { SyntheticShape } from '../synthetic.ts';
+import type { SyntheticShape } from '../../main/engine/demo/synthetic-model.ts';
 
 /** The model shapes the GPU kit trains: the TinyLlama-1.1B and 7B sizes, and tiny stand-ins for the dry run. */
-export const KIT_SHAPES: Record<string, SyntheticShape> = {
+export const KIT_SHAPES: Record<string, SyntheticShape & { vocab_size: number }> = {
   // TinyLlama-1.1B's config.json (GQA: 4 key/value heads for 32 query heads).
   'tinyllama-1.1b': { hidden_size: 2048, intermediate_size: 5632, num_hidden_layers: 22, num_attention_heads: 32, num_key_value_heads: 4, vocab_size: 32000, tie_word_embeddings: false },
   // LLaMA-2-7B's config.json.

@@ -6,7 +6,7 @@ import { loadLlamaWeights } from '../../main/engine/model/weights.ts';
 import { AdamW, clipGlobalNorm } from '../../main/engine/train/adamw.ts';
 import { microBatchGradients } from '../../main/engine/train/step.ts';
 import { KIT_SHAPES } from '../gpu-kit/shapes.ts';
-import { syntheticConfigJson } from '../synthetic.ts';
+import { syntheticConfigJson } from '../../main/engine/demo/synthetic-model.ts';
 import type { Machine } from './dispatch-cost.ts';
 import { syntheticTensorSource } from './memory-source.ts';
 import { profileStep, scaleToLayers, type StepProfile } from './predict.ts';

@@ -1,7 +1,8 @@
 import { BASE_DTYPE_CHOICES } from '../engine/model/block-quant.ts';
 import { memoryReportSchema } from '../engine/system/memory-report.ts';
 import { z } from 'zod';
-import { metricPointSchema } from '../engine/train/metrics-schema.ts';
+import { modelReportSchema } from '../engine/model/model-report.ts';
+import { metricPointSchema, type MetricPoint } from '../engine/train/metrics-schema.ts';
 import { CALL_NAME_LIST } from './call-names.ts';
 import { jobSettingsSchemas, type JobSettingsKind } from './job-settings.ts';
 
@@ -48,32 +49,8 @@ export const backendSchema = z.object({
 });
 export type BackendReport = z.infer<typeof backendSchema>;
 
-export const modelReportSchema = z.object({
-  dir: z.string(),
-  files: z.array(z.string()),
-  architecture: z
-    .object({
-      modelType: z.string(),
-      layers: z.number(),
-      hiddenSize: z.number(),
-      intermediateSize: z.number(),
-      heads: z.number(),
-      kvHeads: z.number(),
-      headDim: z.number(),
-      vocabSize: z.number(),
-      contextLength: z.number(),
-      ropeTheta: z.number(),
-      ropeScaling: z.string(),
-      tiedEmbeddings: z.boolean(),
-      qkvBias: z.boolean(),
-    })
-    .optional(),
-  parameters: z.number().optional(),
-  dtypes: z.record(z.string(), z.object({ tensors: z.number(), bytes: z.number() })).optional(),
-  tokenizer: z.object({ vocabSize: z.number(), bos: z.string().optional(), eos: z.array(z.string()), chatTemplate: z.boolean() }).optional(),
-  problems: z.array(z.string()),
-});
-export type ModelReport = z.infer<typeof modelReportSchema>;
+// Owned by the engine module that produces each fact; re-exported here for the transports and the renderer.
+export { modelReportSchema, type ModelReport } from '../engine/model/model-report.ts';
 
 export const dataCheckSchema = z.object({
   file: z.string(),
@@ -123,7 +100,7 @@ export const runSummarySchema = z.object({
 });
 export type RunSummary = z.infer<typeof runSummarySchema>;
 
-export { metricPointSchema };
+export { metricPointSchema, type MetricPoint };
 
 export const gpuSchema = z.object({
   index: z.number(),

@@ -1,7 +1,7 @@
 import { gpuMemoryBytes, readGpuStats } from '../engine/system/gpu-stats.ts';
 import { loadLlamaConfig } from '../engine/model/config.ts';
 import { inspectModel } from '../engine/model/inspect.ts';
-import { PROJECTIONS, type ProjectionName } from '../engine/model/projections.ts';
+import { PROJECTIONS, unknownProjections, type ProjectionName } from '../engine/model/projections.ts';
 import { estimateForCheckpoint } from '../engine/system/memory-estimate.ts';
 import { settingFields } from '../engine/train/config.ts';
 import type { JobHost } from '../jobs/host.ts';
@@ -31,7 +31,7 @@ export function createHandlers(d: HandlerDeps): Handlers {
     'finetune.fields': () => ({ fields: settingFields() }),
     'finetune.estimate': async (r) => {
       const config = loadLlamaConfig(r.base_model);
-      const unknown = r.lora_target_modules.filter((m) => !(PROJECTIONS as readonly string[]).includes(m));
+      const unknown = unknownProjections(r.lora_target_modules);
       if (unknown.length) throw new ApiError(`unknown target module(s): ${unknown.join(', ')} (known: ${PROJECTIONS.join(', ')})`, 400, 'estimate/modules');
       const workload = { microBatchSize: r.micro_batch_size, cutoffLen: r.cutoff_len, loraR: r.lora_r, targetModules: r.lora_target_modules as ProjectionName[] };
       const estimate = await estimateForCheckpoint(r.base_model, config, r.base_dtype ?? 'auto', workload);

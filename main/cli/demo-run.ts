@@ -2,7 +2,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { initBackend } from '../engine/backend/index.ts';
 import { BUILTIN_TEMPLATES, generatePrompt, loadTemplate } from '../engine/data/templates.ts';
-import { writeDemoBaseModel } from '../engine/demo/base-model.ts';
+import { DEMO_SHAPE, writeSyntheticModel } from '../engine/demo/synthetic-model.ts';
 import { DEMO_FACTS, demoRows } from '../engine/demo/demo-data.ts';
 import { exportGgufWithModelfile } from '../engine/export/gguf-export.ts';
 import { exportHfCheckpoint } from '../engine/export/hf-export.ts';
@@ -25,7 +25,7 @@ export async function runDemo(opts: { output_dir: string; steps: string; backend
   const rows = demoRows();
   const alphabet = rows.map((r) => `${generatePrompt(BUILTIN_TEMPLATES[TEMPLATE], r.instruction, r.input)}${r.output}`).join('');
   console.log(`1. Writing a small LLaMA base model with random weights and a character tokenizer: ${baseDir}`);
-  await writeDemoBaseModel(baseDir, alphabet);
+  await writeSyntheticModel(baseDir, DEMO_SHAPE, { alphabet });
   writeFileSync(dataFile, JSON.stringify(rows, null, 2));
   console.log(`2. Writing ${rows.length} instruction rows (capitals of ${DEMO_FACTS.length} countries): ${dataFile}`);
   await initBackend((opts.backend ?? 'auto') as never, { threads: opts.threads });

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { StudioError } from '../engine/errors.ts';
+import { BUILTIN_TEMPLATE_NAMES, NO_TEMPLATE } from '../engine/data/template-names.ts';
 import { playgroundSettingsSchema } from '../engine/generate/playground-settings.ts';
 import type { BaseDtypeChoice } from '../engine/model/block-quant.ts';
 import { action, addBackendOptions, startBackend } from './common.ts';
@@ -11,7 +12,7 @@ const FLAGS: SchemaFlagOptions<keyof typeof playgroundSettingsSchema.shape> = {
   help: {
     base_model: 'base model folder (Hugging Face layout)',
     lora_weights: 'PEFT LoRA adapter folder to apply',
-    prompt_template: 'alpaca, alpaca_legacy, alpaca_short, vigogne, none, or a template JSON file',
+    prompt_template: `${[...BUILTIN_TEMPLATE_NAMES, NO_TEMPLATE].join(', ')}, or a template JSON file`,
     instruction: 'the instruction',
     input: 'optional input/context for the instruction',
     max_new_tokens: 'tokens to generate at most',

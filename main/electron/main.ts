@@ -35,6 +35,8 @@ app.whenReady().then(async () => {
   const settings = electronStoreSettings(store, { runsDir: path.join(app.getPath('userData'), 'runs') });
   const runsDir = settings.get().runsDir;
   const jobs = new JobHost({ spawner: utilityProcessSpawner(utilityProcess, path.join(OUT, 'main', 'worker.js')), runsDir });
+  // Declared before the window exists: the native picker reads it lazily, and gets undefined until it is made.
+  // eslint-disable-next-line prefer-const -- assigned once below, after the API that closes over it
   let win: Electron.BrowserWindow | undefined;
   const pickPath = nativePicker(dialog as never, () => win);
   const api = createApi(createHandlers({ mode: 'electron', app: { name: app.getName(), version: app.getVersion() }, jobs, runs: new RunRegistry(runsDir), settings, pickPath }));

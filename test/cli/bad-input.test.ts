@@ -3,7 +3,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeDemoBaseModel } from '../../main/engine/demo/base-model.ts';
+import { DEMO_SHAPE, writeSyntheticModel } from '../../main/engine/demo/synthetic-model.ts';
 import { Prng } from '../../main/engine/data/prng.ts';
 import { makeAdapterConfig, writePeftAdapter } from '../../main/engine/formats/peft-adapter.ts';
 import { loadLlamaConfig } from '../../main/engine/model/config.ts';
@@ -46,7 +46,7 @@ function garbage(n: number): Uint8Array {
 }
 
 beforeAll(async () => {
-  await writeDemoBaseModel(M, 'abcdefghijklmnopqrstuvwxyz ');
+  await writeSyntheticModel(M, DEMO_SHAPE, { alphabet: 'abcdefghijklmnopqrstuvwxyz ' });
   // A real PEFT adapter (r 2 on q_proj and v_proj) with non-zero weights, so merge and quantize accept it.
   const config = loadLlamaConfig(M);
   const prng = new Prng(3);

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hasGpuDeviceNode } from '../../main/engine/backend/webgpu.ts';
 import { missingShared, sharedPath } from '../helpers/shared-data.ts';
+import { tinyModel } from '../helpers/synthetic.ts';
 
 /** Run the CLI without blocking the test worker (a blocked worker misses vitest's own heartbeats). */
 function cli(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
@@ -35,22 +36,29 @@ describe('lora-studio command line', () => {
     expect(r2.stdout).toMatch(/config\.json: cannot read config\.json/);
   });
 
-  it.skipIf(missingShared('models/stories260K/model.safetensors'))('inspect and generate work on stories260K', async () => {
-    const r = await cli(['inspect', sharedPath('models/stories260K')]);
+  it('inspect and generate work on a model folder (the tiny model written by the test)', async () => {
+    const dir = await tinyModel();
+    const r = await cli(['inspect', dir]);
     expect(r.stdout).toContain('architecture: llama, 5 layers, hidden 64');
-    expect(r.stdout).toContain('parameters: 260,032');
+    expect(r.stdout).toContain('parameters: 260,032'); // stories260K's shape
     expect(r.stdout).toContain('problems: none');
-    const g = await cli(['generate', '--base_model', sharedPath('models/stories260K'), '--prompt_template', 'none', '--instruction', '', '--temperature', '0', '--max_new_tokens', '30', '--backend', 'wasm']);
+    const g = await cli(['generate', '--base_model', dir, '--prompt_template', 'none', '--instruction', '', '--temperature', '0', '--max_new_tokens', '30', '--backend', 'wasm']);
     expect(g.status, g.stderr).toBe(0);
-    expect(g.stdout).toMatch(/^Once upon a time, there was a little girl named Lily/);
+    expect(g.stdout.trim().length).toBeGreaterThan(0);
     expect(g.stderr).toMatch(/backend: wasm — tfjs-backend-wasm \(simd, \d threads?\)/);
   });
 
+  it.skipIf(missingShared('models/stories260K/model.safetensors'))('generate tells the story stories260K was trained on', async () => {
+    const g = await cli(['generate', '--base_model', sharedPath('models/stories260K'), '--prompt_template', 'none', '--instruction', '', '--temperature', '0', '--max_new_tokens', '30', '--backend', 'wasm']);
+    expect(g.status, g.stderr).toBe(0);
+    expect(g.stdout).toMatch(/^Once upon a time, there was a little girl named Lily/);
+  });
+
   const gpuNode = hasGpuDeviceNode();
-  it.skipIf(gpuNode || process.platform !== 'linux' || missingShared('models/stories260K/model.safetensors'))(
+  it.skipIf(gpuNode || process.platform !== 'linux')(
     'auto on a Linux machine without a GPU says why it skipped each faster backend, without Vulkan noise',
     async () => {
-      const g = await cli(['generate', '--base_model', sharedPath('models/stories260K'), '--prompt_template', 'none', '--instruction', '', '--temperature', '0', '--max_new_tokens', '3']);
+      const g = await cli(['generate', '--base_model', await tinyModel(), '--prompt_template', 'none', '--instruction', '', '--temperature', '0', '--max_new_tokens', '3']);
       expect(g.status, g.stderr).toBe(0);
       expect(g.stderr).toContain('webgpu: no hardware adapter (no GPU device in /dev');
       expect(g.stderr).toMatch(/backend: wasm — .*\[skipped gpu: .*; webgpu: .*; node: .*\]/);

@@ -19,22 +19,22 @@ const TINY = 'alpaca/alpaca_tiny.json';
 
 describe.skipIf(missingShared(EN, ZH, TINY))('the real Alpaca files', () => {
   // Counts checked with Python's json module: rows, rows with an input, (instruction, input, output) repeats.
-  it.each([
-    [EN, 999, 412, 14, [276, 118]],
-    [ZH, 1000, 139, 8, [517, 141]],
-    [TINY, 100, 46, 0, undefined],
-  ] as const)('%s: %i rows, %i with input, %i duplicates (kept, reported)', (name, total, withInput, duplicates, firstDup) => {
-    const { rows, report } = loadAlpacaRows(sharedPath(name));
-    expect(report).toMatchObject({ file: sharedPath(name), format: 'json', total, kept: total });
-    expect(rows).toHaveLength(total);
-    expect(rows.filter((r) => r.input !== '')).toHaveLength(withInput);
-    expect(report.problems.every((p) => p.reason === 'duplicate' && p.severity === 'warning')).toBe(true);
-    expect(report.problems).toHaveLength(duplicates);
-    if (firstDup) expect(report.problems[0].message).toBe(`row ${firstDup[0]}: same instruction, input and output as row ${firstDup[1]}`);
-    expect(Object.keys(rows[0]).sort()).toEqual(['input', 'instruction', 'output', 'row']); // extra fields ("text") dropped
-  });
-
-  it('keeps the text as it is (Chinese, first row)', () => {
+  // One test for the three files: they are an extra check on real data, the rules are tested below on rows written here.
+  it('alpaca_en_demo, alpaca_zh_demo, alpaca_tiny: rows, rows with input, duplicates (kept, reported); the Chinese text kept as it is', () => {
+    for (const [name, total, withInput, duplicates, firstDup] of [
+      [EN, 999, 412, 14, [276, 118]],
+      [ZH, 1000, 139, 8, [517, 141]],
+      [TINY, 100, 46, 0, undefined],
+    ] as const) {
+      const { rows, report } = loadAlpacaRows(sharedPath(name));
+      expect(report, name).toMatchObject({ file: sharedPath(name), format: 'json', total, kept: total });
+      expect(rows).toHaveLength(total);
+      expect(rows.filter((r) => r.input !== ''), name).toHaveLength(withInput);
+      expect(report.problems.every((p) => p.reason === 'duplicate' && p.severity === 'warning')).toBe(true);
+      expect(report.problems, name).toHaveLength(duplicates);
+      if (firstDup) expect(report.problems[0].message).toBe(`row ${firstDup[0]}: same instruction, input and output as row ${firstDup[1]}`);
+      expect(Object.keys(rows[0]).sort()).toEqual(['input', 'instruction', 'output', 'row']); // extra fields ("text") dropped
+    }
     const { rows } = loadAlpacaRows(sharedPath(ZH));
     expect(rows[0].instruction).toBe('识别并解释给定列表中的两个科学理论：细胞理论和日心说。');
     expect(rows[0].row).toBe(1);

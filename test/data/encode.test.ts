@@ -3,13 +3,14 @@ import { encodeExample, IGNORE_INDEX, type EncodeSettings } from '../../main/eng
 import { BUILTIN_TEMPLATES, generatePrompt } from '../../main/engine/data/templates.ts';
 import { loadTokenizer } from '../../main/engine/tokenizer/tokenizer.ts';
 import { missingShared, sharedPath } from '../helpers/shared-data.ts';
+import { tinyModel } from '../helpers/synthetic.ts';
 
 const LLAMA = 'tokenizers/llama';
 const BOS = 1;
 const EOS = 2;
 const M = IGNORE_INDEX;
 
-describe.skipIf(missingShared(`${LLAMA}/tokenizer.json`))('Alpaca-LoRA token and label layout on the LLaMA tokenizer', () => {
+describe.skipIf(missingShared(`${LLAMA}/tokenizer.json`))('Alpaca-LoRA ids on the LLaMA tokenizer', () => {
   // Loaded in beforeAll, not while vitest collects: a skipped block's body still runs at collection.
   let tok: Awaited<ReturnType<typeof loadTokenizer>>;
   beforeAll(async () => {
@@ -32,6 +33,15 @@ describe.skipIf(missingShared(`${LLAMA}/tokenizer.json`))('Alpaca-LoRA token and
     expect(e.inputIds).toEqual([BOS, ...zhPrompt, 10994, EOS]);
     expect(e.labels).toEqual([...Array(32).fill(M), 10994, EOS]);
     expect(e.row).toBe(2);
+  });
+});
+
+// The layout rules hold for any SentencePiece-style tokenizer: the tiny model's own (one piece per character, byte
+// fallback for the rest) runs them in a fresh clone.
+describe('Alpaca-LoRA token and label layout', () => {
+  let tok: Awaited<ReturnType<typeof loadTokenizer>>;
+  beforeAll(async () => {
+    tok = await loadTokenizer(await tinyModel());
   });
 
   // Three rows (no input, with input, Chinese) under every train_on_inputs × add_eos_token and several cut-offs.

@@ -5,19 +5,21 @@ import { describe, expect, it } from 'vitest';
 import { BUILTIN_TEMPLATES, formatTemplate, generatePrompt, getResponse, loadTemplate } from '../../main/engine/data/templates.ts';
 import { missingShared, sharedPath } from '../helpers/shared-data.ts';
 
-const names = ['alpaca', 'alpaca_legacy', 'alpaca_short', 'vigogne'];
+const names = ['alpaca', 'alpaca_legacy', 'alpaca_short', 'vigogne'] as const;
 const dir = mkdtempSync(path.join(tmpdir(), 'templates-'));
 
-describe.skipIf(missingShared(...names.map((n) => `templates/${n}.json`)))("Alpaca-LoRA's template files", () => {
+describe("Alpaca-LoRA's template files", () => {
   it('has exactly the four built-ins', () => {
     expect(Object.keys(BUILTIN_TEMPLATES).sort()).toEqual(names);
   });
 
-  it.each(names)('built-in %s equals the file byte for byte, and the file loads as a custom template', (name) => {
-    const file = JSON.parse(readFileSync(sharedPath(`templates/${name}.json`), 'utf8'));
-    expect(BUILTIN_TEMPLATES[name]).toStrictEqual(file);
-    expect(loadTemplate(name)).toBe(BUILTIN_TEMPLATES[name]);
-    expect(loadTemplate(sharedPath(`templates/${name}.json`))).toStrictEqual(file);
+  it.skipIf(missingShared(...names.map((n) => `templates/${n}.json`)))('each built-in equals its file byte for byte, and the file loads as a custom template', () => {
+    for (const name of names) {
+      const file = JSON.parse(readFileSync(sharedPath(`templates/${name}.json`), 'utf8'));
+      expect(BUILTIN_TEMPLATES[name], name).toStrictEqual(file);
+      expect(loadTemplate(name)).toBe(BUILTIN_TEMPLATES[name]);
+      expect(loadTemplate(sharedPath(`templates/${name}.json`))).toStrictEqual(file);
+    }
   });
 });
 

@@ -5,7 +5,8 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type StudioServer } from '../../main/server/server.ts';
 import { formatBytes } from '../../renderer/src/format.ts';
-import { missingShared, sharedPath } from '../helpers/shared-data.ts';
+import { writeSyntheticModel } from '../../main/engine/demo/synthetic-model.ts';
+import { TINY_ALPHABET, TINY_SHAPE, tinyAlpacaFile } from '../helpers/synthetic.ts';
 
 /**
  * The studio in a real browser (Debian's /usr/bin/chromium through playwright-core) against the browser-mode
@@ -17,10 +18,14 @@ const ROOT = path.resolve(import.meta.dirname, '../..');
 const CHROMIUM = '/usr/bin/chromium';
 const RENDERER_DIR = path.join(ROOT, 'dist', 'renderer');
 const SHOTS = path.join(ROOT, 'test-artifacts', 'screenshots');
-const MODEL = 'models/stories260K';
-const DATA = 'alpaca/alpaca_zh_demo.json';
+// A model of stories260K's shape and Chinese rows, written by the test into a folder of their own, so the in-page
+// folder browser lists a few entries, not the whole temp folder.
+const FIXTURES = mkdtempSync(path.join(tmpdir(), 'studio-e2e-fixtures-'));
+const MODEL_DIR = path.join(FIXTURES, 'models', 'tiny-llama');
+const DATA_FILE = tinyAlpacaFile(40, 'zh');
 
-const skip = !existsSync(CHROMIUM) ? `skipped: ${CHROMIUM} is absent (apt-get install chromium; .ci/run installs it)` : missingShared(MODEL, DATA);
+const skip = !existsSync(CHROMIUM) ? `skipped: ${CHROMIUM} is absent (apt-get install chromium; .ci/run installs it)` : undefined;
+if (!skip) await writeSyntheticModel(MODEL_DIR, TINY_SHAPE, { alphabet: TINY_ALPHABET });
 if (skip) console.warn(`studio browser test ${skip}`);
 
 function newestMtime(dir: string): number {
@@ -94,13 +99,13 @@ describe.skipIf(Boolean(skip))('studio in Chromium (browser mode)', () => {
     await expect.poll(() => page.getByTestId('error').textContent()).toContain(path.join(tmp, 'no-such-model'));
   });
 
-  it('Model step: stories260K, picked with the in-page folder browser, shows its architecture', async () => {
-    await page.getByTestId('model-path').fill(path.dirname(sharedPath(MODEL)));
+  it('Model step: a model folder, picked with the in-page folder browser, shows its architecture', async () => {
+    await page.getByTestId('model-path').fill(path.dirname(MODEL_DIR));
     await page.getByTestId('model-path-browse').click();
-    await page.getByTestId('model-path-browser').getByRole('button', { name: `📁 ${path.basename(MODEL)}`, exact: true }).click();
-    await expect.poll(() => page.getByTestId('model-path-browser').textContent()).toContain(sharedPath(MODEL));
+    await page.getByTestId('model-path-browser').getByRole('button', { name: `📁 ${path.basename(MODEL_DIR)}`, exact: true }).click();
+    await expect.poll(() => page.getByTestId('model-path-browser').textContent()).toContain(MODEL_DIR);
     await page.getByTestId('model-path-choose').click(); // choosing the folder inspects it
-    expect(await page.getByTestId('model-path').inputValue()).toBe(sharedPath(MODEL));
+    expect(await page.getByTestId('model-path').inputValue()).toBe(MODEL_DIR);
     const arch = page.getByTestId('architecture');
     await expect.poll(() => arch.textContent(), { timeout: 20_000 }).toContain('llama');
     const rows = Object.fromEntries((await arch.locator('tr').allTextContents()).map((r) => [r.replace(/[\d.].*$/, '').trim(), r]));
@@ -119,7 +124,7 @@ describe.skipIf(Boolean(skip))('studio in Chromium (browser mode)', () => {
     await page.getByTestId('data-check').click();
     await expect.poll(() => page.getByTestId('data-step').getByTestId('error').textContent()).toContain(brokenData);
     await shot('wizard-data-broken-en');
-    await page.getByTestId('data-path').fill(sharedPath(DATA));
+    await page.getByTestId('data-path').fill(DATA_FILE);
     await page.getByLabel('Train on inputs').uncheck();
     await page.getByTestId('data-check').click();
     await expect.poll(() => page.getByTestId('data-report').textContent(), { timeout: 30_000 }).toMatch(/\d+ of \d+ rows usable \(json\)/);
@@ -148,7 +153,7 @@ describe.skipIf(Boolean(skip))('studio in Chromium (browser mode)', () => {
     // The memory estimate follows the settings: the panel shows what the API estimates for the micro batch typed.
     const total = () => page.getByTestId('estimate-total').textContent();
     const estimated = async (micro: number) => {
-      const e = (await server.api.call('finetune.estimate', { base_model: sharedPath(MODEL), micro_batch_size: micro, cutoff_len: 128, lora_r: 8, lora_target_modules: ['q_proj', 'v_proj'] })) as { totalBytes: number };
+      const e = (await server.api.call('finetune.estimate', { base_model: MODEL_DIR, micro_batch_size: micro, cutoff_len: 128, lora_r: 8, lora_target_modules: ['q_proj', 'v_proj'] })) as { totalBytes: number };
       return formatBytes(e.totalBytes);
     };
     const [small, big] = [await estimated(2), await estimated(64)];
@@ -165,7 +170,7 @@ describe.skipIf(Boolean(skip))('studio in Chromium (browser mode)', () => {
   it('Review → Start trains for real and the Run page draws the loss', async () => {
     await page.getByTestId('next').click();
     const config = JSON.parse((await page.locator('.config').textContent()) ?? '{}');
-    expect(config).toMatchObject({ max_steps: 3, cutoff_len: 128, train_on_inputs: true, base_model: sharedPath(MODEL), data_path: sharedPath(DATA) });
+    expect(config).toMatchObject({ max_steps: 3, cutoff_len: 128, train_on_inputs: true, base_model: MODEL_DIR, data_path: DATA_FILE });
     expect(config.output_dir).toBeUndefined();
     await shot('wizard-review-en');
     await page.getByTestId('start-training').click();

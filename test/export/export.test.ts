@@ -1,5 +1,4 @@
-import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -21,9 +20,10 @@ import { loadModel, type LoadedModel } from '../../main/engine/model/load.ts';
 import { loadLlamaCpp } from '../../main/engine/system/llama-cpp.ts';
 import { parseFinetuneConfig } from '../../main/engine/train/config.ts';
 import { runFinetune } from '../../main/engine/train/finetune.ts';
-import { missingShared, sharedPath } from '../helpers/shared-data.ts';
+import { tinyAlpacaFile, tinyModel } from '../helpers/synthetic.ts';
 
-const MODEL = 'models/stories260K';
+// A model of stories260K's shape written by the test: every check here compares two computations on the same weights.
+let modelDir: string;
 const work = mkdtempSync(path.join(tmpdir(), 'export-test-'));
 const PROMPTS = [[1], [1, 403, 407, 261], [1, 306, 262, 378, 267]];
 
@@ -31,7 +31,7 @@ function maxDiff(a: tf.Tensor, b: tf.Tensor): number {
   return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
 }
 
-describe.skipIf(missingShared(`${MODEL}/model.safetensors`, 'alpaca/alpaca_en_demo.json'))('merge and export stories260K + a trained adapter', () => {
+describe('merge and export a tiny LLaMA + a trained adapter', () => {
   let adapterDir: string;
   let withAdapter: LoadedModel;
   const logitsOf = (m: LoadedModel, ids: number[], projection = m.adapter?.projection()) =>
@@ -39,16 +39,17 @@ describe.skipIf(missingShared(`${MODEL}/model.safetensors`, 'alpaca/alpaca_en_de
 
   beforeAll(async () => {
     await initBackend('wasm');
+    modelDir = await tinyModel();
     const result = await runFinetune(
       parseFinetuneConfig({
-        base_model: sharedPath(MODEL), data_path: sharedPath('alpaca/alpaca_en_demo.json'), output_dir: path.join(work, 'run'),
+        base_model: modelDir, data_path: tinyAlpacaFile(64, 'en'), prompt_template_name: 'alpaca_short', output_dir: path.join(work, 'run'),
         batch_size: 4, micro_batch_size: 4, cutoff_len: 64, val_set_size: 0, max_steps: 20, warmup_steps: 2, learning_rate: 5e-3,
         lora_target_modules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'up_proj'], save_steps: 0, backend: 'wasm',
       }),
       () => {},
     );
     adapterDir = result.adapterDir;
-    withAdapter = await loadModel(sharedPath(MODEL), { loraWeights: adapterDir });
+    withAdapter = await loadModel(modelDir, { loraWeights: adapterDir });
   });
   afterAll(() => withAdapter?.adapter?.dispose());
 
@@ -58,8 +59,8 @@ describe.skipIf(missingShared(`${MODEL}/model.safetensors`, 'alpaca/alpaca_en_de
   it('the merged f32 checkpoint reloads and gives base + adapter logits within 1e-5 relative; f16 within 1e-3', async () => {
     for (const [dtype, tol] of [['f32', 1e-5], ['f16', 1e-3]] as const) {
       const out = path.join(work, `merged-${dtype}`);
-      const input = await openExportInput(sharedPath(MODEL), adapterDir);
-      await exportHfCheckpoint({ source: input.source, config: input.config, baseDir: sharedPath(MODEL), outDir: out, maxShardSize: 1e9, dtype });
+      const input = await openExportInput(modelDir, adapterDir);
+      await exportHfCheckpoint({ source: input.source, config: input.config, baseDir: modelDir, outDir: out, maxShardSize: 1e9, dtype });
       await input.source.close();
       expect(readdirSync(out).sort()).toEqual(['config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']);
       const merged = await loadModel(out);
@@ -69,16 +70,16 @@ describe.skipIf(missingShared(`${MODEL}/model.safetensors`, 'alpaca/alpaca_en_de
         expect(maxDiff(reference, logitsOf(merged, ids)) / scale, `${dtype} ${ids}`).toBeLessThan(tol);
       }
       // The adapter really changed the model (so the check above is not trivially true).
-      const base = await loadModel(sharedPath(MODEL));
+      const base = await loadModel(modelDir);
       expect(maxDiff(logitsOf(base, PROMPTS[1]), logitsOf(merged, PROMPTS[1]))).toBeGreaterThan(1e-3);
     }
   });
 
   it('shards respect --max_shard_size and the index totals match', async () => {
     const out = path.join(work, 'sharded');
-    const input = await openExportInput(sharedPath(MODEL), adapterDir);
+    const input = await openExportInput(modelDir, adapterDir);
     const limit = parseShardSize('200KB');
-    const r = await exportHfCheckpoint({ source: input.source, config: input.config, baseDir: sharedPath(MODEL), outDir: out, maxShardSize: limit, dtype: 'f32' });
+    const r = await exportHfCheckpoint({ source: input.source, config: input.config, baseDir: modelDir, outDir: out, maxShardSize: limit, dtype: 'f32' });
     await input.source.close();
     expect(r.shards.length).toBeGreaterThan(3);
     const index = JSON.parse(readFileSync(path.join(out, 'model.safetensors.index.json'), 'utf8'));
@@ -95,7 +96,7 @@ describe.skipIf(missingShared(`${MODEL}/model.safetensors`, 'alpaca/alpaca_en_de
     // Every merged weight equals W + (alpha/r)·B·A computed here in f64, to the nearest f32.
     const adapter = await readPeftAdapter(adapterDir, input.config);
     const reopened = await openCheckpoint(out);
-    const base = await openCheckpoint(sharedPath(MODEL));
+    const base = await openCheckpoint(modelDir);
     for (const m of adapter.modules.values()) {
       const name = `model.layers.${m.layer}.${m.name === 'up_proj' ? 'mlp' : 'self_attn'}.${m.name}.weight`;
       const [rows, cols] = base.info(name).shape;
@@ -116,13 +117,13 @@ describe.skipIf(missingShared(`${MODEL}/model.safetensors`, 'alpaca/alpaca_en_de
 
   it('an export that fails midway leaves no output and no temp folder, with a clear message', async () => {
     const out = path.join(work, 'fails');
-    const input = await openExportInput(sharedPath(MODEL), adapterDir);
+    const input = await openExportInput(modelDir, adapterDir);
     const source = input.source;
     let reads = 0;
     const failing = Object.create(source, {
       readF32: { value: async (name: string) => { if (++reads === 20) throw new Error('ENOSPC: no space left on device, write'); return source.readF32(name); } },
     });
-    await expect(exportHfCheckpoint({ source: failing, config: input.config, baseDir: sharedPath(MODEL), outDir: out, maxShardSize: 100_000, dtype: 'f16' })).rejects.toThrow(/ENOSPC/);
+    await expect(exportHfCheckpoint({ source: failing, config: input.config, baseDir: modelDir, outDir: out, maxShardSize: 100_000, dtype: 'f16' })).rejects.toThrow(/ENOSPC/);
     await source.close();
     expect(existsSync(out)).toBe(false);
     expect(readdirSync(work).filter((n) => n.startsWith('.fails'))).toEqual([]);
@@ -131,11 +132,11 @@ describe.skipIf(missingShared(`${MODEL}/model.safetensors`, 'alpaca/alpaca_en_de
   it("llama.cpp generates our engine's greedy tokens from the merged F32 GGUF; Q8_0 agrees for 32 tokens", async () => {
     const files: Record<string, string> = {};
     for (const fileType of ['f32', 'q8_0'] as const) {
-      const input = await openExportInput(sharedPath(MODEL), adapterDir);
+      const input = await openExportInput(modelDir, adapterDir);
       files[fileType] = path.join(work, `gguf-${fileType}`, `merged-${fileType}.gguf`);
       const { mkdirSync } = await import('node:fs');
       mkdirSync(path.dirname(files[fileType]), { recursive: true });
-      const r = await exportGgufWithModelfile({ source: input.source, config: input.config, baseDir: sharedPath(MODEL), outFile: files[fileType], fileType, template: loadTemplate('alpaca') });
+      const r = await exportGgufWithModelfile({ source: input.source, config: input.config, baseDir: modelDir, outFile: files[fileType], fileType, template: loadTemplate('alpaca') });
       await input.source.close();
       expect(r.verification.llamaCpp).toMatch(/^loaded in llama\.cpp and generated/);
       const modelfile = readFileSync(r.modelfile, 'utf8');
@@ -158,20 +159,22 @@ describe.skipIf(missingShared(`${MODEL}/model.safetensors`, 'alpaca/alpaca_en_de
           const logits = logitsOf(withAdapter, [...prompt, ...ours.slice(0, parted)]).arraySync()[0].at(-1)!;
           const [first, second] = [...logits].sort((a, b) => b - a);
           console.warn(`Q8_0 parts from F32 at token ${parted} of prompt [${prompt}]: top-2 logit gap ${(first - second).toFixed(4)}`);
+          // Where it parts is no proof by itself: random weights have flatter logits than a trained model, so close
+          // calls come early; the gap is the check.
           expect(first - second).toBeLessThan(0.25);
-          expect(parted).toBeGreaterThanOrEqual(4);
         }
       }
     } finally {
       await f32.dispose();
       await q8.dispose();
     }
-  });
+    // Two exports, each loaded in llama.cpp to verify it, then two more loads: minutes on a busy 2-core machine.
+  }, 600_000);
 
   it('int8 (bitsandbytes layout) dequantizes within half a step and keeps norms and embeddings f16', async () => {
     const out = path.join(work, 'int8');
-    const input = await openExportInput(sharedPath(MODEL), adapterDir);
-    const r = await exportInt8({ source: input.source, config: input.config, baseDir: sharedPath(MODEL), outDir: out });
+    const input = await openExportInput(modelDir, adapterDir);
+    const r = await exportInt8({ source: input.source, config: input.config, baseDir: modelDir, outDir: out });
     await input.source.close();
     expect(r.worstStepFraction).toBeLessThanOrEqual(0.5 + 1e-3);
     const f = await openSafetensors(path.join(out, 'model.safetensors'));
@@ -186,7 +189,7 @@ describe.skipIf(missingShared(`${MODEL}/model.safetensors`, 'alpaca/alpaca_en_de
 
   it("the state dict has Meta's names and q/k back in interleaved RoPE order", async () => {
     const out = path.join(work, 'state-dict');
-    const input = await openExportInput(sharedPath(MODEL), adapterDir);
+    const input = await openExportInput(modelDir, adapterDir);
     await exportStateDict({ source: input.source, config: input.config, outDir: out, dtype: 'f32' });
     const f = await openSafetensors(path.join(out, 'consolidated.00.safetensors'));
     expect(f.has('tok_embeddings.weight') && f.has('output.weight') && f.has('layers.4.feed_forward.w2.weight')).toBe(true);
@@ -210,14 +213,13 @@ describe.skipIf(missingShared(`${MODEL}/model.safetensors`, 'alpaca/alpaca_en_de
       const p = path.join(dir, 'adapter_config.json');
       writeFileSync(p, JSON.stringify({ ...JSON.parse(readFileSync(p, 'utf8')), ...patch }));
     };
-    const base = (await loadModel(sharedPath(MODEL))).config;
+    const base = (await loadModel(modelDir)).config;
     await expect(readPeftAdapter(broken('rank', (d) => config(d, { r: 4 })), base)).rejects.toThrow(/lora_A\.weight has shape \[8, 64\] but r=4/);
     await expect(readPeftAdapter(broken('targets', (d) => config(d, { target_modules: ['q_proj'] })), base)).rejects.toThrow(/lora_A\.weight: module up_proj is not in target_modules \[q_proj\]/);
     await expect(readPeftAdapter(broken('missing', (d) => config(d, { target_modules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'up_proj', 'down_proj'] })), base)).rejects.toThrow(/missing tensor base_model\.model\.model\.layers\.0\.mlp\.down_proj\.lora_A\.weight/);
     const other = { ...base, hiddenSize: 128, headDim: 16 };
     await expect(readPeftAdapter(adapterDir, other)).rejects.toThrow(/tensor base_model\.model\.model\.layers\.0\.\w+\.\w+\.lora_A\.weight has shape \[8, 64\] but r=8 and the base model need \[8, 128\]/);
     const bin = broken('bin', (d) => {
-      const { renameSync } = require('node:fs');
       renameSync(path.join(d, 'adapter_model.safetensors'), path.join(d, 'adapter_model.bin'));
     });
     await expect(readPeftAdapter(bin, base)).rejects.toThrow(/adapter_model\.bin.*convert it with PEFT/);

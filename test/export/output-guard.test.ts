@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { writeDemoBaseModel } from '../../main/engine/demo/base-model.ts';
+import { DEMO_SHAPE, writeSyntheticModel } from '../../main/engine/demo/synthetic-model.ts';
 import { runMerge, runQuantize, runStateDict } from '../../main/engine/export/export-jobs.ts';
 
 let work: string;
@@ -12,7 +12,7 @@ describe('an export never overwrites and never writes into its input', () => {
   beforeAll(async () => {
     work = mkdtempSync(path.join(tmpdir(), 'export-guard-'));
     model = path.join(work, 'model');
-    await writeDemoBaseModel(model, 'abcdefghijklmnopqrstuvwxyz ');
+    await writeSyntheticModel(model, DEMO_SHAPE, { alphabet: 'abcdefghijklmnopqrstuvwxyz ' });
   });
 
   it('quantize --output refuses the model\'s own files, any existing file, and an existing Modelfile beside it', async () => {

@@ -3,10 +3,10 @@ import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { writeSyntheticModel } from '../../bench/synthetic.ts';
 import { Prng } from '../../main/engine/data/prng.ts';
+import { writeSyntheticModel } from '../../main/engine/demo/synthetic-model.ts';
 import { makeAdapterConfig, writePeftAdapter } from '../../main/engine/formats/peft-adapter.ts';
-import { missingShared, sharedPath } from '../helpers/shared-data.ts';
+import { TINY_ALPHABET } from '../helpers/synthetic.ts';
 
 const work = mkdtempSync(path.join(tmpdir(), 'streaming-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -15,11 +15,11 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 const LARGEST_TENSOR = 2752 * 1024 * 4;
 const BOUND = LARGEST_TENSOR + 256 * 2 ** 20;
 
-describe.skipIf(missingShared('models/stories260K/tokenizer.json'))('streaming merge + export', () => {
+describe('streaming merge + export', () => {
   it('a checkpoint several times larger than the bound merges in a child process whose peak RSS stays under it', async () => {
     const base = path.join(work, 'synthetic');
     const H = 1024;
-    await writeSyntheticModel(base, { hidden_size: H, intermediate_size: 2752, num_hidden_layers: 16, num_attention_heads: 16, num_key_value_heads: 16, vocab_size: 4096, tie_word_embeddings: true }, sharedPath('models/stories260K'));
+    await writeSyntheticModel(base, { hidden_size: H, intermediate_size: 2752, num_hidden_layers: 16, num_attention_heads: 16, num_key_value_heads: 16, vocab_size: 4096, tie_word_embeddings: true }, { alphabet: TINY_ALPHABET });
     const modelBytes = statSync(path.join(base, 'model.safetensors')).size;
     expect(modelBytes).toBeGreaterThan(2.9 * BOUND);
     const prng = new Prng(3);

@@ -16,26 +16,39 @@ import { generate } from '../../main/engine/generate/generate.ts';
 import { loadModel, type LoadedModel } from '../../main/engine/model/load.ts';
 import { loadLlamaCpp, type LlamaCppModel } from '../../main/engine/system/llama-cpp.ts';
 import { missingShared, sharedPath } from '../helpers/shared-data.ts';
+import { tinyModel } from '../helpers/synthetic.ts';
 
 const MODEL = 'models/stories260K';
 const STORY = 'Once upon a time, there was a little girl named Lily. She loved to play outside in the park.';
 const dir = mkdtempSync(path.join(tmpdir(), 'gguf-export-'));
 const FILE_TYPES = ['f32', 'f16', 'q8_0'] as const;
 
-describe.skipIf(missingShared(`${MODEL}/model.safetensors`))('GGUF export of stories260K', () => {
-  let ours: LoadedModel;
-  let f32: LlamaCppModel;
+/** Export `modelDir` as F32, F16 and Q8_0 GGUF files; their reports by file type. */
+async function exportAll(modelDir: string, config: LoadedModel['config'], name: string): Promise<{ files: Record<string, string>; reports: Record<string, GgufExportReport> }> {
   const files: Record<string, string> = {};
   const reports: Record<string, GgufExportReport> = {};
+  for (const fileType of FILE_TYPES) {
+    const source = await openCheckpoint(modelDir);
+    files[fileType] = path.join(dir, `${name}-${fileType}.gguf`);
+    reports[fileType] = await exportLlamaGguf(source, config, modelDir, files[fileType], { fileType, chatTemplate: '{{ messages }}' });
+    await source.close();
+  }
+  return { files, reports };
+}
+
+// A model of stories260K's shape written by the test: the format, the values and the agreement with llama.cpp need no
+// trained weights. What does (a known story from BOS, quantized files keeping the greedy path) is checked on stories260K.
+describe('GGUF export of a tiny LLaMA', () => {
+  let modelDir: string;
+  let ours: LoadedModel;
+  let f32: LlamaCppModel;
+  let files: Record<string, string> = {};
+  let reports: Record<string, GgufExportReport> = {};
   beforeAll(async () => {
     await initBackend('wasm');
-    ours = await loadModel(sharedPath(MODEL));
-    for (const fileType of FILE_TYPES) {
-      const source = await openCheckpoint(sharedPath(MODEL));
-      files[fileType] = path.join(dir, `stories260K-${fileType}.gguf`);
-      reports[fileType] = await exportLlamaGguf(source, ours.config, sharedPath(MODEL), files[fileType], { fileType, chatTemplate: '{{ messages }}' });
-      await source.close();
-    }
+    modelDir = await tinyModel();
+    ours = await loadModel(modelDir);
+    ({ files, reports } = await exportAll(modelDir, ours.config, 'tiny'));
     f32 = await loadLlamaCpp(files.f32, { threads: 1, f32Cache: true });
   });
   afterAll(async () => {
@@ -95,7 +108,7 @@ describe.skipIf(missingShared(`${MODEL}/model.safetensors`))('GGUF export of sto
   });
 
   it("our reader gives back each file's values: exact F32 (q/k permuted), F16 rounding, Q8_0 blocks, with the error reported", async () => {
-    const source = await openCheckpoint(sharedPath(MODEL));
+    const source = await openCheckpoint(modelDir);
     try {
       const q = await source.readF32('model.layers.1.self_attn.q_proj.weight');
       const k = await source.readF32('model.layers.1.self_attn.k_proj.weight');
@@ -116,16 +129,10 @@ describe.skipIf(missingShared(`${MODEL}/model.safetensors`))('GGUF export of sto
     }
   });
 
-  it('llama.cpp greedy-decodes the known story from BOS, and its token ids are what tokenizer.json gives for that text', async () => {
-    const theirs = await f32.greedy([1], 80);
-    expect(theirs.length).toBe(80);
-    expect(f32.detokenize(theirs)).toMatch(new RegExp(`^ ?${STORY.replace(/\./g, '\\.')}`));
-    const hf = new Tokenizer(JSON.parse(readFileSync(sharedPath(`${MODEL}/tokenizer.json`), 'utf8')), JSON.parse(readFileSync(sharedPath(`${MODEL}/tokenizer_config.json`), 'utf8')));
-    const ids = hf.encode(STORY, { add_special_tokens: false }).ids.map(Number);
-    expect(theirs.slice(0, ids.length)).toEqual(ids);
-    // llama.cpp's own SPM tokenizer, run on the vocabulary and scores we wrote, agrees with tokenizer.json too.
-    expect(f32.tokenize(STORY)).toEqual(ids);
-    expect(f32.tokenize('The cat sat on the mat, and Tom said: "Hi!"')).toEqual(hf.encode('The cat sat on the mat, and Tom said: "Hi!"', { add_special_tokens: false }).ids.map(Number));
+  it("llama.cpp's own SPM tokenizer, run on the vocabulary and scores we wrote, agrees with tokenizer.json", () => {
+    for (const text of [STORY, 'The cat sat on the mat, and Tom said: "Hi!"', '中文 and bytes: ü ß 🙂']) {
+      expect(f32.tokenize(text), text).toEqual(ours.tokenizer.encode(text, { addBos: false }));
+    }
   });
 
   it('our engine generates the same 80 greedy tokens as llama.cpp', async () => {
@@ -134,7 +141,7 @@ describe.skipIf(missingShared(`${MODEL}/model.safetensors`))('GGUF export of sto
   });
 
   it("our next-token log-probabilities equal llama.cpp's over the whole vocabulary within 1e-4 (F32 KV cache)", async () => {
-    const prompts = [[1, 403, 407, 261, 378, 267, 379], [1, ...ours.tokenizer.encode('Tom and Sue went to the shop to buy', { addBos: false })]];
+    const prompts = [[1, 403, 407, 261, 378, 267, 379], [1, ...ours.tokenizer.encode('Tom and Sue went to the shop to buy', { addBos: false }).slice(0, 24)]];
     for (const prompt of prompts) {
       const theirs = await f32.logProbabilities(prompt);
       const logits = ours.model.forward(tf.tensor2d([prompt], [1, prompt.length], 'int32'));
@@ -150,7 +157,32 @@ describe.skipIf(missingShared(`${MODEL}/model.safetensors`))('GGUF export of sto
     }
   });
 
-  it('the F16 and Q8_0 files give the same greedy tokens as F32 in llama.cpp (first 80 / first 32)', async () => {
+});
+
+describe.skipIf(missingShared(`${MODEL}/model.safetensors`))('GGUF export of stories260K (trained weights)', () => {
+  let ours: LoadedModel;
+  let f32: LlamaCppModel;
+  let files: Record<string, string> = {};
+  beforeAll(async () => {
+    await initBackend('wasm');
+    ours = await loadModel(sharedPath(MODEL));
+    ({ files } = await exportAll(sharedPath(MODEL), ours.config, 'stories260K'));
+    f32 = await loadLlamaCpp(files.f32, { threads: 1, f32Cache: true });
+  });
+  afterAll(async () => {
+    await f32?.dispose();
+  });
+
+  // One test: an extra check on real weights; the rules above run on the tiny model.
+  it('llama.cpp greedy-decodes the known story from BOS as tokenizer.json spells it; F16 and Q8_0 keep the greedy path (80 / 32 tokens)', async () => {
+    const theirs = await f32.greedy([1], 80);
+    expect(theirs.length).toBe(80);
+    expect(f32.detokenize(theirs)).toMatch(new RegExp(`^ ?${STORY.replace(/\./g, '\\.')}`));
+    const hf = new Tokenizer(JSON.parse(readFileSync(sharedPath(`${MODEL}/tokenizer.json`), 'utf8')), JSON.parse(readFileSync(sharedPath(`${MODEL}/tokenizer_config.json`), 'utf8')));
+    const ids = hf.encode(STORY, { add_special_tokens: false }).ids.map(Number);
+    expect(theirs.slice(0, ids.length)).toEqual(ids);
+    expect(f32.tokenize(STORY)).toEqual(ids);
+    expect((await generate(ours.model, [1], { maxNewTokens: 80, stopTokenIds: [2] })).tokens).toEqual(theirs);
     for (const [fileType, n] of [['f16', 80], ['q8_0', 32]] as const) {
       const other = await loadLlamaCpp(files[fileType], { threads: 1 });
       try {
@@ -165,7 +197,7 @@ describe.skipIf(missingShared(`${MODEL}/model.safetensors`))('GGUF export of sto
         await other.dispose();
       }
     }
-  });
+  }, 600_000);
 });
 
 describe('RoPE permutation', () => {

@@ -12,9 +12,10 @@ import type { TensorSource } from '../../main/engine/formats/tensor-source.ts';
 import { loadLlamaConfig, parseLlamaConfig } from '../../main/engine/model/config.ts';
 import { loadModel } from '../../main/engine/model/load.ts';
 import { loadLlamaCpp } from '../../main/engine/system/llama-cpp.ts';
-import { missingShared, sharedPath } from '../helpers/shared-data.ts';
+import { tinyModel } from '../helpers/synthetic.ts';
 
-const MODEL = 'models/stories260K';
+// A model of stories260K's shape written by the test (main/engine/demo/synthetic-model.ts): no trained weights needed here.
+const MODEL_DIR = await tinyModel();
 const work = mkdtempSync(path.join(tmpdir(), 'gguf-llama-'));
 
 /** A view of a source without some tensors. */
@@ -40,32 +41,32 @@ describe('HF → GGUF tensor names', () => {
   it('refuses a tensor it has no name for', () => expect(() => ggufTensorName('model.layers.0.self_attn.q_proj.bias')).toThrow(/no GGUF name/));
 });
 
-describe.skipIf(missingShared(`${MODEL}/model.safetensors`))('exportLlamaGguf checks its input', () => {
+describe('exportLlamaGguf checks its input', () => {
   const out = path.join(work, 'refused.gguf');
   it('refuses a checkpoint missing a tensor llama.cpp needs', async () => {
-    const source = await openCheckpoint(sharedPath(MODEL));
-    const config = loadLlamaConfig(sharedPath(MODEL));
-    await expect(exportLlamaGguf(without(source, 'model.layers.4.mlp.up_proj.weight'), config, sharedPath(MODEL), out, { fileType: 'f16' })).rejects.toThrow(/lacks 1 tensor.*model\.layers\.4\.mlp\.up_proj\.weight/);
+    const source = await openCheckpoint(MODEL_DIR);
+    const config = loadLlamaConfig(MODEL_DIR);
+    await expect(exportLlamaGguf(without(source, 'model.layers.4.mlp.up_proj.weight'), config, MODEL_DIR, out, { fileType: 'f16' })).rejects.toThrow(/lacks 1 tensor.*model\.layers\.4\.mlp\.up_proj\.weight/);
     await source.close();
   });
   it('refuses a config.json that does not fit the tensors (wrong KV heads), and a non-LLaMA architecture', async () => {
-    const raw = JSON.parse(readFileSync(sharedPath(`${MODEL}/config.json`), 'utf8'));
-    const source = await openCheckpoint(sharedPath(MODEL));
-    await expect(exportLlamaGguf(source, parseLlamaConfig({ ...raw, num_key_value_heads: 8 }), sharedPath(MODEL), out, { fileType: 'f32' })).rejects.toThrow(/k_proj\.weight has shape \[32,64\], config\.json implies \[64,64\]/);
-    await expect(exportLlamaGguf(source, parseLlamaConfig({ ...raw, model_type: 'gpt_neox' }), sharedPath(MODEL), out, { fileType: 'f32' })).rejects.toThrow(/LLaMA and Mistral/);
+    const raw = JSON.parse(readFileSync(path.join(MODEL_DIR, 'config.json'), 'utf8'));
+    const source = await openCheckpoint(MODEL_DIR);
+    await expect(exportLlamaGguf(source, parseLlamaConfig({ ...raw, num_key_value_heads: 8 }), MODEL_DIR, out, { fileType: 'f32' })).rejects.toThrow(/k_proj\.weight has shape \[32,64\], config\.json implies \[64,64\]/);
+    await expect(exportLlamaGguf(source, parseLlamaConfig({ ...raw, model_type: 'gpt_neox' }), MODEL_DIR, out, { fileType: 'f32' })).rejects.toThrow(/LLaMA and Mistral/);
     await source.close();
   });
 });
 
-describe.skipIf(missingShared(`${MODEL}/model.safetensors`))('untied output head', () => {
+describe('untied output head', () => {
   it('an lm_head of its own is written as output.weight, and llama.cpp uses it as our engine does', async () => {
-    // stories260K with tie_word_embeddings false and lm_head = 0.7 × embeddings: logits change, so llama.cpp must read output.weight.
+    // The tiny model with tie_word_embeddings false and lm_head = 0.7 × embeddings: logits change, so llama.cpp must read output.weight.
     const dir = path.join(work, 'untied');
     mkdirSync(dir);
-    for (const f of ['tokenizer.json', 'tokenizer_config.json']) symlinkSync(sharedPath(`${MODEL}/${f}`), path.join(dir, f));
-    const raw = JSON.parse(readFileSync(sharedPath(`${MODEL}/config.json`), 'utf8'));
+    for (const f of ['tokenizer.json', 'tokenizer_config.json']) symlinkSync(path.join(MODEL_DIR, f), path.join(dir, f));
+    const raw = JSON.parse(readFileSync(path.join(MODEL_DIR, 'config.json'), 'utf8'));
     writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...raw, tie_word_embeddings: false }));
-    const base = await openCheckpoint(sharedPath(MODEL));
+    const base = await openCheckpoint(MODEL_DIR);
     const embed = await base.readF32('model.embed_tokens.weight');
     const head = embed.map((v) => v * 0.7);
     await writeSafetensors(path.join(dir, 'model.safetensors'), [
@@ -94,7 +95,7 @@ describe.skipIf(missingShared(`${MODEL}/model.safetensors`))('untied output head
       prompt.forEach((_, i) => mine[i].forEach((v, id) => (worst = Math.max(worst, Math.abs(v - theirs[i][id])))));
       expect(worst).toBeLessThan(1e-4);
       // ...and the head matters: the tied model's log-probabilities are far from these.
-      const tied = await loadModel(sharedPath(MODEL));
+      const tied = await loadModel(MODEL_DIR);
       const tiedLogits = tied.model.forward(tf.tensor2d([prompt], [1, prompt.length], 'int32'));
       const tiedLogProbs = (tf.logSoftmax(tiedLogits).arraySync() as number[][][])[0];
       tiedLogits.dispose();

@@ -9,15 +9,16 @@ import { exportLlamaGguf } from '../../main/engine/formats/gguf-llama.ts';
 import { readGguf } from '../../main/engine/formats/gguf-reader.ts';
 import { loadModel } from '../../main/engine/model/load.ts';
 import { loadLlamaCpp } from '../../main/engine/system/llama-cpp.ts';
-import { missingShared, sharedPath } from '../helpers/shared-data.ts';
+import { tinyModel } from '../helpers/synthetic.ts';
 
 /**
- * RoPE scaling survives the export: stories260K's weights under a Llama-3 (frequency-dependent) or a linear
+ * RoPE scaling survives the export: the tiny model's weights under a Llama-3 (frequency-dependent) or a linear
  * rope_scaling in config.json. llama.cpp gets Llama-3 scaling from a rope_freqs tensor and linear scaling from
  * llama.rope.scaling.*; its log-probabilities must equal our engine's, which implements transformers' formulas.
  * With head_dim 8 and original_max_position_embeddings 64, one frequency is kept, one blended and two divided.
  */
-const MODEL = 'models/stories260K';
+// A model of stories260K's shape written by the test (main/engine/demo/synthetic-model.ts): no trained weights needed here.
+const MODEL_DIR = await tinyModel();
 const work = mkdtempSync(path.join(tmpdir(), 'gguf-rope-'));
 
 const SCALINGS = {
@@ -25,21 +26,21 @@ const SCALINGS = {
   linear: { type: 'linear', factor: 2 },
 } as const;
 
-/** A model folder: stories260K's files (linked, not copied) and a config.json with the given rope_scaling. */
+/** A model folder: the tiny model's files (linked, not copied) and a config.json with the given rope_scaling. */
 function scaledModel(kind: keyof typeof SCALINGS): string {
   const dir = path.join(work, kind);
   mkdirSync(dir);
-  for (const f of ['model.safetensors', 'tokenizer.json', 'tokenizer_config.json']) symlinkSync(sharedPath(`${MODEL}/${f}`), path.join(dir, f));
-  const config = JSON.parse(readFileSync(sharedPath(`${MODEL}/config.json`), 'utf8'));
+  for (const f of ['model.safetensors', 'tokenizer.json', 'tokenizer_config.json']) symlinkSync(path.join(MODEL_DIR, f), path.join(dir, f));
+  const config = JSON.parse(readFileSync(path.join(MODEL_DIR, 'config.json'), 'utf8'));
   writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...config, rope_scaling: SCALINGS[kind] }));
   return dir;
 }
 
-describe.skipIf(missingShared(`${MODEL}/model.safetensors`))('RoPE scaling in GGUF exports', () => {
+describe('RoPE scaling in GGUF exports', () => {
   const unscaled: number[][] = [];
   beforeAll(async () => {
     await initBackend('wasm');
-    const plain = await loadModel(sharedPath(MODEL));
+    const plain = await loadModel(MODEL_DIR);
     const logits = plain.model.forward(tf.tensor2d([prompt], [1, prompt.length], 'int32'));
     unscaled.push(...(tf.logSoftmax(logits).arraySync() as number[][][])[0]);
     logits.dispose();

@@ -5,7 +5,10 @@ import { describe, expect, it } from 'vitest';
 import { FormatError } from '../../main/engine/errors.ts';
 import { INDEX_FILE, openCheckpoint } from '../../main/engine/formats/hf-checkpoint.ts';
 import { openSafetensors, writeSafetensors } from '../../main/engine/formats/safetensors.ts';
-import { missingShared, sharedPath } from '../helpers/shared-data.ts';
+import { tinyModel } from '../helpers/synthetic.ts';
+
+// A model of stories260K's shape written by the test (main/engine/demo/synthetic-model.ts): no trained weights needed here.
+const MODEL_DIR = await tinyModel();
 
 const root = mkdtempSync(path.join(tmpdir(), 'ckpt-test-'));
 const SHARD1 = 'model-00001-of-00002.safetensors';
@@ -137,9 +140,9 @@ describe('model folders', () => {
   });
 });
 
-describe.skipIf(missingShared('models/stories260K/model.safetensors'))('stories260K through openCheckpoint', () => {
-  it('reads the real folder, and the same tensors re-sharded by hand with an index', async () => {
-    const real = await openCheckpoint(sharedPath('models/stories260K'));
+describe('a model folder through openCheckpoint', () => {
+  it('reads a folder written by safetensors-writer, and the same tensors re-sharded by hand with an index', async () => {
+    const real = await openCheckpoint(MODEL_DIR);
     expect(real.list().length).toBe(47);
     expect(real.info('model.layers.0.self_attn.k_proj.weight')).toEqual({ name: 'model.layers.0.self_attn.k_proj.weight', dtype: 'F32', shape: [32, 64] });
 
@@ -168,7 +171,7 @@ describe.skipIf(missingShared('models/stories260K/model.safetensors'))('stories2
     expect(sharded.list()).toEqual(real.list());
     expect(sharded.shardPaths.length).toBe(3);
     // total_size is the data buffer of the real file: its size minus the 8-byte prefix and header.
-    const original = await openSafetensors(sharedPath('models/stories260K/model.safetensors'));
+    const original = await openSafetensors(path.join(MODEL_DIR, 'model.safetensors'));
     expect(sharded.totalBytes).toBe(readFileSync(original.path).length - original.dataOffset);
     await original.close();
     for (const t of real.list()) {

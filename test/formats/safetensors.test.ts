@@ -280,7 +280,8 @@ describe.skipIf(missingShared('models/stories260K/model.safetensors', 'models/st
     config = JSON.parse(readFileSync(sharedPath('models/stories260K/config.json'), 'utf8'));
   });
 
-  it('has every tensor config.json implies, with its shape, as F32', async () => {
+  // One test: a file written by Python's safetensors is an extra check on the reader and the writer.
+  it('has every tensor config.json implies, with its shape, as F32; our writer reproduces it byte for byte', async () => {
     const f = await openSafetensors(file);
     const hidden = config.hidden_size as number;
     const headDim = hidden / (config.num_attention_heads as number);
@@ -308,9 +309,8 @@ describe.skipIf(missingShared('models/stories260K/model.safetensors', 'models/st
     expect(norm.length).toBe(hidden);
     expect(norm.every(Number.isFinite)).toBe(true);
     await f.close();
-  });
 
-  it('is reproduced byte for byte by our writer (same header JSON, padding and data)', async () => {
+    // Reproduced byte for byte by our writer: the same header JSON, padding and data.
     const src = await openSafetensors(file);
     const out = path.join(dir, 'stories-copy.safetensors');
     await writeSafetensors(

@@ -2,8 +2,14 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
-/** `../shared/data` beside the checkout: real public files the tests read but the project never copies. */
-export const SHARED_DATA = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../shared/data');
+/**
+ * `../shared/data` beside the checkout: real public files the tests read but the project never copies.
+ * LORA_STUDIO_SHARED_DATA points it elsewhere; `LORA_STUDIO_SHARED_DATA=/nonexistent npm test` shows what a fresh
+ * clone without it runs and skips.
+ */
+export const SHARED_DATA = process.env.LORA_STUDIO_SHARED_DATA
+  ? path.resolve(process.env.LORA_STUDIO_SHARED_DATA)
+  : path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../shared/data');
 
 /** Absolute path of a file under ../shared/data. */
 export function sharedPath(relative: string): string {

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { BUILTIN_TEMPLATES, generatePrompt } from '../../main/engine/data/templates.ts';
-import { writeDemoBaseModel } from '../../main/engine/demo/base-model.ts';
+import { DEMO_SHAPE, writeSyntheticModel } from '../../main/engine/demo/synthetic-model.ts';
 import { demoRows } from '../../main/engine/demo/demo-data.ts';
 import { parseFinetuneConfig, type FinetuneConfig, type FinetuneConfigInput } from '../../main/engine/train/config.ts';
 
@@ -15,7 +15,7 @@ export async function tinyRunSetup(): Promise<{ work: string; baseModel: string;
   const rows = demoRows();
   const alphabet = rows.map((r) => `${generatePrompt(BUILTIN_TEMPLATES.alpaca, r.instruction, r.input)}${r.output}`).join('');
   const baseModel = path.join(work, 'base-model');
-  await writeDemoBaseModel(baseModel, alphabet);
+  await writeSyntheticModel(baseModel, DEMO_SHAPE, { alphabet });
   const dataPath = path.join(work, 'capitals.json');
   writeFileSync(dataPath, JSON.stringify(rows));
   const settings = (extra: Partial<FinetuneConfigInput>) =>

@@ -11,6 +11,7 @@ import { generate } from '../../main/engine/generate/generate.ts';
 import { loadModel } from '../../main/engine/model/load.ts';
 import { loadLlamaWeights } from '../../main/engine/model/weights.ts';
 import { missingShared, sharedPath } from '../helpers/shared-data.ts';
+import { tinyModel } from '../helpers/synthetic.ts';
 
 const MODEL = 'models/stories260K';
 const skip = missingShared(`${MODEL}/model.safetensors`, `${MODEL}/tokenizer.json`);
@@ -39,6 +40,18 @@ describe.skipIf(skip)('stories260K forward and greedy generation', () => {
     expect(tokens.slice(0, refIds.length)).toEqual(refIds);
   });
 
+});
+
+// The cache and the dtype guard need no trained weights: a model of the same shape written by the test.
+describe('a tiny LLaMA: KV cache and frozen dtype', () => {
+  let dir: string;
+  let model: LlamaModel;
+  beforeAll(async () => {
+    await initBackend('wasm');
+    dir = await tinyModel();
+    model = (await loadModel(dir)).model;
+  });
+
   it('the KV cache gives the same logits as a full forward pass', () => {
     const ids = [1, 403, 407, 261, 378, 267, 379, 1209 % 512, 31, 42];
     const full = model.forward(tf.tensor2d([ids], [1, ids.length], 'int32'));
@@ -56,7 +69,6 @@ describe.skipIf(skip)('stories260K forward and greedy generation', () => {
   });
 
   it('keeps an f32 checkpoint in f32 under auto, resident (a small base), and holds f16 on the host off WebGPU', async () => {
-    const dir = sharedPath('models/stories260K');
     const auto = await loadModel(dir);
     expect([auto.baseDtype, auto.placement]).toEqual(['f32', 'device']);
     const f16 = await loadModel(dir, { baseDtype: 'f16', placement: 'host' });

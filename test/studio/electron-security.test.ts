@@ -150,7 +150,13 @@ describe('IPC', () => {
   handlers['model.inspect'] = async ({ dir }) => ({ dir, files: [], problems: [] });
   const registered = new Map<string, Parameters<IpcMainLike['handle']>[1]>();
   registerIpc({ handle: (ch, l) => registered.set(ch, l) }, createApi(handlers));
-  const call = (channel: string, url: string | null, payload: unknown) => registered.get(channel)!(url === null ? { senderFrame: null } : { senderFrame: { url } }, payload);
+  // Frames as Electron's WebFrameMain has them: the main frame has no parent; an <iframe> has one and its own id.
+  const mainFrame = (url: string) => ({ url, parent: null, routingId: 1, processId: 7 });
+  const event = (url: string | null) => {
+    const frame = url === null ? null : mainFrame(url);
+    return { senderFrame: frame, sender: { mainFrame: frame ?? mainFrame('app://studio/') } };
+  };
+  const call = (channel: string, url: string | null, payload: unknown) => registered.get(channel)!(event(url), payload);
 
   it('registers exactly one channel per contract call, nothing else', () => {
     expect([...registered.keys()].sort()).toEqual(CALL_NAMES.map(channelOf).sort());
@@ -164,6 +170,18 @@ describe('IPC', () => {
       const r = (await call('studio:model.inspect', url, { dir: '/m' })) as { ok: boolean; error: { code: string } };
       expect(r).toMatchObject({ ok: false, error: { code: 'ipc/refused', status: 403 } });
     }
+  });
+  it('refuses a subframe, even one of our own app:// pages, as VS Code does (senderFrame.parent !== null)', async () => {
+    const top = mainFrame('app://studio/index.html');
+    const iframe = { url: 'app://studio/index.html', parent: top, routingId: 2, processId: 7 };
+    const r = await registered.get('studio:model.inspect')!({ senderFrame: iframe, sender: { mainFrame: top } }, { dir: '/m' });
+    expect(r).toMatchObject({ ok: false, error: { code: 'ipc/refused', status: 403, message: expect.stringMatching(/subframe/) } });
+  });
+  it("refuses a frame that is not its web contents' main frame (a stale or swapped frame)", async () => {
+    const top = mainFrame('app://studio/index.html');
+    const other = { ...top, routingId: 3 };
+    const r = await registered.get('studio:model.inspect')!({ senderFrame: other, sender: { mainFrame: top } }, { dir: '/m' });
+    expect(r).toMatchObject({ ok: false, error: { code: 'ipc/refused', status: 403, message: expect.stringMatching(/not the window's main frame/) } });
   });
   it('refuses a payload that breaks the schema', async () => {
     const r = (await call('studio:model.inspect', 'app://studio/', { dir: ['..'] })) as { ok: boolean; error: { status: number; message: string } };

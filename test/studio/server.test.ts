@@ -4,12 +4,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { writeDemoBaseModel } from '../../main/engine/demo/base-model.ts';
 import { isLoopbackHost, tokenMatches } from '../../main/server/auth.ts';
 import { reachableHosts } from '../../main/server/serve-settings.ts';
 import { resolveStatic } from '../../main/server/static-files.ts';
 import { startServer, type StudioServer } from '../../main/server/server.ts';
-import { missingShared, sharedPath } from '../helpers/shared-data.ts';
+import { tinyAlpacaFile, tinyModel } from '../helpers/synthetic.ts';
+
+// A model and rows written by the test: the calls need files of the right kind, not trained weights.
+const MODEL_DIR = await tinyModel();
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'studio-server-'));
 const rendererDir = path.join(tmp, 'renderer');
@@ -170,7 +172,7 @@ describe('bad input over HTTP: 400 with one message naming the file or field, ne
   const bad = path.join(tmp, 'bad-input');
   const model = path.join(bad, 'model');
   beforeAll(async () => {
-    await writeDemoBaseModel(model, 'abc ');
+    cpSync(MODEL_DIR, model, { recursive: true });
     const garbageModel = path.join(bad, 'garbage-model');
     cpSync(model, garbageModel, { recursive: true });
     writeFileSync(path.join(garbageModel, 'config.json'), '{"hidden_size": 9');
@@ -204,9 +206,9 @@ describe('bad input over HTTP: 400 with one message naming the file or field, ne
   });
 });
 
-describe.skipIf(missingShared('models/stories260K', 'alpaca/alpaca_zh_demo.json'))('engine calls over HTTP (real files)', () => {
-  it('inspects stories260K', async () => {
-    const r = await body(post('model.inspect', { dir: sharedPath('models/stories260K') }));
+describe('engine calls over HTTP (files on disk)', () => {
+  it('inspects a model folder', async () => {
+    const r = await body(post('model.inspect', { dir: MODEL_DIR }));
     expect(r.architecture).toMatchObject({ modelType: 'llama', layers: 5, hiddenSize: 64, heads: 8, kvHeads: 4, vocabSize: 512 });
     expect(r.problems).toEqual([]);
   });
@@ -223,7 +225,7 @@ describe.skipIf(missingShared('models/stories260K', 'alpaca/alpaca_zh_demo.json'
   });
 
   it('checks a data file with token statistics and a masked/trained preview', async () => {
-    const r = await body(post('data.check', { path: sharedPath('alpaca/alpaca_zh_demo.json'), baseModel: sharedPath('models/stories260K'), cutoffLen: 256, trainOnInputs: false }));
+    const r = await body(post('data.check', { path: tinyAlpacaFile(40, 'zh'), baseModel: MODEL_DIR, cutoffLen: 256, trainOnInputs: false }));
     expect(r.total).toBeGreaterThan(0);
     expect(r.stats.rows).toBe(Math.min(r.kept, 5000));
     expect(r.stats.histogram.at(-1).to).toBeNull();
@@ -245,8 +247,8 @@ describe('settings form fields', () => {
 });
 
 describe('memory estimate and file picking', () => {
-  it.skipIf(missingShared('models/stories260K'))('estimates training memory from the model config and the settings, growing with the micro batch', async () => {
-    const req = { base_model: sharedPath('models/stories260K'), micro_batch_size: 4, cutoff_len: 256, lora_r: 8, lora_target_modules: ['q_proj', 'v_proj'] };
+  it('estimates training memory from the model config and the settings, growing with the micro batch', async () => {
+    const req = { base_model: MODEL_DIR, micro_batch_size: 4, cutoff_len: 256, lora_r: 8, lora_target_modules: ['q_proj', 'v_proj'] };
     const small = await body(post('finetune.estimate', req));
     const big = await body(post('finetune.estimate', { ...req, micro_batch_size: 16 }));
     expect(small.totalBytes).toBe(small.weightsBytes + small.loraBytes + small.optimizerBytes + small.activationsBytes);

@@ -6,12 +6,15 @@ import { loadModel } from '../../main/engine/model/load.ts';
 import { LoraAdapter } from '../../main/engine/model/lora.ts';
 import { estimateTrainingMemory } from '../../main/engine/system/memory-estimate.ts';
 import { labelledCount, microBatchGradients } from '../../main/engine/train/step.ts';
-import { missingShared, sharedPath } from '../helpers/shared-data.ts';
+import { tinyModel } from '../helpers/synthetic.ts';
 
-describe.skipIf(missingShared('models/stories260K/model.safetensors'))('training memory estimate', () => {
+// A model of stories260K's shape written by the test (main/engine/demo/synthetic-model.ts): no trained weights needed here.
+const MODEL_DIR = await tinyModel();
+
+describe('training memory estimate', () => {
   it("is within a factor of two of tfjs's measured peak for a real step, and grows with batch and length", async () => {
     await initBackend('wasm');
-    const { model, config } = await loadModel(sharedPath('models/stories260K'));
+    const { model, config } = await loadModel(MODEL_DIR);
     const targets = ['q_proj', 'v_proj', 'down_proj'] as const;
     const adapter = new LoraAdapter(config, { r: 8, alpha: 16, dropout: 0, targetModules: [...targets], useRslora: false }, (_l, _n, i, o) => ({ a: new Float32Array(8 * i).fill(0.01), b: new Float32Array(o * 8) }));
     const B = 4;

@@ -30,7 +30,12 @@ export function datasetStats(examples: EncodedExample[], cutoffLen: number, bins
   for (const len of lengths) histogram[len >= cutoffLen ? nBelow : Math.floor(len / binWidth)].count++;
   let trained = 0;
   let masked = 0;
-  for (const e of examples) for (const l of e.labels) l === IGNORE_INDEX ? masked++ : trained++;
+  for (const e of examples) {
+    for (const l of e.labels) {
+      if (l === IGNORE_INDEX) masked++;
+      else trained++;
+    }
+  }
   const truncated = examples.filter((e) => e.truncated).length;
   return {
     rows: examples.length,

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { FormatError } from '../errors.ts';
+import { BUILTIN_TEMPLATE_NAMES, type BuiltinTemplateName } from './template-names.ts';
 
 /**
  * Python str.format on the two fields Alpaca-LoRA passes: `{name}` is replaced, `{{` and `}}` are literal braces.
@@ -57,7 +58,7 @@ export const promptTemplateSchema = z.object({
 export type PromptTemplate = z.infer<typeof promptTemplateSchema>;
 
 /** Alpaca-LoRA's four templates, verbatim (a test compares them with the original files). */
-export const BUILTIN_TEMPLATES: Record<string, PromptTemplate> = {
+export const BUILTIN_TEMPLATES: Record<BuiltinTemplateName, PromptTemplate> = {
   alpaca: {
     description: 'Template used by Alpaca-LoRA.',
     prompt_input:
@@ -92,10 +93,10 @@ export const BUILTIN_TEMPLATES: Record<string, PromptTemplate> = {
 
 /** A built-in template by name, or a template JSON file by path. */
 export function loadTemplate(nameOrFile: string): PromptTemplate {
-  const builtin = BUILTIN_TEMPLATES[nameOrFile];
+  const builtin = (BUILTIN_TEMPLATE_NAMES as readonly string[]).includes(nameOrFile) ? BUILTIN_TEMPLATES[nameOrFile as BuiltinTemplateName] : undefined;
   if (builtin) return builtin;
   if (!existsSync(nameOrFile)) {
-    throw new FormatError(`not a built-in template (${Object.keys(BUILTIN_TEMPLATES).join(', ')}) nor an existing file`, nameOrFile, 'template/missing');
+    throw new FormatError(`not a built-in template (${BUILTIN_TEMPLATE_NAMES.join(', ')}) nor an existing file`, nameOrFile, 'template/missing');
   }
   let json: unknown;
   try {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { FormatError } from '../errors.ts';
 import type { LlamaConfig } from '../model/config.ts';
-import { PROJECTIONS, projectionShape, type ProjectionName } from '../model/projections.ts';
+import { projectionShape, unknownProjections, type ProjectionName } from '../model/projections.ts';
 import { writeFileAtomic } from './atomic-write.ts';
 import { openSafetensors, writeSafetensors } from './safetensors.ts';
 
@@ -133,11 +133,8 @@ export async function readPeftAdapter(dir: string, base: LlamaConfig): Promise<L
   if (config.bias !== 'none') warnings.push(`${configFile}: bias "${config.bias}" is ignored; no bias tensors are read`);
 
   const targets = (typeof config.target_modules === 'string' ? [config.target_modules] : config.target_modules) as string[];
-  for (const t of targets) {
-    if (!(PROJECTIONS as readonly string[]).includes(t)) {
-      throw new FormatError(`target_modules names "${t}", which is not a LLaMA projection`, configFile, 'adapter/targets');
-    }
-  }
+  const [unknown] = unknownProjections(targets);
+  if (unknown !== undefined) throw new FormatError(`target_modules names "${unknown}", which is not a LLaMA projection`, configFile, 'adapter/targets');
   const targetModules = targets as ProjectionName[];
 
   const file = await openSafetensors(weightsFile);

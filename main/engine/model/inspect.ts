@@ -4,35 +4,12 @@ import { StudioError } from '../errors.ts';
 import { openCheckpoint } from '../formats/hf-checkpoint.ts';
 import { loadTokenizer } from '../tokenizer/tokenizer.ts';
 import { loadLlamaConfig, type LlamaConfig } from './config.ts';
+import type { ModelReport } from './model-report.ts';
 import { checkTensorsAgainstConfig } from './projections.ts';
 
-/** What `lora-studio inspect` and the wizard's Model step show. Reads headers only, never the weights. */
-export interface ModelReport {
-  dir: string;
-  files: string[];
-  architecture?: {
-    modelType: string;
-    layers: number;
-    hiddenSize: number;
-    intermediateSize: number;
-    heads: number;
-    kvHeads: number;
-    headDim: number;
-    vocabSize: number;
-    contextLength: number;
-    ropeTheta: number;
-    ropeScaling: string;
-    tiedEmbeddings: boolean;
-    qkvBias: boolean;
-  };
-  parameters?: number;
-  /** Tensor count and bytes per dtype, e.g. { F16: { tensors: 291, bytes: 13476839424 } }. */
-  dtypes?: Record<string, { tensors: number; bytes: number }>;
-  tokenizer?: { vocabSize: number; bos?: string; eos: string[]; chatTemplate: boolean };
-  /** Every problem found, each naming its file; empty when the folder is usable. */
-  problems: string[];
-}
+export type { ModelReport };
 
+/** Reads config.json, the tensor headers and the tokenizer of a model folder: never the weights. */
 export async function inspectModel(dir: string): Promise<ModelReport> {
   if (!existsSync(dir)) throw new StudioError('model folder does not exist', dir, 'model/missing');
   const report: ModelReport = { dir, files: readdirSync(dir).sort(), problems: [] };

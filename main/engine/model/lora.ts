@@ -3,7 +3,7 @@ import { mixSeeds } from '../data/prng.ts';
 import { StudioError } from '../errors.ts';
 import type { LlamaConfig } from './config.ts';
 import type { ProjectionFn } from './llama.ts';
-import { PROJECTIONS, projectionPath, projectionShape, type ProjectionName } from './weights.ts';
+import { PROJECTIONS, projectionPath, projectionShape, unknownProjections, type ProjectionName } from './projections.ts';
 import { applyFrozen } from './llama.ts';
 import { loraScale } from './lora-scale.ts';
 
@@ -51,11 +51,8 @@ export function peftKey(layer: number, name: ProjectionName): string {
 /** Check target names early, with the list of valid ones in the message. */
 export function checkTargets(targets: string[]): ProjectionName[] {
   if (targets.length === 0) throw new StudioError('lora_target_modules is empty: name at least one of ' + PROJECTIONS.join(', '));
-  for (const t of targets) {
-    if (!(PROJECTIONS as readonly string[]).includes(t)) {
-      throw new StudioError(`lora_target_modules: "${t}" is not a LLaMA projection (choose from ${PROJECTIONS.join(', ')})`);
-    }
-  }
+  const [unknown] = unknownProjections(targets);
+  if (unknown !== undefined) throw new StudioError(`lora_target_modules: "${unknown}" is not a LLaMA projection (choose from ${PROJECTIONS.join(', ')})`);
   return [...new Set(targets)] as ProjectionName[];
 }
 

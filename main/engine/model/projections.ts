@@ -6,7 +6,7 @@ import { PROJECTIONS, type ProjectionName } from './projection-names.ts';
 // Names and shapes of a LLaMA checkpoint's tensors. No tfjs here: inspect, merge, export and the CLI's start-up
 // use these without loading TensorFlow.js (~150 MB of RSS).
 
-export { PROJECTIONS, type ProjectionName } from './projection-names.ts';
+export { PROJECTIONS, projectionNameSchema, unknownProjections, type ProjectionName } from './projection-names.ts';
 
 /** The HF name and [out, in] shape every projection must have under this config. */
 export function projectionShape(config: LlamaConfig, name: ProjectionName): [number, number] {

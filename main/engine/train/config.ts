@@ -2,8 +2,9 @@ import { z } from 'zod';
 import { BACKEND_CHOICES } from '../backend/choices.ts';
 import { FormatError } from '../errors.ts';
 import { schemaFields, type SettingField } from '../parse-settings.ts';
+import { BUILTIN_TEMPLATE_NAMES } from '../data/template-names.ts';
 import { BASE_DTYPE_CHOICES } from '../model/block-quant.ts';
-import { PROJECTIONS } from '../model/projection-names.ts';
+import { projectionNameSchema } from '../model/projection-names.ts';
 
 /**
  * The one schema for a fine-tuning run. Alpaca-LoRA's finetune.py flags keep their names and defaults; ours follow.
@@ -24,7 +25,7 @@ export const finetuneConfigSchema = z.object({
   lora_alpha: z.number().positive().default(16).describe('LoRA alpha: the update is scaled by alpha / r (alpha / √r with rsLoRA).'),
   lora_dropout: z.number().min(0).max(1).default(0.05).describe('Dropout on the LoRA input during training.'),
   lora_target_modules: z
-    .array(z.enum(PROJECTIONS))
+    .array(projectionNameSchema)
     .min(1)
     .default(['q_proj', 'v_proj'])
     .describe('Projections that get a LoRA update: any of q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj.'),
@@ -43,7 +44,7 @@ export const finetuneConfigSchema = z.object({
     .boolean()
     .default(false)
     .describe("Start over in an output_dir that holds a run: its config, metrics, checkpoints and adapter are deleted first (other files stay)."),
-  prompt_template_name: z.string().default('alpaca').describe('alpaca, alpaca_legacy, alpaca_short, vigogne, or a template JSON file.'),
+  prompt_template_name: z.string().default('alpaca').describe(`${BUILTIN_TEMPLATE_NAMES.join(', ')}, or a template JSON file.`),
   // Ours, beyond Alpaca-LoRA:
   backend: z.enum(BACKEND_CHOICES).default('auto').describe('tfjs backend: auto picks the fastest that loads (tfjs-node-gpu, WebGPU on a hardware adapter, tfjs-node, wasm, cpu); webgpu-software is the slow SwiftShader adapter, for tests.'),
   threads: z.number().int().positive().optional().describe('Threads for the wasm backend (default: all cores).'),

@@ -1,3 +1,4 @@
+
 /** What the trainer tells its listeners (CLI progress bar, metrics.jsonl, the studio over IPC). */
 export type TrainingEvent =
   | { type: 'start'; totalSteps: number; startStep: number; trainableParams: number; allParams: number; backend: string }

@@ -5,6 +5,7 @@ import { ErrorBox, Field } from '../components/common.tsx';
 import { Histogram } from '../components/histogram.tsx';
 import { call } from '../transport.ts';
 import { PathPicker } from '../components/path-picker.tsx';
+import { BUILTIN_TEMPLATE_NAMES } from '../../../main/engine/data/template-names.ts';
 
 export interface DataOptions {
   path: string;
@@ -14,7 +15,7 @@ export interface DataOptions {
   addEosToken: boolean;
 }
 
-const TEMPLATES = ['alpaca', 'alpaca_legacy', 'alpaca_short', 'vigogne'];
+const TEMPLATES = BUILTIN_TEMPLATE_NAMES;
 
 export function DataStep({ opts, setOpts, baseModel, report, setReport }: { opts: DataOptions; setOpts(o: DataOptions): void; baseModel?: string; report?: DataCheck; setReport(r?: DataCheck): void }) {
   const { t } = useTranslation();

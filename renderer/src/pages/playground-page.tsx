@@ -6,8 +6,9 @@ import { RunSelect, runOrigin, type RunDetails } from '../components/run-select.
 import { useJobs, noteJob } from '../job-store.ts';
 import { call } from '../transport.ts';
 import type { PlaygroundSettings } from '../../../main/engine/generate/playground-settings.ts';
+import { BUILTIN_TEMPLATE_NAMES, NO_TEMPLATE } from '../../../main/engine/data/template-names.ts';
 
-const TEMPLATES = ['alpaca', 'alpaca_legacy', 'alpaca_short', 'vigogne', 'none'];
+const TEMPLATES = [...BUILTIN_TEMPLATE_NAMES, NO_TEMPLATE];
 
 /** One prompt, two answers: the base model's and the fine-tuned run's (same sampling seed), streamed as they come. */
 export function PlaygroundPage({ visible }: { visible: boolean }) {

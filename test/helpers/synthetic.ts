@@ -1,0 +1,85 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Prng } from '../../main/engine/data/prng.ts';
+import { writeSyntheticModel, type SyntheticShape } from '../../main/engine/demo/synthetic-model.ts';
+
+/**
+ * Models and data the tests write themselves, so every proof that needs no trained weights runs in a fresh clone.
+ * The model is made by the project's one generator (main/engine/demo/synthetic-model.ts), the one the demo and
+ * the benchmarks use.
+ */
+
+/** stories260K's sizes (GQA 8:4, tied embeddings, 512 ids), so the synthetic proofs run the shapes of the real one. */
+export const TINY_SHAPE: SyntheticShape = {
+  hidden_size: 64,
+  intermediate_size: 172,
+  num_hidden_layers: 5,
+  num_attention_heads: 8,
+  num_key_value_heads: 4,
+  vocab_size: 512,
+  tie_word_embeddings: true,
+  max_position_embeddings: 512,
+};
+
+const ENGLISH_WORDS = ['river', 'stone', 'garden', 'window', 'candle', 'planet', 'forest', 'bridge', 'silver', 'orange', 'market', 'winter'];
+const CHINESE_WORDS = ['河流', '石头', '花园', '窗户', '蜡烛', '星球', '森林', '桥梁', '银色', '橙子', '市场', '冬天'];
+
+/**
+ * Every character the synthetic rows and the built-in templates use, so the character tokenizer has a piece for
+ * each (anything else still encodes, through byte fallback).
+ */
+export const TINY_ALPHABET =
+  Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i)).join('') + CHINESE_WORDS.join('') + '把这个词重复两遍：的第一字是什么倒过来写';
+
+const models = new Map<string, Promise<string>>();
+
+/**
+ * A tiny LLaMA folder (random weights, a SentencePiece-style character tokenizer) in a fresh temp folder, written
+ * once per test file, shape and seed.
+ */
+export function tinyModel(shape: SyntheticShape = TINY_SHAPE, seed = 7): Promise<string> {
+  const key = JSON.stringify([shape, seed]);
+  let dir = models.get(key);
+  if (!dir) {
+    const out = mkdtempSync(path.join(tmpdir(), 'tiny-llama-'));
+    dir = writeSyntheticModel(out, shape, { alphabet: TINY_ALPHABET }, seed).then(() => out);
+    models.set(key, dir);
+  }
+  return dir;
+}
+
+export interface AlpacaRow {
+  instruction: string;
+  input: string;
+  output: string;
+}
+
+/**
+ * `count` instruction rows with answers a small model can learn (repeat, reverse, first letter), some with an
+ * input: English or Chinese. The same seed gives the same rows.
+ */
+export function tinyAlpacaRows(count: number, language: 'en' | 'zh' = 'en', seed = 1): AlpacaRow[] {
+  const prng = new Prng(seed);
+  const words = language === 'en' ? ENGLISH_WORDS : CHINESE_WORDS;
+  return Array.from({ length: count }, (_, i) => {
+    const word = words[prng.nextInt(words.length)];
+    const reversed = [...word].reverse().join('');
+    const kind = i % 3;
+    if (language === 'zh') {
+      if (kind === 0) return { instruction: `把这个词重复两遍：${word}`, input: '', output: `${word}${word}` };
+      if (kind === 1) return { instruction: '这个词的第一个字是什么？', input: word, output: [...word][0] };
+      return { instruction: '把这个词倒过来写。', input: word, output: reversed };
+    }
+    if (kind === 0) return { instruction: `Repeat the word ${word} twice.`, input: '', output: `${word} ${word}` };
+    if (kind === 1) return { instruction: 'What is the first letter of this word?', input: word, output: word[0] };
+    return { instruction: 'Write this word backwards.', input: word, output: reversed };
+  });
+}
+
+/** tinyAlpacaRows written as an Alpaca JSON file in a fresh temp folder; returns its path. */
+export function tinyAlpacaFile(count = 64, language: 'en' | 'zh' = 'en', seed = 1): string {
+  const file = path.join(mkdtempSync(path.join(tmpdir(), 'tiny-alpaca-')), `alpaca_${language}.json`);
+  writeFileSync(file, JSON.stringify(tinyAlpacaRows(count, language, seed), null, 2));
+  return file;
+}
