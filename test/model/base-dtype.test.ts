@@ -1,5 +1,6 @@
 // base_dtype as a user meets it: the setting and its aliases, the estimate per mode, auto's choice, and one clear
 // line before step 1 for a mode the backend cannot run, a checkpoint dtype that cannot be read, a model that cannot fit.
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -125,4 +126,21 @@ describe('bad input gets one clear line before step 1', () => {
       /small-model: the model does not fit with these settings: base_dtype bf16: .*Lower lora_r \(100000\)/,
     );
   });
+
+  it('on the command line: --load_in_4bit is accepted, and a run that cannot fit ends in one line naming the figures', async () => {
+    const dir = path.join(work, 'cli-model');
+    await writeSyntheticLlama(dir, { hidden_size: 256, intermediate_size: 688, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 4, vocab_size: 320 }, { dtype: 'BF16' });
+    const data = path.join(work, 'cli-data.json');
+    writeSyntheticData(data);
+    const args = ['bin/lora-studio.mjs', 'finetune', '--base_model', dir, '--data_path', data, '--output_dir', path.join(work, 'cli-run'), '--load_in_4bit',
+      '--lora_r', '100000', '--lora_target_modules', `[${PROJECTIONS.join(',')}]`, '--micro_batch_size', '1', '--batch_size', '1', '--val_set_size', '0', '--backend', 'wasm'];
+    const { code, stderr } = await new Promise<{ code: number; stderr: string }>((resolve) =>
+      execFile(process.execPath, args, { encoding: 'utf8' }, (err, _out, stderr) => resolve({ code: err ? 1 : 0, stderr })),
+    );
+    expect(code).toBe(1);
+    const errors = stderr.split('\n').filter((l) => l.startsWith('error: '));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/cli-model: the model does not fit with these settings: base_dtype nf4: .*Lower lora_r \(100000\)/);
+    expect(stderr).not.toMatch(/unexpected error/);
+  }, 120_000);
 });

@@ -31,12 +31,26 @@ export function toBackendMatrix(stored: StoredMatrix, backendName: string, place
  * the gradient and the heap holds at most one transient matrix per product.
  */
 export function jitMatMul(x: tf.Tensor2D, m: StoredMatrix): tf.Tensor2D {
+  const n = m.rows * m.cols;
   const op = tf.customGrad((...args) => ({
     // tensors made inside customGrad's forward are freed unless saved, so the transient Wᵀ goes after the product
-    value: tf.matMul(args[0] as tf.Tensor2D, tf.tensor2d(dequantizeTransposed(m), [m.cols, m.rows])),
-    gradFunc: (dy: tf.Tensor) => tf.tidy(() => tf.matMul(dy as tf.Tensor2D, tf.tensor2d(dequantizeRows(m), [m.rows, m.cols]))),
+    value: tf.matMul(args[0] as tf.Tensor2D, tf.tensor2d(dequantizeTransposed(m, hostScratch(n)), [m.cols, m.rows])),
+    gradFunc: (dy: tf.Tensor) => tf.tidy(() => tf.matMul(dy as tf.Tensor2D, tf.tensor2d(dequantizeRows(m, 0, m.rows, hostScratch(n)), [m.rows, m.cols]))),
   }));
   return op(x) as tf.Tensor2D;
+}
+
+let scratch = new Float32Array(0);
+
+/**
+ * A JS buffer for one dequantized matrix. tfjs-wasm copies a new tensor's values into its heap at once, so there one
+ * buffer (the size of the largest matrix) serves every product instead of a fresh array per call, whose garbage would
+ * pile up in RSS between collections (gigabytes a step on a 1B model). Other backends may keep the array: fresh there.
+ */
+function hostScratch(n: number): Float32Array {
+  if (tf.getBackend() !== 'wasm') return new Float32Array(n);
+  if (scratch.length < n) scratch = new Float32Array(n);
+  return scratch.subarray(0, n);
 }
 
 /** A frozen embedding table [V, H]: a tensor (WebGPU, where reads are asynchronous), or stored on the host. */
