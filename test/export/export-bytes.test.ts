@@ -113,7 +113,7 @@ describe.skipIf(missingShared('models/stories260K/tokenizer.json'))('export byte
     const input = await openExportInput(base, adapter);
     const out = path.join(work, `hf-${dtype}`);
     try {
-      await exportHfCheckpoint({ source: input.source, config: input.config, baseDir: base, outDir: out, maxShardSize: 400_000, dtype, pieceValues: PIECE_VALUES } as never);
+      await exportHfCheckpoint({ source: input.source, config: input.config, baseDir: base, outDir: out, maxShardSize: 400_000, dtype, pieceValues: PIECE_VALUES });
     } finally {
       await input.source.close();
     }
@@ -129,7 +129,7 @@ describe.skipIf(missingShared('models/stories260K/tokenizer.json'))('export byte
     const input = await openExportInput(base, adapter);
     const out = path.join(work, `model-${fileType}.gguf`);
     try {
-      const report = await exportLlamaGguf(input.source, input.config, base, out, { fileType, name: 'bytes', pieceValues: PIECE_VALUES } as never);
+      const report = await exportLlamaGguf(input.source, input.config, base, out, { fileType, name: 'bytes', pieceValues: PIECE_VALUES });
       expect({ file: sha(out), report: createHash('sha256').update(JSON.stringify(report.tensors)).digest('hex').slice(0, 16) }).toEqual(GGUF[fileType]);
     } finally {
       await input.source.close();
@@ -140,7 +140,7 @@ describe.skipIf(missingShared('models/stories260K/tokenizer.json'))('export byte
     const input = await openExportInput(base, adapter);
     const out = path.join(work, 'state-dict');
     try {
-      await exportStateDict({ source: input.source, config: input.config, outDir: out, dtype: 'f16', pieceValues: PIECE_VALUES } as never);
+      await exportStateDict({ source: input.source, config: input.config, outDir: out, dtype: 'f16', pieceValues: PIECE_VALUES });
     } finally {
       await input.source.close();
     }
