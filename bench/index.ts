@@ -4,6 +4,8 @@
 // a WebGPU row when a hardware adapter exists (else the reason it was skipped), and the SwiftShader (software) adapter
 // only when asked for by name (`npm run bench -- train webgpu-software`): it is ~100x slower than wasm.
 // Kernels: the fused WGSL kernels against tfjs's own ops on one WebGPU adapter (`npm run bench -- kernels`).
+// Scale: real-size synthetic models, trained per frozen-base mode and exported (`npm run bench -- scale`, see scale.ts);
+// only when asked for by name, and alone.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -12,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { initBackend } from '../main/engine/backend/index.ts';
 import { benchExport, type ExportRow } from './export.ts';
 import { benchInference, type InferenceRow } from './inference.ts';
+import { benchScale, type ScaleResults } from './scale.ts';
 import { writeSyntheticModel } from './synthetic.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -21,11 +24,11 @@ const llamaTokenizer = path.join(shared, 'tokenizers/llama');
 const threads = availableParallelism();
 const work = mkdtempSync(path.join(tmpdir(), 'lora-studio-bench-'));
 const only = process.argv.slice(2);
-const want = (part: string) => only.length === 0 || only.includes(part);
+const want = (part: string) => !only.includes('scale') && (only.length === 0 || only.includes(part));
 
 interface TrainRow { model: string; config: string; backend: string; ours: number; torch: number; oursRss: number; torchRss: number }
 interface KernelRow { backend: string; config: string; fused: { kernels: number; ms: number }; plain: { kernels: number; ms: number } }
-const results: { inference: InferenceRow[]; training: TrainRow[]; export: ExportRow[]; kernels: KernelRow[]; notes: string[] } = { inference: [], training: [], export: [], kernels: [], notes: [] };
+const results: { inference: InferenceRow[]; training: TrainRow[]; export: ExportRow[]; kernels: KernelRow[]; scale?: ScaleResults; notes: string[] } = { inference: [], training: [], export: [], kernels: [], notes: [] };
 const mb = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
 
 try {
@@ -63,6 +66,7 @@ try {
   }
   if (want('export')) results.export = await benchExport(root, work, stories);
   if (want('kernels')) results.kernels = benchKernels();
+  if (only.includes('scale')) results.scale = await benchScale(root, work, llamaTokenizer, only);
 } finally {
   rmSync(work, { recursive: true, force: true });
 }
@@ -92,6 +96,7 @@ if (results.kernels.length) {
   for (const r of results.kernels) lines.push(`| ${r.backend} | ${r.config} | ${r.fused.kernels} / ${r.plain.kernels} | ${r.fused.ms.toFixed(0)} / ${r.plain.ms.toFixed(0)} | ${(r.plain.ms / r.fused.ms).toFixed(2)}× |`);
   lines.push('');
 }
+if (results.scale) lines.push(...results.scale.markdown);
 lines.push(...results.notes.map((n) => `- ${n}`));
 console.log(lines.join('\n'));
 mkdirSync(path.join(root, 'bench/results'), { recursive: true });
