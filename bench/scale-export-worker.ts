@@ -1,5 +1,5 @@
 // One export of `npm run bench -- scale`, in its own process so its peak RSS is its own:
-// tsx bench/scale-export-worker.ts hf|q8_0|f16 BASE_DIR ADAPTER_DIR OUTPUT → one JSON line on stdout.
+// tsx bench/scale-export-worker.ts hf|q8_0|f16 BASE_DIR ADAPTER_DIR OUTPUT check|nocheck → one JSON line on stdout.
 // The write (merge + export, as the merge and quantize commands run it) and the GGUF check (our readers, then a load
 // and 8 generated tokens in llama.cpp) are timed apart, and each gets its own peak RSS: VmHWM is read after the
 // write, then reset (/proc/self/clear_refs) so the check's peak, with llama.cpp's mapped file, is counted alone.
@@ -11,7 +11,7 @@ import { openExportInput } from '../main/engine/export/open-model.ts';
 import { parseShardSize } from '../main/engine/export/shard-size.ts';
 import { exportLlamaGguf } from '../main/engine/formats/gguf-llama.ts';
 
-const [kind, baseDir, adapterDir, output] = process.argv.slice(2);
+const [kind, baseDir, adapterDir, output, check] = process.argv.slice(2);
 
 function vmHwm(): number {
   return Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0) * 1024;
@@ -37,7 +37,8 @@ const writePeakBytes = vmHwm();
 let verifySeconds = 0;
 let verifyPeakBytes = 0;
 let verification = 'the HF export reopens every shard and the index before it renames the folder into place (in the write time)';
-if (kind !== 'hf') {
+if (kind !== 'hf' && check === 'nocheck') verification = 'not run';
+else if (kind !== 'hf') {
   try {
     writeFileSync('/proc/self/clear_refs', '5'); // resets VmHWM to the current RSS
   } catch {

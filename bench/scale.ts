@@ -1,13 +1,15 @@
-// `npm run bench -- scale [tinyllama] [llama7b] [f32 bf16 f16 int8 nf4] [train] [export] [timeout=SECONDS]`:
+// `npm run bench -- scale [tinyllama] [llama7b] [f32 bf16 f16 int8 nf4] [train] [export] [hf q8_0 gguf-f16] [nocheck] [timeout=SECONDS]`:
 // real-size models on this machine. Writes shape-true synthetic bf16 sharded checkpoints (TinyLlama-1.1B, LLaMA-7B),
 // trains each for 2 steps per frozen-base mode (micro batch 1, cutoff 128, LoRA r 8 on q,v; each run in its own
 // process: load time, peak RSS, step time, tokens/s, and the memory estimate beside the measured peak), then merges
 // an adapter into it and exports HF shards, GGUF Q8_0 and GGUF F16 (MB/s against the disk's own write speed for the
 // same bytes, measured right after, and peak RSS against the bound: the largest tensor in f32 + 256 MiB).
-// With no model, mode or phase named, all of them run: the 7B takes a long time.
+// With no model, mode or phase named, all of them run: the 7B takes a long time. `nocheck` skips the GGUF check
+// (the exports' own readers and a llama.cpp load + 8 tokens, timed apart from the write), which on a busy 2-core
+// machine takes longer than the write at 7B.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, totalmem } from 'node:os';
+import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import path from 'node:path';
 import { Prng } from '../main/engine/data/prng.ts';
 import { makeAdapterConfig, writePeftAdapter } from '../main/engine/formats/peft-adapter.ts';
@@ -33,6 +35,8 @@ const EXPORTS = [
   ['q8_0', 'merge → GGUF Q8_0'],
   ['f16', 'merge → GGUF F16'],
 ] as const;
+/** The export names on the command line (`f16` alone names a base mode). */
+const EXPORT_ARGS: Record<string, string> = { hf: 'hf', q8_0: 'q8_0', 'gguf-f16': 'f16' };
 
 export interface ScaleTrainRow {
   model: string;
@@ -143,8 +147,48 @@ export async function benchScale(root: string, work: string, tokenizerDir: strin
   const models = Object.keys(SCALE_MODELS).filter((m) => args.includes(m));
   const modes = BASE_MODES.filter((m) => args.includes(m));
   const phases = ['train', 'export'].filter((p) => args.includes(p));
+  const exportsAsked = args.filter((a) => EXPORT_ARGS[a]).map((a) => EXPORT_ARGS[a]);
+  if (exportsAsked.length && !phases.includes('export')) phases.push('export');
   const timeoutS = Number(/^timeout=(\d+)$/.exec(args.find((a) => a.startsWith('timeout=')) ?? '')?.[1] ?? 1800);
   const results: ScaleResults = { train: [], export: [], markdown: [] };
+  const loadAtStart = loadavg()[0];
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  // The tables are rewritten after every row: a run stopped half-way (the 7B takes long) keeps what it measured.
+  const save = () => {
+    const md: string[] = [];
+    // Other work on the machine slows every CPU-bound figure here; the load average says how much there was.
+    md.push(
+      `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus()[0]?.model ?? 'an unknown CPU'} (${availableParallelism()} threads), ${gib(totalmem())} RAM; wasm backend; ` +
+        `load average ${loadAtStart.toFixed(1)} at the start, ${loadavg()[0].toFixed(1)} at the end.`,
+      '',
+    );
+    if (results.train.length) {
+      md.push('| model | base mode | load | peak RSS (VmHWM) | estimate | step 1 / step 2 | tokens/s | status |', '|---|---|---|---|---|---|---|---|');
+      for (const r of results.train) {
+        const steps = r.stepSeconds ? r.stepSeconds.map((s) => `${s.toFixed(1)} s`).join(' / ') : '–';
+        md.push(`| ${r.model} | ${r.mode} | ${r.loadSeconds === undefined ? '–' : `${r.loadSeconds.toFixed(1)} s`} | ${gib(r.peakRssBytes)} | ${gib(r.estimateBytes)} | ${steps} | ${r.tokensPerSecond === undefined ? '–' : r.tokensPerSecond.toFixed(1)} | ${r.status} |`);
+      }
+      md.push('');
+    }
+    if (results.export.length) {
+      md.push(
+        '| model | export (adapter) | output | write | MB/s | disk MB/s | ratio | check (llama.cpp) | ratio incl. check | peak RSS write | bound (largest f32 + 256 MiB) | peak RSS check |',
+        '|---|---|---|---|---|---|---|---|---|---|---|---|',
+      );
+      for (const r of results.export) {
+        const mbs = r.outputBytes / 1e6 / r.writeSeconds;
+        const withCheck = r.outputBytes / 1e6 / (r.writeSeconds + r.verifySeconds);
+        md.push(
+          `| ${r.model} | ${r.job} (${r.adapter}) | ${mib(r.outputBytes)} | ${r.writeSeconds.toFixed(1)} s | ${mbs.toFixed(0)} | ${r.diskMBs.toFixed(0)} | ${(mbs / r.diskMBs).toFixed(2)}× | ${r.verifySeconds ? `${r.verifySeconds.toFixed(1)} s` : r.verification === 'not run' ? 'not run' : 'in write'} | ${r.verification === 'not run' ? '–' : `${(withCheck / r.diskMBs).toFixed(2)}×`} | ${mib(r.writePeakBytes)} | ${mib(r.boundBytes)} | ${r.verifyPeakBytes ? mib(r.verifyPeakBytes) : '–'} |`,
+        );
+      }
+      md.push('');
+    }
+    results.markdown = md;
+    mkdirSync(path.join(root, 'bench/results'), { recursive: true });
+    writeFileSync(path.join(root, 'bench/results', `scale-${stamp}.md`), md.join('\n') + '\n');
+    writeFileSync(path.join(root, 'bench/results', `scale-${stamp}.json`), JSON.stringify({ train: results.train, export: results.export }, null, 2));
+  };
   const data = path.join(work, 'scale-rows.json');
   writeLongRows(data);
 
@@ -172,6 +216,7 @@ export async function benchScale(root: string, work: string, tokenizerDir: strin
             ? { model: label, mode: support === 'today' ? 'f32 (this build: f32 W and Wᵀ)' : mode, status: 'ok', loadSeconds: j.loadSeconds, peakRssBytes: r.peak, stepSeconds: j.stepSeconds, tokensPerSecond: j.tokensPerSecond, estimateBytes: j.estimateBytes }
             : { model: label, mode: support === 'today' ? 'f32 (this build: f32 W and Wᵀ)' : mode, status: `failed: ${r.why}`, peakRssBytes: r.peak },
         );
+        save();
         if (j && !trainedAdapter) trainedAdapter = j.adapterDir;
         else rmSync(runDir, { recursive: true, force: true });
       }
@@ -186,52 +231,27 @@ export async function benchScale(root: string, work: string, tokenizerDir: strin
       }
       const config = parseLlamaConfig({ model_type: 'llama', ...shape });
       const largest = Math.max(...[...expectedTensors(config).values()].map((d) => d.reduce((a, b) => a * b, 1))) * 4;
-      for (const [kind, job] of EXPORTS) {
+      for (const [kind, job] of EXPORTS.filter(([k]) => !exportsAsked.length || exportsAsked.includes(k))) {
         const out = path.join(work, kind === 'hf' ? `scale-out-${key}-hf` : `scale-out-${key}-${kind}.gguf`);
         console.error(`${label}: ${job}`);
-        const r = runWorker(root, 'scale-export-worker.ts', [kind, base, adapter, out], timeoutS);
+        const r = runWorker(root, 'scale-export-worker.ts', [kind, base, adapter, out, args.includes('nocheck') ? 'nocheck' : 'check'], timeoutS);
         const j = r.json as { writeSeconds: number; writePeakBytes: number; verifySeconds: number; verifyPeakBytes: number; verification: string } | undefined;
         if (!j) {
           results.export.push({ model: label, job: `${job}: failed: ${r.why}`, adapter: adapterLabel, outputBytes: 0, writeSeconds: 0, verifySeconds: 0, diskMBs: 0, writePeakBytes: 0, verifyPeakBytes: 0, boundBytes: largest + 256 * MiB, verification: '' });
           rmSync(out, { recursive: true, force: true });
+          save();
           continue;
         }
         const outputBytes = folderBytes(out);
         rmSync(out, { recursive: true, force: true }); // before the disk reference, so both see the same free space
         const diskMBs = diskWriteSpeed(work, outputBytes);
         results.export.push({ model: label, job, adapter: adapterLabel, outputBytes, ...j, diskMBs, boundBytes: largest + 256 * MiB });
+        save();
       }
     }
     rmSync(base, { recursive: true, force: true });
   }
 
-  const md = results.markdown;
-  md.push(`Measured ${new Date().toISOString().slice(0, 10)} on ${cpus()[0]?.model ?? 'an unknown CPU'} (${availableParallelism()} threads), ${gib(totalmem())} RAM; wasm backend.`, '');
-  if (results.train.length) {
-    md.push('| model | base mode | load | peak RSS (VmHWM) | estimate | step 1 / step 2 | tokens/s | status |', '|---|---|---|---|---|---|---|---|');
-    for (const r of results.train) {
-      const steps = r.stepSeconds ? r.stepSeconds.map((s) => `${s.toFixed(1)} s`).join(' / ') : '–';
-      md.push(`| ${r.model} | ${r.mode} | ${r.loadSeconds === undefined ? '–' : `${r.loadSeconds.toFixed(1)} s`} | ${gib(r.peakRssBytes)} | ${gib(r.estimateBytes)} | ${steps} | ${r.tokensPerSecond === undefined ? '–' : r.tokensPerSecond.toFixed(1)} | ${r.status} |`);
-    }
-    md.push('');
-  }
-  if (results.export.length) {
-    md.push(
-      '| model | export (adapter) | output | write | MB/s | disk MB/s | ratio | check (llama.cpp) | ratio incl. check | peak RSS write | bound (largest f32 + 256 MiB) | peak RSS check |',
-      '|---|---|---|---|---|---|---|---|---|---|---|---|',
-    );
-    for (const r of results.export) {
-      const mbs = r.outputBytes / 1e6 / r.writeSeconds;
-      const withCheck = r.outputBytes / 1e6 / (r.writeSeconds + r.verifySeconds);
-      md.push(
-        `| ${r.model} | ${r.job} (${r.adapter}) | ${mib(r.outputBytes)} | ${r.writeSeconds.toFixed(1)} s | ${mbs.toFixed(0)} | ${r.diskMBs.toFixed(0)} | ${(mbs / r.diskMBs).toFixed(2)}× | ${r.verifySeconds ? `${r.verifySeconds.toFixed(1)} s` : 'in write'} | ${(withCheck / r.diskMBs).toFixed(2)}× | ${mib(r.writePeakBytes)} | ${mib(r.boundBytes)} | ${r.verifyPeakBytes ? mib(r.verifyPeakBytes) : '–'} |`,
-      );
-    }
-    md.push('');
-  }
-  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  mkdirSync(path.join(root, 'bench/results'), { recursive: true });
-  writeFileSync(path.join(root, 'bench/results', `scale-${stamp}.md`), md.join('\n') + '\n');
-  writeFileSync(path.join(root, 'bench/results', `scale-${stamp}.json`), JSON.stringify({ train: results.train, export: results.export }, null, 2));
+  save();
   return results;
 }
