@@ -39,6 +39,8 @@ let verifyPeakBytes = 0;
 let verification = 'the HF export reopens every shard and the index before it renames the folder into place (in the write time)';
 if (kind !== 'hf' && check === 'nocheck') verification = 'not run';
 else if (kind !== 'hf') {
+  // The write's figures first: a check killed by the parent's timeout leaves them as the last line.
+  console.log(JSON.stringify({ writeSeconds, writePeakBytes, verifySeconds, verifyPeakBytes, verification: 'did not finish' }));
   try {
     writeFileSync('/proc/self/clear_refs', '5'); // resets VmHWM to the current RSS
   } catch {

@@ -60,6 +60,8 @@ export interface ScaleExportRow {
   verifyPeakBytes: number;
   boundBytes: number;
   verification: string;
+  /** The check was stopped by the timeout (the write's figures stand). */
+  timedOut?: boolean;
 }
 export interface ScaleResults {
   train: ScaleTrainRow[];
@@ -176,10 +178,14 @@ export async function benchScale(root: string, work: string, tokenizerDir: strin
         '|---|---|---|---|---|---|---|---|---|---|---|---|',
       );
       for (const r of results.export) {
+        if (!r.outputBytes) {
+          md.push(`| ${r.model} | ${r.job} (${r.adapter}) | – | – | – | – | – | – | – | – | ${mib(r.boundBytes)} | – |`);
+          continue;
+        }
         const mbs = r.outputBytes / 1e6 / r.writeSeconds;
         const withCheck = r.outputBytes / 1e6 / (r.writeSeconds + r.verifySeconds);
         md.push(
-          `| ${r.model} | ${r.job} (${r.adapter}) | ${mib(r.outputBytes)} | ${r.writeSeconds.toFixed(1)} s | ${mbs.toFixed(0)} | ${r.diskMBs.toFixed(0)} | ${(mbs / r.diskMBs).toFixed(2)}× | ${r.verifySeconds ? `${r.verifySeconds.toFixed(1)} s` : r.verification === 'not run' ? 'not run' : 'in write'} | ${r.verification === 'not run' ? '–' : `${(withCheck / r.diskMBs).toFixed(2)}×`} | ${mib(r.writePeakBytes)} | ${mib(r.boundBytes)} | ${r.verifyPeakBytes ? mib(r.verifyPeakBytes) : '–'} |`,
+          `| ${r.model} | ${r.job} (${r.adapter}) | ${mib(r.outputBytes)} | ${r.writeSeconds.toFixed(1)} s | ${mbs.toFixed(0)} | ${r.diskMBs.toFixed(0)} | ${(mbs / r.diskMBs).toFixed(2)}× | ${r.verifySeconds ? `${r.verifySeconds.toFixed(1)} s` : r.verification === 'not run' || r.verification === 'did not finish' ? `${r.verification}${r.timedOut ? ` in ${timeoutS} s` : ''}` : 'in write'} | ${r.verifySeconds || r.verification.startsWith('the HF') ? `${(withCheck / r.diskMBs).toFixed(2)}×` : '–'} | ${mib(r.writePeakBytes)} | ${mib(r.boundBytes)} | ${r.verifyPeakBytes ? mib(r.verifyPeakBytes) : '–'} |`,
         );
       }
       md.push('');
@@ -245,7 +251,7 @@ export async function benchScale(root: string, work: string, tokenizerDir: strin
         const outputBytes = folderBytes(out);
         rmSync(out, { recursive: true, force: true }); // before the disk reference, so both see the same free space
         const diskMBs = diskWriteSpeed(work, outputBytes);
-        results.export.push({ model: label, job, adapter: adapterLabel, outputBytes, ...j, diskMBs, boundBytes: largest + 256 * MiB });
+        results.export.push({ model: label, job, adapter: adapterLabel, outputBytes, ...j, diskMBs, boundBytes: largest + 256 * MiB, timedOut: j.verification === 'did not finish' });
         save();
       }
     }
