@@ -71,7 +71,14 @@ export async function writeSyntheticModel(dir: string, shape: SyntheticShape, to
         const v = dtype === 'F32' ? new Float32Array(n) : new Uint16Array(n);
         const values = dtype === 'F32' ? table : bf16Table;
         if (dims.length === 1) v.fill(dtype === 'F32' ? 1 : f32ToBf16(1));
-        else for (let i = 0; i < n; i++) v[i] = values[prng.nextUint32() >>> 16];
+        else {
+          const words = new Uint32Array(Math.min(n, 1 << 16));
+          for (let at = 0; at < n; at += words.length) {
+            const draw = words.subarray(0, Math.min(words.length, n - at));
+            prng.fill(draw); // the same words as one nextUint32 per value, drawn in bulk
+            for (let i = 0; i < draw.length; i++) v[at + i] = values[draw[i] >>> 16];
+          }
+        }
         return new Uint8Array(v.buffer);
       },
     } satisfies TensorToWrite & { bytes: number };
