@@ -16,7 +16,7 @@ export interface ExportRow {
 }
 
 /** The disk's own sequential write speed for `bytes` (8 MiB writes, then fsync), measured in this run. */
-function diskWriteSpeed(dir: string, bytes: number): number {
+export function diskWriteSpeed(dir: string, bytes: number): number {
   const file = path.join(dir, 'disk-speed.bin');
   const chunk = Buffer.alloc(8 << 20, 7);
   const start = performance.now();

@@ -6,6 +6,8 @@
 // Kernels: the fused WGSL kernels against tfjs's own ops on one WebGPU adapter (`npm run bench -- kernels`), and the
 // packed frozen-weight matmul (every storage mode) against tfjs's matmul on the dequantized weights.
 // GPU profile: every dispatch of one training step and its predicted time on a machine (`npm run bench -- gpu-profile`).
+// Scale: real-size synthetic models, trained per frozen-base mode and exported (`npm run bench -- scale`, see scale.ts);
+// only when asked for by name, and alone.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -15,6 +17,7 @@ import { initBackend } from '../main/engine/backend/index.ts';
 import { benchExport, type ExportRow } from './export.ts';
 import { benchInference, type InferenceRow } from './inference.ts';
 import { writeSyntheticModel } from '../main/engine/demo/synthetic-model.ts';
+import { benchScale, type ScaleResults } from './scale.ts';
 import { WIDE_SPREAD, formatRatio, isWide, pairedRatios, spreadOf, type Spread } from './spread.ts';
 
 // `bench -- gpu-profile`: its own module and flags (a dispatch profile, no reference to run against).
@@ -33,14 +36,17 @@ const only = process.argv.slice(2);
 // `quick`: the small models only, fewer tokens and steps (a check that the bench runs, not a measurement to quote).
 const quick = only.includes('quick');
 const parts = only.filter((a) => a !== 'quick');
-const want = (part: string) => parts.length === 0 || parts.includes(part);
+// `scale` runs alone (its own models and flags).
+const want = (part: string) => !only.includes('scale') && (parts.length === 0 || parts.includes(part));
 // Each side runs at least 3 times, ours and the reference alternating, so one slow moment cannot make a ratio.
 const repeats = Math.max(3, Number(process.env.BENCH_REPEATS ?? 3));
 
 interface TrainRow { model: string; config: string; backend: string; threads: string; ours: number; torch: number; ratio: Spread; oursRss: number; torchRss: number }
 interface KernelRow { backend: string; config: string; fused: { kernels: number; ms: number }; plain: { kernels: number; ms: number } }
 interface MatmulRow { backend: string; kernel: string; dtype: string; shape: string; direction: string; ours: number; tfjs: number; ours_gflops: number; tfjs_gflops: number }
-const results: { inference: InferenceRow[]; training: TrainRow[]; export: ExportRow[]; kernels: KernelRow[]; matmul: MatmulRow[]; notes: string[] } = { inference: [], training: [], export: [], kernels: [], matmul: [], notes: [] };
+const results: { inference: InferenceRow[]; training: TrainRow[]; export: ExportRow[]; kernels: KernelRow[]; matmul: MatmulRow[]; scale?: ScaleResults; notes: string[] } = {
+  inference: [], training: [], export: [], kernels: [], matmul: [], notes: [],
+};
 const mb = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
 
 try {
@@ -100,6 +106,7 @@ try {
   if (want('export') && !quick) results.export = await benchExport(root, work, stories);
   if (want('kernels') && !quick) results.kernels = benchKernels();
   if ((want('kernels') && !quick) || only.includes('matmul')) results.matmul = benchPackedMatmul(); // `-- matmul`: this part alone
+  if (only.includes('scale')) results.scale = await benchScale(root, work, llamaTokenizer, only);
 } finally {
   rmSync(work, { recursive: true, force: true });
 }
@@ -134,6 +141,7 @@ if (results.matmul.length) {
   for (const r of results.matmul) lines.push(`| ${r.backend} | ${r.kernel} | ${r.dtype} | ${r.direction}, ${r.shape} | ${r.ours.toFixed(1)} / ${r.tfjs.toFixed(1)} | ${r.ours_gflops.toFixed(2)} / ${r.tfjs_gflops.toFixed(2)} | ${(r.tfjs / r.ours).toFixed(2)}× |`);
   lines.push('');
 }
+if (results.scale) lines.push(...results.scale.markdown);
 const wide = [...results.inference.flatMap((r) => [r.prefillRatio, r.decodeRatio]), ...results.training.map((r) => r.ratio)].filter(isWide).length;
 if (wide) results.notes.push(`WARNING: ${wide} ratio(s) spread over ${WIDE_SPREAD}× between runs: the machine was busy; these medians are not to be quoted`);
 lines.push(...results.notes.map((n) => `- ${n}`));

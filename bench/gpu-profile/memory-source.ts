@@ -20,12 +20,20 @@ export function syntheticTensorSource(config: LlamaConfig): TensorSource {
     for (let i = 0; i < v.length; i++) v[i] = (((i * 2654435761) >>> 0) / 2 ** 32 - 0.5) * 0.04;
     return v;
   };
+  // Rows [start, end) of the row-major tensor (a 1-D tensor's rows are its elements).
+  const readF32Rows = async (name: string, start: number, end: number) => {
+    const { shape } = info(name);
+    const width = shape.length === 1 ? 1 : shape.slice(1).reduce((a, b) => a * b, 1);
+    return (await readF32(name)).slice(start * width, end * width);
+  };
   return {
     list: () => [...infos.values()].sort((a, b) => a.name.localeCompare(b.name)),
     has: (name) => infos.has(name),
     info,
     readF32,
     readRaw: async (name) => new Uint8Array((await readF32(name)).buffer),
+    readF32Rows,
+    readRawRows: async (name, start, end) => new Uint8Array((await readF32Rows(name, start, end)).buffer),
     close: async () => {},
   };
 }

@@ -120,8 +120,13 @@ describe('merge and export a tiny LLaMA + a trained adapter', () => {
     const input = await openExportInput(modelDir, adapterDir);
     const source = input.source;
     let reads = 0;
+    // Exports read tensors a piece of rows at a time: the 20th read, whichever kind, fails.
+    const fail = () => {
+      if (++reads === 20) throw new Error('ENOSPC: no space left on device, write');
+    };
     const failing = Object.create(source, {
-      readF32: { value: async (name: string) => { if (++reads === 20) throw new Error('ENOSPC: no space left on device, write'); return source.readF32(name); } },
+      readF32Rows: { value: async (name: string, start: number, end: number) => { fail(); return source.readF32Rows(name, start, end); } },
+      readRawRows: { value: async (name: string, start: number, end: number) => { fail(); return source.readRawRows(name, start, end); } },
     });
     await expect(exportHfCheckpoint({ source: failing, config: input.config, baseDir: modelDir, outDir: out, maxShardSize: 100_000, dtype: 'f16' })).rejects.toThrow(/ENOSPC/);
     await source.close();

@@ -14,6 +14,7 @@ import {
   f16ToF32,
   f32ArrayToBf16,
   f32ArrayToF16,
+  f32BitsToF16Bits,
   f32ToBf16,
   f32ToF16,
 } from '../../main/engine/formats/dtypes.ts';
@@ -149,6 +150,20 @@ describe('f16', () => {
     values.forEach((v, i) => {
       if (got[i] !== referenceF16(v)) throw new Error(`f32ToF16(${v}) = ${got[i].toString(16)}, reference ${referenceF16(v).toString(16)}`);
     });
+  });
+
+  it("the array encoder's fast path equals the scalar encoder on 16M bit patterns spread over every exponent and sign", () => {
+    // Stride 256 with the low 8 bits varied too, so every exponent, both signs, ties, carries and the edges of the
+    // fast path (2^-14, 65520) are hit along with inf and NaN.
+    const words = new Uint32Array(1 << 24);
+    for (let i = 0; i < words.length; i++) words[i] = (i * 256 + ((i * 37) & 0xff)) >>> 0;
+    const got = f32ArrayToF16(new Float32Array(words.buffer));
+    for (let i = 0; i < words.length; i++) {
+      if (got[i] !== f32BitsToF16Bits(words[i])) throw new Error(`bits ${words[i].toString(16)}: array ${got[i].toString(16)}, scalar ${f32BitsToF16Bits(words[i]).toString(16)}`);
+    }
+    for (const bits of [0x38800000, 0x387fffff, 0x477fefff, 0x477ff000, 0xb8800000, 0xc77ff000]) {
+      expect(f32ArrayToF16(new Float32Array(Uint32Array.of(bits).buffer))[0]).toBe(f32BitsToF16Bits(bits));
+    }
   });
 });
 

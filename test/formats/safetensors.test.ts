@@ -185,7 +185,7 @@ describe('safetensors writer', () => {
     for (const x of tensors) {
       expect(f.info(x.name)).toEqual({ name: x.name, dtype: x.dtype, shape: x.shape });
       const bytes = typeof x.data === 'function' ? await x.data() : x.data;
-      expect(await f.readRaw(x.name)).toEqual(new Uint8Array(bytes));
+      expect(await f.readRaw(x.name)).toEqual(new Uint8Array(bytes as Uint8Array));
     }
     expect(await f.readF32('f32')).toEqual(values);
     expect(await f.readF32('f16')).toEqual(Float32Array.of(0, 1, -2.5, 65504, 1.1920928955078125e-7, 3.140625));

@@ -36,6 +36,25 @@ export class Prng {
     return result;
   }
 
+  /**
+   * Fill `out` with the next out.length words, exactly as that many nextUint32 calls would give them, with the state
+   * in locals: several times faster for bulk draws (a 7B synthetic checkpoint draws 6.7 billion).
+   */
+  fill(out: Uint32Array): void {
+    let [s0, s1, s2, s3] = this.s;
+    for (let i = 0; i < out.length; i++) {
+      out[i] = Math.imul(rotl(Math.imul(s1, 5) >>> 0, 7), 9) >>> 0;
+      const t = (s1 << 9) >>> 0;
+      s2 = (s2 ^ s0) >>> 0;
+      s3 = (s3 ^ s1) >>> 0;
+      s1 = (s1 ^ s2) >>> 0;
+      s0 = (s0 ^ s3) >>> 0;
+      s2 = (s2 ^ t) >>> 0;
+      s3 = rotl(s3, 11);
+    }
+    this.s.set([s0, s1, s2, s3]);
+  }
+
   /** A uniform float in [0, 1). */
   next(): number {
     return this.nextUint32() / 4294967296;

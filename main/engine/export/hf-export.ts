@@ -3,6 +3,7 @@ import path from 'node:path';
 import { DTYPE_BYTES, encodeFromF32 } from '../formats/dtypes.ts';
 import { openCheckpoint, INDEX_FILE } from '../formats/hf-checkpoint.ts';
 import { writeSafetensors } from '../formats/safetensors.ts';
+import { f32Pieces, PIECE_VALUES, rawPieces } from '../formats/tensor-pieces.ts';
 import type { TensorSource } from '../formats/tensor-source.ts';
 import type { LlamaConfig } from '../model/config.ts';
 import { withAtomicDir } from './atomic-dir.ts';
@@ -44,6 +45,8 @@ export async function exportHfCheckpoint(opts: {
   maxShardSize: number;
   dtype: ExportDtype;
   onProgress?: ExportProgress;
+  /** Values per streamed piece (tests lower it to cut small tensors into many pieces). */
+  pieceValues?: number;
 }): Promise<HfExportReport> {
   const { source, config, dtype } = opts;
   const stDtype = SAFETENSORS_DTYPE[dtype];
@@ -60,10 +63,9 @@ export async function exportHfCheckpoint(opts: {
           name: t.name,
           dtype: stDtype,
           shape: t.shape,
-          data: async () => {
-            const bytes = await tensorBytes(source, t.name, t.dtype, stDtype);
+          data: async function* () {
+            yield* tensorPieces(source, t.name, t.dtype, stDtype, opts.pieceValues ?? PIECE_VALUES);
             opts.onProgress?.(++done, tensors.length, t.name);
-            return bytes;
           },
         })),
         { metadata: { format: 'pt' } },
@@ -91,14 +93,18 @@ export async function exportHfCheckpoint(opts: {
 }
 
 /**
- * A tensor's bytes in the output dtype with as few copies as possible (peak memory is a few times the largest
- * tensor): untouched tensors already in that dtype pass through raw; f32 output is a view of the f32 values.
+ * A tensor's bytes in the output dtype, a piece of rows at a time (memory holds a piece, not the tensor): untouched
+ * tensors already in that dtype pass through raw; f32 output is a view of the f32 values.
  */
-async function tensorBytes(source: TensorSource, name: string, from: string, to: 'F32' | 'F16' | 'BF16'): Promise<Uint8Array> {
+async function* tensorPieces(source: TensorSource, name: string, from: string, to: 'F32' | 'F16' | 'BF16', pieceValues: number): AsyncGenerator<Uint8Array> {
   const merged = source instanceof MergedSource && source.isMerged(name);
-  if (from === to && !merged) return source.readRaw(name);
-  const values = await source.readF32(name);
-  return to === 'F32' ? new Uint8Array(values.buffer, values.byteOffset, values.byteLength) : encodeFromF32(values, to);
+  if (from === to && !merged) {
+    yield* rawPieces(source, name, pieceValues);
+    return;
+  }
+  for await (const { values } of f32Pieces(source, name, pieceValues)) {
+    yield to === 'F32' ? new Uint8Array(values.buffer, values.byteOffset, values.byteLength) : encodeFromF32(values, to);
+  }
 }
 
 export function writeGenerationConfig(baseDir: string, outDir: string, config: LlamaConfig): void {

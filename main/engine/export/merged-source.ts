@@ -37,21 +37,31 @@ export class MergedSource implements TensorSource {
     if (this.deltas.has(name)) throw new StudioError(`tensor ${name} is merged; read it as f32`);
     return this.base.readRaw(name);
   }
+  async readRawRows(name: string, start: number, end: number): Promise<Uint8Array> {
+    if (this.deltas.has(name)) throw new StudioError(`tensor ${name} is merged; read it as f32`);
+    return this.base.readRawRows(name, start, end);
+  }
   isMerged(name: string): boolean {
     return this.deltas.has(name);
   }
 
   async readF32(name: string): Promise<Float32Array> {
-    const w = await this.base.readF32(name);
+    const shape = this.base.info(name).shape;
+    return this.readF32Rows(name, 0, shape.length ? shape[0] : 1);
+  }
+
+  /** Rows [start, end) of W + scale · B·A: only B's rows [start, end) take part, so a piece costs what its rows do. */
+  async readF32Rows(name: string, start: number, end: number): Promise<Float32Array> {
+    const w = await this.base.readF32Rows(name, start, end);
     const delta = this.deltas.get(name);
     if (!delta) return w;
-    const [out, inF] = this.base.info(name).shape;
+    const inF = this.base.info(name).shape[1];
     const r = delta.a.length / inF;
-    addLowRank(w, delta.b, delta.a, out, inF, r, this.scale);
+    addLowRank(w, delta.b.subarray(start * r, end * r), delta.a, end - start, inF, r, this.scale);
     if (this.safe) {
       for (let i = 0; i < w.length; i++) {
         if (!Number.isFinite(w[i])) {
-          throw new StudioError(`merging the adapter into ${name} gives ${w[i]} at [${Math.floor(i / inF)}, ${i % inF}]; nothing was written`, undefined, 'merge/non-finite');
+          throw new StudioError(`merging the adapter into ${name} gives ${w[i]} at [${start + Math.floor(i / inF)}, ${i % inF}]; nothing was written`, undefined, 'merge/non-finite');
         }
       }
     }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { encodeFromF32 } from '../formats/dtypes.ts';
 import { permuteForInterleavedRope } from '../formats/gguf-llama.ts';
 import { openSafetensors, writeSafetensors } from '../formats/safetensors.ts';
+import { f32Pieces, PIECE_VALUES } from '../formats/tensor-pieces.ts';
 import type { TensorSource } from '../formats/tensor-source.ts';
 import type { LlamaConfig } from '../model/config.ts';
 import { withAtomicDir } from './atomic-dir.ts';
@@ -37,7 +38,7 @@ export function metaName(hf: string): string {
  * Load it in PyTorch with `safetensors.torch.load_file("consolidated.00.safetensors")` (a dict of tensors, the same
  * keys Meta's `consolidated.00.pth` has).
  */
-export async function exportStateDict(opts: { source: TensorSource; config: LlamaConfig; outDir: string; dtype: ExportDtype; onProgress?: ExportProgress }) {
+export async function exportStateDict(opts: { source: TensorSource; config: LlamaConfig; outDir: string; dtype: ExportDtype; onProgress?: ExportProgress; pieceValues?: number }) {
   const { source, config } = opts;
   const stDtype = ({ f32: 'F32', f16: 'F16', bf16: 'BF16' } as const)[opts.dtype];
   const entries = exportableTensors(source, config).map((t) => ({ hf: t.name, meta: metaName(t.name), shape: t.shape }));
@@ -63,12 +64,15 @@ export async function exportStateDict(opts: { source: TensorSource; config: Llam
         name: e.meta,
         dtype: stDtype,
         shape: e.shape,
-        data: async () => {
-          let w = await source.readF32(e.hf);
-          if (e.hf.endsWith('q_proj.weight')) w = permuteForInterleavedRope(w, e.shape[0], e.shape[1], config.numHeads);
-          if (e.hf.endsWith('k_proj.weight')) w = permuteForInterleavedRope(w, e.shape[0], e.shape[1], config.numKvHeads);
+        data: async function* () {
+          // wq/wk rows go back to interleaved RoPE, head by head: each piece holds whole heads.
+          const heads = e.hf.endsWith('q_proj.weight') ? config.numHeads : e.hf.endsWith('k_proj.weight') ? config.numKvHeads : 0;
+          const headRows = heads ? e.shape[0] / heads : 1;
+          for await (const { start, end, values } of f32Pieces(source, e.hf, opts.pieceValues ?? PIECE_VALUES, headRows)) {
+            const w = heads ? permuteForInterleavedRope(values, end - start, e.shape[1], (end - start) / headRows) : values;
+            yield encodeFromF32(w, stDtype);
+          }
           opts.onProgress?.(++done, entries.length, e.meta);
-          return encodeFromF32(w, stDtype);
         },
       })),
       { metadata: { format: 'pt' } },

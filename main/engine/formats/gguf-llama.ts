@@ -2,11 +2,12 @@ import path from 'node:path';
 import { FormatError } from '../errors.ts';
 import type { LlamaConfig } from '../model/config.ts';
 import { ropeInverseFrequencies } from '../model/rope-frequencies.ts';
-import { decodeToF32, encodeFromF32 } from './dtypes.ts';
+import { encodeFromF32, f16ArrayToF32, f32ArrayToF16 } from './dtypes.ts';
 import { FILE_TYPE, GgmlType, f32, str, u32, type GgufValue } from './gguf-types.ts';
 import { ggufTokenizerMetadata } from './gguf-tokenizer.ts';
 import { writeGguf, type GgufTensorToWrite } from './gguf-writer.ts';
-import { Q8_0_BLOCK, dequantizeQ8_0, quantizationError, quantizeQ8_0 } from './q8-0.ts';
+import { ErrorTally, Q8_0_BLOCK, quantizeQ8_0 } from './q8-0.ts';
+import { f32Pieces, PIECE_VALUES } from './tensor-pieces.ts';
 import type { TensorSource } from './tensor-source.ts';
 
 export type GgufFileType = keyof typeof FILE_TYPE;
@@ -117,7 +118,14 @@ export async function exportLlamaGguf(
   config: LlamaConfig,
   tokenizerDir: string,
   outFile: string,
-  opts: { fileType: GgufFileType; name?: string; chatTemplate?: string; onProgress?: (done: number, total: number, tensor: string) => void },
+  opts: {
+    fileType: GgufFileType;
+    name?: string;
+    chatTemplate?: string;
+    onProgress?: (done: number, total: number, tensor: string) => void;
+    /** Values per streamed piece (tests lower it to cut small tensors into many pieces). */
+    pieceValues?: number;
+  },
 ): Promise<GgufExportReport> {
   const kvs = [...llamaKvs(config, opts.fileType, opts.name ?? path.basename(tokenizerDir)), ...ggufTokenizerMetadata(tokenizerDir, config.vocabSize)];
   const has = (key: string) => kvs.some(([k]) => k === key);
@@ -151,13 +159,18 @@ export async function exportLlamaGguf(
       name: entry.name,
       shape,
       type,
-      data: async () => {
-        let w = await source.readF32(hf);
-        if (hf.endsWith('q_proj.weight')) w = permuteForInterleavedRope(w, shape[0], shape[1], config.numHeads);
-        if (hf.endsWith('k_proj.weight')) w = permuteForInterleavedRope(w, shape[0], shape[1], config.numKvHeads);
-        const bytes = encode(w, type, entry, shape[shape.length - 1]);
+      data: async function* () {
+        // q and k rows go back to interleaved RoPE, head by head: each piece holds whole heads.
+        const heads = hf.endsWith('q_proj.weight') ? config.numHeads : hf.endsWith('k_proj.weight') ? config.numKvHeads : 0;
+        const headRows = heads ? shape[0] / heads : 1;
+        const cols = shape[shape.length - 1];
+        const error = new ErrorTally();
+        for await (const { start, end, values } of f32Pieces(source, hf, opts.pieceValues ?? PIECE_VALUES, headRows)) {
+          const w = heads ? permuteForInterleavedRope(values, end - start, cols, (end - start) / headRows) : values;
+          yield encode(w, type, error, cols);
+        }
+        if (type !== GgmlType.F32) Object.assign(entry, { maxAbsError: error.max, meanAbsError: error.meanAbs });
         opts.onProgress?.(++done, names.length, hf);
-        return bytes;
       },
     };
   });
@@ -205,19 +218,13 @@ function checkShape(hf: string, shape: number[], c: LlamaConfig): void {
   }
 }
 
-function encode(w: Float32Array, type: GgmlType, entry: GgufTensorReport, rowLength: number): Uint8Array {
+/** One piece in the tensor's GGUF type; F16 and Q8_0 tally each value's error against the f32 weights. */
+function encode(w: Float32Array, type: GgmlType, error: ErrorTally, rowLength: number): Uint8Array {
   if (type === GgmlType.F32) return encodeFromF32(w, 'F32');
   if (type === GgmlType.F16) {
-    const bytes = encodeFromF32(w, 'F16');
-    Object.assign(entry, errorOf(w, decodeToF32(bytes, 'F16')));
-    return bytes;
+    const halves = f32ArrayToF16(w);
+    error.add(w, f16ArrayToF32(halves));
+    return new Uint8Array(halves.buffer);
   }
-  const q = quantizeQ8_0(w, rowLength);
-  Object.assign(entry, errorOf(w, dequantizeQ8_0(q, w.length)));
-  return q;
-}
-
-function errorOf(a: Float32Array, b: Float32Array) {
-  const e = quantizationError(a, b);
-  return { maxAbsError: e.maxAbs, meanAbsError: e.meanAbs };
+  return quantizeQ8_0(w, rowLength, error);
 }

@@ -1,5 +1,6 @@
 import { FormatError } from '../errors.ts';
-import { withAtomicFile } from './atomic-write.ts';
+import { withAtomicFile, writeAll } from './atomic-write.ts';
+import { writePieces, type TensorBytes } from './piece-writer.ts';
 import { GGML_BLOCK, GGML_MAX_NAME, GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GGUF_VERSION, GgufValueType, ggmlTensorBytes, type GgmlType, type GgufValue } from './gguf-types.ts';
 
 export interface GgufTensorToWrite {
@@ -7,8 +8,8 @@ export interface GgufTensorToWrite {
   /** PyTorch order (outermost first); written innermost first as GGUF wants. */
   shape: number[];
   type: GgmlType;
-  /** The encoded bytes, made when their turn comes so only one tensor is in memory. */
-  data: () => Uint8Array | Promise<Uint8Array>;
+  /** The encoded bytes, made when their turn comes: whole, or as pieces in order (rows at a time). */
+  data: () => TensorBytes | Promise<TensorBytes>;
 }
 
 /** Little-endian byte builder for the header part (KVs and tensor infos are small next to the data). */
@@ -117,7 +118,8 @@ function alignmentOf(kvs: [string, GgufValue][], file: string): number {
 /**
  * Write a GGUF v3 file: header, KVs, tensor infos, zero padding to the alignment, then each tensor's data at an
  * aligned offset, each followed by zero padding (the last one too: ggml's own reader reads the padded total).
- * Tensors are encoded one at a time by their `data` callbacks. Written through a temp file, fsynced and renamed,
+ * Tensors are encoded one at a time by their `data` callbacks (whole or in pieces), the next piece while the current
+ * one is written. Written through a temp file, fsynced and renamed,
  * so a failure leaves no partial file behind.
  */
 export async function writeGguf(file: string, kvs: [string, GgufValue][], tensors: GgufTensorToWrite[]): Promise<{ bytes: number; dataOffset: number; offsets: number[] }> {
@@ -177,17 +179,23 @@ export async function writeGguf(file: string, kvs: [string, GgufValue][], tensor
   assert(header.length % alignment === 0, 'the data section starts aligned');
   let written = 0;
   await withAtomicFile(file, async (handle) => {
-    await handle.write(header);
+    await writeAll(handle, header);
     written = header.length;
-    for (let i = 0; i < tensors.length; i++) {
-      assert(written - header.length === offsets[i], `tensor ${tensors[i].name} lands at its declared offset`);
-      const bytes = await tensors[i].data();
-      if (bytes.length !== sizes[i]) throw new FormatError(`tensor ${tensors[i].name}: ${bytes.length} bytes given, ${sizes[i]} expected`, file, 'gguf/size');
-      await handle.write(bytes);
-      const pad = padTo(bytes.length, alignment);
-      if (pad) await handle.write(new Uint8Array(pad));
-      written += bytes.length + pad;
-    }
+    await writePieces(tensors.length, (i) => tensors[i].data(), {
+      expectedBytes: (i) => sizes[i],
+      notBytes: (i, got) => new FormatError(`tensor ${tensors[i].name}: data must be a Uint8Array, got ${got}`, file, 'gguf/size'),
+      wrongSize: (i, got) => new FormatError(`tensor ${tensors[i].name}: ${got} bytes given, ${sizes[i]} expected`, file, 'gguf/size'),
+      write: async (piece) => {
+        await writeAll(handle, piece);
+        written += piece.length;
+      },
+      tensorDone: async (i) => {
+        const pad = padTo(sizes[i], alignment);
+        if (pad) await writeAll(handle, new Uint8Array(pad));
+        written += pad;
+        assert(written - header.length === offsets[i] + sizes[i] + pad, `tensor ${tensors[i].name} lands at its declared offset`);
+      },
+    });
     assert(written === header.length + offset, 'the file ends where the tensor infos say');
   });
   return { bytes: written, dataOffset: header.length, offsets };

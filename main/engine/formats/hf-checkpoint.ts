@@ -168,6 +168,14 @@ export class CheckpointTensors implements TensorSource {
     return this.file(name).readRaw(name);
   }
 
+  async readF32Rows(name: string, start: number, end: number): Promise<Float32Array> {
+    return this.file(name).readF32Rows(name, start, end);
+  }
+
+  async readRawRows(name: string, start: number, end: number): Promise<Uint8Array> {
+    return this.file(name).readRawRows(name, start, end);
+  }
+
   async close(): Promise<void> {
     await Promise.all(this.files.map((f) => f.close()));
   }

@@ -1,6 +1,7 @@
 import { FormatError, StudioError } from '../errors.ts';
 import { withAtomicFile, writeAll, type AtomicWriteHooks } from './atomic-write.ts';
 import { DTYPE_BYTES, isDType } from './dtypes.ts';
+import { writePieces, type TensorBytes } from './piece-writer.ts';
 import { compareNames, MAX_HEADER_BYTES } from './safetensors-header.ts';
 import type { DType } from './tensor-source.ts';
 
@@ -8,8 +9,11 @@ export interface TensorToWrite {
   name: string;
   dtype: DType;
   shape: number[];
-  /** The bytes, or a function that makes them when their turn comes (one tensor in memory at a time). */
-  data: Uint8Array | (() => Uint8Array | Promise<Uint8Array>);
+  /**
+   * The bytes, or a function that makes them when their turn comes: all at once, or as pieces in order (an async
+   * iterable of row blocks), so only a piece or two is in memory at a time.
+   */
+  data: Uint8Array | (() => TensorBytes | Promise<TensorBytes>);
 }
 
 export interface WriteHooks extends AtomicWriteHooks {
@@ -85,7 +89,8 @@ function planFile(tensors: TensorToWrite[], metadata: Record<string, string> | u
  * Write a safetensors file atomically (temp file in the same folder, fsync, rename). The header is built first
  * from dtype and shape; then each tensor's bytes are produced (lazily when `data` is a function), checked
  * against its declared size and written, in name order. The next tensor is produced while the current one is
- * being written (reading and converting overlap the disk), so at most two are in memory at a time.
+ * being written (reading and converting overlap the disk); a tensor given as pieces is written piece by piece, so at
+ * most two pieces are in memory at a time.
  * On any failure the temp file is removed, nothing appears at `file`, and the error names `file`.
  */
 export async function writeSafetensors(file: string, tensors: TensorToWrite[], opts: WriteSafetensorsOptions = {}): Promise<void> {
@@ -98,27 +103,19 @@ export async function writeSafetensors(file: string, tensors: TensorToWrite[], o
         new DataView(length.buffer).setBigUint64(0, BigInt(header.length), true);
         await writeAll(handle, length);
         await writeAll(handle, header);
-        const produce = (i: number): Promise<Uint8Array> => {
+        await writePieces(plan.length, (i) => {
           const data = plan[i].tensor.data;
-          const p = Promise.resolve().then(() => (typeof data === 'function' ? data() : data));
-          p.catch(() => undefined); // a failure is raised when it is awaited, not as an unhandled rejection
-          return p;
-        };
-        let next = plan.length ? produce(0) : undefined;
-        for (let i = 0; i < plan.length; i++) {
-          const { tensor: t, bytes: expected } = plan[i];
-          const bytes = await next!;
-          if (!(bytes instanceof Uint8Array)) {
-            throw new FormatError(`tensor ${t.name}: data must be a Uint8Array, got ${Object.prototype.toString.call(bytes)}`, file, 'safetensors/write');
-          }
-          if (bytes.byteLength !== expected) {
-            throw new FormatError(`tensor ${t.name}: got ${bytes.byteLength} bytes, ${t.dtype} [${t.shape.join(', ')}] needs ${expected}`, file, 'safetensors/size-mismatch');
-          }
-          const writing = writeAll(handle, bytes);
-          next = i + 1 < plan.length ? produce(i + 1) : undefined;
-          await writing;
-          await opts.hooks?.afterTensor?.(t.name);
-        }
+          return typeof data === 'function' ? data() : data;
+        }, {
+          expectedBytes: (i) => plan[i].bytes,
+          notBytes: (i, got) => new FormatError(`tensor ${plan[i].tensor.name}: data must be a Uint8Array, got ${got}`, file, 'safetensors/write'),
+          wrongSize: (i, got) => {
+            const t = plan[i].tensor;
+            return new FormatError(`tensor ${t.name}: got ${got} bytes, ${t.dtype} [${t.shape.join(', ')}] needs ${plan[i].bytes}`, file, 'safetensors/size-mismatch');
+          },
+          write: (piece) => writeAll(handle, piece),
+          tensorDone: (i) => opts.hooks?.afterTensor?.(plan[i].tensor.name),
+        });
       },
       { beforeRename: opts.hooks?.beforeRename },
     );

@@ -86,28 +86,51 @@ export class SafetensorsFile implements TensorSource {
 
   async readRaw(name: string): Promise<Uint8Array> {
     const e = this.entry(name);
-    if (this.closed) throw new StudioError(`tensor ${name}: the file was already closed`, this.path, 'safetensors/closed');
-    try {
-      return await readExactly(this.handle, e.end - e.begin, this.dataOffset + e.begin, this.path, `tensor ${name}: `);
-    } catch (err) {
-      if (err instanceof StudioError) throw err;
-      // e.g. a tensor too large for one typed array, or an I/O error
-      throw new FormatError(`tensor ${name}: cannot read ${e.end - e.begin} bytes (${(err as Error).message})`, this.path, 'safetensors/read');
+    return this.readRange(name, e.begin, e.end);
+  }
+
+  async readRawRows(name: string, start: number, end: number): Promise<Uint8Array> {
+    const e = this.entry(name);
+    const rows = e.shape.length ? e.shape[0] : 1;
+    if (!(Number.isSafeInteger(start) && Number.isSafeInteger(end) && 0 <= start && start <= end && end <= rows)) {
+      throw new FormatError(`tensor ${name}: rows [${start}, ${end}) are outside its ${rows} rows`, this.path, 'safetensors/rows');
     }
+    const rowBytes = rows ? (e.end - e.begin) / rows : 0;
+    return this.readRange(name, e.begin + start * rowBytes, e.begin + end * rowBytes);
   }
 
   async readF32(name: string): Promise<Float32Array> {
-    const e = this.entry(name);
-    if (!isFloatDType(e.dtype)) {
-      throw new FormatError(`tensor ${name}: dtype ${e.dtype} is not a float type (readF32 reads F32, F16, BF16, F64)`, this.path, 'safetensors/dtype');
-    }
-    return decodeToF32(await this.readRaw(name), e.dtype);
+    return decodeToF32(await this.readRaw(name), this.floatDtype(name));
+  }
+
+  async readF32Rows(name: string, start: number, end: number): Promise<Float32Array> {
+    return decodeToF32(await this.readRawRows(name, start, end), this.floatDtype(name));
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     await this.handle.close();
+  }
+
+  private floatDtype(name: string) {
+    const { dtype } = this.entry(name);
+    if (!isFloatDType(dtype)) {
+      throw new FormatError(`tensor ${name}: dtype ${dtype} is not a float type (readF32 reads F32, F16, BF16, F64)`, this.path, 'safetensors/dtype');
+    }
+    return dtype;
+  }
+
+  /** Bytes [begin, end) of the data buffer. */
+  private async readRange(name: string, begin: number, end: number): Promise<Uint8Array> {
+    if (this.closed) throw new StudioError(`tensor ${name}: the file was already closed`, this.path, 'safetensors/closed');
+    try {
+      return await readExactly(this.handle, end - begin, this.dataOffset + begin, this.path, `tensor ${name}: `);
+    } catch (err) {
+      if (err instanceof StudioError) throw err;
+      // e.g. a tensor too large for one typed array, or an I/O error
+      throw new FormatError(`tensor ${name}: cannot read ${end - begin} bytes (${(err as Error).message})`, this.path, 'safetensors/read');
+    }
   }
 
   private entry(name: string): HeaderEntry {

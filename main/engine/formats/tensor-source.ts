@@ -21,5 +21,11 @@ export interface TensorSource {
   readF32(name: string): Promise<Float32Array>;
   /** The tensor's bytes exactly as stored (little-endian). */
   readRaw(name: string): Promise<Uint8Array>;
+  /**
+   * Rows [start, end) of the outermost dimension, as f32 or as stored: exports stream a tensor in pieces of rows, so
+   * memory holds a piece, never a whole 500 MB embedding.
+   */
+  readF32Rows(name: string, start: number, end: number): Promise<Float32Array>;
+  readRawRows(name: string, start: number, end: number): Promise<Uint8Array>;
   close(): Promise<void>;
 }

@@ -1,0 +1,263 @@
+// `npm run bench -- scale [tinyllama] [llama7b] [f32 bf16 f16 int8 nf4] [train] [export] [hf q8_0 gguf-f16] [nocheck] [timeout=SECONDS]`:
+// real-size models on this machine. Writes shape-true synthetic bf16 sharded checkpoints (TinyLlama-1.1B, LLaMA-7B),
+// trains each for 2 steps per frozen-base mode (micro batch 1, cutoff 128, LoRA r 8 on q,v; each run in its own
+// process: load time, peak RSS, step time, tokens/s, and the memory estimate beside the measured peak), then merges
+// an adapter into it and exports HF shards, GGUF Q8_0 and GGUF F16 (MB/s against the disk's own write speed for the
+// same bytes, measured right after, and peak RSS against the bound: the largest tensor in f32 + 256 MiB).
+// With no model, mode or phase named, all of them run: the 7B takes a long time. `nocheck` skips the GGUF check
+// (the exports' own readers and a llama.cpp load + 8 tokens, timed apart from the write), which on a busy 2-core
+// machine takes longer than the write at 7B.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
+import path from 'node:path';
+import { Prng } from '../main/engine/data/prng.ts';
+import { makeAdapterConfig, writePeftAdapter } from '../main/engine/formats/peft-adapter.ts';
+import { parseLlamaConfig } from '../main/engine/model/config.ts';
+import { expectedTensors } from '../main/engine/model/projections.ts';
+import { finetuneConfigSchema } from '../main/engine/train/config.ts';
+import { diskWriteSpeed } from './export.ts';
+import { writeSyntheticModel, type SyntheticShape } from './synthetic.ts';
+
+export const SCALE_MODELS: Record<string, { label: string; shape: SyntheticShape }> = {
+  tinyllama: {
+    label: 'TinyLlama-1.1B',
+    shape: { hidden_size: 2048, intermediate_size: 5632, num_hidden_layers: 22, num_attention_heads: 32, num_key_value_heads: 4, vocab_size: 32000, tie_word_embeddings: false },
+  },
+  llama7b: {
+    label: 'LLaMA-7B',
+    shape: { hidden_size: 4096, intermediate_size: 11008, num_hidden_layers: 32, num_attention_heads: 32, num_key_value_heads: 32, vocab_size: 32000, tie_word_embeddings: false },
+  },
+};
+export const BASE_MODES = ['f32', 'bf16', 'f16', 'int8', 'nf4'] as const;
+const EXPORTS = [
+  ['hf', 'merge → HF shards (f16, 2GB shards)'],
+  ['q8_0', 'merge → GGUF Q8_0'],
+  ['f16', 'merge → GGUF F16'],
+] as const;
+/** The export names on the command line (`f16` alone names a base mode). */
+const EXPORT_ARGS: Record<string, string> = { hf: 'hf', q8_0: 'q8_0', 'gguf-f16': 'f16' };
+
+export interface ScaleTrainRow {
+  model: string;
+  mode: string;
+  status: string;
+  loadSeconds?: number;
+  peakRssBytes?: number;
+  stepSeconds?: number[];
+  tokensPerSecond?: number;
+  estimateBytes?: number;
+}
+export interface ScaleExportRow {
+  model: string;
+  job: string;
+  adapter: string;
+  outputBytes: number;
+  writeSeconds: number;
+  verifySeconds: number;
+  diskMBs: number;
+  writePeakBytes: number;
+  verifyPeakBytes: number;
+  boundBytes: number;
+  verification: string;
+  /** The check was stopped by the timeout (the write's figures stand). */
+  timedOut?: boolean;
+}
+export interface ScaleResults {
+  train: ScaleTrainRow[];
+  export: ScaleExportRow[];
+  markdown: string[];
+}
+
+const MiB = 2 ** 20;
+const mib = (b?: number) => (b === undefined ? '–' : `${(b / MiB).toFixed(0)} MiB`);
+const gib = (b?: number) => (b === undefined ? '–' : `${(b / 2 ** 30).toFixed(2)} GiB`);
+
+/** Whether this build's finetune schema knows `base_dtype` and accepts `mode` (the field comes with the base-modes work). */
+function baseDtypeSupport(mode: string): 'field' | 'today' | undefined {
+  const field = (finetuneConfigSchema.shape as Record<string, { safeParse(v: unknown): { success: boolean } } | undefined>).base_dtype;
+  if (field) return field.safeParse(mode).success ? 'field' : undefined;
+  return mode === 'f32' ? 'today' : undefined; // without the field the trainer holds the base as f32 W and Wᵀ
+}
+
+/** A child process running a bench worker through tsx, with VmHWM printed on exit; undefined JSON when it failed. */
+function runWorker(root: string, script: string, args: string[], timeoutS: number) {
+  const r = spawnSync(process.execPath, ['--import', path.join(root, 'test/helpers/hwm-exit.mjs'), '--import', 'tsx', path.join(root, 'bench', script), ...args], {
+    cwd: root,
+    encoding: 'utf8',
+    maxBuffer: 1 << 26,
+    timeout: timeoutS * 1000,
+    killSignal: 'SIGKILL',
+  });
+  const peak = Number(/VmHWM_BYTES=(\d+)/.exec(r.stderr ?? '')?.[1] ?? NaN);
+  const line = (r.stdout ?? '').trim().split('\n').pop() ?? '';
+  let json: Record<string, unknown> | undefined;
+  try {
+    json = line.startsWith('{') ? JSON.parse(line) : undefined;
+  } catch {
+    json = undefined;
+  }
+  const why = r.error && (r.error as NodeJS.ErrnoException).code === 'ETIMEDOUT' ? `timed out after ${timeoutS} s (killed)` : lastError(r.stderr ?? '', r.status, r.signal);
+  return { json, peak: Number.isFinite(peak) ? peak : undefined, why };
+}
+
+function lastError(stderr: string, status: number | null, signal: NodeJS.Signals | null): string {
+  const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('VmHWM_BYTES=') && !l.startsWith('at '));
+  const text = lines.slice(-3).join(' / ').slice(-400);
+  return `${signal ? `killed by ${signal}` : `exit ${status}`}: ${text || '(no message)'}`;
+}
+
+function folderBytes(p: string): number {
+  const s = statSync(p);
+  return s.isDirectory() ? readdirSync(p).reduce((n, f) => n + folderBytes(path.join(p, f)), 0) : s.size;
+}
+
+/** Alpaca rows long enough that every example is cut at cutoff_len: each step trains on exactly 128 tokens. */
+function writeLongRows(file: string): void {
+  const words = 'the quick brown fox jumps over the lazy dog while seven wizards quietly judge boxing matches'.split(' ');
+  const prng = new Prng(3);
+  const rows = Array.from({ length: 16 }, (_, i) => ({
+    instruction: `Write paragraph ${i + 1}: ` + Array.from({ length: 200 }, () => words[prng.nextInt(words.length)]).join(' '),
+    input: '',
+    output: Array.from({ length: 100 }, () => words[prng.nextInt(words.length)]).join(' '),
+  }));
+  writeFileSync(file, JSON.stringify(rows));
+}
+
+/** A non-zero PEFT adapter (r 8 on q_proj and v_proj) for the export when no training run gave one. */
+async function writeSyntheticAdapter(dir: string, baseDir: string, shape: SyntheticShape): Promise<void> {
+  const H = shape.hidden_size;
+  const kv = (H / shape.num_attention_heads) * shape.num_key_value_heads;
+  const r = 8;
+  const prng = new Prng(5);
+  const tensors = [];
+  for (let l = 0; l < shape.num_hidden_layers; l++) {
+    for (const [name, out] of [['q_proj', H], ['v_proj', kv]] as const) {
+      tensors.push({
+        key: `base_model.model.model.layers.${l}.self_attn.${name}`,
+        a: Float32Array.from({ length: r * H }, () => (prng.next() - 0.5) * 0.1),
+        b: Float32Array.from({ length: out * r }, () => (prng.next() - 0.5) * 0.01),
+        aShape: [r, H],
+        bShape: [out, r],
+      });
+    }
+  }
+  await writePeftAdapter(dir, makeAdapterConfig({ baseModel: baseDir, r, alpha: 16, dropout: 0, targetModules: ['q_proj', 'v_proj'], useRslora: false }), tensors);
+}
+
+export async function benchScale(root: string, work: string, tokenizerDir: string, args: string[]): Promise<ScaleResults> {
+  const models = Object.keys(SCALE_MODELS).filter((m) => args.includes(m));
+  const modes = BASE_MODES.filter((m) => args.includes(m));
+  const phases = ['train', 'export'].filter((p) => args.includes(p));
+  const exportsAsked = args.filter((a) => EXPORT_ARGS[a]).map((a) => EXPORT_ARGS[a]);
+  if (exportsAsked.length && !phases.includes('export')) phases.push('export');
+  const timeoutS = Number(/^timeout=(\d+)$/.exec(args.find((a) => a.startsWith('timeout=')) ?? '')?.[1] ?? 1800);
+  const results: ScaleResults = { train: [], export: [], markdown: [] };
+  const loadAtStart = loadavg()[0];
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  // The tables are rewritten after every row: a run stopped half-way (the 7B takes long) keeps what it measured.
+  const save = () => {
+    const md: string[] = [];
+    // Other work on the machine slows every CPU-bound figure here; the load average says how much there was.
+    md.push(
+      `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus()[0]?.model ?? 'an unknown CPU'} (${availableParallelism()} threads), ${gib(totalmem())} RAM; wasm backend; ` +
+        `load average ${loadAtStart.toFixed(1)} at the start, ${loadavg()[0].toFixed(1)} at the end.`,
+      '',
+    );
+    if (results.train.length) {
+      md.push('| model | base mode | load | peak RSS (VmHWM) | estimate | step 1 / step 2 | tokens/s | status |', '|---|---|---|---|---|---|---|---|');
+      for (const r of results.train) {
+        const steps = r.stepSeconds ? r.stepSeconds.map((s) => `${s.toFixed(1)} s`).join(' / ') : '–';
+        md.push(`| ${r.model} | ${r.mode} | ${r.loadSeconds === undefined ? '–' : `${r.loadSeconds.toFixed(1)} s`} | ${gib(r.peakRssBytes)} | ${gib(r.estimateBytes)} | ${steps} | ${r.tokensPerSecond === undefined ? '–' : r.tokensPerSecond.toFixed(1)} | ${r.status} |`);
+      }
+      md.push('');
+    }
+    if (results.export.length) {
+      md.push(
+        '| model | export (adapter) | output | write | MB/s | disk MB/s | ratio | check (llama.cpp) | ratio incl. check | peak RSS write | bound (largest f32 + 256 MiB) | peak RSS check |',
+        '|---|---|---|---|---|---|---|---|---|---|---|---|',
+      );
+      for (const r of results.export) {
+        if (!r.outputBytes) {
+          md.push(`| ${r.model} | ${r.job} (${r.adapter}) | – | – | – | – | – | – | – | – | ${mib(r.boundBytes)} | – |`);
+          continue;
+        }
+        const mbs = r.outputBytes / 1e6 / r.writeSeconds;
+        const withCheck = r.outputBytes / 1e6 / (r.writeSeconds + r.verifySeconds);
+        md.push(
+          `| ${r.model} | ${r.job} (${r.adapter}) | ${mib(r.outputBytes)} | ${r.writeSeconds.toFixed(1)} s | ${mbs.toFixed(0)} | ${r.diskMBs.toFixed(0)} | ${(mbs / r.diskMBs).toFixed(2)}× | ${r.verifySeconds ? `${r.verifySeconds.toFixed(1)} s` : r.verification === 'not run' || r.verification === 'did not finish' ? `${r.verification}${r.timedOut ? ` in ${timeoutS} s` : ''}` : 'in write'} | ${r.verifySeconds || r.verification.startsWith('the HF') ? `${(withCheck / r.diskMBs).toFixed(2)}×` : '–'} | ${mib(r.writePeakBytes)} | ${mib(r.boundBytes)} | ${r.verifyPeakBytes ? mib(r.verifyPeakBytes) : '–'} |`,
+        );
+      }
+      md.push('');
+    }
+    results.markdown = md;
+    mkdirSync(path.join(root, 'bench/results'), { recursive: true });
+    writeFileSync(path.join(root, 'bench/results', `scale-${stamp}.md`), md.join('\n') + '\n');
+    writeFileSync(path.join(root, 'bench/results', `scale-${stamp}.json`), JSON.stringify({ train: results.train, export: results.export }, null, 2));
+  };
+  const data = path.join(work, 'scale-rows.json');
+  writeLongRows(data);
+
+  for (const key of models.length ? models : Object.keys(SCALE_MODELS)) {
+    const { label, shape } = SCALE_MODELS[key];
+    const base = path.join(work, `scale-${key}`);
+    const t = performance.now();
+    const params = await writeSyntheticModel(base, shape, tokenizerDir, { dtype: 'BF16', maxShardBytes: 2e9 });
+    console.error(`${label}: ${(params / 1e9).toFixed(2)}B parameters written as bf16 shards in ${((performance.now() - t) / 1000).toFixed(0)} s`);
+    let trainedAdapter: string | undefined;
+
+    if (phases.length === 0 || phases.includes('train')) {
+      for (const mode of modes.length ? modes : BASE_MODES) {
+        const support = baseDtypeSupport(mode);
+        if (!support) {
+          results.train.push({ model: label, mode, status: 'not supported by this build' });
+          continue;
+        }
+        const runDir = path.join(work, `scale-run-${key}-${mode}`);
+        console.error(`${label} ${mode}: training 2 steps (timeout ${timeoutS} s)`);
+        const r = runWorker(root, 'scale-train-worker.ts', [base, data, runDir, support === 'field' ? mode : 'default'], timeoutS);
+        const j = r.json as { loadSeconds: number; stepSeconds: number[]; tokensPerSecond: number; estimateBytes: number; adapterDir: string } | undefined;
+        results.train.push(
+          j
+            ? { model: label, mode: support === 'today' ? 'f32 (this build: f32 W and Wᵀ)' : mode, status: 'ok', loadSeconds: j.loadSeconds, peakRssBytes: r.peak, stepSeconds: j.stepSeconds, tokensPerSecond: j.tokensPerSecond, estimateBytes: j.estimateBytes }
+            : { model: label, mode: support === 'today' ? 'f32 (this build: f32 W and Wᵀ)' : mode, status: `failed: ${r.why}`, peakRssBytes: r.peak },
+        );
+        save();
+        if (j && !trainedAdapter) trainedAdapter = j.adapterDir;
+        else rmSync(runDir, { recursive: true, force: true });
+      }
+    }
+
+    if (phases.length === 0 || phases.includes('export')) {
+      let adapter = trainedAdapter;
+      const adapterLabel = adapter ? 'trained (2 steps)' : 'synthetic r 8 on q,v';
+      if (!adapter) {
+        adapter = path.join(work, `scale-adapter-${key}`);
+        await writeSyntheticAdapter(adapter, base, shape);
+      }
+      const config = parseLlamaConfig({ model_type: 'llama', ...shape });
+      const largest = Math.max(...[...expectedTensors(config).values()].map((d) => d.reduce((a, b) => a * b, 1))) * 4;
+      for (const [kind, job] of EXPORTS.filter(([k]) => !exportsAsked.length || exportsAsked.includes(k))) {
+        const out = path.join(work, kind === 'hf' ? `scale-out-${key}-hf` : `scale-out-${key}-${kind}.gguf`);
+        console.error(`${label}: ${job}`);
+        const r = runWorker(root, 'scale-export-worker.ts', [kind, base, adapter, out, args.includes('nocheck') ? 'nocheck' : 'check'], timeoutS);
+        const j = r.json as { writeSeconds: number; writePeakBytes: number; verifySeconds: number; verifyPeakBytes: number; verification: string } | undefined;
+        if (!j) {
+          results.export.push({ model: label, job: `${job}: failed: ${r.why}`, adapter: adapterLabel, outputBytes: 0, writeSeconds: 0, verifySeconds: 0, diskMBs: 0, writePeakBytes: 0, verifyPeakBytes: 0, boundBytes: largest + 256 * MiB, verification: '' });
+          rmSync(out, { recursive: true, force: true });
+          save();
+          continue;
+        }
+        const outputBytes = folderBytes(out);
+        rmSync(out, { recursive: true, force: true }); // before the disk reference, so both see the same free space
+        const diskMBs = diskWriteSpeed(work, outputBytes);
+        results.export.push({ model: label, job, adapter: adapterLabel, outputBytes, ...j, diskMBs, boundBytes: largest + 256 * MiB, timedOut: j.verification === 'did not finish' });
+        save();
+      }
+    }
+    rmSync(base, { recursive: true, force: true });
+  }
+
+  save();
+  return results;
+}
