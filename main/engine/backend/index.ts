@@ -42,16 +42,54 @@ export async function initBackend(requested: BackendChoice = 'auto', opts: { thr
   const order: BackendChoice[] = requested === 'auto' ? ['gpu', 'webgpu', 'node', 'wasm', 'cpu'] : [requested];
   for (const choice of order) {
     try {
-      const info = await LOADERS[choice](opts.threads);
+      const info = await withinStartTime(choice, LOADERS[choice](opts.threads), startTimeoutMs());
       current = { requested, skipped, ...info };
       return current;
     } catch (e) {
       const why = `${choice}: ${(e as Error).message.split('\n')[0]}`;
-      if (requested !== 'auto') throw new StudioError(`backend ${why}`, undefined, 'backend/unavailable');
+      // A stalled start is not skipped even under auto: it may still finish later and switch tfjs's backend under us.
+      const stalled = e instanceof StudioError && e.code === 'backend/stalled';
+      if (requested !== 'auto' || stalled) throw new StudioError(`backend ${why}`, undefined, e instanceof StudioError ? e.code : 'backend/unavailable');
       skipped.push(why);
     }
   }
   throw new StudioError(`no tfjs backend could start (${skipped.join('; ')})`, undefined, 'backend/unavailable');
+}
+
+/**
+ * How long a backend may take to start. A healthy start takes 1-12 s here (wasm on 2 busy cores, SwiftShader
+ * compiling); one that stalls (the wasm thread pool: tfjs-backend-wasm waits for all 8 of its pool workers to load
+ * before it resolves, and a worker that never reports leaves it waiting for ever) would otherwise hang the command
+ * or job before its first line. LORA_STUDIO_BACKEND_START_TIMEOUT_S overrides it.
+ */
+export const BACKEND_START_TIMEOUT_S = 30;
+
+const STALL_ADVICE: Partial<Record<BackendChoice, string>> = {
+  wasm: 'its thread pool did not come up; try --threads 1 (no pool) or --backend cpu',
+  webgpu: 'the GPU adapter or driver did not answer; try --backend wasm',
+  'webgpu-software': 'SwiftShader did not answer; try --backend wasm',
+};
+
+function startTimeoutMs(): number {
+  const s = Number(process.env.LORA_STUDIO_BACKEND_START_TIMEOUT_S);
+  return (Number.isFinite(s) && s > 0 ? s : BACKEND_START_TIMEOUT_S) * 1000;
+}
+
+/** `start`, or a StudioError once `ms` have passed without it settling (a stalled start never does). */
+export async function withinStartTime<T>(choice: BackendChoice, start: Promise<T>, ms: number): Promise<T> {
+  const stall = process.env.LORA_STUDIO_SIMULATE_STALL === choice ? new Promise<T>(() => {}) : undefined; // test seam: a start that never ends
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const advice = STALL_ADVICE[choice] ?? 'try another --backend';
+      reject(new StudioError(`did not start within ${ms / 1000} s; ${advice}`, undefined, 'backend/stalled'));
+    }, ms);
+  });
+  try {
+    return await Promise.race([stall ?? start, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** The backend in use, if initBackend has run. */
