@@ -40,6 +40,7 @@ export async function initBackend(requested: BackendChoice = 'auto', opts: { thr
   }
   const skipped: string[] = [];
   const order: BackendChoice[] = requested === 'auto' ? ['gpu', 'webgpu', 'node', 'wasm', 'cpu'] : [requested];
+  await tfjs(); // imported before the clock starts: on a busy machine the import alone took up to 28 s
   for (const choice of order) {
     try {
       const info = await withinStartTime(choice, LOADERS[choice](opts.threads), startTimeoutMs());
@@ -57,12 +58,13 @@ export async function initBackend(requested: BackendChoice = 'auto', opts: { thr
 }
 
 /**
- * How long a backend may take to start. A healthy start takes 1-12 s here (wasm on 2 busy cores, SwiftShader
- * compiling); one that stalls (the wasm thread pool: tfjs-backend-wasm waits for all 8 of its pool workers to load
- * before it resolves, and a worker that never reports leaves it waiting for ever) would otherwise hang the command
- * or job before its first line. LORA_STUDIO_BACKEND_START_TIMEOUT_S overrides it.
+ * How long a backend may take to start, tfjs's import not counted. A healthy wasm start took 3.6-12 s in 60 fresh
+ * processes on this 2-core machine at a load average above 20, and over 30 s once (import included) in a busy test
+ * run. One that stalls would otherwise hang the command or job before its first line: tfjs-backend-wasm resolves only
+ * when all 8 of its pool workers have reported loaded, and one that never does leaves it waiting for ever.
+ * LORA_STUDIO_BACKEND_START_TIMEOUT_S overrides it.
  */
-export const BACKEND_START_TIMEOUT_S = 30;
+export const BACKEND_START_TIMEOUT_S = 60;
 
 const STALL_ADVICE: Partial<Record<BackendChoice, string>> = {
   wasm: 'its thread pool did not come up; try --threads 1 (no pool) or --backend cpu',
