@@ -58,9 +58,9 @@ export async function initBackend(requested: BackendChoice = 'auto', opts: { thr
 }
 
 /**
- * How long a backend may take to start, tfjs's import not counted. A healthy wasm start took 3.6-12 s in 60 fresh
- * processes on this 2-core machine at a load average above 20, and over 30 s once (import included) in a busy test
- * run. One that stalls would otherwise hang the command or job before its first line: tfjs-backend-wasm resolves only
+ * How long a backend may take to start, tfjs's import not counted. A healthy wasm start (2 threads) took a median
+ * 2.8 s and at most 12.9 s in 293 fresh processes on this 2-core machine at load averages up to 20+
+ * (scripts/wasm-start-probe.ts), and over 30 s once (import included) in a busy test run. One that stalls would otherwise hang the command or job before its first line: tfjs-backend-wasm resolves only
  * when all 8 of its pool workers have reported loaded, and one that never does leaves it waiting for ever.
  * LORA_STUDIO_BACKEND_START_TIMEOUT_S overrides it.
  */
