@@ -55,9 +55,11 @@ describe('merge and export a tiny LLaMA + a trained adapter', () => {
 
   // Tolerances are relative to the largest logit: running x·(W + s·B·A) instead of x·W + s·(x·A)·B changes the
   // order of f32 roundings, which alone moves logits of size ~20 by ~2e-5 (10 ulps); the merged weights themselves
-  // are checked to be exact below.
-  it('the merged f32 checkpoint reloads and gives base + adapter logits within 1e-5 relative; f16 within 1e-3', async () => {
-    for (const [dtype, tol] of [['f32', 1e-5], ['f16', 1e-3]] as const) {
+  // are checked to be exact below. f16 keeps 11 significant bits (each weight within 4.9e-4 relative); through the
+  // 5 layers that reaches ~1e-3 of the largest logit: 1.03e-3 for the adapter trained with the mixSeeds dropout seeds
+  // (below 1e-3 with the earlier ones), so 2e-3 is the bound.
+  it('the merged f32 checkpoint reloads and gives base + adapter logits within 1e-5 relative; f16 within 2e-3', async () => {
+    for (const [dtype, tol] of [['f32', 1e-5], ['f16', 2e-3]] as const) {
       const out = path.join(work, `merged-${dtype}`);
       const input = await openExportInput(modelDir, adapterDir);
       await exportHfCheckpoint({ source: input.source, config: input.config, baseDir: modelDir, outDir: out, maxShardSize: 1e9, dtype });

@@ -1,7 +1,10 @@
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import type { JobEvent } from '../../main/api/contract.ts';
 import { initBackend } from '../../main/engine/backend/index.ts';
+import { JobHost } from '../../main/jobs/host.ts';
+import { nodeSpawner } from '../../main/jobs/spawner.ts';
 import { runFinetune } from '../../main/engine/train/finetune.ts';
 import type { TrainingEvent } from '../../main/engine/train/reports.ts';
 import { checkpointNames, runPaths } from '../../main/engine/train/run-folder.ts';
@@ -58,6 +61,23 @@ describe('a run folder holds one run', () => {
     expect(logs.find((m) => m.includes('resuming with settings that differ'))).toMatch(/learning_rate 0\.01 → 0\.02.*val_set_size 0 → 4/);
     expect(logs.some((m) => m.includes('removed an unfinished adapter file') && m.includes('.adapter_model.safetensors.tmp-4242-0badf00d'))).toBe(true);
     expect(existsSync(stale)).toBe(false);
+  });
+
+  it('the studio refuses the same way: a finetune job into a folder that holds a run fails with that sentence', async () => {
+    const runsDir = path.join(setup.work, 'studio-runs');
+    const dir = path.join(runsDir, 'taken');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ base_model: setup.baseModel, data_path: setup.dataPath }));
+    writeFileSync(path.join(dir, 'metrics.jsonl'), '');
+    const host = new JobHost({ spawner: nodeSpawner(), runsDir });
+    const events: JobEvent[] = [];
+    host.onEvent((e) => events.push(e));
+    const job = host.start('finetune', { base_model: setup.baseModel, data_path: setup.dataPath, output_dir: 'taken', cutoff_len: 64, backend: 'wasm' });
+    await host.whenIdle();
+    const failed = events.find((e) => e.jobId === job.id && e.type === 'failed');
+    expect(failed).toMatchObject({ error: expect.stringMatching(/taken: already holds a run \(config\.json, metrics\.jsonl\).*--resume_from_checkpoint true/) });
+    expect(failed?.type === 'failed' && failed.lastOutput.join('\n')).not.toMatch(/\n\s+at /);
+    await host.close();
   });
 
   it('one step with warmup trains nothing, and the message says why and how many steps are needed', async () => {

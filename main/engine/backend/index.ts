@@ -40,18 +40,58 @@ export async function initBackend(requested: BackendChoice = 'auto', opts: { thr
   }
   const skipped: string[] = [];
   const order: BackendChoice[] = requested === 'auto' ? ['gpu', 'webgpu', 'node', 'wasm', 'cpu'] : [requested];
+  await tfjs(); // imported before the clock starts: on a busy machine the import alone took up to 28 s
   for (const choice of order) {
     try {
-      const info = await LOADERS[choice](opts.threads);
+      const info = await withinStartTime(choice, LOADERS[choice](opts.threads), startTimeoutMs());
       current = { requested, skipped, ...info };
       return current;
     } catch (e) {
       const why = `${choice}: ${(e as Error).message.split('\n')[0]}`;
-      if (requested !== 'auto') throw new StudioError(`backend ${why}`, undefined, 'backend/unavailable');
+      // A stalled start is not skipped even under auto: it may still finish later and switch tfjs's backend under us.
+      const stalled = e instanceof StudioError && e.code === 'backend/stalled';
+      if (requested !== 'auto' || stalled) throw new StudioError(`backend ${why}`, undefined, e instanceof StudioError ? e.code : 'backend/unavailable');
       skipped.push(why);
     }
   }
   throw new StudioError(`no tfjs backend could start (${skipped.join('; ')})`, undefined, 'backend/unavailable');
+}
+
+/**
+ * How long a backend may take to start, tfjs's import not counted. A healthy wasm start (2 threads) took a median
+ * 2.8 s and at most 12.9 s in 293 fresh processes on this 2-core machine at load averages up to 20+
+ * (scripts/wasm-start-probe.ts), and over 30 s once (import included) in a busy test run. One that stalls would otherwise hang the command or job before its first line: tfjs-backend-wasm resolves only
+ * when all 8 of its pool workers have reported loaded, and one that never does leaves it waiting for ever.
+ * LORA_STUDIO_BACKEND_START_TIMEOUT_S overrides it.
+ */
+export const BACKEND_START_TIMEOUT_S = 60;
+
+const STALL_ADVICE: Partial<Record<BackendChoice, string>> = {
+  wasm: 'its thread pool did not come up; try --threads 1 (no pool) or --backend cpu',
+  webgpu: 'the GPU adapter or driver did not answer; try --backend wasm',
+  'webgpu-software': 'SwiftShader did not answer; try --backend wasm',
+};
+
+function startTimeoutMs(): number {
+  const s = Number(process.env.LORA_STUDIO_BACKEND_START_TIMEOUT_S);
+  return (Number.isFinite(s) && s > 0 ? s : BACKEND_START_TIMEOUT_S) * 1000;
+}
+
+/** `start`, or a StudioError once `ms` have passed without it settling (a stalled start never does). */
+export async function withinStartTime<T>(choice: BackendChoice, start: Promise<T>, ms: number): Promise<T> {
+  const stall = process.env.LORA_STUDIO_SIMULATE_STALL === choice ? new Promise<T>(() => {}) : undefined; // test seam: a start that never ends
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const advice = STALL_ADVICE[choice] ?? 'try another --backend';
+      reject(new StudioError(`did not start within ${ms / 1000} s; ${advice}`, undefined, 'backend/stalled'));
+    }, ms);
+  });
+  try {
+    return await Promise.race([stall ?? start, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** The backend in use, if initBackend has run. */

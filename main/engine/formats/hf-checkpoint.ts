@@ -3,6 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { FormatError } from '../errors.ts';
 import { DTYPE_BYTES } from './dtypes.ts';
+import { ADAPTER_CONFIG, ADAPTER_WEIGHTS } from './peft-adapter.ts';
 import { compareNames } from './safetensors-header.ts';
 import { openSafetensors, type SafetensorsFile } from './safetensors.ts';
 import type { TensorInfo, TensorSource } from './tensor-source.ts';
@@ -46,7 +47,7 @@ export class CheckpointTensors implements TensorSource {
     if (names.includes(SINGLE_FILE)) return CheckpointTensors.single(dir, path.join(dir, SINGLE_FILE));
 
     const loose = names.filter((n) => n.endsWith('.safetensors'));
-    if (names.includes('adapter_model.safetensors') || names.includes('adapter_config.json')) {
+    if (names.includes(ADAPTER_WEIGHTS) || names.includes(ADAPTER_CONFIG)) {
       throw new FormatError('this is a LoRA adapter folder, not a model; give the base model folder (and the adapter separately)', dir, 'checkpoint/adapter');
     }
     if (loose.length) {

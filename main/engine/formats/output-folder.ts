@@ -53,8 +53,9 @@ export async function checkOutputParent(target: string, what: string): Promise<s
   if (fsType) throw new StudioError(`${where}: ${at} is on the kernel's ${fsType} file system, which holds no files; choose a folder on a disk`, at, 'output/special');
   try {
     await access(at, constants.W_OK);
-  } catch {
-    throw new StudioError(`${where}: ${at} is not writable by this user; choose a folder you can write to`, at, 'output/not-writable');
+  } catch (e) {
+    const why = (e as NodeJS.ErrnoException).code === 'EROFS' ? 'is on a read-only file system' : 'is not writable by this user';
+    throw new StudioError(`${where}: ${at} ${why}; choose a folder you can write to`, at, 'output/not-writable');
   }
   return at;
 }

@@ -111,7 +111,7 @@ export async function readPeftAdapter(dir: string, base: LlamaConfig): Promise<L
         'adapter/bin',
       );
     }
-    throw new FormatError('no adapter_model.safetensors', dir, 'adapter/missing');
+    throw new FormatError(`no ${ADAPTER_WEIGHTS}`, dir, 'adapter/missing');
   }
   let raw: unknown;
   try {

@@ -16,9 +16,8 @@ import { loadTemplate } from '../data/templates.ts';
 import { StudioError } from '../errors.ts';
 import { rethrowFsError, withFsErrors } from '../fs-errors.ts';
 import { removeStaleTempFiles, writeFileAtomic } from '../formats/atomic-write.ts';
-import { makeOutputFolder } from '../formats/output-folder.ts';
 import { readPeftAdapter, type LoadedAdapter } from '../formats/peft-adapter.ts';
-import { DEFAULT_MAX_POSITIONS, loadLlamaConfig, type LlamaConfig } from '../model/config.ts';
+import { loadLlamaConfig } from '../model/config.ts';
 import { loadModel } from '../model/load.ts';
 import { LoraAdapter, checkTargets } from '../model/lora.ts';
 import { checkLoraRank } from '../model/projections.ts';
@@ -30,9 +29,9 @@ import { AdamW, ADAMW_DEFAULTS } from './adamw.ts';
 import { latestGoodCheckpoint, pruneCheckpoints, removeStaleTemps, requireGoodCheckpoint, writeCheckpoint } from './checkpoint.ts';
 import type { FinetuneConfig } from './config.ts';
 import { trainableParamsLine, type TrainingEvent, type TrainingListener } from './reports.ts';
-import { describeChanges, resumeSettingChanges } from './resume-settings.ts';
-import { appendMetric, checkpointName, removeRunFiles, runFilesIn, runPaths, type RunPaths } from './run-folder.ts';
-import { fillCheckpoint, restoreCheckpoint, saveAdapter, TRAINING_CONFIG, verifySavedAdapter, type TrainerStateFile } from './run-state.ts';
+import { appendMetric, checkpointName, runPaths } from './run-folder.ts';
+import { checkResumeSettings, isResuming, prepareRunFolder, refuseCutoffBeyondContext } from './run-start-checks.ts';
+import { fillCheckpoint, restoreCheckpoint, saveAdapter, verifySavedAdapter, type TrainerStateFile } from './run-state.ts';
 import { linearWarmupDecay } from './schedule.ts';
 import { NonFiniteLossError, START, totalSteps, train, type TrainerPosition } from './trainer.ts';
 
@@ -238,69 +237,6 @@ async function refuseIfDeviceTooSmall(
   if (refusal) throw new StudioError(refusal, config.base_model, 'train/device-memory');
   const mem = device.totalBytes === null ? `device memory ${device.memorySource}` : `${(device.totalBytes / 2 ** 30).toFixed(1)} GiB device memory (${device.memorySource})`;
   log(`WebGPU device ${device.name}: ${mem}; estimated ${(est.totalBytes / 2 ** 30).toFixed(2)} GiB for training, largest tensor ${(est.largestTensor.bytes / 2 ** 20).toFixed(1)} MiB of ${(device.maxBindingBytes / 2 ** 20).toFixed(0)} MiB allowed`);
-}
-
-/**
- * cutoff_len above the model's context is refused, not clamped: positions past max_position_embeddings are ones the
- * model never saw (RoPE gives them angles it was not trained on), attention cost grows with the square of the length,
- * and a silent clamp would train on other data than the user asked for.
- */
-function refuseCutoffBeyondContext(config: FinetuneConfig, model: LlamaConfig): void {
-  if (config.cutoff_len <= model.maxPositions) return;
-  const declared = model.raw.max_position_embeddings === undefined ? ` (config.json gives no max_position_embeddings; ${DEFAULT_MAX_POSITIONS} assumed)` : '';
-  throw new StudioError(
-    `cutoff_len ${config.cutoff_len} is above the model's context of ${model.maxPositions} tokens${declared}; set cutoff_len to ${model.maxPositions} or less`,
-    path.join(config.base_model, 'config.json'),
-    'config/cutoff-len',
-  );
-}
-
-function isResuming(config: FinetuneConfig): boolean {
-  const r = config.resume_from_checkpoint;
-  return !(r === null || r === false || r === 'false');
-}
-
-/**
- * Check the output folder and make it. A folder that already holds a run is refused unless the run is resumed or
- * `overwrite` is set (then the old run's files are removed first, and their names returned): two runs in one folder
- * mix their checkpoints and metrics, and a later resume would continue the wrong one.
- */
-async function prepareRunFolder(config: FinetuneConfig, paths: RunPaths): Promise<string[]> {
-  if (config.overwrite && isResuming(config)) {
-    throw new StudioError('resume_from_checkpoint and overwrite both set: resume the run or start it over, not both', paths.dir, 'run/conflict');
-  }
-  await makeOutputFolder(paths.dir, 'output_dir');
-  const existing = runFilesIn(paths.dir);
-  if (existing.length === 0 || isResuming(config)) return [];
-  if (!config.overwrite) {
-    throw new StudioError(
-      `already holds a run (${existing.join(', ')}). Continue it with --resume_from_checkpoint true, start it over with --overwrite true (deletes those files), or choose another output_dir`,
-      paths.dir,
-      'run/exists',
-    );
-  }
-  return removeRunFiles(paths.dir);
-}
-
-/** Name every setting that differs from the checkpoint's; refuse those the checkpoint cannot continue with. */
-function checkResumeSettings(config: FinetuneConfig, checkpoint: string, log: (m: string, l?: 'info' | 'warn') => void): void {
-  const file = path.join(checkpoint, TRAINING_CONFIG);
-  let saved: Record<string, unknown>;
-  try {
-    saved = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-  } catch {
-    return; // verified by its manifest; a checkpoint written before training_config.json existed has nothing to compare
-  }
-  const { refused, changed } = resumeSettingChanges(saved, config);
-  if (refused.length) {
-    throw new StudioError(
-      `cannot resume with ${describeChanges(refused)}: the checkpoint's LoRA weights, optimizer moments and position were made with the first values. ` +
-        'Resume with the saved settings, or start a new run (another output_dir, or --overwrite true)',
-      file,
-      'run/resume-settings',
-    );
-  }
-  if (changed.length) log(`resuming with settings that differ from ${file}: ${describeChanges(changed)}; the result will not equal an uninterrupted run`, 'warn');
 }
 
 async function findResumeCheckpoint(config: FinetuneConfig, root: string, log: (m: string, l?: 'info' | 'warn') => void) {

@@ -20,6 +20,7 @@ export const FIELD_HELP_ZH: Record<string, string> = {
   add_eos_token: 'Alpaca-LoRA 的选项：放得下时每个样本都以 EOS 结尾（其代码总会添加）；打开时提示词掩码也计入提示词自身的 EOS。',
   group_by_length: '把长度相近的样本放在同一批：更快，但损失曲线不那么平滑。',
   resume_from_checkpoint: '从某个检查点文件夹继续，或填 true 从 output_dir 中最新的完好检查点继续。',
+  overwrite: '在已有训练记录的 output_dir 中重新开始：先删除其中的配置、指标、检查点和适配器（其他文件保留）。',
   prompt_template_name: 'alpaca、alpaca_legacy、alpaca_short、vigogne，或一个模板 JSON 文件。',
   backend: 'tfjs 计算后端：auto 选择能加载的最快后端（tfjs-node-gpu、硬件适配器上的 WebGPU、tfjs-node、wasm、cpu）；webgpu-software 是很慢的 SwiftShader 软件适配器，供测试用。',
   threads: 'wasm 后端的线程数（默认：全部核心）。',

@@ -9,7 +9,7 @@ import { call } from '../transport.ts';
 export type FieldSpec = CallReply<'finetune.fields'>['fields'][number];
 
 /** Fields the earlier steps set (model, data, template, cutoff, masking) or the studio sets (run folder). */
-export const SET_ELSEWHERE = new Set(['base_model', 'data_path', 'output_dir', 'prompt_template_name', 'cutoff_len', 'train_on_inputs', 'add_eos_token', 'resume_from_checkpoint']);
+export const SET_ELSEWHERE = new Set(['base_model', 'data_path', 'output_dir', 'prompt_template_name', 'cutoff_len', 'train_on_inputs', 'add_eos_token', 'resume_from_checkpoint', 'overwrite']);
 
 /** The schema defaults of the fields this step owns (never output_dir: the host gives each run its own folder). */
 export function defaultsOf(fields: FieldSpec[]): Record<string, unknown> {
