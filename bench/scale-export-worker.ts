@@ -19,7 +19,7 @@ function vmHwm(): number {
 
 const start = performance.now();
 const input = await openExportInput(baseDir, adapterDir);
-let tensors = 0;
+let tensors: number;
 try {
   if (kind === 'hf') {
     // The merge command's defaults: f16, 2GB shards.

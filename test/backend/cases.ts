@@ -11,7 +11,7 @@ import { LoraAdapter } from '../../main/engine/model/lora.ts';
 import { PROJECTIONS } from '../../main/engine/model/weights.ts';
 import { parseFinetuneConfig } from '../../main/engine/train/config.ts';
 import { runFinetune } from '../../main/engine/train/finetune.ts';
-import { labelledCount, microBatchGradients, type MicroBatch } from '../../main/engine/train/step.ts';
+import { labelledCount, microBatchGradients } from '../../main/engine/train/step.ts';
 import type { BackendChoice } from '../../main/engine/backend/index.ts';
 import { paddedTestBatch } from '../helpers/batches.ts';
 import { sharedPath } from '../helpers/shared-data.ts';

@@ -53,7 +53,7 @@ async function dawn(kind: AdapterKind): Promise<GPU> {
   try {
     mod = await import('webgpu');
   } catch (e) {
-    throw new Error(`the webgpu package (dawn.node) did not load: ${(e as Error).message.split('\n')[0]}`);
+    throw new Error(`the webgpu package (dawn.node) did not load: ${(e as Error).message.split('\n')[0]}`, { cause: e });
   }
   // tfjs-backend-webgpu uses the WebGPU globals (GPUBufferUsage, GPUMapMode, ...) as a browser has them.
   Object.assign(globalThis, mod.globals);

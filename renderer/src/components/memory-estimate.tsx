@@ -17,8 +17,10 @@ export function MemoryEstimate({ baseModel, settings }: { baseModel?: string; se
   const targets = Array.isArray(settings.lora_target_modules) ? (settings.lora_target_modules as string[]) : [];
   const baseDtype = BASE_DTYPE_CHOICES.find((c) => c === settings.base_dtype);
   const key = JSON.stringify([baseModel, micro, settings.cutoff_len, r, targets, baseDtype]);
+  // Settings that cannot be estimated show nothing (rather than the last estimate); no request is made for them.
+  const complete = !!baseModel && micro > 0 && r > 0 && targets.length > 0;
   useEffect(() => {
-    if (!baseModel || !(micro > 0) || !(r > 0) || targets.length === 0) return setEstimate(undefined);
+    if (!complete) return;
     // Settle for a moment: typing "16" should not ask twice.
     const timer = setTimeout(() => {
       call('finetune.estimate', { base_model: baseModel, micro_batch_size: micro, cutoff_len: settings.cutoff_len, lora_r: r, lora_target_modules: targets, base_dtype: baseDtype })
@@ -30,7 +32,7 @@ export function MemoryEstimate({ baseModel, settings }: { baseModel?: string; se
   }, [key]);
   if (!baseModel) return <p className="muted">{t('estimate.noModel')}</p>;
   if (error) return <p className="error">{error}</p>;
-  if (!estimate) return null;
+  if (!estimate || !complete) return null;
   const rows: [string, number][] = [
     [t('estimate.weights'), estimate.weightsBytes],
     ...(estimate.hostWeightsBytes > 0 ? [[t('estimate.hostWeights'), estimate.hostWeightsBytes] as [string, number]] : []),
