@@ -13,6 +13,9 @@ export interface WebGpuProgram {
   uniforms?: string;
   /** Adds `uniforms.size`, the output's element count. */
   size?: boolean;
+  /** Elements per buffer word, per input (4: the shader sees `array<vec4<f32>>`); the output's in outputComponent. */
+  variableComponents?: number[];
+  outputComponent?: number;
   getUserCode(): string;
 }
 
