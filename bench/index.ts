@@ -24,7 +24,7 @@ const only = process.argv.slice(2);
 const want = (part: string) => only.length === 0 || only.includes(part);
 
 interface TrainRow { model: string; config: string; backend: string; ours: number; torch: number; oursRss: number; torchRss: number }
-interface KernelRow { backend: string; config: string; fused: { kernels: number; ms: number }; plain: { kernels: number; ms: number } }
+interface KernelRow { backend: string; config: string; fused: { kernels: number; dispatches: number; ms: number }; plain: { kernels: number; dispatches: number; ms: number } }
 const results: { inference: InferenceRow[]; training: TrainRow[]; export: ExportRow[]; kernels: KernelRow[]; notes: string[] } = { inference: [], training: [], export: [], kernels: [], notes: [] };
 const mb = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
 
@@ -88,8 +88,8 @@ if (results.export.length) {
   lines.push('');
 }
 if (results.kernels.length) {
-  lines.push('| fused WGSL kernels vs tfjs ops | config | kernels per step fused / plain | ms per step fused / plain | speed ratio |', '|---|---|---|---|---|');
-  for (const r of results.kernels) lines.push(`| ${r.backend} | ${r.config} | ${r.fused.kernels} / ${r.plain.kernels} | ${r.fused.ms.toFixed(0)} / ${r.plain.ms.toFixed(0)} | ${(r.plain.ms / r.fused.ms).toFixed(2)}× |`);
+  lines.push('| fused WGSL kernels vs tfjs ops | config | tfjs kernels per step fused / plain | GPU dispatches per step fused / plain | ms per step fused / plain | speed ratio |', '|---|---|---|---|---|---|');
+  for (const r of results.kernels) lines.push(`| ${r.backend} | ${r.config} | ${r.fused.kernels} / ${r.plain.kernels} | ${r.fused.dispatches} / ${r.plain.dispatches} | ${r.fused.ms.toFixed(0)} / ${r.plain.ms.toFixed(0)} | ${(r.plain.ms / r.fused.ms).toFixed(2)}× |`);
   lines.push('');
 }
 lines.push(...results.notes.map((n) => `- ${n}`));
@@ -134,12 +134,12 @@ function benchKernels(): KernelRow[] {
     });
     const line = r.stdout.trim().split('\n').pop() ?? '';
     if (!line.startsWith('{')) throw new Error(/backend [\w-]+: (.*)/.exec(r.stderr)?.[1] ?? r.stderr.slice(-500));
-    return JSON.parse(line) as { backend: string; kernels: number; ms_per_step: number };
+    return JSON.parse(line) as { backend: string; kernels: number; dispatches: number; ms_per_step: number };
   };
   try {
     const fused = side('1');
     const plain = side('0');
-    return [{ backend: fused.backend, config: `stories260K, micro-batch ${B} × ${T}, LoRA r 8 on q_proj,v_proj`, fused: { kernels: fused.kernels, ms: fused.ms_per_step }, plain: { kernels: plain.kernels, ms: plain.ms_per_step } }];
+    return [{ backend: fused.backend, config: `stories260K, micro-batch ${B} × ${T}, LoRA r 8 on q_proj,v_proj`, fused: { kernels: fused.kernels, dispatches: fused.dispatches, ms: fused.ms_per_step }, plain: { kernels: plain.kernels, dispatches: plain.dispatches, ms: plain.ms_per_step } }];
   } catch (e) {
     const why = `fused kernels: no ${backend} adapter here (${(e as Error).message.trim()}); skipped${backend === 'webgpu' ? ' (bench kernels webgpu-software uses SwiftShader)' : ''}`;
     console.error(why);

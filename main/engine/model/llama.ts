@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { fusedMaskedSoftmax, fusedRmsNorm, fusedSwiGlu, onWebgpu } from '../backend/webgpu-kernels.ts';
+import { fusedRopeHeads } from '../backend/webgpu-rope.ts';
 import type { LlamaConfig } from './config.ts';
 import type { KVCache } from './kv-cache.ts';
 import { applyRope, ropeTables } from './rope.ts';
@@ -61,11 +62,9 @@ export class LlamaModel {
       for (let l = 0; l < c.numLayers; l++) {
         const layer = w.layers[l];
         const x = rmsNorm(h, layer.inputNorm, c.rmsNormEps); // [B·T, H]
-        const q = toHeads(project(x, l, 'q_proj', layer.proj.q_proj), B, T, c.numHeads, c.headDim); // [B, nH, T, D]
-        const k = toHeads(project(x, l, 'k_proj', layer.proj.k_proj), B, T, c.numKvHeads, c.headDim); // [B, nKV, T, D]
+        const qr = ropeHeads(project(x, l, 'q_proj', layer.proj.q_proj), B, T, c.numHeads, cos, sin); // [B, nH, T, D]
+        let kr = ropeHeads(project(x, l, 'k_proj', layer.proj.k_proj), B, T, c.numKvHeads, cos, sin); // [B, nKV, T, D]
         const v = toHeads(project(x, l, 'v_proj', layer.proj.v_proj), B, T, c.numKvHeads, c.headDim);
-        const qr = applyRope(q, cos, sin);
-        let kr = applyRope(k, cos, sin);
         let vAll = v;
         if (opts.cache) ({ k: kr, v: vAll } = opts.cache.append(l, kr, v)); // [B, nKV, past+T, D]
 
@@ -99,6 +98,12 @@ function swiGlu(gate: tf.Tensor2D, up: tf.Tensor2D): tf.Tensor2D {
 /** [B·T, heads·D] → [B, heads, T, D]. */
 function toHeads(x: tf.Tensor2D, B: number, T: number, heads: number, d: number): tf.Tensor4D {
   return tf.transpose(tf.reshape(x, [B, T, heads, d]), [0, 2, 1, 3]) as tf.Tensor4D;
+}
+
+/** A projection's output [B·T, heads·D] as rotated heads [B, heads, T, D]; on WebGPU one kernel does both steps. */
+function ropeHeads(x: tf.Tensor2D, B: number, T: number, heads: number, cos: tf.Tensor2D, sin: tf.Tensor2D): tf.Tensor4D {
+  if (onWebgpu()) return fusedRopeHeads(x, B, heads, cos, sin);
+  return applyRope(toHeads(x, B, T, heads, cos.shape[1]), cos, sin);
 }
 
 /**
