@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { fusedMaskedSoftmax, fusedRmsNorm, fusedSwiGlu, onWebgpu } from '../backend/webgpu-kernels.ts';
 import { fusedRopeHeads } from '../backend/webgpu-rope.ts';
+import { tiledBatchMatMul } from '../backend/webgpu-batched-matmul.ts';
 import type { LlamaConfig } from './config.ts';
 import type { KVCache } from './kv-cache.ts';
 import { applyRope, ropeTables } from './rope.ts';
@@ -115,12 +116,14 @@ function groupedAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: 
   const [B, nH, T, D] = q.shape;
   const nKV = k.shape[1];
   const rep = nH / nKV;
-  const qg = tf.reshape(q, [B, nKV, rep * T, D]); // query head h = g·rep + j sits in group g, rows j·T … j·T+T-1
+  const qg = tf.reshape(q, [B, nKV, rep * T, D]) as tf.Tensor4D; // query head h = g·rep + j sits in group g, rows j·T … j·T+T-1
   const scale = 1 / Math.sqrt(c.headDim);
-  const raw = tf.matMul(qg, k, false, true) as tf.Tensor4D; // [B, nKV, rep·T, S]
+  // On WebGPU both products (and their gradients) run in our register-tiled kernel (webgpu-batched-matmul.ts).
+  const matMul = onWebgpu() ? tiledBatchMatMul : (a: tf.Tensor4D, b: tf.Tensor4D, tA?: boolean, tB?: boolean) => tf.matMul(a, b, tA, tB) as tf.Tensor4D;
+  const raw = matMul(qg, k, false, true); // [B, nKV, rep·T, S]
   const stack = (t: tf.Tensor4D) => (rep === 1 ? t : tf.tile(t, [1, 1, rep, 1])); // [B|1, 1, rep·T, S]
   const probs = onWebgpu() ? fusedMaskedSoftmax(raw, mask.keep, scale) : tf.softmax(tf.add(tf.mul(tf.mul(raw, scale), stack(mask.keep)), stack(mask.fill)));
-  const out = tf.matMul(probs, v); // [B, nKV, rep·T, D]
+  const out = matMul(probs as tf.Tensor4D, v); // [B, nKV, rep·T, D]
   return tf.reshape(out, [B, nH, T, D]) as tf.Tensor4D;
 }
 
