@@ -121,7 +121,7 @@ function probeWebgpu(model: string): string | undefined {
 }
 
 /**
- * The fused WGSL kernels (RMSNorm, SwiGLU, masked softmax) against tfjs's own ops on the same WebGPU adapter: a hardware
+ * The fused WGSL kernels (RMSNorm, SwiGLU, masked softmax, RoPE, LoRA, cross-entropy, tiled attention products) against tfjs's own ops on the same WebGPU adapter: a hardware
  * one when there is one; SwiftShader only when asked (`bench kernels webgpu-software`), as it emulates a GPU on the CPU.
  */
 function benchKernels(): KernelRow[] {
