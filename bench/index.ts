@@ -42,7 +42,7 @@ const want = (part: string) => !only.includes('scale') && (parts.length === 0 ||
 const repeats = Math.max(3, Number(process.env.BENCH_REPEATS ?? 3));
 
 interface TrainRow { model: string; config: string; backend: string; threads: string; ours: number; torch: number; ratio: Spread; oursRss: number; torchRss: number }
-interface KernelRow { backend: string; config: string; fused: { kernels: number; ms: number }; plain: { kernels: number; ms: number } }
+interface KernelRow { backend: string; config: string; fused: { kernels: number; dispatches: number; ms: number }; plain: { kernels: number; dispatches: number; ms: number } }
 interface MatmulRow { backend: string; kernel: string; dtype: string; shape: string; direction: string; ours: number; tfjs: number; ours_gflops: number; tfjs_gflops: number }
 const results: { inference: InferenceRow[]; training: TrainRow[]; export: ExportRow[]; kernels: KernelRow[]; matmul: MatmulRow[]; scale?: ScaleResults; notes: string[] } = {
   inference: [], training: [], export: [], kernels: [], matmul: [], notes: [],
@@ -132,8 +132,8 @@ if (results.export.length) {
   lines.push('');
 }
 if (results.kernels.length) {
-  lines.push('| fused WGSL kernels vs tfjs ops | config | kernels per step fused / plain | ms per step fused / plain | speed ratio |', '|---|---|---|---|---|');
-  for (const r of results.kernels) lines.push(`| ${r.backend} | ${r.config} | ${r.fused.kernels} / ${r.plain.kernels} | ${r.fused.ms.toFixed(0)} / ${r.plain.ms.toFixed(0)} | ${(r.plain.ms / r.fused.ms).toFixed(2)}× |`);
+  lines.push('| fused WGSL kernels vs tfjs ops | config | tfjs kernels per step fused / plain | GPU dispatches per step fused / plain | ms per step fused / plain | speed ratio |', '|---|---|---|---|---|---|');
+  for (const r of results.kernels) lines.push(`| ${r.backend} | ${r.config} | ${r.fused.kernels} / ${r.plain.kernels} | ${r.fused.dispatches} / ${r.plain.dispatches} | ${r.fused.ms.toFixed(0)} / ${r.plain.ms.toFixed(0)} | ${(r.plain.ms / r.fused.ms).toFixed(2)}× |`);
   lines.push('');
 }
 if (results.matmul.length) {
@@ -173,7 +173,7 @@ function probeWebgpu(model: string): string | undefined {
 }
 
 /**
- * The fused WGSL kernels (RMSNorm, SwiGLU, masked softmax) against tfjs's own ops on the same WebGPU adapter: a hardware
+ * The fused WGSL kernels (RMSNorm, SwiGLU, masked softmax, RoPE, LoRA, cross-entropy, tiled attention products) against tfjs's own ops on the same WebGPU adapter: a hardware
  * one when there is one; SwiftShader only when asked (`bench kernels webgpu-software`), as it emulates a GPU on the CPU.
  */
 function benchKernels(): KernelRow[] {
@@ -186,12 +186,12 @@ function benchKernels(): KernelRow[] {
     });
     const line = r.stdout.trim().split('\n').pop() ?? '';
     if (!line.startsWith('{')) throw new Error(/backend [\w-]+: (.*)/.exec(r.stderr)?.[1] ?? r.stderr.slice(-500));
-    return JSON.parse(line) as { backend: string; kernels: number; ms_per_step: number };
+    return JSON.parse(line) as { backend: string; kernels: number; dispatches: number; ms_per_step: number };
   };
   try {
     const fused = side('1');
     const plain = side('0');
-    return [{ backend: fused.backend, config: `stories260K, micro-batch ${B} × ${T}, LoRA r 8 on q_proj,v_proj`, fused: { kernels: fused.kernels, ms: fused.ms_per_step }, plain: { kernels: plain.kernels, ms: plain.ms_per_step } }];
+    return [{ backend: fused.backend, config: `stories260K, micro-batch ${B} × ${T}, LoRA r 8 on q_proj,v_proj`, fused: { kernels: fused.kernels, dispatches: fused.dispatches, ms: fused.ms_per_step }, plain: { kernels: plain.kernels, dispatches: plain.dispatches, ms: plain.ms_per_step } }];
   } catch (e) {
     const why = `fused kernels: no ${backend} adapter here (${(e as Error).message.trim()}); skipped${backend === 'webgpu' ? ' (bench kernels webgpu-software uses SwiftShader)' : ''}`;
     console.error(why);

@@ -1,6 +1,6 @@
 // One side of the fused-kernel comparison (LORA_STUDIO_FUSED_KERNELS=0 or 1 decides which, at module load):
 // tsx bench/kernels-worker.ts MODEL_DIR BACKEND BATCH SEQ STEPS → one JSON line with the kernels tfjs runs per training
-// micro-step (forward + backward, LoRA r 8 on q_proj,v_proj) and the mean time of a step after two warm-up steps.
+// micro-step (forward + backward, LoRA r 8 on q_proj,v_proj), the GPU dispatches among them, and the mean time of a step after two warm-up steps.
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../main/engine/backend/index.ts';
 import { loadModel } from '../main/engine/model/load.ts';
@@ -22,8 +22,27 @@ const step = async () => tf.dispose((await microBatchGradients(model, adapter, m
 await step();
 await step();
 const profile = await tf.profile(step);
+const dispatches = await countDispatches(step);
 const start = performance.now();
 for (let i = 0; i < Number(steps); i++) await step();
 const msPerStep = (performance.now() - start) / Number(steps);
-console.log(JSON.stringify({ backend: info.detail, kernels: profile.kernels.length, ms_per_step: msPerStep, tokens_per_second: (B * T * 1000) / msPerStep }));
+console.log(JSON.stringify({ backend: info.detail, kernels: profile.kernels.length, dispatches, ms_per_step: msPerStep, tokens_per_second: (B * T * 1000) / msPerStep }));
 process.exit(0);
+
+/** GPU dispatches f makes: tfjs's profile also counts ops that dispatch nothing (reshapes, custom-gradient wrappers). */
+async function countDispatches(f: () => Promise<void>): Promise<number> {
+  const backend = tf.backend() as unknown as { runWebGPUProgram?: (...a: unknown[]) => unknown };
+  const original = backend.runWebGPUProgram;
+  if (!original) return 0;
+  let n = 0;
+  backend.runWebGPUProgram = function (...a: unknown[]) {
+    n++;
+    return original.apply(this, a);
+  };
+  try {
+    await f();
+  } finally {
+    backend.runWebGPUProgram = original;
+  }
+  return n;
+}

@@ -8,7 +8,8 @@ import { runProgram, type ProgramUniform, type WebGpuProgram as Program } from '
  * also define what the kernels must compute (the tests compare the two on the same backend).
  */
 
-const WORKGROUP = 64;
+/** Threads per workgroup; rowReduce's bodies stride over a row's columns by it. */
+export const WORKGROUP = 64;
 
 /** LORA_STUDIO_FUSED_KERNELS=0 turns them off (the benchmark compares both). */
 const disabled = process.env.LORA_STUDIO_FUSED_KERNELS === '0';
@@ -18,13 +19,16 @@ export function onWebgpu(): boolean {
   return !disabled && tf.getBackend() === 'webgpu';
 }
 
-/** A workgroup per row: the threads stride over the row's columns, then a tree reduction (sum or max) in workgroup memory. */
-function rowReduce(name: string, inputs: string[], rows: number, cols: number, body: string, uniforms = 'eps : f32,'): Program {
+/**
+ * A workgroup per row: the threads stride over the row's columns, then a tree reduction (sum or max) in workgroup
+ * memory. The first input is [rows, cols]; the output is too unless outputShape says otherwise (one value per row).
+ */
+export function rowReduce(name: string, inputs: string[], rows: number, cols: number, body: string, uniforms = 'eps : f32,', outputShape = [rows, cols]): Program {
   return {
     variableNames: inputs,
-    outputShape: [rows, cols],
+    outputShape,
     shaderKey: `${name}-${WORKGROUP}`,
-    dispatchLayout: { x: [0, 1] },
+    dispatchLayout: { x: outputShape.map((_, i) => i) },
     dispatch: [rows, 1, 1],
     workgroupSize: [WORKGROUP, 1, 1],
     uniforms,
@@ -55,7 +59,7 @@ function rowReduce(name: string, inputs: string[], rows: number, cols: number, b
       fn main(index : i32) {
         let row = index / ${WORKGROUP};
         let tid = i32(localId.x);
-        let cols = uniforms.outShape[1];
+        let cols = uniforms.${inputs[0]}Shape[1];
         ${body}
       }`,
   };

@@ -13,8 +13,9 @@ export interface WebGpuProgram {
   uniforms?: string;
   /** Adds `uniforms.size`, the output's element count. */
   size?: boolean;
-  /** Components per element of each input binding (4: the input is bound as array<vec4<f32>>). */
+  /** Elements per buffer word, per input (4: the shader sees `array<vec4<f32>>`); the output's in outputComponent. */
   variableComponents?: number[];
+  outputComponent?: number;
   /** WGSL `enable` directives (e.g. `enable f16;`), put before everything tfjs generates: directives must come first. */
   enables?: string;
   getUserCode(): string;

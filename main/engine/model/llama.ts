@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { fusedMaskedSoftmax, fusedRmsNorm, fusedSwiGlu, onWebgpu } from '../backend/webgpu-kernels.ts';
+import { fusedRopeHeads } from '../backend/webgpu-rope.ts';
+import { tiledBatchMatMul } from '../backend/webgpu-batched-matmul.ts';
 import type { LlamaConfig } from './config.ts';
 import type { KVCache } from './kv-cache.ts';
 import { applyRope, ropeTables } from './rope.ts';
@@ -62,11 +64,9 @@ export class LlamaModel {
       for (let l = 0; l < c.numLayers; l++) {
         const layer = w.layers[l];
         const x = rmsNorm(h, layer.inputNorm, c.rmsNormEps); // [B·T, H]
-        const q = toHeads(project(x, l, 'q_proj', layer.proj.q_proj), B, T, c.numHeads, c.headDim); // [B, nH, T, D]
-        const k = toHeads(project(x, l, 'k_proj', layer.proj.k_proj), B, T, c.numKvHeads, c.headDim); // [B, nKV, T, D]
+        const qr = ropeHeads(project(x, l, 'q_proj', layer.proj.q_proj), B, T, c.numHeads, cos, sin); // [B, nH, T, D]
+        let kr = ropeHeads(project(x, l, 'k_proj', layer.proj.k_proj), B, T, c.numKvHeads, cos, sin); // [B, nKV, T, D]
         const v = toHeads(project(x, l, 'v_proj', layer.proj.v_proj), B, T, c.numKvHeads, c.headDim);
-        const qr = applyRope(q, cos, sin);
-        let kr = applyRope(k, cos, sin);
         let vAll = v;
         if (opts.cache) ({ k: kr, v: vAll } = opts.cache.append(l, kr, v)); // [B, nKV, past+T, D]
 
@@ -102,6 +102,12 @@ function toHeads(x: tf.Tensor2D, B: number, T: number, heads: number, d: number)
   return tf.transpose(tf.reshape(x, [B, T, heads, d]), [0, 2, 1, 3]) as tf.Tensor4D;
 }
 
+/** A projection's output [B·T, heads·D] as rotated heads [B, heads, T, D]; on WebGPU one kernel does both steps. */
+function ropeHeads(x: tf.Tensor2D, B: number, T: number, heads: number, cos: tf.Tensor2D, sin: tf.Tensor2D): tf.Tensor4D {
+  if (onWebgpu()) return fusedRopeHeads(x, B, heads, cos, sin);
+  return applyRope(toHeads(x, B, T, heads, cos.shape[1]), cos, sin);
+}
+
 /**
  * Causal GQA attention without copying K and V per query head: the rep = nH/nKV query heads that share a KV
  * head are stacked along the time axis, so one product per KV head serves them all.
@@ -111,12 +117,14 @@ function groupedAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: 
   const [B, nH, T, D] = q.shape;
   const nKV = k.shape[1];
   const rep = nH / nKV;
-  const qg = tf.reshape(q, [B, nKV, rep * T, D]); // query head h = g·rep + j sits in group g, rows j·T … j·T+T-1
+  const qg = tf.reshape(q, [B, nKV, rep * T, D]) as tf.Tensor4D; // query head h = g·rep + j sits in group g, rows j·T … j·T+T-1
   const scale = 1 / Math.sqrt(c.headDim);
-  const raw = tf.matMul(qg, k, false, true) as tf.Tensor4D; // [B, nKV, rep·T, S]
+  // On WebGPU both products (and their gradients) run in our register-tiled kernel (webgpu-batched-matmul.ts).
+  const matMul = onWebgpu() ? tiledBatchMatMul : (a: tf.Tensor4D, b: tf.Tensor4D, tA?: boolean, tB?: boolean) => tf.matMul(a, b, tA, tB) as tf.Tensor4D;
+  const raw = matMul(qg, k, false, true); // [B, nKV, rep·T, S]
   const stack = (t: tf.Tensor4D) => (rep === 1 ? t : tf.tile(t, [1, 1, rep, 1])); // [B|1, 1, rep·T, S]
   const probs = onWebgpu() ? fusedMaskedSoftmax(raw, mask.keep, scale) : tf.softmax(tf.add(tf.mul(tf.mul(raw, scale), stack(mask.keep)), stack(mask.fill)));
-  const out = tf.matMul(probs, v); // [B, nKV, rep·T, D]
+  const out = matMul(probs as tf.Tensor4D, v); // [B, nKV, rep·T, D]
   return tf.reshape(out, [B, nH, T, D]) as tf.Tensor4D;
 }
 

@@ -6,6 +6,8 @@ import type { ProjectionFn } from './llama.ts';
 import { PROJECTIONS, projectionPath, projectionShape, unknownProjections, type ProjectionName } from './projections.ts';
 import { applyFrozen } from './llama.ts';
 import { loraScale } from './lora-scale.ts';
+import { onWebgpu } from '../backend/webgpu-kernels.ts';
+import { fusedLoraFits, fusedLoraUp } from '../backend/webgpu-lora.ts';
 
 export { loraScale } from './lora-scale.ts';
 
@@ -113,7 +115,7 @@ export class LoraAdapter {
       if (!m) return base_y;
       const seed = opts.dropout === undefined ? undefined : dropoutSeed(opts.dropout, layer, name);
       const dropped = rate > 0 ? tf.dropout(x, rate, undefined, seed) : x;
-      return tf.add(base_y, tf.mul(loraDelta(dropped as tf.Tensor2D, m.aT, m.bT), this.scale)) as tf.Tensor2D;
+      return addLoraDelta(base_y, dropped as tf.Tensor2D, m, this.scale);
     };
   }
 
@@ -132,6 +134,16 @@ export class LoraAdapter {
   dispose(): void {
     tf.dispose(this.variables);
   }
+}
+
+/**
+ * base_y + scale·(x·Aᵀ)·Bᵀ. On WebGPU the second product, the scale and the add are one kernel (webgpu-lora.ts) and
+ * x·Aᵀ is tfjs's matMul, whose gradients take the transposes inside the kernel; elsewhere loraDelta below.
+ */
+function addLoraDelta(base_y: tf.Tensor2D, x: tf.Tensor2D, m: LoraModule, scale: number): tf.Tensor2D {
+  const [r, out] = m.bT.shape;
+  if (onWebgpu() && fusedLoraFits(r, out)) return fusedLoraUp(base_y, tf.matMul(x, m.aT), m.bT, scale);
+  return tf.add(base_y, tf.mul(loraDelta(x, m.aT, m.bT), scale)) as tf.Tensor2D;
 }
 
 /**

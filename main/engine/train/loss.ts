@@ -1,4 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
+import { fusedCrossEntropySum } from '../backend/webgpu-cross-entropy.ts';
+import { onWebgpu } from '../backend/webgpu-kernels.ts';
 import { IGNORE_INDEX } from '../data/encode.ts';
 
 /**
@@ -26,6 +28,13 @@ export function shiftedTargets(labels: Int32Array, B: number, T: number) {
  * (softmax − onehot)·weight, because tfjs's gather gradient needs UnsortedSegmentSum, which wasm lacks.
  */
 export function weightedCrossEntropySum(logits: tf.Tensor2D, targets: Int32Array, weights: Float32Array): tf.Scalar {
+  if (onWebgpu()) {
+    // One kernel each way (webgpu-cross-entropy.ts); it keeps its own references to the label tensors.
+    const [t, w] = [tf.tensor1d(targets, 'int32'), tf.tensor1d(weights)];
+    const loss = fusedCrossEntropySum(logits, t, w);
+    tf.dispose([t, w]);
+    return loss;
+  }
   const [N, V] = logits.shape;
   const flatIndex = targets.map((t, n) => n * V + t);
   const op = tf.customGrad((...args) => {
