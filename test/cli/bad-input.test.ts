@@ -135,7 +135,7 @@ const CASES: Case[] = [
   { what: 'finetune --output_dir is a file', args: () => ft('--output_dir', at('a-file')), names: () => at('a-file') },
   { what: 'finetune on a read-only file system', args: () => ft('--output_dir', path.join(ro(), 'runs', 'r')), names: () => /read-only.*\[EROFS\]/, mount: 'ro' },
   { what: 'merge onto a full disk', args: () => merge(M, A, path.join(full(), 'merged')), names: () => new RegExp(`${full()}/merged.*disk is full.*\\[ENOSPC\\]`), mount: 'full' },
-  { what: 'export-state-dict --output_dir is a file', args: () => ['export-state-dict', '--base_model', M, '--output_dir', at('a-file')], names: () => `${at('a-file')}: is a file, not a folder` },
+  { what: 'export-state-dict --output_dir is a file', args: () => ['export-state-dict', '--base_model', M, '--output_dir', at('a-file')], names: () => `${at('a-file')}: --output_dir is a file, not a folder` },
   { what: 'merge --output_dir /proc/x', args: () => merge(M, A, '/proc/x'), names: () => '/proc/x' },
 
   // Missing, truncated and garbage files, for every command.

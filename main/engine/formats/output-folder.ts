@@ -54,8 +54,10 @@ export async function checkOutputParent(target: string, what: string): Promise<s
   try {
     await access(at, constants.W_OK);
   } catch (e) {
-    const why = (e as NodeJS.ErrnoException).code === 'EROFS' ? 'is on a read-only file system' : 'is not writable by this user';
-    throw new StudioError(`${where}: ${at} ${why}; choose a folder you can write to`, at, 'output/not-writable');
+    // The errno code stays in brackets, as in fs-errors.ts, so a search for it still finds help.
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'EROFS' ? 'is on a read-only file system' : 'is not writable by this user';
+    throw new StudioError(`${where}: ${at} ${why}; choose a folder you can write to${code ? ` [${code}]` : ''}`, at, 'output/not-writable');
   }
   return at;
 }

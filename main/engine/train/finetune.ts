@@ -67,7 +67,7 @@ export async function runFinetune(
     listener(e);
   };
   const log = (message: string, level: 'info' | 'warn' = 'info') => emit({ type: 'log', level, message });
-  if (removed.length) log(`overwrite: removed the previous run's ${removed.join(', ')} from ${runDir}`, 'warn');
+  for (const note of removed) log(note, 'warn');
 
   for (const t of await removeStaleTemps(checkpointsDir)) log(`removed an unfinished checkpoint left by a crash: ${t}`, 'warn');
   for (const t of await removeStaleTempFiles(paths.adapter)) log(`removed an unfinished adapter file left by a crash: ${t}`, 'warn');

@@ -135,7 +135,8 @@ export function readRunConfig(file: string): Record<string, unknown> | undefined
 
 /**
  * What in `runDir` belongs to a fine-tuning run: metrics.jsonl, checkpoints/, adapter/ and a run's config.json.
- * Empty when the folder is new, empty, or holds only other files.
+ * Empty when the folder is new, empty, or holds only other files, or only the metrics of a start that failed before
+ * step 1 (no config.json, checkpoint or adapter: nothing was trained; see setAsideFailedStart).
  */
 export function runFilesIn(runDir: string): string[] {
   const p = runPaths(runDir);
@@ -144,7 +145,20 @@ export function runFilesIn(runDir: string): string[] {
   for (const [name, full] of [[METRICS, p.metrics], [CHECKPOINTS, p.checkpoints], [ADAPTER_DIR, p.adapter]] as const) {
     if (existsSync(full)) found.push(name);
   }
-  return found;
+  return found.length === 1 && found[0] === METRICS ? [] : found;
+}
+
+/**
+ * A start that failed before step 1 (bad data, a model that does not fit) leaves only its log in metrics.jsonl. A new
+ * attempt in the same folder keeps that log beside it, renamed, rather than appending a second run's lines to it.
+ * Returns the new name, or undefined when there was none.
+ */
+export async function setAsideFailedStart(runDir: string): Promise<string | undefined> {
+  const p = runPaths(runDir);
+  if (runFilesIn(runDir).length > 0 || !existsSync(p.metrics)) return undefined;
+  const aside = path.join(p.dir, `metrics.failed-start-${new Date().toISOString().replace(/[:.]/g, '-')}.jsonl`);
+  await rename(p.metrics, aside);
+  return aside;
 }
 
 const TRASH_PREFIX = '.overwritten-';

@@ -5,7 +5,7 @@ import { makeOutputFolder } from '../formats/output-folder.ts';
 import { DEFAULT_MAX_POSITIONS, type LlamaConfig } from '../model/config.ts';
 import type { FinetuneConfig } from './config.ts';
 import { describeChanges, resumeSettingChanges } from './resume-settings.ts';
-import { removeRunFiles, runFilesIn, type RunPaths } from './run-folder.ts';
+import { removeRunFiles, runFilesIn, setAsideFailedStart, type RunPaths } from './run-folder.ts';
 import { TRAINING_CONFIG } from './run-state.ts';
 
 /** The checks a fine-tuning run makes before it loads anything heavy: settings against the model, and its folder. */
@@ -32,7 +32,7 @@ export function isResuming(config: FinetuneConfig): boolean {
 
 /**
  * Check the output folder and make it. A folder that already holds a run is refused unless the run is resumed or
- * `overwrite` is set (then the old run's files are removed first, and their names returned): two runs in one folder
+ * `overwrite` is set (then the old run's files are removed first). Returns what was done, as sentences for the log: two runs in one folder
  * mix their checkpoints and metrics, and a later resume would continue the wrong one.
  */
 export async function prepareRunFolder(config: FinetuneConfig, paths: RunPaths): Promise<string[]> {
@@ -41,7 +41,11 @@ export async function prepareRunFolder(config: FinetuneConfig, paths: RunPaths):
   }
   await makeOutputFolder(paths.dir, 'output_dir');
   const existing = runFilesIn(paths.dir);
-  if (existing.length === 0 || isResuming(config)) return [];
+  if (isResuming(config)) return [];
+  if (existing.length === 0) {
+    const aside = await setAsideFailedStart(paths.dir);
+    return aside ? [`kept the log of an earlier start that failed before step 1 as ${path.basename(aside)}`] : [];
+  }
   if (!config.overwrite) {
     throw new StudioError(
       `already holds a run (${existing.join(', ')}). Continue it with --resume_from_checkpoint true, start it over with --overwrite true (deletes those files), or choose another output_dir`,
@@ -49,7 +53,8 @@ export async function prepareRunFolder(config: FinetuneConfig, paths: RunPaths):
       'run/exists',
     );
   }
-  return removeRunFiles(paths.dir);
+  const removed = await removeRunFiles(paths.dir);
+  return [`overwrite: removed the previous run's ${removed.join(', ')} from ${paths.dir}`];
 }
 
 /** Name every setting that differs from the checkpoint's; refuse those the checkpoint cannot continue with. */
