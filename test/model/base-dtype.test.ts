@@ -112,18 +112,18 @@ describe('bad input gets one clear line before step 1', () => {
     expect((await loadModel(big, { baseDtype: 'bf16' })).baseDtype).toBe('bf16');
   });
 
-  it('a model that does not fit: finetune refuses lora_r 100000 before loading any weight', async () => {
+  it('a model that does not fit: finetune refuses micro_batch_size 20000 before loading any weight', async () => {
     const dir = path.join(work, 'small-model');
     await writeSyntheticLlama(dir, { hidden_size: 256, intermediate_size: 688, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 4, vocab_size: 320 }, { dtype: 'BF16' });
     const data = path.join(work, 'data.json');
     writeSyntheticData(data);
     const config = parseFinetuneConfig({
-      base_model: dir, data_path: data, output_dir: path.join(work, 'run-huge'), lora_r: 100000, micro_batch_size: 1, batch_size: 1,
+      base_model: dir, data_path: data, output_dir: path.join(work, 'run-huge'), lora_r: 8, micro_batch_size: 20000, batch_size: 20000,
       cutoff_len: 32, val_set_size: 0, backend: 'wasm', lora_target_modules: [...PROJECTIONS],
     });
     const logs: string[] = [];
     await expect(runFinetune(config, (e) => e.type === 'log' && logs.push(e.message))).rejects.toThrow(
-      /small-model: the model does not fit with these settings: base_dtype bf16: .*Lower lora_r \(100000\)/,
+      /small-model: the model does not fit with these settings: base_dtype bf16: .*micro_batch_size \(20000\)/,
     );
   });
 
@@ -133,14 +133,14 @@ describe('bad input gets one clear line before step 1', () => {
     const data = path.join(work, 'cli-data.json');
     writeSyntheticData(data);
     const args = ['bin/lora-studio.mjs', 'finetune', '--base_model', dir, '--data_path', data, '--output_dir', path.join(work, 'cli-run'), '--load_in_4bit',
-      '--lora_r', '100000', '--lora_target_modules', `[${PROJECTIONS.join(',')}]`, '--micro_batch_size', '1', '--batch_size', '1', '--val_set_size', '0', '--backend', 'wasm'];
+      '--lora_r', '8', '--lora_target_modules', `[${PROJECTIONS.join(',')}]`, '--micro_batch_size', '20000', '--batch_size', '20000', '--val_set_size', '0', '--backend', 'wasm'];
     const { code, stderr } = await new Promise<{ code: number; stderr: string }>((resolve) =>
       execFile(process.execPath, args, { encoding: 'utf8' }, (err, _out, stderr) => resolve({ code: err ? 1 : 0, stderr })),
     );
     expect(code).toBe(1);
     const errors = stderr.split('\n').filter((l) => l.startsWith('error: '));
     expect(errors).toHaveLength(1);
-    expect(errors[0]).toMatch(/cli-model: the model does not fit with these settings: base_dtype nf4: .*Lower lora_r \(100000\)/);
+    expect(errors[0]).toMatch(/cli-model: the model does not fit with these settings: base_dtype nf4: .*micro_batch_size \(20000\)/);
     expect(stderr).not.toMatch(/unexpected error/);
   }, 120_000);
 });
