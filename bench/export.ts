@@ -32,10 +32,15 @@ export function diskWriteSpeed(dir: string, bytes: number): number {
 function runCli(root: string, args: string[]): Promise<{ seconds: number; peak: number }> {
   const start = performance.now();
   return new Promise((resolve, reject) =>
-    execFile(process.execPath, ['--import', path.join(root, 'test/helpers/hwm-exit.mjs'), path.join(root, 'bin/lora-studio.mjs'), ...args], { maxBuffer: 1 << 26 }, (err, _o, stderr) => {
-      if (err) return reject(new Error(`${args[0]} failed: ${String(stderr).slice(-1500)}`));
-      resolve({ seconds: (performance.now() - start) / 1000, peak: Number(/VmHWM_BYTES=(\d+)/.exec(String(stderr))?.[1] ?? 0) });
-    }),
+    execFile(
+      process.execPath,
+      ['--import', path.join(root, 'test/helpers/hwm-exit.mjs'), path.join(root, 'bin/lora-studio.mjs'), ...args],
+      { maxBuffer: 1 << 26 },
+      (err, _o, stderr) => {
+        if (err) return reject(new Error(`${args[0]} failed: ${String(stderr).slice(-1500)}`));
+        resolve({ seconds: (performance.now() - start) / 1000, peak: Number(/VmHWM_BYTES=(\d+)/.exec(String(stderr))?.[1] ?? 0) });
+      },
+    ),
   );
 }
 
@@ -50,29 +55,79 @@ export async function benchExport(root: string, work: string, tokenizerDir: stri
   const F = 2752;
   const layers = 20;
   const base = path.join(work, 'export-base');
-  await writeSyntheticModel(base, { hidden_size: H, intermediate_size: F, num_hidden_layers: layers, num_attention_heads: 16, num_key_value_heads: 16, vocab_size: 512, tie_word_embeddings: true }, { copyFrom: tokenizerDir });
+  await writeSyntheticModel(
+    base,
+    {
+      hidden_size: H,
+      intermediate_size: F,
+      num_hidden_layers: layers,
+      num_attention_heads: 16,
+      num_key_value_heads: 16,
+      vocab_size: 512,
+      tie_word_embeddings: true,
+    },
+    { copyFrom: tokenizerDir },
+  );
   const prng = new Prng(5);
   const r = 16;
   const tensors = [];
   for (let l = 0; l < layers; l++) {
     for (const name of ['q_proj', 'v_proj']) {
-      tensors.push({ key: `base_model.model.model.layers.${l}.self_attn.${name}`, a: Float32Array.from({ length: r * H }, () => prng.next() - 0.5), b: Float32Array.from({ length: H * r }, () => (prng.next() - 0.5) * 0.01), aShape: [r, H], bShape: [H, r] });
+      tensors.push({
+        key: `base_model.model.model.layers.${l}.self_attn.${name}`,
+        a: Float32Array.from({ length: r * H }, () => prng.next() - 0.5),
+        b: Float32Array.from({ length: H * r }, () => (prng.next() - 0.5) * 0.01),
+        aShape: [r, H],
+        bShape: [H, r],
+      });
     }
   }
   const adapter = path.join(work, 'export-adapter');
-  await writePeftAdapter(adapter, makeAdapterConfig({ baseModel: base, r, alpha: 32, dropout: 0, targetModules: ['q_proj', 'v_proj'], useRslora: false }), tensors);
+  await writePeftAdapter(
+    adapter,
+    makeAdapterConfig({ baseModel: base, r, alpha: 32, dropout: 0, targetModules: ['q_proj', 'v_proj'], useRslora: false }),
+    tensors,
+  );
   const largest = F * H * 4;
   const rows: ExportRow[] = [];
 
   const merged = path.join(work, 'export-merged');
-  const m = await runCli(root, ['merge', '--base_model', base, '--lora_weights', adapter, '--output_dir', merged, '--dtype', 'f32', '--max_shard_size', '400MB']);
+  const m = await runCli(root, [
+    'merge',
+    '--base_model',
+    base,
+    '--lora_weights',
+    adapter,
+    '--output_dir',
+    merged,
+    '--dtype',
+    'f32',
+    '--max_shard_size',
+    '400MB',
+  ]);
   const mergedBytes = folderBytes(merged);
-  rows.push({ job: 'merge + HF export (f32, 400MB shards)', outputBytes: mergedBytes, seconds: m.seconds, throughputMBs: mergedBytes / 1e6 / m.seconds, diskMBs: diskWriteSpeed(work, mergedBytes), peakRssBytes: m.peak, largestTensorBytes: largest });
+  rows.push({
+    job: 'merge + HF export (f32, 400MB shards)',
+    outputBytes: mergedBytes,
+    seconds: m.seconds,
+    throughputMBs: mergedBytes / 1e6 / m.seconds,
+    diskMBs: diskWriteSpeed(work, mergedBytes),
+    peakRssBytes: m.peak,
+    largestTensorBytes: largest,
+  });
   rmSync(merged, { recursive: true, force: true });
 
   const gguf = path.join(work, 'export-q8_0.gguf');
   const q = await runCli(root, ['quantize', '--base_model', base, '--lora_weights', adapter, '--format', 'gguf-q8_0', '--output', gguf]);
   const ggufBytes = statSync(gguf).size;
-  rows.push({ job: 'merge + GGUF Q8_0 (incl. llama.cpp load check)', outputBytes: ggufBytes, seconds: q.seconds, throughputMBs: ggufBytes / 1e6 / q.seconds, diskMBs: diskWriteSpeed(work, ggufBytes), peakRssBytes: q.peak, largestTensorBytes: largest });
+  rows.push({
+    job: 'merge + GGUF Q8_0 (incl. llama.cpp load check)',
+    outputBytes: ggufBytes,
+    seconds: q.seconds,
+    throughputMBs: ggufBytes / 1e6 / q.seconds,
+    diskMBs: diskWriteSpeed(work, ggufBytes),
+    peakRssBytes: q.peak,
+    largestTensorBytes: largest,
+  });
   return rows;
 }

@@ -41,41 +41,116 @@ const want = (part: string) => !only.includes('scale') && (parts.length === 0 ||
 // Each side runs at least 3 times, ours and the reference alternating, so one slow moment cannot make a ratio.
 const repeats = Math.max(3, Number(process.env.BENCH_REPEATS ?? 3));
 
-interface TrainRow { model: string; config: string; backend: string; threads: string; ours: number; torch: number; ratio: Spread; oursRss: number; torchRss: number }
-interface KernelRow { backend: string; config: string; fused: { kernels: number; dispatches: number; ms: number }; plain: { kernels: number; dispatches: number; ms: number } }
-interface MatmulRow { backend: string; kernel: string; dtype: string; shape: string; direction: string; ours: number; tfjs: number; ours_gflops: number; tfjs_gflops: number }
-const results: { inference: InferenceRow[]; training: TrainRow[]; export: ExportRow[]; kernels: KernelRow[]; matmul: MatmulRow[]; scale?: ScaleResults; notes: string[] } = {
-  inference: [], training: [], export: [], kernels: [], matmul: [], notes: [],
+interface TrainRow {
+  model: string;
+  config: string;
+  backend: string;
+  threads: string;
+  ours: number;
+  torch: number;
+  ratio: Spread;
+  oursRss: number;
+  torchRss: number;
+}
+interface KernelRow {
+  backend: string;
+  config: string;
+  fused: { kernels: number; dispatches: number; ms: number };
+  plain: { kernels: number; dispatches: number; ms: number };
+}
+interface MatmulRow {
+  backend: string;
+  kernel: string;
+  dtype: string;
+  shape: string;
+  direction: string;
+  ours: number;
+  tfjs: number;
+  ours_gflops: number;
+  tfjs_gflops: number;
+}
+const results: {
+  inference: InferenceRow[];
+  training: TrainRow[];
+  export: ExportRow[];
+  kernels: KernelRow[];
+  matmul: MatmulRow[];
+  scale?: ScaleResults;
+  notes: string[];
+} = {
+  inference: [],
+  training: [],
+  export: [],
+  kernels: [],
+  matmul: [],
+  notes: [],
 };
 const mb = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
 
 try {
   if (!existsSync(stories)) throw new Error(`the benchmark needs ${stories} (../shared/data beside the checkout)`);
   const backend = await initBackend('wasm', { threads });
-  results.notes.push(`ours: ${backend.detail}; llama.cpp: node-llama-cpp 3.21.1 CPU, ${threads} threads; PyTorch: ${torchVersion()}, ${threads} threads`);
-  results.notes.push(`every ratio: the median of ${repeats} runs per side, ours and the reference alternating, with the smallest and largest run in brackets; ⚠ marks a spread over ${WIDE_SPREAD}× (a busy machine: rerun before quoting it)`);
+  results.notes.push(
+    `ours: ${backend.detail}; llama.cpp: node-llama-cpp 3.21.1 CPU, ${threads} threads; PyTorch: ${torchVersion()}, ${threads} threads`,
+  );
+  results.notes.push(
+    `every ratio: the median of ${repeats} runs per side, ours and the reference alternating, with the smallest and largest run in brackets; ⚠ marks a spread over ${WIDE_SPREAD}× (a busy machine: rerun before quoting it)`,
+  );
 
   if (want('inference')) {
     results.inference.push(await benchInference('stories260K', stories, work, threads, 128, quick ? 32 : 128, repeats));
   }
   if (want('inference') && !quick) {
     const synth = path.join(work, 'synthetic-100M');
-    await writeSyntheticModel(synth, { hidden_size: 768, intermediate_size: 2048, num_hidden_layers: 12, num_attention_heads: 12, num_key_value_heads: 12, vocab_size: 32000, tie_word_embeddings: true }, { copyFrom: llamaTokenizer });
+    await writeSyntheticModel(
+      synth,
+      {
+        hidden_size: 768,
+        intermediate_size: 2048,
+        num_hidden_layers: 12,
+        num_attention_heads: 12,
+        num_key_value_heads: 12,
+        vocab_size: 32000,
+        tie_word_embeddings: true,
+      },
+      { copyFrom: llamaTokenizer },
+    );
     results.inference.push(await benchInference('synthetic-100M', synth, work, threads, 64, 32, repeats));
   }
   if (want('train')) {
     const synth20 = path.join(work, 'synthetic-20M');
-    await writeSyntheticModel(synth20, { hidden_size: 384, intermediate_size: 1024, num_hidden_layers: 10, num_attention_heads: 6, num_key_value_heads: 6, vocab_size: 8192, tie_word_embeddings: true }, { copyFrom: stories });
+    await writeSyntheticModel(
+      synth20,
+      {
+        hidden_size: 384,
+        intermediate_size: 1024,
+        num_hidden_layers: 10,
+        num_attention_heads: 6,
+        num_key_value_heads: 6,
+        vocab_size: 8192,
+        tie_word_embeddings: true,
+      },
+      { copyFrom: stories },
+    );
     const webgpu = probeWebgpu(stories);
     if (webgpu) results.notes.push(webgpu);
-    const models = quick ? ([['stories260K', stories, 2, 64, 4]] as const) : ([['stories260K', stories, 4, 128, 20], ['synthetic-20M', synth20, 4, 128, 6]] as const);
+    const models = quick
+      ? ([['stories260K', stories, 2, 64, 4]] as const)
+      : ([
+          ['stories260K', stories, 4, 128, 20],
+          ['synthetic-20M', synth20, 4, 128, 6],
+        ] as const);
     for (const [name, dir, batch, seq, steps] of models) {
       const targets = 'q_proj,v_proj';
       const torchRun = () =>
-        runJson('/usr/bin/python3', [path.join(root, 'bench/torch_train.py'), dir, targets, String(batch), String(seq), String(steps), '8'], {
-          OMP_NUM_THREADS: String(threads),
-          OMP_WAIT_POLICY: 'PASSIVE',
-        });
+        runJson(
+          '/usr/bin/python3',
+          [path.join(root, 'bench/torch_train.py'), dir, targets, String(batch), String(seq), String(steps), '8'],
+          {
+            OMP_NUM_THREADS: String(threads),
+            OMP_WAIT_POLICY: 'PASSIVE',
+          },
+        );
       const config = `micro-batch ${batch} × ${seq} tokens, LoRA r 8 on ${targets}`;
       const backends: [string, number][] = [['wasm', steps]];
       if (!webgpu) backends.push(['webgpu', steps]);
@@ -113,37 +188,70 @@ try {
 
 const lines: string[] = [];
 if (results.inference.length) {
-  lines.push('| model | params | threads ours / llama.cpp | prefill ours | prefill llama.cpp | ratio (min–max) | decode ours | decode llama.cpp | ratio (min–max) |', '|---|---|---|---|---|---|---|---|---|');
+  lines.push(
+    '| model | params | threads ours / llama.cpp | prefill ours | prefill llama.cpp | ratio (min–max) | decode ours | decode llama.cpp | ratio (min–max) |',
+    '|---|---|---|---|---|---|---|---|---|',
+  );
   for (const r of results.inference) {
-    lines.push(`| ${r.model} | ${(r.params / 1e6).toFixed(1)}M | ${r.threads} / ${r.threads} | ${r.oursPrefill.toFixed(0)} tok/s | ${r.llamaCppPrefill.toFixed(0)} tok/s | ${formatRatio(r.prefillRatio)} | ${r.oursDecode.toFixed(1)} tok/s | ${r.llamaCppDecode.toFixed(1)} tok/s | ${formatRatio(r.decodeRatio)} |`);
+    lines.push(
+      `| ${r.model} | ${(r.params / 1e6).toFixed(1)}M | ${r.threads} / ${r.threads} | ${r.oursPrefill.toFixed(0)} tok/s | ${r.llamaCppPrefill.toFixed(0)} tok/s | ${formatRatio(r.prefillRatio)} | ${r.oursDecode.toFixed(1)} tok/s | ${r.llamaCppDecode.toFixed(1)} tok/s | ${formatRatio(r.decodeRatio)} |`,
+    );
   }
   lines.push('');
 }
 if (results.training.length) {
-  lines.push('| model | config | ours on | threads ours / PyTorch | train ours | train PyTorch | ratio (min–max) | peak RSS ours | peak RSS PyTorch |', '|---|---|---|---|---|---|---|---|---|');
-  for (const r of results.training) lines.push(`| ${r.model} | ${r.config} | ${r.backend} | ${r.threads} | ${r.ours.toFixed(r.ours < 10 ? 1 : 0)} tok/s | ${r.torch.toFixed(0)} tok/s | ${formatRatio(r.ratio)} | ${mb(r.oursRss)} | ${mb(r.torchRss)} |`);
+  lines.push(
+    '| model | config | ours on | threads ours / PyTorch | train ours | train PyTorch | ratio (min–max) | peak RSS ours | peak RSS PyTorch |',
+    '|---|---|---|---|---|---|---|---|---|',
+  );
+  for (const r of results.training)
+    lines.push(
+      `| ${r.model} | ${r.config} | ${r.backend} | ${r.threads} | ${r.ours.toFixed(r.ours < 10 ? 1 : 0)} tok/s | ${r.torch.toFixed(0)} tok/s | ${formatRatio(r.ratio)} | ${mb(r.oursRss)} | ${mb(r.torchRss)} |`,
+    );
   lines.push('');
 }
 if (results.export.length) {
-  lines.push('| export (~1 GB synthetic + LoRA) | output | time | throughput | disk write | ratio | peak RSS | largest tensor + 256 MiB |', '|---|---|---|---|---|---|---|---|');
+  lines.push(
+    '| export (~1 GB synthetic + LoRA) | output | time | throughput | disk write | ratio | peak RSS | largest tensor + 256 MiB |',
+    '|---|---|---|---|---|---|---|---|',
+  );
   for (const r of results.export) {
-    lines.push(`| ${r.job} | ${mb(r.outputBytes)} | ${r.seconds.toFixed(1)} s | ${r.throughputMBs.toFixed(0)} MB/s | ${r.diskMBs.toFixed(0)} MB/s | ${(r.throughputMBs / r.diskMBs).toFixed(2)}× | ${mb(r.peakRssBytes)} | ${mb(r.largestTensorBytes + 256 * 2 ** 20)} |`);
+    lines.push(
+      `| ${r.job} | ${mb(r.outputBytes)} | ${r.seconds.toFixed(1)} s | ${r.throughputMBs.toFixed(0)} MB/s | ${r.diskMBs.toFixed(0)} MB/s | ${(r.throughputMBs / r.diskMBs).toFixed(2)}× | ${mb(r.peakRssBytes)} | ${mb(r.largestTensorBytes + 256 * 2 ** 20)} |`,
+    );
   }
   lines.push('');
 }
 if (results.kernels.length) {
-  lines.push('| fused WGSL kernels vs tfjs ops | config | tfjs kernels per step fused / plain | GPU dispatches per step fused / plain | ms per step fused / plain | speed ratio |', '|---|---|---|---|---|---|');
-  for (const r of results.kernels) lines.push(`| ${r.backend} | ${r.config} | ${r.fused.kernels} / ${r.plain.kernels} | ${r.fused.dispatches} / ${r.plain.dispatches} | ${r.fused.ms.toFixed(0)} / ${r.plain.ms.toFixed(0)} | ${(r.plain.ms / r.fused.ms).toFixed(2)}× |`);
+  lines.push(
+    '| fused WGSL kernels vs tfjs ops | config | tfjs kernels per step fused / plain | GPU dispatches per step fused / plain | ms per step fused / plain | speed ratio |',
+    '|---|---|---|---|---|---|',
+  );
+  for (const r of results.kernels)
+    lines.push(
+      `| ${r.backend} | ${r.config} | ${r.fused.kernels} / ${r.plain.kernels} | ${r.fused.dispatches} / ${r.plain.dispatches} | ${r.fused.ms.toFixed(0)} / ${r.plain.ms.toFixed(0)} | ${(r.plain.ms / r.fused.ms).toFixed(2)}× |`,
+    );
   lines.push('');
 }
 if (results.matmul.length) {
-  lines.push('| packed matmul vs tfjs matMul (dequantized f32 W) | kernel | W mode | product | ms ours / tfjs | GFLOP/s ours / tfjs | speed ratio |', '|---|---|---|---|---|---|---|');
-  for (const r of results.matmul) lines.push(`| ${r.backend} | ${r.kernel} | ${r.dtype} | ${r.direction}, ${r.shape} | ${r.ours.toFixed(1)} / ${r.tfjs.toFixed(1)} | ${r.ours_gflops.toFixed(2)} / ${r.tfjs_gflops.toFixed(2)} | ${(r.tfjs / r.ours).toFixed(2)}× |`);
+  lines.push(
+    '| packed matmul vs tfjs matMul (dequantized f32 W) | kernel | W mode | product | ms ours / tfjs | GFLOP/s ours / tfjs | speed ratio |',
+    '|---|---|---|---|---|---|---|',
+  );
+  for (const r of results.matmul)
+    lines.push(
+      `| ${r.backend} | ${r.kernel} | ${r.dtype} | ${r.direction}, ${r.shape} | ${r.ours.toFixed(1)} / ${r.tfjs.toFixed(1)} | ${r.ours_gflops.toFixed(2)} / ${r.tfjs_gflops.toFixed(2)} | ${(r.tfjs / r.ours).toFixed(2)}× |`,
+    );
   lines.push('');
 }
 if (results.scale) lines.push(...results.scale.markdown);
-const wide = [...results.inference.flatMap((r) => [r.prefillRatio, r.decodeRatio]), ...results.training.map((r) => r.ratio)].filter(isWide).length;
-if (wide) results.notes.push(`WARNING: ${wide} ratio(s) spread over ${WIDE_SPREAD}× between runs: the machine was busy; these medians are not to be quoted`);
+const wide = [...results.inference.flatMap((r) => [r.prefillRatio, r.decodeRatio]), ...results.training.map((r) => r.ratio)].filter(
+  isWide,
+).length;
+if (wide)
+  results.notes.push(
+    `WARNING: ${wide} ratio(s) spread over ${WIDE_SPREAD}× between runs: the machine was busy; these medians are not to be quoted`,
+  );
 lines.push(...results.notes.map((n) => `- ${n}`));
 console.log(lines.join('\n'));
 mkdirSync(path.join(root, 'bench/results'), { recursive: true });
@@ -153,7 +261,18 @@ console.log(`\nwritten: ${path.relative(root, out)}`);
 process.exit(0);
 
 function trainWorker(dir: string, targets: string, batch: number, seq: number, steps: number, backend: string) {
-  const args = [path.join(root, 'node_modules/tsx/dist/cli.mjs'), path.join(root, 'bench/train-worker.ts'), dir, targets, String(batch), String(seq), String(steps), '8', backend, String(threads)];
+  const args = [
+    path.join(root, 'node_modules/tsx/dist/cli.mjs'),
+    path.join(root, 'bench/train-worker.ts'),
+    dir,
+    targets,
+    String(batch),
+    String(seq),
+    String(steps),
+    '8',
+    backend,
+    String(threads),
+  ];
   return runJson(process.execPath, args);
 }
 
@@ -180,10 +299,22 @@ function benchKernels(): KernelRow[] {
   const backend = only.includes('webgpu-software') ? 'webgpu-software' : 'webgpu';
   const [B, T, steps] = backend === 'webgpu' ? [4, 256, 10] : [4, 128, 2];
   const side = (fused: '0' | '1') => {
-    const r = spawnSync(process.execPath, [path.join(root, 'node_modules/tsx/dist/cli.mjs'), path.join(root, 'bench/kernels-worker.ts'), stories, backend, String(B), String(T), String(steps)], {
-      encoding: 'utf8',
-      env: { ...process.env, LORA_STUDIO_FUSED_KERNELS: fused },
-    });
+    const r = spawnSync(
+      process.execPath,
+      [
+        path.join(root, 'node_modules/tsx/dist/cli.mjs'),
+        path.join(root, 'bench/kernels-worker.ts'),
+        stories,
+        backend,
+        String(B),
+        String(T),
+        String(steps),
+      ],
+      {
+        encoding: 'utf8',
+        env: { ...process.env, LORA_STUDIO_FUSED_KERNELS: fused },
+      },
+    );
     const line = r.stdout.trim().split('\n').pop() ?? '';
     if (!line.startsWith('{')) throw new Error(/backend [\w-]+: (.*)/.exec(r.stderr)?.[1] ?? r.stderr.slice(-500));
     return JSON.parse(line) as { backend: string; kernels: number; dispatches: number; ms_per_step: number };
@@ -191,7 +322,14 @@ function benchKernels(): KernelRow[] {
   try {
     const fused = side('1');
     const plain = side('0');
-    return [{ backend: fused.backend, config: `stories260K, micro-batch ${B} × ${T}, LoRA r 8 on q_proj,v_proj`, fused: { kernels: fused.kernels, dispatches: fused.dispatches, ms: fused.ms_per_step }, plain: { kernels: plain.kernels, dispatches: plain.dispatches, ms: plain.ms_per_step } }];
+    return [
+      {
+        backend: fused.backend,
+        config: `stories260K, micro-batch ${B} × ${T}, LoRA r 8 on q_proj,v_proj`,
+        fused: { kernels: fused.kernels, dispatches: fused.dispatches, ms: fused.ms_per_step },
+        plain: { kernels: plain.kernels, dispatches: plain.dispatches, ms: plain.ms_per_step },
+      },
+    ];
   } catch (e) {
     const why = `fused kernels: no ${backend} adapter here (${(e as Error).message.trim()}); skipped${backend === 'webgpu' ? ' (bench kernels webgpu-software uses SwiftShader)' : ''}`;
     console.error(why);
@@ -204,8 +342,24 @@ function benchKernels(): KernelRow[] {
 function benchPackedMatmul(): MatmulRow[] {
   const backend = only.includes('webgpu-software') ? 'webgpu-software' : 'webgpu';
   const [n, rows, cols, iters] = backend === 'webgpu' ? [1024, 5632, 2048, 20] : [64, 256, 256, 5];
-  const r = spawnSync(process.execPath, [path.join(root, 'node_modules/tsx/dist/cli.mjs'), path.join(root, 'bench/matmul-worker.ts'), backend, String(n), String(rows), String(cols), String(iters)], { encoding: 'utf8' });
-  const found = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as MatmulRow);
+  const r = spawnSync(
+    process.execPath,
+    [
+      path.join(root, 'node_modules/tsx/dist/cli.mjs'),
+      path.join(root, 'bench/matmul-worker.ts'),
+      backend,
+      String(n),
+      String(rows),
+      String(cols),
+      String(iters),
+    ],
+    { encoding: 'utf8' },
+  );
+  const found = r.stdout
+    .trim()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as MatmulRow);
   if (!found.length) {
     const why = `packed matmul: no ${backend} adapter here (${(/backend [\w-]+: (.*)/.exec(r.stderr)?.[1] ?? r.stderr.slice(-500)).trim()}); skipped`;
     console.error(why);

@@ -27,7 +27,15 @@ export interface InferenceRow {
  * Prefill and decode tokens/s of our engine and llama.cpp on the same weights (our F32 GGUF export), llama.cpp given
  * the thread count ours runs with. The two sides alternate run by run, `repeats` times each.
  */
-export async function benchInference(name: string, dir: string, workDir: string, threads: number, promptTokens: number, decodeTokens: number, repeats: number): Promise<InferenceRow> {
+export async function benchInference(
+  name: string,
+  dir: string,
+  workDir: string,
+  threads: number,
+  promptTokens: number,
+  decodeTokens: number,
+  repeats: number,
+): Promise<InferenceRow> {
   const loaded = await loadModel(dir);
   const prompt = [1, ...Array.from({ length: promptTokens - 1 }, (_, i) => 3 + ((i * 37) % (loaded.config.vocabSize - 3)))];
   const gguf = path.join(workDir, `${name}.gguf`);

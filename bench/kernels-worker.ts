@@ -12,10 +12,14 @@ const B = Number(batch);
 const T = Number(seq);
 const info = await initBackend(backend as never);
 const { model, config } = await loadModel(dir);
-const adapter = new LoraAdapter(config, { r: 8, alpha: 16, dropout: 0, targetModules: ['q_proj', 'v_proj'], useRslora: false }, (_l, _n, inF, outF) => ({
-  a: new Float32Array(8 * inF).fill(0.01),
-  b: new Float32Array(outF * 8).fill(0.01),
-}));
+const adapter = new LoraAdapter(
+  config,
+  { r: 8, alpha: 16, dropout: 0, targetModules: ['q_proj', 'v_proj'], useRslora: false },
+  (_l, _n, inF, outF) => ({
+    a: new Float32Array(8 * inF).fill(0.01),
+    b: new Float32Array(outF * 8).fill(0.01),
+  }),
+);
 const inputIds = new Int32Array(B * T).map((_, i) => 3 + ((i * 7919) % (config.vocabSize - 3)));
 const mb = { batchSize: B, seqLen: T, inputIds, labels: Int32Array.from(inputIds), attentionMask: new Int32Array(B * T).fill(1) };
 const step = async () => tf.dispose((await microBatchGradients(model, adapter, mb, B * T)).grads);
@@ -26,7 +30,15 @@ const dispatches = await countDispatches(step);
 const start = performance.now();
 for (let i = 0; i < Number(steps); i++) await step();
 const msPerStep = (performance.now() - start) / Number(steps);
-console.log(JSON.stringify({ backend: info.detail, kernels: profile.kernels.length, dispatches, ms_per_step: msPerStep, tokens_per_second: (B * T * 1000) / msPerStep }));
+console.log(
+  JSON.stringify({
+    backend: info.detail,
+    kernels: profile.kernels.length,
+    dispatches,
+    ms_per_step: msPerStep,
+    tokens_per_second: (B * T * 1000) / msPerStep,
+  }),
+);
 process.exit(0);
 
 /** GPU dispatches f makes: tfjs's profile also counts ops that dispatch nothing (reshapes, custom-gradient wrappers). */

@@ -43,10 +43,24 @@ for (const dtype of BASE_DTYPES) {
   const rowsOut = [
     { direction: 'forward x·Wᵀ', ours: await time(() => packedMatMul(x, m)), tfjs: await time(() => tf.matMul(x, w, false, true)) },
     // The gradient through ours is dy·W from the packed copy (plus tfjs's mul/sum around it, on both sides alike).
-    { direction: 'backward dy·W', ours: await time(backwardOf((t) => packedMatMul(t, m))), tfjs: await time(backwardOf((t) => tf.matMul(t, w, false, true))) },
+    {
+      direction: 'backward dy·W',
+      ours: await time(backwardOf((t) => packedMatMul(t, m))),
+      tfjs: await time(backwardOf((t) => tf.matMul(t, w, false, true))),
+    },
   ];
   for (const r of rowsOut) {
-    console.log(JSON.stringify({ backend: info.detail, kernel: path.kernel, dtype, shape: `${n}×${cols} · (${rows}×${cols})ᵀ`, ...r, ours_gflops: flops / r.ours / 1e6, tfjs_gflops: flops / r.tfjs / 1e6 }));
+    console.log(
+      JSON.stringify({
+        backend: info.detail,
+        kernel: path.kernel,
+        dtype,
+        shape: `${n}×${cols} · (${rows}×${cols})ᵀ`,
+        ...r,
+        ours_gflops: flops / r.ours / 1e6,
+        tfjs_gflops: flops / r.tfjs / 1e6,
+      }),
+    );
   }
   disposePacked(m);
   w.dispose();

@@ -23,10 +23,20 @@ let tensors: number;
 try {
   if (kind === 'hf') {
     // The merge command's defaults: f16, 2GB shards.
-    const r = await exportHfCheckpoint({ source: input.source, config: input.config, baseDir, outDir: output, maxShardSize: parseShardSize('2GB'), dtype: 'f16' });
+    const r = await exportHfCheckpoint({
+      source: input.source,
+      config: input.config,
+      baseDir,
+      outDir: output,
+      maxShardSize: parseShardSize('2GB'),
+      dtype: 'f16',
+    });
     tensors = r.tensors;
   } else {
-    const r = await exportLlamaGguf(input.source, input.config, baseDir, output, { fileType: kind as 'q8_0' | 'f16', name: path.basename(output, '.gguf') });
+    const r = await exportLlamaGguf(input.source, input.config, baseDir, output, {
+      fileType: kind as 'q8_0' | 'f16',
+      name: path.basename(output, '.gguf'),
+    });
     tensors = r.tensors.length;
   }
 } finally {

@@ -8,7 +8,13 @@ import { estimateTrainingMemory } from '../main/engine/system/memory-estimate.ts
 import { parseFinetuneConfig } from '../main/engine/train/config.ts';
 import { runFinetune } from '../main/engine/train/finetune.ts';
 
-export const SCALE_TRAINING = { micro_batch_size: 1, cutoff_len: 128, lora_r: 8, lora_target_modules: ['q_proj', 'v_proj'] as const, steps: 2 };
+export const SCALE_TRAINING = {
+  micro_batch_size: 1,
+  cutoff_len: 128,
+  lora_r: 8,
+  lora_target_modules: ['q_proj', 'v_proj'] as const,
+  steps: 2,
+};
 
 const [modelDir, dataFile, runDir, baseDtype] = process.argv.slice(2);
 const started = performance.now();
@@ -49,5 +55,13 @@ const estimate = estimateTrainingMemory(loadLlamaConfig(modelDir), {
   targetModules: SCALE_TRAINING.lora_target_modules,
 });
 const stepSeconds = stepEnds.map((t, i) => (t - (i === 0 ? loadedAt : stepEnds[i - 1])) / 1000);
-console.log(JSON.stringify({ loadSeconds: (loadedAt - started) / 1000, stepSeconds, tokensPerSecond, estimateBytes: estimate.totalBytes, adapterDir: result.adapterDir }));
+console.log(
+  JSON.stringify({
+    loadSeconds: (loadedAt - started) / 1000,
+    stepSeconds,
+    tokensPerSecond,
+    estimateBytes: estimate.totalBytes,
+    adapterDir: result.adapterDir,
+  }),
+);
 process.exit(0);

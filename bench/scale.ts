@@ -22,11 +22,27 @@ import { writeSyntheticModel, type SyntheticShape } from './synthetic.ts';
 export const SCALE_MODELS: Record<string, { label: string; shape: SyntheticShape }> = {
   tinyllama: {
     label: 'TinyLlama-1.1B',
-    shape: { hidden_size: 2048, intermediate_size: 5632, num_hidden_layers: 22, num_attention_heads: 32, num_key_value_heads: 4, vocab_size: 32000, tie_word_embeddings: false },
+    shape: {
+      hidden_size: 2048,
+      intermediate_size: 5632,
+      num_hidden_layers: 22,
+      num_attention_heads: 32,
+      num_key_value_heads: 4,
+      vocab_size: 32000,
+      tie_word_embeddings: false,
+    },
   },
   llama7b: {
     label: 'LLaMA-7B',
-    shape: { hidden_size: 4096, intermediate_size: 11008, num_hidden_layers: 32, num_attention_heads: 32, num_key_value_heads: 32, vocab_size: 32000, tie_word_embeddings: false },
+    shape: {
+      hidden_size: 4096,
+      intermediate_size: 11008,
+      num_hidden_layers: 32,
+      num_attention_heads: 32,
+      num_key_value_heads: 32,
+      vocab_size: 32000,
+      tie_word_embeddings: false,
+    },
   },
 };
 export const BASE_MODES = ['f32', 'bf16', 'f16', 'int8', 'nf4'] as const;
@@ -82,13 +98,17 @@ function baseDtypeSupport(mode: string): 'field' | 'today' | undefined {
 
 /** A child process running a bench worker through tsx, with VmHWM printed on exit; undefined JSON when it failed. */
 function runWorker(root: string, script: string, args: string[], timeoutS: number) {
-  const r = spawnSync(process.execPath, ['--import', path.join(root, 'test/helpers/hwm-exit.mjs'), '--import', 'tsx', path.join(root, 'bench', script), ...args], {
-    cwd: root,
-    encoding: 'utf8',
-    maxBuffer: 1 << 26,
-    timeout: timeoutS * 1000,
-    killSignal: 'SIGKILL',
-  });
+  const r = spawnSync(
+    process.execPath,
+    ['--import', path.join(root, 'test/helpers/hwm-exit.mjs'), '--import', 'tsx', path.join(root, 'bench', script), ...args],
+    {
+      cwd: root,
+      encoding: 'utf8',
+      maxBuffer: 1 << 26,
+      timeout: timeoutS * 1000,
+      killSignal: 'SIGKILL',
+    },
+  );
   const peak = Number(/VmHWM_BYTES=(\d+)/.exec(r.stderr ?? '')?.[1] ?? NaN);
   const line = (r.stdout ?? '').trim().split('\n').pop() ?? '';
   let json: Record<string, unknown> | undefined;
@@ -97,12 +117,18 @@ function runWorker(root: string, script: string, args: string[], timeoutS: numbe
   } catch {
     json = undefined;
   }
-  const why = r.error && (r.error as NodeJS.ErrnoException).code === 'ETIMEDOUT' ? `timed out after ${timeoutS} s (killed)` : lastError(r.stderr ?? '', r.status, r.signal);
+  const why =
+    r.error && (r.error as NodeJS.ErrnoException).code === 'ETIMEDOUT'
+      ? `timed out after ${timeoutS} s (killed)`
+      : lastError(r.stderr ?? '', r.status, r.signal);
   return { json, peak: Number.isFinite(peak) ? peak : undefined, why };
 }
 
 function lastError(stderr: string, status: number | null, signal: NodeJS.Signals | null): string {
-  const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('VmHWM_BYTES=') && !l.startsWith('at '));
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('VmHWM_BYTES=') && !l.startsWith('at '));
   const text = lines.slice(-3).join(' / ').slice(-400);
   return `${signal ? `killed by ${signal}` : `exit ${status}`}: ${text || '(no message)'}`;
 }
@@ -132,7 +158,10 @@ async function writeSyntheticAdapter(dir: string, baseDir: string, shape: Synthe
   const prng = new Prng(5);
   const tensors = [];
   for (let l = 0; l < shape.num_hidden_layers; l++) {
-    for (const [name, out] of [['q_proj', H], ['v_proj', kv]] as const) {
+    for (const [name, out] of [
+      ['q_proj', H],
+      ['v_proj', kv],
+    ] as const) {
       tensors.push({
         key: `base_model.model.model.layers.${l}.self_attn.${name}`,
         a: Float32Array.from({ length: r * H }, () => (prng.next() - 0.5) * 0.1),
@@ -142,7 +171,11 @@ async function writeSyntheticAdapter(dir: string, baseDir: string, shape: Synthe
       });
     }
   }
-  await writePeftAdapter(dir, makeAdapterConfig({ baseModel: baseDir, r, alpha: 16, dropout: 0, targetModules: ['q_proj', 'v_proj'], useRslora: false }), tensors);
+  await writePeftAdapter(
+    dir,
+    makeAdapterConfig({ baseModel: baseDir, r, alpha: 16, dropout: 0, targetModules: ['q_proj', 'v_proj'], useRslora: false }),
+    tensors,
+  );
 }
 
 export async function benchScale(root: string, work: string, tokenizerDir: string, args: string[]): Promise<ScaleResults> {
@@ -165,10 +198,15 @@ export async function benchScale(root: string, work: string, tokenizerDir: strin
       '',
     );
     if (results.train.length) {
-      md.push('| model | base mode | load | peak RSS (VmHWM) | estimate | step 1 / step 2 | tokens/s | status |', '|---|---|---|---|---|---|---|---|');
+      md.push(
+        '| model | base mode | load | peak RSS (VmHWM) | estimate | step 1 / step 2 | tokens/s | status |',
+        '|---|---|---|---|---|---|---|---|',
+      );
       for (const r of results.train) {
         const steps = r.stepSeconds ? r.stepSeconds.map((s) => `${s.toFixed(1)} s`).join(' / ') : '–';
-        md.push(`| ${r.model} | ${r.mode} | ${r.loadSeconds === undefined ? '–' : `${r.loadSeconds.toFixed(1)} s`} | ${gib(r.peakRssBytes)} | ${gib(r.estimateBytes)} | ${steps} | ${r.tokensPerSecond === undefined ? '–' : r.tokensPerSecond.toFixed(1)} | ${r.status} |`);
+        md.push(
+          `| ${r.model} | ${r.mode} | ${r.loadSeconds === undefined ? '–' : `${r.loadSeconds.toFixed(1)} s`} | ${gib(r.peakRssBytes)} | ${gib(r.estimateBytes)} | ${steps} | ${r.tokensPerSecond === undefined ? '–' : r.tokensPerSecond.toFixed(1)} | ${r.status} |`,
+        );
       }
       md.push('');
     }
@@ -193,7 +231,10 @@ export async function benchScale(root: string, work: string, tokenizerDir: strin
     results.markdown = md;
     mkdirSync(path.join(root, 'bench/results'), { recursive: true });
     writeFileSync(path.join(root, 'bench/results', `scale-${stamp}.md`), md.join('\n') + '\n');
-    writeFileSync(path.join(root, 'bench/results', `scale-${stamp}.json`), JSON.stringify({ train: results.train, export: results.export }, null, 2));
+    writeFileSync(
+      path.join(root, 'bench/results', `scale-${stamp}.json`),
+      JSON.stringify({ train: results.train, export: results.export }, null, 2),
+    );
   };
   const data = path.join(work, 'scale-rows.json');
   writeLongRows(data);
@@ -203,7 +244,9 @@ export async function benchScale(root: string, work: string, tokenizerDir: strin
     const base = path.join(work, `scale-${key}`);
     const t = performance.now();
     const params = await writeSyntheticModel(base, shape, tokenizerDir, { dtype: 'BF16', maxShardBytes: 2e9 });
-    console.error(`${label}: ${(params / 1e9).toFixed(2)}B parameters written as bf16 shards in ${((performance.now() - t) / 1000).toFixed(0)} s`);
+    console.error(
+      `${label}: ${(params / 1e9).toFixed(2)}B parameters written as bf16 shards in ${((performance.now() - t) / 1000).toFixed(0)} s`,
+    );
     let trainedAdapter: string | undefined;
 
     if (phases.length === 0 || phases.includes('train')) {
@@ -216,11 +259,26 @@ export async function benchScale(root: string, work: string, tokenizerDir: strin
         const runDir = path.join(work, `scale-run-${key}-${mode}`);
         console.error(`${label} ${mode}: training 2 steps (timeout ${timeoutS} s)`);
         const r = runWorker(root, 'scale-train-worker.ts', [base, data, runDir, support === 'field' ? mode : 'default'], timeoutS);
-        const j = r.json as { loadSeconds: number; stepSeconds: number[]; tokensPerSecond: number; estimateBytes: number; adapterDir: string } | undefined;
+        const j = r.json as
+          { loadSeconds: number; stepSeconds: number[]; tokensPerSecond: number; estimateBytes: number; adapterDir: string } | undefined;
         results.train.push(
           j
-            ? { model: label, mode: support === 'today' ? 'f32 (this build: f32 W and Wᵀ)' : mode, status: 'ok', loadSeconds: j.loadSeconds, peakRssBytes: r.peak, stepSeconds: j.stepSeconds, tokensPerSecond: j.tokensPerSecond, estimateBytes: j.estimateBytes }
-            : { model: label, mode: support === 'today' ? 'f32 (this build: f32 W and Wᵀ)' : mode, status: `failed: ${r.why}`, peakRssBytes: r.peak },
+            ? {
+                model: label,
+                mode: support === 'today' ? 'f32 (this build: f32 W and Wᵀ)' : mode,
+                status: 'ok',
+                loadSeconds: j.loadSeconds,
+                peakRssBytes: r.peak,
+                stepSeconds: j.stepSeconds,
+                tokensPerSecond: j.tokensPerSecond,
+                estimateBytes: j.estimateBytes,
+              }
+            : {
+                model: label,
+                mode: support === 'today' ? 'f32 (this build: f32 W and Wᵀ)' : mode,
+                status: `failed: ${r.why}`,
+                peakRssBytes: r.peak,
+              },
         );
         save();
         if (j && !trainedAdapter) trainedAdapter = j.adapterDir;
@@ -240,10 +298,29 @@ export async function benchScale(root: string, work: string, tokenizerDir: strin
       for (const [kind, job] of EXPORTS.filter(([k]) => !exportsAsked.length || exportsAsked.includes(k))) {
         const out = path.join(work, kind === 'hf' ? `scale-out-${key}-hf` : `scale-out-${key}-${kind}.gguf`);
         console.error(`${label}: ${job}`);
-        const r = runWorker(root, 'scale-export-worker.ts', [kind, base, adapter, out, args.includes('nocheck') ? 'nocheck' : 'check'], timeoutS);
-        const j = r.json as { writeSeconds: number; writePeakBytes: number; verifySeconds: number; verifyPeakBytes: number; verification: string } | undefined;
+        const r = runWorker(
+          root,
+          'scale-export-worker.ts',
+          [kind, base, adapter, out, args.includes('nocheck') ? 'nocheck' : 'check'],
+          timeoutS,
+        );
+        const j = r.json as
+          | { writeSeconds: number; writePeakBytes: number; verifySeconds: number; verifyPeakBytes: number; verification: string }
+          | undefined;
         if (!j) {
-          results.export.push({ model: label, job: `${job}: failed: ${r.why}`, adapter: adapterLabel, outputBytes: 0, writeSeconds: 0, verifySeconds: 0, diskMBs: 0, writePeakBytes: 0, verifyPeakBytes: 0, boundBytes: largest + 256 * MiB, verification: '' });
+          results.export.push({
+            model: label,
+            job: `${job}: failed: ${r.why}`,
+            adapter: adapterLabel,
+            outputBytes: 0,
+            writeSeconds: 0,
+            verifySeconds: 0,
+            diskMBs: 0,
+            writePeakBytes: 0,
+            verifyPeakBytes: 0,
+            boundBytes: largest + 256 * MiB,
+            verification: '',
+          });
           rmSync(out, { recursive: true, force: true });
           save();
           continue;
@@ -251,7 +328,16 @@ export async function benchScale(root: string, work: string, tokenizerDir: strin
         const outputBytes = folderBytes(out);
         rmSync(out, { recursive: true, force: true }); // before the disk reference, so both see the same free space
         const diskMBs = diskWriteSpeed(work, outputBytes);
-        results.export.push({ model: label, job, adapter: adapterLabel, outputBytes, ...j, diskMBs, boundBytes: largest + 256 * MiB, timedOut: j.verification === 'did not finish' });
+        results.export.push({
+          model: label,
+          job,
+          adapter: adapterLabel,
+          outputBytes,
+          ...j,
+          diskMBs,
+          boundBytes: largest + 256 * MiB,
+          timedOut: j.verification === 'did not finish',
+        });
         save();
       }
     }

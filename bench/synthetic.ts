@@ -35,7 +35,12 @@ const TABLE_SIZE = 1 << 16;
  * Values come from a table of 65,536 Gaussian samples indexed by a seeded PRNG: a 7B checkpoint is written in
  * about the time the disk takes, where a Box–Muller draw per weight took minutes. Nothing here is committed.
  */
-export async function writeSyntheticModel(dir: string, shape: SyntheticShape, tokenizerDir: string, opts: SyntheticOptions = {}): Promise<number> {
+export async function writeSyntheticModel(
+  dir: string,
+  shape: SyntheticShape,
+  tokenizerDir: string,
+  opts: SyntheticOptions = {},
+): Promise<number> {
   const dtype = opts.dtype ?? 'F32';
   mkdirSync(dir, { recursive: true });
   const json = {

@@ -16,7 +16,11 @@ const T = Number(seq);
 const info = await initBackend((backend ?? 'wasm') as never, { threads: threads ? Number(threads) : undefined });
 const { model, config } = await loadModel(dir);
 const prng = new Prng(1);
-const adapter = new LoraAdapter(config, { r: Number(r), alpha: 2 * Number(r), dropout: 0, targetModules: checkTargets(targets.split(',')), useRslora: false }, kaimingUniformInit(() => prng.next(), Number(r)));
+const adapter = new LoraAdapter(
+  config,
+  { r: Number(r), alpha: 2 * Number(r), dropout: 0, targetModules: checkTargets(targets.split(',')), useRslora: false },
+  kaimingUniformInit(() => prng.next(), Number(r)),
+);
 const optimizer = new AdamW(adapter.variables);
 const row = (n: number) => {
   const ids = Array.from({ length: T }, (_, i) => 3 + ((n * 7919 + i * 104729) % (config.vocabSize - 3)));
@@ -31,7 +35,19 @@ await train(
   adapter,
   optimizer,
   { microBatchesPerEpoch: total, microBatch: (_e, i) => collate(Array.from({ length: B }, (_, b) => row(i * B + b))), validation: [] },
-  { learningRate: 1e-4, warmupSteps: 0, gradientAccumulation: 1, numEpochs: 1, maxSteps: total, maxGradNorm: 1, loggingSteps: 1, evalSteps: 0, saveSteps: 0, earlyStoppingPatience: 0, seed: 1 },
+  {
+    learningRate: 1e-4,
+    warmupSteps: 0,
+    gradientAccumulation: 1,
+    numEpochs: 1,
+    maxSteps: total,
+    maxGradNorm: 1,
+    loggingSteps: 1,
+    evalSteps: 0,
+    saveSteps: 0,
+    earlyStoppingPatience: 0,
+    seed: 1,
+  },
   {
     saveCheckpoint: async () => '',
     listener: (e) => {
@@ -45,5 +61,12 @@ await train(
   },
 );
 const seconds = (performance.now() - start) / 1000;
-console.log(JSON.stringify({ tokens_per_second: (tokens - tokensAtStart) / seconds, peak_rss_bytes: process.resourceUsage().maxRSS * 1024, threads: info.threads, backend: info.detail }));
+console.log(
+  JSON.stringify({
+    tokens_per_second: (tokens - tokensAtStart) / seconds,
+    peak_rss_bytes: process.resourceUsage().maxRSS * 1024,
+    threads: info.threads,
+    backend: info.detail,
+  }),
+);
 process.exit(0);

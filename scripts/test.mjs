@@ -6,7 +6,14 @@ mkdirSync('test-artifacts', { recursive: true });
 const report = 'test-artifacts/vitest-report.json';
 const run = spawnSync(
   process.execPath,
-  ['node_modules/vitest/vitest.mjs', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...process.argv.slice(2)],
+  [
+    'node_modules/vitest/vitest.mjs',
+    'run',
+    '--reporter=default',
+    '--reporter=json',
+    `--outputFile.json=${report}`,
+    ...process.argv.slice(2),
+  ],
   { stdio: 'inherit' },
 );
 let summary = 'tests did not report';
@@ -15,8 +22,11 @@ try {
   const skipped = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
   summary = `${r.numPassedTests} passed, ${r.numFailedTests} failed, ${skipped} skipped`;
   // A file that failed without a failed test (an import error, a crash in a hook) has no test to count: name it.
-  const broken = (r.testResults ?? []).filter((f) => f.status === 'failed' && !(f.assertionResults ?? []).some((a) => a.status === 'failed'));
-  if (broken.length) summary += ` (${broken.length} file${broken.length > 1 ? 's' : ''} failed to run: ${broken.map((f) => f.name).join(', ')})`;
+  const broken = (r.testResults ?? []).filter(
+    (f) => f.status === 'failed' && !(f.assertionResults ?? []).some((a) => a.status === 'failed'),
+  );
+  if (broken.length)
+    summary += ` (${broken.length} file${broken.length > 1 ? 's' : ''} failed to run: ${broken.map((f) => f.name).join(', ')})`;
 } catch {
   // vitest crashed before writing its report: the exit code below says so.
 }

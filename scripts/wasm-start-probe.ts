@@ -38,7 +38,9 @@ const stalls: { run: number; output: string }[] = [];
 for (let run = 1; run <= runs; run++) {
   const started = performance.now();
   const r = await new Promise<{ code: number | null; output: string; stalled: boolean }>((resolve) => {
-    const child = spawn(process.execPath, ['--import', tsx, new URL(import.meta.url).pathname, '--child', String(threads)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', tsx, new URL(import.meta.url).pathname, '--child', String(threads)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout.on('data', (d) => (output += d));
     child.stderr.on('data', (d) => (output += d));
@@ -58,7 +60,10 @@ for (let run = 1; run <= runs; run++) {
     console.log(`run ${run}: ${r.stalled ? `STALLED (killed after ${stallMs / 1000} s)` : `exit ${r.code}`}\n${r.output.trim()}`);
   } else {
     times.push(ms);
-    const line = r.output.trim().split('\n').find((l) => l.startsWith('{'));
+    const line = r.output
+      .trim()
+      .split('\n')
+      .find((l) => l.startsWith('{'));
     console.log(`run ${run}: ${(ms / 1000).toFixed(2)} s ${line}`);
   }
 }

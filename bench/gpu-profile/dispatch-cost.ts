@@ -31,7 +31,12 @@ export function isProduct(program: string): boolean {
  * per element it reads or writes: such programs are bound by bytes, so the count barely matters. A program may
  * declare its own `flops` (a fused kernel whose shapes do not tell).
  */
-export function dispatchCost(program: string, inputs: TensorShape[], output: TensorShape, declaredFlops?: number): { flops: number; bytes: number } {
+export function dispatchCost(
+  program: string,
+  inputs: TensorShape[],
+  output: TensorShape,
+  declaredFlops?: number,
+): { flops: number; bytes: number } {
   const bytes = [...inputs, output].reduce((n, t) => n + size(t.shape) * (ELEMENT_BYTES[t.dtype] ?? 4), 0);
   if (declaredFlops !== undefined) return { flops: declaredFlops, bytes };
   if (isProduct(program) && inputs.length >= 1 && output.shape.length >= 2) {

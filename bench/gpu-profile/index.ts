@@ -40,7 +40,8 @@ const lines = [
   `dispatch profile on ${backend.detail}${s.execute ? '' : ' (programs dispatched on one workgroup: shapes only)'}, ${((performance.now() - started) / 1000).toFixed(0)} s`,
   ...describeStep(title, result.step, s.batch * s.seq, result.machine),
 ];
-if (result.measuredStepSeconds !== undefined) lines.push(`  measured on this adapter (slices scaled the same way): ${(result.measuredStepSeconds * 1000).toFixed(1)} ms a step`);
+if (result.measuredStepSeconds !== undefined)
+  lines.push(`  measured on this adapter (slices scaled the same way): ${(result.measuredStepSeconds * 1000).toFixed(1)} ms a step`);
 console.log(lines.join('\n'));
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 mkdirSync(path.join(root, 'bench/results'), { recursive: true });
@@ -51,7 +52,8 @@ console.log(`\nwritten: ${path.relative(root, out)}`);
 function parseFlags(args: string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (let i = 0; i < args.length; i++) {
-    if (!args[i].startsWith('--') || i + 1 >= args.length) throw new Error(`gpu-profile: expected --flag value, got ${args.slice(i).join(' ')}`);
+    if (!args[i].startsWith('--') || i + 1 >= args.length)
+      throw new Error(`gpu-profile: expected --flag value, got ${args.slice(i).join(' ')}`);
     out[args[i].slice(2)] = args[++i];
   }
   return out;

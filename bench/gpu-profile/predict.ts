@@ -55,7 +55,14 @@ function totals(programs: ProgramTotals[], machine: Machine): StepProfile {
   programs.sort((a, b) => b.seconds - a.seconds);
   const sum = (k: 'dispatches' | 'flops' | 'bytes' | 'seconds') => programs.reduce((n, p) => n + p[k], 0);
   const dispatches = sum('dispatches');
-  return { dispatches, flops: sum('flops'), bytes: sum('bytes'), seconds: sum('seconds'), overheadSeconds: dispatches * machine.dispatchSeconds, programs };
+  return {
+    dispatches,
+    flops: sum('flops'),
+    bytes: sum('bytes'),
+    seconds: sum('seconds'),
+    overheadSeconds: dispatches * machine.dispatchSeconds,
+    programs,
+  };
 }
 
 /** The lines `bench gpu-profile` prints for one step. */
@@ -69,7 +76,9 @@ export function describeStep(title: string, s: StepProfile, tokens: number, mach
     '  costliest programs:',
   ];
   for (const p of s.programs.slice(0, 3)) {
-    lines.push(`    ${p.program}: ${ms(p.seconds)} (${((100 * p.seconds) / s.seconds).toFixed(0)}%), ${p.dispatches} dispatches, ${(p.flops / 1e12).toFixed(3)} TFLOP, ${(p.bytes / 1e9).toFixed(2)} GB`);
+    lines.push(
+      `    ${p.program}: ${ms(p.seconds)} (${((100 * p.seconds) / s.seconds).toFixed(0)}%), ${p.dispatches} dispatches, ${(p.flops / 1e12).toFixed(3)} TFLOP, ${(p.bytes / 1e9).toFixed(2)} GB`,
+    );
   }
   return lines;
 }

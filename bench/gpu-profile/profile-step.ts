@@ -60,10 +60,14 @@ export async function profileTrainingStep(s: ProfileSettings, machine: Machine =
       const config = parseLlamaConfig({ ...syntheticConfigJson(shape), num_hidden_layers: layers });
       const weights = await loadLlamaWeights(syntheticTensorSource(config), config, `synthetic ${s.shape}`, s.base as never);
       const model = new LlamaModel(config, weights);
-      const adapter = new LoraAdapter(config, { r: s.r, alpha: 2 * s.r, dropout: 0, targetModules: targets, useRslora: false }, (_l, _n, inF, outF) => ({
-        a: new Float32Array(s.r * inF).fill(0.01),
-        b: new Float32Array(outF * s.r).fill(0.01),
-      }));
+      const adapter = new LoraAdapter(
+        config,
+        { r: s.r, alpha: 2 * s.r, dropout: 0, targetModules: targets, useRslora: false },
+        (_l, _n, inF, outF) => ({
+          a: new Float32Array(s.r * inF).fill(0.01),
+          b: new Float32Array(outF * s.r).fill(0.01),
+        }),
+      );
       const optimizer = new AdamW(adapter.variables);
       const { batch: B, seq: T } = s;
       const inputIds = new Int32Array(B * T).map((_, i) => 3 + ((i * 7919) % (config.vocabSize - 3)));

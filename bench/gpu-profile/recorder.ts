@@ -25,7 +25,8 @@ export class DispatchRecorder {
 
   install(): void {
     const backend = tf.backend() as unknown as { runWebGPUProgram?: RunProgram };
-    if (typeof backend.runWebGPUProgram !== 'function') throw new Error(`the dispatch profile needs the webgpu backend (this is ${tf.getBackend()})`);
+    if (typeof backend.runWebGPUProgram !== 'function')
+      throw new Error(`the dispatch profile needs the webgpu backend (this is ${tf.getBackend()})`);
     const original = backend.runWebGPUProgram.bind(backend);
     this.original = backend.runWebGPUProgram;
     backend.runWebGPUProgram = (program, inputs, dtype, ...rest) => {

@@ -37,14 +37,26 @@ export const jobInfoSchema = z.object({
 export type JobInfo = z.infer<typeof jobInfoSchema>;
 
 /** The job process's memory: its RSS, what tfjs holds in tensors, and (on a GPU backend) what its buffers hold there. */
-const memorySchema = z.object({ rssBytes: z.number(), tensorBytes: z.number(), numTensors: z.number(), deviceBytes: z.number().optional() });
+const memorySchema = z.object({
+  rssBytes: z.number(),
+  tensorBytes: z.number(),
+  numTensors: z.number(),
+  deviceBytes: z.number().optional(),
+});
 
 /** The tfjs backend a job computes on; with WebGPU, the adapter it found. */
 export const backendSchema = z.object({
   name: z.string(),
   detail: z.string(),
   adapter: z
-    .object({ vendor: z.string(), architecture: z.string(), description: z.string(), software: z.boolean(), maxBindingBytes: z.number(), shaderF16: z.boolean() })
+    .object({
+      vendor: z.string(),
+      architecture: z.string(),
+      description: z.string(),
+      software: z.boolean(),
+      maxBindingBytes: z.number(),
+      shaderF16: z.boolean(),
+    })
     .optional(),
 });
 export type BackendReport = z.infer<typeof backendSchema>;
@@ -59,7 +71,15 @@ export const dataCheckSchema = z.object({
   kept: z.number(),
   /** The first problems found (at most 200); `problemCount` says how many there are in all. */
   problems: z.array(
-    z.object({ row: z.number(), field: z.string().optional(), reason: z.string(), severity: z.enum(['error', 'warning']), message: z.string(), ofRow: z.number().optional(), valueType: z.string().optional() }),
+    z.object({
+      row: z.number(),
+      field: z.string().optional(),
+      reason: z.string(),
+      severity: z.enum(['error', 'warning']),
+      message: z.string(),
+      ofRow: z.number().optional(),
+      valueType: z.string().optional(),
+    }),
   ),
   problemCount: z.number(),
   /** Token statistics and a preview, when a base model (its tokenizer) was given. */
@@ -158,7 +178,15 @@ const idRequest = z.object({ id: z.string().min(1).max(200) }).strict();
 export const calls = {
   'app.info': {
     request: empty,
-    reply: z.object({ name: z.string(), version: z.string(), mode: z.enum(['electron', 'server']), platform: z.string(), node: z.string(), runsDir: z.string(), jobKinds: z.array(jobKindSchema) }),
+    reply: z.object({
+      name: z.string(),
+      version: z.string(),
+      mode: z.enum(['electron', 'server']),
+      platform: z.string(),
+      node: z.string(),
+      runsDir: z.string(),
+      jobKinds: z.array(jobKindSchema),
+    }),
   },
   'model.inspect': { request: z.object({ dir: z.string().min(1) }).strict(), reply: modelReportSchema },
   'data.check': {
@@ -179,7 +207,15 @@ export const calls = {
     request: empty,
     reply: z.object({
       // JSON-schema type: one name, or several for a union (resume_from_checkpoint: string | boolean | null).
-      fields: z.array(z.object({ name: z.string(), type: z.union([z.string(), z.array(z.string())]), default: z.unknown(), help: z.string(), choices: z.array(z.string()).optional() })),
+      fields: z.array(
+        z.object({
+          name: z.string(),
+          type: z.union([z.string(), z.array(z.string())]),
+          default: z.unknown(),
+          help: z.string(),
+          choices: z.array(z.string()).optional(),
+        }),
+      ),
     }),
   },
   /** Training memory for a model and settings (weights, LoRA, optimizer, activations) against what the machine has. */
@@ -202,7 +238,13 @@ export const calls = {
   },
   /** The desktop app's native open dialog; `path` is null when the user cancels. Not in browser mode (use files.list). */
   'files.pick': {
-    request: z.object({ kind: z.enum(['folder', 'file']), title: z.string().max(200).optional(), extensions: z.array(z.string().max(20)).max(20).optional() }).strict(),
+    request: z
+      .object({
+        kind: z.enum(['folder', 'file']),
+        title: z.string().max(200).optional(),
+        extensions: z.array(z.string().max(20)).max(20).optional(),
+      })
+      .strict(),
     reply: z.object({ path: z.string().nullable() }),
   },
   /** One folder's entries, for the in-page picker of browser mode (the server's files, behind the token). */

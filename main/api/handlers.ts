@@ -25,15 +25,28 @@ export interface HandlerDeps {
 /** The main side of every call, shared by Electron IPC and the HTTP server. */
 export function createHandlers(d: HandlerDeps): Handlers {
   return {
-    'app.info': () => ({ ...d.app, mode: d.mode, platform: process.platform, node: process.versions.node, runsDir: d.runs.runsDir, jobKinds: [...d.jobs.availableKinds] }),
+    'app.info': () => ({
+      ...d.app,
+      mode: d.mode,
+      platform: process.platform,
+      node: process.versions.node,
+      runsDir: d.runs.runsDir,
+      jobKinds: [...d.jobs.availableKinds],
+    }),
     'model.inspect': ({ dir }) => inspectModel(dir),
     'data.check': (req) => checkData(req),
     'finetune.fields': () => ({ fields: settingFields() }),
     'finetune.estimate': async (r) => {
       const config = loadLlamaConfig(r.base_model);
       const unknown = unknownProjections(r.lora_target_modules);
-      if (unknown.length) throw new ApiError(`unknown target module(s): ${unknown.join(', ')} (known: ${PROJECTIONS.join(', ')})`, 400, 'estimate/modules');
-      const workload = { microBatchSize: r.micro_batch_size, cutoffLen: r.cutoff_len, loraR: r.lora_r, targetModules: r.lora_target_modules as ProjectionName[] };
+      if (unknown.length)
+        throw new ApiError(`unknown target module(s): ${unknown.join(', ')} (known: ${PROJECTIONS.join(', ')})`, 400, 'estimate/modules');
+      const workload = {
+        microBatchSize: r.micro_batch_size,
+        cutoffLen: r.cutoff_len,
+        loraR: r.lora_r,
+        targetModules: r.lora_target_modules as ProjectionName[],
+      };
       const estimate = await estimateForCheckpoint(r.base_model, config, r.base_dtype ?? 'auto', workload);
       const stats = await readGpuStats();
       const first = stats.available ? stats.gpus[0] : undefined;
@@ -41,7 +54,8 @@ export function createHandlers(d: HandlerDeps): Handlers {
       return { ...estimate, gpu };
     },
     'files.pick': async (r) => {
-      if (!d.pickPath) throw new ApiError('native file dialogs exist only in the desktop app; browse with files.list', 400, 'files/no-dialog');
+      if (!d.pickPath)
+        throw new ApiError('native file dialogs exist only in the desktop app; browse with files.list', 400, 'files/no-dialog');
       return { path: await d.pickPath(r) };
     },
     'files.list': ({ dir }) => listFolder(dir),

@@ -78,24 +78,40 @@ export async function runDemo(opts: { output_dir: string; steps: string; backend
   console.log(`7. Exporting the merged model to GGUF Q8_0 for llama.cpp / Ollama: ${ggufFile}`);
   mkdirSync(path.dirname(ggufFile), { recursive: true });
   const mergedInput = await openExportInput(mergedDir);
-  const gguf = await exportGgufWithModelfile({ source: mergedInput.source, config: mergedInput.config, baseDir: mergedDir, outFile: ggufFile, fileType: 'q8_0', template: loadTemplate(TEMPLATE) });
+  const gguf = await exportGgufWithModelfile({
+    source: mergedInput.source,
+    config: mergedInput.config,
+    baseDir: mergedDir,
+    outFile: ggufFile,
+    fileType: 'q8_0',
+    template: loadTemplate(TEMPLATE),
+  });
   await mergedInput.source.close();
   const worst = gguf.report.tensors.reduce((m, t) => Math.max(m, t.maxAbsError ?? 0), 0);
-  console.log(`   ${(gguf.report.bytes / 1024).toFixed(0)} KiB, worst quantization error ${worst.toExponential(2)}; Modelfile: ${gguf.modelfile}`);
+  console.log(
+    `   ${(gguf.report.bytes / 1024).toFixed(0)} KiB, worst quantization error ${worst.toExponential(2)}; Modelfile: ${gguf.modelfile}`,
+  );
   console.log(`   llama.cpp check: ${gguf.verification.llamaCpp}`);
   await answerWithLlamaCpp(ggufFile, mergedDir, questions.slice(0, 2));
 
-  console.log(`\nThe run folder ${result.runDir} holds config.json, metrics.jsonl (the loss curve), checkpoints/ and adapter/ (PEFT layout);`);
+  console.log(
+    `\nThe run folder ${result.runDir} holds config.json, metrics.jsonl (the loss curve), checkpoints/ and adapter/ (PEFT layout);`,
+  );
   console.log(`${mergedDir} is the merged checkpoint and ${path.dirname(ggufFile)} the GGUF with its Ollama Modelfile.`);
-  console.log(`Try: npx lora-studio generate --base_model ${baseDir} --lora_weights ${result.adapterDir} --prompt_template ${TEMPLATE} --temperature 0 --instruction "What is the capital of Peru?"`);
+  console.log(
+    `Try: npx lora-studio generate --base_model ${baseDir} --lora_weights ${result.adapterDir} --prompt_template ${TEMPLATE} --temperature 0 --instruction "What is the capital of Peru?"`,
+  );
 }
-
 
 async function answer(baseDir: string, adapterDir: string | undefined, questions: string[]): Promise<void> {
   const { model, tokenizer, adapter } = await loadModel(baseDir, { loraWeights: adapterDir });
   for (const q of questions) {
     const prompt = tokenizer.encode(generatePrompt(BUILTIN_TEMPLATES[TEMPLATE], q), { addBos: true });
-    const { tokens } = await generate(model, prompt, { maxNewTokens: 16, stopTokenIds: tokenizer.eosIds, projection: adapter?.projection() });
+    const { tokens } = await generate(model, prompt, {
+      maxNewTokens: 16,
+      stopTokenIds: tokenizer.eosIds,
+      projection: adapter?.projection(),
+    });
     console.log(`   ${q.padEnd(36)} → ${JSON.stringify(tokenizer.decode(tokens))}`);
   }
   adapter?.dispose();

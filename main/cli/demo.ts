@@ -5,7 +5,9 @@ import { action, addBackendOptions } from './common.ts';
 export function registerDemo(program: Command): void {
   const cmd = program
     .command('demo')
-    .description('Make a small base model, fine-tune it with LoRA on a built-in instruction set, compare answers before and after, merge and export GGUF Q8_0')
+    .description(
+      'Make a small base model, fine-tune it with LoRA on a built-in instruction set, compare answers before and after, merge and export GGUF Q8_0',
+    )
     .option('--output_dir <dir>', 'where the demo run goes', 'runs/demo')
     .option('--steps <n>', 'training steps', '150');
   addBackendOptions(cmd).action(

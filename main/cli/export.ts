@@ -20,7 +20,10 @@ function progress(started = performance.now()) {
 
 /** The CLI's hooks: progress on stderr, warnings on stderr, per-tensor lines on stdout. */
 function cliHooks(): ExportHooks {
-  return { onProgress: progress(), log: (level, message) => (level === 'warn' ? console.error(`warning: ${message}`) : console.log(message)) };
+  return {
+    onProgress: progress(),
+    log: (level, message) => (level === 'warn' ? console.error(`warning: ${message}`) : console.log(message)),
+  };
 }
 
 function printOutcome(r: ExportOutcome, started: number): void {
@@ -42,7 +45,12 @@ const MERGE: SchemaFlagOptions<keyof typeof mergeSettingsSchema.shape> = {
   placeholder: { base_model: FOLDER, lora_weights: FOLDER, output_dir: FOLDER, max_shard_size: 'size', dtype: 'dtype' },
 };
 const STATE_DICT: SchemaFlagOptions<keyof typeof stateDictSettingsSchema.shape> = {
-  help: { base_model: 'base model folder', lora_weights: 'PEFT adapter folder to merge first', output_dir: 'new folder for the state dict', dtype: 'dtype of the written weights' },
+  help: {
+    base_model: 'base model folder',
+    lora_weights: 'PEFT adapter folder to merge first',
+    output_dir: 'new folder for the state dict',
+    dtype: 'dtype of the written weights',
+  },
   placeholder: { base_model: FOLDER, lora_weights: FOLDER, output_dir: FOLDER, dtype: 'dtype' },
 };
 const QUANTIZE: SchemaFlagOptions<keyof typeof quantizeSettingsSchema.shape> = {
@@ -59,7 +67,9 @@ const QUANTIZE: SchemaFlagOptions<keyof typeof quantizeSettingsSchema.shape> = {
 
 /** merge, export-state-dict and quantize: flags from the export settings schemas the studio's export jobs use. */
 export function registerExport(program: Command): void {
-  const merge = program.command('merge').description('Merge a LoRA adapter into its base model and write a Hugging Face checkpoint (sharded safetensors)');
+  const merge = program
+    .command('merge')
+    .description('Merge a LoRA adapter into its base model and write a Hugging Face checkpoint (sharded safetensors)');
   addSchemaFlags(merge, mergeSettingsSchema, MERGE).action(
     action(async (o) => {
       const started = performance.now();

@@ -23,13 +23,27 @@ const FLAGS: SchemaFlagOptions<keyof typeof playgroundSettingsSchema.shape> = {
     seed: 'seed for sampling',
     base_dtype: 'how the frozen base is held, as in finetune (auto: the checkpoint as stored when it fits, else int8, else nf4)',
   },
-  placeholder: { base_model: 'dir', lora_weights: 'dir', prompt_template: 'name', instruction: 'text', input: 'text', max_new_tokens: 'n', temperature: 't', top_p: 'p', top_k: 'k', repetition_penalty: 'r', seed: 's' },
+  placeholder: {
+    base_model: 'dir',
+    lora_weights: 'dir',
+    prompt_template: 'name',
+    instruction: 'text',
+    input: 'text',
+    max_new_tokens: 'n',
+    temperature: 't',
+    top_p: 'p',
+    top_k: 'k',
+    repetition_penalty: 'r',
+    seed: 's',
+  },
   cliDefaults: { instruction: '' },
 };
 
 /** `lora-studio generate`: Alpaca-LoRA's generate.py as a command; streams the answer to stdout. */
 export function registerGenerate(program: Command): void {
-  const cmd = program.command('generate').description('Answer an instruction with a base model, optionally with a LoRA adapter (streams tokens).');
+  const cmd = program
+    .command('generate')
+    .description('Answer an instruction with a base model, optionally with a LoRA adapter (streams tokens).');
   addSchemaFlags(cmd, playgroundSettingsSchema, FLAGS)
     .addOption(new Option('--load_in_8bit', 'Python spelling of --base_dtype int8'))
     .addOption(new Option('--load_in_4bit', 'Python spelling of --base_dtype nf4'));
@@ -74,6 +88,7 @@ export function registerGenerate(program: Command): void {
 function generateBaseDtype(opts: { base_dtype: BaseDtypeChoice; load_in_8bit?: boolean; load_in_4bit?: boolean }): BaseDtypeChoice {
   const aliases = [opts.load_in_8bit && 'int8', opts.load_in_4bit && 'nf4'].filter((m): m is 'int8' | 'nf4' => !!m);
   const asked = new Set([...(opts.base_dtype !== 'auto' ? [opts.base_dtype] : []), ...aliases]);
-  if (asked.size > 1) throw new StudioError(`--base_dtype ${opts.base_dtype}, --load_in_8bit and --load_in_4bit contradict each other; give one of them`);
+  if (asked.size > 1)
+    throw new StudioError(`--base_dtype ${opts.base_dtype}, --load_in_8bit and --load_in_4bit contradict each other; give one of them`);
   return [...asked][0] ?? 'auto';
 }

@@ -72,7 +72,8 @@ export function parseFlagValue(field: Pick<SettingField, 'name' | 'type' | 'choi
         .map((s) => s.trim().replace(/^['"]|['"]$/g, ''))
         .filter(Boolean);
     default:
-      if (field.choices && !field.choices.includes(text)) throw new InvalidArgumentError(`"${v}" is not one of ${field.choices.join(', ')}`);
+      if (field.choices && !field.choices.includes(text))
+        throw new InvalidArgumentError(`"${v}" is not one of ${field.choices.join(', ')}`);
       if (field.name === 'resume_from_checkpoint' && /^(true|false)$/i.test(text)) return /^true$/i.test(text);
       return text;
   }
@@ -82,7 +83,11 @@ export function parseFlagValue(field: Pick<SettingField, 'name' | 'type' | 'choi
  * The flags a user gave (plus the command line's own defaults), checked by the schema; a problem names its flag:
  * `--top_p: Too big: expected number to be <=1`.
  */
-export function settingsFromFlags<S extends z.ZodType>(schema: S, flags: Record<string, unknown>, opts: SchemaFlagOptions<Keys<S>> = {}): z.output<S> {
+export function settingsFromFlags<S extends z.ZodType>(
+  schema: S,
+  flags: Record<string, unknown>,
+  opts: SchemaFlagOptions<Keys<S>> = {},
+): z.output<S> {
   const known = new Set(schemaFields(schema).map((f) => f.name));
   const given: Record<string, unknown> = { ...(opts.cliDefaults as Record<string, unknown> | undefined) };
   for (const [k, v] of Object.entries(flags)) if (v !== undefined && known.has(k)) given[k] = v;

@@ -5,11 +5,16 @@ import { serveSettingsSchema } from '../server/serve-settings.ts';
 import { action } from './common.ts';
 import { addSchemaFlags, settingsFromFlags, type SchemaFlagOptions } from './schema-flags.ts';
 
-const FLAGS: SchemaFlagOptions<keyof typeof serveSettingsSchema.shape> = { placeholder: { host: 'host', port: 'n', runs_dir: 'dir' }, bareBooleans: true };
+const FLAGS: SchemaFlagOptions<keyof typeof serveSettingsSchema.shape> = {
+  placeholder: { host: 'host', port: 'n', runs_dir: 'dir' },
+  bareBooleans: true,
+};
 
 /** `lora-studio serve`: the studio in a browser (or from a laptop to a GPU box), same contract as the app. */
 export function registerServe(program: Command): void {
-  const cmd = program.command('serve').description('Serve the studio and its API over HTTP + WebSocket, protected by a random token printed at start');
+  const cmd = program
+    .command('serve')
+    .description('Serve the studio and its API over HTTP + WebSocket, protected by a random token printed at start');
   addSchemaFlags(cmd, serveSettingsSchema, FLAGS).action(
     action(async (flags: Record<string, unknown>) => {
       const o = settingsFromFlags(serveSettingsSchema, flags, FLAGS);
@@ -18,7 +23,13 @@ export function registerServe(program: Command): void {
         console.error(`note: ${DEFAULT_RENDERER_DIR} is missing; run "npm run build:web" for the pages (the API works without them)`);
       }
       const runsDir = path.resolve(o.runs_dir);
-      const server = await startServer({ host: o.host, port: o.port ?? 0, runsDir, allowRemote: o.allow_remote, settingsFile: path.join(runsDir, 'settings.json') });
+      const server = await startServer({
+        host: o.host,
+        port: o.port ?? 0,
+        runsDir,
+        allowRemote: o.allow_remote,
+        settingsFile: path.join(runsDir, 'settings.json'),
+      });
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
         process.once('SIGINT', stop);

@@ -10,7 +10,13 @@ export interface OpenDialogOptions {
 
 /** Electron's showOpenDialog options for a files.pick request: one folder or one file, filtered by extension. */
 export function openDialogOptions(r: PickRequest): OpenDialogOptions {
-  const filters = r.kind === 'file' && r.extensions?.length ? [{ name: r.extensions.join(', '), extensions: r.extensions }, { name: '*', extensions: ['*'] }] : undefined;
+  const filters =
+    r.kind === 'file' && r.extensions?.length
+      ? [
+          { name: r.extensions.join(', '), extensions: r.extensions },
+          { name: '*', extensions: ['*'] },
+        ]
+      : undefined;
   return { title: r.title, properties: [r.kind === 'folder' ? 'openDirectory' : 'openFile'], ...(filters && { filters }) };
 }
 

@@ -32,7 +32,8 @@ export function refuseIpc(channel: string, event: IpcEventLike): string | undefi
   if (!frame || !isAppUrl(frame.url)) return `sender frame ${frame?.url ?? '(gone)'} is not the studio's app:// page`;
   if (frame.parent !== null) return `sender frame ${frame.url} is a subframe, not the window's main frame`;
   const main = event.sender.mainFrame;
-  if (frame.routingId !== main.routingId || frame.processId !== main.processId) return `sender frame ${frame.url} is not the window's main frame`;
+  if (frame.routingId !== main.routingId || frame.processId !== main.processId)
+    return `sender frame ${frame.url} is not the window's main frame`;
   return undefined;
 }
 

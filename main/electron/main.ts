@@ -39,14 +39,30 @@ app.whenReady().then(async () => {
   // eslint-disable-next-line prefer-const -- assigned once below, after the API that closes over it
   let win: Electron.BrowserWindow | undefined;
   const pickPath = nativePicker(dialog as never, () => win);
-  const api = createApi(createHandlers({ mode: 'electron', app: { name: app.getName(), version: app.getVersion() }, jobs, runs: new RunRegistry(runsDir), settings, pickPath }));
+  const api = createApi(
+    createHandlers({
+      mode: 'electron',
+      app: { name: app.getName(), version: app.getVersion() },
+      jobs,
+      runs: new RunRegistry(runsDir),
+      settings,
+      pickPath,
+    }),
+  );
 
   hardenSession(session.defaultSession);
   serveApp(protocol, RENDERER_DIR);
   registerIpc(ipcMain, api);
   Menu.setApplicationMenu(
     Menu.buildFromTemplate(
-      buildMenuTemplate(process.platform, { openRunsFolder: () => void shell.openPath(runsDir), openDocs: () => void shell.openExternal('https://github.com/tloen/alpaca-lora') }, { devTools: !app.isPackaged }) as Electron.MenuItemConstructorOptions[],
+      buildMenuTemplate(
+        process.platform,
+        {
+          openRunsFolder: () => void shell.openPath(runsDir),
+          openDocs: () => void shell.openExternal('https://github.com/tloen/alpaca-lora'),
+        },
+        { devTools: !app.isPackaged },
+      ) as Electron.MenuItemConstructorOptions[],
     ),
   );
   win = createMainWindow(BrowserWindow, { preload: path.join(OUT, 'preload', 'index.cjs'), url: `${APP_ORIGIN}/` });

@@ -13,7 +13,10 @@ export interface UtilityProcessLike {
 }
 
 /** Inside Electron, jobs run in a utilityProcess (a Node process Electron manages), with the same worker entry. */
-export function utilityProcessSpawner(utilityProcess: { fork(modulePath: string, args: string[], options: Record<string, unknown>): UtilityProcessLike }, entry: string): WorkerSpawner {
+export function utilityProcessSpawner(
+  utilityProcess: { fork(modulePath: string, args: string[], options: Record<string, unknown>): UtilityProcessLike },
+  entry: string,
+): WorkerSpawner {
   return () => {
     const child = utilityProcess.fork(entry, [], { stdio: 'pipe', serviceName: 'LoRA Studio job' });
     let exited = false;

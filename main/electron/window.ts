@@ -10,7 +10,10 @@ export interface BrowserWindowLike {
 export type BrowserWindowCtor<W extends BrowserWindowLike> = new (options: ReturnType<typeof buildWindowOptions>) => W;
 
 /** The main window: the options of buildWindowOptions, its web contents hardened, the app:// page loaded. */
-export function createMainWindow<W extends BrowserWindowLike>(BrowserWindow: BrowserWindowCtor<W>, opts: { preload: string; url: string }): W {
+export function createMainWindow<W extends BrowserWindowLike>(
+  BrowserWindow: BrowserWindowCtor<W>,
+  opts: { preload: string; url: string },
+): W {
   const win = new BrowserWindow(buildWindowOptions(opts.preload));
   hardenWebContents(win.webContents);
   win.once('ready-to-show', () => win.show());

@@ -30,11 +30,25 @@ const ADVICE: Record<string, (action: FsAction) => string> = {
 };
 
 /** The syscalls that create or change something: an ENOENT from them means "cannot create", not "not found". */
-const WRITING_CALLS = new Set(['mkdir', 'write', 'rename', 'copyfile', 'link', 'symlink', 'rmdir', 'unlink', 'mkdtemp', 'ftruncate', 'fsync']);
+const WRITING_CALLS = new Set([
+  'mkdir',
+  'write',
+  'rename',
+  'copyfile',
+  'link',
+  'symlink',
+  'rmdir',
+  'unlink',
+  'mkdtemp',
+  'ftruncate',
+  'fsync',
+]);
 
 /** A Node system error from fs (has an errno code such as 'ENOENT'). */
 export function isErrnoError(e: unknown): e is NodeJS.ErrnoException {
-  return e instanceof Error && typeof (e as NodeJS.ErrnoException).code === 'string' && /^E[A-Z]+$/.test((e as NodeJS.ErrnoException).code!);
+  return (
+    e instanceof Error && typeof (e as NodeJS.ErrnoException).code === 'string' && /^E[A-Z]+$/.test((e as NodeJS.ErrnoException).code!)
+  );
 }
 
 /**

@@ -81,7 +81,11 @@ export class JobHost {
 
   start(kind: JobKind, config: Record<string, unknown>): JobInfo {
     if (!this.availableKinds.includes(kind)) {
-      throw new StudioError(`${kind} jobs are not available in this build (available: ${this.availableKinds.join(', ')})`, undefined, 'jobs/unavailable');
+      throw new StudioError(
+        `${kind} jobs are not available in this build (available: ${this.availableKinds.join(', ')})`,
+        undefined,
+        'jobs/unavailable',
+      );
     }
     const id = `job-${++this.counter}-${randomBytes(3).toString('hex')}`;
     const info: JobInfo = { id, kind, state: 'queued', createdAt: new Date().toISOString() };
@@ -114,8 +118,11 @@ export class JobHost {
   /** Queued or running jobs that use `dir`: a finetune writing there, or any job with a settings path inside it. */
   activeJobsIn(dir: string): JobInfo[] {
     const root = path.resolve(dir);
-    const uses = (j: Job) => Object.values(j.config).some((v) => typeof v === 'string' && path.isAbsolute(v) && isPathInside(path.resolve(v), root));
-    return [...this.jobs.values()].filter((j) => (j.info.state === 'queued' || j.info.state === 'running') && uses(j)).map((j) => ({ ...j.info }));
+    const uses = (j: Job) =>
+      Object.values(j.config).some((v) => typeof v === 'string' && path.isAbsolute(v) && isPathInside(path.resolve(v), root));
+    return [...this.jobs.values()]
+      .filter((j) => (j.info.state === 'queued' || j.info.state === 'running') && uses(j))
+      .map((j) => ({ ...j.info }));
   }
 
   /** Stop a job: a queued one leaves the queue; a running one is asked to stop, then killed after the grace time. */
@@ -181,7 +188,12 @@ export class JobHost {
       worker = this.opts.spawner();
     } catch (e) {
       lane.running = undefined; // the next job may still start
-      this.finish(job, 'failed', { jobId: job.info.id, type: 'failed', error: `could not start the job process: ${(e as Error).message}`, lastOutput: [] });
+      this.finish(job, 'failed', {
+        jobId: job.info.id,
+        type: 'failed',
+        error: `could not start the job process: ${(e as Error).message}`,
+        lastOutput: [],
+      });
       this.pump(name);
       return;
     }
@@ -208,7 +220,8 @@ export class JobHost {
     if (event.type === 'started' && job.info.runId) event = { ...event, runId: job.info.runId };
     // The job's own words join its stdout/stderr in the tail, so a crash report shows what it was doing.
     if (event.type === 'log') job.tail.push(`${event.level}: ${event.message}\n`);
-    if (event.type === 'report') job.tail.push(`step ${event.step}${event.totalSteps ? `/${event.totalSteps}` : ''}: loss ${event.loss.toFixed(4)}\n`);
+    if (event.type === 'report')
+      job.tail.push(`step ${event.step}${event.totalSteps ? `/${event.totalSteps}` : ''}: loss ${event.loss.toFixed(4)}\n`);
     if (event.type === 'done' || event.type === 'failed') job.terminal = event;
     else this.emit(event);
   }

@@ -14,11 +14,15 @@ export type { MetricPoint } from '../engine/train/run-folder.ts';
 
 /** A run id is a folder name: no separators, no dot-dot, so it cannot reach outside runsDir. */
 export function runDirOf(runsDir: string, id: string): string {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(id) || id.includes('..')) throw new StudioError(`not a run id: "${id}"`, undefined, 'runs/bad-id');
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(id) || id.includes('..'))
+    throw new StudioError(`not a run id: "${id}"`, undefined, 'runs/bad-id');
   return path.join(runsDir, id);
 }
 
-function readRunFolder(runsDir: string, id: string): { summary: RunSummary; config: Record<string, unknown> | null; metrics: MetricPoint[] } {
+function readRunFolder(
+  runsDir: string,
+  id: string,
+): { summary: RunSummary; config: Record<string, unknown> | null; metrics: MetricPoint[] } {
   const dir = runDirOf(runsDir, id);
   const problems: string[] = [];
   let config: Record<string, unknown> | null = null;

@@ -63,7 +63,18 @@ const finetune: Task = async ({ config, emit, signal }) => {
           break;
         }
         case 'step':
-          emit({ type: 'report', step: e.step, totalSteps: e.totalSteps, epoch: e.epoch, loss: e.loss, learningRate: e.learningRate, tokensPerSecond: e.tokensPerSecond, elapsedMs: e.elapsedMs, etaMs: e.etaMs, memory: e.memory });
+          emit({
+            type: 'report',
+            step: e.step,
+            totalSteps: e.totalSteps,
+            epoch: e.epoch,
+            loss: e.loss,
+            learningRate: e.learningRate,
+            tokensPerSecond: e.tokensPerSecond,
+            elapsedMs: e.elapsedMs,
+            etaMs: e.etaMs,
+            memory: e.memory,
+          });
           emit({ type: 'progress', done: e.step, total: e.totalSteps || total });
           break;
         case 'eval':
@@ -88,7 +99,10 @@ const finetune: Task = async ({ config, emit, signal }) => {
 function exportTask(kind: 'merge' | 'export' | 'quantize'): Task {
   return async ({ config, emit }) => {
     const { runMerge, runStateDict, runQuantize } = await import('../engine/export/export-jobs.ts');
-    const run = { merge: runMerge, export: runStateDict, quantize: runQuantize }[kind] as (c: unknown, h: ExportHooks) => Promise<ExportOutcome>;
+    const run = { merge: runMerge, export: runStateDict, quantize: runQuantize }[kind] as (
+      c: unknown,
+      h: ExportHooks,
+    ) => Promise<ExportOutcome>;
     let last = 0;
     const outcome = await run(config, {
       onProgress: (done, total, tensor) => {
@@ -102,7 +116,16 @@ function exportTask(kind: 'merge' | 'export' | 'quantize'): Task {
       log: (level, message) => emit({ type: 'log', level, message }),
     });
     emit({ type: 'log', level: 'info', message: `${outcome.summary}: ${outcome.output}` });
-    return { reason: 'finished', result: { kind: outcome.kind, output: outcome.output, summary: outcome.summary, reportFile: outcome.reportFile, report: outcome.report } };
+    return {
+      reason: 'finished',
+      result: {
+        kind: outcome.kind,
+        output: outcome.output,
+        summary: outcome.summary,
+        reportFile: outcome.reportFile,
+        report: outcome.report,
+      },
+    };
   };
 }
 

@@ -118,11 +118,17 @@ function packageInfo(): { name: string; version: string } {
 export async function startServer(opts: ServerOptions): Promise<StudioServer> {
   const host = opts.host ?? '127.0.0.1';
   if (!isLoopbackHost(host) && !opts.allowRemote) {
-    throw new StudioError(`refusing to listen on ${host}: not a loopback address (pass --allow_remote to serve other machines)`, undefined, 'server/remote');
+    throw new StudioError(
+      `refusing to listen on ${host}: not a loopback address (pass --allow_remote to serve other machines)`,
+      undefined,
+      'server/remote',
+    );
   }
   const token = opts.token ?? newToken();
   const rendererDir = opts.rendererDir ?? DEFAULT_RENDERER_DIR;
-  const settings: SettingsStore = opts.settingsFile ? fileSettings(opts.settingsFile, { runsDir: opts.runsDir }) : memorySettings({ runsDir: opts.runsDir });
+  const settings: SettingsStore = opts.settingsFile
+    ? fileSettings(opts.settingsFile, { runsDir: opts.runsDir })
+    : memorySettings({ runsDir: opts.runsDir });
   const jobs = new JobHost({ spawner: opts.spawner ?? nodeSpawner(), runsDir: opts.runsDir });
   const runs = new RunRegistry(opts.runsDir);
   const api = createApi(createHandlers({ mode: 'server', app: packageInfo(), jobs, runs, settings }));
@@ -131,7 +137,8 @@ export async function startServer(opts: ServerOptions): Promise<StudioServer> {
     securityHeaders(res);
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname.startsWith('/api/')) {
-      if (!tokenMatches(token, tokenOf(req.headers, url))) return sendJson(res, 401, { error: { message: 'missing or wrong token', code: 'auth' } });
+      if (!tokenMatches(token, tokenOf(req.headers, url)))
+        return sendJson(res, 401, { error: { message: 'missing or wrong token', code: 'auth' } });
       if (req.method !== 'POST') return sendJson(res, 405, { error: { message: 'use POST', code: 'api/method' } });
       // Refusing form-encoded bodies keeps other sites from posting here with a plain HTML form.
       if (!String(req.headers['content-type'] ?? '').startsWith('application/json')) {
@@ -153,7 +160,8 @@ export async function startServer(opts: ServerOptions): Promise<StudioServer> {
         return sendJson(res, p.status, { error: p.error });
       }
     }
-    if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { error: { message: 'method not allowed', code: 'method' } });
+    if (req.method !== 'GET' && req.method !== 'HEAD')
+      return sendJson(res, 405, { error: { message: 'method not allowed', code: 'method' } });
     const file = resolveStatic(rendererDir, url.pathname);
     if (!file) {
       const built = existsSync(path.join(rendererDir, 'index.html'));
@@ -185,7 +193,11 @@ export async function startServer(opts: ServerOptions): Promise<StudioServer> {
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) => {
-      const why = { EADDRINUSE: 'the port is in use; choose another --port or leave it out', EACCES: 'not permitted to listen there; use a port above 1023', EADDRNOTAVAIL: 'not an address of this machine' }[e.code ?? ''];
+      const why = {
+        EADDRINUSE: 'the port is in use; choose another --port or leave it out',
+        EACCES: 'not permitted to listen there; use a port above 1023',
+        EADDRNOTAVAIL: 'not an address of this machine',
+      }[e.code ?? ''];
       reject(why ? new StudioError(`cannot listen on ${host}:${opts.port ?? 0}: ${why} [${e.code}]`, undefined, 'server/listen') : e);
     });
     server.listen(opts.port ?? 0, host, () => resolve());

@@ -5,7 +5,18 @@
 export const PRESETS: Record<'alpaca' | 'quick' | 'lowmem' | 'int8' | 'nf4', Record<string, unknown>> = {
   alpaca: {},
   // A handful of steps to see that everything works end to end, in a minute on a small model.
-  quick: { batch_size: 8, micro_batch_size: 4, num_epochs: 1, max_steps: 10, cutoff_len: 128, val_set_size: 8, warmup_steps: 2, logging_steps: 1, eval_steps: 5, save_steps: 5 },
+  quick: {
+    batch_size: 8,
+    micro_batch_size: 4,
+    num_epochs: 1,
+    max_steps: 10,
+    cutoff_len: 128,
+    val_set_size: 8,
+    warmup_steps: 2,
+    logging_steps: 1,
+    eval_steps: 5,
+    save_steps: 5,
+  },
   // Smaller micro-batches, shorter sequences and a smaller rank: less activation and adapter memory.
   lowmem: { batch_size: 32, micro_batch_size: 1, cutoff_len: 128, lora_r: 4, lora_alpha: 8, lora_target_modules: ['q_proj', 'v_proj'] },
   // Alpaca-LoRA's finetune.py as published: its defaults over a base loaded with load_in_8bit=True.

@@ -11,11 +11,18 @@ const fake = (info: Partial<GPUAdapterInfo & { isFallbackAdapter: boolean }>, fe
 
 describe('WebGPU adapters', () => {
   it('are described with their limits and whether they have shader-f16', () => {
-    const d = describeAdapter(fake({ vendor: 'nvidia', architecture: 'hopper', description: 'NVIDIA H100', isFallbackAdapter: false }, ['timestamp-query', 'shader-f16']));
+    const d = describeAdapter(
+      fake({ vendor: 'nvidia', architecture: 'hopper', description: 'NVIDIA H100', isFallbackAdapter: false }, [
+        'timestamp-query',
+        'shader-f16',
+      ]),
+    );
     expect(d).toMatchObject({ vendor: 'nvidia', isFallback: false, shaderF16: true, features: ['shader-f16', 'timestamp-query'] });
     expect(d.limits).toEqual({ maxBufferSize: 2 ** 32, maxStorageBufferBindingSize: 2 ** 31, maxComputeWorkgroupStorageSize: 32768 });
     expect(adapterLine(d)).toBe('nvidia hopper (NVIDIA H100), max binding 2048 MiB, shader-f16');
-    const sw = describeAdapter(fake({ vendor: 'google', architecture: 'swiftshader', description: 'SwiftShader driver 5.0.0', isFallbackAdapter: true }, []));
+    const sw = describeAdapter(
+      fake({ vendor: 'google', architecture: 'swiftshader', description: 'SwiftShader driver 5.0.0', isFallbackAdapter: true }, []),
+    );
     expect(adapterLine(sw)).toBe('google swiftshader (SwiftShader driver 5.0.0, software), max binding 2048 MiB, no shader-f16');
   });
 

@@ -20,14 +20,29 @@ describe('a backend start that stalls', () => {
 
   it('becomes an error with a reason once its time is up', async () => {
     const started = performance.now();
-    await expect(withinStartTime('wasm', new Promise(() => {}), 200)).rejects.toThrow(/did not start within 0\.2 s; its thread pool did not come up; try --threads 1/);
+    await expect(withinStartTime('wasm', new Promise(() => {}), 200)).rejects.toThrow(
+      /did not start within 0\.2 s; its thread pool did not come up; try --threads 1/,
+    );
     expect(performance.now() - started).toBeLessThan(1000);
     await expect(withinStartTime('wasm', Promise.resolve('ok'), 200)).resolves.toBe('ok');
   });
 
   it('ends the CLI with one error line and exit code 1', async () => {
     const out = path.join(setup.work, 'cli-run');
-    const args = ['bin/lora-studio.mjs', 'finetune', '--base_model', setup.baseModel, '--data_path', setup.dataPath, '--output_dir', out, '--backend', 'wasm', '--cutoff_len', '64'];
+    const args = [
+      'bin/lora-studio.mjs',
+      'finetune',
+      '--base_model',
+      setup.baseModel,
+      '--data_path',
+      setup.dataPath,
+      '--output_dir',
+      out,
+      '--backend',
+      'wasm',
+      '--cutoff_len',
+      '64',
+    ];
     const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
       const child = spawn(process.execPath, args, { env: { ...process.env, ...STALL }, stdio: ['ignore', 'ignore', 'pipe'] });
       let stderr = '';
@@ -35,16 +50,23 @@ describe('a backend start that stalls', () => {
       child.on('exit', (code) => resolve({ code, stderr }));
     });
     expect(r.code).toBe(1);
-    expect(r.stderr.trim()).toBe('error: backend wasm: did not start within 2 s; its thread pool did not come up; try --threads 1 (no pool) or --backend cpu');
+    expect(r.stderr.trim()).toBe(
+      'error: backend wasm: did not start within 2 s; its thread pool did not come up; try --threads 1 (no pool) or --backend cpu',
+    );
   });
 
   it('fails a studio job with that reason', async () => {
-    const host = new JobHost({ spawner: nodeSpawner(undefined, { ...process.env, ...STALL }), runsDir: mkdtempSync(path.join(tmpdir(), 'stall-runs-')) });
+    const host = new JobHost({
+      spawner: nodeSpawner(undefined, { ...process.env, ...STALL }),
+      runsDir: mkdtempSync(path.join(tmpdir(), 'stall-runs-')),
+    });
     const events: JobEvent[] = [];
     host.onEvent((e) => events.push(e));
     const job = host.start('finetune', { base_model: setup.baseModel, data_path: setup.dataPath, backend: 'wasm', cutoff_len: 64 });
     await host.whenIdle();
-    expect(events.find((e) => e.jobId === job.id && e.type === 'failed')).toMatchObject({ error: expect.stringMatching(/^backend wasm: did not start within 2 s; its thread pool did not come up/) });
+    expect(events.find((e) => e.jobId === job.id && e.type === 'failed')).toMatchObject({
+      error: expect.stringMatching(/^backend wasm: did not start within 2 s; its thread pool did not come up/),
+    });
     await host.close();
   });
 });

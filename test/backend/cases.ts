@@ -43,9 +43,11 @@ export async function modelLogits(model: LlamaModel): Promise<number[]> {
   return out;
 }
 
-
 /** Loss and LoRA gradients (all seven targets, non-zero B so every A gets a gradient too). */
-export async function gradientsCase(dir = sharedPath(MODEL), opts: Parameters<typeof loadModel>[1] = {}): Promise<{ loss: number; grads: number[][] }> {
+export async function gradientsCase(
+  dir = sharedPath(MODEL),
+  opts: Parameters<typeof loadModel>[1] = {},
+): Promise<{ loss: number; grads: number[][] }> {
   return modelGradients((await loadModel(dir, opts)).model);
 }
 
@@ -53,10 +55,14 @@ export async function gradientsCase(dir = sharedPath(MODEL), opts: Parameters<ty
 export async function modelGradients(model: LlamaModel): Promise<{ loss: number; grads: number[][] }> {
   const config = model.config;
   const prng = new Prng(3);
-  const adapter = new LoraAdapter(config, { r: R, alpha: 8, dropout: 0, targetModules: [...PROJECTIONS], useRslora: false }, (_l, _n, inF, outF) => ({
-    a: Float32Array.from({ length: R * inF }, () => (prng.next() - 0.5) * 0.2),
-    b: Float32Array.from({ length: outF * R }, () => (prng.next() - 0.5) * 0.02),
-  }));
+  const adapter = new LoraAdapter(
+    config,
+    { r: R, alpha: 8, dropout: 0, targetModules: [...PROJECTIONS], useRslora: false },
+    (_l, _n, inF, outF) => ({
+      a: Float32Array.from({ length: R * inF }, () => (prng.next() - 0.5) * 0.2),
+      b: Float32Array.from({ length: outF * R }, () => (prng.next() - 0.5) * 0.02),
+    }),
+  );
   const mb = paddedTestBatch(prng);
   const { loss, grads } = await microBatchGradients(model, adapter, mb, labelledCount(mb));
   const flat = await Promise.all(grads.map(async (g) => Array.from(await g.data())));

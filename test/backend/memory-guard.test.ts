@@ -8,27 +8,67 @@ import type { GpuStats } from '../../main/engine/system/gpu-stats.ts';
 const GiB = 2 ** 30;
 // LLaMA-7B's shapes.
 const llama7b = parseLlamaConfig({
-  architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: 4096, intermediate_size: 11008, num_hidden_layers: 32,
-  num_attention_heads: 32, num_key_value_heads: 32, vocab_size: 32000, max_position_embeddings: 4096, rms_norm_eps: 1e-6, hidden_act: 'silu',
+  architectures: ['LlamaForCausalLM'],
+  model_type: 'llama',
+  hidden_size: 4096,
+  intermediate_size: 11008,
+  num_hidden_layers: 32,
+  num_attention_heads: 32,
+  num_key_value_heads: 32,
+  vocab_size: 32000,
+  max_position_embeddings: 4096,
+  rms_norm_eps: 1e-6,
+  hidden_act: 'silu',
 });
 // TinyLlama-1.1B's shapes (grouped-query attention).
 const tinyLlama = parseLlamaConfig({
-  architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: 2048, intermediate_size: 5632, num_hidden_layers: 22,
-  num_attention_heads: 32, num_key_value_heads: 4, vocab_size: 32000, max_position_embeddings: 2048, rms_norm_eps: 1e-5, hidden_act: 'silu',
+  architectures: ['LlamaForCausalLM'],
+  model_type: 'llama',
+  hidden_size: 2048,
+  intermediate_size: 5632,
+  num_hidden_layers: 22,
+  num_attention_heads: 32,
+  num_key_value_heads: 4,
+  vocab_size: 32000,
+  max_position_embeddings: 2048,
+  rms_norm_eps: 1e-5,
+  hidden_act: 'silu',
 });
-const settings = (microBatchSize: number, cutoffLen: number) => ({ microBatchSize, cutoffLen, loraR: 8, targetModules: ['q_proj', 'v_proj'] as const });
+const settings = (microBatchSize: number, cutoffLen: number) => ({
+  microBatchSize,
+  cutoffLen,
+  loraR: 8,
+  targetModules: ['q_proj', 'v_proj'] as const,
+});
 
 function adapter(over: Partial<AdapterDescription> = {}, binding = 2 * GiB): AdapterDescription {
   return {
-    vendor: 'nvidia', architecture: 'hopper', description: 'NVIDIA H100 80GB HBM3', isFallback: false,
+    vendor: 'nvidia',
+    architecture: 'hopper',
+    description: 'NVIDIA H100 80GB HBM3',
+    isFallback: false,
     limits: { maxBufferSize: 4 * GiB, maxStorageBufferBindingSize: binding, maxComputeWorkgroupStorageSize: 32768 },
-    features: ['shader-f16'], shaderF16: true, ...over,
+    features: ['shader-f16'],
+    shaderF16: true,
+    ...over,
   };
 }
-const smi = (usedMiB: number, totalMiB: number): (() => Promise<GpuStats>) => async () => ({
-  available: true,
-  gpus: [{ index: 0, name: 'NVIDIA H100 80GB HBM3', memoryUsedMiB: usedMiB, memoryTotalMiB: totalMiB, utilizationPercent: 0, temperatureC: 30, powerDrawW: 70 }],
-});
+const smi =
+  (usedMiB: number, totalMiB: number): (() => Promise<GpuStats>) =>
+  async () => ({
+    available: true,
+    gpus: [
+      {
+        index: 0,
+        name: 'NVIDIA H100 80GB HBM3',
+        memoryUsedMiB: usedMiB,
+        memoryTotalMiB: totalMiB,
+        utilizationPercent: 0,
+        temperatureC: 30,
+        powerDrawW: 70,
+      },
+    ],
+  });
 
 describe('WebGPU device limits', () => {
   it('take total and free memory from nvidia-smi for an NVIDIA adapter, and the binding limit from the adapter', async () => {
@@ -43,16 +83,27 @@ describe('WebGPU device limits', () => {
     const amd = await webgpuDeviceLimits(adapter({ vendor: 'amd', description: 'AMD Radeon' }), smi(0, 1));
     expect(amd).toMatchObject({ totalBytes: null, freeBytes: null });
     expect(amd.memorySource).toMatch(/unknown/);
-    const noSmi = await webgpuDeviceLimits(adapter(), async () => ({ available: false, gpus: [], message: 'No NVIDIA GPU: nvidia-smi was not found on this machine.' }));
+    const noSmi = await webgpuDeviceLimits(adapter(), async () => ({
+      available: false,
+      gpus: [],
+      message: 'No NVIDIA GPU: nvidia-smi was not found on this machine.',
+    }));
     expect(noSmi.memorySource).toMatch(/unknown \(No NVIDIA GPU: nvidia-smi was not found/);
-    const swiftshader = await webgpuDeviceLimits(adapter({ vendor: 'google', architecture: 'swiftshader', description: 'SwiftShader driver 5.0.0', isFallback: true }, GiB));
+    const swiftshader = await webgpuDeviceLimits(
+      adapter({ vendor: 'google', architecture: 'swiftshader', description: 'SwiftShader driver 5.0.0', isFallback: true }, GiB),
+    );
     expect(swiftshader).toMatchObject({ totalBytes: null, maxBindingBytes: GiB });
   });
 });
 
 describe('the WebGPU training guard', () => {
   const device = (free: number | null, binding: number): DeviceLimits => ({
-    name: 'NVIDIA H100 80GB HBM3', totalBytes: free === null ? null : 80 * GiB, freeBytes: free, memorySource: 'nvidia-smi, GPU 0', maxBindingBytes: binding, maxBufferBytes: 4 * GiB,
+    name: 'NVIDIA H100 80GB HBM3',
+    totalBytes: free === null ? null : 80 * GiB,
+    freeBytes: free,
+    memorySource: 'nvidia-smi, GPU 0',
+    maxBindingBytes: binding,
+    maxBufferBytes: 4 * GiB,
   });
 
   it('lets a run through that fits', () => {
@@ -60,13 +111,17 @@ describe('the WebGPU training guard', () => {
     expect(est.totalBytes).toBeLessThan(79 * GiB);
     expect(deviceRefusal(est, device(79 * GiB, 2 * GiB), settings(1, 512))).toBeUndefined();
     // LLaMA-7B keeps W and Wᵀ in f32 (~50 GiB) and does not fit in 79 GiB with its activations at 1 × 512.
-    expect(deviceRefusal(estimateTrainingMemory(llama7b, settings(1, 512)), device(79 * GiB, 2 * GiB), settings(1, 512))).toMatch(/exceeds the 79\.00 GiB free/);
+    expect(deviceRefusal(estimateTrainingMemory(llama7b, settings(1, 512)), device(79 * GiB, 2 * GiB), settings(1, 512))).toMatch(
+      /exceeds the 79\.00 GiB free/,
+    );
   });
 
   it('refuses when the estimate exceeds the free device memory, naming the figures and what to lower', () => {
     const est = estimateTrainingMemory(llama7b, settings(8, 2048));
     const why = deviceRefusal(est, device(30 * GiB, 16 * GiB), settings(8, 2048));
-    expect(why).toMatch(/^training does not fit on the WebGPU device NVIDIA H100 80GB HBM3: the estimated training memory, \d+\.\d\d GiB \(weights 49\.\d\d GiB, activations/);
+    expect(why).toMatch(
+      /^training does not fit on the WebGPU device NVIDIA H100 80GB HBM3: the estimated training memory, \d+\.\d\d GiB \(weights 49\.\d\d GiB, activations/,
+    );
     expect(why).toMatch(/exceeds the 30\.00 GiB free of 80\.00 GiB \(nvidia-smi, GPU 0\)/);
     expect(why).toMatch(/Lower micro_batch_size \(8\) or cutoff_len \(2048\)\.$/);
   });
@@ -76,12 +131,21 @@ describe('the WebGPU training guard', () => {
     const est = estimateTrainingMemory(llama7b, settings(4, 4096));
     expect(est.largestTensor.what).toMatch(/attention probabilities/);
     const why = deviceRefusal(est, device(null, 2 * GiB), settings(4, 4096));
-    expect(why).toMatch(/the attention probabilities of one layer \(4 × 32 heads × 4096 × 4096 f32\) takes 8\.00 GiB, more than the 2\.00 GiB one buffer may hold/);
+    expect(why).toMatch(
+      /the attention probabilities of one layer \(4 × 32 heads × 4096 × 4096 f32\) takes 8\.00 GiB, more than the 2\.00 GiB one buffer may hold/,
+    );
     expect(why).not.toMatch(/estimated training memory/); // memory unknown: no claim about it
     // Short rows: the logits are the largest tensor.
     const short = estimateTrainingMemory(llama7b, settings(64, 128));
-    expect(short.largestTensor).toMatchObject({ kind: 'logits', shape: [64, 128, 32000], bytes: 64 * 128 * 32000 * 4, what: 'the logits of one micro-batch (64 × 128 × 32000 f32)' });
-    expect(deviceRefusal(short, device(null, GiB / 2), settings(64, 128))).toMatch(/the logits of one micro-batch \(64 × 128 × 32000 f32\) takes 0\.98 GiB, more than the 0\.50 GiB/);
+    expect(short.largestTensor).toMatchObject({
+      kind: 'logits',
+      shape: [64, 128, 32000],
+      bytes: 64 * 128 * 32000 * 4,
+      what: 'the logits of one micro-batch (64 × 128 × 32000 f32)',
+    });
+    expect(deviceRefusal(short, device(null, GiB / 2), settings(64, 128))).toMatch(
+      /the logits of one micro-batch \(64 × 128 × 32000 f32\) takes 0\.98 GiB, more than the 0\.50 GiB/,
+    );
     expect(deviceRefusal(short, device(null, GiB), settings(64, 128))).toBeUndefined();
   });
 });

@@ -46,7 +46,8 @@ for (const setup of setups) {
 }
 await device.queue.onSubmittedWorkDone();
 const validation = await device.popErrorScope();
-const diagnostics = async (ms: GPUShaderModule[]) => (await Promise.all(ms.map((m) => m.getCompilationInfo()))).flatMap((info) => info.messages.map((x) => `${x.type}: ${x.message}`));
+const diagnostics = async (ms: GPUShaderModule[]) =>
+  (await Promise.all(ms.map((m) => m.getCompilationInfo()))).flatMap((info) => info.messages.map((x) => `${x.type}: ${x.message}`));
 const messages = await diagnostics(modules);
 
 // A control, so the check can fail: the same program with one operand of the wrong type must be rejected.
@@ -60,5 +61,13 @@ const m = packForGpu(storeMatrix(new Float32Array(70 * 44).fill(0.5), 70, 44, 'i
 runProgram(control, [tf.ones([37, 44]), tf.ones([37]), ...packedTensors(m)], shapeUniforms(m)).dispose();
 await device.queue.onSubmittedWorkDone();
 const controlError = (await device.popErrorScope())?.message ?? null;
-writeFileSync(process.argv[2], JSON.stringify({ modules: before, validation: validation?.message ?? null, messages, control: { error: controlError, messages: await diagnostics(modules.slice(before)) } }));
+writeFileSync(
+  process.argv[2],
+  JSON.stringify({
+    modules: before,
+    validation: validation?.message ?? null,
+    messages,
+    control: { error: controlError, messages: await diagnostics(modules.slice(before)) },
+  }),
+);
 process.exit(0);

@@ -50,7 +50,10 @@ describe.skipIf(skip)('register-tiled batched matmul equals tf.matMul on WebGPU'
     for (let t = 1; t < T; t++) for (let s = 1; s <= t; s++) keepValues[T * T + t * T + s] = 1;
     const keep = tf.tensor4d(keepValues, [B, 1, T, T]);
     const attend = (mm: typeof tf.matMul) => (qq: tf.Tensor, kk: tf.Tensor, vv: tf.Tensor) =>
-      mm(fusedMaskedSoftmax(mm(qq as tf.Tensor4D, kk as tf.Tensor4D, false, true) as tf.Tensor4D, keep, 1 / Math.sqrt(D)), vv as tf.Tensor4D);
+      mm(
+        fusedMaskedSoftmax(mm(qq as tf.Tensor4D, kk as tf.Tensor4D, false, true) as tf.Tensor4D, keep, 1 / Math.sqrt(D)),
+        vv as tf.Tensor4D,
+      );
     const tiled = attend(tiledBatchMatMul as unknown as typeof tf.matMul);
     const plain = attend(tf.matMul);
     expect(await report('attention value', tiled(q, k, v), plain(q, k, v))).toBeLessThan(1e-6);
@@ -72,7 +75,12 @@ describe.skipIf(skip ?? missingShared('models/stories260K/model.safetensors'))('
     const cache = new KVCache(config.numLayers);
     const V = config.vocabSize;
     let worst = 0;
-    for (const [start, end] of [[0, 5], [5, 6], [6, 7], [7, 8]]) {
+    for (const [start, end] of [
+      [0, 5],
+      [5, 6],
+      [6, 7],
+      [7, 8],
+    ]) {
       const step = await model.forward(tf.tensor2d([ids.slice(start, end)], [1, end - start], 'int32'), { cache, lastOnly: true }).data();
       const ref = full.subarray((end - 1) * V, end * V);
       worst = Math.max(worst, ...Array.from(step, (x, i) => Math.abs(x - ref[i])));

@@ -62,7 +62,8 @@ describe.skipIf(skip)('fused RoPE, LoRA and cross-entropy equal the plain tfjs o
     const fused = (b: tf.Tensor, uu: tf.Tensor, w: tf.Tensor) => fusedLoraUp(b as tf.Tensor2D, uu as tf.Tensor2D, w as tf.Tensor2D, scale);
     expect(await report('lora forward', fused(base, u, bT), plain(base, u, bT))).toBeLessThan(1e-6);
     const dy = tf.randomNormal([N, out], 0, 1, 'float32', 24);
-    const grads = (f: typeof plain) => tf.grads((b: tf.Tensor, uu: tf.Tensor, w: tf.Tensor) => tf.sum(tf.mul(f(b, uu, w), dy)))([base, u, bT]);
+    const grads = (f: typeof plain) =>
+      tf.grads((b: tf.Tensor, uu: tf.Tensor, w: tf.Tensor) => tf.sum(tf.mul(f(b, uu, w), dy)))([base, u, bT]);
     const fg = grads(fused);
     const pg = grads(plain);
     for (const [i, name] of ['d base', 'du', 'dBᵀ'].entries()) expect(await report(`lora ${name}`, fg[i], pg[i])).toBeLessThan(1e-5);
@@ -81,7 +82,16 @@ describe.skipIf(skip)('fused RoPE, LoRA and cross-entropy equal the plain tfjs o
     const weights = Float32Array.from([1, 1, 0.5, 1, 0, 1, 1, 0, 1]);
     const plain = (x: tf.Tensor) => {
       const lse = tf.logSumExp(x, -1, true);
-      const picked = tf.reshape(tf.gather(tf.reshape(x, [-1]), tf.tensor1d(targets.map((t, n) => n * V + t), 'int32')), [N, 1]);
+      const picked = tf.reshape(
+        tf.gather(
+          tf.reshape(x, [-1]),
+          tf.tensor1d(
+            targets.map((t, n) => n * V + t),
+            'int32',
+          ),
+        ),
+        [N, 1],
+      );
       return tf.sum(tf.mul(tf.sub(lse, picked), tf.tensor2d(weights, [N, 1])));
     };
     const fused = (x: tf.Tensor) => fusedCrossEntropySum(x as tf.Tensor2D, tf.tensor1d(targets, 'int32'), tf.tensor1d(weights));

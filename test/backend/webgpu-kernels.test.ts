@@ -7,7 +7,6 @@ import { fusedMaskedSoftmax, fusedRmsNorm, fusedSwiGlu } from '../../main/engine
 
 const skip = await startWebgpuSoftware('webgpu kernels');
 
-
 /** How many kernels tfjs runs for f (the fused ones are one each). */
 async function kernelCount(f: () => tf.Tensor): Promise<number> {
   const info = await tf.profile(() => f());
@@ -15,7 +14,8 @@ async function kernelCount(f: () => tf.Tensor): Promise<number> {
 }
 
 describe.skipIf(skip)('fused WebGPU kernels equal the plain tfjs ops', () => {
-  const plainRmsNorm = (x: tf.Tensor2D, w: tf.Tensor1D, eps: number) => tf.mul(tf.mul(x, tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), eps))), w);
+  const plainRmsNorm = (x: tf.Tensor2D, w: tf.Tensor1D, eps: number) =>
+    tf.mul(tf.mul(x, tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), eps))), w);
   const plainSwiGlu = (g: tf.Tensor, u: tf.Tensor) => tf.mul(tf.mul(g, tf.sigmoid(g)), u);
 
   it('RMSNorm: values and the gradient for x, in one kernel each', async () => {
@@ -35,7 +35,8 @@ describe.skipIf(skip)('fused WebGPU kernels equal the plain tfjs ops', () => {
     const u = tf.randomNormal([37, 300], 0, 1, 'float32', 5) as tf.Tensor2D;
     const dy = tf.randomNormal([37, 300], 0, 1, 'float32', 6);
     expect(await relDiff(fusedSwiGlu(g, u), plainSwiGlu(g, u))).toBeLessThan(1e-6);
-    const grads = (f: (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor) => tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(a as tf.Tensor2D, b as tf.Tensor2D), dy)))([g, u]);
+    const grads = (f: (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor) =>
+      tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(a as tf.Tensor2D, b as tf.Tensor2D), dy)))([g, u]);
     const [fg, fu] = grads(fusedSwiGlu);
     const [pg, pu] = grads(plainSwiGlu);
     expect(await relDiff(fg, pg)).toBeLessThan(1e-5);

@@ -39,15 +39,20 @@ describe.skipIf(skip)('packed frozen matmul on WebGPU equals tfjs matMul on the 
     '%s: N=%i rows=%i cols=%i, forward and gradient',
     async (dtype, n, rows, cols) => {
       const { stored, dequantized } = await storedCase(dtype, rows, cols);
-      if (rows * cols % QUANT_BLOCK === 0) throw new Error('the case should end in a short block');
+      if ((rows * cols) % QUANT_BLOCK === 0) throw new Error('the case should end in a short block');
       const m = packForGpu(stored);
       expect(m.words.dtype).toBe(dtype === 'f32' ? 'float32' : 'int32');
       const x = tf.randomNormal([n, cols], 0, 1, 'float32', 2) as tf.Tensor2D;
       const dy = tf.randomNormal([n, rows], 0, 1, 'float32', 3);
       const forward = await relDiff(packedMatMul(x, m), tf.matMul(x, dequantized, false, true));
       const grad = (f: (t: tf.Tensor2D) => tf.Tensor) => tf.grad((t: tf.Tensor) => tf.sum(tf.mul(f(t as tf.Tensor2D), dy)))(x);
-      const backward = await relDiff(grad((t) => packedMatMul(t, m)), tf.matMul(dy as tf.Tensor2D, dequantized));
-      console.log(`${dtype} ${n}×${rows}×${cols}: max |ours − tfjs| / max |tfjs|: forward ${forward.toExponential(2)}, backward ${backward.toExponential(2)}`);
+      const backward = await relDiff(
+        grad((t) => packedMatMul(t, m)),
+        tf.matMul(dy as tf.Tensor2D, dequantized),
+      );
+      console.log(
+        `${dtype} ${n}×${rows}×${cols}: max |ours − tfjs| / max |tfjs|: forward ${forward.toExponential(2)}, backward ${backward.toExponential(2)}`,
+      );
       expect(forward).toBeLessThan(1e-5);
       expect(backward).toBeLessThan(1e-5);
       disposePacked(m);
@@ -59,7 +64,9 @@ describe.skipIf(skip)('packed frozen matmul on WebGPU equals tfjs matMul on the 
 describe.skipIf(skip)('packForGpu refuses what a kernel cannot bind', () => {
   it('a matrix over the storage-binding limit: a clear error with the figures', () => {
     const stored = storeMatrix(new Float32Array(64 * 1024), 64, 1024, 'int8'); // 64 KiB of codes
-    expect(() => packForGpu(stored, 32 * 1024)).toThrow(/a 64×1024 int8 frozen matrix takes 0\.1 MiB, over this adapter's largest storage binding \(maxStorageBufferBindingSize 0\.0 MiB\)/);
+    expect(() => packForGpu(stored, 32 * 1024)).toThrow(
+      /a 64×1024 int8 frozen matrix takes 0\.1 MiB, over this adapter's largest storage binding \(maxStorageBufferBindingSize 0\.0 MiB\)/,
+    );
     const m = packForGpu(stored, 64 * 1024); // exactly at the limit fits
     expect(m.words.size * 4).toBe(64 * 1024);
     disposePacked(m);
@@ -86,7 +93,10 @@ describe.skipIf(skip)('matmul path: subgroup matrices only behind a feature chec
     expect(matmulPath()).toEqual(path);
     resetMatmulPath();
     process.env.LORA_STUDIO_MATMUL = 'subgroup-matrix';
-    await expect(selectMatmulPath()).rejects.toMatchObject({ code: 'webgpu/subgroup-matrix-unavailable', message: expect.stringMatching(/LORA_STUDIO_MATMUL=subgroup-matrix, but the adapter lacks/) });
+    await expect(selectMatmulPath()).rejects.toMatchObject({
+      code: 'webgpu/subgroup-matrix-unavailable',
+      message: expect.stringMatching(/LORA_STUDIO_MATMUL=subgroup-matrix, but the adapter lacks/),
+    });
     process.env.LORA_STUDIO_MATMUL = 'tiled';
     expect(await selectMatmulPath()).toEqual({ kernel: 'tiled', reason: 'LORA_STUDIO_MATMUL=tiled' });
     resetMatmulPath();
@@ -97,10 +107,18 @@ describe.skipIf(skip)('matmul path: subgroup matrices only behind a feature chec
   it('the config choice: f16 → f32 only, the largest first, and a reason for each refusal', () => {
     const features = ['chromium-experimental-subgroup-matrix', 'subgroups', 'shader-f16'];
     const f16 = (M: number, N: number, K: number) => ({ componentType: 'f16', resultComponentType: 'f32', M, N, K });
-    expect(chooseSubgroupSetup(features, [f16(8, 8, 8), { ...f16(16, 16, 16), resultComponentType: 'f16' }, f16(16, 16, 16)], 32)).toEqual({ setup: { M: 16, N: 16, K: 16, subgroupSize: 32, subgroups: 1 } });
-    expect(chooseSubgroupSetup(features, [{ ...f16(8, 8, 8), componentType: 'i8', resultComponentType: 'i32' }], 32)).toEqual({ reason: 'no usable subgroup-matrix config (f16 → f32) among the adapter\'s: i8→i32 8×8×8' });
-    expect(chooseSubgroupSetup(features.slice(1), [f16(8, 8, 8)], 32)).toEqual({ reason: 'the adapter lacks chromium-experimental-subgroup-matrix' });
-    expect(chooseSubgroupSetup(features, [f16(8, 8, 8)], undefined)).toEqual({ reason: 'unusable subgroup size (subgroupMaxSize not reported)' });
+    expect(chooseSubgroupSetup(features, [f16(8, 8, 8), { ...f16(16, 16, 16), resultComponentType: 'f16' }, f16(16, 16, 16)], 32)).toEqual({
+      setup: { M: 16, N: 16, K: 16, subgroupSize: 32, subgroups: 1 },
+    });
+    expect(chooseSubgroupSetup(features, [{ ...f16(8, 8, 8), componentType: 'i8', resultComponentType: 'i32' }], 32)).toEqual({
+      reason: "no usable subgroup-matrix config (f16 → f32) among the adapter's: i8→i32 8×8×8",
+    });
+    expect(chooseSubgroupSetup(features.slice(1), [f16(8, 8, 8)], 32)).toEqual({
+      reason: 'the adapter lacks chromium-experimental-subgroup-matrix',
+    });
+    expect(chooseSubgroupSetup(features, [f16(8, 8, 8)], undefined)).toEqual({
+      reason: 'unusable subgroup size (subgroupMaxSize not reported)',
+    });
     // Four subgroups a workgroup only with a fixed subgroup size and room for the workgroup (64×64 tile: 24 KiB).
     const base = { M: 16, N: 16, K: 16, subgroupSize: 32, subgroups: 1 } as const;
     const roomy = { maxComputeWorkgroupStorageSize: 32768, maxComputeInvocationsPerWorkgroup: 256 };
@@ -114,10 +132,12 @@ describe.skipIf(skip)('matmul path: subgroup matrices only behind a feature chec
     const same = await compareKernels(tiledProduct);
     expect(same).toMatchObject({ ok: true, maxDiff: 0 });
     // A deliberately wrong kernel: the right product with its last output column dropped (a tile-edge bug).
-    const wrong = await compareKernels((a, m, d) => tf.tidy(() => {
-      const y = tiledProduct(a, m, d);
-      return tf.mul(y, tf.concat([tf.ones([1, y.shape[1] - 1]), tf.zeros([1, 1])], 1)) as tf.Tensor2D;
-    }));
+    const wrong = await compareKernels((a, m, d) =>
+      tf.tidy(() => {
+        const y = tiledProduct(a, m, d);
+        return tf.mul(y, tf.concat([tf.ones([1, y.shape[1] - 1]), tf.zeros([1, 1])], 1)) as tf.Tensor2D;
+      }),
+    );
     console.log(`self-test on a wrong kernel: ${JSON.stringify(wrong)}`);
     expect(wrong.ok).toBe(false);
     expect(wrong.maxDiff).toBeGreaterThan(0.05);
@@ -133,32 +153,42 @@ describe.skipIf(skip)('the subgroup-matrix kernel on a software stand-in for its
   it.each([
     [{ M: 16, N: 8, K: 4, subgroupSize: 32, subgroups: 1 } as const, 'nf4' as const],
     [{ M: 4, N: 8, K: 16, subgroupSize: 16, subgroups: 4 } as const, 'int8' as const],
-  ])('%o %s: x·Wᵀ and dy·W equal the tiled kernel within f16 rounding, gradients of 1e-9 included', async (setup, dtype) => {
-    const [n, rows, cols] = [37, 70, 44];
-    const { stored } = await storedCase(dtype, rows, cols);
-    const m = packForGpu(stored);
-    const x = tf.randomNormal([n, cols], 0, 1, 'float32', 5) as tf.Tensor2D;
-    const dy = tf.mul(tf.randomNormal([n, rows], 0, 1, 'float32', 6), 1e-9) as tf.Tensor2D; // under f16's smallest subnormal
-    const forward = await relDiff(subgroupProduct(x, m, 'forward', setup, true), tiledProduct(x, m, 'forward'));
-    const backward = await relDiff(subgroupProduct(dy, m, 'backward', setup, true), tiledProduct(dy, m, 'backward'));
-    console.log(`emulated subgroup matrices ${JSON.stringify(setup)} ${dtype}: max relative difference to tiled: forward ${forward.toExponential(2)}, backward ${backward.toExponential(2)}`);
-    expect(forward).toBeLessThan(5e-3);
-    expect(backward).toBeLessThan(5e-3);
-    expect(forward).toBeGreaterThan(0); // f16 operands: not the f32 kernel by accident
-    disposePacked(m);
-  }, 120_000);
+  ])(
+    '%o %s: x·Wᵀ and dy·W equal the tiled kernel within f16 rounding, gradients of 1e-9 included',
+    async (setup, dtype) => {
+      const [n, rows, cols] = [37, 70, 44];
+      const { stored } = await storedCase(dtype, rows, cols);
+      const m = packForGpu(stored);
+      const x = tf.randomNormal([n, cols], 0, 1, 'float32', 5) as tf.Tensor2D;
+      const dy = tf.mul(tf.randomNormal([n, rows], 0, 1, 'float32', 6), 1e-9) as tf.Tensor2D; // under f16's smallest subnormal
+      const forward = await relDiff(subgroupProduct(x, m, 'forward', setup, true), tiledProduct(x, m, 'forward'));
+      const backward = await relDiff(subgroupProduct(dy, m, 'backward', setup, true), tiledProduct(dy, m, 'backward'));
+      console.log(
+        `emulated subgroup matrices ${JSON.stringify(setup)} ${dtype}: max relative difference to tiled: forward ${forward.toExponential(2)}, backward ${backward.toExponential(2)}`,
+      );
+      expect(forward).toBeLessThan(5e-3);
+      expect(backward).toBeLessThan(5e-3);
+      expect(forward).toBeGreaterThan(0); // f16 operands: not the f32 kernel by accident
+      disposePacked(m);
+    },
+    120_000,
+  );
 });
 
 describe.skipIf(skip)('the subgroup-matrix WGSL compiles (Dawn null backend, in a child process)', () => {
   it('every mode and direction, 16×16×16 and 8×8×8 configs, one and four subgroups: no error, no warning; a wrong operand type is rejected', async () => {
     const out = path.join(mkdtempSync(path.join(tmpdir(), 'sgm-null-')), 'result.json');
     await new Promise<void>((resolve, reject) =>
-      execFile(process.execPath, [path.resolve('node_modules/tsx/dist/cli.mjs'), path.resolve('test/backend/subgroup-matrix-null.ts'), out], (err, _o, stderr) =>
-        err ? reject(new Error(`${err.message}\n${stderr.slice(-2000)}`)) : resolve(),
+      execFile(
+        process.execPath,
+        [path.resolve('node_modules/tsx/dist/cli.mjs'), path.resolve('test/backend/subgroup-matrix-null.ts'), out],
+        (err, _o, stderr) => (err ? reject(new Error(`${err.message}\n${stderr.slice(-2000)}`)) : resolve()),
       ),
     );
     const r = JSON.parse(readFileSync(out, 'utf8'));
-    console.log(`subgroup-matrix programs on the null backend: ${r.modules} shader modules, validation ${r.validation}, diagnostics ${JSON.stringify(r.messages)}; control: ${r.control.messages[0]}`);
+    console.log(
+      `subgroup-matrix programs on the null backend: ${r.modules} shader modules, validation ${r.validation}, diagnostics ${JSON.stringify(r.messages)}; control: ${r.control.messages[0]}`,
+    );
     expect(r.modules).toBeGreaterThanOrEqual(3 * 2 * BASE_DTYPES.length);
     expect(r.validation).toBeNull();
     expect(r.messages).toEqual([]);
@@ -182,7 +212,13 @@ async function repack(w: LlamaWeights, dtypeOf: (layer: number | 'lmHead') => Ba
   for (const [index, l] of w.layers.entries()) {
     const proj = { ...l.proj };
     for (const [name, p] of Object.entries(l.proj) as [keyof typeof proj, (typeof proj)[keyof typeof proj]][]) {
-      proj[name] = { path: p.path, inFeatures: p.inFeatures, outFeatures: p.outFeatures, bias: p.bias, ...(await convert(p, dtypeOf(index))) };
+      proj[name] = {
+        path: p.path,
+        inFeatures: p.inFeatures,
+        outFeatures: p.outFeatures,
+        bias: p.bias,
+        ...(await convert(p, dtypeOf(index))),
+      };
     }
     layers.push({ ...l, proj });
   }
@@ -199,7 +235,11 @@ describe.skipIf(skip ?? missingShared(`${MODEL}/model.safetensors`))('stories260
     const model = new LlamaModel(config, { ...loaded.model.weights, layers: loaded.model.weights.layers.slice(0, 2) });
     const packed = new LlamaModel(config, await repack(model.weights, dtypeOf, true));
     const reference = new LlamaModel(config, await repack(model.weights, dtypeOf, false));
-    expect([packed.weights.layers[0].proj.q_proj.gpu?.dtype, packed.weights.layers[1].proj.down_proj.gpu?.dtype, packed.weights.lmHead.gpu?.dtype]).toEqual(['int8', 'nf4', 'nf4']);
+    expect([
+      packed.weights.layers[0].proj.q_proj.gpu?.dtype,
+      packed.weights.layers[1].proj.down_proj.gpu?.dtype,
+      packed.weights.lmHead.gpu?.dtype,
+    ]).toEqual(['int8', 'nf4', 'nf4']);
     const [lp, lr] = [await modelLogits(packed), await modelLogits(reference)];
     const logitDiff = Math.max(...lp.map((v, i) => Math.abs(v - lr[i])));
     const [gp, gr] = [await modelGradients(packed), await modelGradients(reference)];
@@ -207,7 +247,9 @@ describe.skipIf(skip ?? missingShared(`${MODEL}/model.safetensors`))('stories260
       const scale = Math.max(...gr.grads[k].map(Math.abs));
       return Math.max(...g.map((v, i) => Math.abs(v - gr.grads[k][i]))) / scale;
     });
-    console.log(`int8/nf4 stories260K: logits max |packed − f32| ${logitDiff.toExponential(2)}; loss ${gp.loss} vs ${gr.loss}; LoRA gradients max relative difference ${Math.max(...gradDiffs).toExponential(2)} over ${gradDiffs.length} variables`);
+    console.log(
+      `int8/nf4 stories260K: logits max |packed − f32| ${logitDiff.toExponential(2)}; loss ${gp.loss} vs ${gr.loss}; LoRA gradients max relative difference ${Math.max(...gradDiffs).toExponential(2)} over ${gradDiffs.length} variables`,
+    );
     expect(lp.length).toBe(lr.length);
     expect(logitDiff).toBeLessThan(1e-4);
     expect(Math.abs(gp.loss - gr.loss) / gr.loss).toBeLessThan(1e-5);

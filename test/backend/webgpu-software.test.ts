@@ -31,10 +31,15 @@ function wasmReference(): Promise<CaseResults> {
   const tsx = path.resolve('node_modules/tsx/dist/cli.mjs');
   const out = path.join(mkdtempSync(path.join(tmpdir(), 'wasm-ref-')), 'reference.json');
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [tsx, path.resolve('test/backend/wasm-reference.ts'), out], { maxBuffer: 1 << 24 }, (err, _stdout, stderr) => {
-      if (err) reject(new Error(`wasm reference failed: ${err.message}\n${stderr.slice(-2000)}`));
-      else resolve(JSON.parse(readFileSync(out, 'utf8')));
-    });
+    execFile(
+      process.execPath,
+      [tsx, path.resolve('test/backend/wasm-reference.ts'), out],
+      { maxBuffer: 1 << 24 },
+      (err, _stdout, stderr) => {
+        if (err) reject(new Error(`wasm reference failed: ${err.message}\n${stderr.slice(-2000)}`));
+        else resolve(JSON.parse(readFileSync(out, 'utf8')));
+      },
+    );
   });
 }
 
@@ -75,7 +80,9 @@ describe.skipIf(skip)('webgpu-software (SwiftShader) equals wasm on stories260K'
     const ref = (await reference).stepLosses;
     expect(ours.length).toBe(FINETUNE_STEPS);
     expect(ref.length).toBe(FINETUNE_STEPS);
-    console.log(`loss curve: max |webgpu − wasm| = ${Math.max(...ours.map((l, i) => Math.abs(l - ref[i]))).toExponential(2)} over ${FINETUNE_STEPS} steps`);
+    console.log(
+      `loss curve: max |webgpu − wasm| = ${Math.max(...ours.map((l, i) => Math.abs(l - ref[i]))).toExponential(2)} over ${FINETUNE_STEPS} steps`,
+    );
     ours.forEach((l, i) => expect(Math.abs(l - ref[i]), `step ${i + 1}`).toBeLessThan(1e-3));
     expect(ours[FINETUNE_STEPS - 1]).toBeLessThan(ours[0]); // and it learns
   }, 600_000);
@@ -84,11 +91,20 @@ describe.skipIf(skip)('webgpu-software (SwiftShader) equals wasm on stories260K'
     // SwiftShader binds at most 1 GiB; 8 rows of ~2.5k tokens give attention probabilities of 8 × 8 heads × T² f32 > 1 GiB.
     const dir = mkdtempSync(path.join(tmpdir(), 'guard-'));
     const story = 'Once upon a time, there was a little girl named Lily. She loved to play outside in the park. '.repeat(80);
-    writeFileSync(path.join(dir, 'long.json'), JSON.stringify(Array.from({ length: 8 }, (_, i) => ({ instruction: `Tell story ${i}.`, input: '', output: story }))));
+    writeFileSync(
+      path.join(dir, 'long.json'),
+      JSON.stringify(Array.from({ length: 8 }, (_, i) => ({ instruction: `Tell story ${i}.`, input: '', output: story }))),
+    );
     const events: TrainingEvent[] = [];
     const config = parseFinetuneConfig({
-      base_model: sharedPath(MODEL), data_path: path.join(dir, 'long.json'), output_dir: path.join(dir, 'run'),
-      batch_size: 8, micro_batch_size: 8, cutoff_len: 4096, val_set_size: 0, backend: 'webgpu-software',
+      base_model: sharedPath(MODEL),
+      data_path: path.join(dir, 'long.json'),
+      output_dir: path.join(dir, 'run'),
+      batch_size: 8,
+      micro_batch_size: 8,
+      cutoff_len: 4096,
+      val_set_size: 0,
+      backend: 'webgpu-software',
     });
     await expect(runFinetune(config, (e) => events.push(e))).rejects.toThrow(
       /training does not fit on the WebGPU device SwiftShader driver 5\.0\.0: the attention probabilities of one layer \(8 × 8 heads × \d+ × \d+ f32\) takes \d+\.\d\d GiB, more than the 1\.00 GiB one buffer may hold .*Lower micro_batch_size \(8\) or cutoff_len \(4096\)\./,

@@ -14,15 +14,38 @@ const N = 40;
 describe('dispatch cost accounting', () => {
   it('counts 2·M·N·K FLOPs for a product, whichever way its left operand is laid out', () => {
     const out = { shape: [3, M, N], dtype: 'float32' };
-    const plain = dispatchCost('MatMulPackedProgram', [{ shape: [3, M, K], dtype: 'float32' }, { shape: [3, K, N], dtype: 'float32' }], out);
-    const transposed = dispatchCost('MatMulPackedProgram', [{ shape: [3, K, M], dtype: 'float32' }, { shape: [3, N, K], dtype: 'float32' }], out);
+    const plain = dispatchCost(
+      'MatMulPackedProgram',
+      [
+        { shape: [3, M, K], dtype: 'float32' },
+        { shape: [3, K, N], dtype: 'float32' },
+      ],
+      out,
+    );
+    const transposed = dispatchCost(
+      'MatMulPackedProgram',
+      [
+        { shape: [3, K, M], dtype: 'float32' },
+        { shape: [3, N, K], dtype: 'float32' },
+      ],
+      out,
+    );
     expect(plain.flops).toBe(2 * 3 * M * N * K);
     expect(transposed.flops).toBe(2 * 3 * M * N * K);
     expect(plain.bytes).toBe(4 * 3 * (M * K + K * N + M * N));
   });
 
   it('counts elementwise programs by the elements they touch, and a declared count as declared', () => {
-    expect(dispatchCost('BinaryOpProgram', [{ shape: [8, 5], dtype: 'float32' }, { shape: [5], dtype: 'float32' }], { shape: [8, 5], dtype: 'float32' })).toEqual({ flops: 40, bytes: 4 * (40 + 5 + 40) });
+    expect(
+      dispatchCost(
+        'BinaryOpProgram',
+        [
+          { shape: [8, 5], dtype: 'float32' },
+          { shape: [5], dtype: 'float32' },
+        ],
+        { shape: [8, 5], dtype: 'float32' },
+      ),
+    ).toEqual({ flops: 40, bytes: 4 * (40 + 5 + 40) });
     expect(dispatchCost('fused-rope', [{ shape: [10], dtype: 'float32' }], { shape: [10], dtype: 'float32' }, 123).flops).toBe(123);
   });
 
@@ -46,7 +69,7 @@ describe('dispatch recorder on the WebGPU software adapter', () => {
     skip = await startWebgpuSoftware('dispatch recorder');
   });
 
-  it('records tfjs\'s matMul and our f16-weight kernel with their exact FLOPs and bytes', async (ctx) => {
+  it("records tfjs's matMul and our f16-weight kernel with their exact FLOPs and bytes", async (ctx) => {
     if (skip) ctx.skip();
     const recorder = new DispatchRecorder(true);
     recorder.install();
@@ -60,7 +83,10 @@ describe('dispatch recorder on the WebGPU software adapter', () => {
       recorder.recording = false;
       await Promise.all([y.data(), y16.data()]);
       const products = recorder.records.filter((r) => r.flops === 2 * M * N * K);
-      expect(products.map((r) => r.program).sort()).toEqual([expect.stringMatching(/^MatMul/), expect.stringMatching(/^lora-studio-packed-tiled-f16-forward/)]);
+      expect(products.map((r) => r.program).sort()).toEqual([
+        expect.stringMatching(/^MatMul/),
+        expect.stringMatching(/^lora-studio-packed-tiled-f16-forward/),
+      ]);
       const ours = products.find((r) => r.program.startsWith('lora-studio-packed-tiled-f16-forward'))!;
       // x in f32, W as halves packed two to an int32 word, y in f32.
       expect(ours.bytes).toBe(4 * M * K + 2 * N * K + 4 * M * N);

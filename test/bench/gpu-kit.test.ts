@@ -34,14 +34,22 @@ describe.skipIf(missingSwiftShader() ?? missingTorch())('GPU kit', () => {
   beforeAll(async () => {
     ({ bytes } = await buildGpuKit({ dir: kit, xzLevel: 0, log: () => {} }));
     // The correctness check and the q,k,v,o rows only, with room for SwiftShader's shader compiles on a busy machine.
-    run = spawnSync('bash', [path.join(kit, 'run.sh'), '--dry', out], { encoding: 'utf8', env: { ...process.env, KIT_ONLY: 'check qkvo', KIT_BUDGET_S: '300' } });
-    if (existsSync(path.join(out, 'results.jsonl'))) parts = readFileSync(path.join(out, 'results.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Part);
+    run = spawnSync('bash', [path.join(kit, 'run.sh'), '--dry', out], {
+      encoding: 'utf8',
+      env: { ...process.env, KIT_ONLY: 'check qkvo', KIT_BUDGET_S: '300' },
+    });
+    if (existsSync(path.join(out, 'results.jsonl')))
+      parts = readFileSync(path.join(out, 'results.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Part);
   }, 480_000);
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
   it('packs node, dawn.node, the bundle, the Vulkan loader, the PyTorch scripts and run.sh within its size', () => {
     const files = readdirSync(kit);
-    for (const f of ['node.xz', 'dawn.node.xz', 'kit-main.mjs', 'run.sh', 'torch_kit.py', 'torch_llama_lora.py', 'MANIFEST.json']) expect(files).toContain(f);
+    for (const f of ['node.xz', 'dawn.node.xz', 'kit-main.mjs', 'run.sh', 'torch_kit.py', 'torch_llama_lora.py', 'MANIFEST.json'])
+      expect(files).toContain(f);
     expect(files.some((f) => /^libvulkan1_.*_amd64\.deb$/.test(f))).toBe(true);
     expect(bytes).toBeLessThanOrEqual(KIT_MAX_BYTES);
   });
@@ -71,6 +79,7 @@ describe.skipIf(missingSwiftShader() ?? missingTorch())('GPU kit', () => {
     expect(ours?.result.tokens_per_second as number).toBeGreaterThan(0);
     const torch = parts.filter((p) => p.part === 'torch');
     expect(torch.map((p) => p.label)).toEqual(['bf16', 'fp32']);
-    for (const p of torch) expect(typeof p.result.tokens_per_second === 'number' || /transformers|peft/.test(String(p.result.skipped))).toBe(true);
+    for (const p of torch)
+      expect(typeof p.result.tokens_per_second === 'number' || /transformers|peft/.test(String(p.result.skipped))).toBe(true);
   });
 });

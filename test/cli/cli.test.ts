@@ -10,16 +10,50 @@ import { tinyModel } from '../helpers/synthetic.ts';
 /** Run the CLI without blocking the test worker (a blocked worker misses vitest's own heartbeats). */
 function cli(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['bin/lora-studio.mjs', ...args], { encoding: 'utf8', timeout: 300_000, maxBuffer: 1 << 24 }, (err, stdout, stderr) => {
-      resolve({ status: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      ['bin/lora-studio.mjs', ...args],
+      { encoding: 'utf8', timeout: 300_000, maxBuffer: 1 << 24 },
+      (err, stdout, stderr) => {
+        resolve({ status: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
 describe('lora-studio command line', () => {
   it("finetune accepts Alpaca-LoRA's flags with their defaults in the help", async () => {
     const help = (await cli(['finetune', '--help'])).stdout;
-    for (const flag of ['--base_model', '--data_path', '--output_dir', '--batch_size', '--micro_batch_size', '--num_epochs', '--learning_rate', '--cutoff_len', '--val_set_size', '--lora_r', '--lora_alpha', '--lora_dropout', '--lora_target_modules', '--train_on_inputs', '--add_eos_token', '--group_by_length', '--resume_from_checkpoint', '--prompt_template_name', '--backend', '--seed', '--max_steps', '--eval_steps', '--save_steps', '--logging_steps', '--save_total_limit', '--warmup_steps', '--early_stopping_patience', '--config']) {
+    for (const flag of [
+      '--base_model',
+      '--data_path',
+      '--output_dir',
+      '--batch_size',
+      '--micro_batch_size',
+      '--num_epochs',
+      '--learning_rate',
+      '--cutoff_len',
+      '--val_set_size',
+      '--lora_r',
+      '--lora_alpha',
+      '--lora_dropout',
+      '--lora_target_modules',
+      '--train_on_inputs',
+      '--add_eos_token',
+      '--group_by_length',
+      '--resume_from_checkpoint',
+      '--prompt_template_name',
+      '--backend',
+      '--seed',
+      '--max_steps',
+      '--eval_steps',
+      '--save_steps',
+      '--logging_steps',
+      '--save_total_limit',
+      '--warmup_steps',
+      '--early_stopping_patience',
+      '--config',
+    ]) {
       expect(help).toContain(flag);
     }
     const flat = help.replace(/\s+/g, ' ');
@@ -28,7 +62,17 @@ describe('lora-studio command line', () => {
   });
 
   it('reports bad input as one clear line and a non-zero exit', async () => {
-    const r = await cli(['finetune', '--base_model', '/nonexistent', '--data_path', '/nonexistent.json', '--batch_size', '3', '--micro_batch_size', '2']);
+    const r = await cli([
+      'finetune',
+      '--base_model',
+      '/nonexistent',
+      '--data_path',
+      '/nonexistent.json',
+      '--batch_size',
+      '3',
+      '--micro_batch_size',
+      '2',
+    ]);
     expect(r.status).toBe(1);
     expect(r.stderr.trim()).toBe('error: command line: batch_size (3) must be a multiple of micro_batch_size (2)');
     const r2 = await cli(['inspect', mkdtempSync(path.join(tmpdir(), 'empty-model-'))]);
@@ -42,14 +86,42 @@ describe('lora-studio command line', () => {
     expect(r.stdout).toContain('architecture: llama, 5 layers, hidden 64');
     expect(r.stdout).toContain('parameters: 260,032'); // stories260K's shape
     expect(r.stdout).toContain('problems: none');
-    const g = await cli(['generate', '--base_model', dir, '--prompt_template', 'none', '--instruction', '', '--temperature', '0', '--max_new_tokens', '30', '--backend', 'wasm']);
+    const g = await cli([
+      'generate',
+      '--base_model',
+      dir,
+      '--prompt_template',
+      'none',
+      '--instruction',
+      '',
+      '--temperature',
+      '0',
+      '--max_new_tokens',
+      '30',
+      '--backend',
+      'wasm',
+    ]);
     expect(g.status, g.stderr).toBe(0);
     expect(g.stdout.trim().length).toBeGreaterThan(0);
     expect(g.stderr).toMatch(/backend: wasm — tfjs-backend-wasm \(simd, \d threads?\)/);
   });
 
   it.skipIf(missingShared('models/stories260K/model.safetensors'))('generate tells the story stories260K was trained on', async () => {
-    const g = await cli(['generate', '--base_model', sharedPath('models/stories260K'), '--prompt_template', 'none', '--instruction', '', '--temperature', '0', '--max_new_tokens', '30', '--backend', 'wasm']);
+    const g = await cli([
+      'generate',
+      '--base_model',
+      sharedPath('models/stories260K'),
+      '--prompt_template',
+      'none',
+      '--instruction',
+      '',
+      '--temperature',
+      '0',
+      '--max_new_tokens',
+      '30',
+      '--backend',
+      'wasm',
+    ]);
     expect(g.status, g.stderr).toBe(0);
     expect(g.stdout).toMatch(/^Once upon a time, there was a little girl named Lily/);
   });
@@ -58,7 +130,19 @@ describe('lora-studio command line', () => {
   it.skipIf(gpuNode || process.platform !== 'linux')(
     'auto on a Linux machine without a GPU says why it skipped each faster backend, without Vulkan noise',
     async () => {
-      const g = await cli(['generate', '--base_model', await tinyModel(), '--prompt_template', 'none', '--instruction', '', '--temperature', '0', '--max_new_tokens', '3']);
+      const g = await cli([
+        'generate',
+        '--base_model',
+        await tinyModel(),
+        '--prompt_template',
+        'none',
+        '--instruction',
+        '',
+        '--temperature',
+        '0',
+        '--max_new_tokens',
+        '3',
+      ]);
       expect(g.status, g.stderr).toBe(0);
       expect(g.stderr).toContain('webgpu: no hardware adapter (no GPU device in /dev');
       expect(g.stderr).toMatch(/backend: wasm — .*\[skipped gpu: .*; webgpu: .*; node: .*\]/);
@@ -81,9 +165,17 @@ describe('lora-studio command line', () => {
         child.on('exit', () => reject(new Error(`serve exited: ${out}`)));
       });
       const token = url.searchParams.get('token')!;
-      const ok = await fetch(new URL('/api/app.info', url), { method: 'POST', headers: { 'content-type': 'application/json', 'x-studio-token': token }, body: '{}' });
+      const ok = await fetch(new URL('/api/app.info', url), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-studio-token': token },
+        body: '{}',
+      });
       expect(ok.status).toBe(200);
-      const refused = await fetch(new URL('/api/app.info', url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      const refused = await fetch(new URL('/api/app.info', url), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      });
       expect(refused.status).toBe(401);
     } finally {
       child.kill('SIGTERM');

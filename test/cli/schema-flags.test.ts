@@ -18,7 +18,9 @@ describe('flags built from a zod schema', () => {
     }
     expect(parseFlagValue(int, '1e3')).toBe(1000);
     expect(() => parseFlagValue(int, '2.5')).toThrow(/expected a whole number, got "2.5"/);
-    expect(() => parseFlagValue({ name: 'backend', type: 'string', choices: ['cpu', 'wasm'] }, 'tpu')).toThrow(/"tpu" is not one of cpu, wasm/);
+    expect(() => parseFlagValue({ name: 'backend', type: 'string', choices: ['cpu', 'wasm'] }, 'tpu')).toThrow(
+      /"tpu" is not one of cpu, wasm/,
+    );
     expect(parseFlagValue({ name: 'train_on_inputs', type: 'boolean' }, 'False')).toBe(false);
     expect(parseFlagValue({ name: 'lora_target_modules', type: 'array' }, "[q_proj,'v_proj']")).toEqual(['q_proj', 'v_proj']);
   });
@@ -26,7 +28,9 @@ describe('flags built from a zod schema', () => {
   it('checks the whole set with the schema, naming the flag; required fields are mandatory flags', () => {
     expect(() => settingsFromFlags(playgroundSettingsSchema, { base_model: '/m', instruction: 'hi', top_p: 5 })).toThrow(StudioError);
     expect(() => settingsFromFlags(playgroundSettingsSchema, { base_model: '/m', instruction: 'hi', top_p: 5 })).toThrow(/^--top_p: /);
-    expect(settingsFromFlags(playgroundSettingsSchema, { base_model: '/m', unrelated: 1 }, { cliDefaults: { instruction: '' } })).toMatchObject({ base_model: '/m', instruction: '', top_p: 0.75 });
+    expect(
+      settingsFromFlags(playgroundSettingsSchema, { base_model: '/m', unrelated: 1 }, { cliDefaults: { instruction: '' } }),
+    ).toMatchObject({ base_model: '/m', instruction: '', top_p: 0.75 });
     const cmd = addSchemaFlags(new Command('merge'), mergeSettingsSchema);
     const mandatory = cmd.options.filter((o) => o.mandatory).map((o) => o.long);
     expect(mandatory).toEqual(['--base_model', '--lora_weights', '--output_dir']);

@@ -1,6 +1,15 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { collate, DataOrder, EpochBatches, epochOrder, groupByLength, PAD_ID, sequentialBatches, splitTrainValidation } from '../../main/engine/data/batches.ts';
+import {
+  collate,
+  DataOrder,
+  EpochBatches,
+  epochOrder,
+  groupByLength,
+  PAD_ID,
+  sequentialBatches,
+  splitTrainValidation,
+} from '../../main/engine/data/batches.ts';
 import type { EncodedExample } from '../../main/engine/data/encode.ts';
 import { mixSeeds, permutation, Prng } from '../../main/engine/data/prng.ts';
 
@@ -44,7 +53,9 @@ describe('validation split', () => {
     expect([...a.train, ...a.validation].sort((x, y) => x - y)).toEqual(items);
     expect(a.validation).toEqual([...a.validation].sort((x, y) => x - y));
     expect(splitTrainValidation(items, 0)).toEqual({ train: items, validation: [] });
-    expect(() => splitTrainValidation(items, 100, 42, "d.json")).toThrow(/^d\.json: val_set_size \(100\) must be smaller than the number of usable rows \(100\); lower --val_set_size/);
+    expect(() => splitTrainValidation(items, 100, 42, 'd.json')).toThrow(
+      /^d\.json: val_set_size \(100\) must be smaller than the number of usable rows \(100\); lower --val_set_size/,
+    );
   });
 });
 
@@ -65,7 +76,7 @@ describe('collate', () => {
 describe('group_by_length', () => {
   const lengths = Array.from({ length: 1000 }, (_, i) => 1 + ((i * 7919) % 500));
 
-  it("follows LengthGroupedSampler: megabatches of min(n / 4B, 50) × B sorted longest first, the longest first of all", () => {
+  it('follows LengthGroupedSampler: megabatches of min(n / 4B, 50) × B sorted longest first, the longest first of all', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 1, max: 1000 }), fc.integer(), (B, n, seed) => {
         const ls = lengths.slice(0, n);
@@ -76,12 +87,17 @@ describe('group_by_length', () => {
         expect(ls[grouped[0]]).toBe(Math.max(...ls));
         // Undo the one swap (first element of megabatch 0 <-> first of the megabatch that held the longest) ...
         const undone = [...grouped];
-        const k = Array.from({ length: Math.ceil(n / mega) }, (_, g) => g * mega).find((at) => order.slice(at, at + mega).includes(grouped[0]))!;
+        const k = Array.from({ length: Math.ceil(n / mega) }, (_, g) => g * mega).find((at) =>
+          order.slice(at, at + mega).includes(grouped[0]),
+        )!;
         [undone[0], undone[k]] = [undone[k], undone[0]];
         // ... then every megabatch is its slice of the shuffled order, sorted longest first (stable, as Python's sorted).
         for (let at = 0; at < n; at += mega) {
           const slice = order.slice(at, at + mega);
-          const sorted = slice.map((i, pos) => ({ i, pos })).sort((a, b) => ls[b.i] - ls[a.i] || a.pos - b.pos).map((x) => x.i);
+          const sorted = slice
+            .map((i, pos) => ({ i, pos }))
+            .sort((a, b) => ls[b.i] - ls[a.i] || a.pos - b.pos)
+            .map((x) => x.i);
           expect(undone.slice(at, at + mega)).toEqual(sorted);
         }
       }),

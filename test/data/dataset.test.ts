@@ -29,7 +29,10 @@ describe.skipIf(missingShared(EN, ZH, TINY))('the real Alpaca files', () => {
       const { rows, report } = loadAlpacaRows(sharedPath(name));
       expect(report, name).toMatchObject({ file: sharedPath(name), format: 'json', total, kept: total });
       expect(rows).toHaveLength(total);
-      expect(rows.filter((r) => r.input !== ''), name).toHaveLength(withInput);
+      expect(
+        rows.filter((r) => r.input !== ''),
+        name,
+      ).toHaveLength(withInput);
       expect(report.problems.every((p) => p.reason === 'duplicate' && p.severity === 'warning')).toBe(true);
       expect(report.problems, name).toHaveLength(duplicates);
       if (firstDup) expect(report.problems[0].message).toBe(`row ${firstDup[0]}: same instruction, input and output as row ${firstDup[1]}`);
@@ -57,14 +60,25 @@ describe('JSON lines', () => {
     const d = loadAlpacaRows(p, { onBadRow: 'skip' });
     expect(d.rows.map((r) => r.row)).toEqual([1, 3]);
     expect(d.report).toMatchObject({ format: 'jsonl', total: 3, kept: 2 });
-    expect(d.report.problems).toEqual([{ row: 2, reason: 'not valid json', severity: 'error', message: expect.stringMatching(/^line 2: not valid JSON \(/) }]);
+    expect(d.report.problems).toEqual([
+      { row: 2, reason: 'not valid json', severity: 'error', message: expect.stringMatching(/^line 2: not valid JSON \(/) },
+    ]);
     expect(() => loadAlpacaRows(p, { onBadRow: 'stop' })).toThrow(new RegExp(`${p}: line 2: not valid JSON .*on_bad_rows is 'stop'`));
   });
 
   it('names the line of a bad row', () => {
     const p = file('bad.jsonl', '{"instruction":"a","output":"b"}\n{"instruction":"c","output":7}\n');
     const d = loadAlpacaRows(p);
-    expect(d.report.problems).toEqual([{ row: 2, field: 'output', reason: 'not a string', severity: 'error', valueType: 'number', message: 'line 2: "output" is a number, not a string' }]);
+    expect(d.report.problems).toEqual([
+      {
+        row: 2,
+        field: 'output',
+        reason: 'not a string',
+        severity: 'error',
+        valueType: 'number',
+        message: 'line 2: "output" is a number, not a string',
+      },
+    ]);
     expect(() => loadAlpacaRows(p, { onBadRow: 'stop' })).toThrow(`${p}: line 2: "output" is a number, not a string`);
   });
 });
@@ -115,7 +129,11 @@ describe('files that are not Alpaca data', () => {
     ['broken.json', '[{"instruction": "a",', /broken\.json: not valid JSON/],
     ['text.txt', 'hello', /text\.txt: expected a JSON array of rows or JSON lines/],
     ['number.json', '42', /number\.json: expected a JSON array/],
-    ['wrapped.json', '{\n  "data": [{"instruction": "a", "output": "b"}]\n}', /wrapped\.json: a JSON object, not a list of rows; the rows may be under "data"/],
+    [
+      'wrapped.json',
+      '{\n  "data": [{"instruction": "a", "output": "b"}]\n}',
+      /wrapped\.json: a JSON object, not a list of rows; the rows may be under "data"/,
+    ],
     ['allbad.jsonl', '{oops}\n{"instruction":\n', /allbad\.jsonl: no usable rows \(2 bad; first: line 1: not valid JSON/],
     ['allbad.json', '[{"x": 1}]', /allbad\.json: no usable rows \(1 bad; first: row 1: missing "instruction"\)/],
   ])('%s', (name, text, error) => {

@@ -27,7 +27,10 @@ describe.skipIf(missingShared(`${LLAMA}/tokenizer.json`))('Alpaca-LoRA ids on th
     expect(masked.labels).toEqual([...Array(18).fill(M), 9039, 29889, EOS]);
     expect(masked.attentionMask).toEqual(Array(21).fill(1));
 
-    const zhPrompt = [835, 2799, 4080, 29901, 13, 234, 194, 190, 235, 178, 148, 30494, 31144, 30333, 30267, 13, 13, 2277, 29937, 10567, 29901, 13, 30919, 31076, 13, 13, 2277, 29937, 13291, 29901, 13];
+    const zhPrompt = [
+      835, 2799, 4080, 29901, 13, 234, 194, 190, 235, 178, 148, 30494, 31144, 30333, 30267, 13, 13, 2277, 29937, 10567, 29901, 13, 30919,
+      31076, 13, 13, 2277, 29937, 13291, 29901, 13,
+    ];
     const zh = { instruction: '翻译成英文。', input: '你好', output: 'Hello', row: 2 };
     const e = encodeExample(tok, t, zh, { cutoffLen: 256, trainOnInputs: false, addEosToken: true });
     expect(e.inputIds).toEqual([BOS, ...zhPrompt, 10994, EOS]);

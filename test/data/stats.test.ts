@@ -8,7 +8,13 @@ import { tinyAlpacaFile, tinyModel } from '../helpers/synthetic.ts';
 
 const ex = (fullLength: number, cutoff: number, masked: number, row?: number): EncodedExample => {
   const n = Math.min(fullLength, cutoff);
-  return { inputIds: Array(n).fill(5), labels: Array.from({ length: n }, (_, i) => (i < masked ? -100 : 5)), truncated: fullLength > cutoff, fullLength, row };
+  return {
+    inputIds: Array(n).fill(5),
+    labels: Array.from({ length: n }, (_, i) => (i < masked ? -100 : 5)),
+    truncated: fullLength > cutoff,
+    fullLength,
+    row,
+  };
 };
 
 describe('dataset statistics', () => {
@@ -29,7 +35,12 @@ describe('dataset statistics', () => {
   it('lists over-long rows as warnings and says when no response token is left', () => {
     expect(overLongProblems([ex(10, 16, 3, 4), ex(20, 16, 3, 7), ex(30, 16, 16, 9)], 16)).toEqual([
       { row: 7, reason: 'over-long', severity: 'warning', message: 'row 7: 20 tokens, cut to cutoff_len 16' },
-      { row: 9, reason: 'over-long', severity: 'warning', message: 'row 9: 30 tokens, cut to cutoff_len 16; nothing of the response is left to train on' },
+      {
+        row: 9,
+        reason: 'over-long',
+        severity: 'warning',
+        message: 'row 9: 30 tokens, cut to cutoff_len 16; nothing of the response is left to train on',
+      },
     ]);
   });
 
@@ -37,7 +48,9 @@ describe('dataset statistics', () => {
   it('on 100 rows with the tiny tokenizer: the counts add up', async () => {
     const tok = await loadTokenizer(await tinyModel());
     const { rows } = loadAlpacaRows(tinyAlpacaFile(100, 'en'));
-    const encoded = rows.map((r) => encodeExample(tok, BUILTIN_TEMPLATES.alpaca, r, { cutoffLen: 128, trainOnInputs: false, addEosToken: false }));
+    const encoded = rows.map((r) =>
+      encodeExample(tok, BUILTIN_TEMPLATES.alpaca, r, { cutoffLen: 128, trainOnInputs: false, addEosToken: false }),
+    );
     const s = datasetStats(encoded, 128);
     expect(s.rows).toBe(100);
     expect(s.histogram.reduce((a, b) => a + b.count, 0)).toBe(100);

@@ -13,14 +13,17 @@ describe("Alpaca-LoRA's template files", () => {
     expect(Object.keys(BUILTIN_TEMPLATES).sort()).toEqual(names);
   });
 
-  it.skipIf(missingShared(...names.map((n) => `templates/${n}.json`)))('each built-in equals its file byte for byte, and the file loads as a custom template', () => {
-    for (const name of names) {
-      const file = JSON.parse(readFileSync(sharedPath(`templates/${name}.json`), 'utf8'));
-      expect(BUILTIN_TEMPLATES[name], name).toStrictEqual(file);
-      expect(loadTemplate(name)).toBe(BUILTIN_TEMPLATES[name]);
-      expect(loadTemplate(sharedPath(`templates/${name}.json`))).toStrictEqual(file);
-    }
-  });
+  it.skipIf(missingShared(...names.map((n) => `templates/${n}.json`)))(
+    'each built-in equals its file byte for byte, and the file loads as a custom template',
+    () => {
+      for (const name of names) {
+        const file = JSON.parse(readFileSync(sharedPath(`templates/${name}.json`), 'utf8'));
+        expect(BUILTIN_TEMPLATES[name], name).toStrictEqual(file);
+        expect(loadTemplate(name)).toBe(BUILTIN_TEMPLATES[name]);
+        expect(loadTemplate(sharedPath(`templates/${name}.json`))).toStrictEqual(file);
+      }
+    },
+  );
 });
 
 describe('generatePrompt and getResponse (Prompter)', () => {
@@ -30,7 +33,8 @@ describe('generatePrompt and getResponse (Prompter)', () => {
     expect(generatePrompt(t, 'Add.', '2 and 3', '5')).toBe(
       'Below is an instruction that describes a task, paired with an input that provides further context. Write a response that appropriately completes the request.\n\n### Instruction:\nAdd.\n\n### Input:\n2 and 3\n\n### Response:\n5',
     );
-    const noInput = 'Below is an instruction that describes a task. Write a response that appropriately completes the request.\n\n### Instruction:\nAdd.\n\n### Response:\n';
+    const noInput =
+      'Below is an instruction that describes a task. Write a response that appropriately completes the request.\n\n### Instruction:\nAdd.\n\n### Response:\n';
     expect(generatePrompt(t, 'Add.', '')).toBe(noInput);
     expect(generatePrompt(t, 'Add.', null, '')).toBe(noInput);
     expect(generatePrompt(t, 'Add.')).toBe(noInput);
@@ -38,7 +42,9 @@ describe('generatePrompt and getResponse (Prompter)', () => {
 
   it("fills in one pass, as Python's str.format: braces and $ in the user's text stay as they are", () => {
     const s = BUILTIN_TEMPLATES.alpaca_short;
-    expect(generatePrompt(s, 'say {input} $& {{x}}', 'x$&y {instruction}')).toBe('### Instruction:\nsay {input} $& {{x}}\n\n### Input:\nx$&y {instruction}\n\n### Response:\n');
+    expect(generatePrompt(s, 'say {input} $& {{x}}', 'x$&y {instruction}')).toBe(
+      '### Instruction:\nsay {input} $& {{x}}\n\n### Input:\nx$&y {instruction}\n\n### Response:\n',
+    );
     expect(formatTemplate('{{a}} {x} }}', { x: 'X' })).toBe('{a} X }');
     expect(() => formatTemplate('{y}', { x: '' })).toThrow(/unknown placeholder \{y\}/);
     expect(() => formatTemplate('a } b', { x: '' })).toThrow(/single "\}"/);
@@ -75,6 +81,8 @@ describe('custom template files', () => {
     const empty = write('empty-split.json', { ...ok, response_split: '' });
     expect(() => loadTemplate(empty)).toThrow(/response_split/);
     expect(() => loadTemplate(write('broken.json', '{"prompt_input":'))).toThrow(/broken\.json: not valid JSON/);
-    expect(() => loadTemplate(path.join(dir, 'nope.json'))).toThrow(/nope\.json: not a built-in template \(alpaca, alpaca_legacy, alpaca_short, vigogne\) nor an existing file/);
+    expect(() => loadTemplate(path.join(dir, 'nope.json'))).toThrow(
+      /nope\.json: not a built-in template \(alpaca, alpaca_legacy, alpaca_short, vigogne\) nor an existing file/,
+    );
   });
 });

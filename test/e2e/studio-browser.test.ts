@@ -40,7 +40,11 @@ function newestMtime(dir: string): number {
 
 async function ensureRendererBuilt(): Promise<void> {
   const index = path.join(RENDERER_DIR, 'index.html');
-  const sources = Math.max(newestMtime(path.join(ROOT, 'renderer')), statSync(path.join(ROOT, 'main/api/contract.ts')).mtimeMs, statSync(path.join(ROOT, 'vite.config.ts')).mtimeMs);
+  const sources = Math.max(
+    newestMtime(path.join(ROOT, 'renderer')),
+    statSync(path.join(ROOT, 'main/api/contract.ts')).mtimeMs,
+    statSync(path.join(ROOT, 'vite.config.ts')).mtimeMs,
+  );
   if (existsSync(index) && statSync(index).mtimeMs >= sources) return;
   const { build } = await import('vite');
   await build({ configFile: path.join(ROOT, 'vite.config.ts'), root: path.join(ROOT, 'renderer'), logLevel: 'warn' });
@@ -70,12 +74,26 @@ describe.skipIf(Boolean(skip))('studio in Chromium (browser mode)', () => {
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     page.on('pageerror', (e) => pageErrors.push(e.message));
     // A 400 answer (the missing model folder below) is logged by Chromium as a failed resource; that one is expected.
-    page.on('console', (m) => m.type() === 'error' && !m.text().startsWith('Failed to load resource: the server responded with a status of 400') && pageErrors.push(m.text()));
+    page.on(
+      'console',
+      (m) =>
+        m.type() === 'error' &&
+        !m.text().startsWith('Failed to load resource: the server responded with a status of 400') &&
+        pageErrors.push(m.text()),
+    );
     await page.goto(server.pageUrl);
   });
 
@@ -102,7 +120,10 @@ describe.skipIf(Boolean(skip))('studio in Chromium (browser mode)', () => {
   it('Model step: a model folder, picked with the in-page folder browser, shows its architecture', async () => {
     await page.getByTestId('model-path').fill(path.dirname(MODEL_DIR));
     await page.getByTestId('model-path-browse').click();
-    await page.getByTestId('model-path-browser').getByRole('button', { name: `📁 ${path.basename(MODEL_DIR)}`, exact: true }).click();
+    await page
+      .getByTestId('model-path-browser')
+      .getByRole('button', { name: `📁 ${path.basename(MODEL_DIR)}`, exact: true })
+      .click();
     await expect.poll(() => page.getByTestId('model-path-browser').textContent()).toContain(MODEL_DIR);
     await page.getByTestId('model-path-choose').click(); // choosing the folder inspects it
     expect(await page.getByTestId('model-path').inputValue()).toBe(MODEL_DIR);
@@ -153,7 +174,13 @@ describe.skipIf(Boolean(skip))('studio in Chromium (browser mode)', () => {
     // The memory estimate follows the settings: the panel shows what the API estimates for the micro batch typed.
     const total = () => page.getByTestId('estimate-total').textContent();
     const estimated = async (micro: number) => {
-      const e = (await server.api.call('finetune.estimate', { base_model: MODEL_DIR, micro_batch_size: micro, cutoff_len: 128, lora_r: 8, lora_target_modules: ['q_proj', 'v_proj'] })) as { totalBytes: number };
+      const e = (await server.api.call('finetune.estimate', {
+        base_model: MODEL_DIR,
+        micro_batch_size: micro,
+        cutoff_len: 128,
+        lora_r: 8,
+        lora_target_modules: ['q_proj', 'v_proj'],
+      })) as { totalBytes: number };
       return formatBytes(e.totalBytes);
     };
     const [small, big] = [await estimated(2), await estimated(64)];
@@ -174,7 +201,9 @@ describe.skipIf(Boolean(skip))('studio in Chromium (browser mode)', () => {
     expect(config.output_dir).toBeUndefined();
     await shot('wizard-review-en');
     await page.getByTestId('start-training').click();
-    await expect.poll(() => page.getByTestId('job-state').getAttribute('data-state'), { timeout: 100_000, interval: 500 }).toMatch(/done|failed/);
+    await expect
+      .poll(() => page.getByTestId('job-state').getAttribute('data-state'), { timeout: 100_000, interval: 500 })
+      .toMatch(/done|failed/);
     expect(await page.getByTestId('job-state').getAttribute('data-state')).toBe('done');
     expect(Number(await page.getByTestId('loss-chart').getAttribute('data-points'))).toBe(3);
     expect(await page.getByTestId('loss-chart').locator('.recharts-line-curve').count()).toBeGreaterThan(0);
@@ -193,7 +222,7 @@ describe.skipIf(Boolean(skip))('studio in Chromium (browser mode)', () => {
     await field('val_set_size').fill('0');
     await page.getByTestId('step-review').click();
     await page.getByTestId('start-training').click();
-    const job = () => (server.jobs.list().at(-1)!);
+    const job = () => server.jobs.list().at(-1)!;
     await expect.poll(() => job().runId).toBeTruthy();
     const checkpoint = path.join(tmp, 'runs', job().runId!, 'checkpoints', 'step-1');
     await expect.poll(() => existsSync(checkpoint), { timeout: 60_000, interval: 250 }).toBe(true);
@@ -202,7 +231,11 @@ describe.skipIf(Boolean(skip))('studio in Chromium (browser mode)', () => {
     const times: number[] = [];
     for (let i = 0; i < 5; i++) {
       const t0 = performance.now();
-      const r = await fetch(`${server.url}/api/jobs.list`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-studio-token': server.token }, body: '{}' });
+      const r = await fetch(`${server.url}/api/jobs.list`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-studio-token': server.token },
+        body: '{}',
+      });
       expect(r.status).toBe(200);
       times.push(performance.now() - t0);
     }
@@ -225,7 +258,9 @@ describe.skipIf(Boolean(skip))('studio in Chromium (browser mode)', () => {
     await nav('runs');
     await expect.poll(() => page.getByTestId('runs-table').locator('tbody tr').count()).toBe(2);
     await page.getByTestId('runs-table').getByRole('button', { name: 'Open' }).last().click();
-    await expect.poll(async () => Number(await page.getByTestId('runs-page').getByTestId('loss-chart').getAttribute('data-points'))).toBe(3);
+    await expect
+      .poll(async () => Number(await page.getByTestId('runs-page').getByTestId('loss-chart').getAttribute('data-points')))
+      .toBe(3);
     await shot('runs-en');
     // Resume the killed run from its checkpoint, then stop it from the Run page.
     await page.getByTestId('runs-table').getByRole('button', { name: 'Open' }).first().click();
@@ -244,7 +279,7 @@ describe.skipIf(Boolean(skip))('studio in Chromium (browser mode)', () => {
     await page.getByTestId('export-gguf').click();
     const job = page.getByTestId('export-job').first();
     await expect.poll(() => job.getAttribute('data-state'), { timeout: 120_000, interval: 500 }).toMatch(/done|failed/);
-    expect(await job.getAttribute('data-state'), await job.textContent() ?? '').toBe('done');
+    expect(await job.getAttribute('data-state'), (await job.textContent()) ?? '').toBe('done');
     expect(await job.getByTestId('export-summary').textContent()).toMatch(/GGUF q8_0: [\d.]+ MiB, \d+ tensors; Modelfile: /);
     const gguf = (await job.getByTestId('export-output').textContent())!;
     expect(gguf.startsWith(path.join(tmp, 'runs', finished, 'exports', 'gguf-q8_0-'))).toBe(true);
@@ -264,7 +299,9 @@ describe.skipIf(Boolean(skip))('studio in Chromium (browser mode)', () => {
     await page.getByTestId('playground-generate').click();
     for (const side of ['base', 'tuned']) {
       await expect.poll(() => page.getByTestId(`answer-${side}-stats`).count(), { timeout: 60_000, interval: 250 }).toBe(1);
-      expect(await page.getByTestId(`answer-${side}-stats`).textContent()).toMatch(/\d+ tokens · [\d.]+ tokens\/s · stopped by (eos|max_tokens)/);
+      expect(await page.getByTestId(`answer-${side}-stats`).textContent()).toMatch(
+        /\d+ tokens · [\d.]+ tokens\/s · stopped by (eos|max_tokens)/,
+      );
     }
     expect((await page.getByTestId('answer-base-text').textContent())!.length).toBeGreaterThan(0);
     await shot('playground-en');

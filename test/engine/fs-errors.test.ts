@@ -45,7 +45,8 @@ describe('fs errors become StudioErrors that name the path and say what to do', 
   });
 
   it('tells reading from creating by the syscall when the caller does not say', () => {
-    const errno = (syscall: string) => Object.assign(new Error(`ENOENT: no such file or directory, ${syscall} '/x/y'`), { code: 'ENOENT', syscall, path: '/x/y' });
+    const errno = (syscall: string) =>
+      Object.assign(new Error(`ENOENT: no such file or directory, ${syscall} '/x/y'`), { code: 'ENOENT', syscall, path: '/x/y' });
     expect(fsStudioError(errno('open'))?.message).toBe('/x/y: no such file or folder; check the path [ENOENT]');
     expect(fsStudioError(errno('mkdir'))?.message).toMatch(/^\/x\/y: cannot create it here: /);
   });
@@ -69,8 +70,12 @@ describe.skipIf(noMount())('on real small mounts (tmpfs)', () => {
     expect(readdirSync(full.dir)).toEqual([]);
     // The same inside an atomic folder: the user's folder is named, not the hidden temp one.
     const out = path.join(full.dir, 'merged');
-    const e2 = await studioError(withAtomicDir(out, (temp) => writeFileAtomic(path.join(temp, 'model.safetensors'), new Uint8Array(256 * 1024))));
-    expect(e2.message).toBe(`${out}/model.safetensors: the disk is full; free some space or choose another disk (no partial output was kept) [ENOSPC]`);
+    const e2 = await studioError(
+      withAtomicDir(out, (temp) => writeFileAtomic(path.join(temp, 'model.safetensors'), new Uint8Array(256 * 1024))),
+    );
+    expect(e2.message).toBe(
+      `${out}/model.safetensors: the disk is full; free some space or choose another disk (no partial output was kept) [ENOSPC]`,
+    );
     expect(readdirSync(full.dir)).toEqual([]);
   });
 

@@ -22,12 +22,25 @@ const work = mkdtempSync(path.join(tmpdir(), 'export-bytes-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 const H = 256;
-const shape = { hidden_size: H, intermediate_size: 704, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 512, tie_word_embeddings: false };
+const shape = {
+  hidden_size: H,
+  intermediate_size: 704,
+  num_hidden_layers: 2,
+  num_attention_heads: 4,
+  num_key_value_heads: 2,
+  vocab_size: 512,
+  tie_word_embeddings: false,
+};
 const PIECE_VALUES = 5000; // ~20 rows of 256: pieces end inside heads' row groups unless the exporter keeps them whole
 
 const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex').slice(0, 16);
 function folderHashes(dir: string): Record<string, string> {
-  return Object.fromEntries(readdirSync(dir).filter((f) => f !== 'verification.json').sort().map((f) => [f, sha(path.join(dir, f))]));
+  return Object.fromEntries(
+    readdirSync(dir)
+      .filter((f) => f !== 'verification.json')
+      .sort()
+      .map((f) => [f, sha(path.join(dir, f))]),
+  );
 }
 
 describe.skipIf(missingShared('models/stories260K/tokenizer.json'))('export bytes are unchanged by the streaming exporters', () => {
@@ -40,7 +53,11 @@ describe.skipIf(missingShared('models/stories260K/tokenizer.json'))('export byte
     const r = 4;
     const tensors = [];
     for (let l = 0; l < shape.num_hidden_layers; l++) {
-      for (const [name, out] of [['q_proj', H], ['k_proj', 128], ['v_proj', 128]] as const) {
+      for (const [name, out] of [
+        ['q_proj', H],
+        ['k_proj', 128],
+        ['v_proj', 128],
+      ] as const) {
         tensors.push({
           key: `base_model.model.model.layers.${l}.self_attn.${name}`,
           a: Float32Array.from({ length: r * H }, () => prng.next() - 0.5),
@@ -50,7 +67,11 @@ describe.skipIf(missingShared('models/stories260K/tokenizer.json'))('export byte
         });
       }
     }
-    await writePeftAdapter(adapter, makeAdapterConfig({ baseModel: base, r, alpha: 8, dropout: 0, targetModules: ['q_proj', 'k_proj', 'v_proj'], useRslora: false }), tensors);
+    await writePeftAdapter(
+      adapter,
+      makeAdapterConfig({ baseModel: base, r, alpha: 8, dropout: 0, targetModules: ['q_proj', 'k_proj', 'v_proj'], useRslora: false }),
+      tensors,
+    );
   });
 
   const HF: Record<ExportDtype, Record<string, string>> = {
@@ -113,7 +134,15 @@ describe.skipIf(missingShared('models/stories260K/tokenizer.json'))('export byte
     const input = await openExportInput(base, adapter);
     const out = path.join(work, `hf-${dtype}`);
     try {
-      await exportHfCheckpoint({ source: input.source, config: input.config, baseDir: base, outDir: out, maxShardSize: 400_000, dtype, pieceValues: PIECE_VALUES });
+      await exportHfCheckpoint({
+        source: input.source,
+        config: input.config,
+        baseDir: base,
+        outDir: out,
+        maxShardSize: 400_000,
+        dtype,
+        pieceValues: PIECE_VALUES,
+      });
     } finally {
       await input.source.close();
     }
@@ -130,7 +159,9 @@ describe.skipIf(missingShared('models/stories260K/tokenizer.json'))('export byte
     const out = path.join(work, `model-${fileType}.gguf`);
     try {
       const report = await exportLlamaGguf(input.source, input.config, base, out, { fileType, name: 'bytes', pieceValues: PIECE_VALUES });
-      expect({ file: sha(out), report: createHash('sha256').update(JSON.stringify(report.tensors)).digest('hex').slice(0, 16) }).toEqual(GGUF[fileType]);
+      expect({ file: sha(out), report: createHash('sha256').update(JSON.stringify(report.tensors)).digest('hex').slice(0, 16) }).toEqual(
+        GGUF[fileType],
+      );
     } finally {
       await input.source.close();
     }

@@ -42,9 +42,20 @@ describe('merge and export a tiny LLaMA + a trained adapter', () => {
     modelDir = await tinyModel();
     const result = await runFinetune(
       parseFinetuneConfig({
-        base_model: modelDir, data_path: tinyAlpacaFile(64, 'en'), prompt_template_name: 'alpaca_short', output_dir: path.join(work, 'run'),
-        batch_size: 4, micro_batch_size: 4, cutoff_len: 64, val_set_size: 0, max_steps: 20, warmup_steps: 2, learning_rate: 5e-3,
-        lora_target_modules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'up_proj'], save_steps: 0, backend: 'wasm',
+        base_model: modelDir,
+        data_path: tinyAlpacaFile(64, 'en'),
+        prompt_template_name: 'alpaca_short',
+        output_dir: path.join(work, 'run'),
+        batch_size: 4,
+        micro_batch_size: 4,
+        cutoff_len: 64,
+        val_set_size: 0,
+        max_steps: 20,
+        warmup_steps: 2,
+        learning_rate: 5e-3,
+        lora_target_modules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'up_proj'],
+        save_steps: 0,
+        backend: 'wasm',
       }),
       () => {},
     );
@@ -59,12 +70,21 @@ describe('merge and export a tiny LLaMA + a trained adapter', () => {
   // 5 layers that reaches ~1e-3 of the largest logit: 1.03e-3 for the adapter trained with the mixSeeds dropout seeds
   // (below 1e-3 with the earlier ones), so 2e-3 is the bound.
   it('the merged f32 checkpoint reloads and gives base + adapter logits within 1e-5 relative; f16 within 2e-3', async () => {
-    for (const [dtype, tol] of [['f32', 1e-5], ['f16', 2e-3]] as const) {
+    for (const [dtype, tol] of [
+      ['f32', 1e-5],
+      ['f16', 2e-3],
+    ] as const) {
       const out = path.join(work, `merged-${dtype}`);
       const input = await openExportInput(modelDir, adapterDir);
       await exportHfCheckpoint({ source: input.source, config: input.config, baseDir: modelDir, outDir: out, maxShardSize: 1e9, dtype });
       await input.source.close();
-      expect(readdirSync(out).sort()).toEqual(['config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']);
+      expect(readdirSync(out).sort()).toEqual([
+        'config.json',
+        'generation_config.json',
+        'model.safetensors',
+        'tokenizer.json',
+        'tokenizer_config.json',
+      ]);
       const merged = await loadModel(out);
       for (const ids of PROMPTS) {
         const reference = logitsOf(withAdapter, ids);
@@ -81,7 +101,14 @@ describe('merge and export a tiny LLaMA + a trained adapter', () => {
     const out = path.join(work, 'sharded');
     const input = await openExportInput(modelDir, adapterDir);
     const limit = parseShardSize('200KB');
-    const r = await exportHfCheckpoint({ source: input.source, config: input.config, baseDir: modelDir, outDir: out, maxShardSize: limit, dtype: 'f32' });
+    const r = await exportHfCheckpoint({
+      source: input.source,
+      config: input.config,
+      baseDir: modelDir,
+      outDir: out,
+      maxShardSize: limit,
+      dtype: 'f32',
+    });
     await input.source.close();
     expect(r.shards.length).toBeGreaterThan(3);
     const index = JSON.parse(readFileSync(path.join(out, 'model.safetensors.index.json'), 'utf8'));
@@ -127,10 +154,22 @@ describe('merge and export a tiny LLaMA + a trained adapter', () => {
       if (++reads === 20) throw new Error('ENOSPC: no space left on device, write');
     };
     const failing = Object.create(source, {
-      readF32Rows: { value: async (name: string, start: number, end: number) => { fail(); return source.readF32Rows(name, start, end); } },
-      readRawRows: { value: async (name: string, start: number, end: number) => { fail(); return source.readRawRows(name, start, end); } },
+      readF32Rows: {
+        value: async (name: string, start: number, end: number) => {
+          fail();
+          return source.readF32Rows(name, start, end);
+        },
+      },
+      readRawRows: {
+        value: async (name: string, start: number, end: number) => {
+          fail();
+          return source.readRawRows(name, start, end);
+        },
+      },
     });
-    await expect(exportHfCheckpoint({ source: failing, config: input.config, baseDir: modelDir, outDir: out, maxShardSize: 100_000, dtype: 'f16' })).rejects.toThrow(/ENOSPC/);
+    await expect(
+      exportHfCheckpoint({ source: failing, config: input.config, baseDir: modelDir, outDir: out, maxShardSize: 100_000, dtype: 'f16' }),
+    ).rejects.toThrow(/ENOSPC/);
     await source.close();
     expect(existsSync(out)).toBe(false);
     expect(readdirSync(work).filter((n) => n.startsWith('.fails'))).toEqual([]);
@@ -143,7 +182,14 @@ describe('merge and export a tiny LLaMA + a trained adapter', () => {
       files[fileType] = path.join(work, `gguf-${fileType}`, `merged-${fileType}.gguf`);
       const { mkdirSync } = await import('node:fs');
       mkdirSync(path.dirname(files[fileType]), { recursive: true });
-      const r = await exportGgufWithModelfile({ source: input.source, config: input.config, baseDir: modelDir, outFile: files[fileType], fileType, template: loadTemplate('alpaca') });
+      const r = await exportGgufWithModelfile({
+        source: input.source,
+        config: input.config,
+        baseDir: modelDir,
+        outFile: files[fileType],
+        fileType,
+        template: loadTemplate('alpaca'),
+      });
       await input.source.close();
       expect(r.verification.llamaCpp).toMatch(/^loaded in llama\.cpp and generated/);
       const modelfile = readFileSync(r.modelfile, 'utf8');
@@ -156,14 +202,18 @@ describe('merge and export a tiny LLaMA + a trained adapter', () => {
     const q8 = await loadLlamaCpp(files.q8_0, { threads: 1 });
     try {
       for (const prompt of PROMPTS) {
-        const ours = (await generate(withAdapter.model, prompt, { maxNewTokens: 40, stopTokenIds: [2], projection: withAdapter.adapter!.projection() })).tokens;
+        const ours = (
+          await generate(withAdapter.model, prompt, { maxNewTokens: 40, stopTokenIds: [2], projection: withAdapter.adapter!.projection() })
+        ).tokens;
         expect(await f32.greedy(prompt, 40)).toEqual(ours);
         const quantized = await q8.greedy(prompt, 32);
         const parted = quantized.findIndex((t, i) => t !== ours[i]);
         if (parted >= 0) {
           // Q8_0 may only part where the f32 model's two best tokens are closer than Q8_0's own logit error
           // (~0.1 on this model: weights move by up to half a step of max|block|/127): report where and why.
-          const logits = logitsOf(withAdapter, [...prompt, ...ours.slice(0, parted)]).arraySync()[0].at(-1)!;
+          const logits = logitsOf(withAdapter, [...prompt, ...ours.slice(0, parted)])
+            .arraySync()[0]
+            .at(-1)!;
           const [first, second] = [...logits].sort((a, b) => b - a);
           console.warn(`Q8_0 parts from F32 at token ${parted} of prompt [${prompt}]: top-2 logit gap ${(first - second).toFixed(4)}`);
           // Where it parts is no proof by itself: random weights have flatter logits than a trained model, so close
@@ -191,7 +241,10 @@ describe('merge and export a tiny LLaMA + a trained adapter', () => {
     expect(f.info('model.embed_tokens.weight').dtype).toBe('F16');
     expect(f.info('model.norm.weight').dtype).toBe('F16');
     await f.close();
-    expect(JSON.parse(readFileSync(path.join(out, 'config.json'), 'utf8')).quantization_config).toMatchObject({ quant_method: 'bitsandbytes', load_in_8bit: true });
+    expect(JSON.parse(readFileSync(path.join(out, 'config.json'), 'utf8')).quantization_config).toMatchObject({
+      quant_method: 'bitsandbytes',
+      load_in_8bit: true,
+    });
   });
 
   it("the state dict has Meta's names and q/k back in interleaved RoPE order", async () => {
@@ -206,7 +259,13 @@ describe('merge and export a tiny LLaMA + a trained adapter', () => {
     expect(permuteToRotateHalf(wq, 64, 64, 8)).toEqual(hf);
     await f.close();
     await input.source.close();
-    expect(JSON.parse(readFileSync(path.join(out, 'params.json'), 'utf8'))).toMatchObject({ dim: 64, n_layers: 5, n_heads: 8, n_kv_heads: 4, vocab_size: 512 });
+    expect(JSON.parse(readFileSync(path.join(out, 'params.json'), 'utf8'))).toMatchObject({
+      dim: 64,
+      n_layers: 5,
+      n_heads: 8,
+      n_kv_heads: 4,
+      vocab_size: 512,
+    });
   });
 
   it('refuses mismatched adapters with messages that name the tensor', async () => {
@@ -221,11 +280,28 @@ describe('merge and export a tiny LLaMA + a trained adapter', () => {
       writeFileSync(p, JSON.stringify({ ...JSON.parse(readFileSync(p, 'utf8')), ...patch }));
     };
     const base = (await loadModel(modelDir)).config;
-    await expect(readPeftAdapter(broken('rank', (d) => config(d, { r: 4 })), base)).rejects.toThrow(/lora_A\.weight has shape \[8, 64\] but r=4/);
-    await expect(readPeftAdapter(broken('targets', (d) => config(d, { target_modules: ['q_proj'] })), base)).rejects.toThrow(/lora_A\.weight: module up_proj is not in target_modules \[q_proj\]/);
-    await expect(readPeftAdapter(broken('missing', (d) => config(d, { target_modules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'up_proj', 'down_proj'] })), base)).rejects.toThrow(/missing tensor base_model\.model\.model\.layers\.0\.mlp\.down_proj\.lora_A\.weight/);
+    await expect(
+      readPeftAdapter(
+        broken('rank', (d) => config(d, { r: 4 })),
+        base,
+      ),
+    ).rejects.toThrow(/lora_A\.weight has shape \[8, 64\] but r=4/);
+    await expect(
+      readPeftAdapter(
+        broken('targets', (d) => config(d, { target_modules: ['q_proj'] })),
+        base,
+      ),
+    ).rejects.toThrow(/lora_A\.weight: module up_proj is not in target_modules \[q_proj\]/);
+    await expect(
+      readPeftAdapter(
+        broken('missing', (d) => config(d, { target_modules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'up_proj', 'down_proj'] })),
+        base,
+      ),
+    ).rejects.toThrow(/missing tensor base_model\.model\.model\.layers\.0\.mlp\.down_proj\.lora_A\.weight/);
     const other = { ...base, hiddenSize: 128, headDim: 16 };
-    await expect(readPeftAdapter(adapterDir, other)).rejects.toThrow(/tensor base_model\.model\.model\.layers\.0\.\w+\.\w+\.lora_A\.weight has shape \[8, 64\] but r=8 and the base model need \[8, 128\]/);
+    await expect(readPeftAdapter(adapterDir, other)).rejects.toThrow(
+      /tensor base_model\.model\.model\.layers\.0\.\w+\.\w+\.lora_A\.weight has shape \[8, 64\] but r=8 and the base model need \[8, 128\]/,
+    );
     const bin = broken('bin', (d) => {
       renameSync(path.join(d, 'adapter_model.safetensors'), path.join(d, 'adapter_model.bin'));
     });
@@ -245,7 +321,9 @@ describe('merge and export a tiny LLaMA + a trained adapter', () => {
         ];
       }),
     );
-    await expect(readPeftAdapter(named, base)).rejects.toThrow(/lora_A\.default\.weight carries the adapter name "\.default".*save_pretrained/);
+    await expect(readPeftAdapter(named, base)).rejects.toThrow(
+      /lora_A\.default\.weight carries the adapter name "\.default".*save_pretrained/,
+    );
     expect(statSync(adapterDir).isDirectory()).toBe(true);
   });
 });

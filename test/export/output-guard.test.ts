@@ -15,23 +15,31 @@ describe('an export never overwrites and never writes into its input', () => {
     await writeSyntheticModel(model, DEMO_SHAPE, { alphabet: 'abcdefghijklmnopqrstuvwxyz ' });
   });
 
-  it('quantize --output refuses the model\'s own files, any existing file, and an existing Modelfile beside it', async () => {
+  it("quantize --output refuses the model's own files, any existing file, and an existing Modelfile beside it", async () => {
     const weights = path.join(model, 'model.safetensors');
     const before = readFileSync(weights);
-    await expect(runQuantize({ model, format: 'gguf-q8_0', output: weights })).rejects.toThrow(/--output is inside the base_model folder .*model; an export never writes into its input/);
-    await expect(runQuantize({ model, format: 'gguf-f32', output: path.join(model, 'new.gguf') })).rejects.toThrow(/inside the base_model folder/);
+    await expect(runQuantize({ model, format: 'gguf-q8_0', output: weights })).rejects.toThrow(
+      /--output is inside the base_model folder .*model; an export never writes into its input/,
+    );
+    await expect(runQuantize({ model, format: 'gguf-f32', output: path.join(model, 'new.gguf') })).rejects.toThrow(
+      /inside the base_model folder/,
+    );
     expect(Buffer.compare(readFileSync(weights), before)).toBe(0);
     expect(existsSync(path.join(model, 'Modelfile'))).toBe(false);
 
     const notes = path.join(work, 'notes.txt');
     writeFileSync(notes, 'keep me');
-    await expect(runQuantize({ model, format: 'gguf-q8_0', output: notes })).rejects.toThrow(/notes\.txt: already exists; --output never overwrites a file/);
+    await expect(runQuantize({ model, format: 'gguf-q8_0', output: notes })).rejects.toThrow(
+      /notes\.txt: already exists; --output never overwrites a file/,
+    );
     expect(readFileSync(notes, 'utf8')).toBe('keep me');
 
     const outDir = path.join(work, 'ollama');
     mkdirSync(outDir);
     writeFileSync(path.join(outDir, 'Modelfile'), 'FROM ./other.gguf\n');
-    await expect(runQuantize({ model, format: 'gguf-q8_0', output: path.join(outDir, 'model.gguf') })).rejects.toThrow(/ollama\/Modelfile: already exists/);
+    await expect(runQuantize({ model, format: 'gguf-q8_0', output: path.join(outDir, 'model.gguf') })).rejects.toThrow(
+      /ollama\/Modelfile: already exists/,
+    );
     expect(readFileSync(path.join(outDir, 'Modelfile'), 'utf8')).toBe('FROM ./other.gguf\n');
     expect(existsSync(path.join(outDir, 'model.gguf'))).toBe(false);
   });
@@ -39,9 +47,15 @@ describe('an export never overwrites and never writes into its input', () => {
   it('merge, state dict and int8 refuse an output inside the model or adapter folder, or a file as output_dir', async () => {
     const adapter = path.join(work, 'adapter');
     mkdirSync(adapter);
-    await expect(runMerge({ base_model: model, lora_weights: adapter, output_dir: path.join(model, 'merged') })).rejects.toThrow(/--output_dir is inside the base_model folder/);
-    await expect(runMerge({ base_model: model, lora_weights: adapter, output_dir: path.join(adapter, 'merged') })).rejects.toThrow(/--output_dir is inside the lora_weights folder/);
-    await expect(runQuantize({ base_model: model, lora_weights: adapter, format: 'int8', output: adapter })).rejects.toThrow(/--output is inside the lora_weights folder/);
+    await expect(runMerge({ base_model: model, lora_weights: adapter, output_dir: path.join(model, 'merged') })).rejects.toThrow(
+      /--output_dir is inside the base_model folder/,
+    );
+    await expect(runMerge({ base_model: model, lora_weights: adapter, output_dir: path.join(adapter, 'merged') })).rejects.toThrow(
+      /--output_dir is inside the lora_weights folder/,
+    );
+    await expect(runQuantize({ base_model: model, lora_weights: adapter, format: 'int8', output: adapter })).rejects.toThrow(
+      /--output is inside the lora_weights folder/,
+    );
     const file = path.join(work, 'a-file');
     writeFileSync(file, '');
     await expect(runStateDict({ base_model: model, output_dir: file })).rejects.toThrow(/a-file: --output_dir is a file, not a folder/);

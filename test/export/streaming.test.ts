@@ -19,7 +19,19 @@ describe('streaming merge + export', () => {
   it('a checkpoint several times larger than the bound merges in a child process whose peak RSS stays under it', async () => {
     const base = path.join(work, 'synthetic');
     const H = 1024;
-    await writeSyntheticModel(base, { hidden_size: H, intermediate_size: 2752, num_hidden_layers: 16, num_attention_heads: 16, num_key_value_heads: 16, vocab_size: 4096, tie_word_embeddings: true }, { alphabet: TINY_ALPHABET });
+    await writeSyntheticModel(
+      base,
+      {
+        hidden_size: H,
+        intermediate_size: 2752,
+        num_hidden_layers: 16,
+        num_attention_heads: 16,
+        num_key_value_heads: 16,
+        vocab_size: 4096,
+        tie_word_embeddings: true,
+      },
+      { alphabet: TINY_ALPHABET },
+    );
     const modelBytes = statSync(path.join(base, 'model.safetensors')).size;
     expect(modelBytes).toBeGreaterThan(2.9 * BOUND);
     const prng = new Prng(3);
@@ -37,12 +49,33 @@ describe('streaming merge + export', () => {
       }
     }
     const adapter = path.join(work, 'adapter');
-    await writePeftAdapter(adapter, makeAdapterConfig({ baseModel: base, r, alpha: 16, dropout: 0, targetModules: ['q_proj', 'v_proj'], useRslora: false }), tensors);
+    await writePeftAdapter(
+      adapter,
+      makeAdapterConfig({ baseModel: base, r, alpha: 16, dropout: 0, targetModules: ['q_proj', 'v_proj'], useRslora: false }),
+      tensors,
+    );
 
     const out = path.join(work, 'merged');
-    const args = ['--import', './test/helpers/hwm-exit.mjs', 'bin/lora-studio.mjs', 'merge', '--base_model', base, '--lora_weights', adapter, '--output_dir', out, '--dtype', 'f32', '--max_shard_size', '200MB'];
+    const args = [
+      '--import',
+      './test/helpers/hwm-exit.mjs',
+      'bin/lora-studio.mjs',
+      'merge',
+      '--base_model',
+      base,
+      '--lora_weights',
+      adapter,
+      '--output_dir',
+      out,
+      '--dtype',
+      'f32',
+      '--max_shard_size',
+      '200MB',
+    ];
     const { code, stderr } = await new Promise<{ code: number; stderr: string }>((resolve) =>
-      execFile(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 24 }, (err, _stdout, stderr) => resolve({ code: err ? 1 : 0, stderr })),
+      execFile(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 24 }, (err, _stdout, stderr) =>
+        resolve({ code: err ? 1 : 0, stderr }),
+      ),
     );
     expect(code, stderr).toBe(0);
     const peak = Number(/VmHWM_BYTES=(\d+)/.exec(stderr)?.[1]);

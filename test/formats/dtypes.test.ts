@@ -159,7 +159,8 @@ describe('f16', () => {
     for (let i = 0; i < words.length; i++) words[i] = (i * 256 + ((i * 37) & 0xff)) >>> 0;
     const got = f32ArrayToF16(new Float32Array(words.buffer));
     for (let i = 0; i < words.length; i++) {
-      if (got[i] !== f32BitsToF16Bits(words[i])) throw new Error(`bits ${words[i].toString(16)}: array ${got[i].toString(16)}, scalar ${f32BitsToF16Bits(words[i]).toString(16)}`);
+      if (got[i] !== f32BitsToF16Bits(words[i]))
+        throw new Error(`bits ${words[i].toString(16)}: array ${got[i].toString(16)}, scalar ${f32BitsToF16Bits(words[i]).toString(16)}`);
     }
     for (const bits of [0x38800000, 0x387fffff, 0x477fefff, 0x477ff000, 0xb8800000, 0xc77ff000]) {
       expect(f32ArrayToF16(new Float32Array(Uint32Array.of(bits).buffer))[0]).toBe(f32BitsToF16Bits(bits));
@@ -194,7 +195,8 @@ describe('bf16', () => {
     const back = f32ArrayToBf16(bf16ArrayToF32(all));
     for (let b = 0; b < 65536; b++) {
       const isNaN = (b & 0x7f80) === 0x7f80 && (b & 0x7f) !== 0;
-      if (isNaN ? (back[b] & 0x7f80) !== 0x7f80 || (back[b] & 0x7f) === 0 : back[b] !== b) throw new Error(`bf16 ${b.toString(16)} → ${back[b].toString(16)}`);
+      if (isNaN ? (back[b] & 0x7f80) !== 0x7f80 || (back[b] & 0x7f) === 0 : back[b] !== b)
+        throw new Error(`bf16 ${b.toString(16)} → ${back[b].toString(16)}`);
     }
     fc.assert(
       fc.property(fc.float({ noNaN: true }), (v) => {

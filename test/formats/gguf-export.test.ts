@@ -8,7 +8,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../main/engine/backend/index.ts';
 import { decodeToF32, encodeFromF32 } from '../../main/engine/formats/dtypes.ts';
 import { openCheckpoint } from '../../main/engine/formats/hf-checkpoint.ts';
-import { exportLlamaGguf, permuteForInterleavedRope, permuteToRotateHalf, type GgufExportReport } from '../../main/engine/formats/gguf-llama.ts';
+import {
+  exportLlamaGguf,
+  permuteForInterleavedRope,
+  permuteToRotateHalf,
+  type GgufExportReport,
+} from '../../main/engine/formats/gguf-llama.ts';
 import { readGguf } from '../../main/engine/formats/gguf-reader.ts';
 import { GgmlType, GgufValueType } from '../../main/engine/formats/gguf-types.ts';
 import { dequantizeQ8_0, quantizeQ8_0 } from '../../main/engine/formats/q8-0.ts';
@@ -24,7 +29,11 @@ const dir = mkdtempSync(path.join(tmpdir(), 'gguf-export-'));
 const FILE_TYPES = ['f32', 'f16', 'q8_0'] as const;
 
 /** Export `modelDir` as F32, F16 and Q8_0 GGUF files; their reports by file type. */
-async function exportAll(modelDir: string, config: LoadedModel['config'], name: string): Promise<{ files: Record<string, string>; reports: Record<string, GgufExportReport> }> {
+async function exportAll(
+  modelDir: string,
+  config: LoadedModel['config'],
+  name: string,
+): Promise<{ files: Record<string, string>; reports: Record<string, GgufExportReport> }> {
   const files: Record<string, string> = {};
   const reports: Record<string, GgufExportReport> = {};
   for (const fileType of FILE_TYPES) {
@@ -55,57 +64,62 @@ describe('GGUF export of a tiny LLaMA', () => {
     await f32?.dispose();
   });
 
-  it.each(FILE_TYPES)('%s: @huggingface/gguf reads the llama keys with their types, and the same layout as our reader', async (fileType) => {
-    const parsed = await gguf(files[fileType], { allowLocalFile: true, typedMetadata: true });
-    const kv = parsed.typedMetadata as unknown as Record<string, { value: unknown; type: number }>;
-    const u32 = GgufValueType.UINT32;
-    const f = GgufValueType.FLOAT32;
-    const expected: [string, unknown, number][] = [
-      ['general.architecture', 'llama', GgufValueType.STRING],
-      ['general.file_type', { f32: 0, f16: 1, q8_0: 7 }[fileType], u32],
-      ['llama.context_length', 512, u32],
-      ['llama.embedding_length', 64, u32],
-      ['llama.block_count', 5, u32],
-      ['llama.feed_forward_length', 172, u32],
-      ['llama.rope.dimension_count', 8, u32],
-      ['llama.attention.head_count', 8, u32],
-      ['llama.attention.head_count_kv', 4, u32],
-      ['llama.attention.layer_norm_rms_epsilon', Math.fround(ours.config.rmsNormEps), f],
-      ['llama.rope.freq_base', 10000, f],
-      ['llama.vocab_size', 512, u32],
-      ['tokenizer.ggml.model', 'llama', GgufValueType.STRING],
-      ['tokenizer.ggml.bos_token_id', 1, u32],
-      ['tokenizer.ggml.eos_token_id', 2, u32],
-      ['tokenizer.ggml.unknown_token_id', 0, u32],
-      ['tokenizer.ggml.add_bos_token', true, GgufValueType.BOOL],
-      ['tokenizer.ggml.add_eos_token', false, GgufValueType.BOOL],
-      ['tokenizer.chat_template', '{{ messages }}', GgufValueType.STRING],
-    ];
-    for (const [key, value, type] of expected) expect([key, kv[key]?.value, kv[key]?.type]).toEqual([key, value, type]);
-    expect(kv['general.quantization_version']?.value).toBe(fileType === 'q8_0' ? 2 : undefined);
-    expect((kv['tokenizer.ggml.tokens'].value as string[]).length).toBe(512);
+  it.each(FILE_TYPES)(
+    '%s: @huggingface/gguf reads the llama keys with their types, and the same layout as our reader',
+    async (fileType) => {
+      const parsed = await gguf(files[fileType], { allowLocalFile: true, typedMetadata: true });
+      const kv = parsed.typedMetadata as unknown as Record<string, { value: unknown; type: number }>;
+      const u32 = GgufValueType.UINT32;
+      const f = GgufValueType.FLOAT32;
+      const expected: [string, unknown, number][] = [
+        ['general.architecture', 'llama', GgufValueType.STRING],
+        ['general.file_type', { f32: 0, f16: 1, q8_0: 7 }[fileType], u32],
+        ['llama.context_length', 512, u32],
+        ['llama.embedding_length', 64, u32],
+        ['llama.block_count', 5, u32],
+        ['llama.feed_forward_length', 172, u32],
+        ['llama.rope.dimension_count', 8, u32],
+        ['llama.attention.head_count', 8, u32],
+        ['llama.attention.head_count_kv', 4, u32],
+        ['llama.attention.layer_norm_rms_epsilon', Math.fround(ours.config.rmsNormEps), f],
+        ['llama.rope.freq_base', 10000, f],
+        ['llama.vocab_size', 512, u32],
+        ['tokenizer.ggml.model', 'llama', GgufValueType.STRING],
+        ['tokenizer.ggml.bos_token_id', 1, u32],
+        ['tokenizer.ggml.eos_token_id', 2, u32],
+        ['tokenizer.ggml.unknown_token_id', 0, u32],
+        ['tokenizer.ggml.add_bos_token', true, GgufValueType.BOOL],
+        ['tokenizer.ggml.add_eos_token', false, GgufValueType.BOOL],
+        ['tokenizer.chat_template', '{{ messages }}', GgufValueType.STRING],
+      ];
+      for (const [key, value, type] of expected) expect([key, kv[key]?.value, kv[key]?.type]).toEqual([key, value, type]);
+      expect(kv['general.quantization_version']?.value).toBe(fileType === 'q8_0' ? 2 : undefined);
+      expect((kv['tokenizer.ggml.tokens'].value as string[]).length).toBe(512);
 
-    // Tied embeddings: no output.weight (llama.cpp falls back to token_embd); 5 layers × 9 + token_embd + output_norm.
-    const infos = parsed.tensorInfos;
-    expect(infos.length).toBe(47);
-    expect(infos.some((t) => t.name === 'output.weight')).toBe(false);
-    const mine = await readGguf(files[fileType]);
-    expect(mine.dataOffset).toBe(Number(parsed.tensorDataOffset));
-    expect(mine.tensors.map((t) => [t.name, [...t.shape].reverse(), t.type, t.offset])).toEqual(infos.map((t) => [t.name, t.shape.map(Number), t.dtype, Number(t.offset)]));
-    for (const t of mine.tensors) expect(t.offset % 32).toBe(0);
-    const type = (name: string) => mine.tensors.find((t) => t.name === name)!.type;
-    const shape = (name: string) => mine.tensors.find((t) => t.name === name)!.shape;
-    expect(shape('token_embd.weight')).toEqual([512, 64]);
-    expect(shape('blk.4.attn_k.weight')).toEqual([32, 64]);
-    expect(shape('blk.0.ffn_down.weight')).toEqual([64, 172]);
-    expect(type('blk.0.attn_q.weight')).toBe({ f32: GgmlType.F32, f16: GgmlType.F16, q8_0: GgmlType.Q8_0 }[fileType]);
-    expect(type('blk.0.attn_norm.weight')).toBe(GgmlType.F32);
-    expect(type('output_norm.weight')).toBe(GgmlType.F32);
-    // ffn_down rows are 172 long, not a multiple of 32: F16 in a Q8_0 file, as llama.cpp's converter does.
-    expect(type('blk.0.ffn_down.weight')).toBe(fileType === 'f32' ? GgmlType.F32 : GgmlType.F16);
-    expect(reports[fileType].tensors.length).toBe(47);
-    expect(reports[fileType].bytes).toBe(readFileSync(files[fileType]).length);
-  });
+      // Tied embeddings: no output.weight (llama.cpp falls back to token_embd); 5 layers × 9 + token_embd + output_norm.
+      const infos = parsed.tensorInfos;
+      expect(infos.length).toBe(47);
+      expect(infos.some((t) => t.name === 'output.weight')).toBe(false);
+      const mine = await readGguf(files[fileType]);
+      expect(mine.dataOffset).toBe(Number(parsed.tensorDataOffset));
+      expect(mine.tensors.map((t) => [t.name, [...t.shape].reverse(), t.type, t.offset])).toEqual(
+        infos.map((t) => [t.name, t.shape.map(Number), t.dtype, Number(t.offset)]),
+      );
+      for (const t of mine.tensors) expect(t.offset % 32).toBe(0);
+      const type = (name: string) => mine.tensors.find((t) => t.name === name)!.type;
+      const shape = (name: string) => mine.tensors.find((t) => t.name === name)!.shape;
+      expect(shape('token_embd.weight')).toEqual([512, 64]);
+      expect(shape('blk.4.attn_k.weight')).toEqual([32, 64]);
+      expect(shape('blk.0.ffn_down.weight')).toEqual([64, 172]);
+      expect(type('blk.0.attn_q.weight')).toBe({ f32: GgmlType.F32, f16: GgmlType.F16, q8_0: GgmlType.Q8_0 }[fileType]);
+      expect(type('blk.0.attn_norm.weight')).toBe(GgmlType.F32);
+      expect(type('output_norm.weight')).toBe(GgmlType.F32);
+      // ffn_down rows are 172 long, not a multiple of 32: F16 in a Q8_0 file, as llama.cpp's converter does.
+      expect(type('blk.0.ffn_down.weight')).toBe(fileType === 'f32' ? GgmlType.F32 : GgmlType.F16);
+      expect(reports[fileType].tensors.length).toBe(47);
+      expect(reports[fileType].bytes).toBe(readFileSync(files[fileType]).length);
+    },
+  );
 
   it("our reader gives back each file's values: exact F32 (q/k permuted), F16 rounding, Q8_0 blocks, with the error reported", async () => {
     const source = await openCheckpoint(modelDir);
@@ -141,7 +155,10 @@ describe('GGUF export of a tiny LLaMA', () => {
   });
 
   it("our next-token log-probabilities equal llama.cpp's over the whole vocabulary within 1e-4 (F32 KV cache)", async () => {
-    const prompts = [[1, 403, 407, 261, 378, 267, 379], [1, ...ours.tokenizer.encode('Tom and Sue went to the shop to buy', { addBos: false }).slice(0, 24)]];
+    const prompts = [
+      [1, 403, 407, 261, 378, 267, 379],
+      [1, ...ours.tokenizer.encode('Tom and Sue went to the shop to buy', { addBos: false }).slice(0, 24)],
+    ];
     for (const prompt of prompts) {
       const theirs = await f32.logProbabilities(prompt);
       const logits = ours.model.forward(tf.tensor2d([prompt], [1, prompt.length], 'int32'));
@@ -156,7 +173,6 @@ describe('GGUF export of a tiny LLaMA', () => {
       });
     }
   });
-
 });
 
 describe.skipIf(missingShared(`${MODEL}/model.safetensors`))('GGUF export of stories260K (trained weights)', () => {
@@ -178,12 +194,18 @@ describe.skipIf(missingShared(`${MODEL}/model.safetensors`))('GGUF export of sto
     const theirs = await f32.greedy([1], 80);
     expect(theirs.length).toBe(80);
     expect(f32.detokenize(theirs)).toMatch(new RegExp(`^ ?${STORY.replace(/\./g, '\\.')}`));
-    const hf = new Tokenizer(JSON.parse(readFileSync(sharedPath(`${MODEL}/tokenizer.json`), 'utf8')), JSON.parse(readFileSync(sharedPath(`${MODEL}/tokenizer_config.json`), 'utf8')));
+    const hf = new Tokenizer(
+      JSON.parse(readFileSync(sharedPath(`${MODEL}/tokenizer.json`), 'utf8')),
+      JSON.parse(readFileSync(sharedPath(`${MODEL}/tokenizer_config.json`), 'utf8')),
+    );
     const ids = hf.encode(STORY, { add_special_tokens: false }).ids.map(Number);
     expect(theirs.slice(0, ids.length)).toEqual(ids);
     expect(f32.tokenize(STORY)).toEqual(ids);
     expect((await generate(ours.model, [1], { maxNewTokens: 80, stopTokenIds: [2] })).tokens).toEqual(theirs);
-    for (const [fileType, n] of [['f16', 80], ['q8_0', 32]] as const) {
+    for (const [fileType, n] of [
+      ['f16', 80],
+      ['q8_0', 32],
+    ] as const) {
       const other = await loadLlamaCpp(files[fileType], { threads: 1 });
       try {
         for (const prompt of [[1], [1, 403, 407], [1, ...ours.tokenizer.encode('Once upon a time, a dog', { addBos: false })]]) {

@@ -20,7 +20,15 @@ const work = mkdtempSync(path.join(tmpdir(), 'gguf-llama-'));
 
 /** A view of a source without some tensors. */
 function without(source: TensorSource, ...names: string[]): TensorSource {
-  return { ...source, list: () => source.list().filter((t) => !names.includes(t.name)), has: (n) => !names.includes(n) && source.has(n), info: (n) => source.info(n), readF32: (n) => source.readF32(n), readRaw: (n) => source.readRaw(n), close: () => source.close() };
+  return {
+    ...source,
+    list: () => source.list().filter((t) => !names.includes(t.name)),
+    has: (n) => !names.includes(n) && source.has(n),
+    info: (n) => source.info(n),
+    readF32: (n) => source.readF32(n),
+    readRaw: (n) => source.readRaw(n),
+    close: () => source.close(),
+  };
 }
 
 describe('HF → GGUF tensor names', () => {
@@ -38,7 +46,8 @@ describe('HF → GGUF tensor names', () => {
     ['model.layers.2.mlp.up_proj.weight', 'blk.2.ffn_up.weight'],
     ['model.layers.2.mlp.down_proj.weight', 'blk.2.ffn_down.weight'],
   ])('%s → %s', (hf, gg) => expect(ggufTensorName(hf)).toBe(gg));
-  it('refuses a tensor it has no name for', () => expect(() => ggufTensorName('model.layers.0.self_attn.q_proj.bias')).toThrow(/no GGUF name/));
+  it('refuses a tensor it has no name for', () =>
+    expect(() => ggufTensorName('model.layers.0.self_attn.q_proj.bias')).toThrow(/no GGUF name/));
 });
 
 describe('exportLlamaGguf checks its input', () => {
@@ -46,14 +55,20 @@ describe('exportLlamaGguf checks its input', () => {
   it('refuses a checkpoint missing a tensor llama.cpp needs', async () => {
     const source = await openCheckpoint(MODEL_DIR);
     const config = loadLlamaConfig(MODEL_DIR);
-    await expect(exportLlamaGguf(without(source, 'model.layers.4.mlp.up_proj.weight'), config, MODEL_DIR, out, { fileType: 'f16' })).rejects.toThrow(/lacks 1 tensor.*model\.layers\.4\.mlp\.up_proj\.weight/);
+    await expect(
+      exportLlamaGguf(without(source, 'model.layers.4.mlp.up_proj.weight'), config, MODEL_DIR, out, { fileType: 'f16' }),
+    ).rejects.toThrow(/lacks 1 tensor.*model\.layers\.4\.mlp\.up_proj\.weight/);
     await source.close();
   });
   it('refuses a config.json that does not fit the tensors (wrong KV heads), and a non-LLaMA architecture', async () => {
     const raw = JSON.parse(readFileSync(path.join(MODEL_DIR, 'config.json'), 'utf8'));
     const source = await openCheckpoint(MODEL_DIR);
-    await expect(exportLlamaGguf(source, parseLlamaConfig({ ...raw, num_key_value_heads: 8 }), MODEL_DIR, out, { fileType: 'f32' })).rejects.toThrow(/k_proj\.weight has shape \[32,64\], config\.json implies \[64,64\]/);
-    await expect(exportLlamaGguf(source, parseLlamaConfig({ ...raw, model_type: 'gpt_neox' }), MODEL_DIR, out, { fileType: 'f32' })).rejects.toThrow(/LLaMA and Mistral/);
+    await expect(
+      exportLlamaGguf(source, parseLlamaConfig({ ...raw, num_key_value_heads: 8 }), MODEL_DIR, out, { fileType: 'f32' }),
+    ).rejects.toThrow(/k_proj\.weight has shape \[32,64\], config\.json implies \[64,64\]/);
+    await expect(
+      exportLlamaGguf(source, parseLlamaConfig({ ...raw, model_type: 'gpt_neox' }), MODEL_DIR, out, { fileType: 'f32' }),
+    ).rejects.toThrow(/LLaMA and Mistral/);
     await source.close();
   });
 });

@@ -29,19 +29,22 @@ describe('Q8_0 (ggml quantize_row_q8_0_ref)', () => {
 
   it('each value is within d/2 of q·d (d the f32 scale), and the f16 scale adds at most 127·|d - f16(d)|', () => {
     fc.assert(
-      fc.property(fc.float32Array({ minLength: 32, maxLength: 32, noNaN: true, noDefaultInfinity: true, min: -1e4, max: 1e4 }), (values) => {
-        const x = Float32Array.from(values);
-        const bytes = quantizeQ8_0(x);
-        const back = dequantizeQ8_0(bytes, 32);
-        const amax = Math.max(...x.map(Math.abs));
-        const d = Math.fround(amax / 127);
-        const d16 = block(bytes, 0).d;
-        const q = block(bytes, 0).q;
-        for (let j = 0; j < 32; j++) {
-          expect(Math.abs(x[j] - q[j] * d)).toBeLessThanOrEqual(d / 2 + d * 1e-6);
-          expect(Math.abs(x[j] - back[j])).toBeLessThanOrEqual(d / 2 + 127 * Math.abs(d - d16) + d * 1e-6);
-        }
-      }),
+      fc.property(
+        fc.float32Array({ minLength: 32, maxLength: 32, noNaN: true, noDefaultInfinity: true, min: -1e4, max: 1e4 }),
+        (values) => {
+          const x = Float32Array.from(values);
+          const bytes = quantizeQ8_0(x);
+          const back = dequantizeQ8_0(bytes, 32);
+          const amax = Math.max(...x.map(Math.abs));
+          const d = Math.fround(amax / 127);
+          const d16 = block(bytes, 0).d;
+          const q = block(bytes, 0).q;
+          for (let j = 0; j < 32; j++) {
+            expect(Math.abs(x[j] - q[j] * d)).toBeLessThanOrEqual(d / 2 + d * 1e-6);
+            expect(Math.abs(x[j] - back[j])).toBeLessThanOrEqual(d / 2 + 127 * Math.abs(d - d16) + d * 1e-6);
+          }
+        },
+      ),
       { numRuns: 300, seed: 42 },
     );
   });

@@ -47,42 +47,45 @@ describe('RoPE scaling in GGUF exports', () => {
   });
   const prompt = [1, 403, 407, 261, 378, 267, 379, 260, 290, 300, 310, 320, 330, 340, 350, 360, 370, 380, 390, 400, 410, 420];
 
-  it.each(Object.keys(SCALINGS) as (keyof typeof SCALINGS)[])('%s: llama.cpp and our engine give the same log-probabilities', async (kind) => {
-    const dir = scaledModel(kind);
-    const ours = await loadModel(dir);
-    const file = path.join(work, `${kind}.gguf`);
-    const source = await openCheckpoint(dir);
-    await exportLlamaGguf(source, ours.config, dir, file, { fileType: 'f32' });
-    await source.close();
-    const g = await readGguf(file);
-    if (kind === 'llama3') {
-      const freqs = Array.from(await g.readF32('rope_freqs.weight'));
-      // Divisors of the 4 frequencies: wavelengths 2π, 20π (blended), 200π and 2000π (divided by 8).
-      const smooth = (64 / (20 * Math.PI) - 1) / 3;
-      expect(freqs[0]).toBe(1);
-      expect(freqs[1]).toBeCloseTo(1 / ((1 - smooth) / 8 + smooth), 6);
-      expect(freqs.slice(2)).toEqual([8, 8]);
-    } else {
-      expect([g.metadata.get('llama.rope.scaling.type'), g.metadata.get('llama.rope.scaling.factor')]).toEqual(['linear', 2]);
-    }
-    const llamaCpp = await loadLlamaCpp(file, { threads: 1, f32Cache: true });
-    try {
-      const theirs = await llamaCpp.logProbabilities(prompt);
-      const logits = ours.model.forward(tf.tensor2d([prompt], [1, prompt.length], 'int32'));
-      const mine = tf.logSoftmax(logits).arraySync() as number[][][];
-      logits.dispose();
-      let worst = 0;
-      let scalingEffect = 0;
-      prompt.forEach((_, i) => {
-        for (let id = 0; id < 512; id++) {
-          if (theirs[i][id] > -60) worst = Math.max(worst, Math.abs(theirs[i][id] - mine[0][i][id]));
-          scalingEffect = Math.max(scalingEffect, Math.abs(theirs[i][id] - unscaled[i][id]));
-        }
-      });
-      expect(worst).toBeLessThan(1e-4);
-      expect(scalingEffect).toBeGreaterThan(0.05); // the scaling changes the outputs: the check above can fail
-    } finally {
-      await llamaCpp.dispose();
-    }
-  });
+  it.each(Object.keys(SCALINGS) as (keyof typeof SCALINGS)[])(
+    '%s: llama.cpp and our engine give the same log-probabilities',
+    async (kind) => {
+      const dir = scaledModel(kind);
+      const ours = await loadModel(dir);
+      const file = path.join(work, `${kind}.gguf`);
+      const source = await openCheckpoint(dir);
+      await exportLlamaGguf(source, ours.config, dir, file, { fileType: 'f32' });
+      await source.close();
+      const g = await readGguf(file);
+      if (kind === 'llama3') {
+        const freqs = Array.from(await g.readF32('rope_freqs.weight'));
+        // Divisors of the 4 frequencies: wavelengths 2π, 20π (blended), 200π and 2000π (divided by 8).
+        const smooth = (64 / (20 * Math.PI) - 1) / 3;
+        expect(freqs[0]).toBe(1);
+        expect(freqs[1]).toBeCloseTo(1 / ((1 - smooth) / 8 + smooth), 6);
+        expect(freqs.slice(2)).toEqual([8, 8]);
+      } else {
+        expect([g.metadata.get('llama.rope.scaling.type'), g.metadata.get('llama.rope.scaling.factor')]).toEqual(['linear', 2]);
+      }
+      const llamaCpp = await loadLlamaCpp(file, { threads: 1, f32Cache: true });
+      try {
+        const theirs = await llamaCpp.logProbabilities(prompt);
+        const logits = ours.model.forward(tf.tensor2d([prompt], [1, prompt.length], 'int32'));
+        const mine = tf.logSoftmax(logits).arraySync() as number[][][];
+        logits.dispose();
+        let worst = 0;
+        let scalingEffect = 0;
+        prompt.forEach((_, i) => {
+          for (let id = 0; id < 512; id++) {
+            if (theirs[i][id] > -60) worst = Math.max(worst, Math.abs(theirs[i][id] - mine[0][i][id]));
+            scalingEffect = Math.max(scalingEffect, Math.abs(theirs[i][id] - unscaled[i][id]));
+          }
+        });
+        expect(worst).toBeLessThan(1e-4);
+        expect(scalingEffect).toBeGreaterThan(0.05); // the scaling changes the outputs: the check above can fail
+      } finally {
+        await llamaCpp.dispose();
+      }
+    },
+  );
 });

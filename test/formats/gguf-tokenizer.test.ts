@@ -58,11 +58,24 @@ describe.skipIf(missingShared(`${LLAMA}/tokenizer.json`, VOCAB, `${VOCAB}.inp`, 
     expect(ourTokens[31353]).toBe('');
     expect(mine.get('tokenizer.ggml.token_type')).toEqual(theirs.metadata.get('tokenizer.ggml.token_type'));
     const types = mine.get('tokenizer.ggml.token_type') as number[];
-    expect([types[0], types[1], types[2], types[3], types[258], types[259]]).toEqual([TokenType.UNKNOWN, TokenType.CONTROL, TokenType.CONTROL, TokenType.BYTE, TokenType.BYTE, TokenType.NORMAL]);
+    expect([types[0], types[1], types[2], types[3], types[258], types[259]]).toEqual([
+      TokenType.UNKNOWN,
+      TokenType.CONTROL,
+      TokenType.CONTROL,
+      TokenType.BYTE,
+      TokenType.BYTE,
+      TokenType.NORMAL,
+    ]);
     const ourScores = mine.get('tokenizer.ggml.scores') as number[];
     const theirScores = theirs.metadata.get('tokenizer.ggml.scores') as number[];
     expect(ourScores.map((s, i) => (Math.fround(s) === theirScores[i] ? -1 : i)).filter((i) => i >= 0)).toEqual([]);
-    for (const [k, v] of [['tokenizer.ggml.bos_token_id', 1], ['tokenizer.ggml.eos_token_id', 2], ['tokenizer.ggml.unknown_token_id', 0], ['tokenizer.ggml.add_bos_token', true], ['tokenizer.ggml.add_eos_token', false]] as const) {
+    for (const [k, v] of [
+      ['tokenizer.ggml.bos_token_id', 1],
+      ['tokenizer.ggml.eos_token_id', 2],
+      ['tokenizer.ggml.unknown_token_id', 0],
+      ['tokenizer.ggml.add_bos_token', true],
+      ['tokenizer.ggml.add_eos_token', false],
+    ] as const) {
       expect([k, mine.get(k)]).toEqual([k, v]);
       expect([k, theirs.metadata.get(k)]).toEqual([k, v]);
     }
@@ -94,14 +107,26 @@ function range(a: number, b: number): number[] {
 }
 
 /** LLaMA 3's pre-tokenizer regex as its tokenizer.json spells it. */
-const LLAMA3_REGEX = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+const LLAMA3_REGEX =
+  "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 
 describe('byte-level BPE (LLaMA 3 style) vocabulary', () => {
   const chars = byteChars();
   const vocab: Record<string, number> = Object.fromEntries(chars.map((c, i) => [c, i]));
   // '3 4' ranks first so that digit groups decide the ids: split into groups of 3 (LLaMA 3) "1234567" is 123|456|7,
   // as one GPT-2 chunk it would become 12|34|...
-  const merges: [string, string][] = [['3', '4'], ['Ġ', 't'], ['h', 'e'], ['Ġt', 'he'], ['1', '2'], ['12', '3'], ['i', 'n'], ['Ġ', 'in'], ['Ċ', 'Ċ'], ['Ġthe', 'n']];
+  const merges: [string, string][] = [
+    ['3', '4'],
+    ['Ġ', 't'],
+    ['h', 'e'],
+    ['Ġt', 'he'],
+    ['1', '2'],
+    ['12', '3'],
+    ['i', 'n'],
+    ['Ġ', 'in'],
+    ['Ċ', 'Ċ'],
+    ['Ġthe', 'n'],
+  ];
   for (const [a, b] of merges) vocab[a + b] = Object.keys(vocab).length;
   const size = Object.keys(vocab).length;
   const tokenizerJson = {
@@ -111,12 +136,34 @@ describe('byte-level BPE (LLaMA 3 style) vocabulary', () => {
       { id: size + 1, content: '<|end_of_text|>', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true },
     ],
     normalizer: null,
-    pre_tokenizer: { type: 'Sequence', pretokenizers: [{ type: 'Split', pattern: { Regex: LLAMA3_REGEX }, behavior: 'Isolated', invert: false }, { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false }] },
+    pre_tokenizer: {
+      type: 'Sequence',
+      pretokenizers: [
+        { type: 'Split', pattern: { Regex: LLAMA3_REGEX }, behavior: 'Isolated', invert: false },
+        { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false },
+      ],
+    },
     post_processor: null,
     decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
-    model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, ignore_merges: false, vocab, merges },
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: null,
+      end_of_word_suffix: null,
+      fuse_unk: false,
+      byte_fallback: false,
+      ignore_merges: false,
+      vocab,
+      merges,
+    },
   };
-  const tokenizerConfig = { bos_token: '<|begin_of_text|>', eos_token: '<|end_of_text|>', add_bos_token: true, chat_template: "{{ bos_token }}{% for m in messages %}{{ m['content'] }}{% endfor %}" };
+  const tokenizerConfig = {
+    bos_token: '<|begin_of_text|>',
+    eos_token: '<|end_of_text|>',
+    add_bos_token: true,
+    chat_template: "{{ bos_token }}{% for m in messages %}{{ m['content'] }}{% endfor %}",
+  };
   const tokDir = path.join(dir, 'byte-level');
   mkdirSync(tokDir, { recursive: true });
   writeFileSync(path.join(tokDir, 'tokenizer.json'), JSON.stringify(tokenizerJson));
@@ -128,7 +175,11 @@ describe('byte-level BPE (LLaMA 3 style) vocabulary', () => {
     expect(kv.get('tokenizer.ggml.pre')).toBe('llama-bpe');
     expect(kv.get('tokenizer.ggml.merges')).toEqual(merges.map((m) => m.join(' ')));
     expect((kv.get('tokenizer.ggml.tokens') as string[]).slice(size)).toEqual(['<|begin_of_text|>', '<|end_of_text|>']);
-    expect((kv.get('tokenizer.ggml.token_type') as number[]).slice(size - 1)).toEqual([TokenType.NORMAL, TokenType.CONTROL, TokenType.CONTROL]);
+    expect((kv.get('tokenizer.ggml.token_type') as number[]).slice(size - 1)).toEqual([
+      TokenType.NORMAL,
+      TokenType.CONTROL,
+      TokenType.CONTROL,
+    ]);
     expect(kv.has('tokenizer.ggml.scores')).toBe(false);
     expect([kv.get('tokenizer.ggml.bos_token_id'), kv.get('tokenizer.ggml.eos_token_id')]).toEqual([size, size + 1]);
     expect(kv.get('tokenizer.chat_template')).toBe(tokenizerConfig.chat_template);
@@ -157,14 +208,24 @@ describe('tokenizer metadata helpers', () => {
     mkdirSync(d, { recursive: true });
     // The tiny model's SentencePiece-style tokenizer, written by the test.
     writeFileSync(path.join(d, 'tokenizer.json'), readFileSync(path.join(await tinyModel(), 'tokenizer.json')));
-    writeFileSync(path.join(d, 'special_tokens_map.json'), JSON.stringify({ bos_token: { content: '<s>' }, eos_token: '</s>', unk_token: '<unk>' }));
+    writeFileSync(
+      path.join(d, 'special_tokens_map.json'),
+      JSON.stringify({ bos_token: { content: '<s>' }, eos_token: '</s>', unk_token: '<unk>' }),
+    );
     const kv = new Map(ggufTokenizerMetadata(d).map(([k, v]) => [k, v.value]));
-    expect([kv.get('tokenizer.ggml.bos_token_id'), kv.get('tokenizer.ggml.eos_token_id'), kv.get('tokenizer.ggml.unknown_token_id')]).toEqual([1, 2, 0]);
+    expect([
+      kv.get('tokenizer.ggml.bos_token_id'),
+      kv.get('tokenizer.ggml.eos_token_id'),
+      kv.get('tokenizer.ggml.unknown_token_id'),
+    ]).toEqual([1, 2, 0]);
     // Padded to config.json's vocab_size (the embedding rows) with unused pieces; a tokenizer beyond it is refused.
     const tokens = kv.get('tokenizer.ggml.tokens') as string[];
     const n = tokens.length;
     const padded = new Map(ggufTokenizerMetadata(d, n + 8).map(([k, v]) => [k, v.value]));
-    expect((padded.get('tokenizer.ggml.tokens') as string[]).slice(n - 2)).toEqual([...tokens.slice(n - 2), ...range(n, n + 7).map((i) => `[PAD${i}]`)]);
+    expect((padded.get('tokenizer.ggml.tokens') as string[]).slice(n - 2)).toEqual([
+      ...tokens.slice(n - 2),
+      ...range(n, n + 7).map((i) => `[PAD${i}]`),
+    ]);
     expect((padded.get('tokenizer.ggml.token_type') as number[]).slice(n)).toEqual(new Array(8).fill(TokenType.UNUSED));
     expect((padded.get('tokenizer.ggml.scores') as number[]).length).toBe(n + 8);
     expect(() => ggufTokenizerMetadata(d, n - 12)).toThrow(`token id ${n - 1} is beyond config.json's vocab_size ${n - 12}`);
@@ -186,7 +247,9 @@ describe('tokenizer metadata helpers', () => {
     expect(scores[1]).toBeLessThan(scores[7]); // pieces no merge makes come last
   });
   it('names the pre-tokenizer llama.cpp should use', () => {
-    const split = (regex: string): TokenizerJson => ({ pre_tokenizer: { type: 'Sequence', pretokenizers: [{ type: 'Split', pattern: { Regex: regex } } as never, { type: 'ByteLevel' }] } });
+    const split = (regex: string): TokenizerJson => ({
+      pre_tokenizer: { type: 'Sequence', pretokenizers: [{ type: 'Split', pattern: { Regex: regex } } as never, { type: 'ByteLevel' }] },
+    });
     expect(preTokenizerName(split(LLAMA3_REGEX))).toBe('llama-bpe');
     expect(preTokenizerName(split(LLAMA3_REGEX.replace('\\p{N}{1,3}', '\\p{N}')))).toBe('qwen2');
     expect(preTokenizerName({ pre_tokenizer: { type: 'ByteLevel' } })).toBe('gpt-2');

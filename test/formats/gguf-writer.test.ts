@@ -46,7 +46,9 @@ describe('GGUF writer', () => {
       expect(theirs[key].type, key).toBe(v.type);
       if (v.type === T.ARRAY) expect(theirs[key].subType, key).toBe(v.itemType);
       const want = v.type === T.FLOAT32 ? Math.fround(v.value) : v.type === T.UINT64 || v.type === T.INT64 ? BigInt(v.value) : v.value;
-      expect(theirs[key].value, key).toEqual(v.type === T.ARRAY && v.itemType === T.FLOAT32 ? (v.value as number[]).map(Math.fround) : want);
+      expect(theirs[key].value, key).toEqual(
+        v.type === T.ARRAY && v.itemType === T.FLOAT32 ? (v.value as number[]).map(Math.fround) : want,
+      );
     }
     const mine = await readGguf(file);
     for (const [key, v] of everyType) expect(mine.valueTypes.get(key)?.type, key).toBe(v.type);
@@ -79,7 +81,11 @@ describe('GGUF writer', () => {
     ]);
     const bytes = readFileSync(file);
     expect(bytes.length).toBe(result.dataOffset + 768 + 256); // the last tensor is padded too
-    const zeros = (from: number, to: number) => expect(bytes.subarray(from, to).every((b) => b === 0), `${from}..${to}`).toBe(true);
+    const zeros = (from: number, to: number) =>
+      expect(
+        bytes.subarray(from, to).every((b) => b === 0),
+        `${from}..${to}`,
+      ).toBe(true);
     zeros(parsed.tensorInfoByteRange[1], result.dataOffset);
     zeros(result.dataOffset + 384, result.dataOffset + 512);
     zeros(result.dataOffset + 522, result.dataOffset + 768);
@@ -100,14 +106,40 @@ describe('GGUF writer', () => {
     ['a u32 that is not an integer', [['k', { type: T.UINT32, value: 1.5 }]], [], /not an integer/],
     ['a negative u64', [['k', { type: T.UINT64, value: -1n }]], [], /out of range/],
     ['a string array holding a number', [['k', arr(T.STRING, ['a', 1])]], [], /not a string/],
-    ['a duplicate key', [['k', { type: T.BOOL, value: true }], ['k', { type: T.BOOL, value: true }]], [], /given twice/],
+    [
+      'a duplicate key',
+      [
+        ['k', { type: T.BOOL, value: true }],
+        ['k', { type: T.BOOL, value: true }],
+      ],
+      [],
+      /given twice/,
+    ],
     ['an alignment that is not a power of two', [['general.alignment', { type: T.UINT32, value: 48 }]], [], /power of two/],
     ['an alignment stored as u64', [['general.alignment', { type: T.UINT64, value: 32n }]], [], /power of two/],
-    ['a duplicate tensor', [], [{ name: 'a', shape: [32], type: GgmlType.F32, data: () => new Uint8Array(128) }, { name: 'a', shape: [32], type: GgmlType.F32, data: () => new Uint8Array(128) }], /given twice/],
+    [
+      'a duplicate tensor',
+      [],
+      [
+        { name: 'a', shape: [32], type: GgmlType.F32, data: () => new Uint8Array(128) },
+        { name: 'a', shape: [32], type: GgmlType.F32, data: () => new Uint8Array(128) },
+      ],
+      /given twice/,
+    ],
     ['5 dims', [], [{ name: 'a', shape: [1, 1, 1, 1, 32], type: GgmlType.F32, data: () => new Uint8Array(128) }], /dims/],
     ['a 64-byte name', [], [{ name: 'n'.repeat(64), shape: [32], type: GgmlType.F32, data: () => new Uint8Array(128) }], /name longer/],
-    ['Q8_0 rows of 48', [], [{ name: 'a', shape: [2, 48], type: GgmlType.Q8_0, data: () => new Uint8Array(102) }], /multiple of the 32-value block/],
-    ['data of the wrong size', [], [{ name: 'a', shape: [32], type: GgmlType.F32, data: () => new Uint8Array(100) }], /100 bytes given, 128 expected/],
+    [
+      'Q8_0 rows of 48',
+      [],
+      [{ name: 'a', shape: [2, 48], type: GgmlType.Q8_0, data: () => new Uint8Array(102) }],
+      /multiple of the 32-value block/,
+    ],
+    [
+      'data of the wrong size',
+      [],
+      [{ name: 'a', shape: [32], type: GgmlType.F32, data: () => new Uint8Array(100) }],
+      /100 bytes given, 128 expected/,
+    ],
   ];
   it.each(bad)('refuses %s and leaves no file behind', async (what, kvs, tensors, message) => {
     const file = path.join(dir, `bad-${what.replace(/\W+/g, '-')}.gguf`);

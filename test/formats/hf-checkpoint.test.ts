@@ -26,7 +26,8 @@ async function shardedFolder(name: string): Promise<string> {
   writeIndex(d, { metadata: { total_size: 15 }, weight_map: { a: SHARD1, b: SHARD2, c: SHARD1 } });
   return d;
 }
-const writeIndex = (d: string, index: unknown) => writeFileSync(path.join(d, INDEX_FILE), typeof index === 'string' ? index : JSON.stringify(index));
+const writeIndex = (d: string, index: unknown) =>
+  writeFileSync(path.join(d, INDEX_FILE), typeof index === 'string' ? index : JSON.stringify(index));
 
 async function rejection(p: Promise<unknown>): Promise<FormatError> {
   const e = await p.then(
@@ -70,14 +71,49 @@ describe('sharded checkpoints', () => {
     ['an index that is not JSON', (d) => writeIndex(d, '{"weight_map": '), 'checkpoint/index', /not valid JSON/],
     ['an index without weight_map', (d) => writeIndex(d, { metadata: { total_size: 15 } }), 'checkpoint/index', /weight_map/],
     ['a weight_map entry that is not a file name', (d) => writeIndex(d, { weight_map: { a: 5 } }), 'checkpoint/index', /weight_map\.a/],
-    ['a negative total_size', (d) => writeIndex(d, { metadata: { total_size: -1 }, weight_map: { a: SHARD1 } }), 'checkpoint/index', /metadata\.total_size/],
+    [
+      'a negative total_size',
+      (d) => writeIndex(d, { metadata: { total_size: -1 }, weight_map: { a: SHARD1 } }),
+      'checkpoint/index',
+      /metadata\.total_size/,
+    ],
     ['an empty weight_map', (d) => writeIndex(d, { weight_map: {} }), 'checkpoint/index', /lists no tensors/],
-    ['a shard outside the folder', (d) => writeIndex(d, { weight_map: { a: `../${SHARD1}`, b: SHARD2, c: SHARD1 } }), 'checkpoint/index', /must be a file name in the same folder/],
-    ['a shard that does not exist', (d) => writeIndex(d, { weight_map: { a: SHARD1, b: 'model-00003-of-00002.safetensors', c: SHARD1 } }), 'checkpoint/missing-shard', /lists shard model-00003-of-00002\.safetensors, which does not exist/],
-    ['a tensor mapped to the wrong shard', (d) => writeIndex(d, { weight_map: { a: SHARD2, b: SHARD2, c: SHARD1 } }), 'checkpoint/wrong-shard', /maps a to model-00002-of-00002\.safetensors, but that shard does not hold it/],
-    ['a mapped tensor no shard holds', (d) => writeIndex(d, { weight_map: { a: SHARD1, b: SHARD2, c: SHARD1, z: SHARD2 } }), 'checkpoint/unmapped', /maps z to/],
-    ['a shard tensor the weight_map omits', (d) => writeIndex(d, { weight_map: { a: SHARD1, b: SHARD2 } }), 'checkpoint/unlisted', /tensor c in model-00001-of-00002\.safetensors is missing/],
-    ['a total_size that does not add up', (d) => writeIndex(d, { metadata: { total_size: 16 }, weight_map: { a: SHARD1, b: SHARD2, c: SHARD1 } }), 'checkpoint/total-size', /metadata\.total_size is 16 but the shards hold 15 bytes/],
+    [
+      'a shard outside the folder',
+      (d) => writeIndex(d, { weight_map: { a: `../${SHARD1}`, b: SHARD2, c: SHARD1 } }),
+      'checkpoint/index',
+      /must be a file name in the same folder/,
+    ],
+    [
+      'a shard that does not exist',
+      (d) => writeIndex(d, { weight_map: { a: SHARD1, b: 'model-00003-of-00002.safetensors', c: SHARD1 } }),
+      'checkpoint/missing-shard',
+      /lists shard model-00003-of-00002\.safetensors, which does not exist/,
+    ],
+    [
+      'a tensor mapped to the wrong shard',
+      (d) => writeIndex(d, { weight_map: { a: SHARD2, b: SHARD2, c: SHARD1 } }),
+      'checkpoint/wrong-shard',
+      /maps a to model-00002-of-00002\.safetensors, but that shard does not hold it/,
+    ],
+    [
+      'a mapped tensor no shard holds',
+      (d) => writeIndex(d, { weight_map: { a: SHARD1, b: SHARD2, c: SHARD1, z: SHARD2 } }),
+      'checkpoint/unmapped',
+      /maps z to/,
+    ],
+    [
+      'a shard tensor the weight_map omits',
+      (d) => writeIndex(d, { weight_map: { a: SHARD1, b: SHARD2 } }),
+      'checkpoint/unlisted',
+      /tensor c in model-00001-of-00002\.safetensors is missing/,
+    ],
+    [
+      'a total_size that does not add up',
+      (d) => writeIndex(d, { metadata: { total_size: 16 }, weight_map: { a: SHARD1, b: SHARD2, c: SHARD1 } }),
+      'checkpoint/total-size',
+      /metadata\.total_size is 16 but the shards hold 15 bytes/,
+    ],
   ];
   it.each(broken)('rejects %s, naming the index file', async (_what, breakIt, code, message) => {
     const d = await shardedFolder(`broken-${broken.findIndex((b) => b[1] === breakIt)}`);
@@ -125,8 +161,18 @@ describe('model folders', () => {
     ['no folder at all', [], 'checkpoint/missing', /model folder does not exist/],
     ['an empty folder', ['<dir>'], 'checkpoint/no-weights', /no model\.safetensors or model\.safetensors\.index\.json/],
     ['pytorch_model.bin only', ['pytorch_model.bin'], 'checkpoint/pickle', /convert to safetensors first/],
-    ['shards without their index', ['model-00001-of-00002.safetensors'], 'checkpoint/no-index', /found model-00001-of-00002\.safetensors but neither/],
-    ['a LoRA adapter folder', ['adapter_config.json', 'adapter_model.safetensors'], 'checkpoint/adapter', /LoRA adapter folder, not a model/],
+    [
+      'shards without their index',
+      ['model-00001-of-00002.safetensors'],
+      'checkpoint/no-index',
+      /found model-00001-of-00002\.safetensors but neither/,
+    ],
+    [
+      'a LoRA adapter folder',
+      ['adapter_config.json', 'adapter_model.safetensors'],
+      'checkpoint/adapter',
+      /LoRA adapter folder, not a model/,
+    ],
     ['GGUF files only', ['model.Q8_0.gguf'], 'checkpoint/gguf', /only GGUF files here/],
   ];
   it.each(folders)('explains %s, naming the folder', async (what, files, code, message) => {
@@ -144,7 +190,11 @@ describe('a model folder through openCheckpoint', () => {
   it('reads a folder written by safetensors-writer, and the same tensors re-sharded by hand with an index', async () => {
     const real = await openCheckpoint(MODEL_DIR);
     expect(real.list().length).toBe(47);
-    expect(real.info('model.layers.0.self_attn.k_proj.weight')).toEqual({ name: 'model.layers.0.self_attn.k_proj.weight', dtype: 'F32', shape: [32, 64] });
+    expect(real.info('model.layers.0.self_attn.k_proj.weight')).toEqual({
+      name: 'model.layers.0.self_attn.k_proj.weight',
+      dtype: 'F32',
+      shape: [32, 64],
+    });
 
     // Split into three shards (embeddings; layers 0-2; the rest), as transformers would by size.
     const d = path.join(root, 'stories-sharded');
@@ -159,7 +209,11 @@ describe('a model folder through openCheckpoint', () => {
     let total = 0;
     for (const [i, group] of groups.entries()) {
       const shard = `model-0000${i + 1}-of-00003.safetensors`;
-      await writeSafetensors(path.join(d, shard), group.map((t) => ({ ...t, data: () => real.readRaw(t.name) })), { metadata: { format: 'pt' } });
+      await writeSafetensors(
+        path.join(d, shard),
+        group.map((t) => ({ ...t, data: () => real.readRaw(t.name) })),
+        { metadata: { format: 'pt' } },
+      );
       for (const t of group) {
         weightMap[t.name] = shard;
         total += t.shape.reduce((a, b) => a * b, 1) * 4;

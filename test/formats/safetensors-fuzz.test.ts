@@ -5,7 +5,14 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FormatError } from '../../main/engine/errors.ts';
 import { DTYPE_BYTES } from '../../main/engine/formats/dtypes.ts';
-import { buildHeader, MAX_HEADER_BYTES, openSafetensors, parseSafetensorsHeader, type ParsedHeader, type TensorToWrite } from '../../main/engine/formats/safetensors.ts';
+import {
+  buildHeader,
+  MAX_HEADER_BYTES,
+  openSafetensors,
+  parseSafetensorsHeader,
+  type ParsedHeader,
+  type TensorToWrite,
+} from '../../main/engine/formats/safetensors.ts';
 import type { DType } from '../../main/engine/formats/tensor-source.ts';
 
 /**
@@ -78,7 +85,10 @@ describe('safetensors reader under fuzzing', () => {
   });
 
   it('throws only FormatError on random bytes', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), (b) => void check(b)), { numRuns: 3000 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (b) => void check(b)),
+      { numRuns: 3000 },
+    );
     // A plausible header length in front of random bytes reaches the JSON and entry checks more often.
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 200 }), fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), fc.boolean(), (body, n, exact) => {
@@ -116,18 +126,26 @@ describe('safetensors reader under fuzzing', () => {
       fc.constantFrom('1e400', '-0', '1.5', '9007199254740993', '18446744073709551616', 'null', '"4"', 'true', '[]', '{}'),
     );
     fc.assert(
-      fc.property(validFile, fc.nat(), numbers, fc.constantFrom('F32', 'F8_E5M2', 'Q8_0', 'f32', ''), fc.nat(3), ({ text: original, data }, at, num, dtype, how) => {
-        let text = original;
-        if (how === 0) {
-          // Replace the k-th number.
-          let k = 0;
-          const nth = at % Math.max(1, (text.match(/\d+/g) ?? []).length);
-          text = text.replace(/\d+/g, (m) => (k++ === nth ? num : m));
-        } else if (how === 1) text = text.replace(/"dtype":"[A-Z0-9_]+"/, `"dtype":"${dtype}"`);
-        else if (how === 2) text = text.replace(/"(data_offsets|shape|dtype)"/, (m) => (at % 2 ? '"x"' : m + ':0,' + m));
-        else text = text.slice(0, at % (text.length + 1)) + ['{', '}', '[', ']', ',', '"', ':'][at % 7] + text.slice(at % (text.length + 1));
-        void check(withPrefix(enc.encode(text), data));
-      }),
+      fc.property(
+        validFile,
+        fc.nat(),
+        numbers,
+        fc.constantFrom('F32', 'F8_E5M2', 'Q8_0', 'f32', ''),
+        fc.nat(3),
+        ({ text: original, data }, at, num, dtype, how) => {
+          let text = original;
+          if (how === 0) {
+            // Replace the k-th number.
+            let k = 0;
+            const nth = at % Math.max(1, (text.match(/\d+/g) ?? []).length);
+            text = text.replace(/\d+/g, (m) => (k++ === nth ? num : m));
+          } else if (how === 1) text = text.replace(/"dtype":"[A-Z0-9_]+"/, `"dtype":"${dtype}"`);
+          else if (how === 2) text = text.replace(/"(data_offsets|shape|dtype)"/, (m) => (at % 2 ? '"x"' : m + ':0,' + m));
+          else
+            text = text.slice(0, at % (text.length + 1)) + ['{', '}', '[', ']', ',', '"', ':'][at % 7] + text.slice(at % (text.length + 1));
+          void check(withPrefix(enc.encode(text), data));
+        },
+      ),
       { numRuns: 4000 },
     );
   });

@@ -6,7 +6,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { FormatError, StudioError } from '../../main/engine/errors.ts';
 import { withAtomicFile, writeFileAtomic } from '../../main/engine/formats/atomic-write.ts';
 import { encodeFromF32 } from '../../main/engine/formats/dtypes.ts';
-import { findDuplicateKey, openSafetensors, parseSafetensorsHeader, writeSafetensors, type TensorToWrite } from '../../main/engine/formats/safetensors.ts';
+import {
+  findDuplicateKey,
+  openSafetensors,
+  parseSafetensorsHeader,
+  writeSafetensors,
+  type TensorToWrite,
+} from '../../main/engine/formats/safetensors.ts';
 import { missingShared, sharedPath } from '../helpers/shared-data.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'st-test-'));
@@ -47,27 +53,87 @@ describe('safetensors reader: one failing file per rule', () => {
     ['a header that is not an object', fileBytes('[1,2]'), 'header-shape', 'object'],
     ['a tensor entry that is not an object', fileBytes('{"x": 5}'), 'tensor-entry', 'tensor x'],
     ['a tensor entry without dtype', fileBytes('{"x": {"shape": [], "data_offsets": [0, 0]}}'), 'tensor-entry', 'tensor x'],
-    ['duplicate tensor names', fileBytes(`{"x":${JSON.stringify(t('F32', [1], 0, 4))},"x":${JSON.stringify(t('F32', [1], 4, 8))}}`, new Uint8Array(8)), 'duplicate-key', '"x"'],
-    ['a duplicate key inside a tensor entry', fileBytes('{"x":{"dtype":"F16","dtype":"F32","shape":[1],"data_offsets":[0,4]}}', new Uint8Array(4)), 'duplicate-key', '"x" → "dtype"'],
+    [
+      'duplicate tensor names',
+      fileBytes(`{"x":${JSON.stringify(t('F32', [1], 0, 4))},"x":${JSON.stringify(t('F32', [1], 4, 8))}}`, new Uint8Array(8)),
+      'duplicate-key',
+      '"x"',
+    ],
+    [
+      'a duplicate key inside a tensor entry',
+      fileBytes('{"x":{"dtype":"F16","dtype":"F32","shape":[1],"data_offsets":[0,4]}}', new Uint8Array(4)),
+      'duplicate-key',
+      '"x" → "dtype"',
+    ],
     ['a duplicate metadata key', fileBytes('{"__metadata__":{"k":"a","k":"b"}}'), 'duplicate-key', '"__metadata__" → "k"'],
     ['metadata with a non-string value', fileBytes('{"__metadata__":{"a":1}}'), 'metadata', '__metadata__.a'],
     ['metadata that is not an object', fileBytes('{"__metadata__":["a"]}'), 'metadata', '__metadata__'],
-    ['an unknown dtype', fileBytes(JSON.stringify({ x: t('F12', [1], 0, 1) }), new Uint8Array(1)), 'unknown-dtype', 'tensor x: unknown dtype "F12"'],
-    ['a spec dtype the engine does not read', fileBytes(JSON.stringify({ x: t('F8_E4M3', [1], 0, 1) }), new Uint8Array(1)), 'unsupported-dtype', 'tensor x'],
+    [
+      'an unknown dtype',
+      fileBytes(JSON.stringify({ x: t('F12', [1], 0, 1) }), new Uint8Array(1)),
+      'unknown-dtype',
+      'tensor x: unknown dtype "F12"',
+    ],
+    [
+      'a spec dtype the engine does not read',
+      fileBytes(JSON.stringify({ x: t('F8_E4M3', [1], 0, 1) }), new Uint8Array(1)),
+      'unsupported-dtype',
+      'tensor x',
+    ],
     ['a negative dimension', fileBytes(JSON.stringify({ x: t('F32', [-1], 0, 4) }), new Uint8Array(4)), 'shape', 'tensor x'],
     ['a fractional dimension', fileBytes(JSON.stringify({ x: t('F32', [1.5], 0, 6) }), new Uint8Array(6)), 'shape', 'tensor x'],
-    ['a dimension beyond 2^53', fileBytes('{"x":{"dtype":"U8","shape":[18446744073709551615],"data_offsets":[0,1]}}', new Uint8Array(1)), 'shape', 'tensor x'],
-    ['an element count that overflows', fileBytes(JSON.stringify({ x: t('F32', [2 ** 30, 2 ** 30, 2 ** 30], 0, 4) }), new Uint8Array(4)), 'overflow', 'tensor x'],
+    [
+      'a dimension beyond 2^53',
+      fileBytes('{"x":{"dtype":"U8","shape":[18446744073709551615],"data_offsets":[0,1]}}', new Uint8Array(1)),
+      'shape',
+      'tensor x',
+    ],
+    [
+      'an element count that overflows',
+      fileBytes(JSON.stringify({ x: t('F32', [2 ** 30, 2 ** 30, 2 ** 30], 0, 4) }), new Uint8Array(4)),
+      'overflow',
+      'tensor x',
+    ],
     ['a byte size that overflows', fileBytes(JSON.stringify({ x: t('F64', [2 ** 51], 0, 4) }), new Uint8Array(4)), 'overflow', 'tensor x'],
-    ['malformed data_offsets', fileBytes(JSON.stringify({ x: { dtype: 'F32', shape: [1], data_offsets: [0] } }), new Uint8Array(4)), 'offsets', 'tensor x'],
-    ['end - begin ≠ elements × dtype size', fileBytes(JSON.stringify({ x: t('F32', [2], 0, 4) }), new Uint8Array(4)), 'size-mismatch', 'tensor x'],
+    [
+      'malformed data_offsets',
+      fileBytes(JSON.stringify({ x: { dtype: 'F32', shape: [1], data_offsets: [0] } }), new Uint8Array(4)),
+      'offsets',
+      'tensor x',
+    ],
+    [
+      'end - begin ≠ elements × dtype size',
+      fileBytes(JSON.stringify({ x: t('F32', [2], 0, 4) }), new Uint8Array(4)),
+      'size-mismatch',
+      'tensor x',
+    ],
     ['end before begin', fileBytes(JSON.stringify({ x: t('U8', [0], 4, 0) }), new Uint8Array(4)), 'size-mismatch', 'tensor x'],
-    ['offsets that do not start at 0', fileBytes(JSON.stringify({ x: t('F32', [1], 4, 8) }), new Uint8Array(8)), 'offset-start', 'tensor x'],
-    ['a gap between tensors', fileBytes(JSON.stringify({ a: t('F32', [1], 0, 4), b: t('F32', [1], 8, 12) }), new Uint8Array(12)), 'gap', 'tensor b'],
-    ['overlapping tensors', fileBytes(JSON.stringify({ a: t('F32', [2], 0, 8), b: t('F32', [1], 4, 8) }), new Uint8Array(8)), 'overlap', 'tensor b'],
+    [
+      'offsets that do not start at 0',
+      fileBytes(JSON.stringify({ x: t('F32', [1], 4, 8) }), new Uint8Array(8)),
+      'offset-start',
+      'tensor x',
+    ],
+    [
+      'a gap between tensors',
+      fileBytes(JSON.stringify({ a: t('F32', [1], 0, 4), b: t('F32', [1], 8, 12) }), new Uint8Array(12)),
+      'gap',
+      'tensor b',
+    ],
+    [
+      'overlapping tensors',
+      fileBytes(JSON.stringify({ a: t('F32', [2], 0, 8), b: t('F32', [1], 4, 8) }), new Uint8Array(8)),
+      'overlap',
+      'tensor b',
+    ],
     ['bytes after the last tensor', fileBytes(JSON.stringify({ a: t('F32', [1], 0, 4) }), new Uint8Array(6)), 'trailing-bytes', '2 bytes'],
     ['bytes after a header with no tensors', fileBytes('{}', new Uint8Array(1)), 'trailing-bytes', '1 bytes'],
-    ['a file shorter than the header says', fileBytes(JSON.stringify({ a: t('F32', [4], 0, 16) }), new Uint8Array(8)), 'truncated', '16 bytes'],
+    [
+      'a file shorter than the header says',
+      fileBytes(JSON.stringify({ a: t('F32', [4], 0, 16) }), new Uint8Array(8)),
+      'truncated',
+      '16 bytes',
+    ],
   ];
 
   it.each(cases)('rejects %s', async (_what, bytes, code, mentions) => {
@@ -91,15 +157,25 @@ describe('safetensors reader: one failing file per rule', () => {
   it('accepts padded headers, zero-size tensors, null metadata, extra entry fields and an empty file', () => {
     const header = `  ${JSON.stringify({ __metadata__: { format: 'pt' }, e: t('F32', [0, 3], 0, 0), a: t('F16', [2], 0, 4) })}    `;
     const r = parse(fileBytes(header, new Uint8Array(4)));
-    expect(r.entries.map((e) => [e.name, e.begin, e.end])).toEqual([['a', 0, 4], ['e', 0, 0]]);
+    expect(r.entries.map((e) => [e.name, e.begin, e.end])).toEqual([
+      ['a', 0, 4],
+      ['e', 0, 0],
+    ]);
     expect(r.metadata).toEqual({ format: 'pt' });
     expect(r.dataOffset).toBe(8 + header.length);
     // A zero-size tensor may sit at the very end too, and the order of keys need not follow the offsets.
-    expect(parse(fileBytes(JSON.stringify({ z: t('U8', [0], 2, 2), y: t('U8', [2], 0, 2) }), new Uint8Array(2))).entries.map((e) => e.name)).toEqual(['y', 'z']);
-    expect(parse(fileBytes('{"__metadata__":null,"x":{"dtype":"BOOL","shape":[],"data_offsets":[0,1],"extra":1}}', new Uint8Array(1))).entries[0].shape).toEqual([]);
+    expect(
+      parse(fileBytes(JSON.stringify({ z: t('U8', [0], 2, 2), y: t('U8', [2], 0, 2) }), new Uint8Array(2))).entries.map((e) => e.name),
+    ).toEqual(['y', 'z']);
+    expect(
+      parse(fileBytes('{"__metadata__":null,"x":{"dtype":"BOOL","shape":[],"data_offsets":[0,1],"extra":1}}', new Uint8Array(1))).entries[0]
+        .shape,
+    ).toEqual([]);
     expect(parse(fileBytes('{}')).entries).toEqual([]);
     // "__proto__" is an ordinary key in both places.
-    const proto = parse(fileBytes('{"__metadata__":{"__proto__":"x"},"__proto__":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}', new Uint8Array(1)));
+    const proto = parse(
+      fileBytes('{"__metadata__":{"__proto__":"x"},"__proto__":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}', new Uint8Array(1)),
+    );
     expect(Object.getOwnPropertyDescriptor(proto.metadata, '__proto__')?.value).toBe('x');
     expect(proto.entries[0].name).toBe('__proto__');
   });
@@ -214,24 +290,65 @@ describe('safetensors writer', () => {
   it('rejects bad input before creating anything, naming the file', async () => {
     const p = path.join(dir, 'invalid.safetensors');
     const bad: [TensorToWrite[], string][] = [
-      [[{ name: 'x', dtype: 'F32', shape: [1], data: new Uint8Array(4) }, { name: 'x', dtype: 'F32', shape: [1], data: new Uint8Array(4) }], 'duplicate-key'],
+      [
+        [
+          { name: 'x', dtype: 'F32', shape: [1], data: new Uint8Array(4) },
+          { name: 'x', dtype: 'F32', shape: [1], data: new Uint8Array(4) },
+        ],
+        'duplicate-key',
+      ],
       [[{ name: 'x', dtype: 'F32', shape: [-1], data: new Uint8Array(4) }], 'shape'],
       [[{ name: 'x', dtype: 'F8' as never, shape: [1], data: new Uint8Array(1) }], 'unknown-dtype'],
       [[{ name: '__metadata__', dtype: 'U8', shape: [1], data: new Uint8Array(1) }], 'tensor-entry'],
       [[{ name: 'x', dtype: 'F64', shape: [2 ** 40, 2 ** 20], data: new Uint8Array(1) }], 'overflow'],
     ];
     for (const [tensors, code] of bad) {
-      await expect(writeSafetensors(p, tensors)).rejects.toMatchObject({ code: `safetensors/${code}`, message: expect.stringContaining(p) });
+      await expect(writeSafetensors(p, tensors)).rejects.toMatchObject({
+        code: `safetensors/${code}`,
+        message: expect.stringContaining(p),
+      });
     }
     await expect(writeSafetensors(p, [], { metadata: { a: 1 as never } })).rejects.toMatchObject({ code: 'safetensors/metadata' });
     expect(readdirSync(dir).filter((n) => n.includes('invalid'))).toEqual([]);
   });
 
   it.each([
-    ['a lazy tensor throws', { data: () => { throw new Error('disk full'); } }, {}, /fail\.safetensors: could not write: disk full/],
-    ['a lazy tensor has the wrong length', { data: () => new Uint8Array(3) }, {}, /fail\.safetensors: tensor b: got 3 bytes, F32 \[1\] needs 4/],
-    ['the hook after a tensor throws', {}, { afterTensor: (n: string) => { if (n === 'b') throw new Error('killed'); } }, /could not write: killed/],
-    ['the rename is interrupted', {}, { beforeRename: () => { throw new Error('power cut'); } }, /could not write: power cut/],
+    [
+      'a lazy tensor throws',
+      {
+        data: () => {
+          throw new Error('disk full');
+        },
+      },
+      {},
+      /fail\.safetensors: could not write: disk full/,
+    ],
+    [
+      'a lazy tensor has the wrong length',
+      { data: () => new Uint8Array(3) },
+      {},
+      /fail\.safetensors: tensor b: got 3 bytes, F32 \[1\] needs 4/,
+    ],
+    [
+      'the hook after a tensor throws',
+      {},
+      {
+        afterTensor: (n: string) => {
+          if (n === 'b') throw new Error('killed');
+        },
+      },
+      /could not write: killed/,
+    ],
+    [
+      'the rename is interrupted',
+      {},
+      {
+        beforeRename: () => {
+          throw new Error('power cut');
+        },
+      },
+      /could not write: power cut/,
+    ],
   ])('leaves no file and no temp file when %s', async (_what, override, hooks, message) => {
     const p = path.join(dir, 'fail.safetensors');
     const tensors: TensorToWrite[] = [
@@ -249,7 +366,9 @@ describe('safetensors writer', () => {
     const p = path.join(dir, 'keep.safetensors');
     await writeSafetensors(p, [{ name: 'old', dtype: 'U8', shape: [1], data: Uint8Array.of(1) }]);
     const before = readFileSync(p);
-    await expect(writeSafetensors(p, [{ name: 'new', dtype: 'U8', shape: [1], data: () => Promise.reject(new Error('no')) }])).rejects.toThrow();
+    await expect(
+      writeSafetensors(p, [{ name: 'new', dtype: 'U8', shape: [1], data: () => Promise.reject(new Error('no')) }]),
+    ).rejects.toThrow();
     expect(readFileSync(p)).toEqual(before);
     expect(readdirSync(dir).filter((n) => n.includes('keep'))).toEqual(['keep.safetensors']);
   });
@@ -287,7 +406,10 @@ describe.skipIf(missingShared('models/stories260K/model.safetensors', 'models/st
     const headDim = hidden / (config.num_attention_heads as number);
     const kv = (config.num_key_value_heads as number) * headDim;
     const inter = config.intermediate_size as number;
-    const expected: Record<string, number[]> = { 'model.embed_tokens.weight': [config.vocab_size as number, hidden], 'model.norm.weight': [hidden] };
+    const expected: Record<string, number[]> = {
+      'model.embed_tokens.weight': [config.vocab_size as number, hidden],
+      'model.norm.weight': [hidden],
+    };
     for (let l = 0; l < (config.num_hidden_layers as number); l++) {
       const p = `model.layers.${l}`;
       Object.assign(expected, {

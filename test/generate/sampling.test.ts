@@ -21,7 +21,8 @@ describe('sampling', () => {
   });
 
   it('top-k 1 is greedy whatever the draw', () => {
-    for (const r of [0, 0.5, 0.999]) expect(sampleToken(logits, { temperature: 1, topK: 1, topP: 1, repetitionPenalty: 1 }, [], () => r)).toBe(1);
+    for (const r of [0, 0.5, 0.999])
+      expect(sampleToken(logits, { temperature: 1, topK: 1, topP: 1, repetitionPenalty: 1 }, [], () => r)).toBe(1);
   });
 
   it('top-p keeps the smallest head reaching p', () => {

@@ -22,7 +22,12 @@ export async function writeDequantizedModel(modelDir: string, outDir: string, mo
       const dtype = /embed_tokens|lm_head/.test(t.name) ? head : mode;
       values = dequantizeRows(storeMatrix(values, t.shape[0], t.shape[1], dtype));
     }
-    tensors.push({ name: t.name, dtype: 'F32' as const, shape: t.shape, data: new Uint8Array(values.buffer, values.byteOffset, values.byteLength) });
+    tensors.push({
+      name: t.name,
+      dtype: 'F32' as const,
+      shape: t.shape,
+      data: new Uint8Array(values.buffer, values.byteOffset, values.byteLength),
+    });
   }
   await source.close();
   await writeSafetensors(path.join(outDir, 'model.safetensors'), tensors);

@@ -18,7 +18,14 @@ export interface LlamaShape {
 }
 
 /** TinyLlama-1.1B's widths (its config.json), any number of layers. */
-export const TINYLLAMA_WIDTHS = { hidden_size: 2048, intermediate_size: 5632, num_attention_heads: 32, num_key_value_heads: 4, vocab_size: 32000, tie_word_embeddings: false };
+export const TINYLLAMA_WIDTHS = {
+  hidden_size: 2048,
+  intermediate_size: 5632,
+  num_attention_heads: 32,
+  num_key_value_heads: 4,
+  vocab_size: 32000,
+  tie_word_embeddings: false,
+};
 
 export const SYNTHETIC_ALPHABET = 'abcdefghijklmnopqrstuvwxyz .,?';
 
@@ -26,13 +33,26 @@ export const SYNTHETIC_ALPHABET = 'abcdefghijklmnopqrstuvwxyz .,?';
  * A LLaMA model folder of our own with random weights (uniform, fan-in scaled; norms 1) stored as `dtype`, written one
  * tensor at a time, with a character tokenizer: no download and no shared data needed. Returns the tensor bytes.
  */
-export async function writeSyntheticLlama(dir: string, shape: LlamaShape, opts: { dtype?: 'F32' | 'F16' | 'BF16'; seed?: number } = {}): Promise<number> {
+export async function writeSyntheticLlama(
+  dir: string,
+  shape: LlamaShape,
+  opts: { dtype?: 'F32' | 'F16' | 'BF16'; seed?: number } = {},
+): Promise<number> {
   const dtype = opts.dtype ?? 'BF16';
   mkdirSync(dir, { recursive: true });
   const { tokenizer, config: tokConfig } = charTokenizerJson(SYNTHETIC_ALPHABET);
   const json = {
-    architectures: ['LlamaForCausalLM'], model_type: 'llama', tie_word_embeddings: false, ...shape, max_position_embeddings: 2048,
-    rms_norm_eps: 1e-5, rope_theta: 10000, hidden_act: 'silu', bos_token_id: 1, eos_token_id: 2, torch_dtype: { F32: 'float32', F16: 'float16', BF16: 'bfloat16' }[dtype],
+    architectures: ['LlamaForCausalLM'],
+    model_type: 'llama',
+    tie_word_embeddings: false,
+    ...shape,
+    max_position_embeddings: 2048,
+    rms_norm_eps: 1e-5,
+    rope_theta: 10000,
+    hidden_act: 'silu',
+    bos_token_id: 1,
+    eos_token_id: 2,
+    torch_dtype: { F32: 'float32', F16: 'float16', BF16: 'bfloat16' }[dtype],
   };
   writeFileSync(path.join(dir, 'config.json'), JSON.stringify(json, null, 2));
   writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(tokenizer));

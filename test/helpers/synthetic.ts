@@ -22,7 +22,20 @@ export const TINY_SHAPE: SyntheticShape = {
   max_position_embeddings: 512,
 };
 
-const ENGLISH_WORDS = ['river', 'stone', 'garden', 'window', 'candle', 'planet', 'forest', 'bridge', 'silver', 'orange', 'market', 'winter'];
+const ENGLISH_WORDS = [
+  'river',
+  'stone',
+  'garden',
+  'window',
+  'candle',
+  'planet',
+  'forest',
+  'bridge',
+  'silver',
+  'orange',
+  'market',
+  'winter',
+];
 const CHINESE_WORDS = ['河流', '石头', '花园', '窗户', '蜡烛', '星球', '森林', '桥梁', '银色', '橙子', '市场', '冬天'];
 
 /**
@@ -30,7 +43,9 @@ const CHINESE_WORDS = ['河流', '石头', '花园', '窗户', '蜡烛', '星球
  * each (anything else still encodes, through byte fallback).
  */
 export const TINY_ALPHABET =
-  Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i)).join('') + CHINESE_WORDS.join('') + '把这个词重复两遍：的第一字是什么倒过来写';
+  Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i)).join('') +
+  CHINESE_WORDS.join('') +
+  '把这个词重复两遍：的第一字是什么倒过来写';
 
 const models = new Map<string, Promise<string>>();
 

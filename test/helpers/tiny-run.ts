@@ -10,7 +10,12 @@ import { parseFinetuneConfig, type FinetuneConfig, type FinetuneConfigInput } fr
  * A fine-tuning setup the tests make themselves (no ../shared): the demo's small random LLaMA with a character
  * tokenizer, and its capitals data set. Returns a settings maker for short runs on wasm.
  */
-export async function tinyRunSetup(): Promise<{ work: string; baseModel: string; dataPath: string; settings: (extra: Partial<FinetuneConfigInput>) => FinetuneConfig }> {
+export async function tinyRunSetup(): Promise<{
+  work: string;
+  baseModel: string;
+  dataPath: string;
+  settings: (extra: Partial<FinetuneConfigInput>) => FinetuneConfig;
+}> {
   const work = mkdtempSync(path.join(tmpdir(), 'tiny-run-'));
   const rows = demoRows();
   const alphabet = rows.map((r) => `${generatePrompt(BUILTIN_TEMPLATES.alpaca, r.instruction, r.input)}${r.output}`).join('');

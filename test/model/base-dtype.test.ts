@@ -18,10 +18,27 @@ import { chooseBaseDtype, estimateTrainingMemory, WASM_HEAP_BYTES } from '../../
 import { TINYLLAMA_WIDTHS, writeSyntheticData, writeSyntheticLlama } from '../helpers/synthetic-llama.ts';
 
 const GiB = 2 ** 30;
-const tinyLlama = parseLlamaConfig({ architectures: ['LlamaForCausalLM'], model_type: 'llama', ...TINYLLAMA_WIDTHS, num_hidden_layers: 22, max_position_embeddings: 2048, rms_norm_eps: 1e-5, hidden_act: 'silu' });
+const tinyLlama = parseLlamaConfig({
+  architectures: ['LlamaForCausalLM'],
+  model_type: 'llama',
+  ...TINYLLAMA_WIDTHS,
+  num_hidden_layers: 22,
+  max_position_embeddings: 2048,
+  rms_norm_eps: 1e-5,
+  hidden_act: 'silu',
+});
 const llama7b = parseLlamaConfig({
-  architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: 4096, intermediate_size: 11008, num_hidden_layers: 32,
-  num_attention_heads: 32, num_key_value_heads: 32, vocab_size: 32000, max_position_embeddings: 4096, rms_norm_eps: 1e-6, hidden_act: 'silu',
+  architectures: ['LlamaForCausalLM'],
+  model_type: 'llama',
+  hidden_size: 4096,
+  intermediate_size: 11008,
+  num_hidden_layers: 32,
+  num_attention_heads: 32,
+  num_key_value_heads: 32,
+  vocab_size: 32000,
+  max_position_embeddings: 4096,
+  rms_norm_eps: 1e-6,
+  hidden_act: 'silu',
 });
 const workload = { microBatchSize: 1, cutoffLen: 128, loraR: 8, targetModules: ['q_proj', 'v_proj'] as const };
 const work = mkdtempSync(path.join(tmpdir(), 'base-dtype-'));
@@ -37,8 +54,12 @@ describe('the base_dtype setting', () => {
     expect(parseFinetuneConfig({ ...base, base_dtype: 'int8', load_in_8bit: true }).base_dtype).toBe('int8');
   });
   it('refuses contradicting spellings and unknown modes, naming them', () => {
-    expect(() => parseFinetuneConfig({ ...base, load_in_8bit: true, load_in_4bit: true })).toThrow(/conflicting settings: load_in_8bit \(int8\), load_in_4bit \(nf4\)/);
-    expect(() => parseFinetuneConfig({ ...base, base_dtype: 'f16', load_in_4bit: true })).toThrow(/conflicting settings: base_dtype \(f16\), load_in_4bit \(nf4\)/);
+    expect(() => parseFinetuneConfig({ ...base, load_in_8bit: true, load_in_4bit: true })).toThrow(
+      /conflicting settings: load_in_8bit \(int8\), load_in_4bit \(nf4\)/,
+    );
+    expect(() => parseFinetuneConfig({ ...base, base_dtype: 'f16', load_in_4bit: true })).toThrow(
+      /conflicting settings: base_dtype \(f16\), load_in_4bit \(nf4\)/,
+    );
     expect(() => parseFinetuneConfig({ ...base, base_dtype: 'int4' })).toThrow(/base_dtype/);
   });
 });
@@ -57,7 +78,9 @@ describe('the memory estimate per mode', () => {
     }
     const int8 = estimateTrainingMemory(tinyLlama, { ...workload, baseDtype: 'int8', native: 'bf16', backendName: 'wasm' });
     const f32 = estimateTrainingMemory(tinyLlama, { ...workload, baseDtype: 'f32', native: 'bf16', backendName: 'wasm' });
-    console.log(`TinyLlama-1.1B estimate at 1 × 128: int8 ${(int8.totalBytes / GiB).toFixed(2)} GiB in all, ${(int8.heapBytes / GiB).toFixed(2)} GiB of it in the wasm heap`);
+    console.log(
+      `TinyLlama-1.1B estimate at 1 × 128: int8 ${(int8.totalBytes / GiB).toFixed(2)} GiB in all, ${(int8.heapBytes / GiB).toFixed(2)} GiB of it in the wasm heap`,
+    );
     expect(int8.hostWeightsBytes).toBeLessThan(1.3 * GiB);
     expect(f32.hostWeightsBytes / int8.hostWeightsBytes).toBeGreaterThan(3);
   });
@@ -69,13 +92,21 @@ describe('the memory estimate per mode', () => {
 
   it('refuses before loading, with the figures, when nothing fits the wasm heap (lora_r 100000)', () => {
     const huge = { ...workload, loraR: 100000 };
-    expect(() => chooseBaseDtype(llama7b, 'auto', { native: 'bf16', backendName: 'wasm', candidates: ['bf16', 'int8', 'nf4'] }, huge, 'llama-7b')).toThrow(
+    expect(() =>
+      chooseBaseDtype(llama7b, 'auto', { native: 'bf16', backendName: 'wasm', candidates: ['bf16', 'int8', 'nf4'] }, huge, 'llama-7b'),
+    ).toThrow(
       /^llama-7b: the model does not fit with these settings: base_dtype bf16: .* of the wasm heap's 4\.00 GiB .*; base_dtype nf4: .*Lower lora_r \(100000\), micro_batch_size \(1\) or cutoff_len \(128\)$/,
     );
   });
 
   it('names the mode auto chose and why', () => {
-    const d = chooseBaseDtype(tinyLlama, 'auto', { native: 'bf16', backendName: 'wasm', candidates: ['bf16', 'int8', 'nf4'] }, workload, 'tiny');
+    const d = chooseBaseDtype(
+      tinyLlama,
+      'auto',
+      { native: 'bf16', backendName: 'wasm', candidates: ['bf16', 'int8', 'nf4'] },
+      workload,
+      'tiny',
+    );
     expect(d.why).toMatch(new RegExp(`^base_dtype auto chose ${d.mode}`));
     expect(['bf16', 'int8', 'nf4']).toContain(d.mode);
   });
@@ -87,14 +118,38 @@ describe('bad input gets one clear line before step 1', () => {
   });
 
   it('a checkpoint whose weights are not a float type, or whose values f16 cannot hold', async () => {
-    const shape = { hidden_size: 32, intermediate_size: 64, num_hidden_layers: 1, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 300 };
+    const shape = {
+      hidden_size: 32,
+      intermediate_size: 64,
+      num_hidden_layers: 1,
+      num_attention_heads: 4,
+      num_key_value_heads: 2,
+      vocab_size: 300,
+    };
     const dir = path.join(work, 'int-weights');
     await writeSyntheticLlama(dir, shape, { dtype: 'F32' });
     // The same tensors, all stored as I8 (an already quantized checkpoint).
-    const config = parseLlamaConfig({ architectures: ['LlamaForCausalLM'], model_type: 'llama', ...shape, max_position_embeddings: 64, rms_norm_eps: 1e-5, hidden_act: 'silu' });
+    const config = parseLlamaConfig({
+      architectures: ['LlamaForCausalLM'],
+      model_type: 'llama',
+      ...shape,
+      max_position_embeddings: 64,
+      rms_norm_eps: 1e-5,
+      hidden_act: 'silu',
+    });
     const { expectedTensors } = await import('../../main/engine/model/projections.ts');
-    await writeSafetensors(path.join(dir, 'model.safetensors'), [...expectedTensors(config)].map(([name, dims]) => ({ name, dtype: 'I8' as const, shape: dims, data: new Uint8Array(dims.reduce((a, b) => a * b, 1)) })));
-    await expect(loadModel(dir, { baseDtype: 'int8' })).rejects.toThrow(/int-weights: the checkpoint's weights are I8 \(model\.layers\.0\.self_attn\.q_proj\.weight\), which cannot be read as a full-precision base/);
+    await writeSafetensors(
+      path.join(dir, 'model.safetensors'),
+      [...expectedTensors(config)].map(([name, dims]) => ({
+        name,
+        dtype: 'I8' as const,
+        shape: dims,
+        data: new Uint8Array(dims.reduce((a, b) => a * b, 1)),
+      })),
+    );
+    await expect(loadModel(dir, { baseDtype: 'int8' })).rejects.toThrow(
+      /int-weights: the checkpoint's weights are I8 \(model\.layers\.0\.self_attn\.q_proj\.weight\), which cannot be read as a full-precision base/,
+    );
 
     const big = path.join(work, 'big-values');
     await writeSyntheticLlama(big, shape, { dtype: 'F32' });
@@ -108,18 +163,32 @@ describe('bad input gets one clear line before step 1', () => {
     }
     await src.close();
     await writeSafetensors(path.join(big, 'model.safetensors'), tensors);
-    await expect(loadModel(big, { baseDtype: 'f16' })).rejects.toThrow(/tensor model\.layers\.0\.self_attn\.q_proj\.weight holds 1000000, which f16 cannot represent; use --base_dtype bf16/);
+    await expect(loadModel(big, { baseDtype: 'f16' })).rejects.toThrow(
+      /tensor model\.layers\.0\.self_attn\.q_proj\.weight holds 1000000, which f16 cannot represent; use --base_dtype bf16/,
+    );
     expect((await loadModel(big, { baseDtype: 'bf16' })).baseDtype).toBe('bf16');
   });
 
   it('a model that does not fit: finetune refuses micro_batch_size 20000 before loading any weight', async () => {
     const dir = path.join(work, 'small-model');
-    await writeSyntheticLlama(dir, { hidden_size: 256, intermediate_size: 688, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 4, vocab_size: 320 }, { dtype: 'BF16' });
+    await writeSyntheticLlama(
+      dir,
+      { hidden_size: 256, intermediate_size: 688, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 4, vocab_size: 320 },
+      { dtype: 'BF16' },
+    );
     const data = path.join(work, 'data.json');
     writeSyntheticData(data);
     const config = parseFinetuneConfig({
-      base_model: dir, data_path: data, output_dir: path.join(work, 'run-huge'), lora_r: 8, micro_batch_size: 20000, batch_size: 20000,
-      cutoff_len: 32, val_set_size: 0, backend: 'wasm', lora_target_modules: [...PROJECTIONS],
+      base_model: dir,
+      data_path: data,
+      output_dir: path.join(work, 'run-huge'),
+      lora_r: 8,
+      micro_batch_size: 20000,
+      batch_size: 20000,
+      cutoff_len: 32,
+      val_set_size: 0,
+      backend: 'wasm',
+      lora_target_modules: [...PROJECTIONS],
     });
     const logs: string[] = [];
     await expect(runFinetune(config, (e) => e.type === 'log' && logs.push(e.message))).rejects.toThrow(
@@ -129,11 +198,36 @@ describe('bad input gets one clear line before step 1', () => {
 
   it('on the command line: --load_in_4bit is accepted, and a run that cannot fit ends in one line naming the figures', async () => {
     const dir = path.join(work, 'cli-model');
-    await writeSyntheticLlama(dir, { hidden_size: 256, intermediate_size: 688, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 4, vocab_size: 320 }, { dtype: 'BF16' });
+    await writeSyntheticLlama(
+      dir,
+      { hidden_size: 256, intermediate_size: 688, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 4, vocab_size: 320 },
+      { dtype: 'BF16' },
+    );
     const data = path.join(work, 'cli-data.json');
     writeSyntheticData(data);
-    const args = ['bin/lora-studio.mjs', 'finetune', '--base_model', dir, '--data_path', data, '--output_dir', path.join(work, 'cli-run'), '--load_in_4bit',
-      '--lora_r', '8', '--lora_target_modules', `[${PROJECTIONS.join(',')}]`, '--micro_batch_size', '20000', '--batch_size', '20000', '--val_set_size', '0', '--backend', 'wasm'];
+    const args = [
+      'bin/lora-studio.mjs',
+      'finetune',
+      '--base_model',
+      dir,
+      '--data_path',
+      data,
+      '--output_dir',
+      path.join(work, 'cli-run'),
+      '--load_in_4bit',
+      '--lora_r',
+      '8',
+      '--lora_target_modules',
+      `[${PROJECTIONS.join(',')}]`,
+      '--micro_batch_size',
+      '20000',
+      '--batch_size',
+      '20000',
+      '--val_set_size',
+      '0',
+      '--backend',
+      'wasm',
+    ];
     const { code, stderr } = await new Promise<{ code: number; stderr: string }>((resolve) =>
       execFile(process.execPath, args, { encoding: 'utf8' }, (err, _out, stderr) => resolve({ code: err ? 1 : 0, stderr })),
     );

@@ -1,7 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { openCheckpoint } from '../../main/engine/formats/hf-checkpoint.ts';
 import { missingShared, sharedPath } from '../helpers/shared-data.ts';
-import { NF4_LEVELS, NF4_MAX_ERROR, QUANT_BLOCK, blockCount, dequantizeRows, quantizeInt8, quantizeNf4, storeMatrix, storedBytes } from '../../main/engine/model/block-quant.ts';
+import {
+  NF4_LEVELS,
+  NF4_MAX_ERROR,
+  QUANT_BLOCK,
+  blockCount,
+  dequantizeRows,
+  quantizeInt8,
+  quantizeNf4,
+  storeMatrix,
+  storedBytes,
+} from '../../main/engine/model/block-quant.ts';
 
 const REAL_MODEL = 'models/stories260K';
 
@@ -35,7 +45,7 @@ describe('blockwise quantizers', () => {
     const back = dequantizeRows(q);
     for (let i = 0; i < w.length; i++) {
       const step = blockAbsmax(w, i) / 127;
-      expect(Math.abs(back[i] - w[i])).toBeLessThanOrEqual(step / 2 * (1 + 1e-5) + 1e-12);
+      expect(Math.abs(back[i] - w[i])).toBeLessThanOrEqual((step / 2) * (1 + 1e-5) + 1e-12);
     }
     expect(back.subarray(QUANT_BLOCK, 2 * QUANT_BLOCK).every((v) => v === 0)).toBe(true);
   });

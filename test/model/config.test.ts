@@ -16,7 +16,9 @@ const llama2 = {
 describe('config.json parsing', () => {
   it.each(Object.entries(CONFIG_LIMITS))('refuses %s above its bound %d, naming config.json and the field', (field, limit) => {
     const file = '/models/absurd/config.json';
-    expect(() => parseLlamaConfig({ ...llama2, [field]: limit + 1 }, file)).toThrow(new RegExp(`^${file}: invalid config: ${field}: at most [\\d,]+ `));
+    expect(() => parseLlamaConfig({ ...llama2, [field]: limit + 1 }, file)).toThrow(
+      new RegExp(`^${file}: invalid config: ${field}: at most [\\d,]+ `),
+    );
     expect(() => parseLlamaConfig({ ...llama2, [field]: 1e9 }, file)).toThrow(/far above any LLaMA-family model/);
   });
 

@@ -34,7 +34,8 @@ describe('just-in-time dequantized matmul (wasm)', () => {
       const m = storeMatrix(random(rows * cols, 1), rows, cols, mode);
       const w = dequantizeRows(m);
       const wT = dequantizeTransposed(m);
-      for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) if (wT[c * rows + r] !== w[r * cols + c]) throw new Error(`${mode} [${r}, ${c}]`);
+      for (let r = 0; r < rows; r++)
+        for (let c = 0; c < cols; c++) if (wT[c * rows + r] !== w[r * cols + c]) throw new Error(`${mode} [${r}, ${c}]`);
     }
   });
 

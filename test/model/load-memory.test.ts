@@ -10,10 +10,20 @@ import { writeSyntheticLlama } from '../helpers/synthetic-llama.ts';
 const work = mkdtempSync(path.join(tmpdir(), 'load-memory-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-const SHAPE = { hidden_size: 1024, intermediate_size: 2816, num_hidden_layers: 12, num_attention_heads: 16, num_key_value_heads: 16, vocab_size: 8192 };
+const SHAPE = {
+  hidden_size: 1024,
+  intermediate_size: 2816,
+  num_hidden_layers: 12,
+  num_attention_heads: 16,
+  num_key_value_heads: 16,
+  vocab_size: 8192,
+};
 const LARGEST_F32 = 8192 * 1024 * 4; // the embedding (and lm_head)
 
-function loadInChild(dir: string, mode: string): Promise<{ peak: number; out: { baseDtype: string; placement: string; heldBytes: number }; stderr: string }> {
+function loadInChild(
+  dir: string,
+  mode: string,
+): Promise<{ peak: number; out: { baseDtype: string; placement: string; heldBytes: number }; stderr: string }> {
   const args = ['--import', './test/helpers/hwm-exit.mjs', '--import', 'tsx', 'test/helpers/load-model-child.ts', dir, mode];
   return new Promise((resolve, reject) =>
     execFile(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 24 }, (err, stdout, stderr) => {
@@ -34,7 +44,8 @@ describe('loading a checkpoint into its storage mode', () => {
       console.log(
         `load ${mode}: checkpoint ${(fileBytes / 2 ** 20).toFixed(0)} MiB, held ${(out.heldBytes / 2 ** 20).toFixed(0)} MiB, peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB (bound ${(bound / 2 ** 20).toFixed(0)} MiB)`,
       );
-      if (mode === 'bf16') expect(out.heldBytes).toBe(fileBytes - 2 * SHAPE.num_hidden_layers * SHAPE.hidden_size * 2 - SHAPE.hidden_size * 2); // all but the norms, 2 bytes a weight
+      if (mode === 'bf16')
+        expect(out.heldBytes).toBe(fileBytes - 2 * SHAPE.num_hidden_layers * SHAPE.hidden_size * 2 - SHAPE.hidden_size * 2); // all but the norms, 2 bytes a weight
       expect(peak).toBeLessThan(bound);
     }
   }, 600_000);

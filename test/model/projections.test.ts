@@ -13,7 +13,9 @@ describe('LoRA target names', () => {
   });
 
   it('the trainer and the config refuse an unknown name, listing the valid ones', () => {
-    expect(() => checkTargets(['q_proj', 'qkv'])).toThrow(/"qkv" is not a LLaMA projection \(choose from q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj\)/);
+    expect(() => checkTargets(['q_proj', 'qkv'])).toThrow(
+      /"qkv" is not a LLaMA projection \(choose from q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj\)/,
+    );
     expect(checkTargets(['v_proj', 'q_proj', 'v_proj'])).toEqual(['v_proj', 'q_proj']);
     expect(() => parseFinetuneConfig({ base_model: 'x', data_path: 'y', lora_target_modules: ['qkv'] })).toThrow(/lora_target_modules/);
   });

@@ -24,9 +24,15 @@ describe.skipIf(skip)('stories260K forward and greedy generation', () => {
     const dir = sharedPath(MODEL);
     const config = loadLlamaConfig(dir);
     const source = await openCheckpoint(dir);
-    model = new LlamaModel(config, await loadLlamaWeights(source, config, dir, { mode: 'f32', native: 'f32', backendName: 'wasm', placement: 'device' }));
+    model = new LlamaModel(
+      config,
+      await loadLlamaWeights(source, config, dir, { mode: 'f32', native: 'f32', backendName: 'wasm', placement: 'device' }),
+    );
     await source.close();
-    tokenizer = new Tokenizer(JSON.parse(readFileSync(`${dir}/tokenizer.json`, 'utf8')), JSON.parse(readFileSync(`${dir}/tokenizer_config.json`, 'utf8')));
+    tokenizer = new Tokenizer(
+      JSON.parse(readFileSync(`${dir}/tokenizer.json`, 'utf8')),
+      JSON.parse(readFileSync(`${dir}/tokenizer_config.json`, 'utf8')),
+    );
   });
 
   it('greedy decoding from BOS gives the story llama2.c and llama.cpp give, for 80 tokens', async () => {
@@ -39,7 +45,6 @@ describe.skipIf(skip)('stories260K forward and greedy generation', () => {
     const refIds = tokenizer.encode(reference).ids.slice(1); // without BOS
     expect(tokens.slice(0, refIds.length)).toEqual(refIds);
   });
-
 });
 
 // The cache and the dtype guard need no trained weights: a model of the same shape written by the test.

@@ -26,7 +26,24 @@ function handlers(over: Partial<Handlers> = {}): Handlers {
 describe('contract and createApi', () => {
   it('lists every call the brief asks for', () => {
     expect(CALL_NAMES.sort()).toEqual(
-      ['app.info', 'data.check', 'files.list', 'files.pick', 'finetune.estimate', 'finetune.fields', 'jobs.list', 'jobs.start', 'jobs.stop', 'model.inspect', 'runs.delete', 'runs.list', 'runs.read', 'settings.get', 'settings.set', 'system.gpu'].sort(),
+      [
+        'app.info',
+        'data.check',
+        'files.list',
+        'files.pick',
+        'finetune.estimate',
+        'finetune.fields',
+        'jobs.list',
+        'jobs.start',
+        'jobs.stop',
+        'model.inspect',
+        'runs.delete',
+        'runs.list',
+        'runs.read',
+        'settings.get',
+        'settings.set',
+        'system.gpu',
+      ].sort(),
     );
   });
 
@@ -91,12 +108,31 @@ describe('contract and createApi', () => {
     const impostor = Object.assign(new Error('x'), { name: 'StudioError', code: 'fake' });
     expect(errorPayload(impostor)).toEqual({ status: 500, error: { message: 'x', code: 'internal' } });
     // An fs error on a path the user chose is the user's input: 400 naming the path.
-    const enoent = Object.assign(new Error("ENOENT: no such file or directory, open '/m/x.json'"), { code: 'ENOENT', errno: -2, syscall: 'open', path: '/m/x.json' });
-    expect(errorPayload(enoent)).toEqual({ status: 400, error: { message: '/m/x.json: no such file or folder; check the path [ENOENT]', code: 'fs/enoent' } });
+    const enoent = Object.assign(new Error("ENOENT: no such file or directory, open '/m/x.json'"), {
+      code: 'ENOENT',
+      errno: -2,
+      syscall: 'open',
+      path: '/m/x.json',
+    });
+    expect(errorPayload(enoent)).toEqual({
+      status: 400,
+      error: { message: '/m/x.json: no such file or folder; check the path [ENOENT]', code: 'fs/enoent' },
+    });
   });
 
   it('checks job events, including the training report', () => {
-    const report = { jobId: 'j', type: 'report', step: 1, epoch: 0.1, loss: 2, learningRate: 1e-4, tokensPerSecond: 10, elapsedMs: 5, etaMs: 50, memory: { rssBytes: 1, tensorBytes: 2, numTensors: 3 } };
+    const report = {
+      jobId: 'j',
+      type: 'report',
+      step: 1,
+      epoch: 0.1,
+      loss: 2,
+      learningRate: 1e-4,
+      tokensPerSecond: 10,
+      elapsedMs: 5,
+      etaMs: 50,
+      memory: { rssBytes: 1, tensorBytes: 2, numTensors: 3 },
+    };
     expect(jobEventSchema.parse(report)).toEqual(report);
     expect(jobEventSchema.safeParse({ ...report, loss: 'x' }).success).toBe(false);
     expect(jobEventSchema.safeParse({ jobId: 'j', type: 'failed', error: 'x' }).success).toBe(false);

@@ -7,7 +7,10 @@ describe('native file pickers (Electron dialog options, checked without the bina
     expect(openDialogOptions({ kind: 'file', extensions: ['json', 'jsonl'] })).toEqual({
       title: undefined,
       properties: ['openFile'],
-      filters: [{ name: 'json, jsonl', extensions: ['json', 'jsonl'] }, { name: '*', extensions: ['*'] }],
+      filters: [
+        { name: 'json, jsonl', extensions: ['json', 'jsonl'] },
+        { name: '*', extensions: ['*'] },
+      ],
     });
   });
 
@@ -16,7 +19,9 @@ describe('native file pickers (Electron dialog options, checked without the bina
     const dialog = (result: { canceled: boolean; filePaths: string[] }) => ({
       showOpenDialog: async (w: string, o: unknown) => (calls.push([w, o]), result),
     });
-    expect(await nativePicker(dialog({ canceled: false, filePaths: ['/models/llama'] }), () => 'win')({ kind: 'folder' })).toBe('/models/llama');
+    expect(await nativePicker(dialog({ canceled: false, filePaths: ['/models/llama'] }), () => 'win')({ kind: 'folder' })).toBe(
+      '/models/llama',
+    );
     expect(calls[0]).toEqual(['win', { title: undefined, properties: ['openDirectory'] }]);
     expect(await nativePicker(dialog({ canceled: true, filePaths: [] }), () => 'win')({ kind: 'file' })).toBeNull();
     expect(await nativePicker(dialog({ canceled: false, filePaths: ['/x'] }), () => undefined)({ kind: 'file' })).toBeNull();

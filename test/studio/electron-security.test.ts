@@ -94,7 +94,11 @@ describe('navigation, new windows, webviews', () => {
 });
 
 describe('session: permissions and CSP', () => {
-  const got: { request?: (wc: unknown, p: string, cb: (g: boolean) => void) => void; check?: () => boolean; headers?: (d: { responseHeaders?: Record<string, string[]> }, cb: (r: { responseHeaders: Record<string, string[]> }) => void) => void } = {};
+  const got: {
+    request?: (wc: unknown, p: string, cb: (g: boolean) => void) => void;
+    check?: () => boolean;
+    headers?: (d: { responseHeaders?: Record<string, string[]> }, cb: (r: { responseHeaders: Record<string, string[]> }) => void) => void;
+  } = {};
   hardenSession({
     setPermissionRequestHandler: (h) => (got.request = h),
     setPermissionCheckHandler: (h) => (got.check = h),
@@ -110,7 +114,7 @@ describe('session: permissions and CSP', () => {
   });
   it('puts the strict CSP on every response, replacing a looser one', () => {
     let out: Record<string, string[]> = {};
-    got.headers?.({ responseHeaders: { 'content-security-policy': ["default-src *"], 'X-A': ['1'] } }, (r) => (out = r.responseHeaders));
+    got.headers?.({ responseHeaders: { 'content-security-policy': ['default-src *'], 'X-A': ['1'] } }, (r) => (out = r.responseHeaders));
     expect(out['Content-Security-Policy']).toEqual([APP_CSP]);
     expect(out['content-security-policy']).toBeUndefined();
     expect(out['X-A']).toEqual(['1']);
@@ -136,7 +140,12 @@ describe('app:// protocol', () => {
     expect(ok.status).toBe(200);
     expect(ok.headers['Content-Security-Policy']).toBe(APP_CSP);
     // '..' is resolved inside the origin (app://studio/secret → the SPA's index.html); the file beside it never leaks.
-    for (const u of ['app://studio/../secret', 'app://studio/%2e%2e/secret', 'app://studio/..%2fsecret', 'app://studio/%2e%2e%2fsecret.txt']) {
+    for (const u of [
+      'app://studio/../secret',
+      'app://studio/%2e%2e/secret',
+      'app://studio/..%2fsecret',
+      'app://studio/%2e%2e%2fsecret.txt',
+    ]) {
       const r = appResponse(u, path.join(dir, 'r'));
       expect(r.body?.toString()).not.toBe('x');
     }
@@ -163,7 +172,10 @@ describe('IPC', () => {
     expect([...IPC_CHANNELS.keys()].sort()).toEqual([...registered.keys()].sort());
   });
   it('answers our page with a valid request', async () => {
-    expect(await call('studio:model.inspect', 'app://studio/index.html', { dir: '/m' })).toEqual({ ok: true, reply: { dir: '/m', files: [], problems: [] } });
+    expect(await call('studio:model.inspect', 'app://studio/index.html', { dir: '/m' })).toEqual({
+      ok: true,
+      reply: { dir: '/m', files: [], problems: [] },
+    });
   });
   it('refuses a sender frame that is not our app:// page', async () => {
     for (const url of ['https://evil.example/', 'file:///tmp/x.html', 'app://evil/', null]) {
@@ -181,10 +193,16 @@ describe('IPC', () => {
     const top = mainFrame('app://studio/index.html');
     const other = { ...top, routingId: 3 };
     const r = await registered.get('studio:model.inspect')!({ senderFrame: other, sender: { mainFrame: top } }, { dir: '/m' });
-    expect(r).toMatchObject({ ok: false, error: { code: 'ipc/refused', status: 403, message: expect.stringMatching(/not the window's main frame/) } });
+    expect(r).toMatchObject({
+      ok: false,
+      error: { code: 'ipc/refused', status: 403, message: expect.stringMatching(/not the window's main frame/) },
+    });
   });
   it('refuses a payload that breaks the schema', async () => {
-    const r = (await call('studio:model.inspect', 'app://studio/', { dir: ['..'] })) as { ok: boolean; error: { status: number; message: string } };
+    const r = (await call('studio:model.inspect', 'app://studio/', { dir: ['..'] })) as {
+      ok: boolean;
+      error: { status: number; message: string };
+    };
     expect(r.ok).toBe(false);
     expect(r.error.status).toBe(400);
     expect(r.error.message).toMatch(/invalid request: dir/);
@@ -193,7 +211,8 @@ describe('IPC', () => {
 
 describe('menu and settings', () => {
   it('builds a menu without developer tools unless asked', () => {
-    const flat = (items: { role?: string; submenu?: unknown[] }[]): string[] => items.flatMap((i) => [i.role ?? '', ...flat((i.submenu as never) ?? [])]);
+    const flat = (items: { role?: string; submenu?: unknown[] }[]): string[] =>
+      items.flatMap((i) => [i.role ?? '', ...flat((i.submenu as never) ?? [])]);
     const noop = { openRunsFolder() {}, openDocs() {} };
     expect(flat(buildMenuTemplate('linux', noop))).not.toContain('toggleDevTools');
     expect(flat(buildMenuTemplate('linux', noop, { devTools: true }))).toContain('toggleDevTools');
@@ -219,7 +238,11 @@ describe('only main/electron imports electron', () => {
       for (const name of readdirSync(dir)) {
         const p = path.join(dir, name);
         if (statSync(p).isDirectory()) walk(p);
-        else if (/\.tsx?$/.test(name) && /from ['"]electron['"]|import\(['"]electron['"]\)|require\(['"]electron['"]\)/.test(readFileSync(p, 'utf8'))) offenders.push(path.relative(root, p));
+        else if (
+          /\.tsx?$/.test(name) &&
+          /from ['"]electron['"]|import\(['"]electron['"]\)|require\(['"]electron['"]\)/.test(readFileSync(p, 'utf8'))
+        )
+          offenders.push(path.relative(root, p));
       }
     };
     for (const d of ['main/engine', 'main/jobs', 'main/api', 'main/server', 'renderer']) walk(path.join(root, d));

@@ -18,8 +18,24 @@ describe('nvidia-smi stats', () => {
 
   it('parses each GPU line', () => {
     expect(parseNvidiaSmi(SERVER)).toEqual([
-      { index: 0, name: 'NVIDIA A100-SXM4-80GB', memoryUsedMiB: 40563, memoryTotalMiB: 81920, utilizationPercent: 97, temperatureC: 61, powerDrawW: 312.45 },
-      { index: 1, name: 'NVIDIA A100-SXM4-80GB', memoryUsedMiB: 3, memoryTotalMiB: 81920, utilizationPercent: 0, temperatureC: 33, powerDrawW: 61.02 },
+      {
+        index: 0,
+        name: 'NVIDIA A100-SXM4-80GB',
+        memoryUsedMiB: 40563,
+        memoryTotalMiB: 81920,
+        utilizationPercent: 97,
+        temperatureC: 61,
+        powerDrawW: 312.45,
+      },
+      {
+        index: 1,
+        name: 'NVIDIA A100-SXM4-80GB',
+        memoryUsedMiB: 3,
+        memoryTotalMiB: 81920,
+        utilizationPercent: 0,
+        temperatureC: 33,
+        powerDrawW: 61.02,
+      },
     ]);
   });
 
@@ -38,7 +54,14 @@ describe('nvidia-smi stats', () => {
   it('says plainly when nvidia-smi is absent or fails', async () => {
     const absent = await readGpuStats(() => Promise.reject(Object.assign(new Error('spawn nvidia-smi ENOENT'), { code: 'ENOENT' })));
     expect(absent).toEqual({ available: false, gpus: [], message: 'No NVIDIA GPU: nvidia-smi was not found on this machine.' });
-    const failed = await readGpuStats(() => Promise.reject(Object.assign(new Error('exit 9'), { code: 9, stderr: 'NVIDIA-SMI has failed because it could not communicate with the NVIDIA driver.\n' })));
+    const failed = await readGpuStats(() =>
+      Promise.reject(
+        Object.assign(new Error('exit 9'), {
+          code: 9,
+          stderr: 'NVIDIA-SMI has failed because it could not communicate with the NVIDIA driver.\n',
+        }),
+      ),
+    );
     expect(failed.available).toBe(false);
     expect(failed.available === false && failed.message).toMatch(/could not communicate with the NVIDIA driver/);
     expect(await readGpuStats(() => Promise.resolve(SERVER))).toMatchObject({ available: true, gpus: [{ index: 0 }, { index: 1 }] });

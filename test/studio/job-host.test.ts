@@ -112,11 +112,15 @@ describe('job host', () => {
   it('refuses unknown fine-tuning and selftest settings by name, as --config does, before any process starts', () => {
     const before = host.list().length;
     expect(() => host.start('finetune', { base_model: '/m', data_path: '/d.json', lora_rr: 4 })).toThrow(/fine-tuning settings: .*lora_rr/);
-    expect(() => host.start('finetune', { base_model: '/m', data_path: '/d.json', lora_r: 'eight' })).toThrow(/fine-tuning settings: lora_r: /);
+    expect(() => host.start('finetune', { base_model: '/m', data_path: '/d.json', lora_r: 'eight' })).toThrow(
+      /fine-tuning settings: lora_r: /,
+    );
     expect(() => host.start('selftest', { stepz: 1 })).toThrow(/selftest settings: .*stepz/);
     expect(() => host.start('generate', { base_model: '/m', instruction: 'hi', top_p: 5 })).toThrow(/playground settings: top_p: /);
     expect(host.list().length).toBe(before);
-    expect(() => parseFinetuneConfig({ base_model: '/m', data_path: '/d.json', lora_rr: 4 }, 'c.json')).toThrow(/c\.json: invalid settings: .*lora_rr/);
+    expect(() => parseFinetuneConfig({ base_model: '/m', data_path: '/d.json', lora_rr: 4 }, 'c.json')).toThrow(
+      /c\.json: invalid settings: .*lora_rr/,
+    );
   });
 
   it('runs a playground (generate) job beside a running training-lane job, and its error names the folder', async () => {

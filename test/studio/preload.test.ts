@@ -17,7 +17,9 @@ vi.mock('electron', () => ({
 }));
 
 await import('../../preload/index.ts');
-const studio = exposed.studio as Record<string, Record<string, (r?: unknown) => Promise<unknown>>> & { onEvent(l: (e: unknown) => void): () => void };
+const studio = exposed.studio as Record<string, Record<string, (r?: unknown) => Promise<unknown>>> & {
+  onEvent(l: (e: unknown) => void): () => void;
+};
 
 describe('preload', () => {
   it('exposes only window.studio', () => {
@@ -25,7 +27,9 @@ describe('preload', () => {
   });
 
   it('has one method per contract call plus onEvent, and nothing else', () => {
-    const methods = Object.entries(studio).flatMap(([group, v]) => (typeof v === 'function' ? [group] : Object.keys(v).map((m) => `${group}.${m}`)));
+    const methods = Object.entries(studio).flatMap(([group, v]) =>
+      typeof v === 'function' ? [group] : Object.keys(v).map((m) => `${group}.${m}`),
+    );
     expect(methods.sort()).toEqual([...CALL_NAMES, 'onEvent'].sort());
     for (const name of CALL_NAMES) {
       const [g, m] = name.split('.');

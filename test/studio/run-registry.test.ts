@@ -36,7 +36,17 @@ describe('run registry', () => {
     const runs = new RunRegistry(root).list();
     for (const r of runs) expect(runSummarySchema.safeParse(r).success).toBe(true);
     expect(runs.map((r) => r.id)).toEqual(['20260102-000000-bbbb', '20260101-000000-aaaa']);
-    expect(runs[1]).toMatchObject({ baseModel: '/m/stories', dataPath: '/d/a.json', steps: 2, lastLoss: 3.1, lastEvalLoss: 3.3, status: 'finished', checkpoints: ['step-2', 'step-10'], hasAdapter: true, problems: [] });
+    expect(runs[1]).toMatchObject({
+      baseModel: '/m/stories',
+      dataPath: '/d/a.json',
+      steps: 2,
+      lastLoss: 3.1,
+      lastEvalLoss: 3.3,
+      status: 'finished',
+      checkpoints: ['step-2', 'step-10'],
+      hasAdapter: true,
+      problems: [],
+    });
     expect(runs[0]).toMatchObject({ steps: 1, lastLoss: 2, status: 'incomplete', hasAdapter: false, problems: [] });
   });
 
@@ -67,7 +77,11 @@ describe('run registry', () => {
     ];
     writeFileSync(path.join(c, 'metrics.jsonl'), lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
     const r = new RunRegistry(root).read('20260103-000000-cccc');
-    expect(r.metrics.map((m) => [m.step, m.loss])).toEqual([[1, 3], [2, 2.9], [3, 2.7]]);
+    expect(r.metrics.map((m) => [m.step, m.loss])).toEqual([
+      [1, 3],
+      [2, 2.9],
+      [3, 2.7],
+    ]);
     expect(r.run.problems).toEqual([expect.stringMatching(/metrics\.jsonl: line 7 \(step\): loss .*number/)]);
     expect(r.run.status).toBe('finished');
   });

@@ -12,7 +12,15 @@ import type { WorkerHandle } from '../../main/jobs/spawner.ts';
 function busyWorker(): WorkerHandle {
   const exits: ((code: number | null, signal: string | null) => void)[] = [];
   const end = () => exits.splice(0).forEach((l) => l(null, 'SIGTERM'));
-  return { pid: undefined, send: () => {}, onMessage: () => {}, onOutput: () => {}, onExit: (l) => exits.push(l), terminate: end, kill: end };
+  return {
+    pid: undefined,
+    send: () => {},
+    onMessage: () => {},
+    onOutput: () => {},
+    onExit: (l) => exits.push(l),
+    terminate: end,
+    kill: end,
+  };
 }
 
 describe('runs.delete', () => {

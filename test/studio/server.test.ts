@@ -45,7 +45,11 @@ describe('browser-mode server', () => {
     expect(ok.status).toBe(200);
     expect(await body(ok)).toMatchObject({ name: 'lora-studio', mode: 'server', jobKinds: expect.arrayContaining(['selftest']) });
     // Query parameter and bearer header work too.
-    const q = await fetch(`${s.url}/api/jobs.list?token=${s.token}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const q = await fetch(`${s.url}/api/jobs.list?token=${s.token}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
     expect(q.status).toBe(200);
     expect((await post('jobs.list', {}, null, { authorization: `Bearer ${s.token}` })).status).toBe(200);
   });
@@ -54,9 +58,17 @@ describe('browser-mode server', () => {
     const bad = await post('model.inspect', { dir: 42 });
     expect(bad.status).toBe(400);
     expect((await body(bad)).error.message).toMatch(/model\.inspect: invalid request: dir: .*string/i);
-    const notJson = await fetch(`${s.url}/api/app.info`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-studio-token': s.token }, body: '{' });
+    const notJson = await fetch(`${s.url}/api/app.info`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-studio-token': s.token },
+      body: '{',
+    });
     expect(notJson.status).toBe(400);
-    const form = await fetch(`${s.url}/api/app.info`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-studio-token': s.token }, body: 'a=1' });
+    const form = await fetch(`${s.url}/api/app.info`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-studio-token': s.token },
+      body: 'a=1',
+    });
     expect(form.status).toBe(415);
     expect((await post('shell.exec', {})).status).toBe(404);
   });
@@ -104,12 +116,15 @@ describe('browser-mode server', () => {
     if (!r.available) expect(r.message).toMatch(/^No NVIDIA GPU/);
   });
 
-  it('jobs.start checks each kind\'s settings with its own strict schema: unknown keys are refused by name, nothing starts', async () => {
+  it("jobs.start checks each kind's settings with its own strict schema: unknown keys are refused by name, nothing starts", async () => {
     const before = (await body(post('jobs.list', {}))).jobs.length;
     const r = await post('jobs.start', { kind: 'finetune', config: { base_model: '/m', data_path: '/d.json', lora_rr: 4 } });
     expect(r.status).toBe(400);
     expect((await body(r)).error.message).toMatch(/jobs\.start: invalid request: .*lora_rr/);
-    const wrongKind = await post('jobs.start', { kind: 'merge', config: { base_model: '/m', lora_weights: '/a', output_dir: 'o', lora_r: 8 } });
+    const wrongKind = await post('jobs.start', {
+      kind: 'merge',
+      config: { base_model: '/m', lora_weights: '/a', output_dir: 'o', lora_r: 8 },
+    });
     expect((await body(wrongKind)).error.message).toMatch(/lora_r/);
     expect((await post('jobs.start', { kind: 'nope', config: {} })).status).toBe(400);
     expect((await body(post('jobs.list', {}))).jobs.length).toBe(before);
@@ -122,11 +137,15 @@ describe('browser-mode server', () => {
     expect((await body(r)).error).toEqual({ message: 'request body over 1048576 bytes (1 MiB); send less', code: 'api/too-large' });
     // Chunked: the size is only known while reading.
     const chunked = await new Promise<{ status?: number; text: string }>((resolve, reject) => {
-      const req = request(`${s.url}/api/model.inspect`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-studio-token': s.token } }, (res) => {
-        let text = '';
-        res.on('data', (d) => (text += d));
-        res.on('end', () => resolve({ status: res.statusCode, text }));
-      });
+      const req = request(
+        `${s.url}/api/model.inspect`,
+        { method: 'POST', headers: { 'content-type': 'application/json', 'x-studio-token': s.token } },
+        (res) => {
+          let text = '';
+          res.on('data', (d) => (text += d));
+          res.on('end', () => resolve({ status: res.statusCode, text }));
+        },
+      );
       req.on('error', reject);
       for (let i = 0; i < 32; i++) req.write('x'.repeat(64 << 10));
       req.end();
@@ -138,7 +157,14 @@ describe('browser-mode server', () => {
 
   it('with allow_remote on 0.0.0.0 prints addresses a browser can use and warns that the token travels in plain HTTP', async () => {
     const lines: string[] = [];
-    const remote = await startServer({ host: '0.0.0.0', allowRemote: true, port: 0, runsDir: path.join(tmp, 'runs'), rendererDir, log: (l) => lines.push(l) });
+    const remote = await startServer({
+      host: '0.0.0.0',
+      allowRemote: true,
+      port: 0,
+      runsDir: path.join(tmp, 'runs'),
+      rendererDir,
+      log: (l) => lines.push(l),
+    });
     try {
       const text = lines.join('\n');
       expect(text).not.toContain('0.0.0.0');
@@ -146,20 +172,33 @@ describe('browser-mode server', () => {
       expect(text).toMatch(/warning: .*plain HTTP.*token/);
       for (const u of text.match(/http:\/\/\S+/g)!) {
         const url = new URL(u);
-        const r = await fetch(new URL('/api/app.info', url), { method: 'POST', headers: { 'content-type': 'application/json', 'x-studio-token': url.searchParams.get('token')! }, body: '{}' });
+        const r = await fetch(new URL('/api/app.info', url), {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-studio-token': url.searchParams.get('token')! },
+          body: '{}',
+        });
         expect(r.status, u).toBe(200);
       }
     } finally {
       await remote.close();
     }
-    const fake = { lo: [{ address: '127.0.0.1', family: 'IPv4', internal: true }], eth0: [{ address: '10.1.2.3', family: 'IPv4', internal: false }, { address: 'fe80::1', family: 'IPv6', internal: false }, { address: '2001:db8::5', family: 'IPv6', internal: false }] };
+    const fake = {
+      lo: [{ address: '127.0.0.1', family: 'IPv4', internal: true }],
+      eth0: [
+        { address: '10.1.2.3', family: 'IPv4', internal: false },
+        { address: 'fe80::1', family: 'IPv6', internal: false },
+        { address: '2001:db8::5', family: 'IPv6', internal: false },
+      ],
+    };
     expect(reachableHosts('0.0.0.0', fake as never)).toEqual(['127.0.0.1', '10.1.2.3']);
     expect(reachableHosts('::', fake as never)).toEqual(['127.0.0.1', '10.1.2.3', '2001:db8::5']);
     expect(reachableHosts('192.168.1.9', fake as never)).toEqual(['192.168.1.9']);
   });
 
   it('refuses to listen on a non-loopback address unless asked, naming the real flag', async () => {
-    await expect(startServer({ host: '0.0.0.0', runsDir: tmp, log: () => {} })).rejects.toThrow(/refusing to listen on 0\.0\.0\.0: .*pass --allow_remote /);
+    await expect(startServer({ host: '0.0.0.0', runsDir: tmp, log: () => {} })).rejects.toThrow(
+      /refusing to listen on 0\.0\.0\.0: .*pass --allow_remote /,
+    );
     expect(isLoopbackHost('127.0.0.1') && isLoopbackHost('::1') && isLoopbackHost('localhost')).toBe(true);
     expect(isLoopbackHost('192.168.1.2') || isLoopbackHost('example.com') || isLoopbackHost('::')).toBe(false);
     expect(tokenMatches('abc', 'abc')).toBe(true);
@@ -183,15 +222,45 @@ describe('bad input over HTTP: 400 with one message naming the file or field, ne
   const cases: [string, string, () => unknown, RegExp | string][] = [
     ['inspect a missing folder', 'model.inspect', () => ({ dir: path.join(bad, 'nowhere') }), path.join(bad, 'nowhere')],
     ['check a missing data file', 'data.check', () => ({ path: path.join(bad, 'no.json') }), path.join(bad, 'no.json')],
-    ['check a truncated data file', 'data.check', () => ({ path: path.join(bad, 'truncated.json') }), `${path.join(bad, 'truncated.json')}: not valid JSON`],
+    [
+      'check a truncated data file',
+      'data.check',
+      () => ({ path: path.join(bad, 'truncated.json') }),
+      `${path.join(bad, 'truncated.json')}: not valid JSON`,
+    ],
     ['check a garbage data file', 'data.check', () => ({ path: path.join(bad, 'garbage.json') }), path.join(bad, 'garbage.json')],
     ['check a folder as data', 'data.check', () => ({ path: bad }), `${bad}: cannot read data file (not a file)`],
-    ['estimate on a missing model', 'finetune.estimate', () => ({ base_model: path.join(bad, 'nowhere'), ...estimate }), path.join(bad, 'nowhere')],
-    ['estimate on a garbage config.json', 'finetune.estimate', () => ({ base_model: path.join(bad, 'garbage-model'), ...estimate }), path.join(bad, 'garbage-model', 'config.json')],
-    ['estimate with an unknown module', 'finetune.estimate', () => ({ base_model: model, ...estimate, lora_target_modules: ['qkv'] }), 'qkv'],
+    [
+      'estimate on a missing model',
+      'finetune.estimate',
+      () => ({ base_model: path.join(bad, 'nowhere'), ...estimate }),
+      path.join(bad, 'nowhere'),
+    ],
+    [
+      'estimate on a garbage config.json',
+      'finetune.estimate',
+      () => ({ base_model: path.join(bad, 'garbage-model'), ...estimate }),
+      path.join(bad, 'garbage-model', 'config.json'),
+    ],
+    [
+      'estimate with an unknown module',
+      'finetune.estimate',
+      () => ({ base_model: model, ...estimate, lora_target_modules: ['qkv'] }),
+      'qkv',
+    ],
     ['list a missing folder', 'files.list', () => ({ dir: path.join(bad, 'nowhere') }), path.join(bad, 'nowhere')],
-    ['start a job with a non-number', 'jobs.start', () => ({ kind: 'generate', config: { base_model: model, instruction: 'x', max_new_tokens: 'abc' } }), 'max_new_tokens'],
-    ['start a job with top_p 5', 'jobs.start', () => ({ kind: 'generate', config: { base_model: model, instruction: 'x', top_p: 5 } }), 'top_p'],
+    [
+      'start a job with a non-number',
+      'jobs.start',
+      () => ({ kind: 'generate', config: { base_model: model, instruction: 'x', max_new_tokens: 'abc' } }),
+      'max_new_tokens',
+    ],
+    [
+      'start a job with top_p 5',
+      'jobs.start',
+      () => ({ kind: 'generate', config: { base_model: model, instruction: 'x', top_p: 5 } }),
+      'top_p',
+    ],
     ['set an unknown language', 'settings.set', () => ({ language: 'fr' }), 'language'],
   ];
   it.each(cases)('%s', async (_what, call, request, names) => {
@@ -225,7 +294,9 @@ describe('engine calls over HTTP (files on disk)', () => {
   });
 
   it('checks a data file with token statistics and a masked/trained preview', async () => {
-    const r = await body(post('data.check', { path: tinyAlpacaFile(40, 'zh'), baseModel: MODEL_DIR, cutoffLen: 256, trainOnInputs: false }));
+    const r = await body(
+      post('data.check', { path: tinyAlpacaFile(40, 'zh'), baseModel: MODEL_DIR, cutoffLen: 256, trainOnInputs: false }),
+    );
     expect(r.total).toBeGreaterThan(0);
     expect(r.stats.rows).toBe(Math.min(r.kept, 5000));
     expect(r.stats.histogram.at(-1).to).toBeNull();

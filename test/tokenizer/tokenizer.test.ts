@@ -19,41 +19,48 @@ function streamPieces(tok: StudioTokenizer, ids: number[], opts?: { skipSpecialT
   return { pieces, rest: stream.flush() };
 }
 
-describe.skipIf(missingShared(`${LLAMA}/tokenizer.json`, `${VOCAB_TESTS}.inp`, `${VOCAB_TESTS}.out`))('LLaMA tokenizer against llama.cpp', () => {
-  // llama.cpp's test-tokenizer-0 tokenizes each case with add_special = false (no BOS) and the SentencePiece
-  // dummy-prefix space that the LLaMA vocab adds itself; the .out line is the ids it must give.
-  // One test: the real LLaMA tokenizer is an extra check (the rules run on the tiny tokenizer below).
-  it("passes all 46 of llama.cpp's tokenizer test cases; reads BOS/EOS/UNK and the defaults; renders LLaMA-2's chat template", async () => {
-    const tok = await loadTokenizer(sharedPath(LLAMA));
-    const inputs = (await readFile(sharedPath(`${VOCAB_TESTS}.inp`), 'utf8')).split('\n__ggml_vocab_test__\n');
-    expect(inputs.pop()).toBe(''); // the file ends with a separator
-    const expected = (await readFile(sharedPath(`${VOCAB_TESTS}.out`), 'utf8')).replace(/\n$/, '').split('\n');
-    expect(inputs.length).toBe(46);
-    expect(expected.length).toBe(46);
-    inputs.forEach((text, i) => {
-      const want = expected[i].trim() === '' ? [] : expected[i].trim().split(/\s+/).map(Number);
-      expect(tok.encode(text, { addBos: false }), `case ${i}: ${JSON.stringify(text)}`).toEqual(want);
-    });
+describe.skipIf(missingShared(`${LLAMA}/tokenizer.json`, `${VOCAB_TESTS}.inp`, `${VOCAB_TESTS}.out`))(
+  'LLaMA tokenizer against llama.cpp',
+  () => {
+    // llama.cpp's test-tokenizer-0 tokenizes each case with add_special = false (no BOS) and the SentencePiece
+    // dummy-prefix space that the LLaMA vocab adds itself; the .out line is the ids it must give.
+    // One test: the real LLaMA tokenizer is an extra check (the rules run on the tiny tokenizer below).
+    it("passes all 46 of llama.cpp's tokenizer test cases; reads BOS/EOS/UNK and the defaults; renders LLaMA-2's chat template", async () => {
+      const tok = await loadTokenizer(sharedPath(LLAMA));
+      const inputs = (await readFile(sharedPath(`${VOCAB_TESTS}.inp`), 'utf8')).split('\n__ggml_vocab_test__\n');
+      expect(inputs.pop()).toBe(''); // the file ends with a separator
+      const expected = (await readFile(sharedPath(`${VOCAB_TESTS}.out`), 'utf8')).replace(/\n$/, '').split('\n');
+      expect(inputs.length).toBe(46);
+      expect(expected.length).toBe(46);
+      inputs.forEach((text, i) => {
+        const want = expected[i].trim() === '' ? [] : expected[i].trim().split(/\s+/).map(Number);
+        expect(tok.encode(text, { addBos: false }), `case ${i}: ${JSON.stringify(text)}`).toEqual(want);
+      });
 
-    expect([tok.bosId, tok.eosIds, tok.unkId, tok.padId, tok.vocabSize]).toEqual([1, [2], 0, 0, 32000]);
-    expect([tok.idToToken(1), tok.tokenToId('</s>'), tok.tokenToId('▁Hello')]).toEqual(['<s>', 2, 15043]);
-    expect(tok.encode('Hello')).toEqual([1, 15043]); // add_bos_token: true
-    expect(tok.encode('Hello', { addEos: true })).toEqual([1, 15043, 2]);
-    expect(tok.encode('Hello', { addBos: false })).toEqual([15043]);
-    expect(tok.decode([1, 15043, 2])).toBe('Hello');
-    expect(tok.decode([1, 15043, 2], { skipSpecialTokens: false })).toBe('<s> Hello</s>');
-    expect(tok.decode([])).toBe('');
-    // LLaMA-2's own chat template, from its tokenizer_config.json, and its raise_exception.
-    const chat = [
-      { role: 'system', content: 'You are terse.' },
-      { role: 'user', content: 'Hi' },
-      { role: 'assistant', content: 'Hello.' },
-      { role: 'user', content: 'Bye' },
-    ];
-    expect(tok.applyChatTemplate(chat)).toBe('<s>[INST] <<SYS>>\nYou are terse.\n<</SYS>>\n\nHi [/INST] Hello. </s><s>[INST] Bye [/INST]');
-    expect(() => tok.applyChatTemplate([{ role: 'assistant', content: 'x' }])).toThrow(/tokenizer_config\.json: chat template: Conversation roles must alternate/);
-  });
-});
+      expect([tok.bosId, tok.eosIds, tok.unkId, tok.padId, tok.vocabSize]).toEqual([1, [2], 0, 0, 32000]);
+      expect([tok.idToToken(1), tok.tokenToId('</s>'), tok.tokenToId('▁Hello')]).toEqual(['<s>', 2, 15043]);
+      expect(tok.encode('Hello')).toEqual([1, 15043]); // add_bos_token: true
+      expect(tok.encode('Hello', { addEos: true })).toEqual([1, 15043, 2]);
+      expect(tok.encode('Hello', { addBos: false })).toEqual([15043]);
+      expect(tok.decode([1, 15043, 2])).toBe('Hello');
+      expect(tok.decode([1, 15043, 2], { skipSpecialTokens: false })).toBe('<s> Hello</s>');
+      expect(tok.decode([])).toBe('');
+      // LLaMA-2's own chat template, from its tokenizer_config.json, and its raise_exception.
+      const chat = [
+        { role: 'system', content: 'You are terse.' },
+        { role: 'user', content: 'Hi' },
+        { role: 'assistant', content: 'Hello.' },
+        { role: 'user', content: 'Bye' },
+      ];
+      expect(tok.applyChatTemplate(chat)).toBe(
+        '<s>[INST] <<SYS>>\nYou are terse.\n<</SYS>>\n\nHi [/INST] Hello. </s><s>[INST] Bye [/INST]',
+      );
+      expect(() => tok.applyChatTemplate([{ role: 'assistant', content: 'x' }])).toThrow(
+        /tokenizer_config\.json: chat template: Conversation roles must alternate/,
+      );
+    });
+  },
+);
 
 /** encode → decode and the stream decoder give each text back; returns how many byte-fallback pieces were used. */
 function roundTrips(tok: StudioTokenizer, texts: string[]): number {
@@ -93,16 +100,25 @@ describe('Chinese text round-trips', () => {
     expect(streamPieces(tiny, ids).pieces).toEqual(['', '', '', '中', '', '', '文', '', ' o', 'k']);
   });
 
-  it.skipIf(missingShared(ZH, `${LLAMA}/tokenizer.json`, `${STORIES}/tokenizer.json`))('the LLaMA and stories260K tokenizers on alpaca_zh_demo; stories260K spells Chinese with bytes', async () => {
-    const rows = (JSON.parse(await readFile(sharedPath(ZH), 'utf8')) as { instruction: string; output: string }[]).slice(0, 50);
-    for (const dir of [LLAMA, STORIES]) {
-      expect(roundTrips(await loadTokenizer(sharedPath(dir)), rows.map((row) => `${row.instruction}\n${row.output}`)), dir).toBeGreaterThan(0);
-    }
-    const tok = await loadTokenizer(sharedPath(STORIES));
-    const ids = tok.encode('中文 ok', { addBos: false });
-    expect(ids.map((id) => tok.idToToken(id))).toEqual(['▁', '<0xE4>', '<0xB8>', '<0xAD>', '<0xE6>', '<0x96>', '<0x87>', '▁o', 'k']);
-    expect(streamPieces(tok, ids).pieces).toEqual(['', '', '', '中', '', '', '文', ' o', 'k']);
-  });
+  it.skipIf(missingShared(ZH, `${LLAMA}/tokenizer.json`, `${STORIES}/tokenizer.json`))(
+    'the LLaMA and stories260K tokenizers on alpaca_zh_demo; stories260K spells Chinese with bytes',
+    async () => {
+      const rows = (JSON.parse(await readFile(sharedPath(ZH), 'utf8')) as { instruction: string; output: string }[]).slice(0, 50);
+      for (const dir of [LLAMA, STORIES]) {
+        expect(
+          roundTrips(
+            await loadTokenizer(sharedPath(dir)),
+            rows.map((row) => `${row.instruction}\n${row.output}`),
+          ),
+          dir,
+        ).toBeGreaterThan(0);
+      }
+      const tok = await loadTokenizer(sharedPath(STORIES));
+      const ids = tok.encode('中文 ok', { addBos: false });
+      expect(ids.map((id) => tok.idToToken(id))).toEqual(['▁', '<0xE4>', '<0xB8>', '<0xAD>', '<0xE6>', '<0x96>', '<0x87>', '▁o', 'k']);
+      expect(streamPieces(tok, ids).pieces).toEqual(['', '', '', '中', '', '', '文', ' o', 'k']);
+    },
+  );
 });
 
 describe('stream decoder', () => {
@@ -124,7 +140,10 @@ describe('stream decoder', () => {
   });
 
   // The tiny tokenizer always; the LLaMA and stories260K ones (real merges) when ../shared/data is there.
-  const dirs = async () => [await tinyModel(), ...(missingShared(`${LLAMA}/tokenizer.json`, `${STORIES}/tokenizer.json`) ? [] : [sharedPath(LLAMA), sharedPath(STORIES)])];
+  const dirs = async () => [
+    await tinyModel(),
+    ...(missingShared(`${LLAMA}/tokenizer.json`, `${STORIES}/tokenizer.json`) ? [] : [sharedPath(LLAMA), sharedPath(STORIES)]),
+  ];
   it('pushes plus flush equal decode(all) for any id sequence (fast-check)', async () => {
     for (const dir of await dirs()) streamEqualsDecode(await loadTokenizer(dir));
   });
@@ -133,7 +152,11 @@ describe('stream decoder', () => {
 function streamEqualsDecode(tok: StudioTokenizer): void {
   const bytes = Array.from({ length: 256 }, (_, b) => tok.tokenToId(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`)!);
   // Mostly byte pieces (to split characters every way, valid or not), with ordinary and special tokens between.
-  const id = fc.oneof(fc.constantFrom(...bytes), fc.integer({ min: 0, max: tok.vocabSize - 1 }), fc.constantFrom(0, 1, 2, tok.tokenToId('▁')!));
+  const id = fc.oneof(
+    fc.constantFrom(...bytes),
+    fc.integer({ min: 0, max: tok.vocabSize - 1 }),
+    fc.constantFrom(0, 1, 2, tok.tokenToId('▁')!),
+  );
   fc.assert(
     fc.property(fc.array(id, { minLength: 1, maxLength: 24 }), (ids) => {
       const { pieces, rest } = streamPieces(tok, ids);
@@ -176,14 +199,17 @@ describe('chat templates', () => {
     const tiny = await tinyModel();
     await copyFile(path.join(tiny, 'tokenizer.json'), path.join(dir, 'tokenizer.json'));
     const config = JSON.parse(await readFile(path.join(tiny, 'tokenizer_config.json'), 'utf8'));
-    config.chat_template = "{{ bos_token }}{% for m in messages %}[{{ m.role }}] {{ m.content }}{{ eos_token }}{% endfor %}{% if add_generation_prompt %}[assistant] {% endif %}";
+    config.chat_template =
+      '{{ bos_token }}{% for m in messages %}[{{ m.role }}] {{ m.content }}{{ eos_token }}{% endfor %}{% if add_generation_prompt %}[assistant] {% endif %}';
     await writeFile(path.join(dir, 'tokenizer_config.json'), JSON.stringify(config));
     const tok = await loadTokenizer(dir);
-    const messages = [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hi' }];
+    const messages = [
+      { role: 'system', content: 'Be brief.' },
+      { role: 'user', content: 'Hi' },
+    ];
     expect(tok.applyChatTemplate(messages, { addGenerationPrompt: true })).toBe('<s>[system] Be brief.</s>[user] Hi</s>[assistant] ');
     expect(tok.applyChatTemplate(messages)).toBe('<s>[system] Be brief.</s>[user] Hi</s>');
   });
-
 
   it('says so when there is no chat template', async () => {
     const tok = await loadTokenizer(await tinyModel());

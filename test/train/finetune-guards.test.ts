@@ -24,10 +24,18 @@ describe('fine-tuning settings checked against the model, and progress within lo
 
   it('reports each micro-batch of a step that takes long', async () => {
     const events: TrainingEvent[] = [];
-    await runFinetune(setup.settings({ output_dir: path.join(setup.work, 'progress'), batch_size: 4, micro_batch_size: 1, max_steps: 1 }), (e) => events.push(e), {
-      inStepReportMs: 0,
-    });
+    await runFinetune(
+      setup.settings({ output_dir: path.join(setup.work, 'progress'), batch_size: 4, micro_batch_size: 1, max_steps: 1 }),
+      (e) => events.push(e),
+      {
+        inStepReportMs: 0,
+      },
+    );
     const notes = events.flatMap((e) => (e.type === 'log' && e.message.startsWith('step 1/1: micro-batch') ? [e.message] : []));
-    expect(notes.map((m) => m.replace(/, [\d.]+ s into the step$/, ''))).toEqual(['step 1/1: micro-batch 1/4 done', 'step 1/1: micro-batch 2/4 done', 'step 1/1: micro-batch 3/4 done']);
+    expect(notes.map((m) => m.replace(/, [\d.]+ s into the step$/, ''))).toEqual([
+      'step 1/1: micro-batch 1/4 done',
+      'step 1/1: micro-batch 2/4 done',
+      'step 1/1: micro-batch 3/4 done',
+    ]);
   });
 });

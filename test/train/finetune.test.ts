@@ -63,7 +63,10 @@ describe('fine-tuning a tiny LLaMA', () => {
     const start = events.find((e) => e.type === 'start');
     expect(start).toMatchObject({ type: 'start', totalSteps: 24 });
     // metrics.jsonl and config.json are in the run folder.
-    const metrics = readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const metrics = readFileSync(path.join(out, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(metrics.filter((m) => m.type === 'step').length).toBe(24);
     const saved = JSON.parse(readFileSync(path.join(out, 'config.json'), 'utf8'));
     expect(saved.lora_r).toBe(8);
@@ -89,9 +92,13 @@ describe('fine-tuning a tiny LLaMA', () => {
     const split = tmp('split');
     // The same run, stopped after step 4 (the stop writes a checkpoint), then resumed.
     const stop = new AbortController();
-    const first = await runFinetune(settings({ output_dir: split, max_steps: 8, save_steps: 4 }), (e) => {
-      if (e.type === 'step' && e.step === 4) stop.abort();
-    }, { signal: stop.signal });
+    const first = await runFinetune(
+      settings({ output_dir: split, max_steps: 8, save_steps: 4 }),
+      (e) => {
+        if (e.type === 'step' && e.step === 4) stop.abort();
+      },
+      { signal: stop.signal },
+    );
     expect(first).toMatchObject({ reason: 'stopped', steps: 4 });
     await runFinetune(settings({ output_dir: split, max_steps: 8, save_steps: 4, resume_from_checkpoint: true }), () => {});
     const a = await adapterBytes(path.join(straight, 'adapter'));
@@ -120,9 +127,9 @@ describe('fine-tuning a tiny LLaMA', () => {
 
   it('stops with a clear message when the loss is not finite, keeping the last good checkpoint', async () => {
     const out = tmp('nan');
-    await expect(runFinetune(settings({ output_dir: out, max_steps: 6, save_steps: 1, learning_rate: 1e30, warmup_steps: 0 }), () => {})).rejects.toThrow(
-      /training loss became (NaN|Infinity) at step \d+; stopped.*Last good checkpoint: .*step-\d+/,
-    );
+    await expect(
+      runFinetune(settings({ output_dir: out, max_steps: 6, save_steps: 1, learning_rate: 1e30, warmup_steps: 0 }), () => {}),
+    ).rejects.toThrow(/training loss became (NaN|Infinity) at step \d+; stopped.*Last good checkpoint: .*step-\d+/);
     expect(existsSync(path.join(out, 'adapter'))).toBe(false);
     expect(readdirSync(path.join(out, 'checkpoints')).length).toBeGreaterThan(0);
   });

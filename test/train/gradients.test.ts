@@ -28,10 +28,14 @@ describe('LoRA gradients on a tiny LLaMA', () => {
     loaded = await loadModel(modelDir);
     const prng = new Prng(3);
     // Non-zero B so every A gets a gradient as well.
-    adapter = new LoraAdapter(loaded.config, { r: R, alpha: 8, dropout: 0, targetModules: [...PROJECTIONS], useRslora: false }, (_l, _n, inF, outF) => ({
-      a: Float32Array.from({ length: R * inF }, () => (prng.next() - 0.5) * 0.2),
-      b: Float32Array.from({ length: outF * R }, () => (prng.next() - 0.5) * 0.02),
-    }));
+    adapter = new LoraAdapter(
+      loaded.config,
+      { r: R, alpha: 8, dropout: 0, targetModules: [...PROJECTIONS], useRslora: false },
+      (_l, _n, inF, outF) => ({
+        a: Float32Array.from({ length: R * inF }, () => (prng.next() - 0.5) * 0.2),
+        b: Float32Array.from({ length: outF * R }, () => (prng.next() - 0.5) * 0.02),
+      }),
+    );
     mb = paddedTestBatch(prng);
   });
 
@@ -40,14 +44,17 @@ describe('LoRA gradients on a tiny LLaMA', () => {
   });
 
   for (const mode of ['int8', 'nf4'] as const) {
-    it.skipIf(missingTorch())(`over a ${mode} base, dequantized just in time, equal PyTorch autograd on the same dequantized weights within 1e-4 relative`, async () => {
-      const quantized = await loadModel(modelDir, { baseDtype: mode, placement: 'host' });
-      expect(quantized.model.weights.layers[0].proj.q_proj.host?.dtype).toBe(mode);
-      const dir = path.join(mkdtempSync(path.join(tmpdir(), `grad-${mode}-`)), 'model');
-      await writeDequantizedModel(modelDir, dir, mode);
-      const loss = await expectTorchGradients(quantized, adapter, mb, dir);
-      console.log(`stories260K LoRA gradients over a ${mode} base match PyTorch (loss ${loss.toFixed(6)})`);
-    });
+    it.skipIf(missingTorch())(
+      `over a ${mode} base, dequantized just in time, equal PyTorch autograd on the same dequantized weights within 1e-4 relative`,
+      async () => {
+        const quantized = await loadModel(modelDir, { baseDtype: mode, placement: 'host' });
+        expect(quantized.model.weights.layers[0].proj.q_proj.host?.dtype).toBe(mode);
+        const dir = path.join(mkdtempSync(path.join(tmpdir(), `grad-${mode}-`)), 'model');
+        await writeDequantizedModel(modelDir, dir, mode);
+        const loss = await expectTorchGradients(quantized, adapter, mb, dir);
+        console.log(`stories260K LoRA gradients over a ${mode} base match PyTorch (loss ${loss.toFixed(6)})`);
+      },
+    );
   }
 
   it('pass a central finite-difference check', async () => {
@@ -58,7 +65,11 @@ describe('LoRA gradients on a tiny LLaMA', () => {
     tf.dispose(grads);
     const base = m.bT.arraySync() as number[][];
     const eps = 1e-2;
-    for (const [i, j] of [[0, 0], [1, 5], [3, 10]]) {
+    for (const [i, j] of [
+      [0, 0],
+      [1, 5],
+      [3, 10],
+    ]) {
       const at = async (delta: number) => {
         const w = base.map((row) => [...row]);
         w[i][j] += delta;
@@ -94,7 +105,10 @@ async function expectTorchGradients(loaded: LoadedModel, adapter: LoraAdapter, m
   adapter.modules.forEach((m, i) => {
     const gA = tf.tidy(() => tf.transpose(grads[2 * i]).dataSync());
     const gB = tf.tidy(() => tf.transpose(grads[2 * i + 1]).dataSync());
-    for (const [ours, theirs, which] of [[gA, ref.grads[m.key].a, 'A'], [gB, ref.grads[m.key].b, 'B']] as const) {
+    for (const [ours, theirs, which] of [
+      [gA, ref.grads[m.key].a, 'A'],
+      [gB, ref.grads[m.key].b, 'B'],
+    ] as const) {
       let maxDiff = 0;
       let maxRef = 0;
       ours.forEach((v, j) => {

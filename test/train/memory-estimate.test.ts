@@ -16,7 +16,11 @@ describe('training memory estimate', () => {
     await initBackend('wasm');
     const { model, config } = await loadModel(MODEL_DIR);
     const targets = ['q_proj', 'v_proj', 'down_proj'] as const;
-    const adapter = new LoraAdapter(config, { r: 8, alpha: 16, dropout: 0, targetModules: [...targets], useRslora: false }, (_l, _n, i, o) => ({ a: new Float32Array(8 * i).fill(0.01), b: new Float32Array(o * 8) }));
+    const adapter = new LoraAdapter(
+      config,
+      { r: 8, alpha: 16, dropout: 0, targetModules: [...targets], useRslora: false },
+      (_l, _n, i, o) => ({ a: new Float32Array(8 * i).fill(0.01), b: new Float32Array(o * 8) }),
+    );
     const B = 4;
     const T = 128;
     const measure = async (b: number, t: number) => {
@@ -24,13 +28,26 @@ describe('training memory estimate', () => {
       const batch = collate(Array.from({ length: b }, () => ({ inputIds: rows, labels: rows, truncated: false, fullLength: t })));
       tf.dispose((await microBatchGradients(model, adapter, batch, labelledCount(batch))).grads); // W for the backward is made once
       const before = tf.memory().numBytes; // weights and LoRA are resident already
-      const profile = await tf.profile(async () => tf.dispose((await microBatchGradients(model, adapter, batch, labelledCount(batch))).grads));
+      const profile = await tf.profile(async () =>
+        tf.dispose((await microBatchGradients(model, adapter, batch, labelledCount(batch))).grads),
+      );
       return profile.peakBytes - before;
     };
-    for (const [b, t] of [[B, T], [1, 64], [2, 256]]) {
+    for (const [b, t] of [
+      [B, T],
+      [1, 64],
+      [2, 256],
+    ]) {
       const measured = await measure(b, t);
-      const estimated = estimateTrainingMemory(config, { microBatchSize: b, cutoffLen: t, loraR: 8, targetModules: targets }).activationsBytes;
-      console.log(`micro-batch ${b} × ${t}: estimated ${(estimated / 2 ** 20).toFixed(1)} MiB, measured ${(measured / 2 ** 20).toFixed(1)} MiB`);
+      const estimated = estimateTrainingMemory(config, {
+        microBatchSize: b,
+        cutoffLen: t,
+        loraR: 8,
+        targetModules: targets,
+      }).activationsBytes;
+      console.log(
+        `micro-batch ${b} × ${t}: estimated ${(estimated / 2 ** 20).toFixed(1)} MiB, measured ${(measured / 2 ** 20).toFixed(1)} MiB`,
+      );
       expect(estimated / measured, `${b} × ${t}`).toBeGreaterThan(0.5);
       expect(estimated / measured, `${b} × ${t}`).toBeLessThan(2);
     }

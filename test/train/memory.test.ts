@@ -18,7 +18,11 @@ describe('trainer memory', () => {
     await initBackend('wasm');
     const { model, config } = await loadModel(MODEL_DIR);
     const prng = new Prng(1);
-    const adapter = new LoraAdapter(config, { r: 4, alpha: 8, dropout: 0.05, targetModules: ['q_proj', 'v_proj', 'down_proj'], useRslora: false }, kaimingUniformInit(() => prng.next(), 4));
+    const adapter = new LoraAdapter(
+      config,
+      { r: 4, alpha: 8, dropout: 0.05, targetModules: ['q_proj', 'v_proj', 'down_proj'], useRslora: false },
+      kaimingUniformInit(() => prng.next(), 4),
+    );
     const optimizer = new AdamW(adapter.variables);
     const example = (n: number) => {
       const ids = [1, ...Array.from({ length: 12 + (n % 4) }, (_, i) => 3 + ((n * 31 + i * 7) % 500))];
@@ -30,7 +34,19 @@ describe('trainer memory', () => {
       adapter,
       optimizer,
       { microBatchesPerEpoch: 200, microBatch: (_e, i) => collate([example(i), example(i + 1)]), validation: [collate([example(7)])] },
-      { learningRate: 1e-3, warmupSteps: 5, gradientAccumulation: 1, numEpochs: 1, maxSteps: 200, maxGradNorm: 1, loggingSteps: 1, evalSteps: 50, saveSteps: 0, earlyStoppingPatience: 0, seed: 1 },
+      {
+        learningRate: 1e-3,
+        warmupSteps: 5,
+        gradientAccumulation: 1,
+        numEpochs: 1,
+        maxSteps: 200,
+        maxGradNorm: 1,
+        loggingSteps: 1,
+        evalSteps: 50,
+        saveSteps: 0,
+        earlyStoppingPatience: 0,
+        seed: 1,
+      },
       {
         listener: (e) => {
           if (e.type === 'step') counts.push(tf.memory().numTensors);

@@ -22,9 +22,20 @@ const tmp = (name: string) => mkdtempSync(path.join(tmpdir(), `${name}-`));
 
 function settings(extra: Partial<FinetuneConfigInput>) {
   return parseFinetuneConfig({
-    base_model: sharedPath(MODEL), data_path: sharedPath(DATA), batch_size: 4, micro_batch_size: 2, cutoff_len: 32, val_set_size: 8,
-    learning_rate: 3e-3, warmup_steps: 2, lora_target_modules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'],
-    logging_steps: 1, eval_steps: 4, save_steps: 0, backend: 'wasm', ...extra,
+    base_model: sharedPath(MODEL),
+    data_path: sharedPath(DATA),
+    batch_size: 4,
+    micro_batch_size: 2,
+    cutoff_len: 32,
+    val_set_size: 8,
+    learning_rate: 3e-3,
+    warmup_steps: 2,
+    lora_target_modules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'],
+    logging_steps: 1,
+    eval_steps: 4,
+    save_steps: 0,
+    backend: 'wasm',
+    ...extra,
   });
 }
 
@@ -65,7 +76,11 @@ describe.skipIf(missingShared(`${MODEL}/model.safetensors`, DATA))('stories260K 
 
   it('the int8 and nf4 runs lower the loss by the share the f32 run does, and end near it', () => {
     expect(Object.keys(runs).sort(), 'the three runs above finished').toEqual(['f32', 'int8', 'nf4']);
-    console.log(`stories260K final validation losses: ${Object.entries(runs).map(([m, r]) => `${m} ${r.evals[1].toFixed(4)}`).join(', ')}`);
+    console.log(
+      `stories260K final validation losses: ${Object.entries(runs)
+        .map(([m, r]) => `${m} ${r.evals[1].toFixed(4)}`)
+        .join(', ')}`,
+    );
     // Quantization moves the base (nf4 much more on a 64-wide model), yet training lowers the loss by the same share
     // and ends near the full-precision run.
     const drop = (m: string) => runs[m].evals[1] / runs[m].evals[0];
@@ -80,10 +95,17 @@ describe.skipIf(missingShared(`${MODEL}/model.safetensors`, DATA))('stories260K 
     await runFinetune(settings({ output_dir: straight, max_steps: 4, save_steps: 2, eval_steps: 0, base_dtype: 'nf4' }), () => {});
     const split = tmp('nf4-split');
     const stop = new AbortController();
-    await runFinetune(settings({ output_dir: split, max_steps: 4, save_steps: 2, eval_steps: 0, base_dtype: 'nf4' }), (e) => {
-      if (e.type === 'step' && e.step === 2) stop.abort();
-    }, { signal: stop.signal });
-    await runFinetune(settings({ output_dir: split, max_steps: 4, save_steps: 2, eval_steps: 0, base_dtype: 'nf4', resume_from_checkpoint: true }), () => {});
+    await runFinetune(
+      settings({ output_dir: split, max_steps: 4, save_steps: 2, eval_steps: 0, base_dtype: 'nf4' }),
+      (e) => {
+        if (e.type === 'step' && e.step === 2) stop.abort();
+      },
+      { signal: stop.signal },
+    );
+    await runFinetune(
+      settings({ output_dir: split, max_steps: 4, save_steps: 2, eval_steps: 0, base_dtype: 'nf4', resume_from_checkpoint: true }),
+      () => {},
+    );
     for (const file of ['adapter/adapter_model.safetensors', 'checkpoints/step-4/optimizer.safetensors']) {
       const [a, b] = [await tensorBytes(path.join(straight, file)), await tensorBytes(path.join(split, file))];
       expect([...b.keys()]).toEqual([...a.keys()]);
@@ -96,13 +118,19 @@ describe.skipIf(missingShared(`${MODEL}/model.safetensors`, DATA))('stories260K 
     expect(run, 'the first test wrote the int8 run').toBeDefined();
     const merged = tmp('merged');
     const outcome = await runMerge({ base_model: sharedPath(MODEL), lora_weights: run!, output_dir: merged, dtype: 'f32' });
-    expect(outcome.report).toMatchObject({ base: { base_model: path.resolve(sharedPath(MODEL)), checkpoint_dtype: 'f32', trained_against: 'int8' } });
+    expect(outcome.report).toMatchObject({
+      base: { base_model: path.resolve(sharedPath(MODEL)), checkpoint_dtype: 'f32', trained_against: 'int8' },
+    });
     expect(outcome.summary).toMatch(/into the full-precision base .*stories260K \(f32\); the adapter was trained against an int8 base/);
     const ids = tf.tensor2d([[1, 403, 407, 261, 378, 267, 379]], [1, 7], 'int32');
     const a = await loadModel(sharedPath(MODEL), { loraWeights: run!, baseDtype: 'f32' });
     const b = await loadModel(merged, { baseDtype: 'f32' });
     const q = await loadModel(sharedPath(MODEL), { loraWeights: run!, baseDtype: 'int8' });
-    const [la, lb, lq] = [a.model.forward(ids, { projection: a.adapter!.projection() }), b.model.forward(ids), q.model.forward(ids, { projection: q.adapter!.projection() })];
+    const [la, lb, lq] = [
+      a.model.forward(ids, { projection: a.adapter!.projection() }),
+      b.model.forward(ids),
+      q.model.forward(ids, { projection: q.adapter!.projection() }),
+    ];
     const diff = (x: tf.Tensor, y: tf.Tensor) => tf.max(tf.abs(tf.sub(x, y))).dataSync()[0];
     expect(diff(la, lb)).toBeLessThan(1e-4); // merged into the f32 weights
     expect(diff(lq, lb)).toBeGreaterThan(1e-4); // not into the int8 copy: that would give other logits

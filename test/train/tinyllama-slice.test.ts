@@ -30,15 +30,32 @@ describe('a 2-layer TinyLlama-width bf16 slice on wasm', () => {
       const out = path.join(work, `run-${mode}`);
       const settings = (extra: object) =>
         parseFinetuneConfig({
-          base_model: model, data_path: data, output_dir: out, batch_size: 1, micro_batch_size: 1, cutoff_len: 16, val_set_size: 0,
-          max_steps: 2, save_steps: 1, warmup_steps: 0, logging_steps: 1, learning_rate: 1e-3, backend: 'wasm', base_dtype: mode, ...extra,
+          base_model: model,
+          data_path: data,
+          output_dir: out,
+          batch_size: 1,
+          micro_batch_size: 1,
+          cutoff_len: 16,
+          val_set_size: 0,
+          max_steps: 2,
+          save_steps: 1,
+          warmup_steps: 0,
+          logging_steps: 1,
+          learning_rate: 1e-3,
+          backend: 'wasm',
+          base_dtype: mode,
+          ...extra,
         });
       const events: TrainingEvent[] = [];
       const stop = new AbortController();
-      const first = await runFinetune(settings({}), (e) => {
-        events.push(e);
-        if (e.type === 'step' && e.step === 1) stop.abort();
-      }, { signal: stop.signal });
+      const first = await runFinetune(
+        settings({}),
+        (e) => {
+          events.push(e);
+          if (e.type === 'step' && e.step === 1) stop.abort();
+        },
+        { signal: stop.signal },
+      );
       expect(first).toMatchObject({ reason: 'stopped', steps: 1 });
       const held = events.flatMap((e) => (e.type === 'log' ? [e.message] : [])).find((m) => m.startsWith('frozen base held as'));
       expect(held).toMatch(new RegExp(`^frozen base held as ${mode} in JS memory`));

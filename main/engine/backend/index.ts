@@ -50,7 +50,8 @@ export async function initBackend(requested: BackendChoice = 'auto', opts: { thr
       const why = `${choice}: ${(e as Error).message.split('\n')[0]}`;
       // A stalled start is not skipped even under auto: it may still finish later and switch tfjs's backend under us.
       const stalled = e instanceof StudioError && e.code === 'backend/stalled';
-      if (requested !== 'auto' || stalled) throw new StudioError(`backend ${why}`, undefined, e instanceof StudioError ? e.code : 'backend/unavailable');
+      if (requested !== 'auto' || stalled)
+        throw new StudioError(`backend ${why}`, undefined, e instanceof StudioError ? e.code : 'backend/unavailable');
       skipped.push(why);
     }
   }
@@ -100,7 +101,11 @@ export function backendInfo(): BackendInfo | undefined {
 }
 
 function matches(choice: BackendChoice, info: BackendInfo): boolean {
-  return (choice === 'wasm' && info.name === 'wasm') || (choice === 'cpu' && info.name === 'cpu') || (choice === 'webgpu' && info.requested === 'auto' && info.name === 'webgpu');
+  return (
+    (choice === 'wasm' && info.name === 'wasm') ||
+    (choice === 'cpu' && info.name === 'cpu') ||
+    (choice === 'webgpu' && info.requested === 'auto' && info.name === 'webgpu')
+  );
 }
 
 type Loader = (threads?: number) => Promise<Omit<BackendInfo, 'requested' | 'skipped'>>;
@@ -133,7 +138,12 @@ async function loadWebgpu(kind: AdapterKind) {
   const { adapter, description } = await findAdapter(kind);
   const tf = await tfjs();
   await registerWebgpuBackend(tf, adapter);
-  if (!(await tf.setBackend('webgpu'))) throw new StudioError(`tfjs-backend-webgpu failed to start on ${adapterLine(description)}; try --backend wasm`, undefined, 'backend/start');
+  if (!(await tf.setBackend('webgpu')))
+    throw new StudioError(
+      `tfjs-backend-webgpu failed to start on ${adapterLine(description)}; try --backend wasm`,
+      undefined,
+      'backend/start',
+    );
   await tf.ready();
   return { name: 'webgpu', detail: `tfjs-backend-webgpu on ${adapterLine(description)}`, threads: 1 };
 }
@@ -149,7 +159,11 @@ async function loadWasm(threads?: number) {
   await tf.ready();
   const simd = Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
   const actual = wasm.getThreadsCount();
-  return { name: 'wasm', detail: `tfjs-backend-wasm (${simd ? 'simd' : 'no simd'}, ${actual} thread${actual > 1 ? 's' : ''})`, threads: actual };
+  return {
+    name: 'wasm',
+    detail: `tfjs-backend-wasm (${simd ? 'simd' : 'no simd'}, ${actual} thread${actual > 1 ? 's' : ''})`,
+    threads: actual,
+  };
 }
 
 /**

@@ -46,10 +46,12 @@ function stage(name: string, tile: string, start: string, inner: boolean): strin
           let slot = li + j * ${THREADS * THREADS};
           let ${outer} = slot / ${TILE / 4};
           let ${along}4 = (slot % ${TILE / 4}) * 4;
-          ${inner
-            ? `let v = load${name}(batch, ${start} + i, k0 + k4);
+          ${
+            inner
+              ? `let v = load${name}(batch, ${start} + i, k0 + k4);
           for (var e = 0; e < 4; e++) { ${tile}[k4 + e][i / 4][i % 4] = v[e]; }`
-            : `${tile}[k][i4 / 4] = load${name}(batch, k0 + k, ${start} + i4);`}
+              : `${tile}[k][i4 / 4] = load${name}(batch, k0 + k, ${start} + i4);`
+          }
         }`;
 }
 
@@ -58,7 +60,8 @@ function program(a: tf.Tensor3D, b: tf.Tensor3D, transposeA: boolean, transposeB
   const [, bRows, bCols] = b.shape;
   const [m, inner] = transposeA ? [aCols, aRows] : [aRows, aCols];
   const n = transposeB ? bRows : bCols;
-  if ((transposeB ? bCols : bRows) !== inner) throw new Error(`batched matmul: inner sizes differ (${a.shape} × ${b.shape}, transposes ${transposeA}, ${transposeB})`);
+  if ((transposeB ? bCols : bRows) !== inner)
+    throw new Error(`batched matmul: inner sizes differ (${a.shape} × ${b.shape}, transposes ${transposeA}, ${transposeB})`);
   const [vecA, vecB] = [aCols % 4 === 0, bCols % 4 === 0];
   return {
     variableNames: ['A', 'B'],

@@ -22,20 +22,35 @@ const ROW_SOFTMAX = `
 
 /** Per-row loss [N]: thread 0 of the row's workgroup writes it. */
 function lossProgram(rows: number, cols: number): WebGpuProgram {
-  return rowReduce('lora-studio-cross-entropy', ['logits', 'targets', 'weights'], rows, cols, `${ROW_SOFTMAX}
+  return rowReduce(
+    'lora-studio-cross-entropy',
+    ['logits', 'targets', 'weights'],
+    rows,
+    cols,
+    `${ROW_SOFTMAX}
         if (tid == 0) {
           result[row] = select(weight * (top + log(total) - getLogits(row, label)), 0.0, weight == 0.0);
-        }`, '', [rows]);
+        }`,
+    '',
+    [rows],
+  );
 }
 
 /** d logits [N, V] = (softmax − onehot(target))·w·dy, with dy the gradient of the summed loss (a scalar). */
 function gradProgram(rows: number, cols: number): WebGpuProgram {
-  return rowReduce('lora-studio-cross-entropy-grad', ['logits', 'targets', 'weights', 'dy'], rows, cols, `${ROW_SOFTMAX}
+  return rowReduce(
+    'lora-studio-cross-entropy-grad',
+    ['logits', 'targets', 'weights', 'dy'],
+    rows,
+    cols,
+    `${ROW_SOFTMAX}
         let k = weight * dy[0] / total;
         for (var c = tid; c < cols; c += ${WORKGROUP}) {
           let g = exp(getLogits(row, c) - top) * k - select(0.0, weight * dy[0], c == label);
           setOutputAtCoords(row, c, select(g, 0.0, weight == 0.0));
-        }`, '');
+        }`,
+    '',
+  );
 }
 
 /**

@@ -23,7 +23,15 @@ export function onWebgpu(): boolean {
  * A workgroup per row: the threads stride over the row's columns, then a tree reduction (sum or max) in workgroup
  * memory. The first input is [rows, cols]; the output is too unless outputShape says otherwise (one value per row).
  */
-export function rowReduce(name: string, inputs: string[], rows: number, cols: number, body: string, uniforms = 'eps : f32,', outputShape = [rows, cols]): Program {
+export function rowReduce(
+  name: string,
+  inputs: string[],
+  rows: number,
+  cols: number,
+  body: string,
+  uniforms = 'eps : f32,',
+  outputShape = [rows, cols],
+): Program {
   return {
     variableNames: inputs,
     outputShape,
@@ -67,16 +75,27 @@ export function rowReduce(name: string, inputs: string[], rows: number, cols: nu
 
 /** y = x · rsqrt(mean(x²) + eps) · w, per row. */
 function rmsNormProgram(rows: number, cols: number): Program {
-  return rowReduce('lora-studio-rmsnorm', ['x', 'w'], rows, cols, `
+  return rowReduce(
+    'lora-studio-rmsnorm',
+    ['x', 'w'],
+    rows,
+    cols,
+    `
         var sq = 0.0;
         for (var c = tid; c < cols; c += ${WORKGROUP}) { let v = getX(row, c); sq += v * v; }
         let r = inverseSqrt(reduceRow(tid, vec2<f32>(sq, 0.0)).x / f32(cols) + uniforms.eps);
-        for (var c = tid; c < cols; c += ${WORKGROUP}) { setOutputAtCoords(row, c, getX(row, c) * r * getW(c)); }`);
+        for (var c = tid; c < cols; c += ${WORKGROUP}) { setOutputAtCoords(row, c, getX(row, c) * r * getW(c)); }`,
+  );
 }
 
 /** dx = r·g − x·r³·mean(g·x) with g = dy·w and r = rsqrt(mean(x²) + eps): RMSNorm's gradient for x. */
 function rmsNormGradProgram(rows: number, cols: number): Program {
-  return rowReduce('lora-studio-rmsnorm-grad', ['x', 'w', 'dy'], rows, cols, `
+  return rowReduce(
+    'lora-studio-rmsnorm-grad',
+    ['x', 'w', 'dy'],
+    rows,
+    cols,
+    `
         var acc = vec2<f32>(0.0, 0.0);
         for (var c = tid; c < cols; c += ${WORKGROUP}) {
           let v = getX(row, c);
@@ -87,7 +106,8 @@ function rmsNormGradProgram(rows: number, cols: number): Program {
         let k = r * r * r * sums.y;
         for (var c = tid; c < cols; c += ${WORKGROUP}) {
           setOutputAtCoords(row, c, r * getDy(row, c) * getW(c) - getX(row, c) * k);
-        }`);
+        }`,
+  );
 }
 
 /**
@@ -144,7 +164,11 @@ export function fusedSwiGlu(gate: tf.Tensor2D, up: tf.Tensor2D): tf.Tensor2D {
     return {
       value: runProgram(elementwise('lora-studio-swiglu', ['Gate', 'Up'], shape, 'gate * s * up'), [g, u]) as tf.Tensor2D,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
-        runProgram(elementwise('lora-studio-swiglu-dgate', ['Gate', 'Up', 'Dy'], shape, 'dy * up * s * (1.0 + gate * (1.0 - s))'), [saved[0], saved[1], dy]),
+        runProgram(elementwise('lora-studio-swiglu-dgate', ['Gate', 'Up', 'Dy'], shape, 'dy * up * s * (1.0 + gate * (1.0 - s))'), [
+          saved[0],
+          saved[1],
+          dy,
+        ]),
         runProgram(elementwise('lora-studio-swiglu-dup', ['Gate', 'Dy'], shape, 'dy * gate * s'), [saved[0], dy]),
       ],
     };
@@ -166,7 +190,12 @@ const MASKED_SCORE = `
         `;
 
 function maskedSoftmaxProgram(rows: number, cols: number): Program {
-  return rowReduce('lora-studio-masked-softmax', ['scores', 'keep'], rows, cols, `${MASKED_SCORE}
+  return rowReduce(
+    'lora-studio-masked-softmax',
+    ['scores', 'keep'],
+    rows,
+    cols,
+    `${MASKED_SCORE}
         var m = -3.4e38;
         for (var c = tid; c < cols; c += ${WORKGROUP}) {
           m = max(m, select(${MASKED}, getScores(row, c) * uniforms.scale, getKeep(keepRow, c) != 0.0));
@@ -180,19 +209,28 @@ function maskedSoftmaxProgram(rows: number, cols: number): Program {
         for (var c = tid; c < cols; c += ${WORKGROUP}) {
           let v = select(${MASKED}, getScores(row, c) * uniforms.scale, getKeep(keepRow, c) != 0.0);
           setOutputAtCoords(row, c, exp(v - rowMax) / total);
-        }`, MASK_UNIFORMS);
+        }`,
+    MASK_UNIFORMS,
+  );
 }
 
 /** d scores = y·(dy − Σ dy·y)·scale·keep: softmax's gradient through the mask and the 1/√D scale. */
 function maskedSoftmaxGradProgram(rows: number, cols: number): Program {
-  return rowReduce('lora-studio-masked-softmax-grad', ['y', 'dy', 'keep'], rows, cols, `${MASKED_SCORE}
+  return rowReduce(
+    'lora-studio-masked-softmax-grad',
+    ['y', 'dy', 'keep'],
+    rows,
+    cols,
+    `${MASKED_SCORE}
         var dot = 0.0;
         for (var c = tid; c < cols; c += ${WORKGROUP}) { dot += getDy(row, c) * getY(row, c); }
         let total = reduceRow(tid, vec2<f32>(dot, 0.0)).x;
         for (var c = tid; c < cols; c += ${WORKGROUP}) {
           let k = select(0.0, uniforms.scale, getKeep(keepRow, c) != 0.0);
           setOutputAtCoords(row, c, getY(row, c) * (getDy(row, c) - total) * k);
-        }`, MASK_UNIFORMS);
+        }`,
+    MASK_UNIFORMS,
+  );
 }
 
 const MASK_UNIFORMS = 'scale : f32, time : i32, rowsPerBatch : i32, keepBatched : i32,';

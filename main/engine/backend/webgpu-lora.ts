@@ -20,7 +20,16 @@ export function fusedLoraFits(r: number, out: number): boolean {
   return out % 4 === 0 && r <= MAX_LORA_RANK;
 }
 
-function program(name: string, r: number, inputs: string[], components: number[], outputShape: number[], outputComponent: number, dispatch: [number, number, number], body: string): WebGpuProgram {
+function program(
+  name: string,
+  r: number,
+  inputs: string[],
+  components: number[],
+  outputShape: number[],
+  outputComponent: number,
+  dispatch: [number, number, number],
+  body: string,
+): WebGpuProgram {
   return {
     variableNames: inputs,
     variableComponents: components,
@@ -42,7 +51,15 @@ function program(name: string, r: number, inputs: string[], components: number[]
 /** y [N, out] = base + scale·u·Bᵀ: a thread makes a 4-row × vec4 tile, reading each vec4 of Bᵀ once for 4 rows. */
 function forwardProgram(n: number, r: number, out: number): WebGpuProgram {
   const cols4 = out / 4;
-  return program('lora-studio-lora-up', r, ['Base', 'U', 'BT'], [4, 1, 4], [n, out], 4, [Math.ceil(cols4 / WORKGROUP), Math.ceil(n / ROWS_PER_THREAD), 1], `
+  return program(
+    'lora-studio-lora-up',
+    r,
+    ['Base', 'U', 'BT'],
+    [4, 1, 4],
+    [n, out],
+    4,
+    [Math.ceil(cols4 / WORKGROUP), Math.ceil(n / ROWS_PER_THREAD), 1],
+    `
         let o4 = i32(globalId.x);
         let n0 = i32(globalId.y) * ${ROWS_PER_THREAD};
         let rows = uniforms.outShape[0];
@@ -58,12 +75,21 @@ function forwardProgram(n: number, r: number, out: number): WebGpuProgram {
         for (var i = 0; i < ${ROWS_PER_THREAD}; i++) {
           let n = n0 + i;
           if (n < rows) { result[n * cols4 + o4] = Base[n * cols4 + o4] + uniforms.scale * acc[i]; }
-        }`);
+        }`,
+  );
 }
 
 /** du [N, r] = scale·dy·B: a thread per (n, k), a dot product of dy's row and Bᵀ's row k, vec4 at a time. */
 function duProgram(n: number, r: number): WebGpuProgram {
-  return program('lora-studio-lora-du', r, ['Dy', 'BT'], [4, 4], [n, r], 1, [Math.ceil((n * r) / WORKGROUP), 1, 1], `
+  return program(
+    'lora-studio-lora-du',
+    r,
+    ['Dy', 'BT'],
+    [4, 4],
+    [n, r],
+    1,
+    [Math.ceil((n * r) / WORKGROUP), 1, 1],
+    `
         let index = i32(globalId.x);
         let rows = uniforms.outShape[0];
         if (index >= rows * R) { return; }
@@ -72,13 +98,22 @@ function duProgram(n: number, r: number): WebGpuProgram {
         let cols4 = uniforms.dyShape[1] / 4;
         var acc = 0.0;
         for (var o4 = 0; o4 < cols4; o4++) { acc += dot(Dy[row * cols4 + o4], BT[k * cols4 + o4]); }
-        result[index] = uniforms.scale * acc;`);
+        result[index] = uniforms.scale * acc;`,
+  );
 }
 
 /** dBᵀ [r, out] = scale·uᵀ·dy: a thread per (k, vec4 of columns), summing over the N rows. */
 function dbProgram(r: number, out: number): WebGpuProgram {
   const cols4 = out / 4;
-  return program('lora-studio-lora-db', r, ['U', 'Dy'], [1, 4], [r, out], 4, [Math.ceil(cols4 / WORKGROUP), r, 1], `
+  return program(
+    'lora-studio-lora-db',
+    r,
+    ['U', 'Dy'],
+    [1, 4],
+    [r, out],
+    4,
+    [Math.ceil(cols4 / WORKGROUP), r, 1],
+    `
         let o4 = i32(globalId.x);
         let k = i32(globalId.y);
         let cols4 = uniforms.outShape[1] / 4;
@@ -86,7 +121,8 @@ function dbProgram(r: number, out: number): WebGpuProgram {
         let rows = uniforms.dyShape[0];
         var acc = vec4<f32>(0.0);
         for (var row = 0; row < rows; row++) { acc += U[row * R + k] * Dy[row * cols4 + o4]; }
-        result[k * cols4 + o4] = uniforms.scale * acc;`);
+        result[k * cols4 + o4] = uniforms.scale * acc;`,
+  );
 }
 
 /**

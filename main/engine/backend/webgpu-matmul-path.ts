@@ -6,7 +6,14 @@ import * as tf from '@tensorflow/tfjs';
 import { StudioError } from '../errors.ts';
 import { storeMatrix, type BaseDtype } from '../model/block-quant.ts';
 import { backendInfo } from './index.ts';
-import { disposePacked, packForGpu, subgroupProduct, tiledProduct, useSubgroupMatrices, type GpuPackedMatrix } from './webgpu-packed-matmul.ts';
+import {
+  disposePacked,
+  packForGpu,
+  subgroupProduct,
+  tiledProduct,
+  useSubgroupMatrices,
+  type GpuPackedMatrix,
+} from './webgpu-packed-matmul.ts';
 import { chooseSubgroupSetup, subgroupCandidates, type SubgroupMatrixConfigLike, type SubgroupSetup } from './webgpu-subgroup-matmul.ts';
 import type { MatmulDirection } from './webgpu-tiled-matmul.ts';
 import { currentGpu, matmulChoice } from './webgpu.ts';
@@ -46,7 +53,11 @@ const SELF_TEST_CASES: [number, number, number, BaseDtype][] = [
  * Run `candidate` and `reference` on the self-test products (forward and backward each) and report the worst
  * relative difference; `ok` when it is within the tolerance (and finite).
  */
-export async function compareKernels(candidate: Product, reference: Product = tiledProduct, tolerance = SELF_TEST_TOLERANCE): Promise<{ ok: boolean; maxDiff: number; worst: string }> {
+export async function compareKernels(
+  candidate: Product,
+  reference: Product = tiledProduct,
+  tolerance = SELF_TEST_TOLERANCE,
+): Promise<{ ok: boolean; maxDiff: number; worst: string }> {
   let maxDiff = 0;
   let worst = '';
   for (const [n, rows, cols, dtype] of SELF_TEST_CASES) {
@@ -76,12 +87,21 @@ export async function selectMatmulPath(): Promise<MatmulPath> {
   if (backendInfo()?.name !== 'webgpu') return (selected = { kernel: 'tfjs', reason: 'not on WebGPU' });
   if (choice === 'tiled') return (selected = { kernel: 'tiled', reason: 'LORA_STUDIO_MATMUL=tiled' });
   const refuse = (why: string) => {
-    if (choice === 'subgroup-matrix') throw new StudioError(`LORA_STUDIO_MATMUL=subgroup-matrix, but ${why}; use auto or tiled`, undefined, 'webgpu/subgroup-matrix-unavailable');
+    if (choice === 'subgroup-matrix')
+      throw new StudioError(
+        `LORA_STUDIO_MATMUL=subgroup-matrix, but ${why}; use auto or tiled`,
+        undefined,
+        'webgpu/subgroup-matrix-unavailable',
+      );
     return (selected = { kernel: 'tiled', reason: `subgroup matrices not used: ${why}` });
   };
   const gpu = currentGpu();
   if (!gpu) return refuse('the WebGPU device was not made by this process');
-  const info = gpu.adapter.info as GPUAdapterInfo & { subgroupMatrixConfigs?: SubgroupMatrixConfigLike[]; subgroupMinSize?: number; subgroupMaxSize?: number };
+  const info = gpu.adapter.info as GPUAdapterInfo & {
+    subgroupMatrixConfigs?: SubgroupMatrixConfigLike[];
+    subgroupMinSize?: number;
+    subgroupMaxSize?: number;
+  };
   const chosen = chooseSubgroupSetup(gpu.device.features as ReadonlySet<string>, info.subgroupMatrixConfigs, info.subgroupMaxSize);
   if ('reason' in chosen) return refuse(chosen.reason);
   // The larger workgroup first; a failure there (e.g. subgroups not laid out as assumed) still lets one subgroup try.
@@ -91,11 +111,16 @@ export async function selectMatmulPath(): Promise<MatmulPath> {
     const test = await selfTest(gpu.device, setup);
     const diff = test.maxDiff.toExponential(2);
     if (test.error) failures.push(`with ${config} the self-test's kernels did not compile or run (${test.error})`);
-    else if (!test.ok) failures.push(`self-test failed with ${config} (max relative difference ${diff} on ${test.worst}, over ${SELF_TEST_TOLERANCE})`);
+    else if (!test.ok)
+      failures.push(`self-test failed with ${config} (max relative difference ${diff} on ${test.worst}, over ${SELF_TEST_TOLERANCE})`);
     else {
       useSubgroupMatrices(setup);
       const earlier = failures.length ? `; ${failures.join('; ')}` : '';
-      return (selected = { kernel: 'subgroup-matrix', reason: `self-test passed (max relative difference ${diff}) with config ${config}${earlier}`, selfTestMaxDiff: test.maxDiff });
+      return (selected = {
+        kernel: 'subgroup-matrix',
+        reason: `self-test passed (max relative difference ${diff}) with config ${config}${earlier}`,
+        selfTestMaxDiff: test.maxDiff,
+      });
     }
   }
   return refuse(failures.join('; '));

@@ -32,7 +32,12 @@ const MAX_ELEMENTS = 2 ** 31 - 1;
 export function packForGpu(stored: StoredMatrix, maxBindingBytes = currentAdapter()?.limits.maxStorageBufferBindingSize): GpuPackedMatrix {
   const { dtype, rows, cols } = stored;
   const what = `a ${rows}×${cols} ${dtype} frozen matrix`;
-  if (rows * cols > MAX_ELEMENTS) throw new StudioError(`${what} has ${rows * cols} elements; the WebGPU kernels index at most ${MAX_ELEMENTS}`, undefined, 'webgpu/matrix-too-large');
+  if (rows * cols > MAX_ELEMENTS)
+    throw new StudioError(
+      `${what} has ${rows * cols} elements; the WebGPU kernels index at most ${MAX_ELEMENTS}`,
+      undefined,
+      'webgpu/matrix-too-large',
+    );
   const data = storedData(stored);
   const limit = maxBindingBytes;
   const bytes = Math.ceil(data.byteLength / 4) * 4;
@@ -97,7 +102,13 @@ export function tiledProduct(a: tf.Tensor2D, m: GpuPackedMatrix, direction: Matm
  * f16's smallest normal (6e-5), which would otherwise flush to zero, as loss scaling avoids in mixed precision.
  * `emulate`: the same kernel on a software stand-in for the matrix builtins (tests on adapters without them).
  */
-export function subgroupProduct(a: tf.Tensor2D, m: GpuPackedMatrix, direction: MatmulDirection, setup: SubgroupSetup, emulate = false): tf.Tensor2D {
+export function subgroupProduct(
+  a: tf.Tensor2D,
+  m: GpuPackedMatrix,
+  direction: MatmulDirection,
+  setup: SubgroupSetup,
+  emulate = false,
+): tf.Tensor2D {
   checkInner(a, m, direction);
   const rowScale = tf.max(tf.abs(a), 1) as tf.Tensor1D; // [n]
   const program = subgroupMatmulProgram(a.shape[0], m, direction, setup, emulate);
@@ -109,7 +120,11 @@ export function subgroupProduct(a: tf.Tensor2D, m: GpuPackedMatrix, direction: M
 function checkInner(a: tf.Tensor2D, m: GpuPackedMatrix, direction: MatmulDirection): void {
   const { inner } = productShape(m, direction);
   if (a.shape[1] !== inner) {
-    throw new StudioError(`packed matmul (${direction}): input is ${a.shape.join('×')} but W is ${m.rows}×${m.cols} (inner size ${inner})`, undefined, 'webgpu/matmul-shape');
+    throw new StudioError(
+      `packed matmul (${direction}): input is ${a.shape.join('×')} but W is ${m.rows}×${m.cols} (inner size ${inner})`,
+      undefined,
+      'webgpu/matmul-shape',
+    );
   }
 }
 

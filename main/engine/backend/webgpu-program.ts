@@ -31,7 +31,9 @@ interface WebGpuBackendLike {
 /** Run one of our kernels on the current (tfjs-backend-webgpu) backend; its f32 output as a tensor. */
 export function runProgram<T extends tf.Tensor = tf.Tensor>(program: WebGpuProgram, inputs: tf.Tensor[], uniforms?: ProgramUniform[]): T {
   const backend = tf.backend() as unknown as WebGpuBackendLike;
-  const info = program.enables ? withEnables(backend, program.enables, () => backend.runWebGPUProgram(program, inputs, 'float32', uniforms)) : backend.runWebGPUProgram(program, inputs, 'float32', uniforms);
+  const info = program.enables
+    ? withEnables(backend, program.enables, () => backend.runWebGPUProgram(program, inputs, 'float32', uniforms))
+    : backend.runWebGPUProgram(program, inputs, 'float32', uniforms);
   return tf.engine().makeTensorFromTensorInfo(info) as T;
 }
 

@@ -42,7 +42,11 @@ function ropeProgram(name: string, outputShape: number[], inputs: string[], body
 
 /** out [B, H, T, D] from x [B·T, H·D]: thread per output element. */
 function forwardProgram(B: number, H: number, T: number, D: number): WebGpuProgram {
-  return ropeProgram('lora-studio-rope', [B, H, T, D], ['X', 'Cos', 'Sin'], `
+  return ropeProgram(
+    'lora-studio-rope',
+    [B, H, T, D],
+    ['X', 'Cos', 'Sin'],
+    `
         let d = index % dim;
         let t = (index / dim) % time;
         let heads = uniforms.xShape[1] / dim;
@@ -50,12 +54,17 @@ function forwardProgram(B: number, H: number, T: number, D: number): WebGpuProgr
         let b = index / (dim * time * heads);
         let src = (b * time + t) * uniforms.xShape[1] + h * dim; // row b·T + t, column h·D of x
         let p = partner(d, dim);
-        result[index] = X[src + d] * Cos[t * dim + d] + rotationSign(d, dim) * X[src + p] * Sin[t * dim + d];`);
+        result[index] = X[src + d] * Cos[t * dim + d] + rotationSign(d, dim) * X[src + p] * Sin[t * dim + d];`,
+  );
 }
 
 /** dx [B·T, H·D] from dy [B, H, T, D]: thread per element of dx. */
 function backwardProgram(rows: number, cols: number): WebGpuProgram {
-  return ropeProgram('lora-studio-rope-grad', [rows, cols], ['Dy', 'Cos', 'Sin'], `
+  return ropeProgram(
+    'lora-studio-rope-grad',
+    [rows, cols],
+    ['Dy', 'Cos', 'Sin'],
+    `
         let d = index % dim;
         let h = (index % uniforms.outShape[1]) / dim;
         let r = index / uniforms.outShape[1];
@@ -64,7 +73,8 @@ function backwardProgram(rows: number, cols: number): WebGpuProgram {
         let heads = uniforms.outShape[1] / dim;
         let src = ((b * heads + h) * time + t) * dim; // dy[b, h, t, :]
         let p = partner(d, dim);
-        result[index] = Dy[src + d] * Cos[t * dim + d] - rotationSign(d, dim) * Dy[src + p] * Sin[t * dim + p];`);
+        result[index] = Dy[src + d] * Cos[t * dim + d] - rotationSign(d, dim) * Dy[src + p] * Sin[t * dim + p];`,
+  );
 }
 
 /**

@@ -60,10 +60,13 @@ export function chooseSubgroupSetup(
   const missing = SUBGROUP_MATRIX_FEATURES.filter((f) => !has(f));
   if (missing.length) return { reason: `the adapter lacks ${missing.join(', ')}` };
   const all = configs ?? [];
-  const usable = all.filter((c) => c.componentType === 'f16' && c.resultComponentType === 'f32').sort((a, b) => b.M * b.N * b.K - a.M * a.N * a.K);
+  const usable = all
+    .filter((c) => c.componentType === 'f16' && c.resultComponentType === 'f32')
+    .sort((a, b) => b.M * b.N * b.K - a.M * a.N * a.K);
   const list = all.map((c) => `${c.componentType}→${c.resultComponentType} ${c.M}×${c.N}×${c.K}`).join(', ') || 'none';
   if (!usable.length) return { reason: `no usable subgroup-matrix config (f16 → f32) among the adapter's: ${list}` };
-  if (!subgroupMaxSize || subgroupMaxSize > 256) return { reason: `unusable subgroup size (subgroupMaxSize ${subgroupMaxSize ?? 'not reported'})` };
+  if (!subgroupMaxSize || subgroupMaxSize > 256)
+    return { reason: `unusable subgroup size (subgroupMaxSize ${subgroupMaxSize ?? 'not reported'})` };
   const { M, N, K } = usable[0];
   return { setup: { M, N, K, subgroupSize: subgroupMaxSize, subgroups: 1 } };
 }
@@ -78,9 +81,16 @@ export function subgroupWorkgroupBytes(s: SubgroupSetup): number {
  * The setups to try, best first: four subgroups a workgroup where the subgroup size is fixed and the device allows the
  * workgroup (invocations, workgroup memory), then one.
  */
-export function subgroupCandidates(base: SubgroupSetup, subgroupMinSize: number | undefined, limits: { maxComputeWorkgroupStorageSize: number; maxComputeInvocationsPerWorkgroup: number }): SubgroupSetup[] {
+export function subgroupCandidates(
+  base: SubgroupSetup,
+  subgroupMinSize: number | undefined,
+  limits: { maxComputeWorkgroupStorageSize: number; maxComputeInvocationsPerWorkgroup: number },
+): SubgroupSetup[] {
   const four: SubgroupSetup = { ...base, subgroups: 4 };
-  const fits = subgroupMinSize === base.subgroupSize && subgroupWorkgroupBytes(four) <= limits.maxComputeWorkgroupStorageSize && 4 * base.subgroupSize <= limits.maxComputeInvocationsPerWorkgroup;
+  const fits =
+    subgroupMinSize === base.subgroupSize &&
+    subgroupWorkgroupBytes(four) <= limits.maxComputeWorkgroupStorageSize &&
+    4 * base.subgroupSize <= limits.maxComputeInvocationsPerWorkgroup;
   return fits ? [four, { ...base, subgroups: 1 }] : [{ ...base, subgroups: 1 }];
 }
 
@@ -123,14 +133,21 @@ function nativeOps(s: SubgroupSetup): MatrixOps {
     toStaged: (x) => `f16(${x})`,
     result: `subgroup_matrix_result<f32, ${s.N}, ${s.M}>`,
     loadLeft: (offset, stride) => `subgroupMatrixLoad<${left}, row_major>(&As, ${offset}, ${stride}u)`,
-    loadRight: (offset, stride, colMajor) => `subgroupMatrixLoad<${right}, ${colMajor ? 'col_major' : 'row_major'}>(&Bs, ${offset}, ${stride}u)`,
+    loadRight: (offset, stride, colMajor) =>
+      `subgroupMatrixLoad<${right}, ${colMajor ? 'col_major' : 'row_major'}>(&Bs, ${offset}, ${stride}u)`,
     mma: (l, r, acc) => `subgroupMatrixMultiplyAccumulate(${l}, ${r}, ${acc})`,
     store: (offset, acc, stride) => `subgroupMatrixStore<row_major>(&Cs, ${offset}, ${acc}, ${stride}u)`,
   };
 }
 
 /** Inputs: A [n, inner] f32, R [n] (absmax of each row of A), W, S (quantized modes). `emulate`: see MatrixOps. */
-export function subgroupMatmulProgram(n: number, m: PackedShape, direction: MatmulDirection, s: SubgroupSetup, emulate = false): WebGpuProgram {
+export function subgroupMatmulProgram(
+  n: number,
+  m: PackedShape,
+  direction: MatmulDirection,
+  s: SubgroupSetup,
+  emulate = false,
+): WebGpuProgram {
   const { width } = productShape(m, direction);
   const { bm, bn, threads } = tileSizes(s);
   const ops = emulate ? emulatedOps(s) : nativeOps(s);

@@ -58,7 +58,10 @@ export function tiledMatmulProgram(n: number, m: PackedShape, direction: MatmulD
 }
 
 /** Uniform values for tiledMatmulProgram (and the subgroup-matrix program, which shares them). */
-export const shapeUniforms = (m: PackedShape) => [{ type: 'int32' as const, data: [m.rows] }, { type: 'int32' as const, data: [m.cols] }];
+export const shapeUniforms = (m: PackedShape) => [
+  { type: 'int32' as const, data: [m.rows] },
+  { type: 'int32' as const, data: [m.cols] },
+];
 
 function tiledSource(dtype: BaseDtype, direction: MatmulDirection, vec: boolean): string {
   // A tile [BM][BK]: thread t stages row t / 4, inner offset 4·(t % 4).
@@ -74,9 +77,11 @@ function tiledSource(dtype: BaseDtype, direction: MatmulDirection, vec: boolean)
           let row = n0 + j;
           let k = k0 + kk;
           var w = vec4<f32>(0.0);
-          ${vec
-            ? `if (row < uniforms.rows && k < uniforms.cols) { w = loadW4(row * uniforms.cols + k); }`
-            : `for (var e = 0; e < 4; e = e + 1) { if (row < uniforms.rows && k + e < uniforms.cols) { w[e] = loadW(row * uniforms.cols + k + e); } }`}
+          ${
+            vec
+              ? `if (row < uniforms.rows && k < uniforms.cols) { w = loadW4(row * uniforms.cols + k); }`
+              : `for (var e = 0; e < 4; e = e + 1) { if (row < uniforms.rows && k + e < uniforms.cols) { w[e] = loadW(row * uniforms.cols + k + e); } }`
+          }
           for (var e = 0; e < 4; e = e + 1) { Bs[kk + e][j >> 2][j & 3] = w[e]; }
         }`
       : `{
@@ -85,9 +90,11 @@ function tiledSource(dtype: BaseDtype, direction: MatmulDirection, vec: boolean)
           let row = k0 + kk;
           let col = n0 + 4 * jq;
           var w = vec4<f32>(0.0);
-          ${vec
-            ? `if (row < uniforms.rows && col < uniforms.cols) { w = loadW4(row * uniforms.cols + col); }`
-            : `for (var e = 0; e < 4; e = e + 1) { if (row < uniforms.rows && col + e < uniforms.cols) { w[e] = loadW(row * uniforms.cols + col + e); } }`}
+          ${
+            vec
+              ? `if (row < uniforms.rows && col < uniforms.cols) { w = loadW4(row * uniforms.cols + col); }`
+              : `for (var e = 0; e < 4; e = e + 1) { if (row < uniforms.rows && col + e < uniforms.cols) { w[e] = loadW(row * uniforms.cols + col + e); } }`
+          }
           Bs[kk][jq] = w;
         }`;
   const rowsOfThread = Array.from({ length: PER_THREAD }, (_, i) => i);

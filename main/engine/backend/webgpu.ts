@@ -48,7 +48,8 @@ async function dawn(kind: AdapterKind): Promise<GPU> {
   if (gpu) return gpu;
   if (kind === 'software' && !process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER_ICD)) process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
   // Vulkan's window-system code complains on stderr when a headless session has no runtime folder; give it a private one.
-  if (process.platform === 'linux' && !process.env.XDG_RUNTIME_DIR) process.env.XDG_RUNTIME_DIR = mkdtempSync(path.join(os.tmpdir(), 'lora-studio-xdg-'));
+  if (process.platform === 'linux' && !process.env.XDG_RUNTIME_DIR)
+    process.env.XDG_RUNTIME_DIR = mkdtempSync(path.join(os.tmpdir(), 'lora-studio-xdg-'));
   let mod: typeof import('webgpu');
   try {
     mod = await import('webgpu');
@@ -111,16 +112,24 @@ export async function findAdapter(kind: AdapterKind): Promise<{ adapter: GPUAdap
     throw new Error(`no hardware adapter (no GPU device in /dev: no /dev/dri/renderD*, /dev/nvidia0 or /dev/dxg${software})`);
   }
   const g = await dawn(kind);
-  const found = kind === 'software' ? await g.requestAdapter({ forceFallbackAdapter: true }) : await g.requestAdapter({ powerPreference: 'high-performance' });
+  const found =
+    kind === 'software'
+      ? await g.requestAdapter({ forceFallbackAdapter: true })
+      : await g.requestAdapter({ powerPreference: 'high-performance' });
   if (!found) {
-    const hint = kind === 'software'
-      ? existsSync(SWIFTSHADER_ICD) ? ` (VK_ICD_FILENAMES=${process.env.VK_ICD_FILENAMES ?? 'unset'}; is libvulkan1 installed?)` : ` (no SwiftShader ICD at ${SWIFTSHADER_ICD}: install chromium, or set VK_ICD_FILENAMES)`
-      : ' (no Vulkan driver for a GPU here; is libvulkan1 and a GPU driver installed?)';
+    const hint =
+      kind === 'software'
+        ? existsSync(SWIFTSHADER_ICD)
+          ? ` (VK_ICD_FILENAMES=${process.env.VK_ICD_FILENAMES ?? 'unset'}; is libvulkan1 installed?)`
+          : ` (no SwiftShader ICD at ${SWIFTSHADER_ICD}: install chromium, or set VK_ICD_FILENAMES)`
+        : ' (no Vulkan driver for a GPU here; is libvulkan1 and a GPU driver installed?)';
     throw new Error(`no ${kind} adapter${hint}`);
   }
   const description = describeAdapter(found);
   if (kind === 'hardware' && description.isFallback) {
-    throw new Error(`no hardware adapter (only ${description.description || 'a fallback adapter'}, a software one; ask for --backend webgpu-software)`);
+    throw new Error(
+      `no hardware adapter (only ${description.description || 'a fallback adapter'}, a software one; ask for --backend webgpu-software)`,
+    );
   }
   return { adapter: found, description };
 }
@@ -135,27 +144,34 @@ export async function registerWebgpuBackend(tf: typeof import('@tensorflow/tfjs'
   if (!nav.gpu) Object.defineProperty(nav, 'gpu', { value: gpu, configurable: true });
   const { WebGPUBackend } = await import('@tensorflow/tfjs-backend-webgpu');
   if (tf.findBackendFactory('webgpu')) tf.removeBackend('webgpu');
-  tf.registerBackend('webgpu', async () => {
-    const l = a.limits;
-    // The same features and limits tfjs's own factory asks for (base.ts in tfjs-backend-webgpu 4.22).
-    // Plus what the subgroup-matrix matmul needs, when the adapter has all of it (webgpu-matmul-path.ts tests it).
-    const subgroupMatrix = matmulChoice() !== 'tiled' && SUBGROUP_MATRIX_FEATURES.every((f) => a.features.has(f)) ? SUBGROUP_MATRIX_FEATURES : [];
-    const requiredFeatures = (['timestamp-query', 'bgra8unorm-storage', ...subgroupMatrix] as GPUFeatureName[]).filter((f) => a.features.has(f));
-    const device = await a.requestDevice({
-      requiredFeatures,
-      requiredLimits: {
-        maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
-        maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
-        maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
-        maxBufferSize: l.maxBufferSize,
-        maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX,
-        maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
-      },
-    });
-    described = describeAdapter(a);
-    made = { adapter: a, device };
-    return new WebGPUBackend(device, a.info);
-  }, 3);
+  tf.registerBackend(
+    'webgpu',
+    async () => {
+      const l = a.limits;
+      // The same features and limits tfjs's own factory asks for (base.ts in tfjs-backend-webgpu 4.22).
+      // Plus what the subgroup-matrix matmul needs, when the adapter has all of it (webgpu-matmul-path.ts tests it).
+      const subgroupMatrix =
+        matmulChoice() !== 'tiled' && SUBGROUP_MATRIX_FEATURES.every((f) => a.features.has(f)) ? SUBGROUP_MATRIX_FEATURES : [];
+      const requiredFeatures = (['timestamp-query', 'bgra8unorm-storage', ...subgroupMatrix] as GPUFeatureName[]).filter((f) =>
+        a.features.has(f),
+      );
+      const device = await a.requestDevice({
+        requiredFeatures,
+        requiredLimits: {
+          maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+          maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
+          maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+          maxBufferSize: l.maxBufferSize,
+          maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX,
+          maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
+        },
+      });
+      described = describeAdapter(a);
+      made = { adapter: a, device };
+      return new WebGPUBackend(device, a.info);
+    },
+    3,
+  );
 }
 
 /** The adapter tfjs-webgpu runs on, once the backend started (undefined otherwise). */

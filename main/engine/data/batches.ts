@@ -108,10 +108,15 @@ export class DataOrder {
     readonly opts: DataOrderOptions,
     cursor: DataCursor = { epoch: 0, microBatch: 0 },
   ) {
-    if (!Number.isInteger(opts.microBatchSize) || opts.microBatchSize < 1) throw new StudioError(`micro_batch_size must be a positive integer, not ${opts.microBatchSize}`, undefined, 'config/micro-batch');
+    if (!Number.isInteger(opts.microBatchSize) || opts.microBatchSize < 1)
+      throw new StudioError(`micro_batch_size must be a positive integer, not ${opts.microBatchSize}`, undefined, 'config/micro-batch');
     if (lengths.length === 0) throw new StudioError('no training examples: every row was held out or skipped', undefined, 'data/empty');
     if (!(cursor.microBatch >= 0 && cursor.microBatch < this.microBatchesPerEpoch && cursor.epoch >= 0)) {
-      throw new StudioError(`data cursor (epoch ${cursor.epoch}, micro-batch ${cursor.microBatch}) is outside the ${this.microBatchesPerEpoch} micro-batches of an epoch (a checkpoint from other data or settings?)`, undefined, 'checkpoint/cursor');
+      throw new StudioError(
+        `data cursor (epoch ${cursor.epoch}, micro-batch ${cursor.microBatch}) is outside the ${this.microBatchesPerEpoch} micro-batches of an epoch (a checkpoint from other data or settings?)`,
+        undefined,
+        'checkpoint/cursor',
+      );
     }
     this.cursorNow = { ...cursor };
   }
@@ -143,7 +148,8 @@ export class DataOrder {
   next(): { epoch: number; microBatch: number; indices: number[] } {
     const { epoch, microBatch } = this.cursorNow;
     const indices = this.indicesAt(epoch, microBatch);
-    this.cursorNow = microBatch + 1 < this.microBatchesPerEpoch ? { epoch, microBatch: microBatch + 1 } : { epoch: epoch + 1, microBatch: 0 };
+    this.cursorNow =
+      microBatch + 1 < this.microBatchesPerEpoch ? { epoch, microBatch: microBatch + 1 } : { epoch: epoch + 1, microBatch: 0 };
     return { epoch, microBatch, indices };
   }
 }
@@ -158,7 +164,10 @@ export class EpochBatches {
     readonly seed: number,
     readonly groupByLength: boolean,
   ) {
-    this.dataOrder = new DataOrder(examples.map((e) => e.inputIds.length), { microBatchSize, seed, groupByLength });
+    this.dataOrder = new DataOrder(
+      examples.map((e) => e.inputIds.length),
+      { microBatchSize, seed, groupByLength },
+    );
   }
 
   get microBatchesPerEpoch(): number {

@@ -10,7 +10,8 @@ export interface AlpacaRow {
   row: number;
 }
 
-export type ProblemReason = 'not valid json' | 'not an object' | 'missing field' | 'not a string' | 'empty output' | 'empty instruction' | 'duplicate' | 'over-long';
+export type ProblemReason =
+  'not valid json' | 'not an object' | 'missing field' | 'not a string' | 'empty output' | 'empty instruction' | 'duplicate' | 'over-long';
 
 export interface RowProblem {
   row: number;
@@ -72,13 +73,25 @@ export function loadAlpacaRows(file: string, opts: { onBadRow?: 'skip' | 'stop' 
       const first = seen.get(key);
       if (first !== undefined) {
         // Kept, as Alpaca-LoRA trains on every row; the report lets the user decide.
-        problems.push({ row, reason: 'duplicate', severity: 'warning', ofRow: first, message: `${where} ${row}: same instruction, input and output as ${where} ${first}` });
+        problems.push({
+          row,
+          reason: 'duplicate',
+          severity: 'warning',
+          ofRow: first,
+          message: `${where} ${row}: same instruction, input and output as ${where} ${first}`,
+        });
       } else seen.set(key, row);
     }
     if (accepted) rows.push(accepted);
-    else if (opts.onBadRow === 'stop') throw new FormatError(`${problems[problems.length - 1].message} (on_bad_rows is 'stop'; fix the row or use 'skip')`, file, 'data/bad-row');
+    else if (opts.onBadRow === 'stop')
+      throw new FormatError(
+        `${problems[problems.length - 1].message} (on_bad_rows is 'stop'; fix the row or use 'skip')`,
+        file,
+        'data/bad-row',
+      );
   }
-  if (rows.length === 0) throw new FormatError(`no usable rows (${problems.length} bad; first: ${problems[0]?.message})`, file, 'data/no-rows');
+  if (rows.length === 0)
+    throw new FormatError(`no usable rows (${problems.length} bad; first: ${problems[0]?.message})`, file, 'data/no-rows');
   return { rows, report: { file, format, total: raw.length, kept: rows.length, problems } };
 }
 
@@ -101,7 +114,11 @@ function parseRows(body: string, file: string): { format: 'json' | 'jsonl'; raw:
     return { format: 'json', raw: (json as unknown[]).map((value, i) => ({ value, row: i + 1 })) };
   }
   if (!trimmed.startsWith('{')) {
-    throw new FormatError('expected a JSON array of rows or JSON lines (one {"instruction", "input", "output"} object per line)', file, 'data/shape');
+    throw new FormatError(
+      'expected a JSON array of rows or JSON lines (one {"instruction", "input", "output"} object per line)',
+      file,
+      'data/shape',
+    );
   }
   let whole: unknown;
   try {
@@ -110,9 +127,15 @@ function parseRows(body: string, file: string): { format: 'json' | 'jsonl'; raw:
     whole = undefined; // several lines: JSON lines
   }
   if (whole && typeof whole === 'object') {
-    const arrays = Object.entries(whole).filter(([, v]) => Array.isArray(v)).map(([k]) => `"${k}"`);
+    const arrays = Object.entries(whole)
+      .filter(([, v]) => Array.isArray(v))
+      .map(([k]) => `"${k}"`);
     if (arrays.length > 0) {
-      throw new FormatError(`a JSON object, not a list of rows; the rows may be under ${arrays.join(', ')}: save them as a top-level JSON array or as JSON lines`, file, 'data/shape');
+      throw new FormatError(
+        `a JSON object, not a list of rows; the rows may be under ${arrays.join(', ')}: save them as a top-level JSON array or as JSON lines`,
+        file,
+        'data/shape',
+      );
     }
     return { format: 'jsonl', raw: [{ value: whole, row: 1 }] };
   }
@@ -142,10 +165,18 @@ function checkRow(value: unknown, row: number, where: string): RowProblem | unde
   }
   for (const field of ['instruction', 'input', 'output'] as const) {
     if (field in v && v[field] !== null && v[field] !== undefined && typeof v[field] !== 'string') {
-      return { row, field, reason: 'not a string', severity: 'error', valueType: typeof v[field], message: `${at}: "${field}" is a ${typeof v[field]}, not a string` };
+      return {
+        row,
+        field,
+        reason: 'not a string',
+        severity: 'error',
+        valueType: typeof v[field],
+        message: `${at}: "${field}" is a ${typeof v[field]}, not a string`,
+      };
     }
   }
-  if ((v.output as string).trim() === '') return { row, field: 'output', reason: 'empty output', severity: 'error', message: `${at}: "output" is empty` };
+  if ((v.output as string).trim() === '')
+    return { row, field: 'output', reason: 'empty output', severity: 'error', message: `${at}: "output" is empty` };
   if ((v.instruction as string).trim() === '') {
     return { row, field: 'instruction', reason: 'empty instruction', severity: 'error', message: `${at}: "instruction" is empty` };
   }

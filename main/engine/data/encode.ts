@@ -29,7 +29,12 @@ export interface EncodedExample {
  * padding=False, i.e. BOS + text cut to cutoff_len (EOS not added by the LLaMA tokenizer); then EOS appended when
  * add_eos_token, the last token is not EOS already, and the cut left room (length < cutoff_len).
  */
-export function tokenizeForTraining(tok: StudioTokenizer, text: string, cutoffLen: number, addEos: boolean): { ids: number[]; fullLength: number } {
+export function tokenizeForTraining(
+  tok: StudioTokenizer,
+  text: string,
+  cutoffLen: number,
+  addEos: boolean,
+): { ids: number[]; fullLength: number } {
   const all = tok.encode(text, { addBos: true, addEos: false });
   const ids = all.slice(0, cutoffLen);
   const eos = tok.eosIds[0];

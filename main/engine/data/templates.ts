@@ -19,7 +19,13 @@ export function formatTemplate(text: string, fields: Record<string, string>): st
       const close = text.indexOf('}', i);
       const name = close < 0 ? undefined : text.slice(i + 1, close);
       if (name === undefined || !(name in fields)) {
-        throw new FormatError(`unknown placeholder ${close < 0 ? 'or unclosed "{"' : `{${name}}`} (only ${Object.keys(fields).map((k) => `{${k}}`).join(' and ')}; write {{ and }} for braces)`, undefined, 'template/placeholder');
+        throw new FormatError(
+          `unknown placeholder ${close < 0 ? 'or unclosed "{"' : `{${name}}`} (only ${Object.keys(fields)
+            .map((k) => `{${k}}`)
+            .join(' and ')}; write {{ and }} for braces)`,
+          undefined,
+          'template/placeholder',
+        );
       }
       out += fields[name];
       i = close + 1;
@@ -93,10 +99,16 @@ export const BUILTIN_TEMPLATES: Record<BuiltinTemplateName, PromptTemplate> = {
 
 /** A built-in template by name, or a template JSON file by path. */
 export function loadTemplate(nameOrFile: string): PromptTemplate {
-  const builtin = (BUILTIN_TEMPLATE_NAMES as readonly string[]).includes(nameOrFile) ? BUILTIN_TEMPLATES[nameOrFile as BuiltinTemplateName] : undefined;
+  const builtin = (BUILTIN_TEMPLATE_NAMES as readonly string[]).includes(nameOrFile)
+    ? BUILTIN_TEMPLATES[nameOrFile as BuiltinTemplateName]
+    : undefined;
   if (builtin) return builtin;
   if (!existsSync(nameOrFile)) {
-    throw new FormatError(`not a built-in template (${BUILTIN_TEMPLATE_NAMES.join(', ')}) nor an existing file`, nameOrFile, 'template/missing');
+    throw new FormatError(
+      `not a built-in template (${BUILTIN_TEMPLATE_NAMES.join(', ')}) nor an existing file`,
+      nameOrFile,
+      'template/missing',
+    );
   }
   let json: unknown;
   try {
@@ -106,7 +118,11 @@ export function loadTemplate(nameOrFile: string): PromptTemplate {
   }
   const r = promptTemplateSchema.safeParse(json);
   if (!r.success) {
-    throw new FormatError(`not a prompt template: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, nameOrFile, 'template/shape');
+    throw new FormatError(
+      `not a prompt template: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      nameOrFile,
+      'template/shape',
+    );
   }
   return r.data;
 }

@@ -38,7 +38,12 @@ export const DEMO_SHAPE: SyntheticShape = {
  * model folder (config.json, model.safetensors written one tensor at a time, tokenizer.json, tokenizer_config.json)
  * with random weights, loaded through the very same path as a downloaded LLaMA. Returns the parameter count.
  */
-export async function writeSyntheticModel(dir: string, shape: SyntheticShape, tokenizer: SyntheticTokenizer, seed = 7): Promise<{ params: number; vocabSize: number }> {
+export async function writeSyntheticModel(
+  dir: string,
+  shape: SyntheticShape,
+  tokenizer: SyntheticTokenizer,
+  seed = 7,
+): Promise<{ params: number; vocabSize: number }> {
   mkdirSync(dir, { recursive: true });
   let tokenizerVocab: number | undefined;
   if ('alphabet' in tokenizer) {

@@ -9,7 +9,14 @@ import { describeProvenance, openExportInput, type ExportInput } from './open-mo
 import { checkExportOutput } from './output-guard.ts';
 import { parseShardSize } from './shard-size.ts';
 import { exportStateDict } from './state-dict.ts';
-import { mergeSettingsSchema, quantizeSettingsSchema, stateDictSettingsSchema, type MergeSettings, type QuantizeSettings, type StateDictSettings } from './export-settings.ts';
+import {
+  mergeSettingsSchema,
+  quantizeSettingsSchema,
+  stateDictSettingsSchema,
+  type MergeSettings,
+  type QuantizeSettings,
+  type StateDictSettings,
+} from './export-settings.ts';
 
 /**
  * The three export commands as plain functions with one zod schema each: the CLI (merge, export-state-dict,
@@ -32,7 +39,12 @@ export interface ExportOutcome {
   report: Record<string, unknown>;
 }
 
-async function withInput<T>(baseDir: string, loraWeights: string | undefined, hooks: ExportHooks, use: (input: ExportInput) => Promise<T>): Promise<T> {
+async function withInput<T>(
+  baseDir: string,
+  loraWeights: string | undefined,
+  hooks: ExportHooks,
+  use: (input: ExportInput) => Promise<T>,
+): Promise<T> {
   const input = await openExportInput(baseDir, loraWeights);
   input.warnings.forEach((w) => hooks.log?.('warn', w));
   try {
@@ -56,10 +68,29 @@ const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 export async function runMerge(raw: MergeSettings, hooks: ExportHooks = {}): Promise<ExportOutcome> {
   const o = parseSettings(mergeSettingsSchema, raw, 'merge settings');
   const maxShardSize = parseShardSize(o.max_shard_size);
-  await checkExportOutput({ output: o.output_dir, flag: 'output_dir', kind: 'folder', baseModel: o.base_model, loraWeights: o.lora_weights });
+  await checkExportOutput({
+    output: o.output_dir,
+    flag: 'output_dir',
+    kind: 'folder',
+    baseModel: o.base_model,
+    loraWeights: o.lora_weights,
+  });
   return withInput(o.base_model, o.lora_weights, hooks, async (input) => {
-    const r = await exportHfCheckpoint({ source: input.source, config: input.config, baseDir: o.base_model, outDir: o.output_dir, maxShardSize, dtype: o.dtype, onProgress: hooks.onProgress });
-    const report = { kind: 'hf-checkpoint', ...r, base: input.base, checks: ['every shard reopened by the spec-checking safetensors reader', 'index total_size equals the tensors written'] };
+    const r = await exportHfCheckpoint({
+      source: input.source,
+      config: input.config,
+      baseDir: o.base_model,
+      outDir: o.output_dir,
+      maxShardSize,
+      dtype: o.dtype,
+      onProgress: hooks.onProgress,
+    });
+    const report = {
+      kind: 'hf-checkpoint',
+      ...r,
+      base: input.base,
+      checks: ['every shard reopened by the spec-checking safetensors reader', 'index total_size equals the tensors written'],
+    };
     return {
       kind: 'hf-checkpoint',
       output: path.resolve(o.output_dir),
@@ -73,9 +104,21 @@ export async function runMerge(raw: MergeSettings, hooks: ExportHooks = {}): Pro
 /** Meta's original layout (params.json + consolidated.00.safetensors), adapter merged when given. */
 export async function runStateDict(raw: StateDictSettings, hooks: ExportHooks = {}): Promise<ExportOutcome> {
   const o = parseSettings(stateDictSettingsSchema, raw, 'state dict settings');
-  await checkExportOutput({ output: o.output_dir, flag: 'output_dir', kind: 'folder', baseModel: o.base_model, loraWeights: o.lora_weights });
+  await checkExportOutput({
+    output: o.output_dir,
+    flag: 'output_dir',
+    kind: 'folder',
+    baseModel: o.base_model,
+    loraWeights: o.lora_weights,
+  });
   return withInput(o.base_model, o.lora_weights, hooks, async (input) => {
-    const r = await exportStateDict({ source: input.source, config: input.config, outDir: o.output_dir, dtype: o.dtype, onProgress: hooks.onProgress });
+    const r = await exportStateDict({
+      source: input.source,
+      config: input.config,
+      outDir: o.output_dir,
+      dtype: o.dtype,
+      onProgress: hooks.onProgress,
+    });
     const report = { kind: 'state-dict', ...r, base: input.base, load: 'safetensors.torch.load_file("consolidated.00.safetensors")' };
     return {
       kind: 'state-dict',
@@ -97,9 +140,15 @@ export async function runQuantize(raw: QuantizeSettings, hooks: ExportHooks = {}
   return withInput(baseDir, o.lora_weights, hooks, async (input) => {
     if (o.format === 'int8') {
       const r = await exportInt8({ source: input.source, config: input.config, baseDir, outDir: o.output, onProgress: hooks.onProgress });
-      for (const e of r.errors) hooks.log?.('info', `${e.name.padEnd(48)} max |err| ${e.maxAbs.toExponential(2)}  mean |err| ${e.meanAbs.toExponential(2)}`);
+      for (const e of r.errors)
+        hooks.log?.('info', `${e.name.padEnd(48)} max |err| ${e.maxAbs.toExponential(2)}  mean |err| ${e.meanAbs.toExponential(2)}`);
       const worst = r.errors.reduce((m, e) => Math.max(m, e.maxAbs), 0);
-      const report = { kind: 'int8', base: input.base, errors: r.errors, checks: [`dequantized weights within ${r.worstStepFraction.toFixed(3)} of a step of the originals (bound 0.5)`] };
+      const report = {
+        kind: 'int8',
+        base: input.base,
+        errors: r.errors,
+        checks: [`dequantized weights within ${r.worstStepFraction.toFixed(3)} of a step of the originals (bound 0.5)`],
+      };
       return {
         kind: 'int8',
         output: path.resolve(o.output),
@@ -109,11 +158,30 @@ export async function runQuantize(raw: QuantizeSettings, hooks: ExportHooks = {}
       };
     }
     const fileType = o.format.slice('gguf-'.length) as 'q8_0' | 'f16' | 'f32';
-    const r = await exportGgufWithModelfile({ source: input.source, config: input.config, baseDir, outFile: o.output, fileType, template: loadTemplate(o.prompt_template), onProgress: hooks.onProgress });
+    const r = await exportGgufWithModelfile({
+      source: input.source,
+      config: input.config,
+      baseDir,
+      outFile: o.output,
+      fileType,
+      template: loadTemplate(o.prompt_template),
+      onProgress: hooks.onProgress,
+    });
     for (const t of r.report.tensors.filter((x) => x.maxAbsError !== undefined)) {
-      hooks.log?.('info', `${t.name.padEnd(32)} ${t.type.padEnd(5)} max |err| ${t.maxAbsError!.toExponential(2)}  mean |err| ${t.meanAbsError!.toExponential(2)}`);
+      hooks.log?.(
+        'info',
+        `${t.name.padEnd(32)} ${t.type.padEnd(5)} max |err| ${t.maxAbsError!.toExponential(2)}  mean |err| ${t.meanAbsError!.toExponential(2)}`,
+      );
     }
-    const report = { kind: `gguf-${fileType}`, base: input.base, file: o.output, bytes: r.report.bytes, tensors: r.report.tensors, modelfile: r.modelfile, verification: r.verification };
+    const report = {
+      kind: `gguf-${fileType}`,
+      base: input.base,
+      file: o.output,
+      bytes: r.report.bytes,
+      tensors: r.report.tensors,
+      modelfile: r.modelfile,
+      verification: r.verification,
+    };
     return {
       kind: `gguf-${fileType}`,
       output: path.resolve(o.output),

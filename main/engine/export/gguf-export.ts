@@ -38,7 +38,8 @@ export interface GgufVerification {
  */
 export async function verifyGguf(file: string, expectedTensors: number): Promise<GgufVerification> {
   const { tensorInfos } = await gguf(file, { allowLocalFile: true });
-  if (tensorInfos.length !== expectedTensors) throw new Error(`${file}: @huggingface/gguf sees ${tensorInfos.length} tensors, ${expectedTensors} written`);
+  if (tensorInfos.length !== expectedTensors)
+    throw new Error(`${file}: @huggingface/gguf sees ${tensorInfos.length} tensors, ${expectedTensors} written`);
   const mine = await readGguf(file);
   let llamaCpp: string;
   try {
@@ -71,7 +72,11 @@ export async function exportGgufWithModelfile(opts: {
   template: PromptTemplate;
   onProgress?: ExportProgress;
 }): Promise<{ report: GgufExportReport; modelfile: string; verification: GgufVerification }> {
-  const report = await exportLlamaGguf(opts.source, opts.config, opts.baseDir, opts.outFile, { fileType: opts.fileType, name: path.basename(opts.outFile, '.gguf'), onProgress: opts.onProgress });
+  const report = await exportLlamaGguf(opts.source, opts.config, opts.baseDir, opts.outFile, {
+    fileType: opts.fileType,
+    name: path.basename(opts.outFile, '.gguf'),
+    onProgress: opts.onProgress,
+  });
   const modelfile = modelfilePath(opts.outFile);
   writeFileSync(modelfile, ollamaModelfile(opts.outFile, opts.template));
   const verification = await verifyGguf(opts.outFile, report.tensors.length);

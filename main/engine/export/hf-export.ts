@@ -50,9 +50,15 @@ export async function exportHfCheckpoint(opts: {
 }): Promise<HfExportReport> {
   const { source, config, dtype } = opts;
   const stDtype = SAFETENSORS_DTYPE[dtype];
-  const tensors = exportableTensors(source, config).map((t) => ({ ...t, bytes: t.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[stDtype] }));
+  const tensors = exportableTensors(source, config).map((t) => ({
+    ...t,
+    bytes: t.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[stDtype],
+  }));
   const shards = planShards(tensors, opts.maxShardSize);
-  const names = shards.length === 1 ? ['model.safetensors'] : shards.map((_, i) => `model-${String(i + 1).padStart(5, '0')}-of-${String(shards.length).padStart(5, '0')}.safetensors`);
+  const names =
+    shards.length === 1
+      ? ['model.safetensors']
+      : shards.map((_, i) => `model-${String(i + 1).padStart(5, '0')}-of-${String(shards.length).padStart(5, '0')}.safetensors`);
   let done = 0;
   return withAtomicDir(opts.outDir, async (dir) => {
     const weightMap: Record<string, string> = {};
@@ -73,10 +79,12 @@ export async function exportHfCheckpoint(opts: {
       for (const t of shards[s]) weightMap[t.name] = names[s];
     }
     const totalSize = tensors.reduce((n, t) => n + t.bytes, 0);
-    if (shards.length > 1) writeFileSync(path.join(dir, INDEX_FILE), JSON.stringify({ metadata: { total_size: totalSize }, weight_map: weightMap }, null, 2));
+    if (shards.length > 1)
+      writeFileSync(path.join(dir, INDEX_FILE), JSON.stringify({ metadata: { total_size: totalSize }, weight_map: weightMap }, null, 2));
     writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...config.raw, torch_dtype: TORCH_DTYPE[dtype] }, null, 2));
     writeGenerationConfig(opts.baseDir, dir, config);
-    for (const f of TOKENIZER_FILES) if (existsSync(path.join(opts.baseDir, f))) copyFileSync(path.join(opts.baseDir, f), path.join(dir, f));
+    for (const f of TOKENIZER_FILES)
+      if (existsSync(path.join(opts.baseDir, f))) copyFileSync(path.join(opts.baseDir, f), path.join(dir, f));
     // Reopen with the spec-checking reader (headers, index totals, shard membership) before the folder goes live.
     const check = await openCheckpoint(dir);
     const count = check.list().length;
@@ -96,7 +104,13 @@ export async function exportHfCheckpoint(opts: {
  * A tensor's bytes in the output dtype, a piece of rows at a time (memory holds a piece, not the tensor): untouched
  * tensors already in that dtype pass through raw; f32 output is a view of the f32 values.
  */
-async function* tensorPieces(source: TensorSource, name: string, from: string, to: 'F32' | 'F16' | 'BF16', pieceValues: number): AsyncGenerator<Uint8Array> {
+async function* tensorPieces(
+  source: TensorSource,
+  name: string,
+  from: string,
+  to: 'F32' | 'F16' | 'BF16',
+  pieceValues: number,
+): AsyncGenerator<Uint8Array> {
   const merged = source instanceof MergedSource && source.isMerged(name);
   if (from === to && !merged) {
     yield* rawPieces(source, name, pieceValues);
@@ -112,6 +126,9 @@ export function writeGenerationConfig(baseDir: string, outDir: string, config: L
   if (existsSync(existing)) copyFileSync(existing, path.join(outDir, 'generation_config.json'));
   else {
     const eos = config.eosTokenIds.length === 1 ? config.eosTokenIds[0] : config.eosTokenIds;
-    writeFileSync(path.join(outDir, 'generation_config.json'), JSON.stringify({ bos_token_id: config.bosTokenId, eos_token_id: eos }, null, 2));
+    writeFileSync(
+      path.join(outDir, 'generation_config.json'),
+      JSON.stringify({ bos_token_id: config.bosTokenId, eos_token_id: eos }, null, 2),
+    );
   }
 }

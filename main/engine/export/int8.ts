@@ -39,7 +39,13 @@ const LINEAR = /\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)\.wei
  * quantization_config. Every quantized tensor's error is measured; the file is then reopened and dequantized to
  * check every weight lies within half a quantization step of the original.
  */
-export async function exportInt8(opts: { source: TensorSource; config: LlamaConfig; baseDir: string; outDir: string; onProgress?: ExportProgress }) {
+export async function exportInt8(opts: {
+  source: TensorSource;
+  config: LlamaConfig;
+  baseDir: string;
+  outDir: string;
+  onProgress?: ExportProgress;
+}) {
   const { source, config } = opts;
   const tensors = exportableTensors(source, config);
   const errors: QuantError[] = [];
@@ -71,11 +77,36 @@ export async function exportInt8(opts: { source: TensorSource; config: LlamaConf
       if (LINEAR.test(t.name)) {
         const [rows, cols] = t.shape;
         const base = t.name.slice(0, -'.weight'.length);
-        entries.push({ name: `${base}.weight`, dtype: 'I8', shape: t.shape, data: async () => { const { q } = await quantized(t.name, rows, cols); return new Uint8Array(q.buffer); } });
-        entries.push({ name: `${base}.SCB`, dtype: 'F32', shape: [rows], data: async () => { const { scb } = await quantized(t.name, rows, cols); return new Uint8Array(scb.buffer); } });
+        entries.push({
+          name: `${base}.weight`,
+          dtype: 'I8',
+          shape: t.shape,
+          data: async () => {
+            const { q } = await quantized(t.name, rows, cols);
+            return new Uint8Array(q.buffer);
+          },
+        });
+        entries.push({
+          name: `${base}.SCB`,
+          dtype: 'F32',
+          shape: [rows],
+          data: async () => {
+            const { scb } = await quantized(t.name, rows, cols);
+            return new Uint8Array(scb.buffer);
+          },
+        });
         entries.push({ name: `${base}.weight_format`, dtype: 'U8', shape: [], data: Uint8Array.of(0) });
       } else {
-        entries.push({ name: t.name, dtype: 'F16', shape: t.shape, data: async () => { const b = encodeFromF32(await source.readF32(t.name), 'F16'); opts.onProgress?.(++done, tensors.length, t.name); return b; } });
+        entries.push({
+          name: t.name,
+          dtype: 'F16',
+          shape: t.shape,
+          data: async () => {
+            const b = encodeFromF32(await source.readF32(t.name), 'F16');
+            opts.onProgress?.(++done, tensors.length, t.name);
+            return b;
+          },
+        });
       }
     }
     const file = path.join(dir, 'model.safetensors');
@@ -91,7 +122,8 @@ export async function exportInt8(opts: { source: TensorSource; config: LlamaConf
     };
     writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...config.raw, torch_dtype: 'float16', quantization_config }, null, 2));
     writeGenerationConfig(opts.baseDir, dir, config);
-    for (const f of TOKENIZER_FILES) if (existsSync(path.join(opts.baseDir, f))) copyFileSync(path.join(opts.baseDir, f), path.join(dir, f));
+    for (const f of TOKENIZER_FILES)
+      if (existsSync(path.join(opts.baseDir, f))) copyFileSync(path.join(opts.baseDir, f), path.join(dir, f));
     const worst = await verifyInt8(file, source);
     return { outDir: opts.outDir, errors, worstStepFraction: worst };
   });

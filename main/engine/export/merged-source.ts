@@ -61,7 +61,11 @@ export class MergedSource implements TensorSource {
     if (this.safe) {
       for (let i = 0; i < w.length; i++) {
         if (!Number.isFinite(w[i])) {
-          throw new StudioError(`merging the adapter into ${name} gives ${w[i]} at [${start + Math.floor(i / inF)}, ${i % inF}]; nothing was written`, undefined, 'merge/non-finite');
+          throw new StudioError(
+            `merging the adapter into ${name} gives ${w[i]} at [${start + Math.floor(i / inF)}, ${i % inF}]; nothing was written`,
+            undefined,
+            'merge/non-finite',
+          );
         }
       }
     }

@@ -36,12 +36,21 @@ export async function checkExportOutput(c: ExportOutputCheck): Promise<void> {
   if (c.loraWeights) inputs.push(['lora_weights', adapterFolder(c.loraWeights)]);
   for (const [flag, dir] of inputs) {
     if (isPathInside(out, realish(dir))) {
-      throw new StudioError(`--${c.flag} is inside the ${flag} folder ${dir}; an export never writes into its input. Choose a path outside it`, c.output, 'export/inside-input');
+      throw new StudioError(
+        `--${c.flag} is inside the ${flag} folder ${dir}; an export never writes into its input. Choose a path outside it`,
+        c.output,
+        'export/inside-input',
+      );
     }
   }
   if (c.kind === 'file') {
     for (const f of [c.output, ...(c.beside ?? [])]) {
-      if (existsSync(f)) throw new StudioError(`already exists; --${c.flag} never overwrites a file. Choose another --${c.flag} or remove it`, f, 'export/exists');
+      if (existsSync(f))
+        throw new StudioError(
+          `already exists; --${c.flag} never overwrites a file. Choose another --${c.flag} or remove it`,
+          f,
+          'export/exists',
+        );
     }
     await checkOutputParent(path.dirname(path.resolve(c.output)), c.flag);
   } else {

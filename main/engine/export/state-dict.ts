@@ -14,7 +14,11 @@ export const STATE_DICT_FILE = 'consolidated.00.safetensors';
 
 /** HF tensor name → Meta's original LLaMA name (Alpaca-LoRA's export_state_dict_checkpoint.py). */
 export function metaName(hf: string): string {
-  const fixed: Record<string, string> = { 'model.embed_tokens.weight': 'tok_embeddings.weight', 'model.norm.weight': 'norm.weight', 'lm_head.weight': 'output.weight' };
+  const fixed: Record<string, string> = {
+    'model.embed_tokens.weight': 'tok_embeddings.weight',
+    'model.norm.weight': 'norm.weight',
+    'lm_head.weight': 'output.weight',
+  };
   if (fixed[hf]) return fixed[hf];
   const m = /^model\.layers\.(\d+)\.(.+)\.weight$/.exec(hf);
   const parts: Record<string, string> = {
@@ -38,11 +42,19 @@ export function metaName(hf: string): string {
  * Load it in PyTorch with `safetensors.torch.load_file("consolidated.00.safetensors")` (a dict of tensors, the same
  * keys Meta's `consolidated.00.pth` has).
  */
-export async function exportStateDict(opts: { source: TensorSource; config: LlamaConfig; outDir: string; dtype: ExportDtype; onProgress?: ExportProgress; pieceValues?: number }) {
+export async function exportStateDict(opts: {
+  source: TensorSource;
+  config: LlamaConfig;
+  outDir: string;
+  dtype: ExportDtype;
+  onProgress?: ExportProgress;
+  pieceValues?: number;
+}) {
   const { source, config } = opts;
   const stDtype = ({ f32: 'F32', f16: 'F16', bf16: 'BF16' } as const)[opts.dtype];
   const entries = exportableTensors(source, config).map((t) => ({ hf: t.name, meta: metaName(t.name), shape: t.shape }));
-  if (config.tieWordEmbeddings) entries.push({ hf: 'model.embed_tokens.weight', meta: 'output.weight', shape: [config.vocabSize, config.hiddenSize] });
+  if (config.tieWordEmbeddings)
+    entries.push({ hf: 'model.embed_tokens.weight', meta: 'output.weight', shape: [config.vocabSize, config.hiddenSize] });
   let done = 0;
   return withAtomicDir(opts.outDir, async (dir) => {
     const params = {

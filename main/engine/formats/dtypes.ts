@@ -7,7 +7,18 @@ export const DTYPE_BYTES: Record<DType, number> = { F64: 8, F32: 4, F16: 2, BF16
  * dtypes the safetensors spec defines that the engine does not read (FP8 checkpoints, unsigned ints, sub-byte
  * MX types). A file using them is valid but unsupported: readers say so instead of calling it corrupt.
  */
-export const SPEC_ONLY_DTYPES: ReadonlySet<string> = new Set(['U16', 'U32', 'U64', 'C64', 'F8_E4M3', 'F8_E5M2', 'F8_E8M0', 'F4', 'F6_E2M3', 'F6_E3M2']);
+export const SPEC_ONLY_DTYPES: ReadonlySet<string> = new Set([
+  'U16',
+  'U32',
+  'U64',
+  'C64',
+  'F8_E4M3',
+  'F8_E5M2',
+  'F8_E8M0',
+  'F4',
+  'F6_E2M3',
+  'F6_E3M2',
+]);
 
 export function isDType(s: string): s is DType {
   return Object.hasOwn(DTYPE_BYTES, s);
@@ -47,7 +58,7 @@ export function f32BitsToF16Bits(x: number): number {
   const sign = (x >>> 16) & 0x8000;
   const exp = (x >>> 23) & 0xff;
   let mant = x & 0x7fffff;
-  if (exp === 0xff) return mant === 0 ? sign | 0x7c00 : sign | 0x7c00 | (mant >>> 13) | ((mant >>> 13) === 0 ? 0x200 : 0);
+  if (exp === 0xff) return mant === 0 ? sign | 0x7c00 : sign | 0x7c00 | (mant >>> 13) | (mant >>> 13 === 0 ? 0x200 : 0);
   const e = exp - 112; // rebias 127 → 15
   if (e >= 31) return sign | 0x7c00; // too large: inf
   if (e <= 0) {
@@ -139,7 +150,10 @@ export function f32ArrayToF16(values: Float32Array): Uint16Array {
   for (let i = 0; i < words.length; i++) {
     const x = words[i];
     const a = x & 0x7fffffff;
-    out[i] = (a - 0x38800000) >>> 0 < 0x477ff000 - 0x38800000 ? ((x >>> 16) & 0x8000) | ((a - 0x38000000 + 0xfff + ((a >>> 13) & 1)) >>> 13) : f32BitsToF16Bits(x);
+    out[i] =
+      (a - 0x38800000) >>> 0 < 0x477ff000 - 0x38800000
+        ? ((x >>> 16) & 0x8000) | ((a - 0x38000000 + 0xfff + ((a >>> 13) & 1)) >>> 13)
+        : f32BitsToF16Bits(x);
   }
   return out;
 }

@@ -30,7 +30,11 @@ export interface GgufExportReport {
 
 /** HF tensor name → llama.cpp GGUF name. */
 export function ggufTensorName(hf: string): string {
-  const fixed: Record<string, string> = { 'model.embed_tokens.weight': 'token_embd.weight', 'model.norm.weight': 'output_norm.weight', 'lm_head.weight': 'output.weight' };
+  const fixed: Record<string, string> = {
+    'model.embed_tokens.weight': 'token_embd.weight',
+    'model.norm.weight': 'output_norm.weight',
+    'lm_head.weight': 'output.weight',
+  };
   if (fixed[hf]) return fixed[hf];
   const m = /^model\.layers\.(\d+)\.(.+)\.weight$/.exec(hf);
   const parts: Record<string, string> = {
@@ -62,7 +66,13 @@ export function permuteToRotateHalf(w: Float32Array, rows: number, cols: number,
 }
 
 /** Row h·D + j·D/2 + i (rotate-half) ↔ row h·D + 2i + j (interleaved), for each head h, i < D/2, j ∈ {0, 1}. */
-function moveRopeRows(w: Float32Array, rows: number, cols: number, heads: number, direction: 'to-interleaved' | 'to-rotate-half'): Float32Array {
+function moveRopeRows(
+  w: Float32Array,
+  rows: number,
+  cols: number,
+  heads: number,
+  direction: 'to-interleaved' | 'to-rotate-half',
+): Float32Array {
   const out = new Float32Array(w.length);
   const headDim = rows / heads;
   const half = headDim / 2;
@@ -127,7 +137,10 @@ export async function exportLlamaGguf(
     pieceValues?: number;
   },
 ): Promise<GgufExportReport> {
-  const kvs = [...llamaKvs(config, opts.fileType, opts.name ?? path.basename(tokenizerDir)), ...ggufTokenizerMetadata(tokenizerDir, config.vocabSize)];
+  const kvs = [
+    ...llamaKvs(config, opts.fileType, opts.name ?? path.basename(tokenizerDir)),
+    ...ggufTokenizerMetadata(tokenizerDir, config.vocabSize),
+  ];
   const has = (key: string) => kvs.some(([k]) => k === key);
   if (opts.chatTemplate !== undefined) {
     // The caller's template wins over tokenizer_config.json's.
@@ -136,19 +149,39 @@ export async function exportLlamaGguf(
     kvs.push(['tokenizer.chat_template', str(opts.chatTemplate)]);
   }
   // Special ids the tokenizer files do not name come from config.json.
-  if (!has('tokenizer.ggml.bos_token_id') && config.bosTokenId !== undefined) kvs.push(['tokenizer.ggml.bos_token_id', u32(config.bosTokenId)]);
-  if (!has('tokenizer.ggml.eos_token_id') && config.eosTokenIds.length > 0) kvs.push(['tokenizer.ggml.eos_token_id', u32(config.eosTokenIds[0])]);
+  if (!has('tokenizer.ggml.bos_token_id') && config.bosTokenId !== undefined)
+    kvs.push(['tokenizer.ggml.bos_token_id', u32(config.bosTokenId)]);
+  if (!has('tokenizer.ggml.eos_token_id') && config.eosTokenIds.length > 0)
+    kvs.push(['tokenizer.ggml.eos_token_id', u32(config.eosTokenIds[0])]);
   const required = ['model.embed_tokens.weight', 'model.norm.weight'];
   for (let l = 0; l < config.numLayers; l++) {
-    for (const part of ['input_layernorm', 'post_attention_layernorm', 'self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj', 'self_attn.o_proj', 'mlp.gate_proj', 'mlp.up_proj', 'mlp.down_proj']) {
+    for (const part of [
+      'input_layernorm',
+      'post_attention_layernorm',
+      'self_attn.q_proj',
+      'self_attn.k_proj',
+      'self_attn.v_proj',
+      'self_attn.o_proj',
+      'mlp.gate_proj',
+      'mlp.up_proj',
+      'mlp.down_proj',
+    ]) {
       required.push(`model.layers.${l}.${part}.weight`);
     }
   }
   const absent = required.filter((n) => !source.has(n));
-  if (absent.length) throw new FormatError(`the checkpoint lacks ${absent.length} tensor(s) llama.cpp needs: ${absent.slice(0, 5).join(', ')}${absent.length > 5 ? ', ...' : ''}`, undefined, 'gguf/missing-tensor');
+  if (absent.length)
+    throw new FormatError(
+      `the checkpoint lacks ${absent.length} tensor(s) llama.cpp needs: ${absent.slice(0, 5).join(', ')}${absent.length > 5 ? ', ...' : ''}`,
+      undefined,
+      'gguf/missing-tensor',
+    );
   const report: GgufTensorReport[] = [];
   let done = 0;
-  const names = source.list().map((t) => t.name).filter((n) => !n.endsWith('rotary_emb.inv_freq') && !(n === 'lm_head.weight' && config.tieWordEmbeddings));
+  const names = source
+    .list()
+    .map((t) => t.name)
+    .filter((n) => !n.endsWith('rotary_emb.inv_freq') && !(n === 'lm_head.weight' && config.tieWordEmbeddings));
   const tensors: GgufTensorToWrite[] = names.map((hf) => {
     const shape = source.info(hf).shape;
     checkShape(hf, shape, config);
@@ -211,7 +244,8 @@ function checkShape(hf: string, shape: number[], c: LlamaConfig): void {
     'mlp.down_proj': [c.hiddenSize, c.intermediateSize],
   };
   const layer = /^model\.layers\.(\d+)\.(.+)\.weight$/.exec(hf);
-  if (layer && Number(layer[1]) >= c.numLayers) throw new FormatError(`tensor ${hf}: layer ${layer[1]} but config.json has ${c.numLayers} layers`, undefined, 'gguf/shape');
+  if (layer && Number(layer[1]) >= c.numLayers)
+    throw new FormatError(`tensor ${hf}: layer ${layer[1]} but config.json has ${c.numLayers} layers`, undefined, 'gguf/shape');
   const expected = want[layer ? layer[2] : hf];
   if (expected && expected.join(',') !== shape.join(',')) {
     throw new FormatError(`tensor ${hf} has shape [${shape}], config.json implies [${expected}]`, undefined, 'gguf/shape');

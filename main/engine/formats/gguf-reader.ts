@@ -84,22 +84,33 @@ class Cursor {
 
 function readValue(c: Cursor, type: number, key: string, fail: Fail): GgufScalar | GgufScalar[] {
   switch (type) {
-    case GgufValueType.UINT8: return c.u8();
-    case GgufValueType.INT8: return c.i8();
-    case GgufValueType.UINT16: return c.u16();
-    case GgufValueType.INT16: return c.i16();
-    case GgufValueType.UINT32: return c.u32();
-    case GgufValueType.INT32: return c.i32();
-    case GgufValueType.FLOAT32: return c.f32();
+    case GgufValueType.UINT8:
+      return c.u8();
+    case GgufValueType.INT8:
+      return c.i8();
+    case GgufValueType.UINT16:
+      return c.u16();
+    case GgufValueType.INT16:
+      return c.i16();
+    case GgufValueType.UINT32:
+      return c.u32();
+    case GgufValueType.INT32:
+      return c.i32();
+    case GgufValueType.FLOAT32:
+      return c.f32();
     case GgufValueType.BOOL: {
       const b = c.u8();
       if (b > 1) fail('value', `key ${key}: bool byte ${b} is neither 0 nor 1`);
       return b === 1;
     }
-    case GgufValueType.STRING: return c.string();
-    case GgufValueType.UINT64: return c.u64();
-    case GgufValueType.INT64: return c.i64();
-    case GgufValueType.FLOAT64: return c.f64();
+    case GgufValueType.STRING:
+      return c.string();
+    case GgufValueType.UINT64:
+      return c.u64();
+    case GgufValueType.INT64:
+      return c.i64();
+    case GgufValueType.FLOAT64:
+      return c.f64();
     case GgufValueType.ARRAY: {
       const itemType = c.u32();
       if (itemType === GgufValueType.ARRAY) fail('value-type', `key ${key}: arrays of arrays are not supported`);
@@ -157,10 +168,18 @@ export async function readGguf(file: string): Promise<GgufFile> {
   const dataOffset = Math.ceil(headerEnd / alignment) * alignment;
   let expected = 0;
   for (const t of tensors) {
-    if (t.offset % alignment !== 0) fail('misaligned', `tensor ${t.name}: offset ${t.offset} is not a multiple of the alignment ${alignment}`);
-    if (t.offset !== expected) fail('offset', `tensor ${t.name}: offset ${t.offset}, but the tensors before it end at ${expected} (llama.cpp wants them packed in order)`);
+    if (t.offset % alignment !== 0)
+      fail('misaligned', `tensor ${t.name}: offset ${t.offset} is not a multiple of the alignment ${alignment}`);
+    if (t.offset !== expected)
+      fail(
+        'offset',
+        `tensor ${t.name}: offset ${t.offset}, but the tensors before it end at ${expected} (llama.cpp wants them packed in order)`,
+      );
     if (dataOffset + t.offset + t.bytes > size) {
-      fail('too-little-data', `tensor ${t.name}: its data (bytes ${dataOffset + t.offset}..${dataOffset + t.offset + t.bytes}) runs past the end of the file (${size} bytes)`);
+      fail(
+        'too-little-data',
+        `tensor ${t.name}: its data (bytes ${dataOffset + t.offset}..${dataOffset + t.offset + t.bytes}) runs past the end of the file (${size} bytes)`,
+      );
     }
     expected = t.offset + t.bytes + ((alignment - (t.bytes % alignment)) % alignment);
   }
@@ -189,7 +208,11 @@ export async function readGguf(file: string): Promise<GgufFile> {
     readF32: async (name: string) => {
       const bytes = await readRaw(name);
       const t = byName.get(name)!;
-      if (t.type === GgmlType.Q8_0) return dequantizeQ8_0(bytes, t.shape.reduce((a, b) => a * b, 1));
+      if (t.type === GgmlType.Q8_0)
+        return dequantizeQ8_0(
+          bytes,
+          t.shape.reduce((a, b) => a * b, 1),
+        );
       return decodeToF32(bytes, t.type === GgmlType.F16 ? 'F16' : 'F32');
     },
   };
@@ -210,7 +233,10 @@ function parseHeader(buf: Uint8Array, fail: Fail) {
     const type = c.u32();
     const start = c.pos;
     metadata.set(key, readValue(c, type, key, fail));
-    valueTypes.set(key, type === GgufValueType.ARRAY ? { type, itemType: new DataView(buf.buffer, buf.byteOffset + start, 4).getUint32(0, true) } : { type });
+    valueTypes.set(
+      key,
+      type === GgufValueType.ARRAY ? { type, itemType: new DataView(buf.buffer, buf.byteOffset + start, 4).getUint32(0, true) } : { type },
+    );
   }
   const tensors: GgufTensorInfo[] = [];
   const names = new Set<string>();
@@ -234,8 +260,18 @@ function parseHeader(buf: Uint8Array, fail: Fail) {
     const elements = dims.reduce((a, b) => a * b, 1);
     if (!Number.isSafeInteger(elements)) fail('absurd-count', `tensor ${name}: element count overflows`);
     const block = GGML_BLOCK[type as GgmlType];
-    if ((dims[0] ?? 1) % block.values !== 0) fail('tensor-size', `tensor ${name}: rows of ${dims[0]} values are not a multiple of the ${block.values}-value block of ${GgmlType[type]}`);
-    tensors.push({ name, shape: dims.reverse(), type: type as GgmlType, offset: Number(offset), bytes: ggmlTensorBytes(type as GgmlType, elements) });
+    if ((dims[0] ?? 1) % block.values !== 0)
+      fail(
+        'tensor-size',
+        `tensor ${name}: rows of ${dims[0]} values are not a multiple of the ${block.values}-value block of ${GgmlType[type]}`,
+      );
+    tensors.push({
+      name,
+      shape: dims.reverse(),
+      type: type as GgmlType,
+      offset: Number(offset),
+      bytes: ggmlTensorBytes(type as GgmlType, elements),
+    });
   }
   return { version, metadata, valueTypes, tensors, headerEnd: c.pos };
 }

@@ -29,14 +29,19 @@ export function ggufTokenizerMetadata(dir: string, vocabSize?: number): [string,
   // special_tokens_map.json names the special tokens when tokenizer_config.json does not (older checkpoints).
   const specialMap = readJsonIfThere(path.join(dir, 'special_tokens_map.json'));
   const model = json.model;
-  if (!model || model.type !== 'BPE' || !model.vocab) throw new FormatError(`only BPE tokenizers can be exported to GGUF (model.type is ${model?.type})`, file, 'gguf/tokenizer');
+  if (!model || model.type !== 'BPE' || !model.vocab)
+    throw new FormatError(`only BPE tokenizers can be exported to GGUF (model.type is ${model?.type})`, file, 'gguf/tokenizer');
 
   // A loop, not Math.max(...ids): spreading a 128k-token vocabulary overflows the call stack.
   let maxId = -1;
   for (const id of Object.values(model.vocab)) maxId = Math.max(maxId, id);
   for (const t of json.added_tokens ?? []) maxId = Math.max(maxId, t.id);
   if (vocabSize !== undefined && maxId >= vocabSize) {
-    throw new FormatError(`token id ${maxId} is beyond config.json's vocab_size ${vocabSize}: the embeddings would not cover it`, file, 'gguf/tokenizer');
+    throw new FormatError(
+      `token id ${maxId} is beyond config.json's vocab_size ${vocabSize}: the embeddings would not cover it`,
+      file,
+      'gguf/tokenizer',
+    );
   }
   // The token list must be as long as the embedding matrix: ids the tokenizer does not use become unused pads.
   const size = vocabSize ?? maxId + 1;
@@ -52,7 +57,8 @@ export function ggufTokenizerMetadata(dir: string, vocabSize?: number): [string,
   for (let i = 0; i < size; i++) if (!present[i]) tokens[i] = `[PAD${i}]`;
   const special = (key: string) => {
     const v = config[key] ?? specialMap[key];
-    const text = typeof v === 'string' ? v : v && typeof v === 'object' && 'content' in v ? String((v as { content: unknown }).content) : undefined;
+    const text =
+      typeof v === 'string' ? v : v && typeof v === 'object' && 'content' in v ? String((v as { content: unknown }).content) : undefined;
     return text === undefined ? undefined : tokens.indexOf(text);
   };
   const unkId = special('unk_token');
@@ -87,7 +93,10 @@ export function ggufTokenizerMetadata(dir: string, vocabSize?: number): [string,
   if (eos !== undefined && eos >= 0) kvs.push(['tokenizer.ggml.eos_token_id', u32(eos)]);
   if (unkId !== undefined && unkId >= 0) kvs.push(['tokenizer.ggml.unknown_token_id', u32(unkId)]);
   if (pad !== undefined && pad >= 0) kvs.push(['tokenizer.ggml.padding_token_id', u32(pad)]);
-  kvs.push(['tokenizer.ggml.add_bos_token', bool(config.add_bos_token === undefined ? model.byte_fallback === true : Boolean(config.add_bos_token))]);
+  kvs.push([
+    'tokenizer.ggml.add_bos_token',
+    bool(config.add_bos_token === undefined ? model.byte_fallback === true : Boolean(config.add_bos_token)),
+  ]);
   kvs.push(['tokenizer.ggml.add_eos_token', bool(Boolean(config.add_eos_token))]);
   if (typeof config.chat_template === 'string') kvs.push(['tokenizer.chat_template', str(config.chat_template)]);
   return kvs;

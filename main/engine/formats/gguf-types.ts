@@ -39,13 +39,24 @@ export const GGML_BLOCK: Record<GgmlType, { values: number; bytes: number }> = {
 
 export function ggmlTensorBytes(type: GgmlType, elements: number): number {
   const b = GGML_BLOCK[type];
-  if (elements % b.values !== 0) throw new StudioError(`a ${GgmlType[type]} tensor needs a multiple of ${b.values} values, got ${elements}; use --format gguf-f16 for this model`, undefined, 'gguf/block');
+  if (elements % b.values !== 0)
+    throw new StudioError(
+      `a ${GgmlType[type]} tensor needs a multiple of ${b.values} values, got ${elements}; use --format gguf-f16 for this model`,
+      undefined,
+      'gguf/block',
+    );
   return (elements / b.values) * b.bytes;
 }
 
 /** A typed key-value pair. Arrays hold one element type. */
 export type GgufValue =
-  | { type: Exclude<GgufValueType, GgufValueType.ARRAY | GgufValueType.STRING | GgufValueType.BOOL | GgufValueType.UINT64 | GgufValueType.INT64>; value: number }
+  | {
+      type: Exclude<
+        GgufValueType,
+        GgufValueType.ARRAY | GgufValueType.STRING | GgufValueType.BOOL | GgufValueType.UINT64 | GgufValueType.INT64
+      >;
+      value: number;
+    }
   | { type: GgufValueType.UINT64 | GgufValueType.INT64; value: bigint | number }
   | { type: GgufValueType.BOOL; value: boolean }
   | { type: GgufValueType.STRING; value: string }
@@ -68,4 +79,8 @@ export const u32 = (value: number): GgufValue => ({ type: GgufValueType.UINT32, 
 export const f32 = (value: number): GgufValue => ({ type: GgufValueType.FLOAT32, value });
 export const str = (value: string): GgufValue => ({ type: GgufValueType.STRING, value });
 export const bool = (value: boolean): GgufValue => ({ type: GgufValueType.BOOL, value });
-export const arr = (itemType: GgufValueType, value: (number | string | boolean)[]): GgufValue => ({ type: GgufValueType.ARRAY, itemType, value });
+export const arr = (itemType: GgufValueType, value: (number | string | boolean)[]): GgufValue => ({
+  type: GgufValueType.ARRAY,
+  itemType,
+  value,
+});

@@ -1,7 +1,17 @@
 import { FormatError } from '../errors.ts';
 import { withAtomicFile, writeAll } from './atomic-write.ts';
 import { writePieces, type TensorBytes } from './piece-writer.ts';
-import { GGML_BLOCK, GGML_MAX_NAME, GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GGUF_VERSION, GgufValueType, ggmlTensorBytes, type GgmlType, type GgufValue } from './gguf-types.ts';
+import {
+  GGML_BLOCK,
+  GGML_MAX_NAME,
+  GGUF_DEFAULT_ALIGNMENT,
+  GGUF_MAGIC,
+  GGUF_VERSION,
+  GgufValueType,
+  ggmlTensorBytes,
+  type GgmlType,
+  type GgufValue,
+} from './gguf-types.ts';
 
 export interface GgufTensorToWrite {
   name: string;
@@ -88,19 +98,32 @@ function checkScalar(type: GgufValueType, v: unknown, where: string, file: strin
 
 function writeScalar(w: ByteWriter, type: GgufValueType, v: number | string | boolean | bigint): void {
   switch (type) {
-    case GgufValueType.UINT8: return w.u8(Number(v));
-    case GgufValueType.INT8: return w.i8(Number(v));
-    case GgufValueType.UINT16: return w.u16(Number(v));
-    case GgufValueType.INT16: return w.i16(Number(v));
-    case GgufValueType.UINT32: return w.u32(Number(v));
-    case GgufValueType.INT32: return w.i32(Number(v));
-    case GgufValueType.FLOAT32: return w.f32(Number(v));
-    case GgufValueType.BOOL: return w.u8(v ? 1 : 0);
-    case GgufValueType.STRING: return w.string(String(v));
-    case GgufValueType.UINT64: return w.u64(v as number | bigint);
-    case GgufValueType.INT64: return w.i64(v as number | bigint);
-    case GgufValueType.FLOAT64: return w.f64(Number(v));
-    default: throw new Error(`GGUF: value type ${type} cannot be an array element`);
+    case GgufValueType.UINT8:
+      return w.u8(Number(v));
+    case GgufValueType.INT8:
+      return w.i8(Number(v));
+    case GgufValueType.UINT16:
+      return w.u16(Number(v));
+    case GgufValueType.INT16:
+      return w.i16(Number(v));
+    case GgufValueType.UINT32:
+      return w.u32(Number(v));
+    case GgufValueType.INT32:
+      return w.i32(Number(v));
+    case GgufValueType.FLOAT32:
+      return w.f32(Number(v));
+    case GgufValueType.BOOL:
+      return w.u8(v ? 1 : 0);
+    case GgufValueType.STRING:
+      return w.string(String(v));
+    case GgufValueType.UINT64:
+      return w.u64(v as number | bigint);
+    case GgufValueType.INT64:
+      return w.i64(v as number | bigint);
+    case GgufValueType.FLOAT64:
+      return w.f64(Number(v));
+    default:
+      throw new Error(`GGUF: value type ${type} cannot be an array element`);
   }
 }
 
@@ -110,7 +133,11 @@ function alignmentOf(kvs: [string, GgufValue][], file: string): number {
   if (!kv) return GGUF_DEFAULT_ALIGNMENT;
   const v = kv[1];
   if (v.type !== GgufValueType.UINT32 || !Number.isInteger(v.value) || v.value <= 0 || (v.value & (v.value - 1)) !== 0) {
-    throw new FormatError(`general.alignment must be a u32 power of two, got ${JSON.stringify(String(v.value))} (type ${v.type})`, file, 'gguf/alignment');
+    throw new FormatError(
+      `general.alignment must be a u32 power of two, got ${JSON.stringify(String(v.value))} (type ${v.type})`,
+      file,
+      'gguf/alignment',
+    );
   }
   return v.value;
 }
@@ -122,7 +149,11 @@ function alignmentOf(kvs: [string, GgufValue][], file: string): number {
  * one is written. Written through a temp file, fsynced and renamed,
  * so a failure leaves no partial file behind.
  */
-export async function writeGguf(file: string, kvs: [string, GgufValue][], tensors: GgufTensorToWrite[]): Promise<{ bytes: number; dataOffset: number; offsets: number[] }> {
+export async function writeGguf(
+  file: string,
+  kvs: [string, GgufValue][],
+  tensors: GgufTensorToWrite[],
+): Promise<{ bytes: number; dataOffset: number; offsets: number[] }> {
   const alignment = alignmentOf(kvs, file);
   const keys = new Set<string>();
   for (const [k, v] of kvs) {
@@ -157,14 +188,25 @@ export async function writeGguf(file: string, kvs: [string, GgufValue][], tensor
     const where = `tensor ${t.name}`;
     if (names.has(t.name)) throw new FormatError(`${where} given twice`, file, 'gguf/duplicate-tensor');
     names.add(t.name);
-    if (new TextEncoder().encode(t.name).length >= GGML_MAX_NAME) throw new FormatError(`${where}: name longer than ${GGML_MAX_NAME - 1} bytes`, file, 'gguf/name');
-    if (t.shape.length < 1 || t.shape.length > 4) throw new FormatError(`${where} has ${t.shape.length} dims; GGUF allows 1 to 4`, file, 'gguf/dims');
-    if (!t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new FormatError(`${where}: bad shape [${t.shape}]`, file, 'gguf/dims');
+    if (new TextEncoder().encode(t.name).length >= GGML_MAX_NAME)
+      throw new FormatError(`${where}: name longer than ${GGML_MAX_NAME - 1} bytes`, file, 'gguf/name');
+    if (t.shape.length < 1 || t.shape.length > 4)
+      throw new FormatError(`${where} has ${t.shape.length} dims; GGUF allows 1 to 4`, file, 'gguf/dims');
+    if (!t.shape.every((d) => Number.isSafeInteger(d) && d >= 0))
+      throw new FormatError(`${where}: bad shape [${t.shape}]`, file, 'gguf/dims');
     const block = GGML_BLOCK[t.type];
     if (!block) throw new FormatError(`${where}: ggml type ${t.type} is not written`, file, 'gguf/tensor-type');
     const rowLength = t.shape[t.shape.length - 1];
-    if (rowLength % block.values !== 0) throw new FormatError(`${where}: rows of ${rowLength} values are not a multiple of the ${block.values}-value block`, file, 'gguf/tensor-size');
-    const size = ggmlTensorBytes(t.type, t.shape.reduce((a, b) => a * b, 1));
+    if (rowLength % block.values !== 0)
+      throw new FormatError(
+        `${where}: rows of ${rowLength} values are not a multiple of the ${block.values}-value block`,
+        file,
+        'gguf/tensor-size',
+      );
+    const size = ggmlTensorBytes(
+      t.type,
+      t.shape.reduce((a, b) => a * b, 1),
+    );
     sizes.push(size);
     offsets.push(offset);
     w.string(t.name);

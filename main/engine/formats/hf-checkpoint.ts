@@ -41,14 +41,19 @@ export class CheckpointTensors implements TensorSource {
     const st = await stat(dir).catch(() => undefined);
     if (!st) throw new FormatError('model folder does not exist', dir, 'checkpoint/missing');
     if (st.isFile() && dir.endsWith('.safetensors')) return CheckpointTensors.single(dir, dir);
-    if (!st.isDirectory()) throw new FormatError('expected a model folder (config.json, model.safetensors ...)', dir, 'checkpoint/not-a-folder');
+    if (!st.isDirectory())
+      throw new FormatError('expected a model folder (config.json, model.safetensors ...)', dir, 'checkpoint/not-a-folder');
     const names = await readdir(dir);
     if (names.includes(INDEX_FILE)) return CheckpointTensors.openSharded(dir, path.join(dir, INDEX_FILE));
     if (names.includes(SINGLE_FILE)) return CheckpointTensors.single(dir, path.join(dir, SINGLE_FILE));
 
     const loose = names.filter((n) => n.endsWith('.safetensors'));
     if (names.includes(ADAPTER_WEIGHTS) || names.includes(ADAPTER_CONFIG)) {
-      throw new FormatError('this is a LoRA adapter folder, not a model; give the base model folder (and the adapter separately)', dir, 'checkpoint/adapter');
+      throw new FormatError(
+        'this is a LoRA adapter folder, not a model; give the base model folder (and the adapter separately)',
+        dir,
+        'checkpoint/adapter',
+      );
     }
     if (loose.length) {
       throw new FormatError(`found ${loose.join(', ')} but neither ${SINGLE_FILE} nor ${INDEX_FILE}`, dir, 'checkpoint/no-index');
@@ -85,7 +90,10 @@ export class CheckpointTensors implements TensorSource {
     const parsed = indexSchema.safeParse(raw);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
-      return fail('index', `expected {"metadata": {"total_size": n}, "weight_map": {tensor: file}}; ${issue.path.join('.') || 'top level'}: ${issue.message}`);
+      return fail(
+        'index',
+        `expected {"metadata": {"total_size": n}, "weight_map": {tensor: file}}; ${issue.path.join('.') || 'top level'}: ${issue.message}`,
+      );
     }
     const { weight_map: weightMap, metadata } = parsed.data;
     if (Object.keys(weightMap).length === 0) fail('index', 'weight_map lists no tensors');
@@ -114,7 +122,8 @@ export class CheckpointTensors implements TensorSource {
       for (const [tensor, shard] of Object.entries(weightMap)) {
         const f = owner.get(tensor);
         if (!f) fail('unmapped', `maps ${tensor} to ${shard}, but no shard holds it`);
-        else if (path.basename(f.path) !== shard) fail('wrong-shard', `maps ${tensor} to ${shard}, but that shard does not hold it (${path.basename(f.path)} does)`);
+        else if (path.basename(f.path) !== shard)
+          fail('wrong-shard', `maps ${tensor} to ${shard}, but that shard does not hold it (${path.basename(f.path)} does)`);
       }
       let total = 0;
       for (const [name, f] of owner) {

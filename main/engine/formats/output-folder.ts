@@ -50,7 +50,12 @@ export async function checkOutputParent(target: string, what: string): Promise<s
   const where = `${what} ${full}`;
   if (!isDir) throw new StudioError(`${where}: ${at} is a file, not a folder; choose another ${what}`, at, 'output/not-a-folder');
   const fsType = SPECIAL_FILE_SYSTEMS[(await statfs(at)).type];
-  if (fsType) throw new StudioError(`${where}: ${at} is on the kernel's ${fsType} file system, which holds no files; choose a folder on a disk`, at, 'output/special');
+  if (fsType)
+    throw new StudioError(
+      `${where}: ${at} is on the kernel's ${fsType} file system, which holds no files; choose a folder on a disk`,
+      at,
+      'output/special',
+    );
   try {
     await access(at, constants.W_OK);
   } catch (e) {
@@ -77,7 +82,14 @@ export async function makeOutputFolder(dir: string, what: string): Promise<strin
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'EEXIST' && (await stat(d)).isDirectory()) continue; // made meanwhile by someone else
-      const why = code === 'EROFS' ? 'the file system is read-only' : code === 'ENOSPC' ? 'the disk is full' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (e as Error).message;
+      const why =
+        code === 'EROFS'
+          ? 'the file system is read-only'
+          : code === 'ENOSPC'
+            ? 'the disk is full'
+            : code === 'EACCES' || code === 'EPERM'
+              ? 'permission denied'
+              : (e as Error).message;
       throw new StudioError(`${what} ${target}: cannot make the folder (${why}); choose another ${what}`, d, 'output/mkdir');
     }
   }

@@ -12,7 +12,9 @@ export const ADAPTER_CONFIG = 'adapter_config.json';
 
 /** The adapter folder a user means: the folder itself, or a run folder's adapter/ subfolder. */
 export function adapterFolder(dir: string): string {
-  return !existsSync(path.join(dir, ADAPTER_CONFIG)) && existsSync(path.join(dir, 'adapter', ADAPTER_CONFIG)) ? path.join(dir, 'adapter') : dir;
+  return !existsSync(path.join(dir, ADAPTER_CONFIG)) && existsSync(path.join(dir, 'adapter', ADAPTER_CONFIG))
+    ? path.join(dir, 'adapter')
+    : dir;
 }
 export const ADAPTER_WEIGHTS = 'adapter_model.safetensors';
 
@@ -121,7 +123,11 @@ export async function readPeftAdapter(dir: string, base: LlamaConfig): Promise<L
   }
   const parsed = adapterConfigSchema.safeParse(raw);
   if (!parsed.success) {
-    throw new FormatError(`invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, configFile, 'adapter/config');
+    throw new FormatError(
+      `invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      configFile,
+      'adapter/config',
+    );
   }
   const config = parsed.data;
   const warnings: string[] = [];
@@ -129,12 +135,14 @@ export async function readPeftAdapter(dir: string, base: LlamaConfig): Promise<L
   const unknownKeys = Object.keys(raw as object).filter((k) => !knownKeys.has(k));
   if (unknownKeys.length) warnings.push(`${configFile}: ignored keys ${unknownKeys.join(', ')}`);
   if (config.use_dora) throw new FormatError('DoRA adapters (use_dora: true) are not supported', configFile, 'adapter/dora');
-  if (config.fan_in_fan_out) throw new FormatError('fan_in_fan_out adapters (GPT-2 style Conv1D) do not apply to LLaMA', configFile, 'adapter/config');
+  if (config.fan_in_fan_out)
+    throw new FormatError('fan_in_fan_out adapters (GPT-2 style Conv1D) do not apply to LLaMA', configFile, 'adapter/config');
   if (config.bias !== 'none') warnings.push(`${configFile}: bias "${config.bias}" is ignored; no bias tensors are read`);
 
   const targets = (typeof config.target_modules === 'string' ? [config.target_modules] : config.target_modules) as string[];
   const [unknown] = unknownProjections(targets);
-  if (unknown !== undefined) throw new FormatError(`target_modules names "${unknown}", which is not a LLaMA projection`, configFile, 'adapter/targets');
+  if (unknown !== undefined)
+    throw new FormatError(`target_modules names "${unknown}", which is not a LLaMA projection`, configFile, 'adapter/targets');
   const targetModules = targets as ProjectionName[];
 
   const file = await openSafetensors(weightsFile);
@@ -152,9 +160,18 @@ export async function readPeftAdapter(dir: string, base: LlamaConfig): Promise<L
         );
       }
       const layer = Number(layerText);
-      if (layer >= base.numLayers) throw new FormatError(`tensor ${info.name}: layer ${layer} does not exist (the base has ${base.numLayers})`, weightsFile, 'adapter/layer');
+      if (layer >= base.numLayers)
+        throw new FormatError(
+          `tensor ${info.name}: layer ${layer} does not exist (the base has ${base.numLayers})`,
+          weightsFile,
+          'adapter/layer',
+        );
       if (!targetModules.includes(name as ProjectionName)) {
-        throw new FormatError(`tensor ${info.name}: module ${name} is not in target_modules [${targets.join(', ')}]`, weightsFile, 'adapter/targets');
+        throw new FormatError(
+          `tensor ${info.name}: module ${name} is not in target_modules [${targets.join(', ')}]`,
+          weightsFile,
+          'adapter/targets',
+        );
       }
       const [outF, inF] = projectionShape(base, name as ProjectionName);
       const expected = which === 'A' ? [config.r, inF] : [outF, config.r];

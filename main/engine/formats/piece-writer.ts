@@ -41,7 +41,12 @@ async function* piecesOf(count: number, produce: (i: number) => TensorBytes | Pr
 }
 
 function isAsyncIterable(x: unknown): x is AsyncIterable<unknown> {
-  return typeof x === 'object' && x !== null && !(x instanceof Uint8Array) && typeof (x as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function';
+  return (
+    typeof x === 'object' &&
+    x !== null &&
+    !(x instanceof Uint8Array) &&
+    typeof (x as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function'
+  );
 }
 
 /**
@@ -50,7 +55,11 @@ function isAsyncIterable(x: unknown): x is AsyncIterable<unknown> {
  * thread, so reading, converting and writing overlap, and at most two pieces are held at a time. Each piece is
  * checked before it is written: bytes, and never past the tensor's declared size (which its last piece must reach).
  */
-export async function writePieces(count: number, produce: (i: number) => TensorBytes | Promise<TensorBytes>, sink: PieceSink): Promise<void> {
+export async function writePieces(
+  count: number,
+  produce: (i: number) => TensorBytes | Promise<TensorBytes>,
+  sink: PieceSink,
+): Promise<void> {
   const pieces = piecesOf(count, produce);
   let next = pieces.next();
   let soFar = 0;

@@ -40,7 +40,8 @@ export function parseSafetensorsHeader(bytes: Uint8Array, fileSize: number, file
     throw new FormatError(msg, file, `safetensors/${code}`);
   };
   const n = declaredHeaderSize(bytes);
-  if (fileSize < 8 || n === undefined) return fail('too-short', `file is ${fileSize} bytes; a safetensors file starts with an 8-byte header length`);
+  if (fileSize < 8 || n === undefined)
+    return fail('too-short', `file is ${fileSize} bytes; a safetensors file starts with an 8-byte header length`);
   // Both checks use the declared length before anything is allocated for it.
   if (n > BigInt(MAX_HEADER_BYTES)) fail('header-too-large', `header length ${n} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
   const headerSize = Number(n);
@@ -69,7 +70,8 @@ export function parseSafetensorsHeader(bytes: Uint8Array, fileSize: number, file
     if (name === '__metadata__') {
       if (raw === null) continue; // the reference reader treats a null __metadata__ as absent
       if (!isObject(raw)) return fail('metadata', '__metadata__ must be an object of strings');
-      for (const [k, v] of Object.entries(raw)) if (typeof v !== 'string') fail('metadata', `__metadata__.${k} is ${JSON.stringify(v)}, not a string`);
+      for (const [k, v] of Object.entries(raw))
+        if (typeof v !== 'string') fail('metadata', `__metadata__.${k} is ${JSON.stringify(v)}, not a string`);
       // fromEntries defines own properties, so a "__proto__" key stays data.
       metadata = Object.fromEntries(Object.entries(raw)) as Record<string, string>;
       continue;
@@ -100,7 +102,8 @@ function checkEntry(name: string, raw: unknown, fail: (code: string, msg: string
   if (!isObject(raw)) return fail('tensor-entry', `tensor ${name}: entry must be an object {dtype, shape, data_offsets}`);
   const { dtype, shape, data_offsets: offsets } = raw;
   if (typeof dtype !== 'string') return fail('tensor-entry', `tensor ${name}: dtype is missing or not a string`);
-  if (SPEC_ONLY_DTYPES.has(dtype)) return fail('unsupported-dtype', `tensor ${name}: dtype ${dtype} is valid safetensors but not supported here`);
+  if (SPEC_ONLY_DTYPES.has(dtype))
+    return fail('unsupported-dtype', `tensor ${name}: dtype ${dtype} is valid safetensors but not supported here`);
   if (!isDType(dtype)) return fail('unknown-dtype', `tensor ${name}: unknown dtype ${JSON.stringify(dtype)}`);
   if (!Array.isArray(shape) || shape.some((d) => !Number.isSafeInteger(d) || d < 0)) {
     return fail('shape', `tensor ${name}: shape ${JSON.stringify(shape)} must be a list of non-negative integers`);
@@ -118,7 +121,10 @@ function checkEntry(name: string, raw: unknown, fail: (code: string, msg: string
   const bytesNeeded = elements * DTYPE_BYTES[dtype];
   if (!Number.isSafeInteger(bytesNeeded)) fail('overflow', `tensor ${name}: byte size of ${dtype} [${shape.join(', ')}] overflows`);
   if (end < begin || end - begin !== bytesNeeded) {
-    fail('size-mismatch', `tensor ${name}: data_offsets [${begin}, ${end}) hold ${end - begin} bytes but ${dtype} [${shape.join(', ')}] needs ${bytesNeeded}`);
+    fail(
+      'size-mismatch',
+      `tensor ${name}: data_offsets [${begin}, ${end}) hold ${end - begin} bytes but ${dtype} [${shape.join(', ')}] needs ${bytesNeeded}`,
+    );
   }
   return { name, dtype: dtype as DType, shape: (shape as number[]).map((d) => d + 0), begin, end };
 }

@@ -52,14 +52,16 @@ function planFile(tensors: TensorToWrite[], metadata: Record<string, string> | u
   const sorted = [...tensors].sort((a, b) => compareNames(a.name, b.name));
   const obj: Record<string, unknown> = {};
   if (metadata && Object.keys(metadata).length) {
-    for (const [k, v] of Object.entries(metadata)) if (typeof v !== 'string') fail('metadata', `__metadata__.${k} must be a string, got ${typeof v}`);
+    for (const [k, v] of Object.entries(metadata))
+      if (typeof v !== 'string') fail('metadata', `__metadata__.${k} must be a string, got ${typeof v}`);
     obj.__metadata__ = metadata;
   }
   const plan: Planned[] = [];
   let offset = 0;
   for (let i = 0; i < sorted.length; i++) {
     const t = sorted[i];
-    if (typeof t.name !== 'string' || t.name === '__metadata__') fail('tensor-entry', `tensor name ${JSON.stringify(t.name)} is not allowed`);
+    if (typeof t.name !== 'string' || t.name === '__metadata__')
+      fail('tensor-entry', `tensor name ${JSON.stringify(t.name)} is not allowed`);
     if (i > 0 && sorted[i - 1].name === t.name) fail('duplicate-key', `tensor ${t.name} given twice`);
     if (!isDType(t.dtype)) fail('unknown-dtype', `tensor ${t.name}: unknown dtype ${JSON.stringify(t.dtype)}`);
     if (!Array.isArray(t.shape) || t.shape.some((d) => !Number.isSafeInteger(d) || d < 0)) {
@@ -79,7 +81,8 @@ function planFile(tensors: TensorToWrite[], metadata: Record<string, string> | u
   }
   const json = new TextEncoder().encode(JSON.stringify(obj));
   const padded = Math.ceil(json.length / 8) * 8; // so the data buffer starts 8-byte aligned
-  if (padded > MAX_HEADER_BYTES) fail('header-too-large', `header would be ${padded} bytes, over the ${MAX_HEADER_BYTES}-byte limit readers enforce`);
+  if (padded > MAX_HEADER_BYTES)
+    fail('header-too-large', `header would be ${padded} bytes, over the ${MAX_HEADER_BYTES}-byte limit readers enforce`);
   const header = new Uint8Array(padded).fill(0x20);
   header.set(json);
   return { header, dataBytes: offset, plan };
@@ -103,19 +106,28 @@ export async function writeSafetensors(file: string, tensors: TensorToWrite[], o
         new DataView(length.buffer).setBigUint64(0, BigInt(header.length), true);
         await writeAll(handle, length);
         await writeAll(handle, header);
-        await writePieces(plan.length, (i) => {
-          const data = plan[i].tensor.data;
-          return typeof data === 'function' ? data() : data;
-        }, {
-          expectedBytes: (i) => plan[i].bytes,
-          notBytes: (i, got) => new FormatError(`tensor ${plan[i].tensor.name}: data must be a Uint8Array, got ${got}`, file, 'safetensors/write'),
-          wrongSize: (i, got) => {
-            const t = plan[i].tensor;
-            return new FormatError(`tensor ${t.name}: got ${got} bytes, ${t.dtype} [${t.shape.join(', ')}] needs ${plan[i].bytes}`, file, 'safetensors/size-mismatch');
+        await writePieces(
+          plan.length,
+          (i) => {
+            const data = plan[i].tensor.data;
+            return typeof data === 'function' ? data() : data;
           },
-          write: (piece) => writeAll(handle, piece),
-          tensorDone: (i) => opts.hooks?.afterTensor?.(plan[i].tensor.name),
-        });
+          {
+            expectedBytes: (i) => plan[i].bytes,
+            notBytes: (i, got) =>
+              new FormatError(`tensor ${plan[i].tensor.name}: data must be a Uint8Array, got ${got}`, file, 'safetensors/write'),
+            wrongSize: (i, got) => {
+              const t = plan[i].tensor;
+              return new FormatError(
+                `tensor ${t.name}: got ${got} bytes, ${t.dtype} [${t.shape.join(', ')}] needs ${plan[i].bytes}`,
+                file,
+                'safetensors/size-mismatch',
+              );
+            },
+            write: (piece) => writeAll(handle, piece),
+            tensorDone: (i) => opts.hooks?.afterTensor?.(plan[i].tensor.name),
+          },
+        );
       },
       { beforeRename: opts.hooks?.beforeRename },
     );

@@ -116,7 +116,11 @@ export class SafetensorsFile implements TensorSource {
   private floatDtype(name: string) {
     const { dtype } = this.entry(name);
     if (!isFloatDType(dtype)) {
-      throw new FormatError(`tensor ${name}: dtype ${dtype} is not a float type (readF32 reads F32, F16, BF16, F64)`, this.path, 'safetensors/dtype');
+      throw new FormatError(
+        `tensor ${name}: dtype ${dtype} is not a float type (readF32 reads F32, F16, BF16, F64)`,
+        this.path,
+        'safetensors/dtype',
+      );
     }
     return dtype;
   }
@@ -154,11 +158,24 @@ async function readExactly(handle: FileHandle, length: number, position: number,
   return out;
 }
 
-async function readInto(handle: FileHandle, out: Uint8Array, offset: number, length: number, position: number, file: string, context = ''): Promise<void> {
+async function readInto(
+  handle: FileHandle,
+  out: Uint8Array,
+  offset: number,
+  length: number,
+  position: number,
+  file: string,
+  context = '',
+): Promise<void> {
   let done = 0;
   while (done < length) {
     const { bytesRead } = await handle.read(out, offset + done, Math.min(length - done, MAX_READ_CHUNK), position + done);
-    if (bytesRead === 0) throw new FormatError(`${context}file ended after ${position + done} bytes (did it change since it was opened?)`, file, 'safetensors/truncated');
+    if (bytesRead === 0)
+      throw new FormatError(
+        `${context}file ended after ${position + done} bytes (did it change since it was opened?)`,
+        file,
+        'safetensors/truncated',
+      );
     done += bytesRead;
   }
 }

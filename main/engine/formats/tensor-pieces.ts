@@ -20,7 +20,12 @@ export function pieceRows(shape: readonly number[], pieceValues = PIECE_VALUES, 
 }
 
 /** A tensor's values as f32, in pieces of rows (see pieceRows). */
-export async function* f32Pieces(source: TensorSource, name: string, pieceValues = PIECE_VALUES, groupRows = 1): AsyncGenerator<{ start: number; end: number; values: Float32Array }> {
+export async function* f32Pieces(
+  source: TensorSource,
+  name: string,
+  pieceValues = PIECE_VALUES,
+  groupRows = 1,
+): AsyncGenerator<{ start: number; end: number; values: Float32Array }> {
   for (const [start, end] of pieceRows(source.info(name).shape, pieceValues, groupRows)) {
     yield { start, end, values: await source.readF32Rows(name, start, end) };
   }

@@ -30,9 +30,18 @@ export interface GenerateResult {
  * The prompt must hold at least one token (BOS alone is a valid prompt).
  */
 export async function generate(model: LlamaModel, prompt: number[], opts: GenerateOptions): Promise<GenerateResult> {
-  if (prompt.length === 0) throw new StudioError('generate: the prompt has no tokens (the tokenizer has no BOS; give an instruction or a template)', undefined, 'generate/empty-prompt');
+  if (prompt.length === 0)
+    throw new StudioError(
+      'generate: the prompt has no tokens (the tokenizer has no BOS; give an instruction or a template)',
+      undefined,
+      'generate/empty-prompt',
+    );
   const sampling: SamplingOptions = { ...GREEDY, ...definedOnly(opts) };
-  const random = opts.random ?? (() => { throw new Error('generate: sampling with temperature > 0 needs a random source'); });
+  const random =
+    opts.random ??
+    (() => {
+      throw new Error('generate: sampling with temperature > 0 needs a random source');
+    });
   const maxPositions = model.config.maxPositions;
   const cache = new KVCache(model.config.numLayers);
   const seen = [...prompt];

@@ -34,12 +34,7 @@ export function applyRepetitionPenalty(logits: Float32Array, seen: Iterable<numb
  * Pick the next token. Order as in HF's generate: repetition penalty, temperature, top-k, top-p, then a draw
  * with `random` (a seeded generator, so a seed reproduces a sample).
  */
-export function sampleToken(
-  rawLogits: Float32Array,
-  opts: SamplingOptions,
-  seen: readonly number[],
-  random: () => number,
-): number {
+export function sampleToken(rawLogits: Float32Array, opts: SamplingOptions, seen: readonly number[], random: () => number): number {
   const logits = Float32Array.from(rawLogits);
   applyRepetitionPenalty(logits, seen, opts.repetitionPenalty);
   if (opts.temperature <= 0) return argmax(logits);

@@ -23,9 +23,9 @@ export const QUANT_BLOCK = 64;
 
 /** QLoRA's NF4 code book (Dettmers et al., 2023), in ascending order; index 7 is exactly 0. */
 export const NF4_LEVELS = Float32Array.from([
-  -1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453, -0.28444138169288635, -0.18477343022823334,
-  -0.09105003625154495, 0.0, 0.07958029955625534, 0.16093020141124725, 0.24611230194568634, 0.33791524171829224,
-  0.44070982933044434, 0.5626170039176941, 0.7229568362236023, 1.0,
+  -1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453, -0.28444138169288635, -0.18477343022823334, -0.09105003625154495,
+  0.0, 0.07958029955625534, 0.16093020141124725, 0.24611230194568634, 0.33791524171829224, 0.44070982933044434, 0.5626170039176941,
+  0.7229568362236023, 1.0,
 ]);
 
 /** Half the widest gap between neighbouring NF4 levels: the worst rounding error, in units of a block's absmax. */
@@ -150,7 +150,8 @@ export function dequantizeRows(m: StoredMatrix, rowStart = 0, rowEnd = m.rows, o
       for (let i = from; i < to; i++) dst[i - from] = m.codes[i] * m.scales[(i / QUANT_BLOCK) | 0];
       break;
     case 'nf4':
-      for (let i = from; i < to; i++) dst[i - from] = NF4_LEVELS[(m.codes[i >> 1] >> ((i & 1) << 2)) & 15] * m.scales[(i / QUANT_BLOCK) | 0];
+      for (let i = from; i < to; i++)
+        dst[i - from] = NF4_LEVELS[(m.codes[i >> 1] >> ((i & 1) << 2)) & 15] * m.scales[(i / QUANT_BLOCK) | 0];
       break;
   }
   return dst;

@@ -35,7 +35,10 @@ export const CONFIG_LIMITS = {
 } as const;
 
 const bounded = (field: keyof typeof CONFIG_LIMITS) =>
-  positiveInt.max(CONFIG_LIMITS[field], `at most ${CONFIG_LIMITS[field].toLocaleString('en-US')} (far above any LLaMA-family model); is this file a real model config?`);
+  positiveInt.max(
+    CONFIG_LIMITS[field],
+    `at most ${CONFIG_LIMITS[field].toLocaleString('en-US')} (far above any LLaMA-family model); is this file a real model config?`,
+  );
 
 /** The fields of a Hugging Face config.json that LLaMA-family models (LLaMA 1/2/3, Mistral, Qwen2) use. */
 export const hfConfigSchema = z
@@ -57,7 +60,10 @@ export const hfConfigSchema = z
     attention_bias: z.boolean().optional(),
     hidden_act: z.string().optional(),
     bos_token_id: z.number().int().nullable().optional(),
-    eos_token_id: z.union([z.number().int(), z.array(z.number().int())]).nullable().optional(),
+    eos_token_id: z
+      .union([z.number().int(), z.array(z.number().int())])
+      .nullable()
+      .optional(),
     pad_token_id: z.number().int().nullable().optional(),
     torch_dtype: z.string().nullable().optional(),
     sliding_window: z.number().int().nullable().optional(),
@@ -105,9 +111,7 @@ const SUPPORTED_ACTIVATIONS = new Set(['silu', 'swish']);
 export function parseLlamaConfig(json: unknown, file = 'config.json'): LlamaConfig {
   const parsed = hfConfigSchema.safeParse(json);
   if (!parsed.success) {
-    const problems = parsed.error.issues
-      .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
-      .join('; ');
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
     throw new FormatError(`invalid config: ${problems}`, file, 'config/invalid');
   }
   const c = parsed.data;

@@ -35,7 +35,8 @@ export function jitMatMul(x: tf.Tensor2D, m: StoredMatrix): tf.Tensor2D {
   const op = tf.customGrad((...args) => ({
     // tensors made inside customGrad's forward are freed unless saved, so the transient Wᵀ goes after the product
     value: tf.matMul(args[0] as tf.Tensor2D, tf.tensor2d(dequantizeTransposed(m, hostScratch(n)), [m.cols, m.rows])),
-    gradFunc: (dy: tf.Tensor) => tf.tidy(() => tf.matMul(dy as tf.Tensor2D, tf.tensor2d(dequantizeRows(m, 0, m.rows, hostScratch(n)), [m.rows, m.cols]))),
+    gradFunc: (dy: tf.Tensor) =>
+      tf.tidy(() => tf.matMul(dy as tf.Tensor2D, tf.tensor2d(dequantizeRows(m, 0, m.rows, hostScratch(n)), [m.rows, m.cols]))),
   }));
   return op(x) as tf.Tensor2D;
 }

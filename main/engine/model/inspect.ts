@@ -64,7 +64,9 @@ export async function inspectModel(dir: string): Promise<ModelReport> {
       chatTemplate: Boolean(tok.chatTemplate),
     };
     if (config && tok.vocabSize > config.vocabSize) {
-      report.problems.push(`${path.join(dir, 'tokenizer.json')}: ${tok.vocabSize} tokens but config.json says vocab_size ${config.vocabSize}`);
+      report.problems.push(
+        `${path.join(dir, 'tokenizer.json')}: ${tok.vocabSize} tokens but config.json says vocab_size ${config.vocabSize}`,
+      );
     }
   } catch (e) {
     report.problems.push((e as Error).message);

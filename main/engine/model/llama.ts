@@ -120,10 +120,14 @@ function groupedAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: 
   const qg = tf.reshape(q, [B, nKV, rep * T, D]) as tf.Tensor4D; // query head h = g·rep + j sits in group g, rows j·T … j·T+T-1
   const scale = 1 / Math.sqrt(c.headDim);
   // On WebGPU both products (and their gradients) run in our register-tiled kernel (webgpu-batched-matmul.ts).
-  const matMul = onWebgpu() ? tiledBatchMatMul : (a: tf.Tensor4D, b: tf.Tensor4D, tA?: boolean, tB?: boolean) => tf.matMul(a, b, tA, tB) as tf.Tensor4D;
+  const matMul = onWebgpu()
+    ? tiledBatchMatMul
+    : (a: tf.Tensor4D, b: tf.Tensor4D, tA?: boolean, tB?: boolean) => tf.matMul(a, b, tA, tB) as tf.Tensor4D;
   const raw = matMul(qg, k, false, true); // [B, nKV, rep·T, S]
   const stack = (t: tf.Tensor4D) => (rep === 1 ? t : tf.tile(t, [1, 1, rep, 1])); // [B|1, 1, rep·T, S]
-  const probs = onWebgpu() ? fusedMaskedSoftmax(raw, mask.keep, scale) : tf.softmax(tf.add(tf.mul(tf.mul(raw, scale), stack(mask.keep)), stack(mask.fill)));
+  const probs = onWebgpu()
+    ? fusedMaskedSoftmax(raw, mask.keep, scale)
+    : tf.softmax(tf.add(tf.mul(tf.mul(raw, scale), stack(mask.keep)), stack(mask.fill)));
   const out = matMul(probs as tf.Tensor4D, v); // [B, nKV, rep·T, D]
   return tf.reshape(out, [B, nH, T, D]) as tf.Tensor4D;
 }

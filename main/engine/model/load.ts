@@ -52,7 +52,13 @@ export async function loadModel(
   try {
     const native = checkpointBaseDtype(source, dir);
     const wanted = opts.baseDtype ?? 'auto';
-    decision = chooseBaseDtype(config, wanted, { native, backendName, candidates: autoCandidates(native) }, opts.workload ?? GENERATION_WORKLOAD, dir);
+    decision = chooseBaseDtype(
+      config,
+      wanted,
+      { native, backendName, candidates: autoCandidates(native) },
+      opts.workload ?? GENERATION_WORKLOAD,
+      dir,
+    );
     placement = opts.placement ?? decision.estimate.placement;
     model = new LlamaModel(config, await loadLlamaWeights(source, config, dir, { mode: decision.mode, native, backendName, placement }));
   } finally {

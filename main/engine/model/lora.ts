@@ -54,7 +54,8 @@ export function peftKey(layer: number, name: ProjectionName): string {
 export function checkTargets(targets: string[]): ProjectionName[] {
   if (targets.length === 0) throw new StudioError('lora_target_modules is empty: name at least one of ' + PROJECTIONS.join(', '));
   const [unknown] = unknownProjections(targets);
-  if (unknown !== undefined) throw new StudioError(`lora_target_modules: "${unknown}" is not a LLaMA projection (choose from ${PROJECTIONS.join(', ')})`);
+  if (unknown !== undefined)
+    throw new StudioError(`lora_target_modules: "${unknown}" is not a LLaMA projection (choose from ${PROJECTIONS.join(', ')})`);
   return [...new Set(targets)] as ProjectionName[];
 }
 

@@ -27,7 +27,9 @@ export const modelReportSchema = z.object({
   parameters: z.number().optional(),
   /** Tensor count and bytes per dtype, e.g. { F16: { tensors: 291, bytes: 13476839424 } }. */
   dtypes: z.record(z.string(), z.object({ tensors: z.number(), bytes: z.number() })).optional(),
-  tokenizer: z.object({ vocabSize: z.number(), bos: z.string().optional(), eos: z.array(z.string()), chatTemplate: z.boolean() }).optional(),
+  tokenizer: z
+    .object({ vocabSize: z.number(), bos: z.string().optional(), eos: z.array(z.string()), chatTemplate: z.boolean() })
+    .optional(),
   /** Every problem found, each naming its file; empty when the folder is usable. */
   problems: z.array(z.string()),
 });

@@ -52,7 +52,14 @@ const F16_MAX = 65504;
  * One matrix from the checkpoint in a storage mode, read on its own: a 16-bit tensor kept in its own mode is taken
  * as raw bits (never widened); anything else passes through f32 once (the largest tensor in f32 is the loading peak).
  */
-async function readStored(source: TensorSource, name: string, rows: number, cols: number, mode: BaseDtype, where: string): Promise<StoredMatrix> {
+async function readStored(
+  source: TensorSource,
+  name: string,
+  rows: number,
+  cols: number,
+  mode: BaseDtype,
+  where: string,
+): Promise<StoredMatrix> {
   const dtype = source.info(name).dtype;
   if ((mode === 'bf16' && dtype === 'BF16') || (mode === 'f16' && dtype === 'F16')) {
     const raw = await source.readRaw(name);
@@ -64,7 +71,11 @@ async function readStored(source: TensorSource, name: string, rows: number, cols
   if (mode === 'f16') {
     for (let i = 0; i < values.length; i++) {
       if (!(Math.abs(values[i]) <= F16_MAX)) {
-        throw new StudioError(`tensor ${name} holds ${values[i]}, which f16 cannot represent; use --base_dtype bf16 (same size, f32's range)`, where, 'model/base-dtype-range');
+        throw new StudioError(
+          `tensor ${name} holds ${values[i]}, which f16 cannot represent; use --base_dtype bf16 (same size, f32's range)`,
+          where,
+          'model/base-dtype-range',
+        );
       }
     }
   }
@@ -76,7 +87,12 @@ async function readStored(source: TensorSource, name: string, rows: number, cols
  * are f32 tensors; each frozen matrix is stored in its mode (storeMatrix) and then turned into the backend's form
  * (toBackendMatrix); the embedding is gathered on the host off WebGPU, so it never sits in the wasm heap.
  */
-export async function loadLlamaWeights(source: TensorSource, config: LlamaConfig, where: string, storage: WeightStorage): Promise<LlamaWeights> {
+export async function loadLlamaWeights(
+  source: TensorSource,
+  config: LlamaConfig,
+  where: string,
+  storage: WeightStorage,
+): Promise<LlamaWeights> {
   const problems = checkTensorsAgainstConfig(source, config);
   if (problems.length) throw new FormatError(problems.join('; '), where, 'model/tensors');
   const { mode, backendName, placement } = storage;
@@ -88,7 +104,10 @@ export async function loadLlamaWeights(source: TensorSource, config: LlamaConfig
 
   const embedStored = await readStored(source, 'model.embed_tokens.weight', config.vocabSize, config.hiddenSize, head, where);
   // WebGPU reads tensors back only asynchronously, so its lookup stays a tensor gather.
-  const embed: FrozenEmbedding = backendName === 'webgpu' ? { table: tf.tensor2d(dequantizeRows(embedStored), [config.vocabSize, config.hiddenSize]) } : { host: embedStored };
+  const embed: FrozenEmbedding =
+    backendName === 'webgpu'
+      ? { table: tf.tensor2d(dequantizeRows(embedStored), [config.vocabSize, config.hiddenSize]) }
+      : { host: embedStored };
   const layers: LlamaLayer[] = [];
   for (let l = 0; l < config.numLayers; l++) {
     const proj = {} as Record<ProjectionName, FrozenLinear>;

@@ -1,7 +1,15 @@
 import { execFile } from 'node:child_process';
 
 /** The columns we ask nvidia-smi for, in this order (its `--query-gpu` names). */
-export const GPU_QUERY_FIELDS = ['index', 'name', 'memory.used', 'memory.total', 'utilization.gpu', 'temperature.gpu', 'power.draw'] as const;
+export const GPU_QUERY_FIELDS = [
+  'index',
+  'name',
+  'memory.used',
+  'memory.total',
+  'utilization.gpu',
+  'temperature.gpu',
+  'power.draw',
+] as const;
 export const NVIDIA_SMI_ARGS = [`--query-gpu=${GPU_QUERY_FIELDS.join(',')}`, '--format=csv,noheader,nounits'];
 
 export interface GpuStat {

@@ -48,7 +48,10 @@ async function getCpuLlama(quiet: RegExp[] = []): Promise<{ lib: NodeLlamaCpp; l
  * Load a GGUF in llama.cpp on the CPU. `f32Cache` keeps the KV cache in F32 instead of its default F16, so numbers can
  * be compared with an f32 engine to 1e-4 (with F16 keys and values the log-probabilities differ by up to ~1e-3).
  */
-export async function loadLlamaCpp(ggufPath: string, opts: { threads?: number; contextSize?: number; f32Cache?: boolean } = {}): Promise<LlamaCppModel> {
+export async function loadLlamaCpp(
+  ggufPath: string,
+  opts: { threads?: number; contextSize?: number; f32Cache?: boolean } = {},
+): Promise<LlamaCppModel> {
   const { llama } = await getCpuLlama();
   const contextSize = opts.contextSize ?? 512;
   // A file llama.cpp refuses must not leave the native instance alive (it would keep the process from exiting).

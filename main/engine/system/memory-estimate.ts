@@ -113,8 +113,20 @@ export function estimateTrainingMemory(config: LlamaConfig, s: Workload & Storag
   const dims = largest.kind === 'attention' ? `${s.microBatchSize} × ${nH} heads × ${T} × ${T}` : largest.shape.join(' × ');
   const largestTensor = { bytes: largest.bytes, kind: largest.kind, shape: largest.shape, what: `${largest.what} (${dims} f32)` };
   return {
-    baseDtype: mode, placement, weightsBytes, hostWeightsBytes, loraBytes, optimizerBytes, activationsBytes, transientBytes, heapBytes, heapLimitBytes,
-    totalBytes, availableBytes, machineBytes: totalmem(), largestTensor,
+    baseDtype: mode,
+    placement,
+    weightsBytes,
+    hostWeightsBytes,
+    loraBytes,
+    optimizerBytes,
+    activationsBytes,
+    transientBytes,
+    heapBytes,
+    heapLimitBytes,
+    totalBytes,
+    availableBytes,
+    machineBytes: totalmem(),
+    largestTensor,
     fits: (heapLimitBytes === null || heapBytes <= heapLimitBytes) && totalBytes < availableBytes,
   };
 }
@@ -125,11 +137,25 @@ const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
  * The device a WebGPU adapter stands for. Memory figures come from nvidia-smi only for an NVIDIA adapter (the GPU
  * whose name matches the adapter's description, else the first); any other adapter's memory is unknown.
  */
-export async function webgpuDeviceLimits(adapter: AdapterDescription, stats: () => Promise<GpuStats> = () => readGpuStats()): Promise<DeviceLimits> {
+export async function webgpuDeviceLimits(
+  adapter: AdapterDescription,
+  stats: () => Promise<GpuStats> = () => readGpuStats(),
+): Promise<DeviceLimits> {
   const name = adapter.description || `${adapter.vendor} ${adapter.architecture}`.trim();
-  const limits = { name, maxBindingBytes: Math.min(adapter.limits.maxStorageBufferBindingSize, adapter.limits.maxBufferSize), maxBufferBytes: adapter.limits.maxBufferSize };
-  if (adapter.isFallback) return { ...limits, totalBytes: null, freeBytes: null, memorySource: 'unknown (a software adapter: it computes in RAM)' };
-  if (!/nvidia/i.test(`${adapter.vendor} ${adapter.description}`)) return { ...limits, totalBytes: null, freeBytes: null, memorySource: 'unknown (WebGPU does not report device memory; nvidia-smi only knows NVIDIA GPUs)' };
+  const limits = {
+    name,
+    maxBindingBytes: Math.min(adapter.limits.maxStorageBufferBindingSize, adapter.limits.maxBufferSize),
+    maxBufferBytes: adapter.limits.maxBufferSize,
+  };
+  if (adapter.isFallback)
+    return { ...limits, totalBytes: null, freeBytes: null, memorySource: 'unknown (a software adapter: it computes in RAM)' };
+  if (!/nvidia/i.test(`${adapter.vendor} ${adapter.description}`))
+    return {
+      ...limits,
+      totalBytes: null,
+      freeBytes: null,
+      memorySource: 'unknown (WebGPU does not report device memory; nvidia-smi only knows NVIDIA GPUs)',
+    };
   const s = await stats();
   if (!s.available) return { ...limits, totalBytes: null, freeBytes: null, memorySource: `unknown (${s.message})` };
   const gpu = s.gpus.find((g) => adapter.description && g.name.includes(adapter.description)) ?? s.gpus[0];
@@ -140,7 +166,11 @@ export async function webgpuDeviceLimits(adapter: AdapterDescription, stats: () 
  * Why a training step cannot run on the device, or undefined when nothing known stands in the way: the estimate
  * against the free (else total) device memory when known, and the largest tensor against the binding limit.
  */
-export function deviceRefusal(est: MemoryEstimate, device: DeviceLimits, s: { microBatchSize: number; cutoffLen: number }): string | undefined {
+export function deviceRefusal(
+  est: MemoryEstimate,
+  device: DeviceLimits,
+  s: { microBatchSize: number; cutoffLen: number },
+): string | undefined {
   const problems: string[] = [];
   const room = device.freeBytes ?? device.totalBytes;
   if (room !== null && est.totalBytes > room) {
@@ -151,7 +181,9 @@ export function deviceRefusal(est: MemoryEstimate, device: DeviceLimits, s: { mi
     );
   }
   if (est.largestTensor.bytes > device.maxBindingBytes) {
-    problems.push(`${est.largestTensor.what} takes ${gib(est.largestTensor.bytes)}, more than the ${gib(device.maxBindingBytes)} one buffer may hold (maxStorageBufferBindingSize / maxBufferSize)`);
+    problems.push(
+      `${est.largestTensor.what} takes ${gib(est.largestTensor.bytes)}, more than the ${gib(device.maxBindingBytes)} one buffer may hold (maxStorageBufferBindingSize / maxBufferSize)`,
+    );
   }
   if (problems.length === 0) return undefined;
   return `training does not fit on the WebGPU device ${device.name}: ${problems.join('; ')}. Lower micro_batch_size (${s.microBatchSize}) or cutoff_len (${s.cutoffLen}).`;
@@ -207,12 +239,15 @@ export function chooseBaseDtype(
       'train/memory',
     );
   }
-  const skipped = tried.slice(0, tried.indexOf(pick)).map((e) => `${e.baseDtype} would not fit (${gib(e.heapBytes)} in the backend, ${gib(e.totalBytes)} in all)`);
+  const skipped = tried
+    .slice(0, tried.indexOf(pick))
+    .map((e) => `${e.baseDtype} would not fit (${gib(e.heapBytes)} in the backend, ${gib(e.totalBytes)} in all)`);
   const why =
     wanted === 'auto'
       ? `base_dtype auto chose ${pick.baseDtype}${pick.baseDtype === plan.native ? ' (the checkpoint as stored)' : ''}${skipped.length ? `: ${skipped.join('; ')}` : ''}; ${describeEstimate(pick)}`
       : describeEstimate(pick);
-  const warning = pick.fits || onDevice ? undefined : `${gib(pick.totalBytes)} estimated but only ${gib(pick.availableBytes)} of RAM is free now`;
+  const warning =
+    pick.fits || onDevice ? undefined : `${gib(pick.totalBytes)} estimated but only ${gib(pick.availableBytes)} of RAM is free now`;
   return { mode: pick.baseDtype, estimate: pick, why, warning };
 }
 
@@ -220,7 +255,12 @@ export function chooseBaseDtype(
  * The estimate the wizard shows for a model folder, on the CPU path (wasm): the named mode, or the one auto would
  * choose; when nothing fits, the smallest mode's estimate (fits: false) rather than an error.
  */
-export async function estimateForCheckpoint(dir: string, config: LlamaConfig, wanted: BaseDtypeChoice, workload: Workload): Promise<MemoryEstimate> {
+export async function estimateForCheckpoint(
+  dir: string,
+  config: LlamaConfig,
+  wanted: BaseDtypeChoice,
+  workload: Workload,
+): Promise<MemoryEstimate> {
   const source = await openCheckpoint(dir);
   let native: 'f32' | 'bf16' | 'f16';
   try {

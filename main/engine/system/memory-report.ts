@@ -33,7 +33,12 @@ export const memoryReportSchema = z.object({
   machineBytes: z.number(),
   /** The largest single tensor of a step: on WebGPU one buffer must hold it (maxStorageBufferBindingSize). */
   /** `kind` and `shape` let a UI say it in its own language; `what` says it in English. */
-  largestTensor: z.object({ bytes: z.number(), what: z.string(), kind: z.enum(['logits', 'attention', 'mlp-activation', 'embedding', 'mlp-weight']), shape: z.array(z.number()) }),
+  largestTensor: z.object({
+    bytes: z.number(),
+    what: z.string(),
+    kind: z.enum(['logits', 'attention', 'mlp-activation', 'embedding', 'mlp-weight']),
+    shape: z.array(z.number()),
+  }),
   /** Inside the heap limit and within the free RAM. */
   fits: z.boolean(),
 });

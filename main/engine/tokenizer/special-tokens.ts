@@ -24,7 +24,8 @@ export interface SpecialTokens {
 /** `"<s>"` or `{ "content": "<s>", ... }` (both spellings occur in tokenizer_config.json). */
 export function tokenText(v: unknown): string | undefined {
   if (typeof v === 'string') return v;
-  if (v && typeof v === 'object' && 'content' in v && typeof (v as { content: unknown }).content === 'string') return (v as { content: string }).content;
+  if (v && typeof v === 'object' && 'content' in v && typeof (v as { content: unknown }).content === 'string')
+    return (v as { content: string }).content;
   return undefined;
 }
 
@@ -54,7 +55,11 @@ export function resolveSpecialTokens(inner: Tokenizer, f: TokenizerSideFiles): S
   const unkFromModel = typeof model?.unk_token === 'string' ? inner.token_to_id(model.unk_token) : undefined;
   const unkId = idOf('unk_token') ?? unkFromModel;
   const padId = idOf('pad_token') ?? ids(f.modelConfig.pad_token_id)[0];
-  for (const [key, id] of [['bos_token', bosId], ['eos_token', eosIds[0]], ['unk_token', unkId]] as const) {
+  for (const [key, id] of [
+    ['bos_token', bosId],
+    ['eos_token', eosIds[0]],
+    ['unk_token', unkId],
+  ] as const) {
     if (text[key] === undefined && id !== undefined) {
       const t = inner.id_to_token(id);
       if (t !== undefined) text[key] = t;

@@ -83,7 +83,8 @@ export class StudioTokenizer {
 
   /** Render the chat template (Jinja) with the variables transformers' apply_chat_template passes. */
   applyChatTemplate(messages: ChatMessage[], opts: { addGenerationPrompt?: boolean; extra?: Record<string, unknown> } = {}): string {
-    if (!this.chatTemplate) throw new FormatError('this tokenizer has no chat_template', 'tokenizer_config.json', 'tokenizer/no-chat-template');
+    if (!this.chatTemplate)
+      throw new FormatError('this tokenizer has no chat_template', 'tokenizer_config.json', 'tokenizer/no-chat-template');
     let template: Template;
     try {
       template = new Template(this.chatTemplate);
@@ -130,7 +131,8 @@ function vocabSizeOf(json: Record<string, unknown>): number {
 function chatTemplateOf(v: unknown): string | undefined {
   if (typeof v === 'string') return v;
   if (Array.isArray(v)) {
-    const named = v.find((t) => t && typeof t === 'object' && (t as { name?: unknown }).name === 'default') as { template?: unknown } | undefined;
+    const named = v.find((t) => t && typeof t === 'object' && (t as { name?: unknown }).name === 'default') as
+      { template?: unknown } | undefined;
     return typeof named?.template === 'string' ? named.template : undefined;
   }
   return undefined;
@@ -138,7 +140,8 @@ function chatTemplateOf(v: unknown): string | undefined {
 
 function readJson(file: string, required: boolean): Record<string, unknown> | undefined {
   if (!existsSync(file)) {
-    if (required) throw new FormatError('missing: the model folder needs a tokenizer.json (Hugging Face fast tokenizer)', file, 'tokenizer/missing');
+    if (required)
+      throw new FormatError('missing: the model folder needs a tokenizer.json (Hugging Face fast tokenizer)', file, 'tokenizer/missing');
     return undefined;
   }
   let v: unknown;
@@ -147,7 +150,8 @@ function readJson(file: string, required: boolean): Record<string, unknown> | un
   } catch (e) {
     throw new FormatError(`not valid JSON (${(e as Error).message})`, file, 'tokenizer/json');
   }
-  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new FormatError('not valid JSON for this file: expected an object', file, 'tokenizer/json');
+  if (!v || typeof v !== 'object' || Array.isArray(v))
+    throw new FormatError('not valid JSON for this file: expected an object', file, 'tokenizer/json');
   return v as Record<string, unknown>;
 }
 

@@ -86,7 +86,9 @@ export async function removeStaleTemps(root: string): Promise<string[]> {
 
 /** Checkpoints under root, newest step first. */
 export async function listCheckpoints(root: string): Promise<{ step: number; dir: string }[]> {
-  return checkpointNames(root).map((n) => ({ step: checkpointStep(n)!, dir: path.join(root, n) })).reverse();
+  return checkpointNames(root)
+    .map((n) => ({ step: checkpointStep(n)!, dir: path.join(root, n) }))
+    .reverse();
 }
 
 /**

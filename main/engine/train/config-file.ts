@@ -10,7 +10,8 @@ export function readConfigFile(file: string): Record<string, unknown> {
   } catch (e) {
     throw new FormatError(`cannot read config file (${(e as Error).message})`, file, 'config/file');
   }
-  if (!json || typeof json !== 'object' || Array.isArray(json)) throw new FormatError('config file must hold a JSON object', file, 'config/file');
+  if (!json || typeof json !== 'object' || Array.isArray(json))
+    throw new FormatError('config file must hold a JSON object', file, 'config/file');
   const known = new Set(Object.keys(finetuneConfigSchema.shape));
   const unknown = Object.keys(json).filter((k) => !known.has(k));
   if (unknown.length) throw new FormatError(`unknown settings: ${unknown.join(', ')}`, file, 'config/file');

@@ -15,7 +15,12 @@ export const finetuneConfigSchema = z.object({
   base_model: z.string().min(1).describe('Base model folder in Hugging Face layout (config.json, *.safetensors, tokenizer.json).'),
   data_path: z.string().min(1).describe('Alpaca-style data: a JSON array or JSON lines of {instruction, input?, output}.'),
   output_dir: z.string().default('./lora-alpaca').describe('Run folder: config, metrics.jsonl, checkpoints/ and the final adapter/.'),
-  batch_size: z.number().int().positive().default(128).describe('Examples per optimizer step (gradient accumulation = batch_size / micro_batch_size).'),
+  batch_size: z
+    .number()
+    .int()
+    .positive()
+    .default(128)
+    .describe('Examples per optimizer step (gradient accumulation = batch_size / micro_batch_size).'),
   micro_batch_size: z.number().int().positive().default(4).describe('Examples per forward/backward pass; lower it to save memory.'),
   num_epochs: z.number().positive().default(3).describe('Passes over the training data.'),
   learning_rate: z.number().positive().default(3e-4).describe('Peak learning rate of AdamW after warmup.'),
@@ -33,7 +38,9 @@ export const finetuneConfigSchema = z.object({
   add_eos_token: z
     .boolean()
     .default(false)
-    .describe("Alpaca-LoRA's flag: every example ends in EOS when it fits (its code always adds it); with the flag the prompt mask counts the prompt's own EOS."),
+    .describe(
+      "Alpaca-LoRA's flag: every example ends in EOS when it fits (its code always adds it); with the flag the prompt mask counts the prompt's own EOS.",
+    ),
   group_by_length: z.boolean().default(false).describe('Batch examples of similar length together: faster, but a less smooth loss curve.'),
   resume_from_checkpoint: z
     .union([z.string(), z.boolean()])
@@ -43,10 +50,20 @@ export const finetuneConfigSchema = z.object({
   overwrite: z
     .boolean()
     .default(false)
-    .describe("Start over in an output_dir that holds a run: its config, metrics, checkpoints and adapter are deleted first (other files stay)."),
-  prompt_template_name: z.string().default('alpaca').describe(`${BUILTIN_TEMPLATE_NAMES.join(', ')}, or a template JSON file.`),
+    .describe(
+      'Start over in an output_dir that holds a run: its config, metrics, checkpoints and adapter are deleted first (other files stay).',
+    ),
+  prompt_template_name: z
+    .string()
+    .default('alpaca')
+    .describe(`${BUILTIN_TEMPLATE_NAMES.join(', ')}, or a template JSON file.`),
   // Ours, beyond Alpaca-LoRA:
-  backend: z.enum(BACKEND_CHOICES).default('auto').describe('tfjs backend: auto picks the fastest that loads (tfjs-node-gpu, WebGPU on a hardware adapter, tfjs-node, wasm, cpu); webgpu-software is the slow SwiftShader adapter, for tests.'),
+  backend: z
+    .enum(BACKEND_CHOICES)
+    .default('auto')
+    .describe(
+      'tfjs backend: auto picks the fastest that loads (tfjs-node-gpu, WebGPU on a hardware adapter, tfjs-node, wasm, cpu); webgpu-software is the slow SwiftShader adapter, for tests.',
+    ),
   threads: z.number().int().positive().optional().describe('Threads for the wasm backend (default: all cores).'),
   base_dtype: z
     .enum(BASE_DTYPE_CHOICES)
@@ -64,11 +81,23 @@ export const finetuneConfigSchema = z.object({
   eval_steps: z.number().int().nonnegative().default(200).describe('Evaluate on the validation split every N steps (0: only at the end).'),
   save_steps: z.number().int().nonnegative().default(200).describe('Write a checkpoint every N steps (0: only the best and the last).'),
   save_total_limit: z.number().int().nonnegative().default(3).describe('Keep the newest N checkpoints (plus the best); 0 keeps all.'),
-  early_stopping_patience: z.number().int().nonnegative().default(0).describe('Stop after N evaluations without a better validation loss (0: never).'),
-  max_grad_norm: z.number().nonnegative().default(1).describe('Clip the global gradient norm to this (0: no clipping), as the HF Trainer does.'),
+  early_stopping_patience: z
+    .number()
+    .int()
+    .nonnegative()
+    .default(0)
+    .describe('Stop after N evaluations without a better validation loss (0: never).'),
+  max_grad_norm: z
+    .number()
+    .nonnegative()
+    .default(1)
+    .describe('Clip the global gradient norm to this (0: no clipping), as the HF Trainer does.'),
   weight_decay: z.number().nonnegative().default(0).describe('AdamW weight decay on the LoRA weights.'),
   use_rslora: z.boolean().default(false).describe('rsLoRA: scale by alpha / √r, steadier at high ranks.'),
-  on_bad_rows: z.enum(['skip', 'stop']).default('skip').describe('What to do with invalid data rows: skip them (listed in the report) or stop.'),
+  on_bad_rows: z
+    .enum(['skip', 'stop'])
+    .default('skip')
+    .describe('What to do with invalid data rows: skip them (listed in the report) or stop.'),
 });
 
 export type FinetuneConfig = z.infer<typeof finetuneConfigSchema>;
@@ -106,7 +135,11 @@ function resolveBaseDtypeAliases(input: Record<string, unknown>, c: FinetuneConf
   if (c.frozen_dtype !== undefined && asked.length === 0) asked.push(['frozen_dtype', c.frozen_dtype]);
   const modes = new Set(asked.map(([, m]) => m));
   if (modes.size > 1) {
-    throw new FormatError(`conflicting settings: ${asked.map(([k, m]) => `${k} (${m})`).join(', ')}; give one of them`, where, 'config/finetune');
+    throw new FormatError(
+      `conflicting settings: ${asked.map(([k, m]) => `${k} (${m})`).join(', ')}; give one of them`,
+      where,
+      'config/finetune',
+    );
   }
   return asked[0]?.[1] ?? c.base_dtype;
 }

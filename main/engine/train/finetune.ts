@@ -86,12 +86,24 @@ export async function runFinetune(
   if (config.frozen_dtype !== undefined) log('note: frozen_dtype is deprecated; it is read as base_dtype (use --base_dtype)', 'warn');
   // The estimate at cutoff_len (the longest a batch can be) decides auto's mode, or refuses, before any weight is read.
   const workload = { microBatchSize: config.micro_batch_size, cutoffLen: config.cutoff_len, loraR: config.lora_r, targetModules: targets };
-  const { model, tokenizer, config: modelConfig, baseDtype, placement, baseDtypeWhy, warnings } = await loadModel(config.base_model, { baseDtype: config.base_dtype, workload });
-  log(`frozen base held as ${baseDtype}${placement === 'host' ? ' in JS memory, each matrix dequantized just in time' : ''}: ${baseDtypeWhy}`);
+  const {
+    model,
+    tokenizer,
+    config: modelConfig,
+    baseDtype,
+    placement,
+    baseDtypeWhy,
+    warnings,
+  } = await loadModel(config.base_model, { baseDtype: config.base_dtype, workload });
+  log(
+    `frozen base held as ${baseDtype}${placement === 'host' ? ' in JS memory, each matrix dequantized just in time' : ''}: ${baseDtypeWhy}`,
+  );
   for (const w of warnings) log(w, 'warn');
   const data = loadAlpacaRows(config.data_path, { onBadRow: config.on_bad_rows });
   const errors = data.report.problems.filter((p) => p.severity === 'error');
-  log(`data: ${data.report.total} rows in ${config.data_path}, ${data.rows.length} used${errors.length ? `, ${errors.length} skipped` : ''}`);
+  log(
+    `data: ${data.report.total} rows in ${config.data_path}, ${data.rows.length} used${errors.length ? `, ${errors.length} skipped` : ''}`,
+  );
   for (const p of errors.slice(0, 10)) log(`skipped ${p.message}`, 'warn');
   const encode = { cutoffLen: config.cutoff_len, trainOnInputs: config.train_on_inputs, addEosToken: config.add_eos_token };
   const split = splitTrainValidation(data.rows, config.val_set_size, 42, config.data_path);
@@ -113,7 +125,8 @@ export async function runFinetune(
       `${(stats.truncatedShare * 100).toFixed(1)}% cut at cutoff_len ${config.cutoff_len}`,
   );
 
-  if (backend.name === 'webgpu') await refuseIfDeviceTooSmall(config, modelConfig, targets, [...trainExamples, ...valExamples], baseDtype, log);
+  if (backend.name === 'webgpu')
+    await refuseIfDeviceTooSmall(config, modelConfig, targets, [...trainExamples, ...valExamples], baseDtype, log);
 
   const accumulation = config.batch_size / config.micro_batch_size;
   const batches = new EpochBatches(trainExamples, config.micro_batch_size, config.seed, config.group_by_length);
@@ -140,7 +153,13 @@ export async function runFinetune(
     seed: config.seed,
   };
 
-  const settings = { r: config.lora_r, alpha: config.lora_alpha, dropout: config.lora_dropout, targetModules: targets, useRslora: config.use_rslora };
+  const settings = {
+    r: config.lora_r,
+    alpha: config.lora_alpha,
+    dropout: config.lora_dropout,
+    targetModules: targets,
+    useRslora: config.use_rslora,
+  };
   const adapter = new LoraAdapter(modelConfig, settings, kaimingUniformInit(randomFrom(new Prng(config.seed)), config.lora_r));
   const optimizer = new AdamW(adapter.variables, { ...ADAMW_DEFAULTS, weightDecay: config.weight_decay });
   const dataSha256 = createHash('sha256').update(readFileSync(config.data_path)).digest('hex');
@@ -171,11 +190,24 @@ export async function runFinetune(
     const zeroRate = onlyStepsAtZeroRate(total, config.warmup_steps);
     if (zeroRate) log(`this run cannot change the adapter${zeroRate}`, 'warn');
   }
-  emit({ type: 'start', totalSteps: total, startStep: from.step, trainableParams: adapter.parameterCount, allParams, backend: describeBackend(backend) });
+  emit({
+    type: 'start',
+    totalSteps: total,
+    startStep: from.step,
+    trainableParams: adapter.parameterCount,
+    allParams,
+    backend: describeBackend(backend),
+  });
 
   let lastCheckpoint: string | undefined;
   const saveCheckpoint = async (pos: TrainerPosition, opt: AdamW) => {
-    const state: TrainerStateFile = { position: pos, optimizerStep: opt.step, seed: config.seed, epochOrder: batches.orderOf(pos.epoch), dataSha256 };
+    const state: TrainerStateFile = {
+      position: pos,
+      optimizerStep: opt.step,
+      seed: config.seed,
+      epochOrder: batches.orderOf(pos.epoch),
+      dataSha256,
+    };
     const dir = await writeCheckpoint(checkpointsDir, pos.step, (d) => fillCheckpoint(d, adapter, opt, state, config.base_model, resolved));
     lastCheckpoint = dir;
     const best = pos.bestStep === null ? undefined : path.join(checkpointsDir, checkpointName(pos.bestStep));
@@ -185,7 +217,15 @@ export async function runFinetune(
 
   let outcome;
   try {
-    outcome = await train(model, adapter, optimizer, trainerData, schedule, { listener: emit, saveCheckpoint, shouldStop: () => opts.signal?.aborted ?? false, inStepReportMs: opts.inStepReportMs }, from);
+    outcome = await train(
+      model,
+      adapter,
+      optimizer,
+      trainerData,
+      schedule,
+      { listener: emit, saveCheckpoint, shouldStop: () => opts.signal?.aborted ?? false, inStepReportMs: opts.inStepReportMs },
+      from,
+    );
   } catch (e) {
     if (e instanceof NonFiniteLossError) {
       log(e.message, 'warn');
@@ -194,7 +234,8 @@ export async function runFinetune(
     throw e;
   }
   const pos = outcome.position;
-  if (outcome.reason !== 'stopped' && (!lastCheckpoint || path.basename(lastCheckpoint) !== checkpointName(pos.step))) await saveCheckpoint(pos, optimizer);
+  if (outcome.reason !== 'stopped' && (!lastCheckpoint || path.basename(lastCheckpoint) !== checkpointName(pos.step)))
+    await saveCheckpoint(pos, optimizer);
 
   // The final adapter: the best by validation loss when there was validation (load_best_model_at_end), else the last.
   const bestDir = pos.bestStep !== null ? path.join(checkpointsDir, checkpointName(pos.bestStep)) : undefined;
@@ -202,12 +243,25 @@ export async function runFinetune(
   const adapterDir = paths.adapter;
   await mkdir(adapterDir, { recursive: true });
   await saveAdapter(adapterDir, finalAdapter, config.base_model);
-  const saved = await verifySavedAdapter(adapterDir, modelConfig, finalAdapter, pos.step > 0, onlyStepsAtZeroRate(pos.step, config.warmup_steps));
+  const saved = await verifySavedAdapter(
+    adapterDir,
+    modelConfig,
+    finalAdapter,
+    pos.step > 0,
+    onlyStepsAtZeroRate(pos.step, config.warmup_steps),
+  );
   await checkLogitsRoundTrip(adapterDir, model, finalAdapter, saved, trainerData.validation[0] ?? trainerData.microBatch(0, 0));
   log(`adapter saved to ${adapterDir} and checked (tensors, shapes, logits round trip)`);
 
   emit({ type: 'done', step: pos.step, reason: outcome.reason, bestCheckpoint: bestDir, adapterDir });
-  const result = { runDir, adapterDir, steps: pos.step, reason: outcome.reason, bestCheckpoint: bestDir, finalEvalLoss: pos.bestEvalLoss ?? undefined };
+  const result = {
+    runDir,
+    adapterDir,
+    steps: pos.step,
+    reason: outcome.reason,
+    bestCheckpoint: bestDir,
+    finalEvalLoss: pos.bestEvalLoss ?? undefined,
+  };
   if (finalAdapter !== adapter) finalAdapter.dispose();
   adapter.dispose();
   optimizer.dispose();
@@ -232,11 +286,23 @@ async function refuseIfDeviceTooSmall(
   // The longest batch collate can make: the longest example, padded to PAD_MULTIPLE, at most cutoff_len.
   const longest = examples.reduce((m, e) => Math.max(m, e.inputIds.length), 1);
   const seqLen = Math.min(config.cutoff_len, Math.ceil(longest / PAD_MULTIPLE) * PAD_MULTIPLE);
-  const est = estimateTrainingMemory(modelConfig, { microBatchSize: config.micro_batch_size, cutoffLen: seqLen, loraR: config.lora_r, targetModules: targets, baseDtype, backendName: 'webgpu' });
+  const est = estimateTrainingMemory(modelConfig, {
+    microBatchSize: config.micro_batch_size,
+    cutoffLen: seqLen,
+    loraR: config.lora_r,
+    targetModules: targets,
+    baseDtype,
+    backendName: 'webgpu',
+  });
   const refusal = deviceRefusal(est, device, { microBatchSize: config.micro_batch_size, cutoffLen: config.cutoff_len });
   if (refusal) throw new StudioError(refusal, config.base_model, 'train/device-memory');
-  const mem = device.totalBytes === null ? `device memory ${device.memorySource}` : `${(device.totalBytes / 2 ** 30).toFixed(1)} GiB device memory (${device.memorySource})`;
-  log(`WebGPU device ${device.name}: ${mem}; estimated ${(est.totalBytes / 2 ** 30).toFixed(2)} GiB for training, largest tensor ${(est.largestTensor.bytes / 2 ** 20).toFixed(1)} MiB of ${(device.maxBindingBytes / 2 ** 20).toFixed(0)} MiB allowed`);
+  const mem =
+    device.totalBytes === null
+      ? `device memory ${device.memorySource}`
+      : `${(device.totalBytes / 2 ** 30).toFixed(1)} GiB device memory (${device.memorySource})`;
+  log(
+    `WebGPU device ${device.name}: ${mem}; estimated ${(est.totalBytes / 2 ** 30).toFixed(2)} GiB for training, largest tensor ${(est.largestTensor.bytes / 2 ** 20).toFixed(1)} MiB of ${(device.maxBindingBytes / 2 ** 20).toFixed(0)} MiB allowed`,
+  );
 }
 
 async function findResumeCheckpoint(config: FinetuneConfig, root: string, log: (m: string, l?: 'info' | 'warn') => void) {
@@ -252,7 +318,13 @@ async function findResumeCheckpoint(config: FinetuneConfig, root: string, log: (
 }
 
 /** The saved adapter, reloaded, must give exactly the logits of the adapter in memory. */
-async function checkLogitsRoundTrip(dir: string, model: import('../model/llama.ts').LlamaModel, adapter: LoraAdapter, saved: LoadedAdapter, mb: import('./step.ts').MicroBatch) {
+async function checkLogitsRoundTrip(
+  dir: string,
+  model: import('../model/llama.ts').LlamaModel,
+  adapter: LoraAdapter,
+  saved: LoadedAdapter,
+  mb: import('./step.ts').MicroBatch,
+) {
   const reloaded = loraFromPeft(model.config, saved);
   const maxDiff = tf.tidy(() => {
     const ids = tf.tensor2d(mb.inputIds, [mb.batchSize, mb.seqLen], 'int32');
@@ -264,7 +336,8 @@ async function checkLogitsRoundTrip(dir: string, model: import('../model/llama.t
   const diff = (await maxDiff.data())[0]; // not dataSync: tfjs-webgpu cannot read synchronously in Node
   maxDiff.dispose();
   reloaded.dispose();
-  if (diff !== 0) throw new StudioError(`the saved adapter gives other logits than the trained one (max difference ${diff})`, dir, 'adapter/verify');
+  if (diff !== 0)
+    throw new StudioError(`the saved adapter gives other logits than the trained one (max difference ${diff})`, dir, 'adapter/verify');
 }
 
 /**

@@ -27,4 +27,3 @@ const evalLine = z.looseObject({ type: z.literal('eval'), step: z.number(), epoc
 const doneLine = z.looseObject({ type: z.literal('done'), reason: z.string() });
 export const metricLineSchema = z.discriminatedUnion('type', [startLine, stepLine, evalLine, doneLine]);
 export const KNOWN_METRIC_TYPES = new Set(['start', 'step', 'eval', 'done']);
-

@@ -1,4 +1,3 @@
-
 /** What the trainer tells its listeners (CLI progress bar, metrics.jsonl, the studio over IPC). */
 export type TrainingEvent =
   | { type: 'start'; totalSteps: number; startStep: number; trainableParams: number; allParams: number; backend: string }
@@ -18,7 +17,13 @@ export type TrainingEvent =
   | { type: 'eval'; step: number; epoch: number; evalLoss: number }
   | { type: 'checkpoint'; step: number; dir: string }
   | { type: 'log'; level: 'info' | 'warn'; message: string }
-  | { type: 'done'; step: number; reason: 'finished' | 'max_steps' | 'early_stopping' | 'stopped'; bestCheckpoint?: string; adapterDir: string };
+  | {
+      type: 'done';
+      step: number;
+      reason: 'finished' | 'max_steps' | 'early_stopping' | 'stopped';
+      bestCheckpoint?: string;
+      adapterDir: string;
+    };
 
 export interface MemoryReport {
   /** Resident set size of this process. */

@@ -20,7 +20,10 @@ export interface SettingChange {
 }
 
 /** The settings of `now` that differ from the config the checkpoint was written under, split as above. */
-export function resumeSettingChanges(saved: Record<string, unknown>, now: FinetuneConfig): { refused: SettingChange[]; changed: SettingChange[] } {
+export function resumeSettingChanges(
+  saved: Record<string, unknown>,
+  now: FinetuneConfig,
+): { refused: SettingChange[]; changed: SettingChange[] } {
   const refused: SettingChange[] = [];
   const changed: SettingChange[] = [];
   for (const [name, value] of Object.entries(now)) {

@@ -126,7 +126,8 @@ export function readMetrics(file: string): RunMetrics {
 export function readRunConfig(file: string): Record<string, unknown> | undefined {
   try {
     const json = JSON.parse(readFileSync(file, 'utf8')) as unknown;
-    if (json && typeof json === 'object' && !Array.isArray(json) && 'base_model' in json && 'data_path' in json) return json as Record<string, unknown>;
+    if (json && typeof json === 'object' && !Array.isArray(json) && 'base_model' in json && 'data_path' in json)
+      return json as Record<string, unknown>;
   } catch {
     // missing or not JSON: not a run's config
   }
@@ -142,7 +143,11 @@ export function runFilesIn(runDir: string): string[] {
   const p = runPaths(runDir);
   const found: string[] = [];
   if (readRunConfig(p.config)) found.push(RUN_CONFIG);
-  for (const [name, full] of [[METRICS, p.metrics], [CHECKPOINTS, p.checkpoints], [ADAPTER_DIR, p.adapter]] as const) {
+  for (const [name, full] of [
+    [METRICS, p.metrics],
+    [CHECKPOINTS, p.checkpoints],
+    [ADAPTER_DIR, p.adapter],
+  ] as const) {
     if (existsSync(full)) found.push(name);
   }
   return found.length === 1 && found[0] === METRICS ? [] : found;

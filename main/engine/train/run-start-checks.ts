@@ -17,7 +17,10 @@ import { TRAINING_CONFIG } from './run-state.ts';
  */
 export function refuseCutoffBeyondContext(config: FinetuneConfig, model: LlamaConfig): void {
   if (config.cutoff_len <= model.maxPositions) return;
-  const declared = model.raw.max_position_embeddings === undefined ? ` (config.json gives no max_position_embeddings; ${DEFAULT_MAX_POSITIONS} assumed)` : '';
+  const declared =
+    model.raw.max_position_embeddings === undefined
+      ? ` (config.json gives no max_position_embeddings; ${DEFAULT_MAX_POSITIONS} assumed)`
+      : '';
   throw new StudioError(
     `cutoff_len ${config.cutoff_len} is above the model's context of ${model.maxPositions} tokens${declared}; set cutoff_len to ${model.maxPositions} or less`,
     path.join(config.base_model, 'config.json'),
@@ -37,7 +40,11 @@ export function isResuming(config: FinetuneConfig): boolean {
  */
 export async function prepareRunFolder(config: FinetuneConfig, paths: RunPaths): Promise<string[]> {
   if (config.overwrite && isResuming(config)) {
-    throw new StudioError('resume_from_checkpoint and overwrite both set: resume the run or start it over, not both', paths.dir, 'run/conflict');
+    throw new StudioError(
+      'resume_from_checkpoint and overwrite both set: resume the run or start it over, not both',
+      paths.dir,
+      'run/conflict',
+    );
   }
   await makeOutputFolder(paths.dir, 'output_dir');
   const existing = runFilesIn(paths.dir);
@@ -75,5 +82,9 @@ export function checkResumeSettings(config: FinetuneConfig, checkpoint: string, 
       'run/resume-settings',
     );
   }
-  if (changed.length) log(`resuming with settings that differ from ${file}: ${describeChanges(changed)}; the result will not equal an uninterrupted run`, 'warn');
+  if (changed.length)
+    log(
+      `resuming with settings that differ from ${file}: ${describeChanges(changed)}; the result will not equal an uninterrupted run`,
+      'warn',
+    );
 }

@@ -27,12 +27,26 @@ export interface TrainerStateFile {
 /** Save the LoRA weights in PEFT's layout. */
 export async function saveAdapter(dir: string, adapter: LoraAdapter, baseModel: string): Promise<void> {
   const s = adapter.settings;
-  const config = makeAdapterConfig({ baseModel, r: s.r, alpha: s.alpha, dropout: s.dropout, targetModules: s.targetModules, useRslora: s.useRslora });
+  const config = makeAdapterConfig({
+    baseModel,
+    r: s.r,
+    alpha: s.alpha,
+    dropout: s.dropout,
+    targetModules: s.targetModules,
+    useRslora: s.useRslora,
+  });
   await writePeftAdapter(dir, config, await adapter.exportPeft());
 }
 
 /** Write the adapter, the optimizer moments and the trainer state into a checkpoint folder. */
-export async function fillCheckpoint(dir: string, adapter: LoraAdapter, optimizer: AdamW, state: TrainerStateFile, baseModel: string, config: unknown) {
+export async function fillCheckpoint(
+  dir: string,
+  adapter: LoraAdapter,
+  optimizer: AdamW,
+  state: TrainerStateFile,
+  baseModel: string,
+  config: unknown,
+) {
   await saveAdapter(dir, adapter, baseModel);
   const tensors = [];
   for (let i = 0; i < optimizer.params.length; i++) {
@@ -40,7 +54,9 @@ export async function fillCheckpoint(dir: string, adapter: LoraAdapter, optimize
     tensors.push({ name: `m.${String(i).padStart(5, '0')}`, dtype: 'F32' as const, shape, data: f32Bytes(await optimizer.m[i].data()) });
     tensors.push({ name: `v.${String(i).padStart(5, '0')}`, dtype: 'F32' as const, shape, data: f32Bytes(await optimizer.v[i].data()) });
   }
-  await writeSafetensors(path.join(dir, OPTIMIZER_STATE), tensors, { metadata: { format: 'lora-studio-adamw', step: String(optimizer.step) } });
+  await writeSafetensors(path.join(dir, OPTIMIZER_STATE), tensors, {
+    metadata: { format: 'lora-studio-adamw', step: String(optimizer.step) },
+  });
   await writeFile(path.join(dir, TRAINER_STATE), JSON.stringify(state, null, 2));
   await writeFile(path.join(dir, TRAINING_CONFIG), JSON.stringify(config, null, 2));
 }
@@ -56,7 +72,8 @@ export async function restoreCheckpoint(dir: string, base: LlamaConfig, adapter:
   const loaded = await readPeftAdapter(dir, base);
   for (const m of adapter.modules) {
     const saved = loaded.modules.get(`${m.layer}.${m.name}`);
-    if (!saved) throw new StudioError(`checkpoint has no LoRA weights for ${m.key}; were the target modules changed?`, dir, 'checkpoint/adapter');
+    if (!saved)
+      throw new StudioError(`checkpoint has no LoRA weights for ${m.key}; were the target modules changed?`, dir, 'checkpoint/adapter');
     const [inF, r] = m.aT.shape;
     const [, outF] = m.bT.shape;
     if (saved.a.length !== r * inF || saved.b.length !== outF * r) {
@@ -92,10 +109,18 @@ export async function verifySavedAdapter(dir: string, base: LlamaConfig, adapter
   const loaded = await readPeftAdapter(dir, base); // checks names, shapes, ranks and that no module is missing
   const expected = adapter.settings.targetModules.length * base.numLayers;
   if (loaded.modules.size !== expected) {
-    throw new StudioError(`saved adapter holds ${2 * loaded.modules.size} tensors, expected ${2 * expected}`, path.join(dir, ADAPTER_WEIGHTS), 'adapter/verify');
+    throw new StudioError(
+      `saved adapter holds ${2 * loaded.modules.size} tensors, expected ${2 * expected}`,
+      path.join(dir, ADAPTER_WEIGHTS),
+      'adapter/verify',
+    );
   }
   if (trained && [...loaded.modules.values()].every((m) => m.b.every((x) => x === 0))) {
-    throw new StudioError(`every lora_B is still zero after training: the adapter would do nothing${whyUntrained}`, path.join(dir, ADAPTER_WEIGHTS), 'adapter/verify');
+    throw new StudioError(
+      `every lora_B is still zero after training: the adapter would do nothing${whyUntrained}`,
+      path.join(dir, ADAPTER_WEIGHTS),
+      'adapter/verify',
+    );
   }
   for (const m of adapter.modules) {
     const saved = loaded.modules.get(`${m.layer}.${m.name}`)!;

@@ -46,7 +46,11 @@ export async function microBatchGradients(
 }
 
 /** Mean loss over labelled tokens, no gradients (evaluation). Returns the sum and the count so callers can pool. */
-export async function evaluationLoss(model: LlamaModel, adapter: LoraAdapter | undefined, mb: MicroBatch): Promise<{ sum: number; count: number }> {
+export async function evaluationLoss(
+  model: LlamaModel,
+  adapter: LoraAdapter | undefined,
+  mb: MicroBatch,
+): Promise<{ sum: number; count: number }> {
   const { targets, weights, count } = shiftedTargets(mb.labels, mb.batchSize, mb.seqLen);
   const total = tf.tidy(() => {
     const ids = tf.tensor2d(mb.inputIds, [mb.batchSize, mb.seqLen], 'int32');

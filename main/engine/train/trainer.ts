@@ -107,7 +107,10 @@ export async function train(
     while (batches.length < schedule.gradientAccumulation && pos.cursor < data.microBatchesPerEpoch) {
       batches.push(data.microBatch(pos.epoch, pos.cursor++));
     }
-    const normalizer = Math.max(1, batches.reduce((n, mb) => n + labelledCount(mb), 0));
+    const normalizer = Math.max(
+      1,
+      batches.reduce((n, mb) => n + labelledCount(mb), 0),
+    );
     const lr = schedule.learningRate * linearWarmupDecay(pos.step, schedule.warmupSteps, total);
 
     let stepLoss = 0;
@@ -118,7 +121,11 @@ export async function train(
       const now = performance.now();
       if (i > 0 && now - lastReport >= (hooks.inStepReportMs ?? IN_STEP_REPORT_MS)) {
         const seconds = ((now - stepStarted) / 1000).toFixed(1);
-        hooks.listener({ type: 'log', level: 'info', message: `step ${pos.step + 1}/${total}: micro-batch ${i}/${batches.length} done, ${seconds} s into the step` });
+        hooks.listener({
+          type: 'log',
+          level: 'info',
+          message: `step ${pos.step + 1}/${total}: micro-batch ${i}/${batches.length} done, ${seconds} s into the step`,
+        });
         lastReport = now;
       }
       const dropout = { seed: schedule.seed, step: pos.step, microBatch: i };

@@ -44,7 +44,8 @@ export function GpuPanel({ backend, memory }: { backend?: BackendReport; memory?
               <div style={{ width: `${g.memoryTotalMiB ? (100 * (g.memoryUsedMiB ?? 0)) / g.memoryTotalMiB : 0}%` }} />
             </div>
             <small>
-              {na(g.memoryUsedMiB, '')} / {na(g.memoryTotalMiB, ' MiB')} · {t('run.util')} {na(g.utilizationPercent, '%')} · {t('run.temp')} {na(g.temperatureC, '°C')} · {t('run.power')} {na(g.powerDrawW, ' W')}
+              {na(g.memoryUsedMiB, '')} / {na(g.memoryTotalMiB, ' MiB')} · {t('run.util')} {na(g.utilizationPercent, '%')} · {t('run.temp')}{' '}
+              {na(g.temperatureC, '°C')} · {t('run.power')} {na(g.powerDrawW, ' W')}
             </small>
           </div>
         ))}
@@ -59,8 +60,14 @@ export function GpuPanel({ backend, memory }: { backend?: BackendReport; memory?
           {backend.adapter && (
             <>
               <br />
-              {t('run.adapter')}: <strong data-testid="webgpu-adapter">{[backend.adapter.vendor, backend.adapter.architecture].filter(Boolean).join(' ')}</strong> ({backend.adapter.description}
-              {backend.adapter.software ? `, ${t('run.software')}` : ''}) · {t('run.maxBinding', { mb: mib(backend.adapter.maxBindingBytes) })} · {backend.adapter.shaderF16 ? 'shader-f16' : t('run.noF16')}
+              {t('run.adapter')}:{' '}
+              <strong data-testid="webgpu-adapter">
+                {[backend.adapter.vendor, backend.adapter.architecture].filter(Boolean).join(' ')}
+              </strong>{' '}
+              ({backend.adapter.description}
+              {backend.adapter.software ? `, ${t('run.software')}` : ''}) ·{' '}
+              {t('run.maxBinding', { mb: mib(backend.adapter.maxBindingBytes) })} ·{' '}
+              {backend.adapter.shaderF16 ? 'shader-f16' : t('run.noF16')}
             </>
           )}
         </p>

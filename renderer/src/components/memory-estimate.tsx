@@ -8,7 +8,13 @@ import { BASE_DTYPE_CHOICES } from '../../../main/engine/model/block-quant.ts';
 type Estimate = CallReply<'finetune.estimate'>;
 
 /** Training memory for the chosen model and settings (weights, LoRA, optimizer, activations) against the machine's. */
-export function MemoryEstimate({ baseModel, settings }: { baseModel?: string; settings: { micro_batch_size?: unknown; cutoff_len: number; lora_r?: unknown; lora_target_modules?: unknown; base_dtype?: unknown } }) {
+export function MemoryEstimate({
+  baseModel,
+  settings,
+}: {
+  baseModel?: string;
+  settings: { micro_batch_size?: unknown; cutoff_len: number; lora_r?: unknown; lora_target_modules?: unknown; base_dtype?: unknown };
+}) {
   const { t } = useTranslation();
   const [estimate, setEstimate] = useState<Estimate>();
   const [error, setError] = useState<string>();
@@ -23,7 +29,14 @@ export function MemoryEstimate({ baseModel, settings }: { baseModel?: string; se
     if (!complete) return;
     // Settle for a moment: typing "16" should not ask twice.
     const timer = setTimeout(() => {
-      call('finetune.estimate', { base_model: baseModel, micro_batch_size: micro, cutoff_len: settings.cutoff_len, lora_r: r, lora_target_modules: targets, base_dtype: baseDtype })
+      call('finetune.estimate', {
+        base_model: baseModel,
+        micro_batch_size: micro,
+        cutoff_len: settings.cutoff_len,
+        lora_r: r,
+        lora_target_modules: targets,
+        base_dtype: baseDtype,
+      })
         .then((e) => (setEstimate(e), setError(undefined)))
         .catch((e: Error) => setError(e.message));
     }, 250);
@@ -68,12 +81,21 @@ export function MemoryEstimate({ baseModel, settings }: { baseModel?: string; se
           </tr>
           {estimate.gpu && (
             <tr data-testid="estimate-gpu">
-              <td>{t('estimate.gpu', { name: estimate.gpu.name, total: estimate.gpu.totalBytes === null ? '?' : formatBytes(estimate.gpu.totalBytes) })}</td>
+              <td>
+                {t('estimate.gpu', {
+                  name: estimate.gpu.name,
+                  total: estimate.gpu.totalBytes === null ? '?' : formatBytes(estimate.gpu.totalBytes),
+                })}
+              </td>
               <td>{estimate.gpu.freeBytes === null ? '?' : formatBytes(estimate.gpu.freeBytes)}</td>
             </tr>
           )}
           <tr>
-            <td>{t('estimate.largest', { what: `${t(`estimate.tensor.${estimate.largestTensor.kind}`)} (${estimate.largestTensor.shape.join(' × ')} f32)` })}</td>
+            <td>
+              {t('estimate.largest', {
+                what: `${t(`estimate.tensor.${estimate.largestTensor.kind}`)} (${estimate.largestTensor.shape.join(' × ')} f32)`,
+              })}
+            </td>
             <td>{formatBytes(estimate.largestTensor.bytes)}</td>
           </tr>
         </tbody>

@@ -13,7 +13,15 @@ const parentOf = (p: string) => p.replace(/[\\/][^\\/]*$/, '') || undefined;
  * A path field with a Browse button: the desktop app opens the native dialog; browser mode lists the server's
  * folders in the page (the files live where the studio runs, which may be another machine).
  */
-export function PathPicker(props: { kind: 'folder' | 'file'; value: string; onChange(path: string): void; onPicked?(path: string): void; extensions?: string[]; testId: string; placeholder?: string }) {
+export function PathPicker(props: {
+  kind: 'folder' | 'file';
+  value: string;
+  onChange(path: string): void;
+  onPicked?(path: string): void;
+  extensions?: string[];
+  testId: string;
+  placeholder?: string;
+}) {
   const { t } = useTranslation();
   const [listing, setListing] = useState<Listing>();
   const [error, setError] = useState<string>();
@@ -32,7 +40,9 @@ export function PathPicker(props: { kind: 'folder' | 'file'; value: string; onCh
   };
   const browse = async () => {
     if (transport.mode === 'electron') {
-      const r = await call('files.pick', { kind: props.kind, extensions: props.extensions }).catch((e: Error) => (setError(e.message), undefined));
+      const r = await call('files.pick', { kind: props.kind, extensions: props.extensions }).catch(
+        (e: Error) => (setError(e.message), undefined),
+      );
       if (r?.path) choose(r.path);
       return;
     }
@@ -46,7 +56,13 @@ export function PathPicker(props: { kind: 'folder' | 'file'; value: string; onCh
   return (
     <span className="path-picker">
       <span className="row">
-        <input data-testid={props.testId} value={props.value} onChange={(e) => props.onChange(e.target.value)} placeholder={props.placeholder} spellCheck={false} />
+        <input
+          data-testid={props.testId}
+          value={props.value}
+          onChange={(e) => props.onChange(e.target.value)}
+          placeholder={props.placeholder}
+          spellCheck={false}
+        />
         <button type="button" data-testid={`${props.testId}-browse`} onClick={() => void browse()}>
           {t('picker.browse')}
         </button>

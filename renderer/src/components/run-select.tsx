@@ -6,7 +6,17 @@ import { call } from '../transport.ts';
 export type RunDetails = CallReply<'runs.read'>;
 
 /** Pick a run that has a saved adapter; the page gets its folder, config (base model, template) and summary. */
-export function RunSelect({ visible, selected, onSelect, testId }: { visible: boolean; selected?: RunDetails; onSelect(run?: RunDetails): void; testId: string }) {
+export function RunSelect({
+  visible,
+  selected,
+  onSelect,
+  testId,
+}: {
+  visible: boolean;
+  selected?: RunDetails;
+  onSelect(run?: RunDetails): void;
+  testId: string;
+}) {
   const { t } = useTranslation();
   const [runs, setRuns] = useState<RunSummary[]>([]);
   const [error, setError] = useState<string>();
@@ -37,7 +47,11 @@ export function RunSelect({ visible, selected, onSelect, testId }: { visible: bo
         ))}
       </select>
       {error && <small className="error">{error}</small>}
-      {selected && <small className="help mono">{String(selected.config?.base_model ?? '')} + {selected.run.dir}</small>}
+      {selected && (
+        <small className="help mono">
+          {String(selected.config?.base_model ?? '')} + {selected.run.dir}
+        </small>
+      )}
     </label>
   );
 }

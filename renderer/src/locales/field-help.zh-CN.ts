@@ -22,9 +22,11 @@ export const FIELD_HELP_ZH: Record<string, string> = {
   resume_from_checkpoint: '从某个检查点文件夹继续，或填 true 从 output_dir 中最新的完好检查点继续。',
   overwrite: '在已有训练记录的 output_dir 中重新开始：先删除其中的配置、指标、检查点和适配器（其他文件保留）。',
   prompt_template_name: 'alpaca、alpaca_legacy、alpaca_short、vigogne，或一个模板 JSON 文件。',
-  backend: 'tfjs 计算后端：auto 选择能加载的最快后端（tfjs-node-gpu、硬件适配器上的 WebGPU、tfjs-node、wasm、cpu）；webgpu-software 是很慢的 SwiftShader 软件适配器，供测试用。',
+  backend:
+    'tfjs 计算后端：auto 选择能加载的最快后端（tfjs-node-gpu、硬件适配器上的 WebGPU、tfjs-node、wasm、cpu）；webgpu-software 是很慢的 SwiftShader 软件适配器，供测试用。',
   threads: 'wasm 后端的线程数（默认：全部核心）。',
-  base_dtype: '冻结的基础模型如何存放：f32、bf16 或 f16（每个权重 2 字节）、int8（分块 absmax，约 1 字节，同 Alpaca-LoRA 的 load_in_8bit）或 nf4（QLoRA 的 4 位，约半字节）。LoRA、梯度和优化器仍为 f32；归一化层为 f32，词嵌入和 lm_head 为 16 位。auto 在放得下时保持检查点原样，否则用 int8，再否则用 nf4。',
+  base_dtype:
+    '冻结的基础模型如何存放：f32、bf16 或 f16（每个权重 2 字节）、int8（分块 absmax，约 1 字节，同 Alpaca-LoRA 的 load_in_8bit）或 nf4（QLoRA 的 4 位，约半字节）。LoRA、梯度和优化器仍为 f32；归一化层为 f32，词嵌入和 lm_head 为 16 位。auto 在放得下时保持检查点原样，否则用 int8，再否则用 nf4。',
   load_in_8bit: 'base_dtype int8 的 Python 写法（transformers/bitsandbytes 的叫法）。',
   load_in_4bit: 'base_dtype nf4 的 Python 写法（QLoRA：bnb_4bit_quant_type nf4）。',
   frozen_dtype: '已弃用：base_dtype 的旧名称（仍然接受）。',

@@ -17,7 +17,19 @@ export interface DataOptions {
 
 const TEMPLATES = BUILTIN_TEMPLATE_NAMES;
 
-export function DataStep({ opts, setOpts, baseModel, report, setReport }: { opts: DataOptions; setOpts(o: DataOptions): void; baseModel?: string; report?: DataCheck; setReport(r?: DataCheck): void }) {
+export function DataStep({
+  opts,
+  setOpts,
+  baseModel,
+  report,
+  setReport,
+}: {
+  opts: DataOptions;
+  setOpts(o: DataOptions): void;
+  baseModel?: string;
+  report?: DataCheck;
+  setReport(r?: DataCheck): void;
+}) {
   const { t } = useTranslation();
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string>();
@@ -47,7 +59,14 @@ export function DataStep({ opts, setOpts, baseModel, report, setReport }: { opts
         }}
       >
         <Field label={t('wizard.data.path')}>
-          <PathPicker kind="file" extensions={['json', 'jsonl']} testId="data-path" value={opts.path} onChange={(path) => setOpts({ ...opts, path })} placeholder="/path/to/data.json" />
+          <PathPicker
+            kind="file"
+            extensions={['json', 'jsonl']}
+            testId="data-path"
+            value={opts.path}
+            onChange={(path) => setOpts({ ...opts, path })}
+            placeholder="/path/to/data.json"
+          />
         </Field>
         <Field label={t('wizard.data.template')}>
           <select value={opts.template} onChange={(e) => setOpts({ ...opts, template: e.target.value })}>
@@ -60,10 +79,12 @@ export function DataStep({ opts, setOpts, baseModel, report, setReport }: { opts
           <input type="number" min={8} value={opts.cutoffLen} onChange={(e) => setOpts({ ...opts, cutoffLen: Number(e.target.value) })} />
         </Field>
         <label className="check">
-          <input type="checkbox" checked={opts.trainOnInputs} onChange={(e) => setOpts({ ...opts, trainOnInputs: e.target.checked })} /> {t('wizard.data.trainOnInputs')}
+          <input type="checkbox" checked={opts.trainOnInputs} onChange={(e) => setOpts({ ...opts, trainOnInputs: e.target.checked })} />{' '}
+          {t('wizard.data.trainOnInputs')}
         </label>
         <label className="check">
-          <input type="checkbox" checked={opts.addEosToken} onChange={(e) => setOpts({ ...opts, addEosToken: e.target.checked })} /> {t('wizard.data.addEos')}
+          <input type="checkbox" checked={opts.addEosToken} onChange={(e) => setOpts({ ...opts, addEosToken: e.target.checked })} />{' '}
+          {t('wizard.data.addEos')}
         </label>
         <button type="submit" data-testid="data-check" disabled={busy || !opts.path.trim()}>
           {busy ? t('common.loading') : t('wizard.data.check')}
@@ -86,7 +107,14 @@ export function DataStep({ opts, setOpts, baseModel, report, setReport }: { opts
                 <ul className="problems">
                   {report.problems.slice(0, 20).map((p, i) => (
                     <li key={i} className={p.severity}>
-                      {t(`wizard.data.problem.${p.reason.replace(/[ -]/g, '_')}`, { where: t(`wizard.data.where_${report.format}`), row: p.row, field: p.field, ofRow: p.ofRow, type: p.valueType, defaultValue: p.message })}
+                      {t(`wizard.data.problem.${p.reason.replace(/[ -]/g, '_')}`, {
+                        where: t(`wizard.data.where_${report.format}`),
+                        row: p.row,
+                        field: p.field,
+                        ofRow: p.ofRow,
+                        type: p.valueType,
+                        defaultValue: p.message,
+                      })}
                     </li>
                   ))}
                 </ul>
@@ -98,7 +126,8 @@ export function DataStep({ opts, setOpts, baseModel, report, setReport }: { opts
               <h3>{t('wizard.data.histogram', { cutoff: report.stats.cutoffLen })}</h3>
               <Histogram bins={report.stats.histogram} />
               <p className="muted">
-                {t('wizard.data.truncated', { count: report.stats.truncated })} · {t('wizard.data.lengths', { mean: report.stats.meanLength.toFixed(0), max: report.stats.maxLength })}
+                {t('wizard.data.truncated', { count: report.stats.truncated })} ·{' '}
+                {t('wizard.data.lengths', { mean: report.stats.meanLength.toFixed(0), max: report.stats.maxLength })}
               </p>
             </div>
           )}
@@ -108,7 +137,11 @@ export function DataStep({ opts, setOpts, baseModel, report, setReport }: { opts
               {report.preview.map((p) => (
                 <pre key={p.row} className="preview" data-testid="preview">
                   {p.segments.map((s, i) => (
-                    <span key={i} className={s.trained ? 'trained' : 'masked'} title={s.trained ? t('wizard.data.trained') : t('wizard.data.masked')}>
+                    <span
+                      key={i}
+                      className={s.trained ? 'trained' : 'masked'}
+                      title={s.trained ? t('wizard.data.trained') : t('wizard.data.masked')}
+                    >
                       {s.text}
                     </span>
                   ))}

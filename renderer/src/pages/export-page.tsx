@@ -29,7 +29,10 @@ export function ExportPage({ visible }: { visible: boolean }) {
     const request = {
       merge: { kind: 'merge' as const, config: { ...common, output_dir: out, max_shard_size: shard, dtype } },
       stateDict: { kind: 'export' as const, config: { ...common, output_dir: out, dtype } },
-      gguf: { kind: 'quantize' as const, config: { ...common, format: `gguf-${ggufType}`, output: `${out}/model-${ggufType}.gguf`, prompt_template: template } },
+      gguf: {
+        kind: 'quantize' as const,
+        config: { ...common, format: `gguf-${ggufType}`, output: `${out}/model-${ggufType}.gguf`, prompt_template: template },
+      },
       int8: { kind: 'quantize' as const, config: { ...common, format: 'int8', output: out } },
     }[target];
     try {
@@ -64,10 +67,18 @@ export function ExportPage({ visible }: { visible: boolean }) {
         </Field>
       </div>
       <div className="row wrap">
-        <button data-testid="export-merge" disabled={!baseModel} onClick={() => void start('merge')}>{t('export.merge')}</button>
-        <button data-testid="export-state-dict" disabled={!baseModel} onClick={() => void start('stateDict')}>{t('export.stateDict')}</button>
-        <button data-testid="export-gguf" className="primary" disabled={!baseModel} onClick={() => void start('gguf')}>{t('export.gguf')}</button>
-        <button data-testid="export-int8" disabled={!baseModel} onClick={() => void start('int8')}>{t('export.int8')}</button>
+        <button data-testid="export-merge" disabled={!baseModel} onClick={() => void start('merge')}>
+          {t('export.merge')}
+        </button>
+        <button data-testid="export-state-dict" disabled={!baseModel} onClick={() => void start('stateDict')}>
+          {t('export.stateDict')}
+        </button>
+        <button data-testid="export-gguf" className="primary" disabled={!baseModel} onClick={() => void start('gguf')}>
+          {t('export.gguf')}
+        </button>
+        <button data-testid="export-int8" disabled={!baseModel} onClick={() => void start('int8')}>
+          {t('export.int8')}
+        </button>
       </div>
       <ErrorBox error={error} />
       {started.map(({ id, target }) => (
@@ -80,7 +91,8 @@ export function ExportPage({ visible }: { visible: boolean }) {
 function ExportJob({ job, label }: { job?: JobView; label: string }) {
   const { t } = useTranslation();
   if (!job) return null;
-  const result = job.kind === 'merge' || job.kind === 'export' || job.kind === 'quantize' ? jobResultOf(job.kind, job.done?.result) : undefined;
+  const result =
+    job.kind === 'merge' || job.kind === 'export' || job.kind === 'quantize' ? jobResultOf(job.kind, job.done?.result) : undefined;
   const p = job.progress;
   return (
     <div className="panel" data-testid="export-job" data-state={job.state}>
@@ -101,7 +113,9 @@ function ExportJob({ job, label }: { job?: JobView; label: string }) {
       {result && (
         <>
           <p data-testid="export-summary">{result.summary}</p>
-          <p className="mono" data-testid="export-output">{result.output}</p>
+          <p className="mono" data-testid="export-output">
+            {result.output}
+          </p>
           <ul data-testid="export-checks">
             {checksOf(result.report).map((c) => (
               <li key={c}>{c}</li>
@@ -109,7 +123,9 @@ function ExportJob({ job, label }: { job?: JobView; label: string }) {
           </ul>
           <details>
             <summary>{t('export.report', { file: result.reportFile })}</summary>
-            <pre className="log report" data-testid="export-report">{JSON.stringify(result.report, null, 2)}</pre>
+            <pre className="log report" data-testid="export-report">
+              {JSON.stringify(result.report, null, 2)}
+            </pre>
           </details>
         </>
       )}

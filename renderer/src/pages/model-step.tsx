@@ -6,7 +6,19 @@ import { formatBytes, formatCount } from '../format.ts';
 import { call } from '../transport.ts';
 import { PathPicker } from '../components/path-picker.tsx';
 
-export function ModelStep({ dir, setDir, report, setReport, recent }: { dir: string; setDir(d: string): void; report?: ModelReport; setReport(r?: ModelReport): void; recent: string[] }) {
+export function ModelStep({
+  dir,
+  setDir,
+  report,
+  setReport,
+  recent,
+}: {
+  dir: string;
+  setDir(d: string): void;
+  report?: ModelReport;
+  setReport(r?: ModelReport): void;
+  recent: string[];
+}) {
   const { t } = useTranslation();
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string>();
@@ -39,7 +51,14 @@ export function ModelStep({ dir, setDir, report, setReport, recent }: { dir: str
         }}
       >
         <Field label={t('wizard.model.path')}>
-          <PathPicker kind="folder" testId="model-path" value={dir} onChange={setDir} onPicked={(p) => void inspect(p)} placeholder="/path/to/model" />
+          <PathPicker
+            kind="folder"
+            testId="model-path"
+            value={dir}
+            onChange={setDir}
+            onPicked={(p) => void inspect(p)}
+            placeholder="/path/to/model"
+          />
         </Field>
         <button type="submit" data-testid="model-inspect" disabled={busy || !dir.trim()}>
           {busy ? t('common.loading') : t('wizard.model.inspect')}
@@ -63,17 +82,52 @@ export function ModelStep({ dir, setDir, report, setReport, recent }: { dir: str
               <h3>{t('wizard.model.architecture')}</h3>
               <table className="kv" data-testid="architecture">
                 <tbody>
-                  <tr><th>{t('wizard.model.type')}</th><td>{a.modelType}</td></tr>
-                  <tr><th>{t('wizard.model.layers')}</th><td>{a.layers}</td></tr>
-                  <tr><th>{t('wizard.model.hidden')}</th><td>{a.hiddenSize}</td></tr>
-                  <tr><th>{t('wizard.model.ffn')}</th><td>{a.intermediateSize}</td></tr>
-                  <tr><th>{t('wizard.model.heads')}</th><td>{a.heads}</td></tr>
-                  <tr><th>{t('wizard.model.kvHeads')}</th><td>{a.kvHeads}</td></tr>
-                  <tr><th>{t('wizard.model.headDim')}</th><td>{a.headDim}</td></tr>
-                  <tr><th>{t('wizard.model.vocab')}</th><td>{a.vocabSize}</td></tr>
-                  <tr><th>{t('wizard.model.context')}</th><td>{a.contextLength}</td></tr>
-                  <tr><th>{t('wizard.model.rope')}</th><td>{a.ropeTheta} / {a.ropeScaling}</td></tr>
-                  <tr><th>{t('wizard.model.tied')}</th><td>{yes(a.tiedEmbeddings)}</td></tr>
+                  <tr>
+                    <th>{t('wizard.model.type')}</th>
+                    <td>{a.modelType}</td>
+                  </tr>
+                  <tr>
+                    <th>{t('wizard.model.layers')}</th>
+                    <td>{a.layers}</td>
+                  </tr>
+                  <tr>
+                    <th>{t('wizard.model.hidden')}</th>
+                    <td>{a.hiddenSize}</td>
+                  </tr>
+                  <tr>
+                    <th>{t('wizard.model.ffn')}</th>
+                    <td>{a.intermediateSize}</td>
+                  </tr>
+                  <tr>
+                    <th>{t('wizard.model.heads')}</th>
+                    <td>{a.heads}</td>
+                  </tr>
+                  <tr>
+                    <th>{t('wizard.model.kvHeads')}</th>
+                    <td>{a.kvHeads}</td>
+                  </tr>
+                  <tr>
+                    <th>{t('wizard.model.headDim')}</th>
+                    <td>{a.headDim}</td>
+                  </tr>
+                  <tr>
+                    <th>{t('wizard.model.vocab')}</th>
+                    <td>{a.vocabSize}</td>
+                  </tr>
+                  <tr>
+                    <th>{t('wizard.model.context')}</th>
+                    <td>{a.contextLength}</td>
+                  </tr>
+                  <tr>
+                    <th>{t('wizard.model.rope')}</th>
+                    <td>
+                      {a.ropeTheta} / {a.ropeScaling}
+                    </td>
+                  </tr>
+                  <tr>
+                    <th>{t('wizard.model.tied')}</th>
+                    <td>{yes(a.tiedEmbeddings)}</td>
+                  </tr>
                 </tbody>
               </table>
             </div>
@@ -82,7 +136,9 @@ export function ModelStep({ dir, setDir, report, setReport, recent }: { dir: str
             {report.parameters !== undefined && (
               <>
                 <h3>{t('wizard.model.parameters')}</h3>
-                <p className="big" data-testid="parameters">{formatCount(report.parameters)} <small className="muted">({report.parameters.toLocaleString()})</small></p>
+                <p className="big" data-testid="parameters">
+                  {formatCount(report.parameters)} <small className="muted">({report.parameters.toLocaleString()})</small>
+                </p>
               </>
             )}
             {report.dtypes && (
@@ -90,7 +146,9 @@ export function ModelStep({ dir, setDir, report, setReport, recent }: { dir: str
                 <h3>{t('wizard.model.dtypes')}</h3>
                 <ul>
                   {Object.entries(report.dtypes).map(([d, v]) => (
-                    <li key={d}>{d}: {v.tensors} · {formatBytes(v.bytes)}</li>
+                    <li key={d}>
+                      {d}: {v.tensors} · {formatBytes(v.bytes)}
+                    </li>
                   ))}
                 </ul>
               </>
@@ -99,7 +157,8 @@ export function ModelStep({ dir, setDir, report, setReport, recent }: { dir: str
               <>
                 <h3>{t('wizard.model.tokenizer')}</h3>
                 <p>
-                  {t('wizard.model.tokens', { count: report.tokenizer.vocabSize })} · BOS {report.tokenizer.bos ?? '–'} · EOS {report.tokenizer.eos.join(' ') || '–'}
+                  {t('wizard.model.tokens', { count: report.tokenizer.vocabSize })} · BOS {report.tokenizer.bos ?? '–'} · EOS{' '}
+                  {report.tokenizer.eos.join(' ') || '–'}
                   {report.tokenizer.chatTemplate && ` · ${t('wizard.model.chatTemplate')}`}
                 </p>
               </>
@@ -110,7 +169,9 @@ export function ModelStep({ dir, setDir, report, setReport, recent }: { dir: str
           <div className="panel wide">
             <h3>{t('wizard.model.problems')}</h3>
             {report.problems.length === 0 ? (
-              <p className="ok" data-testid="no-problems">{t('wizard.model.noProblems')}</p>
+              <p className="ok" data-testid="no-problems">
+                {t('wizard.model.noProblems')}
+              </p>
             ) : (
               <ul className="problems" data-testid="model-problems">
                 {report.problems.map((p) => (

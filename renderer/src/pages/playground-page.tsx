@@ -29,7 +29,19 @@ export function PlaygroundPage({ visible }: { visible: boolean }) {
     try {
       const j = await call('jobs.start', {
         kind: 'generate',
-        config: { base_model: baseModel, lora_weights: run.run.dir, instruction, input, prompt_template: template, temperature: s.temperature, top_k: s.top_k, top_p: s.top_p, max_new_tokens: s.max_new_tokens, seed: s.seed, ...(baseDtype ? { base_dtype: baseDtype as PlaygroundSettings['base_dtype'] } : {}) },
+        config: {
+          base_model: baseModel,
+          lora_weights: run.run.dir,
+          instruction,
+          input,
+          prompt_template: template,
+          temperature: s.temperature,
+          top_k: s.top_k,
+          top_p: s.top_p,
+          max_new_tokens: s.max_new_tokens,
+          seed: s.seed,
+          ...(baseDtype ? { base_dtype: baseDtype as PlaygroundSettings['base_dtype'] } : {}),
+        },
       });
       noteJob(j.id, j.kind);
       setJobId(j.id);
@@ -76,7 +88,12 @@ export function PlaygroundPage({ visible }: { visible: boolean }) {
         </Field>
       </div>
       <p className="row">
-        <button className="primary" data-testid="playground-generate" disabled={!baseModel || job?.state === 'running'} onClick={() => void ask()}>
+        <button
+          className="primary"
+          data-testid="playground-generate"
+          disabled={!baseModel || job?.state === 'running'}
+          onClick={() => void ask()}
+        >
           {job?.state === 'running' ? t('common.loading') : t('playground.generate')}
         </button>
         {job?.state === 'running' && <button onClick={() => void call('jobs.stop', { id: job.id })}>{t('run.stop')}</button>}
@@ -86,10 +103,16 @@ export function PlaygroundPage({ visible }: { visible: boolean }) {
         {(['base', 'tuned'] as const).map((side) => (
           <div key={side} className="panel" data-testid={`answer-${side}`}>
             <h3>{side === 'base' ? t('playground.base') : t('playground.tuned')}</h3>
-            <p className="answer" data-testid={`answer-${side}-text`}>{job?.text[side] ?? ''}</p>
+            <p className="answer" data-testid={`answer-${side}-text`}>
+              {job?.text[side] ?? ''}
+            </p>
             {result?.[side] && (
               <small className="muted" data-testid={`answer-${side}-stats`}>
-                {t('playground.stats', { tokens: result[side]!.tokens, tps: result[side]!.tokensPerSecond.toFixed(1), stop: result[side]!.stoppedBy })}
+                {t('playground.stats', {
+                  tokens: result[side]!.tokens,
+                  tps: result[side]!.tokensPerSecond.toFixed(1),
+                  stop: result[side]!.stoppedBy,
+                })}
               </small>
             )}
           </div>

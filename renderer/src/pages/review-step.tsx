@@ -5,7 +5,15 @@ import { ErrorBox } from '../components/common.tsx';
 import { jobRequest } from '../job-request.ts';
 import { call } from '../transport.ts';
 
-export function ReviewStep({ config, ready, onStarted }: { config: Record<string, unknown>; ready: boolean; onStarted(job: JobInfo): void }) {
+export function ReviewStep({
+  config,
+  ready,
+  onStarted,
+}: {
+  config: Record<string, unknown>;
+  ready: boolean;
+  onStarted(job: JobInfo): void;
+}) {
   const { t } = useTranslation();
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);

@@ -31,7 +31,10 @@ export function RunPage({ jobId, setJobId }: { jobId?: string; setJobId(id: stri
           <p className="row">
             <span>
               {t('run.job')}: <span className="mono">{job.id}</span> ({job.kind}
-              {job.runId ? ` → ${job.runId}` : ''}) · {t('run.state')}: <strong data-testid="job-state" data-state={job.state}>{t(`run.states.${job.state}`)}</strong>
+              {job.runId ? ` → ${job.runId}` : ''}) · {t('run.state')}:{' '}
+              <strong data-testid="job-state" data-state={job.state}>
+                {t(`run.states.${job.state}`)}
+              </strong>
             </span>
             {job.state === 'running' && (
               <button data-testid="stop-job" onClick={() => void call('jobs.stop', { id: job.id })}>
@@ -56,17 +59,31 @@ export function RunPage({ jobId, setJobId }: { jobId?: string; setJobId(id: stri
               {job.failed.lastOutput.length > 0 && (
                 <details open>
                   <summary>{t('run.lastOutput')}</summary>
-                  <pre className="log" data-testid="last-output">{job.failed.lastOutput.join('\n')}</pre>
+                  <pre className="log" data-testid="last-output">
+                    {job.failed.lastOutput.join('\n')}
+                  </pre>
                 </details>
               )}
             </div>
           )}
           {last && (
             <div className="stats">
-              <div><small>{t('run.loss')}</small><strong>{last.loss.toFixed(4)}</strong></div>
-              <div><small>{t('run.evalLoss')}</small><strong>{job.evals.at(-1)?.evalLoss.toFixed(4) ?? '–'}</strong></div>
-              <div><small>{t('run.lr')}</small><strong>{last.learningRate.toExponential(2)}</strong></div>
-              <div><small>{t('run.tps')}</small><strong>{last.tokensPerSecond.toFixed(0)}</strong></div>
+              <div>
+                <small>{t('run.loss')}</small>
+                <strong>{last.loss.toFixed(4)}</strong>
+              </div>
+              <div>
+                <small>{t('run.evalLoss')}</small>
+                <strong>{job.evals.at(-1)?.evalLoss.toFixed(4) ?? '–'}</strong>
+              </div>
+              <div>
+                <small>{t('run.lr')}</small>
+                <strong>{last.learningRate.toExponential(2)}</strong>
+              </div>
+              <div>
+                <small>{t('run.tps')}</small>
+                <strong>{last.tokensPerSecond.toFixed(0)}</strong>
+              </div>
             </div>
           )}
           {(job.reports.length > 0 || job.kind === 'finetune') && (

@@ -52,8 +52,16 @@ export function RunsPage({ visible, onStarted }: { visible: boolean; onStarted(j
     }
   };
   const series: Series[] = open.flatMap((r, k) => [
-    { name: `${r.run.id} ${t('run.loss')}`, color: COLORS[2 * k], points: r.metrics.filter((m) => m.loss !== undefined).map((m) => ({ step: m.step, value: m.loss! })) },
-    { name: `${r.run.id} ${t('run.evalLoss')}`, color: COLORS[2 * k + 1], points: r.metrics.filter((m) => m.evalLoss !== undefined).map((m) => ({ step: m.step, value: m.evalLoss! })) },
+    {
+      name: `${r.run.id} ${t('run.loss')}`,
+      color: COLORS[2 * k],
+      points: r.metrics.filter((m) => m.loss !== undefined).map((m) => ({ step: m.step, value: m.loss! })),
+    },
+    {
+      name: `${r.run.id} ${t('run.evalLoss')}`,
+      color: COLORS[2 * k + 1],
+      points: r.metrics.filter((m) => m.evalLoss !== undefined).map((m) => ({ step: m.step, value: m.evalLoss! })),
+    },
   ]);
   return (
     <section data-testid="runs-page">
@@ -65,12 +73,21 @@ export function RunsPage({ visible, onStarted }: { visible: boolean; onStarted(j
       ) : (
         <table className="table" data-testid="runs-table">
           <thead>
-            <tr><th>ID</th><th>{t('runs.status')}</th><th>{t('runs.steps')}</th><th>{t('runs.lastLoss')}</th><th>{t('runs.checkpoints')}</th><th /></tr>
+            <tr>
+              <th>ID</th>
+              <th>{t('runs.status')}</th>
+              <th>{t('runs.steps')}</th>
+              <th>{t('runs.lastLoss')}</th>
+              <th>{t('runs.checkpoints')}</th>
+              <th />
+            </tr>
           </thead>
           <tbody>
             {runs.map((r) => (
               <tr key={r.id}>
-                <td className="mono" title={r.baseModel}>{r.id}</td>
+                <td className="mono" title={r.baseModel}>
+                  {r.id}
+                </td>
                 <td>{t(`runs.states.${r.status}`)}</td>
                 <td>{r.steps}</td>
                 <td>{r.lastLoss?.toFixed(4) ?? '–'}</td>
@@ -78,7 +95,9 @@ export function RunsPage({ visible, onStarted }: { visible: boolean; onStarted(j
                 <td className="row">
                   <button onClick={() => void show(r.id, false)}>{t('runs.open')}</button>
                   <button onClick={() => void show(r.id, true)}>{t('runs.compare')}</button>
-                  <button className="danger" onClick={() => void remove(r.id)}>{t('runs.delete')}</button>
+                  <button className="danger" onClick={() => void remove(r.id)}>
+                    {t('runs.delete')}
+                  </button>
                 </td>
               </tr>
             ))}
@@ -91,9 +110,15 @@ export function RunsPage({ visible, onStarted }: { visible: boolean; onStarted(j
           {open.map((r) => (
             <p key={r.run.id} className="row">
               <span className="mono">{r.run.dir}</span>
-              {r.run.status !== 'finished' && r.run.checkpoints.length > 0 && <button data-testid="resume-run" onClick={() => void resume(r)}>{t('runs.resume')}</button>}
+              {r.run.status !== 'finished' && r.run.checkpoints.length > 0 && (
+                <button data-testid="resume-run" onClick={() => void resume(r)}>
+                  {t('runs.resume')}
+                </button>
+              )}
               {r.run.problems.map((p) => (
-                <span key={p} className="error">{p}</span>
+                <span key={p} className="error">
+                  {p}
+                </span>
               ))}
             </p>
           ))}

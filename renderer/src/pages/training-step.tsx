@@ -9,7 +9,17 @@ import { call } from '../transport.ts';
 export type FieldSpec = CallReply<'finetune.fields'>['fields'][number];
 
 /** Fields the earlier steps set (model, data, template, cutoff, masking) or the studio sets (run folder). */
-export const SET_ELSEWHERE = new Set(['base_model', 'data_path', 'output_dir', 'prompt_template_name', 'cutoff_len', 'train_on_inputs', 'add_eos_token', 'resume_from_checkpoint', 'overwrite']);
+export const SET_ELSEWHERE = new Set([
+  'base_model',
+  'data_path',
+  'output_dir',
+  'prompt_template_name',
+  'cutoff_len',
+  'train_on_inputs',
+  'add_eos_token',
+  'resume_from_checkpoint',
+  'overwrite',
+]);
 
 /** The schema defaults of the fields this step owns (never output_dir: the host gives each run its own folder). */
 export function defaultsOf(fields: FieldSpec[]): Record<string, unknown> {
@@ -25,7 +35,8 @@ function Input({ f, value, set }: { f: FieldSpec; value: unknown; set(v: unknown
       <span className="choices">
         {f.choices.map((c) => (
           <label key={c} className="check">
-            <input type="checkbox" checked={v.includes(c)} onChange={(e) => set(e.target.checked ? [...v, c] : v.filter((x) => x !== c))} /> {c}
+            <input type="checkbox" checked={v.includes(c)} onChange={(e) => set(e.target.checked ? [...v, c] : v.filter((x) => x !== c))} />{' '}
+            {c}
           </label>
         ))}
       </span>
@@ -40,12 +51,27 @@ function Input({ f, value, set }: { f: FieldSpec; value: unknown; set(v: unknown
       </select>
     );
   if (type === 'number' || type === 'integer')
-    return <input type="number" step={type === 'integer' ? 1 : 'any'} value={value === undefined ? '' : String(value)} onChange={(e) => set(e.target.value === '' ? undefined : Number(e.target.value))} />;
+    return (
+      <input
+        type="number"
+        step={type === 'integer' ? 1 : 'any'}
+        value={value === undefined ? '' : String(value)}
+        onChange={(e) => set(e.target.value === '' ? undefined : Number(e.target.value))}
+      />
+    );
   return <input value={String(value ?? '')} onChange={(e) => set(e.target.value)} />;
 }
 
 /** Every setting from the engine's config schema, with its help; presets fill them in. */
-export function TrainingStep({ values, setValues, setCutoffLen }: { values: Record<string, unknown>; setValues(v: Record<string, unknown>): void; setCutoffLen(n: number): void }) {
+export function TrainingStep({
+  values,
+  setValues,
+  setCutoffLen,
+}: {
+  values: Record<string, unknown>;
+  setValues(v: Record<string, unknown>): void;
+  setCutoffLen(n: number): void;
+}) {
   const { t, i18n } = useTranslation();
   const [fields, setFields] = useState<FieldSpec[]>([]);
   const [error, setError] = useState<string>();
@@ -70,11 +96,21 @@ export function TrainingStep({ values, setValues, setCutoffLen }: { values: Reco
       <ErrorBox error={error} />
       <p className="row">
         {t('wizard.training.presets')}:
-        <button data-testid="preset-alpaca" onClick={() => apply('alpaca')}>{t('wizard.training.preset_alpaca')}</button>
-        <button data-testid="preset-quick" onClick={() => apply('quick')}>{t('wizard.training.preset_quick')}</button>
-        <button data-testid="preset-lowmem" onClick={() => apply('lowmem')}>{t('wizard.training.preset_lowmem')}</button>
-        <button data-testid="preset-int8" title={t('wizard.training.preset_int8_help')} onClick={() => apply('int8')}>{t('wizard.training.preset_int8')}</button>
-        <button data-testid="preset-nf4" title={t('wizard.training.preset_nf4_help')} onClick={() => apply('nf4')}>{t('wizard.training.preset_nf4')}</button>
+        <button data-testid="preset-alpaca" onClick={() => apply('alpaca')}>
+          {t('wizard.training.preset_alpaca')}
+        </button>
+        <button data-testid="preset-quick" onClick={() => apply('quick')}>
+          {t('wizard.training.preset_quick')}
+        </button>
+        <button data-testid="preset-lowmem" onClick={() => apply('lowmem')}>
+          {t('wizard.training.preset_lowmem')}
+        </button>
+        <button data-testid="preset-int8" title={t('wizard.training.preset_int8_help')} onClick={() => apply('int8')}>
+          {t('wizard.training.preset_int8')}
+        </button>
+        <button data-testid="preset-nf4" title={t('wizard.training.preset_nf4_help')} onClick={() => apply('nf4')}>
+          {t('wizard.training.preset_nf4')}
+        </button>
       </p>
       <p className="muted" data-testid="preset-quant-help">
         {t('wizard.training.preset_int8_help')} {t('wizard.training.preset_nf4_help')}

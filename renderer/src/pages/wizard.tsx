@@ -17,7 +17,13 @@ export function Wizard({ onStarted }: { onStarted(job: JobInfo): void }) {
   const [modelDir, setModelDir] = useState('');
   const [model, setModel] = useState<ModelReport>();
   const [recent, setRecent] = useState<string[]>([]);
-  const [dataOpts, setDataOpts] = useState<DataOptions>({ path: '', template: 'alpaca', cutoffLen: 256, trainOnInputs: true, addEosToken: false });
+  const [dataOpts, setDataOpts] = useState<DataOptions>({
+    path: '',
+    template: 'alpaca',
+    cutoffLen: 256,
+    trainOnInputs: true,
+    addEosToken: false,
+  });
   const [data, setData] = useState<DataCheck>();
   const [values, setValues] = useState<Record<string, unknown>>({});
   useEffect(() => {
@@ -50,7 +56,9 @@ export function Wizard({ onStarted }: { onStarted(job: JobInfo): void }) {
       </ol>
       {step === 'model' && <ModelStep dir={modelDir} setDir={setModelDir} report={model} setReport={setModel} recent={recent} />}
       {step === 'data' && <DataStep opts={dataOpts} setOpts={setDataOpts} baseModel={baseModel} report={data} setReport={setData} />}
-      {step === 'training' && <TrainingStep values={values} setValues={setValues} setCutoffLen={(n) => setDataOpts((o) => ({ ...o, cutoffLen: n }))} />}
+      {step === 'training' && (
+        <TrainingStep values={values} setValues={setValues} setCutoffLen={(n) => setDataOpts((o) => ({ ...o, cutoffLen: n }))} />
+      )}
       {step === 'review' && <ReviewStep config={config} ready={Boolean(baseModel && data && data.kept > 0)} onStarted={onStarted} />}
       {(step === 'training' || step === 'review') && <MemoryEstimate baseModel={baseModel} settings={config} />}
       <p className="row nav-buttons">
