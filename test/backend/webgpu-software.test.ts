@@ -2,7 +2,7 @@
 // 10-step loss curve. It runs in CI without a GPU; with no adapter (libvulkan1 or chromium's SwiftShader ICD missing)
 // every test is skipped, saying why. The wasm side runs in a child process (wasm-reference.ts says why).
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -95,9 +95,14 @@ describe.skipIf(skip)('webgpu-software (SwiftShader) equals wasm on stories260K'
       path.join(dir, 'long.json'),
       JSON.stringify(Array.from({ length: 8 }, (_, i) => ({ instruction: `Tell story ${i}.`, input: '', output: story }))),
     );
+    // stories260K with a longer context, so cutoff_len 4096 is a valid setting and only the device limit refuses it.
+    const model = path.join(dir, 'model');
+    cpSync(sharedPath(MODEL), model, { recursive: true });
+    const modelConfig = JSON.parse(readFileSync(path.join(model, 'config.json'), 'utf8'));
+    writeFileSync(path.join(model, 'config.json'), JSON.stringify({ ...modelConfig, max_position_embeddings: 8192 }));
     const events: TrainingEvent[] = [];
     const config = parseFinetuneConfig({
-      base_model: sharedPath(MODEL),
+      base_model: model,
       data_path: path.join(dir, 'long.json'),
       output_dir: path.join(dir, 'run'),
       batch_size: 8,
