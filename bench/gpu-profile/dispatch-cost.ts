@@ -20,9 +20,12 @@ const ELEMENT_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 4, c
 
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
-/** A product: tfjs's MatMul*Program family, and our kernels whose key says matmul (the f16/int8/nf4 weight kernels). */
+/**
+ * A product: tfjs's MatMul*Program family, our kernels whose key says matmul (the attention's batched products), and the
+ * packed frozen-weight kernels (`lora-studio-packed-tiled-…`, `lora-studio-packed-subgroup-…`, every storage mode).
+ */
 export function isProduct(program: string): boolean {
-  return /mat_?mul|gemm/i.test(program);
+  return /mat_?mul|gemm|lora-studio-packed-(tiled|subgroup)-/i.test(program);
 }
 
 /**

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import type { BaseDtype } from '../../main/engine/model/block-quant.ts';
 import { parseLlamaConfig } from '../../main/engine/model/config.ts';
 import { LlamaModel } from '../../main/engine/model/llama.ts';
 import { LoraAdapter, checkTargets } from '../../main/engine/model/lora.ts';
@@ -58,7 +59,9 @@ export async function profileTrainingStep(s: ProfileSettings, machine: Machine =
     tf.engine().startScope();
     try {
       const config = parseLlamaConfig({ ...syntheticConfigJson(shape), num_hidden_layers: layers });
-      const weights = await loadLlamaWeights(syntheticTensorSource(config), config, `synthetic ${s.shape}`, s.base as never);
+      // The in-memory source is f32; the base is stored in the asked mode and packed for the device, as loadModel does.
+      const storage = { mode: s.base as BaseDtype, native: 'f32' as const, backendName: tf.getBackend(), placement: 'device' as const };
+      const weights = await loadLlamaWeights(syntheticTensorSource(config), config, `synthetic ${s.shape}`, storage);
       const model = new LlamaModel(config, weights);
       const adapter = new LoraAdapter(
         config,
