@@ -100,10 +100,13 @@ describe('lora-studio command line', () => {
       '30',
       '--backend',
       'wasm',
+      // The threaded build (its worker pool), which the rest of the suite leaves out (vitest.config.ts).
+      '--threads',
+      '2',
     ]);
     expect(g.status, g.stderr).toBe(0);
     expect(g.stdout.trim().length).toBeGreaterThan(0);
-    expect(g.stderr).toMatch(/backend: wasm — tfjs-backend-wasm \(simd, \d threads?\)/);
+    expect(g.stderr).toMatch(/backend: wasm — tfjs-backend-wasm \(simd, 2 threads\)/);
   });
 
   it.skipIf(missingShared('models/stories260K/model.safetensors'))('generate tells the story stories260K was trained on', async () => {

@@ -151,7 +151,7 @@ async function loadWebgpu(kind: AdapterKind) {
 async function loadWasm(threads?: number) {
   const tf = await tfjs();
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
-  const wanted = Math.max(1, threads ?? availableParallelism());
+  const wanted = Math.max(1, threads ?? defaultWasmThreads());
   if (wanted > 1) tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
   wasm.setThreadsCount(wanted);
   const ok = await withWasmThreadFiles(() => withReportedCores(2 * wanted, () => tf.setBackend('wasm')));
@@ -187,4 +187,14 @@ async function withReportedCores<T>(count: number, init: () => Promise<T>): Prom
 export function describeBackend(info: BackendInfo): string {
   const skipped = info.skipped.length ? ` [skipped ${info.skipped.join('; ')}]` : '';
   return `backend: ${info.name} — ${info.detail}, threads: ${info.threads}${skipped}`;
+}
+
+/**
+ * wasm threads when none are asked for: all cores, or LORA_STUDIO_WASM_THREADS. The test suite sets it to 1: the
+ * threaded build's 8-worker pool failed to come up once in ~40 starts inside a busy test run (and once in an earlier
+ * CI run), never in 295 starts on their own; its cause is not known yet, and one thread has no pool to wait for.
+ */
+function defaultWasmThreads(): number {
+  const n = Number(process.env.LORA_STUDIO_WASM_THREADS);
+  return Number.isInteger(n) && n > 0 ? n : availableParallelism();
 }
