@@ -8,6 +8,7 @@
 // (the exports' own readers and a llama.cpp load + 8 tokens, timed apart from the write), which on a busy 2-core
 // machine takes longer than the write at 7B.
 import { spawnSync } from 'node:child_process';
+import { LLAMA_7B_SHAPE, TINYLLAMA_1B_SHAPE } from '../main/engine/demo/synthetic-model.ts';
 import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import path from 'node:path';
@@ -22,27 +23,11 @@ import { writeSyntheticModel, type SyntheticShape } from './synthetic.ts';
 export const SCALE_MODELS: Record<string, { label: string; shape: SyntheticShape }> = {
   tinyllama: {
     label: 'TinyLlama-1.1B',
-    shape: {
-      hidden_size: 2048,
-      intermediate_size: 5632,
-      num_hidden_layers: 22,
-      num_attention_heads: 32,
-      num_key_value_heads: 4,
-      vocab_size: 32000,
-      tie_word_embeddings: false,
-    },
+    shape: TINYLLAMA_1B_SHAPE,
   },
   llama7b: {
     label: 'LLaMA-7B',
-    shape: {
-      hidden_size: 4096,
-      intermediate_size: 11008,
-      num_hidden_layers: 32,
-      num_attention_heads: 32,
-      num_key_value_heads: 32,
-      vocab_size: 32000,
-      tie_word_embeddings: false,
-    },
+    shape: LLAMA_7B_SHAPE,
   },
 };
 export const BASE_MODES = ['f32', 'bf16', 'f16', 'int8', 'nf4'] as const;

@@ -1,39 +1,14 @@
 // The WebGPU memory guard's decision, on fabricated adapters and nvidia-smi readings: no GPU needed.
 import { describe, expect, it } from 'vitest';
+import { LLAMA_7B_SHAPE, TINYLLAMA_1B_SHAPE, syntheticConfigJson } from '../../main/engine/demo/synthetic-model.ts';
 import type { AdapterDescription } from '../../main/engine/backend/webgpu.ts';
 import { parseLlamaConfig } from '../../main/engine/model/config.ts';
 import { deviceRefusal, estimateTrainingMemory, webgpuDeviceLimits, type DeviceLimits } from '../../main/engine/system/memory-estimate.ts';
 import type { GpuStats } from '../../main/engine/system/gpu-stats.ts';
 
 const GiB = 2 ** 30;
-// LLaMA-7B's shapes.
-const llama7b = parseLlamaConfig({
-  architectures: ['LlamaForCausalLM'],
-  model_type: 'llama',
-  hidden_size: 4096,
-  intermediate_size: 11008,
-  num_hidden_layers: 32,
-  num_attention_heads: 32,
-  num_key_value_heads: 32,
-  vocab_size: 32000,
-  max_position_embeddings: 4096,
-  rms_norm_eps: 1e-6,
-  hidden_act: 'silu',
-});
-// TinyLlama-1.1B's shapes (grouped-query attention).
-const tinyLlama = parseLlamaConfig({
-  architectures: ['LlamaForCausalLM'],
-  model_type: 'llama',
-  hidden_size: 2048,
-  intermediate_size: 5632,
-  num_hidden_layers: 22,
-  num_attention_heads: 32,
-  num_key_value_heads: 4,
-  vocab_size: 32000,
-  max_position_embeddings: 2048,
-  rms_norm_eps: 1e-5,
-  hidden_act: 'silu',
-});
+const llama7b = parseLlamaConfig(syntheticConfigJson(LLAMA_7B_SHAPE));
+const tinyLlama = parseLlamaConfig(syntheticConfigJson(TINYLLAMA_1B_SHAPE));
 const settings = (microBatchSize: number, cutoffLen: number) => ({
   microBatchSize,
   cutoffLen,

@@ -1,4 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { TINYLLAMA_1B_SHAPE } from '../../main/engine/demo/synthetic-model.ts';
 import path from 'node:path';
 import { Prng } from '../../main/engine/data/prng.ts';
 import { charTokenizerJson } from '../../main/engine/demo/char-tokenizer.ts';
@@ -18,14 +19,7 @@ export interface LlamaShape {
 }
 
 /** TinyLlama-1.1B's widths (its config.json), any number of layers. */
-export const TINYLLAMA_WIDTHS = {
-  hidden_size: 2048,
-  intermediate_size: 5632,
-  num_attention_heads: 32,
-  num_key_value_heads: 4,
-  vocab_size: 32000,
-  tie_word_embeddings: false,
-};
+export const { num_hidden_layers: _layers, max_position_embeddings: _context, ...TINYLLAMA_WIDTHS } = TINYLLAMA_1B_SHAPE;
 
 export const SYNTHETIC_ALPHABET = 'abcdefghijklmnopqrstuvwxyz .,?';
 

@@ -1,6 +1,7 @@
 // base_dtype as a user meets it: the setting and its aliases, the estimate per mode, auto's choice, and one clear
 // line before step 1 for a mode the backend cannot run, a checkpoint dtype that cannot be read, a model that cannot fit.
 import { execFile } from 'node:child_process';
+import { LLAMA_7B_SHAPE, TINYLLAMA_1B_SHAPE, syntheticConfigJson } from '../../main/engine/demo/synthetic-model.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -15,31 +16,11 @@ import { PROJECTIONS, projectionShape } from '../../main/engine/model/projection
 import { parseFinetuneConfig } from '../../main/engine/train/config.ts';
 import { runFinetune } from '../../main/engine/train/finetune.ts';
 import { chooseBaseDtype, estimateTrainingMemory, WASM_HEAP_BYTES } from '../../main/engine/system/memory-estimate.ts';
-import { TINYLLAMA_WIDTHS, writeSyntheticData, writeSyntheticLlama } from '../helpers/synthetic-llama.ts';
+import { writeSyntheticData, writeSyntheticLlama } from '../helpers/synthetic-llama.ts';
 
 const GiB = 2 ** 30;
-const tinyLlama = parseLlamaConfig({
-  architectures: ['LlamaForCausalLM'],
-  model_type: 'llama',
-  ...TINYLLAMA_WIDTHS,
-  num_hidden_layers: 22,
-  max_position_embeddings: 2048,
-  rms_norm_eps: 1e-5,
-  hidden_act: 'silu',
-});
-const llama7b = parseLlamaConfig({
-  architectures: ['LlamaForCausalLM'],
-  model_type: 'llama',
-  hidden_size: 4096,
-  intermediate_size: 11008,
-  num_hidden_layers: 32,
-  num_attention_heads: 32,
-  num_key_value_heads: 32,
-  vocab_size: 32000,
-  max_position_embeddings: 4096,
-  rms_norm_eps: 1e-6,
-  hidden_act: 'silu',
-});
+const tinyLlama = parseLlamaConfig(syntheticConfigJson(TINYLLAMA_1B_SHAPE));
+const llama7b = parseLlamaConfig(syntheticConfigJson(LLAMA_7B_SHAPE));
 const workload = { microBatchSize: 1, cutoffLen: 128, loraR: 8, targetModules: ['q_proj', 'v_proj'] as const };
 const work = mkdtempSync(path.join(tmpdir(), 'base-dtype-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));

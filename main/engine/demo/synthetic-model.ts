@@ -22,6 +22,30 @@ export interface SyntheticShape {
 /** Where the tokenizer comes from: a character tokenizer of our own over `alphabet`, or a copy of a folder's tokenizer files. */
 export type SyntheticTokenizer = { alphabet: string } | { copyFrom: string };
 
+/** TinyLlama-1.1B's shapes (its config.json; grouped-query attention, untied head): shape-true synthetic checkpoints. */
+export const TINYLLAMA_1B_SHAPE = {
+  hidden_size: 2048,
+  intermediate_size: 5632,
+  num_hidden_layers: 22,
+  num_attention_heads: 32,
+  num_key_value_heads: 4,
+  vocab_size: 32000,
+  tie_word_embeddings: false,
+  max_position_embeddings: 2048,
+} satisfies SyntheticShape;
+
+/** LLaMA-7B's shapes (LLaMA-2-7B's config.json). */
+export const LLAMA_7B_SHAPE = {
+  hidden_size: 4096,
+  intermediate_size: 11008,
+  num_hidden_layers: 32,
+  num_attention_heads: 32,
+  num_key_value_heads: 32,
+  vocab_size: 32000,
+  tie_word_embeddings: false,
+  max_position_embeddings: 4096,
+} satisfies SyntheticShape;
+
 /** The demo's base model: small enough to fine-tune on two CPU cores in a minute, large enough to learn its facts. */
 export const DEMO_SHAPE: SyntheticShape = {
   hidden_size: 96,
