@@ -19,7 +19,8 @@ export interface LlamaShape {
 }
 
 /** TinyLlama-1.1B's widths (its config.json), any number of layers. */
-export const { num_hidden_layers: _layers, max_position_embeddings: _context, ...TINYLLAMA_WIDTHS } = TINYLLAMA_1B_SHAPE;
+const { num_hidden_layers: _layers, max_position_embeddings: _context, ...widths } = TINYLLAMA_1B_SHAPE;
+export const TINYLLAMA_WIDTHS = widths;
 
 export const SYNTHETIC_ALPHABET = 'abcdefghijklmnopqrstuvwxyz .,?';
 
