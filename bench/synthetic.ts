@@ -7,6 +7,7 @@ import { writeSafetensors, type TensorToWrite } from '../main/engine/formats/saf
 import { planShards } from '../main/engine/export/shard-size.ts';
 import { parseLlamaConfig } from '../main/engine/model/config.ts';
 import { expectedTensors } from '../main/engine/model/projections.ts';
+import { syntheticConfigJson } from '../main/engine/demo/synthetic-model.ts';
 
 export interface SyntheticShape {
   hidden_size: number;
@@ -44,15 +45,7 @@ export async function writeSyntheticModel(
   const dtype = opts.dtype ?? 'F32';
   mkdirSync(dir, { recursive: true });
   const json = {
-    architectures: ['LlamaForCausalLM'],
-    model_type: 'llama',
-    ...shape,
-    max_position_embeddings: 2048,
-    rms_norm_eps: 1e-5,
-    rope_theta: 10000,
-    hidden_act: 'silu',
-    bos_token_id: 1,
-    eos_token_id: 2,
+    ...syntheticConfigJson({ ...shape, max_position_embeddings: 2048 }),
     torch_dtype: dtype === 'F32' ? 'float32' : 'bfloat16',
   };
   writeFileSync(path.join(dir, 'config.json'), JSON.stringify(json, null, 2));

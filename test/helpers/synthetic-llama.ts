@@ -1,5 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { TINYLLAMA_1B_SHAPE } from '../../main/engine/demo/synthetic-model.ts';
+import { TINYLLAMA_1B_SHAPE, syntheticConfigJson } from '../../main/engine/demo/synthetic-model.ts';
 import path from 'node:path';
 import { Prng } from '../../main/engine/data/prng.ts';
 import { charTokenizerJson } from '../../main/engine/demo/char-tokenizer.ts';
@@ -37,16 +37,7 @@ export async function writeSyntheticLlama(
   mkdirSync(dir, { recursive: true });
   const { tokenizer, config: tokConfig } = charTokenizerJson(SYNTHETIC_ALPHABET);
   const json = {
-    architectures: ['LlamaForCausalLM'],
-    model_type: 'llama',
-    tie_word_embeddings: false,
-    ...shape,
-    max_position_embeddings: 2048,
-    rms_norm_eps: 1e-5,
-    rope_theta: 10000,
-    hidden_act: 'silu',
-    bos_token_id: 1,
-    eos_token_id: 2,
+    ...syntheticConfigJson({ tie_word_embeddings: false, ...shape, max_position_embeddings: 2048 }),
     torch_dtype: { F32: 'float32', F16: 'float16', BF16: 'bfloat16' }[dtype],
   };
   writeFileSync(path.join(dir, 'config.json'), JSON.stringify(json, null, 2));
