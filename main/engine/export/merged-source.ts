@@ -1,5 +1,6 @@
 import { StudioError } from '../errors.ts';
 import type { LoadedAdapter } from '../formats/peft-adapter.ts';
+import { addLowRank, firstNonFinite, nonFiniteMergeError } from '../formats/low-rank.ts';
 import type { TensorInfo, TensorSource } from '../formats/tensor-source.ts';
 import { loraScale } from '../model/lora-scale.ts';
 import { projectionPath } from '../model/projections.ts';
@@ -59,39 +60,13 @@ export class MergedSource implements TensorSource {
     const r = delta.a.length / inF;
     addLowRank(w, delta.b.subarray(start * r, end * r), delta.a, end - start, inF, r, this.scale);
     if (this.safe) {
-      for (let i = 0; i < w.length; i++) {
-        if (!Number.isFinite(w[i])) {
-          throw new StudioError(
-            `merging the adapter into ${name} gives ${w[i]} at [${start + Math.floor(i / inF)}, ${i % inF}]; nothing was written`,
-            undefined,
-            'merge/non-finite',
-          );
-        }
-      }
+      const bad = firstNonFinite(w);
+      if (bad >= 0) throw nonFiniteMergeError(name, w, bad, start, inF);
     }
     return w;
   }
 
   close(): Promise<void> {
     return this.base.close();
-  }
-}
-
-/**
- * W [out, in] += scale · B [out, r] · A [r, in], in place. Each element's update is summed over r in f64 and added
- * to W once, so the merged weight is W + ΔW rounded a single time (f32 rounding of every partial sum would add up).
- */
-export function addLowRank(w: Float32Array, b: Float32Array, a: Float32Array, out: number, inF: number, r: number, scale: number): void {
-  const row = new Float64Array(inF);
-  for (let o = 0; o < out; o++) {
-    row.fill(0);
-    for (let k = 0; k < r; k++) {
-      const coef = scale * b[o * r + k];
-      if (coef === 0) continue;
-      const aRow = k * inF;
-      for (let i = 0; i < inF; i++) row[i] += coef * a[aRow + i];
-    }
-    const base = o * inF;
-    for (let i = 0; i < inF; i++) w[base + i] = w[base + i] + row[i];
   }
 }

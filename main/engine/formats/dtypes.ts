@@ -117,6 +117,12 @@ function halfTable(): Uint32Array {
   return f16Table;
 }
 
+/** The same table read as f32 values (half bits → its value), for loops that want the number, not the bits. */
+export function f16TableF32(): Float32Array {
+  const t = halfTable();
+  return new Float32Array(t.buffer, t.byteOffset, t.length);
+}
+
 /** Typed-array views assume a little-endian host (every platform Node and Electron ship on). */
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 if (!LITTLE_ENDIAN) throw new Error('lora-studio needs a little-endian CPU: tensor files are little-endian');
@@ -145,8 +151,12 @@ export function f16ArrayToF32(halves: Uint16Array, out: Float32Array = new Float
  * into the exponent as it should. Zeros, subnormals, overflow, inf and NaN go the long way. 3-5x faster on exports.
  */
 export function f32ArrayToF16(values: Float32Array): Uint16Array {
+  return f32ArrayToF16Into(values, new Uint16Array(values.length));
+}
+
+/** f32ArrayToF16 into `out` (at least as long as `values`). */
+export function f32ArrayToF16Into(values: Float32Array, out: Uint16Array): Uint16Array {
   const words = new Uint32Array(values.buffer, values.byteOffset, values.length);
-  const out = new Uint16Array(values.length);
   for (let i = 0; i < words.length; i++) {
     const x = words[i];
     const a = x & 0x7fffffff;
@@ -165,8 +175,12 @@ export function bf16ArrayToF32(halves: Uint16Array, out: Float32Array = new Floa
 }
 
 export function f32ArrayToBf16(values: Float32Array): Uint16Array {
+  return f32ArrayToBf16Into(values, new Uint16Array(values.length));
+}
+
+/** f32ArrayToBf16 into `out` (at least as long as `values`). */
+export function f32ArrayToBf16Into(values: Float32Array, out: Uint16Array): Uint16Array {
   const words = new Uint32Array(values.buffer, values.byteOffset, values.length);
-  const out = new Uint16Array(values.length);
   for (let i = 0; i < words.length; i++) out[i] = f32BitsToBf16Bits(words[i]);
   return out;
 }
@@ -175,18 +189,29 @@ export function f32ArrayToBf16(values: Float32Array): Uint16Array {
 export function decodeToF32(bytes: Uint8Array, dtype: DType): Float32Array {
   const size = DTYPE_BYTES[dtype];
   if (bytes.byteLength % size !== 0) throw new RangeError(`${bytes.byteLength} bytes is not a whole number of ${dtype} values`);
+  // A new array: callers may keep or mutate it.
+  return decodeToF32Into(bytes, dtype, new Float32Array(bytes.byteLength / size));
+}
+
+/** decodeToF32 into `out`, which must hold exactly the bytes' values. */
+export function decodeToF32Into(bytes: Uint8Array, dtype: DType, out: Float32Array): Float32Array {
+  const size = DTYPE_BYTES[dtype];
   const n = bytes.byteLength / size;
+  if (!Number.isInteger(n) || n !== out.length)
+    throw new RangeError(`${bytes.byteLength} bytes of ${dtype} do not fill ${out.length} values`);
   const buf = aligned(bytes, size);
   const at = offsetOf(bytes, size);
   switch (dtype) {
     case 'F32':
-      return new Float32Array(buf.slice(at, at + bytes.byteLength)); // a copy: callers may keep or mutate it
+      out.set(new Float32Array(buf, at, n));
+      return out;
     case 'F64':
-      return Float32Array.from(new Float64Array(buf, at, n));
+      out.set(new Float64Array(buf, at, n));
+      return out;
     case 'F16':
-      return f16ArrayToF32(new Uint16Array(buf, at, n));
+      return f16ArrayToF32(new Uint16Array(buf, at, n), out);
     case 'BF16':
-      return bf16ArrayToF32(new Uint16Array(buf, at, n));
+      return bf16ArrayToF32(new Uint16Array(buf, at, n), out);
     default:
       throw new Error(`${dtype} is not a floating-point dtype`);
   }

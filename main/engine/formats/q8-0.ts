@@ -1,5 +1,5 @@
 import { StudioError } from '../errors.ts';
-import { f16ToF32, f32ToF16 } from './dtypes.ts';
+import { f16BitsToF32Bits, f16ToF32, f32BitsToF16Bits } from './dtypes.ts';
 
 export const Q8_0_BLOCK = 32;
 const BLOCK_BYTES = 34; // f16 scale + 32 int8
@@ -33,53 +33,121 @@ export class ErrorTally {
  * the same figures `quantizationError(values, dequantizeQ8_0(bytes))` gives, without a second copy of the tensor.
  */
 export function quantizeQ8_0(values: Float32Array, rowLength = values.length, error?: ErrorTally): Uint8Array {
-  // Blocks never straddle rows: ggml quantizes row by row.
-  if (rowLength % Q8_0_BLOCK !== 0 || (values.length > 0 && values.length % rowLength !== 0)) {
+  checkQ8_0Rows(values.length, rowLength);
+  const out = new Uint8Array((values.length / Q8_0_BLOCK) * BLOCK_BYTES);
+  quantizeBlocks(values, out, error);
+  return out;
+}
+
+/** quantizeQ8_0 of whole rows into `out` (34 bytes per 32 values, from its start). */
+export function quantizeQ8_0Into(values: Float32Array, out: Uint8Array, error?: ErrorTally): void {
+  quantizeBlocks(values, out, error);
+}
+
+/** Blocks never straddle rows (ggml quantizes row by row): rows must be a multiple of 32 values long. */
+export function checkQ8_0Rows(values: number, rowLength: number): void {
+  if (rowLength % Q8_0_BLOCK !== 0 || (values > 0 && values % rowLength !== 0)) {
     throw new StudioError(
-      `Q8_0 needs rows that are a multiple of ${Q8_0_BLOCK} values long, got ${values.length} values in rows of ${rowLength}; use --format gguf-f16 for this model`,
+      `Q8_0 needs rows that are a multiple of ${Q8_0_BLOCK} values long, got ${values} values in rows of ${rowLength}; use --format gguf-f16 for this model`,
       undefined,
       'gguf/q8_0-rows',
     );
   }
+}
+
+// Scratch words to move between an f32 and its bits without allocating.
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+const ABS_MASK = 0x7fffffff;
+const INF_BITS = 0x7f800000;
+
+/**
+ * The Q8_0 blocks of `values` into `out`, two passes per block: the absmax, then quantize (and tally) each value.
+ * Branch-free where the signs are random (a mispredicted branch per value cost more than the arithmetic):
+ * - absmax: as integers, the bits of |x| order like |x|, and a max by mask picks without a branch. A block with a NaN
+ *   takes the old path, which skips NaNs.
+ * - rounding: round(x·id) half away from zero is sign(x) · trunc(|x|·id + 0.5); f32(|x|·id) = |f32(x·id)| (rounding
+ *   is symmetric) and |x|·id + 0.5 is exact in f64, so this is bit for bit `trunc(f32(x·id) ± 0.5)`.
+ * The tallied and plain loops are separate functions: one loop with an optional tally ran at half the speed.
+ */
+function quantizeBlocks(values: Float32Array, out: Uint8Array, error?: ErrorTally): void {
+  if (error) return quantizeBlocksTallied(values, out, error);
+  const bits = new Int32Array(values.buffer, values.byteOffset, values.length);
+  const quants = new Int8Array(out.buffer, out.byteOffset, out.byteLength); // typed-array stores: this runs over every weight
   const blocks = values.length / Q8_0_BLOCK;
-  const out = new Uint8Array(blocks * BLOCK_BYTES);
-  const view = new DataView(out.buffer);
-  const quants = new Int8Array(out.buffer); // typed-array stores: this loop runs over every weight of the model
-  let maxErr = error?.max ?? 0;
-  let sumErr = error?.sum ?? 0;
   for (let b = 0; b < blocks; b++) {
     const first = b * Q8_0_BLOCK;
-    let amax = 0;
+    const id = writeScale(values, bits, first, out, b * BLOCK_BYTES);
+    const q0 = b * BLOCK_BYTES + 2;
     for (let j = 0; j < Q8_0_BLOCK; j++) {
-      const v = values[first + j];
-      const a = v < 0 ? -v : v; // Math.abs without the call; NaN stays NaN and is never > amax
-      if (a > amax) amax = a;
-    }
-    // f32 arithmetic as in C: a double quotient or product of f32 values rounded once to f32 is the f32 result.
-    const d = Math.fround(amax / 127);
-    const id = d ? Math.fround(1 / d) : 0; // the f32 d, not its f16 rounding, scales the values
-    const dBits = f32ToF16(d);
-    view.setUint16(b * BLOCK_BYTES, dBits, true);
-    const at = b * BLOCK_BYTES + 2;
-    for (let j = 0; j < Q8_0_BLOCK; j++) {
-      const x = Math.fround(values[first + j] * id);
-      quants[at + j] = Math.trunc(x + (x >= 0 ? 0.5 : -0.5)); // roundf: halves away from zero
-    }
-    if (error) {
-      const dBack = f16ToF32(dBits);
-      for (let j = 0; j < Q8_0_BLOCK; j++) {
-        const e = Math.abs(values[first + j] - Math.fround(dBack * quants[at + j]));
-        if (e > maxErr) maxErr = e;
-        sumErr += e;
-      }
+      const sign = bits[first + j] >> 31; // 0 or -1
+      const magnitude = (Math.fround(Math.abs(values[first + j]) * id) + 0.5) | 0; // NaN | 0 is 0, as an int8 store of NaN
+      quants[q0 + j] = (magnitude ^ sign) - sign;
     }
   }
-  if (error) {
-    error.max = maxErr;
-    error.sum = sumErr;
-    error.count += values.length;
+}
+
+/** quantizeBlocks, tallying |x - f16(d) · q| per value in element order (the f64 sum depends on the order). */
+function quantizeBlocksTallied(values: Float32Array, out: Uint8Array, error: ErrorTally): void {
+  const bits = new Int32Array(values.buffer, values.byteOffset, values.length);
+  const quants = new Int8Array(out.buffer, out.byteOffset, out.byteLength);
+  const blocks = values.length / Q8_0_BLOCK;
+  let maxErr = error.max;
+  let sumErr = error.sum;
+  for (let b = 0; b < blocks; b++) {
+    const first = b * Q8_0_BLOCK;
+    const id = writeScale(values, bits, first, out, b * BLOCK_BYTES);
+    u32[0] = f16BitsToF32Bits(out[b * BLOCK_BYTES] | (out[b * BLOCK_BYTES + 1] << 8));
+    const dBack = f32[0];
+    const q0 = b * BLOCK_BYTES + 2;
+    for (let j = 0; j < Q8_0_BLOCK; j++) {
+      const x = values[first + j];
+      const sign = bits[first + j] >> 31;
+      const magnitude = (Math.fround(Math.abs(x) * id) + 0.5) | 0;
+      const q = (((magnitude ^ sign) - sign) << 24) >> 24; // the value the int8 store keeps
+      quants[q0 + j] = q;
+      // f16(d) · q is exact in f32 (11 significant bits times 8), so no rounding to f32 is needed here.
+      const e = Math.abs(x - dBack * q);
+      if (e > maxErr) maxErr = e;
+      sumErr += e;
+    }
   }
-  return out;
+  error.max = maxErr;
+  error.sum = sumErr;
+  error.count += values.length;
+}
+
+/** Block `first`'s scale d = max|x| / 127, written as f16 at `at`; returns the f32 1/d that scales its values. */
+function writeScale(values: Float32Array, bits: Int32Array, first: number, out: Uint8Array, at: number): number {
+  let m = 0;
+  for (let j = 0; j < Q8_0_BLOCK; j++) {
+    const a = bits[first + j] & ABS_MASK;
+    const lower = (m - a) >> 31; // -1 when m < a (both below 2^31: no overflow)
+    m = (m & ~lower) | (a & lower);
+  }
+  let amax: number;
+  if (m > INF_BITS) amax = absMaxSkippingNaN(values, first);
+  else {
+    u32[0] = m;
+    amax = f32[0];
+  }
+  // f32 arithmetic as in C: a double quotient or product of f32 values rounded once to f32 is the f32 result.
+  const d = Math.fround(amax / 127);
+  f32[0] = d;
+  const dBits = f32BitsToF16Bits(u32[0]);
+  out[at] = dBits & 0xff;
+  out[at + 1] = dBits >>> 8;
+  return d ? Math.fround(1 / d) : 0; // the f32 d, not its f16 rounding, scales the values
+}
+
+/** max |x| over a block, NaNs skipped (NaN is never greater than the running max). */
+function absMaxSkippingNaN(values: Float32Array, first: number): number {
+  let amax = 0;
+  for (let j = 0; j < Q8_0_BLOCK; j++) {
+    const a = Math.abs(values[first + j]);
+    if (a > amax) amax = a;
+  }
+  return amax;
 }
 
 export function dequantizeQ8_0(bytes: Uint8Array, count: number): Float32Array {
