@@ -145,14 +145,20 @@ function alignmentOf(kvs: [string, GgufValue][], file: string): number {
 /**
  * Write a GGUF v3 file: header, KVs, tensor infos, zero padding to the alignment, then each tensor's data at an
  * aligned offset, each followed by zero padding (the last one too: ggml's own reader reads the padded total).
- * Tensors are encoded one at a time by their `data` callbacks (whole or in pieces), the next piece while the current
- * one is written. Written through a temp file, fsynced and renamed,
+ * Tensors are encoded by their `data` callbacks (whole or in pieces), the next pieces while the current one is
+ * written (`lookahead`). Written through a temp file, fsynced and renamed,
  * so a failure leaves no partial file behind.
  */
 export async function writeGguf(
   file: string,
   kvs: [string, GgufValue][],
   tensors: GgufTensorToWrite[],
+  opts: {
+    /** Pieces pulled ahead of the one being written (see writePieces); 1 unless the pieces are made on worker threads. */
+    lookahead?: number;
+    /** Called after tensor i's bytes (and padding) are written. */
+    onTensorWritten?: (i: number) => void;
+  } = {},
 ): Promise<{ bytes: number; dataOffset: number; offsets: number[] }> {
   const alignment = alignmentOf(kvs, file);
   const keys = new Set<string>();
@@ -223,21 +229,27 @@ export async function writeGguf(
   await withAtomicFile(file, async (handle) => {
     await writeAll(handle, header);
     written = header.length;
-    await writePieces(tensors.length, (i) => tensors[i].data(), {
-      expectedBytes: (i) => sizes[i],
-      notBytes: (i, got) => new FormatError(`tensor ${tensors[i].name}: data must be a Uint8Array, got ${got}`, file, 'gguf/size'),
-      wrongSize: (i, got) => new FormatError(`tensor ${tensors[i].name}: ${got} bytes given, ${sizes[i]} expected`, file, 'gguf/size'),
-      write: async (piece) => {
-        await writeAll(handle, piece);
-        written += piece.length;
+    await writePieces(
+      tensors.length,
+      (i) => tensors[i].data(),
+      {
+        expectedBytes: (i) => sizes[i],
+        notBytes: (i, got) => new FormatError(`tensor ${tensors[i].name}: data must be a Uint8Array, got ${got}`, file, 'gguf/size'),
+        wrongSize: (i, got) => new FormatError(`tensor ${tensors[i].name}: ${got} bytes given, ${sizes[i]} expected`, file, 'gguf/size'),
+        write: async (piece) => {
+          await writeAll(handle, piece);
+          written += piece.length;
+        },
+        tensorDone: async (i) => {
+          const pad = padTo(sizes[i], alignment);
+          if (pad) await writeAll(handle, new Uint8Array(pad));
+          written += pad;
+          assert(written - header.length === offsets[i] + sizes[i] + pad, `tensor ${tensors[i].name} lands at its declared offset`);
+          opts.onTensorWritten?.(i);
+        },
       },
-      tensorDone: async (i) => {
-        const pad = padTo(sizes[i], alignment);
-        if (pad) await writeAll(handle, new Uint8Array(pad));
-        written += pad;
-        assert(written - header.length === offsets[i] + sizes[i] + pad, `tensor ${tensors[i].name} lands at its declared offset`);
-      },
-    });
+      opts.lookahead,
+    );
     assert(written === header.length + offset, 'the file ends where the tensor infos say');
   });
   return { bytes: written, dataOffset: header.length, offsets };

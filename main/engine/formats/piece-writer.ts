@@ -1,8 +1,9 @@
 /**
- * A tensor's bytes as a writer takes them: all at once, or as pieces (rows at a time) so a 500 MB embedding never
- * sits in memory whole.
+ * A tensor's bytes as a writer takes them: all at once, as pieces made on demand (rows at a time) so a 500 MB
+ * embedding never sits in memory whole, or as promises of pieces that start their work when pulled (reading and
+ * encoding on worker threads run ahead of the write by as many pieces as the writer pulls ahead).
  */
-export type TensorBytes = Uint8Array | AsyncIterable<Uint8Array>;
+export type TensorBytes = Uint8Array | AsyncIterable<Uint8Array> | Iterable<Promise<Uint8Array>>;
 
 export interface PieceSink {
   /** The declared byte size of tensor i. */
@@ -15,68 +16,84 @@ export interface PieceSink {
   tensorDone(i: number): Promise<void> | void;
 }
 
-interface Piece {
-  i: number;
-  bytes: unknown;
-  last: boolean;
-}
+/** One step of the stream: a piece of tensor i (its bytes, perhaps still being made), or the end of tensor i. */
+type Slot = { i: number; bytes: Promise<unknown> } | { i: number; end: true };
 
-/** Every tensor's pieces in order; one piece of look-ahead so the last piece of each tensor is marked as such. */
-async function* piecesOf(count: number, produce: (i: number) => TensorBytes | Promise<TensorBytes>): AsyncGenerator<Piece> {
-  for (let i = 0; i < count; i++) {
+/** Every tensor's pieces in order, each followed by its end. Pieces given as promises are passed on unawaited. */
+async function* slotsOf(count: number, produce: (i: number) => TensorBytes | Promise<TensorBytes>, stopped: () => boolean) {
+  for (let i = 0; i < count && !stopped(); i++) {
     const data: unknown = await produce(i);
-    if (!isAsyncIterable(data)) {
-      yield { i, bytes: data, last: true };
-      continue;
-    }
-    let held: unknown;
-    let any = false;
-    for await (const piece of data) {
-      if (any) yield { i, bytes: held, last: false };
-      held = piece;
-      any = true;
-    }
-    yield { i, bytes: any ? held : new Uint8Array(0), last: true };
+    if (isAsyncIterable(data)) {
+      for await (const piece of data) yield { i, bytes: Promise.resolve(piece) } satisfies Slot;
+    } else if (isPromiseIterable(data)) {
+      for (const item of data) {
+        const piece = Promise.resolve(item);
+        piece.catch(() => undefined); // raised when its turn comes, not as an unhandled rejection
+        yield { i, bytes: piece } satisfies Slot;
+        if (stopped()) return;
+      }
+    } else yield { i, bytes: Promise.resolve(data) } satisfies Slot;
+    yield { i, end: true } satisfies Slot;
   }
 }
 
 function isAsyncIterable(x: unknown): x is AsyncIterable<unknown> {
+  return typeof x === 'object' && x !== null && typeof (x as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function';
+}
+
+function isPromiseIterable(x: unknown): x is Iterable<Promise<unknown>> {
   return (
     typeof x === 'object' &&
     x !== null &&
-    !(x instanceof Uint8Array) &&
-    typeof (x as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function'
+    !ArrayBuffer.isView(x) && // a Uint8Array is iterable too (of numbers)
+    typeof (x as Iterable<unknown>)[Symbol.iterator] === 'function'
   );
 }
 
 /**
- * Write `count` tensors' bytes in order. The next piece (of this tensor or the next one) is made while the current
- * one is on its way to the disk: file writes run on libuv's thread pool, pieces are read and converted on this
- * thread, so reading, converting and writing overlap, and at most two pieces are held at a time. Each piece is
- * checked before it is written: bytes, and never past the tensor's declared size (which its last piece must reach).
+ * Write `count` tensors' bytes in order. Up to `lookahead` pieces beyond the one being written are pulled ahead (of
+ * this tensor or the next ones): pieces made on demand are made while the current one is on its way to the disk
+ * (file writes run on libuv's thread pool), and pieces given as promises run on worker threads meanwhile. So at most
+ * `lookahead` + 1 pieces are held at a time. Each piece is checked before it is written: bytes, and never past the
+ * tensor's declared size (which it must reach by its end).
  */
 export async function writePieces(
   count: number,
   produce: (i: number) => TensorBytes | Promise<TensorBytes>,
   sink: PieceSink,
+  lookahead = 1,
 ): Promise<void> {
-  const pieces = piecesOf(count, produce);
-  let next = pieces.next();
+  let failed = false;
+  const slots = slotsOf(count, produce, () => failed);
+  const queue: Promise<IteratorResult<Slot>>[] = [];
+  const pull = () => {
+    const next = slots.next();
+    next.catch(() => undefined); // raised when awaited, in order
+    queue.push(next);
+  };
   let soFar = 0;
-  for (;;) {
-    const current = await next;
-    if (current.done) return;
-    next = pieces.next();
-    next.catch(() => undefined); // a failure is raised when it is awaited, not as an unhandled rejection
-    const { i, bytes, last } = current.value;
-    if (!(bytes instanceof Uint8Array)) throw sink.notBytes(i, Object.prototype.toString.call(bytes));
-    const expected = sink.expectedBytes(i);
-    soFar += bytes.byteLength;
-    if (soFar > expected || (last && soFar !== expected)) throw sink.wrongSize(i, soFar);
-    await sink.write(bytes, i);
-    if (last) {
-      soFar = 0;
-      await sink.tensorDone(i);
+  try {
+    for (let k = 0; k <= lookahead; k++) pull();
+    for (;;) {
+      const step = await queue.shift()!;
+      if (step.done) return;
+      pull();
+      const slot = step.value;
+      const { i } = slot;
+      if ('end' in slot) {
+        if (soFar !== sink.expectedBytes(i)) throw sink.wrongSize(i, soFar);
+        soFar = 0;
+        await sink.tensorDone(i);
+        continue;
+      }
+      const bytes = await slot.bytes;
+      if (!(bytes instanceof Uint8Array)) throw sink.notBytes(i, Object.prototype.toString.call(bytes));
+      soFar += bytes.byteLength;
+      if (soFar > sink.expectedBytes(i)) throw sink.wrongSize(i, soFar);
+      await sink.write(bytes, i);
     }
+  } catch (e) {
+    failed = true; // no more tensors are started; pieces already in flight settle unobserved
+    throw e;
   }
 }

@@ -25,6 +25,8 @@ export interface WriteSafetensorsOptions {
   /** `__metadata__`: string → string only (PEFT adapters write {format: "pt"}). */
   metadata?: Record<string, string>;
   hooks?: WriteHooks;
+  /** Pieces pulled ahead of the one being written (see writePieces); 1 unless the pieces are made on worker threads. */
+  lookahead?: number;
 }
 
 interface Planned {
@@ -91,9 +93,9 @@ function planFile(tensors: TensorToWrite[], metadata: Record<string, string> | u
 /**
  * Write a safetensors file atomically (temp file in the same folder, fsync, rename). The header is built first
  * from dtype and shape; then each tensor's bytes are produced (lazily when `data` is a function), checked
- * against its declared size and written, in name order. The next tensor is produced while the current one is
+ * against its declared size and written, in name order. The next pieces are produced while the current one is
  * being written (reading and converting overlap the disk); a tensor given as pieces is written piece by piece, so at
- * most two pieces are in memory at a time.
+ * most `lookahead` + 1 pieces are in memory at a time.
  * On any failure the temp file is removed, nothing appears at `file`, and the error names `file`.
  */
 export async function writeSafetensors(file: string, tensors: TensorToWrite[], opts: WriteSafetensorsOptions = {}): Promise<void> {
@@ -127,6 +129,7 @@ export async function writeSafetensors(file: string, tensors: TensorToWrite[], o
             write: (piece) => writeAll(handle, piece),
             tensorDone: (i) => opts.hooks?.afterTensor?.(plan[i].tensor.name),
           },
+          opts.lookahead,
         );
       },
       { beforeRename: opts.hooks?.beforeRename },
