@@ -1,5 +1,6 @@
 // One export of `npm run bench -- scale`, in its own process so its peak RSS is its own:
-// tsx bench/scale-export-worker.ts hf|q8_0|f16 BASE_DIR ADAPTER_DIR OUTPUT check|nocheck → one JSON line on stdout.
+// tsx bench/scale-export-worker.ts hf|q8_0|f16 BASE_DIR ADAPTER_DIR OUTPUT check|nocheck [THREADS] → one JSON line on stdout
+// (THREADS: the export's worker threads, 0 = encode on the main thread; the export's own default when absent).
 // The write (merge + export, as the merge and quantize commands run it) and the GGUF check (our readers, then a load
 // and 8 generated tokens in llama.cpp) are timed apart, and each gets its own peak RSS: VmHWM is read after the
 // write, then reset (/proc/self/clear_refs) so the check's peak, with llama.cpp's mapped file, is counted alone.
@@ -11,7 +12,8 @@ import { openExportInput } from '../main/engine/export/open-model.ts';
 import { parseShardSize } from '../main/engine/export/shard-size.ts';
 import { exportLlamaGguf } from '../main/engine/formats/gguf-llama.ts';
 
-const [kind, baseDir, adapterDir, output, check] = process.argv.slice(2);
+const [kind, baseDir, adapterDir, output, check, threadsArg] = process.argv.slice(2);
+const threads = threadsArg === undefined ? undefined : Number(threadsArg);
 
 function vmHwm(): number {
   return Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0) * 1024;
@@ -30,12 +32,14 @@ try {
       outDir: output,
       maxShardSize: parseShardSize('2GB'),
       dtype: 'f16',
+      threads,
     });
     tensors = r.tensors;
   } else {
     const r = await exportLlamaGguf(input.source, input.config, baseDir, output, {
       fileType: kind as 'q8_0' | 'f16',
       name: path.basename(output, '.gguf'),
+      threads,
     });
     tensors = r.tensors.length;
   }

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeSyntheticModel } from '../../bench/synthetic.ts';
 import { Prng } from '../../main/engine/data/prng.ts';
 import { exportHfCheckpoint, type ExportDtype } from '../../main/engine/export/hf-export.ts';
+import { exportInt8 } from '../../main/engine/export/int8.ts';
 import { openExportInput } from '../../main/engine/export/open-model.ts';
 import { exportStateDict } from '../../main/engine/export/state-dict.ts';
 import { exportLlamaGguf, type GgufFileType } from '../../main/engine/formats/gguf-llama.ts';
@@ -16,7 +17,10 @@ import { missingShared, sharedPath } from '../helpers/shared-data.ts';
  * The exports' bytes are pinned: SHA-256 of every file each export writes, recorded with the exporters as they were
  * before the streaming rewrite (whole tensors, one pass per step). Any speed change must leave them identical. The
  * model is a small bf16 sharded checkpoint with a non-zero LoRA adapter on q, k and v (so the RoPE permutation of
- * merged rows is covered), and `pieceValues` is set low so every tensor is cut into many pieces.
+ * merged rows is covered), and `pieceValues` is set low so every tensor is cut into many pieces. Every export runs
+ * twice, encoding on its own thread and on two worker threads (pieces merged, permuted and quantized out of order,
+ * written in order): both must give the pinned bytes. The int8 hashes were recorded with int8.ts before it streamed
+ * (whole tensors).
  */
 const work = mkdtempSync(path.join(tmpdir(), 'export-bytes-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -32,6 +36,9 @@ const shape = {
   tie_word_embeddings: false,
 };
 const PIECE_VALUES = 5000; // ~20 rows of 256: pieces end inside heads' row groups unless the exporter keeps them whole
+/** Worker threads: 0 encodes on the test's own thread (the serial path), 2 on a pool of workers (the parallel path). */
+const THREADS = [0, 2];
+const both = <T>(cases: T[]) => cases.flatMap((c) => THREADS.map((threads) => [c, threads] as const));
 
 const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex').slice(0, 16);
 function folderHashes(dir: string): Record<string, string> {
@@ -130,9 +137,9 @@ describe.skipIf(missingShared('models/stories260K/tokenizer.json'))('export byte
       'model-00013-of-00013.safetensors': 'd5b47a64670d42b5',
     },
   };
-  it.each(Object.keys(HF) as ExportDtype[])('merge → HF shards (%s)', async (dtype) => {
+  it.each(both(Object.keys(HF) as ExportDtype[]))('merge → HF shards (%s, %i worker threads)', async (dtype, threads) => {
     const input = await openExportInput(base, adapter);
-    const out = path.join(work, `hf-${dtype}`);
+    const out = path.join(work, `hf-${dtype}-${threads}`);
     try {
       await exportHfCheckpoint({
         source: input.source,
@@ -142,6 +149,7 @@ describe.skipIf(missingShared('models/stories260K/tokenizer.json'))('export byte
         maxShardSize: 400_000,
         dtype,
         pieceValues: PIECE_VALUES,
+        threads,
       });
     } finally {
       await input.source.close();
@@ -154,27 +162,55 @@ describe.skipIf(missingShared('models/stories260K/tokenizer.json'))('export byte
     f16: { file: '48f507f5ac4cd100', report: 'f27629dfae79d442' },
     f32: { file: 'dbbd914f5cf9ee37', report: 'ec29b36577265abf' },
   };
-  it.each(Object.keys(GGUF) as GgufFileType[])('merge → GGUF %s, with its per-tensor error report', async (fileType) => {
-    const input = await openExportInput(base, adapter);
-    const out = path.join(work, `model-${fileType}.gguf`);
-    try {
-      const report = await exportLlamaGguf(input.source, input.config, base, out, { fileType, name: 'bytes', pieceValues: PIECE_VALUES });
-      expect({ file: sha(out), report: createHash('sha256').update(JSON.stringify(report.tensors)).digest('hex').slice(0, 16) }).toEqual(
-        GGUF[fileType],
-      );
-    } finally {
-      await input.source.close();
-    }
-  });
+  it.each(both(Object.keys(GGUF) as GgufFileType[]))(
+    'merge → GGUF %s, with its per-tensor error report (%i worker threads)',
+    async (fileType, threads) => {
+      const input = await openExportInput(base, adapter);
+      const out = path.join(work, `model-${fileType}-${threads}.gguf`);
+      try {
+        const report = await exportLlamaGguf(input.source, input.config, base, out, {
+          fileType,
+          name: 'bytes',
+          pieceValues: PIECE_VALUES,
+          threads,
+        });
+        expect({ file: sha(out), report: createHash('sha256').update(JSON.stringify(report.tensors)).digest('hex').slice(0, 16) }).toEqual(
+          GGUF[fileType],
+        );
+      } finally {
+        await input.source.close();
+      }
+    },
+  );
 
-  it("merge → Meta's state dict (f16, q/k permuted back)", async () => {
+  it.each(THREADS)("merge → Meta's state dict (f16, q/k permuted back; %i worker threads)", async (threads) => {
     const input = await openExportInput(base, adapter);
-    const out = path.join(work, 'state-dict');
+    const out = path.join(work, `state-dict-${threads}`);
     try {
-      await exportStateDict({ source: input.source, config: input.config, outDir: out, dtype: 'f16', pieceValues: PIECE_VALUES });
+      await exportStateDict({ source: input.source, config: input.config, outDir: out, dtype: 'f16', pieceValues: PIECE_VALUES, threads });
     } finally {
       await input.source.close();
     }
     expect(folderHashes(out)).toEqual({ 'consolidated.00.safetensors': 'dc7357c3be68506f', 'params.json': '32644bce74103107' });
+  });
+
+  it.each(THREADS)('merge → int8 (bitsandbytes layout), with its per-projection error report (%i worker threads)', async (threads) => {
+    const input = await openExportInput(base, adapter);
+    const out = path.join(work, `int8-${threads}`);
+    let r;
+    try {
+      r = await exportInt8({ source: input.source, config: input.config, baseDir: base, outDir: out, pieceValues: PIECE_VALUES, threads });
+    } finally {
+      await input.source.close();
+    }
+    expect(folderHashes(out)).toEqual({
+      'config.json': '6cbd0a8bbf787e76',
+      'generation_config.json': '720858ddb18cc6e5',
+      'model.safetensors': 'de8d295936f76291',
+      'tokenizer.json': '40c53a0abb9dcabd',
+      'tokenizer_config.json': '5672ddf5d46257d6',
+    });
+    expect(createHash('sha256').update(JSON.stringify(r.errors)).digest('hex').slice(0, 16)).toBe('77057226dc92c7fb');
+    expect(r.worstStepFraction).toBe(0.5000033612017865);
   });
 });

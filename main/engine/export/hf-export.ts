@@ -1,9 +1,11 @@
 import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { DTYPE_BYTES, encodeFromF32 } from '../formats/dtypes.ts';
+import { DTYPE_BYTES } from '../formats/dtypes.ts';
+import { encodedBytes, rawPiecePromises } from '../formats/encoded-pieces.ts';
 import { openCheckpoint, INDEX_FILE } from '../formats/hf-checkpoint.ts';
+import { exportPool, type ExportPoolOptions, type PiecePool } from '../formats/piece-pool.ts';
 import { writeSafetensors } from '../formats/safetensors.ts';
-import { f32Pieces, PIECE_VALUES, rawPieces } from '../formats/tensor-pieces.ts';
+import { PIECE_VALUES } from '../formats/tensor-pieces.ts';
 import type { TensorSource } from '../formats/tensor-source.ts';
 import type { LlamaConfig } from '../model/config.ts';
 import { withAtomicDir } from './atomic-dir.ts';
@@ -34,20 +36,21 @@ export function exportableTensors(source: TensorSource, config: LlamaConfig) {
 
 /**
  * Write a Hugging Face checkpoint: shards of at most `maxShardSize` bytes, the index when there is more than one,
- * config.json (torch_dtype updated), generation_config.json and the tokenizer files. One tensor is read, converted
- * and written at a time. The folder appears only when complete, and is checked by reopening it first.
+ * config.json (torch_dtype updated), generation_config.json and the tokenizer files. Tensors are streamed in pieces of
+ * rows, merged and converted on worker threads (`threads`; see exportPool) while earlier pieces are written. The
+ * folder appears only when complete, and is checked by reopening it first.
  */
-export async function exportHfCheckpoint(opts: {
-  source: TensorSource;
-  config: LlamaConfig;
-  baseDir: string;
-  outDir: string;
-  maxShardSize: number;
-  dtype: ExportDtype;
-  onProgress?: ExportProgress;
-  /** Values per streamed piece (tests lower it to cut small tensors into many pieces). */
-  pieceValues?: number;
-}): Promise<HfExportReport> {
+export async function exportHfCheckpoint(
+  opts: {
+    source: TensorSource;
+    config: LlamaConfig;
+    baseDir: string;
+    outDir: string;
+    maxShardSize: number;
+    dtype: ExportDtype;
+    onProgress?: ExportProgress;
+  } & ExportPoolOptions,
+): Promise<HfExportReport> {
   const { source, config, dtype } = opts;
   const stDtype = SAFETENSORS_DTYPE[dtype];
   const tensors = exportableTensors(source, config).map((t) => ({
@@ -60,65 +63,63 @@ export async function exportHfCheckpoint(opts: {
       ? ['model.safetensors']
       : shards.map((_, i) => `model-${String(i + 1).padStart(5, '0')}-of-${String(shards.length).padStart(5, '0')}.safetensors`);
   let done = 0;
-  return withAtomicDir(opts.outDir, async (dir) => {
-    const weightMap: Record<string, string> = {};
-    for (let s = 0; s < shards.length; s++) {
-      await writeSafetensors(
-        path.join(dir, names[s]),
-        shards[s].map((t) => ({
-          name: t.name,
-          dtype: stDtype,
-          shape: t.shape,
-          data: async function* () {
-            yield* tensorPieces(source, t.name, t.dtype, stDtype, opts.pieceValues ?? PIECE_VALUES);
-            opts.onProgress?.(++done, tensors.length, t.name);
+  const { pool, release } = await exportPool(
+    tensors.map((t) => t.shape),
+    opts,
+  );
+  try {
+    return await withAtomicDir(opts.outDir, async (dir) => {
+      const weightMap: Record<string, string> = {};
+      for (let s = 0; s < shards.length; s++) {
+        await writeSafetensors(
+          path.join(dir, names[s]),
+          shards[s].map((t) => ({
+            name: t.name,
+            dtype: stDtype,
+            shape: t.shape,
+            data: () => tensorPieces(source, t.name, t.dtype, stDtype, pool, opts.pieceValues ?? PIECE_VALUES),
+          })),
+          {
+            metadata: { format: 'pt' },
+            lookahead: pool.lookahead,
+            hooks: { afterTensor: (name) => opts.onProgress?.(++done, tensors.length, name) },
           },
-        })),
-        { metadata: { format: 'pt' } },
-      );
-      for (const t of shards[s]) weightMap[t.name] = names[s];
-    }
-    const totalSize = tensors.reduce((n, t) => n + t.bytes, 0);
-    if (shards.length > 1)
-      writeFileSync(path.join(dir, INDEX_FILE), JSON.stringify({ metadata: { total_size: totalSize }, weight_map: weightMap }, null, 2));
-    writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...config.raw, torch_dtype: TORCH_DTYPE[dtype] }, null, 2));
-    writeGenerationConfig(opts.baseDir, dir, config);
-    for (const f of TOKENIZER_FILES)
-      if (existsSync(path.join(opts.baseDir, f))) copyFileSync(path.join(opts.baseDir, f), path.join(dir, f));
-    // Reopen with the spec-checking reader (headers, index totals, shard membership) before the folder goes live.
-    const check = await openCheckpoint(dir);
-    const count = check.list().length;
-    await check.close();
-    if (count !== tensors.length) throw new Error(`export check: ${count} tensors reopened, ${tensors.length} written`);
-    return {
-      outDir: opts.outDir,
-      dtype,
-      shards: shards.map((sh, i) => ({ file: names[i], bytes: sh.reduce((n, t) => n + t.bytes, 0), tensors: sh.length })),
-      totalSize,
-      tensors: tensors.length,
-    };
-  });
+        );
+        for (const t of shards[s]) weightMap[t.name] = names[s];
+      }
+      const totalSize = tensors.reduce((n, t) => n + t.bytes, 0);
+      if (shards.length > 1)
+        writeFileSync(path.join(dir, INDEX_FILE), JSON.stringify({ metadata: { total_size: totalSize }, weight_map: weightMap }, null, 2));
+      writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...config.raw, torch_dtype: TORCH_DTYPE[dtype] }, null, 2));
+      writeGenerationConfig(opts.baseDir, dir, config);
+      for (const f of TOKENIZER_FILES)
+        if (existsSync(path.join(opts.baseDir, f))) copyFileSync(path.join(opts.baseDir, f), path.join(dir, f));
+      // Reopen with the spec-checking reader (headers, index totals, shard membership) before the folder goes live.
+      const check = await openCheckpoint(dir);
+      const count = check.list().length;
+      await check.close();
+      if (count !== tensors.length) throw new Error(`export check: ${count} tensors reopened, ${tensors.length} written`);
+      return {
+        outDir: opts.outDir,
+        dtype,
+        shards: shards.map((sh, i) => ({ file: names[i], bytes: sh.reduce((n, t) => n + t.bytes, 0), tensors: sh.length })),
+        totalSize,
+        tensors: tensors.length,
+      };
+    });
+  } finally {
+    await release();
+  }
 }
 
 /**
- * A tensor's bytes in the output dtype, a piece of rows at a time (memory holds a piece, not the tensor): untouched
- * tensors already in that dtype pass through raw; f32 output is a view of the f32 values.
+ * A tensor's bytes in the output dtype, a piece of rows at a time (memory holds a few pieces, not the tensor):
+ * untouched tensors already in that dtype are copied as stored; the others are merged and converted by the pool.
  */
-async function* tensorPieces(
-  source: TensorSource,
-  name: string,
-  from: string,
-  to: 'F32' | 'F16' | 'BF16',
-  pieceValues: number,
-): AsyncGenerator<Uint8Array> {
+function tensorPieces(source: TensorSource, name: string, from: string, to: 'F32' | 'F16' | 'BF16', pool: PiecePool, pieceValues: number) {
   const merged = source instanceof MergedSource && source.isMerged(name);
-  if (from === to && !merged) {
-    yield* rawPieces(source, name, pieceValues);
-    return;
-  }
-  for await (const { values } of f32Pieces(source, name, pieceValues)) {
-    yield to === 'F32' ? new Uint8Array(values.buffer, values.byteOffset, values.byteLength) : encodeFromF32(values, to);
-  }
+  if (from === to && !merged) return rawPiecePromises(source, name, pieceValues);
+  return encodedBytes(source, name, pool, { to, pieceValues });
 }
 
 export function writeGenerationConfig(baseDir: string, outDir: string, config: LlamaConfig): void {

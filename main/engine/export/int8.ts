@@ -1,7 +1,10 @@
 import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { encodeFromF32 } from '../formats/dtypes.ts';
+import { encodedBytes, encodePieces } from '../formats/encoded-pieces.ts';
+import { quantizeInt8Piece, type PieceResult } from '../formats/piece-encode.ts';
+import { exportPool, type ExportPoolOptions, type PiecePool } from '../formats/piece-pool.ts';
 import { openSafetensors, writeSafetensors, type TensorToWrite } from '../formats/safetensors.ts';
+import { PIECE_VALUES, pieceRows } from '../formats/tensor-pieces.ts';
 import type { TensorSource } from '../formats/tensor-source.ts';
 import type { LlamaConfig } from '../model/config.ts';
 import { withAtomicDir } from './atomic-dir.ts';
@@ -13,20 +16,16 @@ export interface QuantError {
   meanAbs: number;
 }
 
-/** bitsandbytes LLM.int8 row-wise quantization: SCB = max|row|, q = round(W · 127 / SCB). */
+/**
+ * bitsandbytes LLM.int8 row-wise quantization of a whole matrix: SCB = max|row|, q = round(W · 127 / SCB)
+ * (the export does the same a piece of rows at a time: quantizeInt8Piece).
+ */
 export function quantizeInt8Rows(w: Float32Array, rows: number, cols: number): { q: Int8Array; scb: Float32Array } {
-  const q = new Int8Array(w.length);
-  const scb = new Float32Array(rows);
-  for (let r = 0; r < rows; r++) {
-    let max = 0;
-    for (let c = 0; c < cols; c++) max = Math.max(max, Math.abs(w[r * cols + c]));
-    scb[r] = max;
-    const k = max === 0 ? 0 : 127 / max;
-    for (let c = 0; c < cols; c++) q[r * cols + c] = Math.round(w[r * cols + c] * k);
-  }
-  return { q, scb };
+  const { bytes, scb } = quantizeInt8Piece(w, rows, cols);
+  return { q: new Int8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), scb: scb! };
 }
 
+/** W ≈ q · SCB / 127, as f32. */
 export function dequantizeInt8Rows(q: Int8Array, scb: Float32Array, cols: number): Float32Array {
   return Float32Array.from(q, (v, i) => (v * scb[Math.floor(i / cols)]) / 127);
 }
@@ -36,104 +35,135 @@ const LINEAR = /\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)\.wei
 /**
  * int8 safetensors that transformers loads with bitsandbytes: each projection as `weight` (int8), `SCB` (f32 row
  * absmax) and `weight_format` (u8 0 = row); embeddings, norms and lm_head kept f16; config.json gets the
- * quantization_config. Every quantized tensor's error is measured; the file is then reopened and dequantized to
- * check every weight lies within half a quantization step of the original.
+ * quantization_config. Tensors are streamed in pieces of rows, merged and quantized on worker threads (`threads`;
+ * see exportPool). Every quantized tensor's error is measured; the file is then reopened and dequantized, a piece
+ * at a time, to check every weight lies within half a quantization step of the original.
  */
-export async function exportInt8(opts: {
-  source: TensorSource;
-  config: LlamaConfig;
-  baseDir: string;
-  outDir: string;
-  onProgress?: ExportProgress;
-}) {
+export async function exportInt8(
+  opts: {
+    source: TensorSource;
+    config: LlamaConfig;
+    baseDir: string;
+    outDir: string;
+    onProgress?: ExportProgress;
+  } & ExportPoolOptions,
+) {
   const { source, config } = opts;
   const tensors = exportableTensors(source, config);
   const errors: QuantError[] = [];
   let done = 0;
-  return withAtomicDir(opts.outDir, async (dir) => {
-    const entries: TensorToWrite[] = [];
-    const cache = new Map<string, { q: Int8Array; scb: Float32Array }>();
-    // The weight and its SCB come from one quantization; it is kept only until both are written (SCB sorts first).
-    const quantized = async (name: string, rows: number, cols: number) => {
-      let hit = cache.get(name);
-      if (!hit) {
-        const w = await source.readF32(name);
-        hit = quantizeInt8Rows(w, rows, cols);
-        const back = dequantizeInt8Rows(hit.q, hit.scb, cols);
-        let max = 0;
-        let sum = 0;
-        for (let i = 0; i < w.length; i++) {
-          const e = Math.abs(w[i] - back[i]);
-          max = Math.max(max, e);
-          sum += e;
+  const { pool, release } = await exportPool(
+    tensors.map((t) => t.shape),
+    opts,
+  );
+  try {
+    return await withAtomicDir(opts.outDir, async (dir) => {
+      const entries: TensorToWrite[] = [];
+      for (const t of tensors) {
+        if (LINEAR.test(t.name)) {
+          const base = t.name.slice(0, -'.weight'.length);
+          // SCB sorts before weight, but needs every row: the int8 rows wait (a quarter of the tensor's f32 size).
+          let held: Promise<Int8Rows> | undefined;
+          const quantized = () => (held ??= quantizeTensor(source, t.name, pool, opts.pieceValues));
+          entries.push({
+            name: `${base}.weight`,
+            dtype: 'I8',
+            shape: t.shape,
+            data: async () => {
+              const { q, error } = await quantized();
+              held = undefined;
+              errors.push({ name: t.name, ...error });
+              opts.onProgress?.(++done, tensors.length, t.name);
+              return q.map((piece) => Promise.resolve(piece));
+            },
+          });
+          entries.push({ name: `${base}.SCB`, dtype: 'F32', shape: [t.shape[0]], data: async () => (await quantized()).scb });
+          entries.push({ name: `${base}.weight_format`, dtype: 'U8', shape: [], data: Uint8Array.of(0) });
+        } else {
+          entries.push({
+            name: t.name,
+            dtype: 'F16',
+            shape: t.shape,
+            data: () => encodedBytes(source, t.name, pool, { to: 'F16', pieceValues: opts.pieceValues }),
+          });
         }
-        errors.push({ name, maxAbs: max, meanAbs: sum / w.length });
-        cache.set(name, hit);
-        opts.onProgress?.(++done, tensors.length, name);
-      } else cache.delete(name);
-      return hit;
-    };
-    for (const t of tensors) {
-      if (LINEAR.test(t.name)) {
-        const [rows, cols] = t.shape;
-        const base = t.name.slice(0, -'.weight'.length);
-        entries.push({
-          name: `${base}.weight`,
-          dtype: 'I8',
-          shape: t.shape,
-          data: async () => {
-            const { q } = await quantized(t.name, rows, cols);
-            return new Uint8Array(q.buffer);
-          },
-        });
-        entries.push({
-          name: `${base}.SCB`,
-          dtype: 'F32',
-          shape: [rows],
-          data: async () => {
-            const { scb } = await quantized(t.name, rows, cols);
-            return new Uint8Array(scb.buffer);
-          },
-        });
-        entries.push({ name: `${base}.weight_format`, dtype: 'U8', shape: [], data: Uint8Array.of(0) });
-      } else {
-        entries.push({
-          name: t.name,
-          dtype: 'F16',
-          shape: t.shape,
-          data: async () => {
-            const b = encodeFromF32(await source.readF32(t.name), 'F16');
-            opts.onProgress?.(++done, tensors.length, t.name);
-            return b;
-          },
-        });
       }
+      const file = path.join(dir, 'model.safetensors');
+      await writeSafetensors(file, entries, {
+        metadata: { format: 'pt' },
+        lookahead: pool.lookahead,
+        hooks: {
+          // Projections count when quantized (above); the f16 tensors when written.
+          afterTensor: (name) => {
+            if (source.has(name) && !LINEAR.test(name)) opts.onProgress?.(++done, tensors.length, name);
+          },
+        },
+      });
+      const quantization_config = {
+        quant_method: 'bitsandbytes',
+        load_in_8bit: true,
+        load_in_4bit: false,
+        llm_int8_threshold: 6.0,
+        llm_int8_skip_modules: null,
+        llm_int8_has_fp16_weight: false,
+        llm_int8_enable_fp32_cpu_offload: false,
+      };
+      writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...config.raw, torch_dtype: 'float16', quantization_config }, null, 2));
+      writeGenerationConfig(opts.baseDir, dir, config);
+      for (const f of TOKENIZER_FILES)
+        if (existsSync(path.join(opts.baseDir, f))) copyFileSync(path.join(opts.baseDir, f), path.join(dir, f));
+      const worst = await verifyInt8(file, source, opts.pieceValues);
+      return { outDir: opts.outDir, errors, worstStepFraction: worst };
+    });
+  } finally {
+    await release();
+  }
+}
+
+interface Int8Rows {
+  /** The int8 weight, in pieces of rows (written as they are). */
+  q: Uint8Array[];
+  /** SCB: every row's absmax, as f32 bytes. */
+  scb: Uint8Array;
+  error: { maxAbs: number; meanAbs: number };
+}
+
+/** A projection quantized a piece of rows at a time on the pool; its int8 rows and SCB are kept until written. */
+async function quantizeTensor(source: TensorSource, name: string, pool: PiecePool, pieceValues?: number): Promise<Int8Rows> {
+  const rows = source.info(name).shape[0];
+  const q: Uint8Array[] = [];
+  const scb = new Float32Array(rows);
+  let tally: { max: number; sum: number; count: number } | undefined;
+  let row = 0;
+  // At most the pool's look-ahead in flight: a 7B's down_proj is 45 M values.
+  const inFlight: Promise<PieceResult>[] = [];
+  const take = async () => {
+    const r = await inFlight.shift()!;
+    q.push(r.bytes);
+    scb.set(r.scb!, row);
+    row += r.scb!.length;
+    if (r.tally) tally = r.tally;
+  };
+  try {
+    for (const piece of encodePieces(source, name, pool, { to: 'I8', tally: true, pieceValues })) {
+      piece.catch(() => undefined); // raised by take(), in order
+      inFlight.push(piece);
+      if (inFlight.length > pool.lookahead) await take();
     }
-    const file = path.join(dir, 'model.safetensors');
-    await writeSafetensors(file, entries, { metadata: { format: 'pt' } });
-    const quantization_config = {
-      quant_method: 'bitsandbytes',
-      load_in_8bit: true,
-      load_in_4bit: false,
-      llm_int8_threshold: 6.0,
-      llm_int8_skip_modules: null,
-      llm_int8_has_fp16_weight: false,
-      llm_int8_enable_fp32_cpu_offload: false,
-    };
-    writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...config.raw, torch_dtype: 'float16', quantization_config }, null, 2));
-    writeGenerationConfig(opts.baseDir, dir, config);
-    for (const f of TOKENIZER_FILES)
-      if (existsSync(path.join(opts.baseDir, f))) copyFileSync(path.join(opts.baseDir, f), path.join(dir, f));
-    const worst = await verifyInt8(file, source);
-    return { outDir: opts.outDir, errors, worstStepFraction: worst };
-  });
+    while (inFlight.length) await take();
+  } catch (e) {
+    inFlight.length = 0;
+    throw e;
+  }
+  const t = tally!;
+  return { q, scb: new Uint8Array(scb.buffer), error: { maxAbs: t.max, meanAbs: t.sum / t.count } };
 }
 
 /**
- * Reopen the int8 file, dequantize every projection and compare with the f32 weights: each value must lie within
- * half a step (SCB/127/2) of its row. Returns the worst error as a fraction of a step.
+ * Reopen the int8 file, dequantize every projection a piece of rows at a time and compare with the f32 weights:
+ * each value must lie within half a step (SCB/127/2) of its row. Returns the worst error as a fraction of a step.
  */
-async function verifyInt8(file: string, source: TensorSource): Promise<number> {
+async function verifyInt8(file: string, source: TensorSource, pieceValues = PIECE_VALUES): Promise<number> {
   const f = await openSafetensors(file);
   let worst = 0;
   try {
@@ -141,14 +171,20 @@ async function verifyInt8(file: string, source: TensorSource): Promise<number> {
       if (!t.name.endsWith('.SCB')) continue;
       const base = t.name.slice(0, -'.SCB'.length);
       const scb = await f.readF32(t.name);
-      const raw = await f.readRaw(`${base}.weight`);
-      const q = new Int8Array(raw.buffer, raw.byteOffset, raw.byteLength);
-      const cols = q.length / scb.length;
-      const back = dequantizeInt8Rows(q, scb, cols);
-      const w = await source.readF32(`${base}.weight`);
-      for (let i = 0; i < w.length; i++) {
-        const step = scb[Math.floor(i / cols)] / 127;
-        if (step > 0) worst = Math.max(worst, Math.abs(w[i] - back[i]) / step);
+      const cols = f.info(`${base}.weight`).shape[1];
+      for (const [start, end] of pieceRows(f.info(`${base}.weight`).shape, pieceValues)) {
+        const raw = await f.readRawRows(`${base}.weight`, start, end);
+        const q = new Int8Array(raw.buffer, raw.byteOffset, raw.byteLength);
+        const w = await source.readF32Rows(`${base}.weight`, start, end);
+        for (let r = 0; r < end - start; r++) {
+          const s = scb[start + r];
+          const step = s / 127;
+          if (!(step > 0)) continue;
+          for (let c = 0; c < cols; c++) {
+            const i = r * cols + c;
+            worst = Math.max(worst, Math.abs(w[i] - Math.fround((q[i] * s) / 127)) / step);
+          }
+        }
       }
     }
   } finally {

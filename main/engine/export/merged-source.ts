@@ -1,7 +1,7 @@
 import { StudioError } from '../errors.ts';
 import type { LoadedAdapter } from '../formats/peft-adapter.ts';
-import { addLowRank, firstNonFinite, nonFiniteMergeError } from '../formats/low-rank.ts';
-import type { TensorInfo, TensorSource } from '../formats/tensor-source.ts';
+import { addLowRank, firstNonFinite, nonFiniteMergeError, type LowRankRows } from '../formats/low-rank.ts';
+import type { RowsInput, TensorInfo, TensorSource } from '../formats/tensor-source.ts';
 import { loraScale } from '../model/lora-scale.ts';
 import { projectionPath } from '../model/projections.ts';
 
@@ -54,19 +54,36 @@ export class MergedSource implements TensorSource {
   /** Rows [start, end) of W + scale · B·A: only B's rows [start, end) take part, so a piece costs what its rows do. */
   async readF32Rows(name: string, start: number, end: number): Promise<Float32Array> {
     const w = await this.base.readF32Rows(name, start, end);
-    const delta = this.deltas.get(name);
+    const delta = this.deltaRows(name, start, end);
     if (!delta) return w;
-    const inF = this.base.info(name).shape[1];
-    const r = delta.a.length / inF;
-    addLowRank(w, delta.b.subarray(start * r, end * r), delta.a, end - start, inF, r, this.scale);
+    const cols = this.base.info(name).shape[1];
+    addLowRank(w, delta.b, delta.a, end - start, cols, delta.r, delta.scale);
     if (this.safe) {
       const bad = firstNonFinite(w);
-      if (bad >= 0) throw nonFiniteMergeError(name, w, bad, start, inF);
+      if (bad >= 0) throw nonFiniteMergeError(name, w, bad, start, cols);
     }
     return w;
   }
 
+  /**
+   * The stored rows and, for an adapted projection, the update to add: an encoder on another thread merges them
+   * itself (formats/piece-encode.ts). Untouched tensors are read through readRawRows.
+   */
+  async readRowsInput(name: string, start: number, end: number): Promise<RowsInput> {
+    const delta = this.deltaRows(name, start, end);
+    const { dtype } = this.base.info(name);
+    if (!delta) return { raw: await this.readRawRows(name, start, end), dtype };
+    return { raw: await this.base.readRawRows(name, start, end), dtype, delta };
+  }
+
   close(): Promise<void> {
     return this.base.close();
+  }
+
+  private deltaRows(name: string, start: number, end: number): LowRankRows | undefined {
+    const delta = this.deltas.get(name);
+    if (!delta) return undefined;
+    const r = delta.a.length / this.base.info(name).shape[1];
+    return { a: delta.a, b: delta.b.subarray(start * r, end * r), r, scale: this.scale, safe: this.safe };
   }
 }

@@ -1,9 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { encodeFromF32 } from '../formats/dtypes.ts';
-import { permuteForInterleavedRope } from '../formats/gguf-llama.ts';
+import { encodedBytes } from '../formats/encoded-pieces.ts';
+import { exportPool, type ExportPoolOptions } from '../formats/piece-pool.ts';
 import { openSafetensors, writeSafetensors } from '../formats/safetensors.ts';
-import { f32Pieces, PIECE_VALUES } from '../formats/tensor-pieces.ts';
 import type { TensorSource } from '../formats/tensor-source.ts';
 import type { LlamaConfig } from '../model/config.ts';
 import { withAtomicDir } from './atomic-dir.ts';
@@ -42,57 +41,67 @@ export function metaName(hf: string): string {
  * Load it in PyTorch with `safetensors.torch.load_file("consolidated.00.safetensors")` (a dict of tensors, the same
  * keys Meta's `consolidated.00.pth` has).
  */
-export async function exportStateDict(opts: {
-  source: TensorSource;
-  config: LlamaConfig;
-  outDir: string;
-  dtype: ExportDtype;
-  onProgress?: ExportProgress;
-  pieceValues?: number;
-}) {
+export async function exportStateDict(
+  opts: {
+    source: TensorSource;
+    config: LlamaConfig;
+    outDir: string;
+    dtype: ExportDtype;
+    onProgress?: ExportProgress;
+  } & ExportPoolOptions,
+) {
   const { source, config } = opts;
   const stDtype = ({ f32: 'F32', f16: 'F16', bf16: 'BF16' } as const)[opts.dtype];
   const entries = exportableTensors(source, config).map((t) => ({ hf: t.name, meta: metaName(t.name), shape: t.shape }));
   if (config.tieWordEmbeddings)
     entries.push({ hf: 'model.embed_tokens.weight', meta: 'output.weight', shape: [config.vocabSize, config.hiddenSize] });
   let done = 0;
-  return withAtomicDir(opts.outDir, async (dir) => {
-    const params = {
-      dim: config.hiddenSize,
-      n_layers: config.numLayers,
-      n_heads: config.numHeads,
-      n_kv_heads: config.numKvHeads,
-      norm_eps: config.rmsNormEps,
-      vocab_size: config.vocabSize,
-      multiple_of: 256,
-      ffn_dim: config.intermediateSize,
-      rope_theta: config.ropeTheta,
-    };
-    writeFileSync(path.join(dir, 'params.json'), JSON.stringify(params, null, 2));
-    const file = path.join(dir, STATE_DICT_FILE);
-    await writeSafetensors(
-      file,
-      entries.map((e) => ({
-        name: e.meta,
-        dtype: stDtype,
-        shape: e.shape,
-        data: async function* () {
+  const { pool, release } = await exportPool(
+    entries.map((e) => e.shape),
+    opts,
+  );
+  try {
+    return await withAtomicDir(opts.outDir, async (dir) => {
+      const params = {
+        dim: config.hiddenSize,
+        n_layers: config.numLayers,
+        n_heads: config.numHeads,
+        n_kv_heads: config.numKvHeads,
+        norm_eps: config.rmsNormEps,
+        vocab_size: config.vocabSize,
+        multiple_of: 256,
+        ffn_dim: config.intermediateSize,
+        rope_theta: config.ropeTheta,
+      };
+      writeFileSync(path.join(dir, 'params.json'), JSON.stringify(params, null, 2));
+      const file = path.join(dir, STATE_DICT_FILE);
+      await writeSafetensors(
+        file,
+        entries.map((e) => ({
+          name: e.meta,
+          dtype: stDtype,
+          shape: e.shape,
           // wq/wk rows go back to interleaved RoPE, head by head: each piece holds whole heads.
-          const heads = e.hf.endsWith('q_proj.weight') ? config.numHeads : e.hf.endsWith('k_proj.weight') ? config.numKvHeads : 0;
-          const headRows = heads ? e.shape[0] / heads : 1;
-          for await (const { start, end, values } of f32Pieces(source, e.hf, opts.pieceValues ?? PIECE_VALUES, headRows)) {
-            const w = heads ? permuteForInterleavedRope(values, end - start, e.shape[1], (end - start) / headRows) : values;
-            yield encodeFromF32(w, stDtype);
-          }
-          opts.onProgress?.(++done, entries.length, e.meta);
+          data: () =>
+            encodedBytes(source, e.hf, pool, {
+              to: stDtype,
+              ropeHeads: e.hf.endsWith('q_proj.weight') ? config.numHeads : e.hf.endsWith('k_proj.weight') ? config.numKvHeads : undefined,
+              pieceValues: opts.pieceValues,
+            }),
+        })),
+        {
+          metadata: { format: 'pt' },
+          lookahead: pool.lookahead,
+          hooks: { afterTensor: (name) => opts.onProgress?.(++done, entries.length, name) },
         },
-      })),
-      { metadata: { format: 'pt' } },
-    );
-    const check = await openSafetensors(file);
-    const n = check.list().length;
-    await check.close();
-    if (n !== entries.length) throw new Error(`state dict check: ${n} tensors reopened, ${entries.length} written`);
-    return { outDir: opts.outDir, file: STATE_DICT_FILE, tensors: entries.length };
-  });
+      );
+      const check = await openSafetensors(file);
+      const n = check.list().length;
+      await check.close();
+      if (n !== entries.length) throw new Error(`state dict check: ${n} tensors reopened, ${entries.length} written`);
+      return { outDir: opts.outDir, file: STATE_DICT_FILE, tensors: entries.length };
+    });
+  } finally {
+    await release();
+  }
 }

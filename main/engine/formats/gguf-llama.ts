@@ -2,12 +2,14 @@ import path from 'node:path';
 import { FormatError } from '../errors.ts';
 import type { LlamaConfig } from '../model/config.ts';
 import { ropeInverseFrequencies } from '../model/rope-frequencies.ts';
-import { encodeFromF32, f16ArrayToF32, f32ArrayToF16 } from './dtypes.ts';
+import { encodeFromF32 } from './dtypes.ts';
+import { encodedBytes } from './encoded-pieces.ts';
 import { FILE_TYPE, GgmlType, f32, str, u32, type GgufValue } from './gguf-types.ts';
 import { ggufTokenizerMetadata } from './gguf-tokenizer.ts';
 import { writeGguf, type GgufTensorToWrite } from './gguf-writer.ts';
-import { ErrorTally, Q8_0_BLOCK, quantizeQ8_0 } from './q8-0.ts';
-import { f32Pieces, PIECE_VALUES } from './tensor-pieces.ts';
+import { exportPool, type ExportPoolOptions } from './piece-pool.ts';
+import { Q8_0_BLOCK } from './q8-0.ts';
+import { moveRopeRows } from './rope-rows.ts';
 import type { TensorSource } from './tensor-source.ts';
 
 export type GgufFileType = keyof typeof FILE_TYPE;
@@ -65,30 +67,6 @@ export function permuteToRotateHalf(w: Float32Array, rows: number, cols: number,
   return moveRopeRows(w, rows, cols, heads, 'to-rotate-half');
 }
 
-/** Row h·D + j·D/2 + i (rotate-half) ↔ row h·D + 2i + j (interleaved), for each head h, i < D/2, j ∈ {0, 1}. */
-function moveRopeRows(
-  w: Float32Array,
-  rows: number,
-  cols: number,
-  heads: number,
-  direction: 'to-interleaved' | 'to-rotate-half',
-): Float32Array {
-  const out = new Float32Array(w.length);
-  const headDim = rows / heads;
-  const half = headDim / 2;
-  for (let h = 0; h < heads; h++) {
-    for (let i = 0; i < half; i++) {
-      for (let j = 0; j < 2; j++) {
-        const interleaved = h * headDim + 2 * i + j;
-        const rotateHalf = h * headDim + j * half + i;
-        const [dst, src] = direction === 'to-interleaved' ? [interleaved, rotateHalf] : [rotateHalf, interleaved];
-        out.set(w.subarray(src * cols, (src + 1) * cols), dst * cols);
-      }
-    }
-  }
-  return out;
-}
-
 function llamaKvs(config: LlamaConfig, fileType: GgufFileType, name: string): [string, GgufValue][] {
   if (config.modelType !== 'llama' && config.modelType !== 'mistral') {
     throw new FormatError(`GGUF export supports LLaMA and Mistral models; this one is ${config.modelType}`, 'config.json', 'gguf/arch');
@@ -119,7 +97,8 @@ function llamaKvs(config: LlamaConfig, fileType: GgufFileType, name: string): [s
 }
 
 /**
- * Export a LLaMA checkpoint to GGUF (F32, F16 or Q8_0), one tensor in memory at a time. 1-D norms stay F32;
+ * Export a LLaMA checkpoint to GGUF (F32, F16 or Q8_0), streamed in pieces of rows that worker threads merge,
+ * permute and quantize while earlier ones are written (`threads`; see exportPool). 1-D norms stay F32;
  * a 2-D tensor whose rows are not a multiple of 32 long falls back to F16 in a Q8_0 file, as llama.cpp's
  * converter does. Every quantized tensor's error is measured and returned.
  */
@@ -133,9 +112,7 @@ export async function exportLlamaGguf(
     name?: string;
     chatTemplate?: string;
     onProgress?: (done: number, total: number, tensor: string) => void;
-    /** Values per streamed piece (tests lower it to cut small tensors into many pieces). */
-    pieceValues?: number;
-  },
+  } & ExportPoolOptions,
 ): Promise<GgufExportReport> {
   const kvs = [
     ...llamaKvs(config, opts.fileType, opts.name ?? path.basename(tokenizerDir)),
@@ -182,41 +159,48 @@ export async function exportLlamaGguf(
     .list()
     .map((t) => t.name)
     .filter((n) => !n.endsWith('rotary_emb.inv_freq') && !(n === 'lm_head.weight' && config.tieWordEmbeddings));
-  const tensors: GgufTensorToWrite[] = names.map((hf) => {
-    const shape = source.info(hf).shape;
-    checkShape(hf, shape, config);
-    const type = chooseType(shape, opts.fileType);
-    const entry: GgufTensorReport = { name: ggufTensorName(hf), type: GgmlType[type], shape };
-    report.push(entry);
-    return {
-      name: entry.name,
-      shape,
-      type,
-      data: async function* () {
-        // q and k rows go back to interleaved RoPE, head by head: each piece holds whole heads.
-        const heads = hf.endsWith('q_proj.weight') ? config.numHeads : hf.endsWith('k_proj.weight') ? config.numKvHeads : 0;
-        const headRows = heads ? shape[0] / heads : 1;
-        const cols = shape[shape.length - 1];
-        const error = new ErrorTally();
-        for await (const { start, end, values } of f32Pieces(source, hf, opts.pieceValues ?? PIECE_VALUES, headRows)) {
-          const w = heads ? permuteForInterleavedRope(values, end - start, cols, (end - start) / headRows) : values;
-          yield encode(w, type, error, cols);
-        }
-        if (type !== GgmlType.F32) Object.assign(entry, { maxAbsError: error.max, meanAbsError: error.meanAbs });
-        opts.onProgress?.(++done, names.length, hf);
+  const shapes = names.map((hf) => source.info(hf).shape);
+  const { pool, release } = await exportPool(shapes, opts);
+  try {
+    const tensors: GgufTensorToWrite[] = names.map((hf, i) => {
+      const shape = shapes[i];
+      checkShape(hf, shape, config);
+      const type = chooseType(shape, opts.fileType);
+      const entry: GgufTensorReport = { name: ggufTensorName(hf), type: GgmlType[type], shape };
+      report.push(entry);
+      // q and k rows go back to interleaved RoPE, head by head: each piece holds whole heads.
+      const ropeHeads = hf.endsWith('q_proj.weight') ? config.numHeads : hf.endsWith('k_proj.weight') ? config.numKvHeads : undefined;
+      const to = type === GgmlType.F32 ? 'F32' : type === GgmlType.F16 ? 'F16' : 'Q8_0';
+      const tally = type !== GgmlType.F32;
+      const spec = { to, tally, ropeHeads, pieceValues: opts.pieceValues } as const;
+      return {
+        name: entry.name,
+        shape,
+        type,
+        data: () =>
+          encodedBytes(source, hf, pool, spec, (t) =>
+            Object.assign(entry, { maxAbsError: t.max, meanAbsError: t.count ? t.sum / t.count : 0 }),
+          ),
+      };
+    });
+    if (config.ropeScaling.kind === 'llama3') {
+      // llama.cpp applies Llama-3 scaling through a per-frequency divisor tensor.
+      const plain = ropeInverseFrequencies({ ...config, ropeScaling: { kind: 'none' } });
+      const scaled = ropeInverseFrequencies(config);
+      const factors = Float32Array.from(plain, (p, i) => p / scaled[i]);
+      tensors.push({ name: 'rope_freqs.weight', shape: [factors.length], type: GgmlType.F32, data: () => encodeFromF32(factors, 'F32') });
+      report.push({ name: 'rope_freqs.weight', type: 'F32', shape: [factors.length] });
+    }
+    const { bytes } = await writeGguf(outFile, kvs, tensors, {
+      lookahead: pool.lookahead,
+      onTensorWritten: (i) => {
+        if (i < names.length) opts.onProgress?.(++done, names.length, names[i]);
       },
-    };
-  });
-  if (config.ropeScaling.kind === 'llama3') {
-    // llama.cpp applies Llama-3 scaling through a per-frequency divisor tensor.
-    const plain = ropeInverseFrequencies({ ...config, ropeScaling: { kind: 'none' } });
-    const scaled = ropeInverseFrequencies(config);
-    const factors = Float32Array.from(plain, (p, i) => p / scaled[i]);
-    tensors.push({ name: 'rope_freqs.weight', shape: [factors.length], type: GgmlType.F32, data: () => encodeFromF32(factors, 'F32') });
-    report.push({ name: 'rope_freqs.weight', type: 'F32', shape: [factors.length] });
+    });
+    return { file: outFile, fileType: opts.fileType, bytes, tensors: report };
+  } finally {
+    await release();
   }
-  const { bytes } = await writeGguf(outFile, kvs, tensors);
-  return { file: outFile, fileType: opts.fileType, bytes, tensors: report };
 }
 
 function chooseType(shape: number[], fileType: GgufFileType): GgmlType {
@@ -250,15 +234,4 @@ function checkShape(hf: string, shape: number[], c: LlamaConfig): void {
   if (expected && expected.join(',') !== shape.join(',')) {
     throw new FormatError(`tensor ${hf} has shape [${shape}], config.json implies [${expected}]`, undefined, 'gguf/shape');
   }
-}
-
-/** One piece in the tensor's GGUF type; F16 and Q8_0 tally each value's error against the f32 weights. */
-function encode(w: Float32Array, type: GgmlType, error: ErrorTally, rowLength: number): Uint8Array {
-  if (type === GgmlType.F32) return encodeFromF32(w, 'F32');
-  if (type === GgmlType.F16) {
-    const halves = f32ArrayToF16(w);
-    error.add(w, f16ArrayToF32(halves));
-    return new Uint8Array(halves.buffer);
-  }
-  return quantizeQ8_0(w, rowLength, error);
 }

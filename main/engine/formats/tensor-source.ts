@@ -1,3 +1,5 @@
+import type { LowRankRows } from './low-rank.ts';
+
 /** The dtypes the engine reads from checkpoints (safetensors names). */
 export type DType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
@@ -27,5 +29,16 @@ export interface TensorSource {
    */
   readF32Rows(name: string, start: number, end: number): Promise<Float32Array>;
   readRawRows(name: string, start: number, end: number): Promise<Uint8Array>;
+  /**
+   * What an encoder needs to make rows [start, end) itself, on any thread: the stored bytes and, for a merged tensor,
+   * the LoRA update to add. Sources that change no values need not have it (their raw rows are the input).
+   */
+  readRowsInput?(name: string, start: number, end: number): Promise<RowsInput>;
   close(): Promise<void>;
+}
+
+export interface RowsInput {
+  raw: Uint8Array;
+  dtype: DType;
+  delta?: LowRankRows;
 }

@@ -1,0 +1,268 @@
+import {
+  bf16ArrayToF32,
+  decodeToF32,
+  DTYPE_BYTES,
+  f16ArrayToF32,
+  f16TableF32,
+  f32ArrayToBf16Into,
+  f32ArrayToF16Into,
+  isFloatDType,
+} from './dtypes.ts';
+import { addLowRank, firstNonFinite, LowRankUpdate, nonFiniteMergeError, type LowRankRows } from './low-rank.ts';
+import { checkQ8_0Rows, ErrorTally, Q8_0_BLOCK, quantizeQ8_0Into } from './q8-0.ts';
+import type { DType } from './tensor-source.ts';
+
+/** What a piece of rows becomes: a float dtype, GGUF's Q8_0, or bitsandbytes' row-wise int8 (weights + SCB). */
+export type PieceTarget = 'F32' | 'F16' | 'BF16' | 'Q8_0' | 'I8';
+
+/**
+ * One piece of rows to encode, everything it needs and nothing shared: it can be done on this thread or sent to a
+ * worker thread (the raw bytes are transferred, not copied).
+ */
+export interface PieceTask {
+  /** The tensor's name and the first row of the piece, for error messages. */
+  tensor: string;
+  start: number;
+  rows: number;
+  cols: number;
+  /** The rows as stored (F32, F16, BF16 or F64, little-endian). */
+  raw: Uint8Array;
+  dtype: DType;
+  /** A LoRA update to add before encoding (a merged tensor). */
+  delta?: LowRankRows;
+  /** q/k rows go from HF's rotate-half layout to interleaved RoPE: the number of heads in this piece. */
+  ropeHeads?: number;
+  to: PieceTarget;
+  /** Tally each value's error against its f32 value (F16, Q8_0, I8). */
+  tally?: boolean;
+}
+
+export interface PieceOutput {
+  bytes: Uint8Array;
+  /** I8 only: each row's absmax (bitsandbytes' SCB). */
+  scb?: Float32Array;
+}
+
+/**
+ * Error tallies are summed in element order across a tensor's pieces (the f64 sum depends on the order), so a
+ * tensor's pieces are encoded in order by one runner, which keeps the tally between them. `chain` names the tensor;
+ * `last` ends it and returns the tally.
+ */
+export interface Chain {
+  id: number;
+  last: boolean;
+}
+
+export interface TallyFigures {
+  max: number;
+  sum: number;
+  count: number;
+}
+
+export interface PieceResult extends PieceOutput {
+  tally?: TallyFigures;
+}
+
+/** Encodes pieces, keeping each chain's running error tally. One per thread (inline, or in each worker). */
+export class PieceRunner {
+  private readonly tallies = new Map<number, ErrorTally>();
+
+  run(task: PieceTask, chain?: Chain): PieceResult {
+    if (!chain) return encodePiece(task, task.tally ? new ErrorTally() : undefined);
+    let tally = this.tallies.get(chain.id);
+    if (!tally) this.tallies.set(chain.id, (tally = new ErrorTally()));
+    try {
+      const out: PieceResult = encodePiece(task, task.tally ? tally : undefined);
+      if (chain.last) out.tally = { max: tally.max, sum: tally.sum, count: tally.count };
+      return out;
+    } finally {
+      if (chain.last) this.tallies.delete(chain.id); // a failed piece fails its export: the tally goes with the pool
+    }
+  }
+}
+
+/** Values per row group: rows are decoded, merged and encoded a group at a time, which stays in the L2 cache. */
+const GROUP_VALUES = 1 << 14;
+
+// This thread's group scratch (64 KiB): a piece costs no allocation but its output.
+let scratch = new Float32Array(GROUP_VALUES);
+function groupScratch(n: number): Float32Array {
+  if (scratch.length < n) scratch = new Float32Array(n);
+  return scratch.subarray(0, n);
+}
+
+/**
+ * decode → merge → RoPE rows → encode, for one piece, a group of rows at a time (each pass over a group runs in the
+ * cache, not over the whole piece in memory). The output is fresh: it may be transferred.
+ */
+export function encodePiece(task: PieceTask, tally?: ErrorTally): PieceOutput {
+  const { rows, cols, to } = task;
+  if (to === 'Q8_0') checkQ8_0Rows(rows * cols, cols);
+  const out = new Uint8Array(outputBytes(to, rows * cols));
+  const scb = to === 'I8' ? new Float32Array(rows) : undefined;
+  const rowsIn = new StoredRows(task.raw, task.dtype, cols);
+  const d = task.delta;
+  const update = d ? new LowRankUpdate(d.a, d.r, cols, d.scale) : undefined;
+  // Output row → stored row: q/k rows move to interleaved RoPE within each head.
+  const from = task.ropeHeads ? ropeSourceRows(rows, task.ropeHeads) : undefined;
+  const groupRows = Math.max(1, Math.floor(GROUP_VALUES / cols));
+  for (let g0 = 0; g0 < rows; g0 += groupRows) {
+    const g1 = Math.min(rows, g0 + groupRows);
+    const w = groupScratch((g1 - g0) * cols);
+    if (from) {
+      for (let o = g0; o < g1; o++) {
+        const row = w.subarray((o - g0) * cols, (o - g0 + 1) * cols);
+        rowsIn.decode(from[o], from[o] + 1, row);
+        if (d && update) update.addRows(row, d.b.subarray(from[o] * d.r, (from[o] + 1) * d.r), 1);
+      }
+    } else {
+      rowsIn.decode(g0, g1, w);
+      if (d && update) update.addRows(w, d.b.subarray(g0 * d.r, g1 * d.r), g1 - g0);
+    }
+    if (d?.safe && firstNonFinite(w) >= 0) throw firstNonFiniteError(task); // in stored order, as the message says
+    encodeGroup(w, to, out, g0 * cols, cols, scb?.subarray(g0, g1), tally);
+  }
+  return { bytes: out, scb };
+}
+
+/** Bytes of `values` values in the target encoding. */
+function outputBytes(to: PieceTarget, values: number): number {
+  return to === 'F32' ? values * 4 : to === 'F16' || to === 'BF16' ? values * 2 : to === 'I8' ? values : (values / Q8_0_BLOCK) * 34;
+}
+
+/** One group of rows (values `at`.. of the piece) encoded into its place in `out`; tallied in element order. */
+function encodeGroup(
+  w: Float32Array,
+  to: PieceTarget,
+  out: Uint8Array,
+  at: number,
+  cols: number,
+  scb?: Float32Array,
+  tally?: ErrorTally,
+): void {
+  switch (to) {
+    case 'F32':
+      new Float32Array(out.buffer, out.byteOffset, out.byteLength / 4).set(w, at);
+      return;
+    case 'BF16':
+      f32ArrayToBf16Into(w, new Uint16Array(out.buffer, out.byteOffset + at * 2, w.length));
+      return;
+    case 'F16': {
+      const halves = f32ArrayToF16Into(w, new Uint16Array(out.buffer, out.byteOffset + at * 2, w.length));
+      if (tally) tallyF16(w, halves, tally);
+      return;
+    }
+    case 'Q8_0':
+      quantizeQ8_0Into(w, out.subarray((at / Q8_0_BLOCK) * 34), tally);
+      return;
+    case 'I8':
+      quantizeInt8RowsInto(w, w.length / cols, cols, new Int8Array(out.buffer, out.byteOffset + at, w.length), scb!, tally);
+      return;
+  }
+}
+
+/** For each row of a piece of `heads` whole heads in interleaved RoPE order, the rotate-half row it comes from. */
+function ropeSourceRows(rows: number, heads: number): Int32Array {
+  const from = new Int32Array(rows);
+  const headDim = rows / heads;
+  const half = headDim / 2;
+  for (let h = 0; h < heads; h++) {
+    for (let i = 0; i < half; i++) {
+      for (let j = 0; j < 2; j++) from[h * headDim + 2 * i + j] = h * headDim + j * half + i;
+    }
+  }
+  return from;
+}
+
+/** The merge's non-finite error for the first bad value in stored order (what a whole-piece merge would report). */
+function firstNonFiniteError(task: PieceTask): Error {
+  const w = decodeToF32(task.raw, task.dtype);
+  const d = task.delta!;
+  addLowRank(w, d.b, d.a, task.rows, task.cols, d.r, d.scale);
+  return nonFiniteMergeError(task.tensor, w, firstNonFinite(w), task.start, task.cols);
+}
+
+/** A piece's stored rows, decoded to f32 a few rows at a time. */
+class StoredRows {
+  private readonly view: Float32Array | Float64Array | Uint16Array;
+
+  constructor(
+    raw: Uint8Array,
+    private readonly dtype: DType,
+    private readonly cols: number,
+  ) {
+    const bytes = DTYPE_BYTES[dtype];
+    if (!isFloatDType(dtype)) throw new Error(`${dtype} is not a floating-point dtype`);
+    const own = raw.byteOffset % bytes === 0 ? raw : raw.slice();
+    const n = own.byteLength / bytes;
+    this.view =
+      dtype === 'F32'
+        ? new Float32Array(own.buffer, own.byteOffset, n)
+        : dtype === 'F64'
+          ? new Float64Array(own.buffer, own.byteOffset, n)
+          : new Uint16Array(own.buffer, own.byteOffset, n);
+  }
+
+  /** Rows [start, end) into `out` (exactly that many values). */
+  decode(start: number, end: number, out: Float32Array): void {
+    const from = this.view.subarray(start * this.cols, end * this.cols);
+    if (this.dtype === 'BF16') bf16ArrayToF32(from as Uint16Array, out);
+    else if (this.dtype === 'F16') f16ArrayToF32(from as Uint16Array, out);
+    else out.set(from);
+  }
+}
+
+/** |x - f16(x)| for every value, in element order, as ErrorTally.add does with the halves decoded. */
+function tallyF16(w: Float32Array, halves: Uint16Array, tally: ErrorTally): void {
+  const table = f16TableF32();
+  let { max, sum } = tally;
+  for (let i = 0; i < w.length; i++) {
+    const e = Math.abs(w[i] - table[halves[i]]);
+    if (e > max) max = e;
+    sum += e;
+  }
+  tally.max = max;
+  tally.sum = sum;
+  tally.count += w.length;
+}
+
+/**
+ * bitsandbytes LLM.int8 row-wise quantization of a piece of rows: SCB = max|row|, q = round(W · 127 / SCB)
+ * (Math.round: halves toward +∞).
+ */
+export function quantizeInt8Piece(w: Float32Array, rows: number, cols: number): PieceOutput {
+  const q = new Int8Array(w.length);
+  const scb = new Float32Array(rows);
+  quantizeInt8RowsInto(w, rows, cols, q, scb);
+  return { bytes: new Uint8Array(q.buffer), scb };
+}
+
+/**
+ * quantizeInt8Piece into `q` and `scb`. With a tally, |W - q · SCB / 127| (as f32) in element order; its max follows
+ * Math.max (a NaN sticks), as the int8 export's report always did.
+ */
+function quantizeInt8RowsInto(w: Float32Array, rows: number, cols: number, q: Int8Array, scb: Float32Array, tally?: ErrorTally): void {
+  let max = tally?.max ?? 0;
+  let sum = tally?.sum ?? 0;
+  for (let r = 0; r < rows; r++) {
+    const at = r * cols;
+    let m = 0;
+    for (let c = 0; c < cols; c++) m = Math.max(m, Math.abs(w[at + c]));
+    scb[r] = m;
+    const k = m === 0 ? 0 : 127 / m;
+    for (let c = 0; c < cols; c++) q[at + c] = Math.round(w[at + c] * k);
+    if (tally) {
+      const s = scb[r];
+      for (let c = 0; c < cols; c++) {
+        const e = Math.abs(w[at + c] - Math.fround((q[at + c] * s) / 127));
+        max = Math.max(max, e);
+        sum += e;
+      }
+    }
+  }
+  if (tally) {
+    tally.max = max;
+    tally.sum = sum;
+    tally.count += w.length;
+  }
+}
