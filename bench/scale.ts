@@ -1,4 +1,4 @@
-// `npm run bench -- scale [tinyllama] [llama7b] [f32 bf16 f16 int8 nf4] [train] [export] [hf q8_0 gguf-f16] [nocheck] [timeout=SECONDS]`:
+// `npm run bench -- scale [tinyllama] [llama7b] [f32 bf16 f16 int8 nf4] [train] [export] [hf q8_0 gguf-f16] [nocheck] [timeout=SECONDS] [threads=N]`:
 // real-size models on this machine. Writes shape-true synthetic bf16 sharded checkpoints (TinyLlama-1.1B, LLaMA-7B),
 // trains each for 2 steps per frozen-base mode (micro batch 1, cutoff 128, LoRA r 8 on q,v; each run in its own
 // process: load time, peak RSS, step time, tokens/s, and the memory estimate beside the measured peak), then merges
@@ -6,7 +6,8 @@
 // same bytes, measured right after, and peak RSS against the bound: the largest tensor in f32 + 256 MiB).
 // With no model, mode or phase named, all of them run: the 7B takes a long time. `nocheck` skips the GGUF check
 // (the exports' own readers and a llama.cpp load + 8 tokens, timed apart from the write), which on a busy 2-core
-// machine takes longer than the write at 7B.
+// machine takes longer than the write at 7B. `threads=N` runs the exports with N worker threads (0: on the export's own
+// thread) instead of their default (one per core).
 import { spawnSync } from 'node:child_process';
 import { LLAMA_7B_SHAPE, TINYLLAMA_1B_SHAPE } from '../main/engine/demo/synthetic-model.ts';
 import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -63,6 +64,8 @@ export interface ScaleExportRow {
   verification: string;
   /** The check was stopped by the timeout (the write's figures stand). */
   timedOut?: boolean;
+  /** The 1-minute load average before the export and after the disk reference (other work slows every figure). */
+  load?: [number, number];
 }
 export interface ScaleResults {
   train: ScaleTrainRow[];
@@ -170,6 +173,7 @@ export async function benchScale(root: string, work: string, tokenizerDir: strin
   const exportsAsked = args.filter((a) => EXPORT_ARGS[a]).map((a) => EXPORT_ARGS[a]);
   if (exportsAsked.length && !phases.includes('export')) phases.push('export');
   const timeoutS = Number(/^timeout=(\d+)$/.exec(args.find((a) => a.startsWith('timeout=')) ?? '')?.[1] ?? 1800);
+  const threads = /^threads=(\d+)$/.exec(args.find((a) => a.startsWith('threads=')) ?? '')?.[1];
   const results: ScaleResults = { train: [], export: [], markdown: [] };
   const loadAtStart = loadavg()[0];
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
@@ -197,18 +201,18 @@ export async function benchScale(root: string, work: string, tokenizerDir: strin
     }
     if (results.export.length) {
       md.push(
-        '| model | export (adapter) | output | write | MB/s | disk MB/s | ratio | check (llama.cpp) | ratio incl. check | peak RSS write | bound (largest f32 + 256 MiB) | peak RSS check |',
-        '|---|---|---|---|---|---|---|---|---|---|---|---|',
+        '| model | export (adapter) | output | write | MB/s | disk MB/s | ratio | check (llama.cpp) | ratio incl. check | peak RSS write | bound (largest f32 + 256 MiB) | peak RSS check | load |',
+        '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
       );
       for (const r of results.export) {
         if (!r.outputBytes) {
-          md.push(`| ${r.model} | ${r.job} (${r.adapter}) | – | – | – | – | – | – | – | – | ${mib(r.boundBytes)} | – |`);
+          md.push(`| ${r.model} | ${r.job} (${r.adapter}) | – | – | – | – | – | – | – | – | ${mib(r.boundBytes)} | – | – |`);
           continue;
         }
         const mbs = r.outputBytes / 1e6 / r.writeSeconds;
         const withCheck = r.outputBytes / 1e6 / (r.writeSeconds + r.verifySeconds);
         md.push(
-          `| ${r.model} | ${r.job} (${r.adapter}) | ${mib(r.outputBytes)} | ${r.writeSeconds.toFixed(1)} s | ${mbs.toFixed(0)} | ${r.diskMBs.toFixed(0)} | ${(mbs / r.diskMBs).toFixed(2)}× | ${r.verifySeconds ? `${r.verifySeconds.toFixed(1)} s` : r.verification === 'not run' || r.verification === 'did not finish' ? `${r.verification}${r.timedOut ? ` in ${timeoutS} s` : ''}` : 'in write'} | ${r.verifySeconds || r.verification.startsWith('the HF') ? `${(withCheck / r.diskMBs).toFixed(2)}×` : '–'} | ${mib(r.writePeakBytes)} | ${mib(r.boundBytes)} | ${r.verifyPeakBytes ? mib(r.verifyPeakBytes) : '–'} |`,
+          `| ${r.model} | ${r.job} (${r.adapter}) | ${mib(r.outputBytes)} | ${r.writeSeconds.toFixed(1)} s | ${mbs.toFixed(0)} | ${r.diskMBs.toFixed(0)} | ${(mbs / r.diskMBs).toFixed(2)}× | ${r.verifySeconds ? `${r.verifySeconds.toFixed(1)} s` : r.verification === 'not run' || r.verification === 'did not finish' ? `${r.verification}${r.timedOut ? ` in ${timeoutS} s` : ''}` : 'in write'} | ${r.verifySeconds || r.verification.startsWith('the HF') ? `${(withCheck / r.diskMBs).toFixed(2)}×` : '–'} | ${mib(r.writePeakBytes)} | ${mib(r.boundBytes)} | ${r.verifyPeakBytes ? mib(r.verifyPeakBytes) : '–'} | ${r.load ? `${r.load[0].toFixed(1)} → ${r.load[1].toFixed(1)}` : '–'} |`,
         );
       }
       md.push('');
@@ -280,13 +284,15 @@ export async function benchScale(root: string, work: string, tokenizerDir: strin
       }
       const config = parseLlamaConfig({ model_type: 'llama', ...shape });
       const largest = Math.max(...[...expectedTensors(config).values()].map((d) => d.reduce((a, b) => a * b, 1))) * 4;
-      for (const [kind, job] of EXPORTS.filter(([k]) => !exportsAsked.length || exportsAsked.includes(k))) {
+      for (const [kind, jobName] of EXPORTS.filter(([k]) => !exportsAsked.length || exportsAsked.includes(k))) {
         const out = path.join(work, kind === 'hf' ? `scale-out-${key}-hf` : `scale-out-${key}-${kind}.gguf`);
+        const job = threads === undefined ? jobName : `${jobName}, ${threads} worker threads`;
+        const loadBefore = loadavg()[0];
         console.error(`${label}: ${job}`);
         const r = runWorker(
           root,
           'scale-export-worker.ts',
-          [kind, base, adapter, out, args.includes('nocheck') ? 'nocheck' : 'check'],
+          [kind, base, adapter, out, args.includes('nocheck') ? 'nocheck' : 'check', ...(threads === undefined ? [] : [threads])],
           timeoutS,
         );
         const j = r.json as
@@ -322,6 +328,7 @@ export async function benchScale(root: string, work: string, tokenizerDir: strin
           diskMBs,
           boundBytes: largest + 256 * MiB,
           timedOut: j.verification === 'did not finish',
+          load: [loadBefore, loadavg()[0]],
         });
         save();
       }

@@ -166,6 +166,12 @@ describe('merge and export a tiny LLaMA + a trained adapter', () => {
           return source.readRawRows(name, start, end);
         },
       },
+      readRawRowsInto: {
+        value: async (name: string, start: number, end: number, into: Uint8Array) => {
+          fail();
+          return source.readRawRowsInto!(name, start, end, into);
+        },
+      },
     });
     await expect(
       exportHfCheckpoint({ source: failing, config: input.config, baseDir: modelDir, outDir: out, maxShardSize: 100_000, dtype: 'f16' }),

@@ -1,9 +1,10 @@
 import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DTYPE_BYTES } from '../formats/dtypes.ts';
-import { encodedBytes, rawPiecePromises } from '../formats/encoded-pieces.ts';
+import { encodedBytes, rawPieces } from '../formats/encoded-pieces.ts';
 import { openCheckpoint, INDEX_FILE } from '../formats/hf-checkpoint.ts';
-import { exportPool, type ExportPoolOptions, type PiecePool } from '../formats/piece-pool.ts';
+import { exportPool, type ExportPoolOptions } from '../formats/export-pool.ts';
+import type { PiecePool } from '../formats/piece-pool.ts';
 import { writeSafetensors } from '../formats/safetensors.ts';
 import { PIECE_VALUES } from '../formats/tensor-pieces.ts';
 import type { TensorSource } from '../formats/tensor-source.ts';
@@ -63,10 +64,7 @@ export async function exportHfCheckpoint(
       ? ['model.safetensors']
       : shards.map((_, i) => `model-${String(i + 1).padStart(5, '0')}-of-${String(shards.length).padStart(5, '0')}.safetensors`);
   let done = 0;
-  const { pool, release } = await exportPool(
-    tensors.map((t) => t.shape),
-    opts,
-  );
+  const { pool, release } = await exportPool({ tensors, encodedBytesPerValue: DTYPE_BYTES[stDtype] }, opts);
   try {
     return await withAtomicDir(opts.outDir, async (dir) => {
       const weightMap: Record<string, string> = {};
@@ -82,6 +80,7 @@ export async function exportHfCheckpoint(
           {
             metadata: { format: 'pt' },
             lookahead: pool.lookahead,
+            onWritten: (piece) => pool.slots.releaseBytes(piece),
             hooks: { afterTensor: (name) => opts.onProgress?.(++done, tensors.length, name) },
           },
         );
@@ -118,7 +117,7 @@ export async function exportHfCheckpoint(
  */
 function tensorPieces(source: TensorSource, name: string, from: string, to: 'F32' | 'F16' | 'BF16', pool: PiecePool, pieceValues: number) {
   const merged = source instanceof MergedSource && source.isMerged(name);
-  if (from === to && !merged) return rawPiecePromises(source, name, pieceValues);
+  if (from === to && !merged) return rawPieces(source, name, pool, pieceValues);
   return encodedBytes(source, name, pool, { to, pieceValues });
 }
 

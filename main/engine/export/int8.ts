@@ -2,7 +2,8 @@ import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { encodedBytes, encodePieces } from '../formats/encoded-pieces.ts';
 import { quantizeInt8Piece, type PieceResult } from '../formats/piece-encode.ts';
-import { exportPool, type ExportPoolOptions, type PiecePool } from '../formats/piece-pool.ts';
+import { exportPool, type ExportPoolOptions } from '../formats/export-pool.ts';
+import type { PiecePool } from '../formats/piece-pool.ts';
 import { openSafetensors, writeSafetensors, type TensorToWrite } from '../formats/safetensors.ts';
 import { PIECE_VALUES, pieceRows } from '../formats/tensor-pieces.ts';
 import type { TensorSource } from '../formats/tensor-source.ts';
@@ -21,8 +22,7 @@ export interface QuantError {
  * (the export does the same a piece of rows at a time: quantizeInt8Piece).
  */
 export function quantizeInt8Rows(w: Float32Array, rows: number, cols: number): { q: Int8Array; scb: Float32Array } {
-  const { bytes, scb } = quantizeInt8Piece(w, rows, cols);
-  return { q: new Int8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), scb: scb! };
+  return quantizeInt8Piece(w, rows, cols);
 }
 
 /** W ≈ q · SCB / 127, as f32. */
@@ -52,10 +52,7 @@ export async function exportInt8(
   const tensors = exportableTensors(source, config);
   const errors: QuantError[] = [];
   let done = 0;
-  const { pool, release } = await exportPool(
-    tensors.map((t) => t.shape),
-    opts,
-  );
+  const { pool, release } = await exportPool({ tensors, encodedBytesPerValue: 2 }, opts); // F16 at most
   try {
     return await withAtomicDir(opts.outDir, async (dir) => {
       const entries: TensorToWrite[] = [];
@@ -92,6 +89,7 @@ export async function exportInt8(
       await writeSafetensors(file, entries, {
         metadata: { format: 'pt' },
         lookahead: pool.lookahead,
+        onWritten: (piece) => pool.slots.releaseBytes(piece),
         hooks: {
           // Projections count when quantized (above); the f16 tensors when written.
           afterTensor: (name) => {
@@ -139,9 +137,10 @@ async function quantizeTensor(source: TensorSource, name: string, pool: PiecePoo
   const inFlight: Promise<PieceResult>[] = [];
   const take = async () => {
     const r = await inFlight.shift()!;
-    q.push(r.bytes);
+    q.push(r.bytes.slice()); // out of the slot, which the next piece needs
     scb.set(r.scb!, row);
     row += r.scb!.length;
+    pool.slots.releaseBytes(r.bytes);
     if (r.tally) tally = r.tally;
   };
   try {

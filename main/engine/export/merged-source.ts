@@ -1,7 +1,7 @@
 import { StudioError } from '../errors.ts';
 import type { LoadedAdapter } from '../formats/peft-adapter.ts';
 import { addLowRank, firstNonFinite, nonFiniteMergeError, type LowRankRows } from '../formats/low-rank.ts';
-import type { RowsInput, TensorInfo, TensorSource } from '../formats/tensor-source.ts';
+import { readRawRowsInto, type RowsInput, type TensorInfo, type TensorSource } from '../formats/tensor-source.ts';
 import { loraScale } from '../model/lora-scale.ts';
 import { projectionPath } from '../model/projections.ts';
 
@@ -42,6 +42,10 @@ export class MergedSource implements TensorSource {
     if (this.deltas.has(name)) throw new StudioError(`tensor ${name} is merged; read it as f32`);
     return this.base.readRawRows(name, start, end);
   }
+  async readRawRowsInto(name: string, start: number, end: number, into: Uint8Array): Promise<Uint8Array> {
+    if (this.deltas.has(name)) throw new StudioError(`tensor ${name} is merged; read it as f32`);
+    return readRawRowsInto(this.base, name, start, end, into);
+  }
   isMerged(name: string): boolean {
     return this.deltas.has(name);
   }
@@ -69,11 +73,15 @@ export class MergedSource implements TensorSource {
    * The stored rows and, for an adapted projection, the update to add: an encoder on another thread merges them
    * itself (formats/piece-encode.ts). Untouched tensors are read through readRawRows.
    */
-  async readRowsInput(name: string, start: number, end: number): Promise<RowsInput> {
+  async readRowsInput(name: string, start: number, end: number, into?: Uint8Array): Promise<RowsInput> {
     const delta = this.deltaRows(name, start, end);
     const { dtype } = this.base.info(name);
-    if (!delta) return { raw: await this.readRawRows(name, start, end), dtype };
-    return { raw: await this.base.readRawRows(name, start, end), dtype, delta };
+    if (!delta) return { raw: into ? await this.readRawRowsInto(name, start, end, into) : await this.readRawRows(name, start, end), dtype };
+    return {
+      raw: into ? await readRawRowsInto(this.base, name, start, end, into) : await this.base.readRawRows(name, start, end),
+      dtype,
+      delta,
+    };
   }
 
   close(): Promise<void> {

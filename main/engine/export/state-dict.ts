@@ -1,7 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { encodedBytes } from '../formats/encoded-pieces.ts';
-import { exportPool, type ExportPoolOptions } from '../formats/piece-pool.ts';
+import { DTYPE_BYTES } from '../formats/dtypes.ts';
+import { exportPool, type ExportPoolOptions } from '../formats/export-pool.ts';
 import { openSafetensors, writeSafetensors } from '../formats/safetensors.ts';
 import type { TensorSource } from '../formats/tensor-source.ts';
 import type { LlamaConfig } from '../model/config.ts';
@@ -56,10 +57,8 @@ export async function exportStateDict(
   if (config.tieWordEmbeddings)
     entries.push({ hf: 'model.embed_tokens.weight', meta: 'output.weight', shape: [config.vocabSize, config.hiddenSize] });
   let done = 0;
-  const { pool, release } = await exportPool(
-    entries.map((e) => e.shape),
-    opts,
-  );
+  const work = { tensors: entries.map((e) => source.info(e.hf)), encodedBytesPerValue: DTYPE_BYTES[stDtype] };
+  const { pool, release } = await exportPool(work, opts);
   try {
     return await withAtomicDir(opts.outDir, async (dir) => {
       const params = {
@@ -92,6 +91,7 @@ export async function exportStateDict(
         {
           metadata: { format: 'pt' },
           lookahead: pool.lookahead,
+          onWritten: (piece) => pool.slots.releaseBytes(piece),
           hooks: { afterTensor: (name) => opts.onProgress?.(++done, entries.length, name) },
         },
       );

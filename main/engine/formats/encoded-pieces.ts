@@ -1,7 +1,9 @@
+import { DTYPE_BYTES } from './dtypes.ts';
 import type { Chain, PieceResult, PieceTarget } from './piece-encode.ts';
 import type { PiecePool } from './piece-pool.ts';
+import type { PieceSlot } from './piece-slots.ts';
 import { PIECE_VALUES, pieceRows } from './tensor-pieces.ts';
-import type { RowsInput, TensorSource } from './tensor-source.ts';
+import { readRawRowsInto, type RowsInput, type TensorSource } from './tensor-source.ts';
 
 export interface EncodeSpec {
   to: PieceTarget;
@@ -16,16 +18,24 @@ export interface EncodeSpec {
 // Chain ids are unique in the process, so pools never mix two tensors' tallies.
 let nextChain = 0;
 
-/** Rows [start, end) as an encoder takes them: the source's own input when it has one (a merge), else its raw rows. */
-export async function readRowsInput(source: TensorSource, name: string, start: number, end: number): Promise<RowsInput> {
-  if (source.readRowsInput) return source.readRowsInput(name, start, end);
-  return { raw: await source.readRawRows(name, start, end), dtype: source.info(name).dtype };
+/** Bytes of rows [start, end) of a tensor as stored. */
+function storedBytes(source: TensorSource, name: string, start: number, end: number): number {
+  const { shape, dtype } = source.info(name);
+  return (end - start) * shape.slice(1).reduce((a, b) => a * b, 1) * DTYPE_BYTES[dtype];
+}
+
+/** Rows [start, end) as an encoder takes them, read into the slot: the source's own input (a merge), else its rows. */
+async function readRowsInput(source: TensorSource, name: string, start: number, end: number, slot: PieceSlot): Promise<RowsInput> {
+  const into = slot.input(storedBytes(source, name, start, end));
+  if (source.readRowsInput) return source.readRowsInput(name, start, end, into);
+  return { raw: await readRawRowsInto(source, name, start, end, into), dtype: source.info(name).dtype };
 }
 
 /**
- * A tensor's pieces encoded by `pool`, as promises in row order. Each piece starts (its rows are read, then sent to a
- * worker) when the writer pulls it, so reading and encoding run ahead of the write by the writer's look-ahead. Pieces
- * are handed to the pool in row order whatever order their reads finish in: a tensor's tally is summed in order.
+ * A tensor's pieces encoded by `pool`, as promises in row order. Each piece starts when the writer pulls it: it takes
+ * one of the pool's slots (waiting for one if all are in use), its rows are read into it and sent to a worker. The
+ * bytes are a view of the slot: the writer gives the slot back once they are written (PieceSlots.releaseBytes).
+ * Pieces are handed to the pool in row order whatever order their reads finish in: a tensor's tally is summed in order.
  */
 export function* encodePieces(source: TensorSource, name: string, pool: PiecePool, spec: EncodeSpec): Generator<Promise<PieceResult>> {
   const shape = source.info(name).shape;
@@ -38,8 +48,9 @@ export function* encodePieces(source: TensorSource, name: string, pool: PiecePoo
   for (let p = 0; p < ranges.length; p++) {
     const [start, end] = ranges[p];
     const chain: Chain | undefined = chainId === undefined ? undefined : { id: chainId, last: p === ranges.length - 1 };
+    const slot = pool.slots.acquire();
     // Wrapped in an object so that "handed to the pool" and "encoded" stay two steps.
-    const sent = Promise.all([readRowsInput(source, name, start, end), handedOver]).then(([input]) => ({
+    const sent = Promise.all([slot.then((s) => readRowsInput(source, name, start, end, s)), slot, handedOver]).then(([input, s]) => ({
       result: pool.run(
         {
           tensor: name,
@@ -51,11 +62,15 @@ export function* encodePieces(source: TensorSource, name: string, pool: PiecePoo
           to: spec.to,
           tally: spec.tally,
         },
+        s,
         chain,
       ),
     }));
     handedOver = sent;
-    yield sent.then((s) => s.result);
+    const result = sent.then((s) => s.result);
+    // A piece that fails gives its slot back (the export stops; pieces after it may still be waiting for one).
+    result.catch(() => slot.then((s) => pool.slots.release(s)));
+    yield result;
   }
 }
 
@@ -75,7 +90,22 @@ export function* encodedBytes(
   }
 }
 
-/** A tensor's stored bytes in pieces of rows, each read when pulled (a copy with nothing to encode). */
-export function* rawPiecePromises(source: TensorSource, name: string, pieceValues = PIECE_VALUES): Generator<Promise<Uint8Array>> {
-  for (const [start, end] of pieceRows(source.info(name).shape, pieceValues)) yield source.readRawRows(name, start, end);
+/** A tensor's stored bytes in pieces of rows, each read into a slot when pulled (a copy with nothing to encode). */
+export function* rawPieces(
+  source: TensorSource,
+  name: string,
+  pool: PiecePool,
+  pieceValues = PIECE_VALUES,
+): Generator<Promise<Uint8Array>> {
+  for (const [start, end] of pieceRows(source.info(name).shape, pieceValues)) {
+    yield pool.slots.acquire().then(async (slot) => {
+      let bytes: Uint8Array | undefined;
+      try {
+        bytes = await readRawRowsInto(source, name, start, end, slot.input(storedBytes(source, name, start, end)));
+        return bytes;
+      } finally {
+        if (!bytes || !slot.holds(bytes)) pool.slots.release(slot); // a failed read, or a source that read elsewhere
+      }
+    });
+  }
 }

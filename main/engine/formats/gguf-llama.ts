@@ -7,7 +7,7 @@ import { encodedBytes } from './encoded-pieces.ts';
 import { FILE_TYPE, GgmlType, f32, str, u32, type GgufValue } from './gguf-types.ts';
 import { ggufTokenizerMetadata } from './gguf-tokenizer.ts';
 import { writeGguf, type GgufTensorToWrite } from './gguf-writer.ts';
-import { exportPool, type ExportPoolOptions } from './piece-pool.ts';
+import { exportPool, type ExportPoolOptions } from './export-pool.ts';
 import { Q8_0_BLOCK } from './q8-0.ts';
 import { moveRopeRows } from './rope-rows.ts';
 import type { TensorSource } from './tensor-source.ts';
@@ -160,7 +160,9 @@ export async function exportLlamaGguf(
     .map((t) => t.name)
     .filter((n) => !n.endsWith('rotary_emb.inv_freq') && !(n === 'lm_head.weight' && config.tieWordEmbeddings));
   const shapes = names.map((hf) => source.info(hf).shape);
-  const { pool, release } = await exportPool(shapes, opts);
+  // Q8_0 files keep some tensors F16 (rows not a multiple of 32): 2 bytes a value at most, 4 in an F32 file.
+  const work = { tensors: names.map((n) => source.info(n)), encodedBytesPerValue: opts.fileType === 'f32' ? 4 : 2 };
+  const { pool, release } = await exportPool(work, opts);
   try {
     const tensors: GgufTensorToWrite[] = names.map((hf, i) => {
       const shape = shapes[i];
@@ -193,6 +195,7 @@ export async function exportLlamaGguf(
     }
     const { bytes } = await writeGguf(outFile, kvs, tensors, {
       lookahead: pool.lookahead,
+      onWritten: (piece) => pool.slots.releaseBytes(piece),
       onTensorWritten: (i) => {
         if (i < names.length) opts.onProgress?.(++done, names.length, names[i]);
       },

@@ -1,6 +1,6 @@
 import { FormatError } from '../errors.ts';
 import { withAtomicFile, writeAll } from './atomic-write.ts';
-import { writePieces, type TensorBytes } from './piece-writer.ts';
+import { writePieces, type TensorBytes, type WriteAheadOptions } from './piece-writer.ts';
 import {
   GGML_BLOCK,
   GGML_MAX_NAME,
@@ -153,9 +153,7 @@ export async function writeGguf(
   file: string,
   kvs: [string, GgufValue][],
   tensors: GgufTensorToWrite[],
-  opts: {
-    /** Pieces pulled ahead of the one being written (see writePieces); 1 unless the pieces are made on worker threads. */
-    lookahead?: number;
+  opts: WriteAheadOptions & {
     /** Called after tensor i's bytes (and padding) are written. */
     onTensorWritten?: (i: number) => void;
   } = {},
@@ -248,7 +246,7 @@ export async function writeGguf(
           opts.onTensorWritten?.(i);
         },
       },
-      opts.lookahead,
+      opts,
     );
     assert(written === header.length + offset, 'the file ends where the tensor infos say');
   });

@@ -186,6 +186,10 @@ export class CheckpointTensors implements TensorSource {
     return this.file(name).readRawRows(name, start, end);
   }
 
+  async readRawRowsInto(name: string, start: number, end: number, into: Uint8Array): Promise<Uint8Array> {
+    return this.file(name).readRawRowsInto(name, start, end, into);
+  }
+
   async close(): Promise<void> {
     await Promise.all(this.files.map((f) => f.close()));
   }

@@ -16,8 +16,8 @@ import type { DType } from './tensor-source.ts';
 export type PieceTarget = 'F32' | 'F16' | 'BF16' | 'Q8_0' | 'I8';
 
 /**
- * One piece of rows to encode, everything it needs and nothing shared: it can be done on this thread or sent to a
- * worker thread (the raw bytes are transferred, not copied).
+ * One piece of rows to encode, with everything it needs: it can be done on this thread or sent to a worker thread
+ * (its raw bytes live in a PieceSlot, shared with the workers).
  */
 export interface PieceTask {
   /** The tensor's name and the first row of the piece, for error messages. */
@@ -67,12 +67,12 @@ export interface PieceResult extends PieceOutput {
 export class PieceRunner {
   private readonly tallies = new Map<number, ErrorTally>();
 
-  run(task: PieceTask, chain?: Chain): PieceResult {
-    if (!chain) return encodePiece(task, task.tally ? new ErrorTally() : undefined);
+  run(task: PieceTask, chain?: Chain, into?: Uint8Array): PieceResult {
+    if (!chain) return encodePiece(task, task.tally ? new ErrorTally() : undefined, into);
     let tally = this.tallies.get(chain.id);
     if (!tally) this.tallies.set(chain.id, (tally = new ErrorTally()));
     try {
-      const out: PieceResult = encodePiece(task, task.tally ? tally : undefined);
+      const out: PieceResult = encodePiece(task, task.tally ? tally : undefined, into);
       if (chain.last) out.tally = { max: tally.max, sum: tally.sum, count: tally.count };
       return out;
     } finally {
@@ -93,13 +93,16 @@ function groupScratch(n: number): Float32Array {
 
 /**
  * decode → merge → RoPE rows → encode, for one piece, a group of rows at a time (each pass over a group runs in the
- * cache, not over the whole piece in memory). The output is fresh: it may be transferred.
+ * cache, not over the whole piece in memory). Into `into` (at least pieceOutputBytes long) when given, else into new
+ * memory; the bytes (and SCB) returned are views of it.
  */
-export function encodePiece(task: PieceTask, tally?: ErrorTally): PieceOutput {
+export function encodePiece(task: PieceTask, tally?: ErrorTally, into?: Uint8Array): PieceOutput {
   const { rows, cols, to } = task;
   if (to === 'Q8_0') checkQ8_0Rows(rows * cols, cols);
-  const out = new Uint8Array(outputBytes(to, rows * cols));
-  const scb = to === 'I8' ? new Float32Array(rows) : undefined;
+  const memory = into ?? new Uint8Array(pieceOutputBytes(to, rows, cols));
+  const out = memory.subarray(0, encodedBytes(to, rows * cols));
+  // I8: the rows' SCB after the int8 values, 4-byte aligned.
+  const scb = to === 'I8' ? new Float32Array(memory.buffer, memory.byteOffset + scbOffset(rows * cols), rows) : undefined;
   const rowsIn = new StoredRows(task.raw, task.dtype, cols);
   const d = task.delta;
   const update = d ? new LowRankUpdate(d.a, d.r, cols, d.scale) : undefined;
@@ -126,8 +129,17 @@ export function encodePiece(task: PieceTask, tally?: ErrorTally): PieceOutput {
 }
 
 /** Bytes of `values` values in the target encoding. */
-function outputBytes(to: PieceTarget, values: number): number {
+function encodedBytes(to: PieceTarget, values: number): number {
   return to === 'F32' ? values * 4 : to === 'F16' || to === 'BF16' ? values * 2 : to === 'I8' ? values : (values / Q8_0_BLOCK) * 34;
+}
+
+function scbOffset(values: number): number {
+  return Math.ceil(values / 4) * 4;
+}
+
+/** The memory encodePiece needs for a piece of `rows` × `cols` values (I8: its SCB too). */
+export function pieceOutputBytes(to: PieceTarget, rows: number, cols: number): number {
+  return to === 'I8' ? scbOffset(rows * cols) + rows * 4 : encodedBytes(to, rows * cols);
 }
 
 /** One group of rows (values `at`.. of the piece) encoded into its place in `out`; tallied in element order. */
@@ -230,11 +242,11 @@ function tallyF16(w: Float32Array, halves: Uint16Array, tally: ErrorTally): void
  * bitsandbytes LLM.int8 row-wise quantization of a piece of rows: SCB = max|row|, q = round(W · 127 / SCB)
  * (Math.round: halves toward +∞).
  */
-export function quantizeInt8Piece(w: Float32Array, rows: number, cols: number): PieceOutput {
+export function quantizeInt8Piece(w: Float32Array, rows: number, cols: number): { q: Int8Array; scb: Float32Array } {
   const q = new Int8Array(w.length);
   const scb = new Float32Array(rows);
   quantizeInt8RowsInto(w, rows, cols, q, scb);
-  return { bytes: new Uint8Array(q.buffer), scb };
+  return { q, scb };
 }
 
 /**

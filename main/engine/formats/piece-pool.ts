@@ -1,68 +1,15 @@
-import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { FormatError, StudioError } from '../errors.ts';
-import { PieceRunner, type Chain, type PieceResult, type PieceTask } from './piece-encode.ts';
+import { pieceOutputBytes, PieceRunner, type Chain, type PieceResult, type PieceTask } from './piece-encode.ts';
+import { PieceSlots, type PieceSlot } from './piece-slots.ts';
 import type { PieceReply, PieceRequest } from './piece-worker.ts';
-import { PIECE_VALUES } from './tensor-pieces.ts';
-
-/** Below this many values an export encodes on its own thread: starting workers (~0.1-0.3 s each) would cost more. */
-const PARALLEL_FROM_VALUES = 1 << 24;
-/** More workers than this buy nothing: the disk is the bound long before. */
-const MAX_THREADS = 8;
-/** At most this many bytes of pieces in flight (read, being encoded, or waiting to be written). */
-const MAX_IN_FLIGHT_BYTES = 128 * 2 ** 20;
-
-/**
- * How many pieces of `pieceValues` values the writer may pull ahead with `threads` workers, when the export is held
- * to its largest tensor in f32 + 256 MiB: pieces in flight (each ≤ 4 bytes a value in and out) take at most half the
- * largest tensor's f32 size and 128 MiB. A tensor's pieces go to one worker (its error tally), so the others only get
- * work from the next tensors: the look-ahead has to reach past the current tensor for them to be busy.
- */
-export function exportLookahead(threads: number, pieceValues: number, largestTensorValues: number): number {
-  if (threads === 0) return 1; // encoding on this thread: one piece is made while the last one is written
-  const budget = Math.min(MAX_IN_FLIGHT_BYTES, (largestTensorValues * 4) / 2);
-  return Math.max(threads + 1, Math.floor(budget / (pieceValues * 4)));
-}
-
-/** How an export encodes its pieces: the options every exporter takes. */
-export interface ExportPoolOptions {
-  /** Worker threads (0: the export's own thread); by default one per core for a model-sized export, none for a small one. */
-  threads?: number;
-  /** Values per streamed piece (tests lower it to cut small tensors into many pieces). */
-  pieceValues?: number;
-  /** A pool to use instead of opening one (several exports in a row start their workers once); left open. */
-  pool?: PiecePool;
-}
-
-/** The pool an export of tensors of these `shapes` uses (see openExportPool), and how to let go of it. */
-export async function exportPool(shapes: number[][], opts: ExportPoolOptions): Promise<{ pool: PiecePool; release(): Promise<void> }> {
-  if (opts.pool) return { pool: opts.pool, release: async () => {} };
-  const pool = await openExportPool(shapes, opts);
-  return { pool, release: () => pool.close() };
-}
-
-/**
- * A pool for an export of tensors of these `shapes`: `threads` workers when given (0 = encode on this thread;
- * workers that cannot start are then an error), else one per core for a model-sized export and none for a small one;
- * with the look-ahead exportLookahead allows.
- */
-export function openExportPool(shapes: number[][], opts: { threads?: number; pieceValues?: number }): Promise<PiecePool> {
-  const sizes = shapes.map((s) => s.reduce((a, b) => a * b, 1));
-  const values = sizes.reduce((a, b) => a + b, 0);
-  const threads =
-    opts.threads !== undefined
-      ? Math.max(0, Math.floor(opts.threads))
-      : values < PARALLEL_FROM_VALUES
-        ? 0
-        : Math.min(MAX_THREADS, availableParallelism());
-  const lookahead = (workers: number) => exportLookahead(workers, opts.pieceValues ?? PIECE_VALUES, Math.max(0, ...sizes));
-  return PiecePool.open(threads, { required: opts.threads !== undefined, lookahead });
-}
 
 interface Pending {
   resolve(r: PieceResult): void;
   reject(e: Error): void;
   tensor: string;
+  /** The slot's output the worker encodes into. */
+  into: Uint8Array;
 }
 
 interface Lane {
@@ -83,11 +30,16 @@ export class PiecePool {
   private broken?: Error;
   private closing = false;
 
+  /** Where pieces live from their read to their write: the one being written, the look-ahead, and one more. */
+  readonly slots: PieceSlots;
+
   private constructor(
     private readonly lanes: Lane[],
     /** Pieces the writer may pull ahead of the one it writes (see exportLookahead). */
     readonly lookahead: number,
-  ) {}
+  ) {
+    this.slots = new PieceSlots(lookahead + 2);
+  }
 
   /**
    * A pool of `threads` workers (0: none, pieces are encoded on this thread). When the workers cannot start (a build
@@ -124,9 +76,10 @@ export class PiecePool {
     return this.lanes.length;
   }
 
-  /** Encode one piece. Its raw bytes are handed over (transferred to a worker): do not use them after this call. */
-  run(task: PieceTask, chain?: Chain): Promise<PieceResult> {
-    if (this.lanes.length === 0) return new Promise((resolve) => resolve(this.runner.run(task, chain)));
+  /** Encode one piece into `slot`'s output (its raw bytes are in the slot's input, or anywhere on this thread). */
+  run(task: PieceTask, slot: PieceSlot, chain?: Chain): Promise<PieceResult> {
+    const into = slot.output(pieceOutputBytes(task.to, task.rows, task.cols));
+    if (this.lanes.length === 0) return new Promise((resolve) => resolve(this.runner.run(task, chain, into)));
     if (this.broken) return Promise.reject(this.broken);
     const lane = (chain && this.chains.get(chain.id)) ?? this.leastBusy();
     if (chain) {
@@ -134,10 +87,10 @@ export class PiecePool {
       else this.chains.set(chain.id, lane);
     }
     const id = this.nextId++;
-    const { message, transfer } = request(id, task, chain);
+    const message: PieceRequest = { id, task: shareable(task), chain, into };
     return new Promise<PieceResult>((resolve, reject) => {
-      lane.pending.set(id, { resolve, reject, tensor: task.tensor });
-      lane.worker.postMessage(message, transfer);
+      lane.pending.set(id, { resolve, reject, tensor: task.tensor, into });
+      lane.worker.postMessage(message);
     });
   }
 
@@ -158,8 +111,14 @@ export class PiecePool {
       const p = lane.pending.get(m.id);
       if (!p) return;
       lane.pending.delete(m.id);
-      if (m.type === 'done') p.resolve({ bytes: m.bytes, scb: m.scb, tally: m.tally });
-      else p.reject(rebuildError(m.error));
+      if (m.type === 'done') {
+        // The worker's views, rebuilt on this thread's object for the same shared memory (whose identity tells the
+        // slots which piece was written).
+        const memory = p.into.buffer;
+        const bytes = new Uint8Array(memory, m.bytes.byteOffset, m.bytes.byteLength);
+        const scb = m.scb && new Float32Array(memory, m.scb.byteOffset, m.scb.length);
+        p.resolve({ bytes, scb, tally: m.tally });
+      } else p.reject(rebuildError(m.error));
     });
     const died = (why: string) => {
       if (this.closing) return;
@@ -184,21 +143,13 @@ export class PiecePool {
   }
 }
 
-/** The message for one piece and the buffers it hands over: the raw bytes and B's rows move, A is copied. */
-function request(id: number, task: PieceTask, chain?: Chain): { message: PieceRequest; transfer: ArrayBuffer[] } {
-  const raw = owned(task.raw);
-  const transfer = [raw.buffer as ArrayBuffer];
-  let delta = task.delta;
-  if (delta) {
-    delta = { ...delta, a: owned(delta.a), b: delta.b.slice() };
-    transfer.push(delta.b.buffer as ArrayBuffer);
-  }
-  return { message: { id, task: { ...task, raw, delta }, chain }, transfer };
-}
-
-/** The array itself when it spans its whole buffer, else a copy (cloning a view would copy all of its buffer). */
-function owned<T extends Uint8Array | Float32Array>(x: T): T {
-  return x.byteOffset === 0 && x.byteLength === x.buffer.byteLength && x.buffer instanceof ArrayBuffer ? x : (x.slice() as T);
+/**
+ * The task as posted: views of shared memory stay shared; other arrays are copied, and only their own bytes (a view's
+ * clone would copy its whole buffer: A may be a view of the adapter file).
+ */
+function shareable(task: PieceTask): PieceTask {
+  const raw = task.raw.buffer instanceof SharedArrayBuffer ? task.raw : task.raw.slice();
+  return { ...task, raw, delta: task.delta && { ...task.delta, a: task.delta.a.slice(), b: task.delta.b.slice() } };
 }
 
 function rebuildError(e: { name: string; message: string; code?: string }): Error {

@@ -16,6 +16,14 @@ export interface PieceSink {
   tensorDone(i: number): Promise<void> | void;
 }
 
+/** How a writer runs ahead of the disk (writeSafetensors, writeGguf and writePieces take these). */
+export interface WriteAheadOptions {
+  /** Pieces pulled ahead of the one being written; 1 unless the pieces are made on worker threads. */
+  lookahead?: number;
+  /** Called with each piece once it is written (its memory can serve another piece). */
+  onWritten?: (piece: Uint8Array) => void;
+}
+
 /** One step of the stream: a piece of tensor i (its bytes, perhaps still being made), or the end of tensor i. */
 type Slot = { i: number; bytes: Promise<unknown> } | { i: number; end: true };
 
@@ -61,8 +69,9 @@ export async function writePieces(
   count: number,
   produce: (i: number) => TensorBytes | Promise<TensorBytes>,
   sink: PieceSink,
-  lookahead = 1,
+  opts: WriteAheadOptions = {},
 ): Promise<void> {
+  const lookahead = opts.lookahead ?? 1;
   let failed = false;
   const slots = slotsOf(count, produce, () => failed);
   const queue: Promise<IteratorResult<Slot>>[] = [];
@@ -91,6 +100,7 @@ export async function writePieces(
       soFar += bytes.byteLength;
       if (soFar > sink.expectedBytes(i)) throw sink.wrongSize(i, soFar);
       await sink.write(bytes, i);
+      opts.onWritten?.(bytes);
     }
   } catch (e) {
     failed = true; // no more tensors are started; pieces already in flight settle unobserved

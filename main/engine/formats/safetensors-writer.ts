@@ -1,7 +1,7 @@
 import { FormatError, StudioError } from '../errors.ts';
 import { withAtomicFile, writeAll, type AtomicWriteHooks } from './atomic-write.ts';
 import { DTYPE_BYTES, isDType } from './dtypes.ts';
-import { writePieces, type TensorBytes } from './piece-writer.ts';
+import { writePieces, type TensorBytes, type WriteAheadOptions } from './piece-writer.ts';
 import { compareNames, MAX_HEADER_BYTES } from './safetensors-header.ts';
 import type { DType } from './tensor-source.ts';
 
@@ -21,12 +21,10 @@ export interface WriteHooks extends AtomicWriteHooks {
   afterTensor?(name: string): void | Promise<void>;
 }
 
-export interface WriteSafetensorsOptions {
+export interface WriteSafetensorsOptions extends WriteAheadOptions {
   /** `__metadata__`: string → string only (PEFT adapters write {format: "pt"}). */
   metadata?: Record<string, string>;
   hooks?: WriteHooks;
-  /** Pieces pulled ahead of the one being written (see writePieces); 1 unless the pieces are made on worker threads. */
-  lookahead?: number;
 }
 
 interface Planned {
@@ -129,7 +127,7 @@ export async function writeSafetensors(file: string, tensors: TensorToWrite[], o
             write: (piece) => writeAll(handle, piece),
             tensorDone: (i) => opts.hooks?.afterTensor?.(plan[i].tensor.name),
           },
-          opts.lookahead,
+          opts,
         );
       },
       { beforeRename: opts.hooks?.beforeRename },

@@ -90,13 +90,15 @@ export class SafetensorsFile implements TensorSource {
   }
 
   async readRawRows(name: string, start: number, end: number): Promise<Uint8Array> {
-    const e = this.entry(name);
-    const rows = e.shape.length ? e.shape[0] : 1;
-    if (!(Number.isSafeInteger(start) && Number.isSafeInteger(end) && 0 <= start && start <= end && end <= rows)) {
-      throw new FormatError(`tensor ${name}: rows [${start}, ${end}) are outside its ${rows} rows`, this.path, 'safetensors/rows');
-    }
-    const rowBytes = rows ? (e.end - e.begin) / rows : 0;
-    return this.readRange(name, e.begin + start * rowBytes, e.begin + end * rowBytes);
+    const [begin, stop] = this.rowRange(name, start, end);
+    return this.readRange(name, begin, stop);
+  }
+
+  async readRawRowsInto(name: string, start: number, end: number, into: Uint8Array): Promise<Uint8Array> {
+    const [begin, stop] = this.rowRange(name, start, end);
+    if (into.byteLength !== stop - begin)
+      throw new RangeError(`tensor ${name}: rows [${start}, ${end}) are ${stop - begin} bytes, not ${into.byteLength}`);
+    return this.readRange(name, begin, stop, into);
   }
 
   async readF32(name: string): Promise<Float32Array> {
@@ -125,10 +127,25 @@ export class SafetensorsFile implements TensorSource {
     return dtype;
   }
 
-  /** Bytes [begin, end) of the data buffer. */
-  private async readRange(name: string, begin: number, end: number): Promise<Uint8Array> {
+  /** A tensor's rows [start, end) as bytes [begin, end) of the data buffer. */
+  private rowRange(name: string, start: number, end: number): [number, number] {
+    const e = this.entry(name);
+    const rows = e.shape.length ? e.shape[0] : 1;
+    if (!(Number.isSafeInteger(start) && Number.isSafeInteger(end) && 0 <= start && start <= end && end <= rows)) {
+      throw new FormatError(`tensor ${name}: rows [${start}, ${end}) are outside its ${rows} rows`, this.path, 'safetensors/rows');
+    }
+    const rowBytes = rows ? (e.end - e.begin) / rows : 0;
+    return [e.begin + start * rowBytes, e.begin + end * rowBytes];
+  }
+
+  /** Bytes [begin, end) of the data buffer, into `into` when given. */
+  private async readRange(name: string, begin: number, end: number, into?: Uint8Array): Promise<Uint8Array> {
     if (this.closed) throw new StudioError(`tensor ${name}: the file was already closed`, this.path, 'safetensors/closed');
     try {
+      if (into) {
+        await readInto(this.handle, into, 0, end - begin, this.dataOffset + begin, this.path, `tensor ${name}: `);
+        return into;
+      }
       return await readExactly(this.handle, end - begin, this.dataOffset + begin, this.path, `tensor ${name}: `);
     } catch (err) {
       if (err instanceof StudioError) throw err;

@@ -29,11 +29,14 @@ export interface TensorSource {
    */
   readF32Rows(name: string, start: number, end: number): Promise<Float32Array>;
   readRawRows(name: string, start: number, end: number): Promise<Uint8Array>;
+  /** readRawRows into `into` (exactly the rows' bytes long): an export reads piece after piece into the same memory. */
+  readRawRowsInto?(name: string, start: number, end: number, into: Uint8Array): Promise<Uint8Array>;
   /**
-   * What an encoder needs to make rows [start, end) itself, on any thread: the stored bytes and, for a merged tensor,
-   * the LoRA update to add. Sources that change no values need not have it (their raw rows are the input).
+   * What an encoder needs to make rows [start, end) itself, on any thread: the stored bytes (in `into` when given and
+   * the source can) and, for a merged tensor, the LoRA update to add. Sources that change no values need not have it
+   * (their raw rows are the input).
    */
-  readRowsInput?(name: string, start: number, end: number): Promise<RowsInput>;
+  readRowsInput?(name: string, start: number, end: number, into?: Uint8Array): Promise<RowsInput>;
   close(): Promise<void>;
 }
 
@@ -41,4 +44,9 @@ export interface RowsInput {
   raw: Uint8Array;
   dtype: DType;
   delta?: LowRankRows;
+}
+
+/** Rows [start, end) as stored, into `into` when the source can (else wherever it reads them). */
+export function readRawRowsInto(source: TensorSource, name: string, start: number, end: number, into: Uint8Array): Promise<Uint8Array> {
+  return source.readRawRowsInto ? source.readRawRowsInto(name, start, end, into) : source.readRawRows(name, start, end);
 }
