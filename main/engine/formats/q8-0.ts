@@ -62,16 +62,15 @@ const ABS_MASK = 0x7fffffff;
 const INF_BITS = 0x7f800000;
 
 /**
- * The Q8_0 blocks of `values` into `out`, two passes per block: the absmax, then quantize (and tally) each value.
- * Branch-free where the signs are random (a mispredicted branch per value cost more than the arithmetic):
+ * The Q8_0 blocks of `values` into `out`, two passes per block: the absmax, then quantize each value; with `error`,
+ * a third pass over the piece tallies each value against its dequantized form. Branch-free where the signs are random
+ * (a mispredicted branch per value cost more than the arithmetic):
  * - absmax: as integers, the bits of |x| order like |x|, and a max by mask picks without a branch. A block with a NaN
  *   takes the old path, which skips NaNs.
- * - rounding: round(x·id) half away from zero is sign(x) · trunc(|x|·id + 0.5); f32(|x|·id) = |f32(x·id)| (rounding
- *   is symmetric) and |x|·id + 0.5 is exact in f64, so this is bit for bit `trunc(f32(x·id) ± 0.5)`.
- * The tallied and plain loops are separate functions: one loop with an optional tally ran at half the speed.
+ * - rounding: `trunc(f32(x·id) ± 0.5)` with the sign of x taken from its bits, not from a comparison (y ± 0.5 is exact
+ *   in f64; for x = -0, -0 - 0.5 truncates to 0 as -0 + 0.5 did); `| 0` keeps the low bits as an int8 store would.
  */
 function quantizeBlocks(values: Float32Array, out: Uint8Array, error?: ErrorTally): void {
-  if (error) return quantizeBlocksTallied(values, out, error);
   const bits = new Int32Array(values.buffer, values.byteOffset, values.length);
   const quants = new Int8Array(out.buffer, out.byteOffset, out.byteLength); // typed-array stores: this runs over every weight
   const blocks = values.length / Q8_0_BLOCK;
@@ -80,34 +79,29 @@ function quantizeBlocks(values: Float32Array, out: Uint8Array, error?: ErrorTall
     const id = writeScale(values, bits, first, out, b * BLOCK_BYTES);
     const q0 = b * BLOCK_BYTES + 2;
     for (let j = 0; j < Q8_0_BLOCK; j++) {
-      const sign = bits[first + j] >> 31; // 0 or -1
-      const magnitude = (Math.fround(Math.abs(values[first + j]) * id) + 0.5) | 0; // NaN | 0 is 0, as an int8 store of NaN
-      quants[q0 + j] = (magnitude ^ sign) - sign;
+      const half = 0.5 * ((bits[first + j] >> 31) | 1); // ±0.5 with x's sign
+      quants[q0 + j] = (Math.fround(values[first + j] * id) + half) | 0; // | 0 truncates; NaN | 0 is 0, as an int8 store of NaN
     }
   }
+  if (error) tallyBlocks(values, out, quants, error);
 }
 
-/** quantizeBlocks, tallying |x - f16(d) · q| per value in element order (the f64 sum depends on the order). */
-function quantizeBlocksTallied(values: Float32Array, out: Uint8Array, error: ErrorTally): void {
-  const bits = new Int32Array(values.buffer, values.byteOffset, values.length);
-  const quants = new Int8Array(out.buffer, out.byteOffset, out.byteLength);
-  const blocks = values.length / Q8_0_BLOCK;
+/**
+ * |x - f16(d) · q| per value, in element order (the f64 sum depends on the order), q read back as stored. A pass of
+ * its own: fused into the quantizing loop it ran slower.
+ */
+function tallyBlocks(values: Float32Array, out: Uint8Array, quants: Int8Array, error: ErrorTally): void {
   let maxErr = error.max;
   let sumErr = error.sum;
+  const blocks = values.length / Q8_0_BLOCK;
   for (let b = 0; b < blocks; b++) {
-    const first = b * Q8_0_BLOCK;
-    const id = writeScale(values, bits, first, out, b * BLOCK_BYTES);
     u32[0] = f16BitsToF32Bits(out[b * BLOCK_BYTES] | (out[b * BLOCK_BYTES + 1] << 8));
     const dBack = f32[0];
+    const first = b * Q8_0_BLOCK;
     const q0 = b * BLOCK_BYTES + 2;
     for (let j = 0; j < Q8_0_BLOCK; j++) {
-      const x = values[first + j];
-      const sign = bits[first + j] >> 31;
-      const magnitude = (Math.fround(Math.abs(x) * id) + 0.5) | 0;
-      const q = (((magnitude ^ sign) - sign) << 24) >> 24; // the value the int8 store keeps
-      quants[q0 + j] = q;
       // f16(d) · q is exact in f32 (11 significant bits times 8), so no rounding to f32 is needed here.
-      const e = Math.abs(x - dBack * q);
+      const e = Math.abs(values[first + j] - dBack * quants[q0 + j]);
       if (e > maxErr) maxErr = e;
       sumErr += e;
     }
@@ -119,12 +113,19 @@ function quantizeBlocksTallied(values: Float32Array, out: Uint8Array, error: Err
 
 /** Block `first`'s scale d = max|x| / 127, written as f16 at `at`; returns the f32 1/d that scales its values. */
 function writeScale(values: Float32Array, bits: Int32Array, first: number, out: Uint8Array, at: number): number {
-  let m = 0;
-  for (let j = 0; j < Q8_0_BLOCK; j++) {
-    const a = bits[first + j] & ABS_MASK;
-    const lower = (m - a) >> 31; // -1 when m < a (both below 2^31: no overflow)
-    m = (m & ~lower) | (a & lower);
+  // Two running maxima (odd and even values) halve the chain of dependent steps.
+  let m0 = 0;
+  let m1 = 0;
+  for (let j = 0; j < Q8_0_BLOCK; j += 2) {
+    const a0 = bits[first + j] & ABS_MASK;
+    const a1 = bits[first + j + 1] & ABS_MASK;
+    const lower0 = (m0 - a0) >> 31; // -1 when m0 < a0 (both below 2^31: no overflow)
+    const lower1 = (m1 - a1) >> 31;
+    m0 = (m0 & ~lower0) | (a0 & lower0);
+    m1 = (m1 & ~lower1) | (a1 & lower1);
   }
+  const lower = (m0 - m1) >> 31;
+  const m = (m0 & ~lower) | (m1 & lower);
   let amax: number;
   if (m > INF_BITS) amax = absMaxSkippingNaN(values, first);
   else {
