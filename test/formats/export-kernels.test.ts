@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { f16ToF32, f32ToF16 } from '../../main/engine/formats/dtypes.ts';
+import { bf16ArrayToF16Into, bf16ArrayToF32, f16ToF32, f32ArrayToF16, f32ToF16 } from '../../main/engine/formats/dtypes.ts';
 import { addLowRank } from '../../main/engine/formats/low-rank.ts';
 import { encodePiece } from '../../main/engine/formats/piece-encode.ts';
 import { ErrorTally, quantizeQ8_0 } from '../../main/engine/formats/q8-0.ts';
@@ -107,6 +107,12 @@ describe('export kernels match the plain loops they replaced', () => {
       ),
       { numRuns: 1000, seed: 11 },
     );
+  });
+
+  it('bf16 → f16 straight: every one of the 65536 bf16 values gives the half its f32 value gives', () => {
+    const all = Uint16Array.from({ length: 65536 }, (_, i) => i);
+    const straight = bf16ArrayToF16Into(all, new Uint16Array(all.length));
+    expect(bitsOf(new Uint8Array(straight.buffer))).toBe(bitsOf(new Uint8Array(f32ArrayToF16(bf16ArrayToF32(all)).buffer)));
   });
 
   it('a piece encoded a group of rows at a time equals the whole piece merged, permuted and encoded at once', () => {

@@ -1,4 +1,5 @@
 import {
+  bf16ArrayToF16Into,
   bf16ArrayToF32,
   decodeToF32,
   DTYPE_BYTES,
@@ -104,6 +105,11 @@ export function encodePiece(task: PieceTask, tally?: ErrorTally, into?: Uint8Arr
   // I8: the rows' SCB after the int8 values, 4-byte aligned.
   const scb = to === 'I8' ? new Float32Array(memory.buffer, memory.byteOffset + scbOffset(rows * cols), rows) : undefined;
   const rowsIn = new StoredRows(task.raw, task.dtype, cols);
+  // bf16 → f16 of untouched rows (most of an HF export from a bf16 checkpoint): straight, with no f32 in between.
+  if (task.dtype === 'BF16' && to === 'F16' && !task.delta && !task.ropeHeads && !tally) {
+    bf16ArrayToF16Into(rowsIn.halves(), new Uint16Array(out.buffer, out.byteOffset, rows * cols));
+    return { bytes: out };
+  }
   const d = task.delta;
   const update = d ? new LowRankUpdate(d.a, d.r, cols, d.scale) : undefined;
   // Output row → stored row: q/k rows move to interleaved RoPE within each head.
@@ -213,6 +219,11 @@ class StoredRows {
         : dtype === 'F64'
           ? new Float64Array(own.buffer, own.byteOffset, n)
           : new Uint16Array(own.buffer, own.byteOffset, n);
+  }
+
+  /** The stored values of a 16-bit dtype, as bits. */
+  halves(): Uint16Array {
+    return this.view as Uint16Array;
   }
 
   /** Rows [start, end) into `out` (exactly that many values). */

@@ -25,23 +25,23 @@ export interface WriteAheadOptions {
 }
 
 /** One step of the stream: a piece of tensor i (its bytes, perhaps still being made), or the end of tensor i. */
-type Slot = { i: number; bytes: Promise<unknown> } | { i: number; end: true };
+type Step = { i: number; bytes: Promise<unknown> } | { i: number; end: true };
 
 /** Every tensor's pieces in order, each followed by its end. Pieces given as promises are passed on unawaited. */
-async function* slotsOf(count: number, produce: (i: number) => TensorBytes | Promise<TensorBytes>, stopped: () => boolean) {
+async function* stepsOf(count: number, produce: (i: number) => TensorBytes | Promise<TensorBytes>, stopped: () => boolean) {
   for (let i = 0; i < count && !stopped(); i++) {
     const data: unknown = await produce(i);
     if (isAsyncIterable(data)) {
-      for await (const piece of data) yield { i, bytes: Promise.resolve(piece) } satisfies Slot;
+      for await (const piece of data) yield { i, bytes: Promise.resolve(piece) } satisfies Step;
     } else if (isPromiseIterable(data)) {
       for (const item of data) {
         const piece = Promise.resolve(item);
         piece.catch(() => undefined); // raised when its turn comes, not as an unhandled rejection
-        yield { i, bytes: piece } satisfies Slot;
+        yield { i, bytes: piece } satisfies Step;
         if (stopped()) return;
       }
-    } else yield { i, bytes: Promise.resolve(data) } satisfies Slot;
-    yield { i, end: true } satisfies Slot;
+    } else yield { i, bytes: Promise.resolve(data) } satisfies Step;
+    yield { i, end: true } satisfies Step;
   }
 }
 
@@ -73,10 +73,10 @@ export async function writePieces(
 ): Promise<void> {
   const lookahead = opts.lookahead ?? 1;
   let failed = false;
-  const slots = slotsOf(count, produce, () => failed);
-  const queue: Promise<IteratorResult<Slot>>[] = [];
+  const steps = stepsOf(count, produce, () => failed);
+  const queue: Promise<IteratorResult<Step>>[] = [];
   const pull = () => {
-    const next = slots.next();
+    const next = steps.next();
     next.catch(() => undefined); // raised when awaited, in order
     queue.push(next);
   };
@@ -87,15 +87,14 @@ export async function writePieces(
       const step = await queue.shift()!;
       if (step.done) return;
       pull();
-      const slot = step.value;
-      const { i } = slot;
-      if ('end' in slot) {
+      const { i } = step.value;
+      if ('end' in step.value) {
         if (soFar !== sink.expectedBytes(i)) throw sink.wrongSize(i, soFar);
         soFar = 0;
         await sink.tensorDone(i);
         continue;
       }
-      const bytes = await slot.bytes;
+      const bytes = await step.value.bytes;
       if (!(bytes instanceof Uint8Array)) throw sink.notBytes(i, Object.prototype.toString.call(bytes));
       soFar += bytes.byteLength;
       if (soFar > sink.expectedBytes(i)) throw sink.wrongSize(i, soFar);
