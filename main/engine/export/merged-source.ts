@@ -71,7 +71,7 @@ export class MergedSource implements TensorSource {
 
   /**
    * The stored rows and, for an adapted projection, the update to add: an encoder on another thread merges them
-   * itself (formats/piece-encode.ts). Untouched tensors are read through readRawRows.
+   * itself (formats/piece-encode.ts). Untouched tensors are read through readRawRows(Into), into `into` when given.
    */
   async readRowsInput(name: string, start: number, end: number, into?: Uint8Array): Promise<RowsInput> {
     const delta = this.deltaRows(name, start, end);
