@@ -46,6 +46,7 @@ export function createHandlers(d: HandlerDeps): Handlers {
         cutoffLen: r.cutoff_len,
         loraR: r.lora_r,
         targetModules: r.lora_target_modules as ProjectionName[],
+        gradientCheckpointing: r.gradient_checkpointing,
       };
       const estimate = await estimateForCheckpoint(r.base_model, config, r.base_dtype ?? 'auto', workload);
       const stats = await readGpuStats();

@@ -95,6 +95,11 @@ export class LoraAdapter {
     return this.modules.flatMap((m) => [m.aT, m.bT]);
   }
 
+  /** The LoRA weights of one decoder layer (what a checkpointed layer's gradient must reach). */
+  layerVariables(layer: number): tf.Variable[] {
+    return this.modules.filter((m) => m.layer === layer).flatMap((m) => [m.aT, m.bT]);
+  }
+
   /** Trainable parameter count (A and B of every module). */
   get parameterCount(): number {
     return this.modules.reduce((n, m) => n + m.aT.size + m.bT.size, 0);
