@@ -58,7 +58,7 @@ export function tinyModel(shape: SyntheticShape = TINY_SHAPE, seed = 7): Promise
   let dir = models.get(key);
   if (!dir) {
     const out = mkdtempSync(path.join(tmpdir(), 'tiny-llama-'));
-    dir = writeSyntheticModel(out, shape, { alphabet: TINY_ALPHABET }, seed).then(() => out);
+    dir = writeSyntheticModel(out, shape, { alphabet: TINY_ALPHABET }, { seed }).then(() => out);
     models.set(key, dir);
   }
   return dir;
