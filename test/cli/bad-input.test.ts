@@ -271,6 +271,12 @@ const CASES: Case[] = [
     names: () => at('adapter-trunc-weights', 'adapter_model.safetensors'),
   },
   {
+    // The demo clears its folder before each run: a folder it did not make is refused, never deleted.
+    what: 'demo --output_dir a model folder (other files)',
+    args: () => ['demo', '--output_dir', M, ...cpu],
+    names: () => `${M}: holds`,
+  },
+  {
     what: 'quantize: neither model nor base_model',
     args: () => ['quantize', '--output', at('q4.gguf')],
     names: () => 'quantize needs model, or base_model with lora_weights',
