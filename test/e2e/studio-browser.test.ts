@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type StudioServer } from '../../main/server/server.ts';
 import { formatBytes } from '../../renderer/src/format.ts';
 import { writeSyntheticModel } from '../../main/engine/demo/synthetic-model.ts';
+import { chromiumMissing, ensureRendererBuilt, machinePathsIn, openStudioBrowser, RENDERER_DIR, ROOT } from '../helpers/studio-browser.ts';
 import { TINY_ALPHABET, TINY_SHAPE, tinyAlpacaRows } from '../helpers/synthetic.ts';
 
 /**
@@ -14,9 +15,6 @@ import { TINY_ALPHABET, TINY_SHAPE, tinyAlpacaRows } from '../helpers/synthetic.
  * missing or older than its sources, so `npm test` needs no separate build step. Screenshots of each page, in
  * English and Chinese, go to test-artifacts/screenshots/.
  */
-const ROOT = path.resolve(import.meta.dirname, '../..');
-const CHROMIUM = '/usr/bin/chromium';
-const RENDERER_DIR = path.join(ROOT, 'dist', 'renderer');
 const SHOTS = path.join(ROOT, 'test-artifacts', 'screenshots');
 // The studio's home folder (startServer's homeDir): the pages show paths under it as ~/…. A model of stories260K's
 // shape and Chinese rows are written into it, in folders of their own, so the in-page folder browser lists a few
@@ -24,38 +22,17 @@ const SHOTS = path.join(ROOT, 'test-artifacts', 'screenshots');
 const HOME = mkdtempSync(path.join(tmpdir(), 'studio-e2e-home-'));
 const MODEL_DIR = path.join(HOME, 'models', 'tiny-llama');
 const DATA_FILE = path.join(HOME, 'data', 'alpaca_zh.json');
-// Absolute paths of this machine that the Run page and the Playground must not show (a bare `/` home stands for nothing).
-const MACHINE_PATHS = [HOME, tmpdir(), os.homedir(), ROOT].filter((p) => p.length > 1);
+// Absolute paths of this machine that the Run page and the Playground must not show.
+const MACHINE_PATHS = [HOME, tmpdir(), os.homedir(), ROOT];
 
-const skip = !existsSync(CHROMIUM) ? `skipped: ${CHROMIUM} is absent (apt-get install chromium; .ci/run installs it)` : undefined;
+const missing = chromiumMissing();
+const skip = missing && `skipped: ${missing}`;
 if (!skip) {
   await writeSyntheticModel(MODEL_DIR, TINY_SHAPE, { alphabet: TINY_ALPHABET });
   mkdirSync(path.dirname(DATA_FILE));
   writeFileSync(DATA_FILE, JSON.stringify(tinyAlpacaRows(40, 'zh'), null, 2));
 }
 if (skip) console.warn(`studio browser test ${skip}`);
-
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const name of readdirSync(dir)) {
-    const p = path.join(dir, name);
-    const s = statSync(p);
-    newest = Math.max(newest, s.isDirectory() ? newestMtime(p) : s.mtimeMs);
-  }
-  return newest;
-}
-
-async function ensureRendererBuilt(): Promise<void> {
-  const index = path.join(RENDERER_DIR, 'index.html');
-  const sources = Math.max(
-    newestMtime(path.join(ROOT, 'renderer')),
-    statSync(path.join(ROOT, 'main/api/contract.ts')).mtimeMs,
-    statSync(path.join(ROOT, 'vite.config.ts')).mtimeMs,
-  );
-  if (existsSync(index) && statSync(index).mtimeMs >= sources) return;
-  const { build } = await import('vite');
-  await build({ configFile: path.join(ROOT, 'vite.config.ts'), root: path.join(ROOT, 'renderer'), logLevel: 'warn' });
-}
 
 describe.skipIf(Boolean(skip))('studio in Chromium (browser mode)', () => {
   let server: StudioServer;
@@ -74,7 +51,7 @@ describe.skipIf(Boolean(skip))('studio in Chromium (browser mode)', () => {
   /** What a page shows (its rendered text, scrolled-out log lines included) holds no absolute path of this machine. */
   const expectNoMachinePaths = async (testId: string) => {
     const text = await page.getByTestId(testId).innerText();
-    for (const p of MACHINE_PATHS) expect(text, `${testId} shows ${p}`).not.toContain(p);
+    expect(machinePathsIn(text, MACHINE_PATHS), `${testId} shows an absolute path`).toEqual([]);
     return text;
   };
 
@@ -83,21 +60,7 @@ describe.skipIf(Boolean(skip))('studio in Chromium (browser mode)', () => {
     mkdirSync(broken, { recursive: true });
     writeFileSync(path.join(broken, 'config.json'), '{"model_type": "llama", "hidden_size": ');
     server = await startServer({ port: 0, runsDir: path.join(tmp, 'runs'), homeDir: HOME, rendererDir: RENDERER_DIR, log: () => {} });
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    ({ browser, page } = await openStudioBrowser());
     page.on('pageerror', (e) => pageErrors.push(e.message));
     // A 400 answer (the missing model folder below) is logged by Chromium as a failed resource; that one is expected.
     page.on(
