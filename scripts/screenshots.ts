@@ -2,7 +2,7 @@
  * `npm run screenshots`: README's two screenshots (docs/screenshots/run-page.png, playground.png) from a real run,
  * driven through the studio in Chromium the way a user works it. stories260K (../shared/data/models) is fine-tuned
  * on the Chinese Alpaca rows (../shared/data/alpaca/alpaca_zh_demo.json) with README's example settings at learning
- * rate 1e-3, then the Playground compares the base model's answer with the fine-tuned one. About 5 minutes on two
+ * rate 1e-3, then the Playground compares the base model's answer with the fine-tuned one. About 3 minutes on two
  * cores; not part of `npm test` (CI's e2e test checks the same pages on a synthetic model in a minute).
  *
  * The studio's home folder is a fresh temp folder holding copies of the model and the data, and the runs: the pages
