@@ -185,6 +185,8 @@ export const calls = {
       platform: z.string(),
       node: z.string(),
       runsDir: z.string(),
+      /** The user's home folder: where the in-page folder browser starts; the pages show paths under it as `~/…`. */
+      homeDir: z.string(),
       jobKinds: z.array(jobKindSchema),
     }),
   },
