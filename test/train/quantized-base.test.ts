@@ -1,6 +1,7 @@
-// Fine-tuning stories260K over a quantized frozen base (int8, nf4) held on the host and dequantized just in time,
-// beside the full-precision run: the validation loss falls alike, a resumed run is bit-exact, and the adapter merges
-// into the original full-precision base (never the quantized copy).
+// Fine-tuning over a quantized frozen base (int8, nf4) held on the host and dequantized just in time, beside the
+// full-precision run: the validation loss falls alike, a resumed run is bit-exact, and the adapter merges into the
+// original full-precision base (never the quantized copy). A model of stories260K's shape and rows written by the
+// test: none of this needs trained weights.
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -14,19 +15,21 @@ import { PLACEMENT_ENV } from '../../main/engine/model/frozen-placement.ts';
 import { parseFinetuneConfig, type FinetuneConfigInput } from '../../main/engine/train/config.ts';
 import { runFinetune } from '../../main/engine/train/finetune.ts';
 import type { TrainingEvent } from '../../main/engine/train/reports.ts';
-import { missingShared, sharedPath } from '../helpers/shared-data.ts';
+import { tinyAlpacaFile, tinyModel } from '../helpers/synthetic.ts';
 
-const MODEL = 'models/stories260K';
-const DATA = 'alpaca/alpaca_en_demo.json';
+let modelDir: string;
+const dataFile = tinyAlpacaFile(96, 'en');
 const tmp = (name: string) => mkdtempSync(path.join(tmpdir(), `${name}-`));
 
 function settings(extra: Partial<FinetuneConfigInput>) {
   return parseFinetuneConfig({
-    base_model: sharedPath(MODEL),
-    data_path: sharedPath(DATA),
+    base_model: modelDir,
+    data_path: dataFile,
+    // The short template, so the character tokenizer's 64 tokens reach the answers.
+    prompt_template_name: 'alpaca_short',
     batch_size: 4,
     micro_batch_size: 2,
-    cutoff_len: 32,
+    cutoff_len: 64,
     val_set_size: 8,
     learning_rate: 3e-3,
     warmup_steps: 2,
@@ -47,9 +50,10 @@ async function tensorBytes(file: string): Promise<Map<string, Uint8Array>> {
   return out;
 }
 
-describe.skipIf(missingShared(`${MODEL}/model.safetensors`, DATA))('stories260K over a quantized base (wasm, matrices on the host)', () => {
+describe('a tiny LLaMA over a quantized base (wasm, matrices on the host)', () => {
   const before = process.env[PLACEMENT_ENV];
   beforeAll(async () => {
+    modelDir = await tinyModel();
     process.env[PLACEMENT_ENV] = 'host'; // the just-in-time path, as a large model takes it
     await initBackend('wasm');
   });
@@ -69,7 +73,7 @@ describe.skipIf(missingShared(`${MODEL}/model.safetensors`, DATA))('stories260K 
       expect(logs.find((m) => m.startsWith('frozen base held as'))).toMatch(new RegExp(`^frozen base held as ${mode} in JS memory`));
       expect(JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8')).base_dtype_used).toBe(mode);
       runs[mode] = { dir, evals };
-      console.log(`stories260K over a ${mode} base: validation loss after 4 / 8 steps ${evals.map((l) => l.toFixed(4)).join(' → ')}`);
+      console.log(`tiny LLaMA over a ${mode} base: validation loss after 4 / 8 steps ${evals.map((l) => l.toFixed(4)).join(' → ')}`);
       expect(evals[1]).toBeLessThan(evals[0]);
     }, 900_000);
   }
@@ -77,16 +81,18 @@ describe.skipIf(missingShared(`${MODEL}/model.safetensors`, DATA))('stories260K 
   it('the int8 and nf4 runs lower the loss by the share the f32 run does, and end near it', () => {
     expect(Object.keys(runs).sort(), 'the three runs above finished').toEqual(['f32', 'int8', 'nf4']);
     console.log(
-      `stories260K final validation losses: ${Object.entries(runs)
+      `tiny LLaMA final validation losses: ${Object.entries(runs)
         .map(([m, r]) => `${m} ${r.evals[1].toFixed(4)}`)
         .join(', ')}`,
     );
     // Quantization moves the base (nf4 much more on a 64-wide model), yet training lowers the loss by the same share
-    // and ends near the full-precision run.
+    // and ends near the full-precision run (seen: int8 within 0.1%, nf4 within 1%).
     const drop = (m: string) => runs[m].evals[1] / runs[m].evals[0];
     for (const mode of ['int8', 'nf4']) {
+      // The bases really differ: the first evaluation (4 steps in) is not the f32 run's (seen: int8 9e-4, nf4 0.08 apart).
+      expect(Math.abs(runs[mode].evals[0] - runs.f32.evals[0]), mode).toBeGreaterThan(1e-4);
       expect(Math.abs(drop(mode) - drop('f32')), mode).toBeLessThan(0.05);
-      expect(Math.abs(runs[mode].evals[1] - runs.f32.evals[1]) / runs.f32.evals[1], mode).toBeLessThan(mode === 'int8' ? 0.03 : 0.15);
+      expect(Math.abs(runs[mode].evals[1] - runs.f32.evals[1]) / runs.f32.evals[1], mode).toBeLessThan(mode === 'int8' ? 0.01 : 0.05);
     }
   });
 
@@ -117,15 +123,17 @@ describe.skipIf(missingShared(`${MODEL}/model.safetensors`, DATA))('stories260K 
     const run = runs.int8?.dir;
     expect(run, 'the first test wrote the int8 run').toBeDefined();
     const merged = tmp('merged');
-    const outcome = await runMerge({ base_model: sharedPath(MODEL), lora_weights: run!, output_dir: merged, dtype: 'f32' });
+    const outcome = await runMerge({ base_model: modelDir, lora_weights: run!, output_dir: merged, dtype: 'f32' });
     expect(outcome.report).toMatchObject({
-      base: { base_model: path.resolve(sharedPath(MODEL)), checkpoint_dtype: 'f32', trained_against: 'int8' },
+      base: { base_model: path.resolve(modelDir), checkpoint_dtype: 'f32', trained_against: 'int8' },
     });
-    expect(outcome.summary).toMatch(/into the full-precision base .*stories260K \(f32\); the adapter was trained against an int8 base/);
+    expect(outcome.summary).toContain(
+      `into the full-precision base ${path.resolve(modelDir)} (f32); the adapter was trained against an int8 base`,
+    );
     const ids = tf.tensor2d([[1, 403, 407, 261, 378, 267, 379]], [1, 7], 'int32');
-    const a = await loadModel(sharedPath(MODEL), { loraWeights: run!, baseDtype: 'f32' });
+    const a = await loadModel(modelDir, { loraWeights: run!, baseDtype: 'f32' });
     const b = await loadModel(merged, { baseDtype: 'f32' });
-    const q = await loadModel(sharedPath(MODEL), { loraWeights: run!, baseDtype: 'int8' });
+    const q = await loadModel(modelDir, { loraWeights: run!, baseDtype: 'int8' });
     const [la, lb, lq] = [
       a.model.forward(ids, { projection: a.adapter!.projection() }),
       b.model.forward(ids),
