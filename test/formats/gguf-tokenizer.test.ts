@@ -148,7 +148,7 @@ describe('SentencePiece-style vocabulary with merges (written here)', () => {
       const hf = new Tokenizer(tokenizer, config);
       let merged = 0;
       for (const text of ['the other and an answer', 'then in  the  inn', 'Hello, there! ünder 中文 🙂', '   ', 'theander']) {
-        const want = hf.encode(text, { add_special_tokens: false }).ids.map(Number);
+        const want: number[] = hf.encode(text, { add_special_tokens: false }).ids.map(Number);
         merged += want.filter((id) => id >= firstMerged).length;
         expect(llamaCpp.tokenize(text), JSON.stringify(text)).toEqual(want);
       }
