@@ -3,7 +3,11 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { initBackend } from '../../main/engine/backend/index.ts';
 import { hasGpuDeviceNode } from '../../main/engine/backend/webgpu.ts';
+import { generate } from '../../main/engine/generate/generate.ts';
+import { encodePrompt } from '../../main/engine/generate/side-by-side.ts';
+import { loadModel } from '../../main/engine/model/load.ts';
 import { missingShared, sharedPath } from '../helpers/shared-data.ts';
 import { tinyModel } from '../helpers/synthetic.ts';
 
@@ -127,6 +131,38 @@ describe('lora-studio command line', () => {
     ]);
     expect(g.status, g.stderr).toBe(0);
     expect(g.stdout).toMatch(/^Once upon a time, there was a little girl named Lily/);
+  });
+
+  // What the story check above proves of the command, without trained weights: it prints, token for token, the greedy
+  // answer the engine gives for the same template, instruction and model.
+  it('generate prints the greedy answer the engine gives for the same prompt (the tiny model)', async () => {
+    const dir = await tinyModel();
+    const instruction = 'Repeat the word river twice.';
+    const g = await cli([
+      'generate',
+      '--base_model',
+      dir,
+      '--prompt_template',
+      'alpaca_short',
+      '--instruction',
+      instruction,
+      '--temperature',
+      '0',
+      '--max_new_tokens',
+      '24',
+      '--backend',
+      'wasm',
+      '--threads',
+      '1',
+    ]);
+    expect(g.status, g.stderr).toBe(0);
+    await initBackend('wasm');
+    const { model, tokenizer } = await loadModel(dir);
+    const prompt = encodePrompt(tokenizer, 'alpaca_short', instruction);
+    const { tokens, stoppedBy } = await generate(model, prompt, { maxNewTokens: 24, stopTokenIds: tokenizer.eosIds });
+    expect(tokens.length).toBeGreaterThan(0);
+    expect(g.stdout).toBe(`${tokenizer.decode(tokens)}\n`);
+    expect(g.stderr).toContain(`${tokens.length} tokens (${stoppedBy}); prompt ${prompt.length} tokens`);
   });
 
   const gpuNode = hasGpuDeviceNode();
