@@ -8,7 +8,6 @@ import { hasGpuDeviceNode } from '../../main/engine/backend/webgpu.ts';
 import { generate } from '../../main/engine/generate/generate.ts';
 import { encodePrompt } from '../../main/engine/generate/side-by-side.ts';
 import { loadModel } from '../../main/engine/model/load.ts';
-import { missingShared, sharedPath } from '../helpers/shared-data.ts';
 import { tinyModel } from '../helpers/synthetic.ts';
 
 /** Run the CLI without blocking the test worker (a blocked worker misses vitest's own heartbeats). */
@@ -113,28 +112,9 @@ describe('lora-studio command line', () => {
     expect(g.stderr).toMatch(/backend: wasm — tfjs-backend-wasm \(simd, 2 threads\)/);
   });
 
-  it.skipIf(missingShared('models/stories260K/model.safetensors'))('generate tells the story stories260K was trained on', async () => {
-    const g = await cli([
-      'generate',
-      '--base_model',
-      sharedPath('models/stories260K'),
-      '--prompt_template',
-      'none',
-      '--instruction',
-      '',
-      '--temperature',
-      '0',
-      '--max_new_tokens',
-      '30',
-      '--backend',
-      'wasm',
-    ]);
-    expect(g.status, g.stderr).toBe(0);
-    expect(g.stdout).toMatch(/^Once upon a time, there was a little girl named Lily/);
-  });
-
-  // What the story check above proves of the command, without trained weights: it prints, token for token, the greedy
-  // answer the engine gives for the same template, instruction and model.
+  // The command prints, token for token, the greedy answer the engine gives for the same template, instruction and
+  // model; that the engine's greedy answer on stories260K's trained weights is the story llama2.c tells is proven in
+  // test/model/stories260k.test.ts (together they are what a CLI story check on the real model would prove).
   it('generate prints the greedy answer the engine gives for the same prompt (the tiny model)', async () => {
     const dir = await tinyModel();
     const instruction = 'Repeat the word river twice.';
