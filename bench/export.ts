@@ -1,8 +1,7 @@
 import { execFile } from 'node:child_process';
 import { openSync, writeSync, fsyncSync, closeSync, rmSync, statSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { Prng } from '../main/engine/data/prng.ts';
-import { makeAdapterConfig, writePeftAdapter } from '../main/engine/formats/peft-adapter.ts';
+import { writeSyntheticAdapter } from '../main/engine/demo/synthetic-adapter.ts';
 import { writeSyntheticModel } from '../main/engine/demo/synthetic-model.ts';
 
 export interface ExportRow {
@@ -68,26 +67,8 @@ export async function benchExport(root: string, work: string, tokenizerDir: stri
     },
     { copyFrom: tokenizerDir },
   );
-  const prng = new Prng(5);
-  const r = 16;
-  const tensors = [];
-  for (let l = 0; l < layers; l++) {
-    for (const name of ['q_proj', 'v_proj']) {
-      tensors.push({
-        key: `base_model.model.model.layers.${l}.self_attn.${name}`,
-        a: Float32Array.from({ length: r * H }, () => prng.next() - 0.5),
-        b: Float32Array.from({ length: H * r }, () => (prng.next() - 0.5) * 0.01),
-        aShape: [r, H],
-        bShape: [H, r],
-      });
-    }
-  }
   const adapter = path.join(work, 'export-adapter');
-  await writePeftAdapter(
-    adapter,
-    makeAdapterConfig({ baseModel: base, r, alpha: 32, dropout: 0, targetModules: ['q_proj', 'v_proj'], useRslora: false }),
-    tensors,
-  );
+  await writeSyntheticAdapter(adapter, base, { r: 16, targetModules: ['q_proj', 'v_proj'] });
   const largest = F * H * 4;
   const rows: ExportRow[] = [];
 

@@ -4,7 +4,7 @@
 // It runs the real `finetune` path (runFinetune: load, estimate, data, train, save), 2 steps of micro batch 1 at
 // cutoff 128, LoRA r 8 on q_proj and v_proj, on wasm.
 import { loadLlamaConfig } from '../main/engine/model/config.ts';
-import { estimateTrainingMemory } from '../main/engine/system/memory-estimate.ts';
+import { estimateForCheckpoint } from '../main/engine/system/memory-estimate.ts';
 import { parseFinetuneConfig } from '../main/engine/train/config.ts';
 import { runFinetune } from '../main/engine/train/finetune.ts';
 
@@ -47,12 +47,13 @@ const result = await runFinetune(config, (e) => {
   }
   if (e.type === 'log' && e.level === 'warn') console.error(e.message);
 });
-// The estimate the wizard shows for these settings (today's estimator knows no base modes: it counts f32 W and Wᵀ).
-const estimate = estimateTrainingMemory(loadLlamaConfig(modelDir), {
+// The estimate the wizard shows for these settings and this mode (the CPU path, as trained here).
+const estimate = await estimateForCheckpoint(modelDir, loadLlamaConfig(modelDir), config.base_dtype, {
   microBatchSize: SCALE_TRAINING.micro_batch_size,
   cutoffLen: SCALE_TRAINING.cutoff_len,
   loraR: SCALE_TRAINING.lora_r,
   targetModules: SCALE_TRAINING.lora_target_modules,
+  gradientCheckpointing: config.gradient_checkpointing,
 });
 const stepSeconds = stepEnds.map((t, i) => (t - (i === 0 ? loadedAt : stepEnds[i - 1])) / 1000);
 console.log(

@@ -9,17 +9,16 @@
 // machine takes longer than the write at 7B. `threads=N` runs the exports with N worker threads (0: on the export's own
 // thread) instead of their default (one per core).
 import { spawnSync } from 'node:child_process';
-import { LLAMA_7B_SHAPE, TINYLLAMA_1B_SHAPE } from '../main/engine/demo/synthetic-model.ts';
+import { writeSyntheticAdapter } from '../main/engine/demo/synthetic-adapter.ts';
+import { LLAMA_7B_SHAPE, TINYLLAMA_1B_SHAPE, writeSyntheticModel, type SyntheticShape } from '../main/engine/demo/synthetic-model.ts';
 import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import path from 'node:path';
 import { Prng } from '../main/engine/data/prng.ts';
-import { makeAdapterConfig, writePeftAdapter } from '../main/engine/formats/peft-adapter.ts';
 import { parseLlamaConfig } from '../main/engine/model/config.ts';
 import { expectedTensors } from '../main/engine/model/projections.ts';
 import { finetuneConfigSchema } from '../main/engine/train/config.ts';
 import { diskWriteSpeed } from './export.ts';
-import { writeSyntheticModel, type SyntheticShape } from './synthetic.ts';
 
 export const SCALE_MODELS: Record<string, { label: string; shape: SyntheticShape }> = {
   tinyllama: {
@@ -138,34 +137,6 @@ function writeLongRows(file: string): void {
   writeFileSync(file, JSON.stringify(rows));
 }
 
-/** A non-zero PEFT adapter (r 8 on q_proj and v_proj) for the export when no training run gave one. */
-async function writeSyntheticAdapter(dir: string, baseDir: string, shape: SyntheticShape): Promise<void> {
-  const H = shape.hidden_size;
-  const kv = (H / shape.num_attention_heads) * shape.num_key_value_heads;
-  const r = 8;
-  const prng = new Prng(5);
-  const tensors = [];
-  for (let l = 0; l < shape.num_hidden_layers; l++) {
-    for (const [name, out] of [
-      ['q_proj', H],
-      ['v_proj', kv],
-    ] as const) {
-      tensors.push({
-        key: `base_model.model.model.layers.${l}.self_attn.${name}`,
-        a: Float32Array.from({ length: r * H }, () => (prng.next() - 0.5) * 0.1),
-        b: Float32Array.from({ length: out * r }, () => (prng.next() - 0.5) * 0.01),
-        aShape: [r, H],
-        bShape: [out, r],
-      });
-    }
-  }
-  await writePeftAdapter(
-    dir,
-    makeAdapterConfig({ baseModel: baseDir, r, alpha: 16, dropout: 0, targetModules: ['q_proj', 'v_proj'], useRslora: false }),
-    tensors,
-  );
-}
-
 export async function benchScale(root: string, work: string, tokenizerDir: string, args: string[]): Promise<ScaleResults> {
   const models = Object.keys(SCALE_MODELS).filter((m) => args.includes(m));
   const modes = BASE_MODES.filter((m) => args.includes(m));
@@ -232,7 +203,7 @@ export async function benchScale(root: string, work: string, tokenizerDir: strin
     const { label, shape } = SCALE_MODELS[key];
     const base = path.join(work, `scale-${key}`);
     const t = performance.now();
-    const params = await writeSyntheticModel(base, shape, tokenizerDir, { dtype: 'BF16', maxShardBytes: 2e9 });
+    const { params } = await writeSyntheticModel(base, shape, { copyFrom: tokenizerDir }, { dtype: 'BF16', maxShardBytes: 2e9 });
     console.error(
       `${label}: ${(params / 1e9).toFixed(2)}B parameters written as bf16 shards in ${((performance.now() - t) / 1000).toFixed(0)} s`,
     );
@@ -280,7 +251,7 @@ export async function benchScale(root: string, work: string, tokenizerDir: strin
       const adapterLabel = adapter ? 'trained (2 steps)' : 'synthetic r 8 on q,v';
       if (!adapter) {
         adapter = path.join(work, `scale-adapter-${key}`);
-        await writeSyntheticAdapter(adapter, base, shape);
+        await writeSyntheticAdapter(adapter, base, { r: 8, targetModules: ['q_proj', 'v_proj'] });
       }
       const config = parseLlamaConfig({ model_type: 'llama', ...shape });
       const largest = Math.max(...[...expectedTensors(config).values()].map((d) => d.reduce((a, b) => a * b, 1))) * 4;

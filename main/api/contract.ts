@@ -185,6 +185,8 @@ export const calls = {
       platform: z.string(),
       node: z.string(),
       runsDir: z.string(),
+      /** The user's home folder: where the in-page folder browser starts; the pages show paths under it as `~/…`. */
+      homeDir: z.string(),
       jobKinds: z.array(jobKindSchema),
     }),
   },
@@ -229,6 +231,8 @@ export const calls = {
         lora_target_modules: z.array(z.string()).min(1),
         /** The storage mode to estimate (auto: the one finetune would choose on the CPU path). */
         base_dtype: z.enum(BASE_DTYPE_CHOICES).optional(),
+        /** Recompute each layer in the backward pass; absent: finetune's auto rule for the mode. */
+        gradient_checkpointing: z.boolean().optional(),
       })
       .strict(),
     reply: memoryReportSchema.extend({

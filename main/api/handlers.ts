@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { gpuMemoryBytes, readGpuStats } from '../engine/system/gpu-stats.ts';
 import { loadLlamaConfig } from '../engine/model/config.ts';
 import { inspectModel } from '../engine/model/inspect.ts';
@@ -18,12 +19,15 @@ export interface HandlerDeps {
   jobs: JobHost;
   runs: RunRegistry;
   settings: SettingsStore;
+  /** The user's home folder (os.homedir() when left out): the folder browser's start and the `~` of the pages' paths. */
+  homeDir?: string;
   /** The desktop app's native open dialog (absent in browser mode, where the page lists folders instead). */
   pickPath?: (request: ParsedRequest<'files.pick'>) => Promise<string | null>;
 }
 
 /** The main side of every call, shared by Electron IPC and the HTTP server. */
 export function createHandlers(d: HandlerDeps): Handlers {
+  const homeDir = d.homeDir ?? os.homedir();
   return {
     'app.info': () => ({
       ...d.app,
@@ -31,6 +35,7 @@ export function createHandlers(d: HandlerDeps): Handlers {
       platform: process.platform,
       node: process.versions.node,
       runsDir: d.runs.runsDir,
+      homeDir,
       jobKinds: [...d.jobs.availableKinds],
     }),
     'model.inspect': ({ dir }) => inspectModel(dir),
@@ -46,6 +51,7 @@ export function createHandlers(d: HandlerDeps): Handlers {
         cutoffLen: r.cutoff_len,
         loraR: r.lora_r,
         targetModules: r.lora_target_modules as ProjectionName[],
+        gradientCheckpointing: r.gradient_checkpointing,
       };
       const estimate = await estimateForCheckpoint(r.base_model, config, r.base_dtype ?? 'auto', workload);
       const stats = await readGpuStats();
@@ -58,7 +64,7 @@ export function createHandlers(d: HandlerDeps): Handlers {
         throw new ApiError('native file dialogs exist only in the desktop app; browse with files.list', 400, 'files/no-dialog');
       return { path: await d.pickPath(r) };
     },
-    'files.list': ({ dir }) => listFolder(dir),
+    'files.list': ({ dir }) => listFolder(dir ?? homeDir),
     'jobs.list': () => ({ jobs: d.jobs.list() }),
     'jobs.start': (request) => d.jobs.start(request.kind, request.config),
     'jobs.stop': ({ id }) => ({ stopped: d.jobs.stop(id) }),

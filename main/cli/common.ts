@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { describeBackend, initBackend, type BackendChoice, type BackendInfo } from '../engine/backend/index.ts';
+import { selectMatmulPath } from '../engine/backend/webgpu-matmul-path.ts';
 import { StudioError } from '../engine/errors.ts';
 import { fsStudioError } from '../engine/fs-errors.ts';
 import { finetuneConfigSchema } from '../engine/train/config.ts';
@@ -13,10 +14,15 @@ export function addBackendOptions(cmd: Command): Command {
   return addSchemaFlags(cmd, backendFlagsSchema, { placeholder: { backend: 'name', threads: 'n' } });
 }
 
-/** Start the chosen backend and say which one runs (stderr, so stdout stays clean for output). */
+/**
+ * Start the chosen backend and say which one runs (stderr, so stdout stays clean for output). On WebGPU the frozen
+ * products' kernel is chosen as finetune chooses it (subgroup matrices only after their self-test).
+ */
 export async function startBackend(opts: { backend?: string; threads?: number }): Promise<BackendInfo> {
   const info = await initBackend((opts.backend ?? 'auto') as BackendChoice, { threads: opts.threads });
   console.error(describeBackend(info));
+  const matmul = await selectMatmulPath();
+  if (matmul.kernel !== 'tfjs') console.error(`frozen-weight matmuls: ${matmul.kernel} kernel (${matmul.reason})`);
   return info;
 }
 

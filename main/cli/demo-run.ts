@@ -1,6 +1,7 @@
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { initBackend } from '../engine/backend/index.ts';
+import { StudioError } from '../engine/errors.ts';
 import { BUILTIN_TEMPLATES, generatePrompt, loadTemplate } from '../engine/data/templates.ts';
 import { DEMO_SHAPE, writeSyntheticModel } from '../engine/demo/synthetic-model.ts';
 import { DEMO_FACTS, demoRows } from '../engine/demo/demo-data.ts';
@@ -16,10 +17,35 @@ import { ProgressPrinter } from './progress.ts';
 
 const TEMPLATE = 'alpaca_short';
 
+/** Marks a folder the demo made: it starts afresh each run, and only ever deletes a folder that has this file. */
+const DEMO_MARKER = '.lora-studio-demo';
+
+/**
+ * An absent or empty folder, or the demo's own from an earlier run (emptied first), becomes the demo's folder; any
+ * other folder is refused: `--output_dir ~/models` must never delete what the demo did not write.
+ */
+export function clearDemoFolder(runDir: string): void {
+  if (existsSync(runDir)) {
+    if (!statSync(runDir).isDirectory())
+      throw new StudioError('is a file, not a folder; choose another --output_dir', runDir, 'demo/output');
+    const entries = readdirSync(runDir);
+    if (entries.length > 0 && !entries.includes(DEMO_MARKER))
+      throw new StudioError(
+        `holds ${entries.length} file(s) the demo did not write (${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', …' : ''}); ` +
+          'the demo clears its folder before each run, so choose an empty or new --output_dir',
+        runDir,
+        'demo/output',
+      );
+    rmSync(runDir, { recursive: true, force: true });
+  }
+  mkdirSync(runDir, { recursive: true });
+  writeFileSync(path.join(runDir, DEMO_MARKER), 'Written by `lora-studio demo`: the next demo run in this folder deletes it first.\n');
+}
+
 /** The demo: the whole recipe on files it makes itself (no network, no GPU), in about a minute. */
 export async function runDemo(opts: { output_dir: string; steps: string; backend?: string; threads?: number }): Promise<void> {
   const runDir = path.resolve(opts.output_dir);
-  rmSync(runDir, { recursive: true, force: true });
+  clearDemoFolder(runDir);
   const baseDir = path.join(runDir, 'base-model');
   const dataFile = path.join(runDir, 'capitals.json');
   const rows = demoRows();

@@ -29,6 +29,8 @@ export interface ServerOptions {
   /** Listen on a non-loopback address (a remote GPU box). Anyone who can reach the port still needs the token. */
   allowRemote?: boolean;
   runsDir: string;
+  /** The user's home folder, os.homedir() when left out: the folder browser starts there and the pages show `~` for it. */
+  homeDir?: string;
   rendererDir?: string;
   /** JSON file for settings; in memory when left out. */
   settingsFile?: string;
@@ -131,7 +133,7 @@ export async function startServer(opts: ServerOptions): Promise<StudioServer> {
     : memorySettings({ runsDir: opts.runsDir });
   const jobs = new JobHost({ spawner: opts.spawner ?? nodeSpawner(), runsDir: opts.runsDir });
   const runs = new RunRegistry(opts.runsDir);
-  const api = createApi(createHandlers({ mode: 'server', app: packageInfo(), jobs, runs, settings }));
+  const api = createApi(createHandlers({ mode: 'server', app: packageInfo(), jobs, runs, settings, homeDir: opts.homeDir }));
 
   const server = createServer(async (req, res) => {
     securityHeaders(res);

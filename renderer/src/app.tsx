@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { CallReply, JobInfo } from '../../main/api/contract.ts';
+import { HomeDirContext } from './components/path-text.tsx';
 import { LANGUAGES } from './i18n.ts';
 import { noteJob } from './job-store.ts';
 import { ExportPage } from './pages/export-page.tsx';
@@ -95,23 +96,25 @@ export function App() {
           {error}
         </div>
       )}
-      <main>
-        <div {...show('wizard')}>
-          <Wizard onStarted={started} />
-        </div>
-        <div {...show('run')}>
-          <RunPage jobId={jobId} setJobId={setJobId} />
-        </div>
-        <div {...show('runs')}>
-          <RunsPage visible={page === 'runs'} onStarted={started} />
-        </div>
-        <div {...show('export')}>
-          <ExportPage visible={page === 'export'} />
-        </div>
-        <div {...show('playground')}>
-          <PlaygroundPage visible={page === 'playground'} />
-        </div>
-      </main>
+      <HomeDirContext.Provider value={info?.homeDir}>
+        <main>
+          <div {...show('wizard')}>
+            <Wizard onStarted={started} />
+          </div>
+          <div {...show('run')}>
+            <RunPage jobId={jobId} setJobId={setJobId} />
+          </div>
+          <div {...show('runs')}>
+            <RunsPage visible={page === 'runs'} onStarted={started} />
+          </div>
+          <div {...show('export')}>
+            <ExportPage visible={page === 'export'} />
+          </div>
+          <div {...show('playground')}>
+            <PlaygroundPage visible={page === 'playground'} />
+          </div>
+        </main>
+      </HomeDirContext.Provider>
     </div>
   );
 }

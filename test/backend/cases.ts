@@ -1,5 +1,6 @@
 // The computations the webgpu-vs-wasm tests compare, each returning plain numbers so one side can run in a child
-// process (see wasm-reference.ts) and the other in the test's own. They run on whatever backend initBackend started.
+// process (see wasm-reference.ts) and the other in the test's own. They run on whatever backend initBackend started,
+// on a model of stories260K's shape and rows the tests write themselves: backends agreeing needs no trained weights.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -14,10 +15,8 @@ import { runFinetune } from '../../main/engine/train/finetune.ts';
 import { labelledCount, microBatchGradients } from '../../main/engine/train/step.ts';
 import type { BackendChoice } from '../../main/engine/backend/index.ts';
 import { paddedTestBatch } from '../helpers/batches.ts';
-import { sharedPath } from '../helpers/shared-data.ts';
+import { tinyAlpacaFile, tinyModel } from '../helpers/synthetic.ts';
 
-export const MODEL = 'models/stories260K';
-export const DATA = 'alpaca/alpaca_en_demo.json';
 export const FINETUNE_STEPS = 10;
 const R = 4;
 
@@ -29,8 +28,18 @@ export interface CaseResults {
   stepLosses: number[];
 }
 
+/** The model the cases run on (random weights, stories260K's shape, 512 ids), written once per process. */
+export function caseModel(): Promise<string> {
+  return tinyModel();
+}
+
+/** The rows finetuneCase trains on, written to a fresh temp file. */
+export function caseData(): string {
+  return tinyAlpacaFile(64, 'en');
+}
+
 /** Logits [1, 12, V] of a fixed prompt, flattened. */
-export async function logitsCase(dir = sharedPath(MODEL), opts: Parameters<typeof loadModel>[1] = {}): Promise<number[]> {
+export async function logitsCase(dir: string, opts: Parameters<typeof loadModel>[1] = {}): Promise<number[]> {
   return modelLogits((await loadModel(dir, opts)).model);
 }
 
@@ -44,10 +53,7 @@ export async function modelLogits(model: LlamaModel): Promise<number[]> {
 }
 
 /** Loss and LoRA gradients (all seven targets, non-zero B so every A gets a gradient too). */
-export async function gradientsCase(
-  dir = sharedPath(MODEL),
-  opts: Parameters<typeof loadModel>[1] = {},
-): Promise<{ loss: number; grads: number[][] }> {
+export async function gradientsCase(dir: string, opts: Parameters<typeof loadModel>[1] = {}): Promise<{ loss: number; grads: number[][] }> {
   return modelGradients((await loadModel(dir, opts)).model);
 }
 
@@ -72,12 +78,14 @@ export async function modelGradients(model: LlamaModel): Promise<{ loss: number;
 }
 
 /** The training loss of each of FINETUNE_STEPS optimizer steps of a real run (runFinetune, no dropout). */
-export async function finetuneCase(backend: BackendChoice): Promise<number[]> {
+export async function finetuneCase(backend: BackendChoice, modelDir: string, dataPath: string): Promise<number[]> {
   const losses: number[] = [];
   const config = parseFinetuneConfig({
-    base_model: sharedPath(MODEL),
-    data_path: sharedPath(DATA),
+    base_model: modelDir,
+    data_path: dataPath,
     output_dir: mkdtempSync(path.join(tmpdir(), `ft-${backend}-`)),
+    // The short template: with one token per character, 32 tokens reach past the header into each row's own words.
+    prompt_template_name: 'alpaca_short',
     batch_size: 4,
     micro_batch_size: 2,
     // Short rows: few distinct sequence lengths, so few shapes for WebGPU to compile shaders for.

@@ -1,8 +1,9 @@
 // tfjs-backend-webgpu on the SwiftShader (software) adapter against the wasm backend: logits, LoRA gradients and a
-// 10-step loss curve. It runs in CI without a GPU; with no adapter (libvulkan1 or chromium's SwiftShader ICD missing)
-// every test is skipped, saying why. The wasm side runs in a child process (wasm-reference.ts says why).
+// 10-step loss curve, on a model of stories260K's shape and rows the test writes (cases.ts). It runs in CI without a
+// GPU; with no adapter (libvulkan1 or chromium's SwiftShader ICD missing) every test is skipped, saying why. The wasm
+// side runs in a child process (wasm-reference.ts says why).
 import { execFile } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -10,8 +11,8 @@ import { describeBackend, initBackend } from '../../main/engine/backend/index.ts
 import { parseFinetuneConfig } from '../../main/engine/train/config.ts';
 import { runFinetune } from '../../main/engine/train/finetune.ts';
 import type { TrainingEvent } from '../../main/engine/train/reports.ts';
-import { missingShared, sharedPath } from '../helpers/shared-data.ts';
-import { DATA, FINETUNE_STEPS, MODEL, finetuneCase, gradientsCase, logitsCase, type CaseResults } from './cases.ts';
+import { TINY_SHAPE, tinyModel } from '../helpers/synthetic.ts';
+import { FINETUNE_STEPS, caseData, caseModel, finetuneCase, gradientsCase, logitsCase, type CaseResults } from './cases.ts';
 
 async function noAdapter(): Promise<string | undefined> {
   try {
@@ -24,16 +25,16 @@ async function noAdapter(): Promise<string | undefined> {
   }
 }
 
-const skip = missingShared(`${MODEL}/model.safetensors`, DATA) ?? (await noAdapter());
+const skip = await noAdapter();
 
 /** The wasm results, computed by wasm-reference.ts in a child process and passed back in a file. */
-function wasmReference(): Promise<CaseResults> {
+function wasmReference(modelDir: string, dataPath: string): Promise<CaseResults> {
   const tsx = path.resolve('node_modules/tsx/dist/cli.mjs');
   const out = path.join(mkdtempSync(path.join(tmpdir(), 'wasm-ref-')), 'reference.json');
   return new Promise((resolve, reject) => {
     execFile(
       process.execPath,
-      [tsx, path.resolve('test/backend/wasm-reference.ts'), out],
+      [tsx, path.resolve('test/backend/wasm-reference.ts'), out, modelDir, dataPath],
       { maxBuffer: 1 << 24 },
       (err, _stdout, stderr) => {
         if (err) reject(new Error(`wasm reference failed: ${err.message}\n${stderr.slice(-2000)}`));
@@ -43,15 +44,18 @@ function wasmReference(): Promise<CaseResults> {
   });
 }
 
-describe.skipIf(skip)('webgpu-software (SwiftShader) equals wasm on stories260K', () => {
+describe.skipIf(skip)('webgpu-software (SwiftShader) equals wasm on a tiny LLaMA of stories260K’s shape', () => {
   let reference: Promise<CaseResults>;
-  beforeAll(() => {
-    reference = wasmReference();
+  let modelDir: string;
+  const dataPath = caseData();
+  beforeAll(async () => {
+    modelDir = await caseModel();
+    reference = wasmReference(modelDir, dataPath);
     reference.catch(() => {}); // reported by the tests that await it
   });
 
   it('logits within 1e-4 absolute', async () => {
-    const ours = await logitsCase();
+    const ours = await logitsCase(modelDir);
     const ref = (await reference).logits;
     expect(ours.length).toBe(ref.length);
     const maxDiff = Math.max(...ours.map((v, i) => Math.abs(v - ref[i])));
@@ -60,7 +64,7 @@ describe.skipIf(skip)('webgpu-software (SwiftShader) equals wasm on stories260K'
   }, 300_000);
 
   it('LoRA gradients within 1e-4 relative (every target module, padded rows)', async () => {
-    const ours = await gradientsCase();
+    const ours = await gradientsCase(modelDir);
     const ref = await reference;
     expect(Math.abs(ours.loss - ref.loss) / ref.loss).toBeLessThan(1e-5);
     expect(ours.grads.length).toBe(ref.grads.length);
@@ -76,7 +80,7 @@ describe.skipIf(skip)('webgpu-software (SwiftShader) equals wasm on stories260K'
   }, 300_000);
 
   it(`${FINETUNE_STEPS} training steps (runFinetune) give the loss curve of wasm within 1e-3`, async () => {
-    const ours = await finetuneCase('webgpu-software');
+    const ours = await finetuneCase('webgpu-software', modelDir, dataPath);
     const ref = (await reference).stepLosses;
     expect(ours.length).toBe(FINETUNE_STEPS);
     expect(ref.length).toBe(FINETUNE_STEPS);
@@ -88,18 +92,16 @@ describe.skipIf(skip)('webgpu-software (SwiftShader) equals wasm on stories260K'
   }, 600_000);
 
   it('runFinetune refuses before the first step when one tensor would exceed the adapter binding limit', async () => {
-    // SwiftShader binds at most 1 GiB; 8 rows of ~2.5k tokens give attention probabilities of 8 × 8 heads × T² f32 > 1 GiB.
+    // SwiftShader binds at most 1 GiB; 8 rows of 4096 tokens (one per character) give attention probabilities of
+    // 8 × 8 heads × T² f32 > 1 GiB.
     const dir = mkdtempSync(path.join(tmpdir(), 'guard-'));
     const story = 'Once upon a time, there was a little girl named Lily. She loved to play outside in the park. '.repeat(80);
     writeFileSync(
       path.join(dir, 'long.json'),
       JSON.stringify(Array.from({ length: 8 }, (_, i) => ({ instruction: `Tell story ${i}.`, input: '', output: story }))),
     );
-    // stories260K with a longer context, so cutoff_len 4096 is a valid setting and only the device limit refuses it.
-    const model = path.join(dir, 'model');
-    cpSync(sharedPath(MODEL), model, { recursive: true });
-    const modelConfig = JSON.parse(readFileSync(path.join(model, 'config.json'), 'utf8'));
-    writeFileSync(path.join(model, 'config.json'), JSON.stringify({ ...modelConfig, max_position_embeddings: 8192 }));
+    // The tiny model with a longer context, so cutoff_len 4096 is a valid setting and only the device limit refuses it.
+    const model = await tinyModel({ ...TINY_SHAPE, max_position_embeddings: 8192 });
     const events: TrainingEvent[] = [];
     const config = parseFinetuneConfig({
       base_model: model,

@@ -3,12 +3,9 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeSyntheticAdapter } from '../../main/engine/demo/synthetic-adapter.ts';
 import { DEMO_SHAPE, writeSyntheticModel } from '../../main/engine/demo/synthetic-model.ts';
 import { Prng } from '../../main/engine/data/prng.ts';
-import { makeAdapterConfig, writePeftAdapter } from '../../main/engine/formats/peft-adapter.ts';
-import { loadLlamaConfig } from '../../main/engine/model/config.ts';
-import { peftKey } from '../../main/engine/model/lora.ts';
-import { projectionShape } from '../../main/engine/model/projections.ts';
 import { mountTmpfs, noMount, type TestMount } from '../helpers/tmpfs.ts';
 
 /**
@@ -48,22 +45,7 @@ function garbage(n: number): Uint8Array {
 beforeAll(async () => {
   await writeSyntheticModel(M, DEMO_SHAPE, { alphabet: 'abcdefghijklmnopqrstuvwxyz ' });
   // A real PEFT adapter (r 2 on q_proj and v_proj) with non-zero weights, so merge and quantize accept it.
-  const config = loadLlamaConfig(M);
-  const prng = new Prng(3);
-  const r = 2;
-  const tensors = Array.from({ length: config.numLayers }, (_, layer) =>
-    (['q_proj', 'v_proj'] as const).map((name) => {
-      const [out, inp] = projectionShape(config, name);
-      const a = Float32Array.from({ length: r * inp }, () => prng.next() - 0.5); // [r, in]
-      const b = Float32Array.from({ length: out * r }, () => prng.next() - 0.5); // [out, r]
-      return { key: peftKey(layer, name), a, b, aShape: [r, inp], bShape: [out, r] };
-    }),
-  ).flat();
-  await writePeftAdapter(
-    A,
-    makeAdapterConfig({ baseModel: M, r, alpha: 4, dropout: 0, targetModules: ['q_proj', 'v_proj'], useRslora: false }),
-    tensors,
-  );
+  await writeSyntheticAdapter(A, M, { r: 2, targetModules: ['q_proj', 'v_proj'], seed: 3 });
   const rows = (n: number) => Array.from({ length: n }, (_, i) => ({ instruction: `say ${i % 7}`, input: '', output: 'abc' }));
   writeFileSync(DATA, JSON.stringify(rows(8)));
   writeFileSync(at('rows999.json'), JSON.stringify(rows(999)));
@@ -287,6 +269,12 @@ const CASES: Case[] = [
     what: 'quantize: truncated adapter',
     args: () => ['quantize', '--base_model', M, '--lora_weights', at('adapter-trunc-weights'), '--output', at('q3.gguf')],
     names: () => at('adapter-trunc-weights', 'adapter_model.safetensors'),
+  },
+  {
+    // The demo clears its folder before each run: a folder it did not make is refused, never deleted.
+    what: 'demo --output_dir a model folder (other files)',
+    args: () => ['demo', '--output_dir', M, ...cpu],
+    names: () => `${M}: holds`,
   },
   {
     what: 'quantize: neither model nor base_model',

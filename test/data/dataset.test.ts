@@ -44,6 +44,33 @@ describe.skipIf(missingShared(EN, ZH, TINY))('the real Alpaca files', () => {
   });
 });
 
+// What the real files show of the loader, on a file written here: a JSON array whose duplicates are kept and reported
+// with both rows, extra fields dropped, Chinese text kept as it is.
+describe('an Alpaca JSON file like the real ones', () => {
+  it('keeps duplicates and reports each with the row it repeats; drops extra fields; keeps Chinese text as it is', () => {
+    const rows: Record<string, string>[] = [
+      { instruction: '把这个词重复两遍：河流', input: '', output: '河流河流', text: '### 河流河流' },
+      { instruction: '这个词的第一个字是什么？', input: '石头', output: '石', text: '### 石' },
+      { instruction: '这个词的第一个字是什么？', input: '花园', output: '花', text: '### 花' },
+      { instruction: 'Write this word backwards.', input: 'river', output: 'revir', text: '### revir' },
+      { instruction: 'Repeat the word stone twice.', input: '', output: 'stone stone', text: '### stone stone' },
+      { instruction: '这个词的第一个字是什么？', input: '石头', output: '石头', text: '### 石头' }, // not a repeat: another output
+      { instruction: '解释光合作用。', input: '', output: '植物利用阳光把二氧化碳和水变成糖和氧气。' },
+    ];
+    rows.push({ ...rows[6] }, { ...rows[1], text: 'other text' }); // rows 8 and 9 repeat rows 7 and 2 (text is no field)
+    const p = file('like-real.json', JSON.stringify(rows, null, 2));
+    const { rows: loaded, report } = loadAlpacaRows(p);
+    expect(report).toMatchObject({ file: p, format: 'json', total: 9, kept: 9 });
+    expect(report.problems.map((x) => [x.reason, x.severity, x.message])).toEqual([
+      ['duplicate', 'warning', 'row 8: same instruction, input and output as row 7'],
+      ['duplicate', 'warning', 'row 9: same instruction, input and output as row 2'],
+    ]);
+    expect(loaded.filter((r) => r.input !== '')).toHaveLength(rows.filter((r) => r.input !== '').length);
+    expect(Object.keys(loaded[0]).sort()).toEqual(['input', 'instruction', 'output', 'row']); // "text" dropped
+    expect(loaded[6]).toEqual({ instruction: '解释光合作用。', input: '', output: '植物利用阳光把二氧化碳和水变成糖和氧气。', row: 7 });
+  });
+});
+
 describe('JSON lines', () => {
   it('detects JSON lines and numbers rows by line (blank lines, CRLF, BOM)', () => {
     const p = file('ok.jsonl', '\uFEFF\n{"instruction":"a","output":"b"}\r\n\r\n{"instruction":"c","input":"d","output":"e","text":"x"}\n');

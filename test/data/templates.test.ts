@@ -9,8 +9,9 @@ const names = ['alpaca', 'alpaca_legacy', 'alpaca_short', 'vigogne'] as const;
 const dir = mkdtempSync(path.join(tmpdir(), 'templates-'));
 
 describe("Alpaca-LoRA's template files", () => {
-  it('has exactly the four built-ins', () => {
+  it('has exactly the four built-ins, each loaded by its name', () => {
     expect(Object.keys(BUILTIN_TEMPLATES).sort()).toEqual(names);
+    for (const name of names) expect(loadTemplate(name), name).toBe(BUILTIN_TEMPLATES[name]);
   });
 
   it.skipIf(missingShared(...names.map((n) => `templates/${n}.json`)))(

@@ -1,12 +1,13 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type StudioServer } from '../../main/server/server.ts';
 import { formatBytes } from '../../renderer/src/format.ts';
 import { writeSyntheticModel } from '../../main/engine/demo/synthetic-model.ts';
-import { TINY_ALPHABET, TINY_SHAPE, tinyAlpacaFile } from '../helpers/synthetic.ts';
+import { chromiumMissing, ensureRendererBuilt, machinePathsIn, openStudioBrowser, RENDERER_DIR, ROOT } from '../helpers/studio-browser.ts';
+import { TINY_ALPHABET, TINY_SHAPE, tinyAlpacaRows } from '../helpers/synthetic.ts';
 
 /**
  * The studio in a real browser (Debian's /usr/bin/chromium through playwright-core) against the browser-mode
@@ -14,47 +15,30 @@ import { TINY_ALPHABET, TINY_SHAPE, tinyAlpacaFile } from '../helpers/synthetic.
  * missing or older than its sources, so `npm test` needs no separate build step. Screenshots of each page, in
  * English and Chinese, go to test-artifacts/screenshots/.
  */
-const ROOT = path.resolve(import.meta.dirname, '../..');
-const CHROMIUM = '/usr/bin/chromium';
-const RENDERER_DIR = path.join(ROOT, 'dist', 'renderer');
 const SHOTS = path.join(ROOT, 'test-artifacts', 'screenshots');
-// A model of stories260K's shape and Chinese rows, written by the test into a folder of their own, so the in-page
-// folder browser lists a few entries, not the whole temp folder.
-const FIXTURES = mkdtempSync(path.join(tmpdir(), 'studio-e2e-fixtures-'));
-const MODEL_DIR = path.join(FIXTURES, 'models', 'tiny-llama');
-const DATA_FILE = tinyAlpacaFile(40, 'zh');
+// The studio's home folder (startServer's homeDir): the pages show paths under it as ~/…. A model of stories260K's
+// shape and Chinese rows are written into it, in folders of their own, so the in-page folder browser lists a few
+// entries, not the whole temp folder; the runs go there too.
+const HOME = mkdtempSync(path.join(tmpdir(), 'studio-e2e-home-'));
+const MODEL_DIR = path.join(HOME, 'models', 'tiny-llama');
+const DATA_FILE = path.join(HOME, 'data', 'alpaca_zh.json');
+// Absolute paths of this machine that the Run page and the Playground must not show.
+const MACHINE_PATHS = [HOME, tmpdir(), os.homedir(), ROOT];
 
-const skip = !existsSync(CHROMIUM) ? `skipped: ${CHROMIUM} is absent (apt-get install chromium; .ci/run installs it)` : undefined;
-if (!skip) await writeSyntheticModel(MODEL_DIR, TINY_SHAPE, { alphabet: TINY_ALPHABET });
+const missing = chromiumMissing();
+const skip = missing && `skipped: ${missing}`;
+if (!skip) {
+  await writeSyntheticModel(MODEL_DIR, TINY_SHAPE, { alphabet: TINY_ALPHABET });
+  mkdirSync(path.dirname(DATA_FILE));
+  writeFileSync(DATA_FILE, JSON.stringify(tinyAlpacaRows(40, 'zh'), null, 2));
+}
 if (skip) console.warn(`studio browser test ${skip}`);
-
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const name of readdirSync(dir)) {
-    const p = path.join(dir, name);
-    const s = statSync(p);
-    newest = Math.max(newest, s.isDirectory() ? newestMtime(p) : s.mtimeMs);
-  }
-  return newest;
-}
-
-async function ensureRendererBuilt(): Promise<void> {
-  const index = path.join(RENDERER_DIR, 'index.html');
-  const sources = Math.max(
-    newestMtime(path.join(ROOT, 'renderer')),
-    statSync(path.join(ROOT, 'main/api/contract.ts')).mtimeMs,
-    statSync(path.join(ROOT, 'vite.config.ts')).mtimeMs,
-  );
-  if (existsSync(index) && statSync(index).mtimeMs >= sources) return;
-  const { build } = await import('vite');
-  await build({ configFile: path.join(ROOT, 'vite.config.ts'), root: path.join(ROOT, 'renderer'), logLevel: 'warn' });
-}
 
 describe.skipIf(Boolean(skip))('studio in Chromium (browser mode)', () => {
   let server: StudioServer;
   let browser: Browser;
   let page: Page;
-  const tmp = mkdtempSync(path.join(tmpdir(), 'studio-e2e-'));
+  const tmp = path.join(HOME, 'work');
   const broken = path.join(tmp, 'broken-model');
   const pageErrors: string[] = [];
 
@@ -64,27 +48,19 @@ describe.skipIf(Boolean(skip))('studio in Chromium (browser mode)', () => {
     await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
   };
   const nav = (p: string) => page.getByTestId(`nav-${p}`).click();
+  /** What a page shows (its rendered text, scrolled-out log lines included) holds no absolute path of this machine. */
+  const expectNoMachinePaths = async (testId: string) => {
+    const text = await page.getByTestId(testId).innerText();
+    expect(machinePathsIn(text, MACHINE_PATHS), `${testId} shows an absolute path`).toEqual([]);
+    return text;
+  };
 
   beforeAll(async () => {
     await ensureRendererBuilt();
-    mkdirSync(broken);
+    mkdirSync(broken, { recursive: true });
     writeFileSync(path.join(broken, 'config.json'), '{"model_type": "llama", "hidden_size": ');
-    server = await startServer({ port: 0, runsDir: path.join(tmp, 'runs'), rendererDir: RENDERER_DIR, log: () => {} });
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    server = await startServer({ port: 0, runsDir: path.join(tmp, 'runs'), homeDir: HOME, rendererDir: RENDERER_DIR, log: () => {} });
+    ({ browser, page } = await openStudioBrowser());
     page.on('pageerror', (e) => pageErrors.push(e.message));
     // A 400 answer (the missing model folder below) is logged by Chromium as a failed resource; that one is expected.
     page.on(
@@ -210,6 +186,10 @@ describe.skipIf(Boolean(skip))('studio in Chromium (browser mode)', () => {
     expect(await page.getByTestId('gpu-panel').textContent()).toMatch(/No NVIDIA GPU|GPU 0/);
     expect(await page.getByTestId('job-backend').textContent()).toMatch(/Backend: tfjs-backend-wasm \(simd, \d threads?\)/);
     expect(await page.getByTestId('job-memory').textContent()).toMatch(/Job process: resident \d+ MiB · tensors \d+ MiB/);
+    // The log names the data file and the checkpoints under the home folder as ~/…, never by their full paths.
+    const runText = await expectNoMachinePaths('run-page');
+    expect(runText).toContain(`rows in ${path.join('~', 'data', 'alpaca_zh.json')}`);
+    expect(runText).toContain(`checkpoint written: ${path.join('~', 'work', 'runs')}`);
     await shot('run-en');
   });
 
@@ -247,6 +227,7 @@ describe.skipIf(Boolean(skip))('studio in Chromium (browser mode)', () => {
     await expect.poll(() => page.getByTestId('job-state').getAttribute('data-state'), { timeout: 20_000 }).toBe('failed');
     expect(await page.getByTestId('job-failed').textContent()).toMatch(/killed by SIGKILL/);
     expect(await page.getByTestId('last-output').textContent()).toMatch(/checkpoint written: .*step-1/);
+    await expectNoMachinePaths('run-page');
     await shot('run-killed-en');
     const runs = (await server.api.call('runs.list', {})) as { runs: { id: string; status: string; checkpoints: string[] }[] };
     const killed = runs.runs.find((r) => r.id === job().runId);
@@ -304,6 +285,16 @@ describe.skipIf(Boolean(skip))('studio in Chromium (browser mode)', () => {
       );
     }
     expect((await page.getByTestId('answer-base-text').textContent())!.length).toBeGreaterThan(0);
+    // Side by side: one row, base on the left, the fine-tuned answer on its right.
+    const [base, tuned] = [await page.getByTestId('answer-base').boundingBox(), await page.getByTestId('answer-tuned').boundingBox()];
+    expect(Math.abs(base!.y - tuned!.y)).toBeLessThan(1);
+    expect(base!.x + base!.width).toBeLessThanOrEqual(tuned!.x);
+    // The run's base model and folder, as ~/… with the full paths in their tooltips.
+    const { run } = (await server.api.call('runs.read', { id: finished })) as { run: { dir: string } };
+    const origin = page.getByTestId('playground-run-paths');
+    expect(await origin.innerText()).toBe(`${path.join('~', 'models', 'tiny-llama')} + ${path.join('~', 'work', 'runs', finished)}`);
+    expect(await origin.locator('[title]').evaluateAll((els) => els.map((e) => e.getAttribute('title')))).toEqual([MODEL_DIR, run.dir]);
+    await expectNoMachinePaths('playground-page');
     await shot('playground-en');
   });
 

@@ -3,9 +3,8 @@ import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Prng } from '../../main/engine/data/prng.ts';
+import { writeSyntheticAdapter } from '../../main/engine/demo/synthetic-adapter.ts';
 import { writeSyntheticModel } from '../../main/engine/demo/synthetic-model.ts';
-import { makeAdapterConfig, writePeftAdapter } from '../../main/engine/formats/peft-adapter.ts';
 import { TINY_ALPHABET } from '../helpers/synthetic.ts';
 
 const work = mkdtempSync(path.join(tmpdir(), 'streaming-'));
@@ -34,26 +33,8 @@ describe('streaming merge + export', () => {
     );
     const modelBytes = statSync(path.join(base, 'model.safetensors')).size;
     expect(modelBytes).toBeGreaterThan(2.9 * BOUND);
-    const prng = new Prng(3);
-    const r = 8;
-    const tensors = [];
-    for (let l = 0; l < 16; l++) {
-      for (const name of ['q_proj', 'v_proj']) {
-        tensors.push({
-          key: `base_model.model.model.layers.${l}.self_attn.${name}`,
-          a: Float32Array.from({ length: r * H }, () => prng.next() - 0.5),
-          b: Float32Array.from({ length: H * r }, () => (prng.next() - 0.5) * 0.01),
-          aShape: [r, H],
-          bShape: [H, r],
-        });
-      }
-    }
     const adapter = path.join(work, 'adapter');
-    await writePeftAdapter(
-      adapter,
-      makeAdapterConfig({ baseModel: base, r, alpha: 16, dropout: 0, targetModules: ['q_proj', 'v_proj'], useRslora: false }),
-      tensors,
-    );
+    await writeSyntheticAdapter(adapter, base, { r: 8, targetModules: ['q_proj', 'v_proj'], seed: 3 });
 
     const out = path.join(work, 'merged');
     const args = [

@@ -7,6 +7,7 @@ import { readGguf } from '../../main/engine/formats/gguf-reader.ts';
 import { ggufTokenizerMetadata, preTokenizerName, spmScores, type TokenizerJson } from '../../main/engine/formats/gguf-tokenizer.ts';
 import { TokenType, f32, str, u32, type GgufValue } from '../../main/engine/formats/gguf-types.ts';
 import { writeGguf } from '../../main/engine/formats/gguf-writer.ts';
+import { charTokenizerJson } from '../../main/engine/demo/char-tokenizer.ts';
 import { loadLlamaCppVocab, type LlamaCppVocab } from '../../main/engine/system/llama-cpp.ts';
 import { missingShared, sharedPath } from '../helpers/shared-data.ts';
 import { tinyModel } from '../helpers/synthetic.ts';
@@ -93,6 +94,71 @@ describe.skipIf(missingShared(`${LLAMA}/tokenizer.json`, VOCAB, `${VOCAB}.inp`, 
       const want = expected[i].trim() === '' ? [] : expected[i].trim().split(/\s+/).map(Number);
       expect(llamaCpp.tokenize(text), `case ${i}: ${JSON.stringify(text)}`).toEqual(want);
     });
+  });
+});
+
+// The parts of the check above that need no real vocabulary, on a SentencePiece-style tokenizer written here: the
+// character tokenizer of the synthetic models plus merges, so llama.cpp's SPM tokenizer must follow the scores we derive.
+describe('SentencePiece-style vocabulary with merges (written here)', () => {
+  const { tokenizer, config } = charTokenizerJson('abcdefghijklmnopqrstuvwxyz .,!?');
+  const json = tokenizer as { model: { vocab: Record<string, number>; merges: string[] } };
+  // Listed by rank, as a SentencePiece conversion lists them: '▁t' before 'he' before '▁the', and so on.
+  const merges = ['▁ t', 'h e', '▁t he', 'i n', '▁ a', '▁the r', 'a n', '▁a n', '▁an d', 'e r', '▁ ▁'];
+  const vocab = json.model.vocab;
+  const firstMerged = Math.max(...Object.values(vocab)) + 1;
+  let next = firstMerged;
+  for (const m of merges) vocab[m.replace(' ', '')] ??= next++;
+  json.model.merges = merges;
+  const tokDir = path.join(dir, 'spm-merges');
+  mkdirSync(tokDir, { recursive: true });
+  writeFileSync(path.join(tokDir, 'tokenizer.json'), JSON.stringify(tokenizer));
+  writeFileSync(path.join(tokDir, 'tokenizer_config.json'), JSON.stringify(config));
+  const file = path.join(dir, 'spm-merges.gguf');
+
+  it('becomes a "llama" vocabulary: unknown, control and byte token types, BOS/EOS/UNK ids, add_bos', () => {
+    const kv = new Map(ggufTokenizerMetadata(tokDir).map(([k, v]) => [k, v.value]));
+    expect(kv.get('tokenizer.ggml.model')).toBe('llama');
+    const tokens = kv.get('tokenizer.ggml.tokens') as string[];
+    expect(tokens.length).toBe(next);
+    expect(tokens.slice(-3)).toEqual(['▁and', 'er', '▁▁']);
+    const types = kv.get('tokenizer.ggml.token_type') as number[];
+    expect([types[0], types[1], types[2], types[3], types[258], types[259], types[next - 1]]).toEqual([
+      TokenType.UNKNOWN,
+      TokenType.CONTROL,
+      TokenType.CONTROL,
+      TokenType.BYTE,
+      TokenType.BYTE,
+      TokenType.NORMAL,
+      TokenType.NORMAL,
+    ]);
+    for (const [k, v] of [
+      ['tokenizer.ggml.bos_token_id', 1],
+      ['tokenizer.ggml.eos_token_id', 2],
+      ['tokenizer.ggml.unknown_token_id', 0],
+      ['tokenizer.ggml.add_bos_token', true],
+      ['tokenizer.ggml.add_eos_token', false],
+    ] as const)
+      expect([k, kv.get(k)]).toEqual([k, v]);
+  });
+
+  it("llama.cpp's SPM tokenizer on our vocab-only GGUF gives the ids @huggingface/tokenizers gives (merges, byte fallback); a full load of it fails", async () => {
+    await vocabOnlyGguf(file, ggufTokenizerMetadata(tokDir));
+    const llamaCpp = await loadLlamaCppVocab(file);
+    try {
+      const hf = new Tokenizer(tokenizer, config);
+      let merged = 0;
+      for (const text of ['the other and an answer', 'then in  the  inn', 'Hello, there! ünder 中文 🙂', '   ', 'theander']) {
+        const want: number[] = hf.encode(text, { add_special_tokens: false }).ids.map(Number);
+        merged += want.filter((id) => id >= firstMerged).length;
+        expect(llamaCpp.tokenize(text), JSON.stringify(text)).toEqual(want);
+      }
+      expect(merged).toBeGreaterThan(5); // the merges were really used, not only single characters
+    } finally {
+      await llamaCpp.dispose();
+    }
+    // llama.cpp wants the tensors for a full load: the load above really was vocab-only.
+    const { loadLlamaCpp } = await import('../../main/engine/system/llama-cpp.ts');
+    await expect(loadLlamaCpp(file)).rejects.toThrow();
   });
 });
 

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Prng } from '../../main/engine/data/prng.ts';
-import { writeSyntheticModel, type SyntheticShape } from '../../main/engine/demo/synthetic-model.ts';
+import { TINYLLAMA_1B_SHAPE, writeSyntheticModel, type SyntheticShape } from '../../main/engine/demo/synthetic-model.ts';
 
 /**
  * Models and data the tests write themselves, so every proof that needs no trained weights runs in a fresh clone.
@@ -21,6 +21,13 @@ export const TINY_SHAPE: SyntheticShape = {
   tie_word_embeddings: true,
   max_position_embeddings: 512,
 };
+
+/** TinyLlama-1.1B's widths (its config.json), any number of layers. */
+const { num_hidden_layers: _layers, max_position_embeddings: _context, ...widths } = TINYLLAMA_1B_SHAPE;
+export const TINYLLAMA_WIDTHS = widths;
+
+/** Lower-case letters and ` .,?`: a character tokenizer of 289 ids, for models whose vocabulary is a few hundred. */
+export const LOWERCASE_ALPHABET = 'abcdefghijklmnopqrstuvwxyz .,?';
 
 const ENGLISH_WORDS = [
   'river',
@@ -58,7 +65,7 @@ export function tinyModel(shape: SyntheticShape = TINY_SHAPE, seed = 7): Promise
   let dir = models.get(key);
   if (!dir) {
     const out = mkdtempSync(path.join(tmpdir(), 'tiny-llama-'));
-    dir = writeSyntheticModel(out, shape, { alphabet: TINY_ALPHABET }, seed).then(() => out);
+    dir = writeSyntheticModel(out, shape, { alphabet: TINY_ALPHABET }, { seed }).then(() => out);
     models.set(key, dir);
   }
   return dir;
@@ -97,4 +104,15 @@ export function tinyAlpacaFile(count = 64, language: 'en' | 'zh' = 'en', seed = 
   const file = path.join(mkdtempSync(path.join(tmpdir(), 'tiny-alpaca-')), `alpaca_${language}.json`);
   writeFileSync(file, JSON.stringify(tinyAlpacaRows(count, language, seed), null, 2));
   return file;
+}
+
+/** A small Alpaca-style data file in LOWERCASE_ALPHABET. */
+export function writeLowercaseAlpaca(file: string, rows = 24): void {
+  const words = ['red', 'blue', 'cat', 'dog', 'sun', 'moon', 'tree', 'river'];
+  const data = Array.from({ length: rows }, (_, i) => ({
+    instruction: `name a thing like ${words[i % words.length]}`,
+    input: '',
+    output: `a ${words[(i * 3 + 1) % words.length]} and a ${words[(i * 5 + 2) % words.length]}.`,
+  }));
+  writeFileSync(file, JSON.stringify(data));
 }

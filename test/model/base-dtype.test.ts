@@ -1,7 +1,7 @@
 // base_dtype as a user meets it: the setting and its aliases, the estimate per mode, auto's choice, and one clear
 // line before step 1 for a mode the backend cannot run, a checkpoint dtype that cannot be read, a model that cannot fit.
 import { execFile } from 'node:child_process';
-import { LLAMA_7B_SHAPE, TINYLLAMA_1B_SHAPE, syntheticConfigJson } from '../../main/engine/demo/synthetic-model.ts';
+import { LLAMA_7B_SHAPE, TINYLLAMA_1B_SHAPE, syntheticConfigJson, writeSyntheticModel } from '../../main/engine/demo/synthetic-model.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -16,13 +16,22 @@ import { PROJECTIONS, projectionShape } from '../../main/engine/model/projection
 import { parseFinetuneConfig } from '../../main/engine/train/config.ts';
 import { runFinetune } from '../../main/engine/train/finetune.ts';
 import { chooseBaseDtype, estimateTrainingMemory, WASM_HEAP_BYTES } from '../../main/engine/system/memory-estimate.ts';
-import { writeSyntheticData, writeSyntheticLlama } from '../helpers/synthetic-llama.ts';
+import { LOWERCASE_ALPHABET, writeLowercaseAlpaca } from '../helpers/synthetic.ts';
 
 const GiB = 2 ** 30;
 const tinyLlama = parseLlamaConfig(syntheticConfigJson(TINYLLAMA_1B_SHAPE));
 const llama7b = parseLlamaConfig(syntheticConfigJson(LLAMA_7B_SHAPE));
 const workload = { microBatchSize: 1, cutoffLen: 128, loraR: 8, targetModules: ['q_proj', 'v_proj'] as const };
 const work = mkdtempSync(path.join(tmpdir(), 'base-dtype-'));
+const SMALL_SHAPE = {
+  hidden_size: 256,
+  intermediate_size: 688,
+  num_hidden_layers: 2,
+  num_attention_heads: 4,
+  num_key_value_heads: 4,
+  vocab_size: 320,
+  tie_word_embeddings: false,
+};
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe('the base_dtype setting', () => {
@@ -106,9 +115,10 @@ describe('bad input gets one clear line before step 1', () => {
       num_attention_heads: 4,
       num_key_value_heads: 2,
       vocab_size: 300,
+      tie_word_embeddings: false,
     };
     const dir = path.join(work, 'int-weights');
-    await writeSyntheticLlama(dir, shape, { dtype: 'F32' });
+    await writeSyntheticModel(dir, shape, { alphabet: LOWERCASE_ALPHABET });
     // The same tensors, all stored as I8 (an already quantized checkpoint).
     const config = parseLlamaConfig({
       architectures: ['LlamaForCausalLM'],
@@ -133,7 +143,7 @@ describe('bad input gets one clear line before step 1', () => {
     );
 
     const big = path.join(work, 'big-values');
-    await writeSyntheticLlama(big, shape, { dtype: 'F32' });
+    await writeSyntheticModel(big, shape, { alphabet: LOWERCASE_ALPHABET });
     const { openCheckpoint } = await import('../../main/engine/formats/hf-checkpoint.ts');
     const src = await openCheckpoint(big);
     const tensors = [];
@@ -152,13 +162,9 @@ describe('bad input gets one clear line before step 1', () => {
 
   it('a model that does not fit: finetune refuses micro_batch_size 20000 before loading any weight', async () => {
     const dir = path.join(work, 'small-model');
-    await writeSyntheticLlama(
-      dir,
-      { hidden_size: 256, intermediate_size: 688, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 4, vocab_size: 320 },
-      { dtype: 'BF16' },
-    );
+    await writeSyntheticModel(dir, SMALL_SHAPE, { alphabet: LOWERCASE_ALPHABET }, { dtype: 'BF16' });
     const data = path.join(work, 'data.json');
-    writeSyntheticData(data);
+    writeLowercaseAlpaca(data);
     const config = parseFinetuneConfig({
       base_model: dir,
       data_path: data,
@@ -179,13 +185,9 @@ describe('bad input gets one clear line before step 1', () => {
 
   it('on the command line: --load_in_4bit is accepted, and a run that cannot fit ends in one line naming the figures', async () => {
     const dir = path.join(work, 'cli-model');
-    await writeSyntheticLlama(
-      dir,
-      { hidden_size: 256, intermediate_size: 688, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 4, vocab_size: 320 },
-      { dtype: 'BF16' },
-    );
+    await writeSyntheticModel(dir, SMALL_SHAPE, { alphabet: LOWERCASE_ALPHABET }, { dtype: 'BF16' });
     const data = path.join(work, 'cli-data.json');
-    writeSyntheticData(data);
+    writeLowercaseAlpaca(data);
     const args = [
       'bin/lora-studio.mjs',
       'finetune',

@@ -39,6 +39,20 @@ describe('just-in-time dequantized matmul (wasm)', () => {
     }
   });
 
+  it('dequantizes a range of rows straight into its Wᵀ piece', () => {
+    const [rows, cols] = [131, 70];
+    for (const mode of BASE_DTYPES) {
+      const m = storeMatrix(random(rows * cols, 2), rows, cols, mode);
+      const w = dequantizeRows(m);
+      const [start, end] = [37, 120];
+      const piece = dequantizeTransposed(m, undefined, start, end);
+      expect(piece.length).toBe((end - start) * cols);
+      for (let r = start; r < end; r++)
+        for (let c = 0; c < cols; c++)
+          if (piece[c * (end - start) + r - start] !== w[r * cols + c]) throw new Error(`${mode} [${r}, ${c}]`);
+    }
+  });
+
   for (const mode of BASE_DTYPES) {
     it(`${mode}: x·Wᵀ and dx = dy·W equal f32 matmuls of the dequantized W within float rounding, and free every transient tensor`, async () => {
       const [n, out, inF] = [9, 96, 160];
@@ -54,12 +68,18 @@ describe('just-in-time dequantized matmul (wasm)', () => {
       const viaOps = tf.tidy(() => frozenMatMul(x, host));
       const ref = tf.valueAndGrad((xi: tf.Tensor) => tf.sum(tf.mul(tf.matMul(xi, w, false, true), dy)))(x);
       const yJit = tf.tidy(() => jitMatMul(x, stored));
+      // a W larger than the piece size goes in row pieces (here 40, 40, 16 rows): the same products and gradient
+      const pieceBytes = 40 * inF * 4;
+      const pieces = tf.valueAndGrad((xi: tf.Tensor) => tf.sum(tf.mul(jitMatMul(xi as tf.Tensor2D, stored, pieceBytes), dy)))(x);
+      const yPieces = tf.tidy(() => jitMatMul(x, stored, pieceBytes));
       const yRef = tf.tidy(() => tf.matMul(x, w, false, true));
 
       expect(maxRelDiff((await yJit.data()) as Float32Array, (await yRef.data()) as Float32Array)).toBeLessThan(1e-6);
       expect(maxRelDiff((await viaOps.data()) as Float32Array, (await yRef.data()) as Float32Array)).toBeLessThan(1e-6);
       expect(maxRelDiff((await jit.grad.data()) as Float32Array, (await ref.grad.data()) as Float32Array)).toBeLessThan(1e-6);
-      const created = [jit.value, jit.grad, viaOps, ref.value, ref.grad, yJit, yRef];
+      expect(maxRelDiff((await yPieces.data()) as Float32Array, (await yRef.data()) as Float32Array)).toBeLessThan(1e-6);
+      expect(maxRelDiff((await pieces.grad.data()) as Float32Array, (await ref.grad.data()) as Float32Array)).toBeLessThan(1e-6);
+      const created = [jit.value, jit.grad, viaOps, ref.value, ref.grad, yJit, yRef, pieces.value, pieces.grad, yPieces];
       // Only the outputs remain: the transient Wᵀ of the forward and W of the backward are gone.
       expect(tf.memory().numTensors - before).toBe(created.length);
       tf.dispose([...created, w, x, dy]);

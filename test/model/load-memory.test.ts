@@ -5,7 +5,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { writeSyntheticLlama } from '../helpers/synthetic-llama.ts';
+import { writeSyntheticModel } from '../../main/engine/demo/synthetic-model.ts';
+import { LOWERCASE_ALPHABET } from '../helpers/synthetic.ts';
 
 const work = mkdtempSync(path.join(tmpdir(), 'load-memory-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -17,6 +18,7 @@ const SHAPE = {
   num_attention_heads: 16,
   num_key_value_heads: 16,
   vocab_size: 8192,
+  tie_word_embeddings: false,
 };
 const LARGEST_F32 = 8192 * 1024 * 4; // the embedding (and lm_head)
 
@@ -36,7 +38,7 @@ function loadInChild(
 describe('loading a checkpoint into its storage mode', () => {
   it('keeps peak RSS under the stored model + the largest tensor in f32 + 256 MiB, for bf16, int8 and nf4', async () => {
     const dir = path.join(work, 'model');
-    const fileBytes = await writeSyntheticLlama(dir, SHAPE, { dtype: 'BF16' });
+    const { tensorBytes: fileBytes } = await writeSyntheticModel(dir, SHAPE, { alphabet: LOWERCASE_ALPHABET }, { dtype: 'BF16' });
     for (const mode of ['bf16', 'int8', 'nf4']) {
       const { peak, out } = await loadInChild(dir, mode);
       expect(out).toMatchObject({ baseDtype: mode, placement: 'host' }); // 171M parameters: too many for resident f32

@@ -47,8 +47,8 @@ describe.skipIf(skip)('stories260K forward and greedy generation', () => {
   });
 });
 
-// The cache and the dtype guard need no trained weights: a model of the same shape written by the test.
-describe('a tiny LLaMA: KV cache and frozen dtype', () => {
+// The cache, the decoding loop and the dtype guard need no trained weights: a model of the same shape written by the test.
+describe('a tiny LLaMA: KV cache, greedy decoding and frozen dtype', () => {
   let dir: string;
   let model: LlamaModel;
   beforeAll(async () => {
@@ -71,6 +71,26 @@ describe('a tiny LLaMA: KV cache and frozen dtype', () => {
     const diff = tf.max(tf.abs(tf.sub(fullLast, last!))).dataSync()[0];
     expect(diff).toBeLessThan(1e-4);
     cache.dispose();
+  });
+
+  // What the story check above proves of the decoding loop, without trained weights: each token is the argmax of a
+  // full forward over everything before it, and a stop id ends the answer without being part of it.
+  it('greedy generation takes, at each step, the argmax of a full forward over the prefix, and stops at a stop id', async () => {
+    const prompt = [1, 403, 407, 261];
+    const { tokens, stoppedBy } = await generate(model, prompt, { maxNewTokens: 20, stopTokenIds: [] });
+    expect([tokens.length, stoppedBy]).toEqual([20, 'max_tokens']);
+    const ids = [...prompt];
+    for (const token of tokens) {
+      const logits = model.forward(tf.tensor2d([ids], [1, ids.length], 'int32'));
+      const argmax = tf.argMax(logits.slice([0, ids.length - 1, 0], [1, 1, -1]).reshape([-1]));
+      expect(argmax.dataSync()[0], `after ${ids.length} tokens`).toBe(token);
+      tf.dispose([logits, argmax]);
+      ids.push(token);
+    }
+    expect(new Set(tokens).size).toBeGreaterThan(1); // not one token repeated: the prefix really steers it
+    const stopAt = tokens.findIndex((t) => t !== tokens[0]);
+    const stopped = await generate(model, prompt, { maxNewTokens: 20, stopTokenIds: [tokens[stopAt]] });
+    expect([stopped.tokens, stopped.stoppedBy]).toEqual([tokens.slice(0, stopAt), 'eos']);
   });
 
   it('keeps an f32 checkpoint in f32 under auto, resident (a small base), and holds f16 on the host off WebGPU', async () => {

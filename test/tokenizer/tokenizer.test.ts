@@ -5,7 +5,8 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadTokenizer, type StudioTokenizer } from '../../main/engine/tokenizer/tokenizer.ts';
 import { missingShared, sharedPath } from '../helpers/shared-data.ts';
-import { tinyAlpacaRows, tinyModel } from '../helpers/synthetic.ts';
+import { TINY_ALPHABET, tinyAlpacaRows, tinyModel } from '../helpers/synthetic.ts';
+import { charTokenizerJson } from '../../main/engine/demo/char-tokenizer.ts';
 
 const LLAMA = 'tokenizers/llama';
 const STORIES = 'models/stories260K';
@@ -166,6 +167,22 @@ function streamEqualsDecode(tok: StudioTokenizer): void {
   );
 }
 
+// The special-token part of the LLaMA check, on the tiny tokenizer (SentencePiece-style, written by the test).
+describe('special tokens of a SentencePiece-style tokenizer', () => {
+  it('reads BOS/EOS/UNK and add_bos_token; encodes with and without them; decodes with and without special tokens', async () => {
+    const tok = await loadTokenizer(await tinyModel());
+    expect([tok.bosId, tok.eosIds, tok.unkId, tok.vocabSize]).toEqual([1, [2], 0, charTokenizerJson(TINY_ALPHABET).vocabSize]);
+    expect([tok.idToToken(1), tok.tokenToId('</s>'), tok.idToToken(tok.tokenToId('H')!)]).toEqual(['<s>', 2, 'H']);
+    const hi = [tok.tokenToId('▁')!, tok.tokenToId('H')!, tok.tokenToId('i')!];
+    expect(tok.encode('Hi')).toEqual([1, ...hi]); // add_bos_token: true
+    expect(tok.encode('Hi', { addEos: true })).toEqual([1, ...hi, 2]);
+    expect(tok.encode('Hi', { addBos: false })).toEqual(hi);
+    expect(tok.decode([1, ...hi, 2])).toBe('Hi');
+    expect(tok.decode([1, ...hi, 2], { skipSpecialTokens: false })).toBe('<s> Hi</s>');
+    expect(tok.decode([])).toBe('');
+  });
+});
+
 describe('tokenizer files', () => {
   it('names the file when tokenizer.json is missing, not JSON, or not a tokenizer', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'tok-'));
@@ -209,6 +226,28 @@ describe('chat templates', () => {
     ];
     expect(tok.applyChatTemplate(messages, { addGenerationPrompt: true })).toBe('<s>[system] Be brief.</s>[user] Hi</s>[assistant] ');
     expect(tok.applyChatTemplate(messages)).toBe('<s>[system] Be brief.</s>[user] Hi</s>');
+  });
+
+  // The LLaMA check at the top renders LLaMA-2's own template; raising from a template needs no real vocabulary: one
+  // written here that refuses roles out of turn as LLaMA-2's does.
+  it("passes a template's raise_exception message on, naming tokenizer_config.json", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'tok-raise-'));
+    const tiny = await tinyModel();
+    await copyFile(path.join(tiny, 'tokenizer.json'), path.join(dir, 'tokenizer.json'));
+    const config = JSON.parse(await readFile(path.join(tiny, 'tokenizer_config.json'), 'utf8'));
+    config.chat_template =
+      "{% for m in messages %}{% if (m['role'] == 'user') != (loop.index0 % 2 == 0) %}{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}{{ bos_token + '[INST] ' + m['content'] + ' [/INST]' if m['role'] == 'user' else ' ' + m['content'] + ' ' + eos_token }}{% endfor %}";
+    await writeFile(path.join(dir, 'tokenizer_config.json'), JSON.stringify(config));
+    const tok = await loadTokenizer(dir);
+    const chat = [
+      { role: 'user', content: 'Hi' },
+      { role: 'assistant', content: 'Hello.' },
+      { role: 'user', content: 'Bye' },
+    ];
+    expect(tok.applyChatTemplate(chat)).toBe('<s>[INST] Hi [/INST] Hello. </s><s>[INST] Bye [/INST]');
+    expect(() => tok.applyChatTemplate([{ role: 'assistant', content: 'x' }])).toThrow(
+      /tokenizer_config\.json: chat template: Conversation roles must alternate/,
+    );
   });
 
   it('says so when there is no chat template', async () => {

@@ -23,38 +23,42 @@ describe('training memory estimate', () => {
     );
     const B = 4;
     const T = 128;
-    const measure = async (b: number, t: number) => {
+    const measure = async (b: number, t: number, gradientCheckpointing = false) => {
       const rows = Array.from({ length: t }, (_, i) => 3 + ((i * 37) % 500));
       const batch = collate(Array.from({ length: b }, () => ({ inputIds: rows, labels: rows, truncated: false, fullLength: t })));
       tf.dispose((await microBatchGradients(model, adapter, batch, labelledCount(batch))).grads); // W for the backward is made once
       const before = tf.memory().numBytes; // weights and LoRA are resident already
       const profile = await tf.profile(async () =>
-        tf.dispose((await microBatchGradients(model, adapter, batch, labelledCount(batch))).grads),
+        tf.dispose((await microBatchGradients(model, adapter, batch, labelledCount(batch), { gradientCheckpointing })).grads),
       );
       return profile.peakBytes - before;
     };
-    for (const [b, t] of [
-      [B, T],
-      [1, 64],
-      [2, 256],
-    ]) {
-      const measured = await measure(b, t);
+    for (const [b, t, checkpointing] of [
+      [B, T, false],
+      [1, 64, false],
+      [2, 256, false],
+      [B, T, true],
+      [2, 256, true],
+    ] as const) {
+      const measured = await measure(b, t, checkpointing);
       const estimated = estimateTrainingMemory(config, {
         microBatchSize: b,
         cutoffLen: t,
         loraR: 8,
         targetModules: targets,
+        gradientCheckpointing: checkpointing,
       }).activationsBytes;
-      console.log(
-        `micro-batch ${b} × ${t}: estimated ${(estimated / 2 ** 20).toFixed(1)} MiB, measured ${(measured / 2 ** 20).toFixed(1)} MiB`,
-      );
-      expect(estimated / measured, `${b} × ${t}`).toBeGreaterThan(0.5);
-      expect(estimated / measured, `${b} × ${t}`).toBeLessThan(2);
+      const label = `micro-batch ${b} × ${t}${checkpointing ? ', gradient checkpointing' : ''}`;
+      console.log(`${label}: estimated ${(estimated / 2 ** 20).toFixed(1)} MiB, measured ${(measured / 2 ** 20).toFixed(1)} MiB`);
+      expect(estimated / measured, label).toBeGreaterThan(0.5);
+      expect(estimated / measured, label).toBeLessThan(2);
     }
     const est = estimateTrainingMemory(config, { microBatchSize: B, cutoffLen: T, loraR: 8, targetModules: targets });
     const bigger = estimateTrainingMemory(config, { microBatchSize: 2 * B, cutoffLen: 2 * T, loraR: 8, targetModules: targets });
     expect(bigger.activationsBytes).toBeGreaterThan(3 * est.activationsBytes);
-    expect(est.totalBytes).toBe(est.weightsBytes + est.loraBytes + est.optimizerBytes + est.activationsBytes);
+    expect(est.totalBytes).toBe(
+      est.weightsBytes + est.loraBytes + est.optimizerBytes + est.activationsBytes + est.transientBytes + est.runtimeBytes,
+    );
     adapter.dispose();
   });
 });

@@ -87,21 +87,28 @@ describe('a training process killed at any moment', () => {
     // The kill moments are random; the seed is printed so a failure can be replayed with KILL_SEED.
     const seed = Number(process.env.KILL_SEED ?? Date.now() % 100000);
     console.log(`SIGKILL test: KILL_SEED=${seed}`);
+    // Also in every failure message: a failed run's report then names the seed even where its stdout is not kept.
+    const replay = `replay with KILL_SEED=${seed}`;
     const prng = new Prng(seed);
     let kills = 0;
     for (let attempt = 0; attempt < 4; attempt++) {
-      const r = await run(finetuneArgs(out, ['--resume_from_checkpoint', 'true']), 50 + prng.nextInt(900));
+      const killAfterMs = 50 + prng.nextInt(900);
+      const r = await run(finetuneArgs(out, ['--resume_from_checkpoint', 'true']), killAfterMs);
       if (r.signal !== 'SIGKILL') break; // it finished before the kill landed
       kills++;
       // Whatever the moment, what is on disk is either a whole checkpoint or a temp folder the next start removes.
       const good = await latestGoodCheckpoint(path.join(out, 'checkpoints'), () => {});
       const names = readdirSync(path.join(out, 'checkpoints'));
-      expect(names.every((n) => n.startsWith('step-') || n.startsWith('.tmp-'))).toBe(true);
-      if (names.some((n) => n.startsWith('step-'))) expect(good).toBeDefined();
+      const where = `${replay} (kill ${kills} at ${killAfterMs} ms after the first step; checkpoints: ${names.join(', ')})`;
+      expect(
+        names.every((n) => n.startsWith('step-') || n.startsWith('.tmp-')),
+        where,
+      ).toBe(true);
+      if (names.some((n) => n.startsWith('step-'))) expect(good, where).toBeDefined();
     }
-    expect(kills).toBeGreaterThan(0);
+    expect(kills, replay).toBeGreaterThan(0);
     const last = await run(finetuneArgs(out, ['--resume_from_checkpoint', 'true']));
-    expect(last.code, last.stderr).toBe(0);
-    expect(Buffer.compare(adapterBytes(out), adapterBytes(straight))).toBe(0);
+    expect(last.code, `${replay}\n${last.stderr}`).toBe(0);
+    expect(Buffer.compare(adapterBytes(out), adapterBytes(straight)), replay).toBe(0);
   });
 });

@@ -11,7 +11,8 @@ import { BASE_DTYPES } from '../../main/engine/model/block-quant.ts';
 import { parseFinetuneConfig } from '../../main/engine/train/config.ts';
 import { runFinetune } from '../../main/engine/train/finetune.ts';
 import type { TrainingEvent } from '../../main/engine/train/reports.ts';
-import { TINYLLAMA_WIDTHS, writeSyntheticData, writeSyntheticLlama } from '../helpers/synthetic-llama.ts';
+import { writeSyntheticModel } from '../../main/engine/demo/synthetic-model.ts';
+import { LOWERCASE_ALPHABET, TINYLLAMA_WIDTHS, writeLowercaseAlpaca } from '../helpers/synthetic.ts';
 
 const work = mkdtempSync(path.join(tmpdir(), 'tinyllama-slice-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -21,8 +22,8 @@ describe('a 2-layer TinyLlama-width bf16 slice on wasm', () => {
   const data = path.join(work, 'data.json');
   beforeAll(async () => {
     await initBackend('wasm');
-    await writeSyntheticLlama(model, { ...TINYLLAMA_WIDTHS, num_hidden_layers: 2 }, { dtype: 'BF16' });
-    writeSyntheticData(data, 12);
+    await writeSyntheticModel(model, { ...TINYLLAMA_WIDTHS, num_hidden_layers: 2 }, { alphabet: LOWERCASE_ALPHABET }, { dtype: 'BF16' });
+    writeLowercaseAlpaca(data, 12);
   });
 
   for (const mode of BASE_DTYPES) {

@@ -11,6 +11,11 @@ import type { TensorInfo, TensorSource } from './tensor-source.ts';
 export const INDEX_FILE = 'model.safetensors.index.json';
 export const SINGLE_FILE = 'model.safetensors';
 
+/** transformers' name for shard `index` (0-based) of `count`: model-00001-of-00003.safetensors. */
+export function shardFileName(index: number, count: number): string {
+  return `model-${String(index + 1).padStart(5, '0')}-of-${String(count).padStart(5, '0')}.safetensors`;
+}
+
 const indexSchema = z.object({
   // transformers writes {total_size} (newer versions add total_parameters); older tools omit metadata.
   metadata: z.looseObject({ total_size: z.number().int().nonnegative() }).optional(),

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { FormatError } from '../errors.ts';
 import type { LlamaConfig } from '../model/config.ts';
-import { projectionShape, unknownProjections, type ProjectionName } from '../model/projections.ts';
+import { projectionPath, projectionShape, unknownProjections, type ProjectionName } from '../model/projections.ts';
 import { writeFileAtomic } from './atomic-write.ts';
 import { openSafetensors, writeSafetensors } from './safetensors.ts';
 
@@ -64,8 +64,13 @@ export function makeAdapterConfig(s: {
   };
 }
 
+/** The key prefix PEFT gives a module's LoRA pair, e.g. `base_model.model.model.layers.0.self_attn.q_proj`. */
+export function peftKey(layer: number, name: ProjectionName): string {
+  return `base_model.model.${projectionPath(layer, name)}`;
+}
+
 export interface AdapterTensor {
-  /** e.g. `base_model.model.model.layers.0.self_attn.q_proj` */
+  /** e.g. `base_model.model.model.layers.0.self_attn.q_proj` (peftKey) */
   key: string;
   a: Float32Array; // [r, in]
   b: Float32Array; // [out, r]
@@ -191,7 +196,7 @@ export async function readPeftAdapter(dir: string, base: LlamaConfig): Promise<L
     for (let l = 0; l < base.numLayers; l++) {
       for (const t of targetModules) {
         const e = modules.get(`${l}.${t}`);
-        const prefix = `base_model.model.model.layers.${l}.${t === 'gate_proj' || t === 'up_proj' || t === 'down_proj' ? 'mlp' : 'self_attn'}.${t}`;
+        const prefix = peftKey(l, t);
         if (!e || e.a.length === 0) throw new FormatError(`missing tensor ${prefix}.lora_A.weight`, weightsFile, 'adapter/missing-tensor');
         if (e.b.length === 0) throw new FormatError(`missing tensor ${prefix}.lora_B.weight`, weightsFile, 'adapter/missing-tensor');
       }

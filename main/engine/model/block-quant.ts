@@ -161,19 +161,21 @@ export function dequantizeRows(m: StoredMatrix, rowStart = 0, rowEnd = m.rows, o
 const TRANSPOSE_TILE = 64;
 
 /**
- * Wᵀ [cols, rows] in f32 from a stored W [rows, cols], dequantized tile by tile (a blocked transpose), so the
- * full f32 W never exists: tfjs-wasm's fast matmul wants x·Wᵀ with Wᵀ as a plain, non-transposed operand.
+ * Wᵀ [cols, rowEnd − rowStart] in f32 from rows [rowStart, rowEnd) of a stored W [rows, cols], dequantized tile by
+ * tile (a blocked transpose), so the full f32 W never exists: tfjs-wasm's fast matmul wants x·Wᵀ with Wᵀ as a plain,
+ * non-transposed operand.
  */
-export function dequantizeTransposed(m: StoredMatrix, out?: Float32Array): Float32Array {
-  const { rows, cols } = m;
+export function dequantizeTransposed(m: StoredMatrix, out?: Float32Array, rowStart = 0, rowEnd = m.rows): Float32Array {
+  const { cols } = m;
+  const rows = rowEnd - rowStart;
   const dst = out ?? new Float32Array(rows * cols);
   const tile = new Float32Array(TRANSPOSE_TILE * cols);
-  for (let r0 = 0; r0 < rows; r0 += TRANSPOSE_TILE) {
-    const r1 = Math.min(r0 + TRANSPOSE_TILE, rows);
+  for (let r0 = rowStart; r0 < rowEnd; r0 += TRANSPOSE_TILE) {
+    const r1 = Math.min(r0 + TRANSPOSE_TILE, rowEnd);
     dequantizeRows(m, r0, r1, tile);
     const height = r1 - r0;
     for (let c = 0; c < cols; c++) {
-      const base = c * rows + r0;
+      const base = c * rows + r0 - rowStart;
       for (let j = 0; j < height; j++) dst[base + j] = tile[j * cols + c];
     }
   }

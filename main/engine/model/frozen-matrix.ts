@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { packForGpu, type GpuPackedMatrix } from '../backend/webgpu-packed-matmul.ts';
-import type { FrozenPlacement } from './frozen-placement.ts';
+import { JIT_PIECE_BYTES, type FrozenPlacement } from './frozen-placement.ts';
 import { dequantizeRows, dequantizeTransposed, gatherRows, type StoredMatrix } from './block-quant.ts';
 
 /**
@@ -28,17 +28,41 @@ export function toBackendMatrix(stored: StoredMatrix, backendName: string, place
 /**
  * x·Wᵀ for a W held on the host, x [N, in] → [N, out]. Forward: Wᵀ [in, out] dequantized straight into that layout
  * (a blocked transpose in JS); backward: dx = dy·W with W [out, in] dequantized again, so no f32 copy is saved for
- * the gradient and the heap holds at most one transient matrix per product.
+ * the gradient and the heap holds at most one transient piece per product. A W over JIT_PIECE_BYTES goes in pieces
+ * of rows: y = [x·W₁ᵀ, x·W₂ᵀ, …] and dx = Σ dy[:, piece]·W_piece.
  */
-export function jitMatMul(x: tf.Tensor2D, m: StoredMatrix): tf.Tensor2D {
-  const n = m.rows * m.cols;
-  const op = tf.customGrad((...args) => ({
-    // tensors made inside customGrad's forward are freed unless saved, so the transient Wᵀ goes after the product
-    value: tf.matMul(args[0] as tf.Tensor2D, tf.tensor2d(dequantizeTransposed(m, hostScratch(n)), [m.cols, m.rows])),
-    gradFunc: (dy: tf.Tensor) =>
-      tf.tidy(() => tf.matMul(dy as tf.Tensor2D, tf.tensor2d(dequantizeRows(m, 0, m.rows, hostScratch(n)), [m.rows, m.cols]))),
-  }));
+export function jitMatMul(x: tf.Tensor2D, m: StoredMatrix, pieceBytes = JIT_PIECE_BYTES): tf.Tensor2D {
+  const pieces = rowPieces(m.rows, Math.max(1, Math.floor(pieceBytes / (4 * m.cols))));
+  const op = tf.customGrad((...args) => {
+    const input = args[0] as tf.Tensor2D;
+    // tensors made inside customGrad's forward are freed unless saved, so each transient Wᵀ piece goes after use
+    const products = pieces.map(([start, end]) => {
+      const wT = tf.tensor2d(dequantizeTransposed(m, hostScratch((end - start) * m.cols), start, end), [m.cols, end - start]);
+      return tf.matMul(input, wT);
+    });
+    return {
+      value: products.length === 1 ? products[0] : tf.concat(products, 1),
+      gradFunc: (dy: tf.Tensor) =>
+        tf.tidy(() => {
+          let dx: tf.Tensor2D | undefined;
+          for (const [start, end] of pieces) {
+            const w = tf.tensor2d(dequantizeRows(m, start, end, hostScratch((end - start) * m.cols)), [end - start, m.cols]);
+            const dyPiece = pieces.length === 1 ? (dy as tf.Tensor2D) : tf.slice(dy as tf.Tensor2D, [0, start], [-1, end - start]);
+            const part = tf.matMul(dyPiece, w) as tf.Tensor2D;
+            dx = dx ? (tf.add(dx, part) as tf.Tensor2D) : part;
+          }
+          return dx!;
+        }),
+    };
+  });
   return op(x) as tf.Tensor2D;
+}
+
+/** [start, end) row ranges of at most `size` rows covering [0, rows). */
+function rowPieces(rows: number, size: number): [number, number][] {
+  const out: [number, number][] = [];
+  for (let start = 0; start < rows; start += size) out.push([start, Math.min(rows, start + size)]);
+  return out;
 }
 
 let scratch = new Float32Array(0);

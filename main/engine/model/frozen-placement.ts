@@ -13,6 +13,13 @@ export type FrozenPlacement = 'device' | 'host';
 export const RESIDENT_F32_LIMIT_BYTES = 2 ** 30;
 
 /**
+ * A host-held matrix is dequantized at most this many bytes (f32) at a time: a larger one (a 7B's lm_head is 500 MiB
+ * in f32, its MLP matrices 172 MiB) is multiplied in row pieces, so the transient piece in the heap and the JS
+ * buffer it is dequantized into stay small (frozen-matrix.ts's jitMatMul).
+ */
+export const JIT_PIECE_BYTES = 64 * 2 ** 20;
+
+/**
  * Set to `host` to hold even a small base on the host (tests and benchmarks exercise the just-in-time path on small
  * models with it); `device` keeps a large one resident (it may then not fit).
  */

@@ -7,6 +7,7 @@ import type { KVCache } from './kv-cache.ts';
 import { applyRope, ropeTables } from './rope.ts';
 import { frozenMatMul } from './ops.ts';
 import { embedTokens } from './frozen-matrix.ts';
+import { checkpointedLayer } from './checkpoint.ts';
 import type { FrozenLinear, LlamaWeights, ProjectionName } from './weights.ts';
 
 /**
@@ -23,6 +24,11 @@ export interface ForwardOptions {
   /** Only the last position's logits (generation). */
   lastOnly?: boolean;
   projection?: ProjectionFn;
+  /**
+   * Training only: gradient checkpointing. Each decoder layer keeps only its input; the backward pass recomputes the
+   * layer. The function names the tensors, besides the input, that a layer's gradient must reach (its LoRA weights).
+   */
+  checkpoint?: (layer: number) => tf.Tensor[];
 }
 
 /** The score a masked key gets: exp(MASKED − max) is 0 in f32, and a row with every key masked stays finite. */
@@ -57,28 +63,15 @@ export class LlamaModel {
     const [B, T] = ids.shape;
     const past = opts.cache?.length ?? 0;
     return tf.tidy(() => {
-      const { cos, sin } = ropeTables(c, past, T);
-      const mask = attentionMask(T, past, opts.attentionMask); // [B|1, 1, T, past+T]
+      // RoPE tables and the mask [B|1, 1, T, past+T], shared by every layer
+      const context: LayerContext = { ...ropeTables(c, past, T), ...attentionMask(T, past, opts.attentionMask) };
       let h = embedTokens(w.embed, ids); // [B·T, H]
-
       for (let l = 0; l < c.numLayers; l++) {
-        const layer = w.layers[l];
-        const x = rmsNorm(h, layer.inputNorm, c.rmsNormEps); // [B·T, H]
-        const qr = ropeHeads(project(x, l, 'q_proj', layer.proj.q_proj), B, T, c.numHeads, cos, sin); // [B, nH, T, D]
-        let kr = ropeHeads(project(x, l, 'k_proj', layer.proj.k_proj), B, T, c.numKvHeads, cos, sin); // [B, nKV, T, D]
-        const v = toHeads(project(x, l, 'v_proj', layer.proj.v_proj), B, T, c.numKvHeads, c.headDim);
-        let vAll = v;
-        if (opts.cache) ({ k: kr, v: vAll } = opts.cache.append(l, kr, v)); // [B, nKV, past+T, D]
-
-        const attn = groupedAttention(qr, kr, vAll, mask, c); // [B, nH, T, D]
-        const merged = tf.reshape(tf.transpose(attn, [0, 2, 1, 3]), [B * T, c.numHeads * c.headDim]) as tf.Tensor2D;
-        h = tf.add(h, project(merged, l, 'o_proj', layer.proj.o_proj));
-
-        const y = rmsNorm(h, layer.postNorm, c.rmsNormEps);
-        const gate = project(y, l, 'gate_proj', layer.proj.gate_proj); // [B·T, F]
-        const up = project(y, l, 'up_proj', layer.proj.up_proj);
-        const act = swiGlu(gate, up);
-        h = tf.add(h, project(act as tf.Tensor2D, l, 'down_proj', layer.proj.down_proj));
+        const layer = (x: tf.Tensor2D, ctx: LayerContext) => this.decoderLayer(x, l, B, T, ctx, project, opts.cache);
+        // A tidy per layer: without a tape (evaluation, generation) a layer's intermediates go when it ends, not
+        // when the whole forward does (~44 MiB a layer at TinyLlama's widths and 128 tokens).
+        const input = h;
+        h = tf.tidy(() => (opts.checkpoint ? checkpointedLayer(layer, input, context, opts.checkpoint(l)) : layer(input, context)));
       }
       opts.cache?.advance(T);
 
@@ -90,6 +83,42 @@ export class LlamaModel {
       return tf.reshape(logits, [B, rows, c.vocabSize]) as tf.Tensor3D;
     });
   }
+
+  /** One decoder layer on the residual stream h [B·T, H] → [B·T, H]. */
+  private decoderLayer(
+    h: tf.Tensor2D,
+    l: number,
+    B: number,
+    T: number,
+    ctx: LayerContext,
+    project: ProjectionFn,
+    cache: KVCache | undefined,
+  ): tf.Tensor2D {
+    const c = this.config;
+    const layer = this.weights.layers[l];
+    const x = rmsNorm(h, layer.inputNorm, c.rmsNormEps); // [B·T, H]
+    const qr = ropeHeads(project(x, l, 'q_proj', layer.proj.q_proj), B, T, c.numHeads, ctx.cos, ctx.sin); // [B, nH, T, D]
+    let kr = ropeHeads(project(x, l, 'k_proj', layer.proj.k_proj), B, T, c.numKvHeads, ctx.cos, ctx.sin); // [B, nKV, T, D]
+    const v = toHeads(project(x, l, 'v_proj', layer.proj.v_proj), B, T, c.numKvHeads, c.headDim);
+    let vAll = v;
+    if (cache) ({ k: kr, v: vAll } = cache.append(l, kr, v)); // [B, nKV, past+T, D]
+
+    const attn = groupedAttention(qr, kr, vAll, ctx, c); // [B, nH, T, D]
+    const merged = tf.reshape(tf.transpose(attn, [0, 2, 1, 3]), [B * T, c.numHeads * c.headDim]) as tf.Tensor2D;
+    const mid = tf.add(h, project(merged, l, 'o_proj', layer.proj.o_proj)) as tf.Tensor2D;
+
+    const y = rmsNorm(mid, layer.postNorm, c.rmsNormEps);
+    const gate = project(y, l, 'gate_proj', layer.proj.gate_proj); // [B·T, F]
+    const up = project(y, l, 'up_proj', layer.proj.up_proj);
+    const act = swiGlu(gate, up);
+    return tf.add(mid, project(act as tf.Tensor2D, l, 'down_proj', layer.proj.down_proj)) as tf.Tensor2D;
+  }
+}
+
+/** What every layer of one forward pass shares: the RoPE tables and the attention mask. */
+interface LayerContext extends AttentionMask {
+  cos: tf.Tensor2D;
+  sin: tf.Tensor2D;
 }
 
 /** SwiGLU: silu(gate)·up. */

@@ -1,9 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { mixSeeds } from '../data/prng.ts';
 import { StudioError } from '../errors.ts';
+import { peftKey } from '../formats/peft-adapter.ts';
 import type { LlamaConfig } from './config.ts';
 import type { ProjectionFn } from './llama.ts';
-import { PROJECTIONS, projectionPath, projectionShape, unknownProjections, type ProjectionName } from './projections.ts';
+import { PROJECTIONS, projectionShape, unknownProjections, type ProjectionName } from './projections.ts';
 import { applyFrozen } from './llama.ts';
 import { loraScale } from './lora-scale.ts';
 import { onWebgpu } from '../backend/webgpu-kernels.ts';
@@ -44,10 +45,6 @@ export interface LoraModule {
   key: string;
   aT: tf.Variable<tf.Rank.R2>; // [in, r]
   bT: tf.Variable<tf.Rank.R2>; // [r, out]
-}
-
-export function peftKey(layer: number, name: ProjectionName): string {
-  return `base_model.model.${projectionPath(layer, name)}`;
 }
 
 /** Check target names early, with the list of valid ones in the message. */
@@ -93,6 +90,11 @@ export class LoraAdapter {
 
   get variables(): tf.Variable[] {
     return this.modules.flatMap((m) => [m.aT, m.bT]);
+  }
+
+  /** The LoRA weights of one decoder layer (what a checkpointed layer's gradient must reach). */
+  layerVariables(layer: number): tf.Variable[] {
+    return this.modules.filter((m) => m.layer === layer).flatMap((m) => [m.aT, m.bT]);
   }
 
   /** Trainable parameter count (A and B of every module). */

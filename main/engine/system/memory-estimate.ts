@@ -7,7 +7,8 @@ import { StudioError } from '../errors.ts';
 import { openCheckpoint } from '../formats/hf-checkpoint.ts';
 import { autoCandidates, checkpointBaseDtype, headDtype, type BaseDtypeChoice } from '../model/base-dtype.ts';
 import { bytesPerWeight, type BaseDtype } from '../model/block-quant.ts';
-import { choosePlacement, type FrozenPlacement } from '../model/frozen-placement.ts';
+import { choosePlacement, JIT_PIECE_BYTES, type FrozenPlacement } from '../model/frozen-placement.ts';
+import { useGradientCheckpointing } from '../model/gradient-checkpointing.ts';
 import { PROJECTIONS, projectionShape, type ProjectionName } from '../model/projections.ts';
 
 export { memoryReportSchema, type LargestTensorKind, type MemoryEstimate } from './memory-report.ts';
@@ -29,12 +30,20 @@ const F32 = 4;
 /** tfjs-backend-wasm's heap ends at 4 GiB: allocations past 4,096 MiB fail ("memory access out of bounds"). */
 export const WASM_HEAP_BYTES = 4 * 2 ** 30;
 
+/**
+ * Node, V8, TensorFlow.js and the tokenizer before any weight is read: ~290 MiB of RSS measured on a TinyLlama run
+ * (RSS minus array buffers minus the wasm heap), rounded up.
+ */
+export const RUNTIME_BYTES = 320 * 2 ** 20;
+
 /** What a run asks of memory besides the model: one micro-batch of cutoff_len tokens and LoRA on some modules. */
 export interface Workload {
   microBatchSize: number;
   cutoffLen: number;
   loraR: number;
   targetModules: readonly ProjectionName[];
+  /** Recompute each layer in the backward pass; undefined: auto (useGradientCheckpointing's rule for the mode). */
+  gradientCheckpointing?: boolean;
 }
 
 /** Where the weights go: the mode, and the backend (undefined: a device without a heap ceiling, as before modes). */
@@ -71,7 +80,9 @@ export function estimateTrainingMemory(config: LlamaConfig, s: Workload & Storag
     // Everything frozen but the norms in JS memory; one matrix at a time dequantized into the heap.
     hostWeightsBytes = projectionParams * bytesPerWeight(mode) + (V * H + headParams) * bytesPerWeight(head);
     weightsBytes = hostWeightsBytes + normBytes;
-    transientBytes = Math.max(V * H, ...PROJECTIONS.map((p) => elements(projectionShape(config, p)))) * F32;
+    // The largest piece dequantized at once (in the heap; its JS twin counts under runtimeBytes).
+    const largest = Math.max(V * H, ...PROJECTIONS.map((p) => elements(projectionShape(config, p)))) * F32;
+    transientBytes = Math.min(largest, JIT_PIECE_BYTES);
   } else if (webgpu) {
     // The embedding is an f32 table (a gather); projections and lm_head packed halves in 16-bit modes, else W and Wᵀ.
     const perWeight = mode === 'f32' ? 2 * F32 : bytesPerWeight(mode);
@@ -95,9 +106,15 @@ export function estimateTrainingMemory(config: LlamaConfig, s: Workload & Storag
   // Coefficients count the tensors tfjs keeps alive through a step, forward outputs and their gradients (calibrated
   // against tf.profile's peak on real steps: RoPE, norms and masks each leave several same-sized intermediates).
   const perLayer = tokens * (12 * H + 8 * (nH + nKV) * D + 6 * F) + 8 * s.microBatchSize * nH * s.cutoffLen * s.cutoffLen;
-  const activationsBytes = 2 * (L * perLayer + 4 * tokens * V) * F32; // the backward holds gradients of the same sizes
-  const totalBytes = weightsBytes + loraBytes + optimizerBytes + activationsBytes + transientBytes;
-  const heapBytes = totalBytes - hostWeightsBytes;
+  const checkpointing = useGradientCheckpointing(s.gradientCheckpointing, mode, placement);
+  // the backward holds gradients of the same sizes; with checkpointing only each layer's input stays through the
+  // step, and one layer's intermediates exist at a time (while it is recomputed)
+  const layersBytes = checkpointing ? L * tokens * H + 2 * perLayer : 2 * L * perLayer;
+  const activationsBytes = (layersBytes + 2 * 4 * tokens * V) * F32;
+  // The process itself on the CPU path (on WebGPU the estimate is of the device's memory).
+  const runtimeBytes = webgpu ? 0 : RUNTIME_BYTES + (placement === 'host' ? transientBytes : 0);
+  const totalBytes = weightsBytes + loraBytes + optimizerBytes + activationsBytes + transientBytes + runtimeBytes;
+  const heapBytes = totalBytes - hostWeightsBytes - runtimeBytes;
   const heapLimitBytes = s.backendName === 'wasm' ? WASM_HEAP_BYTES : null;
   const availableBytes = freemem();
   const T = s.cutoffLen;
@@ -115,12 +132,14 @@ export function estimateTrainingMemory(config: LlamaConfig, s: Workload & Storag
   return {
     baseDtype: mode,
     placement,
+    gradientCheckpointing: checkpointing,
     weightsBytes,
     hostWeightsBytes,
     loraBytes,
     optimizerBytes,
     activationsBytes,
     transientBytes,
+    runtimeBytes,
     heapBytes,
     heapLimitBytes,
     totalBytes,

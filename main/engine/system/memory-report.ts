@@ -11,6 +11,8 @@ export const memoryReportSchema = z.object({
   /** The frozen base's storage mode the estimate is for, and where its matrices live (device: backend tensors). */
   baseDtype: z.enum(BASE_DTYPES),
   placement: z.enum(['device', 'host']),
+  /** Whether the step recomputes each layer in the backward pass, keeping one layer's activations instead of all. */
+  gradientCheckpointing: z.boolean(),
   /** Frozen weights as held: stored bytes on the host, f32 W and Wᵀ when resident, packed halves on WebGPU. */
   weightsBytes: z.number(),
   /** Of those, what lives in JS memory, outside the backend's heap. */
@@ -23,6 +25,8 @@ export const memoryReportSchema = z.object({
   activationsBytes: z.number(),
   /** The largest matrix dequantized just in time (f32), alive for one product (host placement). */
   transientBytes: z.number(),
+  /** The process itself on the CPU path (Node, V8, TensorFlow.js, and the JS buffer a host-held matrix is dequantized into); 0 on WebGPU, whose estimate is of the device's memory. */
+  runtimeBytes: z.number(),
   /** What the backend's own memory must hold: resident weights, LoRA, optimizer, activations, the transient matrix. */
   heapBytes: z.number(),
   /** The wasm heap's 4 GiB on wasm; null where the backend has no such ceiling. */

@@ -71,6 +71,12 @@ export const finetuneConfigSchema = z.object({
     .describe(
       "How the frozen base is held: f32, bf16 or f16 (2 bytes a weight), int8 (blockwise absmax, ~1 byte, as Alpaca-LoRA's load_in_8bit) or nf4 (QLoRA's 4-bit, ~0.5 byte). LoRA, gradients and optimizer stay f32; norms f32, embeddings and lm_head 16-bit. auto keeps the checkpoint as stored when it fits, else int8, else nf4.",
     ),
+  gradient_checkpointing: z
+    .boolean()
+    .optional()
+    .describe(
+      "Recompute each layer in the backward pass instead of keeping its activations: a step takes ~1/3 longer, and holds one layer's activations instead of every layer's. Default: on for an int8/nf4 base (as PEFT's prepare_model_for_kbit_training) and for a large base held in JS memory, else off.",
+    ),
   load_in_8bit: z.boolean().optional().describe('Python spelling of base_dtype int8 (as transformers/bitsandbytes say it).'),
   load_in_4bit: z.boolean().optional().describe('Python spelling of base_dtype nf4 (QLoRA: bnb_4bit_quant_type nf4).'),
   frozen_dtype: z.enum(['auto', 'f32', 'f16']).optional().describe('Deprecated: the old name of base_dtype (still accepted).'),

@@ -24,6 +24,7 @@ import { checkLoraRank } from '../model/projections.ts';
 import { kaimingUniformInit } from '../model/lora-init.ts';
 import { loraFromPeft } from '../model/lora-load.ts';
 import { parameterCount } from '../model/weights.ts';
+import { useGradientCheckpointing } from '../model/gradient-checkpointing.ts';
 import type { BaseDtype } from '../model/block-quant.ts';
 import { AdamW, ADAMW_DEFAULTS } from './adamw.ts';
 import { latestGoodCheckpoint, pruneCheckpoints, removeStaleTemps, requireGoodCheckpoint, writeCheckpoint } from './checkpoint.ts';
@@ -85,7 +86,13 @@ export async function runFinetune(
   checkLoraRank(loadLlamaConfig(config.base_model), config.lora_r, targets);
   if (config.frozen_dtype !== undefined) log('note: frozen_dtype is deprecated; it is read as base_dtype (use --base_dtype)', 'warn');
   // The estimate at cutoff_len (the longest a batch can be) decides auto's mode, or refuses, before any weight is read.
-  const workload = { microBatchSize: config.micro_batch_size, cutoffLen: config.cutoff_len, loraR: config.lora_r, targetModules: targets };
+  const workload = {
+    microBatchSize: config.micro_batch_size,
+    cutoffLen: config.cutoff_len,
+    loraR: config.lora_r,
+    targetModules: targets,
+    gradientCheckpointing: config.gradient_checkpointing,
+  };
   const {
     model,
     tokenizer,
@@ -99,6 +106,11 @@ export async function runFinetune(
     `frozen base held as ${baseDtype}${placement === 'host' ? ' in JS memory, each matrix dequantized just in time' : ''}: ${baseDtypeWhy}`,
   );
   for (const w of warnings) log(w, 'warn');
+  const checkpointing = useGradientCheckpointing(config.gradient_checkpointing, baseDtype, placement);
+  if (checkpointing)
+    log(
+      `gradient checkpointing on${config.gradient_checkpointing === undefined ? ` (auto: ${placement === 'host' ? 'a base held in JS memory' : `a ${baseDtype} base`})` : ''}: each layer is recomputed in the backward pass`,
+    );
   const data = loadAlpacaRows(config.data_path, { onBadRow: config.on_bad_rows });
   const errors = data.report.problems.filter((p) => p.severity === 'error');
   log(
@@ -151,6 +163,7 @@ export async function runFinetune(
     saveSteps: config.save_steps,
     earlyStoppingPatience: config.early_stopping_patience,
     seed: config.seed,
+    gradientCheckpointing: checkpointing,
   };
 
   const settings = {
@@ -177,6 +190,7 @@ export async function runFinetune(
   const resolved = {
     ...config,
     base_dtype_used: baseDtype,
+    gradient_checkpointing_used: checkpointing,
     backend_used: backend.name,
     backend_detail: backend.detail,
     threads_used: backend.threads,
@@ -291,6 +305,7 @@ async function refuseIfDeviceTooSmall(
     cutoffLen: seqLen,
     loraR: config.lora_r,
     targetModules: targets,
+    gradientCheckpointing: config.gradient_checkpointing,
     baseDtype,
     backendName: 'webgpu',
   });

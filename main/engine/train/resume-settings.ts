@@ -10,8 +10,11 @@ import type { FinetuneConfig } from './config.ts';
  */
 export const FIXED_ON_RESUME = ['lora_r', 'lora_alpha', 'use_rslora', 'lora_target_modules', 'batch_size', 'micro_batch_size'] as const;
 
-/** Not settings of the run itself: where it goes and how it was started. */
-const NOT_COMPARED = new Set(['output_dir', 'resume_from_checkpoint', 'overwrite']);
+/**
+ * Not settings of the run itself: where it goes, how it was started, and gradient checkpointing (it trades time for
+ * memory and gives the same gradients, so a run may resume with it on or off and stay exact).
+ */
+const NOT_COMPARED = new Set(['output_dir', 'resume_from_checkpoint', 'overwrite', 'gradient_checkpointing']);
 
 export interface SettingChange {
   name: string;

@@ -20,22 +20,24 @@ export function labelledCount(mb: MicroBatch): number {
 /**
  * Loss of one micro-batch divided by `normalizer` (the labelled-token count of the whole accumulated batch, so
  * the accumulated gradient is the gradient of the mean loss over every labelled token of the optimizer step),
- * and the gradients of every LoRA variable. Returns the loss as a number and the grads in variable order.
+ * and the gradients of every LoRA variable. With gradientCheckpointing each layer is recomputed in the backward pass
+ * (see checkpoint.ts): the same gradients for the activations of one layer instead of all. Returns the loss as a number and the grads in variable order.
  */
 export async function microBatchGradients(
   model: LlamaModel,
   adapter: LoraAdapter,
   mb: MicroBatch,
   normalizer: number,
-  dropout?: DropoutDraw,
+  opts: { dropout?: DropoutDraw; gradientCheckpointing?: boolean } = {},
 ): Promise<{ loss: number; grads: tf.Tensor[] }> {
   const { targets, weights } = shiftedTargets(mb.labels, mb.batchSize, mb.seqLen);
   const vars = adapter.variables;
   const ids = tf.tensor2d(mb.inputIds, [mb.batchSize, mb.seqLen], 'int32');
   const mask = tf.tensor2d(mb.attentionMask, [mb.batchSize, mb.seqLen], 'int32');
-  const projection = adapter.projection({ training: true, dropout });
+  const projection = adapter.projection({ training: true, dropout: opts.dropout });
+  const checkpoint = opts.gradientCheckpointing ? (layer: number) => adapter.layerVariables(layer) : undefined;
   const { value, grads } = tf.variableGrads(() => {
-    const logits = model.forward(ids, { attentionMask: mask, projection }); // [B, T, V]
+    const logits = model.forward(ids, { attentionMask: mask, projection, checkpoint }); // [B, T, V]
     const flat = tf.reshape(logits, [-1, model.config.vocabSize]) as tf.Tensor2D; // [B·T, V]
     return tf.div(weightedCrossEntropySum(flat, targets, weights), normalizer) as tf.Scalar;
   }, vars);

@@ -37,6 +37,8 @@ export interface TrainerSchedule {
   /** Stop after this many evaluations without improvement (0 = never). */
   earlyStoppingPatience: number;
   seed: number;
+  /** Recompute each layer in the backward pass (see checkpoint.ts). */
+  gradientCheckpointing?: boolean;
 }
 
 /** The data as the trainer sees it: the micro-batches of an epoch, in a deterministic order. */
@@ -129,7 +131,10 @@ export async function train(
         lastReport = now;
       }
       const dropout = { seed: schedule.seed, step: pos.step, microBatch: i };
-      const { loss, grads } = await microBatchGradients(model, adapter, mb, normalizer, dropout);
+      const { loss, grads } = await microBatchGradients(model, adapter, mb, normalizer, {
+        dropout,
+        gradientCheckpointing: schedule.gradientCheckpointing,
+      });
       stepLoss += loss;
       tokensSeen += mb.batchSize * mb.seqLen;
       if (!accumulated) accumulated = grads;

@@ -13,7 +13,14 @@ export function MemoryEstimate({
   settings,
 }: {
   baseModel?: string;
-  settings: { micro_batch_size?: unknown; cutoff_len: number; lora_r?: unknown; lora_target_modules?: unknown; base_dtype?: unknown };
+  settings: {
+    micro_batch_size?: unknown;
+    cutoff_len: number;
+    lora_r?: unknown;
+    lora_target_modules?: unknown;
+    base_dtype?: unknown;
+    gradient_checkpointing?: unknown;
+  };
 }) {
   const { t } = useTranslation();
   const [estimate, setEstimate] = useState<Estimate>();
@@ -22,7 +29,8 @@ export function MemoryEstimate({
   const r = Number(settings.lora_r);
   const targets = Array.isArray(settings.lora_target_modules) ? (settings.lora_target_modules as string[]) : [];
   const baseDtype = BASE_DTYPE_CHOICES.find((c) => c === settings.base_dtype);
-  const key = JSON.stringify([baseModel, micro, settings.cutoff_len, r, targets, baseDtype]);
+  const checkpointing = typeof settings.gradient_checkpointing === 'boolean' ? settings.gradient_checkpointing : undefined;
+  const key = JSON.stringify([baseModel, micro, settings.cutoff_len, r, targets, baseDtype, checkpointing]);
   // Settings that cannot be estimated show nothing (rather than the last estimate); no request is made for them.
   const complete = !!baseModel && micro > 0 && r > 0 && targets.length > 0;
   useEffect(() => {
@@ -36,6 +44,7 @@ export function MemoryEstimate({
         lora_r: r,
         lora_target_modules: targets,
         base_dtype: baseDtype,
+        gradient_checkpointing: checkpointing,
       })
         .then((e) => (setEstimate(e), setError(undefined)))
         .catch((e: Error) => setError(e.message));
@@ -51,7 +60,8 @@ export function MemoryEstimate({
     ...(estimate.hostWeightsBytes > 0 ? [[t('estimate.hostWeights'), estimate.hostWeightsBytes] as [string, number]] : []),
     [t('estimate.lora'), estimate.loraBytes],
     [t('estimate.optimizer'), estimate.optimizerBytes],
-    [t('estimate.activations'), estimate.activationsBytes],
+    ...(estimate.runtimeBytes > 0 ? [[t('estimate.runtime'), estimate.runtimeBytes] as [string, number]] : []),
+    [t(estimate.gradientCheckpointing ? 'estimate.activationsCheckpointed' : 'estimate.activations'), estimate.activationsBytes],
   ];
   return (
     <div className="panel" data-testid="memory-estimate">

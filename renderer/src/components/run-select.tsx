@@ -2,6 +2,7 @@ import { useEffect, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { CallReply, RunSummary } from '../../../main/api/contract.ts';
 import { call } from '../transport.ts';
+import { PathText } from './path-text.tsx';
 
 export type RunDetails = CallReply<'runs.read'>;
 
@@ -48,8 +49,8 @@ export function RunSelect({
       </select>
       {error && <small className="error">{error}</small>}
       {selected && (
-        <small className="help mono">
-          {String(selected.config?.base_model ?? '')} + {selected.run.dir}
+        <small className="help mono" data-testid={`${testId}-paths`}>
+          <PathText path={String(selected.config?.base_model ?? '')} /> + <PathText path={selected.run.dir} />
         </small>
       )}
     </label>

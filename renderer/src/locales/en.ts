@@ -189,6 +189,8 @@ export const en = {
     lora: 'LoRA weights',
     optimizer: 'Optimizer (AdamW) + gradients',
     activations: 'Activations (one micro batch)',
+    runtime: 'Node and TensorFlow.js themselves',
+    activationsCheckpointed: 'Activations (one micro batch, gradient checkpointing)',
     total: 'Total',
     available: 'Free memory (of {{total}})',
     fits: 'Fits in the free memory.',

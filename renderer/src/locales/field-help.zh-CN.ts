@@ -27,6 +27,8 @@ export const FIELD_HELP_ZH: Record<string, string> = {
   threads: 'wasm 后端的线程数（默认：全部核心）。',
   base_dtype:
     '冻结的基础模型如何存放：f32、bf16 或 f16（每个权重 2 字节）、int8（分块 absmax，约 1 字节，同 Alpaca-LoRA 的 load_in_8bit）或 nf4（QLoRA 的 4 位，约半字节）。LoRA、梯度和优化器仍为 f32；归一化层为 f32，词嵌入和 lm_head 为 16 位。auto 在放得下时保持检查点原样，否则用 int8，再否则用 nf4。',
+  gradient_checkpointing:
+    '在反向传播中重新计算每一层，而不保留它的激活值：每步约慢 1/3，但只保留一层的激活值而不是所有层的。默认：int8/nf4 底座（如 PEFT 的 prepare_model_for_kbit_training）和放在 JS 内存中的大底座开启，否则关闭。',
   load_in_8bit: 'base_dtype int8 的 Python 写法（transformers/bitsandbytes 的叫法）。',
   load_in_4bit: 'base_dtype nf4 的 Python 写法（QLoRA：bnb_4bit_quant_type nf4）。',
   frozen_dtype: '已弃用：base_dtype 的旧名称（仍然接受）。',

@@ -191,6 +191,8 @@ export const zhCN: Strings = {
     lora: 'LoRA 权重',
     optimizer: '优化器（AdamW）+ 梯度',
     activations: '激活值（一个微批次）',
+    runtime: 'Node 与 TensorFlow.js 本身',
+    activationsCheckpointed: '激活值（一个微批次，梯度检查点）',
     total: '合计',
     available: '可用内存（共 {{total}}）',
     fits: '可用内存足够。',

@@ -2,6 +2,7 @@ import { useTranslation } from 'react-i18next';
 import { ErrorBox } from '../components/common.tsx';
 import { GpuPanel } from '../components/gpu-panel.tsx';
 import { LossChart } from '../components/loss-chart.tsx';
+import { usePathDisplay } from '../components/path-text.tsx';
 import { formatDuration } from '../format.ts';
 import { useJobs } from '../job-store.ts';
 import { call } from '../transport.ts';
@@ -9,6 +10,7 @@ import { call } from '../transport.ts';
 /** The live view of a job: loss curves from its report events, progress and ETA, GPU panel, log. */
 export function RunPage({ jobId, setJobId }: { jobId?: string; setJobId(id: string): void }) {
   const { t } = useTranslation();
+  const paths = usePathDisplay();
   const { jobs, order } = useJobs();
   const id = jobId ?? order.at(-1);
   const job = id ? jobs[id] : undefined;
@@ -55,12 +57,12 @@ export function RunPage({ jobId, setJobId }: { jobId?: string; setJobId(id: stri
           )}
           {job.failed && (
             <div data-testid="job-failed">
-              <ErrorBox error={t('run.failed', { error: job.failed.error })} />
+              <ErrorBox error={t('run.failed', { error: paths.text(job.failed.error) })} />
               {job.failed.lastOutput.length > 0 && (
                 <details open>
                   <summary>{t('run.lastOutput')}</summary>
                   <pre className="log" data-testid="last-output">
-                    {job.failed.lastOutput.join('\n')}
+                    {paths.text(job.failed.lastOutput.join('\n'))}
                   </pre>
                 </details>
               )}
@@ -96,7 +98,7 @@ export function RunPage({ jobId, setJobId }: { jobId?: string; setJobId(id: stri
           )}
           <h3>{t('run.log')}</h3>
           <pre className="log" data-testid="job-log">
-            {job.logs.map((l) => `${l.level === 'info' ? '' : l.level.toUpperCase() + ' '}${l.message}`).join('\n')}
+            {paths.text(job.logs.map((l) => `${l.level === 'info' ? '' : l.level.toUpperCase() + ' '}${l.message}`).join('\n'))}
           </pre>
         </>
       )}

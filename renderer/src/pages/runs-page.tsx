@@ -3,6 +3,7 @@ import { useTranslation } from 'react-i18next';
 import type { CallReply, JobInfo, RunSummary } from '../../../main/api/contract.ts';
 import { ErrorBox } from '../components/common.tsx';
 import { LossChart, type Series } from '../components/loss-chart.tsx';
+import { PathText, usePathDisplay } from '../components/path-text.tsx';
 import { settingsOfSavedConfig } from '../../../main/engine/train/config.ts';
 import { jobRequest } from '../job-request.ts';
 import { call } from '../transport.ts';
@@ -13,6 +14,7 @@ const COLORS = ['var(--accent)', 'var(--warn)', '#16a34a', '#9333ea'];
 /** History from the run folders: open one or compare two runs' curves, resume an unfinished one, delete. */
 export function RunsPage({ visible, onStarted }: { visible: boolean; onStarted(job: JobInfo): void }) {
   const { t } = useTranslation();
+  const paths = usePathDisplay();
   const [runs, setRuns] = useState<RunSummary[]>([]);
   const [runsDir, setRunsDir] = useState('');
   const [open, setOpen] = useState<RunData[]>([]);
@@ -69,7 +71,7 @@ export function RunsPage({ visible, onStarted }: { visible: boolean; onStarted(j
       <button onClick={refresh}>{t('runs.refresh')}</button>
       <ErrorBox error={error} />
       {runs.length === 0 ? (
-        <p className="muted">{t('runs.empty', { dir: runsDir })}</p>
+        <p className="muted">{t('runs.empty', { dir: paths.path(runsDir) })}</p>
       ) : (
         <table className="table" data-testid="runs-table">
           <thead>
@@ -109,7 +111,7 @@ export function RunsPage({ visible, onStarted }: { visible: boolean; onStarted(j
           <LossChart series={series} />
           {open.map((r) => (
             <p key={r.run.id} className="row">
-              <span className="mono">{r.run.dir}</span>
+              <PathText path={r.run.dir} />
               {r.run.status !== 'finished' && r.run.checkpoints.length > 0 && (
                 <button data-testid="resume-run" onClick={() => void resume(r)}>
                   {t('runs.resume')}
