@@ -35,10 +35,12 @@ export function jitMatMul(x: tf.Tensor2D, m: StoredMatrix, pieceBytes = JIT_PIEC
   const pieces = rowPieces(m.rows, Math.max(1, Math.floor(pieceBytes / (4 * m.cols))));
   const op = tf.customGrad((...args) => {
     const input = args[0] as tf.Tensor2D;
-    // tensors made inside customGrad's forward are freed unless saved, so each transient Wᵀ piece goes after use
+    // each transient Wᵀ piece goes right after its product, so only one is ever in the heap
     const products = pieces.map(([start, end]) => {
       const wT = tf.tensor2d(dequantizeTransposed(m, hostScratch((end - start) * m.cols), start, end), [m.cols, end - start]);
-      return tf.matMul(input, wT);
+      const y = tf.matMul(input, wT);
+      wT.dispose();
+      return y;
     });
     return {
       value: products.length === 1 ? products[0] : tf.concat(products, 1),
@@ -46,10 +48,15 @@ export function jitMatMul(x: tf.Tensor2D, m: StoredMatrix, pieceBytes = JIT_PIEC
         tf.tidy(() => {
           let dx: tf.Tensor2D | undefined;
           for (const [start, end] of pieces) {
-            const w = tf.tensor2d(dequantizeRows(m, start, end, hostScratch((end - start) * m.cols)), [end - start, m.cols]);
-            const dyPiece = pieces.length === 1 ? (dy as tf.Tensor2D) : tf.slice(dy as tf.Tensor2D, [0, start], [-1, end - start]);
-            const part = tf.matMul(dyPiece, w) as tf.Tensor2D;
-            dx = dx ? (tf.add(dx, part) as tf.Tensor2D) : part;
+            const sum = dx;
+            // a tidy per piece: its W goes before the next piece is dequantized
+            dx = tf.tidy(() => {
+              const w = tf.tensor2d(dequantizeRows(m, start, end, hostScratch((end - start) * m.cols)), [end - start, m.cols]);
+              const dyPiece = pieces.length === 1 ? (dy as tf.Tensor2D) : tf.slice(dy as tf.Tensor2D, [0, start], [-1, end - start]);
+              const part = tf.matMul(dyPiece, w) as tf.Tensor2D;
+              return sum ? (tf.add(sum, part) as tf.Tensor2D) : part;
+            });
+            sum?.dispose();
           }
           return dx!;
         }),
