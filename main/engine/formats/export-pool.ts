@@ -4,8 +4,13 @@ import { PiecePool } from './piece-pool.ts';
 import { PIECE_VALUES } from './tensor-pieces.ts';
 import type { TensorInfo } from './tensor-source.ts';
 
-/** Below this many values an export encodes on its own thread: starting workers (~0.1-0.3 s each) would cost more. */
-const PARALLEL_FROM_VALUES = 1 << 24;
+/**
+ * Workers by default only when the largest tensor holds this many values (128 MiB as f32). The export is held to that
+ * tensor in f32 + 256 MiB, and the 256 MiB is mostly the process itself (~200 MiB for the CLI): each worker (~10 MiB
+ * bundled, ~30 MiB from source through tsx) and its slots must come out of the largest tensor's share. Every LLaMA-family
+ * model from 0.5B up has an embedding that large; smaller ones export in seconds on one thread anyway.
+ */
+const WORKERS_FROM_LARGEST_VALUES = 1 << 25;
 /** More workers than this buy nothing: the disk is the bound long before. */
 const MAX_THREADS = 8;
 /** At most this many bytes of pieces in flight (read, being encoded, or waiting to be written). */
@@ -30,21 +35,22 @@ export interface ExportWork {
 /**
  * The pool an export uses, and how to let go of it: the caller's `pool` (left open), or one opened for this export:
  * `threads` workers when given (0 = encode on this thread; workers that cannot start are then an error), else one per
- * core for a model-sized export and none for a small one; with the look-ahead exportLookahead allows.
+ * core when the largest tensor is model-sized (WORKERS_FROM_LARGEST_VALUES) and none otherwise; with the look-ahead
+ * exportLookahead allows.
  */
 export async function exportPool(work: ExportWork, opts: ExportPoolOptions): Promise<{ pool: PiecePool; release(): Promise<void> }> {
   if (opts.pool) return { pool: opts.pool, release: async () => {} };
   const sizes = work.tensors.map((t) => t.shape.reduce((a, b) => a * b, 1));
-  const values = sizes.reduce((a, b) => a + b, 0);
+  const largest = Math.max(0, ...sizes);
   const threads =
     opts.threads !== undefined
       ? Math.max(0, Math.floor(opts.threads))
-      : values < PARALLEL_FROM_VALUES
+      : largest < WORKERS_FROM_LARGEST_VALUES
         ? 0
         : Math.min(MAX_THREADS, availableParallelism());
   const pieceBytes =
     (opts.pieceValues ?? PIECE_VALUES) * (Math.max(0, ...work.tensors.map((t) => DTYPE_BYTES[t.dtype])) + work.encodedBytesPerValue);
-  const lookahead = (workers: number) => exportLookahead(workers, pieceBytes, Math.max(0, ...sizes));
+  const lookahead = (workers: number) => exportLookahead(workers, pieceBytes, largest);
   const pool = await PiecePool.open(threads, { required: opts.threads !== undefined, lookahead });
   return { pool, release: () => pool.close() };
 }
