@@ -1,9 +1,13 @@
 import fc from 'fast-check';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { bf16ArrayToF16Into, bf16ArrayToF32, f16ToF32, f32ArrayToF16, f32ToF16 } from '../../main/engine/formats/dtypes.ts';
 import { addLowRank } from '../../main/engine/formats/low-rank.ts';
 import { encodePiece } from '../../main/engine/formats/piece-encode.ts';
-import { ErrorTally, quantizeQ8_0 } from '../../main/engine/formats/q8-0.ts';
+import { ErrorTally, quantizeQ8_0, quantizeQ8_0Reference, setQ8_0Wasm } from '../../main/engine/formats/q8-0.ts';
+import { assembleWat, kernelModule, WASM_KERNELS } from '../../scripts/build-wasm.ts';
 
 // The export's kernels are written for speed (bit tricks, no branches on signs, 8 ranks at a time). Each is checked
 // here against the plain loop it replaced, value for value and tally for tally, on random data salted with the
@@ -68,19 +72,90 @@ const weights = (length: number) =>
     )
     .map((xs) => Float32Array.from(xs));
 
+/** Float32 arrays of `length` whose blocks are all tiny (subnormal scales) or all huge (scales past f16's range). */
+const tinyBlocks = (length: number) =>
+  fc
+    .tuple(
+      fc.constantFrom(1e-45, 1e-42, 1e-40, 1e-38, 3e-37, 1e6, 1e7, 3e38),
+      fc.array(fc.float({ min: -1, max: 1, noNaN: true }), { minLength: length, maxLength: length }),
+    )
+    .map(([scale, xs]) => Float32Array.from(xs, (x) => x * scale));
+
 const bitsOf = (x: Uint8Array | Float32Array) => Buffer.from(x.buffer, x.byteOffset, x.byteLength).toString('hex');
 const sameTally = (a: ErrorTally, b: ErrorTally) => Object.is(a.max, b.max) && Object.is(a.sum, b.sum) && a.count === b.count;
 
 describe('export kernels match the plain loops they replaced', () => {
-  it('Q8_0: the same bytes and the same error tally, NaN, ±0, ±Inf and subnormals included', () => {
+  it('Q8_0 in wasm SIMD and in the JS loops: the same bytes and the same error tally, NaN, ±0, ±Inf and subnormals included', () => {
     fc.assert(
-      fc.property(weights(96), (values) => {
-        const mine = new ErrorTally();
+      fc.property(fc.oneof(weights(96), tinyBlocks(96)), (values) => {
         const theirs = new ErrorTally();
-        expect(bitsOf(quantizeQ8_0(values, 32, mine))).toBe(bitsOf(referenceQ8_0(values, theirs)));
-        expect(sameTally(mine, theirs)).toBe(true);
+        const expected = bitsOf(referenceQ8_0(values, theirs));
+        const wasm = new ErrorTally();
+        expect(bitsOf(quantizeQ8_0(values, 32, wasm))).toBe(expected);
+        expect(sameTally(wasm, theirs)).toBe(true);
+        const js = new ErrorTally();
+        const out = new Uint8Array((values.length / 32) * 34);
+        quantizeQ8_0Reference(values, out, js);
+        expect(bitsOf(out)).toBe(expected);
+        expect(sameTally(js, theirs)).toBe(true);
       }),
-      { numRuns: 2000, seed: 7 },
+      { numRuns: 3000, seed: 7 },
+    );
+  });
+
+  it('Q8_0 in wasm SIMD: blocks whose scale is subnormal in f16 or f32, whose 1/d overflows, or which round across int8', () => {
+    // d = max|x|/127 below 2^-126: 1/d loses bits (|x|/d can pass 127, and an int8 store wraps) or overflows to ∞
+    // (C's cast and JS's `| 0` make 0); d beyond f16's range is stored as ∞. Two scales d fall exactly halfway
+    // between two halves (a normal and a subnormal one), with the lower half odd: ties to even round them up.
+    const ties = [127 * (1 + 3 * 2 ** -11), 127 * 2 ** -16 * (1 + 3 * 2 ** -9)];
+    const cases = [1e-45, 3e-45, 1e-43, 1e-42, 2e-41, 1e-39, 1e-38, 6e-5, 1e4 * 127, 65504 * 127, 3e38, ...ties].map((amax) =>
+      Float32Array.from({ length: 64 }, (_, i) => Math.fround((amax * ((i * 37) % 64)) / 63) * (i % 3 ? 1 : -1)),
+    );
+    for (const values of cases) {
+      const theirs = new ErrorTally();
+      const wasm = new ErrorTally();
+      expect(bitsOf(quantizeQ8_0(values, 32, wasm))).toBe(bitsOf(referenceQ8_0(values, theirs)));
+      expect(sameTally(wasm, theirs)).toBe(true);
+    }
+  });
+
+  it('the bf16 → Q8_0 path (rows decoded in the wasm kernel) equals the JS path, merged or not', () => {
+    fc.assert(
+      fc.property(weights(16 * 64), fc.boolean(), fc.integer({ min: 0, max: 5 }), (w, merged, tail) => {
+        const rows = 16 - tail;
+        const bf16 = Uint16Array.from(new Uint32Array(w.buffer), (x) => x >>> 16).subarray(0, rows * 64);
+        const delta = merged
+          ? {
+              a: Float32Array.from({ length: 2 * 64 }, (_, i) => Math.sin(i)),
+              b: Float32Array.from({ length: rows * 2 }, (_, i) => Math.cos(i)),
+              r: 2,
+              scale: 0.5,
+              safe: false,
+            }
+          : undefined;
+        const task = {
+          tensor: 't',
+          start: 0,
+          rows,
+          cols: 64,
+          raw: new Uint8Array(bf16.slice().buffer),
+          dtype: 'BF16',
+          to: 'Q8_0',
+          tally: true,
+          delta,
+        } as const;
+        const wasm = new ErrorTally();
+        const got = bitsOf(encodePiece(task, wasm).bytes);
+        setQ8_0Wasm(false);
+        try {
+          const js = new ErrorTally();
+          expect(got).toBe(bitsOf(encodePiece(task, js).bytes));
+          expect(sameTally(wasm, js)).toBe(true);
+        } finally {
+          setQ8_0Wasm(true);
+        }
+      }),
+      { numRuns: 200, seed: 5 },
     );
   });
 
@@ -138,5 +213,17 @@ describe('export kernels match the plain loops they replaced', () => {
       }),
       { numRuns: 100, seed: 3 },
     );
+  });
+});
+
+describe('the hand-written wasm kernels', () => {
+  it('each generated module carries what `npm run build:wasm` assembles from its .wat today', async () => {
+    const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+    for (const k of WASM_KERNELS) {
+      const binary = await assembleWat(path.join(root, k.wat));
+      expect(readFileSync(path.join(root, k.module), 'utf8'), `${k.module} is stale: run npm run build:wasm`).toBe(
+        kernelModule(k.wat, binary),
+      );
+    }
   });
 });

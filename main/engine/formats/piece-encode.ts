@@ -10,7 +10,7 @@ import {
   isFloatDType,
 } from './dtypes.ts';
 import { addLowRank, firstNonFinite, LowRankUpdate, nonFiniteMergeError, type LowRankRows } from './low-rank.ts';
-import { checkQ8_0Rows, ErrorTally, Q8_0_BLOCK, quantizeQ8_0Into } from './q8-0.ts';
+import { checkQ8_0Rows, ErrorTally, q8_0Input, q8_0InputFromBf16, Q8_0_BLOCK, quantizeQ8_0Into } from './q8-0.ts';
 import type { DType } from './tensor-source.ts';
 
 /** What a piece of rows becomes: a float dtype, GGUF's Q8_0, or bitsandbytes' row-wise int8 (weights + SCB). */
@@ -117,8 +117,14 @@ export function encodePiece(task: PieceTask, tally?: ErrorTally, into?: Uint8Arr
   const groupRows = Math.max(1, Math.floor(GROUP_VALUES / cols));
   for (let g0 = 0; g0 < rows; g0 += groupRows) {
     const g1 = Math.min(rows, g0 + groupRows);
-    const w = groupScratch((g1 - g0) * cols);
-    if (from) {
+    const n = (g1 - g0) * cols;
+    // Q8_0 rows go straight into its wasm kernel's memory, where it quantizes them without a copy (bf16 rows in order
+    // are decoded there too).
+    const bf16Rows = to === 'Q8_0' && !from && task.dtype === 'BF16' && q8_0InputFromBf16(rowsIn.halves().subarray(g0 * cols, g1 * cols));
+    const w = bf16Rows || (to === 'Q8_0' && q8_0Input(n)) || groupScratch(n);
+    if (bf16Rows) {
+      if (d && update) update.addRows(w, d.b.subarray(g0 * d.r, g1 * d.r), g1 - g0);
+    } else if (from) {
       for (let o = g0; o < g1; o++) {
         const row = w.subarray((o - g0) * cols, (o - g0 + 1) * cols);
         rowsIn.decode(from[o], from[o] + 1, row);

@@ -1,0 +1,170 @@
+;; ggml's Q8_0 (quantize_row_q8_0_ref) in wasm SIMD, bit for bit what q8-0.ts's JS loops give.
+;; `npm run build:wasm` assembles this file into q8-0-wasm.ts; a test checks that the two agree.
+;;
+;; The caller lays out, in this module's memory: the values (f32, 32 per block), the blocks' output (34 bytes each: an
+;; f16 scale, then 32 int8), each block's f16 scale back as f32, the tally's running max and sum (two f64), and room
+;; for the values as bf16 (a bf16 checkpoint's rows are decoded here, not in JS).
+(module
+  (memory (export "memory") 2)
+
+  ;; max |x| over the 32 values at $p, NaNs skipped: f32x4.pmax(acc, a) is `acc < a ? a : acc`, never NaN.
+  (func $absmax (param $p i32) (result f32)
+    (local $acc v128) (local $m f32) (local $l f32)
+    (local.set $acc (f32x4.pmax (f32x4.splat (f32.const 0)) (f32x4.abs (v128.load offset=0 (local.get $p)))))
+    (local.set $acc (f32x4.pmax (local.get $acc) (f32x4.abs (v128.load offset=16 (local.get $p)))))
+    (local.set $acc (f32x4.pmax (local.get $acc) (f32x4.abs (v128.load offset=32 (local.get $p)))))
+    (local.set $acc (f32x4.pmax (local.get $acc) (f32x4.abs (v128.load offset=48 (local.get $p)))))
+    (local.set $acc (f32x4.pmax (local.get $acc) (f32x4.abs (v128.load offset=64 (local.get $p)))))
+    (local.set $acc (f32x4.pmax (local.get $acc) (f32x4.abs (v128.load offset=80 (local.get $p)))))
+    (local.set $acc (f32x4.pmax (local.get $acc) (f32x4.abs (v128.load offset=96 (local.get $p)))))
+    (local.set $acc (f32x4.pmax (local.get $acc) (f32x4.abs (v128.load offset=112 (local.get $p)))))
+    (local.set $m (f32x4.extract_lane 0 (local.get $acc)))
+    (local.set $l (f32x4.extract_lane 1 (local.get $acc)))
+    (local.set $m (select (local.get $l) (local.get $m) (f32.lt (local.get $m) (local.get $l))))
+    (local.set $l (f32x4.extract_lane 2 (local.get $acc)))
+    (local.set $m (select (local.get $l) (local.get $m) (f32.lt (local.get $m) (local.get $l))))
+    (local.set $l (f32x4.extract_lane 3 (local.get $acc)))
+    (select (local.get $l) (local.get $m) (f32.lt (local.get $m) (local.get $l))))
+
+  ;; f32 → f16 bits, round to nearest even, for the scales d ≥ 0 (never NaN: absmax skips NaNs), as dtypes.ts's
+  ;; f32BitsToF16Bits: too large → inf, below half the smallest subnormal → 0, a carry rolls into the exponent.
+  (func $f16 (param $x f32) (result i32)
+    (local $bits i32) (local $e i32) (local $mant i32) (local $shift i32) (local $half i32) (local $rem i32) (local $mid i32)
+    (local.set $bits (i32.reinterpret_f32 (local.get $x)))
+    (local.set $mant (i32.and (local.get $bits) (i32.const 0x7fffff)))
+    (local.set $e (i32.sub (i32.shr_u (local.get $bits) (i32.const 23)) (i32.const 112))) ;; rebias 127 → 15
+    (if (i32.ge_s (local.get $e) (i32.const 31)) (then (return (i32.const 0x7c00)))) ;; inf, or too large
+    (if (i32.le_s (local.get $e) (i32.const 0))
+      (then
+        (if (i32.lt_s (local.get $e) (i32.const -10)) (then (return (i32.const 0))))
+        ;; a subnormal half: the implicit bit made explicit, shifted into place
+        (local.set $mant (i32.or (local.get $mant) (i32.const 0x800000)))
+        (local.set $shift (i32.sub (i32.const 14) (local.get $e)))
+        (local.set $half (i32.shr_u (local.get $mant) (local.get $shift)))
+        (local.set $rem (i32.and (local.get $mant) (i32.sub (i32.shl (i32.const 1) (local.get $shift)) (i32.const 1))))
+        (local.set $mid (i32.shl (i32.const 1) (i32.sub (local.get $shift) (i32.const 1)))))
+      (else
+        (local.set $half (i32.or (i32.shl (local.get $e) (i32.const 10)) (i32.shr_u (local.get $mant) (i32.const 13))))
+        (local.set $rem (i32.and (local.get $mant) (i32.const 0x1fff)))
+        (local.set $mid (i32.const 0x1000))))
+    (i32.add (local.get $half)
+      (i32.or (i32.gt_u (local.get $rem) (local.get $mid))
+              (i32.and (i32.eq (local.get $rem) (local.get $mid)) (i32.and (local.get $half) (i32.const 1))))))
+
+  ;; f16 bits (non-negative, not NaN) → f32, exact.
+  (func $f32 (param $h i32) (result f32)
+    (local $exp i32) (local $mant i32)
+    (local.set $exp (i32.shr_u (local.get $h) (i32.const 10)))
+    (local.set $mant (i32.and (local.get $h) (i32.const 0x3ff)))
+    (if (i32.eq (local.get $exp) (i32.const 0x1f)) (then (return (f32.const inf))))
+    (if (i32.eqz (local.get $exp)) (then (return (f32.mul (f32.convert_i32_u (local.get $mant)) (f32.const 0x1p-24)))))
+    (f32.reinterpret_i32
+      (i32.or (i32.shl (i32.add (local.get $exp) (i32.const 112)) (i32.const 23)) (i32.shl (local.get $mant) (i32.const 13)))))
+
+  ;; $blocks blocks of 32 f32 from $src into $dst, 34 bytes each: d = max|x| / 127 as f16, then q = round(x / d) as
+  ;; int8; each block's f16(d) back as f32 at $back + 4b (the tally's scale).
+  (func (export "quantize") (param $src i32) (param $blocks i32) (param $dst i32) (param $back i32)
+    (local $b i32) (local $k i32) (local $d f32) (local $id f32) (local $h i32) (local $idv v128) (local $y v128) (local $t v128)
+    (local $away v128) (local $q v128)
+    (if (i32.eqz (local.get $blocks)) (then (return)))
+    (loop $block
+      (local.set $d (f32.div (call $absmax (local.get $src)) (f32.const 127)))
+      (local.set $h (call $f16 (local.get $d)))
+      (i32.store16 (local.get $dst) (local.get $h))
+      (f32.store (local.get $back) (call $f32 (local.get $h)))
+      ;; the f32 d, not its f16 rounding, scales the values
+      (local.set $id (select (f32.div (f32.const 1) (local.get $d)) (f32.const 0) (f32.ne (local.get $d) (f32.const 0))))
+      (if (f32.eq (local.get $id) (f32.const inf))
+        ;; d so small that 1/d overflows: every x · (1/d) is ±inf or NaN, which JS's `| 0` (and x86's cast) make 0.
+        (then
+          (v128.store offset=2 (local.get $dst) (v128.const i32x4 0 0 0 0))
+          (v128.store offset=18 (local.get $dst) (v128.const i32x4 0 0 0 0)))
+        (else
+          (local.set $idv (f32x4.splat (local.get $id)))
+          (local.set $k (i32.const 0))
+          (loop $four
+            ;; round(x · id) of 4 values, halves away from zero (C's roundf): trunc(y), plus ±1 with y's sign when
+            ;; |y - trunc(y)| ≥ 0.5. Exact in f32; NaN becomes 0, as trunc_sat and JS's `| 0` make it.
+            (local.set $y (f32x4.mul (v128.load (i32.add (local.get $src) (i32.shl (local.get $k) (i32.const 4)))) (local.get $idv)))
+            (local.set $t (f32x4.trunc (local.get $y)))
+            (local.set $away
+              (v128.or (v128.and (local.get $y) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))
+                       (v128.const f32x4 1 1 1 1)))
+            (local.set $q
+              (i32x4.trunc_sat_f32x4_s
+                (f32x4.add (local.get $t)
+                  (v128.and (local.get $away)
+                    (f32x4.ge (f32x4.abs (f32x4.sub (local.get $y) (local.get $t))) (v128.const f32x4 0.5 0.5 0.5 0.5))))))
+            ;; the low byte of each, as an Int8Array store wraps (|q| < 256 whenever 1/d is finite)
+            (v128.store32_lane offset=2 0
+              (i32.add (local.get $dst) (i32.shl (local.get $k) (i32.const 2)))
+              (i8x16.shuffle 0 4 8 12 0 0 0 0 0 0 0 0 0 0 0 0 (local.get $q) (local.get $q)))
+            (local.set $k (i32.add (local.get $k) (i32.const 1)))
+            (br_if $four (i32.lt_u (local.get $k) (i32.const 8))))))
+      (local.set $src (i32.add (local.get $src) (i32.const 128)))
+      (local.set $dst (i32.add (local.get $dst) (i32.const 34)))
+      (local.set $back (i32.add (local.get $back) (i32.const 4)))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br_if $block (i32.lt_u (local.get $b) (local.get $blocks)))))
+
+;; $n bf16 values (a multiple of 8) at $from as f32 at $to: each value's 16 bits become the f32's top half.
+  (func (export "bf16_to_f32") (param $from i32) (param $n i32) (param $to i32)
+    (local $i i32) (local $v v128)
+    (if (i32.eqz (local.get $n)) (then (return)))
+    (loop $eight
+      (local.set $v (v128.load (local.get $from)))
+      (v128.store offset=0 (local.get $to) (i32x4.shl (i32x4.extend_low_i16x8_u (local.get $v)) (i32.const 16)))
+      (v128.store offset=16 (local.get $to) (i32x4.shl (i32x4.extend_high_i16x8_u (local.get $v)) (i32.const 16)))
+      (local.set $from (i32.add (local.get $from) (i32.const 16)))
+      (local.set $to (i32.add (local.get $to) (i32.const 32)))
+      (local.set $i (i32.add (local.get $i) (i32.const 8)))
+      (br_if $eight (i32.lt_u (local.get $i) (local.get $n)))))
+
+  ;; |x - f16(d) · q| of every value, in element order (an f64 sum depends on its order), into the running max (NaNs
+  ;; skipped, as `e > max` skips them) and sum at $state. $back holds each block's f16(d) as f32. The arithmetic is
+  ;; JS's: f64 product and difference of f32 values.
+  (func (export "tally") (param $src i32) (param $blocks i32) (param $dst i32) (param $back i32) (param $state i32)
+    (local $b i32) (local $k i32) (local $max f64) (local $sum f64) (local $db v128) (local $x v128) (local $q v128)
+    (local $e2 v128) (local $e f64)
+    (if (i32.eqz (local.get $blocks)) (then (return)))
+    (local.set $max (f64.load offset=0 (local.get $state)))
+    (local.set $sum (f64.load offset=8 (local.get $state)))
+    (loop $block
+      (local.set $db (f64x2.splat (f64.promote_f32 (f32.load (local.get $back)))))
+      (local.set $k (i32.const 0))
+      (loop $four
+        (local.set $x (v128.load (i32.add (local.get $src) (i32.shl (local.get $k) (i32.const 4)))))
+        (local.set $q
+          (i32x4.extend_low_i16x8_s (i16x8.extend_low_i8x16_s
+            (v128.load32_zero (i32.add (i32.add (local.get $dst) (i32.const 2)) (i32.shl (local.get $k) (i32.const 2)))))))
+        ;; values 0, 1 of the four
+        (local.set $e2
+          (f64x2.abs (f64x2.sub (f64x2.promote_low_f32x4 (local.get $x))
+                                (f64x2.mul (local.get $db) (f64x2.convert_low_i32x4_s (local.get $q))))))
+        (local.set $e (f64x2.extract_lane 0 (local.get $e2)))
+        (local.set $max (select (local.get $e) (local.get $max) (f64.gt (local.get $e) (local.get $max))))
+        (local.set $sum (f64.add (local.get $sum) (local.get $e)))
+        (local.set $e (f64x2.extract_lane 1 (local.get $e2)))
+        (local.set $max (select (local.get $e) (local.get $max) (f64.gt (local.get $e) (local.get $max))))
+        (local.set $sum (f64.add (local.get $sum) (local.get $e)))
+        ;; values 2, 3
+        (local.set $e2
+          (f64x2.abs (f64x2.sub (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 0 0 0 0 0 0 0 (local.get $x) (local.get $x)))
+                                (f64x2.mul (local.get $db)
+                                  (f64x2.convert_low_i32x4_s (i8x16.shuffle 8 9 10 11 12 13 14 15 0 0 0 0 0 0 0 0 (local.get $q) (local.get $q)))))))
+        (local.set $e (f64x2.extract_lane 0 (local.get $e2)))
+        (local.set $max (select (local.get $e) (local.get $max) (f64.gt (local.get $e) (local.get $max))))
+        (local.set $sum (f64.add (local.get $sum) (local.get $e)))
+        (local.set $e (f64x2.extract_lane 1 (local.get $e2)))
+        (local.set $max (select (local.get $e) (local.get $max) (f64.gt (local.get $e) (local.get $max))))
+        (local.set $sum (f64.add (local.get $sum) (local.get $e)))
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (br_if $four (i32.lt_u (local.get $k) (i32.const 8))))
+      (local.set $src (i32.add (local.get $src) (i32.const 128)))
+      (local.set $dst (i32.add (local.get $dst) (i32.const 34)))
+      (local.set $back (i32.add (local.get $back) (i32.const 4)))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br_if $block (i32.lt_u (local.get $b) (local.get $blocks))))
+    (f64.store offset=0 (local.get $state) (local.get $max))
+    (f64.store offset=8 (local.get $state) (local.get $sum)))
+)
