@@ -3,10 +3,18 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { bf16ArrayToF16Into, bf16ArrayToF32, f16ToF32, f32ArrayToF16, f32ToF16 } from '../../main/engine/formats/dtypes.ts';
+import {
+  bf16ArrayToF16Into,
+  bf16ArrayToF32,
+  f16ToF32,
+  f32ArrayToF16,
+  f32ArrayToF16Into,
+  f32ToF16 as f32ToHalf,
+} from '../../main/engine/formats/dtypes.ts';
 import { addLowRank } from '../../main/engine/formats/low-rank.ts';
 import { encodePiece } from '../../main/engine/formats/piece-encode.ts';
-import { ErrorTally, quantizeQ8_0, quantizeQ8_0Reference, setQ8_0Wasm } from '../../main/engine/formats/q8-0.ts';
+import { ErrorTally, quantizeQ8_0, quantizeQ8_0Reference } from '../../main/engine/formats/q8-0.ts';
+import { bf16ToF16, f32ToF16, setWasmKernels, tallyF16 } from '../../main/engine/formats/wasm-kernels.ts';
 import { assembleWat, kernelModule, WASM_KERNELS } from '../../scripts/build-wasm.ts';
 
 // The export's kernels are written for speed (bit tricks, no branches on signs, 8 ranks at a time). Each is checked
@@ -27,7 +35,7 @@ function referenceQ8_0(values: Float32Array, tally: ErrorTally): Uint8Array {
     }
     const d = Math.fround(amax / 127);
     const id = d ? Math.fround(1 / d) : 0;
-    view.setUint16(b * 34, f32ToF16(d), true);
+    view.setUint16(b * 34, f32ToHalf(d), true);
     for (let j = 0; j < 32; j++) {
       const x = Math.fround(values[b * 32 + j] * id);
       quants[b * 34 + 2 + j] = Math.trunc(x + (x >= 0 ? 0.5 : -0.5));
@@ -119,14 +127,16 @@ describe('export kernels match the plain loops they replaced', () => {
     }
   });
 
-  it('the bf16 → Q8_0 path (rows decoded in the wasm kernel) equals the JS path, merged or not', () => {
+  it('bf16 → Q8_0 and → F16 pieces (rows decoded and encoded in the wasm kernels) equal the JS path, merged or not', () => {
+    // Q8_0 rows are 64 long; F16 rows 61 (a group that is no multiple of 8 leaves a tail to JS).
     fc.assert(
-      fc.property(weights(16 * 64), fc.boolean(), fc.integer({ min: 0, max: 5 }), (w, merged, tail) => {
+      fc.property(weights(16 * 64), fc.boolean(), fc.integer({ min: 0, max: 5 }), fc.constantFrom('Q8_0', 'F16'), (w, merged, tail, to) => {
         const rows = 16 - tail;
-        const bf16 = Uint16Array.from(new Uint32Array(w.buffer), (x) => x >>> 16).subarray(0, rows * 64);
+        const cols = to === 'Q8_0' ? 64 : 61;
+        const bf16 = Uint16Array.from(new Uint32Array(w.buffer), (x) => x >>> 16).subarray(0, rows * cols);
         const delta = merged
           ? {
-              a: Float32Array.from({ length: 2 * 64 }, (_, i) => Math.sin(i)),
+              a: Float32Array.from({ length: 2 * cols }, (_, i) => Math.sin(i)),
               b: Float32Array.from({ length: rows * 2 }, (_, i) => Math.cos(i)),
               r: 2,
               scale: 0.5,
@@ -137,25 +147,25 @@ describe('export kernels match the plain loops they replaced', () => {
           tensor: 't',
           start: 0,
           rows,
-          cols: 64,
+          cols,
           raw: new Uint8Array(bf16.slice().buffer),
           dtype: 'BF16',
-          to: 'Q8_0',
+          to,
           tally: true,
           delta,
         } as const;
         const wasm = new ErrorTally();
         const got = bitsOf(encodePiece(task, wasm).bytes);
-        setQ8_0Wasm(false);
+        setWasmKernels(false);
         try {
           const js = new ErrorTally();
           expect(got).toBe(bitsOf(encodePiece(task, js).bytes));
           expect(sameTally(wasm, js)).toBe(true);
         } finally {
-          setQ8_0Wasm(true);
+          setWasmKernels(true);
         }
       }),
-      { numRuns: 200, seed: 5 },
+      { numRuns: 300, seed: 5 },
     );
   });
 
@@ -184,10 +194,42 @@ describe('export kernels match the plain loops they replaced', () => {
     );
   });
 
-  it('bf16 → f16 straight: every one of the 65536 bf16 values gives the half its f32 value gives', () => {
-    const all = Uint16Array.from({ length: 65536 }, (_, i) => i);
-    const straight = bf16ArrayToF16Into(all, new Uint16Array(all.length));
-    expect(bitsOf(new Uint8Array(straight.buffer))).toBe(bitsOf(new Uint8Array(f32ArrayToF16(bf16ArrayToF32(all)).buffer)));
+  it('bf16 → f16 straight, in JS and in wasm: every one of the 65536 bf16 values gives the half its f32 value gives', () => {
+    const all = Uint16Array.from({ length: 65536 + 5 }, (_, i) => i & 0xffff); // + a tail the SIMD loop leaves to JS
+    const expected = bitsOf(new Uint8Array(f32ArrayToF16(bf16ArrayToF32(all)).buffer));
+    expect(bitsOf(new Uint8Array(bf16ArrayToF16Into(all, new Uint16Array(all.length)).buffer))).toBe(expected);
+    const wasm = new Uint16Array(all.length);
+    bf16ToF16(all, wasm);
+    expect(bitsOf(new Uint8Array(wasm.buffer))).toBe(expected);
+  });
+
+  it('f32 → f16 with its error tally, in wasm: the bits and tally of the JS loops for any f32 bits (NaN payloads, subnormals, ties)', () => {
+    const anyBits = fc
+      .array(
+        fc.oneof(
+          fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+          fc.integer({ min: 0x33000000, max: 0x47800000 }),
+          fc.constantFrom(0x38801000, 0x33000000, 0x477ff000, 0x7f800001, 0xffc00000),
+        ),
+        {
+          minLength: 1,
+          maxLength: 300,
+        },
+      )
+      .map((xs) => new Float32Array(Uint32Array.from(xs).buffer));
+    fc.assert(
+      fc.property(anyBits, (values) => {
+        const js = new ErrorTally();
+        const expected = f32ArrayToF16Into(values, new Uint16Array(values.length));
+        tallyF16(values, expected, js);
+        const wasm = new ErrorTally();
+        const got = new Uint16Array(values.length);
+        f32ToF16(values, got, wasm);
+        expect(bitsOf(new Uint8Array(got.buffer))).toBe(bitsOf(new Uint8Array(expected.buffer)));
+        expect(sameTally(wasm, js)).toBe(true);
+      }),
+      { numRuns: 2000, seed: 13 },
+    );
   });
 
   it('a piece encoded a group of rows at a time equals the whole piece merged, permuted and encoded at once', () => {

@@ -1,17 +1,8 @@
-import {
-  bf16ArrayToF16Into,
-  bf16ArrayToF32,
-  decodeToF32,
-  DTYPE_BYTES,
-  f16ArrayToF32,
-  f16TableF32,
-  f32ArrayToBf16Into,
-  f32ArrayToF16Into,
-  isFloatDType,
-} from './dtypes.ts';
+import { bf16ArrayToF32, decodeToF32, DTYPE_BYTES, f16ArrayToF32, f32ArrayToBf16Into, isFloatDType } from './dtypes.ts';
 import { addLowRank, firstNonFinite, LowRankUpdate, nonFiniteMergeError, type LowRankRows } from './low-rank.ts';
-import { checkQ8_0Rows, ErrorTally, q8_0Input, q8_0InputFromBf16, Q8_0_BLOCK, quantizeQ8_0Into } from './q8-0.ts';
+import { checkQ8_0Rows, ErrorTally, Q8_0_BLOCK, quantizeQ8_0Into } from './q8-0.ts';
 import type { DType } from './tensor-source.ts';
+import { bf16ToF16, f32ToF16, groupFromBf16, groupInput } from './wasm-kernels.ts';
 
 /** What a piece of rows becomes: a float dtype, GGUF's Q8_0, or bitsandbytes' row-wise int8 (weights + SCB). */
 export type PieceTarget = 'F32' | 'F16' | 'BF16' | 'Q8_0' | 'I8';
@@ -107,7 +98,7 @@ export function encodePiece(task: PieceTask, tally?: ErrorTally, into?: Uint8Arr
   const rowsIn = new StoredRows(task.raw, task.dtype, cols);
   // bf16 → f16 of untouched rows (most of an HF export from a bf16 checkpoint): straight, with no f32 in between.
   if (task.dtype === 'BF16' && to === 'F16' && !task.delta && !task.ropeHeads && !tally) {
-    bf16ArrayToF16Into(rowsIn.halves(), new Uint16Array(out.buffer, out.byteOffset, rows * cols));
+    bf16ToF16(rowsIn.halves(), new Uint16Array(out.buffer, out.byteOffset, rows * cols));
     return { bytes: out };
   }
   const d = task.delta;
@@ -118,11 +109,12 @@ export function encodePiece(task: PieceTask, tally?: ErrorTally, into?: Uint8Arr
   for (let g0 = 0; g0 < rows; g0 += groupRows) {
     const g1 = Math.min(rows, g0 + groupRows);
     const n = (g1 - g0) * cols;
-    // Q8_0 rows go straight into its wasm kernel's memory, where it quantizes them without a copy (bf16 rows in order
-    // are decoded there too).
-    const bf16Rows = to === 'Q8_0' && !from && task.dtype === 'BF16' && q8_0InputFromBf16(rowsIn.halves().subarray(g0 * cols, g1 * cols));
-    const w = bf16Rows || (to === 'Q8_0' && q8_0Input(n)) || groupScratch(n);
-    if (bf16Rows) {
+    // Q8_0 and F16 groups live in the wasm kernels' memory, which their kernels read without a copy; bf16 rows in
+    // stored order are decoded there too.
+    const inKernels = to === 'Q8_0' || to === 'F16';
+    const bf16Group = inKernels && !from && task.dtype === 'BF16' && groupFromBf16(rowsIn.halves().subarray(g0 * cols, g1 * cols));
+    const w = bf16Group || (inKernels && groupInput(n)) || groupScratch(n);
+    if (bf16Group) {
       if (d && update) update.addRows(w, d.b.subarray(g0 * d.r, g1 * d.r), g1 - g0);
     } else if (from) {
       for (let o = g0; o < g1; o++) {
@@ -171,11 +163,9 @@ function encodeGroup(
     case 'BF16':
       f32ArrayToBf16Into(w, new Uint16Array(out.buffer, out.byteOffset + at * 2, w.length));
       return;
-    case 'F16': {
-      const halves = f32ArrayToF16Into(w, new Uint16Array(out.buffer, out.byteOffset + at * 2, w.length));
-      if (tally) tallyF16(w, halves, tally);
+    case 'F16':
+      f32ToF16(w, new Uint16Array(out.buffer, out.byteOffset + at * 2, w.length), tally);
       return;
-    }
     case 'Q8_0':
       quantizeQ8_0Into(w, out.subarray((at / Q8_0_BLOCK) * 34), tally);
       return;
@@ -239,20 +229,6 @@ class StoredRows {
     else if (this.dtype === 'F16') f16ArrayToF32(from as Uint16Array, out);
     else out.set(from);
   }
-}
-
-/** |x - f16(x)| for every value, in element order, as ErrorTally.add does with the halves decoded. */
-function tallyF16(w: Float32Array, halves: Uint16Array, tally: ErrorTally): void {
-  const table = f16TableF32();
-  let { max, sum } = tally;
-  for (let i = 0; i < w.length; i++) {
-    const e = Math.abs(w[i] - table[halves[i]]);
-    if (e > max) max = e;
-    sum += e;
-  }
-  tally.max = max;
-  tally.sum = sum;
-  tally.count += w.length;
 }
 
 /**

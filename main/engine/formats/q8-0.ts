@@ -1,6 +1,6 @@
 import { StudioError } from '../errors.ts';
 import { f16BitsToF32Bits, f16ToF32, f32BitsToF16Bits } from './dtypes.ts';
-import { WASM_BASE64 } from './q8-0-wasm.ts';
+import { CHUNK_VALUES, isGroup, wasmKernels, type WasmKernels } from './wasm-kernels.ts';
 
 export const Q8_0_BLOCK = 32;
 const BLOCK_BYTES = 34; // f16 scale + 32 int8
@@ -41,134 +41,40 @@ export function quantizeQ8_0(values: Float32Array, rowLength = values.length, er
 }
 
 /**
- * quantizeQ8_0 of whole rows into `out` (34 bytes per 32 values, from its start): in wasm SIMD (q8-0.wat) where this
+ * quantizeQ8_0 of whole rows into `out` (34 bytes per 32 values, from its start): in wasm SIMD (export-kernels.wat) where this
  * thread has WebAssembly SIMD, else in the JS loops below; both give the same bytes and the same tally.
  */
 export function quantizeQ8_0Into(values: Float32Array, out: Uint8Array, error?: ErrorTally): void {
-  const kernel = wasmKernel();
-  if (kernel) kernel.quantize(values, out, error);
+  const k = wasmKernels();
+  if (k) quantizeIn(k, values, out, error);
   else quantizeQ8_0Reference(values, out, error);
 }
 
 /**
- * Memory for `values` values (a multiple of 32) that quantizeQ8_0Into reads without a copy: the wasm kernel's input,
- * valid until the next call here or to quantizeQ8_0Into; undefined without the kernel.
+ * Q8_0 of `blocks` blocks in the wasm kernels' memory: the values (f32) at 0, then the blocks' bytes, each block's
+ * f16 scale back as f32 (the tally's) and the tally's two f64 (at most 1.2 bytes a value + 32: within a group's room).
  */
-export function q8_0Input(values: number): Float32Array | undefined {
-  return wasmKernel()?.input(values);
+function layout(k: WasmKernels, blocks: number) {
+  const dst = blocks * Q8_0_BLOCK * 4;
+  const back = dst + align16(blocks * BLOCK_BYTES);
+  const state = align16(back + blocks * 4);
+  k.reserve(state + 16);
+  return { dst, back, state };
 }
+const align16 = (n: number) => Math.ceil(n / 16) * 16;
 
-/** q8_0Input holding `bf16` (a multiple of 32 bf16 values) decoded to f32; undefined without the kernel. */
-export function q8_0InputFromBf16(bf16: Uint16Array): Float32Array | undefined {
-  return wasmKernel()?.inputFromBf16(bf16);
-}
-
-/** The part of the WebAssembly API used here (Node and Electron have it; this project's TypeScript libs do not type it). */
-interface WasmApi {
-  validate(bytes: Uint8Array): boolean;
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object) => { exports: Record<string, unknown> };
-}
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-const wasmApi = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
-
-/** The Q8_0 kernel in wasm SIMD, one instance per thread (undefined where WebAssembly SIMD is missing). */
-class Q8_0Wasm {
-  private readonly memory: WasmMemory;
-  private readonly run: {
-    quantize(src: number, blocks: number, dst: number, back: number): void;
-    tally(src: number, blocks: number, dst: number, back: number, state: number): void;
-    bf16_to_f32(from: number, n: number, to: number): void;
-  };
-  private blocks = 0;
-  private layout = { dst: 0, back: 0, state: 0, bf16: 0 };
-  private bytes = new Uint8Array(0);
-  private halves = new Uint16Array(0);
-  private words = new Float32Array(0);
-  private state = new Float64Array(0);
-
-  constructor(api: WasmApi, binary: Uint8Array) {
-    const { exports } = new api.Instance(new api.Module(binary));
-    this.memory = exports.memory as WasmMemory;
-    this.run = exports as unknown as Q8_0Wasm['run'];
-    this.reserve(CHUNK_BLOCKS);
+/** Q8_0 in wasm: the kernels' group (groupInput) is read where it is, other values are copied in by chunks. */
+function quantizeIn(k: WasmKernels, values: Float32Array, out: Uint8Array, error?: ErrorTally): void {
+  const blocks = values.length / Q8_0_BLOCK;
+  const step = isGroup(k, values) ? Math.max(blocks, 1) : CHUNK_VALUES / Q8_0_BLOCK;
+  for (let b0 = 0; b0 < blocks; b0 += step) {
+    const n = Math.min(step, blocks - b0);
+    const { dst, back, state } = layout(k, n);
+    if (!isGroup(k, values)) k.words.set(values.subarray(b0 * Q8_0_BLOCK, (b0 + n) * Q8_0_BLOCK));
+    k.run.quantize(0, n, dst, back);
+    if (error) k.tallied(state, error, n * Q8_0_BLOCK, () => k.run.tally(0, n, dst, back, state));
+    out.set(k.bytes.subarray(dst, dst + n * BLOCK_BYTES), b0 * BLOCK_BYTES);
   }
-
-  /** Room for `blocks` blocks: values at 0, then the blocks' bytes, their f16 scales as f32, the tally's two f64 and the values as bf16. */
-  private reserve(blocks: number): void {
-    if (blocks <= this.blocks) return;
-    const align = (n: number) => Math.ceil(n / 16) * 16;
-    const dst = blocks * Q8_0_BLOCK * 4;
-    const back = dst + align(blocks * BLOCK_BYTES);
-    const state = align(back + blocks * 4);
-    const bf16 = state + 16;
-    const need = bf16 + blocks * Q8_0_BLOCK * 2;
-    if (need > this.memory.buffer.byteLength) this.memory.grow(Math.ceil((need - this.memory.buffer.byteLength) / 65536));
-    this.blocks = blocks;
-    this.layout = { dst, back, state, bf16 };
-    this.bytes = new Uint8Array(this.memory.buffer);
-    this.halves = new Uint16Array(this.memory.buffer);
-    this.words = new Float32Array(this.memory.buffer);
-    this.state = new Float64Array(this.memory.buffer, state, 2);
-  }
-
-  input(values: number): Float32Array {
-    this.reserve(values / Q8_0_BLOCK);
-    return this.words.subarray(0, values);
-  }
-
-  inputFromBf16(bf16: Uint16Array): Float32Array {
-    const values = this.input(bf16.length);
-    this.halves.set(bf16, this.layout.bf16 / 2);
-    this.run.bf16_to_f32(this.layout.bf16, bf16.length, 0);
-    return values;
-  }
-
-  quantize(values: Float32Array, out: Uint8Array, error?: ErrorTally): void {
-    const resident = values.buffer === this.memory.buffer && values.byteOffset === 0;
-    const blocks = values.length / Q8_0_BLOCK;
-    const step = resident ? blocks : CHUNK_BLOCKS;
-    for (let b0 = 0; b0 < blocks; b0 += step) {
-      const n = Math.min(step, blocks - b0);
-      if (!resident) this.words.set(values.subarray(b0 * Q8_0_BLOCK, (b0 + n) * Q8_0_BLOCK));
-      this.chunk(n, error);
-      out.set(this.bytes.subarray(this.layout.dst, this.layout.dst + n * BLOCK_BYTES), b0 * BLOCK_BYTES);
-    }
-  }
-
-  /** `n` blocks at the start of memory, quantized, then tallied. */
-  private chunk(n: number, error?: ErrorTally): void {
-    const { dst, back, state } = this.layout;
-    this.run.quantize(0, n, dst, back);
-    if (!error) return;
-    this.state[0] = error.max;
-    this.state[1] = error.sum;
-    this.run.tally(0, n, dst, back, state);
-    error.max = this.state[0];
-    error.sum = this.state[1];
-    error.count += n * Q8_0_BLOCK;
-  }
-}
-
-/** Blocks per call when the values are not already in the kernel's memory (64 Ki values, ~340 KiB of memory). */
-const CHUNK_BLOCKS = 2048;
-
-let kernel: Q8_0Wasm | null | undefined;
-
-/** Whether this thread uses the wasm kernel (tests and the bench turn it off to hold it to the JS loops). */
-export function setQ8_0Wasm(enabled: boolean): void {
-  kernel = enabled ? undefined : null;
-}
-
-function wasmKernel(): Q8_0Wasm | undefined {
-  if (kernel === undefined) {
-    const binary = Uint8Array.from(atob(WASM_BASE64), (c) => c.charCodeAt(0));
-    kernel = wasmApi?.validate(binary) ? new Q8_0Wasm(wasmApi, binary) : null;
-  }
-  return kernel ?? undefined;
 }
 
 /** Blocks never straddle rows (ggml quantizes row by row): rows must be a multiple of 32 values long. */

@@ -1,9 +1,7 @@
-;; ggml's Q8_0 (quantize_row_q8_0_ref) in wasm SIMD, bit for bit what q8-0.ts's JS loops give.
-;; `npm run build:wasm` assembles this file into q8-0-wasm.ts; a test checks that the two agree.
-;;
-;; The caller lays out, in this module's memory: the values (f32, 32 per block), the blocks' output (34 bytes each: an
-;; f16 scale, then 32 int8), each block's f16 scale back as f32, the tally's running max and sum (two f64), and room
-;; for the values as bf16 (a bf16 checkpoint's rows are decoded here, not in JS).
+;; The export's hot loops in wasm SIMD, bit for bit what their JS versions give (q8-0.ts, dtypes.ts, piece-encode.ts):
+;; ggml's Q8_0 with its error tally, bf16 → f32, and f32 / bf16 → f16 with theirs. wasm-kernels.ts lays out the
+;; memory for each call. `npm run build:wasm` assembles this file into export-kernels-wasm.ts; a test checks that the
+;; two agree.
 (module
   (memory (export "memory") 2)
 
@@ -119,6 +117,115 @@
       (local.set $to (i32.add (local.get $to) (i32.const 32)))
       (local.set $i (i32.add (local.get $i) (i32.const 8)))
       (br_if $eight (i32.lt_u (local.get $i) (local.get $n)))))
+
+;; f32 bits → f16 bits of 4 values (in the low 16 bits of each lane), round to nearest even, as dtypes.ts's
+  ;; f32BitsToF16Bits: past f16's range → ±inf; NaN keeps its top 10 payload bits (0x200 when they are all 0); below
+  ;; 2^-14 the f32 addition of 0.5 rounds the value to f16's subnormal step (2^-24), whose bits are then the half's.
+  (func $halves4 (param $v v128) (result v128)
+    (local $sign v128) (local $a v128) (local $m13 v128) (local $nan v128) (local $big v128) (local $sub v128) (local $norm v128)
+    (local.set $sign (v128.and (local.get $v) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000)))
+    (local.set $a (v128.xor (local.get $v) (local.get $sign)))
+    ;; inf or NaN: |x| ≥ 65536 (the carry of rounding takes [65520, 65536) there too, below)
+    (local.set $m13 (i32x4.shr_u (v128.and (local.get $a) (v128.const i32x4 0x7fffff 0x7fffff 0x7fffff 0x7fffff)) (i32.const 13)))
+    (local.set $nan
+      (v128.or (v128.or (v128.const i32x4 0x7c00 0x7c00 0x7c00 0x7c00) (local.get $m13))
+               (v128.and (i32x4.eq (local.get $m13) (v128.const i32x4 0 0 0 0)) (v128.const i32x4 0x200 0x200 0x200 0x200))))
+    (local.set $big
+      (v128.bitselect (local.get $nan) (v128.const i32x4 0x7c00 0x7c00 0x7c00 0x7c00)
+        (i32x4.gt_s (local.get $a) (v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000))))
+    ;; subnormal half: |x| + 0.5 in f32, less 0.5's bits
+    (local.set $sub
+      (i32x4.sub (f32x4.add (local.get $a) (v128.const f32x4 0.5 0.5 0.5 0.5)) (v128.const i32x4 0x3f000000 0x3f000000 0x3f000000 0x3f000000)))
+    ;; normal half: rebias the exponent and add 0xfff plus the kept mantissa's lowest bit (ties to even), then shift
+    (local.set $norm
+      (i32x4.shr_u
+        (i32x4.add
+          (i32x4.add (local.get $a) (v128.const i32x4 0xc8000fff 0xc8000fff 0xc8000fff 0xc8000fff)) ;; -112 << 23, + 0xfff
+          (v128.and (i32x4.shr_u (local.get $a) (i32.const 13)) (v128.const i32x4 1 1 1 1)))
+        (i32.const 13)))
+    (v128.or
+      (v128.bitselect (local.get $big)
+        (v128.bitselect (local.get $sub) (local.get $norm)
+          (i32x4.lt_s (local.get $a) (v128.const i32x4 0x38800000 0x38800000 0x38800000 0x38800000))) ;; 2^-14
+        (i32x4.ge_s (local.get $a) (v128.const i32x4 0x47800000 0x47800000 0x47800000 0x47800000))) ;; 65536
+      (i32x4.shr_u (local.get $sign) (i32.const 16))))
+
+  ;; $n f32 values (a multiple of 8) at $src as f16 at $dst.
+  (func (export "f32_to_f16") (param $src i32) (param $n i32) (param $dst i32)
+    (local $i i32)
+    (if (i32.eqz (local.get $n)) (then (return)))
+    (loop $eight
+      (v128.store (local.get $dst)
+        (i16x8.narrow_i32x4_u (call $halves4 (v128.load offset=0 (local.get $src))) (call $halves4 (v128.load offset=16 (local.get $src)))))
+      (local.set $src (i32.add (local.get $src) (i32.const 32)))
+      (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+      (local.set $i (i32.add (local.get $i) (i32.const 8)))
+      (br_if $eight (i32.lt_u (local.get $i) (local.get $n)))))
+
+  ;; $n bf16 values (a multiple of 8) at $src as f16 at $dst (each bf16 is the top half of an f32).
+  (func (export "bf16_to_f16") (param $src i32) (param $n i32) (param $dst i32)
+    (local $i i32) (local $v v128)
+    (if (i32.eqz (local.get $n)) (then (return)))
+    (loop $eight
+      (local.set $v (v128.load (local.get $src)))
+      (v128.store (local.get $dst)
+        (i16x8.narrow_i32x4_u
+          (call $halves4 (i32x4.shl (i32x4.extend_low_i16x8_u (local.get $v)) (i32.const 16)))
+          (call $halves4 (i32x4.shl (i32x4.extend_high_i16x8_u (local.get $v)) (i32.const 16)))))
+      (local.set $src (i32.add (local.get $src) (i32.const 16)))
+      (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+      (local.set $i (i32.add (local.get $i) (i32.const 8)))
+      (br_if $eight (i32.lt_u (local.get $i) (local.get $n)))))
+
+  ;; f16 bits of 4 values (low 16 bits of each lane) → f32, exact, as dtypes.ts's f16BitsToF32Bits: the exponent
+  ;; rebiased; inf and NaN rebiased once more; a subnormal made normal as 2^-14 · (1 + m/1024), less 2^-14.
+  (func $floats4 (param $h v128) (result v128)
+    (local $o v128) (local $exp v128)
+    (local.set $o (i32x4.shl (v128.and (local.get $h) (v128.const i32x4 0x7fff 0x7fff 0x7fff 0x7fff)) (i32.const 13)))
+    (local.set $exp (v128.and (local.get $o) (v128.const i32x4 0x0f800000 0x0f800000 0x0f800000 0x0f800000)))
+    (local.set $o (i32x4.add (local.get $o) (v128.const i32x4 0x38000000 0x38000000 0x38000000 0x38000000))) ;; 112 << 23
+    (local.set $o
+      (v128.bitselect (i32x4.add (local.get $o) (v128.const i32x4 0x38000000 0x38000000 0x38000000 0x38000000)) (local.get $o)
+        (i32x4.eq (local.get $exp) (v128.const i32x4 0x0f800000 0x0f800000 0x0f800000 0x0f800000))))
+    (local.set $o
+      (v128.bitselect
+        (f32x4.sub (i32x4.add (local.get $o) (v128.const i32x4 0x00800000 0x00800000 0x00800000 0x00800000)) (v128.const f32x4 0x1p-14 0x1p-14 0x1p-14 0x1p-14))
+        (local.get $o)
+        (i32x4.eq (local.get $exp) (v128.const i32x4 0 0 0 0))))
+    (v128.or (local.get $o) (i32x4.shl (v128.and (local.get $h) (v128.const i32x4 0x8000 0x8000 0x8000 0x8000)) (i32.const 16))))
+
+  ;; |x - f16(x)| of $n f32 values (a multiple of 4) at $src against their halves at $halves, in element order, into
+  ;; the running max (NaNs skipped) and sum at $state, in f64 as piece-encode.ts's tallyF16 does.
+  (func (export "tally_f16") (param $src i32) (param $n i32) (param $halves i32) (param $state i32)
+    (local $i i32) (local $max f64) (local $sum f64) (local $x v128) (local $f v128) (local $e2 v128) (local $e f64)
+    (if (i32.eqz (local.get $n)) (then (return)))
+    (local.set $max (f64.load offset=0 (local.get $state)))
+    (local.set $sum (f64.load offset=8 (local.get $state)))
+    (loop $four
+      (local.set $x (v128.load (local.get $src)))
+      (local.set $f (call $floats4 (i32x4.extend_low_i16x8_u (v128.load64_zero (local.get $halves)))))
+      (local.set $e2 (f64x2.abs (f64x2.sub (f64x2.promote_low_f32x4 (local.get $x)) (f64x2.promote_low_f32x4 (local.get $f)))))
+      (local.set $e (f64x2.extract_lane 0 (local.get $e2)))
+      (local.set $max (select (local.get $e) (local.get $max) (f64.gt (local.get $e) (local.get $max))))
+      (local.set $sum (f64.add (local.get $sum) (local.get $e)))
+      (local.set $e (f64x2.extract_lane 1 (local.get $e2)))
+      (local.set $max (select (local.get $e) (local.get $max) (f64.gt (local.get $e) (local.get $max))))
+      (local.set $sum (f64.add (local.get $sum) (local.get $e)))
+      (local.set $x (i8x16.shuffle 8 9 10 11 12 13 14 15 0 0 0 0 0 0 0 0 (local.get $x) (local.get $x)))
+      (local.set $f (i8x16.shuffle 8 9 10 11 12 13 14 15 0 0 0 0 0 0 0 0 (local.get $f) (local.get $f)))
+      (local.set $e2 (f64x2.abs (f64x2.sub (f64x2.promote_low_f32x4 (local.get $x)) (f64x2.promote_low_f32x4 (local.get $f)))))
+      (local.set $e (f64x2.extract_lane 0 (local.get $e2)))
+      (local.set $max (select (local.get $e) (local.get $max) (f64.gt (local.get $e) (local.get $max))))
+      (local.set $sum (f64.add (local.get $sum) (local.get $e)))
+      (local.set $e (f64x2.extract_lane 1 (local.get $e2)))
+      (local.set $max (select (local.get $e) (local.get $max) (f64.gt (local.get $e) (local.get $max))))
+      (local.set $sum (f64.add (local.get $sum) (local.get $e)))
+      (local.set $src (i32.add (local.get $src) (i32.const 16)))
+      (local.set $halves (i32.add (local.get $halves) (i32.const 8)))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br_if $four (i32.lt_u (local.get $i) (local.get $n))))
+    (f64.store offset=0 (local.get $state) (local.get $max))
+    (f64.store offset=8 (local.get $state) (local.get $sum)))
 
   ;; |x - f16(d) · q| of every value, in element order (an f64 sum depends on its order), into the running max (NaNs
   ;; skipped, as `e > max` skips them) and sum at $state. $back holds each block's f16(d) as f32. The arithmetic is

@@ -1,0 +1,181 @@
+import { bf16ArrayToF16Into, f16TableF32, f32ArrayToF16Into } from './dtypes.ts';
+import { WASM_BASE64 } from './export-kernels-wasm.ts';
+
+/**
+ * The export's hot loops in wasm SIMD (export-kernels.wat): one instance and memory per thread, laid out afresh by
+ * each call (calls never interleave). Each loop has a JS twin that gives the same bits, used where WebAssembly SIMD
+ * is missing, and held to it by tests.
+ */
+
+/** The part of the WebAssembly API used here (Node and Electron have it; this project's TypeScript libs do not type it). */
+interface WasmApi {
+  validate(bytes: Uint8Array): boolean;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object) => { exports: Record<string, unknown> };
+}
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+
+/** export-kernels.wat's functions: pointers are byte offsets into the memory, counts are values. */
+interface KernelFunctions {
+  quantize(src: number, blocks: number, dst: number, back: number): void;
+  tally(src: number, blocks: number, dst: number, back: number, state: number): void;
+  bf16_to_f32(src: number, n: number, dst: number): void;
+  bf16_to_f16(src: number, n: number, dst: number): void;
+  f32_to_f16(src: number, n: number, dst: number): void;
+  tally_f16(src: number, n: number, halves: number, state: number): void;
+}
+
+/** A running error tally (max, and sum in element order) as the kernels update it. */
+export interface RunningTally {
+  max: number;
+  sum: number;
+  count: number;
+}
+
+export class WasmKernels {
+  readonly run: KernelFunctions;
+  private readonly memory: WasmMemory;
+  bytes = new Uint8Array(0);
+  halves = new Uint16Array(0);
+  words = new Float32Array(0);
+  private doubles = new Float64Array(0);
+
+  constructor(api: WasmApi, binary: Uint8Array) {
+    const { exports } = new api.Instance(new api.Module(binary));
+    this.memory = exports.memory as WasmMemory;
+    this.run = exports as unknown as KernelFunctions;
+    this.reserve(0);
+  }
+
+  /** At least `bytes` bytes of memory; the views above are renewed when it grows (old ones then see nothing). */
+  reserve(bytes: number): void {
+    const have = this.memory.buffer.byteLength;
+    if (bytes > have) this.memory.grow(Math.ceil((bytes - have) / 65536));
+    if (this.bytes.buffer !== this.memory.buffer) {
+      this.bytes = new Uint8Array(this.memory.buffer);
+      this.halves = new Uint16Array(this.memory.buffer);
+      this.words = new Float32Array(this.memory.buffer);
+      this.doubles = new Float64Array(this.memory.buffer);
+    }
+  }
+
+  /** Runs `fn` with a tally's max and sum in memory at `at` (16 bytes, 8-aligned), and takes them back. */
+  tallied(at: number, tally: RunningTally, values: number, fn: () => void): void {
+    this.doubles[at / 8] = tally.max;
+    this.doubles[at / 8 + 1] = tally.sum;
+    fn();
+    tally.max = this.doubles[at / 8];
+    tally.sum = this.doubles[at / 8 + 1];
+    tally.count += values;
+  }
+}
+
+let kernels: WasmKernels | null | undefined;
+
+/** This thread's kernels; undefined where WebAssembly SIMD is missing or they are turned off. */
+export function wasmKernels(): WasmKernels | undefined {
+  if (kernels === undefined) {
+    const api = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+    const binary = Uint8Array.from(atob(WASM_BASE64), (c) => c.charCodeAt(0));
+    kernels = api?.validate(binary) ? new WasmKernels(api, binary) : null;
+  }
+  return kernels ?? undefined;
+}
+
+/** Whether this thread uses the wasm kernels (tests and the bench turn them off to hold them to the JS loops). */
+export function setWasmKernels(enabled: boolean): void {
+  kernels = enabled ? undefined : null;
+}
+
+/**
+ * A group of `values` f32 values at the start of the kernels' memory, which every kernel here reads without a copy,
+ * with room after it for any kernel's output (at most 3 bytes a value + 64). Valid until the next call in here.
+ */
+export function groupInput(values: number): Float32Array | undefined {
+  const k = wasmKernels();
+  if (!k) return undefined;
+  k.reserve(7 * values + 64);
+  return k.words.subarray(0, values);
+}
+
+/**
+ * groupInput holding `bf16` decoded to f32 in wasm: they are copied into the group's upper half and decoded in place
+ * from the front, 8 at a time (each 8 are read before their f32s overwrite them; the last 8 may run into the room).
+ */
+export function groupFromBf16(bf16: Uint16Array): Float32Array | undefined {
+  const group = groupInput(bf16.length);
+  if (!group) return undefined;
+  const k = wasmKernels()!;
+  k.halves.set(bf16, bf16.length);
+  k.run.bf16_to_f32(2 * bf16.length, bf16.length, 0);
+  return group;
+}
+
+/** Whether `values` is the group at the start of the kernels' memory. */
+export function isGroup(k: WasmKernels, values: Float32Array): boolean {
+  return values.buffer === k.words.buffer && values.byteOffset === 0;
+}
+
+/** Values per call when an array outside the kernels' memory is copied in (256 KiB as f32). */
+export const CHUNK_VALUES = 1 << 16;
+const align16 = (n: number) => Math.ceil(n / 16) * 16;
+
+/** bf16 → f16 (bf16ArrayToF16Into's bits), in wasm when it can. */
+export function bf16ToF16(src: Uint16Array, out: Uint16Array): void {
+  const k = wasmKernels();
+  const simd = k ? src.length - (src.length % 8) : 0;
+  if (k) {
+    k.reserve(4 * CHUNK_VALUES);
+    for (let i = 0; i < simd; i += CHUNK_VALUES) {
+      const n = Math.min(CHUNK_VALUES, simd - i);
+      k.halves.set(src.subarray(i, i + n), 0);
+      k.run.bf16_to_f16(0, n, 2 * CHUNK_VALUES);
+      out.set(k.halves.subarray(CHUNK_VALUES, CHUNK_VALUES + n), i);
+    }
+  }
+  if (simd < src.length) bf16ArrayToF16Into(src.subarray(simd), out.subarray(simd, src.length));
+}
+
+/**
+ * f32 → f16 (f32ArrayToF16Into's bits), in wasm when it can; with `tally`, |x - f16(x)| of each value added in
+ * element order. The group (groupInput) is read where it is; other arrays are copied in by chunks.
+ */
+export function f32ToF16(src: Float32Array, out: Uint16Array, tally?: RunningTally): void {
+  const k = wasmKernels();
+  const simd = k ? src.length - (src.length % 8) : 0;
+  if (k) {
+    const resident = isGroup(k, src);
+    const step = resident ? Math.max(simd, 1) : CHUNK_VALUES;
+    for (let i = 0; i < simd; i += step) {
+      const n = Math.min(step, simd - i);
+      const halvesAt = align16(4 * (resident ? src.length : n)); // after the whole group: its tail is read below
+      const stateAt = align16(halvesAt + 2 * n);
+      k.reserve(stateAt + 16);
+      if (!resident) k.words.set(src.subarray(i, i + n), 0);
+      k.run.f32_to_f16(0, n, halvesAt);
+      if (tally) k.tallied(stateAt, tally, n, () => k.run.tally_f16(0, n, halvesAt, stateAt));
+      out.set(k.halves.subarray(halvesAt / 2, halvesAt / 2 + n), i);
+    }
+  }
+  if (simd < src.length) {
+    const rest = f32ArrayToF16Into(src.subarray(simd), out.subarray(simd, src.length));
+    if (tally) tallyF16(src.subarray(simd), rest, tally);
+  }
+}
+
+/** |x - f16(x)| for every value, in element order, as ErrorTally.add does with the halves decoded (the JS twin). */
+export function tallyF16(w: Float32Array, halves: Uint16Array, tally: RunningTally): void {
+  const table = f16TableF32();
+  let { max, sum } = tally;
+  for (let i = 0; i < w.length; i++) {
+    const e = Math.abs(w[i] - table[halves[i]]);
+    if (e > max) max = e;
+    sum += e;
+  }
+  tally.max = max;
+  tally.sum = sum;
+  tally.count += w.length;
+}
