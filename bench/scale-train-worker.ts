@@ -36,8 +36,7 @@ const config = parseFinetuneConfig({
   save_steps: 0,
   logging_steps: 1,
   backend: 'wasm',
-  // Only passed when asked for: a build without the field would strip it silently (the parent never asks then).
-  ...(baseDtype === 'default' ? {} : { base_dtype: baseDtype }),
+  base_dtype: baseDtype,
 });
 const result = await runFinetune(config, (e) => {
   if (e.type === 'start') loadedAt = performance.now();

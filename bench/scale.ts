@@ -1,4 +1,4 @@
-// `npm run bench -- scale [tinyllama] [llama7b] [f32 bf16 f16 int8 nf4] [train] [export] [hf q8_0 gguf-f16] [nocheck] [timeout=SECONDS] [threads=N]`:
+// `npm run bench -- scale [tinyllama] [llama7b] [f32 bf16 f16 int8 nf4] [train] [export] [hf q8_0 gguf-f16] [nocheck] [timeout=SECONDS] [threads=N] [repeats=N]`:
 // real-size models on this machine. Writes shape-true synthetic bf16 sharded checkpoints (TinyLlama-1.1B, LLaMA-7B),
 // trains each for 2 steps per frozen-base mode (micro batch 1, cutoff 128, LoRA r 8 on q,v; each run in its own
 // process: load time, peak RSS, step time, tokens/s, and the memory estimate beside the measured peak), then merges
@@ -7,7 +7,8 @@
 // With no model, mode or phase named, all of them run: the 7B takes a long time. `nocheck` skips the GGUF check
 // (the exports' own readers and a llama.cpp load + 8 tokens, timed apart from the write), which on a busy 2-core
 // machine takes longer than the write at 7B. `threads=N` runs the exports with N worker threads (0: on the export's own
-// thread) instead of their default (one per core).
+// thread) instead of their default (one per core). Each export runs `repeats` times (3), each run followed by the disk's own
+// speed for the same bytes; the table gives the median ratio of the pairs with the smallest and largest.
 import { spawnSync } from 'node:child_process';
 import { writeSyntheticAdapter } from '../main/engine/demo/synthetic-adapter.ts';
 import { LLAMA_7B_SHAPE, TINYLLAMA_1B_SHAPE, writeSyntheticModel, type SyntheticShape } from '../main/engine/demo/synthetic-model.ts';
@@ -17,8 +18,8 @@ import path from 'node:path';
 import { Prng } from '../main/engine/data/prng.ts';
 import { parseLlamaConfig } from '../main/engine/model/config.ts';
 import { expectedTensors } from '../main/engine/model/projections.ts';
-import { finetuneConfigSchema } from '../main/engine/train/config.ts';
 import { diskWriteSpeed } from './export.ts';
+import { formatRatio, spreadOf, type Spread } from './spread.ts';
 
 export const SCALE_MODELS: Record<string, { label: string; shape: SyntheticShape }> = {
   tinyllama: {
@@ -63,9 +64,20 @@ export interface ScaleExportRow {
   verification: string;
   /** The check was stopped by the timeout (the write's figures stand). */
   timedOut?: boolean;
+  /** Output MB/s over the disk's MB/s, per run (each export paired with the disk reference right after it). */
+  ratio?: Spread;
   /** The 1-minute load average before the export and after the disk reference (other work slows every figure). */
   load?: [number, number];
 }
+/** What scale-export-worker.ts prints. */
+interface WorkerExport {
+  writeSeconds: number;
+  writePeakBytes: number;
+  verifySeconds: number;
+  verifyPeakBytes: number;
+  verification: string;
+}
+
 export interface ScaleResults {
   train: ScaleTrainRow[];
   export: ScaleExportRow[];
@@ -75,13 +87,6 @@ export interface ScaleResults {
 const MiB = 2 ** 20;
 const mib = (b?: number) => (b === undefined ? '–' : `${(b / MiB).toFixed(0)} MiB`);
 const gib = (b?: number) => (b === undefined ? '–' : `${(b / 2 ** 30).toFixed(2)} GiB`);
-
-/** Whether this build's finetune schema knows `base_dtype` and accepts `mode` (the field comes with the base-modes work). */
-function baseDtypeSupport(mode: string): 'field' | 'today' | undefined {
-  const field = (finetuneConfigSchema.shape as Record<string, { safeParse(v: unknown): { success: boolean } } | undefined>).base_dtype;
-  if (field) return field.safeParse(mode).success ? 'field' : undefined;
-  return mode === 'f32' ? 'today' : undefined; // without the field the trainer holds the base as f32 W and Wᵀ
-}
 
 /** A child process running a bench worker through tsx, with VmHWM printed on exit; undefined JSON when it failed. */
 function runWorker(root: string, script: string, args: string[], timeoutS: number) {
@@ -145,6 +150,7 @@ export async function benchScale(root: string, work: string, tokenizerDir: strin
   if (exportsAsked.length && !phases.includes('export')) phases.push('export');
   const timeoutS = Number(/^timeout=(\d+)$/.exec(args.find((a) => a.startsWith('timeout=')) ?? '')?.[1] ?? 1800);
   const threads = /^threads=(\d+)$/.exec(args.find((a) => a.startsWith('threads=')) ?? '')?.[1];
+  const repeats = Math.max(1, Number(/^repeats=(\d+)$/.exec(args.find((a) => a.startsWith('repeats=')) ?? '')?.[1] ?? 3));
   const results: ScaleResults = { train: [], export: [], markdown: [] };
   const loadAtStart = loadavg()[0];
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
@@ -172,7 +178,7 @@ export async function benchScale(root: string, work: string, tokenizerDir: strin
     }
     if (results.export.length) {
       md.push(
-        '| model | export (adapter) | output | write | MB/s | disk MB/s | ratio | check (llama.cpp) | ratio incl. check | peak RSS write | bound (largest f32 + 256 MiB) | peak RSS check | load |',
+        '| model | export (adapter) | output | write (median) | MB/s | disk MB/s (median) | ratio (median of runs, min–max) | check (llama.cpp) | ratio incl. check | peak RSS write | bound (largest f32 + 256 MiB) | peak RSS check | load |',
         '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
       );
       for (const r of results.export) {
@@ -183,7 +189,7 @@ export async function benchScale(root: string, work: string, tokenizerDir: strin
         const mbs = r.outputBytes / 1e6 / r.writeSeconds;
         const withCheck = r.outputBytes / 1e6 / (r.writeSeconds + r.verifySeconds);
         md.push(
-          `| ${r.model} | ${r.job} (${r.adapter}) | ${mib(r.outputBytes)} | ${r.writeSeconds.toFixed(1)} s | ${mbs.toFixed(0)} | ${r.diskMBs.toFixed(0)} | ${(mbs / r.diskMBs).toFixed(2)}× | ${r.verifySeconds ? `${r.verifySeconds.toFixed(1)} s` : r.verification === 'not run' || r.verification === 'did not finish' ? `${r.verification}${r.timedOut ? ` in ${timeoutS} s` : ''}` : 'in write'} | ${r.verifySeconds || r.verification.startsWith('the HF') ? `${(withCheck / r.diskMBs).toFixed(2)}×` : '–'} | ${mib(r.writePeakBytes)} | ${mib(r.boundBytes)} | ${r.verifyPeakBytes ? mib(r.verifyPeakBytes) : '–'} | ${r.load ? `${r.load[0].toFixed(1)} → ${r.load[1].toFixed(1)}` : '–'} |`,
+          `| ${r.model} | ${r.job} (${r.adapter}) | ${mib(r.outputBytes)} | ${r.writeSeconds.toFixed(1)} s | ${mbs.toFixed(0)} | ${r.diskMBs.toFixed(0)} | ${r.ratio ? formatRatio(r.ratio) : `${(mbs / r.diskMBs).toFixed(2)}×`} | ${r.verifySeconds ? `${r.verifySeconds.toFixed(1)} s` : r.verification === 'not run' || r.verification === 'did not finish' ? `${r.verification}${r.timedOut ? ` in ${timeoutS} s` : ''}` : 'in write'} | ${r.verifySeconds || r.verification.startsWith('the HF') ? `${(withCheck / r.diskMBs).toFixed(2)}×` : '–'} | ${mib(r.writePeakBytes)} | ${mib(r.boundBytes)} | ${r.verifyPeakBytes ? mib(r.verifyPeakBytes) : '–'} | ${r.load ? `${r.load[0].toFixed(1)} → ${r.load[1].toFixed(1)}` : '–'} |`,
         );
       }
       md.push('');
@@ -211,21 +217,16 @@ export async function benchScale(root: string, work: string, tokenizerDir: strin
 
     if (phases.length === 0 || phases.includes('train')) {
       for (const mode of modes.length ? modes : BASE_MODES) {
-        const support = baseDtypeSupport(mode);
-        if (!support) {
-          results.train.push({ model: label, mode, status: 'not supported by this build' });
-          continue;
-        }
         const runDir = path.join(work, `scale-run-${key}-${mode}`);
         console.error(`${label} ${mode}: training 2 steps (timeout ${timeoutS} s)`);
-        const r = runWorker(root, 'scale-train-worker.ts', [base, data, runDir, support === 'field' ? mode : 'default'], timeoutS);
+        const r = runWorker(root, 'scale-train-worker.ts', [base, data, runDir, mode], timeoutS);
         const j = r.json as
           { loadSeconds: number; stepSeconds: number[]; tokensPerSecond: number; estimateBytes: number; adapterDir: string } | undefined;
         results.train.push(
           j
             ? {
                 model: label,
-                mode: support === 'today' ? 'f32 (this build: f32 W and Wᵀ)' : mode,
+                mode,
                 status: 'ok',
                 loadSeconds: j.loadSeconds,
                 peakRssBytes: r.peak,
@@ -233,12 +234,7 @@ export async function benchScale(root: string, work: string, tokenizerDir: strin
                 tokensPerSecond: j.tokensPerSecond,
                 estimateBytes: j.estimateBytes,
               }
-            : {
-                model: label,
-                mode: support === 'today' ? 'f32 (this build: f32 W and Wᵀ)' : mode,
-                status: `failed: ${r.why}`,
-                peakRssBytes: r.peak,
-              },
+            : { model: label, mode, status: `failed: ${r.why}`, peakRssBytes: r.peak },
         );
         save();
         if (j && !trainedAdapter) trainedAdapter = j.adapterDir;
@@ -259,20 +255,34 @@ export async function benchScale(root: string, work: string, tokenizerDir: strin
         const out = path.join(work, kind === 'hf' ? `scale-out-${key}-hf` : `scale-out-${key}-${kind}.gguf`);
         const job = threads === undefined ? jobName : `${jobName}, ${threads} worker threads`;
         const loadBefore = loadavg()[0];
-        console.error(`${label}: ${job}`);
-        const r = runWorker(
-          root,
-          'scale-export-worker.ts',
-          [kind, base, adapter, out, args.includes('nocheck') ? 'nocheck' : 'check', ...(threads === undefined ? [] : [threads])],
-          timeoutS,
-        );
-        const j = r.json as
-          | { writeSeconds: number; writePeakBytes: number; verifySeconds: number; verifyPeakBytes: number; verification: string }
-          | undefined;
-        if (!j) {
+        // Each run: the export, then the disk's own speed for the same bytes; the ratio is taken per pair (the disk's
+        // figure swings with the page cache from minute to minute). Only the first run checks the GGUF.
+        const runs: { writeSeconds: number; diskMBs: number; writePeakBytes: number }[] = [];
+        let first: WorkerExport | undefined;
+        let outputBytes = 0;
+        let failure: string | undefined;
+        for (let run = 0; run < repeats && !failure; run++) {
+          console.error(`${label}: ${job} (run ${run + 1} of ${repeats})`);
+          const check = run === 0 && !args.includes('nocheck') ? 'check' : 'nocheck';
+          const r = runWorker(
+            root,
+            'scale-export-worker.ts',
+            [kind, base, adapter, out, check, ...(threads === undefined ? [] : [threads])],
+            timeoutS,
+          );
+          const j = r.json as WorkerExport | undefined;
+          if (!j) failure = r.why;
+          else {
+            first ??= j;
+            outputBytes = folderBytes(out);
+          }
+          rmSync(out, { recursive: true, force: true }); // before the disk reference, so both see the same free space
+          if (j) runs.push({ writeSeconds: j.writeSeconds, writePeakBytes: j.writePeakBytes, diskMBs: diskWriteSpeed(work, outputBytes) });
+        }
+        if (!first || failure) {
           results.export.push({
             model: label,
-            job: `${job}: failed: ${r.why}`,
+            job: `${job}: failed: ${failure}`,
             adapter: adapterLabel,
             outputBytes: 0,
             writeSeconds: 0,
@@ -283,22 +293,24 @@ export async function benchScale(root: string, work: string, tokenizerDir: strin
             boundBytes: largest + 256 * MiB,
             verification: '',
           });
-          rmSync(out, { recursive: true, force: true });
           save();
           continue;
         }
-        const outputBytes = folderBytes(out);
-        rmSync(out, { recursive: true, force: true }); // before the disk reference, so both see the same free space
-        const diskMBs = diskWriteSpeed(work, outputBytes);
+        const median = (xs: number[]) => spreadOf(xs).median;
         results.export.push({
           model: label,
           job,
           adapter: adapterLabel,
           outputBytes,
-          ...j,
-          diskMBs,
+          writeSeconds: median(runs.map((r) => r.writeSeconds)),
+          verifySeconds: first.verifySeconds,
+          verifyPeakBytes: first.verifyPeakBytes,
+          verification: first.verification,
+          diskMBs: median(runs.map((r) => r.diskMBs)),
+          ratio: spreadOf(runs.map((r) => outputBytes / 1e6 / r.writeSeconds / r.diskMBs)),
+          writePeakBytes: Math.max(...runs.map((r) => r.writePeakBytes)),
           boundBytes: largest + 256 * MiB,
-          timedOut: j.verification === 'did not finish',
+          timedOut: first.verification === 'did not finish',
           load: [loadBefore, loadavg()[0]],
         });
         save();

@@ -40,12 +40,15 @@ function referenceQ8_0(values: Float32Array, tally: ErrorTally): Uint8Array {
       const x = Math.fround(values[b * 32 + j] * id);
       quants[b * 34 + 2 + j] = Math.trunc(x + (x >= 0 ? 0.5 : -0.5));
     }
+    // The block's errors summed as error-tally.ts says: c[r] += e[8i + r], then ((c0 + c2) + (c4 + c6)) + ((c1 + c3) + (c5 + c7)).
     const dBack = f16ToF32(view.getUint16(b * 34, true));
+    const c = [0, 0, 0, 0, 0, 0, 0, 0];
     for (let j = 0; j < 32; j++) {
       const e = Math.abs(values[b * 32 + j] - Math.fround(dBack * quants[b * 34 + 2 + j]));
       if (e > tally.max) tally.max = e;
-      tally.sum += e;
+      c[j % 8] += e;
     }
+    tally.sum += c[0] + c[2] + (c[4] + c[6]) + (c[1] + c[3] + (c[5] + c[7]));
   }
   tally.count += values.length;
   return out;
@@ -127,6 +130,36 @@ describe('export kernels match the plain loops they replaced', () => {
     }
   });
 
+  it("the F16 tally adds in the documented order: a row's blocks of 32 (8 running sums), then its last values one by one", () => {
+    // Errors of 16 (65488 lies halfway between two halves) and of 2^-49 (below f16's range: the value itself): added to
+    // 16 one by one, each 2^-49 is half an ulp and vanishes; summed among themselves first they count. So only the
+    // documented order gives the expected figure.
+    const tiny = 2 ** -49;
+    for (const cols of [32, 40]) {
+      const values = Float32Array.from({ length: 2 * cols }, (_, i) => (i % cols === 0 ? 65488 : (i % 2 ? -1 : 1) * tiny));
+      const errors = Array.from(values, (x) => (Math.abs(x) === 65488 ? 16 : tiny));
+      let expected = 0;
+      for (let row = 0; row < values.length; row += cols) {
+        const c = [0, 0, 0, 0, 0, 0, 0, 0];
+        for (let j = 0; j < 32; j++) c[j % 8] += errors[row + j];
+        expected += c[0] + c[2] + (c[4] + c[6]) + (c[1] + c[3] + (c[5] + c[7]));
+        for (let j = 32; j < cols; j++) expected += errors[row + j];
+      }
+      expect(expected).not.toBe(errors.reduce((a, b) => a + b)); // the order matters here
+      for (const wasm of [true, false]) {
+        setWasmKernels(wasm);
+        try {
+          const tally = new ErrorTally();
+          f32ToF16(values, new Uint16Array(values.length), tally, cols);
+          expect(tally.sum, `${wasm ? 'wasm' : 'JS'}, rows of ${cols}`).toBe(expected);
+          expect(tally.max).toBe(16);
+        } finally {
+          setWasmKernels(true);
+        }
+      }
+    }
+  });
+
   it('bf16 → Q8_0 and → F16 pieces (rows decoded and encoded in the wasm kernels) equal the JS path, merged or not', () => {
     // Q8_0 rows are 64 long; F16 rows 61 (a group that is no multiple of 8 leaves a tail to JS).
     fc.assert(
@@ -204,27 +237,32 @@ describe('export kernels match the plain loops they replaced', () => {
   });
 
   it('f32 → f16 with its error tally, in wasm: the bits and tally of the JS loops for any f32 bits (NaN payloads, subnormals, ties)', () => {
-    const anyBits = fc
-      .array(
-        fc.oneof(
-          fc.integer({ min: 0, max: 2 ** 32 - 1 }),
-          fc.integer({ min: 0x33000000, max: 0x47800000 }),
-          fc.constantFrom(0x38801000, 0x33000000, 0x477ff000, 0x7f800001, 0xffc00000),
-        ),
-        {
-          minLength: 1,
-          maxLength: 300,
-        },
-      )
-      .map((xs) => new Float32Array(Uint32Array.from(xs).buffer));
+    // Any bits (NaN payloads, ±inf, subnormals, ties), or only finite values within f16's reach (either sign), whose
+    // error sums are finite and so show the order they were added in.
+    const bits = (word: fc.Arbitrary<number>) =>
+      fc.array(word, { minLength: 1, maxLength: 300 }).map((xs) => new Float32Array(Uint32Array.from(xs).buffer));
+    const anyBits = fc.oneof(
+      bits(fc.oneof(fc.integer({ min: 0, max: 2 ** 32 - 1 }), fc.constantFrom(0x38801000, 0x33000000, 0x477ff000, 0x7f800001, 0xffc00000))),
+      bits(
+        fc
+          .tuple(fc.integer({ min: 0x33000000, max: 0x477fe000 }), fc.boolean())
+          .map(([b, negative]) => (negative ? b | 0x80000000 : b) >>> 0),
+      ),
+    );
     fc.assert(
       fc.property(anyBits, (values) => {
+        // Rows of any length that divides the values: each row's blocks of 32, then its last values one by one.
+        const cols =
+          [...Array(values.length).keys()]
+            .map((i) => i + 1)
+            .filter((c) => values.length % c === 0)
+            .at(-1 - (values.length % 3)) ?? values.length;
         const js = new ErrorTally();
         const expected = f32ArrayToF16Into(values, new Uint16Array(values.length));
-        tallyF16(values, expected, js);
+        tallyF16(values, expected, js, cols);
         const wasm = new ErrorTally();
         const got = new Uint16Array(values.length);
-        f32ToF16(values, got, wasm);
+        f32ToF16(values, got, wasm, cols);
         expect(bitsOf(new Uint8Array(got.buffer))).toBe(bitsOf(new Uint8Array(expected.buffer)));
         expect(sameTally(wasm, js)).toBe(true);
       }),

@@ -194,84 +194,137 @@
         (i32x4.eq (local.get $exp) (v128.const i32x4 0 0 0 0))))
     (v128.or (local.get $o) (i32x4.shl (v128.and (local.get $h) (v128.const i32x4 0x8000 0x8000 0x8000 0x8000)) (i32.const 16))))
 
-  ;; |x - f16(x)| of $n f32 values (a multiple of 4) at $src against their halves at $halves, in element order, into
-  ;; the running max (NaNs skipped) and sum at $state, in f64 as piece-encode.ts's tallyF16 does.
-  (func (export "tally_f16") (param $src i32) (param $n i32) (param $halves i32) (param $state i32)
-    (local $i i32) (local $max f64) (local $sum f64) (local $x v128) (local $f v128) (local $e2 v128) (local $e f64)
-    (if (i32.eqz (local.get $n)) (then (return)))
-    (local.set $max (f64.load offset=0 (local.get $state)))
-    (local.set $sum (f64.load offset=8 (local.get $state)))
-    (loop $four
-      (local.set $x (v128.load (local.get $src)))
-      (local.set $f (call $floats4 (i32x4.extend_low_i16x8_u (v128.load64_zero (local.get $halves)))))
-      (local.set $e2 (f64x2.abs (f64x2.sub (f64x2.promote_low_f32x4 (local.get $x)) (f64x2.promote_low_f32x4 (local.get $f)))))
-      (local.set $e (f64x2.extract_lane 0 (local.get $e2)))
-      (local.set $max (select (local.get $e) (local.get $max) (f64.gt (local.get $e) (local.get $max))))
-      (local.set $sum (f64.add (local.get $sum) (local.get $e)))
-      (local.set $e (f64x2.extract_lane 1 (local.get $e2)))
-      (local.set $max (select (local.get $e) (local.get $max) (f64.gt (local.get $e) (local.get $max))))
-      (local.set $sum (f64.add (local.get $sum) (local.get $e)))
-      (local.set $x (i8x16.shuffle 8 9 10 11 12 13 14 15 0 0 0 0 0 0 0 0 (local.get $x) (local.get $x)))
-      (local.set $f (i8x16.shuffle 8 9 10 11 12 13 14 15 0 0 0 0 0 0 0 0 (local.get $f) (local.get $f)))
-      (local.set $e2 (f64x2.abs (f64x2.sub (f64x2.promote_low_f32x4 (local.get $x)) (f64x2.promote_low_f32x4 (local.get $f)))))
-      (local.set $e (f64x2.extract_lane 0 (local.get $e2)))
-      (local.set $max (select (local.get $e) (local.get $max) (f64.gt (local.get $e) (local.get $max))))
-      (local.set $sum (f64.add (local.get $sum) (local.get $e)))
-      (local.set $e (f64x2.extract_lane 1 (local.get $e2)))
-      (local.set $max (select (local.get $e) (local.get $max) (f64.gt (local.get $e) (local.get $max))))
-      (local.set $sum (f64.add (local.get $sum) (local.get $e)))
-      (local.set $src (i32.add (local.get $src) (i32.const 16)))
-      (local.set $halves (i32.add (local.get $halves) (i32.const 8)))
-      (local.set $i (i32.add (local.get $i) (i32.const 4)))
-      (br_if $four (i32.lt_u (local.get $i) (local.get $n))))
-    (f64.store offset=0 (local.get $state) (local.get $max))
-    (f64.store offset=8 (local.get $state) (local.get $sum)))
+;; Error tallies. A tensor's tally is a max (NaNs skipped, as `e > max` skips them) and a sum, in f64, of each
+  ;; value's |x - stored(x)|. The sum goes a row at a time, each row in blocks of 32 values from its start, then its
+  ;; last values (fewer than 32) one by one. A block's errors s[0..31] go into 8 running sums c[r] += s[8i + r]
+  ;; (i = 0..3, as four f64x2), which add up as ((c0 + c2) + (c4 + c6)) + ((c1 + c3) + (c5 + c7)); the block sums are
+  ;; added in order. The order is fixed by the rows alone, so a tensor's figures are the same whatever its pieces and
+  ;; threads; the JS twins (q8-0.ts, wasm-kernels.ts) sum the same way.
+  (func $blocksum (param $a0 v128) (param $a1 v128) (param $a2 v128) (param $a3 v128) (result f64)
+    (local $b v128)
+    (local.set $b (f64x2.add (f64x2.add (local.get $a0) (local.get $a1)) (f64x2.add (local.get $a2) (local.get $a3))))
+    (f64.add (f64x2.extract_lane 0 (local.get $b)) (f64x2.extract_lane 1 (local.get $b))))
 
-  ;; |x - f16(d) · q| of every value, in element order (an f64 sum depends on its order), into the running max (NaNs
-  ;; skipped, as `e > max` skips them) and sum at $state. $back holds each block's f16(d) as f32. The arithmetic is
-  ;; JS's: f64 product and difference of f32 values.
+  ;; The running max's two lanes and the stored max, NaNs skipped.
+  (func $max2 (param $mx v128) (result f64)
+    (local $m f64) (local $l f64)
+    (local.set $m (f64x2.extract_lane 0 (local.get $mx)))
+    (local.set $l (f64x2.extract_lane 1 (local.get $mx)))
+    (select (local.get $l) (local.get $m) (f64.gt (local.get $l) (local.get $m))))
+
+  ;; |x - f16(d) · q| of the 4 values at $p (their int8 at $qp), in f64 as JS computes it: values 0-1, then 2-3.
+  (func $err4 (param $p i32) (param $qp i32) (param $db v128) (result v128 v128)
+    (local $x v128) (local $q v128)
+    (local.set $x (v128.load (local.get $p)))
+    (local.set $q (i32x4.extend_low_i16x8_s (i16x8.extend_low_i8x16_s (v128.load32_zero (local.get $qp)))))
+    (f64x2.abs (f64x2.sub (f64x2.promote_low_f32x4 (local.get $x))
+                          (f64x2.mul (local.get $db) (f64x2.convert_low_i32x4_s (local.get $q)))))
+    (f64x2.abs (f64x2.sub (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 0 0 0 0 0 0 0 (local.get $x) (local.get $x)))
+                          (f64x2.mul (local.get $db)
+                            (f64x2.convert_low_i32x4_s (i8x16.shuffle 8 9 10 11 12 13 14 15 0 0 0 0 0 0 0 0 (local.get $q) (local.get $q)))))))
+
+  ;; Q8_0's tally over $blocks blocks (rows are whole blocks), into the max and sum at $state. $back holds each block's
+  ;; f16(d) as f32.
   (func (export "tally") (param $src i32) (param $blocks i32) (param $dst i32) (param $back i32) (param $state i32)
-    (local $b i32) (local $k i32) (local $max f64) (local $sum f64) (local $db v128) (local $x v128) (local $q v128)
-    (local $e2 v128) (local $e f64)
+    (local $b i32) (local $i i32) (local $db v128) (local $mx v128) (local $sum f64) (local $lo v128) (local $hi v128)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $qp i32)
     (if (i32.eqz (local.get $blocks)) (then (return)))
-    (local.set $max (f64.load offset=0 (local.get $state)))
+    (local.set $mx (f64x2.splat (f64.load offset=0 (local.get $state))))
     (local.set $sum (f64.load offset=8 (local.get $state)))
     (loop $block
       (local.set $db (f64x2.splat (f64.promote_f32 (f32.load (local.get $back)))))
-      (local.set $k (i32.const 0))
-      (loop $four
-        (local.set $x (v128.load (i32.add (local.get $src) (i32.shl (local.get $k) (i32.const 4)))))
-        (local.set $q
-          (i32x4.extend_low_i16x8_s (i16x8.extend_low_i8x16_s
-            (v128.load32_zero (i32.add (i32.add (local.get $dst) (i32.const 2)) (i32.shl (local.get $k) (i32.const 2)))))))
-        ;; values 0, 1 of the four
-        (local.set $e2
-          (f64x2.abs (f64x2.sub (f64x2.promote_low_f32x4 (local.get $x))
-                                (f64x2.mul (local.get $db) (f64x2.convert_low_i32x4_s (local.get $q))))))
-        (local.set $e (f64x2.extract_lane 0 (local.get $e2)))
-        (local.set $max (select (local.get $e) (local.get $max) (f64.gt (local.get $e) (local.get $max))))
-        (local.set $sum (f64.add (local.get $sum) (local.get $e)))
-        (local.set $e (f64x2.extract_lane 1 (local.get $e2)))
-        (local.set $max (select (local.get $e) (local.get $max) (f64.gt (local.get $e) (local.get $max))))
-        (local.set $sum (f64.add (local.get $sum) (local.get $e)))
-        ;; values 2, 3
-        (local.set $e2
-          (f64x2.abs (f64x2.sub (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 0 0 0 0 0 0 0 (local.get $x) (local.get $x)))
-                                (f64x2.mul (local.get $db)
-                                  (f64x2.convert_low_i32x4_s (i8x16.shuffle 8 9 10 11 12 13 14 15 0 0 0 0 0 0 0 0 (local.get $q) (local.get $q)))))))
-        (local.set $e (f64x2.extract_lane 0 (local.get $e2)))
-        (local.set $max (select (local.get $e) (local.get $max) (f64.gt (local.get $e) (local.get $max))))
-        (local.set $sum (f64.add (local.get $sum) (local.get $e)))
-        (local.set $e (f64x2.extract_lane 1 (local.get $e2)))
-        (local.set $max (select (local.get $e) (local.get $max) (f64.gt (local.get $e) (local.get $max))))
-        (local.set $sum (f64.add (local.get $sum) (local.get $e)))
-        (local.set $k (i32.add (local.get $k) (i32.const 1)))
-        (br_if $four (i32.lt_u (local.get $k) (i32.const 8))))
-      (local.set $src (i32.add (local.get $src) (i32.const 128)))
+      (local.set $a0 (v128.const i64x2 0 0))
+      (local.set $a1 (v128.const i64x2 0 0))
+      (local.set $a2 (v128.const i64x2 0 0))
+      (local.set $a3 (v128.const i64x2 0 0))
+      (local.set $qp (i32.add (local.get $dst) (i32.const 2)))
+      (local.set $i (i32.const 0))
+      (loop $eight
+        (call $err4 (local.get $src) (local.get $qp) (local.get $db))
+        (local.set $hi)
+        (local.set $lo)
+        (local.set $a0 (f64x2.add (local.get $a0) (local.get $lo)))
+        (local.set $a1 (f64x2.add (local.get $a1) (local.get $hi)))
+        (local.set $mx (f64x2.pmax (f64x2.pmax (local.get $mx) (local.get $lo)) (local.get $hi)))
+        (call $err4 (i32.add (local.get $src) (i32.const 16)) (i32.add (local.get $qp) (i32.const 4)) (local.get $db))
+        (local.set $hi)
+        (local.set $lo)
+        (local.set $a2 (f64x2.add (local.get $a2) (local.get $lo)))
+        (local.set $a3 (f64x2.add (local.get $a3) (local.get $hi)))
+        (local.set $mx (f64x2.pmax (f64x2.pmax (local.get $mx) (local.get $lo)) (local.get $hi)))
+        (local.set $src (i32.add (local.get $src) (i32.const 32)))
+        (local.set $qp (i32.add (local.get $qp) (i32.const 8)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br_if $eight (i32.lt_u (local.get $i) (i32.const 4))))
+      (local.set $sum (f64.add (local.get $sum) (call $blocksum (local.get $a0) (local.get $a1) (local.get $a2) (local.get $a3))))
       (local.set $dst (i32.add (local.get $dst) (i32.const 34)))
       (local.set $back (i32.add (local.get $back) (i32.const 4)))
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
       (br_if $block (i32.lt_u (local.get $b) (local.get $blocks))))
-    (f64.store offset=0 (local.get $state) (local.get $max))
+    (f64.store offset=0 (local.get $state) (call $max2 (local.get $mx)))
+    (f64.store offset=8 (local.get $state) (local.get $sum)))
+
+  ;; |x - f16(x)| of the 4 values at $p against their halves at $hp: values 0-1, then 2-3.
+  (func $herr4 (param $p i32) (param $hp i32) (result v128 v128)
+    (local $x v128) (local $f v128)
+    (local.set $x (v128.load (local.get $p)))
+    (local.set $f (call $floats4 (i32x4.extend_low_i16x8_u (v128.load64_zero (local.get $hp)))))
+    (f64x2.abs (f64x2.sub (f64x2.promote_low_f32x4 (local.get $x)) (f64x2.promote_low_f32x4 (local.get $f))))
+    (f64x2.abs (f64x2.sub (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 0 0 0 0 0 0 0 (local.get $x) (local.get $x)))
+                          (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 0 0 0 0 0 0 0 (local.get $f) (local.get $f))))))
+
+  ;; F16's tally over $rows rows of $cols f32 values at $src against their halves at $halves, into $state.
+  (func (export "tally_f16") (param $src i32) (param $rows i32) (param $cols i32) (param $halves i32) (param $state i32)
+    (local $r i32) (local $c i32) (local $i i32) (local $mx v128) (local $sum f64) (local $lo v128) (local $hi v128)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $e f64)
+    (if (i32.eqz (local.get $rows)) (then (return)))
+    (local.set $mx (f64x2.splat (f64.load offset=0 (local.get $state))))
+    (local.set $sum (f64.load offset=8 (local.get $state)))
+    (loop $row
+      (local.set $c (i32.const 0))
+      (block $blocks_done
+        (loop $block
+          (br_if $blocks_done (i32.gt_u (i32.add (local.get $c) (i32.const 32)) (local.get $cols)))
+          (local.set $a0 (v128.const i64x2 0 0))
+          (local.set $a1 (v128.const i64x2 0 0))
+          (local.set $a2 (v128.const i64x2 0 0))
+          (local.set $a3 (v128.const i64x2 0 0))
+          (local.set $i (i32.const 0))
+          (loop $eight
+            (call $herr4 (local.get $src) (local.get $halves))
+            (local.set $hi)
+            (local.set $lo)
+            (local.set $a0 (f64x2.add (local.get $a0) (local.get $lo)))
+            (local.set $a1 (f64x2.add (local.get $a1) (local.get $hi)))
+            (local.set $mx (f64x2.pmax (f64x2.pmax (local.get $mx) (local.get $lo)) (local.get $hi)))
+            (call $herr4 (i32.add (local.get $src) (i32.const 16)) (i32.add (local.get $halves) (i32.const 8)))
+            (local.set $hi)
+            (local.set $lo)
+            (local.set $a2 (f64x2.add (local.get $a2) (local.get $lo)))
+            (local.set $a3 (f64x2.add (local.get $a3) (local.get $hi)))
+            (local.set $mx (f64x2.pmax (f64x2.pmax (local.get $mx) (local.get $lo)) (local.get $hi)))
+            (local.set $src (i32.add (local.get $src) (i32.const 32)))
+            (local.set $halves (i32.add (local.get $halves) (i32.const 16)))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br_if $eight (i32.lt_u (local.get $i) (i32.const 4))))
+          (local.set $sum (f64.add (local.get $sum) (call $blocksum (local.get $a0) (local.get $a1) (local.get $a2) (local.get $a3))))
+          (local.set $c (i32.add (local.get $c) (i32.const 32)))
+          (br $block)))
+      ;; the row's last values, one by one
+      (block $tail_done
+        (loop $tail
+          (br_if $tail_done (i32.ge_u (local.get $c) (local.get $cols)))
+          (local.set $e
+            (f64.abs (f64.sub (f64.promote_f32 (f32.load (local.get $src)))
+                              (f64.promote_f32 (f32x4.extract_lane 0 (call $floats4 (i32x4.splat (i32.load16_u (local.get $halves)))))))))
+          (local.set $mx (f64x2.pmax (local.get $mx) (f64x2.splat (local.get $e))))
+          (local.set $sum (f64.add (local.get $sum) (local.get $e)))
+          (local.set $src (i32.add (local.get $src) (i32.const 4)))
+          (local.set $halves (i32.add (local.get $halves) (i32.const 2)))
+          (local.set $c (i32.add (local.get $c) (i32.const 1)))
+          (br $tail)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br_if $row (i32.lt_u (local.get $r) (local.get $rows))))
+    (f64.store offset=0 (local.get $state) (call $max2 (local.get $mx)))
     (f64.store offset=8 (local.get $state) (local.get $sum)))
 )

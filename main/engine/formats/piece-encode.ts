@@ -36,9 +36,9 @@ export interface PieceOutput {
 }
 
 /**
- * Error tallies are summed in element order across a tensor's pieces (the f64 sum depends on the order), so a
- * tensor's pieces are encoded in order by one runner, which keeps the tally between them. `chain` names the tensor;
- * `last` ends it and returns the tally.
+ * Error tallies are summed in a fixed order (error-tally.ts) across a tensor's pieces (the f64 sum depends on the
+ * order), so a tensor's pieces are encoded in order by one runner, which keeps the tally between them. `chain` names
+ * the tensor; `last` ends it and returns the tally.
  */
 export interface Chain {
   id: number;
@@ -146,7 +146,7 @@ export function pieceOutputBytes(to: PieceTarget, rows: number, cols: number): n
   return to === 'I8' ? scbOffset(rows * cols) + rows * 4 : encodedBytes(to, rows * cols);
 }
 
-/** One group of rows (values `at`.. of the piece) encoded into its place in `out`; tallied in element order. */
+/** One group of rows (values `at`.. of the piece) encoded into its place in `out`; tallied in error-tally.ts's order. */
 function encodeGroup(
   w: Float32Array,
   to: PieceTarget,
@@ -164,7 +164,7 @@ function encodeGroup(
       f32ArrayToBf16Into(w, new Uint16Array(out.buffer, out.byteOffset + at * 2, w.length));
       return;
     case 'F16':
-      f32ToF16(w, new Uint16Array(out.buffer, out.byteOffset + at * 2, w.length), tally);
+      f32ToF16(w, new Uint16Array(out.buffer, out.byteOffset + at * 2, w.length), tally, cols);
       return;
     case 'Q8_0':
       quantizeQ8_0Into(w, out.subarray((at / Q8_0_BLOCK) * 34), tally);

@@ -21,7 +21,7 @@ interface Lane {
  * Encodes pieces (PieceTask) on worker threads while the export's own thread reads and writes, or on this thread
  * when it has no workers. Results come back as promises; the caller awaits them in file order, so the bytes are the
  * same whichever thread encoded a piece. A tensor's pieces (its `chain`) all go to one worker, in order, so its error
- * tally is summed in element order. A worker that fails or dies fails every piece it held, with an error that says so.
+ * tally is summed in its order. A worker that fails or dies fails every piece it held, with an error that says so.
  */
 export class PiecePool {
   private readonly runner = new PieceRunner();

@@ -1,6 +1,6 @@
 // A worker thread of the PiecePool: encodes pieces (decode → merge → RoPE rows → encode) sent by the export on the
 // main thread, from and into shared slots (no copies). One task at a time, in the order they came, so a tensor's
-// error tally is summed in element order.
+// error tally is summed in its order (error-tally.ts).
 import { parentPort } from 'node:worker_threads';
 import { PieceRunner, type Chain, type PieceTask } from './piece-encode.ts';
 

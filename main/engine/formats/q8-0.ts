@@ -1,31 +1,12 @@
 import { StudioError } from '../errors.ts';
+import { blockSum, ErrorTally } from './error-tally.ts';
 import { f16BitsToF32Bits, f16ToF32, f32BitsToF16Bits } from './dtypes.ts';
 import { CHUNK_VALUES, isGroup, wasmKernels, type WasmKernels } from './wasm-kernels.ts';
 
 export const Q8_0_BLOCK = 32;
 const BLOCK_BYTES = 34; // f16 scale + 32 int8
 
-/** Running absolute error of a tensor written in pieces: max, sum (f64, in element order) and count. */
-export class ErrorTally {
-  max = 0;
-  sum = 0;
-  count = 0;
-  get meanAbs(): number {
-    return this.count ? this.sum / this.count : 0;
-  }
-  /** Add |original - restored| for every element (restored as f32). */
-  add(original: Float32Array, restored: Float32Array): void {
-    let { max, sum } = this;
-    for (let i = 0; i < original.length; i++) {
-      const e = Math.abs(original[i] - restored[i]);
-      if (e > max) max = e;
-      sum += e;
-    }
-    this.max = max;
-    this.sum = sum;
-    this.count += original.length;
-  }
-}
+export { ErrorTally } from './error-tally.ts';
 
 /**
  * ggml's Q8_0 (quantize_row_q8_0_ref): per block of 32 values d = max|x| / 127 stored as f16, then
@@ -120,10 +101,7 @@ export function quantizeQ8_0Reference(values: Float32Array, out: Uint8Array, err
   if (error) tallyBlocks(values, out, quants, error);
 }
 
-/**
- * |x - f16(d) · q| per value, in element order (the f64 sum depends on the order), q read back as stored. A pass of
- * its own: fused into the quantizing loop it ran slower.
- */
+/** |x - f16(d) · q| per value, q read back as stored, summed in blocks (error-tally.ts's order). A pass of its own. */
 function tallyBlocks(values: Float32Array, out: Uint8Array, quants: Int8Array, error: ErrorTally): void {
   let maxErr = error.max;
   let sumErr = error.sum;
@@ -137,13 +115,15 @@ function tallyBlocks(values: Float32Array, out: Uint8Array, quants: Int8Array, e
       // f16(d) · q is exact in f32 (11 significant bits times 8), so no rounding to f32 is needed here.
       const e = Math.abs(values[first + j] - dBack * quants[q0 + j]);
       if (e > maxErr) maxErr = e;
-      sumErr += e;
+      blockErrors[j] = e;
     }
+    sumErr += blockSum(blockErrors);
   }
   error.max = maxErr;
   error.sum = sumErr;
   error.count += values.length;
 }
+const blockErrors = new Float64Array(Q8_0_BLOCK);
 
 /** Block `first`'s scale d = max|x| / 127, written as f16 at `at`; returns the f32 1/d that scales its values. */
 function writeScale(values: Float32Array, bits: Int32Array, first: number, out: Uint8Array, at: number): number {

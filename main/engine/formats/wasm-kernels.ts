@@ -1,4 +1,5 @@
 import { bf16ArrayToF16Into, f16TableF32, f32ArrayToF16Into } from './dtypes.ts';
+import { blockSum, TALLY_BLOCK } from './error-tally.ts';
 import { WASM_BASE64 } from './export-kernels-wasm.ts';
 
 /**
@@ -25,10 +26,10 @@ interface KernelFunctions {
   bf16_to_f32(src: number, n: number, dst: number): void;
   bf16_to_f16(src: number, n: number, dst: number): void;
   f32_to_f16(src: number, n: number, dst: number): void;
-  tally_f16(src: number, n: number, halves: number, state: number): void;
+  tally_f16(src: number, rows: number, cols: number, halves: number, state: number): void;
 }
 
-/** A running error tally (max, and sum in element order) as the kernels update it. */
+/** A running error tally (max, and sum in error-tally.ts's order) as the kernels update it. */
 export interface RunningTally {
   max: number;
   sum: number;
@@ -140,42 +141,56 @@ export function bf16ToF16(src: Uint16Array, out: Uint16Array): void {
 }
 
 /**
- * f32 → f16 (f32ArrayToF16Into's bits), in wasm when it can; with `tally`, |x - f16(x)| of each value added in
- * element order. The group (groupInput) is read where it is; other arrays are copied in by chunks.
+ * f32 → f16 (f32ArrayToF16Into's bits) of whole rows of `cols` values, in wasm when it can; with `tally`, |x - f16(x)|
+ * of each value added (error-tally.ts's order). The group (groupInput) is read where it is; other arrays are copied
+ * in by whole rows.
  */
-export function f32ToF16(src: Float32Array, out: Uint16Array, tally?: RunningTally): void {
+export function f32ToF16(src: Float32Array, out: Uint16Array, tally?: RunningTally, cols = src.length): void {
   const k = wasmKernels();
-  const simd = k ? src.length - (src.length % 8) : 0;
-  if (k) {
-    const resident = isGroup(k, src);
-    const step = resident ? Math.max(simd, 1) : CHUNK_VALUES;
-    for (let i = 0; i < simd; i += step) {
-      const n = Math.min(step, simd - i);
-      const halvesAt = align16(4 * (resident ? src.length : n)); // after the whole group: its tail is read below
-      const stateAt = align16(halvesAt + 2 * n);
-      k.reserve(stateAt + 16);
-      if (!resident) k.words.set(src.subarray(i, i + n), 0);
-      k.run.f32_to_f16(0, n, halvesAt);
-      if (tally) k.tallied(stateAt, tally, n, () => k.run.tally_f16(0, n, halvesAt, stateAt));
-      out.set(k.halves.subarray(halvesAt / 2, halvesAt / 2 + n), i);
-    }
+  if (!k) {
+    f32ArrayToF16Into(src, out);
+    if (tally) tallyF16(src, out, tally, cols);
+    return;
   }
-  if (simd < src.length) {
-    const rest = f32ArrayToF16Into(src.subarray(simd), out.subarray(simd, src.length));
-    if (tally) tallyF16(src.subarray(simd), rest, tally);
+  const resident = isGroup(k, src);
+  const rowsPerCall = resident ? src.length / Math.max(cols, 1) : Math.max(1, Math.floor(CHUNK_VALUES / Math.max(cols, 1)));
+  for (let i = 0; i < src.length; i += rowsPerCall * cols) {
+    const n = Math.min(rowsPerCall * cols, src.length - i);
+    const halvesAt = align16(4 * n);
+    const stateAt = align16(halvesAt + 2 * n);
+    k.reserve(stateAt + 16);
+    if (!resident) k.words.set(src.subarray(i, i + n), 0);
+    const simd = n - (n % 8);
+    k.run.f32_to_f16(0, simd, halvesAt);
+    const halves = k.halves.subarray(halvesAt / 2, halvesAt / 2 + n);
+    if (simd < n) f32ArrayToF16Into(k.words.subarray(simd, n), halves.subarray(simd)); // the last few, in JS
+    if (tally) k.tallied(stateAt, tally, n, () => k.run.tally_f16(0, n / cols, cols, halvesAt, stateAt));
+    out.set(halves, i);
   }
 }
 
-/** |x - f16(x)| for every value, in element order, as ErrorTally.add does with the halves decoded (the JS twin). */
-export function tallyF16(w: Float32Array, halves: Uint16Array, tally: RunningTally): void {
+/** |x - f16(x)| of rows of `cols` values, as ErrorTally.add does with the halves decoded, in error-tally.ts's order. */
+export function tallyF16(w: Float32Array, halves: Uint16Array, tally: RunningTally, cols = w.length): void {
   const table = f16TableF32();
   let { max, sum } = tally;
-  for (let i = 0; i < w.length; i++) {
-    const e = Math.abs(w[i] - table[halves[i]]);
-    if (e > max) max = e;
-    sum += e;
+  for (let row = 0; row < w.length; row += cols) {
+    let c = 0;
+    for (; c + TALLY_BLOCK <= cols; c += TALLY_BLOCK) {
+      for (let j = 0; j < TALLY_BLOCK; j++) {
+        const e = Math.abs(w[row + c + j] - table[halves[row + c + j]]);
+        if (e > max) max = e;
+        blockErrors[j] = e;
+      }
+      sum += blockSum(blockErrors);
+    }
+    for (; c < cols; c++) {
+      const e = Math.abs(w[row + c] - table[halves[row + c]]);
+      if (e > max) max = e;
+      sum += e;
+    }
   }
   tally.max = max;
   tally.sum = sum;
   tally.count += w.length;
 }
+const blockErrors = new Float64Array(TALLY_BLOCK);
