@@ -6,6 +6,7 @@ import { gguf } from '@huggingface/gguf';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeSyntheticAdapter } from '../../main/engine/demo/synthetic-adapter.ts';
 import { writeSyntheticModel } from '../../main/engine/demo/synthetic-model.ts';
+import { readGguf } from '../../main/engine/formats/gguf-reader.ts';
 import { verifyGguf } from '../../main/engine/export/gguf-export.ts';
 import { exportHfCheckpoint, type ExportDtype } from '../../main/engine/export/hf-export.ts';
 import { exportInt8 } from '../../main/engine/export/int8.ts';
@@ -16,8 +17,7 @@ import { exportLlamaGguf, ggufTensorName, type GgufFileType } from '../../main/e
 import { openCheckpoint } from '../../main/engine/formats/hf-checkpoint.ts';
 import { ADAPTER_WEIGHTS, peftKey } from '../../main/engine/formats/peft-adapter.ts';
 import { openSafetensors } from '../../main/engine/formats/safetensors.ts';
-import { missingShared, sharedPath } from '../helpers/shared-data.ts';
-import { TINY_ALPHABET } from '../helpers/synthetic.ts';
+import { TINY_ALPHABET, writeSpmTokenizerWithMerges } from '../helpers/synthetic.ts';
 
 /**
  * The exports' bytes are pinned: SHA-256 of every file each export writes, so any speed change must leave them
@@ -363,13 +363,15 @@ describe('export bytes are unchanged by the streaming exporters', () => {
     expect(r.worstStepFraction).toBe(0.5000014754961122);
   });
 
-  // A real SentencePiece tokenizer (stories260K's 512 pieces and their merges) exercises what the character
-  // tokenizer cannot: GGUF scores ordered by the merge list. Same weights and adapter, so only the metadata differs.
-  it.skipIf(missingShared('models/stories260K/tokenizer.json'))('merge → GGUF Q8_0 with a real tokenizer; llama.cpp loads it', async () => {
-    const realBase = path.join(work, 'base-real-tokenizer');
-    await writeSyntheticModel(realBase, shape, { copyFrom: sharedPath('models/stories260K') }, { dtype: 'BF16', maxShardBytes: 1_000_000 });
+  // A SentencePiece-style tokenizer with merges exercises what the character tokenizer cannot: GGUF scores ordered by
+  // the merge list. Same weights and adapter, so only the metadata differs.
+  it('merge → GGUF Q8_0 with a SentencePiece tokenizer with merges; llama.cpp loads it', async () => {
+    const tokenizerDir = path.join(work, 'spm-merges');
+    writeSpmTokenizerWithMerges(tokenizerDir);
+    const realBase = path.join(work, 'base-spm-merges');
+    await writeSyntheticModel(realBase, shape, { copyFrom: tokenizerDir }, { dtype: 'BF16', maxShardBytes: 1_000_000 });
     const input = await openExportInput(realBase, adapter);
-    const out = path.join(work, 'model-real-tokenizer.gguf');
+    const out = path.join(work, 'model-spm-merges.gguf');
     let report;
     try {
       report = await exportLlamaGguf(input.source, input.config, realBase, out, {
@@ -381,9 +383,16 @@ describe('export bytes are unchanged by the streaming exporters', () => {
       await input.source.close();
     }
     expect((await verifyGguf(out, report.tensors.length)).llamaCpp).toMatch(/^loaded in llama\.cpp and generated \d+ tokens/);
+    // The merged pieces' scores follow the merge list's ranks: '▁t' before 'he' before '▁the' ...
+    const meta = (await readGguf(out)).metadata;
+    const tokens = meta.get('tokenizer.ggml.tokens') as string[];
+    const scores = meta.get('tokenizer.ggml.scores') as number[];
+    const ranked = ['▁t', 'he', '▁the', 'in', '▁a'].map((piece) => scores[tokens.indexOf(piece)]);
+    expect(ranked).toEqual([...ranked].sort((a, b) => b - a));
+    expect(new Set(ranked).size).toBe(ranked.length);
     const tensors = await ggufTensors(out);
     const q = 'model.layers.0.self_attn.q_proj.weight';
     expect(compare(tensors.get(ggufTensorName(q))!, expected(ref, q, true), 'q8_0').outside).toBe(0);
-    expect(sha(out)).toBe('1c3650831dc9a807');
+    expect(sha(out)).toBe('54088a6e6d683a6b');
   });
 });

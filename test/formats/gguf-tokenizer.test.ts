@@ -7,10 +7,9 @@ import { readGguf } from '../../main/engine/formats/gguf-reader.ts';
 import { ggufTokenizerMetadata, preTokenizerName, spmScores, type TokenizerJson } from '../../main/engine/formats/gguf-tokenizer.ts';
 import { TokenType, f32, str, u32, type GgufValue } from '../../main/engine/formats/gguf-types.ts';
 import { writeGguf } from '../../main/engine/formats/gguf-writer.ts';
-import { charTokenizerJson } from '../../main/engine/demo/char-tokenizer.ts';
 import { loadLlamaCppVocab, type LlamaCppVocab } from '../../main/engine/system/llama-cpp.ts';
 import { missingShared, sharedPath } from '../helpers/shared-data.ts';
-import { tinyModel } from '../helpers/synthetic.ts';
+import { tinyModel, writeSpmTokenizerWithMerges } from '../helpers/synthetic.ts';
 
 const LLAMA = 'tokenizers/llama';
 const VOCAB = 'tokenizers/llama-gguf-vocab/ggml-vocab-llama-spm.gguf';
@@ -97,22 +96,11 @@ describe.skipIf(missingShared(`${LLAMA}/tokenizer.json`, VOCAB, `${VOCAB}.inp`, 
   });
 });
 
-// The parts of the check above that need no real vocabulary, on a SentencePiece-style tokenizer written here: the
-// character tokenizer of the synthetic models plus merges, so llama.cpp's SPM tokenizer must follow the scores we derive.
+// The parts of the check above that need no real vocabulary, on a SentencePiece-style tokenizer written here (the
+// character tokenizer plus merges), so llama.cpp's SPM tokenizer must follow the scores we derive.
 describe('SentencePiece-style vocabulary with merges (written here)', () => {
-  const { tokenizer, config } = charTokenizerJson('abcdefghijklmnopqrstuvwxyz .,!?');
-  const json = tokenizer as { model: { vocab: Record<string, number>; merges: string[] } };
-  // Listed by rank, as a SentencePiece conversion lists them: '▁t' before 'he' before '▁the', and so on.
-  const merges = ['▁ t', 'h e', '▁t he', 'i n', '▁ a', '▁the r', 'a n', '▁a n', '▁an d', 'e r', '▁ ▁'];
-  const vocab = json.model.vocab;
-  const firstMerged = Math.max(...Object.values(vocab)) + 1;
-  let next = firstMerged;
-  for (const m of merges) vocab[m.replace(' ', '')] ??= next++;
-  json.model.merges = merges;
   const tokDir = path.join(dir, 'spm-merges');
-  mkdirSync(tokDir, { recursive: true });
-  writeFileSync(path.join(tokDir, 'tokenizer.json'), JSON.stringify(tokenizer));
-  writeFileSync(path.join(tokDir, 'tokenizer_config.json'), JSON.stringify(config));
+  const { tokenizer, config, firstMerged, size: next } = writeSpmTokenizerWithMerges(tokDir);
   const file = path.join(dir, 'spm-merges.gguf');
 
   it('becomes a "llama" vocabulary: unknown, control and byte token types, BOS/EOS/UNK ids, add_bos', () => {

@@ -1,7 +1,8 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Prng } from '../../main/engine/data/prng.ts';
+import { charTokenizerJson } from '../../main/engine/demo/char-tokenizer.ts';
 import { TINYLLAMA_1B_SHAPE, writeSyntheticModel, type SyntheticShape } from '../../main/engine/demo/synthetic-model.ts';
 
 /**
@@ -115,4 +116,26 @@ export function writeLowercaseAlpaca(file: string, rows = 24): void {
     output: `a ${words[(i * 3 + 1) % words.length]} and a ${words[(i * 5 + 2) % words.length]}.`,
   }));
   writeFileSync(file, JSON.stringify(data));
+}
+
+/**
+ * A SentencePiece-style tokenizer written into `dir` (tokenizer.json + tokenizer_config.json): the character tokenizer
+ * of the synthetic models (lower-case letters and ` .,!?`, byte fallback) plus merges listed by rank, as a
+ * SentencePiece conversion lists them. What it adds to the character tokenizer is what real ones need: GGUF scores
+ * taken from the merge list, which llama.cpp's SPM tokenizer must follow. `firstMerged` is the first merged piece's id.
+ */
+export function writeSpmTokenizerWithMerges(dir: string): { tokenizer: object; config: object; firstMerged: number; size: number } {
+  const { tokenizer, config } = charTokenizerJson('abcdefghijklmnopqrstuvwxyz .,!?');
+  const json = tokenizer as { model: { vocab: Record<string, number>; merges: string[] } };
+  // '▁t' before 'he' before '▁the', and so on.
+  const merges = ['▁ t', 'h e', '▁t he', 'i n', '▁ a', '▁the r', 'a n', '▁a n', '▁an d', 'e r', '▁ ▁'];
+  const vocab = json.model.vocab;
+  const firstMerged = Math.max(...Object.values(vocab)) + 1;
+  let next = firstMerged;
+  for (const m of merges) vocab[m.replace(' ', '')] ??= next++;
+  json.model.merges = merges;
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(tokenizer));
+  writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify(config));
+  return { tokenizer, config, firstMerged, size: next };
 }
