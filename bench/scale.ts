@@ -12,7 +12,7 @@
 import { spawnSync } from 'node:child_process';
 import { writeSyntheticAdapter } from '../main/engine/demo/synthetic-adapter.ts';
 import { LLAMA_7B_SHAPE, TINYLLAMA_1B_SHAPE, writeSyntheticModel, type SyntheticShape } from '../main/engine/demo/synthetic-model.ts';
-import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import path from 'node:path';
 import { Prng } from '../main/engine/data/prng.ts';
@@ -130,9 +130,13 @@ function folderBytes(p: string): number {
   return s.isDirectory() ? readdirSync(p).reduce((n, f) => n + folderBytes(path.join(p, f)), 0) : s.size;
 }
 
+const ROW_WORDS = 'the quick brown fox jumps over the lazy dog while seven wizards quietly judge boxing matches';
+/** Every character of the rows and their prompt template (for a character tokenizer without ../shared). */
+const ROW_ALPHABET = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,:;#-\'"?!()';
+
 /** Alpaca rows long enough that every example is cut at cutoff_len: each step trains on exactly 128 tokens. */
 function writeLongRows(file: string): void {
-  const words = 'the quick brown fox jumps over the lazy dog while seven wizards quietly judge boxing matches'.split(' ');
+  const words = ROW_WORDS.split(' ');
   const prng = new Prng(3);
   const rows = Array.from({ length: 16 }, (_, i) => ({
     instruction: `Write paragraph ${i + 1}: ` + Array.from({ length: 200 }, () => words[prng.nextInt(words.length)]).join(' '),
@@ -209,7 +213,10 @@ export async function benchScale(root: string, work: string, tokenizerDir: strin
     const { label, shape } = SCALE_MODELS[key];
     const base = path.join(work, `scale-${key}`);
     const t = performance.now();
-    const { params } = await writeSyntheticModel(base, shape, { copyFrom: tokenizerDir }, { dtype: 'BF16', maxShardBytes: 2e9 });
+    // LLaMA's own tokenizer when ../shared has it; else a character tokenizer of the bench rows' letters (every row is
+    // still cut at cutoff_len, so each step trains on the same 128 tokens).
+    const tokenizer = existsSync(path.join(tokenizerDir, 'tokenizer.json')) ? { copyFrom: tokenizerDir } : { alphabet: ROW_ALPHABET };
+    const { params } = await writeSyntheticModel(base, shape, tokenizer, { dtype: 'BF16', maxShardBytes: 2e9 });
     console.error(
       `${label}: ${(params / 1e9).toFixed(2)}B parameters written as bf16 shards in ${((performance.now() - t) / 1000).toFixed(0)} s`,
     );

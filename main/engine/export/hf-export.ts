@@ -2,7 +2,7 @@ import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DTYPE_BYTES } from '../formats/dtypes.ts';
 import { encodedBytes, rawPieces } from '../formats/encoded-pieces.ts';
-import { openCheckpoint, INDEX_FILE } from '../formats/hf-checkpoint.ts';
+import { INDEX_FILE, openCheckpoint, shardFileName, SINGLE_FILE } from '../formats/hf-checkpoint.ts';
 import { exportPool, type ExportPoolOptions } from '../formats/export-pool.ts';
 import type { PiecePool } from '../formats/piece-pool.ts';
 import { writeSafetensors } from '../formats/safetensors.ts';
@@ -59,10 +59,7 @@ export async function exportHfCheckpoint(
     bytes: t.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[stDtype],
   }));
   const shards = planShards(tensors, opts.maxShardSize);
-  const names =
-    shards.length === 1
-      ? ['model.safetensors']
-      : shards.map((_, i) => `model-${String(i + 1).padStart(5, '0')}-of-${String(shards.length).padStart(5, '0')}.safetensors`);
+  const names = shards.length === 1 ? [SINGLE_FILE] : shards.map((_, i) => shardFileName(i, shards.length));
   let done = 0;
   const { pool, release } = await exportPool({ tensors, encodedBytesPerValue: DTYPE_BYTES[stDtype] }, opts);
   try {

@@ -1,5 +1,6 @@
 import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { SINGLE_FILE } from '../formats/hf-checkpoint.ts';
 import { encodedBytes, encodePieces } from '../formats/encoded-pieces.ts';
 import { quantizeInt8Piece, type PieceResult } from '../formats/piece-encode.ts';
 import { exportPool, type ExportPoolOptions } from '../formats/export-pool.ts';
@@ -85,7 +86,7 @@ export async function exportInt8(
           });
         }
       }
-      const file = path.join(dir, 'model.safetensors');
+      const file = path.join(dir, SINGLE_FILE);
       await writeSafetensors(file, entries, {
         metadata: { format: 'pt' },
         lookahead: pool.lookahead,
