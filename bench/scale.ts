@@ -1,6 +1,6 @@
-// `npm run bench -- scale [tinyllama] [llama7b] [f32 bf16 f16 int8 nf4] [train] [export] [hf q8_0 gguf-f16] [nocheck] [timeout=SECONDS] [threads=N] [repeats=N]`:
-// real-size models on this machine. Writes shape-true synthetic bf16 sharded checkpoints (TinyLlama-1.1B, LLaMA-7B),
-// trains each for 2 steps per frozen-base mode (micro batch 1, cutoff 128, LoRA r 8 on q,v; each run in its own
+// `npm run bench -- scale [tinyllama] [llama7b] [f32 bf16 f16 int8 nf4] [train] [export] [hf q8_0 gguf-f16] [nocheck]
+// [timeout=SECONDS] [threads=N] [repeats=N]`: real-size models on this machine. Writes shape-true synthetic bf16
+// sharded checkpoints (TinyLlama-1.1B, LLaMA-7B), trains each for 2 steps per frozen-base mode (micro batch 1, cutoff 128, LoRA r 8 on q,v; each run in its own
 // process: load time, peak RSS, step time, tokens/s, and the memory estimate beside the measured peak), then merges
 // an adapter into it and exports HF shards, GGUF Q8_0 and GGUF F16 (MB/s against the disk's own write speed for the
 // same bytes, measured right after, and peak RSS against the bound: the largest tensor in f32 + 256 MiB).

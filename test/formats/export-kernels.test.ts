@@ -236,7 +236,7 @@ describe('export kernels match the plain loops they replaced', () => {
     expect(bitsOf(new Uint8Array(wasm.buffer))).toBe(expected);
   });
 
-  it('f32 → f16 with its error tally, in wasm: the bits and tally of the JS loops for any f32 bits (NaN payloads, subnormals, ties)', () => {
+  it('f32 → f16 with its error tally, in wasm: the bits and tally of the JS loops for any f32 (NaN payloads, subnormals, ties)', () => {
     // Any bits (NaN payloads, ±inf, subnormals, ties), or only finite values within f16's reach (either sign), whose
     // error sums are finite and so show the order they were added in.
     const bits = (word: fc.Arbitrary<number>) =>

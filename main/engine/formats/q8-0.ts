@@ -11,8 +11,9 @@ export { ErrorTally } from './error-tally.ts';
 /**
  * ggml's Q8_0 (quantize_row_q8_0_ref): per block of 32 values d = max|x| / 127 stored as f16, then
  * q = round(x / d) as int8 (rounding half away from zero, like C's roundf). Rows must be a multiple of 32 long.
- * With `error`, each value's distance to its dequantized form (f16(d) · q, as f32) is tallied in the same pass:
- * the same figures `quantizationError(values, dequantizeQ8_0(bytes))` gives, without a second copy of the tensor.
+ * With `error`, each value's distance to its dequantized form (f16(d) · q, as f32) is tallied as it goes: the figures
+ * `quantizationError(values, dequantizeQ8_0(bytes))` gives (its sum added in error-tally.ts's order), without a
+ * second copy of the tensor.
  */
 export function quantizeQ8_0(values: Float32Array, rowLength = values.length, error?: ErrorTally): Uint8Array {
   checkQ8_0Rows(values.length, rowLength);
@@ -22,8 +23,8 @@ export function quantizeQ8_0(values: Float32Array, rowLength = values.length, er
 }
 
 /**
- * quantizeQ8_0 of whole rows into `out` (34 bytes per 32 values, from its start): in wasm SIMD (export-kernels.wat) where this
- * thread has WebAssembly SIMD, else in the JS loops below; both give the same bytes and the same tally.
+ * quantizeQ8_0 of whole rows into `out` (34 bytes per 32 values, from its start): in wasm SIMD (export-kernels.wat)
+ * where this thread has WebAssembly SIMD, else in the JS loops below; both give the same bytes and the same tally.
  */
 export function quantizeQ8_0Into(values: Float32Array, out: Uint8Array, error?: ErrorTally): void {
   const k = wasmKernels();
