@@ -1,14 +1,15 @@
 // `npm run bench -- scale [tinyllama] [llama7b] [f32 bf16 f16 int8 nf4] [train] [export] [hf q8_0 gguf-f16] [nocheck]
 // [timeout=SECONDS] [threads=N] [repeats=N]`: real-size models on this machine. Writes shape-true synthetic bf16
-// sharded checkpoints (TinyLlama-1.1B, LLaMA-7B), trains each for 2 steps per frozen-base mode (micro batch 1, cutoff 128, LoRA r 8 on q,v; each run in its own
-// process: load time, peak RSS, step time, tokens/s, and the memory estimate beside the measured peak), then merges
-// an adapter into it and exports HF shards, GGUF Q8_0 and GGUF F16 (MB/s against the disk's own write speed for the
-// same bytes, measured right after, and peak RSS against the bound: the largest tensor in f32 + 256 MiB).
-// With no model, mode or phase named, all of them run: the 7B takes a long time. `nocheck` skips the GGUF check
-// (the exports' own readers and a llama.cpp load + 8 tokens, timed apart from the write), which on a busy 2-core
-// machine takes longer than the write at 7B. `threads=N` runs the exports with N worker threads (0: on the export's own
-// thread) instead of their default (one per core). Each export runs `repeats` times (3), each run followed by the disk's own
-// speed for the same bytes; the table gives the median ratio of the pairs with the smallest and largest.
+// sharded checkpoints (TinyLlama-1.1B, LLaMA-7B), trains each for 2 steps per frozen-base mode (micro batch 1, cutoff
+// 128, LoRA r 8 on q,v; each run in its own process: load time, peak RSS, step time, tokens/s, and the memory estimate
+// beside the measured peak), then merges an adapter into it and exports HF shards, GGUF Q8_0 and GGUF F16 (MB/s against
+// the disk's own write speed for the same bytes, measured right after, and peak RSS against the bound: the largest
+// tensor in f32 + 256 MiB). With no model, mode or phase named, all of them run: the 7B takes a long time. `nocheck`
+// skips the GGUF check (the exports' own readers and a llama.cpp load + 8 tokens, timed apart from the write), which on
+// a busy 2-core machine takes longer than the write at 7B. `threads=N` runs the exports with N worker threads (0: on
+// the export's own thread) instead of their default (one per core). Each export runs `repeats` times (3), each run
+// followed by the disk's own speed for the same bytes; the table gives the median ratio of the pairs with the smallest
+// and largest.
 import { spawnSync } from 'node:child_process';
 import { writeSyntheticAdapter } from '../main/engine/demo/synthetic-adapter.ts';
 import { LLAMA_7B_SHAPE, TINYLLAMA_1B_SHAPE, writeSyntheticModel, type SyntheticShape } from '../main/engine/demo/synthetic-model.ts';
