@@ -8,8 +8,8 @@
 // skips the GGUF check (the exports' own readers and a llama.cpp load + 8 tokens, timed apart from the write), which on
 // a busy 2-core machine takes longer than the write at 7B. `threads=N` runs the exports with N worker threads (0: on
 // the export's own thread) instead of their default (one per core). Each export runs `repeats` times (3), each run
-// followed by the disk's own speed for the same bytes; the table gives the median ratio of the pairs with the smallest
-// and largest.
+// followed by the disk's own speed for the same bytes and by a plain copy (the source read, the output's bytes written);
+// the table gives the median ratio of the pairs with the smallest and largest.
 import { spawnSync } from 'node:child_process';
 import { writeSyntheticAdapter } from '../main/engine/demo/synthetic-adapter.ts';
 import { LLAMA_7B_SHAPE, TINYLLAMA_1B_SHAPE, writeSyntheticModel, type SyntheticShape } from '../main/engine/demo/synthetic-model.ts';
@@ -19,7 +19,7 @@ import path from 'node:path';
 import { Prng } from '../main/engine/data/prng.ts';
 import { parseLlamaConfig } from '../main/engine/model/config.ts';
 import { expectedTensors } from '../main/engine/model/projections.ts';
-import { diskWriteSpeed } from './export.ts';
+import { diskCopySeconds, diskWriteSpeed } from './export.ts';
 import { formatRatio, spreadOf, type Spread } from './spread.ts';
 
 export const SCALE_MODELS: Record<string, { label: string; shape: SyntheticShape }> = {
@@ -67,6 +67,8 @@ export interface ScaleExportRow {
   timedOut?: boolean;
   /** Output MB/s over the disk's MB/s, per run (each export paired with the disk reference right after it). */
   ratio?: Spread;
+  /** A plain copy's time (the source read, the output's bytes written) over the export's, per run. */
+  copyRatio?: Spread;
   /** The 1-minute load average before the export and after the disk reference (other work slows every figure). */
   load?: [number, number];
 }
@@ -183,18 +185,18 @@ export async function benchScale(root: string, work: string, tokenizerDir: strin
     }
     if (results.export.length) {
       md.push(
-        '| model | export (adapter) | output | write (median) | MB/s | disk MB/s (median) | ratio (median of runs, min–max) | check (llama.cpp) | ratio incl. check | peak RSS write | bound (largest f32 + 256 MiB) | peak RSS check | load |',
-        '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+        '| model | export (adapter) | output | write (median) | MB/s | disk MB/s (median) | ratio (median of runs, min–max) | speed vs a plain copy (source read + output written) | check (llama.cpp) | ratio incl. check | peak RSS write | bound (largest f32 + 256 MiB) | peak RSS check | load |',
+        '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
       );
       for (const r of results.export) {
         if (!r.outputBytes) {
-          md.push(`| ${r.model} | ${r.job} (${r.adapter}) | – | – | – | – | – | – | – | – | ${mib(r.boundBytes)} | – | – |`);
+          md.push(`| ${r.model} | ${r.job} (${r.adapter}) | – | – | – | – | – | – | – | – | – | ${mib(r.boundBytes)} | – | – |`);
           continue;
         }
         const mbs = r.outputBytes / 1e6 / r.writeSeconds;
         const withCheck = r.outputBytes / 1e6 / (r.writeSeconds + r.verifySeconds);
         md.push(
-          `| ${r.model} | ${r.job} (${r.adapter}) | ${mib(r.outputBytes)} | ${r.writeSeconds.toFixed(1)} s | ${mbs.toFixed(0)} | ${r.diskMBs.toFixed(0)} | ${r.ratio ? formatRatio(r.ratio) : `${(mbs / r.diskMBs).toFixed(2)}×`} | ${r.verifySeconds ? `${r.verifySeconds.toFixed(1)} s` : r.verification === 'not run' || r.verification === 'did not finish' ? `${r.verification}${r.timedOut ? ` in ${timeoutS} s` : ''}` : 'in write'} | ${r.verifySeconds || r.verification.startsWith('the HF') ? `${(withCheck / r.diskMBs).toFixed(2)}×` : '–'} | ${mib(r.writePeakBytes)} | ${mib(r.boundBytes)} | ${r.verifyPeakBytes ? mib(r.verifyPeakBytes) : '–'} | ${r.load ? `${r.load[0].toFixed(1)} → ${r.load[1].toFixed(1)}` : '–'} |`,
+          `| ${r.model} | ${r.job} (${r.adapter}) | ${mib(r.outputBytes)} | ${r.writeSeconds.toFixed(1)} s | ${mbs.toFixed(0)} | ${r.diskMBs.toFixed(0)} | ${r.ratio ? formatRatio(r.ratio) : `${(mbs / r.diskMBs).toFixed(2)}×`} | ${r.copyRatio ? formatRatio(r.copyRatio) : '–'} | ${r.verifySeconds ? `${r.verifySeconds.toFixed(1)} s` : r.verification === 'not run' || r.verification === 'did not finish' ? `${r.verification}${r.timedOut ? ` in ${timeoutS} s` : ''}` : 'in write'} | ${r.verifySeconds || r.verification.startsWith('the HF') ? `${(withCheck / r.diskMBs).toFixed(2)}×` : '–'} | ${mib(r.writePeakBytes)} | ${mib(r.boundBytes)} | ${r.verifyPeakBytes ? mib(r.verifyPeakBytes) : '–'} | ${r.load ? `${r.load[0].toFixed(1)} → ${r.load[1].toFixed(1)}` : '–'} |`,
         );
       }
       md.push('');
@@ -257,6 +259,9 @@ export async function benchScale(root: string, work: string, tokenizerDir: strin
         adapter = path.join(work, `scale-adapter-${key}`);
         await writeSyntheticAdapter(adapter, base, { r: 8, targetModules: ['q_proj', 'v_proj'] });
       }
+      const sources = readdirSync(base)
+        .filter((f) => f.endsWith('.safetensors'))
+        .map((f) => path.join(base, f));
       const config = parseLlamaConfig({ model_type: 'llama', ...shape });
       const largest = Math.max(...[...expectedTensors(config).values()].map((d) => d.reduce((a, b) => a * b, 1))) * 4;
       for (const [kind, jobName] of EXPORTS.filter(([k]) => !exportsAsked.length || exportsAsked.includes(k))) {
@@ -265,7 +270,7 @@ export async function benchScale(root: string, work: string, tokenizerDir: strin
         const loadBefore = loadavg()[0];
         // Each run: the export, then the disk's own speed for the same bytes; the ratio is taken per pair (the disk's
         // figure swings with the page cache from minute to minute). Only the first run checks the GGUF.
-        const runs: { writeSeconds: number; diskMBs: number; writePeakBytes: number }[] = [];
+        const runs: { writeSeconds: number; diskMBs: number; writePeakBytes: number; copySeconds: number }[] = [];
         let first: WorkerExport | undefined;
         let outputBytes = 0;
         let failure: string | undefined;
@@ -285,7 +290,13 @@ export async function benchScale(root: string, work: string, tokenizerDir: strin
             outputBytes = folderBytes(out);
           }
           rmSync(out, { recursive: true, force: true }); // before the disk reference, so both see the same free space
-          if (j) runs.push({ writeSeconds: j.writeSeconds, writePeakBytes: j.writePeakBytes, diskMBs: diskWriteSpeed(work, outputBytes) });
+          if (j)
+            runs.push({
+              writeSeconds: j.writeSeconds,
+              writePeakBytes: j.writePeakBytes,
+              diskMBs: diskWriteSpeed(work, outputBytes),
+              copySeconds: diskCopySeconds(sources, work, outputBytes),
+            });
         }
         if (!first || failure) {
           results.export.push({
@@ -316,6 +327,7 @@ export async function benchScale(root: string, work: string, tokenizerDir: strin
           verification: first.verification,
           diskMBs: median(runs.map((r) => r.diskMBs)),
           ratio: spreadOf(runs.map((r) => outputBytes / 1e6 / r.writeSeconds / r.diskMBs)),
+          copyRatio: spreadOf(runs.map((r) => r.copySeconds / r.writeSeconds)),
           writePeakBytes: Math.max(...runs.map((r) => r.writePeakBytes)),
           boundBytes: largest + 256 * MiB,
           timedOut: first.verification === 'did not finish',
