@@ -1,7 +1,7 @@
 import { StudioError } from '../errors.ts';
 import { blockSum, ErrorTally } from './error-tally.ts';
 import { f16BitsToF32Bits, f16ToF32, f32BitsToF16Bits } from './dtypes.ts';
-import { CHUNK_VALUES, isGroup, wasmKernels, type WasmKernels } from './wasm-kernels.ts';
+import { align16, CHUNK_VALUES, isGroup, wasmKernels, type WasmKernels } from './wasm-kernels.ts';
 
 export const Q8_0_BLOCK = 32;
 const BLOCK_BYTES = 34; // f16 scale + 32 int8
@@ -43,16 +43,16 @@ function layout(k: WasmKernels, blocks: number) {
   k.reserve(state + 16);
   return { dst, back, state };
 }
-const align16 = (n: number) => Math.ceil(n / 16) * 16;
 
 /** Q8_0 in wasm: the kernels' group (groupInput) is read where it is, other values are copied in by chunks. */
 function quantizeIn(k: WasmKernels, values: Float32Array, out: Uint8Array, error?: ErrorTally): void {
   const blocks = values.length / Q8_0_BLOCK;
-  const step = isGroup(k, values) ? Math.max(blocks, 1) : CHUNK_VALUES / Q8_0_BLOCK;
+  const resident = isGroup(k, values);
+  const step = resident ? Math.max(blocks, 1) : CHUNK_VALUES / Q8_0_BLOCK;
   for (let b0 = 0; b0 < blocks; b0 += step) {
     const n = Math.min(step, blocks - b0);
     const { dst, back, state } = layout(k, n);
-    if (!isGroup(k, values)) k.words.set(values.subarray(b0 * Q8_0_BLOCK, (b0 + n) * Q8_0_BLOCK));
+    if (!resident) k.words.set(values.subarray(b0 * Q8_0_BLOCK, (b0 + n) * Q8_0_BLOCK));
     k.run.quantize(0, n, dst, back);
     if (error) k.tallied(state, error, n * Q8_0_BLOCK, () => k.run.tally(0, n, dst, back, state));
     out.set(k.bytes.subarray(dst, dst + n * BLOCK_BYTES), b0 * BLOCK_BYTES);

@@ -122,7 +122,8 @@ export function isGroup(k: WasmKernels, values: Float32Array): boolean {
 
 /** Values per call when an array outside the kernels' memory is copied in (256 KiB as f32). */
 export const CHUNK_VALUES = 1 << 16;
-const align16 = (n: number) => Math.ceil(n / 16) * 16;
+/** `n` rounded up to 16 bytes (where v128 loads and the tally's f64 pair are placed). */
+export const align16 = (n: number) => Math.ceil(n / 16) * 16;
 
 /** bf16 → f16 (bf16ArrayToF16Into's bits), in wasm when it can. */
 export function bf16ToF16(src: Uint16Array, out: Uint16Array): void {
