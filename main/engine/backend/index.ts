@@ -61,8 +61,10 @@ export async function initBackend(requested: BackendChoice = 'auto', opts: { thr
 /**
  * How long a backend may take to start, tfjs's import not counted. A healthy wasm start (2 threads) took a median
  * 2.8 s and at most 12.9 s in 293 fresh processes on this 2-core machine at load averages up to 20+
- * (scripts/wasm-start-probe.ts), and over 30 s once (import included) in a busy test run. One that stalls would otherwise hang the command or job before its first line: tfjs-backend-wasm resolves only
- * when all 8 of its pool workers have reported loaded, and one that never does leaves it waiting for ever.
+ * (scripts/wasm-start-probe.ts), and over 30 s once (import included) in a busy test run. One that stalls would
+ * otherwise hang the command or job before its first line: tfjs-backend-wasm resolves only when all 8 of its pool
+ * workers have reported loaded, and one that never does leaves it waiting for ever (the one cause found, a worker
+ * reading its script while it was being rewritten, is fixed in wasm-threads.ts).
  * LORA_STUDIO_BACKEND_START_TIMEOUT_S overrides it.
  */
 export const BACKEND_START_TIMEOUT_S = 60;
@@ -190,9 +192,8 @@ export function describeBackend(info: BackendInfo): string {
 }
 
 /**
- * wasm threads when none are asked for: all cores, or LORA_STUDIO_WASM_THREADS. The test suite sets it to 1: the
- * threaded build's 8-worker pool failed to come up once in ~40 starts inside a busy test run (and once in an earlier
- * CI run), never in 295 starts on their own; its cause is not known yet, and one thread has no pool to wait for.
+ * wasm threads when none are asked for: all cores, or LORA_STUDIO_WASM_THREADS (the test suite sets it to 1 and starts
+ * the thread pool only where a test asks for it).
  */
 function defaultWasmThreads(): number {
   const n = Number(process.env.LORA_STUDIO_WASM_THREADS);

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
@@ -10,6 +10,10 @@ import { createRequire } from 'node:module';
  * returned instead of a blob: URL, with its "import the main script from a Blob" step pointed at the package's own
  * `wasm-out/tfjs-backend-wasm-threaded-simd.js`. Everything is restored once `init` settles; the file lives in a
  * temp folder removed at exit.
+ *
+ * Emscripten asks for the worker script once per pool worker (8 times), while the workers it already made are
+ * reading it. The file is written once, whole (temp file + rename): rewriting it in place for each worker let a
+ * worker now and then read it truncated to nothing, so that worker never reported loaded and the start hung.
  */
 export async function withWasmThreadFiles<T>(init: () => Promise<T>): Promise<T> {
   const dir = mkdtempSync(path.join(tmpdir(), 'lora-studio-wasm-'));
@@ -33,15 +37,19 @@ export async function withWasmThreadFiles<T>(init: () => Promise<T>): Promise<T>
   }
 
   globalThis.Blob = RecordingBlob as typeof Blob;
+  let written = false;
   URL.createObjectURL = (blob: Blob): string => {
     const text = texts.get(blob);
     if (text === undefined || !text.includes('WasmBackendModuleThreadedSimd(Module)')) return realCreateObjectURL(blob);
+    if (written) return workerScript;
     const patched = text.replace(
       /var objectUrl=URL\.createObjectURL\(e\.data\.urlOrBlob\);importScripts\(objectUrl\);URL\.revokeObjectURL\(objectUrl\)/,
       `importScripts(${JSON.stringify(mainScript)})`,
     );
     if (patched === text) throw new Error('tfjs-backend-wasm worker script has an unexpected shape; cannot enable threads');
-    writeFileSync(workerScript, patched);
+    writeFileSync(`${workerScript}.partial`, patched);
+    renameSync(`${workerScript}.partial`, workerScript);
+    written = true;
     return workerScript;
   };
   try {
