@@ -11,10 +11,10 @@ import {
   f32ArrayToF16Into,
   f32ToF16 as f32ToHalf,
 } from '../../main/engine/formats/dtypes.ts';
-import { addLowRank } from '../../main/engine/formats/low-rank.ts';
+import { addLowRank, firstNonFinite } from '../../main/engine/formats/low-rank.ts';
 import { encodePiece } from '../../main/engine/formats/piece-encode.ts';
 import { ErrorTally, quantizeQ8_0, quantizeQ8_0Reference } from '../../main/engine/formats/q8-0.ts';
-import { bf16ToF16, f32ToF16, setWasmKernels, tallyF16 } from '../../main/engine/formats/wasm-kernels.ts';
+import { bf16ToF16, f32ToF16, groupInput, setWasmKernels, tallyF16, WasmLowRank } from '../../main/engine/formats/wasm-kernels.ts';
 import { assembleWat, kernelModule, WASM_KERNELS } from '../../scripts/build-wasm.ts';
 
 // The export's kernels are written for speed (bit tricks, no branches on signs, 8 ranks at a time). Each is checked
@@ -224,6 +224,83 @@ describe('export kernels match the plain loops they replaced', () => {
         },
       ),
       { numRuns: 1000, seed: 11 },
+    );
+  });
+
+  it("the merge in wasm SIMD: the JS merge's f32 bits, and whether one is NaN or ±Inf, for ranks 1 to 20 and any row length", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 20 }),
+        fc.integer({ min: 1, max: 5 }),
+        fc.integer({ min: 1, max: 40 }),
+        fc.integer(),
+        (r, rows, cols, seed) => {
+          let s = seed >>> 0 || 1;
+          const next = () => ((s = (s * 1103515245 + 12345) >>> 0), s / 2 ** 32 - 0.5);
+          const pick = (i: number) => (i % 11 === 3 ? SPECIAL[i % SPECIAL.length] : next());
+          const w = Float32Array.from({ length: rows * cols }, (_, i) => pick(i));
+          // A finite (the wasm merge's condition), sometimes huge; B with zeros and the special values.
+          const a = Float32Array.from({ length: r * cols }, (_, i) => (i % 13 === 7 ? 3e38 * Math.sign(next()) : next()));
+          const b = Float32Array.from({ length: rows * r }, (_, i) => (i % 3 === 0 ? 0 : pick(i + 1)));
+          const js = w.slice();
+          addLowRank(js, b, a, rows, cols, r, 1.5);
+          const merge = WasmLowRank.place(a, r, cols, 1.5, rows * cols)!;
+          const group = groupInput(rows * cols)!;
+          group.set(w);
+          const nonFinite = merge.addRows(group, b, rows);
+          expect(bitsOf(group)).toBe(bitsOf(js));
+          expect(nonFinite).toBe(firstNonFinite(js) >= 0);
+        },
+      ),
+      { numRuns: 1000, seed: 13 },
+    );
+  });
+
+  it('pieces for every target, merged or not, RoPE rows or not, over several groups: the wasm kernels give the JS bytes', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom('F32', 'BF16', 'F16', 'Q8_0', 'I8'),
+        fc.constantFrom('F32', 'BF16'),
+        fc.integer({ min: 0, max: 20 }),
+        fc.boolean(),
+        fc.integer(),
+        (to, dtype, r, rope, seed) => {
+          // r 0: not merged.
+          // 4096 columns: 4 rows a group, so 10 rows are groups of 4, 4 and 2 (and RoPE moves rows across them).
+          const rows = rope ? 8 : 10;
+          const cols = 4096;
+          let s = seed >>> 0 || 1;
+          const next = () => ((s = (s * 1103515245 + 12345) >>> 0), s / 2 ** 32 - 0.5);
+          const w = Float32Array.from({ length: rows * cols }, () => next() * 0.1);
+          const raw =
+            dtype === 'F32'
+              ? new Uint8Array(w.buffer)
+              : new Uint8Array(Uint16Array.from(new Uint32Array(w.buffer), (x) => x >>> 16).buffer);
+          const delta = r
+            ? {
+                a: Float32Array.from({ length: r * cols }, () => next() * 0.05),
+                b: Float32Array.from({ length: rows * r }, (_, i) => (i % 5 === 0 ? 0 : next() * 0.05)),
+                r,
+                scale: 2,
+                safe: true,
+              }
+            : undefined;
+          const task = { tensor: 't', start: 0, rows, cols, raw, dtype, to, tally: true, delta, ropeHeads: rope ? 2 : undefined } as const;
+          const wasmTally = new ErrorTally();
+          const wasm = encodePiece(task, wasmTally);
+          setWasmKernels(false);
+          try {
+            const jsTally = new ErrorTally();
+            const js = encodePiece(task, jsTally);
+            expect(bitsOf(wasm.bytes)).toBe(bitsOf(js.bytes));
+            expect(wasm.scb && bitsOf(wasm.scb)).toBe(js.scb && bitsOf(js.scb));
+            expect(sameTally(wasmTally, jsTally)).toBe(true);
+          } finally {
+            setWasmKernels(true);
+          }
+        },
+      ),
+      { numRuns: 80, seed: 17 },
     );
   });
 

@@ -1,7 +1,7 @@
-;; The export's hot loops in wasm SIMD, bit for bit what their JS versions give (q8-0.ts, dtypes.ts, piece-encode.ts):
-;; ggml's Q8_0 with its error tally, bf16 → f32, and f32 / bf16 → f16 with theirs. wasm-kernels.ts lays out the
-;; memory for each call. `npm run build:wasm` assembles this file into export-kernels-wasm.ts; a test checks that the
-;; two agree.
+;; The export's hot loops in wasm SIMD, bit for bit what their JS versions give (q8-0.ts, dtypes.ts, low-rank.ts):
+;; ggml's Q8_0 with its error tally, bf16 → f32, f32 / bf16 → f16 with theirs, and the LoRA merge. wasm-kernels.ts
+;; lays out the memory for each call. `npm run build:wasm` assembles this file into export-kernels-wasm.ts; a test
+;; checks that the two agree.
 (module
   (memory (export "memory") 2)
 
@@ -212,22 +212,11 @@
     (local.set $l (f64x2.extract_lane 1 (local.get $mx)))
     (select (local.get $l) (local.get $m) (f64.gt (local.get $l) (local.get $m))))
 
-  ;; |x - f16(d) · q| of the 4 values at $p (their int8 at $qp), in f64 as JS computes it: values 0-1, then 2-3.
-  (func $err4 (param $p i32) (param $qp i32) (param $db v128) (result v128 v128)
-    (local $x v128) (local $q v128)
-    (local.set $x (v128.load (local.get $p)))
-    (local.set $q (i32x4.extend_low_i16x8_s (i16x8.extend_low_i8x16_s (v128.load32_zero (local.get $qp)))))
-    (f64x2.abs (f64x2.sub (f64x2.promote_low_f32x4 (local.get $x))
-                          (f64x2.mul (local.get $db) (f64x2.convert_low_i32x4_s (local.get $q)))))
-    (f64x2.abs (f64x2.sub (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 0 0 0 0 0 0 0 (local.get $x) (local.get $x)))
-                          (f64x2.mul (local.get $db)
-                            (f64x2.convert_low_i32x4_s (i8x16.shuffle 8 9 10 11 12 13 14 15 0 0 0 0 0 0 0 0 (local.get $q) (local.get $q)))))))
-
   ;; Q8_0's tally over $blocks blocks (rows are whole blocks), into the max and sum at $state. $back holds each block's
   ;; f16(d) as f32.
   (func (export "tally") (param $src i32) (param $blocks i32) (param $dst i32) (param $back i32) (param $state i32)
     (local $b i32) (local $i i32) (local $db v128) (local $mx v128) (local $sum f64) (local $lo v128) (local $hi v128)
-    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $qp i32)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $qp i32) (local $x v128) (local $q v128)
     (if (i32.eqz (local.get $blocks)) (then (return)))
     (local.set $mx (f64x2.splat (f64.load offset=0 (local.get $state))))
     (local.set $sum (f64.load offset=8 (local.get $state)))
@@ -240,15 +229,27 @@
       (local.set $qp (i32.add (local.get $dst) (i32.const 2)))
       (local.set $i (i32.const 0))
       (loop $eight
-        (call $err4 (local.get $src) (local.get $qp) (local.get $db))
-        (local.set $hi)
-        (local.set $lo)
+        ;; |x - f16(d) · q| of 4 values and their int8, in f64 as JS computes it (values 0-1, then 2-3), twice. Written
+        ;; out: a call that returns two values costs more than the work here.
+        (local.set $x (v128.load (local.get $src)))
+        (local.set $q (i32x4.extend_low_i16x8_s (i16x8.extend_low_i8x16_s (v128.load32_zero (local.get $qp)))))
+        (local.set $lo (f64x2.abs (f64x2.sub (f64x2.promote_low_f32x4 (local.get $x))
+                                             (f64x2.mul (local.get $db) (f64x2.convert_low_i32x4_s (local.get $q))))))
+        (local.set $hi
+          (f64x2.abs (f64x2.sub (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 0 0 0 0 0 0 0 (local.get $x) (local.get $x)))
+                                (f64x2.mul (local.get $db)
+                                  (f64x2.convert_low_i32x4_s (i8x16.shuffle 8 9 10 11 12 13 14 15 0 0 0 0 0 0 0 0 (local.get $q) (local.get $q)))))))
         (local.set $a0 (f64x2.add (local.get $a0) (local.get $lo)))
         (local.set $a1 (f64x2.add (local.get $a1) (local.get $hi)))
         (local.set $mx (f64x2.pmax (f64x2.pmax (local.get $mx) (local.get $lo)) (local.get $hi)))
-        (call $err4 (i32.add (local.get $src) (i32.const 16)) (i32.add (local.get $qp) (i32.const 4)) (local.get $db))
-        (local.set $hi)
-        (local.set $lo)
+        (local.set $x (v128.load offset=16 (local.get $src)))
+        (local.set $q (i32x4.extend_low_i16x8_s (i16x8.extend_low_i8x16_s (v128.load32_zero offset=4 (local.get $qp)))))
+        (local.set $lo (f64x2.abs (f64x2.sub (f64x2.promote_low_f32x4 (local.get $x))
+                                             (f64x2.mul (local.get $db) (f64x2.convert_low_i32x4_s (local.get $q))))))
+        (local.set $hi
+          (f64x2.abs (f64x2.sub (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 0 0 0 0 0 0 0 (local.get $x) (local.get $x)))
+                                (f64x2.mul (local.get $db)
+                                  (f64x2.convert_low_i32x4_s (i8x16.shuffle 8 9 10 11 12 13 14 15 0 0 0 0 0 0 0 0 (local.get $q) (local.get $q)))))))
         (local.set $a2 (f64x2.add (local.get $a2) (local.get $lo)))
         (local.set $a3 (f64x2.add (local.get $a3) (local.get $hi)))
         (local.set $mx (f64x2.pmax (f64x2.pmax (local.get $mx) (local.get $lo)) (local.get $hi)))
@@ -264,19 +265,10 @@
     (f64.store offset=0 (local.get $state) (call $max2 (local.get $mx)))
     (f64.store offset=8 (local.get $state) (local.get $sum)))
 
-  ;; |x - f16(x)| of the 4 values at $p against their halves at $hp: values 0-1, then 2-3.
-  (func $herr4 (param $p i32) (param $hp i32) (result v128 v128)
-    (local $x v128) (local $f v128)
-    (local.set $x (v128.load (local.get $p)))
-    (local.set $f (call $floats4 (i32x4.extend_low_i16x8_u (v128.load64_zero (local.get $hp)))))
-    (f64x2.abs (f64x2.sub (f64x2.promote_low_f32x4 (local.get $x)) (f64x2.promote_low_f32x4 (local.get $f))))
-    (f64x2.abs (f64x2.sub (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 0 0 0 0 0 0 0 (local.get $x) (local.get $x)))
-                          (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 0 0 0 0 0 0 0 (local.get $f) (local.get $f))))))
-
   ;; F16's tally over $rows rows of $cols f32 values at $src against their halves at $halves, into $state.
   (func (export "tally_f16") (param $src i32) (param $rows i32) (param $cols i32) (param $halves i32) (param $state i32)
     (local $r i32) (local $c i32) (local $i i32) (local $mx v128) (local $sum f64) (local $lo v128) (local $hi v128)
-    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $e f64)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $e f64) (local $x v128) (local $f v128)
     (if (i32.eqz (local.get $rows)) (then (return)))
     (local.set $mx (f64x2.splat (f64.load offset=0 (local.get $state))))
     (local.set $sum (f64.load offset=8 (local.get $state)))
@@ -291,15 +283,22 @@
           (local.set $a3 (v128.const i64x2 0 0))
           (local.set $i (i32.const 0))
           (loop $eight
-            (call $herr4 (local.get $src) (local.get $halves))
-            (local.set $hi)
-            (local.set $lo)
+            ;; |x - f16(x)| of 4 values against their halves (values 0-1, then 2-3), twice, written out as in "tally"
+            (local.set $x (v128.load (local.get $src)))
+            (local.set $f (call $floats4 (i32x4.extend_low_i16x8_u (v128.load64_zero (local.get $halves)))))
+            (local.set $lo (f64x2.abs (f64x2.sub (f64x2.promote_low_f32x4 (local.get $x)) (f64x2.promote_low_f32x4 (local.get $f)))))
+            (local.set $hi
+              (f64x2.abs (f64x2.sub (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 0 0 0 0 0 0 0 (local.get $x) (local.get $x)))
+                                    (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 0 0 0 0 0 0 0 (local.get $f) (local.get $f))))))
             (local.set $a0 (f64x2.add (local.get $a0) (local.get $lo)))
             (local.set $a1 (f64x2.add (local.get $a1) (local.get $hi)))
             (local.set $mx (f64x2.pmax (f64x2.pmax (local.get $mx) (local.get $lo)) (local.get $hi)))
-            (call $herr4 (i32.add (local.get $src) (i32.const 16)) (i32.add (local.get $halves) (i32.const 8)))
-            (local.set $hi)
-            (local.set $lo)
+            (local.set $x (v128.load offset=16 (local.get $src)))
+            (local.set $f (call $floats4 (i32x4.extend_low_i16x8_u (v128.load64_zero offset=8 (local.get $halves)))))
+            (local.set $lo (f64x2.abs (f64x2.sub (f64x2.promote_low_f32x4 (local.get $x)) (f64x2.promote_low_f32x4 (local.get $f)))))
+            (local.set $hi
+              (f64x2.abs (f64x2.sub (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 0 0 0 0 0 0 0 (local.get $x) (local.get $x)))
+                                    (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 0 0 0 0 0 0 0 (local.get $f) (local.get $f))))))
             (local.set $a2 (f64x2.add (local.get $a2) (local.get $lo)))
             (local.set $a3 (f64x2.add (local.get $a3) (local.get $hi)))
             (local.set $mx (f64x2.pmax (f64x2.pmax (local.get $mx) (local.get $lo)) (local.get $hi)))
@@ -327,4 +326,87 @@
       (br_if $row (i32.lt_u (local.get $r) (local.get $rows))))
     (f64.store offset=0 (local.get $state) (call $max2 (local.get $mx)))
     (f64.store offset=8 (local.get $state) (local.get $sum)))
+
+  ;; A LoRA update, low-rank.ts's LowRankUpdate bit for bit: $rows rows of $cols f32 at $w each get
+  ;; Σ_k coef[row, k] · A[k, col] added, the sum in f64 over k ascending from +0, added to the value once and rounded
+  ;; to f32 (JS's `w[i] += sum` on a Float32Array). A is lora_A as f64, [$r, $cols] at $a; the coefficients
+  ;; (scale · B[row, k]) are f64 at $coef, $r a row. 8 columns at a time (4 f64x2 sums, so 4 chains of additions run
+  ;; side by side), the last cols % 8 one by one. Written out with no calls: V8 does not inline them here. Returns 1
+  ;; when a merged value is NaN or ±Inf (x - x is 0 only for finite x; a NaN in the running sum stays), else 0.
+  (func (export "add_low_rank") (param $w i32) (param $rows i32) (param $cols i32) (param $a i32) (param $r i32) (param $coef i32)
+    (result i32)
+    (local $row i32) (local $i i32) (local $k i32) (local $vec i32) (local $stride i32) (local $ap i32) (local $cp i32) (local $p i32)
+    (local $c v128) (local $v v128) (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128) (local $s f64)
+    (local $out v128) (local $probe v128) (local $x f32) (local $probe1 f32)
+    (if (i32.or (i32.eqz (local.get $rows)) (i32.eqz (local.get $r))) (then (return (i32.const 0))))
+    (local.set $vec (i32.and (local.get $cols) (i32.const -8)))
+    (local.set $stride (i32.shl (local.get $cols) (i32.const 3)))
+    (loop $row
+      (local.set $i (i32.const 0))
+      (block $vectors_done
+        (br_if $vectors_done (i32.eqz (local.get $vec)))
+        (loop $eight
+          (local.set $s0 (v128.const f64x2 0 0))
+          (local.set $s1 (v128.const f64x2 0 0))
+          (local.set $s2 (v128.const f64x2 0 0))
+          (local.set $s3 (v128.const f64x2 0 0))
+          (local.set $ap (i32.add (local.get $a) (i32.shl (local.get $i) (i32.const 3))))
+          (local.set $cp (local.get $coef))
+          (local.set $k (i32.const 0))
+          (loop $rank
+            (local.set $c (f64x2.splat (f64.load (local.get $cp))))
+            (local.set $s0 (f64x2.add (local.get $s0) (f64x2.mul (local.get $c) (v128.load offset=0 (local.get $ap)))))
+            (local.set $s1 (f64x2.add (local.get $s1) (f64x2.mul (local.get $c) (v128.load offset=16 (local.get $ap)))))
+            (local.set $s2 (f64x2.add (local.get $s2) (f64x2.mul (local.get $c) (v128.load offset=32 (local.get $ap)))))
+            (local.set $s3 (f64x2.add (local.get $s3) (f64x2.mul (local.get $c) (v128.load offset=48 (local.get $ap)))))
+            (local.set $ap (i32.add (local.get $ap) (local.get $stride)))
+            (local.set $cp (i32.add (local.get $cp) (i32.const 8)))
+            (local.set $k (i32.add (local.get $k) (i32.const 1)))
+            (br_if $rank (i32.lt_u (local.get $k) (local.get $r))))
+          ;; w += the sums: 4 f32 promoted, added in f64, demoted, twice
+          (local.set $p (i32.add (local.get $w) (i32.shl (local.get $i) (i32.const 2))))
+          (local.set $v (v128.load (local.get $p)))
+          (local.set $out
+            (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+              (f32x4.demote_f64x2_zero (f64x2.add (f64x2.promote_low_f32x4 (local.get $v)) (local.get $s0)))
+              (f32x4.demote_f64x2_zero
+                (f64x2.add (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 0 0 0 0 0 0 0 (local.get $v) (local.get $v)))
+                           (local.get $s1)))))
+          (v128.store (local.get $p) (local.get $out))
+          (local.set $probe (f32x4.add (local.get $probe) (f32x4.sub (local.get $out) (local.get $out))))
+          (local.set $v (v128.load offset=16 (local.get $p)))
+          (local.set $out
+            (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+              (f32x4.demote_f64x2_zero (f64x2.add (f64x2.promote_low_f32x4 (local.get $v)) (local.get $s2)))
+              (f32x4.demote_f64x2_zero
+                (f64x2.add (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 0 0 0 0 0 0 0 (local.get $v) (local.get $v)))
+                           (local.get $s3)))))
+          (v128.store offset=16 (local.get $p) (local.get $out))
+          (local.set $probe (f32x4.add (local.get $probe) (f32x4.sub (local.get $out) (local.get $out))))
+          (local.set $i (i32.add (local.get $i) (i32.const 8)))
+          (br_if $eight (i32.lt_u (local.get $i) (local.get $vec)))))
+      (block $tail_done
+        (br_if $tail_done (i32.ge_u (local.get $i) (local.get $cols)))
+        (loop $one
+          (local.set $s (f64.const 0))
+          (local.set $ap (i32.add (local.get $a) (i32.shl (local.get $i) (i32.const 3))))
+          (local.set $cp (local.get $coef))
+          (local.set $k (i32.const 0))
+          (loop $rank1
+            (local.set $s (f64.add (local.get $s) (f64.mul (f64.load (local.get $cp)) (f64.load (local.get $ap)))))
+            (local.set $ap (i32.add (local.get $ap) (local.get $stride)))
+            (local.set $cp (i32.add (local.get $cp) (i32.const 8)))
+            (local.set $k (i32.add (local.get $k) (i32.const 1)))
+            (br_if $rank1 (i32.lt_u (local.get $k) (local.get $r))))
+          (local.set $p (i32.add (local.get $w) (i32.shl (local.get $i) (i32.const 2))))
+          (local.set $x (f32.demote_f64 (f64.add (f64.promote_f32 (f32.load (local.get $p))) (local.get $s))))
+          (f32.store (local.get $p) (local.get $x))
+          (local.set $probe1 (f32.add (local.get $probe1) (f32.sub (local.get $x) (local.get $x))))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br_if $one (i32.lt_u (local.get $i) (local.get $cols)))))
+      (local.set $w (i32.add (local.get $w) (i32.shl (local.get $cols) (i32.const 2))))
+      (local.set $coef (i32.add (local.get $coef) (i32.shl (local.get $r) (i32.const 3))))
+      (local.set $row (i32.add (local.get $row) (i32.const 1)))
+      (br_if $row (i32.lt_u (local.get $row) (local.get $rows))))
+    (i32.or (v128.any_true (f32x4.ne (local.get $probe) (local.get $probe))) (f32.ne (local.get $probe1) (local.get $probe1))))
 )

@@ -2,7 +2,7 @@ import { bf16ArrayToF32, decodeToF32, DTYPE_BYTES, f16ArrayToF32, f32ArrayToBf16
 import { addLowRank, firstNonFinite, LowRankUpdate, nonFiniteMergeError, type LowRankRows } from './low-rank.ts';
 import { checkQ8_0Rows, ErrorTally, Q8_0_BLOCK, quantizeQ8_0Into } from './q8-0.ts';
 import type { DType } from './tensor-source.ts';
-import { bf16ToF16, f32ToF16, groupFromBf16, groupInput } from './wasm-kernels.ts';
+import { bf16ToF16, f32ToF16, groupFromBf16, groupFromBf16Rows, groupInput, WasmLowRank } from './wasm-kernels.ts';
 
 /** What a piece of rows becomes: a float dtype, GGUF's Q8_0, or bitsandbytes' row-wise int8 (weights + SCB). */
 export type PieceTarget = 'F32' | 'F16' | 'BF16' | 'Q8_0' | 'I8';
@@ -102,34 +102,47 @@ export function encodePiece(task: PieceTask, tally?: ErrorTally, into?: Uint8Arr
     return { bytes: out };
   }
   const d = task.delta;
-  const update = d ? new LowRankUpdate(d.a, d.r, cols, d.scale) : undefined;
+  const groupRows = Math.max(1, Math.floor(GROUP_VALUES / cols));
+  const update = d ? lowRankUpdate(d, cols, Math.min(rows, groupRows) * cols) : undefined;
   // Output row → stored row: q/k rows move to interleaved RoPE within each head.
   const from = task.ropeHeads ? ropeSourceRows(rows, task.ropeHeads) : undefined;
-  const groupRows = Math.max(1, Math.floor(GROUP_VALUES / cols));
   for (let g0 = 0; g0 < rows; g0 += groupRows) {
     const g1 = Math.min(rows, g0 + groupRows);
     const n = (g1 - g0) * cols;
-    // Q8_0 and F16 groups live in the wasm kernels' memory, which their kernels read without a copy; bf16 rows in
-    // stored order are decoded there too.
-    const inKernels = to === 'Q8_0' || to === 'F16';
-    const bf16Group = inKernels && !from && task.dtype === 'BF16' && groupFromBf16(rowsIn.halves().subarray(g0 * cols, g1 * cols));
+    // Q8_0 and F16 groups, and groups merged in wasm, live in the wasm kernels' memory, which their kernels read
+    // without a copy; bf16 rows are decoded there too.
+    const inKernels = to === 'Q8_0' || to === 'F16' || update instanceof WasmLowRank;
+    const halves = inKernels && task.dtype === 'BF16' ? rowsIn.halves() : undefined;
+    const bf16Group =
+      halves && (from ? groupFromBf16Rows(halves, from.subarray(g0, g1), cols) : groupFromBf16(halves.subarray(g0 * cols, g1 * cols)));
     const w = bf16Group || (inKernels && groupInput(n)) || groupScratch(n);
-    if (bf16Group) {
-      if (d && update) update.addRows(w, d.b.subarray(g0 * d.r, g1 * d.r), g1 - g0);
-    } else if (from) {
-      for (let o = g0; o < g1; o++) {
-        const row = w.subarray((o - g0) * cols, (o - g0 + 1) * cols);
-        rowsIn.decode(from[o], from[o] + 1, row);
-        if (d && update) update.addRows(row, d.b.subarray(from[o] * d.r, (from[o] + 1) * d.r), 1);
-      }
-    } else {
-      rowsIn.decode(g0, g1, w);
-      if (d && update) update.addRows(w, d.b.subarray(g0 * d.r, g1 * d.r), g1 - g0);
-    }
-    if (d?.safe && firstNonFinite(w) >= 0) throw firstNonFiniteError(task); // in stored order, as the message says
+    const row = (o: number) => w.subarray((o - g0) * cols, (o - g0 + 1) * cols);
+    if (!bf16Group && from) for (let o = g0; o < g1; o++) rowsIn.decode(from[o], from[o] + 1, row(o));
+    else if (!bf16Group) rowsIn.decode(g0, g1, w);
+    let nonFinite = false;
+    if (d && update && from) for (let o = g0; o < g1; o++) nonFinite = mergeRows(update, d, row(o), from[o], 1) || nonFinite;
+    else if (d && update) nonFinite = mergeRows(update, d, w, g0, g1 - g0);
+    if (d?.safe && nonFinite) throw firstNonFiniteError(task); // in stored order, as the message says
     encodeGroup(w, to, out, g0 * cols, cols, scb?.subarray(g0, g1), tally);
   }
   return { bytes: out, scb };
+}
+
+/** The merge of a piece's groups: in wasm when it can (an A with a NaN or ±Inf stays in JS, see WasmLowRank). */
+function lowRankUpdate(d: LowRankRows, cols: number, groupValues: number): WasmLowRank | LowRankUpdate {
+  const inWasm = firstNonFinite(d.a) < 0 && WasmLowRank.place(d.a, d.r, cols, d.scale, groupValues);
+  return inWasm || new LowRankUpdate(d.a, d.r, cols, d.scale);
+}
+
+/**
+ * `rows` rows at `w` (stored rows first..) get the update; returns whether a merged value is NaN or ±Inf (the wasm
+ * merge tells as it goes; the JS one is checked after, when the task asks for it).
+ */
+function mergeRows(update: WasmLowRank | LowRankUpdate, d: LowRankRows, w: Float32Array, first: number, rows: number): boolean {
+  const b = d.b.subarray(first * d.r, (first + rows) * d.r);
+  if (update instanceof WasmLowRank) return update.addRows(w, b, rows);
+  update.addRows(w, b, rows);
+  return d.safe && firstNonFinite(w) >= 0;
 }
 
 /** Bytes of `values` values in the target encoding. */

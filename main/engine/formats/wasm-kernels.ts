@@ -27,6 +27,7 @@ interface KernelFunctions {
   bf16_to_f16(src: number, n: number, dst: number): void;
   f32_to_f16(src: number, n: number, dst: number): void;
   tally_f16(src: number, rows: number, cols: number, halves: number, state: number): void;
+  add_low_rank(w: number, rows: number, cols: number, a: number, r: number, coef: number): number;
 }
 
 /** A running error tally (max, and sum in error-tally.ts's order) as the kernels update it. */
@@ -42,7 +43,7 @@ export class WasmKernels {
   bytes = new Uint8Array(0);
   halves = new Uint16Array(0);
   words = new Float32Array(0);
-  private doubles = new Float64Array(0);
+  doubles = new Float64Array(0);
 
   constructor(api: WasmApi, binary: Uint8Array) {
     const { exports } = new api.Instance(new api.Module(binary));
@@ -112,6 +113,17 @@ export function groupFromBf16(bf16: Uint16Array): Float32Array | undefined {
   const k = wasmKernels()!;
   k.halves.set(bf16, bf16.length);
   k.run.bf16_to_f32(2 * bf16.length, bf16.length, 0);
+  return group;
+}
+
+/** groupFromBf16 of rows `from[0], from[1], ..` of `cols` values each, gathered from `bf16` in that order. */
+export function groupFromBf16Rows(bf16: Uint16Array, from: ArrayLike<number>, cols: number): Float32Array | undefined {
+  const n = from.length * cols;
+  const group = groupInput(n);
+  if (!group) return undefined;
+  const k = wasmKernels()!;
+  for (let j = 0; j < from.length; j++) k.halves.set(bf16.subarray(from[j] * cols, (from[j] + 1) * cols), n + j * cols);
+  k.run.bf16_to_f32(2 * n, n, 0);
   return group;
 }
 
@@ -195,3 +207,45 @@ export function tallyF16(w: Float32Array, halves: Uint16Array, tally: RunningTal
   tally.count += w.length;
 }
 const blockErrors = new Float64Array(TALLY_BLOCK);
+
+/**
+ * A LoRA update added in wasm to rows of the kernels' group, W[rows] += scale · B[rows] · A: LowRankUpdate's bits
+ * (low-rank.ts), for an A with no NaN or ±Inf (LowRankUpdate leaves zero terms out then). lora_A is laid in once a
+ * piece, as f64, past the room of its largest group (`groupValues`, see groupInput), and each call's coefficients
+ * after it.
+ */
+export class WasmLowRank {
+  private constructor(
+    private readonly k: WasmKernels,
+    private readonly aAt: number,
+    private readonly coefAt: number,
+    private readonly r: number,
+    private readonly cols: number,
+    private readonly scale: number,
+  ) {}
+
+  /** undefined where the kernels are missing. */
+  static place(a: Float32Array, r: number, cols: number, scale: number, groupValues: number): WasmLowRank | undefined {
+    const k = wasmKernels();
+    if (!k) return undefined;
+    const aAt = align16(7 * groupValues + 64);
+    const coefAt = align16(aAt + 8 * r * cols);
+    k.reserve(coefAt + 8 * r * Math.ceil(groupValues / Math.max(cols, 1)));
+    k.doubles.set(a.subarray(0, r * cols), aAt / 8);
+    return new WasmLowRank(k, aAt, coefAt, r, cols, scale);
+  }
+
+  /**
+   * w [rows, cols] += scale · b [rows, r] · A; w must lie in the group (groupInput), before lora_A. Returns whether a
+   * merged value is NaN or ±Inf.
+   */
+  addRows(w: Float32Array, b: Float32Array, rows: number): boolean {
+    const { k, r, cols } = this;
+    if (w.buffer !== k.words.buffer || w.byteOffset + 4 * rows * cols > this.aAt) {
+      throw new Error("WasmLowRank.addRows: the rows must lie in the kernels' group");
+    }
+    const coef = this.coefAt / 8;
+    for (let i = 0; i < rows * r; i++) k.doubles[coef + i] = this.scale * b[i]; // LowRankUpdate's coefficients, in f64
+    return k.run.add_low_rank(w.byteOffset, rows, cols, this.aAt, r, this.coefAt) !== 0;
+  }
+}
