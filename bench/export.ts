@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { openSync, readSync, writeSync, fsyncSync, closeSync, rmSync, statSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { writeSyntheticAdapter } from '../main/engine/demo/synthetic-adapter.ts';
@@ -26,6 +26,25 @@ export function diskWriteSpeed(dir: string, bytes: number): number {
   const seconds = (performance.now() - start) / 1000;
   rmSync(file);
   return bytes / 1e6 / seconds;
+}
+
+/**
+ * The disk's sequential write speed past the page cache for `bytes`: `dd` with O_DIRECT (8 MiB writes, then fsync),
+ * the way the exports write where the filesystem allows it (formats/sequential-writer.ts). undefined where dd or
+ * O_DIRECT is missing.
+ */
+export function diskDirectWriteSpeed(dir: string, bytes: number): number | undefined {
+  const file = path.join(dir, 'disk-direct.bin');
+  const count = Math.max(1, Math.round(bytes / (8 << 20)));
+  const start = performance.now();
+  try {
+    execFileSync('dd', ['if=/dev/zero', `of=${file}`, 'bs=8M', `count=${count}`, 'oflag=direct', 'conv=fsync'], { stdio: 'ignore' });
+  } catch {
+    return undefined;
+  } finally {
+    rmSync(file, { force: true });
+  }
+  return (count * (8 << 20)) / 1e6 / ((performance.now() - start) / 1000);
 }
 
 /**

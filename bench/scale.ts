@@ -19,7 +19,7 @@ import path from 'node:path';
 import { Prng } from '../main/engine/data/prng.ts';
 import { parseLlamaConfig } from '../main/engine/model/config.ts';
 import { expectedTensors } from '../main/engine/model/projections.ts';
-import { diskCopySeconds, diskWriteSpeed } from './export.ts';
+import { diskCopySeconds, diskDirectWriteSpeed, diskWriteSpeed } from './export.ts';
 import { formatRatio, spreadOf, type Spread } from './spread.ts';
 
 export const SCALE_MODELS: Record<string, { label: string; shape: SyntheticShape }> = {
@@ -69,6 +69,8 @@ export interface ScaleExportRow {
   ratio?: Spread;
   /** A plain copy's time (the source read, the output's bytes written) over the export's, per run. */
   copyRatio?: Spread;
+  /** Output MB/s over the disk's direct (O_DIRECT, dd) write MB/s, per run. */
+  directRatio?: Spread;
   /** The 1-minute load average before the export and after the disk reference (other work slows every figure). */
   load?: [number, number];
 }
@@ -185,18 +187,18 @@ export async function benchScale(root: string, work: string, tokenizerDir: strin
     }
     if (results.export.length) {
       md.push(
-        '| model | export (adapter) | output | write (median) | MB/s | disk MB/s (median) | ratio (median of runs, min–max) | speed vs a plain copy (source read + output written) | check (llama.cpp) | ratio incl. check | peak RSS write | bound (largest f32 + 256 MiB) | peak RSS check | load |',
-        '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+        '| model | export (adapter) | output | write (median) | MB/s | disk MB/s (median) | ratio (median of runs, min–max) | ratio to a direct write (dd oflag=direct) | speed vs a plain copy (source read + output written) | check (llama.cpp) | ratio incl. check | peak RSS write | bound (largest f32 + 256 MiB) | peak RSS check | load |',
+        '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
       );
       for (const r of results.export) {
         if (!r.outputBytes) {
-          md.push(`| ${r.model} | ${r.job} (${r.adapter}) | – | – | – | – | – | – | – | – | – | ${mib(r.boundBytes)} | – | – |`);
+          md.push(`| ${r.model} | ${r.job} (${r.adapter}) | – | – | – | – | – | – | – | – | – | – | ${mib(r.boundBytes)} | – | – |`);
           continue;
         }
         const mbs = r.outputBytes / 1e6 / r.writeSeconds;
         const withCheck = r.outputBytes / 1e6 / (r.writeSeconds + r.verifySeconds);
         md.push(
-          `| ${r.model} | ${r.job} (${r.adapter}) | ${mib(r.outputBytes)} | ${r.writeSeconds.toFixed(1)} s | ${mbs.toFixed(0)} | ${r.diskMBs.toFixed(0)} | ${r.ratio ? formatRatio(r.ratio) : `${(mbs / r.diskMBs).toFixed(2)}×`} | ${r.copyRatio ? formatRatio(r.copyRatio) : '–'} | ${r.verifySeconds ? `${r.verifySeconds.toFixed(1)} s` : r.verification === 'not run' || r.verification === 'did not finish' ? `${r.verification}${r.timedOut ? ` in ${timeoutS} s` : ''}` : 'in write'} | ${r.verifySeconds || r.verification.startsWith('the HF') ? `${(withCheck / r.diskMBs).toFixed(2)}×` : '–'} | ${mib(r.writePeakBytes)} | ${mib(r.boundBytes)} | ${r.verifyPeakBytes ? mib(r.verifyPeakBytes) : '–'} | ${r.load ? `${r.load[0].toFixed(1)} → ${r.load[1].toFixed(1)}` : '–'} |`,
+          `| ${r.model} | ${r.job} (${r.adapter}) | ${mib(r.outputBytes)} | ${r.writeSeconds.toFixed(1)} s | ${mbs.toFixed(0)} | ${r.diskMBs.toFixed(0)} | ${r.ratio ? formatRatio(r.ratio) : `${(mbs / r.diskMBs).toFixed(2)}×`} | ${r.directRatio ? formatRatio(r.directRatio) : '–'} | ${r.copyRatio ? formatRatio(r.copyRatio) : '–'} | ${r.verifySeconds ? `${r.verifySeconds.toFixed(1)} s` : r.verification === 'not run' || r.verification === 'did not finish' ? `${r.verification}${r.timedOut ? ` in ${timeoutS} s` : ''}` : 'in write'} | ${r.verifySeconds || r.verification.startsWith('the HF') ? `${(withCheck / r.diskMBs).toFixed(2)}×` : '–'} | ${mib(r.writePeakBytes)} | ${mib(r.boundBytes)} | ${r.verifyPeakBytes ? mib(r.verifyPeakBytes) : '–'} | ${r.load ? `${r.load[0].toFixed(1)} → ${r.load[1].toFixed(1)}` : '–'} |`,
         );
       }
       md.push('');
@@ -270,7 +272,7 @@ export async function benchScale(root: string, work: string, tokenizerDir: strin
         const loadBefore = loadavg()[0];
         // Each run: the export, then the disk's own speed for the same bytes; the ratio is taken per pair (the disk's
         // figure swings with the page cache from minute to minute). Only the first run checks the GGUF.
-        const runs: { writeSeconds: number; diskMBs: number; writePeakBytes: number; copySeconds: number }[] = [];
+        const runs: { writeSeconds: number; diskMBs: number; directMBs?: number; writePeakBytes: number; copySeconds: number }[] = [];
         let first: WorkerExport | undefined;
         let outputBytes = 0;
         let failure: string | undefined;
@@ -295,6 +297,7 @@ export async function benchScale(root: string, work: string, tokenizerDir: strin
               writeSeconds: j.writeSeconds,
               writePeakBytes: j.writePeakBytes,
               diskMBs: diskWriteSpeed(work, outputBytes),
+              directMBs: diskDirectWriteSpeed(work, outputBytes),
               copySeconds: diskCopySeconds(sources, work, outputBytes),
             });
         }
@@ -328,6 +331,9 @@ export async function benchScale(root: string, work: string, tokenizerDir: strin
           diskMBs: median(runs.map((r) => r.diskMBs)),
           ratio: spreadOf(runs.map((r) => outputBytes / 1e6 / r.writeSeconds / r.diskMBs)),
           copyRatio: spreadOf(runs.map((r) => r.copySeconds / r.writeSeconds)),
+          directRatio: runs.every((r) => r.directMBs)
+            ? spreadOf(runs.map((r) => outputBytes / 1e6 / r.writeSeconds / r.directMBs!))
+            : undefined,
           writePeakBytes: Math.max(...runs.map((r) => r.writePeakBytes)),
           boundBytes: largest + 256 * MiB,
           timedOut: first.verification === 'did not finish',

@@ -7,7 +7,8 @@ import { fsStudioError, isErrnoError, withFsErrors } from '../fs-errors.ts';
 
 /**
  * Build an output folder in a hidden temp sibling and rename it into place when `fill` succeeds: a failure (a
- * write error, a full disk, a killed process) leaves either the whole output or none of it.
+ * write error, a full disk, a killed process) leaves either the whole output or none of it. Every file in it, and
+ * the folder, are fsynced before the rename, so a power cut after it never shows a folder with a file cut short.
  */
 export async function withAtomicDir<T>(outDir: string, fill: (tempDir: string) => Promise<T>): Promise<T> {
   if (existsSync(outDir) && !statSync(outDir).isDirectory()) {
@@ -24,9 +25,10 @@ export async function withAtomicDir<T>(outDir: string, fill: (tempDir: string) =
   });
   try {
     const result = await fill(temp);
-    const h = await open(temp, 'r');
-    await h.sync();
-    await h.close();
+    for (const name of readdirSync(temp)) {
+      if (statSync(path.join(temp, name)).isFile()) await syncFile(path.join(temp, name));
+    }
+    await syncFile(temp);
     await rm(outDir, { recursive: true, force: true }); // an empty folder left by the user
     await rename(temp, outDir);
     return result;
@@ -38,5 +40,15 @@ export async function withAtomicDir<T>(outDir: string, fill: (tempDir: string) =
     if (fsError) throw fsError;
     if (e instanceof StudioError && e.code.startsWith('fs/')) throw new StudioError(e.message.split(temp).join(outDir), undefined, e.code);
     throw e;
+  }
+}
+
+/** fsync a file or folder by its path (fsync writes back the file's data whichever descriptor wrote it). */
+async function syncFile(p: string): Promise<void> {
+  const h = await open(p, 'r');
+  try {
+    await h.sync();
+  } finally {
+    await h.close();
   }
 }

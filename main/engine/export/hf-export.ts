@@ -76,6 +76,7 @@ export async function exportHfCheckpoint(
           })),
           {
             metadata: { format: 'pt' },
+            syncedByFolder: true, // withAtomicDir fsyncs the shards at the end: none waits for the one before it
             lookahead: pool.lookahead,
             onWritten: (piece) => pool.slots.releaseBytes(piece),
             hooks: { afterTensor: (name) => opts.onProgress?.(++done, tensors.length, name) },

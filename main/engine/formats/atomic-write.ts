@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, rename, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { rethrowFsError, withFsErrors } from '../fs-errors.ts';
+import { SequentialWriter } from './sequential-writer.ts';
 
 /** A hidden temp name in the same folder (so the final rename is atomic on one filesystem). */
 export function tempPathFor(target: string): string {
@@ -23,16 +24,23 @@ export async function removeStaleTempFiles(dir: string): Promise<string[]> {
 export interface AtomicWriteHooks {
   /** Runs after the temp file is complete and fsynced, just before the rename (tests inject failures here). */
   beforeRename?(tempPath: string): void | Promise<void>;
+  /**
+   * Leave the fsync to the caller: a file written inside a folder that withAtomicDir renames into place, which
+   * fsyncs every file it holds first. An export then never waits for one shard's data to reach the disk before it
+   * writes the next.
+   */
+  syncedByFolder?: boolean;
 }
 
 /**
- * Write a file through a temp file: `write` fills it, then it is fsynced and renamed over `target`.
+ * Write a file through a temp file: `write` fills it (given its handle and path), then it is fsynced and renamed over
+ * `target`.
  * On any error the temp file is removed and `target` is untouched: readers see the old file or the new one,
  * never half of one.
  */
 export async function withAtomicFile<T>(
   target: string,
-  write: (handle: FileHandle) => Promise<T>,
+  write: (handle: FileHandle, tempPath: string) => Promise<T>,
   hooks: AtomicWriteHooks = {},
 ): Promise<T> {
   const temp = tempPathFor(target);
@@ -43,13 +51,13 @@ export async function withAtomicFile<T>(
   });
   let closed = false;
   try {
-    const result = await write(handle);
-    await handle.sync();
+    const result = await write(handle, temp);
+    if (!hooks.syncedByFolder) await handle.sync();
     await handle.close();
     closed = true;
     await hooks.beforeRename?.(temp);
     await rename(temp, target);
-    await syncDir(path.dirname(target));
+    if (!hooks.syncedByFolder) await syncDir(path.dirname(target));
     return result;
   } catch (e) {
     if (!closed) await handle.close().catch(() => undefined);
@@ -61,15 +69,6 @@ export async function withAtomicFile<T>(
 
 export async function writeFileAtomic(target: string, data: string | Uint8Array, hooks?: AtomicWriteHooks): Promise<void> {
   await withAtomicFile(target, (h) => h.writeFile(data), hooks);
-}
-
-/** Write all of `bytes` at the handle's position (a single write may be short). */
-export async function writeAll(handle: FileHandle, bytes: Uint8Array): Promise<void> {
-  let done = 0;
-  while (done < bytes.byteLength) {
-    const { bytesWritten } = await handle.write(bytes, done, bytes.byteLength - done);
-    done += bytesWritten;
-  }
 }
 
 /**
@@ -87,4 +86,29 @@ async function syncDir(dir: string): Promise<void> {
   } finally {
     await h?.close().catch(() => undefined);
   }
+}
+
+/**
+ * withAtomicFile for a file written front to back: `write` gets a SequentialWriter (direct I/O where it can), whose
+ * gathered bytes are written before the fsync; on a failure its direct descriptor is closed too.
+ */
+export async function withAtomicStream<T>(
+  target: string,
+  write: (out: SequentialWriter) => Promise<T>,
+  hooks: AtomicWriteHooks = {},
+): Promise<T> {
+  return withAtomicFile(
+    target,
+    async (handle, temp) => {
+      const out = await SequentialWriter.open(handle, temp);
+      try {
+        const result = await write(out);
+        await out.finish();
+        return result;
+      } finally {
+        await out.close();
+      }
+    },
+    hooks,
+  );
 }

@@ -1,5 +1,5 @@
 import { FormatError } from '../errors.ts';
-import { withAtomicFile, writeAll } from './atomic-write.ts';
+import { withAtomicStream } from './atomic-write.ts';
 import { writePieces, type TensorBytes, type WriteAheadOptions } from './piece-writer.ts';
 import {
   GGML_BLOCK,
@@ -224,8 +224,8 @@ export async function writeGguf(
   const header = w.bytes();
   assert(header.length % alignment === 0, 'the data section starts aligned');
   let written = 0;
-  await withAtomicFile(file, async (handle) => {
-    await writeAll(handle, header);
+  await withAtomicStream(file, async (out) => {
+    await out.write(header);
     written = header.length;
     await writePieces(
       tensors.length,
@@ -235,12 +235,12 @@ export async function writeGguf(
         notBytes: (i, got) => new FormatError(`tensor ${tensors[i].name}: data must be a Uint8Array, got ${got}`, file, 'gguf/size'),
         wrongSize: (i, got) => new FormatError(`tensor ${tensors[i].name}: ${got} bytes given, ${sizes[i]} expected`, file, 'gguf/size'),
         write: async (piece) => {
-          await writeAll(handle, piece);
+          await out.write(piece);
           written += piece.length;
         },
         tensorDone: async (i) => {
           const pad = padTo(sizes[i], alignment);
-          if (pad) await writeAll(handle, new Uint8Array(pad));
+          if (pad) await out.write(new Uint8Array(pad));
           written += pad;
           assert(written - header.length === offsets[i] + sizes[i] + pad, `tensor ${tensors[i].name} lands at its declared offset`);
           opts.onTensorWritten?.(i);

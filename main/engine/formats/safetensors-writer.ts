@@ -1,5 +1,5 @@
 import { FormatError, StudioError } from '../errors.ts';
-import { withAtomicFile, writeAll, type AtomicWriteHooks } from './atomic-write.ts';
+import { withAtomicStream, type AtomicWriteHooks } from './atomic-write.ts';
 import { DTYPE_BYTES, isDType } from './dtypes.ts';
 import { writePieces, type TensorBytes, type WriteAheadOptions } from './piece-writer.ts';
 import { compareNames, MAX_HEADER_BYTES } from './safetensors-header.ts';
@@ -25,6 +25,8 @@ export interface WriteSafetensorsOptions extends WriteAheadOptions {
   /** `__metadata__`: string → string only (PEFT adapters write {format: "pt"}). */
   metadata?: Record<string, string>;
   hooks?: WriteHooks;
+  /** The file is written inside a folder made by withAtomicDir, which fsyncs it (AtomicWriteHooks.syncedByFolder). */
+  syncedByFolder?: boolean;
 }
 
 interface Planned {
@@ -99,13 +101,13 @@ function planFile(tensors: TensorToWrite[], metadata: Record<string, string> | u
 export async function writeSafetensors(file: string, tensors: TensorToWrite[], opts: WriteSafetensorsOptions = {}): Promise<void> {
   const { header, plan } = planFile(tensors, opts.metadata, file);
   try {
-    await withAtomicFile(
+    await withAtomicStream(
       file,
-      async (handle) => {
+      async (out) => {
         const length = new Uint8Array(8);
         new DataView(length.buffer).setBigUint64(0, BigInt(header.length), true);
-        await writeAll(handle, length);
-        await writeAll(handle, header);
+        await out.write(length);
+        await out.write(header);
         await writePieces(
           plan.length,
           (i) => {
@@ -124,13 +126,13 @@ export async function writeSafetensors(file: string, tensors: TensorToWrite[], o
                 'safetensors/size-mismatch',
               );
             },
-            write: (piece) => writeAll(handle, piece),
+            write: (piece) => out.write(piece),
             tensorDone: (i) => opts.hooks?.afterTensor?.(plan[i].tensor.name),
           },
           opts,
         );
       },
-      { beforeRename: opts.hooks?.beforeRename },
+      { beforeRename: opts.hooks?.beforeRename, syncedByFolder: opts.syncedByFolder },
     );
   } catch (e) {
     if (e instanceof StudioError) throw e;
