@@ -50,7 +50,8 @@ function referenceF16(v: number): number {
   if (HALF_GRID[lo] === a) return sign | lo;
   const up = lo + 1;
   const dLo = a - HALF_GRID[lo];
-  const dUp = HALF_GRID[up] - a;
+  // Above the largest half (65504) the next step up is 65536, which rounds to inf: (65504, 65520) rounds down.
+  const dUp = (up < HALF_GRID.length ? HALF_GRID[up] : 65536) - a;
   return sign | (dLo < dUp ? lo : dUp < dLo ? up : lo % 2 === 0 ? lo : up);
 }
 
@@ -139,6 +140,12 @@ describe('f16', () => {
       }),
       { numRuns: 20000 },
     );
+    // Just past the largest half, where the reference once called every value a tie (fast-check found -65504.0039).
+    for (const v of [65504.00390625, -65504.00390625, 65519.99609375, 65520, -65520, 65535.99609375]) {
+      expect(f32ToF16(v), String(v)).toBe(referenceF16(v));
+    }
+    expect(f32ToF16(-65504.00390625)).toBe(0xfbff);
+    expect(f32ToF16(65520)).toBe(0x7c00);
     // Every midpoint between neighbouring halves (exact in f32) and one f32 ulp either side.
     const mids: number[] = [];
     for (let h = 0; h < 0x7bff; h++) {
