@@ -92,6 +92,20 @@ const tinyBlocks = (length: number) =>
     )
     .map(([scale, xs]) => Float32Array.from(xs, (x) => x * scale));
 
+/** A merge's rank, rows and row length, and a seed for its values. */
+const MERGE_CASE = [
+  fc.integer({ min: 1, max: 20 }),
+  fc.integer({ min: 1, max: 5 }),
+  fc.integer({ min: 1, max: 40 }),
+  fc.integer(),
+] as const;
+
+/** Values in [-0.5, 0.5) from `seed` (an LCG: a case is its few integers, which shrink well). */
+function uniformFrom(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => ((s = (s * 1103515245 + 12345) >>> 0), s / 2 ** 32 - 0.5);
+}
+
 const bitsOf = (x: Uint8Array | Float32Array) => Buffer.from(x.buffer, x.byteOffset, x.byteLength).toString('hex');
 const sameTally = (a: ErrorTally, b: ErrorTally) => Object.is(a.max, b.max) && Object.is(a.sum, b.sum) && a.count === b.count;
 
@@ -204,54 +218,40 @@ describe('export kernels match the plain loops they replaced', () => {
 
   it('the merge: the same f32 bits for ranks 1 to 20, zero coefficients and a NaN or Inf in A included', () => {
     fc.assert(
-      fc.property(
-        fc.integer({ min: 1, max: 20 }),
-        fc.integer({ min: 1, max: 5 }),
-        fc.integer({ min: 1, max: 40 }),
-        fc.integer(),
-        (r, rows, cols, seed) => {
-          let s = seed >>> 0 || 1;
-          const next = () => ((s = (s * 1103515245 + 12345) >>> 0), s / 2 ** 32 - 0.5);
-          const pick = (i: number) => (i % 11 === 3 ? SPECIAL[i % SPECIAL.length] : next());
-          const w = Float32Array.from({ length: rows * cols }, (_, i) => pick(i));
-          const a = Float32Array.from({ length: r * cols }, (_, i) => (i % 17 === 5 ? SPECIAL[(i >> 2) % SPECIAL.length] : next()));
-          const b = Float32Array.from({ length: rows * r }, (_, i) => (i % 3 === 0 ? 0 : next()));
-          const mine = w.slice();
-          const theirs = w.slice();
-          addLowRank(mine, b, a, rows, cols, r, 1.5);
-          referenceLowRank(theirs, b, a, rows, cols, r, 1.5);
-          expect(bitsOf(mine)).toBe(bitsOf(theirs));
-        },
-      ),
+      fc.property(...MERGE_CASE, (r, rows, cols, seed) => {
+        const next = uniformFrom(seed);
+        const pick = (i: number) => (i % 11 === 3 ? SPECIAL[i % SPECIAL.length] : next());
+        const w = Float32Array.from({ length: rows * cols }, (_, i) => pick(i));
+        const a = Float32Array.from({ length: r * cols }, (_, i) => (i % 17 === 5 ? SPECIAL[(i >> 2) % SPECIAL.length] : next()));
+        const b = Float32Array.from({ length: rows * r }, (_, i) => (i % 3 === 0 ? 0 : next()));
+        const mine = w.slice();
+        const theirs = w.slice();
+        addLowRank(mine, b, a, rows, cols, r, 1.5);
+        referenceLowRank(theirs, b, a, rows, cols, r, 1.5);
+        expect(bitsOf(mine)).toBe(bitsOf(theirs));
+      }),
       { numRuns: 1000, seed: 11 },
     );
   });
 
   it("the merge in wasm SIMD: the JS merge's f32 bits, and whether one is NaN or ±Inf, for ranks 1 to 20 and any row length", () => {
     fc.assert(
-      fc.property(
-        fc.integer({ min: 1, max: 20 }),
-        fc.integer({ min: 1, max: 5 }),
-        fc.integer({ min: 1, max: 40 }),
-        fc.integer(),
-        (r, rows, cols, seed) => {
-          let s = seed >>> 0 || 1;
-          const next = () => ((s = (s * 1103515245 + 12345) >>> 0), s / 2 ** 32 - 0.5);
-          const pick = (i: number) => (i % 11 === 3 ? SPECIAL[i % SPECIAL.length] : next());
-          const w = Float32Array.from({ length: rows * cols }, (_, i) => pick(i));
-          // A finite (the wasm merge's condition), sometimes huge; B with zeros and the special values.
-          const a = Float32Array.from({ length: r * cols }, (_, i) => (i % 13 === 7 ? 3e38 * Math.sign(next()) : next()));
-          const b = Float32Array.from({ length: rows * r }, (_, i) => (i % 3 === 0 ? 0 : pick(i + 1)));
-          const js = w.slice();
-          addLowRank(js, b, a, rows, cols, r, 1.5);
-          const merge = WasmLowRank.place(a, r, cols, 1.5, rows * cols)!;
-          const group = groupInput(rows * cols)!;
-          group.set(w);
-          const nonFinite = merge.addRows(group, b, rows);
-          expect(bitsOf(group)).toBe(bitsOf(js));
-          expect(nonFinite).toBe(firstNonFinite(js) >= 0);
-        },
-      ),
+      fc.property(...MERGE_CASE, (r, rows, cols, seed) => {
+        const next = uniformFrom(seed);
+        const pick = (i: number) => (i % 11 === 3 ? SPECIAL[i % SPECIAL.length] : next());
+        const w = Float32Array.from({ length: rows * cols }, (_, i) => pick(i));
+        // A finite (the wasm merge's condition), sometimes huge; B with zeros and the special values.
+        const a = Float32Array.from({ length: r * cols }, (_, i) => (i % 13 === 7 ? 3e38 * Math.sign(next()) : next()));
+        const b = Float32Array.from({ length: rows * r }, (_, i) => (i % 3 === 0 ? 0 : pick(i + 1)));
+        const js = w.slice();
+        addLowRank(js, b, a, rows, cols, r, 1.5);
+        const merge = WasmLowRank.place(a, r, cols, 1.5, rows * cols)!;
+        const group = groupInput(rows * cols)!;
+        group.set(w);
+        const nonFinite = merge.addRows(group, b, rows);
+        expect(bitsOf(group)).toBe(bitsOf(js));
+        expect(nonFinite).toBe(firstNonFinite(js) >= 0);
+      }),
       { numRuns: 1000, seed: 13 },
     );
   });
@@ -269,8 +269,7 @@ describe('export kernels match the plain loops they replaced', () => {
           // 4096 columns: 4 rows a group, so 10 rows are groups of 4, 4 and 2 (and RoPE moves rows across them).
           const rows = rope ? 8 : 10;
           const cols = 4096;
-          let s = seed >>> 0 || 1;
-          const next = () => ((s = (s * 1103515245 + 12345) >>> 0), s / 2 ** 32 - 0.5);
+          const next = uniformFrom(seed);
           const w = Float32Array.from({ length: rows * cols }, () => next() * 0.1);
           const raw =
             dtype === 'F32'

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { StudioError } from '../errors.ts';
 import { fsStudioError, isErrnoError, withFsErrors } from '../fs-errors.ts';
+import { fsyncPath } from '../formats/atomic-write.ts';
 
 /**
  * Build an output folder in a hidden temp sibling and rename it into place when `fill` succeeds: a failure (a
@@ -26,9 +27,9 @@ export async function withAtomicDir<T>(outDir: string, fill: (tempDir: string) =
   try {
     const result = await fill(temp);
     for (const name of readdirSync(temp)) {
-      if (statSync(path.join(temp, name)).isFile()) await syncFile(path.join(temp, name));
+      if (statSync(path.join(temp, name)).isFile()) await fsyncPath(path.join(temp, name));
     }
-    await syncFile(temp);
+    await fsyncPath(temp);
     await rm(outDir, { recursive: true, force: true }); // an empty folder left by the user
     await rename(temp, outDir);
     return result;
@@ -40,15 +41,5 @@ export async function withAtomicDir<T>(outDir: string, fill: (tempDir: string) =
     if (fsError) throw fsError;
     if (e instanceof StudioError && e.code.startsWith('fs/')) throw new StudioError(e.message.split(temp).join(outDir), undefined, e.code);
     throw e;
-  }
-}
-
-/** fsync a file or folder by its path (fsync writes back the file's data whichever descriptor wrote it). */
-async function syncFile(p: string): Promise<void> {
-  const h = await open(p, 'r');
-  try {
-    await h.sync();
-  } finally {
-    await h.close();
   }
 }

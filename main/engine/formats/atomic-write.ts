@@ -71,6 +71,16 @@ export async function writeFileAtomic(target: string, data: string | Uint8Array,
   await withAtomicFile(target, (h) => h.writeFile(data), hooks);
 }
 
+/** fsync a file or folder by its path (fsync writes back a file's data whichever descriptor wrote it). */
+export async function fsyncPath(p: string): Promise<void> {
+  const h = await open(p, 'r');
+  try {
+    await h.sync();
+  } finally {
+    await h.close();
+  }
+}
+
 /**
  * fsync the folder so the rename itself survives a power cut. Best effort: the rename has already happened,
  * and Windows cannot open a folder as a file at all.

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { StudioError } from '../errors.ts';
+import { fsyncPath } from '../formats/atomic-write.ts';
 import { checkpointName, checkpointNames, checkpointStep } from './run-folder.ts';
 
 /**
@@ -31,18 +32,18 @@ export async function writeCheckpoint(root: string, step: number, fill: (dir: st
     const files: Manifest['files'] = {};
     for (const name of (await readdir(tempDir)).sort()) {
       const file = path.join(tempDir, name);
-      await fsyncFile(file);
+      await fsyncPath(file);
       const data = await readFile(file);
       files[name] = { bytes: data.length, sha256: sha256(data) };
     }
     const manifest: Manifest = { format: 'lora-studio-checkpoint', version: 1, step, files };
     await writeFile(path.join(tempDir, MANIFEST), JSON.stringify(manifest, null, 2));
-    await fsyncFile(path.join(tempDir, MANIFEST));
-    await fsyncFile(tempDir);
+    await fsyncPath(path.join(tempDir, MANIFEST));
+    await fsyncPath(tempDir);
     // A checkpoint of the same step (a resumed run saving again) is replaced as a whole.
     await rm(finalDir, { recursive: true, force: true });
     await rename(tempDir, finalDir);
-    await fsyncFile(root);
+    await fsyncPath(root);
     return finalDir;
   } catch (e) {
     await rm(tempDir, { recursive: true, force: true });
@@ -129,13 +130,4 @@ export async function requireGoodCheckpoint(dir: string): Promise<void> {
 
 function sha256(data: Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
-}
-
-async function fsyncFile(p: string): Promise<void> {
-  const handle = await open(p, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
