@@ -100,7 +100,7 @@ async function syncDir(dir: string): Promise<void> {
 
 /**
  * withAtomicFile for a file written front to back: `write` gets a SequentialWriter (direct I/O where it can), whose
- * gathered bytes are written before the fsync; on a failure its direct descriptor is closed too.
+ * gathered bytes are written before the fsync; its direct descriptor is closed either way.
  */
 export async function withAtomicStream<T>(
   target: string,

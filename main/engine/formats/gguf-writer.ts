@@ -223,10 +223,8 @@ export async function writeGguf(
   w.zeros(padTo(w.length, alignment));
   const header = w.bytes();
   assert(header.length % alignment === 0, 'the data section starts aligned');
-  let written = 0;
-  await withAtomicStream(file, async (out) => {
+  const written = await withAtomicStream(file, async (out) => {
     await out.write(header);
-    written = header.length;
     await writePieces(
       tensors.length,
       (i) => tensors[i].data(),
@@ -234,21 +232,19 @@ export async function writeGguf(
         expectedBytes: (i) => sizes[i],
         notBytes: (i, got) => new FormatError(`tensor ${tensors[i].name}: data must be a Uint8Array, got ${got}`, file, 'gguf/size'),
         wrongSize: (i, got) => new FormatError(`tensor ${tensors[i].name}: ${got} bytes given, ${sizes[i]} expected`, file, 'gguf/size'),
-        write: async (piece) => {
-          await out.write(piece);
-          written += piece.length;
-        },
+        write: (piece) => out.write(piece),
         tensorDone: async (i) => {
           const pad = padTo(sizes[i], alignment);
           if (pad) await out.write(new Uint8Array(pad));
-          written += pad;
-          assert(written - header.length === offsets[i] + sizes[i] + pad, `tensor ${tensors[i].name} lands at its declared offset`);
+          const end = out.bytesWritten - header.length;
+          assert(end === offsets[i] + sizes[i] + pad, `tensor ${tensors[i].name} lands at its declared offset`);
           opts.onTensorWritten?.(i);
         },
       },
       opts,
     );
-    assert(written === header.length + offset, 'the file ends where the tensor infos say');
+    assert(out.bytesWritten === header.length + offset, 'the file ends where the tensor infos say');
+    return out.bytesWritten;
   });
   return { bytes: written, dataOffset: header.length, offsets };
 }

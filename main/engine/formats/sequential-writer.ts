@@ -22,7 +22,6 @@ export class SequentialWriter {
   private current = 0;
   /** The direct write of the other buffer, while this one fills. */
   private inFlight: Promise<void> = Promise.resolve();
-  private closed = false;
 
   private constructor(
     private readonly handle: FileHandle,
@@ -63,26 +62,20 @@ export class SequentialWriter {
     }
   }
 
-  /** Writes what is gathered and closes the direct descriptor (the caller closes and fsyncs its own handle). */
+  /** Writes what is gathered (the caller then closes this writer, and closes and fsyncs its own handle). */
   async finish(): Promise<void> {
     if (!this.direct) return;
-    try {
-      await this.inFlight;
-      const buffer = this.buffers[this.current];
-      const aligned = this.filled - (this.filled % DIRECT_ALIGN);
-      await writeAllAt(this.direct, buffer.subarray(0, aligned), this.position);
-      await writeAllAt(this.handle, buffer.subarray(aligned, this.filled), this.position + aligned);
-      this.position += this.filled;
-      this.filled = 0;
-    } finally {
-      await this.close();
-    }
+    await this.inFlight;
+    const buffer = this.buffers[this.current];
+    const aligned = this.filled - (this.filled % DIRECT_ALIGN);
+    await writeAllAt(this.direct, buffer.subarray(0, aligned), this.position);
+    await writeAllAt(this.handle, buffer.subarray(aligned, this.filled), this.position + aligned);
+    this.position += this.filled;
+    this.filled = 0;
   }
 
-  /** Closes the direct descriptor without writing what is gathered (the file is being abandoned). */
+  /** Closes the direct descriptor and gives its buffers back; bytes that finish has not written are dropped. */
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
     await this.inFlight.catch(() => undefined);
     await this.direct?.close().catch(() => undefined);
     spareBuffers.push(...this.buffers.splice(0));
