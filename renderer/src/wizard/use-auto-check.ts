@@ -22,8 +22,11 @@ export const CHECK_PAUSE_MS = 600;
 export function useAutoCheck<T>(key: string | undefined, run: (key: string) => Promise<T>, pauseMs = CHECK_PAUSE_MS): AutoCheck<T> {
   const [entry, setEntry] = useState<{ key: string; busy: boolean; result?: T; error?: string }>();
   const latest = useRef<string | undefined>(undefined);
+  // The newest `run` (it closes over the page's state); the checks start from events and timers, after this is set.
   const runRef = useRef(run);
-  runRef.current = run;
+  useEffect(() => {
+    runRef.current = run;
+  });
 
   const start = useCallback((k: string) => {
     latest.current = k;
