@@ -35,7 +35,7 @@ beforeAll(async () => {
 });
 
 const base = { base_model: '/m', data_path: '/d.json' };
-const settingsOf = (form: FormValues) => ({ ...base, ...formSettings(form) });
+const settingsOf = (form: FormValues): Record<string, unknown> => ({ ...base, ...formSettings(form) });
 const issuesOf = (form: FormValues) => checkSettings(settingsOf(form));
 
 describe('the settings form', () => {
@@ -106,7 +106,7 @@ describe('the settings form', () => {
   });
 
   it("applies a preset over the defaults and names each change, the Data step's cutoff_len among them", () => {
-    const before = { ...defaultForm(), learning_rate: '1e-3' };
+    const before: FormValues = { ...defaultForm(), learning_rate: '1e-3' };
     const after = presetForm(before, PRESETS.quick, PRESET_FIELDS);
     expect(differences(before, after)).toEqual(
       expect.arrayContaining(['batch_size', 'cutoff_len', 'val_set_size', 'max_steps', 'learning_rate']),
@@ -132,7 +132,13 @@ describe('the run plan and its warnings', () => {
   });
   it('counts rows, micro-batches and steps as finetune does (a step limit of the epochs, max_steps within the epochs)', () => {
     // finetune's limit is ceil(12501 / 32 × 3) = 1172: one short of 3 × 391 (the last partial accumulation of the run).
-    expect(planRun(s(), 52002)).toMatchObject({ trainRows: 50002, accumulation: 32, microBatchesPerEpoch: 12501, stepsPerEpoch: 391, totalSteps: 1172 });
+    expect(planRun(s(), 52002)).toMatchObject({
+      trainRows: 50002,
+      accumulation: 32,
+      microBatchesPerEpoch: 12501,
+      stepsPerEpoch: 391,
+      totalSteps: 1172,
+    });
     expect(planRun(s({ num_epochs: 0.5 }), 52002).totalSteps).toBe(196);
     expect(planRun(s({ max_steps: 5000 }), 52002).totalSteps).toBe(1173);
     expect(planRun(s({ eval_steps: 200 }), 52002).evaluations).toBe(6); // 200, 400, …, 1000, and the last step
@@ -141,7 +147,11 @@ describe('the run plan and its warnings', () => {
   it('names the settings that make no sense for the data', () => {
     const codes = (o: Partial<PlanSettings>, rows: number) => planWarnings(s(o), rows).map((w) => `${w.severity}:${w.code}:${w.field}`);
     expect(codes({}, 1000)).toEqual(['error:val-set-too-large:val_set_size']);
-    expect(codes({ val_set_size: 10 }, 100)).toEqual(['warning:batch-exceeds-rows:batch_size', 'warning:warmup-exceeds-steps:warmup_steps', 'warning:single-evaluation:eval_steps']);
+    expect(codes({ val_set_size: 10 }, 100)).toEqual([
+      'warning:batch-exceeds-rows:batch_size',
+      'warning:warmup-exceeds-steps:warmup_steps',
+      'warning:single-evaluation:eval_steps',
+    ]);
     expect(codes({ val_set_size: 10, batch_size: 8, warmup_steps: 5, eval_steps: 10, early_stopping_patience: 9 }, 100)).toEqual([
       'warning:patience-unreachable:early_stopping_patience',
     ]);

@@ -49,7 +49,11 @@ describe('rows that keep a token to train on', () => {
 describe('fine-tuning on rows that keep nothing to train on', () => {
   let setup: Awaited<ReturnType<typeof tinyRunSetup>>;
   let mixed: string;
-  const shortRows = ['France', 'Japan', 'Italy', 'Egypt'].map((c) => ({ instruction: `What is the capital of ${c}?`, input: '', output: 'Paris.' }));
+  const shortRows = ['France', 'Japan', 'Italy', 'Egypt'].map((c) => ({
+    instruction: `What is the capital of ${c}?`,
+    input: '',
+    output: 'Paris.',
+  }));
   // The same question four times over: with alpaca_short's prompt it fills cutoff_len 96 before the response.
   const longRows = ['Peru', 'Kenya', 'Norway', 'Chile'].map((c) => ({
     instruction: `What is the capital of ${c}? `.repeat(4).trim(),
