@@ -241,7 +241,7 @@ describe.skipIf(Boolean(skip))('the New-run wizard in Chromium (browser mode)', 
     expect(await next().isDisabled()).toBe(true);
     expect(await step('review').isDisabled()).toBe(true);
     await shot('wizard-data-nothing-en');
-    // The job refuses the same settings on its own, in one line, before it makes a run folder.
+    // The job refuses the same settings on its own, in one line, before it reads a weight: the run never starts.
     const before = finetuneJobs().length;
     const config = { ...(await settingsFromPage()), output_dir: 'nothing-to-train' };
     const job = (await server.api.call('jobs.start', { kind: 'finetune', config })) as { id: string };

@@ -79,14 +79,16 @@ describe('fine-tuning on rows that keep nothing to train on', () => {
     await initBackend('wasm', { threads: 1 });
   });
 
-  it('is refused before the run folder is made, in one line with the count and the cause', async () => {
+  it('is refused before a weight is read, in one line with the count and the cause; the run never starts', async () => {
     const out = path.join(setup.work, 'nothing');
     const onlyLong = path.join(setup.work, 'long.json');
     writeFileSync(onlyLong, JSON.stringify(longRows));
     await expect(runFinetune(settings({ data_path: onlyLong, output_dir: out }), () => {})).rejects.toThrow(
       `${onlyLong}: 0 of 4 training rows keep a token to train on (4 cut at cutoff_len 96 before their response); raise cutoff_len or turn train_on_inputs on`,
     );
-    expect(existsSync(out)).toBe(false);
+    // No config.json: nothing started (the folder keeps the log of the start, set aside by the next attempt).
+    expect(existsSync(path.join(out, 'config.json'))).toBe(false);
+    expect(readMetrics(path.join(out, 'metrics.jsonl')).started).toBe(false);
   });
 
   it('skips and counts a step whose micro-batch has no token to train on: no loss of 0, no update', async () => {
@@ -138,7 +140,7 @@ describe('fine-tuning on rows that keep nothing to train on', () => {
 });
 
 describe('the command line', () => {
-  it('refuses a run with nothing to train on in one line and exit code 1, before making its folder', async () => {
+  it('refuses a run with nothing to train on in one line and exit code 1, before it starts', async () => {
     const setup = await tinyRunSetup();
     const data = path.join(setup.work, 'long.json');
     writeFileSync(data, JSON.stringify([{ instruction: 'What is the capital of Peru? '.repeat(4), input: '', output: 'Lima.' }]));
@@ -157,9 +159,13 @@ describe('the command line', () => {
       ),
     );
     expect(r.code).toBe(1);
-    expect(r.stderr.trim()).toBe(
+    // The backend's line, then the refusal: one error line, the last, before any weight is read.
+    const lines = r.stderr.trim().split('\n');
+    expect(lines.filter((l) => l.startsWith('error:'))).toEqual([
       `error: ${data}: 0 of 1 training rows keep a token to train on (1 cut at cutoff_len 64 before their response); raise cutoff_len or turn train_on_inputs on`,
-    );
-    expect(existsSync(out)).toBe(false);
+    ]);
+    expect(lines.at(-1)).toMatch(/^error: /);
+    expect(r.stderr).not.toMatch(/frozen base held as/);
+    expect(existsSync(path.join(out, 'config.json'))).toBe(false);
   });
 });

@@ -15,7 +15,7 @@ import type { AdamW } from './adamw.ts';
 import { latestGoodCheckpoint, pruneCheckpoints, removeStaleTemps, requireGoodCheckpoint, writeCheckpoint } from './checkpoint.ts';
 import type { FinetuneConfig } from './config.ts';
 import { prepareTrainingData } from './prepare-data.ts';
-import { prepareTraining } from './prepare-training.ts';
+import { prepareTraining, startTrainingBackend } from './prepare-training.ts';
 import { trainableParamsLine, type TrainingEvent, type TrainingListener } from './reports.ts';
 import { appendMetric, checkpointName, runPaths } from './run-folder.ts';
 import { checkResumeSettings, isResuming, prepareRunFolder, refuseCutoffBeyondContext } from './run-start-checks.ts';
@@ -43,8 +43,6 @@ export async function runFinetune(
   opts: { signal?: AbortSignal; inStepReportMs?: number } = {},
 ): Promise<FinetuneResult> {
   refuseCutoffBeyondContext(config, loadLlamaConfig(config.base_model));
-  // The data first: a run that would train on nothing is refused before its folder is made or a weight is read.
-  const data = await prepareTrainingData(config);
   const paths = runPaths(config.output_dir);
   const { dir: runDir, checkpoints: checkpointsDir } = paths;
   const removed = await withFsErrors(runDir, 'write', () => prepareRunFolder(config, paths));
@@ -64,7 +62,10 @@ export async function runFinetune(
   const resumeDir = await findResumeCheckpoint(config, checkpointsDir, log);
   if (resumeDir) checkResumeSettings(config, resumeDir, log);
 
-  const prepared = await prepareTraining(config, data, log);
+  const started = await startTrainingBackend(config, log);
+  // The data before the model: a run that would train on nothing is refused before a weight is read.
+  const data = await prepareTrainingData(config);
+  const prepared = await prepareTraining(config, data, started, log);
   const { backend, matmul, model, modelConfig, baseDtype, checkpointing, batches, trainerData, schedule, adapter, optimizer } = prepared;
   const { dataSha256 } = data;
 

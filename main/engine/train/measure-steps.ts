@@ -3,7 +3,7 @@ import { lossTokenCount } from '../data/stats.ts';
 import { loadLlamaConfig } from '../llama/config.ts';
 import type { FinetuneConfig } from './config.ts';
 import { prepareTrainingData } from './prepare-data.ts';
-import { prepareTraining } from './prepare-training.ts';
+import { prepareTraining, startTrainingBackend } from './prepare-training.ts';
 import { planRun } from './run-plan.ts';
 import { refuseCutoffBeyondContext } from './run-start-checks.ts';
 import type { StepMeasurement } from './step-measurement.ts';
@@ -52,8 +52,9 @@ export async function measureSteps(
 ): Promise<StepMeasurement> {
   const started = performance.now();
   refuseCutoffBeyondContext(config, loadLlamaConfig(config.base_model));
+  const backend = await startTrainingBackend(config, log);
   const data = await prepareTrainingData(config);
-  const p = await prepareTraining(config, data, log);
+  const p = await prepareTraining(config, data, backend, log);
   const loadMs = performance.now() - started;
   const total = totalSteps(p.trainerData, p.schedule);
   const ends: number[] = [];

@@ -32,7 +32,7 @@ export interface PreparedData {
 /**
  * Read the data file, split off validation, encode every row with the model's tokenizer (template, prompt mask,
  * cutoff_len) and count what is left to train on. A run whose training rows keep no token to train on is refused here,
- * in one line with the count: before its folder is made or a weight is read.
+ * in one line with the count, before a weight is read (its folder then holds only the log of this start).
  */
 export async function prepareTrainingData(config: FinetuneConfig): Promise<PreparedData> {
   const template = loadTemplate(config.prompt_template_name);

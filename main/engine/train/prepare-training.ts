@@ -37,16 +37,30 @@ export interface PreparedTraining {
   optimizer: AdamW;
 }
 
-/**
- * Start the backend, load the base as the settings ask, and make the batches, the schedule, a fresh LoRA adapter and
- * its optimizer. Nothing is written: the caller owns the run folder.
- */
-export async function prepareTraining(config: FinetuneConfig, data: PreparedData, log: Log): Promise<PreparedTraining> {
+export interface StartedBackend {
+  backend: BackendInfo;
+  matmul: Awaited<ReturnType<typeof selectMatmulPath>>;
+}
+
+/** Start the backend the settings ask for (a stalled start ends here, with its reason) and choose the matmul path. */
+export async function startTrainingBackend(config: FinetuneConfig, log: Log): Promise<StartedBackend> {
   const backend = await initBackend(config.backend, { threads: config.threads });
   log(describeBackend(backend));
   const matmul = await selectMatmulPath(); // WebGPU: the tiled kernel, or subgroup matrices after their self-test
   if (matmul.kernel !== 'tfjs') log(`frozen-weight matmuls: ${matmul.kernel} kernel (${matmul.reason})`);
+  return { backend, matmul };
+}
 
+/**
+ * Load the base as the settings ask, and make the batches, the schedule, a fresh LoRA adapter and its optimizer, on a
+ * started backend. Nothing is written: the caller owns the run folder.
+ */
+export async function prepareTraining(
+  config: FinetuneConfig,
+  data: PreparedData,
+  { backend, matmul }: StartedBackend,
+  log: Log,
+): Promise<PreparedTraining> {
   const targets = checkTargets(config.lora_target_modules);
   // Before any weight is loaded: an absurd rank would otherwise fail deep in an allocation.
   checkLoraRank(loadLlamaConfig(config.base_model), config.lora_r, targets);
