@@ -363,7 +363,7 @@ export const en = {
   },
   duration: {
     title: 'Estimated duration',
-    hint: 'Measure the first two steps of this run (the same data, model and backend, nothing written) to estimate how long it takes.',
+    hint: 'Measure the first three steps of this run (the same data, model and backend, nothing written) to estimate how long it takes.',
     measure: 'Measure the first steps',
     again: 'Measure again',
     measuring: 'Measuring…',

@@ -360,7 +360,7 @@ export const zhCN: Strings = {
   },
   duration: {
     title: '预计用时',
-    hint: '实测本次训练的前两步（相同的数据、模型和后端，不写任何文件），据此估算总用时。',
+    hint: '实测本次训练的前三步（相同的数据、模型和后端，不写任何文件），据此估算总用时。',
     measure: '实测前几步',
     again: '重新测量',
     measuring: '正在测量…',

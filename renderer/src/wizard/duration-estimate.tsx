@@ -8,8 +8,8 @@ import { call } from '../transport.ts';
 
 /**
  * How long the run will take, from its own first steps measured: a `measure` job loads the data and the model as the
- * run would, times two optimizer steps and one validation micro-batch, writes nothing, and the estimate is the
- * loading, the first step, the other steps at the second step's pace, and the validation passes.
+ * run would, times three optimizer steps and two validation micro-batches and writes nothing; the estimate is the
+ * loading, the first step, and the other steps and validation passes at the measured pace per padded token.
  */
 export function DurationEstimate({ config, ready }: { config: Record<string, unknown>; ready: boolean }) {
   const { t } = useTranslation();
