@@ -131,13 +131,13 @@ describe('the run plan and its warnings', () => {
     ...o,
   });
   it('counts rows, micro-batches and steps as finetune does (a step limit of the epochs, max_steps within the epochs)', () => {
-    // finetune's limit is ceil(12501 / 32 × 3) = 1172: one short of 3 × 391 (the last partial accumulation of the run).
+    // Three whole epochs of 391 steps each, the last step of each a partial accumulation (12501 = 390 × 32 + 21).
     expect(planRun(s(), 52002)).toMatchObject({
       trainRows: 50002,
       accumulation: 32,
       microBatchesPerEpoch: 12501,
       stepsPerEpoch: 391,
-      totalSteps: 1172,
+      totalSteps: 1173,
     });
     expect(planRun(s({ num_epochs: 0.5 }), 52002).totalSteps).toBe(196);
     expect(planRun(s({ max_steps: 5000 }), 52002).totalSteps).toBe(1173);

@@ -42,9 +42,13 @@ export function stepsFor(microBatchesPerEpoch: number, accumulation: number, num
   return maxSteps > 0 ? Math.min(maxSteps, all) : all;
 }
 
-/** The step limit finetune gives the trainer: max_steps, or the steps of num_epochs (fractional epochs cut short). */
+/**
+ * The step limit finetune gives the trainer: max_steps, or the steps of num_epochs (fractional epochs cut short). An
+ * epoch is ceil(micro-batches / accumulation) steps, its last accumulation partial, so whole epochs are whole multiples
+ * of that (the fraction of the micro-batches alone would drop the last epoch's partial step).
+ */
 export function stepLimit(microBatchesPerEpoch: number, accumulation: number, numEpochs: number, maxSteps: number): number {
-  return maxSteps > 0 ? maxSteps : Math.ceil((microBatchesPerEpoch / accumulation) * numEpochs);
+  return maxSteps > 0 ? maxSteps : Math.ceil(Math.ceil(microBatchesPerEpoch / accumulation) * numEpochs);
 }
 
 /** Whether the trainer evaluates after `step` of `total` (eval_steps 0: only at the end). */
