@@ -45,13 +45,15 @@ export async function writeCheckpoint(root: string, step: number, fill: (dir: st
     await fsyncPath(tempDir);
     // A checkpoint of the same step (a resumed run saving again) is replaced: its own files go, nothing else.
     const foreign = await removeCheckpoint(finalDir);
-    if (foreign.length)
-      throw new StudioError(
-        `holds files this run did not write (${foreign.join(', ')}), so checkpoint ${step} cannot take its place; move them out of checkpoints/`,
-        finalDir,
-        'checkpoint/foreign-files',
-      );
-    await rename(tempDir, finalDir);
+    if (foreign.length === 0) await rename(tempDir, finalDir);
+    else {
+      // Someone's file is in that folder: the files move in beside it, the manifest last, so until it is in place
+      // the checkpoint does not verify (and a resume skips it).
+      for (const name of Object.keys(files)) await rename(path.join(tempDir, name), path.join(finalDir, name));
+      await rename(path.join(tempDir, MANIFEST), path.join(finalDir, MANIFEST));
+      await fsyncPath(finalDir);
+      await rm(tempDir, { recursive: true, force: true });
+    }
     await fsyncPath(root);
     return finalDir;
   } catch (e) {
