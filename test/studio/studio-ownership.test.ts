@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,7 +9,7 @@ import { JobHost } from '../../main/jobs/host.ts';
 import { nodeSpawner } from '../../main/jobs/spawner.ts';
 import { startServer, type StudioServer } from '../../main/server/server.ts';
 import { sleep, startCli, type Running } from '../helpers/cli-process.ts';
-import { metricLines } from '../helpers/ownership-fixtures.ts';
+import { hiddenIn, metricLines, ownershipFixtures } from '../helpers/ownership-fixtures.ts';
 import { tinyAlpacaFile, tinyModel } from '../helpers/synthetic.ts';
 
 /**
@@ -77,6 +77,30 @@ describe('outputs over the studio stay inside the runs folder', () => {
     expect(job.state === 'queued' || job.state === 'running').toBe(true);
     host.stop(job.id);
   });
+});
+
+describe('an export job stopped mid-write', () => {
+  it('ends at once and leaves no temp folder and no lock; the same export then runs', async () => {
+    const runsDir = path.join(tmp, 'stop-runs');
+    const f = await ownershipFixtures('stop-export');
+    const host = new JobHost({ spawner: nodeSpawner(), runsDir, stopGraceMs: 20_000 });
+    const config = { base_model: f.wideModel, lora_weights: f.wideAdapter, output_dir: 'r/exports/merged' };
+    const out = path.join(runsDir, 'r', 'exports', 'merged');
+    const job = host.start('merge', config);
+    const temp = () => existsSync(path.dirname(out)) && readdirSync(path.dirname(out)).some((n) => n.startsWith('.merged.tmp-'));
+    await expect.poll(temp, { timeout: 60_000, interval: 10 }).toBe(true);
+    const asked = Date.now();
+    host.stop(job.id);
+    await host.whenIdle();
+    expect(Date.now() - asked).toBeLessThan(15_000); // not the grace time: the worker ended the export itself
+    expect(host.list().find((j) => j.id === job.id)?.state).toBe('stopped');
+    expect(existsSync(out)).toBe(false);
+    expect(hiddenIn(path.dirname(out))).toEqual([]);
+    host.start('merge', config);
+    await host.whenIdle();
+    expect(readdirSync(out)).toContain('verification.json');
+    await host.close();
+  }, 300_000);
 });
 
 describe('a studio killed while a job trains', () => {
