@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -71,6 +71,20 @@ describe('outputs over the studio stay inside the runs folder', () => {
     expect(() => host.start(kind, config)).toThrow(re);
     expect(host.list()).toHaveLength(before);
   });
+
+  it('a finetune job whose output_dir is its base model folder fails with that sentence; the model is untouched', async () => {
+    const base = path.join(runsDir, 'models', 'base');
+    cpSync(await tinyModel(), base, { recursive: true });
+    const configBefore = readFileSync(path.join(base, 'config.json'));
+    const job = host.start('finetune', { base_model: base, data_path: tinyAlpacaFile(8), output_dir: 'models/base', backend: 'wasm' });
+    await host.whenIdle();
+    const ended = host.list().find((j) => j.id === job.id)!;
+    expect(ended.state).toBe('failed');
+    expect(ended.error).toBe(
+      `${base}: --output_dir is inside the base_model folder ${base}; a fine-tuning run never writes into its input. Choose a path outside it`,
+    );
+    expect(readFileSync(path.join(base, 'config.json'))).toEqual(configBefore);
+  }, 120_000);
 
   it('a path inside it is taken (relative to it)', () => {
     const job = host.start('merge', { base_model: '/m', lora_weights: '/a', output_dir: 'r1/exports/merged' });
