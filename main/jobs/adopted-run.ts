@@ -7,7 +7,7 @@ import type { TaskEvent } from './worker-tasks.ts';
 
 export type AdoptedEnd = { type: 'done'; reason: string } | { type: 'failed'; error: string };
 
-const TRAINING_EVENT_TYPES = new Set(['start', 'step', 'eval', 'checkpoint', 'log', 'done']);
+const TRAINING_EVENT_TYPES = new Set(['start', 'step', 'skipped', 'eval', 'checkpoint', 'log', 'done']);
 
 /**
  * A fine-tuning run whose writer this studio did not start: a worker that an earlier studio left running when it

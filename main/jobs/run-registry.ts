@@ -5,6 +5,7 @@ import type { RunSummary } from '../contract/contract.ts';
 import { StudioError } from '../engine/errors.ts';
 import { describeOwner, liveOwner, type LockOwner } from '../engine/fs/folder-lock.ts';
 import { checkpointNames, readMetrics, runPaths, type MetricPoint } from '../engine/train/run-folder.ts';
+import { runNameSchema } from '../engine/train/run-name.ts';
 
 /**
  * Reads run folders (their layout is run-folder.ts's): the run folder is the truth, so the Runs page shows the same
@@ -15,7 +16,7 @@ export type { MetricPoint } from '../engine/train/run-folder.ts';
 
 /** A run id is a folder name: no separators, no dot-dot, so it cannot reach outside runsDir. */
 export function isRunId(id: string): boolean {
-  return /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(id) && !id.includes('..');
+  return runNameSchema.safeParse(id).success;
 }
 
 export function runDirOf(runsDir: string, id: string): string {

@@ -27,6 +27,16 @@ export function jobEventsOf(e: TrainingEvent, progress: { total: number }): Task
           elapsedMs: e.elapsedMs,
           etaMs: e.etaMs,
           memory: e.memory,
+          ...(e.skippedMicroBatches ? { skippedMicroBatches: e.skippedMicroBatches, skippedSteps: e.skippedSteps } : {}),
+        },
+        { type: 'progress', done: e.step, total: e.totalSteps || progress.total },
+      ];
+    case 'skipped':
+      return [
+        {
+          type: 'log',
+          level: 'warn',
+          message: `step ${e.step}/${e.totalSteps}: ${e.skippedSteps} steps since the last report skipped (${e.skippedMicroBatches} micro-batches with no token to train on)`,
         },
         { type: 'progress', done: e.step, total: e.totalSteps || progress.total },
       ];
