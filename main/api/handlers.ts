@@ -42,7 +42,7 @@ export function createHandlers(d: HandlerDeps): Handlers {
     'data.check': (req) => checkData(req),
     'finetune.fields': () => ({ fields: settingFields() }),
     'finetune.estimate': async (r) => {
-      const config = loadLlamaConfig(r.base_model);
+      const config = await loadLlamaConfig(r.base_model);
       const unknown = unknownProjections(r.lora_target_modules);
       if (unknown.length)
         throw new ApiError(`unknown target module(s): ${unknown.join(', ')} (known: ${PROJECTIONS.join(', ')})`, 400, 'estimate/modules');

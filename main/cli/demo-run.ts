@@ -110,7 +110,7 @@ export async function runDemo(opts: { output_dir: string; steps: string; backend
     baseDir: mergedDir,
     outFile: ggufFile,
     fileType: 'q8_0',
-    template: loadTemplate(TEMPLATE),
+    template: await loadTemplate(TEMPLATE),
   });
   await mergedInput.source.close();
   const worst = gguf.report.tensors.reduce((m, t) => Math.max(m, t.maxAbsError ?? 0), 0);

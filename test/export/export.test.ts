@@ -194,7 +194,7 @@ describe('merge and export a tiny LLaMA + a trained adapter', () => {
         baseDir: modelDir,
         outFile: files[fileType],
         fileType,
-        template: loadTemplate('alpaca'),
+        template: await loadTemplate('alpaca'),
       });
       await input.source.close();
       expect(r.verification.llamaCpp).toMatch(/^loaded in llama\.cpp and generated/);

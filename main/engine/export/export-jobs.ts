@@ -164,7 +164,7 @@ export async function runQuantize(raw: QuantizeSettings, hooks: ExportHooks = {}
       baseDir,
       outFile: o.output,
       fileType,
-      template: loadTemplate(o.prompt_template),
+      template: await loadTemplate(o.prompt_template),
       onProgress: hooks.onProgress,
     });
     for (const t of r.report.tensors.filter((x) => x.maxAbsError !== undefined)) {

@@ -1,4 +1,5 @@
-import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { copyRegularFileSync } from '../fs/regular-file.ts';
 import path from 'node:path';
 import { SINGLE_FILE } from '../formats/hf-checkpoint.ts';
 import { encodedBytes, encodePieces } from './encoded-pieces.ts';
@@ -110,7 +111,7 @@ export async function exportInt8(
       writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...config.raw, torch_dtype: 'float16', quantization_config }, null, 2));
       writeGenerationConfig(opts.baseDir, dir, config);
       for (const f of TOKENIZER_FILES)
-        if (existsSync(path.join(opts.baseDir, f))) copyFileSync(path.join(opts.baseDir, f), path.join(dir, f));
+        if (existsSync(path.join(opts.baseDir, f))) copyRegularFileSync(path.join(opts.baseDir, f), path.join(dir, f));
       const worst = await verifyInt8(file, source, opts.pieceValues);
       return { outDir: opts.outDir, errors, worstStepFraction: worst };
     });

@@ -1,5 +1,6 @@
-import { open, type FileHandle } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { FormatError, StudioError } from '../errors.ts';
+import { openRegularFile, withReadTimeout } from '../fs/regular-file.ts';
 import { decodeToF32, isFloatDType } from './dtypes.ts';
 import { declaredHeaderSize, MAX_HEADER_BYTES, parseSafetensorsHeader, type HeaderEntry, type ParsedHeader } from './safetensors-header.ts';
 import type { TensorInfo, TensorSource } from './tensor-source.ts';
@@ -25,24 +26,24 @@ export class SafetensorsFile implements TensorSource {
   /** Reads the 8-byte length and the header, nothing else. */
   static async open(file: string): Promise<SafetensorsFile> {
     let handle: FileHandle;
+    let size: number;
     try {
-      handle = await open(file, 'r');
+      // A regular file only: a FIFO or a device would block the open or never end.
+      ({ handle, size } = await openRegularFile(file));
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      const why = code === 'ENOENT' ? 'no such file' : `cannot open (${code ?? (e as Error).message})`;
+      const code = (e as StudioError).code;
+      const why = code === 'fs/enoent' ? 'no such file' : (e as Error).message.replace(`${file}: `, '');
       throw new FormatError(why, file, 'safetensors/open');
     }
     try {
-      const stat = await handle.stat();
-      if (!stat.isFile()) throw new FormatError('is not a regular file', file, 'safetensors/open');
-      const size = stat.size;
-      const prefix = await readExactly(handle, Math.min(8, size), 0, file);
+      // The header is read at open, also by the studio process (inspect, the estimate): with a time limit.
+      const prefix = await withReadTimeout(readExactly(handle, Math.min(8, size), 0, file), file);
       const n = declaredHeaderSize(prefix);
       // Let the parser reject a short file or a bogus length before we allocate N bytes for it.
       if (n === undefined || n > BigInt(MAX_HEADER_BYTES) || 8n + n > BigInt(size)) parseSafetensorsHeader(prefix, size, file);
       const bytes = new Uint8Array(8 + Number(n));
       bytes.set(prefix);
-      await readInto(handle, bytes, 8, Number(n), 8, file);
+      await withReadTimeout(readInto(handle, bytes, 8, Number(n), 8, file), file);
       return new SafetensorsFile(file, handle, parseSafetensorsHeader(bytes, size, file), size);
     } catch (e) {
       await handle.close();

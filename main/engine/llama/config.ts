@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { FormatError } from '../errors.ts';
+import { FormatError, StudioError } from '../errors.ts';
+import { JSON_FILE_LIMITS, readJsonFile } from '../fs/json-file.ts';
 
 /** Llama-3's frequency-dependent RoPE scaling; linear/dynamic types scale positions by `factor`. */
 const ropeScalingSchema = z
@@ -186,20 +186,15 @@ function parseRopeScaling(s: z.infer<typeof ropeScalingSchema> | null, file: str
   throw new FormatError(`rope_scaling type "${type}" is not supported (supported: linear, llama3)`, file, 'config/rope');
 }
 
-/** Read `<dir>/config.json`. */
-export function loadLlamaConfig(dir: string): LlamaConfig {
+/** Read `<dir>/config.json` (a regular file only, size-capped, read asynchronously). */
+export async function loadLlamaConfig(dir: string): Promise<LlamaConfig> {
   const file = path.join(dir, 'config.json');
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new FormatError(`cannot read config.json (${(e as Error).message})`, file, 'config/missing');
-  }
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = await readJsonFile(file, { maxBytes: JSON_FILE_LIMITS.config, what: 'config.json', code: 'config/json' });
   } catch (e) {
-    throw new FormatError(`not valid JSON (${(e as Error).message})`, file, 'config/json');
+    if (e instanceof FormatError || (e instanceof StudioError && e.code !== 'fs/enoent')) throw e;
+    throw new FormatError(`cannot read config.json (${(e as Error).message.replace(`${file}: `, '')})`, file, 'config/missing');
   }
   return parseLlamaConfig(json, file);
 }

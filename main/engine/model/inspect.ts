@@ -15,7 +15,7 @@ export async function inspectModel(dir: string): Promise<ModelReport> {
   const report: ModelReport = { dir, files: readdirSync(dir).sort(), problems: [] };
   let config: LlamaConfig | undefined;
   try {
-    config = loadLlamaConfig(dir);
+    config = await loadLlamaConfig(dir);
     report.architecture = {
       modelType: config.modelType,
       layers: config.numLayers,

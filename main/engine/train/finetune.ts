@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -7,9 +6,7 @@ import { describeBackend, initBackend } from '../backend/index.ts';
 import { currentAdapter } from '../backend/webgpu.ts';
 import { selectMatmulPath } from '../backend/webgpu-matmul-path.ts';
 import { deviceRefusal, estimateTrainingMemory, webgpuDeviceLimits } from '../system/memory-estimate.ts';
-import { EpochBatches, PAD_MULTIPLE, sequentialBatches, splitTrainValidation } from '../data/batches.ts';
-import { loadAlpacaRows } from '../data/dataset.ts';
-import { encodeExample } from '../data/encode.ts';
+import { EpochBatches, PAD_MULTIPLE, sequentialBatches } from '../data/batches.ts';
 import { Prng } from '../data/prng.ts';
 import { datasetStats, overLongProblems } from '../data/stats.ts';
 import { loadTemplate } from '../data/templates.ts';
@@ -31,8 +28,9 @@ import { latestGoodCheckpoint, pruneCheckpoints, removeStaleTemps, requireGoodCh
 import type { FinetuneConfig } from './config.ts';
 import { trainableParamsLine, type TrainingEvent, type TrainingListener } from './reports.ts';
 import { appendMetric, checkpointName, runPaths } from './run-folder.ts';
-import { checkResumeSettings, isResuming, prepareRunFolder, refuseCutoffBeyondContext } from './run-start-checks.ts';
+import { checkResumeSettings, isResuming, prepareRunFolder, refuseAbsurdLoraScale, refuseCutoffBeyondContext } from './run-start-checks.ts';
 import { fillCheckpoint, restoreCheckpoint, saveAdapter, verifySavedAdapter, type TrainerStateFile } from './run-state.ts';
+import { prepareExamples } from './prepare-data.ts';
 import { linearWarmupDecay } from './schedule.ts';
 import { NonFiniteLossError, START, totalSteps, train, type TrainerPosition } from './trainer.ts';
 
@@ -55,7 +53,8 @@ export async function runFinetune(
   listener: TrainingListener,
   opts: { signal?: AbortSignal; inStepReportMs?: number } = {},
 ): Promise<FinetuneResult> {
-  refuseCutoffBeyondContext(config, loadLlamaConfig(config.base_model));
+  refuseAbsurdLoraScale(config);
+  refuseCutoffBeyondContext(config, await loadLlamaConfig(config.base_model));
   const paths = runPaths(config.output_dir);
   const { dir: runDir, checkpoints: checkpointsDir } = paths;
   const removed = await withFsErrors(runDir, 'write', () => prepareRunFolder(config, paths));
@@ -73,7 +72,7 @@ export async function runFinetune(
   for (const t of await removeStaleTemps(checkpointsDir)) log(`removed an unfinished checkpoint left by a crash: ${t}`, 'warn');
   for (const t of await removeStaleTempFiles(paths.adapter)) log(`removed an unfinished adapter file left by a crash: ${t}`, 'warn');
   const resumeDir = await findResumeCheckpoint(config, checkpointsDir, log);
-  if (resumeDir) checkResumeSettings(config, resumeDir, log);
+  if (resumeDir) await checkResumeSettings(config, resumeDir, log);
 
   const backend = await initBackend(config.backend, { threads: config.threads });
   log(describeBackend(backend));
@@ -81,9 +80,9 @@ export async function runFinetune(
   if (matmul.kernel !== 'tfjs') log(`frozen-weight matmuls: ${matmul.kernel} kernel (${matmul.reason})`);
 
   const targets = checkTargets(config.lora_target_modules);
-  const template = loadTemplate(config.prompt_template_name);
+  const template = await loadTemplate(config.prompt_template_name);
   // Before any weight is loaded: an absurd rank would otherwise fail deep in an allocation.
-  checkLoraRank(loadLlamaConfig(config.base_model), config.lora_r, targets);
+  checkLoraRank(await loadLlamaConfig(config.base_model), config.lora_r, targets);
   if (config.frozen_dtype !== undefined) log('note: frozen_dtype is deprecated; it is read as base_dtype (use --base_dtype)', 'warn');
   // The estimate at cutoff_len (the longest a batch can be) decides auto's mode, or refuses, before any weight is read.
   const workload = {
@@ -111,16 +110,9 @@ export async function runFinetune(
     log(
       `gradient checkpointing on${config.gradient_checkpointing === undefined ? ` (auto: ${placement === 'host' ? 'a base held in JS memory' : `a ${baseDtype} base`})` : ''}: each layer is recomputed in the backward pass`,
     );
-  const data = loadAlpacaRows(config.data_path, { onBadRow: config.on_bad_rows });
-  const errors = data.report.problems.filter((p) => p.severity === 'error');
-  log(
-    `data: ${data.report.total} rows in ${config.data_path}, ${data.rows.length} used${errors.length ? `, ${errors.length} skipped` : ''}`,
-  );
-  for (const p of errors.slice(0, 10)) log(`skipped ${p.message}`, 'warn');
-  const encode = { cutoffLen: config.cutoff_len, trainOnInputs: config.train_on_inputs, addEosToken: config.add_eos_token };
-  const split = splitTrainValidation(data.rows, config.val_set_size, 42, config.data_path);
-  const trainExamples = split.train.map((r) => encodeExample(tokenizer, template, r, encode));
-  const valExamples = split.validation.map((r) => encodeExample(tokenizer, template, r, encode));
+  const prepared = await prepareExamples(config, tokenizer, template, modelConfig.vocabSize, log);
+  const trainExamples = prepared.train;
+  const valExamples = prepared.validation;
   const stats = datasetStats(trainExamples, config.cutoff_len);
   if (stats.trainedTokens === 0) {
     throw new StudioError(
@@ -175,7 +167,7 @@ export async function runFinetune(
   };
   const adapter = new LoraAdapter(modelConfig, settings, kaimingUniformInit(randomFrom(new Prng(config.seed)), config.lora_r));
   const optimizer = new AdamW(adapter.variables, { ...ADAMW_DEFAULTS, weightDecay: config.weight_decay });
-  const dataSha256 = createHash('sha256').update(readFileSync(config.data_path)).digest('hex');
+  const dataSha256 = prepared.sha256;
 
   let from: TrainerPosition = START;
   if (resumeDir) {

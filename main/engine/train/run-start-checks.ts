@@ -1,8 +1,9 @@
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { StudioError } from '../errors.ts';
+import { JSON_FILE_LIMITS, readJsonFile } from '../fs/json-file.ts';
 import { makeOutputFolder } from '../fs/output-folder.ts';
 import { DEFAULT_MAX_POSITIONS, type LlamaConfig } from '../llama/config.ts';
+import { checkLoraScale } from '../llama/lora-scale.ts';
 import type { FinetuneConfig } from './config.ts';
 import { describeChanges, resumeSettingChanges } from './resume-settings.ts';
 import { removeRunFiles, runFilesIn, setAsideFailedStart, type RunPaths } from './run-folder.ts';
@@ -26,6 +27,12 @@ export function refuseCutoffBeyondContext(config: FinetuneConfig, model: LlamaCo
     path.join(config.base_model, 'config.json'),
     'config/cutoff-len',
   );
+}
+
+/** lora_alpha / lora_r (or / √r with rsLoRA) outside the sane range is a typo, refused with the figure. */
+export function refuseAbsurdLoraScale(config: FinetuneConfig): void {
+  const problem = checkLoraScale({ r: config.lora_r, alpha: config.lora_alpha, useRslora: config.use_rslora });
+  if (problem) throw new StudioError(problem, undefined, 'config/lora-scale');
 }
 
 export function isResuming(config: FinetuneConfig): boolean {
@@ -65,11 +72,15 @@ export async function prepareRunFolder(config: FinetuneConfig, paths: RunPaths):
 }
 
 /** Name every setting that differs from the checkpoint's; refuse those the checkpoint cannot continue with. */
-export function checkResumeSettings(config: FinetuneConfig, checkpoint: string, log: (m: string, l?: 'info' | 'warn') => void): void {
+export async function checkResumeSettings(
+  config: FinetuneConfig,
+  checkpoint: string,
+  log: (m: string, l?: 'info' | 'warn') => void,
+): Promise<void> {
   const file = path.join(checkpoint, TRAINING_CONFIG);
   let saved: Record<string, unknown>;
   try {
-    saved = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    saved = (await readJsonFile(file, { maxBytes: JSON_FILE_LIMITS.config, code: 'checkpoint/config' })) as Record<string, unknown>;
   } catch {
     return; // verified by its manifest; a checkpoint written before training_config.json existed has nothing to compare
   }

@@ -62,6 +62,8 @@ export const en = {
         empty_output: '{{where}} {{row}}: "output" is empty',
         empty_instruction: '{{where}} {{row}}: "instruction" is empty',
         duplicate: '{{where}} {{row}}: same instruction, input and output as {{where}} {{ofRow}}',
+        too_large: '{{where}} {{row}}: {{sizeMiB}} MiB, over the {{limitMiB}} MiB a row may be; split or shorten it',
+        token_out_of_range: "{{where}} {{row}}: token id {{tokenId}} has no row in the model's embedding ({{limit}} rows)",
       },
       lengths: 'mean {{mean}} · max {{max}} tokens',
       check: 'Check',

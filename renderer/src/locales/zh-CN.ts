@@ -64,6 +64,8 @@ export const zhCN: Strings = {
         empty_output: '{{where}} {{row}} 行："output" 为空',
         empty_instruction: '{{where}} {{row}} 行："instruction" 为空',
         duplicate: '{{where}} {{row}} 行：instruction、input、output 与{{where}} {{ofRow}} 行相同',
+        too_large: '{{where}} {{row}} 行：{{sizeMiB}} MiB，超过单行上限 {{limitMiB}} MiB；请拆分或缩短',
+        token_out_of_range: '{{where}} {{row}} 行：词元 id {{tokenId}} 在模型的词嵌入中没有对应行（共 {{limit}} 行）',
       },
       lengths: '平均 {{mean}} · 最长 {{max}} 个词元',
       check: '检查',
