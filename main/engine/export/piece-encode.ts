@@ -1,6 +1,7 @@
 import { decodeToF32, DTYPE_BYTES, isFloatDType } from '../formats/dtypes.ts';
 import { bf16ArrayToF32, f16ArrayToF32, f32ArrayToBf16Into } from '../cpu-kernels/half-float.ts';
 import { addLowRank, firstNonFinite, LowRankUpdate, nonFiniteMergeError } from './low-rank.ts';
+import { encodedNonFinite, encodedOverflowError } from './encoded-finite.ts';
 import type { LowRankRows } from '../formats/tensor-source.ts';
 import { checkQ8_0Rows, ErrorTally, Q8_0_BLOCK, quantizeQ8_0Into } from '../formats/q8-0.ts';
 import type { DType } from '../formats/tensor-source.ts';
@@ -101,6 +102,7 @@ export function encodePiece(task: PieceTask, tally?: ErrorTally, into?: Uint8Arr
   // bf16 → f16 of untouched rows (most of an HF export from a bf16 checkpoint): straight, with no f32 in between.
   if (task.dtype === 'BF16' && to === 'F16' && !task.delta && !task.ropeHeads && !tally) {
     bf16ToF16(rowsIn.halves(), new Uint16Array(out.buffer, out.byteOffset, rows * cols));
+    if (encodedNonFinite(to, out)) throw encodedOverflowError(task, to);
     return { bytes: out };
   }
   const d = task.delta;
@@ -127,6 +129,8 @@ export function encodePiece(task: PieceTask, tally?: ErrorTally, into?: Uint8Arr
     if (d?.safe && nonFinite) throw firstNonFiniteError(task); // in stored order, as the message says
     encodeGroup(w, to, out, g0 * cols, cols, scb?.subarray(g0, g1), tally);
   }
+  // A finite value past the target's range (f16's 65504) would be written as Inf: scanned as the piece is made.
+  if (encodedNonFinite(to, out)) throw encodedOverflowError(task, to);
   return { bytes: out, scb };
 }
 

@@ -1,7 +1,8 @@
 import type { FileHandle } from 'node:fs/promises';
 import { FormatError, StudioError } from '../errors.ts';
 import { openRegularFile, withReadTimeout } from '../fs/regular-file.ts';
-import { decodeToF32, isFloatDType } from './dtypes.ts';
+import { decodeToF32, DTYPE_BYTES, isFloatDType } from './dtypes.ts';
+import { countNonFinite, hasNonFinite } from './finite-scan.ts';
 import { declaredHeaderSize, MAX_HEADER_BYTES, parseSafetensorsHeader, type HeaderEntry, type ParsedHeader } from './safetensors-header.ts';
 import type { TensorInfo, TensorSource } from './tensor-source.ts';
 
@@ -139,20 +140,55 @@ export class SafetensorsFile implements TensorSource {
     return [e.begin + start * rowBytes, e.begin + end * rowBytes];
   }
 
-  /** Bytes [begin, end) of the data buffer, into `into` when given. */
+  /**
+   * Bytes [begin, end) of the data buffer, into `into` when given. Float bytes are scanned for NaN and ±Inf as they
+   * are read (finite-scan.ts): every reader of weights (training, generation, merge, every export) refuses them.
+   */
   private async readRange(name: string, begin: number, end: number, into?: Uint8Array): Promise<Uint8Array> {
     if (this.closed) throw new StudioError(`tensor ${name}: the file was already closed`, this.path, 'safetensors/closed');
+    let bytes: Uint8Array;
     try {
       if (into) {
         await readInto(this.handle, into, 0, end - begin, this.dataOffset + begin, this.path, `tensor ${name}: `);
-        return into;
-      }
-      return await readExactly(this.handle, end - begin, this.dataOffset + begin, this.path, `tensor ${name}: `);
+        bytes = into;
+      } else bytes = await readExactly(this.handle, end - begin, this.dataOffset + begin, this.path, `tensor ${name}: `);
     } catch (err) {
       if (err instanceof StudioError) throw err;
       // e.g. a tensor too large for one typed array, or an I/O error
       throw new FormatError(`tensor ${name}: cannot read ${end - begin} bytes (${(err as Error).message})`, this.path, 'safetensors/read');
     }
+    const { dtype } = this.entry(name);
+    if (hasNonFinite(bytes.subarray(0, end - begin), dtype)) throw await this.nonFiniteError(name);
+    return bytes;
+  }
+
+  /** The whole tensor's NaN and ±Inf counted (read again in pieces of rows), for one message naming it. */
+  private async nonFiniteError(name: string): Promise<FormatError> {
+    const e = this.entry(name);
+    const rows = e.shape.length ? e.shape[0] : 1;
+    const cols = e.shape.length > 1 ? e.shape.slice(1).reduce((a, b) => a * b, 1) : 1;
+    const rowBytes = cols * DTYPE_BYTES[e.dtype];
+    const step = Math.max(1, Math.floor(NON_FINITE_COUNT_CHUNK / Math.max(rowBytes, 1)));
+    let count = 0;
+    let nan = 0;
+    let inf = 0;
+    let first = -1;
+    for (let r = 0; r < rows; r += step) {
+      const stop = Math.min(rows, r + step);
+      const bytes = await readExactly(this.handle, (stop - r) * rowBytes, this.dataOffset + e.begin + r * rowBytes, this.path);
+      const c = countNonFinite(bytes, e.dtype);
+      if (first < 0 && c.first >= 0) first = r * cols + c.first;
+      count += c.count;
+      nan += c.nan;
+      inf += c.posInf + c.negInf;
+    }
+    const at = e.shape.length > 1 ? `[${Math.floor(first / cols)}, ${first % cols}]` : `[${first}]`;
+    return new FormatError(
+      `tensor ${name} holds ${count} non-finite value${count === 1 ? '' : 's'} (${nan} NaN, ${inf} ±Inf; the first at ${at}); ` +
+        'weights with NaN or Inf make every output NaN, so they are refused: this file is damaged or was saved from a diverged run',
+      this.path,
+      'tensor/non-finite',
+    );
   }
 
   private entry(name: string): HeaderEntry {
@@ -165,6 +201,9 @@ export class SafetensorsFile implements TensorSource {
 export function openSafetensors(file: string): Promise<SafetensorsFile> {
   return SafetensorsFile.open(file);
 }
+
+/** The piece a non-finite count reads at a time. */
+const NON_FINITE_COUNT_CHUNK = 64 << 20;
 
 /** Node refuses single reads over 2 GiB - 1; a big tensor (an F32 Llama-3 embedding is 2.1 GB) is read in pieces. */
 const MAX_READ_CHUNK = 1 << 30;

@@ -67,6 +67,8 @@ export const hfConfigSchema = z
     pad_token_id: z.number().int().nullable().optional(),
     torch_dtype: z.string().nullable().optional(),
     sliding_window: z.number().int().nullable().optional(),
+    use_sliding_window: z.boolean().optional(),
+    layer_types: z.array(z.string()).optional(),
   })
   .passthrough();
 
@@ -98,6 +100,12 @@ export interface LlamaConfig {
   bosTokenId?: number;
   eosTokenIds: number[];
   torchDtype?: string;
+  /**
+   * Sliding-window attention as transformers applies it (each position sees only the last `slidingWindow` positions),
+   * or undefined. Within the window it is plain causal attention, so the engine treats the window as the usable
+   * context: longer sequences are refused (training) or stop (generation), never attended to in full.
+   */
+  slidingWindow?: number;
   /** The config.json object as read, kept so exports can copy it faithfully. */
   raw: Record<string, unknown>;
 }
@@ -157,8 +165,35 @@ export function parseLlamaConfig(json: unknown, file = 'config.json'): LlamaConf
     bosTokenId: c.bos_token_id ?? undefined,
     eosTokenIds: eos === null || eos === undefined ? [] : Array.isArray(eos) ? eos : [eos],
     torchDtype: c.torch_dtype ?? undefined,
+    slidingWindow: slidingWindowOf(c, modelType),
     raw: json as Record<string, unknown>,
   };
+}
+
+/**
+ * Where transformers applies config.json's sliding_window: Mistral (and other model types that declare one) always;
+ * Qwen2 only with use_sliding_window; a model whose layer_types name sliding layers; never LLaMA, whose attention
+ * ignores the field.
+ */
+function slidingWindowOf(c: HfConfig, modelType: string): number | undefined {
+  const w = c.sliding_window ?? undefined;
+  if (w === undefined || w <= 0) return undefined;
+  if (c.layer_types?.includes('sliding_attention')) return w;
+  if (modelType === 'llama') return undefined;
+  if (modelType === 'qwen2' || modelType === 'qwen2_moe') return c.use_sliding_window === true ? w : undefined;
+  return w;
+}
+
+/**
+ * The longest sequence the engine runs through this model unchanged: max_position_embeddings, or the sliding window
+ * when it is shorter (within it, windowed attention equals full causal attention under every convention in use;
+ * transformers' eager mask and its flash-attention path differ by one position at the window's edge, so the engine
+ * does not attend beyond it).
+ */
+export function usableContext(config: LlamaConfig): { tokens: number; by: 'max_position_embeddings' | 'sliding_window' } {
+  if (config.slidingWindow !== undefined && config.slidingWindow < config.maxPositions)
+    return { tokens: config.slidingWindow, by: 'sliding_window' };
+  return { tokens: config.maxPositions, by: 'max_position_embeddings' };
 }
 
 function parseRopeScaling(s: z.infer<typeof ropeScalingSchema> | null, file: string): RopeScaling {

@@ -12,7 +12,7 @@ export type { ModelReport };
 /** Reads config.json, the tensor headers and the tokenizer of a model folder: never the weights. */
 export async function inspectModel(dir: string): Promise<ModelReport> {
   if (!existsSync(dir)) throw new StudioError('model folder does not exist', dir, 'model/missing');
-  const report: ModelReport = { dir, files: readdirSync(dir).sort(), problems: [] };
+  const report: ModelReport = { dir, files: readdirSync(dir).sort(), problems: [], warnings: [] };
   let config: LlamaConfig | undefined;
   try {
     config = await loadLlamaConfig(dir);
@@ -36,6 +36,7 @@ export async function inspectModel(dir: string): Promise<ModelReport> {
   }
   try {
     const source = await openCheckpoint(dir);
+    report.warnings.push(...source.warnings);
     try {
       let parameters = 0;
       const dtypes: NonNullable<ModelReport['dtypes']> = {};
@@ -65,7 +66,12 @@ export async function inspectModel(dir: string): Promise<ModelReport> {
     };
     if (config && tok.vocabSize > config.vocabSize) {
       report.problems.push(
-        `${path.join(dir, 'tokenizer.json')}: ${tok.vocabSize} tokens but config.json says vocab_size ${config.vocabSize}`,
+        `${path.join(dir, 'tokenizer.json')}: ${tok.vocabSize} tokens but config.json says vocab_size ${config.vocabSize}: ids from ${config.vocabSize} on have no row in the embedding`,
+      );
+    } else if (config && tok.vocabSize < config.vocabSize) {
+      // Common and harmless (embeddings padded to a multiple of 64 or 128), but worth knowing: those rows are never used.
+      report.warnings.push(
+        `${path.join(dir, 'tokenizer.json')}: ${tok.vocabSize} tokens, fewer than the ${config.vocabSize} rows of the embedding (config.json vocab_size); rows ${tok.vocabSize}–${config.vocabSize - 1} belong to no token (padding, or a tokenizer that does not match this model)`,
       );
     }
   } catch (e) {

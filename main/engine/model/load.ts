@@ -65,7 +65,7 @@ export async function loadModel(
   } finally {
     await source.close();
   }
-  const warnings: string[] = decision.warning ? [decision.warning] : [];
+  const warnings: string[] = [...source.warnings, ...(decision.warning ? [decision.warning] : [])];
   if (tokenizer.vocabSize > config.vocabSize) {
     warnings.push(`${path.join(dir, 'tokenizer.json')}: ${tokenizer.vocabSize} tokens but config.json vocab_size is ${config.vocabSize}`);
   }

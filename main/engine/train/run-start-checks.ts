@@ -2,7 +2,7 @@ import path from 'node:path';
 import { StudioError } from '../errors.ts';
 import { JSON_FILE_LIMITS, readJsonFile } from '../fs/json-file.ts';
 import { makeOutputFolder } from '../fs/output-folder.ts';
-import { DEFAULT_MAX_POSITIONS, type LlamaConfig } from '../llama/config.ts';
+import { DEFAULT_MAX_POSITIONS, usableContext, type LlamaConfig } from '../llama/config.ts';
 import { checkLoraScale } from '../llama/lora-scale.ts';
 import type { FinetuneConfig } from './config.ts';
 import { describeChanges, resumeSettingChanges } from './resume-settings.ts';
@@ -14,10 +14,19 @@ import { TRAINING_CONFIG } from './run-state.ts';
 /**
  * cutoff_len above the model's context is refused, not clamped: positions past max_position_embeddings are ones the
  * model never saw (RoPE gives them angles it was not trained on), attention cost grows with the square of the length,
- * and a silent clamp would train on other data than the user asked for.
+ * and a silent clamp would train on other data than the user asked for. A sliding window (Mistral's sliding_window)
+ * shorter than that is the limit: beyond it the model attends to a window, which the engine does not do.
  */
 export function refuseCutoffBeyondContext(config: FinetuneConfig, model: LlamaConfig): void {
-  if (config.cutoff_len <= model.maxPositions) return;
+  const context = usableContext(model);
+  if (config.cutoff_len <= context.tokens) return;
+  if (context.by === 'sliding_window') {
+    throw new StudioError(
+      `cutoff_len ${config.cutoff_len} is above the model's sliding_window of ${context.tokens} tokens: past it the model attends only to the last ${context.tokens} positions, which LoRA Studio does not do (it would train other attention than the model's); set cutoff_len to ${context.tokens} or less`,
+      path.join(config.base_model, 'config.json'),
+      'config/cutoff-len',
+    );
+  }
   const declared =
     model.raw.max_position_embeddings === undefined
       ? ` (config.json gives no max_position_embeddings; ${DEFAULT_MAX_POSITIONS} assumed)`

@@ -39,6 +39,7 @@ export const en = {
       chatTemplate: 'chat template',
       problems: 'Problems found',
       noProblems: 'No problems found.',
+      warnings: 'Worth knowing',
       files: 'Files',
       yes: 'yes',
       no: 'no',

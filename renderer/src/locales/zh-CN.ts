@@ -41,6 +41,7 @@ export const zhCN: Strings = {
       chatTemplate: '对话模板',
       problems: '发现的问题',
       noProblems: '未发现问题。',
+      warnings: '注意事项',
       files: '文件',
       yes: '是',
       no: '否',
