@@ -68,9 +68,9 @@ export function createHandlers(d: HandlerDeps): Handlers {
     'jobs.list': () => ({ jobs: d.jobs.list() }),
     'jobs.start': (request) => d.jobs.start(request.kind, request.config),
     'jobs.stop': ({ id }) => ({ stopped: d.jobs.stop(id) }),
-    'runs.list': () => ({ runs: d.runs.list() }),
-    'runs.read': ({ id }) => {
-      const read = d.runs.read(id);
+    'runs.list': async () => ({ runs: await d.runs.list() }),
+    'runs.read': async ({ id }) => {
+      const read = await d.runs.read(id);
       return { ...read, resumeSettings: read.config ? settingsOfSavedConfig(read.config) : null };
     },
     'runs.delete': async ({ id }) => {

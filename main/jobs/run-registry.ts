@@ -1,9 +1,11 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { RunSummary } from '../contract/contract.ts';
 import { StudioError } from '../engine/errors.ts';
-import { checkpointNames, readMetrics, runPaths, type MetricPoint } from '../engine/train/run-folder.ts';
+import { describeJsonError } from '../engine/fs/json-file.ts';
+import { readRegularText, withReadTimeout } from '../engine/fs/regular-file.ts';
+import { checkpointNames, parseMetrics, runPaths, type MetricPoint } from '../engine/train/run-folder.ts';
 
 /**
  * Reads run folders (their layout is run-folder.ts's): the run folder is the truth, so the Runs page shows the same
@@ -19,10 +21,13 @@ export function runDirOf(runsDir: string, id: string): string {
   return path.join(runsDir, id);
 }
 
-function readRunFolder(
+/** A run's config.json and metrics.jsonl as the studio may read them: regular files, capped, async with a time limit. */
+const RUN_FILE_LIMITS = { config: 16 << 20, metrics: 256 << 20 } as const;
+
+async function readRunFolder(
   runsDir: string,
   id: string,
-): { summary: RunSummary; config: Record<string, unknown> | null; metrics: MetricPoint[] } {
+): Promise<{ summary: RunSummary; config: Record<string, unknown> | null; metrics: MetricPoint[] }> {
   const dir = runDirOf(runsDir, id);
   const problems: string[] = [];
   let config: Record<string, unknown> | null = null;
@@ -30,12 +35,25 @@ function readRunFolder(
   const configFile = paths.config;
   if (existsSync(configFile)) {
     try {
-      config = JSON.parse(readFileSync(configFile, 'utf8'));
+      const text = await readRegularText(configFile, { maxBytes: RUN_FILE_LIMITS.config, what: 'run config' });
+      try {
+        config = JSON.parse(text);
+      } catch (e) {
+        problems.push(`${configFile}: not valid JSON (${describeJsonError(e)})`);
+      }
     } catch (e) {
-      problems.push(`${configFile}: not valid JSON (${(e as Error).message})`);
+      problems.push((e as Error).message);
     }
   }
-  const { points, ended, started, problems: metricProblems } = readMetrics(paths.metrics);
+  let metricsText = '';
+  if (existsSync(paths.metrics)) {
+    try {
+      metricsText = await readRegularText(paths.metrics, { maxBytes: RUN_FILE_LIMITS.metrics, what: 'metrics log' });
+    } catch (e) {
+      problems.push((e as Error).message);
+    }
+  }
+  const { points, ended, started, problems: metricProblems } = parseMetrics(metricsText, paths.metrics);
   problems.push(...metricProblems);
   const checkpoints = checkpointNames(paths.checkpoints);
   const steps = points.filter((p) => p.loss !== undefined);
@@ -44,7 +62,7 @@ function readRunFolder(
   const summary: RunSummary = {
     id,
     dir,
-    createdAt: statSync(dir).birthtime.toISOString(),
+    createdAt: (await withReadTimeout(stat(dir), dir)).birthtime.toISOString(),
     baseModel: str('base_model'),
     dataPath: str('data_path'),
     steps: Math.max(0, ...points.map((p) => p.step)),
@@ -61,17 +79,20 @@ function readRunFolder(
 export class RunRegistry {
   constructor(readonly runsDir: string) {}
 
-  list(): RunSummary[] {
+  /** Every run folder's summary. Read asynchronously, each file a regular one with a size cap: no run folder can stall the studio. */
+  async list(): Promise<RunSummary[]> {
     if (!existsSync(this.runsDir)) return [];
-    return readdirSync(this.runsDir, { withFileTypes: true })
-      .filter((d) => d.isDirectory() && !d.name.startsWith('.'))
-      .map((d) => readRunFolder(this.runsDir, d.name).summary)
-      .sort((a, b) => b.id.localeCompare(a.id));
+    const entries = await withReadTimeout(readdir(this.runsDir, { withFileTypes: true }), this.runsDir);
+    const runs: RunSummary[] = [];
+    for (const d of entries) {
+      if (d.isDirectory() && !d.name.startsWith('.')) runs.push((await readRunFolder(this.runsDir, d.name)).summary);
+    }
+    return runs.sort((a, b) => b.id.localeCompare(a.id));
   }
 
-  read(id: string) {
+  async read(id: string) {
     if (!existsSync(runDirOf(this.runsDir, id))) throw new StudioError('no such run', runDirOf(this.runsDir, id), 'runs/missing');
-    const { summary, config, metrics } = readRunFolder(this.runsDir, id);
+    const { summary, config, metrics } = await readRunFolder(this.runsDir, id);
     return { run: summary, config, metrics };
   }
 

@@ -214,7 +214,7 @@ async function whyNonFinite(model: LlamaModel, batches: MicroBatch[], loss: numb
       return (
         `training loss became ${loss} at step ${step}, and the base model alone (without the adapter) gives a loss of ${base.sum} on the same batch: ` +
         'its weights or activations overflow (a damaged checkpoint, or values too large for the precision it is held in), so no learning rate would help. ' +
-        'Check the base model (lora-studio inspect, or run it in transformers); try --base_dtype f32'
+        'Check the base model (lora-studio inspect, or run it in transformers)'
       );
     }
   }
