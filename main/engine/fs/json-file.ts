@@ -9,7 +9,7 @@ import { readRegularText, type BoundedReadOptions } from './regular-file.ts';
  */
 export function describeJsonError(e: unknown): string {
   const message = e instanceof Error ? e.message : String(e);
-  if (/^Unexpected token\b/.test(message) || /is not valid JSON$/.test(message)) return 'unexpected character';
+  if (/^Unexpected token\b/.test(message) || /is not valid JSON$/.test(message)) return 'an invalid character';
   const position = /\bat position (\d+)(?: \(line (\d+) column (\d+)\))?/.exec(message);
   // Every other V8 message names the grammar ("Expected ',' or ']' after array element") and a position.
   const grammar = message.replace(/ in JSON at position \d+( \(line \d+ column \d+\))?$/, '');
