@@ -20,6 +20,8 @@ const CLOSE_BRACE = 0x7d;
 const OPEN_BRACKET = 0x5b;
 const CLOSE_BRACKET = 0x5d;
 
+const BOM = [0xef, 0xbb, 0xbf];
+
 const isSpace = (b: number) => b === 0x20 || b === 0x09 || b === NEWLINE || b === 0x0d;
 
 /** The bytes of one row being collected (up to the cap). */
@@ -53,7 +55,7 @@ export class RowSplitter {
   /** 'json' (an array) or 'jsonl', known once the first non-blank byte has been seen. */
   format?: 'json' | 'jsonl';
   private started = false;
-  private bomChecked = false;
+  private bomBytes = 0;
   private inString = false;
   private escape = false;
   private depth = 0;
@@ -78,10 +80,12 @@ export class RowSplitter {
   push(chunk: Uint8Array): RowRecord[] {
     const out: RowRecord[] = [];
     let i = 0;
-    if (!this.bomChecked && chunk.length > 0) {
-      this.bomChecked = true;
-      if (chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) i = 3;
+    // A UTF-8 byte order mark at the start (it may come split over chunks) is not part of the data.
+    while (this.bomBytes < 3 && i < chunk.length && chunk[i] === BOM[this.bomBytes] && !this.started) {
+      this.bomBytes++;
+      i++;
     }
+    if (i < chunk.length) this.bomBytes = 3;
     if (!this.started) {
       while (i < chunk.length && isSpace(chunk[i])) {
         if (chunk[i] === NEWLINE) this.line++;
