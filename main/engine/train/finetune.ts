@@ -51,7 +51,7 @@ export interface FinetuneResult {
 export async function runFinetune(
   config: FinetuneConfig,
   listener: TrainingListener,
-  opts: { signal?: AbortSignal; inStepReportMs?: number } = {},
+  opts: { signal?: AbortSignal; inStepReportMs?: number; progressMs?: number } = {},
 ): Promise<FinetuneResult> {
   refuseAbsurdLoraScale(config);
   refuseCutoffBeyondContext(config, await loadLlamaConfig(config.base_model));
@@ -110,7 +110,7 @@ export async function runFinetune(
     log(
       `gradient checkpointing on${config.gradient_checkpointing === undefined ? ` (auto: ${placement === 'host' ? 'a base held in JS memory' : `a ${baseDtype} base`})` : ''}: each layer is recomputed in the backward pass`,
     );
-  const prepared = await prepareExamples(config, tokenizer, template, modelConfig.vocabSize, log);
+  const prepared = await prepareExamples(config, tokenizer, template, modelConfig.vocabSize, log, opts.progressMs);
   const trainExamples = prepared.train;
   const valExamples = prepared.validation;
   const stats = datasetStats(trainExamples, config.cutoff_len);

@@ -7,7 +7,7 @@ import type { StudioTokenizer } from '../tokenizer/tokenizer.ts';
 import type { FinetuneConfig } from './config.ts';
 
 /** How often long work says how far it is (a log line), and how long it runs before the event loop gets a turn. */
-const PROGRESS_MS = 2000;
+export const PROGRESS_MS = 2000;
 const YIELD_MS = 50;
 
 type Log = (message: string, level?: 'info' | 'warn') => void;
@@ -44,7 +44,7 @@ async function encodeAll(
   template: PromptTemplate,
   rows: AlpacaRow[],
   settings: EncodeSettings,
-  progress: { done: number; total: number; started: number; lastReport: number; log: Log },
+  progress: { done: number; total: number; started: number; lastReport: number; everyMs: number; log: Log },
 ): Promise<EncodedExample[]> {
   const out: EncodedExample[] = [];
   let turn = performance.now();
@@ -57,7 +57,7 @@ async function encodeAll(
       await new Promise((resolve) => setImmediate(resolve));
       turn = performance.now();
     }
-    if (now - progress.lastReport > PROGRESS_MS) {
+    if (now - progress.lastReport >= progress.everyMs) {
       progress.lastReport = now;
       const seconds = ((now - progress.started) / 1000).toFixed(1);
       progress.log(`tokenizing: ${progress.done.toLocaleString('en-US')} of ${progress.total.toLocaleString('en-US')} rows (${seconds} s)`);
@@ -76,6 +76,8 @@ export async function prepareExamples(
   template: PromptTemplate,
   embeddingRows: number,
   log: Log,
+  /** How often to report progress (tests lower it). */
+  progressMs = PROGRESS_MS,
 ): Promise<{ train: EncodedExample[]; validation: EncodedExample[]; sha256: string }> {
   const data = await loadAlpacaRows(config.data_path, {
     onBadRow: config.on_bad_rows,
@@ -89,11 +91,11 @@ export async function prepareExamples(
   const encode = { cutoffLen: config.cutoff_len, trainOnInputs: config.train_on_inputs, addEosToken: config.add_eos_token };
   const split = splitTrainValidation(data.rows, config.val_set_size, 42, config.data_path);
   const started = performance.now();
-  const progress = { done: 0, total: data.rows.length, started, lastReport: started, log };
+  const progress = { done: 0, total: data.rows.length, started, lastReport: started, everyMs: progressMs, log };
   const train = await encodeAll(tok, template, split.train, encode, progress);
   const validation = await encodeAll(tok, template, split.validation, encode, progress);
   const seconds = (performance.now() - started) / 1000;
-  if (seconds > PROGRESS_MS / 1000) log(`tokenized ${data.rows.length.toLocaleString('en-US')} rows in ${seconds.toFixed(1)} s`);
+  if (seconds >= progressMs / 1000) log(`tokenized ${data.rows.length.toLocaleString('en-US')} rows in ${seconds.toFixed(1)} s`);
   for (const ex of [...train, ...validation]) {
     const id = tokenPastEmbedding(ex.inputIds, embeddingRows);
     if (id !== undefined) throw tokenPastEmbeddingError(tok, id, embeddingRows, { file: config.data_path, row: ex.row });
