@@ -1,4 +1,6 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { withReadTimeout } from '../fs/regular-file.ts';
 import path from 'node:path';
 import { StudioError } from '../errors.ts';
 import { openCheckpoint } from '../formats/hf-checkpoint.ts';
@@ -9,10 +11,13 @@ import { checkTensorsAgainstConfig } from '../llama/projections.ts';
 
 export type { ModelReport };
 
-/** Reads config.json, the tensor headers and the tokenizer of a model folder: never the weights. */
+/**
+ * Reads config.json, the tensor headers and the tokenizer of a model folder: never the weights. The studio process runs
+ * it, so every read is asynchronous with a time limit, and a special file (a FIFO) is reported by type, never read.
+ */
 export async function inspectModel(dir: string): Promise<ModelReport> {
   if (!existsSync(dir)) throw new StudioError('model folder does not exist', dir, 'model/missing');
-  const report: ModelReport = { dir, files: readdirSync(dir).sort(), problems: [], warnings: [] };
+  const report: ModelReport = { dir, files: (await withReadTimeout(readdir(dir), dir)).sort(), problems: [], warnings: [] };
   let config: LlamaConfig | undefined;
   try {
     config = await loadLlamaConfig(dir);
