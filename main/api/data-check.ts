@@ -48,7 +48,11 @@ export async function checkData(req: ParsedRequest<'data.check'>): Promise<DataC
   if (!req.baseModel) return { ...reply, note: 'Choose a base model to see token lengths and the prompt preview.' };
   const template = await loadTemplate(req.template);
   const tok = await loadTokenizer(req.baseModel);
-  const embeddingRows = (await loadLlamaConfig(req.baseModel)).vocabSize;
+  // The embedding's rows, to name tokens it has none for (a folder without a readable config.json only skips that check).
+  const embeddingRows = await loadLlamaConfig(req.baseModel).then(
+    (c) => c.vocabSize,
+    () => Infinity,
+  );
   const settings = { cutoffLen: req.cutoffLen, trainOnInputs: req.trainOnInputs, addEosToken: req.addEosToken };
   const encoded: EncodedExample[] = [];
   const started = performance.now();
