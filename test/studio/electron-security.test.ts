@@ -174,7 +174,7 @@ describe('IPC', () => {
   it('answers our page with a valid request', async () => {
     expect(await call('studio:model.inspect', 'app://studio/index.html', { dir: '/m' })).toEqual({
       ok: true,
-      reply: { dir: '/m', files: [], problems: [] },
+      reply: { dir: '/m', files: [], problems: [], warnings: [] },
     });
   });
   it('refuses a sender frame that is not our app:// page', async () => {

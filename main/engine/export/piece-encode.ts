@@ -58,11 +58,21 @@ export interface PieceResult extends PieceOutput {
   tally?: TallyFigures;
 }
 
-/** Encodes pieces, keeping each chain's running error tally. One per thread (inline, or in each worker). */
+/**
+ * Encodes pieces, keeping each chain's running error tally. One per thread (inline, or in each worker). Every piece an
+ * export writes passes here, and one whose encoding holds an Inf (a finite value past f16's range, a Q8_0 scale that
+ * overflows) stops the export naming the tensor: scanned as the piece is made, on the thread that made it.
+ */
 export class PieceRunner {
   private readonly tallies = new Map<number, ErrorTally>();
 
   run(task: PieceTask, chain?: Chain, into?: Uint8Array): PieceResult {
+    const out = this.encode(task, chain, into);
+    if (encodedNonFinite(task.to, out.bytes)) throw encodedOverflowError(task, task.to);
+    return out;
+  }
+
+  private encode(task: PieceTask, chain?: Chain, into?: Uint8Array): PieceResult {
     if (!chain) return encodePiece(task, task.tally ? new ErrorTally() : undefined, into);
     let tally = this.tallies.get(chain.id);
     if (!tally) this.tallies.set(chain.id, (tally = new ErrorTally()));
@@ -102,7 +112,6 @@ export function encodePiece(task: PieceTask, tally?: ErrorTally, into?: Uint8Arr
   // bf16 → f16 of untouched rows (most of an HF export from a bf16 checkpoint): straight, with no f32 in between.
   if (task.dtype === 'BF16' && to === 'F16' && !task.delta && !task.ropeHeads && !tally) {
     bf16ToF16(rowsIn.halves(), new Uint16Array(out.buffer, out.byteOffset, rows * cols));
-    if (encodedNonFinite(to, out)) throw encodedOverflowError(task, to);
     return { bytes: out };
   }
   const d = task.delta;
@@ -129,8 +138,6 @@ export function encodePiece(task: PieceTask, tally?: ErrorTally, into?: Uint8Arr
     if (d?.safe && nonFinite) throw firstNonFiniteError(task); // in stored order, as the message says
     encodeGroup(w, to, out, g0 * cols, cols, scb?.subarray(g0, g1), tally);
   }
-  // A finite value past the target's range (f16's 65504) would be written as Inf: scanned as the piece is made.
-  if (encodedNonFinite(to, out)) throw encodedOverflowError(task, to);
   return { bytes: out, scb };
 }
 
