@@ -1,0 +1,149 @@
+import { BASE_DTYPES, storedBytes, type StoredMatrix } from '../model/block-quant.ts';
+import { Arena } from './arena.ts';
+import { GemmPool } from './gemm-pool.ts';
+import { BACKWARD, FORWARD, PANEL_BYTES, taskCount } from './gemm-task.ts';
+import { GEMM_MR } from './gemm-wat.ts';
+import type { WasmModule } from './wasm-api.ts';
+
+/**
+ * Weights an arena takes before a new one is opened: the rest of its 4 GiB is left for products' operands (a
+ * TinyLlama lm_head's output at 1,024 tokens is 125 MiB).
+ */
+export const ARENA_WEIGHT_BYTES = 3 * 2 ** 30;
+
+/** A frozen matrix W [rows, cols] placed in an arena in its stored form, for gemmProduct. */
+export interface CpuMatrix {
+  readonly rows: number;
+  readonly cols: number;
+  readonly dtype: StoredMatrix['dtype'];
+  readonly arena: Arena;
+  /** Where its values (f32, 16-bit bits, int8 or NF4 codes) and its block scales start. */
+  readonly data: number;
+  readonly scales: number;
+  readonly dataBytes: number;
+  readonly scaleBytes: number;
+  released: boolean;
+}
+
+/** x·Wᵀ (x [n, cols] → [n, rows]) or dy·W (dy [n, rows] → [n, cols]). */
+export type Direction = 'xwt' | 'dyw';
+
+export class CpuGemm {
+  private readonly arenas: Arena[] = [];
+
+  private constructor(private readonly pool: GemmPool) {}
+
+  static async open(threads: number, module: WasmModule): Promise<CpuGemm> {
+    return new CpuGemm(await GemmPool.open(threads, module));
+  }
+
+  get threads(): number {
+    return this.pool.threads;
+  }
+
+  /** Copy a stored matrix into an arena (its bytes as they are: nothing is decoded here). */
+  upload(m: StoredMatrix): CpuMatrix {
+    const [values, scales] = storedParts(m);
+    const bytes = storedBytes(m);
+    let arena = this.arenas.find((a) => a.weightBytes + bytes <= ARENA_WEIGHT_BYTES);
+    if (!arena) {
+      arena = new Arena(this.arenas.length);
+      this.arenas.push(arena);
+      this.pool.addArena(arena);
+    }
+    const data = arena.alloc(values.byteLength)!;
+    arena.bytes(data, values.byteLength).set(values);
+    const scaleAt = scales ? arena.alloc(scales.byteLength)! : 0;
+    if (scales) arena.bytes(scaleAt, scales.byteLength).set(scales);
+    arena.weightBytes += bytes;
+    return {
+      rows: m.rows,
+      cols: m.cols,
+      dtype: m.dtype,
+      arena,
+      data,
+      scales: scaleAt,
+      dataBytes: values.byteLength,
+      scaleBytes: scales?.byteLength ?? 0,
+      released: false,
+    };
+  }
+
+  /** Give a matrix's bytes back to its arena (the arena keeps the pages for the next one). */
+  release(m: CpuMatrix): void {
+    if (m.released) return;
+    m.released = true;
+    m.arena.release(m.data, m.dataBytes);
+    if (m.scaleBytes) m.arena.release(m.scales, m.scaleBytes);
+    m.arena.weightBytes -= m.dataBytes + m.scaleBytes;
+  }
+
+  /**
+   * One product with W decoded from its stored form inside the kernels. `a` is x [n, cols] ('xwt') or dy [n, rows]
+   * ('dyw'); `use` receives the result [n, rows] or [n, cols], a view valid only during the call (copy it out).
+   */
+  product<T>(m: CpuMatrix, direction: Direction, a: Float32Array, n: number, use: (c: Float32Array) => T): T {
+    if (m.released) throw new Error('gemmProduct: the matrix was released');
+    const forward = direction === 'xwt';
+    const r = forward ? m.cols : m.rows;
+    const p = forward ? m.rows : m.cols;
+    if (a.length !== n * r) throw new Error(`gemmProduct: input has ${a.length} values, expected ${n} × ${r}`);
+    const { arena } = m;
+    const npad = Math.ceil(n / GEMM_MR) * GEMM_MR;
+    const ldcValues = Math.ceil(p / 8) * 8;
+    const rawBytes = 4 * n * r;
+    const apackBytes = 4 * npad * r;
+    const cBytes = 4 * npad * ldcValues;
+    const panelBytes = PANEL_BYTES * this.pool.threads;
+    const raw = arena.alloc(rawBytes + apackBytes + cBytes + panelBytes);
+    if (raw === undefined) throw new Error(`gemmProduct: no room in the arena for a [${n}, ${r}] × [${r}, ${p}] product`);
+    try {
+      const apack = raw + rawBytes;
+      const c = apack + apackBytes;
+      const bpack = c + cBytes;
+      arena.floats(raw, n * r).set(a);
+      this.pool.kernels(arena).pack_a(raw, n, r, npad, apack);
+      const blocked = m.dtype === 'int8' || m.dtype === 'nf4';
+      this.pool.run(arena, taskCount(p), {
+        direction: forward ? FORWARD : BACKWARD,
+        mode: BASE_DTYPES.indexOf(m.dtype),
+        data: m.data,
+        scales: m.scales,
+        cols: m.cols,
+        apack,
+        npad,
+        r,
+        p,
+        c,
+        ldc: 4 * ldcValues,
+        bpack,
+        fast: !blocked || m.cols % (forward ? 4 : 8) === 0 ? 1 : 0,
+      });
+      const out = arena.floats(c, npad * ldcValues);
+      if (ldcValues !== p) for (let i = 1; i < n; i++) out.copyWithin(i * p, i * ldcValues, i * ldcValues + p);
+      return use(out.subarray(0, n * p));
+    } finally {
+      arena.release(raw, rawBytes + apackBytes + cBytes + panelBytes);
+    }
+  }
+
+  /** Stop the worker threads. */
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+}
+
+/** A stored matrix's bytes: its values and (int8, NF4) its block scales. */
+function storedParts(m: StoredMatrix): [Uint8Array, Uint8Array | undefined] {
+  const view = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  switch (m.dtype) {
+    case 'f32':
+      return [view(m.values), undefined];
+    case 'f16':
+    case 'bf16':
+      return [view(m.bits), undefined];
+    case 'int8':
+    case 'nf4':
+      return [view(m.codes), view(m.scales)];
+  }
+}
