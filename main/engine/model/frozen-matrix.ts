@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { packForGpu, type GpuPackedMatrix } from '../backend/webgpu-packed-matmul.ts';
+import type { CpuMatrix } from '../cpu-kernels/cpu-gemm.ts';
+import { cpuGemm } from '../cpu-kernels/cpu-matmul-path.ts';
 import { JIT_PIECE_BYTES, type FrozenPlacement } from './frozen-placement.ts';
 import { dequantizeRows, dequantizeTransposed, gatherRows, type StoredMatrix } from './block-quant.ts';
 
@@ -9,17 +11,26 @@ import { dequantizeRows, dequantizeTransposed, gatherRows, type StoredMatrix } f
  *   W made once, on demand, for the backward pass (dx = dy·W): 8 bytes a weight inside the backend's memory;
  * - gpu: the stored matrix (f32, bf16, f16, int8 or nf4) as one packed copy on the WebGPU device, serving both
  *   directions and decoded inside the matmul kernel (webgpu-packed-matmul.ts);
+ * - cpu: the stored matrix (f32, bf16, f16, int8 or nf4) in the CPU GEMM kernels' arena (cpu-kernels/), outside the
+ *   4 GiB wasm heap, decoded inside the kernels for both directions (backend/cpu-matmul.ts); the CPU backends' path
+ *   unless LORA_STUDIO_CPU_MATMUL=tfjs;
  * - host: the stored matrix (f32, bf16, f16, int8 or nf4) in JS memory, outside the 4 GiB wasm heap; every
  *   product dequantizes it just in time into a transient f32 tensor, released after use (jitMatMul).
  */
 export type FrozenMatrix =
-  | { wT: tf.Tensor2D; w?: tf.Tensor2D; gpu?: undefined; host?: undefined }
-  | { gpu: GpuPackedMatrix; wT?: undefined; w?: undefined; host?: undefined }
-  | { host: StoredMatrix; wT?: undefined; w?: undefined; gpu?: undefined };
+  | { wT: tf.Tensor2D; w?: tf.Tensor2D; gpu?: undefined; host?: undefined; cpu?: undefined }
+  | { gpu: GpuPackedMatrix; wT?: undefined; w?: undefined; host?: undefined; cpu?: undefined }
+  | { cpu: CpuMatrix; wT?: undefined; w?: undefined; host?: undefined; gpu?: undefined }
+  | { host: StoredMatrix; wT?: undefined; w?: undefined; gpu?: undefined; cpu?: undefined };
 
-/** A stored matrix in the backend's representation: packed on WebGPU, on the host, or resident f32 W and Wᵀ. */
+/**
+ * A stored matrix in the backend's representation: packed on WebGPU, in the CPU kernels' arena once they are open
+ * (openCpuGemm), else on the host or as resident f32 W and Wᵀ (tfjs's matMul).
+ */
 export function toBackendMatrix(stored: StoredMatrix, backendName: string, placement: FrozenPlacement): FrozenMatrix {
   if (backendName === 'webgpu') return { gpu: packForGpu(stored) };
+  const gemm = cpuGemm();
+  if (gemm) return { cpu: gemm.upload(stored) };
   if (placement === 'host') return { host: stored };
   const values = dequantizeRows(stored);
   return { wT: tf.tidy(() => tf.transpose(tf.tensor2d(values, [stored.rows, stored.cols])) as tf.Tensor2D) };

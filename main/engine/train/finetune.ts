@@ -78,7 +78,7 @@ export async function runFinetune(
   const backend = await initBackend(config.backend, { threads: config.threads });
   log(describeBackend(backend));
   const matmul = await selectMatmulPath(); // WebGPU: the tiled kernel, or subgroup matrices after their self-test
-  if (matmul.kernel !== 'tfjs') log(`frozen-weight matmuls: ${matmul.kernel} kernel (${matmul.reason})`);
+  log(`frozen-weight matmuls: ${matmul.kernel} kernel (${matmul.reason})`);
 
   const targets = checkTargets(config.lora_target_modules);
   const template = loadTemplate(config.prompt_template_name);
