@@ -18,6 +18,7 @@ import { benchExport, type ExportRow } from './export.ts';
 import { benchInference, type InferenceRow } from './inference.ts';
 import { writeSyntheticModel } from '../main/engine/demo/synthetic-model.ts';
 import { benchScale, type ScaleResults } from './scale.ts';
+import { benchGemm, type GemmRow } from './gemm.ts';
 import { WIDE_SPREAD, formatRatio, isWide, pairedRatios, spreadOf, type Spread } from './spread.ts';
 
 // `bench -- gpu-profile`: its own module and flags (a dispatch profile, no reference to run against).
@@ -36,8 +37,9 @@ const only = process.argv.slice(2);
 // `quick`: the small models only, fewer tokens and steps (a check that the bench runs, not a measurement to quote).
 const quick = only.includes('quick');
 const parts = only.filter((a) => a !== 'quick');
-// `scale` runs alone (its own models and flags).
-const want = (part: string) => !only.includes('scale') && (parts.length === 0 || parts.includes(part));
+// `scale` and `gemm` run alone (their own models and flags).
+const want = (part: string) => !only.includes('scale') && !only.includes('gemm') && (parts.length === 0 || parts.includes(part));
+let gemmMarkdown: string[] = [];
 // Each side runs at least 3 times, ours and the reference alternating, so one slow moment cannot make a ratio.
 const repeats = Math.max(3, Number(process.env.BENCH_REPEATS ?? 3));
 
@@ -76,6 +78,7 @@ const results: {
   kernels: KernelRow[];
   matmul: MatmulRow[];
   scale?: ScaleResults;
+  gemm?: GemmRow[];
   notes: string[];
 } = {
   inference: [],
@@ -182,6 +185,11 @@ try {
   if (want('kernels') && !quick) results.kernels = benchKernels();
   if ((want('kernels') && !quick) || only.includes('matmul')) results.matmul = benchPackedMatmul(); // `-- matmul`: this part alone
   if (only.includes('scale')) results.scale = await benchScale(root, work, llamaTokenizer, only);
+  if (only.includes('gemm')) {
+    const gemm = await benchGemm(root, threads, repeats, only);
+    results.gemm = gemm.rows;
+    gemmMarkdown = gemm.markdown;
+  }
 } finally {
   rmSync(work, { recursive: true, force: true });
 }
@@ -245,6 +253,7 @@ if (results.matmul.length) {
   lines.push('');
 }
 if (results.scale) lines.push(...results.scale.markdown);
+lines.push(...gemmMarkdown);
 const wide = [...results.inference.flatMap((r) => [r.prefillRatio, r.decodeRatio]), ...results.training.map((r) => r.ratio)].filter(
   isWide,
 ).length;
