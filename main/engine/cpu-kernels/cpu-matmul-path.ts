@@ -32,16 +32,16 @@ const binary = (b64: string) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0
 function relaxedSupport(): { ok: boolean; how: string } {
   const api = wasmApi()!;
   const bytes = binary(GEMM_RELAXED_BASE64);
-  if (api.validate(bytes)) return { ok: true, how: 'the runtime has relaxed SIMD' };
-  if (process.env.LORA_STUDIO_NO_RELAXED_FLAG !== '1') {
-    try {
-      setFlagsFromString('--experimental-wasm-relaxed-simd');
-      if (api.validate(bytes)) return { ok: true, how: `relaxed SIMD turned on with V8's flag (Node ${process.versions.node})` };
-    } catch {
-      // no such flag in this V8: fall through
-    }
+  // test seam: a runtime without relaxed SIMD (Node 20 without V8's flag, an older browser engine)
+  const validate = () => process.env.LORA_STUDIO_SIMULATE_NO_RELAXED_SIMD !== '1' && api.validate(bytes);
+  if (validate()) return { ok: true, how: 'the runtime has relaxed SIMD' };
+  try {
+    setFlagsFromString('--experimental-wasm-relaxed-simd');
+    if (validate()) return { ok: true, how: `relaxed SIMD turned on with V8's flag (Node ${process.versions.node})` };
+  } catch {
+    // no such flag in this V8: fall through
   }
-  return { ok: false, how: `Node ${process.versions.node} has no relaxed SIMD` };
+  return { ok: false, how: `this runtime (Node ${process.versions.node}) has no relaxed SIMD` };
 }
 
 let chosen: { path: CpuMatmulPath; module?: WasmModule } | undefined;
