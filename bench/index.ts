@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { initBackend } from '../main/engine/backend/index.ts';
 import { benchExport, type ExportRow } from './export.ts';
 import { benchInference, type InferenceRow } from './inference.ts';
-import { writeSyntheticModel } from '../main/engine/demo/synthetic-model.ts';
+import { TINYLLAMA_1B_SHAPE, writeSyntheticModel } from '../main/engine/demo/synthetic-model.ts';
 import { benchScale, type ScaleResults } from './scale.ts';
 import { benchGemm, type GemmRow } from './gemm.ts';
 import { WIDE_SPREAD, formatRatio, isWide, pairedRatios, spreadOf, type Spread } from './spread.ts';
@@ -137,11 +137,33 @@ try {
     );
     const webgpu = probeWebgpu(stories);
     if (webgpu) results.notes.push(webgpu);
+    // The issue-20 shapes: a d256 × 4-layer LLaMA with a 32k vocabulary (its LM head is most of the work), and a
+    // 2-layer slice at TinyLlama's widths in f32 (micro batch 1 × 128; gradient checkpointing off on both sides).
+    const d256 = path.join(work, 'd256x4-32k');
+    const slice = path.join(work, 'tinyllama-slice');
+    if (!quick) {
+      await writeSyntheticModel(
+        d256,
+        {
+          hidden_size: 256,
+          intermediate_size: 688,
+          num_hidden_layers: 4,
+          num_attention_heads: 4,
+          num_key_value_heads: 4,
+          vocab_size: 32000,
+          tie_word_embeddings: false,
+        },
+        { copyFrom: llamaTokenizer },
+      );
+      await writeSyntheticModel(slice, { ...TINYLLAMA_1B_SHAPE, num_hidden_layers: 2 }, { copyFrom: llamaTokenizer });
+    }
     const models = quick
       ? ([['stories260K', stories, 2, 64, 4]] as const)
       : ([
           ['stories260K', stories, 4, 128, 20],
           ['synthetic-20M', synth20, 4, 128, 6],
+          ['d256 × 4 layers, 32k vocab', d256, 4, 64, 6],
+          ['TinyLlama-1.1B, 2-layer slice, f32', slice, 1, 128, 3],
         ] as const);
     for (const [name, dir, batch, seq, steps] of models) {
       const targets = 'q_proj,v_proj';
@@ -156,6 +178,8 @@ try {
         );
       const config = `micro-batch ${batch} × ${seq} tokens, LoRA r 8 on ${targets}`;
       const backends: [string, number][] = [['wasm', steps]];
+      // `old-path`: also the tfjs matMul path (resident f32 or just-in-time decode) our GEMM kernels replaced
+      if (only.includes('old-path')) backends.push(['wasm-tfjs', steps]);
       if (!webgpu) backends.push(['webgpu', steps]);
       // The software adapter: a few steps of the smallest model only, labelled as such.
       if (only.includes('webgpu-software') && name === 'stories260K') backends.push(['webgpu-software', 3]);
@@ -164,13 +188,13 @@ try {
         const torch: ReturnType<typeof runJson>[] = [];
         for (let r = 0; r < repeats; r++) {
           torch.push(torchRun());
-          ours.push(trainWorker(dir, targets, batch, seq, n, backend));
+          ours.push(trainWorker(dir, targets, batch, seq, n, backend === 'wasm-tfjs' ? 'wasm' : backend, backend === 'wasm-tfjs'));
         }
         const tps = (runs: ReturnType<typeof runJson>[]) => runs.map((x) => x.tokens_per_second);
         results.training.push({
           model: name,
           config: n === steps ? config : `${config}, ${n} steps`,
-          backend: ours[0].backend,
+          backend: backend === 'wasm-tfjs' ? `${ours[0].backend}, tfjs matMul (old path)` : ours[0].backend,
           threads: `${ours[0].threads ?? '?'} / ${torch[0].threads ?? '?'}`,
           ours: spreadOf(tps(ours)).median,
           torch: spreadOf(tps(torch)).median,
@@ -269,7 +293,7 @@ writeFileSync(out, JSON.stringify(results, null, 2));
 console.log(`\nwritten: ${path.relative(root, out)}`);
 process.exit(0);
 
-function trainWorker(dir: string, targets: string, batch: number, seq: number, steps: number, backend: string) {
+function trainWorker(dir: string, targets: string, batch: number, seq: number, steps: number, backend: string, oldPath = false) {
   const args = [
     path.join(root, 'node_modules/tsx/dist/cli.mjs'),
     path.join(root, 'bench/train-worker.ts'),
@@ -282,7 +306,7 @@ function trainWorker(dir: string, targets: string, batch: number, seq: number, s
     backend,
     String(threads),
   ];
-  return runJson(process.execPath, args);
+  return runJson(process.execPath, args, oldPath ? { LORA_STUDIO_CPU_MATMUL: 'tfjs' } : {});
 }
 
 /**
