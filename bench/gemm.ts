@@ -7,7 +7,9 @@ import { CpuGemm } from '../main/engine/cpu-kernels/cpu-gemm.ts';
 import { cpuMatmulPath } from '../main/engine/cpu-kernels/cpu-matmul-path.ts';
 import { GEMM_RELAXED_BASE64, GEMM_SIMD128_BASE64 } from '../main/engine/cpu-kernels/gemm-kernels-wasm.ts';
 import { wasmApi } from '../main/engine/cpu-kernels/wasm-api.ts';
-import { storeMatrix, type BaseDtype } from '../main/engine/model/block-quant.ts';
+import { NF4_LEVELS, storeMatrix } from '../main/engine/llama/block-quant.ts';
+import { gemmInput } from '../main/engine/model/frozen-matrix.ts';
+import type { BaseDtype } from '../main/engine/llama/base-dtype-names.ts';
 import { pairedRatios, spreadOf, type Spread } from './spread.ts';
 
 export interface GemmRow {
@@ -64,7 +66,12 @@ function timeIt(f: () => void): number {
   return (performance.now() - start) / reps;
 }
 
-export async function benchGemm(root: string, threads: number, repeats: number, only: string[]): Promise<{ rows: GemmRow[]; markdown: string[] }> {
+export async function benchGemm(
+  root: string,
+  threads: number,
+  repeats: number,
+  only: string[],
+): Promise<{ rows: GemmRow[]; markdown: string[] }> {
   const n = 128;
   const api = wasmApi()!;
   cpuMatmulPath(); // turns relaxed SIMD on where the runtime needs V8's flag
@@ -73,7 +80,9 @@ export async function benchGemm(root: string, threads: number, repeats: number, 
     ['simd128', GEMM_SIMD128_BASE64],
   ];
   const modes: BaseDtype[] = only.includes('f32') ? ['f32'] : ['f32', 'bf16', 'f16', 'int8', 'nf4'];
-  const models = SHAPES.filter(([m]) => !only.some((o) => /^(tinyllama|llama7b)$/.test(o)) || only.includes(m === 'LLaMA-7B' ? 'llama7b' : 'tinyllama'));
+  const models = SHAPES.filter(
+    ([m]) => !only.some((o) => /^(tinyllama|llama7b)$/.test(o)) || only.includes(m === 'LLaMA-7B' ? 'llama7b' : 'tinyllama'),
+  );
   // ms[key][run]
   const ours = new Map<string, number[]>();
   const torch = new Map<string, number[]>();
@@ -82,7 +91,7 @@ export async function benchGemm(root: string, threads: number, repeats: number, 
   for (const [name, b64] of builds) {
     const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
     if (!api.validate(bytes)) continue;
-    gemms.push([name, await CpuGemm.open(threads, new api.Module(bytes))]);
+    gemms.push([name, await CpuGemm.open(threads, new api.Module(bytes), NF4_LEVELS)]);
   }
   for (let run = 0; run < repeats; run++) {
     for (const [model, shapes] of models) {
@@ -101,11 +110,19 @@ export async function benchGemm(root: string, threads: number, repeats: number, 
           const stored = storeMatrix(values, rows, cols, mode);
           for (const [build, gemm] of gemms) {
             if (mode !== 'f32' && build !== gemms[0][0]) continue; // the other modes in the preferred build only
-            const m = gemm.upload(stored);
+            const m = gemm.upload(gemmInput(stored));
             const x = random(n * cols, 1);
             const dy = random(n * rows, 2);
-            push(ours, `${model} ${rows}x${cols} xwt ${build} ${mode}`, timeIt(() => gemm.product(m, 'xwt', x, n, () => 0)));
-            push(ours, `${model} ${rows}x${cols} dyw ${build} ${mode}`, timeIt(() => gemm.product(m, 'dyw', dy, n, () => 0)));
+            push(
+              ours,
+              `${model} ${rows}x${cols} xwt ${build} ${mode}`,
+              timeIt(() => gemm.product(m, 'xwt', x, n, () => 0)),
+            );
+            push(
+              ours,
+              `${model} ${rows}x${cols} dyw ${build} ${mode}`,
+              timeIt(() => gemm.product(m, 'dyw', dy, n, () => 0)),
+            );
             gemm.release(m);
           }
         }

@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { initBackend } from '../main/engine/backend/index.ts';
 import { benchExport, type ExportRow } from './export.ts';
 import { benchInference, type InferenceRow } from './inference.ts';
-import { TINYLLAMA_1B_SHAPE, writeSyntheticModel } from '../main/engine/demo/synthetic-model.ts';
+import { TINYLLAMA_1B_SHAPE, writeSyntheticModel } from '../main/engine/synthetic/synthetic-model.ts';
 import { benchScale, type ScaleResults } from './scale.ts';
 import { benchGemm, type GemmRow } from './gemm.ts';
 import { WIDE_SPREAD, formatRatio, isWide, pairedRatios, spreadOf, type Spread } from './spread.ts';

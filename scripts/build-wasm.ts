@@ -11,7 +11,9 @@ import { gemmWat } from '../main/engine/cpu-kernels/gemm-wat.ts';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 /** The kernels: each .wat and the module generated from it. */
-export const WASM_KERNELS = [{ wat: 'main/engine/formats/export-kernels.wat', module: 'main/engine/formats/export-kernels-wasm.ts' }];
+export const WASM_KERNELS = [
+  { wat: 'main/engine/cpu-kernels/export-kernels.wat', module: 'main/engine/cpu-kernels/export-kernels-wasm.ts' },
+];
 
 /** The generated GEMM kernels' module, and its two builds. */
 export const GEMM_MODULE = 'main/engine/cpu-kernels/gemm-kernels-wasm.ts';

@@ -3,7 +3,9 @@ import { CpuGemm, type Direction } from '../../main/engine/cpu-kernels/cpu-gemm.
 import { cpuMatmulPath } from '../../main/engine/cpu-kernels/cpu-matmul-path.ts';
 import { GEMM_RELAXED_BASE64, GEMM_SIMD128_BASE64 } from '../../main/engine/cpu-kernels/gemm-kernels-wasm.ts';
 import { wasmApi } from '../../main/engine/cpu-kernels/wasm-api.ts';
-import { BASE_DTYPES, dequantizeRows, storeMatrix, type BaseDtype } from '../../main/engine/model/block-quant.ts';
+import { dequantizeRows, NF4_LEVELS, storeMatrix } from '../../main/engine/llama/block-quant.ts';
+import { gemmInput } from '../../main/engine/model/frozen-matrix.ts';
+import { BASE_DTYPES, type BaseDtype } from '../../main/engine/llama/base-dtype-names.ts';
 import { StudioError } from '../../main/engine/errors.ts';
 import { assembleGemm, gemmModule, GEMM_MODULE } from '../../scripts/build-wasm.ts';
 import { readFileSync } from 'node:fs';
@@ -71,7 +73,7 @@ describe.each(builds)('GEMM kernels, %s build', (_name, bytes) => {
   beforeAll(async () => {
     if (!api.validate(bytes)) return; // this runtime lacks the build (relaxed SIMD): the other build covers it
     const module = new api.Module(bytes);
-    pools.push(await CpuGemm.open(1, module), await CpuGemm.open(2, module));
+    pools.push(await CpuGemm.open(1, module, NF4_LEVELS), await CpuGemm.open(2, module, NF4_LEVELS));
   });
   afterAll(async () => {
     for (const p of pools) await p.close();
@@ -86,7 +88,7 @@ describe.each(builds)('GEMM kernels, %s build', (_name, bytes) => {
         const a = random(n * (direction === 'xwt' ? cols : rows), n + rows);
         const ref = reference(a, w, n, rows, cols, direction);
         const results = pools.map((g) => {
-          const m = g.upload(stored);
+          const m = g.upload(gemmInput(stored));
           const c = g.product(m, direction, a, n, (view) => view.slice());
           g.release(m);
           return c;
@@ -105,8 +107,8 @@ describe('the GEMM thread pool', () => {
     process.env.LORA_STUDIO_SIMULATE_GEMM_HANG = '1';
     process.env.LORA_STUDIO_GEMM_HANG_S = '2';
     try {
-      const g = await CpuGemm.open(2, new api.Module(builds[1][1]));
-      const m = g.upload(storeMatrix(random(2048 * 256, 1), 2048, 256, 'int8'));
+      const g = await CpuGemm.open(2, new api.Module(builds[1][1]), NF4_LEVELS);
+      const m = g.upload(gemmInput(storeMatrix(random(2048 * 256, 1), 2048, 256, 'int8')));
       const start = Date.now();
       let error: unknown;
       try {
@@ -127,8 +129,8 @@ describe('the GEMM thread pool', () => {
   });
 
   it('leaves no worker thread behind when closed', async () => {
-    const g = await CpuGemm.open(3, new api.Module(builds[1][1]));
-    const m = g.upload(storeMatrix(random(512 * 64, 1), 512, 64, 'f32'));
+    const g = await CpuGemm.open(3, new api.Module(builds[1][1]), NF4_LEVELS);
+    const m = g.upload(gemmInput(storeMatrix(random(512 * 64, 1), 512, 64, 'f32')));
     g.product(m, 'xwt', random(8 * 64, 2), 8, () => 0);
     const pool = (g as unknown as { pool: { workers: { threadId: number }[] } }).pool;
     expect(pool.workers.length).toBe(2);

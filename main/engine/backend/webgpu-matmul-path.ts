@@ -5,7 +5,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { StudioError } from '../errors.ts';
 import { cpuMatmulPath, type CpuMatmulPath } from '../cpu-kernels/cpu-matmul-path.ts';
-import { storeMatrix, type BaseDtype } from '../model/block-quant.ts';
+import { storeMatrix } from '../llama/block-quant.ts';
+import { type BaseDtype } from '../llama/base-dtype-names.ts';
 import { backendInfo } from './index.ts';
 import {
   disposePacked,

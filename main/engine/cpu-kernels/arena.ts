@@ -1,5 +1,4 @@
 import { wasmApi, type WasmMemory } from './wasm-api.ts';
-import { NF4_LEVELS } from '../model/block-quant.ts';
 import { NF4_TABLE_AT, RESERVED_BYTES } from './gemm-wat.ts';
 
 /** WebAssembly pages (64 KiB); a 32-bit memory holds at most 65,536 of them (4 GiB). */
@@ -10,7 +9,7 @@ const ALIGN = 64;
 
 /**
  * One shared WebAssembly memory that the GEMM kernels run in, on every thread: the stored matrices placed in it
- * (their bytes as block-quant.ts lays them out, never widened) and each product's operands while it runs. A memory
+ * (their bytes as they are stored, never widened) and each product's operands while it runs. A memory
  * ends at 4 GiB, so a large base spans several arenas; a product runs in its matrix's arena.
  */
 export class Arena {
@@ -21,9 +20,13 @@ export class Arena {
   /** Bytes held by matrices (products' operands come and go). */
   weightBytes = 0;
 
-  constructor(readonly id: number) {
+  /** `nf4Levels`: the NF4 code book (16 values) the kernels read from this memory. */
+  constructor(
+    readonly id: number,
+    nf4Levels: Float32Array,
+  ) {
     this.memory = new (wasmApi()!.Memory)({ initial: 1, maximum: MAX_PAGES, shared: true });
-    new Float32Array(this.memory.buffer, NF4_TABLE_AT, 16).set(NF4_LEVELS);
+    new Float32Array(this.memory.buffer, NF4_TABLE_AT, 16).set(nf4Levels);
   }
 
   /** Bytes this arena could still give, before any reuse of freed ranges. */

@@ -1,8 +1,7 @@
-import { BASE_DTYPES, storedBytes, type StoredMatrix } from '../model/block-quant.ts';
 import { Arena } from './arena.ts';
 import { GemmPool } from './gemm-pool.ts';
 import { BACKWARD, FORWARD, PANEL_BYTES, taskCount } from './gemm-task.ts';
-import { GEMM_MR } from './gemm-wat.ts';
+import { GEMM_MODES, GEMM_MR, type GemmMode } from './gemm-wat.ts';
 import type { WasmModule } from './wasm-api.ts';
 
 /**
@@ -11,11 +10,23 @@ import type { WasmModule } from './wasm-api.ts';
  */
 export const ARENA_WEIGHT_BYTES = 3 * 2 ** 30;
 
+/**
+ * A matrix W [rows, cols] as stored, row-major: f32 values, f16/bf16 bits, int8 codes or NF4 codes (two a byte, low
+ * nibble first), with one f32 scale per GEMM_QUANT_BLOCK values of the flattened matrix for int8 and NF4.
+ */
+export interface GemmMatrixInput {
+  rows: number;
+  cols: number;
+  mode: GemmMode;
+  values: ArrayBufferView;
+  scales?: Float32Array;
+}
+
 /** A frozen matrix W [rows, cols] placed in an arena in its stored form, for gemmProduct. */
 export interface CpuMatrix {
   readonly rows: number;
   readonly cols: number;
-  readonly dtype: StoredMatrix['dtype'];
+  readonly dtype: GemmMode;
   readonly arena: Arena;
   /** Where its values (f32, 16-bit bits, int8 or NF4 codes) and its block scales start. */
   readonly data: number;
@@ -31,10 +42,14 @@ export type Direction = 'xwt' | 'dyw';
 export class CpuGemm {
   private readonly arenas: Arena[] = [];
 
-  private constructor(private readonly pool: GemmPool) {}
+  private constructor(
+    private readonly pool: GemmPool,
+    private readonly nf4Levels: Float32Array,
+  ) {}
 
-  static async open(threads: number, module: WasmModule): Promise<CpuGemm> {
-    return new CpuGemm(await GemmPool.open(threads, module));
+  /** The kernels on `threads` threads (this one included); `nf4Levels` is NF4's code book. */
+  static async open(threads: number, module: WasmModule, nf4Levels: Float32Array): Promise<CpuGemm> {
+    return new CpuGemm(await GemmPool.open(threads, module), nf4Levels);
   }
 
   get threads(): number {
@@ -42,12 +57,14 @@ export class CpuGemm {
   }
 
   /** Copy a stored matrix into an arena (its bytes as they are: nothing is decoded here). */
-  upload(m: StoredMatrix): CpuMatrix {
-    const [values, scales] = storedParts(m);
-    const bytes = storedBytes(m);
+  upload(m: GemmMatrixInput): CpuMatrix {
+    const view = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+    const values = view(m.values);
+    const scales = m.scales && view(m.scales);
+    const bytes = values.byteLength + (scales?.byteLength ?? 0);
     let arena = this.arenas.find((a) => a.weightBytes + bytes <= ARENA_WEIGHT_BYTES);
     if (!arena) {
-      arena = new Arena(this.arenas.length);
+      arena = new Arena(this.arenas.length, this.nf4Levels);
       this.arenas.push(arena);
       this.pool.addArena(arena);
     }
@@ -59,7 +76,7 @@ export class CpuGemm {
     return {
       rows: m.rows,
       cols: m.cols,
-      dtype: m.dtype,
+      dtype: m.mode,
       arena,
       data,
       scales: scaleAt,
@@ -106,7 +123,7 @@ export class CpuGemm {
       const blocked = m.dtype === 'int8' || m.dtype === 'nf4';
       this.pool.run(arena, taskCount(p), {
         direction: forward ? FORWARD : BACKWARD,
-        mode: BASE_DTYPES.indexOf(m.dtype),
+        mode: GEMM_MODES.indexOf(m.dtype),
         data: m.data,
         scales: m.scales,
         cols: m.cols,
@@ -130,20 +147,5 @@ export class CpuGemm {
   /** Stop the worker threads. */
   close(): Promise<void> {
     return this.pool.close();
-  }
-}
-
-/** A stored matrix's bytes: its values and (int8, NF4) its block scales. */
-function storedParts(m: StoredMatrix): [Uint8Array, Uint8Array | undefined] {
-  const view = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-  switch (m.dtype) {
-    case 'f32':
-      return [view(m.values), undefined];
-    case 'f16':
-    case 'bf16':
-      return [view(m.bits), undefined];
-    case 'int8':
-    case 'nf4':
-      return [view(m.codes), view(m.scales)];
   }
 }

@@ -87,11 +87,14 @@ function choose(): { path: CpuMatmulPath; module?: WasmModule } {
   return chosen;
 }
 
-/** The GEMM kernels with their thread pool (`threads` threads, this one included), started once per process. */
-export async function openCpuGemm(threads: number): Promise<CpuGemm | undefined> {
+/**
+ * The GEMM kernels with their thread pool (`threads` threads, this one included), started once per process;
+ * `nf4Levels` is NF4's code book.
+ */
+export async function openCpuGemm(threads: number, nf4Levels: Float32Array): Promise<CpuGemm | undefined> {
   const { module } = choose();
   if (!module) return undefined;
-  opening ??= CpuGemm.open(Math.max(1, threads), module).then((g) => (gemm = g));
+  opening ??= CpuGemm.open(Math.max(1, threads), module, nf4Levels).then((g) => (gemm = g));
   return opening;
 }
 

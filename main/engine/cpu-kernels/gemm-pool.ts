@@ -156,7 +156,7 @@ function startWorker(data: GemmWorkerData): Worker {
   const fromSource = import.meta.url.endsWith('.ts');
   const file = new URL(fromSource ? './gemm-worker.ts' : './gemm-worker.js', import.meta.url);
   if (!fromSource) return new Worker(file, { workerData: data });
-  return new Worker(new URL('../formats/ts-worker-boot.mjs', import.meta.url), { workerData: { ...data, entry: file.href } });
+  return new Worker(new URL('../export/ts-worker-boot.mjs', import.meta.url), { workerData: { ...data, entry: file.href } });
 }
 
 /** Resolves when the worker has said it is ready; rejects if it fails or exits first. */

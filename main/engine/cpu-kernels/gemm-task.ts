@@ -1,8 +1,7 @@
 // One GEMM task, run the same way on the calling thread and on the pool's workers: a panel of GEMM_NC columns of C,
 // through every k-block (decode-pack the panel, then the register-tiled products). The job's parameters sit in a
 // shared Int32Array (the control block) that every thread reads.
-import { BASE_DTYPES } from '../model/block-quant.ts';
-import { GEMM_KC, GEMM_NC } from './gemm-wat.ts';
+import { GEMM_KC, GEMM_MODES, GEMM_NC } from './gemm-wat.ts';
 
 /** Slots of the control block. Pointers are stored as int32 (read back with >>> 0). */
 export const CTRL = {
@@ -46,7 +45,7 @@ export const taskCount = (p: number) => Math.ceil(p / GEMM_NC);
 
 /** Run task `task` of the job in `ctrl` with this thread's kernels; `thread` picks its panel buffer. */
 export function runTask(k: KernelExports, ctrl: Int32Array, task: number, thread: number): void {
-  const mode = BASE_DTYPES[ctrl[CTRL.mode]];
+  const mode = GEMM_MODES[ctrl[CTRL.mode]];
   const data = ctrl[CTRL.data];
   const scales = ctrl[CTRL.scales];
   const cols = ctrl[CTRL.cols];

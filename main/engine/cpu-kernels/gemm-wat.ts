@@ -9,7 +9,15 @@
 // A is packed once per product into [k-block][row tile][k][MR]; the panel into [strip of 8 columns][k][8]; the
 // microkernel keeps an MR × 8 tile of C in registers (2·MR f32x4 accumulators).
 
-import { BASE_DTYPES, type BaseDtype } from '../model/block-quant.ts';
+/**
+ * The stored forms these kernels decode: llama/block-quant.ts's storage modes, by the same names (model/ checks that
+ * every mode it stores has a decoder here).
+ */
+export const GEMM_MODES = ['f32', 'bf16', 'f16', 'int8', 'nf4'] as const;
+export type GemmMode = (typeof GEMM_MODES)[number];
+/** Values per block scale of int8 and NF4 (block-quant.ts's QUANT_BLOCK; model/ checks they agree). */
+export const GEMM_QUANT_BLOCK = 64;
+const BLOCK_SHIFT = Math.log2(GEMM_QUANT_BLOCK);
 
 /** Rows of C per register tile (12 accumulators + 2 B vectors + 1 broadcast: what x64's 16 XMM registers hold). */
 export const GEMM_MR = 6;
@@ -22,7 +30,7 @@ export const NF4_TABLE_AT = 64;
 export const RESERVED_BYTES = 256;
 
 /** One element of W at flat index $f, as f32 (block-quant.ts's dequantizeRows, bit for bit). */
-function elem(mode: BaseDtype): string {
+function elem(mode: GemmMode): string {
   switch (mode) {
     case 'f32':
       return `(f32.load (i32.add (local.get $data) (i32.shl (local.get $f) (i32.const 2))))`;
@@ -32,12 +40,12 @@ function elem(mode: BaseDtype): string {
       return `(call $half (i32.load16_u (i32.add (local.get $data) (i32.shl (local.get $f) (i32.const 1)))))`;
     case 'int8':
       return `(f32.mul (f32.convert_i32_s (i32.load8_s (i32.add (local.get $data) (local.get $f))))
-                (f32.load (i32.add (local.get $scales) (i32.shl (i32.shr_u (local.get $f) (i32.const 6)) (i32.const 2)))))`;
+                (f32.load (i32.add (local.get $scales) (i32.shl (i32.shr_u (local.get $f) (i32.const ${BLOCK_SHIFT})) (i32.const 2)))))`;
     case 'nf4':
       return `(f32.mul
                 (f32.load offset=${NF4_TABLE_AT} (i32.shl (i32.and (i32.shr_u (i32.load8_u (i32.add (local.get $data) (i32.shr_u (local.get $f) (i32.const 1))))
                   (i32.shl (i32.and (local.get $f) (i32.const 1)) (i32.const 2))) (i32.const 15)) (i32.const 2)))
-                (f32.load (i32.add (local.get $scales) (i32.shl (i32.shr_u (local.get $f) (i32.const 6)) (i32.const 2)))))`;
+                (f32.load (i32.add (local.get $scales) (i32.shl (i32.shr_u (local.get $f) (i32.const ${BLOCK_SHIFT})) (i32.const 2)))))`;
   }
 }
 
@@ -45,7 +53,7 @@ function elem(mode: BaseDtype): string {
  * Four consecutive elements at flat index $f as an f32x4, for the fast path: $f a multiple of 4 (so int8's four
  * share one block of 64). NF4 has no vector form here: it is decoded element by element (elem).
  */
-function vec4(mode: BaseDtype, at = '(local.get $f)'): string | undefined {
+function vec4(mode: GemmMode, at = '(local.get $f)'): string | undefined {
   switch (mode) {
     case 'f32':
       return `(v128.load (i32.add (local.get $data) (i32.shl ${at} (i32.const 2))))`;
@@ -55,7 +63,7 @@ function vec4(mode: BaseDtype, at = '(local.get $f)'): string | undefined {
       return `(call $half4 (v128.load16x4_u (i32.add (local.get $data) (i32.shl ${at} (i32.const 1)))))`;
     case 'int8':
       return `(f32x4.mul (f32x4.convert_i32x4_s (i32x4.extend_low_i16x8_s (v128.load8x8_s (i32.add (local.get $data) ${at}))))
-                (v128.load32_splat (i32.add (local.get $scales) (i32.shl (i32.shr_u ${at} (i32.const 6)) (i32.const 2)))))`;
+                (v128.load32_splat (i32.add (local.get $scales) (i32.shl (i32.shr_u ${at} (i32.const ${BLOCK_SHIFT})) (i32.const 2)))))`;
     case 'nf4':
       return undefined;
   }
@@ -66,7 +74,7 @@ function vec4(mode: BaseDtype, at = '(local.get $f)'): string | undefined {
  * k0 + k] for 8s + j < valid, else 0; `fast` (1 when cols and k0 are multiples of 4, or always for the unblocked
  * modes) takes 4 values at a time.
  */
-function packT(mode: BaseDtype): string {
+function packT(mode: GemmMode): string {
   const v = vec4(mode);
   const fastLoop = v
     ? `(if (local.get $fast) (then
@@ -116,7 +124,7 @@ function packT(mode: BaseDtype): string {
  * p0 + 8s + j] for 8s + j < valid, else 0; `fast` (cols and p0 multiples of 8, or always for the unblocked modes)
  * takes whole strips of 8 as two vectors.
  */
-function packN(mode: BaseDtype): string {
+function packN(mode: GemmMode): string {
   const lo = vec4(mode);
   const hi = vec4(mode, '(i32.add (local.get $f) (i32.const 4))');
   const fastStrip = lo
@@ -294,8 +302,8 @@ export function gemmWat(fma: boolean): string {
   ${microkernel(fma)}
   ${gemmPanel}
   ${packA}
-  ${BASE_DTYPES.map(packT).join('\n')}
-  ${BASE_DTYPES.map(packN).join('\n')}
+  ${GEMM_MODES.map(packT).join('\n')}
+  ${GEMM_MODES.map(packN).join('\n')}
 )
 `;
 }

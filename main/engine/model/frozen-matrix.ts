@@ -1,9 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { packForGpu, type GpuPackedMatrix } from '../backend/webgpu-packed-matmul.ts';
-import type { CpuMatrix } from '../cpu-kernels/cpu-gemm.ts';
+import type { CpuMatrix, GemmMatrixInput } from '../cpu-kernels/cpu-gemm.ts';
+import { GEMM_MODES, GEMM_QUANT_BLOCK } from '../cpu-kernels/gemm-wat.ts';
+import { BASE_DTYPES } from '../llama/base-dtype-names.ts';
 import { cpuGemm } from '../cpu-kernels/cpu-matmul-path.ts';
-import { JIT_PIECE_BYTES, type FrozenPlacement } from './frozen-placement.ts';
-import { dequantizeRows, dequantizeTransposed, gatherRows, type StoredMatrix } from './block-quant.ts';
+import { JIT_PIECE_BYTES, type FrozenPlacement } from '../llama/frozen-placement.ts';
+import { dequantizeRows, dequantizeTransposed, gatherRows, QUANT_BLOCK, type StoredMatrix } from '../llama/block-quant.ts';
 
 /**
  * A frozen weight matrix W [out, in], used as x·Wᵀ, in the form the backend computes with:
@@ -30,10 +32,29 @@ export type FrozenMatrix =
 export function toBackendMatrix(stored: StoredMatrix, backendName: string, placement: FrozenPlacement): FrozenMatrix {
   if (backendName === 'webgpu') return { gpu: packForGpu(stored) };
   const gemm = cpuGemm();
-  if (gemm) return { cpu: gemm.upload(stored) };
+  if (gemm) return { cpu: gemm.upload(gemmInput(stored)) };
   if (placement === 'host') return { host: stored };
   const values = dequantizeRows(stored);
   return { wT: tf.tidy(() => tf.transpose(tf.tensor2d(values, [stored.rows, stored.cols])) as tf.Tensor2D) };
+}
+
+// The CPU GEMM kernels decode every storage mode, with the same block size (both are checked when this loads).
+if (QUANT_BLOCK !== GEMM_QUANT_BLOCK || BASE_DTYPES.some((m) => !(GEMM_MODES as readonly string[]).includes(m)))
+  throw new Error('cpu-kernels/gemm-wat.ts does not decode every storage mode of llama/block-quant.ts');
+
+/** A stored matrix as the CPU GEMM kernels take it: its bytes as they are, nothing decoded. */
+export function gemmInput(m: StoredMatrix): GemmMatrixInput {
+  const { rows, cols } = m;
+  switch (m.dtype) {
+    case 'f32':
+      return { rows, cols, mode: m.dtype, values: m.values };
+    case 'f16':
+    case 'bf16':
+      return { rows, cols, mode: m.dtype, values: m.bits };
+    case 'int8':
+    case 'nf4':
+      return { rows, cols, mode: m.dtype, values: m.codes, scales: m.scales };
+  }
 }
 
 /**

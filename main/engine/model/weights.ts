@@ -4,16 +4,17 @@ import type { TensorSource } from '../formats/tensor-source.ts';
 import { packedTensors } from '../backend/webgpu-packed-matmul.ts';
 import { backendInfo } from '../backend/index.ts';
 import { cpuGemm, openCpuGemm } from '../cpu-kernels/cpu-matmul-path.ts';
-import { headDtype } from './base-dtype.ts';
-import { dequantizeRows, storeMatrix, type BaseDtype, type StoredMatrix } from './block-quant.ts';
-import type { LlamaConfig } from './config.ts';
+import { headDtype } from '../llama/base-dtype.ts';
+import { dequantizeRows, NF4_LEVELS, storeMatrix, type StoredMatrix } from '../llama/block-quant.ts';
+import { type BaseDtype } from '../llama/base-dtype-names.ts';
+import type { LlamaConfig } from '../llama/config.ts';
 import { toBackendMatrix, type FrozenEmbedding, type FrozenMatrix } from './frozen-matrix.ts';
-import type { FrozenPlacement } from './frozen-placement.ts';
-import { PROJECTIONS, checkTensorsAgainstConfig, projectionPath, projectionShape, type ProjectionName } from './projections.ts';
+import type { FrozenPlacement } from '../llama/frozen-placement.ts';
+import { PROJECTIONS, checkTensorsAgainstConfig, projectionPath, projectionShape, type ProjectionName } from '../llama/projections.ts';
 
-export * from './projections.ts';
+export * from '../llama/projections.ts';
 export type { FrozenEmbedding, FrozenMatrix } from './frozen-matrix.ts';
-export type { FrozenPlacement } from './frozen-placement.ts';
+export type { FrozenPlacement } from '../llama/frozen-placement.ts';
 
 /** A frozen linear layer y = x·Wᵀ + b. */
 export type FrozenLinear = FrozenMatrix & {
@@ -99,7 +100,7 @@ export async function loadLlamaWeights(
   if (problems.length) throw new FormatError(problems.join('; '), where, 'model/tensors');
   const { mode, backendName, placement } = storage;
   // CPU backends: the GEMM kernels and their threads start before the first matrix is placed (not on the tfjs path)
-  if (backendName !== 'webgpu') await openCpuGemm(cpuGemmThreads());
+  if (backendName !== 'webgpu') await openCpuGemm(cpuGemmThreads(), NF4_LEVELS);
   const head = headDtype(mode, storage.native);
 
   const read = async (name: string, shape: number[]) => tf.tensor(await source.readF32(name), shape);
