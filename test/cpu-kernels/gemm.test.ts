@@ -1,4 +1,6 @@
+import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cpuCrossEntropySum } from '../../main/engine/backend/cpu-cross-entropy.ts';
 import { CpuGemm, type Direction } from '../../main/engine/cpu-kernels/cpu-gemm.ts';
 import { cpuMatmulPath } from '../../main/engine/cpu-kernels/cpu-matmul-path.ts';
 import { GEMM_RELAXED_BASE64, GEMM_SIMD128_BASE64 } from '../../main/engine/cpu-kernels/gemm-kernels-wasm.ts';
@@ -142,5 +144,43 @@ describe('the GEMM thread pool', () => {
 describe('the GEMM module', () => {
   it('is what build:wasm makes of gemm-wat.ts', async () => {
     expect(readFileSync(GEMM_MODULE, 'utf8')).toBe(gemmModule(await assembleGemm()));
+  });
+});
+
+describe('the cross-entropy kernels', () => {
+  it('give the loss and (softmax − onehot) · weight of logits [N, V] within float rounding, V not a multiple of 4', async () => {
+    await tf.setBackend('cpu');
+    const g = await CpuGemm.open(1, new api.Module(builds[1][1]), NF4_LEVELS);
+    for (const [N, V] of [
+      [5, 37],
+      [3, 32000],
+      [1, 3],
+    ]) {
+      const x = random(N * V, V).map((v) => 8 * v);
+      const targets = Int32Array.from({ length: N }, (_, i) => (i * 7919) % V);
+      const weights = Float32Array.from({ length: N }, (_, i) => (i === 1 ? 0 : 1));
+      const logits = tf.tensor2d(x, [N, V]);
+      const { value, grad: grads } = tf.valueAndGrad((t: tf.Tensor) =>
+        tf.mul(cpuCrossEntropySum(g, t as tf.Tensor2D, targets, weights), 0.5),
+      )(logits);
+      let loss = 0;
+      const grad = new Float64Array(N * V);
+      for (let i = 0; i < N; i++) {
+        let m = -Infinity;
+        for (let j = 0; j < V; j++) m = Math.max(m, x[i * V + j]);
+        let s = 0;
+        for (let j = 0; j < V; j++) s += Math.exp(x[i * V + j] - m);
+        const lse = m + Math.log(s);
+        loss += weights[i] * (lse - x[i * V + targets[i]]);
+        for (let j = 0; j < V; j++) grad[i * V + j] = 0.5 * weights[i] * (Math.exp(x[i * V + j] - lse) - (j === targets[i] ? 1 : 0));
+      }
+      expect(Math.abs(value.dataSync()[0] - 0.5 * loss) / Math.abs(0.5 * loss), `loss N ${N} V ${V}`).toBeLessThan(1e-6);
+      const ours = grads.dataSync();
+      let worst = 0;
+      for (let k = 0; k < grad.length; k++) worst = Math.max(worst, Math.abs(ours[k] - grad[k]));
+      expect(worst, `gradient N ${N} V ${V}`).toBeLessThan(1e-6);
+      tf.dispose([logits, value, grads]);
+    }
+    await g.close();
   });
 });

@@ -144,6 +144,78 @@ export class CpuGemm {
     }
   }
 
+  /**
+   * Row statistics of logits x [n, v] for a cross-entropy: per row its max and Σ exp(x − max), in f64 (the last
+   * v mod 4 values of a row are taken in JS).
+   */
+  rowMaxSumExp(x: Float32Array, n: number, v: number): { max: Float64Array; sum: Float64Array } {
+    const v4 = v - (v % 4);
+    return this.withScratch(4 * n * v + 8 * n, (arena, at) => {
+      arena.floats(at, n * v).set(x);
+      this.pool.kernels(arena).row_max_sumexp(at, n, v, v4, at + 4 * n * v);
+      const stats = arena.floats(at + 4 * n * v, 2 * n);
+      const max = new Float64Array(n);
+      const sum = new Float64Array(n);
+      for (let i = 0; i < n; i++) {
+        let m = stats[2 * i];
+        for (let j = v4; j < v; j++) m = Math.max(m, x[i * v + j]);
+        let s = m === stats[2 * i] ? stats[2 * i + 1] : stats[2 * i + 1] * Math.exp(stats[2 * i] - m);
+        for (let j = v4; j < v; j++) s += Math.exp(x[i * v + j] - m);
+        max[i] = m;
+        sum[i] = s;
+      }
+      return { max, sum };
+    });
+  }
+
+  /**
+   * The gradient of Σ coef[i] · (lse[i] − x[i, target[i]]) with respect to x [n, v]: (softmax(x) − onehot) · coef,
+   * handed to `use` as a view valid during the call.
+   */
+  softmaxGrad<T>(
+    x: Float32Array,
+    n: number,
+    v: number,
+    lse: Float64Array,
+    coef: Float32Array,
+    targets: Int32Array,
+    use: (g: Float32Array) => T,
+  ): T {
+    const v4 = v - (v % 4);
+    return this.withScratch(8 * n * v + 8 * n, (arena, at) => {
+      const out = at + 4 * n * v;
+      const rows = out + 4 * n * v;
+      arena.floats(at, n * v).set(x);
+      arena.floats(rows, n).set(lse);
+      arena.floats(rows + 4 * n, n).set(coef);
+      this.pool.kernels(arena).softmax_grad(at, n, v, v4, rows, rows + 4 * n, out);
+      const g = arena.floats(out, n * v);
+      for (let i = 0; i < n; i++) {
+        for (let j = v4; j < v; j++) g[i * v + j] = Math.exp(x[i * v + j] - lse[i]) * coef[i];
+        g[i * v + targets[i]] -= coef[i];
+      }
+      return use(g);
+    });
+  }
+
+  /** `bytes` of scratch in the first arena with room for them, for the length of `f`. */
+  private withScratch<T>(bytes: number, f: (arena: Arena, at: number) => T): T {
+    if (!this.arenas.length) {
+      this.arenas.push(new Arena(0, this.nf4Levels));
+      this.pool.addArena(this.arenas[0]);
+    }
+    for (const arena of this.arenas) {
+      const at = arena.alloc(bytes);
+      if (at === undefined) continue;
+      try {
+        return f(arena, at);
+      } finally {
+        arena.release(at, bytes);
+      }
+    }
+    throw new Error(`CpuGemm: no room for ${bytes} bytes of scratch`);
+  }
+
   /** Stop the worker threads. */
   close(): Promise<void> {
     return this.pool.close();

@@ -293,6 +293,77 @@ const halfConversions = `
         (f32x4.mul (i32x4.shl (local.get $em) (i32.const 13)) (f32x4.splat (f32.const 0x1p112)))
         (i32x4.ge_u (local.get $em) (i32x4.splat (i32.const 0x7c00))))))`;
 
+/**
+ * Cross-entropy over rows of logits, the two passes that touch every value (the rest is per row, in JS):
+ * row_max_sumexp(x, n, v4, out): for each of n rows of v values (a row starts every v4 values; only its first v4, a
+ * multiple of 4, are read here), out[2i] = max, out[2i+1] = Σ exp(x − max).
+ * softmax_grad(x, n, v, v4, lse, coef, out): out = exp(x − lse[i]) · coef[i] over the first v4 values of each row.
+ * exp is Cephes' expf in f32x4 (range reduction by ln 2 in two parts, a degree-6 polynomial): within 2 ulp.
+ */
+const crossEntropy = `
+  (func $exp4 (param $x v128) (result v128)
+    (local $k v128) (local $f v128) (local $p v128)
+    (local.set $x (f32x4.max (local.get $x) (f32x4.splat (f32.const -87.0))))
+    (local.set $k (f32x4.nearest (f32x4.mul (local.get $x) (f32x4.splat (f32.const 1.44269504088896341)))))
+    (local.set $f (f32x4.sub (local.get $x) (f32x4.mul (local.get $k) (f32x4.splat (f32.const 0.693359375)))))
+    (local.set $f (f32x4.sub (local.get $f) (f32x4.mul (local.get $k) (f32x4.splat (f32.const -2.12194440e-4)))))
+    (local.set $p (f32x4.splat (f32.const 1.9875691500e-4)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $f)) (f32x4.splat (f32.const 1.3981999507e-3))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $f)) (f32x4.splat (f32.const 8.3334519073e-3))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $f)) (f32x4.splat (f32.const 4.1665795894e-2))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $f)) (f32x4.splat (f32.const 1.6666665459e-1))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $f)) (f32x4.splat (f32.const 5.0000001201e-1))))
+    (local.set $p (f32x4.add (f32x4.add (f32x4.mul (f32x4.mul (local.get $p) (local.get $f)) (local.get $f)) (local.get $f))
+      (f32x4.splat (f32.const 1))))
+    ;; × 2^k, k ≥ -126 after the clamp
+    (f32x4.mul (local.get $p) (i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $k)) (i32x4.splat (i32.const 127))) (i32.const 23))))
+  (func (export "row_max_sumexp") (param $x i32) (param $n i32) (param $v i32) (param $v4 i32) (param $out i32)
+    (local $i i32) (local $row i32) (local $j i32) (local $m v128) (local $s v128) (local $mx f32)
+    (block $idone (loop $iloop
+      (br_if $idone (i32.ge_u (local.get $i) (local.get $n)))
+      (local.set $row (i32.add (local.get $x) (i32.shl (i32.mul (local.get $i) (local.get $v)) (i32.const 2))))
+      (local.set $m (f32x4.splat (f32.const -inf)))
+      (local.set $j (i32.const 0))
+      (block $mdone (loop $mloop
+        (br_if $mdone (i32.ge_u (local.get $j) (local.get $v4)))
+        (local.set $m (f32x4.max (local.get $m) (v128.load (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))))
+        (local.set $j (i32.add (local.get $j) (i32.const 4)))
+        (br $mloop)))
+      (local.set $mx (f32.max (f32.max (f32x4.extract_lane 0 (local.get $m)) (f32x4.extract_lane 1 (local.get $m)))
+        (f32.max (f32x4.extract_lane 2 (local.get $m)) (f32x4.extract_lane 3 (local.get $m)))))
+      (local.set $m (f32x4.splat (local.get $mx)))
+      (local.set $s (f32x4.splat (f32.const 0)))
+      (local.set $j (i32.const 0))
+      (block $sdone (loop $sloop
+        (br_if $sdone (i32.ge_u (local.get $j) (local.get $v4)))
+        (local.set $s (f32x4.add (local.get $s) (call $exp4 (f32x4.sub
+          (v128.load (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2)))) (local.get $m)))))
+        (local.set $j (i32.add (local.get $j) (i32.const 4)))
+        (br $sloop)))
+      (f32.store (i32.add (local.get $out) (i32.shl (local.get $i) (i32.const 3))) (local.get $mx))
+      (f32.store offset=4 (i32.add (local.get $out) (i32.shl (local.get $i) (i32.const 3)))
+        (f32.add (f32.add (f32x4.extract_lane 0 (local.get $s)) (f32x4.extract_lane 1 (local.get $s)))
+          (f32.add (f32x4.extract_lane 2 (local.get $s)) (f32x4.extract_lane 3 (local.get $s)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $iloop))))
+  (func (export "softmax_grad") (param $x i32) (param $n i32) (param $v i32) (param $v4 i32) (param $lse i32) (param $coef i32)
+      (param $out i32)
+    (local $i i32) (local $j i32) (local $off i32) (local $l v128) (local $c v128)
+    (block $idone (loop $iloop
+      (br_if $idone (i32.ge_u (local.get $i) (local.get $n)))
+      (local.set $l (v128.load32_splat (i32.add (local.get $lse) (i32.shl (local.get $i) (i32.const 2)))))
+      (local.set $c (v128.load32_splat (i32.add (local.get $coef) (i32.shl (local.get $i) (i32.const 2)))))
+      (local.set $j (i32.const 0))
+      (block $jdone (loop $jloop
+        (br_if $jdone (i32.ge_u (local.get $j) (local.get $v4)))
+        (local.set $off (i32.shl (i32.add (i32.mul (local.get $i) (local.get $v)) (local.get $j)) (i32.const 2)))
+        (v128.store (i32.add (local.get $out) (local.get $off))
+          (f32x4.mul (call $exp4 (f32x4.sub (v128.load (i32.add (local.get $x) (local.get $off))) (local.get $l))) (local.get $c)))
+        (local.set $j (i32.add (local.get $j) (i32.const 4)))
+        (br $jloop)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $iloop))))`;
+
 /** The whole module's text; `fma` picks relaxed_madd (needs the relaxed-SIMD feature) over mul + add. */
 export function gemmWat(fma: boolean): string {
   return `;; Generated by gemm-wat.ts (${fma ? 'relaxed-SIMD FMA' : 'SIMD128'}); do not edit.
@@ -302,6 +373,7 @@ export function gemmWat(fma: boolean): string {
   ${microkernel(fma)}
   ${gemmPanel}
   ${packA}
+  ${crossEntropy}
   ${GEMM_MODES.map(packT).join('\n')}
   ${GEMM_MODES.map(packN).join('\n')}
 )
