@@ -110,11 +110,12 @@ describe('the GEMM thread pool', () => {
     process.env.LORA_STUDIO_GEMM_HANG_S = '2';
     try {
       const g = await CpuGemm.open(2, new api.Module(builds[1][1]), NF4_LEVELS);
-      const m = g.upload(gemmInput(storeMatrix(random(2048 * 256, 1), 2048, 256, 'int8')));
+      // panels of ~10 ms each: the worker wakes and takes one long before this thread has done them all
+      const m = g.upload(gemmInput(storeMatrix(random(4096 * 2048, 1), 4096, 2048, 'int8')));
       const start = Date.now();
       let error: unknown;
       try {
-        g.product(m, 'xwt', random(64 * 256, 2), 64, () => 0);
+        g.product(m, 'xwt', random(192 * 2048, 2), 192, () => 0);
       } catch (e) {
         error = e;
       }
@@ -123,7 +124,7 @@ describe('the GEMM thread pool', () => {
       expect((error as Error).message).toMatch(/stopped answering: no task finished for 2 s/);
       expect(Date.now() - start).toBeLessThan(6000);
       // the pool is closed: the next product fails at once with the same reason
-      expect(() => g.product(m, 'xwt', random(64 * 256, 2), 64, () => 0)).toThrow(/stopped answering/);
+      expect(() => g.product(m, 'xwt', random(192 * 2048, 2), 192, () => 0)).toThrow(/stopped answering/);
     } finally {
       delete process.env.LORA_STUDIO_SIMULATE_GEMM_HANG;
       delete process.env.LORA_STUDIO_GEMM_HANG_S;

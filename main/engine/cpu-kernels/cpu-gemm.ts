@@ -1,6 +1,6 @@
 import { Arena } from './arena.ts';
 import { GemmPool } from './gemm-pool.ts';
-import { BACKWARD, FORWARD, PANEL_BYTES, taskCount } from './gemm-task.ts';
+import { BACKWARD, FORWARD, GEMV, PANEL_BYTES, taskCount } from './gemm-task.ts';
 import { GEMM_MODES, GEMM_MR, type GemmMode } from './gemm-wat.ts';
 import type { WasmModule } from './wasm-api.ts';
 
@@ -106,6 +106,8 @@ export class CpuGemm {
     const p = forward ? m.rows : m.cols;
     if (a.length !== n * r) throw new Error(`gemmProduct: input has ${a.length} values, expected ${n} × ${r}`);
     const { arena } = m;
+    const blocked = m.dtype === 'int8' || m.dtype === 'nf4';
+    if (forward && n === 1) return this.gemv(m, a, p, blocked, use);
     const npad = Math.ceil(n / GEMM_MR) * GEMM_MR;
     const ldcValues = Math.ceil(p / 8) * 8;
     const rawBytes = 4 * n * r;
@@ -120,7 +122,6 @@ export class CpuGemm {
       const bpack = c + cBytes;
       arena.floats(raw, n * r).set(a);
       this.pool.kernels(arena).pack_a(raw, n, r, npad, apack);
-      const blocked = m.dtype === 'int8' || m.dtype === 'nf4';
       this.pool.run(arena, taskCount(p), {
         direction: forward ? FORWARD : BACKWARD,
         mode: GEMM_MODES.indexOf(m.dtype),
@@ -214,6 +215,32 @@ export class CpuGemm {
       }
     }
     throw new Error(`CpuGemm: no room for ${bytes} bytes of scratch`);
+  }
+
+  /** x·Wᵀ for one row of x (decode): W decoded in registers, row by row, no panel. */
+  private gemv<T>(m: CpuMatrix, x: Float32Array, p: number, blocked: boolean, use: (c: Float32Array) => T): T {
+    const { arena } = m;
+    const bytes = 4 * (x.length + p);
+    const at = arena.alloc(bytes);
+    if (at === undefined) throw new Error('gemmProduct: no room in the arena for a matrix-vector product');
+    try {
+      const y = at + 4 * x.length;
+      arena.floats(at, x.length).set(x);
+      this.pool.run(arena, taskCount(p, true), {
+        direction: GEMV,
+        mode: GEMM_MODES.indexOf(m.dtype),
+        data: m.data,
+        scales: m.scales,
+        cols: m.cols,
+        apack: at,
+        p,
+        c: y,
+        fast: !blocked || m.cols % 4 === 0 ? 1 : 0,
+      });
+      return use(arena.floats(y, p));
+    } finally {
+      arena.release(at, bytes);
+    }
   }
 
   /** Stop the worker threads. */

@@ -34,14 +34,17 @@ export const CTRL = {
 
 export const FORWARD = 0;
 export const BACKWARD = 1;
+/** x·Wᵀ for one row of x: rows of W decoded in registers (gemv_*), GEMV_ROWS of them a task. */
+export const GEMV = 2;
+export const GEMV_ROWS = 256;
 
 /** Bytes of one thread's packed panel. */
 export const PANEL_BYTES = GEMM_KC * GEMM_NC * 4;
 
 export type KernelExports = Record<string, (...args: number[]) => void>;
 
-/** Tasks of a job: panels of GEMM_NC columns of C. */
-export const taskCount = (p: number) => Math.ceil(p / GEMM_NC);
+/** Tasks of a job: panels of GEMM_NC columns of C (GEMV_ROWS rows of W for a matrix-vector product). */
+export const taskCount = (p: number, gemv = false) => Math.ceil(p / (gemv ? GEMV_ROWS : GEMM_NC));
 
 /** Run task `task` of the job in `ctrl` with this thread's kernels; `thread` picks its panel buffer. */
 export function runTask(k: KernelExports, ctrl: Int32Array, task: number, thread: number): void {
@@ -55,6 +58,11 @@ export function runTask(k: KernelExports, ctrl: Int32Array, task: number, thread
   const apack = ctrl[CTRL.apack] >>> 0;
   const ldc = ctrl[CTRL.ldc];
   const fast = ctrl[CTRL.fast];
+  if (ctrl[CTRL.direction] === GEMV) {
+    const m0 = task * GEMV_ROWS;
+    k[`gemv_${mode}`](data, scales, cols, apack, m0, Math.min(GEMV_ROWS, p - m0), ctrl[CTRL.c] >>> 0, fast);
+    return;
+  }
   const bpack = (ctrl[CTRL.bpack] >>> 0) + thread * PANEL_BYTES;
   const p0 = task * GEMM_NC;
   const valid = Math.min(GEMM_NC, p - p0);
