@@ -79,7 +79,10 @@ export async function benchGemm(
     ['relaxed-simd', GEMM_RELAXED_BASE64],
     ['simd128', GEMM_SIMD128_BASE64],
   ];
-  const modes: BaseDtype[] = only.includes('f32') ? ['f32'] : ['f32', 'bf16', 'f16', 'int8', 'nf4'];
+  // the W modes named on the command line (f32 always, the reference of the others), else all
+  const all: BaseDtype[] = ['f32', 'bf16', 'f16', 'int8', 'nf4'];
+  const named = all.filter((m) => only.includes(m));
+  const modes: BaseDtype[] = named.length ? ['f32', ...named.filter((m) => m !== 'f32')] : all;
   const models = SHAPES.filter(
     ([m]) => !only.some((o) => /^(tinyllama|llama7b)$/.test(o)) || only.includes(m === 'LLaMA-7B' ? 'llama7b' : 'tinyllama'),
   );
