@@ -77,7 +77,7 @@ export async function prepareTraining(
   const loaded = await loadModel(config.base_model, { baseDtype: config.base_dtype, workload });
   const { model, config: modelConfig, baseDtype, placement } = loaded;
   log(
-    `frozen base held as ${baseDtype}${cpuGemm() ? ', as stored, in the CPU kernels' memory' : placement === 'host' ? ' in JS memory, each matrix dequantized just in time' : ''}: ${loaded.baseDtypeWhy}`,
+    `frozen base held as ${baseDtype}${cpuGemm() ? ', as stored, in the memory of the CPU kernels' : placement === 'host' ? ' in JS memory, each matrix dequantized just in time' : ''}: ${loaded.baseDtypeWhy}`,
   );
   for (const w of loaded.warnings) log(w, 'warn');
   const checkpointing = useGradientCheckpointing(config.gradient_checkpointing, baseDtype, placement);
