@@ -1,4 +1,5 @@
 import os from 'node:os';
+import path from 'node:path';
 import { gpuMemoryBytes, readGpuStats } from '../engine/system/gpu-stats.ts';
 import { loadLlamaConfig } from '../engine/llama/config.ts';
 import { inspectModel } from '../engine/model/inspect.ts';
@@ -7,6 +8,7 @@ import { estimateForCheckpoint } from '../engine/system/memory-estimate.ts';
 import { settingFields, settingsOfSavedConfig } from '../engine/train/config.ts';
 import type { JobHost } from '../jobs/host.ts';
 import type { RunRegistry } from '../jobs/run-registry.ts';
+import { replayRunHistory } from '../jobs/run-history.ts';
 import { ApiError, type Handlers } from './create-api.ts';
 import type { ParsedRequest } from '../contract/contract.ts';
 import { listFolder } from './files.ts';
@@ -72,6 +74,21 @@ export function createHandlers(d: HandlerDeps): Handlers {
     'runs.read': ({ id }) => {
       const read = d.runs.read(id);
       return { ...read, resumeSettings: read.config ? settingsOfSavedConfig(read.config) : null };
+    },
+    'runs.history': ({ id }) => {
+      // All synchronous: the job's event count and the files are read in one turn, so no event falls between them.
+      const dir = d.runs.dirOf(id);
+      const job =
+        d.jobs
+          .list()
+          .filter((j) => j.kind === 'finetune' && j.runDir !== undefined && path.resolve(j.runDir) === dir)
+          .at(-1) ?? null;
+      if (!d.runs.has(id)) {
+        if (!job) throw new ApiError(`${dir}: no such run`, 404, 'runs/missing');
+        return { run: null, config: null, events: [], job };
+      }
+      const { run, config } = d.runs.read(id);
+      return { run, config, events: replayRunHistory(dir, job?.id ?? `run:${id}`), job };
     },
     'runs.delete': async ({ id }) => {
       // Refused rather than stopped: a delete cannot be undone, and a stopping job still writes its last checkpoint

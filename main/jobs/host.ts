@@ -5,6 +5,7 @@ import { jobSettingsSchemas } from '../contract/job-settings.ts';
 import { StudioError } from '../engine/errors.ts';
 import { isPathInside } from '../engine/fs/output-folder.ts';
 import { parseSettings } from '../engine/parse-settings.ts';
+import { appendRunFailure, runPaths } from '../engine/train/run-folder.ts';
 import { workerMessageSchema } from './messages.ts';
 import { OutputTail } from './output-tail.ts';
 import type { WorkerHandle, WorkerSpawner } from './spawner.ts';
@@ -45,6 +46,8 @@ interface Job {
   stopRequested: boolean;
   /** The worker's done/failed event, held back until the process has exited (so its last output is in). */
   terminal?: Extract<JobEvent, { type: 'done' | 'failed' }>;
+  /** A fine-tuning job has written into its run folder (it reported past `started`): a failure is recorded there. */
+  wroteRun?: boolean;
 }
 
 /** `20261125-011231-3fa9`: sorts by time, unique enough for one machine. */
@@ -88,7 +91,7 @@ export class JobHost {
       );
     }
     const id = `job-${++this.counter}-${randomBytes(3).toString('hex')}`;
-    const info: JobInfo = { id, kind, state: 'queued', createdAt: new Date().toISOString() };
+    const info: JobInfo = { id, kind, state: 'queued', createdAt: new Date().toISOString(), seq: 0 };
     const cfg = { ...config };
     // The same strict schema as the API contract: also for callers that reach the host directly.
     const check = SETTINGS_NAMES[kind];
@@ -107,6 +110,7 @@ export class JobHost {
         cfg.output_dir = dir;
         info.runId = path.basename(dir);
       }
+      info.runDir = cfg.output_dir as string;
     }
     const job: Job = { info, config: cfg, tail: new OutputTail(), stopRequested: false };
     this.jobs.set(id, job);
@@ -162,7 +166,10 @@ export class JobHost {
     await this.whenIdle();
   }
 
-  private emit(e: JobEvent): void {
+  /** Send a job's event to the listeners, numbered (JobInfo.seq counts them, so a page can join history and live events). */
+  private emit(job: Job, event: JobEvent): void {
+    job.info.seq = (job.info.seq ?? 0) + 1;
+    const e = { ...event, seq: job.info.seq };
     for (const l of this.listeners) {
       try {
         l(e);
@@ -222,8 +229,9 @@ export class JobHost {
     if (event.type === 'log') job.tail.push(`${event.level}: ${event.message}\n`);
     if (event.type === 'report')
       job.tail.push(`step ${event.step}${event.totalSteps ? `/${event.totalSteps}` : ''}: loss ${event.loss.toFixed(4)}\n`);
+    if (event.type !== 'started') job.wroteRun = true;
     if (event.type === 'done' || event.type === 'failed') job.terminal = event;
-    else this.emit(event);
+    else this.emit(job, event);
   }
 
   private onWorkerExit(job: Job, code: number | null, signal: string | null): void {
@@ -249,6 +257,16 @@ export class JobHost {
     job.info.state = state;
     job.info.endedAt = new Date().toISOString();
     if (event.type === 'failed') job.info.error = event.error;
-    this.emit(event);
+    if (event.type === 'failed' && job.wroteRun && job.info.runDir) this.recordFailure(job.info.runDir, event);
+    this.emit(job, event);
+  }
+
+  /** The run folder keeps how the attempt ended (metrics.jsonl's `failed` line), for the pages and after a restart. */
+  private recordFailure(runDir: string, event: Extract<JobEvent, { type: 'failed' }>): void {
+    try {
+      appendRunFailure(runPaths(runDir).metrics, { error: event.error, lastOutput: event.lastOutput });
+    } catch (e) {
+      console.error(`could not record the failure in ${runDir}:`, e);
+    }
   }
 }

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { RunSummary } from '../contract/contract.ts';
+import type { RunKeySettings, RunSummary } from '../contract/contract.ts';
 import { StudioError } from '../engine/errors.ts';
 import { checkpointNames, readMetrics, runPaths, type MetricPoint } from '../engine/train/run-folder.ts';
 
@@ -17,6 +17,26 @@ export function runDirOf(runsDir: string, id: string): string {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(id) || id.includes('..'))
     throw new StudioError(`not a run id: "${id}"`, undefined, 'runs/bad-id');
   return path.join(runsDir, id);
+}
+
+/** The settings the Runs table shows, out of a run's config.json (what the run resolved, where it recorded that). */
+function keySettings(config: Record<string, unknown> | null): RunKeySettings {
+  const num = (k: string) => (typeof config?.[k] === 'number' ? (config[k] as number) : undefined);
+  const str = (k: string) => (typeof config?.[k] === 'string' ? (config[k] as string) : undefined);
+  const modules = config?.lora_target_modules;
+  return {
+    learningRate: num('learning_rate'),
+    epochs: num('num_epochs'),
+    maxSteps: num('max_steps'),
+    batchSize: num('batch_size'),
+    microBatchSize: num('micro_batch_size'),
+    cutoffLen: num('cutoff_len'),
+    loraR: num('lora_r'),
+    loraAlpha: num('lora_alpha'),
+    targetModules: Array.isArray(modules) ? modules.map(String) : undefined,
+    baseDtype: str('base_dtype_used') ?? str('base_dtype'),
+    backend: str('backend_detail') ?? str('backend_used'),
+  };
 }
 
 function readRunFolder(
@@ -35,22 +55,31 @@ function readRunFolder(
       problems.push(`${configFile}: not valid JSON (${(e as Error).message})`);
     }
   }
-  const { points, ended, started, problems: metricProblems } = readMetrics(paths.metrics);
+  const metrics = readMetrics(paths.metrics);
+  const { points, ended, started, failed, problems: metricProblems } = metrics;
   problems.push(...metricProblems);
   const checkpoints = checkpointNames(paths.checkpoints);
   const steps = points.filter((p) => p.loss !== undefined);
   const evals = points.filter((p) => p.evalLoss !== undefined);
   const str = (k: string) => (config && typeof config[k] === 'string' ? (config[k] as string) : undefined);
+  const born = statSync(dir).birthtime;
   const summary: RunSummary = {
     id,
     dir,
-    createdAt: statSync(dir).birthtime.toISOString(),
+    // Some filesystems keep no birth time (0): the first metrics line is the better date then.
+    createdAt: born.getTime() > 0 ? born.toISOString() : metrics.startedAt,
+    startedAt: metrics.startedAt,
+    endedAt: metrics.endedAt,
+    durationMs: metrics.durationMs,
     baseModel: str('base_model'),
     dataPath: str('data_path'),
     steps: Math.max(0, ...points.map((p) => p.step)),
+    totalSteps: metrics.totalSteps,
     lastLoss: steps.at(-1)?.loss,
     lastEvalLoss: evals.at(-1)?.evalLoss,
-    status: ended ? (ended === 'stopped' ? 'stopped' : 'finished') : started || config ? 'incomplete' : 'empty',
+    status: failed ? 'failed' : ended ? (ended === 'stopped' ? 'stopped' : 'finished') : started || config ? 'incomplete' : 'empty',
+    error: failed?.error,
+    settings: keySettings(config),
     checkpoints,
     hasAdapter: existsSync(paths.adapterConfig),
     problems,
@@ -66,13 +95,18 @@ export class RunRegistry {
     return readdirSync(this.runsDir, { withFileTypes: true })
       .filter((d) => d.isDirectory() && !d.name.startsWith('.'))
       .map((d) => readRunFolder(this.runsDir, d.name).summary)
-      .sort((a, b) => b.id.localeCompare(a.id));
+      .sort((a, b) => (b.startedAt ?? b.createdAt ?? '').localeCompare(a.startedAt ?? a.createdAt ?? '') || b.id.localeCompare(a.id));
   }
 
   read(id: string) {
     if (!existsSync(runDirOf(this.runsDir, id))) throw new StudioError('no such run', runDirOf(this.runsDir, id), 'runs/missing');
     const { summary, config, metrics } = readRunFolder(this.runsDir, id);
     return { run: summary, config, metrics };
+  }
+
+  /** Whether run `id` has a folder (a queued job's run has none yet). */
+  has(id: string): boolean {
+    return existsSync(runDirOf(this.runsDir, id));
   }
 
   /** The folder of run `id` (checked: it cannot leave runsDir). */

@@ -90,6 +90,7 @@ export async function runMerge(raw: MergeSettings, hooks: ExportHooks = {}): Pro
       ...r,
       base: input.base,
       checks: ['every shard reopened by the spec-checking safetensors reader', 'index total_size equals the tensors written'],
+      verified: { shardsReopened: r.shards.length, indexTotalSize: r.totalSize },
     };
     return {
       kind: 'hf-checkpoint',
@@ -148,6 +149,7 @@ export async function runQuantize(raw: QuantizeSettings, hooks: ExportHooks = {}
         base: input.base,
         errors: r.errors,
         checks: [`dequantized weights within ${r.worstStepFraction.toFixed(3)} of a step of the originals (bound 0.5)`],
+        verified: { worstStepFraction: r.worstStepFraction, bound: 0.5 },
       };
       return {
         kind: 'int8',
@@ -181,6 +183,7 @@ export async function runQuantize(raw: QuantizeSettings, hooks: ExportHooks = {}
       tensors: r.report.tensors,
       modelfile: r.modelfile,
       verification: r.verification,
+      verified: r.verified,
     };
     return {
       kind: `gguf-${fileType}`,

@@ -38,7 +38,7 @@ export function GpuPanel({ backend, memory }: { backend?: BackendReport; memory?
         gpu.gpus.map((g) => (
           <div key={g.index} className="gpu">
             <strong>
-              GPU {g.index}: {g.name}
+              {t('gpuPanel.gpu', { index: g.index })}: {g.name}
             </strong>
             <div className="meter">
               <div style={{ width: `${g.memoryTotalMiB ? (100 * (g.memoryUsedMiB ?? 0)) / g.memoryTotalMiB : 0}%` }} />
@@ -51,7 +51,7 @@ export function GpuPanel({ backend, memory }: { backend?: BackendReport; memory?
         ))}
       {gpu && !gpu.available && (
         <p data-testid="no-gpu">
-          {t('run.noGpu')} <small className="muted">({gpu.message})</small>
+          {t(`gpuPanel.reason.${gpu.reason ?? 'failed'}`, { detail: gpu.detail ?? gpu.message ?? '' })} {t('gpuPanel.instead')}
         </p>
       )}
       {backend && (

@@ -2,14 +2,14 @@ import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { jobResultOf, BUILTIN_TEMPLATE_NAMES, NO_TEMPLATE, type JobSettings } from '../../../main/contract/contract.ts';
 import { ErrorBox, Field } from '../components/common.tsx';
-import { RunSelect, runOrigin, type RunDetails } from '../components/run-select.tsx';
+import { RunSelect, runOrigin, type Preselect, type RunDetails } from '../components/run-select.tsx';
 import { useJobs, noteJob } from '../job-store.ts';
 import { call } from '../transport.ts';
 
 const TEMPLATES = [...BUILTIN_TEMPLATE_NAMES, NO_TEMPLATE];
 
 /** One prompt, two answers: the base model's and the fine-tuned run's (same sampling seed), streamed as they come. */
-export function PlaygroundPage({ visible }: { visible: boolean }) {
+export function PlaygroundPage({ visible, preselect }: { visible: boolean; preselect?: Preselect }) {
   const { t } = useTranslation();
   const [run, setRun] = useState<RunDetails>();
   const [instruction, setInstruction] = useState('');
@@ -53,7 +53,7 @@ export function PlaygroundPage({ visible }: { visible: boolean }) {
     <section data-testid="playground-page">
       <h2>{t('playground.title')}</h2>
       <div className="form-grid">
-        <RunSelect visible={visible} selected={run} onSelect={setRun} testId="playground-run" />
+        <RunSelect visible={visible} selected={run} onSelect={setRun} testId="playground-run" preselect={preselect} />
         <Field label={t('playground.template')}>
           <select value={template} onChange={(e) => setS({ ...s, template: e.target.value })}>
             {TEMPLATES.map((x) => (
@@ -109,7 +109,7 @@ export function PlaygroundPage({ visible }: { visible: boolean }) {
                 {t('playground.stats', {
                   tokens: result[side]!.tokens,
                   tps: result[side]!.tokensPerSecond.toFixed(1),
-                  stop: result[side]!.stoppedBy,
+                  stop: t(`answerStop.${result[side]!.stoppedBy}`, { defaultValue: result[side]!.stoppedBy }),
                 })}
               </small>
             )}
