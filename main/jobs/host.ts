@@ -46,7 +46,10 @@ interface Job {
   stopRequested: boolean;
   /** The worker's done/failed event, held back until the process has exited (so its last output is in). */
   terminal?: Extract<JobEvent, { type: 'done' | 'failed' }>;
-  /** A fine-tuning job has written into its run folder (it reported past `started`): a failure is recorded there. */
+  /**
+   * A fine-tuning job has written into its run folder: it reported more than `started` (the trainer reports nothing
+   * before the folder is its own), so a failure is recorded there, never in the folder of a run it refused to touch.
+   */
   wroteRun?: boolean;
 }
 
@@ -229,9 +232,11 @@ export class JobHost {
     if (event.type === 'log') job.tail.push(`${event.level}: ${event.message}\n`);
     if (event.type === 'report')
       job.tail.push(`step ${event.step}${event.totalSteps ? `/${event.totalSteps}` : ''}: loss ${event.loss.toFixed(4)}\n`);
-    if (event.type !== 'started') job.wroteRun = true;
     if (event.type === 'done' || event.type === 'failed') job.terminal = event;
-    else this.emit(job, event);
+    else {
+      if (event.type !== 'started') job.wroteRun = true;
+      this.emit(job, event);
+    }
   }
 
   private onWorkerExit(job: Job, code: number | null, signal: string | null): void {

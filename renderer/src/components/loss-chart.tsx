@@ -12,7 +12,13 @@ export function LossChart({ series, height = 280 }: { series: Series[]; height?:
   for (const s of series) for (const p of s.points) steps.set(p.step, { ...(steps.get(p.step) ?? { step: p.step }), [s.name]: p.value });
   const data = [...steps.values()].sort((a, b) => a.step - b.step);
   return (
-    <div className="chart" data-testid="loss-chart" data-points={data.length}>
+    <div
+      className="chart"
+      data-testid="loss-chart"
+      data-points={data.length}
+      data-first-step={data[0]?.step}
+      data-last-step={data.at(-1)?.step}
+    >
       <ResponsiveContainer width="100%" height={height}>
         <LineChart data={data} margin={{ top: 8, right: 16, bottom: 4, left: 0 }}>
           <CartesianGrid strokeDasharray="3 3" stroke="var(--grid)" />
