@@ -14,20 +14,24 @@ const obj = (v: unknown) => (v && typeof v === 'object' && !Array.isArray(v) ? (
 const mib = (bytes: number | undefined) => (bytes === undefined ? '?' : (bytes / 2 ** 20).toFixed(1));
 
 /** What the export was made from: the base alone, or base + adapter merged (and the base the adapter trained on). */
-function provenance(report: Report, t: Translate, path: (p: string) => string): string {
+function provenance(report: Report, t: Translate): string {
   const base = obj(report.base);
   if (!base) return '';
-  const model = path(str(base.base_model) ?? '?');
   const dtype = str(base.checkpoint_dtype) ?? '?';
-  if (!base.adapter) return t('exportResult.fromBase', { model, dtype });
+  if (!base.adapter) return t('exportResult.fromBase', { dtype });
   const trained = str(base.trained_against);
-  return t('exportResult.merged', { model, dtype }) + (trained ? t('exportResult.trainedAgainst', { dtype: trained }) : '');
+  return t('exportResult.merged', { dtype }) + (trained ? t('exportResult.trainedAgainst', { dtype: trained }) : '');
+}
+
+/** The base model folder the export read (the page shows it as a path of its own). */
+export function exportBaseModel(result: ExportResult): string | undefined {
+  return str(obj(result.report.base)?.base_model);
 }
 
 /** One sentence: what was written, how big, from what. */
-export function exportSummary(result: ExportResult, t: Translate, path: (p: string) => string): string {
+export function exportSummary(result: ExportResult, t: Translate): string {
   const r = result.report;
-  const from = provenance(r, t, path);
+  const from = provenance(r, t);
   if (result.kind === 'hf-checkpoint') {
     const shards = Array.isArray(r.shards) ? r.shards.length : 0;
     return t('exportResult.summary.hf', { tensors: num(r.tensors), shards, size: mib(num(r.totalSize)), dtype: str(r.dtype), from });
@@ -43,7 +47,7 @@ export function exportSummary(result: ExportResult, t: Translate, path: (p: stri
 }
 
 /** The checks the export passed, each a human name and what it found. */
-export function exportChecks(result: ExportResult, t: Translate): { name: string; found: string }[] {
+export function exportChecks(result: ExportResult, t: Translate): { name: string; found: string; sample?: string }[] {
   const v = obj(result.report.verified);
   if (!v) {
     // A report from before the checks were facts: its own lines, under human names where they are known.
@@ -72,7 +76,9 @@ export function exportChecks(result: ExportResult, t: Translate): { name: string
         found:
           llama && 'skipped' in llama
             ? t('exportResult.found.llamaSkipped')
-            : t('exportResult.found.llamaGenerated', { count: num(llama?.generated), text: JSON.stringify(str(llama?.text) ?? '') }),
+            : t('exportResult.found.llamaGenerated', { count: num(llama?.generated) }),
+        // The model's own words, shown as they are.
+        sample: llama && !('skipped' in llama) ? JSON.stringify(str(llama.text) ?? '') : undefined,
       },
     ];
   }

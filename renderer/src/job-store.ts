@@ -20,6 +20,17 @@ let snapshot: Snapshot = { jobs: {}, order: [], version: 0 };
 const raw = new Map<string, JobEvent[]>();
 const listeners = new Set<() => void>();
 
+/** How often the pages hear of new events at most (ms): a fast run sends dozens a second, a page redraws ten times. */
+const NOTIFY_MS = 100;
+let notifyTimer: ReturnType<typeof setTimeout> | undefined;
+
+function notify(): void {
+  notifyTimer ??= setTimeout(() => {
+    notifyTimer = undefined;
+    for (const l of listeners) l();
+  }, NOTIFY_MS);
+}
+
 function update(id: string, f: (j: JobView) => JobView): void {
   const known = snapshot.jobs[id];
   snapshot = {
@@ -27,7 +38,7 @@ function update(id: string, f: (j: JobView) => JobView): void {
     order: known ? snapshot.order : [...snapshot.order, id],
     version: snapshot.version + 1,
   };
-  for (const l of listeners) l();
+  notify();
 }
 
 export function receiveEvent(e: JobEvent): void {
@@ -42,14 +53,13 @@ export function eventsOf(id: string): readonly JobEvent[] {
   return raw.get(id) ?? [];
 }
 
-/** Remember a job the page started or found in jobs.list (so its kind and run are known before its first event). */
+/**
+ * Remember a job the page started or found in jobs.list (so its kind, run and state are known before its first
+ * event). A job already heard from keeps the state its events gave it.
+ */
 export function noteJob(id: string, kind: JobKind, runId?: string, state?: JobInfo['state']): void {
-  update(id, (j) => ({
-    ...j,
-    kind,
-    runId: runId ?? j.runId,
-    state: state === 'queued' || state === undefined ? j.state : state,
-  }));
+  const heard = raw.has(id);
+  update(id, (j) => ({ ...j, kind, runId: runId ?? j.runId, state: !heard && state ? state : j.state }));
 }
 
 let subscribed = false;

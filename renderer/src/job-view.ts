@@ -10,7 +10,8 @@ export interface JobView {
   id: string;
   kind?: JobKind;
   runId?: string;
-  state: 'running' | 'done' | 'failed' | 'stopped';
+  /** queued: known from jobs.start, no event yet (its lane is busy). */
+  state: 'queued' | 'running' | 'done' | 'failed' | 'stopped';
   reports: Of<'report'>[];
   evals: Of<'eval'>[];
   logs: { level: 'info' | 'warn' | 'error'; message: string }[];
@@ -29,43 +30,71 @@ export function emptyView(id: string): JobView {
 /**
  * Points keyed by step: a point at or before the last one is a resumed attempt redoing steps from its checkpoint,
  * so the points from that step on are replaced (the curve shows each step once, as the run folder's reader does).
+ * Changes `points` in place: the callers hand it their own copy.
  */
-function byStep<T extends { step: number }>(points: T[], p: T): T[] {
-  const last = points.at(-1);
-  if (!last || p.step > last.step) return [...points, p];
-  return [...points.filter((x) => x.step < p.step), p];
+function putByStep<T extends { step: number }>(points: T[], p: T): void {
+  let at = points.length;
+  while (at > 0 && points[at - 1].step >= p.step) at--;
+  points.length = at;
+  points.push(p);
 }
 
-export function applyEvent(j: JobView, e: JobEvent): JobView {
+/** A view whose arrays are this fold's own, so events can be applied in place. */
+function ownCopy(j: JobView): JobView {
+  return { ...j, reports: [...j.reports], evals: [...j.evals], logs: [...j.logs], text: { ...j.text } };
+}
+
+/** Apply one event to a view that owns its arrays (see ownCopy). */
+function applyInPlace(j: JobView, e: JobEvent): JobView {
   switch (e.type) {
     case 'started':
       // A new attempt (a resume replayed from the run folder) runs again until it ends.
-      return { ...j, kind: e.kind, runId: e.runId ?? j.runId, state: 'running', failed: undefined, done: undefined };
+      return Object.assign(j, { kind: e.kind, runId: e.runId ?? j.runId, state: 'running', failed: undefined, done: undefined });
     case 'backend':
-      return { ...j, backend: e.backend };
+      return Object.assign(j, { backend: e.backend });
     case 'log':
-      return { ...j, logs: [...j.logs, { level: e.level, message: e.message }].slice(-MAX_LOG_LINES) };
+      j.logs.push({ level: e.level, message: e.message });
+      break;
     case 'progress':
       // A resumed attempt reports its start: a failure or stop before it is history now.
-      return { ...j, progress: { done: e.done, total: e.total, message: e.message }, state: 'running', failed: undefined, done: undefined };
+      return Object.assign(j, {
+        progress: { done: e.done, total: e.total, message: e.message },
+        state: 'running',
+        failed: undefined,
+        done: undefined,
+      });
     case 'text':
-      return { ...j, text: { ...j.text, [e.side]: j.text[e.side] + e.text } };
+      j.text[e.side] += e.text;
+      break;
     case 'report':
-      return { ...j, reports: byStep(j.reports, e) };
+      putByStep(j.reports, e);
+      break;
     case 'eval':
-      return { ...j, evals: byStep(j.evals, e) };
+      putByStep(j.evals, e);
+      break;
     case 'done':
-      return { ...j, done: e, state: e.reason === 'stopped' ? 'stopped' : 'done' };
+      return Object.assign(j, { done: e, state: e.reason === 'stopped' ? 'stopped' : 'done' });
     case 'failed':
-      return {
-        ...j,
-        failed: e,
-        state: 'failed',
-        logs: [...j.logs, { level: 'error' as const, message: e.error }].slice(-MAX_LOG_LINES),
-      };
+      j.logs.push({ level: 'error', message: e.error });
+      return Object.assign(j, { failed: e, state: 'failed' });
   }
+  return j;
 }
 
+const trimLog = (j: JobView): JobView => {
+  if (j.logs.length > MAX_LOG_LINES) j.logs.splice(0, j.logs.length - MAX_LOG_LINES);
+  return j;
+};
+
+/** One event on a view, leaving the view as it was (a new view shares nothing it changes). */
+export function applyEvent(j: JobView, e: JobEvent): JobView {
+  return trimLog(applyInPlace(ownCopy(j), e));
+}
+
+/** Many events on a view: the arrays are copied once, not once per event (a long run's history is thousands). */
 export function foldEvents(events: readonly JobEvent[], from: JobView): JobView {
-  return events.reduce(applyEvent, from);
+  if (events.length === 0) return from;
+  const j = ownCopy(from);
+  for (const e of events) applyInPlace(j, e);
+  return trimLog(j);
 }

@@ -19,6 +19,17 @@ const STATUS_STATE: Record<RunSummary['status'], RunState> = {
 
 const isEnd = (e: JobEvent): e is Extract<JobEvent, { type: 'done' | 'failed' }> => e.type === 'done' || e.type === 'failed';
 
+/** Per history view, the live events folded onto it so far: each redraw folds only the new ones (a page left open for hours gets thousands). */
+const liveFolds = new WeakMap<JobView, { count: number; view: JobView }>();
+
+function foldLive(base: JobView, live: readonly JobEvent[]): JobView {
+  let f = liveFolds.get(base);
+  if (!f || live.length < f.count) f = { count: 0, view: base };
+  if (live.length > f.count) f = { count: live.length, view: foldEvents(live.slice(f.count), f.view) };
+  liveFolds.set(base, f);
+  return f.view;
+}
+
 /**
  * A run as one view: its history replayed from the run folder (runs.history), then the live events of its job that
  * came after that history (numbered above the job's `seq` when the history was read), so a page opened or reloaded
@@ -51,7 +62,7 @@ export function useRunHistory(runId: string | undefined): {
     };
   }, [runId, endKey]);
   const base = useMemo(() => history && foldEvents(history.events, emptyView(job?.id ?? `run:${runId}`)), [history, job, runId]);
-  const view = useMemo(() => base && foldEvents(live, base), [base, live]);
+  const view = useMemo(() => base && foldLive(base, live), [base, live]);
   if (!runId || !history || (history.run?.id !== runId && history.job?.runId !== runId)) return { error };
   let state: RunState;
   if (ended) state = ended.type === 'failed' ? 'failed' : ended.reason === 'stopped' ? 'stopped' : 'done';

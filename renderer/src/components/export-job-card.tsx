@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { jobResultOf } from '../../../main/contract/contract.ts';
-import { exportChecks, exportFiles, exportSummary, ollamaCommand, type ExportResult } from '../export-report.ts';
+import { exportBaseModel, exportChecks, exportFiles, exportSummary, ollamaCommand, type ExportResult } from '../export-report.ts';
 import type { JobView } from '../job-view.ts';
 import { call, transport } from '../transport.ts';
 import { ErrorBox } from './common.tsx';
@@ -23,10 +23,10 @@ export function ExportJobCard({ job, label, runId }: { job?: JobView; label: str
   return (
     <div className="panel" data-testid="export-job" data-state={job.state}>
       <h3>
-        {label} · <span data-testid="export-state">{t(`run.states.${job.state}`)}</span>
+        {label} · <span data-testid="export-state">{t(`runView.states.${job.state}`)}</span>
       </h3>
       {running && (
-        <div className="meter-row" data-testid="export-activity">
+        <div className="meter-row" data-testid="export-activity" data-progress={p ? 'yes' : 'no'}>
           <div className={`meter${p ? '' : ' busy'}`}>
             <div style={p ? { width: `${p.total ? (100 * p.done) / p.total : 0}%` } : undefined} />
           </div>
@@ -35,6 +35,7 @@ export function ExportJobCard({ job, label, runId }: { job?: JobView; label: str
           </small>
         </div>
       )}
+      {job.state === 'queued' && <p className="muted">{t('exportResult.queued')}</p>}
       {job.failed && <ErrorBox error={paths.text(job.failed.error)} />}
       {result && <ExportOutcome result={result} runId={runId} />}
     </div>
@@ -45,23 +46,42 @@ function ExportOutcome({ result, runId }: { result: ExportResult; runId?: string
   const { t } = useTranslation();
   const paths = usePathDisplay();
   const command = ollamaCommand(result, runId, paths.path);
+  const base = exportBaseModel(result);
   return (
     <>
-      <p data-testid="export-summary">{exportSummary(result, t, paths.path)}</p>
-      <p>
-        <PathText path={result.output} testId="export-output" />
-      </p>
+      <p data-testid="export-summary">{exportSummary(result, t)}</p>
+      <dl className="facts">
+        <div>
+          <dt>{t('exportResult.output')}</dt>
+          <dd>
+            <PathText path={result.output} testId="export-output" />
+          </dd>
+        </div>
+        {base && (
+          <div>
+            <dt>{t('exportResult.baseModel')}</dt>
+            <dd>
+              <PathText path={base} testId="export-base" />
+            </dd>
+          </div>
+        )}
+      </dl>
       <ul data-testid="export-checks">
         {exportChecks(result, t).map((c) => (
           <li key={c.name}>
-            <strong>{c.name}</strong>: {c.found}
+            <strong>{c.name}</strong>
+            {t('exportResult.colon')}
+            {c.found}
+            {c.sample !== undefined && <span className="mono"> {c.sample}</span>}
           </li>
         ))}
       </ul>
       {command && <CopyCommand command={command} />}
       {transport.downloadUrl && <Downloads result={result} url={transport.downloadUrl} />}
       <details>
-        <summary>{t('export.report', { file: paths.path(result.reportFile) })}</summary>
+        <summary>
+          {t('exportResult.report')} <PathText path={result.reportFile} />
+        </summary>
         <pre className="log report" data-testid="export-report">
           {JSON.stringify(result.report, null, 2)}
         </pre>

@@ -1,4 +1,4 @@
-import { useLayoutEffect, useRef } from 'react';
+import { memo, useLayoutEffect, useRef } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { JobView } from '../job-view.ts';
 import { usePathDisplay } from './path-text.tsx';
@@ -27,12 +27,19 @@ export function RunLog({ lines }: { lines: JobView['logs'] }) {
     <pre className="log" data-testid="job-log" ref={box} onScroll={onScroll}>
       {lines.length === 0 && <span className="log-muted">{t('runView.logEmpty')}</span>}
       {lines.map((l, i) => (
-        <span key={i} className={`log-line log-${l.level}`} data-level={l.level}>
-          {l.level === 'info' ? '' : `${t(`runView.level.${l.level}`)} `}
-          {paths.text(l.message)}
-          {'\n'}
-        </span>
+        <LogLine key={i} line={l} prefix={l.level === 'info' ? '' : `${t(`runView.level.${l.level}`)} `} text={paths.text} />
       ))}
     </pre>
   );
 }
+
+/** One line; a long log redraws only its new lines (the others keep their objects). */
+const LogLine = memo(function LogLine({ line, prefix, text }: { line: JobView['logs'][number]; prefix: string; text(s: string): string }) {
+  return (
+    <span className={`log-line log-${line.level}`} data-level={line.level}>
+      {prefix}
+      {text(line.message)}
+      {'\n'}
+    </span>
+  );
+});

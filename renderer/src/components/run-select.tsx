@@ -56,7 +56,7 @@ export function RunSelect({
   // The chosen run is an option even before the list has been read again (it may have just finished).
   const options = selected && !runs.some((r) => r.id === selected.run.id) ? [selected.run, ...runs] : runs;
   return (
-    <label className="field">
+    <label className="field run-field">
       <span className="label">{t('runSelect.label')}</span>
       <select data-testid={testId} value={selected?.run.id ?? ''} onChange={(e) => void pick(e.target.value)}>
         <option value="">{options.length ? t('runSelect.choose') : t('runSelect.none')}</option>

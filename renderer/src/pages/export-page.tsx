@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { useTranslation } from 'react-i18next';
+import { Trans, useTranslation } from 'react-i18next';
 import { ErrorBox, Field } from '../components/common.tsx';
 import { ExportJobCard } from '../components/export-job-card.tsx';
 import { RunSelect, runOrigin, stamp, type Preselect, type RunDetails } from '../components/run-select.tsx';
@@ -37,7 +37,7 @@ export function ExportPage({ visible, preselect }: { visible: boolean; preselect
     }[target];
     try {
       const job = await call('jobs.start', jobRequest(request));
-      noteJob(job.id, job.kind);
+      noteJob(job.id, job.kind, undefined, job.state);
       setStarted((s) => [{ id: job.id, target, runId: run.run.id }, ...s]);
     } catch (e) {
       setError((e as Error).message);
@@ -46,7 +46,9 @@ export function ExportPage({ visible, preselect }: { visible: boolean; preselect
   return (
     <section data-testid="export-page">
       <h2>{t('export.title')}</h2>
-      <p className="muted">{t('export.hint')}</p>
+      <p className="muted">
+        <Trans i18nKey="export.hint" components={{ folder: <code className="mono" /> }} />
+      </p>
       <div className="form-grid">
         <RunSelect visible={visible} selected={run} onSelect={setRun} testId="export-run" preselect={preselect} />
         <Field label={t('export.shard')}>

@@ -41,12 +41,13 @@ export function PlaygroundPage({ visible, preselect }: { visible: boolean; prese
           ...(baseDtype ? { base_dtype: baseDtype as JobSettings<'generate'>['base_dtype'] } : {}),
         },
       });
-      noteJob(j.id, j.kind);
+      noteJob(j.id, j.kind, undefined, j.state);
       setJobId(j.id);
     } catch (e) {
       setError((e as Error).message);
     }
   };
+  const busy = job?.state === 'running' || job?.state === 'queued';
   const result = jobResultOf('generate', job?.done?.result);
   const num = (key: keyof typeof s) => (e: React.ChangeEvent<HTMLInputElement>) => setS({ ...s, [key]: Number(e.target.value) });
   return (
@@ -55,7 +56,7 @@ export function PlaygroundPage({ visible, preselect }: { visible: boolean; prese
       <div className="form-grid">
         <RunSelect visible={visible} selected={run} onSelect={setRun} testId="playground-run" preselect={preselect} />
         <Field label={t('playground.template')}>
-          <select value={template} onChange={(e) => setS({ ...s, template: e.target.value })}>
+          <select className="mono" value={template} onChange={(e) => setS({ ...s, template: e.target.value })}>
             {TEMPLATES.map((x) => (
               <option key={x}>{x}</option>
             ))}
@@ -86,15 +87,10 @@ export function PlaygroundPage({ visible, preselect }: { visible: boolean; prese
         </Field>
       </div>
       <p className="row">
-        <button
-          className="primary"
-          data-testid="playground-generate"
-          disabled={!baseModel || job?.state === 'running'}
-          onClick={() => void ask()}
-        >
-          {job?.state === 'running' ? t('common.loading') : t('playground.generate')}
+        <button className="primary" data-testid="playground-generate" disabled={!baseModel || busy} onClick={() => void ask()}>
+          {busy ? t('common.loading') : t('playground.generate')}
         </button>
-        {job?.state === 'running' && <button onClick={() => void call('jobs.stop', { id: job.id })}>{t('run.stop')}</button>}
+        {busy && <button onClick={() => void call('jobs.stop', { id: job.id })}>{t('run.stop')}</button>}
       </p>
       <ErrorBox error={error ?? job?.failed?.error} />
       <div className="cards">

@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useMemo, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { JobInfo, RunSummary } from '../../../main/contract/contract.ts';
 import { ErrorBox } from '../components/common.tsx';
@@ -51,6 +51,15 @@ export function RunPage({
   const job = history?.job ?? undefined;
   const last = view?.reports.at(-1);
   const lastEval = view?.evals.at(-1);
+  const reports = view?.reports;
+  const evals = view?.evals;
+  const series = useMemo(
+    () => [
+      { name: t('run.loss'), color: 'var(--accent)', points: (reports ?? []).map((r) => ({ step: r.step, value: r.loss })) },
+      { name: t('run.evalLoss'), color: 'var(--warn)', points: (evals ?? []).map((r) => ({ step: r.step, value: r.evalLoss })) },
+    ],
+    [reports, evals, t],
+  );
   return (
     <section data-testid="run-page">
       <h2>{t('run.title')}</h2>
@@ -113,12 +122,7 @@ export function RunPage({
               </div>
             </div>
           )}
-          <LossChart
-            series={[
-              { name: t('run.loss'), color: 'var(--accent)', points: view.reports.map((r) => ({ step: r.step, value: r.loss })) },
-              { name: t('run.evalLoss'), color: 'var(--warn)', points: view.evals.map((r) => ({ step: r.step, value: r.evalLoss })) },
-            ]}
-          />
+          <LossChart series={series} />
           <h3>{t('run.log')}</h3>
           <RunLog lines={view.logs} />
         </>

@@ -27,10 +27,15 @@ export function RunsPage({ visible, onStarted, onOpen }: { visible: boolean; onS
   const [runsDir, setRunsDir] = useState('');
   const [compared, setCompared] = useState<RunData[]>([]);
   const [error, setError] = useState<string>();
+  // A run with a job on it is running (or waiting), whatever its folder says so far.
+  const [activeJobs, setActiveJobs] = useState<JobInfo[]>([]);
   const refresh = () => {
     call('runs.list', {})
       .then((r) => setRuns(r.runs))
       .catch((e: Error) => setError(e.message));
+    call('jobs.list', {})
+      .then((r) => setActiveJobs(r.jobs.filter((j) => j.kind === 'finetune' && (j.state === 'running' || j.state === 'queued'))))
+      .catch(() => {});
     call('app.info', {})
       .then((i) => setRunsDir(i.runsDir))
       .catch(() => {});
@@ -77,74 +82,83 @@ export function RunsPage({ visible, onStarted, onOpen }: { visible: boolean; onS
             <thead>
               <tr>
                 <th>{t('runsTable.name')}</th>
-                <th>{t('runs.status')}</th>
-                <th>{t('runsTable.baseModel')}</th>
-                <th>{t('runsTable.data')}</th>
+                <th>{t('runsTable.modelAndData')}</th>
                 <th>{t('runsTable.settings')}</th>
                 <th>{t('runsTable.date')}</th>
-                <th>{t('runsTable.duration')}</th>
                 <th>{t('runs.steps')}</th>
                 <th>{t('runsTable.finalLoss')}</th>
                 <th />
               </tr>
             </thead>
             <tbody>
-              {runs.map((r) => (
-                <tr key={r.id} data-run={r.id}>
-                  <td className="mono run-id">{r.id}</td>
-                  <td>
-                    <span className={`badge state-${r.status}`} title={r.error}>
-                      {t(`runs.states.${r.status}`)}
-                    </span>
-                  </td>
-                  <td className="mono" title={r.baseModel} data-testid="run-base">
-                    {name(r.baseModel) ?? '–'}
-                  </td>
-                  <td className="mono" title={r.dataPath} data-testid="run-data">
-                    {name(r.dataPath) ?? '–'}
-                  </td>
-                  <td data-testid="run-settings">
-                    <RunSettingsCell settings={r.settings} />
-                  </td>
-                  <td data-testid="run-date">{r.startedAt ? formatDate(r.startedAt, i18n.language) : '–'}</td>
-                  <td data-testid="run-duration">{r.durationMs !== undefined ? formatDuration(r.durationMs, t) : '–'}</td>
-                  <td>
-                    {r.steps}
-                    {r.totalSteps ? ` / ${r.totalSteps}` : ''}
-                  </td>
-                  <td data-testid="run-losses">
-                    {formatLoss(r.lastLoss)}
-                    {r.lastEvalLoss !== undefined && (
-                      <>
-                        <br />
-                        <small className="muted">{t('runsTable.evalShort', { loss: formatLoss(r.lastEvalLoss) })}</small>
-                      </>
-                    )}
-                  </td>
-                  <td>
-                    <div className="row wrap actions">
-                      <button data-testid="open-run" onClick={() => onOpen(r.id)}>
-                        {t('runs.open')}
-                      </button>
-                      <button
-                        data-testid="compare-run"
-                        className={compared.some((c) => c.run.id === r.id) ? 'active' : ''}
-                        onClick={() => void toggleCompare(r.id)}
-                      >
-                        {t('runs.compare')}
-                      </button>
-                      {resumable(r) && (
-                        <button data-testid="resume-run" onClick={() => void resume(r.id)}>
-                          {t('runs.resume')}
-                        </button>
+              {runs.map((r) => {
+                const job = activeJobs.find((j) => j.runId === r.id);
+                const state = job ? job.state : r.status;
+                return (
+                  <tr key={r.id} data-run={r.id}>
+                    <td>
+                      <div className="mono run-id">{r.id}</div>
+                      <span className={`badge state-${state}`} title={r.error} data-testid="run-status" data-state={state}>
+                        {job ? t(`runView.states.${job.state}`) : t(`runs.states.${r.status}`)}
+                      </span>
+                    </td>
+                    <td>
+                      <div className="mono" title={r.baseModel} data-testid="run-base">
+                        {name(r.baseModel) ?? '–'}
+                      </div>
+                      <small className="mono muted" title={r.dataPath} data-testid="run-data">
+                        {name(r.dataPath) ?? '–'}
+                      </small>
+                    </td>
+                    <td data-testid="run-settings">
+                      <RunSettingsCell settings={r.settings} />
+                    </td>
+                    <td>
+                      <div data-testid="run-date">{r.startedAt ? formatDate(r.startedAt, i18n.language) : '–'}</div>
+                      <small className="muted" data-testid="run-duration">
+                        {r.durationMs !== undefined ? formatDuration(r.durationMs, t) : '–'}
+                      </small>
+                    </td>
+                    <td>
+                      {r.steps}
+                      {r.totalSteps ? ` / ${r.totalSteps}` : ''}
+                    </td>
+                    <td data-testid="run-losses">
+                      {formatLoss(r.lastLoss)}
+                      {r.lastEvalLoss !== undefined && (
+                        <>
+                          <br />
+                          <small className="muted">{t('runsTable.evalShort', { loss: formatLoss(r.lastEvalLoss) })}</small>
+                        </>
                       )}
-                      <button className="danger" onClick={() => void remove(r.id)}>
-                        {t('runs.delete')}
-                      </button>
-                    </div>
-                  </td>
-                </tr>
-              ))}
+                    </td>
+                    <td>
+                      <div className="actions">
+                        <button data-testid="open-run" onClick={() => onOpen(r.id)}>
+                          {t('runs.open')}
+                        </button>
+                        <button
+                          data-testid="compare-run"
+                          className={compared.some((c) => c.run.id === r.id) ? 'active' : ''}
+                          onClick={() => void toggleCompare(r.id)}
+                        >
+                          {t('runs.compare')}
+                        </button>
+                        {!job && resumable(r) && (
+                          <button data-testid="resume-run" onClick={() => void resume(r.id)}>
+                            {t('runs.resume')}
+                          </button>
+                        )}
+                        {!job && (
+                          <button className="danger" onClick={() => void remove(r.id)}>
+                            {t('runs.delete')}
+                          </button>
+                        )}
+                      </div>
+                    </td>
+                  </tr>
+                );
+              })}
             </tbody>
           </table>
         </div>
