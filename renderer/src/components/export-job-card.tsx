@@ -70,7 +70,7 @@ function ExportOutcome({ result, runId }: { result: ExportResult; runId?: string
         {exportChecks(result, t).map((c) => (
           <li key={c.name}>
             <strong>{c.name}</strong>
-            {t('exportResult.colon')}
+            {t('punctuation.colon')}
             {c.found}
             {c.sample !== undefined && <span className="mono"> {c.sample}</span>}
           </li>

@@ -12,7 +12,8 @@ const OWN_TO_EACH = new Set(['output_dir']);
 /** The settings whose values differ between the runs (from their config.json), in the config's order. */
 export function differingSettings(runs: RunData[]): { key: string; values: (string | undefined)[] }[] {
   const keys = [...new Set(runs.flatMap((r) => Object.keys(r.config ?? {})))].filter((k) => !OWN_TO_EACH.has(k));
-  const shown = (v: unknown) => (v === undefined ? undefined : typeof v === 'string' ? v : JSON.stringify(v));
+  const shown = (v: unknown) =>
+    v === undefined ? undefined : typeof v === 'string' ? v : Array.isArray(v) ? v.map(String).join(', ') : JSON.stringify(v);
   return keys.map((key) => ({ key, values: runs.map((r) => shown(r.config?.[key])) })).filter(({ values }) => new Set(values).size > 1);
 }
 
@@ -20,18 +21,20 @@ export function differingSettings(runs: RunData[]): { key: string; values: (stri
 export function RunCompare({ runs }: { runs: RunData[] }) {
   const { t } = useTranslation();
   const paths = usePathDisplay();
-  const series: Series[] = runs.flatMap((r, k) => [
-    {
-      name: `${r.run.id} · ${t('run.loss')}`,
-      color: COLORS[(2 * k) % COLORS.length],
-      points: r.metrics.filter((m) => m.loss !== undefined).map((m) => ({ step: m.step, value: m.loss! })),
-    },
-    {
-      name: `${r.run.id} · ${t('run.evalLoss')}`,
-      color: COLORS[(2 * k + 1) % COLORS.length],
-      points: r.metrics.filter((m) => m.evalLoss !== undefined).map((m) => ({ step: m.step, value: m.evalLoss! })),
-    },
-  ]);
+  const series: Series[] = runs
+    .flatMap((r, k) => [
+      {
+        name: `${r.run.id} · ${t('run.loss')}`,
+        color: COLORS[(2 * k) % COLORS.length],
+        points: r.metrics.filter((m) => m.loss !== undefined).map((m) => ({ step: m.step, value: m.loss! })),
+      },
+      {
+        name: `${r.run.id} · ${t('run.evalLoss')}`,
+        color: COLORS[(2 * k + 1) % COLORS.length],
+        points: r.metrics.filter((m) => m.evalLoss !== undefined).map((m) => ({ step: m.step, value: m.evalLoss! })),
+      },
+    ])
+    .filter((s) => s.points.length > 0);
   const diff = differingSettings(runs);
   return (
     <div data-testid="run-compare">

@@ -289,7 +289,6 @@ export const en = {
     },
     report: 'Verification report',
     ollama: 'Add it to Ollama (run on the machine that holds the files):',
-    colon: ': ',
     copy: 'Copy',
     copied: 'Copied',
     download: 'Download',
@@ -302,7 +301,8 @@ export const en = {
       'none-listed': 'No NVIDIA GPU (nvidia-smi lists none).',
       failed: 'No GPU readings (nvidia-smi failed: {{detail}}).',
     },
-    instead: 'Below: what the job computes on and the memory of its process and of the studio.',
+    noGpu: '{{reason}} Below: what the job computes on and the memory of its process and of the studio.',
   },
+  punctuation: { colon: ': ' },
 };
 export type Strings = typeof en;

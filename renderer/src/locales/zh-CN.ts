@@ -291,7 +291,6 @@ export const zhCN: Strings = {
     },
     report: '校验报告',
     ollama: '添加到 Ollama（在存放这些文件的机器上运行）：',
-    colon: '：',
     copy: '复制',
     copied: '已复制',
     download: '下载',
@@ -304,6 +303,7 @@ export const zhCN: Strings = {
       'none-listed': '没有 NVIDIA GPU（nvidia-smi 未列出任何 GPU）。',
       failed: '无法读取 GPU 数据（nvidia-smi 出错：{{detail}}）。',
     },
-    instead: '下面显示任务使用的计算后端，以及任务进程和工作室进程的内存。',
+    noGpu: '{{reason}}下面显示任务使用的计算后端，以及任务进程和工作室进程的内存。',
   },
+  punctuation: { colon: '：' },
 };

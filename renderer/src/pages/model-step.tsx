@@ -5,6 +5,7 @@ import { ErrorBox, Field } from '../components/common.tsx';
 import { formatBytes, formatCount } from '../format.ts';
 import { call } from '../transport.ts';
 import { PathPicker } from '../components/path-picker.tsx';
+import { usePathDisplay } from '../components/path-text.tsx';
 
 export function ModelStep({
   dir,
@@ -20,6 +21,7 @@ export function ModelStep({
   recent: string[];
 }) {
   const { t } = useTranslation();
+  const paths = usePathDisplay();
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string>();
   const inspect = async (path = dir) => {
@@ -68,8 +70,8 @@ export function ModelStep({
         <p className="recent">
           {t('wizard.model.recent')}:{' '}
           {recent.map((r) => (
-            <button key={r} className="link" onClick={() => (setDir(r), void inspect(r))}>
-              {r}
+            <button key={r} className="link" title={r} onClick={() => (setDir(r), void inspect(r))}>
+              {paths.path(r)}
             </button>
           ))}
         </p>

@@ -2,6 +2,7 @@ import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { JobInfo } from '../../../main/contract/contract.ts';
 import { ErrorBox } from '../components/common.tsx';
+import { usePathDisplay } from '../components/path-text.tsx';
 import { jobRequest } from '../job-request.ts';
 import { call } from '../transport.ts';
 
@@ -15,6 +16,7 @@ export function ReviewStep({
   onStarted(job: JobInfo): void;
 }) {
   const { t } = useTranslation();
+  const paths = usePathDisplay();
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
   const start = async () => {
@@ -32,7 +34,7 @@ export function ReviewStep({
     <section data-testid="review-step">
       <h2>{t('wizard.review.title')}</h2>
       {!ready && <p className="notice">{t('wizard.review.missing')}</p>}
-      <pre className="config mono">{JSON.stringify(config, null, 2)}</pre>
+      <pre className="config mono">{paths.text(JSON.stringify(config, null, 2))}</pre>
       <ErrorBox error={error} />
       <button className="primary" data-testid="start-training" disabled={!ready || busy} onClick={() => void start()}>
         {t('wizard.review.start')}

@@ -53,10 +53,13 @@ export function RunPage({
   const lastEval = view?.evals.at(-1);
   const reports = view?.reports;
   const evals = view?.evals;
+  // A run without a validation split has no validation curve to promise.
   const series = useMemo(
     () => [
       { name: t('run.loss'), color: 'var(--accent)', points: (reports ?? []).map((r) => ({ step: r.step, value: r.loss })) },
-      { name: t('run.evalLoss'), color: 'var(--warn)', points: (evals ?? []).map((r) => ({ step: r.step, value: r.evalLoss })) },
+      ...(evals?.length
+        ? [{ name: t('run.evalLoss'), color: 'var(--warn)', points: evals.map((r) => ({ step: r.step, value: r.evalLoss })) }]
+        : []),
     ],
     [reports, evals, t],
   );
@@ -108,10 +111,12 @@ export function RunPage({
                 <small>{t('run.loss')}</small>
                 <strong>{formatLoss(last.loss)}</strong>
               </div>
-              <div>
-                <small>{t('run.evalLoss')}</small>
-                <strong>{formatLoss(lastEval?.evalLoss)}</strong>
-              </div>
+              {lastEval && (
+                <div>
+                  <small>{t('run.evalLoss')}</small>
+                  <strong>{formatLoss(lastEval.evalLoss)}</strong>
+                </div>
+              )}
               <div>
                 <small>{t('run.lr')}</small>
                 <strong>{last.learningRate.toExponential(2)}</strong>
@@ -127,7 +132,7 @@ export function RunPage({
           <RunLog lines={view.logs} />
         </>
       )}
-      <GpuPanel backend={view?.backend} memory={state === 'running' ? last?.memory : undefined} />
+      <GpuPanel backend={view?.backend} memory={last?.memory} />
     </section>
   );
 }
