@@ -119,6 +119,7 @@ async function trainThroughTheWizard(page: Page): Promise<string> {
   await page.getByTestId('architecture').waitFor();
   await page.getByTestId('step-training').click();
   await page.getByTestId('preset-quick').click();
+  await page.getByTestId('advanced-settings').locator('summary').click(); // save_steps is among the folded settings
   for (const [name, value] of Object.entries(TRAINING)) await field(name).fill(value);
   const targets = page.locator('[data-field="lora_target_modules"]');
   for (const p of ALL_PROJECTIONS) await targets.getByLabel(p, { exact: true }).check();

@@ -29,6 +29,16 @@ export function finetuneEventMapper(): (e: TrainingEvent) => TaskEvent[] {
             elapsedMs: e.elapsedMs,
             etaMs: e.etaMs,
             memory: e.memory,
+            ...(e.skippedMicroBatches ? { skippedMicroBatches: e.skippedMicroBatches, skippedSteps: e.skippedSteps } : {}),
+          },
+          { type: 'progress', done: e.step, total: e.totalSteps || total },
+        ];
+      case 'skipped':
+        return [
+          {
+            type: 'log',
+            level: 'warn',
+            message: `step ${e.step}/${e.totalSteps}: ${e.skippedSteps} steps since the last report skipped (${e.skippedMicroBatches} micro-batches with no token to train on)`,
           },
           { type: 'progress', done: e.step, total: e.totalSteps || total },
         ];

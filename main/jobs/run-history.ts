@@ -8,7 +8,7 @@ import { finetuneEventMapper } from './finetune-events.ts';
 import type { TaskEvent } from './worker-tasks.ts';
 
 /** The trainer's report types (reports.ts) that metrics.jsonl holds one per line. */
-const TRAINING_TYPES = new Set<TrainingEvent['type']>(['start', 'step', 'eval', 'checkpoint', 'log', 'done']);
+const TRAINING_TYPES = new Set<TrainingEvent['type']>(['start', 'step', 'skipped', 'eval', 'checkpoint', 'log', 'done']);
 
 /**
  * A run's history as job events, replayed from its folder: every line of metrics.jsonl goes through the same mapping

@@ -65,6 +65,15 @@ const finetune: Task = async ({ config, emit, signal }) => {
   return { reason: result.reason, result: { ...result } };
 };
 
+/** A fine-tuning run's first steps, timed as the run would make them, for the wizard's duration estimate. */
+const measure: Task = async ({ config, emit, signal }) => {
+  const { parseFinetuneConfig } = await import('../engine/train/config.ts');
+  const { measureSteps } = await import('../engine/train/measure-steps.ts');
+  const parsed = parseFinetuneConfig(config, 'fine-tuning settings');
+  const result = await measureSteps(parsed, (message, level = 'info') => emit({ type: 'log', level, message }), { signal });
+  return { reason: signal.aborted ? 'stopped' : 'finished', result: { ...result } };
+};
+
 /** An export job: the engine's export function with its progress and per-tensor lines turned into events. */
 function exportTask(kind: 'merge' | 'export' | 'quantize'): Task {
   return async ({ config, emit }) => {
@@ -128,5 +137,6 @@ export const TASKS: Partial<Record<JobKind, Task>> = {
   export: exportTask('export'),
   quantize: exportTask('quantize'),
   generate: generateTask,
+  measure,
 };
 export const AVAILABLE_KINDS = Object.keys(TASKS) as JobKind[];

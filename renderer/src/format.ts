@@ -20,12 +20,12 @@ export function formatCount(n: number): string {
 /** i18next's `t`, as far as the formatters need it. */
 export type Translate = (key: string, options: Record<string, number>) => string;
 
-/** `1h 2m`, `3m 12s`, `12s` in the page's language (locales: duration.*). */
+/** `1h 2m`, `3m 12s`, `12s` in the page's language (locales: durationUnits.*). */
 export function formatDuration(ms: number, t: Translate): string {
   const s = Math.max(0, Math.round(ms / 1000));
   const h = Math.floor(s / 3600);
   const m = Math.floor((s % 3600) / 60);
-  return h ? t('duration.hm', { h, m }) : m ? t('duration.ms', { m, s: s % 60 }) : t('duration.s', { s });
+  return h ? t('durationUnits.hm', { h, m }) : m ? t('durationUnits.ms', { m, s: s % 60 }) : t('durationUnits.s', { s });
 }
 
 export const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(0);

@@ -53,7 +53,7 @@ describe.skipIf(Boolean(missing))('the Run page replays a run from its folder', 
     await expect.poll(() => steps().length, { timeout: 60_000, interval: 200 }).toBeGreaterThanOrEqual(4);
     await page.reload();
     await page.getByTestId('nav-run').click();
-    await expect.poll(() => page.getByTestId('run-name').innerText()).toBe(runId);
+    await expect.poll(() => page.getByTestId('run-title').innerText()).toBe(runId);
     expect(await page.getByTestId('job-state').getAttribute('data-state')).toBe('running');
     const header = await page.getByTestId('run-header').innerText();
     expect(header).toContain('Fine-tuning');
@@ -87,7 +87,7 @@ describe.skipIf(Boolean(missing))('the Run page replays a run from its folder', 
   it('a second tab shows the same run, and the log colours warnings and follows its newest line', async () => {
     const tab = await studio.openPage();
     await tab.getByTestId('nav-run').click();
-    await expect.poll(() => tab.getByTestId('run-name').innerText()).toBe(runId);
+    await expect.poll(() => tab.getByTestId('run-title').innerText()).toBe(runId);
     await expect.poll(async () => (await stepsShown(tab)).first).toBe(1);
     const warn = tab.getByTestId('job-log').locator('.log-warn').first();
     expect(await warn.innerText()).toMatch(/^WARN row \d+: \d+ tokens, cut to cutoff_len 96/);
@@ -141,11 +141,11 @@ describe.skipIf(Boolean(missing))('the Run page replays a run from its folder', 
     await expect.poll(() => studio.server.jobs.list().find((j) => j.id === other.id)?.state, { timeout: 60_000 }).toBe('done');
     const tab = await studio.openPage();
     await tab.getByTestId('nav-run').click();
-    await expect.poll(() => tab.getByTestId('run-name').innerText()).toBe(other.runId);
+    await expect.poll(() => tab.getByTestId('run-title').innerText()).toBe(other.runId);
     expect(await tab.getByTestId('job-state').getAttribute('data-state')).toBe('done');
     // The older run is one choice away.
     await tab.getByTestId('run-select').selectOption(runId);
-    await expect.poll(() => tab.getByTestId('run-name').innerText()).toBe(runId);
+    await expect.poll(() => tab.getByTestId('run-title').innerText()).toBe(runId);
     await expect.poll(async () => (await stepsShown(tab)).first).toBe(1);
     await tab.close();
   });

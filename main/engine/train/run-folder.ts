@@ -98,7 +98,7 @@ export interface RunMetrics {
 }
 
 /** Lines that a training attempt writes after it has loaded (the `log` lines before them belong to its start). */
-const ATTEMPT_LINES = new Set(['start', 'step', 'eval', 'checkpoint', 'done', 'failed']);
+const ATTEMPT_LINES = new Set(['start', 'step', 'skipped', 'eval', 'checkpoint', 'done', 'failed']);
 
 /**
  * The time a run's attempts took, without the pauses between them (a crash, then a resume hours later). An attempt
@@ -176,11 +176,12 @@ export function readMetrics(file: string): RunMetrics {
     } else if (e.type === 'failed') {
       out.failed = { error: e.error, lastOutput: e.lastOutput };
       out.endedAt = e.time;
-    } else {
+    } else if (e.type === 'done') {
       out.ended = e.reason;
       out.failed = undefined;
       out.endedAt = e.time;
     }
+    // 'skipped': steps with no token to train on have no loss, so no point on the curve.
   });
   out.durationMs = sessionTime(timed);
   return out;

@@ -159,7 +159,7 @@ function RunHeader({
   return (
     <div className="panel run-header" data-testid="run-header">
       <div className="row">
-        <h3 className="run-name" data-testid="run-name">
+        <h3 className="run-title" data-testid="run-title">
           {runId}
         </h3>
         <span className={`badge state-${state}`} data-testid="job-state" data-state={state}>
