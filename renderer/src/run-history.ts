@@ -44,13 +44,15 @@ export function useRunHistory(runId: string | undefined): {
 } {
   const [history, setHistory] = useState<RunHistory>();
   const [error, setError] = useState<string>();
-  const { version } = useJobs();
+  const { version, jobs, order } = useJobs();
   const job = history?.job ?? undefined;
   // eslint-disable-next-line react-hooks/exhaustive-deps -- eventsOf grows in place; version says when
   const live = useMemo(() => (job ? eventsOf(job.id).filter((e) => (e.seq ?? Infinity) > (job.seq ?? 0)) : []), [job, version]);
   const ended = live.filter(isEnd).at(-1);
   // The job's last end among all its events: the same before and after the history is read again, so it reads once.
   const endKey = job ? `${job.id}:${eventsOf(job.id).filter(isEnd).at(-1)?.seq ?? ''}` : '';
+  // A new job on this run (a resume, from this tab or another): its events are not the history's job's.
+  const newestJob = order.filter((id) => jobs[id].runId === runId && jobs[id].kind === 'finetune').at(-1);
   useEffect(() => {
     if (!runId) return;
     let alive = true;
@@ -60,7 +62,7 @@ export function useRunHistory(runId: string | undefined): {
     return () => {
       alive = false;
     };
-  }, [runId, endKey]);
+  }, [runId, endKey, newestJob]);
   const base = useMemo(() => history && foldEvents(history.events, emptyView(job?.id ?? `run:${runId}`)), [history, job, runId]);
   const view = useMemo(() => base && foldLive(base, live), [base, live]);
   if (!runId || !history || (history.run?.id !== runId && history.job?.runId !== runId)) return { error };
