@@ -125,8 +125,8 @@ async function trainThroughTheWizard(page: Page): Promise<string> {
   for (const p of ALL_PROJECTIONS) await targets.getByLabel(p, { exact: true }).check();
   await page.getByTestId('step-data').click();
   await page.getByTestId('data-path').fill(dataFile);
-  await page.getByLabel('cutoff_len').fill(CUTOFF_LEN);
-  await page.getByLabel('Train on inputs').uncheck();
+  await field('cutoff_len').fill(CUTOFF_LEN);
+  await field('train_on_inputs').uncheck();
   await page.getByTestId('data-check').click();
   await page.getByTestId('data-report').waitFor({ timeout: MINUTE });
   await page.getByTestId('step-review').click();
