@@ -117,19 +117,24 @@ async function trainThroughTheWizard(page: Page): Promise<string> {
   await page.getByTestId('model-path').fill(modelDir);
   await page.getByTestId('model-inspect').click();
   await page.getByTestId('architecture').waitFor();
-  await page.getByTestId('step-training').click();
+  await page.getByTestId('next').click();
+  await page.getByTestId('data-path').fill(dataFile);
+  await page.getByTestId('data-check').click();
+  await page.getByTestId('data-report').waitFor({ timeout: MINUTE });
+  await page.getByTestId('next').click();
   await page.getByTestId('preset-quick').click();
   await page.getByTestId('advanced-settings').locator('summary').click(); // save_steps is among the folded settings
   for (const [name, value] of Object.entries(TRAINING)) await field(name).fill(value);
   const targets = page.locator('[data-field="lora_target_modules"]');
   for (const p of ALL_PROJECTIONS) await targets.getByLabel(p, { exact: true }).check();
+  // "Quick test" set cutoff_len 128, which would cut these answers: back on the Data step, the full answers, the prompt masked.
   await page.getByTestId('step-data').click();
-  await page.getByTestId('data-path').fill(dataFile);
   await field('cutoff_len').fill(CUTOFF_LEN);
   await field('train_on_inputs').uncheck();
   await page.getByTestId('data-check').click();
   await page.getByTestId('data-report').waitFor({ timeout: MINUTE });
-  await page.getByTestId('step-review').click();
+  await page.getByTestId('next').click();
+  await page.getByTestId('next').click();
   await page.getByTestId('start-training').click();
   console.log(
     `screenshots: training ${path.basename(MODEL)} on ${rows.length} rows of ${path.basename(DATA)} for ${TRAINING.max_steps} steps…`,

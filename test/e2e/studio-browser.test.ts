@@ -251,7 +251,9 @@ describe.skipIf(Boolean(skip))('studio in Chromium (browser mode)', () => {
     await shot('runs-en');
     // Resume the killed run from its checkpoint, then stop it from the Run page.
     await page.getByTestId('runs-table').getByTestId('resume-run').click();
-    await expect.poll(() => page.getByTestId('job-log').textContent(), { timeout: 60_000 }).toMatch(/resuming from .*step-(\d+) at step \1\b/);
+    await expect
+      .poll(() => page.getByTestId('job-log').textContent(), { timeout: 60_000 })
+      .toMatch(/resuming from .*step-(\d+) at step \1\b/);
     await page.getByTestId('stop-job').click();
     await expect.poll(() => page.getByTestId('job-state').getAttribute('data-state'), { timeout: 60_000 }).toBe('stopped');
   });
