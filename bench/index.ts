@@ -15,6 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initBackend } from '../main/engine/backend/index.ts';
 import { benchExport, type ExportRow } from './export.ts';
+import { benchFiniteScan, type ScanRow } from './finite-scan.ts';
 import { benchInference, type InferenceRow } from './inference.ts';
 import { writeSyntheticModel } from '../main/engine/synthetic/synthetic-model.ts';
 import { benchScale, type ScaleResults } from './scale.ts';
@@ -75,6 +76,7 @@ const results: {
   export: ExportRow[];
   kernels: KernelRow[];
   matmul: MatmulRow[];
+  scan: ScanRow[];
   scale?: ScaleResults;
   notes: string[];
 } = {
@@ -83,6 +85,7 @@ const results: {
   export: [],
   kernels: [],
   matmul: [],
+  scan: [],
   notes: [],
 };
 const mb = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
@@ -182,6 +185,7 @@ try {
   if (want('kernels') && !quick) results.kernels = benchKernels();
   if ((want('kernels') && !quick) || only.includes('matmul')) results.matmul = benchPackedMatmul(); // `-- matmul`: this part alone
   if (only.includes('scale')) results.scale = await benchScale(root, work, llamaTokenizer, only);
+  if (only.includes('scan')) results.scan = benchFiniteScan(repeats); // `-- scan`: the NaN / Inf scan alone
 } finally {
   rmSync(work, { recursive: true, force: true });
 }
@@ -242,6 +246,12 @@ if (results.matmul.length) {
     lines.push(
       `| ${r.backend} | ${r.kernel} | ${r.dtype} | ${r.direction}, ${r.shape} | ${r.ours.toFixed(1)} / ${r.tfjs.toFixed(1)} | ${r.ours_gflops.toFixed(2)} / ${r.tfjs_gflops.toFixed(2)} | ${(r.tfjs / r.ours).toFixed(2)}× |`,
     );
+  lines.push('');
+}
+if (results.scan.length) {
+  lines.push('| NaN / Inf scan of stored weights | path | scan | plain copy of the same bytes | scan / copy |', '|---|---|---|---|---|');
+  for (const r of results.scan)
+    lines.push(`| ${r.dtype} | ${r.path} | ${r.scanGBs.toFixed(2)} GB/s | ${r.copyGBs.toFixed(2)} GB/s | ${formatRatio(r.ratio)} |`);
   lines.push('');
 }
 if (results.scale) lines.push(...results.scale.markdown);

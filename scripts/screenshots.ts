@@ -79,7 +79,7 @@ writeFileSync(dataFile, JSON.stringify(rows, null, 2));
 const expected = rows.find((r) => r.instruction === INSTRUCTION)?.output ?? fail(`"${INSTRUCTION}" is not a row of ${DATA}`);
 // The answer's tokens as training saw them: after the prompt, in the same text.
 const tokenizer = await loadTokenizer(modelDir);
-const alpaca = loadTemplate('alpaca');
+const alpaca = await loadTemplate('alpaca');
 const answerTokens =
   tokenizer.encode(generatePrompt(alpaca, INSTRUCTION, undefined, expected)).length -
   tokenizer.encode(generatePrompt(alpaca, INSTRUCTION)).length;

@@ -44,7 +44,7 @@ export function createHandlers(d: HandlerDeps): Handlers {
     'data.check': (req) => checkData(req),
     'finetune.fields': () => ({ fields: settingFields() }),
     'finetune.estimate': async (r) => {
-      const config = loadLlamaConfig(r.base_model);
+      const config = await loadLlamaConfig(r.base_model);
       const unknown = unknownProjections(r.lora_target_modules);
       if (unknown.length)
         throw new ApiError(`unknown target module(s): ${unknown.join(', ')} (known: ${PROJECTIONS.join(', ')})`, 400, 'estimate/modules');
@@ -70,13 +70,22 @@ export function createHandlers(d: HandlerDeps): Handlers {
     'jobs.list': () => ({ jobs: d.jobs.list() }),
     'jobs.start': (request) => d.jobs.start(request.kind, request.config),
     'jobs.stop': ({ id }) => ({ stopped: d.jobs.stop(id) }),
-    'runs.list': () => ({ runs: d.runs.list() }),
-    'runs.read': ({ id }) => {
-      const read = d.runs.read(id);
+    'runs.list': async () => {
+      d.jobs.adoptRunning(d.runs); // a run started meanwhile by the CLI in the runs folder
+      const active = d.jobs.list().filter((j) => j.state === 'running' || j.state === 'queued');
+      const runs = (await d.runs.list()).map((r) => {
+        const jobId = r.status === 'running' ? active.find((j) => j.runId === r.id)?.id : undefined;
+        return jobId ? { ...r, jobId } : r;
+      });
+      return { runs };
+    },
+    'runs.read': async ({ id }) => {
+      const read = await d.runs.read(id);
       return { ...read, resumeSettings: read.config ? settingsOfSavedConfig(read.config) : null };
     },
-    'runs.history': ({ id }) => {
-      // All synchronous: the job's event count and the files are read in one turn, so no event falls between them.
+    'runs.history': async ({ id }) => {
+      // The job's event count first, the files after: every event numbered up to it was written before it was sent,
+      // so the history holds it. A line written meanwhile may also come live; the page drops such a repeat.
       const dir = d.runs.dirOf(id);
       const job =
         d.jobs
@@ -87,8 +96,8 @@ export function createHandlers(d: HandlerDeps): Handlers {
         if (!job) throw new ApiError(`${dir}: no such run`, 404, 'runs/missing');
         return { run: null, config: null, events: [], job };
       }
-      const { run, config } = d.runs.read(id);
-      return { run, config, events: replayRunHistory(dir, job?.id ?? `run:${id}`), job };
+      const { run, config, metricsText } = await d.runs.readWithMetricsText(id);
+      return { run, config, events: replayRunHistory(dir, metricsText, config, job?.id ?? `run:${id}`), job };
     },
     'runs.delete': async ({ id }) => {
       // Refused rather than stopped: a delete cannot be undone, and a stopping job still writes its last checkpoint

@@ -89,6 +89,10 @@ export const dataCheckSchema = z.object({
       message: z.string(),
       ofRow: z.number().optional(),
       valueType: z.string().optional(),
+      /** A too-large row's bytes and the limit; an out-of-range token's id and the embedding's rows. */
+      size: z.number().optional(),
+      limit: z.number().optional(),
+      tokenId: z.number().optional(),
     }),
   ),
   problemCount: z.number(),
@@ -157,10 +161,18 @@ export const runSummarySchema = z.object({
   totalSteps: z.number().optional(),
   lastLoss: z.number().optional(),
   lastEvalLoss: z.number().optional(),
-  status: z.enum(['finished', 'stopped', 'failed', 'incomplete', 'empty']),
+  /**
+   * `running`: a live process holds the run's lock (its writer), whether or not this studio started it; `failed`: its
+   * last attempt failed (the job host recorded how in metrics.jsonl).
+   */
+  status: z.enum(['running', 'finished', 'stopped', 'failed', 'incomplete', 'empty']),
   /** Why the last attempt failed (status failed). */
   error: z.string().optional(),
   settings: runKeySettingsSchema,
+  /** The process writing the run, from its lock. */
+  writer: z.object({ pid: z.number(), command: z.string(), since: z.string(), host: z.string() }).optional(),
+  /** The studio's job for that writer (its own, or one adopted on start), which jobs.stop stops. */
+  jobId: z.string().optional(),
   checkpoints: z.array(z.string()),
   hasAdapter: z.boolean(),
   problems: z.array(z.string()),

@@ -1,32 +1,27 @@
-import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { jobEventSchema, type JobEvent } from '../contract/contract.ts';
 import { failedLineSchema } from '../engine/train/metrics-schema.ts';
 import type { TrainingEvent } from '../engine/train/reports.ts';
-import { readRunConfig, runPaths } from '../engine/train/run-folder.ts';
-import { finetuneEventMapper } from './finetune-events.ts';
+import { jobEventsOf } from './training-events.ts';
 import type { TaskEvent } from './worker-tasks.ts';
 
 /** The trainer's report types (reports.ts) that metrics.jsonl holds one per line. */
 const TRAINING_TYPES = new Set<TrainingEvent['type']>(['start', 'step', 'skipped', 'eval', 'checkpoint', 'log', 'done']);
 
 /**
- * A run's history as job events, replayed from its folder: every line of metrics.jsonl goes through the same mapping
- * the worker applies live (finetune-events.ts), so the curves, the log and the progress are those a page open from
- * the first step saw, every attempt of a resumed run included (the page drops the steps a resume redid, as
- * readMetrics does). The backend comes from config.json, the failure of an attempt from the line the job host wrote.
- * A line that does not make a valid event (a file from an older version, a torn last line) is left out.
+ * A run's history as job events, replayed from its folder: every line of metrics.jsonl (its text, read by the run
+ * registry) goes through the same mapping the worker applies live (training-events.ts), so the curves, the log and
+ * the progress are those a page open from the first step saw, every attempt of a resumed run included (the page drops
+ * the steps a resume redid, as parseMetrics does). The backend comes from config.json, the failure of an attempt from
+ * the line the job host wrote. A line that does not make a valid event (an older version's, a torn last one) is left out.
  */
-export function replayRunHistory(runDir: string, jobId: string): JobEvent[] {
-  const paths = runPaths(runDir);
-  const config = readRunConfig(paths.config);
+export function replayRunHistory(runDir: string, metricsText: string, config: Record<string, unknown> | null, jobId: string): JobEvent[] {
   const backendName = typeof config?.backend_used === 'string' ? config.backend_used : undefined;
   const backendDetail = typeof config?.backend_detail === 'string' ? config.backend_detail : backendName;
-  const events: TaskEvent[] = [{ type: 'started', kind: 'finetune', runId: path.basename(paths.dir) }];
-  const toEvents = finetuneEventMapper();
+  const events: TaskEvent[] = [{ type: 'started', kind: 'finetune', runId: path.basename(runDir) }];
+  const progress = { total: 0 };
   let lastEval: number | undefined;
-  const text = existsSync(paths.metrics) ? readFileSync(paths.metrics, 'utf8') : '';
-  for (const line of text.split('\n')) {
+  for (const line of metricsText.split('\n')) {
     let json: { type?: unknown } & Record<string, unknown>;
     try {
       json = JSON.parse(line);
@@ -42,11 +37,11 @@ export function replayRunHistory(runDir: string, jobId: string): JobEvent[] {
     if (typeof type !== 'string' || !TRAINING_TYPES.has(type as TrainingEvent['type'])) continue;
     const e = json as unknown as TrainingEvent;
     if (e.type === 'start' && backendName) events.push({ type: 'backend', backend: { name: backendName, detail: backendDetail! } });
-    events.push(...toEvents(e));
+    events.push(...jobEventsOf(e, progress));
     if (e.type === 'eval') lastEval = e.evalLoss;
     if (e.type === 'done') {
       const result = {
-        runDir: paths.dir,
+        runDir: path.resolve(runDir),
         adapterDir: e.adapterDir,
         steps: e.step,
         reason: e.reason,

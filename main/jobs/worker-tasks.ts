@@ -2,7 +2,7 @@ import { StudioError } from '../engine/errors.ts';
 import type { JobEvent, JobKind } from '../contract/contract.ts';
 import type { ExportHooks, ExportOutcome } from '../engine/export/export-jobs.ts';
 import { backendReport } from './backend-report.ts';
-import { finetuneEventMapper } from './finetune-events.ts';
+import { jobEventsOf } from './training-events.ts';
 
 /** An event as a task emits it; the worker adds the job id. */
 export type TaskEvent = JobEvent extends infer E ? (E extends JobEvent ? Omit<E, 'jobId'> : never) : never;
@@ -45,12 +45,12 @@ const selftest: Task = async ({ config, emit, signal }) => {
   return { reason: 'finished', result: { steps } };
 };
 
-/** Fine-tuning through the engine's runFinetune; its reports become job events (finetune-events.ts). Loaded only when used. */
+/** Fine-tuning through the engine's runFinetune; its reports become job events. Loaded only when used. */
 const finetune: Task = async ({ config, emit, signal }) => {
   const { parseFinetuneConfig } = await import('../engine/train/config.ts');
   const { runFinetune } = await import('../engine/train/finetune.ts');
   const parsed = parseFinetuneConfig(config, 'fine-tuning settings');
-  const toEvents = finetuneEventMapper();
+  const progress = { total: 0 };
   const result = await runFinetune(
     parsed,
     (e) => {
@@ -58,7 +58,7 @@ const finetune: Task = async ({ config, emit, signal }) => {
         const backend = backendReport();
         if (backend) emit({ type: 'backend', backend });
       }
-      for (const event of toEvents(e)) emit(event);
+      for (const event of jobEventsOf(e, progress)) emit(event);
     },
     { signal },
   );

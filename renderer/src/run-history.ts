@@ -10,6 +10,7 @@ export type RunHistory = CallReply<'runs.history'>;
 export type RunState = 'queued' | 'running' | 'done' | 'failed' | 'stopped' | 'interrupted' | 'empty';
 
 const STATUS_STATE: Record<RunSummary['status'], RunState> = {
+  running: 'running',
   finished: 'done',
   stopped: 'stopped',
   failed: 'failed',

@@ -138,7 +138,7 @@ describe('lora-studio command line', () => {
     expect(g.status, g.stderr).toBe(0);
     await initBackend('wasm');
     const { model, tokenizer } = await loadModel(dir);
-    const prompt = encodePrompt(tokenizer, 'alpaca_short', instruction);
+    const prompt = await encodePrompt(tokenizer, 'alpaca_short', instruction);
     const { tokens, stoppedBy } = await generate(model, prompt, { maxNewTokens: 24, stopTokenIds: tokenizer.eosIds });
     expect(tokens.length).toBeGreaterThan(0);
     expect(g.stdout).toBe(`${tokenizer.decode(tokens)}\n`);

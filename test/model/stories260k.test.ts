@@ -22,7 +22,7 @@ describe.skipIf(skip)('stories260K forward and greedy generation', () => {
   beforeAll(async () => {
     await initBackend('wasm');
     const dir = sharedPath(MODEL);
-    const config = loadLlamaConfig(dir);
+    const config = await loadLlamaConfig(dir);
     const source = await openCheckpoint(dir);
     model = new LlamaModel(
       config,

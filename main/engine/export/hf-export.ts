@@ -1,4 +1,5 @@
-import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { copyRegularFileSync } from '../fs/regular-file.ts';
 import path from 'node:path';
 import { DTYPE_BYTES } from '../formats/dtypes.ts';
 import { encodedBytes, rawPieces } from './encoded-pieces.ts';
@@ -9,7 +10,7 @@ import { writeSafetensors } from '../formats/safetensors.ts';
 import { PIECE_VALUES } from './tensor-pieces.ts';
 import type { TensorSource } from '../formats/tensor-source.ts';
 import type { LlamaConfig } from '../llama/config.ts';
-import { withAtomicDir } from '../fs/atomic-dir.ts';
+import { withAtomicDir, type AtomicOutputOptions } from '../fs/atomic-dir.ts';
 import { MergedSource } from './merged-source.ts';
 import { planShards } from './shard-size.ts';
 
@@ -50,6 +51,8 @@ export async function exportHfCheckpoint(
     maxShardSize: number;
     dtype: ExportDtype;
     onProgress?: ExportProgress;
+    /** The lock's command, and what else goes into the folder before it appears (the verification report). */
+    atomic?: AtomicOutputOptions<HfExportReport>;
   } & ExportPoolOptions,
 ): Promise<HfExportReport> {
   const { source, config, dtype } = opts;
@@ -63,7 +66,7 @@ export async function exportHfCheckpoint(
   let done = 0;
   const { pool, release } = await exportPool({ tensors, encodedBytesPerValue: DTYPE_BYTES[stDtype] }, opts);
   try {
-    return await withAtomicDir(opts.outDir, async (dir) => {
+    return await withAtomicDir(opts.outDir, opts.atomic ?? {}, async (dir) => {
       const weightMap: Record<string, string> = {};
       for (let s = 0; s < shards.length; s++) {
         await writeSafetensors(
@@ -90,7 +93,7 @@ export async function exportHfCheckpoint(
       writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...config.raw, torch_dtype: TORCH_DTYPE[dtype] }, null, 2));
       writeGenerationConfig(opts.baseDir, dir, config);
       for (const f of TOKENIZER_FILES)
-        if (existsSync(path.join(opts.baseDir, f))) copyFileSync(path.join(opts.baseDir, f), path.join(dir, f));
+        if (existsSync(path.join(opts.baseDir, f))) copyRegularFileSync(path.join(opts.baseDir, f), path.join(dir, f));
       // Reopen with the spec-checking reader (headers, index totals, shard membership) before the folder goes live.
       const check = await openCheckpoint(dir);
       const count = check.list().length;
@@ -121,7 +124,7 @@ function tensorPieces(source: TensorSource, name: string, from: string, to: 'F32
 
 export function writeGenerationConfig(baseDir: string, outDir: string, config: LlamaConfig): void {
   const existing = path.join(baseDir, 'generation_config.json');
-  if (existsSync(existing)) copyFileSync(existing, path.join(outDir, 'generation_config.json'));
+  if (existsSync(existing)) copyRegularFileSync(existing, path.join(outDir, 'generation_config.json'));
   else {
     const eos = config.eosTokenIds.length === 1 ? config.eosTokenIds[0] : config.eosTokenIds;
     writeFileSync(

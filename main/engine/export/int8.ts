@@ -1,7 +1,10 @@
-import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { copyRegularFileSync } from '../fs/regular-file.ts';
 import path from 'node:path';
 import { SINGLE_FILE } from '../formats/hf-checkpoint.ts';
 import { encodedBytes, encodePieces } from './encoded-pieces.ts';
+import { refuseNonFiniteErrors } from './encoded-finite.ts';
+import { StudioError } from '../errors.ts';
 import { quantizeInt8Piece, type PieceResult } from './piece-encode.ts';
 import { exportPool, type ExportPoolOptions } from './export-pool.ts';
 import type { PiecePool } from './piece-pool.ts';
@@ -9,7 +12,7 @@ import { openSafetensors, writeSafetensors, type TensorToWrite } from '../format
 import { PIECE_VALUES, pieceRows } from './tensor-pieces.ts';
 import type { TensorSource } from '../formats/tensor-source.ts';
 import type { LlamaConfig } from '../llama/config.ts';
-import { withAtomicDir } from '../fs/atomic-dir.ts';
+import { withAtomicDir, type AtomicOutputOptions } from '../fs/atomic-dir.ts';
 import { exportableTensors, TOKENIZER_FILES, writeGenerationConfig, type ExportProgress } from './hf-export.ts';
 
 export interface QuantError {
@@ -40,6 +43,12 @@ const LINEAR = /\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)\.wei
  * see exportPool). Every quantized tensor's error is measured; the file is then reopened and dequantized, a piece
  * at a time, to check every weight lies within half a quantization step of the original.
  */
+export interface Int8Result {
+  outDir: string;
+  errors: QuantError[];
+  worstStepFraction: number;
+}
+
 export async function exportInt8(
   opts: {
     source: TensorSource;
@@ -47,15 +56,17 @@ export async function exportInt8(
     baseDir: string;
     outDir: string;
     onProgress?: ExportProgress;
+    /** The lock's command, and what else goes into the folder before it appears (the verification report). */
+    atomic?: AtomicOutputOptions<Int8Result>;
   } & ExportPoolOptions,
-) {
+): Promise<Int8Result> {
   const { source, config } = opts;
   const tensors = exportableTensors(source, config);
   const errors: QuantError[] = [];
   let done = 0;
   const { pool, release } = await exportPool({ tensors, encodedBytesPerValue: 2 }, opts); // F16 at most
   try {
-    return await withAtomicDir(opts.outDir, async (dir) => {
+    return await withAtomicDir(opts.outDir, opts.atomic ?? {}, async (dir) => {
       const entries: TensorToWrite[] = [];
       for (const t of tensors) {
         if (LINEAR.test(t.name)) {
@@ -110,7 +121,11 @@ export async function exportInt8(
       writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...config.raw, torch_dtype: 'float16', quantization_config }, null, 2));
       writeGenerationConfig(opts.baseDir, dir, config);
       for (const f of TOKENIZER_FILES)
-        if (existsSync(path.join(opts.baseDir, f))) copyFileSync(path.join(opts.baseDir, f), path.join(dir, f));
+        if (existsSync(path.join(opts.baseDir, f))) copyRegularFileSync(path.join(opts.baseDir, f), path.join(dir, f));
+      refuseNonFiniteErrors(
+        errors.map((e) => ({ name: e.name, max: e.maxAbs, mean: e.meanAbs })),
+        file,
+      );
       const worst = await verifyInt8(file, source, opts.pieceValues);
       return { outDir: opts.outDir, errors, worstStepFraction: worst };
     });
@@ -190,6 +205,8 @@ async function verifyInt8(file: string, source: TensorSource, pieceValues = PIEC
   } finally {
     await f.close();
   }
-  if (worst > 0.5 + 1e-3) throw new Error(`${file}: int8 check failed: an error of ${worst.toFixed(3)} steps (at most 0.5 expected)`);
+  // `!(x <= bound)`: a NaN error fails the check too.
+  if (!(worst <= 0.5 + 1e-3))
+    throw new StudioError(`int8 check failed: an error of ${worst.toFixed(3)} steps (at most 0.5 expected)`, file, 'export/verify');
   return worst;
 }

@@ -63,7 +63,7 @@ export async function prepareTraining(
 ): Promise<PreparedTraining> {
   const targets = checkTargets(config.lora_target_modules);
   // Before any weight is loaded: an absurd rank would otherwise fail deep in an allocation.
-  checkLoraRank(loadLlamaConfig(config.base_model), config.lora_r, targets);
+  checkLoraRank(await loadLlamaConfig(config.base_model), config.lora_r, targets);
   if (config.frozen_dtype !== undefined) log('note: frozen_dtype is deprecated; it is read as base_dtype (use --base_dtype)', 'warn');
   // The estimate at cutoff_len (the longest a batch can be) decides auto's mode, or refuses, before any weight is read.
   const workload = {

@@ -58,6 +58,11 @@ export function RunsPage({ visible, onStarted, onOpen }: { visible: boolean; onS
     setCompared((c) => c.filter((x) => x.run.id !== id));
     refresh();
   };
+  // A run being written, also by a worker a killed studio left running (the main side adopted it as a job).
+  const stop = async (jobId: string) => {
+    await call('jobs.stop', { id: jobId }).catch((e: Error) => setError(e.message));
+    refresh();
+  };
   const resume = async (id: string) => {
     try {
       const r = await call('runs.read', { id });
@@ -92,14 +97,22 @@ export function RunsPage({ visible, onStarted, onOpen }: { visible: boolean; onS
             </thead>
             <tbody>
               {runs.map((r) => {
+                // A run's own writer makes it running (its lock); a job waiting in the queue has no folder lock yet.
                 const job = activeJobs.find((j) => j.runId === r.id);
-                const state = job ? job.state : r.status;
+                const state = r.status === 'running' ? 'running' : (job?.state ?? r.status);
+                const busy = Boolean(job) || r.status === 'running';
+                const stopId = r.jobId ?? job?.id;
                 return (
                   <tr key={r.id} data-run={r.id}>
                     <td>
                       <div className="mono run-id">{r.id}</div>
-                      <span className={`badge state-${state}`} title={r.error} data-testid="run-status" data-state={state}>
-                        {job ? t(`runView.states.${job.state}`) : t(`runs.states.${r.status}`)}
+                      <span
+                        className={`badge state-${state}`}
+                        title={r.writer ? t('runs.writer', r.writer) : r.error}
+                        data-testid="run-status"
+                        data-state={state}
+                      >
+                        {state === 'queued' ? t('runView.states.queued') : t(`runs.states.${state}`)}
                       </span>
                     </td>
                     <td>
@@ -144,12 +157,17 @@ export function RunsPage({ visible, onStarted, onOpen }: { visible: boolean; onS
                         >
                           {t('runs.compare')}
                         </button>
-                        {!job && resumable(r) && (
+                        {busy && stopId && (
+                          <button data-testid="stop-run" onClick={() => void stop(stopId)}>
+                            {t('runs.stop')}
+                          </button>
+                        )}
+                        {!busy && resumable(r) && (
                           <button data-testid="resume-run" onClick={() => void resume(r.id)}>
                             {t('runs.resume')}
                           </button>
                         )}
-                        {!job && (
+                        {!busy && (
                           <button className="danger" onClick={() => void remove(r.id)}>
                             {t('runs.delete')}
                           </button>
