@@ -98,3 +98,26 @@ export function foldEvents(events: readonly JobEvent[], from: JobView): JobView 
   for (const e of events) applyInPlace(j, e);
   return trimLog(j);
 }
+
+/**
+ * The live events that carry on from the history. A line the trainer wrote just before the history was read and sent
+ * just after it is in both: the leading live events that repeat the history's last log lines, steps or evaluations
+ * are left out (and the progress among them, which the next one restates).
+ */
+export function afterHistory(base: JobView, live: readonly JobEvent[]): readonly JobEvent[] {
+  const tail = base.logs.slice(-20);
+  const lastStep = base.reports.at(-1)?.step ?? -Infinity;
+  const lastEval = base.evals.at(-1)?.step ?? -Infinity;
+  let i = 0;
+  for (; i < live.length; i++) {
+    const e = live[i];
+    const repeat =
+      e.type === 'progress' ||
+      (e.type === 'log' && tail.some((l) => l.level === e.level && l.message === e.message)) ||
+      // One job's steps only grow (a resume is a new job, with a history of its own).
+      (e.type === 'report' && e.step <= lastStep) ||
+      (e.type === 'eval' && e.step <= lastEval);
+    if (!repeat) break;
+  }
+  return i === 0 ? live : live.slice(i);
+}

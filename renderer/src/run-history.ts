@@ -1,7 +1,7 @@
 import { useEffect, useMemo, useState } from 'react';
 import type { CallReply, JobEvent, RunSummary } from '../../main/contract/contract.ts';
 import { eventsOf, useJobs } from './job-store.ts';
-import { emptyView, foldEvents, type JobView } from './job-view.ts';
+import { afterHistory, emptyView, foldEvents, type JobView } from './job-view.ts';
 import { call } from './transport.ts';
 
 export type RunHistory = CallReply<'runs.history'>;
@@ -65,7 +65,7 @@ export function useRunHistory(runId: string | undefined): {
     };
   }, [runId, endKey, newestJob]);
   const base = useMemo(() => history && foldEvents(history.events, emptyView(job?.id ?? `run:${runId}`)), [history, job, runId]);
-  const view = useMemo(() => base && foldLive(base, live), [base, live]);
+  const view = useMemo(() => base && foldLive(base, afterHistory(base, live)), [base, live]);
   if (!runId || !history || (history.run?.id !== runId && history.job?.runId !== runId)) return { error };
   let state: RunState;
   if (ended) state = ended.type === 'failed' ? 'failed' : ended.reason === 'stopped' ? 'stopped' : 'done';
