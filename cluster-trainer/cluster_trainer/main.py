@@ -22,6 +22,7 @@ from .data import Collator
 from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_OUT_OF_MEMORY, EXIT_TERMINATED, TrainerError
 from .hf_checkpoint import Checkpoint
 from .model_config import PROJECTIONS, differences, load_config
+from .quantized import require_bitsandbytes
 from .run_folder import RunFolder, trainable_params_line
 from .signals import SignalWatch
 from .trainer import Trainer, zero_rate_reason
@@ -149,6 +150,8 @@ def run(args, world, out, state, emit, warn):
     ckpt = Checkpoint(args.base_model)
     ckpt.check_against(config)
     storage = resolve_base_dtype(args.base_dtype or c["base_dtype"], ckpt.storage_dtype())
+    if storage in ("int8", "nf4"):
+        require_bitsandbytes(storage)  # refused here, before the run folder is made or a weight is read
 
     world = distributed.start(world, args.device)
     if c["batch_size"] % (c["micro_batch_size"] * world.size):
