@@ -61,10 +61,12 @@ interface Figures {
   adapter: number;
   gradStep1: number;
   gradStep2: number;
+  /** Each trainer resumed from the other's step-3 checkpoint, against the other's uninterrupted adapter. */
+  crossResume?: { pythonFromTs: number; tsFromPython: number };
 }
 
 /** Train both ways and measure; returns the worst relative differences. */
-async function compareTrainers(baseModel: string, dataPath: string): Promise<Figures> {
+async function compareTrainers(baseModel: string, dataPath: string, crossResume = false): Promise<Figures> {
   const work = tmp('run');
   const config = settings(baseModel, dataPath, path.join(work, 'ts'));
   const bundle = path.join(work, 'bundle');
@@ -114,7 +116,25 @@ async function compareTrainers(baseModel: string, dataPath: string): Promise<Fig
   initial.dispose();
   afterStep1.dispose();
 
+  let cross: Figures['crossResume'];
+  if (crossResume) {
+    // A checkpoint either trainer wrote, the other continues: same files, same layout, same position.
+    const pyFromTs = path.join(work, 'py-from-ts');
+    const resumed = await runTrainer(
+      trainerArgs(bundle, pyFromTs, baseModel, ['--resume', path.join(config.output_dir, 'checkpoints/step-3')]),
+    );
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect([...lossCurve(pyFromTs).loss.keys()]).toEqual([4, 5, 6]);
+    const tsFromPy = path.join(work, 'ts-from-py');
+    await runFinetune({ ...config, output_dir: tsFromPy, resume_from_checkpoint: path.join(pyRun, 'checkpoints/step-3') }, () => undefined);
+    cross = {
+      pythonFromTs: relativeFrobenius(await readTensors(path.join(pyFromTs, 'adapter/adapter_model.safetensors')), tsAdapter),
+      tsFromPython: relativeFrobenius(await readTensors(path.join(tsFromPy, 'adapter/adapter_model.safetensors')), pyAdapter),
+    };
+  }
+
   return {
+    crossResume: cross,
     loss: maxRelative(py.loss, ts.loss),
     evalLoss: maxRelative(py.evalLoss, ts.evalLoss),
     adapter: relativeFrobenius(pyAdapter, tsAdapter),
@@ -159,6 +179,13 @@ function expectEqual(figures: Figures, what: string) {
   expect(figures.adapter).toBeLessThan(1e-3);
   expect(figures.gradStep1).toBeLessThan(1e-4);
   expect(figures.gradStep2).toBeLessThan(1e-4);
+  if (figures.crossResume) {
+    console.log(
+      `${what}: resumed from the other trainer's step-3 checkpoint, against its uninterrupted adapter: PyTorch from TypeScript ${figures.crossResume.pythonFromTs.toExponential(2)}, TypeScript from PyTorch ${figures.crossResume.tsFromPython.toExponential(2)}`,
+    );
+    expect(figures.crossResume.pythonFromTs).toBeLessThan(1e-3);
+    expect(figures.crossResume.tsFromPython).toBeLessThan(1e-3);
+  }
 }
 
 describe.skipIf(missingTorch())('the cluster trainer (PyTorch) trains as the local trainer does', () => {
@@ -169,10 +196,10 @@ describe.skipIf(missingTorch())('the cluster trainer (PyTorch) trains as the loc
     writeFileSync(dataPath, JSON.stringify(tinyAlpacaRows(40)));
   });
 
-  it('on a synthetic GQA model with q/k/v biases: every step loss, the gradients and the adapter', async () => {
+  it("on a synthetic GQA model with q/k/v biases: every step loss, the gradients, the adapter; each resumes the other's checkpoint", async () => {
     const model = path.join(tmp('model'), 'gqa-bias');
     await writeSyntheticModel(model, { ...TINY_SHAPE, attention_bias: true, rope_theta: 500_000 }, { alphabet: TINY_ALPHABET });
-    expectEqual(await compareTrainers(model, dataPath), 'synthetic GQA 8:4 + q/k/v bias');
+    expectEqual(await compareTrainers(model, dataPath, true), 'synthetic GQA 8:4 + q/k/v bias');
   });
 
   it.skipIf(missingShared('models/stories260K/model.safetensors'))('on stories260K (trained weights, its own tokenizer)', async () => {

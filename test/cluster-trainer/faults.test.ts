@@ -89,7 +89,9 @@ describe.skipIf(missingTorch())('the cluster trainer under a batch system', () =
     expect(resumed.stdout).toContain(`resuming from ${saved.dir} at step ${saved.step}`);
     expect(adapterBytes(cut).equals(adapterBytes(whole))).toBe(true);
     for (const f of ['optimizer.safetensors', 'adapter_model.safetensors', 'trainer_state.json'])
-      expect(readFileSync(path.join(cut, 'checkpoints/step-30', f)).equals(readFileSync(path.join(whole, 'checkpoints/step-30', f)))).toBe(true);
+      expect(readFileSync(path.join(cut, 'checkpoints/step-30', f)).equals(readFileSync(path.join(whole, 'checkpoints/step-30', f)))).toBe(
+        true,
+      );
     // The studio's reader shows each step once, and the run as finished.
     const metrics = readMetrics(path.join(cut, 'metrics.jsonl'));
     expect(metrics.points.filter((p) => p.loss !== undefined).map((p) => p.step)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
@@ -102,7 +104,9 @@ describe.skipIf(missingTorch())('the cluster trainer under a batch system', () =
     expect(w.code, w.stderr).toBe(0);
 
     const cut = path.join(tmp('run'), 'cut');
-    const { child, done } = startTrainer([], { command: ['bash', ...torchrunLine(2, await freePort(), trainerArgs(longBundle, cut, model))] });
+    const { child, done } = startTrainer([], {
+      command: ['bash', ...torchrunLine(2, await freePort(), trainerArgs(longBundle, cut, model))],
+    });
     const group = -child.pid!; // as slurmstepd signals a step: torchrun and every trainer under it
     await waitFor(() => lastStep(cut) >= 4, 'step 4');
     process.kill(group, 'SIGUSR1');
@@ -138,7 +142,13 @@ describe.skipIf(missingTorch())('the cluster trainer under a batch system', () =
 
   it('a loss that becomes NaN stops the run with exit 3, naming the step and the last good checkpoint', async () => {
     // As the local trainer's test: every projection adapted at an absurd rate overflows f32 within a step or two.
-    const bundle = await makeBundle({ learning_rate: 1e30, warmup_steps: 0, save_steps: 1, lora_dropout: 0, lora_target_modules: [...PROJECTIONS] });
+    const bundle = await makeBundle({
+      learning_rate: 1e30,
+      warmup_steps: 0,
+      save_steps: 1,
+      lora_dropout: 0,
+      lora_target_modules: [...PROJECTIONS],
+    });
     const run = path.join(tmp('run'), 'nan');
     const r = await runTrainer(trainerArgs(bundle, run, model));
     expect(r.code).toBe(3);
@@ -146,7 +156,9 @@ describe.skipIf(missingTorch())('the cluster trainer under a batch system', () =
     expect(lines).toHaveLength(1);
     const step = lastStep(run) + 1;
     expect(lines[0]).toMatch(/^error: training loss became (nan|inf|-inf) at step /);
-    expect(lines[0]).toContain(`at step ${step}; stopped (the last checkpoint is kept: ${path.join(run, 'checkpoints', `step-${step - 1}`)})`);
+    expect(lines[0]).toContain(
+      `at step ${step}; stopped (the last checkpoint is kept: ${path.join(run, 'checkpoints', `step-${step - 1}`)})`,
+    );
     expect(await verifyCheckpoint(path.join(run, 'checkpoints', `step-${step - 1}`))).toBeUndefined();
     expect(existsSync(path.join(run, 'adapter'))).toBe(false);
   });
@@ -167,7 +179,9 @@ describe.skipIf(missingTorch())('the cluster trainer under a batch system', () =
     await writeSyntheticModel(other, { ...TINY_SHAPE, num_hidden_layers: 3 }, { alphabet: TINY_ALPHABET });
     const r = await runTrainer(trainerArgs(longBundle, path.join(tmp('run'), 'other'), other));
     expect(r.code).toBe(2);
-    expect(errorLines(r.stderr)).toEqual([`error: base model ${other} is not the model this run was prepared for: num_layers 3 here, 5 in the bundle`]);
+    expect(errorLines(r.stderr)).toEqual([
+      `error: base model ${other} is not the model this run was prepared for: num_layers 3 here, 5 in the bundle`,
+    ]);
   });
 
   it('a bundle damaged in transfer is refused by its hash', async () => {
