@@ -9,6 +9,7 @@ import { Prng } from '../../main/engine/data/prng.ts';
 import { loadTemplate } from '../../main/engine/data/templates.ts';
 import { writeSyntheticModel } from '../../main/engine/demo/synthetic-model.ts';
 import { readPeftAdapter } from '../../main/engine/formats/peft-adapter.ts';
+import { loadLlamaConfig } from '../../main/engine/model/config.ts';
 import { loadModel, type LoadedModel } from '../../main/engine/model/load.ts';
 import { LoraAdapter } from '../../main/engine/model/lora.ts';
 import { kaimingUniformInit } from '../../main/engine/model/lora-init.ts';
@@ -92,6 +93,14 @@ async function compareTrainers(baseModel: string, dataPath: string, crossResume 
     readTensors(path.join(pyRun, 'adapter/adapter_model.safetensors')),
   ]);
   expect([...pyAdapter.keys()].sort()).toEqual([...tsAdapter.keys()].sort());
+  // Our PEFT reader takes the cluster's adapter (names, shapes, ranks), and its config is the local trainer's.
+  const modelConfig = loadLlamaConfig(baseModel);
+  const [pyPeft, tsPeft] = await Promise.all([
+    readPeftAdapter(path.join(pyRun, 'adapter'), modelConfig),
+    readPeftAdapter(path.join(config.output_dir, 'adapter'), modelConfig),
+  ]);
+  expect(pyPeft.config).toEqual(tsPeft.config);
+  expect(pyPeft.warnings).toEqual([]);
 
   // The gradients: ours from the same micro-batches (the local trainer's own data path), summed as its step sums them.
   const loaded = await loadModel(baseModel);
