@@ -17,7 +17,7 @@ import torch
 from . import distributed
 from .base_model import build_model, resolve_base_dtype
 from .bundle import Bundle
-from .checkpoint import TRAINING_CONFIG, checkpoint_name, latest_good_checkpoint, verify_checkpoint
+from .checkpoint import TRAINING_CONFIG, latest_good_checkpoint, verify_checkpoint
 from .data import Collator
 from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_OUT_OF_MEMORY, EXIT_TERMINATED, TrainerError
 from .hf_checkpoint import Checkpoint

@@ -98,7 +98,7 @@ describe.skipIf(missingTorch())('the cluster trainer over several processes', ()
   );
 
   it(
-    'with the prompts trained on: 2 ranks equal 1 process at the same micro-batch, and DDP equals the sharded base',
+    'with the prompts trained on: 2 ranks equal 1 process at the same micro-batch; DDP equals the sharded base with checkpointing',
     { timeout: 300_000 },
     async () => {
       const two = await bundle(2, true);
@@ -109,16 +109,23 @@ describe.skipIf(missingTorch())('the cluster trainer over several processes', ()
       const r = await runTorchrun(2, await freePort(), trainerArgs(two, ddp, model));
       expect(r.code, r.stderr).toBe(0);
       // srun's way (no torchrun): SLURM_PROCID / SLURM_NTASKS, MASTER_ADDR / MASTER_PORT from the batch script.
-      const ranks = await runSrunStyle(2, await freePort(), trainerArgs(two, fsdp, model, ['--parallel', 'fsdp']));
+      // With gradient checkpointing too: each layer recomputed in the backward, gathers and all.
+      const ranks = await runSrunStyle(
+        2,
+        await freePort(),
+        trainerArgs(two, fsdp, model, ['--parallel', 'fsdp', '--gradient_checkpointing', 'on']),
+      );
       for (const x of ranks) expect(x.code, x.stderr).toBe(0);
       expect(ranks[0].stdout).toContain('2 processes over gloo (srun), FSDP');
+      expect(ranks[0].stdout).toContain('gradient checkpointing on');
       const f = await compare(ddp, single);
       console.log(`2 ranks × micro 2 against 1 × micro 2 accumulating 4: ${fmt(f)}`);
       expect(f.loss).toBeLessThan(1e-5);
       expect(f.adapter).toBeLessThan(1e-4);
-      // The sharded base gathers the very same weights: the same arithmetic, bit for bit here.
+      // The sharded base gathers the very same weights, and a recomputed layer repeats its forward: the same
+      // arithmetic, bit for bit here.
       const g = await compare(fsdp, ddp);
-      console.log(`sharded base (srun, FSDP) against DDP (torchrun): ${fmt(g)}`);
+      console.log(`sharded base + gradient checkpointing (srun) against DDP (torchrun): ${fmt(g)}`);
       expect(g).toEqual({ loss: 0, evalLoss: 0, adapter: 0 });
 
       // What left padding does when the prompts are trained on (not asserted: it is the local trainer's behaviour too).
