@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { initBackend } from '../main/engine/backend/index.ts';
 import { benchExport, type ExportRow } from './export.ts';
 import { benchInference, type InferenceRow } from './inference.ts';
-import { writeSyntheticModel } from '../main/engine/demo/synthetic-model.ts';
+import { writeSyntheticModel } from '../main/engine/synthetic/synthetic-model.ts';
 import { benchScale, type ScaleResults } from './scale.ts';
 import { benchCluster, SYNTHETIC_20M_SHAPE, type ClusterResults } from './cluster.ts';
 import { WIDE_SPREAD, formatRatio, isWide, pairedRatios, spreadOf, type Spread } from './spread.ts';

@@ -4,7 +4,7 @@ One module per concern, in the order a run uses them:
   errors          TrainerError (one `error:` line, an exit code)
   safetensors_io  the safetensors format, read and written (no safetensors package)
   bundle          the prepared run (bundle.json + prepared.safetensors) written by prepared-run.ts
-  model_config    a Hugging Face config.json as the engine reads it (model/config.ts)
+  model_config    a Hugging Face config.json as the engine reads it (llama/config.ts)
   hf_checkpoint   the base model's weights: one file or shards with their index
   prng            the engine's xoshiro128** stream, so the same seed draws the same LoRA init
   llama           the forward pass (RMSNorm, RoPE, GQA, SwiGLU) as model/llama.ts computes it

@@ -2,8 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { writeSyntheticModel } from '../../main/engine/demo/synthetic-model.ts';
-import { PROJECTIONS } from '../../main/engine/model/projections.ts';
+import { writeSyntheticModel } from '../../main/engine/synthetic/synthetic-model.ts';
+import { PROJECTIONS } from '../../main/engine/llama/projections.ts';
 import { prepareRunBundle } from '../../main/engine/train/prepared-run.ts';
 import {
   freePort,

@@ -3,8 +3,8 @@ import { appendFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { writeSyntheticModel } from '../../main/engine/demo/synthetic-model.ts';
-import { PROJECTIONS } from '../../main/engine/model/projections.ts';
+import { writeSyntheticModel } from '../../main/engine/synthetic/synthetic-model.ts';
+import { PROJECTIONS } from '../../main/engine/llama/projections.ts';
 import { verifyCheckpoint } from '../../main/engine/train/checkpoint.ts';
 import { prepareRunBundle } from '../../main/engine/train/prepared-run.ts';
 import { readMetrics } from '../../main/engine/train/run-folder.ts';
