@@ -11,6 +11,7 @@ One module per concern, in the order a run uses them:
   lora            LoRA A/B on any projection (rsLoRA, seeded dropout), PEFT names
   quantized       8-bit / NF4 frozen projections through bitsandbytes
   sharded_base    the frozen base split across ranks, gathered per layer (FSDP's scheme for frozen weights)
+  base_model      the frozen base and its LoRA modules, held as base_dtype says, replicated or sharded
   data            collation and the global batch split across ranks
   optim           AdamW and the linear warmup/decay schedule, as adamw.ts and schedule.ts
   distributed     torchrun / srun environments, the process group, gradient all-reduce
