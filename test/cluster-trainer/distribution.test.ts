@@ -98,6 +98,23 @@ describe.skipIf(missingTorch())('the cluster trainer over several processes', ()
   );
 
   it(
+    "bf16 autocast (PyTorch's CPU autocast here: the code path GPUs take) trains to the f32 curve within bf16's rounding",
+    { timeout: 300_000 },
+    async () => {
+      const b = await bundle(4, true);
+      const [f32, bf16] = [path.join(tmp('run'), 'f32'), path.join(tmp('run'), 'bf16')];
+      expect((await runTrainer(trainerArgs(b, f32, model))).code).toBe(0);
+      const r = await runTrainer(trainerArgs(b, bf16, model, ['--precision', 'bf16']));
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain('bf16 autocast');
+      const f = await compare(bf16, f32);
+      console.log(`bf16 autocast against f32: ${fmt(f)}`);
+      expect(f.loss).toBeLessThan(2e-2); // bf16 keeps 8 bits of mantissa: ~4e-3 per rounding
+      expect(f.loss).toBeGreaterThan(0); // it did compute in bf16
+    },
+  );
+
+  it(
     'with the prompts trained on: 2 ranks equal 1 process at the same micro-batch; DDP equals the sharded base with checkpointing',
     { timeout: 300_000 },
     async () => {
