@@ -14,8 +14,7 @@ import { Prng } from '../main/engine/data/prng.ts';
 import { writeSyntheticModel, type SyntheticShape } from '../main/engine/synthetic/synthetic-model.ts';
 import { loadLlamaConfig } from '../main/engine/llama/config.ts';
 import { parseFinetuneConfig } from '../main/engine/train/config.ts';
-import { writeRunBundle } from '../main/engine/train/prepared-run.ts';
-import { trainingPlan } from '../main/engine/train/training-data.ts';
+import { bundlePlan, writeRunBundle } from '../main/engine/train/prepared-run.ts';
 import { formatRatio, pairedRatios, spreadOf, type Spread } from './spread.ts';
 
 /** The training bench's ~20M model: 10 layers of hidden 384, tied embeddings over 8192 ids. */
@@ -154,7 +153,7 @@ async function randomTokenBundle(dir: string, model: string, batch: number, micr
     save_steps: 0,
     max_grad_norm: 0, // the reference does not clip
   });
-  const plan = trainingPlan(config, rows);
+  const plan = bundlePlan(config, rows);
   await writeRunBundle(dir, {
     config,
     base: { path: model, config: modelConfig, checkpointDtype: 'f32' },

@@ -91,6 +91,7 @@ async function trainThroughTheWizard(page: Page): Promise<void> {
   await step('data-report').waitFor({ timeout: MINUTE });
   await page.getByTestId('next').click();
   await page.getByTestId('preset-quick').click();
+  await page.getByTestId('advanced-settings').locator('summary').click(); // save_steps is among the folded settings
   for (const [name, value] of Object.entries(TRAINING)) await page.locator(`[data-field="${name}"] input`).first().fill(value);
   await page.getByTestId('next').click();
   await page.getByTestId('start-training').click();

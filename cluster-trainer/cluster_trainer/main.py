@@ -247,6 +247,8 @@ def run(args, world, out, state, emit, warn):
     out.log(f"training {trainer.total} steps" + (f" from step {start_step}" if start_step else ""))
 
     reason = trainer.train(state["signals"])
+    if trainer.skipped["microBatches"] > 0:
+        warn(f"skipped {trainer.skipped['microBatches']} micro-batches with no token to train on ({trainer.skipped['steps']} whole steps made no update)")
     best = None
     if world.is_main:
         best = trainer.final_adapter(reason)

@@ -55,6 +55,7 @@ class Trainer:
         self.last_checkpoint = None
         self.last_saved_step = None
         self.ready = False
+        self.skipped = {"microBatches": 0, "steps": 0}
 
     # --- checkpoints ---------------------------------------------------------------------------------------------
 
@@ -93,37 +94,53 @@ class Trainer:
         return mb.input_ids.to(d), mb.attention_mask.to(d), mb.labels.to(d)
 
     def _step(self, signals):
-        """Forward and backward over this rank's micro-batches; gradients and the loss summed over ranks."""
+        """Forward and backward over this rank's micro-batches; gradients and the loss summed over ranks.
+
+        A micro-batch whose every label is masked (rows cut at cutoff_len before their response) has no loss and no
+        gradient: it is skipped and counted, as the local trainer skips it. Every rank knows every micro-batch, so all
+        agree on the counts, and on a step with nothing to train on (no forward, no update) without a word."""
         pos = self.pos
         per_rank, after = self.batches.step(pos["epoch"], pos["cursor"])
-        everyone = [mb for mine in per_rank for mb in mine]
-        normalizer = max(1, sum(self.collate.labelled(mb) for mb in everyone))
-        tokens = sum(mb.tokens for mb in everyone)
-        mine = list(per_rank[self.world.rank])
+        labelled = [[self.collate.labelled(mb) for mb in mine] for mine in per_rank]
+        normalizer = sum(sum(counts) for counts in labelled)
+        empty = sum(1 for counts in labelled for n in counts if n == 0)
+        tokens = sum(mb.tokens for mine, counts in zip(per_rank, labelled) for mb, n in zip(mine, counts) if n > 0)
         first = sum(len(per_rank[r]) for r in range(self.world.rank))  # this rank's first micro-batch in the step
-        if self.sharded:
-            # every rank must join every layer's gathers: one with fewer rows runs empty micro-batches
-            mine += [self.collate.empty()] * (max(len(m) for m in per_rank) - len(mine))
+        # (index in the step, micro-batch) of this rank's micro-batches that train
+        mine = [(first + i, mb) for i, (mb, n) in enumerate(zip(per_rank[self.world.rank], labelled[self.world.rank])) if n > 0]
+        if self.sharded and normalizer > 0:
+            # every rank must join every layer's gathers: one with fewer micro-batches runs empty ones
+            most = max(sum(1 for n in counts if n > 0) for counts in labelled)
+            mine += [(None, self.collate.empty())] * (most - len(mine))
         for p in self.params:
             p.grad = None
         step_loss = torch.zeros((), dtype=torch.float64, device=self.world.device)
-        for i, mb in enumerate(mine):
+        for index, mb in mine:
             ids, mask, labels = self._to_device(mb)
-            ctx = ForwardContext(training=True, dropout_draw=(self.c["seed"], pos["step"], first + i))
+            ctx = ForwardContext(training=True, dropout_draw=(self.c["seed"], pos["step"], index or 0))
             with self._autocast():
                 logits = self.model(ids, mask, ctx)
             loss = loss_sum(logits, labels, self.collate.ignore_index) / normalizer
             loss.backward()
             step_loss += loss.detach().double()
-        for p in self.params:
-            if p.grad is None:  # a rank without rows in this step
-                p.grad = torch.zeros_like(p)
-        all_reduce_grads(self.params, self.world)
+        if normalizer > 0:
+            for p in self.params:
+                if p.grad is None:  # a rank without rows in this step
+                    p.grad = torch.zeros_like(p)
+            all_reduce_grads(self.params, self.world)
         # SIGUSR1 on any rank before this point: a checkpoint at the end of this step, written by rank 0
         usr1 = signals.checkpoint_requested.is_set()
         signals.checkpoint_requested.clear()
         loss_value, usr1_anywhere = all_reduce_values([float(step_loss), 1.0 if usr1 else 0.0], self.world)
-        return loss_value, usr1_anywhere > 0, tokens, after
+        return {
+            "loss": loss_value,
+            "usr1": usr1_anywhere > 0,
+            "tokens": tokens,
+            "after": after,
+            "trained": normalizer > 0,
+            "empty": empty,
+            "micro_batches": sum(len(m) for m in per_rank),
+        }
 
     def _dump_grads(self, step):
         folder, steps = self.dump_grads
@@ -163,44 +180,78 @@ class Trainer:
         start_step = pos["step"]
         tokens_seen = 0
         window = []
+        # Skips since the last report (they go into its line) and in the whole run (for the summary at the end).
+        window_skips = {"microBatches": 0, "steps": 0}
+        self.skipped = {"microBatches": 0, "steps": 0}
+        norm = 0.0
         self.ready = True
         while pos["step"] < total:
             lr = c["learning_rate"] * linear_warmup_decay(pos["step"], c["warmup_steps"], total)
-            loss, usr1_anywhere, tokens, after = self._step(signals)
+            s = self._step(signals)
+            if s["empty"] > 0:
+                if self.skipped["microBatches"] == 0:
+                    what = "the whole step" if s["empty"] == s["micro_batches"] else f"{s['empty']} of {s['micro_batches']} micro-batches"
+                    self._warn(
+                        f"step {pos['step'] + 1}/{total}: skipped {what}: no token to train on (every label masked, or cut at cutoff_len); "
+                        "skips are counted in metrics.jsonl, never logged as a loss of 0"
+                    )
+                self.skipped["microBatches"] += s["empty"]
+                window_skips["microBatches"] += s["empty"]
+            loss = s["loss"]
             if not math.isfinite(loss):
                 kept = f": {self.last_checkpoint}" if self.last_checkpoint else ""
                 raise NonFiniteLoss(
                     f"training loss became {'nan' if loss != loss else loss} at step {pos['step'] + 1}; stopped (the last checkpoint is kept{kept}). Try a lower learning_rate."
                 )
-            if self.dump_grads:
-                self._dump_grads(pos["step"] + 1)
-            norm = clip_global_norm(self.params, c["max_grad_norm"])
+            if s["trained"]:
+                if self.dump_grads:
+                    self._dump_grads(pos["step"] + 1)
+                norm = clip_global_norm(self.params, c["max_grad_norm"])
             with self.lock:
-                self.optimizer.step(lr)
+                if s["trained"]:
+                    self.optimizer.step(lr)
                 pos["step"] += 1
-                pos["epoch"], pos["cursor"] = after
-            tokens_seen += tokens
-            window.append(loss)
+                pos["epoch"], pos["cursor"] = s["after"]
+            if s["trained"]:
+                tokens_seen += s["tokens"]
+                window.append(loss)
+            else:
+                # no micro-batch of this step had a token to train on: no update (there is no gradient), the step counts
+                self.skipped["steps"] += 1
+                window_skips["steps"] += 1
             elapsed_ms = (time.perf_counter() - started) * 1000
             if pos["step"] % c["logging_steps"] == 0 or pos["step"] == total:
                 done = pos["step"] - start_step
-                event = {
-                    "type": "step",
+                timing = {
                     "step": pos["step"],
                     "totalSteps": total,
                     "epoch": pos["epoch"] + pos["cursor"] / self.batches.micro_batches_per_epoch,
-                    "loss": sum(window) / len(window),
                     "learningRate": lr,
-                    "gradNorm": norm,
-                    "tokensPerSecond": tokens_seen / (elapsed_ms / 1000),
                     "elapsedMs": elapsed_ms,
                     "etaMs": elapsed_ms / done * (total - pos["step"]),
-                    "memory": memory_report(self.world.device, *self._tensor_bytes()),
                 }
-                self.emit(event)
-                self.log(f"step {pos['step']}/{total} loss {event['loss']:.4f} lr {lr:.2e} grad-norm {norm:.4f} {event['tokensPerSecond']:.0f} tok/s")
+                # the counts only when there were skips, so a run without any writes the lines it always wrote
+                skips = {"skippedMicroBatches": window_skips["microBatches"], "skippedSteps": window_skips["steps"]} if window_skips["microBatches"] else {}
+                if window:
+                    event = {
+                        "type": "step",
+                        **timing,
+                        "loss": sum(window) / len(window),
+                        "gradNorm": norm,
+                        "tokensPerSecond": tokens_seen / (elapsed_ms / 1000),
+                        "memory": memory_report(self.world.device, *self._tensor_bytes()),
+                        **skips,
+                    }
+                    self.emit(event)
+                    self.log(f"step {pos['step']}/{total} loss {event['loss']:.4f} lr {lr:.2e} grad-norm {norm:.4f} {event['tokensPerSecond']:.0f} tok/s")
+                else:
+                    # every step since the last report was skipped: no loss to report, only the count
+                    self.emit({"type": "skipped", **timing, "skippedMicroBatches": window_skips["microBatches"], "skippedSteps": window_skips["steps"]})
+                    self.log(f"step {pos['step']}/{total}: skipped ({window_skips['steps']} steps with no token to train on)")
                 window = []
-            eval_now = len(self.validation) > 0 and c["eval_steps"] > 0 and (pos["step"] % c["eval_steps"] == 0 or pos["step"] == total)
+                window_skips = {"microBatches": 0, "steps": 0}
+            # evaluation every eval_steps, and at the last step (eval_steps 0: only then), as run-plan.ts evaluatesAt
+            eval_now = len(self.validation) > 0 and (pos["step"] == total or (c["eval_steps"] > 0 and pos["step"] % c["eval_steps"] == 0))
             if eval_now:
                 eval_loss = self.evaluate()
                 # a validation split whose labels are all masked has no loss to report
@@ -213,15 +264,19 @@ class Trainer:
                         else:
                             pos["evalsWithoutImprovement"] += 1
             save_now = c["save_steps"] > 0 and pos["step"] % c["save_steps"] == 0
-            if save_now or (eval_now and pos["bestStep"] == pos["step"]) or usr1_anywhere:
+            if save_now or (eval_now and pos["bestStep"] == pos["step"]) or s["usr1"]:
                 if self.world.is_main:
                     with self.lock:
                         folder = self.save_checkpoint()
                     self.emit({"type": "checkpoint", "step": pos["step"], "dir": folder})
-                    self.log(f"checkpoint {folder}{' (asked for by SIGUSR1)' if usr1_anywhere else ''}")
+                    self.log(f"checkpoint {folder}{' (asked for by SIGUSR1)' if s['usr1'] else ''}")
             if c["early_stopping_patience"] > 0 and pos["evalsWithoutImprovement"] >= c["early_stopping_patience"]:
                 return "early_stopping"
         return "max_steps" if c["max_steps"] > 0 and pos["step"] >= c["max_steps"] else "finished"
+
+    def _warn(self, message):
+        self.emit({"type": "log", "level": "warn", "message": message})
+        self.log(f"warning: {message}")
 
     def _tensor_bytes(self):
         tensors = list(self.model.buffers()) + self.params + self.optimizer.m + self.optimizer.v

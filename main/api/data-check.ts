@@ -10,17 +10,24 @@ const STATS_ROWS = 5000;
 const PREVIEW_ROWS = 3;
 const MAX_PROBLEMS = 200;
 
-/** Runs of consecutive tokens that are all trained or all masked, decoded to text. */
-function segments(tok: StudioTokenizer, ex: EncodedExample): { text: string; trained: boolean }[] {
+/**
+ * Runs of consecutive tokens that are all trained or all masked, as text. The ids go through the stream decoder, so
+ * a character spread over several byte tokens (Chinese, with byte fallback) is shown whole, in the run of the token
+ * that completes it, and the spaces SentencePiece strips from a decode's start are kept. A character left incomplete
+ * by the cut at cutoff_len is dropped rather than shown as U+FFFD.
+ */
+export function previewSegments(tok: StudioTokenizer, ex: EncodedExample): { text: string; trained: boolean }[] {
   const out: { text: string; trained: boolean }[] = [];
-  let start = 0;
-  for (let i = 1; i <= ex.inputIds.length; i++) {
-    const trained = ex.labels[start] !== IGNORE_INDEX;
-    if (i === ex.inputIds.length || (ex.labels[i] !== IGNORE_INDEX) !== trained) {
-      out.push({ text: tok.decode(ex.inputIds.slice(start, i)), trained });
-      start = i;
-    }
-  }
+  const decoder = tok.createStreamDecoder();
+  const add = (text: string, trained: boolean) => {
+    if (!text) return;
+    const last = out.at(-1);
+    if (last && last.trained === trained) last.text += text;
+    else out.push({ text, trained });
+  };
+  ex.inputIds.forEach((id, i) => add(decoder.push(id), ex.labels[i] !== IGNORE_INDEX));
+  const last = ex.labels.length ? ex.labels[ex.labels.length - 1] !== IGNORE_INDEX : false;
+  add(decoder.flush().replace(/\uFFFD+$/, ''), last);
   return out;
 }
 
@@ -50,8 +57,15 @@ export async function checkData(req: ParsedRequest<'data.check'>): Promise<DataC
     maxLength: s.maxLength,
     trainedTokens: s.trainedTokens,
     maskedTokens: s.maskedTokens,
+    lossTokens: s.lossTokens,
+    trainableRows: s.trainableRows,
+    lostRows: s.lostRows,
   };
-  reply.preview = encoded.slice(0, PREVIEW_ROWS).map((ex, i) => ({ row: rows[i].row, segments: segments(tok, ex) }));
+  // The first rows, and the first row that keeps nothing to train on (so the report shows where it was cut).
+  const shown = encoded.slice(0, PREVIEW_ROWS);
+  const lost = encoded.find((e) => e.row === s.lostRows.firstRows[0]);
+  if (lost && !shown.includes(lost)) shown.push(lost);
+  reply.preview = shown.map((ex) => ({ row: ex.row ?? 0, cut: ex.truncated, segments: previewSegments(tok, ex) }));
   if (rows.length > STATS_ROWS) reply.note = `Token statistics from the first ${STATS_ROWS} of ${rows.length} rows.`;
   return reply;
 }

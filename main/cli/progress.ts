@@ -17,13 +17,17 @@ export class ProgressPrinter {
         const width = 24;
         const filled = Math.round((width * e.step) / e.totalSteps);
         const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
-        const line = `${bar} ${e.step}/${e.totalSteps} loss ${e.loss.toFixed(4)} lr ${e.learningRate.toExponential(2)} ${e.tokensPerSecond.toFixed(0)} tok/s ETA ${formatMs(e.etaMs)}`;
+        const skips = e.skippedMicroBatches ? ` (${e.skippedMicroBatches} empty micro-batches skipped)` : '';
+        const line = `${bar} ${e.step}/${e.totalSteps} loss ${e.loss.toFixed(4)}${skips} lr ${e.learningRate.toExponential(2)} ${e.tokensPerSecond.toFixed(0)} tok/s ETA ${formatMs(e.etaMs)}`;
         if (this.tty) {
           process.stderr.write(`\r${line}`);
           this.lineOpen = true;
         } else this.print(line);
         break;
       }
+      case 'skipped':
+        this.print(`step ${e.step}/${e.totalSteps}: ${e.skippedSteps} steps skipped since the last report (no token to train on)`);
+        break;
       case 'eval':
         this.print(`step ${e.step}: validation loss ${e.evalLoss.toFixed(4)}`);
         break;

@@ -1,7 +1,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { z } from 'zod';
 import { StudioError } from '../engine/errors.ts';
-import { schemaFields, type SettingField } from '../engine/parse-settings.ts';
+import { parseNumberText, schemaFields, type SettingField } from '../engine/parse-settings.ts';
 
 /**
  * A command's flags built from the zod schema the studio checks the same settings with: one flag per field, named
@@ -59,8 +59,7 @@ export function parseFlagValue(field: Pick<SettingField, 'name' | 'type' | 'choi
       throw new InvalidArgumentError(`expected True or False, got "${v}"`);
     case 'integer':
     case 'number': {
-      // Number('') is 0 and Number('0x10') is 16: only plain decimal numbers are taken.
-      const n = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(text) ? Number(text) : NaN;
+      const n = parseNumberText(text) ?? NaN;
       if (!Number.isFinite(n)) throw new InvalidArgumentError(`expected a number, got "${v}"`);
       if (field.type === 'integer' && !Number.isInteger(n)) throw new InvalidArgumentError(`expected a whole number, got "${v}"`);
       return n;

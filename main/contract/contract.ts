@@ -14,8 +14,11 @@ import { jobSettingsSchemas, type JobSettingsKind } from './job-settings.ts';
 
 // ---------- shared shapes ----------
 
-/** merge: adapter merged into a HF checkpoint; export: Meta state dict; quantize: GGUF or int8; generate: the playground. */
-export const JOB_KINDS = ['finetune', 'merge', 'export', 'quantize', 'generate', 'selftest'] as const;
+/**
+ * merge: adapter merged into a HF checkpoint; export: Meta state dict; quantize: GGUF or int8; generate: the playground;
+ * measure: a fine-tuning run's first steps, timed, for the wizard's duration estimate (writes nothing).
+ */
+export const JOB_KINDS = ['finetune', 'merge', 'export', 'quantize', 'generate', 'selftest', 'measure'] as const;
 export const jobKindSchema = z.enum(JOB_KINDS);
 export type JobKind = z.infer<typeof jobKindSchema>;
 
@@ -98,10 +101,21 @@ export const dataCheckSchema = z.object({
       maxLength: z.number(),
       trainedTokens: z.number(),
       maskedTokens: z.number(),
+      /** Tokens the loss sees (trained labels after the causal shift), over the rows checked. */
+      lossTokens: z.number(),
+      /** Rows that keep at least one token to train on after the template, the prompt mask and cutoff_len. */
+      trainableRows: z.number(),
+      /** The rows that keep none, by why, and the first of their row numbers. */
+      lostRows: z.object({ cutAtCutoff: z.number(), noResponseToken: z.number(), firstRows: z.array(z.number()) }),
     })
     .optional(),
-  /** The first rows rendered through the template, split into runs of trained and masked tokens. */
-  preview: z.array(z.object({ row: z.number(), segments: z.array(z.object({ text: z.string(), trained: z.boolean() })) })).optional(),
+  /**
+   * The first rows (and the first row that keeps nothing to train on) rendered through the template, split into runs of
+   * trained and masked tokens; `cut` when cutoff_len cut the row.
+   */
+  preview: z
+    .array(z.object({ row: z.number(), cut: z.boolean(), segments: z.array(z.object({ text: z.string(), trained: z.boolean() })) }))
+    .optional(),
   /** Why there are no stats (e.g. no base model chosen, or its tokenizer failed to load). */
   note: z.string().optional(),
 });
@@ -170,6 +184,7 @@ export const jobStartRequestSchema = z.discriminatedUnion('kind', [
   startOf('quantize', jobSettingsSchemas.quantize),
   startOf('generate', jobSettingsSchemas.generate),
   startOf('selftest', jobSettingsSchemas.selftest.default({})),
+  startOf('measure', jobSettingsSchemas.measure),
 ]);
 export type JobStartRequest = z.input<typeof jobStartRequestSchema>;
 // Every job kind has its settings and result schema, and nothing else does (a type error otherwise).
@@ -326,6 +341,9 @@ export const jobEventSchema = z.discriminatedUnion('type', [
     elapsedMs: z.number(),
     etaMs: z.number(),
     memory: memorySchema,
+    /** Since the last report: micro-batches (and whole steps) skipped for having no token to train on. */
+    skippedMicroBatches: z.number().optional(),
+    skippedSteps: z.number().optional(),
   }),
   /** Streamed text of a generate job: a piece of the base model's or the fine-tuned model's answer. */
   z.object({ ...jobId, type: z.literal('text'), side: z.enum(['base', 'tuned']), text: z.string() }),

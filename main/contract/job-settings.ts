@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { BACKEND_CHOICES } from '../engine/backend/choices.ts';
 import { mergeSettingsSchema, quantizeSettingsSchema, stateDictSettingsSchema } from '../engine/export/export-settings.ts';
 import { playgroundSettingsSchema } from '../engine/generate/playground-settings.ts';
-import { finetuneConfigSchema } from '../engine/train/config.ts';
+import { finetuneConfigSchema, finetuneConsistency } from '../engine/train/config.ts';
+import { stepMeasurementSchema } from '../engine/train/step-measurement.ts';
 
 /**
  * What each job kind takes and gives: the settings are the engine's own schemas (the CLI's flags come from the
@@ -21,14 +22,21 @@ export const selftestSettingsSchema = z
   })
   .strict();
 
+/** A fine-tuning run's settings as a job takes them: the host gives a run without output_dir a folder of its own. */
+const finetuneJobSchema = finetuneConfigSchema
+  .extend({ output_dir: z.string().min(1).optional() })
+  .strict()
+  .superRefine(finetuneConsistency);
+
 export const jobSettingsSchemas = {
-  // The host gives a run without output_dir a folder of its own under the runs folder: no default here.
-  finetune: finetuneConfigSchema.extend({ output_dir: z.string().min(1).optional() }).strict(),
+  finetune: finetuneJobSchema,
   merge: mergeSettingsSchema,
   export: stateDictSettingsSchema,
   quantize: quantizeSettingsSchema,
   generate: playgroundSettingsSchema.extend({ backend: z.enum(BACKEND_CHOICES).optional() }).strict(),
   selftest: selftestSettingsSchema,
+  // The run's own settings: its first steps are measured as the run would make them (nothing is written).
+  measure: finetuneJobSchema,
 } as const;
 
 /** An export job's outcome: the written file or folder, and its verification report. */
@@ -56,6 +64,7 @@ export const jobResultSchemas = {
   quantize: exportResultSchema,
   generate: z.object({ promptTokens: z.number(), base: answerSchema.optional(), tuned: answerSchema.optional() }),
   selftest: z.object({ steps: z.number() }),
+  measure: stepMeasurementSchema,
 } as const;
 
 export type JobSettingsKind = keyof typeof jobSettingsSchemas;

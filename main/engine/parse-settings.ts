@@ -13,6 +13,18 @@ export function parseSettings<T extends z.ZodType>(schema: T, raw: unknown, what
   return r.data;
 }
 
+/**
+ * A number as a person types it: plain decimal, with an optional sign, fraction and exponent (`3e-4`, `.5`, `-2`).
+ * Anything else is undefined: Number('') is 0 and Number('0x10') is 16, and neither is what the person meant.
+ * The CLI's flags and the wizard's fields read numbers with this one rule.
+ */
+export function parseNumberText(text: string): number | undefined {
+  const t = text.trim();
+  if (!/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(t)) return undefined;
+  const n = Number(t);
+  return Number.isFinite(n) ? n : undefined;
+}
+
 /** One field of a settings schema as a form or a CLI flag needs it. */
 export interface SettingField {
   name: string;

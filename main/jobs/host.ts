@@ -35,6 +35,7 @@ const SETTINGS_NAMES: Record<JobKind, { what: string; outputKey?: string }> = {
   quantize: { what: 'quantize settings', outputKey: 'output' },
   generate: { what: 'playground settings' },
   selftest: { what: 'selftest settings' },
+  measure: { what: 'fine-tuning settings' },
 };
 
 interface Job {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { RunSummary } from '../contract/contract.ts';
 import { StudioError } from '../engine/errors.ts';
 import { checkpointNames, readMetrics, runPaths, type MetricPoint } from '../engine/train/run-folder.ts';
+import { runNameSchema } from '../engine/train/run-name.ts';
 
 /**
  * Reads run folders (their layout is run-folder.ts's): the run folder is the truth, so the Runs page shows the same
@@ -14,8 +15,7 @@ export type { MetricPoint } from '../engine/train/run-folder.ts';
 
 /** A run id is a folder name: no separators, no dot-dot, so it cannot reach outside runsDir. */
 export function runDirOf(runsDir: string, id: string): string {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(id) || id.includes('..'))
-    throw new StudioError(`not a run id: "${id}"`, undefined, 'runs/bad-id');
+  if (!runNameSchema.safeParse(id).success) throw new StudioError(`not a run id: "${id}"`, undefined, 'runs/bad-id');
   return path.join(runsDir, id);
 }
 

@@ -74,6 +74,15 @@ const finetune: Task = async ({ config, emit, signal }) => {
             elapsedMs: e.elapsedMs,
             etaMs: e.etaMs,
             memory: e.memory,
+            ...(e.skippedMicroBatches ? { skippedMicroBatches: e.skippedMicroBatches, skippedSteps: e.skippedSteps } : {}),
+          });
+          emit({ type: 'progress', done: e.step, total: e.totalSteps || total });
+          break;
+        case 'skipped':
+          emit({
+            type: 'log',
+            level: 'warn',
+            message: `step ${e.step}/${e.totalSteps}: ${e.skippedSteps} steps since the last report skipped (${e.skippedMicroBatches} micro-batches with no token to train on)`,
           });
           emit({ type: 'progress', done: e.step, total: e.totalSteps || total });
           break;
@@ -93,6 +102,15 @@ const finetune: Task = async ({ config, emit, signal }) => {
     { signal },
   );
   return { reason: result.reason, result: { ...result } };
+};
+
+/** A fine-tuning run's first steps, timed as the run would make them, for the wizard's duration estimate. */
+const measure: Task = async ({ config, emit, signal }) => {
+  const { parseFinetuneConfig } = await import('../engine/train/config.ts');
+  const { measureSteps } = await import('../engine/train/measure-steps.ts');
+  const parsed = parseFinetuneConfig(config, 'fine-tuning settings');
+  const result = await measureSteps(parsed, (message, level = 'info') => emit({ type: 'log', level, message }), { signal });
+  return { reason: signal.aborted ? 'stopped' : 'finished', result: { ...result } };
 };
 
 /** An export job: the engine's export function with its progress and per-tensor lines turned into events. */
@@ -158,5 +176,6 @@ export const TASKS: Partial<Record<JobKind, Task>> = {
   export: exportTask('export'),
   quantize: exportTask('quantize'),
   generate: generateTask,
+  measure,
 };
 export const AVAILABLE_KINDS = Object.keys(TASKS) as JobKind[];

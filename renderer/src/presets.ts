@@ -1,8 +1,17 @@
+import { GROUPS } from './wizard/settings-groups.ts';
+
 /**
- * The training step's presets: settings (the engine config schema's field names) laid over the schema defaults.
+ * The training step's presets: settings (the engine config schema's field names) laid over the schema defaults of
+ * every setting the groups hold (PRESET_FIELDS); the Data step's template and masking are left as they are.
  * "Alpaca-LoRA defaults" is the schema's defaults themselves (Alpaca-LoRA's finetune.py values).
  */
-export const PRESETS: Record<'alpaca' | 'quick' | 'lowmem' | 'int8' | 'nf4', Record<string, unknown>> = {
+export const PRESET_NAMES = ['alpaca', 'quick', 'lowmem', 'int8', 'nf4'] as const;
+export type PresetName = (typeof PRESET_NAMES)[number];
+
+/** The settings a preset sets: its own values, and every other grouped setting back at its default. */
+export const PRESET_FIELDS: readonly string[] = Object.values(GROUPS).flat();
+
+export const PRESETS: Record<PresetName, Record<string, unknown>> = {
   alpaca: {},
   // A handful of steps to see that everything works end to end, in a minute on a small model.
   quick: {

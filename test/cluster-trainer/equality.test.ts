@@ -6,7 +6,6 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../main/engine/backend/index.ts';
 import { EpochBatches } from '../../main/engine/data/batches.ts';
 import { Prng } from '../../main/engine/data/prng.ts';
-import { loadTemplate } from '../../main/engine/data/templates.ts';
 import { writeSyntheticModel } from '../../main/engine/synthetic/synthetic-model.ts';
 import { readPeftAdapter } from '../../main/engine/formats/peft-adapter.ts';
 import { loadLlamaConfig } from '../../main/engine/llama/config.ts';
@@ -20,7 +19,7 @@ import { runFinetune } from '../../main/engine/train/finetune.ts';
 import { prepareRunBundle } from '../../main/engine/train/prepared-run.ts';
 import type { TrainingEvent } from '../../main/engine/train/reports.ts';
 import { labelledCount, microBatchGradients } from '../../main/engine/train/step.ts';
-import { prepareTrainingData } from '../../main/engine/train/training-data.ts';
+import { prepareTrainingData } from '../../main/engine/train/prepare-data.ts';
 import { lossCurve, maxRelative, readTensors, relativeFrobenius, runTrainer, trainerArgs } from '../helpers/cluster-trainer.ts';
 import { missingShared, sharedPath } from '../helpers/shared-data.ts';
 import { TINY_ALPHABET, TINY_SHAPE, tinyAlpacaRows } from '../helpers/synthetic.ts';
@@ -104,9 +103,8 @@ async function compareTrainers(baseModel: string, dataPath: string, crossResume 
 
   // The gradients: ours from the same micro-batches (the local trainer's own data path), summed as its step sums them.
   const loaded = await loadModel(baseModel);
-  const template = loadTemplate(config.prompt_template_name);
-  const data = prepareTrainingData(config, loaded.tokenizer, template, () => undefined);
-  const batches = new EpochBatches(data.train, config.micro_batch_size, config.seed, config.group_by_length);
+  const data = await prepareTrainingData(config);
+  const batches = new EpochBatches(data.trainExamples, config.micro_batch_size, config.seed, config.group_by_length);
   const lora = { r: config.lora_r, alpha: config.lora_alpha, dropout: 0, targetModules: [...PROJECTIONS], useRslora: false };
   const prng = new Prng(config.seed);
   const initial = new LoraAdapter(

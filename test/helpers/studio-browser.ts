@@ -28,9 +28,11 @@ function newestMtime(dir: string): number {
 /** Builds the renderer (vite) when dist/renderer is missing or older than its sources, so no separate build step is needed. */
 export async function ensureRendererBuilt(): Promise<void> {
   const index = path.join(RENDERER_DIR, 'index.html');
+  // The renderer bundles the contract and the Node-free engine modules it re-exports (schemas, the run plan).
   const sources = Math.max(
     newestMtime(path.join(ROOT, 'renderer')),
-    statSync(path.join(ROOT, 'main/contract/contract.ts')).mtimeMs,
+    newestMtime(path.join(ROOT, 'main/contract')),
+    newestMtime(path.join(ROOT, 'main/engine')),
     statSync(path.join(ROOT, 'vite.config.ts')).mtimeMs,
   );
   if (existsSync(index) && statSync(index).mtimeMs >= sources) return;

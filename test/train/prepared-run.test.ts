@@ -4,12 +4,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EpochBatches } from '../../main/engine/data/batches.ts';
-import { loadTemplate } from '../../main/engine/data/templates.ts';
 import { openSafetensors } from '../../main/engine/formats/safetensors.ts';
-import { loadTokenizer } from '../../main/engine/tokenizer/tokenizer.ts';
 import { parseFinetuneConfig } from '../../main/engine/train/config.ts';
-import { BUNDLE_FILE, PREPARED_FILE, prepareRunBundle } from '../../main/engine/train/prepared-run.ts';
-import { prepareTrainingData, trainingPlan } from '../../main/engine/train/training-data.ts';
+import { BUNDLE_FILE, PREPARED_FILE, bundlePlan, prepareRunBundle } from '../../main/engine/train/prepared-run.ts';
+import { prepareTrainingData } from '../../main/engine/train/prepare-data.ts';
 import { tinyAlpacaRows, tinyModel } from '../helpers/synthetic.ts';
 
 // The cluster's bundle holds what the local trainer would train on, to the token: the same functions make both.
@@ -54,8 +52,8 @@ describe('prepareRunBundle', () => {
     const dir = path.join(tmp('out'), 'bundle');
     const summary = await prepareRunBundle(settings(), dir);
     const config = parseFinetuneConfig(settings());
-    const local = prepareTrainingData(config, await loadTokenizer(model), loadTemplate('alpaca_short'), () => undefined);
-    const plan = trainingPlan(config, local.train.length);
+    const local = await prepareTrainingData(config);
+    const plan = bundlePlan(config, local.trainExamples.length);
 
     const bundle = JSON.parse(readFileSync(path.join(dir, BUNDLE_FILE), 'utf8'));
     expect(bundle.config).toEqual(config);
@@ -66,7 +64,7 @@ describe('prepareRunBundle', () => {
       epochs: 3,
       total_steps: plan.totalSteps,
     });
-    expect(plan.totalSteps).toBe(Math.ceil((22 / 4) * 2.5)); // 22 micro-batches an epoch, 4 a step, 2.5 epochs
+    expect(plan.totalSteps).toBe(15); // 22 micro-batches an epoch, 4 a step: 6 steps (the last partial) × 2.5 epochs
     expect(bundle.data).toMatchObject({
       train_examples: 44,
       validation_examples: 6,
@@ -75,21 +73,21 @@ describe('prepareRunBundle', () => {
       pad_multiple: 8,
     });
     expect(summary).toMatchObject({ trainRows: 44, validationRows: 6, totalSteps: plan.totalSteps });
-    expect(summary.trainedTokensPerEpoch).toBe(local.stats.trainedTokens);
+    expect(summary.trainedTokensPerEpoch).toBe(local.stats.lossTokens);
 
     const file = path.join(dir, PREPARED_FILE);
     const bytes = readFileSync(file);
     expect(bundle.files[PREPARED_FILE]).toEqual({ bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') });
     for (const [split, examples] of [
-      ['train', local.train],
-      ['validation', local.validation],
+      ['train', local.trainExamples],
+      ['validation', local.valExamples],
     ] as const) {
       expect(await ints(file, `${split}.input_ids`)).toEqual(examples.flatMap((e) => e.inputIds));
       expect(await ints(file, `${split}.labels`)).toEqual(examples.flatMap((e) => e.labels));
       const offsets = await ints(file, `${split}.offsets`);
       expect(offsets.slice(1).map((o, i) => o - offsets[i])).toEqual(examples.map((e) => e.inputIds.length));
     }
-    const batches = new EpochBatches(local.train, 2, config.seed, true);
+    const batches = new EpochBatches(local.trainExamples, 2, config.seed, true);
     expect(await ints(file, 'epoch_order')).toEqual([0, 1, 2].flatMap((e) => batches.orderOf(e)));
     // the masks are there: the prompt is not trained on
     expect((await ints(file, 'train.labels')).filter((l) => l === -100).length).toBeGreaterThan(0);

@@ -109,6 +109,58 @@ export const finetuneConfigSchema = z.object({
 export type FinetuneConfig = z.infer<typeof finetuneConfigSchema>;
 export type FinetuneConfigInput = z.input<typeof finetuneConfigSchema>;
 
+/** The settings the cross-field rules read. */
+type ConsistencyInput = Pick<
+  FinetuneConfig,
+  'batch_size' | 'micro_batch_size' | 'base_dtype' | 'load_in_8bit' | 'load_in_4bit' | 'frozen_dtype'
+>;
+
+/** A rule across fields, broken: a zod issue with the numbers in `params` (the wizard translates it by `params.rule`). */
+export interface ConsistencyIssue {
+  code: 'custom';
+  path: string[];
+  message: string;
+  params: Record<string, string | number> & { rule: 'batch-multiple' | 'base-dtype-conflict' };
+}
+
+/** The storage modes the settings ask for, by the setting that asks (base_dtype auto asks nothing). */
+function askedBaseDtypes(c: ConsistencyInput): [string, FinetuneConfig['base_dtype']][] {
+  const asked: [string, FinetuneConfig['base_dtype']][] = [];
+  if (c.base_dtype !== undefined && c.base_dtype !== 'auto') asked.push(['base_dtype', c.base_dtype]);
+  if (c.load_in_8bit) asked.push(['load_in_8bit', 'int8']);
+  if (c.load_in_4bit) asked.push(['load_in_4bit', 'nf4']);
+  if (c.frozen_dtype !== undefined && asked.length === 0) asked.push(['frozen_dtype', c.frozen_dtype]);
+  return asked;
+}
+
+/** The rules no single field can check: batch_size a multiple of micro_batch_size, one storage mode asked for. */
+export function finetuneConsistencyIssues(c: ConsistencyInput): ConsistencyIssue[] {
+  const out: ConsistencyIssue[] = [];
+  if (c.batch_size % c.micro_batch_size !== 0)
+    out.push({
+      code: 'custom',
+      path: ['batch_size'],
+      message: `batch_size (${c.batch_size}) must be a multiple of micro_batch_size (${c.micro_batch_size})`,
+      params: { rule: 'batch-multiple', batch: c.batch_size, micro: c.micro_batch_size },
+    });
+  const asked = askedBaseDtypes(c);
+  if (new Set(asked.map(([, m]) => m)).size > 1) {
+    const names = asked.map(([k, m]) => `${k} (${m})`).join(', ');
+    out.push({
+      code: 'custom',
+      path: ['base_dtype'],
+      message: `conflicting settings: ${names}; give one of them`,
+      params: { rule: 'base-dtype-conflict', settings: names },
+    });
+  }
+  return out;
+}
+
+/** The cross-field rules as a zod refinement: the job's settings schema (and so the wizard, live) checks them too. */
+export function finetuneConsistency(c: ConsistencyInput, ctx: z.RefinementCtx): void {
+  for (const { code, path, message, params } of finetuneConsistencyIssues(c)) ctx.addIssue({ code, path, message, params });
+}
+
 /** Validate a config (CLI flags merged over a config file, or the wizard's form). Errors name each field. */
 export function parseFinetuneConfig(input: unknown, where = 'finetune config'): FinetuneConfig {
   // Strict: a misspelt setting (lora_rr) is refused by name, never silently ignored.
@@ -118,36 +170,11 @@ export function parseFinetuneConfig(input: unknown, where = 'finetune config'): 
     throw new FormatError(`invalid settings: ${lines.join('; ')}`, where, 'config/finetune');
   }
   const c = r.data;
-  c.base_dtype = resolveBaseDtypeAliases(input as Record<string, unknown>, c, where);
-  if (c.batch_size % c.micro_batch_size !== 0) {
-    throw new FormatError(
-      `batch_size (${c.batch_size}) must be a multiple of micro_batch_size (${c.micro_batch_size})`,
-      where,
-      'config/finetune',
-    );
-  }
+  const broken = finetuneConsistencyIssues(c);
+  if (broken.length) throw new FormatError(broken.map((i) => i.message).join('; '), where, 'config/finetune');
+  // base_dtype from its aliases: load_in_8bit → int8, load_in_4bit → nf4 (the Python spelling), frozen_dtype (deprecated).
+  c.base_dtype = askedBaseDtypes(c)[0]?.[1] ?? c.base_dtype;
   return c;
-}
-
-/**
- * base_dtype from its aliases: load_in_8bit → int8, load_in_4bit → nf4 (the Python spelling), frozen_dtype (deprecated).
- * An alias that contradicts an explicit base_dtype, or both Python flags at once, is an error.
- */
-function resolveBaseDtypeAliases(input: Record<string, unknown>, c: FinetuneConfig, where: string): FinetuneConfig['base_dtype'] {
-  const asked: [string, FinetuneConfig['base_dtype']][] = [];
-  if (input && typeof input === 'object' && input.base_dtype !== undefined) asked.push(['base_dtype', c.base_dtype]);
-  if (c.load_in_8bit) asked.push(['load_in_8bit', 'int8']);
-  if (c.load_in_4bit) asked.push(['load_in_4bit', 'nf4']);
-  if (c.frozen_dtype !== undefined && asked.length === 0) asked.push(['frozen_dtype', c.frozen_dtype]);
-  const modes = new Set(asked.map(([, m]) => m));
-  if (modes.size > 1) {
-    throw new FormatError(
-      `conflicting settings: ${asked.map(([k, m]) => `${k} (${m})`).join(', ')}; give one of them`,
-      where,
-      'config/finetune',
-    );
-  }
-  return asked[0]?.[1] ?? c.base_dtype;
 }
 
 /** The run's own settings out of a saved config.json (which also records the backend used): for a resume. */

@@ -2,36 +2,26 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { describeBackend, initBackend } from '../backend/index.ts';
-import { currentAdapter } from '../backend/webgpu.ts';
-import { selectMatmulPath } from '../backend/webgpu-matmul-path.ts';
-import { deviceRefusal, estimateTrainingMemory, webgpuDeviceLimits } from '../system/memory-estimate.ts';
-import { EpochBatches, PAD_MULTIPLE, sequentialBatches } from '../data/batches.ts';
-import { Prng } from '../data/prng.ts';
-import { loadTemplate } from '../data/templates.ts';
+import { describeBackend } from '../backend/index.ts';
 import { StudioError } from '../errors.ts';
 import { rethrowFsError, withFsErrors } from '../fs/fs-errors.ts';
 import { removeStaleTempFiles, writeFileAtomic } from '../fs/atomic-write.ts';
 import { readPeftAdapter, type LoadedAdapter } from '../formats/peft-adapter.ts';
 import { loadLlamaConfig } from '../llama/config.ts';
-import { loadModel } from '../model/load.ts';
-import { LoraAdapter, checkTargets } from '../model/lora.ts';
-import { checkLoraRank } from '../llama/projections.ts';
-import { kaimingUniformInit } from '../model/lora-init.ts';
+import type { LoraAdapter } from '../model/lora.ts';
 import { loraFromPeft } from '../model/lora-load.ts';
 import { parameterCount } from '../model/weights.ts';
-import { useGradientCheckpointing } from '../llama/gradient-checkpointing.ts';
-import type { BaseDtype } from '../llama/base-dtype-names.ts';
-import { AdamW, ADAMW_DEFAULTS } from './adamw.ts';
+import type { AdamW } from './adamw.ts';
 import { latestGoodCheckpoint, pruneCheckpoints, removeStaleTemps, requireGoodCheckpoint, writeCheckpoint } from './checkpoint.ts';
 import type { FinetuneConfig } from './config.ts';
+import { prepareTrainingData } from './prepare-data.ts';
+import { prepareTraining, startTrainingBackend } from './prepare-training.ts';
 import { trainableParamsLine, type TrainingEvent, type TrainingListener } from './reports.ts';
 import { appendMetric, checkpointName, runPaths } from './run-folder.ts';
 import { checkResumeSettings, isResuming, prepareRunFolder, refuseCutoffBeyondContext } from './run-start-checks.ts';
 import { fillCheckpoint, restoreCheckpoint, saveAdapter, verifySavedAdapter, type TrainerStateFile } from './run-state.ts';
 import { linearWarmupDecay } from './schedule.ts';
 import { NonFiniteLossError, START, totalSteps, train, type TrainerPosition } from './trainer.ts';
-import { prepareTrainingData, trainingPlan } from './training-data.ts';
 
 export interface FinetuneResult {
   runDir: string;
@@ -72,78 +62,12 @@ export async function runFinetune(
   const resumeDir = await findResumeCheckpoint(config, checkpointsDir, log);
   if (resumeDir) checkResumeSettings(config, resumeDir, log);
 
-  const backend = await initBackend(config.backend, { threads: config.threads });
-  log(describeBackend(backend));
-  const matmul = await selectMatmulPath(); // WebGPU: the tiled kernel, or subgroup matrices after their self-test
-  if (matmul.kernel !== 'tfjs') log(`frozen-weight matmuls: ${matmul.kernel} kernel (${matmul.reason})`);
-
-  const targets = checkTargets(config.lora_target_modules);
-  const template = loadTemplate(config.prompt_template_name);
-  // Before any weight is loaded: an absurd rank would otherwise fail deep in an allocation.
-  checkLoraRank(loadLlamaConfig(config.base_model), config.lora_r, targets);
-  if (config.frozen_dtype !== undefined) log('note: frozen_dtype is deprecated; it is read as base_dtype (use --base_dtype)', 'warn');
-  // The estimate at cutoff_len (the longest a batch can be) decides auto's mode, or refuses, before any weight is read.
-  const workload = {
-    microBatchSize: config.micro_batch_size,
-    cutoffLen: config.cutoff_len,
-    loraR: config.lora_r,
-    targetModules: targets,
-    gradientCheckpointing: config.gradient_checkpointing,
-  };
-  const {
-    model,
-    tokenizer,
-    config: modelConfig,
-    baseDtype,
-    placement,
-    baseDtypeWhy,
-    warnings,
-  } = await loadModel(config.base_model, { baseDtype: config.base_dtype, workload });
-  log(
-    `frozen base held as ${baseDtype}${placement === 'host' ? ' in JS memory, each matrix dequantized just in time' : ''}: ${baseDtypeWhy}`,
-  );
-  for (const w of warnings) log(w, 'warn');
-  const checkpointing = useGradientCheckpointing(config.gradient_checkpointing, baseDtype, placement);
-  if (checkpointing)
-    log(
-      `gradient checkpointing on${config.gradient_checkpointing === undefined ? ` (auto: ${placement === 'host' ? 'a base held in JS memory' : `a ${baseDtype} base`})` : ''}: each layer is recomputed in the backward pass`,
-    );
-  const { train: trainExamples, validation: valExamples, dataSha256 } = prepareTrainingData(config, tokenizer, template, log);
-
-  if (backend.name === 'webgpu')
-    await refuseIfDeviceTooSmall(config, modelConfig, targets, [...trainExamples, ...valExamples], baseDtype, log);
-
-  const plan = trainingPlan(config, trainExamples.length);
-  const batches = new EpochBatches(trainExamples, config.micro_batch_size, config.seed, config.group_by_length);
-  const trainerData = {
-    microBatchesPerEpoch: batches.microBatchesPerEpoch,
-    microBatch: (epoch: number, index: number) => batches.microBatch(epoch, index),
-    validation: sequentialBatches(valExamples, config.micro_batch_size),
-  };
-  const schedule = {
-    learningRate: config.learning_rate,
-    warmupSteps: config.warmup_steps,
-    gradientAccumulation: plan.gradientAccumulation,
-    numEpochs: plan.epochs,
-    maxSteps: plan.maxSteps,
-    maxGradNorm: config.max_grad_norm,
-    loggingSteps: config.logging_steps,
-    evalSteps: config.eval_steps,
-    saveSteps: config.save_steps,
-    earlyStoppingPatience: config.early_stopping_patience,
-    seed: config.seed,
-    gradientCheckpointing: checkpointing,
-  };
-
-  const settings = {
-    r: config.lora_r,
-    alpha: config.lora_alpha,
-    dropout: config.lora_dropout,
-    targetModules: targets,
-    useRslora: config.use_rslora,
-  };
-  const adapter = new LoraAdapter(modelConfig, settings, kaimingUniformInit(randomFrom(new Prng(config.seed)), config.lora_r));
-  const optimizer = new AdamW(adapter.variables, { ...ADAMW_DEFAULTS, weightDecay: config.weight_decay });
+  const started = await startTrainingBackend(config, log);
+  // The data before the model: a run that would train on nothing is refused before a weight is read.
+  const data = await prepareTrainingData(config);
+  const prepared = await prepareTraining(config, data, started, log);
+  const { backend, matmul, model, modelConfig, baseDtype, checkpointing, batches, trainerData, schedule, adapter, optimizer } = prepared;
+  const { dataSha256 } = data;
 
   let from: TrainerPosition = START;
   if (resumeDir) {
@@ -216,6 +140,11 @@ export async function runFinetune(
     throw e;
   }
   const pos = outcome.position;
+  if (outcome.skipped.microBatches > 0)
+    log(
+      `skipped ${outcome.skipped.microBatches} micro-batches with no token to train on (${outcome.skipped.steps} whole steps made no update)`,
+      'warn',
+    );
   if (outcome.reason !== 'stopped' && (!lastCheckpoint || path.basename(lastCheckpoint) !== checkpointName(pos.step)))
     await saveCheckpoint(pos, optimizer);
 
@@ -248,44 +177,6 @@ export async function runFinetune(
   adapter.dispose();
   optimizer.dispose();
   return result;
-}
-
-/**
- * On WebGPU, refuse before the first step when the estimate exceeds the device memory (when known) or one tensor would
- * exceed the adapter's binding limit: the device would fail mid-step with a bare allocation error instead.
- */
-async function refuseIfDeviceTooSmall(
-  config: FinetuneConfig,
-  modelConfig: import('../llama/config.ts').LlamaConfig,
-  targets: ReturnType<typeof checkTargets>,
-  examples: { inputIds: ArrayLike<number> }[],
-  baseDtype: BaseDtype,
-  log: (m: string, l?: 'info' | 'warn') => void,
-) {
-  const adapter = currentAdapter();
-  if (!adapter) return;
-  const device = await webgpuDeviceLimits(adapter);
-  // The longest batch collate can make: the longest example, padded to PAD_MULTIPLE, at most cutoff_len.
-  const longest = examples.reduce((m, e) => Math.max(m, e.inputIds.length), 1);
-  const seqLen = Math.min(config.cutoff_len, Math.ceil(longest / PAD_MULTIPLE) * PAD_MULTIPLE);
-  const est = estimateTrainingMemory(modelConfig, {
-    microBatchSize: config.micro_batch_size,
-    cutoffLen: seqLen,
-    loraR: config.lora_r,
-    targetModules: targets,
-    gradientCheckpointing: config.gradient_checkpointing,
-    baseDtype,
-    backendName: 'webgpu',
-  });
-  const refusal = deviceRefusal(est, device, { microBatchSize: config.micro_batch_size, cutoffLen: config.cutoff_len });
-  if (refusal) throw new StudioError(refusal, config.base_model, 'train/device-memory');
-  const mem =
-    device.totalBytes === null
-      ? `device memory ${device.memorySource}`
-      : `${(device.totalBytes / 2 ** 30).toFixed(1)} GiB device memory (${device.memorySource})`;
-  log(
-    `WebGPU device ${device.name}: ${mem}; estimated ${(est.totalBytes / 2 ** 30).toFixed(2)} GiB for training, largest tensor ${(est.largestTensor.bytes / 2 ** 20).toFixed(1)} MiB of ${(device.maxBindingBytes / 2 ** 20).toFixed(0)} MiB allowed`,
-  );
 }
 
 async function findResumeCheckpoint(config: FinetuneConfig, root: string, log: (m: string, l?: 'info' | 'warn') => void) {
@@ -332,8 +223,4 @@ function onlyStepsAtZeroRate(steps: number, warmupSteps: number): string {
   const someStepTrains = [0, 1].some((i) => i < steps && linearWarmupDecay(i, warmupSteps, steps) > 0);
   if (steps === 0 || someStepTrains) return '';
   return `: with warmup_steps ${warmupSteps} the first step runs at learning rate 0 (as Hugging Face's schedule does), and this run has only ${steps} step. Train at least 2 steps (--max_steps 2), or set --warmup_steps 0`;
-}
-
-function randomFrom(prng: Prng): () => number {
-  return () => prng.next();
 }

@@ -22,8 +22,20 @@ const stepLine = z.looseObject({
   loss: z.number(),
   learningRate: z.number().optional(),
   tokensPerSecond: z.number().optional(),
+  // Added for trainable-token accounting (older lines lack them): micro-batches and whole steps since the last line
+  // that had no token to train on and were skipped. Their loss is never part of `loss`.
+  skippedMicroBatches: z.number().int().nonnegative().optional(),
+  skippedSteps: z.number().int().nonnegative().optional(),
+});
+/** A report point where every step since the last line was skipped (no token to train on): counts, and no loss. */
+const skippedLine = z.looseObject({
+  type: z.literal('skipped'),
+  step: z.number(),
+  epoch: z.number().optional(),
+  skippedMicroBatches: z.number().int().nonnegative(),
+  skippedSteps: z.number().int().nonnegative(),
 });
 const evalLine = z.looseObject({ type: z.literal('eval'), step: z.number(), epoch: z.number().optional(), evalLoss: z.number() });
 const doneLine = z.looseObject({ type: z.literal('done'), reason: z.string() });
-export const metricLineSchema = z.discriminatedUnion('type', [startLine, stepLine, evalLine, doneLine]);
-export const KNOWN_METRIC_TYPES = new Set(['start', 'step', 'eval', 'done']);
+export const metricLineSchema = z.discriminatedUnion('type', [startLine, stepLine, skippedLine, evalLine, doneLine]);
+export const KNOWN_METRIC_TYPES = new Set(['start', 'step', 'skipped', 'eval', 'done']);

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { PAD_ID, PAD_MULTIPLE } from '../data/batches.ts';
+import { EpochBatches, PAD_ID, PAD_MULTIPLE } from '../data/batches.ts';
 import { IGNORE_INDEX, type EncodedExample } from '../data/encode.ts';
-import { loadTemplate } from '../data/templates.ts';
+import { lossTokenCount } from '../data/stats.ts';
 import { withAtomicDir } from '../fs/atomic-dir.ts';
 import { openCheckpoint } from '../formats/hf-checkpoint.ts';
 import { writeSafetensors, type TensorToWrite } from '../formats/safetensors.ts';
@@ -13,10 +13,10 @@ import { bytesPerWeight } from '../llama/block-quant.ts';
 import { loadLlamaConfig, type LlamaConfig } from '../llama/config.ts';
 import { checkLoraRank, parameterCount, PROJECTIONS, projectionShape, type ProjectionName } from '../llama/projections.ts';
 import { estimateTrainingMemory } from '../system/memory-estimate.ts';
-import { loadTokenizer } from '../tokenizer/tokenizer.ts';
 import { parseFinetuneConfig, type FinetuneConfig } from './config.ts';
 import { refuseCutoffBeyondContext } from './run-start-checks.ts';
-import { epochOrders, prepareTrainingData, trainingPlan, type TrainingPlan } from './training-data.ts';
+import { prepareTrainingData } from './prepare-data.ts';
+import { stepLimit, stepsFor } from './run-plan.ts';
 
 /**
  * A run prepared for the cluster trainer (cluster-trainer/, PyTorch): everything the local trainer derives from the
@@ -39,11 +39,38 @@ export interface PreparedRunSummary {
   bundleDir: string;
   trainRows: number;
   validationRows: number;
-  /** Labels that take part in the loss in one pass over the training split. */
+  /** Labels that reach the loss in one pass over the training split (after the causal shift: data/stats.ts). */
   trainedTokensPerEpoch: number;
   totalSteps: number;
   bundleBytes: number;
   files: Record<string, { bytes: number; sha256: string }>;
+}
+
+/** The optimizer steps of a run (run-plan.ts's rules), whatever the number of processes that share them. */
+export interface BundlePlan {
+  /** Micro-batches per optimizer step on one process (batch_size / micro_batch_size). */
+  gradientAccumulation: number;
+  microBatchesPerEpoch: number;
+  stepsPerEpoch: number;
+  /** Whole epochs the data order is drawn for (num_epochs rounded up). */
+  epochs: number;
+  /** The step limit: max_steps, or num_epochs (fractional too) worth of steps. */
+  maxSteps: number;
+  totalSteps: number;
+}
+
+export function bundlePlan(config: FinetuneConfig, trainExamples: number): BundlePlan {
+  const gradientAccumulation = config.batch_size / config.micro_batch_size;
+  const microBatchesPerEpoch = Math.ceil(trainExamples / config.micro_batch_size);
+  const maxSteps = stepLimit(microBatchesPerEpoch, gradientAccumulation, config.num_epochs, config.max_steps);
+  return {
+    gradientAccumulation,
+    microBatchesPerEpoch,
+    stepsPerEpoch: Math.ceil(microBatchesPerEpoch / gradientAccumulation),
+    epochs: Math.ceil(config.num_epochs),
+    maxSteps,
+    totalSteps: stepsFor(microBatchesPerEpoch, gradientAccumulation, config.num_epochs, maxSteps),
+  };
 }
 
 /** The parts of a bundle; prepareRunBundle makes them from settings, the cluster bench from synthetic rows. */
@@ -53,7 +80,7 @@ export interface RunBundleParts {
   train: Pick<EncodedExample, 'inputIds' | 'labels'>[];
   validation: Pick<EncodedExample, 'inputIds' | 'labels'>[];
   epochOrders: number[][];
-  plan: TrainingPlan;
+  plan: BundlePlan;
   dataSha256: string;
 }
 
@@ -71,16 +98,17 @@ export async function prepareRunBundle(
   const modelConfig = loadLlamaConfig(config.base_model);
   refuseCutoffBeyondContext(config, modelConfig);
   checkLoraRank(modelConfig, config.lora_r, targetsOf(config));
-  const template = loadTemplate(config.prompt_template_name);
-  const tokenizer = await loadTokenizer(config.base_model);
-  const data = prepareTrainingData(config, tokenizer, template, log);
-  const plan = trainingPlan(config, data.train.length);
+  // The local trainer's own data path: the same rows, split, template, tokens, masks and refusals.
+  const data = await prepareTrainingData(config);
+  for (const n of data.notes) log(n.message, n.level);
+  const plan = bundlePlan(config, data.trainExamples.length);
+  const batches = new EpochBatches(data.trainExamples, config.micro_batch_size, config.seed, config.group_by_length);
   return writeRunBundle(bundleDir, {
     config,
     base: { path: config.base_model, config: modelConfig, checkpointDtype: await localCheckpointDtype(config.base_model) },
-    train: data.train,
-    validation: data.validation,
-    epochOrders: epochOrders(config, data.train, plan),
+    train: data.trainExamples,
+    validation: data.valExamples,
+    epochOrders: Array.from({ length: plan.epochs }, (_, e) => batches.orderOf(e)),
     plan,
     dataSha256: data.dataSha256,
   });
@@ -94,7 +122,7 @@ export async function writeRunBundle(bundleDir: string, parts: RunBundleParts): 
     if (order.length !== n || new Set(order).size !== n || order.some((i) => !(i >= 0 && i < n)))
       throw new Error(`writeRunBundle: epoch ${e}'s order is not a permutation of the ${n} training examples`);
   }
-  const trainedTokensPerEpoch = parts.train.reduce((s, e) => s + e.labels.filter((l) => l !== IGNORE_INDEX).length, 0);
+  const trainedTokensPerEpoch = parts.train.reduce((s, e) => s + lossTokenCount(e), 0);
   return withAtomicDir(bundleDir, async (dir) => {
     const prepared = path.join(dir, PREPARED_FILE);
     await writeSafetensors(

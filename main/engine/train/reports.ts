@@ -13,6 +13,22 @@ export type TrainingEvent =
       elapsedMs: number;
       etaMs: number;
       memory: MemoryReport;
+      /** Since the last report: micro-batches with no token to train on, skipped (absent when none were). */
+      skippedMicroBatches?: number;
+      /** Since the last report: optimizer steps all of whose micro-batches were skipped (no update was made). */
+      skippedSteps?: number;
+    }
+  /** A report point at which every step since the last report was skipped: no loss to report, only the count. */
+  | {
+      type: 'skipped';
+      step: number;
+      totalSteps: number;
+      epoch: number;
+      learningRate: number;
+      elapsedMs: number;
+      etaMs: number;
+      skippedMicroBatches: number;
+      skippedSteps: number;
     }
   | { type: 'eval'; step: number; epoch: number; evalLoss: number }
   | { type: 'checkpoint'; step: number; dir: string }

@@ -117,7 +117,8 @@ export function readMetrics(file: string): RunMetrics {
       out.points.push({ step: e.step, epoch: e.epoch, loss: e.loss, learningRate: e.learningRate, tokensPerSecond: e.tokensPerSecond });
     } else if (e.type === 'eval') {
       out.points.push({ step: e.step, epoch: e.epoch, evalLoss: e.evalLoss });
-    } else out.ended = e.reason;
+    } else if (e.type === 'done') out.ended = e.reason;
+    // 'skipped': steps with no token to train on have no loss, so no point on the curve.
   });
   return out;
 }

@@ -4,8 +4,8 @@ import type { LlamaModel } from '../model/llama.ts';
 import type { LoraAdapter } from '../model/lora.ts';
 import { AdamW, clipGlobalNorm } from './adamw.ts';
 import type { MemoryReport, TrainingListener } from './reports.ts';
+import { evaluatesAt, stepsFor } from './run-plan.ts';
 import { linearWarmupDecay } from './schedule.ts';
-import { countSteps } from './training-data.ts';
 import type { MicroBatch } from '../data/batches.ts';
 import { evaluationLoss, labelledCount, microBatchGradients } from './step.ts';
 
@@ -68,7 +68,13 @@ export const IN_STEP_REPORT_MS = 10_000;
 
 /** Optimizer steps for the whole run, as the HF Trainer counts them (a partial last accumulation still steps). */
 export function totalSteps(data: Pick<TrainerData, 'microBatchesPerEpoch'>, s: TrainerSchedule): number {
-  return countSteps(data.microBatchesPerEpoch, s.gradientAccumulation, s.numEpochs, s.maxSteps);
+  return stepsFor(data.microBatchesPerEpoch, s.gradientAccumulation, s.numEpochs, s.maxSteps);
+}
+
+/** Micro-batches (and whole optimizer steps) skipped because no label in them reaches the loss. */
+export interface SkippedCounts {
+  microBatches: number;
+  steps: number;
 }
 
 /** The loss became NaN or ±Infinity: the settings (usually the learning rate) made training diverge. */
@@ -91,35 +97,51 @@ export async function train(
   schedule: TrainerSchedule,
   hooks: TrainerHooks,
   from: TrainerPosition = START,
-): Promise<{ position: TrainerPosition; reason: 'finished' | 'max_steps' | 'early_stopping' | 'stopped' }> {
+): Promise<{ position: TrainerPosition; reason: 'finished' | 'max_steps' | 'early_stopping' | 'stopped'; skipped: SkippedCounts }> {
   const total = totalSteps(data, schedule);
   const pos: TrainerPosition = { ...from };
   const startedAt = performance.now();
   const startStep = pos.step;
   let tokensSeen = 0;
   let lossWindow: number[] = [];
+  // Skips since the last report (they go into its line) and in the whole run (for the caller's summary).
+  let windowSkips: SkippedCounts = { microBatches: 0, steps: 0 };
+  const skipped: SkippedCounts = { microBatches: 0, steps: 0 };
+  let norm = 0;
 
   while (pos.step < total) {
     if (hooks.shouldStop?.()) {
       await hooks.saveCheckpoint(pos, optimizer);
-      return { position: pos, reason: 'stopped' };
+      return { position: pos, reason: 'stopped', skipped };
     }
     // The micro-batches of this optimizer step: up to `gradientAccumulation`, never across an epoch boundary.
     const batches: MicroBatch[] = [];
     while (batches.length < schedule.gradientAccumulation && pos.cursor < data.microBatchesPerEpoch) {
       batches.push(data.microBatch(pos.epoch, pos.cursor++));
     }
-    const normalizer = Math.max(
-      1,
-      batches.reduce((n, mb) => n + labelledCount(mb), 0),
-    );
+    // A micro-batch whose every label is masked (rows cut at cutoff_len before their response) has no loss and no
+    // gradient: it is skipped and counted, never computed and reported as a loss of 0.
+    const labelled = batches.map((mb) => labelledCount(mb));
+    const normalizer = labelled.reduce((n, c) => n + c, 0);
     const lr = schedule.learningRate * linearWarmupDecay(pos.step, schedule.warmupSteps, total);
+    const empty = labelled.filter((c) => c === 0).length;
+    if (empty > 0) {
+      if (skipped.microBatches === 0)
+        hooks.listener({
+          type: 'log',
+          level: 'warn',
+          message: `step ${pos.step + 1}/${total}: skipped ${empty === batches.length ? 'the whole step' : `${empty} of ${batches.length} micro-batches`}: no token to train on (every label masked, or cut at cutoff_len); skips are counted in metrics.jsonl, never logged as a loss of 0`,
+        });
+      skipped.microBatches += empty;
+      windowSkips.microBatches += empty;
+    }
 
     let stepLoss = 0;
     let accumulated: tf.Tensor[] | undefined;
     const stepStarted = performance.now();
     let lastReport = stepStarted;
     for (const [i, mb] of batches.entries()) {
+      if (labelled[i] === 0) continue;
       const now = performance.now();
       if (i > 0 && now - lastReport >= (hooks.inStepReportMs ?? IN_STEP_REPORT_MS)) {
         const seconds = ((now - stepStarted) / 1000).toFixed(1);
@@ -150,36 +172,55 @@ export async function train(
         `training loss became ${stepLoss} at step ${pos.step + 1}; stopped (the last checkpoint is kept). Try a lower learning_rate.`,
       );
     }
-    const { grads: clipped, norm } = await clipGlobalNorm(accumulated!, schedule.maxGradNorm);
-    optimizer.apply(clipped, lr);
-    tf.dispose(clipped === accumulated ? accumulated : [...accumulated!, ...clipped]);
+    if (accumulated) {
+      const clip = await clipGlobalNorm(accumulated, schedule.maxGradNorm);
+      norm = clip.norm;
+      optimizer.apply(clip.grads, lr);
+      tf.dispose(clip.grads === accumulated ? accumulated : [...accumulated, ...clip.grads]);
+      lossWindow.push(stepLoss);
+    } else {
+      // No micro-batch of this step had a token to train on: no update (there is no gradient), the step still counts.
+      skipped.steps++;
+      windowSkips.steps++;
+    }
 
     pos.step++;
     if (pos.cursor >= data.microBatchesPerEpoch) {
       pos.epoch++;
       pos.cursor = 0;
     }
-    lossWindow.push(stepLoss);
     const elapsedMs = performance.now() - startedAt;
     if (pos.step % schedule.loggingSteps === 0 || pos.step === total) {
       const done = pos.step - startStep;
-      hooks.listener({
-        type: 'step',
+      const timing = {
         step: pos.step,
         totalSteps: total,
         epoch: pos.epoch + pos.cursor / data.microBatchesPerEpoch,
-        loss: lossWindow.reduce((a, b) => a + b, 0) / lossWindow.length,
         learningRate: lr,
-        gradNorm: norm,
-        tokensPerSecond: tokensSeen / (elapsedMs / 1000),
         elapsedMs,
         etaMs: (elapsedMs / done) * (total - pos.step),
-        memory: memoryReport(),
-      });
+      };
+      // The skip counts are added only when there were skips, so a run without any writes the lines it always wrote.
+      const skips = windowSkips.microBatches > 0 ? { skippedMicroBatches: windowSkips.microBatches, skippedSteps: windowSkips.steps } : {};
+      if (lossWindow.length > 0) {
+        hooks.listener({
+          type: 'step',
+          ...timing,
+          loss: lossWindow.reduce((a, b) => a + b, 0) / lossWindow.length,
+          gradNorm: norm,
+          tokensPerSecond: tokensSeen / (elapsedMs / 1000),
+          memory: memoryReport(),
+          ...skips,
+        });
+      } else {
+        // Every step since the last report was skipped: there is no loss to report, only the count.
+        hooks.listener({ type: 'skipped', ...timing, skippedMicroBatches: windowSkips.microBatches, skippedSteps: windowSkips.steps });
+      }
       lossWindow = [];
+      windowSkips = { microBatches: 0, steps: 0 };
     }
 
-    const evalNow = data.validation.length > 0 && schedule.evalSteps > 0 && (pos.step % schedule.evalSteps === 0 || pos.step === total);
+    const evalNow = data.validation.length > 0 && evaluatesAt(pos.step, total, schedule.evalSteps);
     const evalLoss = evalNow ? await evaluate(model, adapter, data.validation) : NaN;
     // A validation set whose labels are all masked has no loss to report (NaN): skip it rather than send NaN.
     if (evalNow && Number.isFinite(evalLoss)) {
@@ -196,11 +237,11 @@ export async function train(
       hooks.listener({ type: 'checkpoint', step: pos.step, dir });
     }
     if (schedule.earlyStoppingPatience > 0 && pos.evalsWithoutImprovement >= schedule.earlyStoppingPatience) {
-      return { position: pos, reason: 'early_stopping' };
+      return { position: pos, reason: 'early_stopping', skipped };
     }
     await new Promise((r) => setImmediate(r)); // let stop requests and IPC in
   }
-  return { position: pos, reason: schedule.maxSteps > 0 && pos.step >= schedule.maxSteps ? 'max_steps' : 'finished' };
+  return { position: pos, reason: schedule.maxSteps > 0 && pos.step >= schedule.maxSteps ? 'max_steps' : 'finished', skipped };
 }
 
 /** Mean loss over every labelled token of the validation set. */

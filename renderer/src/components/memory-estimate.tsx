@@ -31,7 +31,8 @@ export function MemoryEstimate({
   const checkpointing = typeof settings.gradient_checkpointing === 'boolean' ? settings.gradient_checkpointing : undefined;
   const key = JSON.stringify([baseModel, micro, settings.cutoff_len, r, targets, baseDtype, checkpointing]);
   // Settings that cannot be estimated show nothing (rather than the last estimate); no request is made for them.
-  const complete = !!baseModel && micro > 0 && r > 0 && targets.length > 0;
+  const cutoff = Number(settings.cutoff_len);
+  const complete = !!baseModel && micro > 0 && r > 0 && targets.length > 0 && Number.isInteger(cutoff) && cutoff > 0;
   useEffect(() => {
     if (!complete) return;
     // Settle for a moment: typing "16" should not ask twice.

@@ -4,10 +4,14 @@ import type { CallReply } from '../../../main/contract/contract.ts';
 import { formatBytes } from '../format.ts';
 import { call, transport } from '../transport.ts';
 import { ErrorBox } from './common.tsx';
+import { FileIcon, FolderIcon } from './file-icons.tsx';
 
 type Listing = CallReply<'files.list'>;
 
 const parentOf = (p: string) => p.replace(/[\\/][^\\/]*$/, '') || undefined;
+
+/** The last folder each picker showed (by its test id), so Browse opens where the person was, not at home again. */
+const lastFolders = new Map<string, string>();
 
 /**
  * A path field with a Browse button: the desktop app opens the native dialog; browser mode lists the server's
@@ -21,6 +25,8 @@ export function PathPicker(props: {
   extensions?: string[];
   testId: string;
   placeholder?: string;
+  /** Where Browse opens when the field is empty and this picker has shown no folder yet (e.g. a recent file's folder). */
+  startDir?: string;
 }) {
   const { t } = useTranslation();
   const [listing, setListing] = useState<Listing>();
@@ -30,10 +36,14 @@ export function PathPicker(props: {
     props.onPicked?.(path);
     setListing(undefined);
   };
+  const show = (l: Listing) => {
+    lastFolders.set(props.testId, l.dir);
+    setListing(l);
+  };
   const open = async (dir?: string) => {
     setError(undefined);
     try {
-      setListing(await call('files.list', { dir }));
+      show(await call('files.list', { dir }));
     } catch (e) {
       setError((e as Error).message);
     }
@@ -47,11 +57,15 @@ export function PathPicker(props: {
       return;
     }
     if (listing) return setListing(undefined);
-    const start = props.value.trim() ? (props.kind === 'file' ? parentOf(props.value.trim()) : props.value.trim()) : undefined;
-    // A typed path that does not exist (yet) falls back to the home folder.
-    await call('files.list', { dir: start }).then(setListing, () => open());
+    const typed = props.value.trim() ? (props.kind === 'file' ? parentOf(props.value.trim()) : props.value.trim()) : undefined;
+    const start = typed ?? lastFolders.get(props.testId) ?? props.startDir;
+    // A typed path that does not exist (yet) falls back to the last folder shown, then to the home folder.
+    const fallback = typed ? (lastFolders.get(props.testId) ?? props.startDir) : undefined;
+    await call('files.list', { dir: start }).then(show, () => open(fallback));
   };
-  const shown = listing?.entries.filter((e) => e.kind === 'folder' || props.kind === 'file') ?? [];
+  // A folder picker lists the files too (greyed): a model folder shows its config.json and weights, not "Nothing here".
+  const shown = listing?.entries ?? [];
+  const looksLikeModel = props.kind === 'folder' && shown.some((e) => e.kind === 'file' && e.name === 'config.json');
   const matches = (name: string) => !props.extensions?.length || props.extensions.some((x) => name.toLowerCase().endsWith(`.${x}`));
   return (
     <span className="path-picker">
@@ -83,16 +97,27 @@ export function PathPicker(props: {
               </button>
             )}
           </span>
+          {looksLikeModel && (
+            <span className="ok" data-testid={`${props.testId}-model-hint`}>
+              {t('pickerHints.modelFolder')}
+            </span>
+          )}
           <span className="entries">
             {shown.length === 0 && <span className="muted">{t('picker.empty')}</span>}
             {shown.map((e) =>
               e.kind === 'folder' ? (
                 <button type="button" key={e.path} className="link entry" onClick={() => void open(e.path)}>
-                  📁 {e.name}
+                  <FolderIcon /> {e.name}
                 </button>
               ) : (
-                <button type="button" key={e.path} className="link entry" disabled={!matches(e.name)} onClick={() => choose(e.path)}>
-                  📄 {e.name} <small className="muted">{formatBytes(e.bytes ?? 0)}</small>
+                <button
+                  type="button"
+                  key={e.path}
+                  className="link entry"
+                  disabled={props.kind === 'folder' || !matches(e.name)}
+                  onClick={() => choose(e.path)}
+                >
+                  <FileIcon /> {e.name} <small className="muted">{formatBytes(e.bytes ?? 0)}</small>
                 </button>
               ),
             )}

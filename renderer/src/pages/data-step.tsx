@@ -1,51 +1,45 @@
-import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { type DataCheck, BUILTIN_TEMPLATE_NAMES } from '../../../main/contract/contract.ts';
 import { ErrorBox, Field } from '../components/common.tsx';
 import { Histogram } from '../components/histogram.tsx';
-import { call } from '../transport.ts';
 import { PathPicker } from '../components/path-picker.tsx';
+import { CheckState } from '../wizard/check-state.tsx';
+import { SettingsField } from '../wizard/settings-field.tsx';
+import { FIELDS, type FormValues, type RawValue } from '../wizard/settings-form.ts';
+import type { AutoCheck } from '../wizard/use-auto-check.ts';
+import { TrainableRows } from '../wizard/trainable-rows.tsx';
 
-export interface DataOptions {
-  path: string;
-  template: string;
-  cutoffLen: number;
-  trainOnInputs: boolean;
-  addEosToken: boolean;
-}
+const folderOf = (p: string) => p.replace(/[\\/][^\\/]*$/, '') || undefined;
 
-const TEMPLATES = BUILTIN_TEMPLATE_NAMES;
-
+/**
+ * The data file and how it is read (template, cutoff_len, masking). Any change re-checks it after a pause: the report
+ * (rows, the rows that keep a token to train on, token lengths, a preview) is always the one for what the form shows.
+ */
 export function DataStep({
-  opts,
-  setOpts,
-  baseModel,
-  report,
-  setReport,
+  path,
+  setPath,
+  check,
+  form,
+  setField,
+  issues,
+  modelReady,
+  recent,
 }: {
-  opts: DataOptions;
-  setOpts(o: DataOptions): void;
-  baseModel?: string;
-  report?: DataCheck;
-  setReport(r?: DataCheck): void;
+  path: string;
+  setPath(p: string): void;
+  check: AutoCheck<DataCheck>;
+  form: FormValues;
+  setField(name: string, v: RawValue): void;
+  issues: Map<string, string>;
+  modelReady: boolean;
+  recent: string[];
 }) {
   const { t } = useTranslation();
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string>();
-  const check = async () => {
-    setBusy(true);
-    setError(undefined);
-    setReport(undefined);
-    try {
-      setReport(await call('data.check', { ...opts, path: opts.path.trim(), baseModel }));
-      const s = await call('settings.get', {});
-      await call('settings.set', { recentData: [opts.path.trim(), ...s.recentData.filter((m) => m !== opts.path.trim())].slice(0, 10) });
-    } catch (e) {
-      setError((e as Error).message);
-    } finally {
-      setBusy(false);
-    }
-  };
+  const report = check.result;
+  const stats = report?.stats;
+  const field = (name: string) => (
+    <SettingsField f={FIELDS[name]} raw={form[name]} set={(v) => setField(name, v)} issue={issues.get(name)} />
+  );
   return (
     <section data-testid="data-step">
       <h2>{t('wizard.data.title')}</h2>
@@ -54,7 +48,7 @@ export function DataStep({
         className="row wrap"
         onSubmit={(e) => {
           e.preventDefault();
-          void check();
+          check.now();
         }}
       >
         <Field label={t('wizard.data.path')}>
@@ -62,44 +56,43 @@ export function DataStep({
             kind="file"
             extensions={['json', 'jsonl']}
             testId="data-path"
-            value={opts.path}
-            onChange={(path) => setOpts({ ...opts, path })}
+            value={path}
+            onChange={setPath}
+            onPicked={() => check.now()}
             placeholder="/path/to/data.json"
+            startDir={recent[0] && folderOf(recent[0])}
           />
         </Field>
-        <Field label={t('wizard.data.template')}>
-          <select value={opts.template} onChange={(e) => setOpts({ ...opts, template: e.target.value })}>
-            {TEMPLATES.map((n) => (
+        <button type="submit" data-testid="data-check" disabled={check.state === 'checking' || !path.trim()}>
+          {check.state === 'checking' ? t('common.loading') : t('wizard.data.check')}
+        </button>
+      </form>
+      <div className="form-grid data-settings">
+        <label className="field setting" data-field="prompt_template_name">
+          <span className="label">
+            {t('settingsForm.labels.prompt_template_name')} <code className="flag">prompt_template_name</code>
+          </span>
+          <select value={String(form.prompt_template_name)} onChange={(e) => setField('prompt_template_name', e.target.value)}>
+            {BUILTIN_TEMPLATE_NAMES.map((n) => (
               <option key={n}>{n}</option>
             ))}
           </select>
-        </Field>
-        <Field label={t('wizard.data.cutoff')}>
-          <input type="number" min={8} value={opts.cutoffLen} onChange={(e) => setOpts({ ...opts, cutoffLen: Number(e.target.value) })} />
-        </Field>
-        <label className="check">
-          <input type="checkbox" checked={opts.trainOnInputs} onChange={(e) => setOpts({ ...opts, trainOnInputs: e.target.checked })} />{' '}
-          {t('wizard.data.trainOnInputs')}
         </label>
-        <label className="check">
-          <input type="checkbox" checked={opts.addEosToken} onChange={(e) => setOpts({ ...opts, addEosToken: e.target.checked })} />{' '}
-          {t('wizard.data.addEos')}
-        </label>
-        <button type="submit" data-testid="data-check" disabled={busy || !opts.path.trim()}>
-          {busy ? t('common.loading') : t('wizard.data.check')}
-        </button>
-      </form>
-      <ErrorBox error={error} />
-      {report?.stats && report.stats.cutoffLen !== opts.cutoffLen && (
-        <p className="notice" data-testid="data-stale">
-          {t('wizard.data.stale', { was: report.stats.cutoffLen, now: opts.cutoffLen })}
-        </p>
-      )}
+        {field('cutoff_len')}
+        {field('train_on_inputs')}
+        {field('add_eos_token')}
+      </div>
+      <CheckState state={check.state} testId="data-check-state" />
+      <ErrorBox error={check.error} />
       {report && (
         <div className="cards" data-testid="data-report">
           <div className="panel">
             <p className="big">{t('wizard.data.rows', { kept: report.kept, total: report.total, format: report.format })}</p>
-            {report.note && <p className="muted">{report.note}</p>}
+            {stats ? (
+              <TrainableRows report={report} trainOnInputs={form.train_on_inputs === true} />
+            ) : (
+              <p className="muted">{modelReady ? t('trainability.noStats') : t('trainability.needModel')}</p>
+            )}
             {report.problemCount > 0 && (
               <>
                 <h3>{t('wizard.data.problems', { count: report.problemCount })}</h3>
@@ -120,13 +113,15 @@ export function DataStep({
               </>
             )}
           </div>
-          {report.stats && (
+          {stats && (
             <div className="panel">
-              <h3>{t('wizard.data.histogram', { cutoff: report.stats.cutoffLen })}</h3>
-              <Histogram bins={report.stats.histogram} />
+              <h3 data-testid="histogram-title">{t('wizard.data.histogram', { cutoff: stats.cutoffLen })}</h3>
+              <Histogram bins={stats.histogram} />
               <p className="muted">
-                {t('wizard.data.truncated', { count: report.stats.truncated })} ·{' '}
-                {t('wizard.data.lengths', { mean: report.stats.meanLength.toFixed(0), max: report.stats.maxLength })}
+                <span className={stats.truncated > 0 ? 'warn-text' : undefined} data-testid="truncated">
+                  {t('wizard.data.truncated', { count: stats.truncated })}
+                </span>{' '}
+                · {t('wizard.data.lengths', { mean: stats.meanLength.toFixed(0), max: stats.maxLength })}
               </p>
             </div>
           )}
@@ -134,17 +129,29 @@ export function DataStep({
             <div className="panel wide">
               <h3>{t('wizard.data.preview')}</h3>
               {report.preview.map((p) => (
-                <pre key={p.row} className="preview" data-testid="preview">
-                  {p.segments.map((s, i) => (
-                    <span
-                      key={i}
-                      className={s.trained ? 'trained' : 'masked'}
-                      title={s.trained ? t('wizard.data.trained') : t('wizard.data.masked')}
-                    >
-                      {s.text}
-                    </span>
-                  ))}
-                </pre>
+                <div key={p.row} className="preview-row">
+                  <small className="muted">
+                    {t(`wizard.data.where_${report.format}`)} {p.row}
+                    {stats?.lostRows.firstRows.includes(p.row) && <span className="warn-text"> · {t('trainability.lostBadge')}</span>}
+                  </small>
+                  <pre className="preview" data-testid="preview" data-row={p.row}>
+                    {p.segments.map((s, i) => (
+                      <span
+                        key={i}
+                        className={s.trained ? 'trained' : 'masked'}
+                        title={s.trained ? t('wizard.data.trained') : t('wizard.data.masked')}
+                      >
+                        {s.text}
+                      </span>
+                    ))}
+                    {p.cut && (
+                      <span className="cut-mark" title={t('trainability.cutTitle', { cutoff: stats?.cutoffLen })}>
+                        {' '}
+                        {t('trainability.cut', { cutoff: stats?.cutoffLen })}
+                      </span>
+                    )}
+                  </pre>
+                </div>
               ))}
             </div>
           )}

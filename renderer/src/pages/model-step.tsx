@@ -1,41 +1,33 @@
-import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { ModelReport } from '../../../main/contract/contract.ts';
 import { ErrorBox, Field } from '../components/common.tsx';
 import { formatBytes, formatCount } from '../format.ts';
-import { call } from '../transport.ts';
 import { PathPicker } from '../components/path-picker.tsx';
+import { CheckState } from '../wizard/check-state.tsx';
+import type { AutoCheck } from '../wizard/use-auto-check.ts';
 
+const folderOf = (p: string) => p.replace(/[\\/][^\\/]*$/, '') || undefined;
+
+/**
+ * The base model: a typed path is inspected after a pause in typing, a picked one at once; the report shown is always
+ * the one for the path in the field (a changed path clears it).
+ */
 export function ModelStep({
   dir,
   setDir,
-  report,
-  setReport,
+  check,
   recent,
 }: {
   dir: string;
   setDir(d: string): void;
-  report?: ModelReport;
-  setReport(r?: ModelReport): void;
+  check: AutoCheck<ModelReport>;
   recent: string[];
 }) {
   const { t } = useTranslation();
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string>();
-  const inspect = async (path = dir) => {
-    setBusy(true);
-    setError(undefined);
-    setReport(undefined);
-    try {
-      const r = await call('model.inspect', { dir: path.trim() });
-      const s = await call('settings.get', {});
-      await call('settings.set', { recentModels: [path.trim(), ...s.recentModels.filter((m) => m !== path.trim())].slice(0, 10) });
-      setReport(r);
-    } catch (e) {
-      setError((e as Error).message);
-    } finally {
-      setBusy(false);
-    }
+  const report = check.result;
+  const pick = (p: string) => {
+    setDir(p);
+    check.now(p.trim());
   };
   const a = report?.architecture;
   const yes = (b: boolean) => (b ? t('wizard.model.yes') : t('wizard.model.no'));
@@ -47,7 +39,7 @@ export function ModelStep({
         className="row"
         onSubmit={(e) => {
           e.preventDefault();
-          void inspect();
+          check.now();
         }}
       >
         <Field label={t('wizard.model.path')}>
@@ -56,25 +48,27 @@ export function ModelStep({
             testId="model-path"
             value={dir}
             onChange={setDir}
-            onPicked={(p) => void inspect(p)}
+            onPicked={pick}
             placeholder="/path/to/model"
+            startDir={recent[0] && folderOf(recent[0])}
           />
         </Field>
-        <button type="submit" data-testid="model-inspect" disabled={busy || !dir.trim()}>
-          {busy ? t('common.loading') : t('wizard.model.inspect')}
+        <button type="submit" data-testid="model-inspect" disabled={check.state === 'checking' || !dir.trim()}>
+          {check.state === 'checking' ? t('common.loading') : t('wizard.model.inspect')}
         </button>
       </form>
       {recent.length > 0 && (
         <p className="recent">
           {t('wizard.model.recent')}:{' '}
           {recent.map((r) => (
-            <button key={r} className="link" onClick={() => (setDir(r), void inspect(r))}>
+            <button key={r} className="link" onClick={() => pick(r)}>
               {r}
             </button>
           ))}
         </p>
       )}
-      <ErrorBox error={error} />
+      <CheckState state={check.state} testId="model-check-state" />
+      <ErrorBox error={check.error} />
       {report && (
         <div className="cards" data-testid="model-report">
           {a && (

@@ -1,0 +1,11 @@
+/**
+ * What the New-run wizard checks its form with, from the engine modules that own each rule (Node-free): the job's own
+ * settings schema (with its cross-field rules), the fields' names, types, defaults and help, the run plan and its
+ * warnings, run names, and the one way numbers are read. The wizard imports these and restates none of them.
+ */
+export { jobSettingsSchemas } from './job-settings.ts';
+export { parseNumberText } from '../engine/parse-settings.ts';
+export { settingFields, finetuneConfigSchema, type FinetuneConfig } from '../engine/train/config.ts';
+export { planRun, planWarnings, type PlanSettings, type PlanWarning, type RunPlan } from '../engine/train/run-plan.ts';
+export { runNameFrom, runNameSchema, RUN_NAME_MAX } from '../engine/train/run-name.ts';
+export { stepMeasurementSchema, type StepMeasurement } from '../engine/train/step-measurement.ts';
