@@ -8,6 +8,7 @@ import { prepareRunBundle } from '../../main/engine/train/prepared-run.ts';
 import {
   freePort,
   lossCurve,
+  metricLines,
   maxRelative,
   readTensors,
   relativeFrobenius,
@@ -111,6 +112,52 @@ describe.skipIf(missingTorch())('the cluster trainer over several processes', ()
       console.log(`bf16 autocast against f32: ${fmt(f)}`);
       expect(f.loss).toBeLessThan(2e-2); // bf16 keeps 8 bits of mantissa: ~4e-3 per rounding
       expect(f.loss).toBeGreaterThan(0); // it did compute in bf16
+    },
+  );
+
+  it(
+    'rows that keep no token: 2 ranks over the sharded base skip what one process skips, and end with its adapter',
+    { timeout: 300_000 },
+    async () => {
+      // Every other row's prompt fills cutoff_len and prompts are masked: micro-batches of one such row have nothing to
+      // train on. A rank whose share of a step is all skipped still joins every layer's gathers (an empty micro-batch).
+      const rows = tinyAlpacaRows(48).map((r, i) =>
+        i % 2 ? r : { ...r, instruction: `${'Say nothing yet. '.repeat(12)}${r.instruction}` },
+      );
+      const lost = path.join(tmp('data'), 'half-lost.json');
+      writeFileSync(lost, JSON.stringify(rows));
+      const dir = path.join(tmp('bundle'), 'bundle');
+      await prepareRunBundle(
+        {
+          base_model: model,
+          data_path: lost,
+          prompt_template_name: 'alpaca_short',
+          train_on_inputs: false,
+          batch_size: 4,
+          micro_batch_size: 1,
+          cutoff_len: 128,
+          val_set_size: 8,
+          lora_dropout: 0,
+          learning_rate: 3e-3,
+          warmup_steps: 0,
+          max_steps: 6,
+          logging_steps: 1,
+          eval_steps: 0,
+          save_steps: 0,
+        },
+        dir,
+      );
+      const [one, two] = [path.join(tmp('run'), 'one'), path.join(tmp('run'), 'two')];
+      expect((await runTrainer(trainerArgs(dir, one, model))).code).toBe(0);
+      const r = await runTorchrun(2, await freePort(), trainerArgs(dir, two, model, ['--parallel', 'fsdp']));
+      expect(r.code, r.stderr).toBe(0);
+      const skips = (run: string) => metricLines(run).flatMap((e) => (e.type === 'step' ? [e.skippedMicroBatches ?? 0] : []));
+      expect(skips(two)).toEqual(skips(one));
+      expect(skips(one).reduce((a, b) => (a as number) + (b as number), 0)).toBeGreaterThan(0);
+      const f = await compare(two, one);
+      console.log(`rows that keep no token, 2 ranks (sharded base) against 1: ${fmt(f)}`);
+      expect(f.loss).toBeLessThan(1e-5);
+      expect(f.adapter).toBeLessThan(1e-4);
     },
   );
 

@@ -20,7 +20,15 @@ import { prepareRunBundle } from '../../main/engine/train/prepared-run.ts';
 import type { TrainingEvent } from '../../main/engine/train/reports.ts';
 import { labelledCount, microBatchGradients } from '../../main/engine/train/step.ts';
 import { prepareTrainingData } from '../../main/engine/train/prepare-data.ts';
-import { lossCurve, maxRelative, readTensors, relativeFrobenius, runTrainer, trainerArgs } from '../helpers/cluster-trainer.ts';
+import {
+  lossCurve,
+  maxRelative,
+  metricLines,
+  readTensors,
+  relativeFrobenius,
+  runTrainer,
+  trainerArgs,
+} from '../helpers/cluster-trainer.ts';
 import { missingShared, sharedPath } from '../helpers/shared-data.ts';
 import { TINY_ALPHABET, TINY_SHAPE, tinyAlpacaRows } from '../helpers/synthetic.ts';
 import { missingTorch } from '../helpers/torch.ts';
@@ -211,5 +219,51 @@ describe.skipIf(missingTorch())('the cluster trainer (PyTorch) trains as the loc
 
   it.skipIf(missingShared('models/stories260K/model.safetensors'))('on stories260K (trained weights, its own tokenizer)', async () => {
     expectEqual(await compareTrainers(sharedPath('models/stories260K'), dataPath), 'stories260K');
+  });
+
+  it('rows cut before their response: the same micro-batches and steps skipped, the same curve and adapter', async () => {
+    // Half the rows' prompts fill cutoff_len, and the prompts are masked: those rows keep no token to train on. A
+    // micro-batch of two of them is skipped by both trainers (and a step of nothing but them makes no update).
+    const rows = tinyAlpacaRows(48).map((r, i) => (i % 2 ? r : { ...r, instruction: `${'Say nothing yet. '.repeat(12)}${r.instruction}` }));
+    const data = path.join(tmp('data'), 'half-lost.json');
+    writeFileSync(data, JSON.stringify(rows));
+    const model = path.join(tmp('model'), 'tiny');
+    await writeSyntheticModel(model, TINY_SHAPE, { alphabet: TINY_ALPHABET });
+    const work = tmp('run');
+    const config = parseFinetuneConfig({
+      ...settings(model, data, path.join(work, 'ts')),
+      train_on_inputs: false,
+      batch_size: 2,
+      micro_batch_size: 1,
+      max_steps: 12,
+      eval_steps: 0, // only at the end
+      save_steps: 0,
+    });
+    await prepareRunBundle(config, path.join(work, 'bundle'));
+    const events: TrainingEvent[] = [];
+    await runFinetune(config, (e) => events.push(e));
+    const py = path.join(work, 'py');
+    const r = await runTrainer(trainerArgs(path.join(work, 'bundle'), py, model));
+    expect(r.code, r.stderr).toBe(0);
+    // The same lines: steps with their skip counts, skipped-only report points, one evaluation at the end.
+    const shape = (e: Record<string, unknown>) =>
+      ['step', 'skipped', 'eval'].includes(e.type as string) ? [[e.type, e.step, e.skippedMicroBatches ?? 0, e.skippedSteps ?? 0]] : [];
+    const tsLines = events.flatMap((e) => shape(e as unknown as Record<string, unknown>));
+    expect(metricLines(py).flatMap((e) => shape(e))).toEqual(tsLines);
+    const skippedSteps = tsLines.reduce((n, l) => n + (l[3] as number), 0);
+    const skippedMicroBatches = tsLines.reduce((n, l) => n + (l[2] as number), 0);
+    expect(skippedMicroBatches).toBeGreaterThan(skippedSteps); // some steps trained on one of their two micro-batches
+    expect(skippedSteps).toBeGreaterThan(0); // and some on neither
+    const tsLoss = new Map(events.flatMap((e) => (e.type === 'step' ? [[e.step, e.loss] as [number, number]] : [])));
+    const loss = maxRelative(lossCurve(py).loss, tsLoss);
+    const adapter = relativeFrobenius(
+      await readTensors(path.join(py, 'adapter/adapter_model.safetensors')),
+      await readTensors(path.join(config.output_dir, 'adapter/adapter_model.safetensors')),
+    );
+    console.log(
+      `rows that keep no token (${skippedMicroBatches} micro-batches and ${skippedSteps} whole steps skipped by both): loss ${loss.toExponential(2)}, adapter ${adapter.toExponential(2)}`,
+    );
+    expect(loss).toBeLessThan(1e-4);
+    expect(adapter).toBeLessThan(1e-3);
   });
 });
