@@ -68,7 +68,15 @@ export function createHandlers(d: HandlerDeps): Handlers {
     'jobs.list': () => ({ jobs: d.jobs.list() }),
     'jobs.start': (request) => d.jobs.start(request.kind, request.config),
     'jobs.stop': ({ id }) => ({ stopped: d.jobs.stop(id) }),
-    'runs.list': () => ({ runs: d.runs.list() }),
+    'runs.list': () => {
+      d.jobs.adoptRunning(d.runs); // a run started meanwhile by the CLI in the runs folder
+      const active = d.jobs.list().filter((j) => j.state === 'running' || j.state === 'queued');
+      const runs = d.runs.list().map((r) => {
+        const jobId = r.status === 'running' ? active.find((j) => j.runId === r.id)?.id : undefined;
+        return jobId ? { ...r, jobId } : r;
+      });
+      return { runs };
+    },
     'runs.read': ({ id }) => {
       const read = d.runs.read(id);
       return { ...read, resumeSettings: read.config ? settingsOfSavedConfig(read.config) : null };

@@ -3,6 +3,7 @@ import { describeBackend, initBackend, type BackendChoice, type BackendInfo } fr
 import { selectMatmulPath } from '../engine/backend/webgpu-matmul-path.ts';
 import { StudioError } from '../engine/errors.ts';
 import { fsStudioError } from '../engine/fs/fs-errors.ts';
+import { runInterruptCleanups } from '../engine/fs/interrupt-cleanup.ts';
 import { finetuneConfigSchema } from '../engine/train/config.ts';
 import { addSchemaFlags } from './schema-flags.ts';
 
@@ -24,6 +25,23 @@ export async function startBackend(opts: { backend?: string; threads?: number })
   const matmul = await selectMatmulPath();
   if (matmul.kernel !== 'tfjs') console.error(`frozen-weight matmuls: ${matmul.kernel} kernel (${matmul.reason})`);
   return info;
+}
+
+/**
+ * For a command that writes: on SIGINT (Ctrl+C) or SIGTERM, remove its unfinished output (temp folders) and release
+ * its locks, then exit (130 / 143), so an interrupted command leaves nothing that looks finished or blocks the next.
+ */
+export function cleanUpOnSignals(): void {
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
+    process.once(signal, () => {
+      const undone = runInterruptCleanups();
+      console.error(`\ninterrupted (${signal})${undone ? ': unfinished output removed' : ''}`);
+      process.exit(code);
+    });
+  }
 }
 
 /**

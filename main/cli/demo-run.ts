@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } f
 import path from 'node:path';
 import { initBackend } from '../engine/backend/index.ts';
 import { StudioError } from '../engine/errors.ts';
+import { acquireLock, lockBeside } from '../engine/fs/folder-lock.ts';
 import { BUILTIN_TEMPLATES, generatePrompt, loadTemplate } from '../engine/data/templates.ts';
 import { DEMO_SHAPE, writeSyntheticModel } from '../engine/synthetic/synthetic-model.ts';
 import { DEMO_FACTS, demoRows } from '../engine/synthetic/demo-data.ts';
@@ -45,6 +46,17 @@ export function clearDemoFolder(runDir: string): void {
 /** The demo: the whole recipe on files it makes itself (no network, no GPU), in about a minute. */
 export async function runDemo(opts: { output_dir: string; steps: string; backend?: string; threads?: number }): Promise<void> {
   const runDir = path.resolve(opts.output_dir);
+  mkdirSync(path.dirname(runDir), { recursive: true });
+  // The demo deletes its folder before it starts: a second demo in the same folder must not delete the first's files.
+  const lock = acquireLock(lockBeside(runDir), runDir, 'demo');
+  try {
+    await demoIn(runDir, opts);
+  } finally {
+    lock.release();
+  }
+}
+
+async function demoIn(runDir: string, opts: { steps: string; backend?: string; threads?: number }): Promise<void> {
   clearDemoFolder(runDir);
   const baseDir = path.join(runDir, 'base-model');
   const dataFile = path.join(runDir, 'capitals.json');

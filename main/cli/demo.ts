@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { action, addBackendOptions } from './common.ts';
+import { action, addBackendOptions, cleanUpOnSignals } from './common.ts';
 
 /** `lora-studio demo`: the whole recipe on files it makes itself (no network, no GPU), in about a minute. */
 export function registerDemo(program: Command): void {
@@ -12,6 +12,7 @@ export function registerDemo(program: Command): void {
     .option('--steps <n>', 'training steps', '150');
   addBackendOptions(cmd).action(
     action(async (opts: { output_dir: string; steps: string; backend?: string; threads?: number }) => {
+      cleanUpOnSignals();
       const { runDemo } = await import('./demo-run.ts');
       await runDemo(opts);
     }),

@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { runMerge, runQuantize, runStateDict, type ExportHooks, type ExportOutcome } from '../engine/export/export-jobs.ts';
 import { mergeSettingsSchema, quantizeSettingsSchema, stateDictSettingsSchema } from '../engine/export/export-settings.ts';
-import { action } from './common.ts';
+import { action, cleanUpOnSignals } from './common.ts';
 import { addSchemaFlags, settingsFromFlags, type SchemaFlagOptions } from './schema-flags.ts';
 import { formatMs } from './progress.ts';
 
@@ -72,6 +72,7 @@ export function registerExport(program: Command): void {
     .description('Merge a LoRA adapter into its base model and write a Hugging Face checkpoint (sharded safetensors)');
   addSchemaFlags(merge, mergeSettingsSchema, MERGE).action(
     action(async (o) => {
+      cleanUpOnSignals();
       const started = performance.now();
       printOutcome(await runMerge(settingsFromFlags(mergeSettingsSchema, o, MERGE), cliHooks()), started);
     }),
@@ -82,6 +83,7 @@ export function registerExport(program: Command): void {
     .description("Write Meta's original LLaMA layout (params.json + consolidated.00.safetensors), adapter merged if given");
   addSchemaFlags(stateDict, stateDictSettingsSchema, STATE_DICT).action(
     action(async (o) => {
+      cleanUpOnSignals();
       const started = performance.now();
       printOutcome(await runStateDict(settingsFromFlags(stateDictSettingsSchema, o, STATE_DICT), cliHooks()), started);
     }),
@@ -92,6 +94,7 @@ export function registerExport(program: Command): void {
     .description('Write an 8-bit (or F16/F32) model: GGUF for llama.cpp/Ollama (with a Modelfile) or bitsandbytes int8 safetensors');
   addSchemaFlags(quantize, quantizeSettingsSchema, QUANTIZE).action(
     action(async (o) => {
+      cleanUpOnSignals();
       const started = performance.now();
       printOutcome(await runQuantize(settingsFromFlags(quantizeSettingsSchema, o, QUANTIZE), cliHooks()), started);
     }),

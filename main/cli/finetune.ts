@@ -2,7 +2,7 @@ import { Option, type Command } from 'commander';
 import { readConfigFile } from '../engine/train/config-file.ts';
 import { finetuneConfigSchema, parseFinetuneConfig } from '../engine/train/config.ts';
 import { ProgressPrinter } from './progress.ts';
-import { action } from './common.ts';
+import { action, cleanUpOnSignals } from './common.ts';
 import { addSchemaFlags } from './schema-flags.ts';
 
 /** Flags Alpaca-LoRA's finetune.py takes that we accept and do not use. */
@@ -19,6 +19,7 @@ export function registerFinetune(program: Command): void {
     cmd.addOption(new Option(`--${w} <value>`, 'accepted for compatibility; Weights & Biases is not supported').hideHelp());
   cmd.action(
     action(async (flags: Record<string, unknown>) => {
+      cleanUpOnSignals();
       const { runFinetune } = await import('../engine/train/finetune.ts');
       for (const w of WANDB_FLAGS)
         if (flags[w] !== undefined)

@@ -131,7 +131,12 @@ export const runSummarySchema = z.object({
   steps: z.number(),
   lastLoss: z.number().optional(),
   lastEvalLoss: z.number().optional(),
-  status: z.enum(['finished', 'stopped', 'incomplete', 'empty']),
+  /** `running`: a live process holds the run's lock (its writer), whether or not this studio started it. */
+  status: z.enum(['running', 'finished', 'stopped', 'incomplete', 'empty']),
+  /** The process writing the run, from its lock. */
+  writer: z.object({ pid: z.number(), command: z.string(), since: z.string(), host: z.string() }).optional(),
+  /** The studio's job for that writer (its own, or one adopted on start), which jobs.stop stops. */
+  jobId: z.string().optional(),
   checkpoints: z.array(z.string()),
   hasAdapter: z.boolean(),
   problems: z.array(z.string()),

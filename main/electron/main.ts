@@ -39,12 +39,14 @@ app.whenReady().then(async () => {
   // eslint-disable-next-line prefer-const -- assigned once below, after the API that closes over it
   let win: Electron.BrowserWindow | undefined;
   const pickPath = nativePicker(dialog as never, () => win);
+  const runs = new RunRegistry(runsDir);
+  jobs.adoptRunning(runs); // runs a killed studio left training: shown as running, with stop
   const api = createApi(
     createHandlers({
       mode: 'electron',
       app: { name: app.getName(), version: app.getVersion() },
       jobs,
-      runs: new RunRegistry(runsDir),
+      runs,
       settings,
       pickPath,
     }),

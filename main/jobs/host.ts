@@ -1,12 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import type { JobEvent, JobInfo, JobKind } from '../contract/contract.ts';
+import { jobEventSchema, type JobEvent, type JobInfo, type JobKind } from '../contract/contract.ts';
 import { jobSettingsSchemas } from '../contract/job-settings.ts';
 import { StudioError } from '../engine/errors.ts';
-import { isPathInside } from '../engine/fs/output-folder.ts';
+import { describeOwner, liveOwner, lockBeside } from '../engine/fs/folder-lock.ts';
+import { isPathInside, realPathOf } from '../engine/fs/output-folder.ts';
+import { runPaths } from '../engine/train/run-folder.ts';
 import { parseSettings } from '../engine/parse-settings.ts';
 import { workerMessageSchema } from './messages.ts';
+import { AdoptedRun, type AdoptedEnd } from './adopted-run.ts';
 import { OutputTail } from './output-tail.ts';
+import type { RunRegistry } from './run-registry.ts';
 import type { WorkerHandle, WorkerSpawner } from './spawner.ts';
 import { AVAILABLE_KINDS } from './worker-tasks.ts';
 
@@ -27,9 +31,9 @@ export interface JobHostOptions {
 type Lane = 'queue' | 'interactive';
 const laneOf = (kind: JobKind): Lane => (kind === 'generate' ? 'interactive' : 'queue');
 
-/** How each kind's settings are named in messages, and which of them is an output path (taken inside runsDir). */
+/** How each kind's settings are named in messages, and which of them is an output path (kept inside runsDir). */
 const SETTINGS_NAMES: Record<JobKind, { what: string; outputKey?: string }> = {
-  finetune: { what: 'fine-tuning settings' },
+  finetune: { what: 'fine-tuning settings', outputKey: 'output_dir' },
   merge: { what: 'merge settings', outputKey: 'output_dir' },
   export: { what: 'state dict settings', outputKey: 'output_dir' },
   quantize: { what: 'quantize settings', outputKey: 'output' },
@@ -46,6 +50,8 @@ interface Job {
   stopRequested: boolean;
   /** The worker's done/failed event, held back until the process has exited (so its last output is in). */
   terminal?: Extract<JobEvent, { type: 'done' | 'failed' }>;
+  /** A run this studio did not start but found being written (adoptRunning). */
+  adopted?: AdoptedRun;
 }
 
 /** `20261125-011231-3fa9`: sorts by time, unique enough for one machine. */
@@ -94,26 +100,111 @@ export class JobHost {
     // The same strict schema as the API contract: also for callers that reach the host directly.
     const check = SETTINGS_NAMES[kind];
     parseSettings(jobSettingsSchemas[kind], cfg, check.what);
-    // A relative output is taken inside runsDir (next to the runs), never the server's working directory.
-    const out = check.outputKey && cfg[check.outputKey];
-    if (typeof out === 'string') cfg[check.outputKey!] = path.resolve(this.opts.runsDir, out);
-    if (kind === 'finetune') {
+    const key = check.outputKey;
+    if (kind === 'finetune' && (typeof cfg.output_dir !== 'string' || cfg.output_dir === '')) {
       // A run without a folder of its own gets one under runsDir, so the Runs page finds it.
-      if (typeof cfg.output_dir !== 'string' || cfg.output_dir === '') {
-        info.runId = newRunId();
-        cfg.output_dir = path.join(this.opts.runsDir, info.runId);
-      } else {
-        // A relative folder is taken inside runsDir, never the server's working directory.
-        const dir = path.resolve(this.opts.runsDir, cfg.output_dir);
-        cfg.output_dir = dir;
-        info.runId = path.basename(dir);
-      }
+      info.runId = newRunId();
+      cfg.output_dir = path.join(this.opts.runsDir, info.runId);
+    } else if (key && typeof cfg[key] === 'string') {
+      const out = this.insideRunsDir(key, cfg[key]);
+      cfg[key] = out;
+      if (kind === 'finetune') info.runId = path.basename(out);
+      this.refuseIfBeingWritten(kind, out);
     }
     const job: Job = { info, config: cfg, tail: new OutputTail(), stopRequested: false };
     this.jobs.set(id, job);
     this.lanes[laneOf(kind)].queue.push(job);
     this.pump(laneOf(kind));
     return { ...info };
+  }
+
+  /**
+   * An output path of a job, resolved inside runsDir (a relative one is taken there, never in the server's working
+   * folder); one that leads outside it (`../x`, an absolute path elsewhere, a symlink out) is refused: a page, which
+   * may be on another machine, writes only in the runs folder.
+   */
+  private insideRunsDir(key: string, value: string): string {
+    const full = path.resolve(this.opts.runsDir, value);
+    const real = realPathOf(full);
+    const root = realPathOf(this.opts.runsDir);
+    if (real === root || !isPathInside(real, root))
+      throw new StudioError(
+        `${key} "${value}" is ${real === root ? 'the runs folder itself' : 'outside the runs folder'} (${this.opts.runsDir}); the studio writes only inside it: give a folder name or a path within it`,
+        undefined,
+        'jobs/outside-runs',
+      );
+    return full;
+  }
+
+  /** Refuse at once an output that a live process is writing (its lock), rather than queue a job that would fail. */
+  private refuseIfBeingWritten(kind: JobKind, out: string): void {
+    let owner;
+    try {
+      owner = liveOwner(kind === 'finetune' ? runPaths(out).lock : lockBeside(out));
+    } catch {
+      return; // not a lock file: the job's own claim reports it
+    }
+    if (owner)
+      throw new StudioError(
+        `in use by ${describeOwner(owner, owner.state)}: one writer at a time; wait for it to finish or stop it`,
+        out,
+        'output/in-use',
+      );
+  }
+
+  /**
+   * Runs in runsDir being written by a live process on this host that is no job of this studio (a worker an earlier
+   * studio left running when it was killed, or a CLI run): each becomes a running fine-tuning job, with its events
+   * read from its folder and stop sent to its process. The queue waits for it as for its own jobs. Returns the jobs
+   * adopted now.
+   */
+  adoptRunning(runs: RunRegistry): JobInfo[] {
+    const adopted: JobInfo[] = [];
+    for (const { id: runId, dir, owner } of runs.writing()) {
+      if (owner.state !== 'alive') continue; // on another host: shown as running, but no signal reaches it
+      const known = [...this.jobs.values()].some(
+        (j) =>
+          (j.info.state === 'running' || j.info.state === 'queued') && (j.info.pid === owner.pid || (j.adopted && j.info.runId === runId)),
+      );
+      if (known) continue;
+      const id = `adopted-${++this.counter}-${runId}`;
+      const info: JobInfo = {
+        id,
+        kind: 'finetune',
+        state: 'running',
+        runId,
+        pid: owner.pid,
+        createdAt: owner.since,
+        startedAt: owner.since,
+      };
+      const job: Job = { info, config: { output_dir: dir }, tail: new OutputTail(), stopRequested: false };
+      job.adopted = new AdoptedRun(dir, owner, {
+        event: (e) => {
+          const parsed = jobEventSchema.safeParse({ ...e, jobId: id });
+          if (parsed.success) this.emit(parsed.data);
+        },
+        end: (how) => this.endAdopted(job, how),
+      });
+      this.jobs.set(id, job);
+      const lane = this.lanes.queue;
+      if (!lane.running) lane.running = job; // the queue waits for it, as for a job of its own
+      this.emit({ jobId: id, type: 'started', kind: 'finetune', runId });
+      adopted.push({ ...info });
+    }
+    return adopted;
+  }
+
+  private endAdopted(job: Job, how: AdoptedEnd): void {
+    const t: Extract<JobEvent, { type: 'done' | 'failed' }> =
+      how.type === 'done'
+        ? { jobId: job.info.id, type: 'done', reason: how.reason }
+        : { jobId: job.info.id, type: 'failed', error: how.error, lastOutput: [] };
+    const state =
+      t.type === 'failed' ? 'failed' : job.stopRequested || (how.type === 'done' && how.reason === 'stopped') ? 'stopped' : 'done';
+    const wasRunning = this.lanes.queue.running === job;
+    if (wasRunning) this.lanes.queue.running = undefined;
+    this.finish(job, state, t);
+    if (wasRunning) this.pump('queue');
   }
 
   /** Queued or running jobs that use `dir`: a finetune writing there, or any job with a settings path inside it. */
@@ -131,6 +222,7 @@ export class JobHost {
     const job = this.jobs.get(id);
     if (!job || job.stopRequested || (job.info.state !== 'queued' && job.info.state !== 'running')) return false;
     job.stopRequested = true;
+    if (job.adopted) return job.adopted.stop(this.opts.stopGraceMs ?? 5000);
     if (job.info.state === 'queued') {
       const queue = this.lanes[laneOf(job.info.kind)].queue;
       queue.splice(queue.indexOf(job), 1);
@@ -154,8 +246,13 @@ export class JobHost {
     return Object.values(this.lanes).every((l) => !l.running && l.queue.length === 0);
   }
 
-  /** Stop everything (queued and running) and wait for the workers to end. */
+  /** Stop everything this studio started (queued and running) and wait for its workers to end. Adopted runs go on. */
   async close(): Promise<void> {
+    for (const job of this.jobs.values()) {
+      if (!job.adopted || job.info.state !== 'running') continue;
+      job.adopted.detach();
+      if (this.lanes.queue.running === job) this.lanes.queue.running = undefined;
+    }
     for (const lane of Object.values(this.lanes)) {
       for (const j of [...lane.queue]) this.stop(j.info.id);
       if (lane.running) this.stop(lane.running.info.id);

@@ -3,6 +3,7 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { RunSummary } from '../contract/contract.ts';
 import { StudioError } from '../engine/errors.ts';
+import { describeOwner, liveOwner, type LockOwner } from '../engine/fs/folder-lock.ts';
 import { checkpointNames, readMetrics, runPaths, type MetricPoint } from '../engine/train/run-folder.ts';
 import { runNameSchema } from '../engine/train/run-name.ts';
 
@@ -14,8 +15,12 @@ import { runNameSchema } from '../engine/train/run-name.ts';
 export type { MetricPoint } from '../engine/train/run-folder.ts';
 
 /** A run id is a folder name: no separators, no dot-dot, so it cannot reach outside runsDir. */
+export function isRunId(id: string): boolean {
+  return runNameSchema.safeParse(id).success;
+}
+
 export function runDirOf(runsDir: string, id: string): string {
-  if (!runNameSchema.safeParse(id).success) throw new StudioError(`not a run id: "${id}"`, undefined, 'runs/bad-id');
+  if (!isRunId(id)) throw new StudioError(`not a run id: "${id}"`, undefined, 'runs/bad-id');
   return path.join(runsDir, id);
 }
 
@@ -38,6 +43,7 @@ function readRunFolder(
   const { points, ended, started, problems: metricProblems } = readMetrics(paths.metrics);
   problems.push(...metricProblems);
   const checkpoints = checkpointNames(paths.checkpoints);
+  const writer = liveWriter(dir);
   const steps = points.filter((p) => p.loss !== undefined);
   const evals = points.filter((p) => p.evalLoss !== undefined);
   const str = (k: string) => (config && typeof config[k] === 'string' ? (config[k] as string) : undefined);
@@ -50,12 +56,22 @@ function readRunFolder(
     steps: Math.max(0, ...points.map((p) => p.step)),
     lastLoss: steps.at(-1)?.loss,
     lastEvalLoss: evals.at(-1)?.evalLoss,
-    status: ended ? (ended === 'stopped' ? 'stopped' : 'finished') : started || config ? 'incomplete' : 'empty',
+    status: writer ? 'running' : ended ? (ended === 'stopped' ? 'stopped' : 'finished') : started || config ? 'incomplete' : 'empty',
+    ...(writer && { writer: { pid: writer.pid, command: writer.command, since: writer.since, host: writer.host } }),
     checkpoints,
     hasAdapter: existsSync(paths.adapterConfig),
     problems,
   };
   return { summary, config, metrics: points };
+}
+
+/** The live process that holds run folder `dir`'s lock (a run being written), if any. */
+export function liveWriter(dir: string): (LockOwner & { state: 'alive' | 'elsewhere' }) | undefined {
+  try {
+    return liveOwner(runPaths(dir).lock);
+  } catch {
+    return undefined; // not a lock file: no live writer this studio can name
+  }
 }
 
 export class RunRegistry {
@@ -64,7 +80,7 @@ export class RunRegistry {
   list(): RunSummary[] {
     if (!existsSync(this.runsDir)) return [];
     return readdirSync(this.runsDir, { withFileTypes: true })
-      .filter((d) => d.isDirectory() && !d.name.startsWith('.'))
+      .filter((d) => d.isDirectory() && isRunId(d.name)) // a folder no run id can name ("my run") is not listed, not an error
       .map((d) => readRunFolder(this.runsDir, d.name).summary)
       .sort((a, b) => b.id.localeCompare(a.id));
   }
@@ -80,9 +96,29 @@ export class RunRegistry {
     return runDirOf(this.runsDir, id);
   }
 
+  /** Runs being written by a live process (their lock's owner), newest first. */
+  writing(): { id: string; dir: string; owner: LockOwner & { state: 'alive' | 'elsewhere' } }[] {
+    if (!existsSync(this.runsDir)) return [];
+    return readdirSync(this.runsDir, { withFileTypes: true })
+      .filter((d) => d.isDirectory() && isRunId(d.name))
+      .flatMap((d) => {
+        const dir = path.join(this.runsDir, d.name);
+        const owner = liveWriter(dir);
+        return owner ? [{ id: d.name, dir, owner }] : [];
+      });
+  }
+
   async delete(id: string): Promise<boolean> {
     const dir = runDirOf(this.runsDir, id);
     if (!existsSync(dir)) return false;
+    // A run being written (by a worker of an earlier studio, or the CLI) is refused as the studio's own jobs are.
+    const writer = liveWriter(dir);
+    if (writer)
+      throw new StudioError(
+        `run ${id} is being written by ${describeOwner(writer, writer.state)}; stop it first, then delete the run`,
+        dir,
+        'runs/busy',
+      );
     await rm(dir, { recursive: true, force: true });
     return true;
   }

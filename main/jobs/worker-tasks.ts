@@ -2,6 +2,7 @@ import { StudioError } from '../engine/errors.ts';
 import type { JobEvent, JobKind } from '../contract/contract.ts';
 import type { ExportHooks, ExportOutcome } from '../engine/export/export-jobs.ts';
 import { backendReport } from './backend-report.ts';
+import { jobEventsOf } from './training-events.ts';
 
 /** An event as a task emits it; the worker adds the job id. */
 export type TaskEvent = JobEvent extends infer E ? (E extends JobEvent ? Omit<E, 'jobId'> : never) : never;
@@ -49,55 +50,15 @@ const finetune: Task = async ({ config, emit, signal }) => {
   const { parseFinetuneConfig } = await import('../engine/train/config.ts');
   const { runFinetune } = await import('../engine/train/finetune.ts');
   const parsed = parseFinetuneConfig(config, 'fine-tuning settings');
-  let total = 0;
+  const progress = { total: 0 };
   const result = await runFinetune(
     parsed,
     (e) => {
-      switch (e.type) {
-        case 'start': {
-          total = e.totalSteps;
-          const backend = backendReport();
-          if (backend) emit({ type: 'backend', backend });
-          emit({ type: 'log', level: 'info', message: `training ${e.totalSteps} steps from step ${e.startStep} on ${e.backend}` });
-          emit({ type: 'progress', done: e.startStep, total: e.totalSteps });
-          break;
-        }
-        case 'step':
-          emit({
-            type: 'report',
-            step: e.step,
-            totalSteps: e.totalSteps,
-            epoch: e.epoch,
-            loss: e.loss,
-            learningRate: e.learningRate,
-            tokensPerSecond: e.tokensPerSecond,
-            elapsedMs: e.elapsedMs,
-            etaMs: e.etaMs,
-            memory: e.memory,
-            ...(e.skippedMicroBatches ? { skippedMicroBatches: e.skippedMicroBatches, skippedSteps: e.skippedSteps } : {}),
-          });
-          emit({ type: 'progress', done: e.step, total: e.totalSteps || total });
-          break;
-        case 'skipped':
-          emit({
-            type: 'log',
-            level: 'warn',
-            message: `step ${e.step}/${e.totalSteps}: ${e.skippedSteps} steps since the last report skipped (${e.skippedMicroBatches} micro-batches with no token to train on)`,
-          });
-          emit({ type: 'progress', done: e.step, total: e.totalSteps || total });
-          break;
-        case 'eval':
-          emit({ type: 'eval', step: e.step, epoch: e.epoch, evalLoss: e.evalLoss });
-          break;
-        case 'checkpoint':
-          emit({ type: 'log', level: 'info', message: `checkpoint written: ${e.dir}` });
-          break;
-        case 'log':
-          emit({ type: 'log', level: e.level, message: e.message });
-          break;
-        case 'done':
-          break;
+      if (e.type === 'start') {
+        const backend = backendReport();
+        if (backend) emit({ type: 'backend', backend });
       }
+      for (const event of jobEventsOf(e, progress)) emit(event);
     },
     { signal },
   );

@@ -5,6 +5,8 @@
  */
 import { StudioError } from '../engine/errors.ts';
 import { fsStudioError } from '../engine/fs/fs-errors.ts';
+import { runInterruptCleanups } from '../engine/fs/interrupt-cleanup.ts';
+import type { JobKind } from '../contract/contract.ts';
 import { hostMessageSchema, type WorkerMessage } from './messages.ts';
 import { TASKS, type TaskEvent } from './worker-tasks.ts';
 
@@ -31,8 +33,24 @@ function onHostMessage(listener: (m: unknown) => void): void {
 }
 
 const abort = new AbortController();
-process.on('SIGTERM', () => abort.abort());
-let running = false;
+let running: JobKind | undefined;
+/** Fine-tuning, its measured steps, generation and the selftest stop at their next step; an export cannot, so it is ended at once. */
+const STOPS_AT_A_STEP: JobKind[] = ['finetune', 'measure', 'generate', 'selftest'];
+
+/** A stop (the host's message, SIGTERM, or Ctrl+C reaching the process group): end the job, leaving nothing unfinished. */
+function stop(): void {
+  abort.abort();
+  if (running && !STOPS_AT_A_STEP.includes(running)) {
+    runInterruptCleanups(); // the export's temp folder and its lock
+    process.exit(143);
+  }
+}
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
+// A studio that dies leaves this worker running (it holds its run's lock, and the next studio shows it): writing
+// to the dead studio's pipes must not end it.
+process.stdout.on('error', () => undefined);
+process.stderr.on('error', () => undefined);
 
 async function finish(code: number): Promise<never> {
   // The wasm backend's threads would keep the process alive; the job is over, so leave.
@@ -47,10 +65,10 @@ onHostMessage(async (raw) => {
     return;
   }
   const msg = parsed.data;
-  if (msg.type === 'stop') return abort.abort();
+  if (msg.type === 'stop') return stop();
   if (running) return console.error('worker: already running a job');
-  running = true;
   const { id, kind, config } = msg.job;
+  running = kind;
   const emit = (event: TaskEvent) => void post({ type: 'event', event: { ...event, jobId: id } as never });
   const task = TASKS[kind];
   try {

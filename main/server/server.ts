@@ -133,6 +133,7 @@ export async function startServer(opts: ServerOptions): Promise<StudioServer> {
     : memorySettings({ runsDir: opts.runsDir });
   const jobs = new JobHost({ spawner: opts.spawner ?? nodeSpawner(), runsDir: opts.runsDir });
   const runs = new RunRegistry(opts.runsDir);
+  jobs.adoptRunning(runs); // runs a killed studio left training: shown as running, with stop
   const api = createApi(createHandlers({ mode: 'server', app: packageInfo(), jobs, runs, settings, homeDir: opts.homeDir }));
 
   const server = createServer(async (req, res) => {

@@ -36,10 +36,12 @@ describe('an atomic output folder', () => {
       syncsWhileFilling = synced.length;
     });
     expect(syncsWhileFilling).toBe(0);
+    const parent = path.basename(path.dirname(out));
     expect(synced.slice().sort()).toEqual(
-      ['config.json', 'model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors', temp].sort(),
+      ['config.json', 'model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors', temp, parent].sort(),
     );
-    expect(synced.at(-1)).toBe(temp); // the folder last, after its files
+    expect(synced.at(-2)).toBe(temp); // the folder after its files
+    expect(synced.at(-1)).toBe(parent); // and its parent after the rename, so the rename survives a power cut
     expect(readdirSync(out).sort()).toEqual(['config.json', 'model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors']);
     expect(existsSync(path.join(path.dirname(out), temp))).toBe(false);
 

@@ -2,13 +2,14 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadTemplate } from '../data/templates.ts';
 import { parseSettings } from '../parse-settings.ts';
-import { exportGgufWithModelfile, modelfilePath } from './gguf-verify.ts';
-import { exportHfCheckpoint, type ExportProgress } from './hf-export.ts';
-import { exportInt8 } from './int8.ts';
+import type { AtomicOutputOptions } from '../fs/atomic-dir.ts';
+import { exportGgufWithModelfile, ggufReportFile, modelfilePath, type GgufExportResult } from './gguf-verify.ts';
+import { exportHfCheckpoint, type ExportProgress, type HfExportReport } from './hf-export.ts';
+import { exportInt8, type Int8Result } from './int8.ts';
 import { describeProvenance, openExportInput, type ExportInput } from './open-model.ts';
 import { checkExportOutput } from './output-guard.ts';
 import { parseShardSize } from './shard-size.ts';
-import { exportStateDict } from './state-dict.ts';
+import { exportStateDict, type StateDictResult } from './state-dict.ts';
 import {
   mergeSettingsSchema,
   quantizeSettingsSchema,
@@ -54,13 +55,23 @@ async function withInput<T>(
   }
 }
 
-function writeReport(file: string, report: Record<string, unknown>): string {
-  writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
-  return file;
+/** An export folder's verification report. */
+const FOLDER_REPORT = 'verification.json';
+
+/**
+ * The atomic folder's options of an export: the lock names `command`, and the verification report is written into
+ * the temp folder, so it appears with the output or not at all.
+ */
+function folderOutput<R>(command: string, hooks: ExportHooks, report: (r: R) => Record<string, unknown>): AtomicOutputOptions<R> {
+  return {
+    command,
+    finish: (dir, r) => writeFileSync(path.join(dir, FOLDER_REPORT), JSON.stringify(report(r), null, 2) + '\n'),
+    onLeftover: leftoverNote(hooks),
+  };
 }
 
-/** A GGUF's verification report, beside it. */
-const ggufReportFile = (gguf: string) => `${gguf}.verification.json`;
+const leftoverNote = (hooks: ExportHooks) => (p: string) =>
+  hooks.log?.('warn', `removed ${p}: the unfinished output of an interrupted export to the same place`);
 
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
@@ -76,6 +87,12 @@ export async function runMerge(raw: MergeSettings, hooks: ExportHooks = {}): Pro
     loraWeights: o.lora_weights,
   });
   return withInput(o.base_model, o.lora_weights, hooks, async (input) => {
+    const makeReport = (r: HfExportReport) => ({
+      kind: 'hf-checkpoint',
+      ...r,
+      base: input.base,
+      checks: ['every shard reopened by the spec-checking safetensors reader', 'index total_size equals the tensors written'],
+    });
     const r = await exportHfCheckpoint({
       source: input.source,
       config: input.config,
@@ -84,19 +101,14 @@ export async function runMerge(raw: MergeSettings, hooks: ExportHooks = {}): Pro
       maxShardSize,
       dtype: o.dtype,
       onProgress: hooks.onProgress,
+      atomic: folderOutput('merge', hooks, makeReport),
     });
-    const report = {
-      kind: 'hf-checkpoint',
-      ...r,
-      base: input.base,
-      checks: ['every shard reopened by the spec-checking safetensors reader', 'index total_size equals the tensors written'],
-    };
     return {
       kind: 'hf-checkpoint',
       output: path.resolve(o.output_dir),
       summary: `merged ${r.tensors} tensors into ${r.shards.length} shard(s), ${mib(r.totalSize)} (${r.dtype}), ${describeProvenance(input.base)}`,
-      reportFile: writeReport(path.join(o.output_dir, 'verification.json'), report),
-      report,
+      reportFile: path.join(o.output_dir, FOLDER_REPORT),
+      report: makeReport(r),
     };
   });
 }
@@ -112,20 +124,26 @@ export async function runStateDict(raw: StateDictSettings, hooks: ExportHooks = 
     loraWeights: o.lora_weights,
   });
   return withInput(o.base_model, o.lora_weights, hooks, async (input) => {
+    const makeReport = (r: StateDictResult) => ({
+      kind: 'state-dict',
+      ...r,
+      base: input.base,
+      load: 'safetensors.torch.load_file("consolidated.00.safetensors")',
+    });
     const r = await exportStateDict({
       source: input.source,
       config: input.config,
       outDir: o.output_dir,
       dtype: o.dtype,
       onProgress: hooks.onProgress,
+      atomic: folderOutput('export-state-dict', hooks, makeReport),
     });
-    const report = { kind: 'state-dict', ...r, base: input.base, load: 'safetensors.torch.load_file("consolidated.00.safetensors")' };
     return {
       kind: 'state-dict',
       output: path.resolve(o.output_dir),
       summary: `wrote ${r.tensors} tensors in Meta's layout: ${path.join(path.resolve(o.output_dir), r.file)} (+ params.json), ${describeProvenance(input.base)}`,
-      reportFile: writeReport(path.join(o.output_dir, 'verification.json'), report),
-      report,
+      reportFile: path.join(o.output_dir, FOLDER_REPORT),
+      report: makeReport(r),
     };
   });
 }
@@ -139,25 +157,41 @@ export async function runQuantize(raw: QuantizeSettings, hooks: ExportHooks = {}
   else await checkExportOutput({ ...output, kind: 'file', beside: [modelfilePath(o.output), ggufReportFile(o.output)] });
   return withInput(baseDir, o.lora_weights, hooks, async (input) => {
     if (o.format === 'int8') {
-      const r = await exportInt8({ source: input.source, config: input.config, baseDir, outDir: o.output, onProgress: hooks.onProgress });
-      for (const e of r.errors)
-        hooks.log?.('info', `${e.name.padEnd(48)} max |err| ${e.maxAbs.toExponential(2)}  mean |err| ${e.meanAbs.toExponential(2)}`);
-      const worst = r.errors.reduce((m, e) => Math.max(m, e.maxAbs), 0);
-      const report = {
+      const makeReport = (r: Int8Result) => ({
         kind: 'int8',
         base: input.base,
         errors: r.errors,
         checks: [`dequantized weights within ${r.worstStepFraction.toFixed(3)} of a step of the originals (bound 0.5)`],
-      };
+      });
+      const r = await exportInt8({
+        source: input.source,
+        config: input.config,
+        baseDir,
+        outDir: o.output,
+        onProgress: hooks.onProgress,
+        atomic: folderOutput('quantize', hooks, makeReport),
+      });
+      for (const e of r.errors)
+        hooks.log?.('info', `${e.name.padEnd(48)} max |err| ${e.maxAbs.toExponential(2)}  mean |err| ${e.meanAbs.toExponential(2)}`);
+      const worst = r.errors.reduce((m, e) => Math.max(m, e.maxAbs), 0);
       return {
         kind: 'int8',
         output: path.resolve(o.output),
         summary: `int8: ${r.errors.length} projections quantized, worst max |err| ${worst.toExponential(2)}, ${describeProvenance(input.base)}`,
-        reportFile: writeReport(path.join(o.output, 'verification.json'), report),
-        report,
+        reportFile: path.join(o.output, FOLDER_REPORT),
+        report: makeReport(r),
       };
     }
     const fileType = o.format.slice('gguf-'.length) as 'q8_0' | 'f16' | 'f32';
+    const makeReport = (r: GgufExportResult) => ({
+      kind: `gguf-${fileType}`,
+      base: input.base,
+      file: o.output,
+      bytes: r.report.bytes,
+      tensors: r.report.tensors,
+      modelfile: r.modelfile,
+      verification: r.verification,
+    });
     const r = await exportGgufWithModelfile({
       source: input.source,
       config: input.config,
@@ -166,6 +200,8 @@ export async function runQuantize(raw: QuantizeSettings, hooks: ExportHooks = {}
       fileType,
       template: loadTemplate(o.prompt_template),
       onProgress: hooks.onProgress,
+      report: makeReport,
+      atomic: { command: 'quantize', onLeftover: leftoverNote(hooks) },
     });
     for (const t of r.report.tensors.filter((x) => x.maxAbsError !== undefined)) {
       hooks.log?.(
@@ -173,21 +209,12 @@ export async function runQuantize(raw: QuantizeSettings, hooks: ExportHooks = {}
         `${t.name.padEnd(32)} ${t.type.padEnd(5)} max |err| ${t.maxAbsError!.toExponential(2)}  mean |err| ${t.meanAbsError!.toExponential(2)}`,
       );
     }
-    const report = {
-      kind: `gguf-${fileType}`,
-      base: input.base,
-      file: o.output,
-      bytes: r.report.bytes,
-      tensors: r.report.tensors,
-      modelfile: r.modelfile,
-      verification: r.verification,
-    };
     return {
       kind: `gguf-${fileType}`,
       output: path.resolve(o.output),
       summary: `GGUF ${fileType}: ${mib(r.report.bytes)}, ${r.report.tensors.length} tensors; Modelfile: ${r.modelfile} (ollama create NAME -f Modelfile), ${describeProvenance(input.base)}`,
-      reportFile: writeReport(ggufReportFile(o.output), report),
-      report,
+      reportFile: ggufReportFile(o.output),
+      report: makeReport(r),
     };
   });
 }

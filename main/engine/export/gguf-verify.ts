@@ -8,6 +8,7 @@ import { readGguf } from '../formats/gguf-reader.ts';
 import type { TensorSource } from '../formats/tensor-source.ts';
 import type { LlamaConfig } from '../llama/config.ts';
 import type { ExportProgress } from './hf-export.ts';
+import { withAtomicFiles, type AtomicOutputOptions } from '../fs/atomic-dir.ts';
 
 /** Where the Modelfile of a GGUF goes: beside it. */
 export function modelfilePath(ggufFile: string): string {
@@ -62,7 +63,20 @@ export async function verifyGguf(file: string, expectedTensors: number): Promise
   };
 }
 
-/** GGUF export of a (possibly merged) model with a Modelfile and the verification above. */
+/** A GGUF's verification report, beside it. */
+export const ggufReportFile = (gguf: string) => `${gguf}.verification.json`;
+
+export interface GgufExportResult {
+  report: GgufExportReport;
+  modelfile: string;
+  verification: GgufVerification;
+}
+
+/**
+ * GGUF export of a (possibly merged) model with a Modelfile and the verification above, written as one atomic output
+ * (withAtomicFiles): the GGUF, its Modelfile and (with `report`) its verification report are written and checked in a
+ * hidden temp folder and put in place only when the check has passed. An interrupted check leaves no final file.
+ */
 export async function exportGgufWithModelfile(opts: {
   source: TensorSource;
   config: LlamaConfig;
@@ -71,14 +85,26 @@ export async function exportGgufWithModelfile(opts: {
   fileType: GgufFileType;
   template: PromptTemplate;
   onProgress?: ExportProgress;
-}): Promise<{ report: GgufExportReport; modelfile: string; verification: GgufVerification }> {
-  const report = await exportLlamaGguf(opts.source, opts.config, opts.baseDir, opts.outFile, {
-    fileType: opts.fileType,
-    name: path.basename(opts.outFile, '.gguf'),
-    onProgress: opts.onProgress,
-  });
+  /** The verification report written beside the GGUF (ggufReportFile), made from the result. */
+  report?: (r: GgufExportResult) => Record<string, unknown>;
+  /** The lock's command and the leftovers' listener. */
+  atomic?: Omit<AtomicOutputOptions<GgufExportResult>, 'finish'>;
+}): Promise<GgufExportResult> {
   const modelfile = modelfilePath(opts.outFile);
-  writeFileSync(modelfile, ollamaModelfile(opts.outFile, opts.template));
-  const verification = await verifyGguf(opts.outFile, report.tensors.length);
-  return { report, modelfile, verification };
+  const reportFile = ggufReportFile(opts.outFile);
+  const targets = [opts.outFile, ...(opts.report ? [reportFile] : []), modelfile];
+  const finish = (dir: string, r: GgufExportResult) => {
+    if (opts.report) writeFileSync(path.join(dir, path.basename(reportFile)), JSON.stringify(opts.report(r), null, 2) + '\n');
+  };
+  return withAtomicFiles(targets, { command: 'quantize', ...opts.atomic, finish }, async (dir) => {
+    const file = path.join(dir, path.basename(opts.outFile));
+    const report = await exportLlamaGguf(opts.source, opts.config, opts.baseDir, file, {
+      fileType: opts.fileType,
+      name: path.basename(opts.outFile, '.gguf'),
+      onProgress: opts.onProgress,
+    });
+    writeFileSync(path.join(dir, path.basename(modelfile)), ollamaModelfile(opts.outFile, opts.template));
+    const verification = await verifyGguf(file, report.tensors.length);
+    return { report, modelfile, verification };
+  });
 }

@@ -9,7 +9,7 @@ import { writeSafetensors } from '../formats/safetensors.ts';
 import { PIECE_VALUES } from './tensor-pieces.ts';
 import type { TensorSource } from '../formats/tensor-source.ts';
 import type { LlamaConfig } from '../llama/config.ts';
-import { withAtomicDir } from '../fs/atomic-dir.ts';
+import { withAtomicDir, type AtomicOutputOptions } from '../fs/atomic-dir.ts';
 import { MergedSource } from './merged-source.ts';
 import { planShards } from './shard-size.ts';
 
@@ -50,6 +50,8 @@ export async function exportHfCheckpoint(
     maxShardSize: number;
     dtype: ExportDtype;
     onProgress?: ExportProgress;
+    /** The lock's command, and what else goes into the folder before it appears (the verification report). */
+    atomic?: AtomicOutputOptions<HfExportReport>;
   } & ExportPoolOptions,
 ): Promise<HfExportReport> {
   const { source, config, dtype } = opts;
@@ -63,7 +65,7 @@ export async function exportHfCheckpoint(
   let done = 0;
   const { pool, release } = await exportPool({ tensors, encodedBytesPerValue: DTYPE_BYTES[stDtype] }, opts);
   try {
-    return await withAtomicDir(opts.outDir, async (dir) => {
+    return await withAtomicDir(opts.outDir, opts.atomic ?? {}, async (dir) => {
       const weightMap: Record<string, string> = {};
       for (let s = 0; s < shards.length; s++) {
         await writeSafetensors(

@@ -9,7 +9,7 @@ import { openSafetensors, writeSafetensors, type TensorToWrite } from '../format
 import { PIECE_VALUES, pieceRows } from './tensor-pieces.ts';
 import type { TensorSource } from '../formats/tensor-source.ts';
 import type { LlamaConfig } from '../llama/config.ts';
-import { withAtomicDir } from '../fs/atomic-dir.ts';
+import { withAtomicDir, type AtomicOutputOptions } from '../fs/atomic-dir.ts';
 import { exportableTensors, TOKENIZER_FILES, writeGenerationConfig, type ExportProgress } from './hf-export.ts';
 
 export interface QuantError {
@@ -40,6 +40,12 @@ const LINEAR = /\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)\.wei
  * see exportPool). Every quantized tensor's error is measured; the file is then reopened and dequantized, a piece
  * at a time, to check every weight lies within half a quantization step of the original.
  */
+export interface Int8Result {
+  outDir: string;
+  errors: QuantError[];
+  worstStepFraction: number;
+}
+
 export async function exportInt8(
   opts: {
     source: TensorSource;
@@ -47,15 +53,17 @@ export async function exportInt8(
     baseDir: string;
     outDir: string;
     onProgress?: ExportProgress;
+    /** The lock's command, and what else goes into the folder before it appears (the verification report). */
+    atomic?: AtomicOutputOptions<Int8Result>;
   } & ExportPoolOptions,
-) {
+): Promise<Int8Result> {
   const { source, config } = opts;
   const tensors = exportableTensors(source, config);
   const errors: QuantError[] = [];
   let done = 0;
   const { pool, release } = await exportPool({ tensors, encodedBytesPerValue: 2 }, opts); // F16 at most
   try {
-    return await withAtomicDir(opts.outDir, async (dir) => {
+    return await withAtomicDir(opts.outDir, opts.atomic ?? {}, async (dir) => {
       const entries: TensorToWrite[] = [];
       for (const t of tensors) {
         if (LINEAR.test(t.name)) {

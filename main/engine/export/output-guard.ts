@@ -1,16 +1,8 @@
-import { existsSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { StudioError } from '../errors.ts';
 import { adapterFolder } from '../formats/peft-adapter.ts';
-import { checkOutputParent, isPathInside } from '../fs/output-folder.ts';
-
-/** The real path of `p`, or of its nearest existing folder with the rest appended (so symlinked inputs compare right). */
-function realish(p: string): string {
-  const full = path.resolve(p);
-  if (existsSync(full)) return realpathSync(full);
-  const up = path.dirname(full);
-  return up === full ? full : path.join(realish(up), path.basename(full));
-}
+import { checkOutputParent, refuseOutputOverInputs } from '../fs/output-folder.ts';
 
 export interface ExportOutputCheck {
   /** The output path and the flag that named it (`output_dir`, `output`). */
@@ -31,18 +23,9 @@ export interface ExportOutputCheck {
  * whose parent is not an ordinary writable folder. Folders must also be new or empty (withAtomicDir checks that).
  */
 export async function checkExportOutput(c: ExportOutputCheck): Promise<void> {
-  const out = realish(c.output);
   const inputs: [string, string][] = [['base_model', c.baseModel]];
   if (c.loraWeights) inputs.push(['lora_weights', adapterFolder(c.loraWeights)]);
-  for (const [flag, dir] of inputs) {
-    if (isPathInside(out, realish(dir))) {
-      throw new StudioError(
-        `--${c.flag} is inside the ${flag} folder ${dir}; an export never writes into its input. Choose a path outside it`,
-        c.output,
-        'export/inside-input',
-      );
-    }
-  }
+  refuseOutputOverInputs({ output: c.output, flag: c.flag, inputs, who: 'an export', code: 'export/inside-input' });
   if (c.kind === 'file') {
     for (const f of [c.output, ...(c.beside ?? [])]) {
       if (existsSync(f))

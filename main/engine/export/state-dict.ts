@@ -6,7 +6,7 @@ import { exportPool, type ExportPoolOptions } from './export-pool.ts';
 import { openSafetensors, writeSafetensors } from '../formats/safetensors.ts';
 import type { TensorSource } from '../formats/tensor-source.ts';
 import type { LlamaConfig } from '../llama/config.ts';
-import { withAtomicDir } from '../fs/atomic-dir.ts';
+import { withAtomicDir, type AtomicOutputOptions } from '../fs/atomic-dir.ts';
 import type { ExportDtype, ExportProgress } from './hf-export.ts';
 import { exportableTensors } from './hf-export.ts';
 
@@ -42,6 +42,12 @@ export function metaName(hf: string): string {
  * Load it in PyTorch with `safetensors.torch.load_file("consolidated.00.safetensors")` (a dict of tensors, the same
  * keys Meta's `consolidated.00.pth` has).
  */
+export interface StateDictResult {
+  outDir: string;
+  file: string;
+  tensors: number;
+}
+
 export async function exportStateDict(
   opts: {
     source: TensorSource;
@@ -49,8 +55,10 @@ export async function exportStateDict(
     outDir: string;
     dtype: ExportDtype;
     onProgress?: ExportProgress;
+    /** The lock's command, and what else goes into the folder before it appears (the verification report). */
+    atomic?: AtomicOutputOptions<StateDictResult>;
   } & ExportPoolOptions,
-) {
+): Promise<StateDictResult> {
   const { source, config } = opts;
   const stDtype = ({ f32: 'F32', f16: 'F16', bf16: 'BF16' } as const)[opts.dtype];
   const entries = exportableTensors(source, config).map((t) => ({ hf: t.name, meta: metaName(t.name), shape: t.shape }));
@@ -60,7 +68,7 @@ export async function exportStateDict(
   const work = { tensors: entries.map((e) => source.info(e.hf)), encodedBytesPerValue: DTYPE_BYTES[stDtype] };
   const { pool, release } = await exportPool(work, opts);
   try {
-    return await withAtomicDir(opts.outDir, async (dir) => {
+    return await withAtomicDir(opts.outDir, opts.atomic ?? {}, async (dir) => {
       const params = {
         dim: config.hiddenSize,
         n_layers: config.numLayers,

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { rethrowFsError, withFsErrors } from './fs-errors.ts';
+import { onInterrupt } from './interrupt-cleanup.ts';
 import { SequentialWriter } from './sequential-writer.ts';
 
 /** A hidden temp name in the same folder (so the final rename is atomic on one filesystem). */
@@ -10,6 +12,24 @@ export function tempPathFor(target: string): string {
 }
 
 const TEMP_NAME = /^\..+\.tmp-\d+-[0-9a-f]{8}$/;
+
+/** Whether `name` is one tempPathFor makes. */
+export function isAtomicTempName(name: string): boolean {
+  return TEMP_NAME.test(name);
+}
+
+/**
+ * The temp files or folders that tempPathFor made for `target` and a killed process left beside it. Only the
+ * output's owner (who holds its lock) may remove them: no live writer of that output can be filling one.
+ */
+export async function leftoverTempsOf(target: string): Promise<string[]> {
+  const full = path.resolve(target);
+  const prefix = `.${path.basename(full)}.tmp-`;
+  const names = await readdir(path.dirname(full)).catch(() => [] as string[]);
+  return names
+    .filter((n) => n.startsWith(prefix) && /^\d+-[0-9a-f]{8}$/.test(n.slice(prefix.length)))
+    .map((n) => path.join(path.dirname(full), n));
+}
 
 /**
  * Remove the temp files a killed process left in `dir` (names made by tempPathFor). Call it only where no other
@@ -50,6 +70,7 @@ export async function withAtomicFile<T>(
     return open(temp, 'wx');
   });
   let closed = false;
+  const offInterrupt = onInterrupt(() => rmSync(temp, { force: true }));
   try {
     const result = await write(handle, temp);
     if (!hooks.syncedByFolder) await handle.sync();
@@ -64,6 +85,8 @@ export async function withAtomicFile<T>(
     await rm(temp, { force: true });
     // A full disk reports `ENOSPC … write` with no file: name the one being written.
     rethrowFsError(e, target);
+  } finally {
+    offInterrupt();
   }
 }
 

@@ -1,4 +1,4 @@
-import { constants } from 'node:fs';
+import { constants, existsSync, realpathSync } from 'node:fs';
 import { access, mkdir, stat, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { StudioError } from '../errors.ts';
@@ -25,6 +25,56 @@ const SPECIAL_FILE_SYSTEMS: Record<number, string> = {
 export function isPathInside(child: string, parent: string): boolean {
   const rel = path.relative(parent, child);
   return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}
+
+/** The real path of `p`, or of its nearest existing folder with the rest appended (so symlinked paths compare right). */
+export function realPathOf(p: string): string {
+  const full = path.resolve(p);
+  if (existsSync(full)) return realpathSync(full);
+  const up = path.dirname(full);
+  return up === full ? full : path.join(realPathOf(up), path.basename(full));
+}
+
+export interface OutputOverInputs {
+  /** The output path and the flag that named it (`output_dir`, `output`). */
+  output: string;
+  flag: string;
+  /** The folders read from, by the flag that named them. */
+  inputs: [flag: string, dir: string][];
+  /** Who writes, in the refusal: "an export", "a fine-tuning run". */
+  who: string;
+  code: string;
+  /**
+   * Also refuse an output folder that holds an input: a run folder gets config.json, checkpoints/ and adapter/ written
+   * (and, with overwrite, removed) at its top, so a model folder under it is at risk. An export's folder must be
+   * new or empty, so it holds nothing.
+   */
+  refuseHolding?: boolean;
+}
+
+/**
+ * The one rule of inputs and outputs: nothing writes into a folder it reads. Refuse an output that is or lies inside
+ * an input folder (and, with `refuseHolding`, one that holds an input), comparing real paths (symlinks resolved).
+ */
+export function refuseOutputOverInputs(c: OutputOverInputs): void {
+  const out = realPathOf(c.output);
+  for (const [flag, dir] of c.inputs) {
+    const input = realPathOf(dir);
+    if (isPathInside(out, input)) {
+      throw new StudioError(
+        `--${c.flag} is inside the ${flag} folder ${dir}; ${c.who} never writes into its input. Choose a path outside it`,
+        c.output,
+        c.code,
+      );
+    }
+    if (c.refuseHolding && isPathInside(input, out)) {
+      throw new StudioError(
+        `--${c.flag} holds the ${flag} folder ${dir}; ${c.who} never writes where its input lies. Choose a folder that does not contain it`,
+        c.output,
+        c.code,
+      );
+    }
+  }
 }
 
 /** The nearest folder of `dir` (itself included) that exists, and what it is. */

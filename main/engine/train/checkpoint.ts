@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { mkdir, readdir, readFile, rename, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { StudioError } from '../errors.ts';
 import { fsyncPath } from '../fs/atomic-write.ts';
-import { checkpointName, checkpointNames, checkpointStep } from './run-folder.ts';
+import { onInterrupt } from '../fs/interrupt-cleanup.ts';
+import { CHECKPOINT_FILES, CHECKPOINT_MANIFEST, checkpointName, checkpointNames, checkpointStep } from './run-folder.ts';
 
 /**
  * Checkpoint directories: `checkpoints/step-N/`, each complete on its own. A checkpoint is written into a hidden
@@ -11,7 +13,7 @@ import { checkpointName, checkpointNames, checkpointStep } from './run-folder.ts
  * renamed into place: a crash at any moment leaves either the whole checkpoint or a temp folder that the next
  * start removes, never a folder that looks complete but is not.
  */
-export const MANIFEST = 'manifest.json';
+export const MANIFEST = CHECKPOINT_MANIFEST;
 const TEMP_PREFIX = '.tmp-';
 
 export interface Manifest {
@@ -27,6 +29,7 @@ export async function writeCheckpoint(root: string, step: number, fill: (dir: st
   const finalDir = path.join(root, checkpointName(step));
   const tempDir = path.join(root, `${TEMP_PREFIX}${checkpointName(step)}-${process.pid}-${Date.now()}`);
   await mkdir(tempDir);
+  const offInterrupt = onInterrupt(() => rmSync(tempDir, { recursive: true, force: true }));
   try {
     await fill(tempDir);
     const files: Manifest['files'] = {};
@@ -40,15 +43,52 @@ export async function writeCheckpoint(root: string, step: number, fill: (dir: st
     await writeFile(path.join(tempDir, MANIFEST), JSON.stringify(manifest, null, 2));
     await fsyncPath(path.join(tempDir, MANIFEST));
     await fsyncPath(tempDir);
-    // A checkpoint of the same step (a resumed run saving again) is replaced as a whole.
-    await rm(finalDir, { recursive: true, force: true });
-    await rename(tempDir, finalDir);
+    // A checkpoint of the same step (a resumed run saving again) is replaced: its own files go, nothing else.
+    const foreign = await removeCheckpoint(finalDir);
+    if (foreign.length === 0) await rename(tempDir, finalDir);
+    else {
+      // Someone's file is in that folder: the files move in beside it, the manifest last, so until it is in place
+      // the checkpoint does not verify (and a resume skips it).
+      for (const name of Object.keys(files)) await rename(path.join(tempDir, name), path.join(finalDir, name));
+      await rename(path.join(tempDir, MANIFEST), path.join(finalDir, MANIFEST));
+      await fsyncPath(finalDir);
+      await rm(tempDir, { recursive: true, force: true });
+    }
     await fsyncPath(root);
     return finalDir;
   } catch (e) {
     await rm(tempDir, { recursive: true, force: true });
     throw e;
+  } finally {
+    offInterrupt();
   }
+}
+
+/**
+ * The files of a checkpoint folder that its run wrote: those its manifest lists, and the manifest. When the manifest
+ * cannot be read (damaged), the names a checkpoint's files always have.
+ */
+export async function checkpointOwnFiles(dir: string): Promise<string[]> {
+  try {
+    const manifest = JSON.parse(await readFile(path.join(dir, MANIFEST), 'utf8')) as Manifest;
+    if (manifest.format === 'lora-studio-checkpoint' && manifest.files && typeof manifest.files === 'object')
+      return [...Object.keys(manifest.files).filter((n) => n === path.basename(n)), MANIFEST];
+  } catch {
+    // missing or damaged: fall back to the names
+  }
+  return CHECKPOINT_FILES;
+}
+
+/**
+ * Delete a checkpoint: its own files (checkpointOwnFiles), then its folder if nothing else is in it. Returns the names
+ * of the files it kept (put there by someone else); an absent folder keeps nothing.
+ */
+export async function removeCheckpoint(dir: string): Promise<string[]> {
+  for (const name of await checkpointOwnFiles(dir)) await unlink(path.join(dir, name)).catch(() => undefined);
+  const rest = await readdir(dir).catch(() => undefined);
+  if (rest === undefined) return [];
+  if (rest.length === 0) await rmdir(dir);
+  return rest;
 }
 
 /** Check a checkpoint against its manifest. Returns the problem, or undefined when it is whole. */
@@ -77,10 +117,15 @@ export async function verifyCheckpoint(dir: string): Promise<string | undefined>
   return undefined;
 }
 
-/** Remove temp folders left by a crash mid-write. Returns their names. */
+/** A checkpoint's temp folder (writeCheckpoint's name): only the run's owner writes one, so a stale one is the run's. */
+export function isCheckpointTemp(name: string): boolean {
+  return new RegExp(`^\\${TEMP_PREFIX}step-\\d+-\\d+-\\d+$`).test(name);
+}
+
+/** Remove temp folders left by a crash mid-write (the caller holds the run's lock). Returns their names. */
 export async function removeStaleTemps(root: string): Promise<string[]> {
   const names = await readdir(root).catch(() => [] as string[]);
-  const stale = names.filter((n) => n.startsWith(TEMP_PREFIX));
+  const stale = names.filter(isCheckpointTemp);
   for (const n of stale) await rm(path.join(root, n), { recursive: true, force: true });
   return stale;
 }
@@ -105,10 +150,14 @@ export async function latestGoodCheckpoint(root: string, warn: (msg: string) => 
   return undefined;
 }
 
-/** Keep the newest `limit` checkpoints (and `keep`, e.g. the best one); delete the rest. */
-export async function pruneCheckpoints(root: string, limit: number, keep: (string | undefined)[] = []): Promise<void> {
-  if (limit <= 0) return;
+/**
+ * Keep the newest `limit` checkpoints (and `keep`, e.g. the best one); delete the rest (their own files: a file put in
+ * one by someone else stays, with its folder). Returns the paths of such kept files.
+ */
+export async function pruneCheckpoints(root: string, limit: number, keep: (string | undefined)[] = []): Promise<string[]> {
+  if (limit <= 0) return [];
   const all = await listCheckpoints(root);
+  const foreign: string[] = [];
   const protectedDirs = new Set(keep.filter(Boolean).map((d) => path.resolve(d!)));
   let kept = 0;
   for (const { dir } of all) {
@@ -116,8 +165,9 @@ export async function pruneCheckpoints(root: string, limit: number, keep: (strin
       kept++;
       continue;
     }
-    if (!protectedDirs.has(path.resolve(dir))) await rm(dir, { recursive: true, force: true });
+    if (!protectedDirs.has(path.resolve(dir))) foreign.push(...(await removeCheckpoint(dir)).map((n) => path.join(dir, n)));
   }
+  return foreign;
 }
 
 /** A checkpoint directory given by the user must exist and verify. */

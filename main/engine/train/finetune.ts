@@ -17,8 +17,8 @@ import type { FinetuneConfig } from './config.ts';
 import { prepareTrainingData } from './prepare-data.ts';
 import { prepareTraining, startTrainingBackend } from './prepare-training.ts';
 import { trainableParamsLine, type TrainingEvent, type TrainingListener } from './reports.ts';
-import { appendMetric, checkpointName, runPaths } from './run-folder.ts';
-import { checkResumeSettings, isResuming, prepareRunFolder, refuseCutoffBeyondContext } from './run-start-checks.ts';
+import { appendMetric, checkpointName, checkpointNames, runFilesIn, runPaths, type RunPaths } from './run-folder.ts';
+import { checkResumeSettings, claimRunFolder, isResuming, refuseCutoffBeyondContext } from './run-start-checks.ts';
 import { fillCheckpoint, restoreCheckpoint, saveAdapter, verifySavedAdapter, type TrainerStateFile } from './run-state.ts';
 import { linearWarmupDecay } from './schedule.ts';
 import { NonFiniteLossError, START, totalSteps, train, type TrainerPosition } from './trainer.ts';
@@ -32,20 +32,33 @@ export interface FinetuneResult {
   finalEvalLoss?: number;
 }
 
+type FinetuneOptions = { signal?: AbortSignal; inStepReportMs?: number };
+
 /**
  * A whole fine-tuning run, Alpaca-LoRA's finetune.py in one function: load model and data, make or resume the
  * LoRA adapter, train, checkpoint, and save the final adapter (checked after saving). Every report goes to
- * `listener`; the run folder gets config.json first and metrics.jsonl as it goes.
+ * `listener`; the run folder gets config.json first and metrics.jsonl as it goes. The run holds its folder's lock
+ * from before its first write to the end: a second writer of that folder is refused.
  */
-export async function runFinetune(
-  config: FinetuneConfig,
-  listener: TrainingListener,
-  opts: { signal?: AbortSignal; inStepReportMs?: number } = {},
-): Promise<FinetuneResult> {
+export async function runFinetune(config: FinetuneConfig, listener: TrainingListener, opts: FinetuneOptions = {}): Promise<FinetuneResult> {
   refuseCutoffBeyondContext(config, loadLlamaConfig(config.base_model));
   const paths = runPaths(config.output_dir);
+  const { lock, notes } = await withFsErrors(paths.dir, 'write', () => claimRunFolder(config, paths));
+  try {
+    return await trainInFolder(config, paths, notes, listener, opts);
+  } finally {
+    lock.release();
+  }
+}
+
+async function trainInFolder(
+  config: FinetuneConfig,
+  paths: RunPaths,
+  removed: string[],
+  listener: TrainingListener,
+  opts: FinetuneOptions,
+): Promise<FinetuneResult> {
   const { dir: runDir, checkpoints: checkpointsDir } = paths;
-  const removed = await withFsErrors(runDir, 'write', () => prepareRunFolder(config, paths));
   const emit: TrainingListener = (e: TrainingEvent) => {
     try {
       appendMetric(paths.metrics, e);
@@ -59,7 +72,7 @@ export async function runFinetune(
 
   for (const t of await removeStaleTemps(checkpointsDir)) log(`removed an unfinished checkpoint left by a crash: ${t}`, 'warn');
   for (const t of await removeStaleTempFiles(paths.adapter)) log(`removed an unfinished adapter file left by a crash: ${t}`, 'warn');
-  const resumeDir = await findResumeCheckpoint(config, checkpointsDir, log);
+  const resumeDir = await findResumeCheckpoint(config, paths, log);
   if (resumeDir) checkResumeSettings(config, resumeDir, log);
 
   const started = await startTrainingBackend(config, log);
@@ -117,7 +130,8 @@ export async function runFinetune(
     const dir = await writeCheckpoint(checkpointsDir, pos.step, (d) => fillCheckpoint(d, adapter, opt, state, config.base_model, resolved));
     lastCheckpoint = dir;
     const best = pos.bestStep === null ? undefined : path.join(checkpointsDir, checkpointName(pos.bestStep));
-    await pruneCheckpoints(checkpointsDir, config.save_total_limit, [best]);
+    for (const f of await pruneCheckpoints(checkpointsDir, config.save_total_limit, [best]))
+      log(`kept ${f} in an old checkpoint's folder: the run did not write it`, 'warn');
     return dir;
   };
 
@@ -179,13 +193,31 @@ export async function runFinetune(
   return result;
 }
 
-async function findResumeCheckpoint(config: FinetuneConfig, root: string, log: (m: string, l?: 'info' | 'warn') => void) {
+/**
+ * The checkpoint to continue from. `true` takes the newest whole one; when there is none in a folder that holds a
+ * run, continuing is impossible and starting again from step 0 would add a second history to the run's metrics, so
+ * the run is refused: --overwrite starts it over cleanly. In a new folder there is nothing to continue or mix.
+ */
+async function findResumeCheckpoint(config: FinetuneConfig, paths: RunPaths, log: (m: string, l?: 'info' | 'warn') => void) {
   const r = config.resume_from_checkpoint;
   if (!isResuming(config) || r === null || r === false) return undefined;
   if (r === true || r === 'true') {
+    const root = paths.checkpoints;
     const dir = await latestGoodCheckpoint(root, (m) => log(m, 'warn'));
-    if (!dir) log(`no checkpoint to resume from in ${root}; starting from scratch`, 'warn');
-    return dir;
+    if (dir) return dir;
+    const names = checkpointNames(root);
+    if (names.length > 0 || runFilesIn(paths.dir).length > 0) {
+      const why = names.length
+        ? `none of its ${names.length} checkpoint(s) is whole (${names.join(', ')}: see the lines above)`
+        : 'it holds a run but no checkpoint of it';
+      throw new StudioError(
+        `cannot resume: ${why}, so there is nothing to continue from. Start the run over with --overwrite true (removes the run's files, keeps any other), or choose another output_dir`,
+        paths.dir,
+        'run/nothing-to-resume',
+      );
+    }
+    log(`no checkpoint to resume from in ${root} (a new run folder); starting from scratch`, 'warn');
+    return undefined;
   }
   await requireGoodCheckpoint(r);
   return r;

@@ -1,5 +1,5 @@
 import { appendFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { rename } from 'node:fs/promises';
 import path from 'node:path';
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS } from '../formats/peft-adapter.ts';
 import { KNOWN_METRIC_TYPES, metricLineSchema, type MetricPoint } from './metrics-schema.ts';
@@ -14,6 +14,7 @@ export { metricPointSchema, type MetricPoint } from './metrics-schema.ts';
  *   runs/<name>/metrics.jsonl      one TrainingEvent per line
  *   runs/<name>/checkpoints/step-N complete checkpoints (checkpoint.ts writes them)
  *   runs/<name>/adapter/           the final adapter in PEFT's layout
+ *   runs/<name>/.owner.lock        held by the process that writes the run (folder-lock.ts), while it runs
  *
  * The trainer, the checkpoint code and the studio's run registry all take their paths and readers from here.
  */
@@ -21,6 +22,16 @@ export const RUN_CONFIG = 'config.json';
 export const METRICS = 'metrics.jsonl';
 export const CHECKPOINTS = 'checkpoints';
 export const ADAPTER_DIR = 'adapter';
+export const RUN_LOCK = '.owner.lock';
+
+/** A checkpoint's files besides its adapter (run-state.ts writes them, checkpoint.ts adds its manifest). */
+export const TRAINER_STATE = 'trainer_state.json';
+export const OPTIMIZER_STATE = 'optimizer.safetensors';
+/** The resolved run config the checkpoint was written under (a resume compares its own settings with it). */
+export const TRAINING_CONFIG = 'training_config.json';
+export const CHECKPOINT_MANIFEST = 'manifest.json';
+/** Every file a checkpoint folder holds: what an overwrite removes from one whose manifest cannot be read. */
+export const CHECKPOINT_FILES = [ADAPTER_CONFIG, ADAPTER_WEIGHTS, OPTIMIZER_STATE, TRAINER_STATE, TRAINING_CONFIG, CHECKPOINT_MANIFEST];
 
 export interface RunPaths {
   dir: string;
@@ -30,6 +41,7 @@ export interface RunPaths {
   adapter: string;
   adapterConfig: string;
   adapterWeights: string;
+  lock: string;
 }
 
 export function runPaths(runDir: string): RunPaths {
@@ -43,6 +55,7 @@ export function runPaths(runDir: string): RunPaths {
     adapter,
     adapterConfig: path.join(adapter, ADAPTER_CONFIG),
     adapterWeights: path.join(adapter, ADAPTER_WEIGHTS),
+    lock: path.join(dir, RUN_LOCK),
   };
 }
 
@@ -165,26 +178,4 @@ export async function setAsideFailedStart(runDir: string): Promise<string | unde
   const aside = path.join(p.dir, `metrics.failed-start-${new Date().toISOString().replace(/[:.]/g, '-')}.jsonl`);
   await rename(p.metrics, aside);
   return aside;
-}
-
-const TRASH_PREFIX = '.overwritten-';
-
-/**
- * Remove a previous run's files (only those runFilesIn names; anything else the user keeps there stays). They are
- * first renamed into one hidden folder, so a crash midway leaves either the old run or a clean folder, never a mix;
- * the hidden folder is deleted last, and any left by an earlier crash too.
- */
-export async function removeRunFiles(runDir: string): Promise<string[]> {
-  const dir = path.resolve(runDir);
-  const names = runFilesIn(dir);
-  const trash = path.join(dir, `${TRASH_PREFIX}${process.pid}-${Date.now()}`);
-  if (names.length) {
-    await rm(trash, { recursive: true, force: true });
-    await mkdir(trash);
-    for (const n of names) await rename(path.join(dir, n), path.join(trash, n));
-  }
-  for (const n of await readdir(dir).catch(() => [] as string[])) {
-    if (n.startsWith(TRASH_PREFIX)) await rm(path.join(dir, n), { recursive: true, force: true });
-  }
-  return names;
 }

@@ -1,12 +1,14 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { StudioError } from '../errors.ts';
-import { makeOutputFolder } from '../fs/output-folder.ts';
+import { acquireLock, type HeldLock } from '../fs/folder-lock.ts';
+import { withFsErrors } from '../fs/fs-errors.ts';
+import { makeOutputFolder, refuseOutputOverInputs } from '../fs/output-folder.ts';
 import { DEFAULT_MAX_POSITIONS, type LlamaConfig } from '../llama/config.ts';
 import type { FinetuneConfig } from './config.ts';
 import { describeChanges, resumeSettingChanges } from './resume-settings.ts';
-import { removeRunFiles, runFilesIn, setAsideFailedStart, type RunPaths } from './run-folder.ts';
-import { TRAINING_CONFIG } from './run-state.ts';
+import { runFilesIn, setAsideFailedStart, TRAINING_CONFIG, type RunPaths } from './run-folder.ts';
+import { removeRunFiles } from './run-overwrite.ts';
 
 /** The checks a fine-tuning run makes before it loads anything heavy: settings against the model, and its folder. */
 
@@ -34,11 +36,11 @@ export function isResuming(config: FinetuneConfig): boolean {
 }
 
 /**
- * Check the output folder and make it. A folder that already holds a run is refused unless the run is resumed or
- * `overwrite` is set (then the old run's files are removed first). Returns what was done, as sentences for the log: two runs in one folder
- * mix their checkpoints and metrics, and a later resume would continue the wrong one.
+ * Make the run folder its writer's: refuse a folder that is, lies inside or holds the base model (or lies inside the
+ * checkpoint it resumes from), make it, and take its lock (one writer at a time; a second is refused naming the
+ * first). Then prepareRunFolder. Returns the lock, which the caller releases when the run ends, and the log's notes.
  */
-export async function prepareRunFolder(config: FinetuneConfig, paths: RunPaths): Promise<string[]> {
+export async function claimRunFolder(config: FinetuneConfig, paths: RunPaths): Promise<{ lock: HeldLock; notes: string[] }> {
   if (config.overwrite && isResuming(config)) {
     throw new StudioError(
       'resume_from_checkpoint and overwrite both set: resume the run or start it over, not both',
@@ -46,7 +48,27 @@ export async function prepareRunFolder(config: FinetuneConfig, paths: RunPaths):
       'run/conflict',
     );
   }
+  const rule = { output: paths.dir, flag: 'output_dir', who: 'a fine-tuning run', code: 'run/inside-input' };
+  refuseOutputOverInputs({ ...rule, inputs: [['base_model', config.base_model]], refuseHolding: true });
+  const r = config.resume_from_checkpoint;
+  // The run's own checkpoints lie inside its folder: holding the checkpoint is how a resume works.
+  if (typeof r === 'string' && r !== 'true') refuseOutputOverInputs({ ...rule, inputs: [['resume_from_checkpoint', r]] });
   await makeOutputFolder(paths.dir, 'output_dir');
+  const lock = await withFsErrors(paths.dir, 'write', () => acquireLock(paths.lock, paths.dir, 'finetune'));
+  try {
+    return { lock, notes: await prepareRunFolder(config, paths) };
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+}
+
+/**
+ * A folder that already holds a run is refused unless the run is resumed or `overwrite` is set (then the old run's
+ * files, and only those, are removed first). Returns what was done, as sentences for the log: two runs in one folder
+ * mix their checkpoints and metrics, and a later resume would continue the wrong one.
+ */
+async function prepareRunFolder(config: FinetuneConfig, paths: RunPaths): Promise<string[]> {
   const existing = runFilesIn(paths.dir);
   if (isResuming(config)) return [];
   if (existing.length === 0) {
@@ -60,8 +82,14 @@ export async function prepareRunFolder(config: FinetuneConfig, paths: RunPaths):
       'run/exists',
     );
   }
-  const removed = await removeRunFiles(paths.dir);
-  return [`overwrite: removed the previous run's ${removed.join(', ')} from ${paths.dir}`];
+  const { removed, kept } = await removeRunFiles(paths.dir);
+  const notes = [`overwrite: removed the previous run's ${removed.length} file(s) from ${paths.dir} (${describeList(removed)})`];
+  if (kept.length) notes.push(`overwrite: kept ${kept.length} file(s) the run did not write: ${describeList(kept)}`);
+  return notes;
+}
+
+function describeList(names: string[]): string {
+  return names.length > 6 ? `${names.slice(0, 6).join(', ')}, …` : names.join(', ');
 }
 
 /** Name every setting that differs from the checkpoint's; refuse those the checkpoint cannot continue with. */

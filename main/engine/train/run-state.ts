@@ -9,10 +9,9 @@ import type { LoraAdapter } from '../model/lora.ts';
 import type { AdamW } from './adamw.ts';
 import type { TrainerPosition } from './trainer.ts';
 
-export const TRAINER_STATE = 'trainer_state.json';
-export const OPTIMIZER_STATE = 'optimizer.safetensors';
-/** The resolved run config the checkpoint was written under (a resume compares its own settings with it). */
-export const TRAINING_CONFIG = 'training_config.json';
+import { OPTIMIZER_STATE, TRAINER_STATE, TRAINING_CONFIG } from './run-folder.ts';
+
+export { OPTIMIZER_STATE, TRAINER_STATE, TRAINING_CONFIG } from './run-folder.ts';
 
 export interface TrainerStateFile {
   position: TrainerPosition;

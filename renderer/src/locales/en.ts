@@ -146,7 +146,9 @@ export const en = {
     power: 'power',
   },
   runs: {
-    states: { finished: 'finished', stopped: 'stopped', incomplete: 'incomplete', empty: 'empty' },
+    states: { running: 'running', finished: 'finished', stopped: 'stopped', incomplete: 'incomplete', empty: 'empty' },
+    writer: '{{command}}, pid {{pid}}, since {{since}}',
+    stop: 'Stop',
     title: 'Runs',
     empty: 'No runs in {{dir}} yet.',
     refresh: 'Refresh',

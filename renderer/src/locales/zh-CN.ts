@@ -147,7 +147,9 @@ export const zhCN: Strings = {
     power: '功耗',
   },
   runs: {
-    states: { finished: '已完成', stopped: '已停止', incomplete: '未完成', empty: '空' },
+    states: { running: '运行中', finished: '已完成', stopped: '已停止', incomplete: '未完成', empty: '空' },
+    writer: '{{command}}，进程 {{pid}}，开始于 {{since}}',
+    stop: '停止',
     title: '历史记录',
     empty: '{{dir}} 中还没有训练记录。',
     refresh: '刷新',

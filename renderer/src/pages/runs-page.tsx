@@ -43,6 +43,11 @@ export function RunsPage({ visible, onStarted }: { visible: boolean; onStarted(j
     setOpen((o) => o.filter((x) => x.run.id !== id));
     refresh();
   };
+  // A run being written, also by a worker a killed studio left running (the main side adopted it as a job).
+  const stop = async (jobId: string) => {
+    await call('jobs.stop', { id: jobId }).catch((e: Error) => setError(e.message));
+    refresh();
+  };
   const resume = async (r: RunData) => {
     try {
       // config.json also records the backend used: only the run's own settings (the main side picks them) go back in.
@@ -89,13 +94,18 @@ export function RunsPage({ visible, onStarted }: { visible: boolean; onStarted(j
                 <td className="mono" title={r.baseModel}>
                   {r.id}
                 </td>
-                <td>{t(`runs.states.${r.status}`)}</td>
+                <td title={r.writer && t('runs.writer', r.writer)}>{t(`runs.states.${r.status}`)}</td>
                 <td>{r.steps}</td>
                 <td>{r.lastLoss?.toFixed(4) ?? '–'}</td>
                 <td>{r.checkpoints.length}</td>
                 <td className="row">
                   <button onClick={() => void show(r.id, false)}>{t('runs.open')}</button>
                   <button onClick={() => void show(r.id, true)}>{t('runs.compare')}</button>
+                  {r.jobId && (
+                    <button data-testid="stop-run" onClick={() => void stop(r.jobId!)}>
+                      {t('runs.stop')}
+                    </button>
+                  )}
                   <button className="danger" onClick={() => void remove(r.id)}>
                     {t('runs.delete')}
                   </button>
@@ -111,7 +121,7 @@ export function RunsPage({ visible, onStarted }: { visible: boolean; onStarted(j
           {open.map((r) => (
             <p key={r.run.id} className="row">
               <PathText path={r.run.dir} />
-              {r.run.status !== 'finished' && r.run.checkpoints.length > 0 && (
+              {r.run.status !== 'finished' && r.run.status !== 'running' && r.run.checkpoints.length > 0 && (
                 <button data-testid="resume-run" onClick={() => void resume(r)}>
                   {t('runs.resume')}
                 </button>
