@@ -1,4 +1,4 @@
-// `npm run bench -- cluster`: the cluster trainer (cluster-trainer/, PyTorch) on a ~20M synthetic LLaMA, on this
+// `npm run bench -- cluster [threads=N]`: the cluster trainer (cluster-trainer/, PyTorch) on a ~20M synthetic LLaMA, on this
 // machine's CPUs. Three figures, each the median of `repeats` runs with the smallest and largest:
 // - its single-process step time against the PyTorch reference the training bench already uses (bench/torch_train.py:
 //   the same model, micro-batch, sequence, LoRA targets and rank, in plain PyTorch): ≈ 1.0× is the goal, it is PyTorch;
@@ -103,7 +103,7 @@ export async function benchCluster(root: string, work: string, threads: number, 
   }
   // Step time ratio: ours / the reference's = the reference's tokens/s over ours.
   const stepTimeRatio = pairedRatios(torch, ours);
-  const config = `synthetic-20M (${SYNTHETIC_20M_SHAPE.num_hidden_layers} layers, hidden ${SYNTHETIC_20M_SHAPE.hidden_size}), micro-batch ${micro} × ${seq} tokens, LoRA r ${RANK} on ${TARGETS.join(',')}, f32, ${threads} threads`;
+  const config = `synthetic-20M (${SYNTHETIC_20M_SHAPE.num_hidden_layers} layers, hidden ${SYNTHETIC_20M_SHAPE.hidden_size}), micro-batch ${micro} × ${seq} tokens, LoRA r ${RANK} on ${TARGETS.join(',')}, f32, ${threads} thread${threads > 1 ? 's' : ''}`;
   const results = {
     config,
     stepTimeRatio,

@@ -38,7 +38,11 @@ const work = mkdtempSync(path.join(tmpdir(), 'lora-studio-bench-'));
 const only = process.argv.slice(2);
 // `quick`: the small models only, fewer tokens and steps (a check that the bench runs, not a measurement to quote).
 const quick = only.includes('quick');
-const parts = only.filter((a) => a !== 'quick');
+// `threads=N` (the cluster part): its processes use N threads instead of every core; 1 keeps a busy machine's
+// contention out of the threads' own synchronization.
+const threadsArg = only.find((a) => a.startsWith('threads='));
+const parts = only.filter((a) => a !== 'quick' && a !== threadsArg);
+const clusterThreads = threadsArg ? Math.max(1, Number(threadsArg.slice('threads='.length)) || 1) : threads;
 // `scale` runs alone (its own models and flags).
 const want = (part: string) => !only.includes('scale') && (parts.length === 0 || parts.includes(part));
 // Each side runs at least 3 times, ours and the reference alternating, so one slow moment cannot make a ratio.
@@ -99,7 +103,7 @@ try {
   results.notes.push(
     backend
       ? `ours: ${backend.detail}; llama.cpp: node-llama-cpp 3.21.1 CPU, ${threads} threads; PyTorch: ${torchVersion()}, ${threads} threads`
-      : `cluster trainer and reference: ${torchVersion()} on the CPU, ${threads} threads (the 2-rank run: ${Math.max(1, Math.floor(threads / 2))} per rank)`,
+      : `cluster trainer and reference: ${torchVersion()} on the CPU, ${clusterThreads} thread(s) (the 2-rank run: ${Math.max(1, Math.floor(clusterThreads / 2))} per rank)`,
   );
   results.notes.push(
     `every ratio: the median of ${repeats} runs per side, ours and the reference alternating, with the smallest and largest run in brackets; ⚠ marks a spread over ${WIDE_SPREAD}× (a busy machine: rerun before quoting it)`,
@@ -178,7 +182,7 @@ try {
   if (want('kernels') && !quick) results.kernels = benchKernels();
   if ((want('kernels') && !quick) || only.includes('matmul')) results.matmul = benchPackedMatmul(); // `-- matmul`: this part alone
   if (only.includes('scale')) results.scale = await benchScale(root, work, llamaTokenizer, only);
-  if (want('cluster')) results.cluster = await benchCluster(root, work, threads, repeats, quick);
+  if (want('cluster')) results.cluster = await benchCluster(root, work, clusterThreads, repeats, quick);
 } finally {
   rmSync(work, { recursive: true, force: true });
 }
