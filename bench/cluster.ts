@@ -127,7 +127,7 @@ export async function benchCluster(root: string, work: string, threads: number, 
 
 /** A bundle of `steps` global batches of random rows of exactly `seq` tokens, every token trained on. */
 async function randomTokenBundle(dir: string, model: string, batch: number, micro: number, seq: number, steps: number): Promise<string> {
-  const modelConfig = loadLlamaConfig(model);
+  const modelConfig = await loadLlamaConfig(model);
   const rows = batch * steps;
   const prng = new Prng(1);
   const train = Array.from({ length: rows }, () => {

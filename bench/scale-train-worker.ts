@@ -47,7 +47,7 @@ const result = await runFinetune(config, (e) => {
   if (e.type === 'log' && e.level === 'warn') console.error(e.message);
 });
 // The estimate the wizard shows for these settings and this mode (the CPU path, as trained here).
-const estimate = await estimateForCheckpoint(modelDir, loadLlamaConfig(modelDir), config.base_dtype, {
+const estimate = await estimateForCheckpoint(modelDir, await loadLlamaConfig(modelDir), config.base_dtype, {
   microBatchSize: SCALE_TRAINING.micro_batch_size,
   cutoffLen: SCALE_TRAINING.cutoff_len,
   loraR: SCALE_TRAINING.lora_r,

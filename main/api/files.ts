@@ -1,7 +1,8 @@
-import { readdirSync, statSync } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { StudioError } from '../engine/errors.ts';
+import { withReadTimeout } from '../engine/fs/regular-file.ts';
 
 export interface FolderListing {
   dir: string;
@@ -12,12 +13,13 @@ export interface FolderListing {
 /**
  * One folder's visible entries, folders first, for browser mode's picker (a page cannot open the server's native
  * dialog). Hidden entries are left out; entries that cannot be read (broken links, no permission) are skipped.
+ * Read asynchronously, with a time limit: a folder on a hung network drive cannot stall the studio.
  */
-export function listFolder(dir = os.homedir()): FolderListing {
+export async function listFolder(dir = os.homedir()): Promise<FolderListing> {
   const abs = path.resolve(dir);
   let names: string[];
   try {
-    names = readdirSync(abs);
+    names = await withReadTimeout(readdir(abs), abs);
   } catch (e) {
     throw new StudioError(`cannot list this folder: ${(e as Error).message}`, abs, 'files/list');
   }
@@ -26,7 +28,7 @@ export function listFolder(dir = os.homedir()): FolderListing {
     if (name.startsWith('.')) continue;
     const full = path.join(abs, name);
     try {
-      const st = statSync(full);
+      const st = await withReadTimeout(stat(full), full);
       if (st.isDirectory()) entries.push({ name, path: full, kind: 'folder' });
       else if (st.isFile()) entries.push({ name, path: full, kind: 'file', bytes: st.size });
     } catch {

@@ -42,7 +42,7 @@ export function createHandlers(d: HandlerDeps): Handlers {
     'data.check': (req) => checkData(req),
     'finetune.fields': () => ({ fields: settingFields() }),
     'finetune.estimate': async (r) => {
-      const config = loadLlamaConfig(r.base_model);
+      const config = await loadLlamaConfig(r.base_model);
       const unknown = unknownProjections(r.lora_target_modules);
       if (unknown.length)
         throw new ApiError(`unknown target module(s): ${unknown.join(', ')} (known: ${PROJECTIONS.join(', ')})`, 400, 'estimate/modules');
@@ -68,17 +68,17 @@ export function createHandlers(d: HandlerDeps): Handlers {
     'jobs.list': () => ({ jobs: d.jobs.list() }),
     'jobs.start': (request) => d.jobs.start(request.kind, request.config),
     'jobs.stop': ({ id }) => ({ stopped: d.jobs.stop(id) }),
-    'runs.list': () => {
+    'runs.list': async () => {
       d.jobs.adoptRunning(d.runs); // a run started meanwhile by the CLI in the runs folder
       const active = d.jobs.list().filter((j) => j.state === 'running' || j.state === 'queued');
-      const runs = d.runs.list().map((r) => {
+      const runs = (await d.runs.list()).map((r) => {
         const jobId = r.status === 'running' ? active.find((j) => j.runId === r.id)?.id : undefined;
         return jobId ? { ...r, jobId } : r;
       });
       return { runs };
     },
-    'runs.read': ({ id }) => {
-      const read = d.runs.read(id);
+    'runs.read': async ({ id }) => {
+      const read = await d.runs.read(id);
       return { ...read, resumeSettings: read.config ? settingsOfSavedConfig(read.config) : null };
     },
     'runs.delete': async ({ id }) => {

@@ -23,7 +23,7 @@ export async function startBackend(opts: { backend?: string; threads?: number })
   const info = await initBackend((opts.backend ?? 'auto') as BackendChoice, { threads: opts.threads });
   console.error(describeBackend(info));
   const matmul = await selectMatmulPath();
-  if (matmul.kernel !== 'tfjs') console.error(`frozen-weight matmuls: ${matmul.kernel} kernel (${matmul.reason})`);
+  console.error(`frozen-weight matmuls: ${matmul.kernel} kernel (${matmul.reason})`);
   return info;
 }
 

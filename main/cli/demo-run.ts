@@ -122,7 +122,7 @@ async function demoIn(runDir: string, opts: { steps: string; backend?: string; t
     baseDir: mergedDir,
     outFile: ggufFile,
     fileType: 'q8_0',
-    template: loadTemplate(TEMPLATE),
+    template: await loadTemplate(TEMPLATE),
   });
   await mergedInput.source.close();
   const worst = gguf.report.tensors.reduce((m, t) => Math.max(m, t.maxAbsError ?? 0), 0);

@@ -24,7 +24,7 @@ export function registerFinetune(program: Command): void {
       for (const w of WANDB_FLAGS)
         if (flags[w] !== undefined)
           console.error(`note: --${w} is accepted but Weights & Biases logging is not supported; metrics go to metrics.jsonl`);
-      const fromFile = typeof flags.config === 'string' ? readConfigFile(flags.config) : {};
+      const fromFile = typeof flags.config === 'string' ? await readConfigFile(flags.config) : {};
       const given = Object.fromEntries(
         Object.entries(flags).filter(([k, v]) => v !== undefined && k !== 'config' && !WANDB_FLAGS.includes(k)),
       );

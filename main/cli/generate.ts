@@ -60,7 +60,7 @@ export function registerGenerate(program: Command): void {
       console.error(`frozen base held as ${loaded.baseDtype}: ${loaded.baseDtypeWhy}`);
       for (const w of loaded.warnings) console.error(`warning: ${w}`);
       const { tokenizer } = loaded;
-      const prompt = encodePrompt(tokenizer, s.prompt_template, s.instruction, s.input);
+      const prompt = await encodePrompt(tokenizer, s.prompt_template, s.instruction, s.input);
       const random = createPrng(s.seed);
       const stream = tokenizer.createStreamDecoder();
       const result = await generate(loaded.model, prompt, {

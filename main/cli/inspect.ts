@@ -37,6 +37,7 @@ export function registerInspect(program: Command): void {
             `tokenizer: ${t.vocabSize} tokens, bos ${t.bos ?? '-'}, eos ${t.eos.join(' ') || '-'}${t.chatTemplate ? ', chat template' : ''}`,
           );
         }
+        for (const w of r.warnings) console.log(`warning: ${w}`);
         console.log(r.problems.length ? `problems (${r.problems.length}):` : 'problems: none');
         for (const p of r.problems) console.log(`  - ${p}`);
       }

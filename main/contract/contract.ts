@@ -86,6 +86,10 @@ export const dataCheckSchema = z.object({
       message: z.string(),
       ofRow: z.number().optional(),
       valueType: z.string().optional(),
+      /** A too-large row's bytes and the limit; an out-of-range token's id and the embedding's rows. */
+      size: z.number().optional(),
+      limit: z.number().optional(),
+      tokenId: z.number().optional(),
     }),
   ),
   problemCount: z.number(),

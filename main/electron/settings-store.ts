@@ -1,5 +1,5 @@
 import { settingsSchema, type Settings } from '../contract/contract.ts';
-import type { SettingsStore } from '../api/settings.ts';
+import type { SyncSettingsStore } from '../api/settings.ts';
 
 /** The part of electron-store we use (its `store` property holds the whole object). */
 export interface ElectronStoreLike {
@@ -7,7 +7,7 @@ export interface ElectronStoreLike {
 }
 
 /** Settings in electron-store: read through the contract's schema, so a hand-edited file cannot break the app. */
-export function electronStoreSettings(store: ElectronStoreLike, defaults: Partial<Settings> = {}): SettingsStore {
+export function electronStoreSettings(store: ElectronStoreLike, defaults: Partial<Settings> = {}): SyncSettingsStore {
   const read = (): Settings => {
     const r = settingsSchema.safeParse({ ...defaults, ...store.store });
     return r.success ? r.data : settingsSchema.parse(defaults);

@@ -1,10 +1,12 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { existsSync, readdirSync } from 'node:fs';
+import { readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { RunSummary } from '../contract/contract.ts';
 import { StudioError } from '../engine/errors.ts';
 import { describeOwner, liveOwner, type LockOwner } from '../engine/fs/folder-lock.ts';
-import { checkpointNames, readMetrics, runPaths, type MetricPoint } from '../engine/train/run-folder.ts';
+import { describeJsonError } from '../engine/fs/json-file.ts';
+import { readRegularText, withReadTimeout } from '../engine/fs/regular-file.ts';
+import { checkpointNames, parseMetrics, runPaths, type MetricPoint } from '../engine/train/run-folder.ts';
 import { runNameSchema } from '../engine/train/run-name.ts';
 
 /**
@@ -24,10 +26,13 @@ export function runDirOf(runsDir: string, id: string): string {
   return path.join(runsDir, id);
 }
 
-function readRunFolder(
+/** A run's config.json and metrics.jsonl as the studio may read them: regular files, capped, async with a time limit. */
+const RUN_FILE_LIMITS = { config: 16 << 20, metrics: 256 << 20 } as const;
+
+async function readRunFolder(
   runsDir: string,
   id: string,
-): { summary: RunSummary; config: Record<string, unknown> | null; metrics: MetricPoint[] } {
+): Promise<{ summary: RunSummary; config: Record<string, unknown> | null; metrics: MetricPoint[] }> {
   const dir = runDirOf(runsDir, id);
   const problems: string[] = [];
   let config: Record<string, unknown> | null = null;
@@ -35,12 +40,25 @@ function readRunFolder(
   const configFile = paths.config;
   if (existsSync(configFile)) {
     try {
-      config = JSON.parse(readFileSync(configFile, 'utf8'));
+      const text = await readRegularText(configFile, { maxBytes: RUN_FILE_LIMITS.config, what: 'run config' });
+      try {
+        config = JSON.parse(text);
+      } catch (e) {
+        problems.push(`${configFile}: not valid JSON (${describeJsonError(e)})`);
+      }
     } catch (e) {
-      problems.push(`${configFile}: not valid JSON (${(e as Error).message})`);
+      problems.push((e as Error).message);
     }
   }
-  const { points, ended, started, problems: metricProblems } = readMetrics(paths.metrics);
+  let metricsText = '';
+  if (existsSync(paths.metrics)) {
+    try {
+      metricsText = await readRegularText(paths.metrics, { maxBytes: RUN_FILE_LIMITS.metrics, what: 'metrics log' });
+    } catch (e) {
+      problems.push((e as Error).message);
+    }
+  }
+  const { points, ended, started, problems: metricProblems } = parseMetrics(metricsText, paths.metrics);
   problems.push(...metricProblems);
   const checkpoints = checkpointNames(paths.checkpoints);
   const writer = liveWriter(dir);
@@ -50,7 +68,7 @@ function readRunFolder(
   const summary: RunSummary = {
     id,
     dir,
-    createdAt: statSync(dir).birthtime.toISOString(),
+    createdAt: (await withReadTimeout(stat(dir), dir)).birthtime.toISOString(),
     baseModel: str('base_model'),
     dataPath: str('data_path'),
     steps: Math.max(0, ...points.map((p) => p.step)),
@@ -77,17 +95,19 @@ export function liveWriter(dir: string): (LockOwner & { state: 'alive' | 'elsewh
 export class RunRegistry {
   constructor(readonly runsDir: string) {}
 
-  list(): RunSummary[] {
+  /** Every run folder's summary. Read asynchronously, each file a regular one with a size cap: no run folder can stall the studio. */
+  async list(): Promise<RunSummary[]> {
     if (!existsSync(this.runsDir)) return [];
-    return readdirSync(this.runsDir, { withFileTypes: true })
-      .filter((d) => d.isDirectory() && isRunId(d.name)) // a folder no run id can name ("my run") is not listed, not an error
-      .map((d) => readRunFolder(this.runsDir, d.name).summary)
-      .sort((a, b) => b.id.localeCompare(a.id));
+    const entries = await withReadTimeout(readdir(this.runsDir, { withFileTypes: true }), this.runsDir);
+    const runs: RunSummary[] = [];
+    // A folder no run id can name ("my run", a hidden temp folder) is not listed, not an error.
+    for (const d of entries) if (d.isDirectory() && isRunId(d.name)) runs.push((await readRunFolder(this.runsDir, d.name)).summary);
+    return runs.sort((a, b) => b.id.localeCompare(a.id));
   }
 
-  read(id: string) {
+  async read(id: string) {
     if (!existsSync(runDirOf(this.runsDir, id))) throw new StudioError('no such run', runDirOf(this.runsDir, id), 'runs/missing');
-    const { summary, config, metrics } = readRunFolder(this.runsDir, id);
+    const { summary, config, metrics } = await readRunFolder(this.runsDir, id);
     return { run: summary, config, metrics };
   }
 

@@ -116,8 +116,7 @@ const generateTask: Task = async ({ config, emit, signal }) => {
   const backend = await initBackend((config.backend as never) ?? 'auto');
   emit({ type: 'log', level: 'info', message: describeBackend(backend) });
   const matmul = await selectMatmulPath(); // WebGPU: subgroup matrices only after their self-test, as finetune does
-  if (matmul.kernel !== 'tfjs')
-    emit({ type: 'log', level: 'info', message: `frozen-weight matmuls: ${matmul.kernel} kernel (${matmul.reason})` });
+  emit({ type: 'log', level: 'info', message: `frozen-weight matmuls: ${matmul.kernel} kernel (${matmul.reason})` });
   const report = backendReport();
   if (report) emit({ type: 'backend', backend: report });
   const { backend: _ignored, ...settings } = config;

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -13,8 +14,9 @@ import { JobHost } from '../jobs/host.ts';
 import { RunRegistry } from '../jobs/run-registry.ts';
 import { nodeSpawner, type WorkerSpawner } from '../jobs/spawner.ts';
 import { isLoopbackHost, newToken, tokenMatches, tokenOf } from './auth.ts';
+import { capIdleConnections, CONNECTIONS_CHECKING_INTERVAL_MS, HEADERS_TIMEOUT_MS } from './idle-connections.ts';
 import { httpOrigin, reachableHosts } from './serve-settings.ts';
-import { contentType, readStatic, resolveStatic } from '../api/static-files.ts';
+import { contentType, resolveStatic } from '../api/static-files.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const DEFAULT_RENDERER_DIR = path.join(ROOT, 'dist', 'renderer');
@@ -136,7 +138,7 @@ export async function startServer(opts: ServerOptions): Promise<StudioServer> {
   jobs.adoptRunning(runs); // runs a killed studio left training: shown as running, with stop
   const api = createApi(createHandlers({ mode: 'server', app: packageInfo(), jobs, runs, settings, homeDir: opts.homeDir }));
 
-  const server = createServer(async (req, res) => {
+  const server = createServer({ connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS }, async (req, res) => {
     securityHeaders(res);
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname.startsWith('/api/')) {
@@ -171,9 +173,19 @@ export async function startServer(opts: ServerOptions): Promise<StudioServer> {
       res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });
       return res.end(built ? 'not found' : `The studio's pages are not built (${rendererDir} is missing): run npm run build:web`);
     }
+    let body: Buffer | undefined;
+    try {
+      body = req.method === 'HEAD' ? undefined : await readFile(file); // async: the event loop keeps serving
+    } catch {
+      res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });
+      return res.end('not found');
+    }
     res.writeHead(200, { 'Content-Type': contentType(file) });
-    res.end(req.method === 'HEAD' ? undefined : readStatic(file));
+    res.end(body);
   });
+
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
+  capIdleConnections(server);
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: 4096 });
   const clients = new Set<WebSocket>();

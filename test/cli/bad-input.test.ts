@@ -1,11 +1,12 @@
-import { execFile } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeSyntheticAdapter } from '../../main/engine/synthetic/synthetic-adapter.ts';
 import { DEMO_SHAPE, writeSyntheticModel } from '../../main/engine/synthetic/synthetic-model.ts';
 import { Prng } from '../../main/engine/data/prng.ts';
+import { poisonedCopy } from '../helpers/poison.ts';
 import { mountTmpfs, noMount, type TestMount } from '../helpers/tmpfs.ts';
 
 /**
@@ -21,6 +22,8 @@ const M = at('model');
 const A = at('adapter');
 const DATA = at('data.json');
 const mounts: TestMount[] = [];
+/** The tiny model's embedding rows (config.json vocab_size). */
+let vocab = 0;
 
 /** A copy of the tiny model with one file replaced (truncated to half, or garbage). */
 function brokenModel(name: string, file: string, how: 'truncate' | 'garbage'): string {
@@ -35,6 +38,23 @@ function brokenAdapter(name: string, file: string, how: 'truncate' | 'garbage'):
   cpSync(A, dir, { recursive: true });
   const bytes = readFileSync(path.join(A, file));
   writeFileSync(path.join(dir, file), how === 'truncate' ? bytes.subarray(0, bytes.length >> 1) : garbage(bytes.length));
+  return dir;
+}
+/** A copy of a folder with one of its files replaced by a real FIFO (named pipe). */
+function withFifo(from: string, name: string, file: string): string {
+  const dir = at(name);
+  cpSync(from, dir, { recursive: true });
+  rmSync(path.join(dir, file));
+  execFileSync('mkfifo', [path.join(dir, file)]);
+  return dir;
+}
+/** A copy of a folder with a JSON file changed. */
+function withJson(from: string, name: string, file: string, edit: (json: Record<string, unknown>) => void): string {
+  const dir = at(name);
+  cpSync(from, dir, { recursive: true });
+  const json = JSON.parse(readFileSync(path.join(dir, file), 'utf8'));
+  edit(json);
+  writeFileSync(path.join(dir, file), JSON.stringify(json));
   return dir;
 }
 function garbage(n: number): Uint8Array {
@@ -62,6 +82,49 @@ beforeAll(async () => {
   brokenAdapter('adapter-trunc-weights', 'adapter_model.safetensors', 'truncate');
   brokenAdapter('adapter-garbage-config', 'adapter_config.json', 'garbage');
   mkdirSync(at('empty'));
+
+  // Inputs that stall or kill (issue 23): FIFOs where files belong, NaN and Inf weights, values past a target's range,
+  // a scale that is a typo, a window the engine does not apply, a token the embedding has no row for.
+  withFifo(M, 'model-fifo-config', 'config.json');
+  withFifo(M, 'model-fifo-tokenizer', 'tokenizer.json');
+  withFifo(A, 'adapter-fifo-config', 'adapter_config.json');
+  withFifo(A, 'adapter-fifo-weights', 'adapter_model.safetensors');
+  for (const f of ['data.fifo', 'template.fifo', 'settings.fifo']) execFileSync('mkfifo', [at(f)]);
+  writeFileSync(at('secret.txt'), 'root:$y$j9T$not-json-at-all:19000:0:99999:7:::\n');
+  await poisonedCopy(M, at('model-nan'), 'model.safetensors', 'model.layers.1.mlp.up_proj.weight', [
+    [5, NaN],
+    [7, NaN],
+  ]);
+  await poisonedCopy(M, at('model-inf'), 'model.safetensors', 'model.embed_tokens.weight', [[96 * 3 + 2, -Infinity]]);
+  await poisonedCopy(M, at('model-1e6'), 'model.safetensors', 'model.layers.0.self_attn.o_proj.weight', [[96 * 2 + 1, 1e6]]);
+  await poisonedCopy(M, at('model-1e10'), 'model.safetensors', 'model.layers.0.mlp.down_proj.weight', [[40, 1e10]]);
+  await poisonedCopy(A, at('adapter-inf'), 'adapter_model.safetensors', 'base_model.model.model.layers.2.self_attn.v_proj.lora_B.weight', [
+    [3, Infinity],
+  ]);
+  withJson(A, 'adapter-alpha', 'adapter_config.json', (c) => (c.lora_alpha = 1e39));
+  withJson(A, 'adapter-unknown', 'adapter_config.json', (c) => (c.lora_magic = { boost: 2 }));
+  withJson(M, 'model-mistral', 'config.json', (c) => Object.assign(c, { model_type: 'mistral', sliding_window: 16 }));
+  // An added token past the embedding's rows, and a row of data that uses it.
+  vocab = (JSON.parse(readFileSync(path.join(M, 'config.json'), 'utf8')) as { vocab_size: number }).vocab_size;
+  withJson(M, 'model-extra-token', 'tokenizer.json', (t) =>
+    (t.added_tokens as object[]).push({
+      id: vocab,
+      content: '<extra>',
+      single_word: false,
+      lstrip: false,
+      rstrip: false,
+      normalized: false,
+      special: false,
+    }),
+  );
+  writeFileSync(
+    at('extra-token.json'),
+    JSON.stringify([
+      ...rows(3),
+      { instruction: 'say <extra>', input: '', output: 'abc' },
+      ...rows(4).map((r) => ({ ...r, output: 'abd' })),
+    ]),
+  );
   if (!noMount()) {
     mounts.push(mountTmpfs(64), mountTmpfs(64, true));
   }
@@ -88,9 +151,13 @@ interface Case {
   names: () => string | RegExp;
   /** Needs the tmpfs mounts. */
   mount?: 'full' | 'ro';
+  /** What must not appear anywhere in the output (a file's contents). */
+  hides?: RegExp;
 }
 
 const cpu = ['--backend', 'cpu'];
+/** Each finetune case writes a run folder of its own: cases run two at a time, and a run folder has one writer. */
+let runFolders = 0;
 const ft = (...more: string[]) => [
   'finetune',
   '--base_model',
@@ -98,7 +165,7 @@ const ft = (...more: string[]) => [
   '--data_path',
   DATA,
   '--output_dir',
-  at('runs', 'r'),
+  at('runs', `r${++runFolders}`),
   '--val_set_size',
   '0',
   '--batch_size',
@@ -276,6 +343,128 @@ const CASES: Case[] = [
     args: () => ['demo', '--output_dir', M, ...cpu],
     names: () => `${M}: holds`,
   },
+
+  // Class 3 of issue 23: special files are refused by type, never opened for a blocking read.
+  {
+    what: 'finetune: the data file is a FIFO',
+    args: () => ft('--data_path', at('data.fifo')),
+    names: () => `${at('data.fifo')}: cannot read data file (is a FIFO (named pipe)`,
+  },
+  {
+    what: 'finetune: the data file is /dev/zero',
+    args: () => ft('--data_path', '/dev/zero'),
+    names: () => '/dev/zero: cannot read data file (is a character device',
+  },
+  {
+    what: 'finetune: config.json is a FIFO',
+    args: () => ft('--base_model', at('model-fifo-config')),
+    names: () => `${at('model-fifo-config', 'config.json')}: is a FIFO`,
+  },
+  {
+    what: 'finetune: tokenizer.json is a FIFO',
+    args: () => ft('--base_model', at('model-fifo-tokenizer')),
+    names: () => `${at('model-fifo-tokenizer', 'tokenizer.json')}: is a FIFO`,
+  },
+  {
+    what: 'finetune --config a FIFO',
+    args: () => ['finetune', '--config', at('settings.fifo')],
+    names: () => `${at('settings.fifo')}: cannot read config file (is a FIFO`,
+  },
+  {
+    what: 'generate --prompt_template a FIFO',
+    args: () => gen('--prompt_template', at('template.fifo')),
+    names: () => `${at('template.fifo')}: is a FIFO`,
+  },
+  {
+    what: 'merge: adapter_config.json is a FIFO',
+    args: () => merge(M, at('adapter-fifo-config'), at('m6')),
+    names: () => `${at('adapter-fifo-config', 'adapter_config.json')}: is a FIFO`,
+  },
+  {
+    what: 'merge: adapter_model.safetensors is a FIFO',
+    args: () => merge(M, at('adapter-fifo-weights'), at('m7')),
+    names: () => `${at('adapter-fifo-weights', 'adapter_model.safetensors')}: is a FIFO`,
+  },
+  {
+    what: 'generate --prompt_template a file that is not JSON: named, never quoted',
+    args: () => gen('--prompt_template', at('secret.txt')),
+    names: () => `${at('secret.txt')}: not valid JSON (an invalid character)`,
+    hides: /root|j9T|not-json-at-all/,
+  },
+
+  // Class 4: non-finite weights are refused by name wherever they are read; values past a target's range too.
+  ...(
+    [
+      ['finetune', () => ft('--base_model', at('model-nan'))],
+      ['generate', () => gen('--base_model', at('model-nan'))],
+      ['merge', () => merge(at('model-nan'), A, at('m8'))],
+      ['export-state-dict', () => ['export-state-dict', '--base_model', at('model-nan'), '--output_dir', at('s4')]],
+      ['quantize gguf-q8_0', () => ['quantize', '--model', at('model-nan'), '--output', at('q5.gguf')]],
+      ['quantize int8', () => ['quantize', '--model', at('model-nan'), '--format', 'int8', '--output', at('q6')]],
+    ] as const
+  ).map(([command, args]) => ({
+    what: `${command}: a base with NaN weights`,
+    args,
+    names: () =>
+      `${at('model-nan', 'model.safetensors')}: tensor model.layers.1.mlp.up_proj.weight holds 2 non-finite values (2 NaN, 0 ±Inf; the first at [0, 5])`,
+  })),
+  {
+    what: 'quantize gguf-f16: a base with -Inf in the embedding',
+    args: () => ['quantize', '--model', at('model-inf'), '--format', 'gguf-f16', '--output', at('q7.gguf')],
+    names: () => 'tensor model.embed_tokens.weight holds 1 non-finite value (0 NaN, 1 ±Inf; the first at [3, 2])',
+  },
+  {
+    what: 'merge: an adapter with Inf in lora_B',
+    args: () => merge(M, at('adapter-inf'), at('m9')),
+    names: () =>
+      `${at('adapter-inf', 'adapter_model.safetensors')}: tensor base_model.model.model.layers.2.self_attn.v_proj.lora_B.weight holds 1 non-finite value`,
+  },
+  {
+    what: 'merge --dtype f16: a finite value past f16 becomes Inf, refused',
+    args: () => [...merge(at('model-1e6'), A, at('m10')), '--dtype', 'f16'],
+    names: () =>
+      /tensor model\.layers\.0\.self_attn\.o_proj\.weight: the value 1000000 at \[2, 1\] becomes Inf in this export: F16 cannot hold it/,
+  },
+  {
+    what: 'quantize gguf-q8_0: a block whose scale overflows f16',
+    args: () => ['quantize', '--model', at('model-1e10'), '--output', at('q8.gguf')],
+    names: () =>
+      /tensor model\.layers\.0\.mlp\.down_proj\.weight: the value 10000000000 at \[0, 40\] becomes Inf in this export: its Q8_0 block scale/,
+  },
+  {
+    what: 'finetune --lora_alpha 1e39',
+    args: () => ft('--lora_alpha', '1e39'),
+    names: () => 'lora_alpha 1e+39 / r 8 = 1.25e+38 is outside the range',
+  },
+  {
+    what: 'merge: an adapter with lora_alpha 1e39',
+    args: () => merge(M, at('adapter-alpha'), at('m11')),
+    names: () => 'model.layers.0.self_attn.q_proj: the LoRA scale lora_alpha 1e+39 / r 2 = 5.00e+38 is outside the range',
+  },
+
+  // Class 5: an adapter_config field that changes the math and cannot be applied is refused by name.
+  {
+    what: 'merge: an unknown adapter_config field with a value',
+    args: () => merge(M, at('adapter-unknown'), at('m12')),
+    names: () => 'unknown field lora_magic',
+  },
+
+  // Class 6 and the weak items.
+  {
+    what: 'finetune: a token past the embedding, used in the data',
+    args: () => ft('--base_model', at('model-extra-token'), '--data_path', at('extra-token.json')),
+    names: () => `${at('extra-token.json')}: row 4: token "<extra>" (id ${vocab}) has no row in the model's embedding, which has ${vocab}`,
+  },
+  {
+    what: 'generate: a token past the embedding in the prompt',
+    args: () => gen('--base_model', at('model-extra-token'), '--instruction', 'say <extra>'),
+    names: () => `the prompt holds token id ${vocab}, which has no row in the model's embedding (${vocab} rows`,
+  },
+  {
+    what: "finetune: cutoff_len past a Mistral model's sliding_window",
+    args: () => ft('--base_model', at('model-mistral'), '--cutoff_len', '32'),
+    names: () => "cutoff_len 32 is above the model's sliding_window of 16 tokens",
+  },
   {
     what: 'quantize: neither model nor base_model',
     args: () => ['quantize', '--output', at('q4.gguf')],
@@ -316,6 +505,30 @@ describe('every command answers bad input with one clear line', () => {
     expect(r.status, all).toBe(1);
     expect(all).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m); // a stack frame
     expect(all).not.toMatch(/unexpected error/i);
+    if (c.hides) expect(all).not.toMatch(c.hides);
+  });
+
+  it('a refused export leaves no output behind', () => {
+    for (const out of ['m8', 's4', 'q5.gguf', 'q6', 'q7.gguf', 'm9', 'm10', 'q8.gguf', 'm11', 'm12'])
+      expect(existsSync(at(out)), out).toBe(false);
+  });
+
+  it.each(['config.json', 'tokenizer.json'])('inspect: a FIFO as %s is named by type, never read (exit 2, its report)', async (file) => {
+    const dir = at(`model-fifo-${file === 'config.json' ? 'config' : 'tokenizer'}`);
+    const r = await cli(['inspect', dir]);
+    expect(r.status).toBe(2);
+    expect(r.stdout).toContain(`${path.join(dir, file)}: is a FIFO (named pipe), not a regular file`);
+  });
+
+  it('inspect warns of a tokenizer with fewer tokens than the embedding has rows', async () => {
+    // Embeddings padded past the tokenizer, as many released checkpoints have them (rows for no token).
+    const wide = at('model-wide');
+    await writeSyntheticModel(wide, { ...DEMO_SHAPE, vocab_size: vocab + 64 }, { copyFrom: M });
+    const r = await cli(['inspect', wide]);
+    expect(r.status, r.stdout).toBe(0);
+    expect(r.stdout).toContain(
+      `warning: ${path.join(wide, 'tokenizer.json')}: ${vocab} tokens, fewer than the ${vocab + 64} rows of the embedding`,
+    );
   });
 
   it('inspect lists the problems of a broken model folder by file (its report, exit 2), without a stack', async () => {

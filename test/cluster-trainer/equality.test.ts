@@ -101,7 +101,7 @@ async function compareTrainers(baseModel: string, dataPath: string, crossResume 
   ]);
   expect([...pyAdapter.keys()].sort()).toEqual([...tsAdapter.keys()].sort());
   // Our PEFT reader takes the cluster's adapter (names, shapes, ranks), and its config is the local trainer's.
-  const modelConfig = loadLlamaConfig(baseModel);
+  const modelConfig = await loadLlamaConfig(baseModel);
   const [pyPeft, tsPeft] = await Promise.all([
     readPeftAdapter(path.join(pyRun, 'adapter'), modelConfig),
     readPeftAdapter(path.join(config.output_dir, 'adapter'), modelConfig),

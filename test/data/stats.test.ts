@@ -47,7 +47,7 @@ describe('dataset statistics', () => {
   // Rows and a tokenizer written here; with one piece per character, 100 rows of the alpaca template reach 128 tokens.
   it('on 100 rows with the tiny tokenizer: the counts add up', async () => {
     const tok = await loadTokenizer(await tinyModel());
-    const { rows } = loadAlpacaRows(tinyAlpacaFile(100, 'en'));
+    const { rows } = await loadAlpacaRows(tinyAlpacaFile(100, 'en'));
     const encoded = rows.map((r) =>
       encodeExample(tok, BUILTIN_TEMPLATES.alpaca, r, { cutoffLen: 128, trainOnInputs: false, addEosToken: false }),
     );

@@ -9,19 +9,19 @@ const names = ['alpaca', 'alpaca_legacy', 'alpaca_short', 'vigogne'] as const;
 const dir = mkdtempSync(path.join(tmpdir(), 'templates-'));
 
 describe("Alpaca-LoRA's template files", () => {
-  it('has exactly the four built-ins, each loaded by its name', () => {
+  it('has exactly the four built-ins, each loaded by its name', async () => {
     expect(Object.keys(BUILTIN_TEMPLATES).sort()).toEqual(names);
-    for (const name of names) expect(loadTemplate(name), name).toBe(BUILTIN_TEMPLATES[name]);
+    for (const name of names) expect(await loadTemplate(name), name).toBe(BUILTIN_TEMPLATES[name]);
   });
 
   it.skipIf(missingShared(...names.map((n) => `templates/${n}.json`)))(
     'each built-in equals its file byte for byte, and the file loads as a custom template',
-    () => {
+    async () => {
       for (const name of names) {
         const file = JSON.parse(readFileSync(sharedPath(`templates/${name}.json`), 'utf8'));
         expect(BUILTIN_TEMPLATES[name], name).toStrictEqual(file);
-        expect(loadTemplate(name)).toBe(BUILTIN_TEMPLATES[name]);
-        expect(loadTemplate(sharedPath(`templates/${name}.json`))).toStrictEqual(file);
+        expect(await loadTemplate(name)).toBe(BUILTIN_TEMPLATES[name]);
+        expect(await loadTemplate(sharedPath(`templates/${name}.json`))).toStrictEqual(file);
       }
     },
   );
@@ -68,21 +68,21 @@ describe('custom template files', () => {
   };
   const ok = { prompt_input: 'I: {instruction}\nIn: {input}\nR: ', prompt_no_input: 'I: {instruction}\nR: ', response_split: 'R:' };
 
-  it('loads a valid one (description optional)', () => {
-    expect(loadTemplate(write('ok.json', ok))).toEqual(ok);
+  it('loads a valid one (description optional)', async () => {
+    expect(await loadTemplate(write('ok.json', ok))).toEqual(ok);
   });
 
-  it('names the file and what is wrong', () => {
+  it('names the file and what is wrong', async () => {
     const missing = write('missing.json', { prompt_input: ok.prompt_input, response_split: 'R:' });
-    expect(() => loadTemplate(missing)).toThrow(new RegExp(`^${missing}: not a prompt template: prompt_no_input`));
+    await expect(loadTemplate(missing)).rejects.toThrow(new RegExp(`^${missing}: not a prompt template: prompt_no_input`));
     const noInput = write('no-input.json', { ...ok, prompt_input: 'I: {instruction}' });
-    expect(() => loadTemplate(noInput)).toThrow(/prompt_input: needs the placeholder \{input\}/);
+    await expect(loadTemplate(noInput)).rejects.toThrow(/prompt_input: needs the placeholder \{input\}/);
     const extra = write('extra.json', { ...ok, prompt_no_input: '{instruction} {input}' });
-    expect(() => loadTemplate(extra)).toThrow(/prompt_no_input: unknown placeholder \{input\}/);
+    await expect(loadTemplate(extra)).rejects.toThrow(/prompt_no_input: unknown placeholder \{input\}/);
     const empty = write('empty-split.json', { ...ok, response_split: '' });
-    expect(() => loadTemplate(empty)).toThrow(/response_split/);
-    expect(() => loadTemplate(write('broken.json', '{"prompt_input":'))).toThrow(/broken\.json: not valid JSON/);
-    expect(() => loadTemplate(path.join(dir, 'nope.json'))).toThrow(
+    await expect(loadTemplate(empty)).rejects.toThrow(/response_split/);
+    await expect(loadTemplate(write('broken.json', '{"prompt_input":'))).rejects.toThrow(/broken\.json: not valid JSON/);
+    await expect(loadTemplate(path.join(dir, 'nope.json'))).rejects.toThrow(
       /nope\.json: not a built-in template \(alpaca, alpaca_legacy, alpaca_short, vigogne\) nor an existing file/,
     );
   });

@@ -26,7 +26,7 @@ describe('the synthetic PEFT adapter', () => {
     const dir = path.join(work, 'adapter');
     const r = 8;
     await writeSyntheticAdapter(dir, base, { r, targetModules: ['q_proj', 'v_proj', 'down_proj'] });
-    const config = loadLlamaConfig(base);
+    const config = await loadLlamaConfig(base);
     expect(JSON.parse(readFileSync(path.join(dir, ADAPTER_CONFIG), 'utf8'))).toMatchObject({
       peft_type: 'LORA',
       r,

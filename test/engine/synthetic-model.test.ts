@@ -38,7 +38,7 @@ describe('the synthetic-model generator', () => {
   it('f32: each tensor is its own stream, uniform in ±√(3 / fan-in) as one prng.next() per value would draw it; norms 1', async () => {
     const dir = path.join(work, 'f32');
     const written = await writeSyntheticModel(dir, SHAPE, { alphabet: ALPHABET }, { seed: 3 });
-    const config = loadLlamaConfig(dir);
+    const config = await loadLlamaConfig(dir);
     expect(config.raw.torch_dtype).toBe('float32');
     const names = [...expectedTensors(config).keys()];
     const values = await readAll(dir);
@@ -69,7 +69,7 @@ describe('the synthetic-model generator', () => {
       expect(new Set(Object.values(index.weight_map))).toEqual(new Set(shards));
       expect(index.metadata.total_size).toBe(written.tensorBytes);
       expect(written.tensorBytes).toBe(2 * written.params);
-      const config = loadLlamaConfig(dir);
+      const config = await loadLlamaConfig(dir);
       expect(config.raw.torch_dtype).toBe(dtype === 'BF16' ? 'bfloat16' : 'float16');
       const source = await openCheckpoint(dir);
       expect(checkTensorsAgainstConfig(source, config)).toEqual([]);

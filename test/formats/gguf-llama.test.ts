@@ -54,7 +54,7 @@ describe('exportLlamaGguf checks its input', () => {
   const out = path.join(work, 'refused.gguf');
   it('refuses a checkpoint missing a tensor llama.cpp needs', async () => {
     const source = await openCheckpoint(MODEL_DIR);
-    const config = loadLlamaConfig(MODEL_DIR);
+    const config = await loadLlamaConfig(MODEL_DIR);
     await expect(
       exportLlamaGguf(without(source, 'model.layers.4.mlp.up_proj.weight'), config, MODEL_DIR, out, { fileType: 'f16' }),
     ).rejects.toThrow(/lacks 1 tensor.*model\.layers\.4\.mlp\.up_proj\.weight/);

@@ -38,6 +38,22 @@ async function rejection(p: Promise<unknown>): Promise<FormatError> {
   return e as FormatError;
 }
 
+describe('a folder with both model.safetensors and an index', () => {
+  it('is read as transformers reads it (the single file), and says so', async () => {
+    const d = await shardedFolder('both');
+    await writeSafetensors(path.join(d, 'model.safetensors'), [
+      { name: 'only-in-single', dtype: 'F32', shape: [1], data: new Uint8Array(Float32Array.of(7).buffer) },
+    ]);
+    const ckpt = await openCheckpoint(d);
+    expect(ckpt.list().map((t) => t.name)).toEqual(['only-in-single']);
+    expect(ckpt.indexPath).toBeUndefined();
+    expect(ckpt.warnings).toEqual([
+      `${d}: holds both model.safetensors and ${INDEX_FILE}; reading model.safetensors, as transformers does (the index and its shards are ignored; remove the one you do not mean)`,
+    ]);
+    await ckpt.close();
+  });
+});
+
 describe('sharded checkpoints', () => {
   it('reads a sharded folder as one lazily read source', async () => {
     const d = await shardedFolder('ok');

@@ -187,7 +187,7 @@ describe('safetensors reader: one failing file per rule', () => {
   });
 
   it('refuses a folder and a missing file with the path in the message', async () => {
-    await expect(openSafetensors(dir)).rejects.toThrow(`${dir}: is not a regular file`);
+    await expect(openSafetensors(dir)).rejects.toThrow(`${dir}: is a folder, not a regular file`);
     await expect(openSafetensors(path.join(dir, 'nope.safetensors'))).rejects.toThrow(/nope\.safetensors: no such file/);
   });
 });

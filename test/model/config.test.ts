@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CONFIG_LIMITS, parseLlamaConfig } from '../../main/engine/llama/config.ts';
+import { CONFIG_LIMITS, parseLlamaConfig, usableContext } from '../../main/engine/llama/config.ts';
 import { ropeInverseFrequencies } from '../../main/engine/model/rope.ts';
 
 const llama2 = {
@@ -55,6 +55,40 @@ describe('config.json parsing', () => {
     expect(parseLlamaConfig({ ...llama2, model_type: 'mistral', num_key_value_heads: 8, sliding_window: 4096 }).modelType).toBe('mistral');
     expect(parseLlamaConfig({ ...llama2, head_dim: 64 }).headDim).toBe(64);
     expect(parseLlamaConfig({ ...llama2, tie_word_embeddings: true }).tieWordEmbeddings).toBe(true);
+  });
+
+  // transformers: MistralAttention windows whenever sliding_window is set; Qwen2 only with use_sliding_window (or
+  // layer_types naming sliding layers); LlamaAttention never reads the field.
+  it.each([
+    [
+      'Mistral v0.1 (a 4096 window in a 32k context)',
+      { model_type: 'mistral', sliding_window: 4096, max_position_embeddings: 32768 },
+      4096,
+      'sliding_window',
+    ],
+    [
+      'Mistral v0.2 (no window)',
+      { model_type: 'mistral', sliding_window: null, max_position_embeddings: 32768 },
+      32768,
+      'max_position_embeddings',
+    ],
+    ['a window wider than the context', { model_type: 'mistral', sliding_window: 8192 }, 4096, 'max_position_embeddings'],
+    [
+      'Qwen2 with use_sliding_window false',
+      { model_type: 'qwen2', sliding_window: 2048, use_sliding_window: false },
+      4096,
+      'max_position_embeddings',
+    ],
+    ['Qwen2 with use_sliding_window true', { model_type: 'qwen2', sliding_window: 2048, use_sliding_window: true }, 2048, 'sliding_window'],
+    [
+      'layer_types with sliding layers',
+      { model_type: 'llama', sliding_window: 1024, layer_types: ['sliding_attention', 'full_attention'] },
+      1024,
+      'sliding_window',
+    ],
+    ['LLaMA (the field is ignored by its attention)', { model_type: 'llama', sliding_window: 1024 }, 4096, 'max_position_embeddings'],
+  ])('sliding_window as transformers applies it: %s', (_what, fields, tokens, by) => {
+    expect(usableContext(parseLlamaConfig({ ...llama2, ...fields }))).toEqual({ tokens, by });
   });
 
   it('rejects missing and inconsistent fields with messages that name the file and field', () => {

@@ -156,7 +156,7 @@ describe('app:// protocol', () => {
 
 describe('IPC', () => {
   const handlers = Object.fromEntries(CALL_NAMES.map((n) => [n, () => Promise.reject(new Error('unused'))])) as unknown as Handlers;
-  handlers['model.inspect'] = async ({ dir }) => ({ dir, files: [], problems: [] });
+  handlers['model.inspect'] = async ({ dir }) => ({ dir, files: [], problems: [], warnings: [] });
   const registered = new Map<string, Parameters<IpcMainLike['handle']>[1]>();
   registerIpc({ handle: (ch, l) => registered.set(ch, l) }, createApi(handlers));
   // Frames as Electron's WebFrameMain has them: the main frame has no parent; an <iframe> has one and its own id.
@@ -174,7 +174,7 @@ describe('IPC', () => {
   it('answers our page with a valid request', async () => {
     expect(await call('studio:model.inspect', 'app://studio/index.html', { dir: '/m' })).toEqual({
       ok: true,
-      reply: { dir: '/m', files: [], problems: [] },
+      reply: { dir: '/m', files: [], problems: [], warnings: [] },
     });
   });
   it('refuses a sender frame that is not our app:// page', async () => {

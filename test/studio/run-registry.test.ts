@@ -31,9 +31,9 @@ function makeRuns() {
 }
 
 describe('run registry', () => {
-  it('lists runs newest first with steps, losses, checkpoints and status', () => {
+  it('lists runs newest first with steps, losses, checkpoints and status', async () => {
     const { root } = makeRuns();
-    const runs = new RunRegistry(root).list();
+    const runs = await new RunRegistry(root).list();
     for (const r of runs) expect(runSummarySchema.safeParse(r).success).toBe(true);
     expect(runs.map((r) => r.id)).toEqual(['20260102-000000-bbbb', '20260101-000000-aaaa']);
     expect(runs[1]).toMatchObject({
@@ -50,9 +50,9 @@ describe('run registry', () => {
     expect(runs[0]).toMatchObject({ steps: 1, lastLoss: 2, status: 'incomplete', hasAdapter: false, problems: [] });
   });
 
-  it('reads the metrics of one run', () => {
+  it('reads the metrics of one run', async () => {
     const { root } = makeRuns();
-    const r = new RunRegistry(root).read('20260101-000000-aaaa');
+    const r = await new RunRegistry(root).read('20260101-000000-aaaa');
     expect(r.metrics).toEqual([
       { step: 1, epoch: 0.1, loss: 3.5, learningRate: 1e-4, tokensPerSecond: 100 },
       { step: 2, epoch: 0.2, loss: 3.1, learningRate: 2e-4, tokensPerSecond: 110 },
@@ -61,7 +61,7 @@ describe('run registry', () => {
     expect(r.config).toEqual({ base_model: '/m/stories', data_path: '/d/a.json' });
   });
 
-  it('shows each step of a resumed run once, and names a metrics line of the wrong shape', () => {
+  it('shows each step of a resumed run once, and names a metrics line of the wrong shape', async () => {
     const { root } = makeRuns();
     const c = path.join(root, '20260103-000000-cccc');
     mkdirSync(c);
@@ -76,7 +76,7 @@ describe('run registry', () => {
       { type: 'done', step: 4, reason: 'max_steps' },
     ];
     writeFileSync(path.join(c, 'metrics.jsonl'), lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
-    const r = new RunRegistry(root).read('20260103-000000-cccc');
+    const r = await new RunRegistry(root).read('20260103-000000-cccc');
     expect(r.metrics.map((m) => [m.step, m.loss])).toEqual([
       [1, 3],
       [2, 2.9],
@@ -92,7 +92,7 @@ describe('run registry', () => {
     await expect(reg.delete('..')).rejects.toThrow(/not a run id/);
     await expect(reg.delete('../x')).rejects.toThrow(/not a run id/);
     await expect(reg.delete('a/b')).rejects.toThrow(/not a run id/);
-    expect(() => reg.read('missing-run')).toThrow(/no such run/);
+    await expect(reg.read('missing-run')).rejects.toThrow(/no such run/);
     expect(await reg.delete('20260101-000000-aaaa')).toBe(true);
     expect(existsSync(a)).toBe(false);
     expect(await reg.delete('20260101-000000-aaaa')).toBe(false);

@@ -229,7 +229,7 @@ describe('bad input over HTTP: 400 with one message naming the file or field, ne
       `${path.join(bad, 'truncated.json')}: not valid JSON`,
     ],
     ['check a garbage data file', 'data.check', () => ({ path: path.join(bad, 'garbage.json') }), path.join(bad, 'garbage.json')],
-    ['check a folder as data', 'data.check', () => ({ path: bad }), `${bad}: cannot read data file (not a file)`],
+    ['check a folder as data', 'data.check', () => ({ path: bad }), `${bad}: cannot read data file (is a folder, not a regular file`],
     [
       'estimate on a missing model',
       'finetune.estimate',

@@ -28,6 +28,7 @@ interface KernelFunctions {
   f32_to_f16(src: number, n: number, dst: number): void;
   tally_f16(src: number, rows: number, cols: number, halves: number, state: number): void;
   add_low_rank(w: number, rows: number, cols: number, a: number, r: number, coef: number): number;
+  any_non_finite(p: number, groups: number, mask: number, add: number, carry: number): number;
 }
 
 /** A running error tally (max, and sum in error-tally.ts's order) as the kernels update it. */
@@ -248,4 +249,39 @@ export class WasmLowRank {
     for (let i = 0; i < rows * r; i++) k.doubles[coef + i] = this.scale * b[i]; // LowRankUpdate's coefficients, in f64
     return k.run.add_low_rank(w.byteOffset, rows, cols, this.aAt, r, this.coefAt) !== 0;
   }
+}
+
+/** The scan's own instance: it runs between the export's calls (as weights are read), so it keeps out of their memory. */
+let scanner: WasmKernels | null | undefined;
+/** Bytes copied into the scanner's memory per call. */
+const SCAN_CHUNK = 1 << 20;
+
+/**
+ * Whether (word >>> 1) & mask + add carries into `carry` for some 32-bit word of `bytes` (finite-scan.ts's NaN / Inf
+ * rule), in wasm SIMD: the whole 16-byte groups only; undefined where WebAssembly SIMD is missing or turned off.
+ * Returns the number of bytes it covered with the answer.
+ */
+export function wasmNonFiniteWords(
+  bytes: Uint8Array,
+  mask: number,
+  add: number,
+  carry: number,
+): { any: boolean; covered: number } | undefined {
+  if (!wasmKernels()) return undefined;
+  if (scanner === undefined) {
+    const api = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+    scanner = new WasmKernels(
+      api,
+      Uint8Array.from(atob(WASM_BASE64), (c) => c.charCodeAt(0)),
+    );
+    scanner.reserve(SCAN_CHUNK);
+  }
+  const k = scanner!;
+  const covered = bytes.byteLength - (bytes.byteLength % 16);
+  for (let at = 0; at < covered; at += SCAN_CHUNK) {
+    const n = Math.min(SCAN_CHUNK, covered - at);
+    k.bytes.set(bytes.subarray(at, at + n), 0);
+    if (k.run.any_non_finite(0, n / 16, mask, add, carry) !== 0) return { any: true, covered };
+  }
+  return { any: false, covered };
 }

@@ -1,5 +1,6 @@
-;; The export's hot loops in wasm SIMD, bit for bit what their JS versions give (q8-0.ts, dtypes.ts, low-rank.ts):
-;; ggml's Q8_0 with its error tally, bf16 → f32, f32 / bf16 → f16 with theirs, and the LoRA merge. wasm-kernels.ts
+;; The export's hot loops in wasm SIMD, bit for bit what their JS versions give (q8-0.ts, dtypes.ts, low-rank.ts,
+;; finite-scan.ts): ggml's Q8_0 with its error tally, bf16 → f32, f32 / bf16 → f16 with theirs, the LoRA merge, and the
+;; NaN / Inf scan of stored weights. wasm-kernels.ts
 ;; lays out the memory for each call. `npm run build:wasm` assembles this file into export-kernels-wasm.ts; a test
 ;; checks that the two agree.
 (module
@@ -409,4 +410,20 @@
       (local.set $row (i32.add (local.get $row) (i32.const 1)))
       (br_if $row (i32.lt_u (local.get $row) (local.get $rows))))
     (i32.or (v128.any_true (f32x4.ne (local.get $probe) (local.get $probe))) (f32.ne (local.get $probe1) (local.get $probe1))))
+;; Whether one of the $n 16-byte groups of 32-bit words at $p holds a NaN or ±Inf: (word >>> 1) & $mask plus $add
+  ;; carries into $carry only where a value's exponent is all ones (finite-scan.ts's rule, four words at a time).
+  (func (export "any_non_finite") (param $p i32) (param $n i32) (param $mask i32) (param $add i32) (param $carry i32) (result i32)
+    (local $acc v128) (local $m v128) (local $k v128) (local $end i32)
+    (local.set $m (i32x4.splat (local.get $mask)))
+    (local.set $k (i32x4.splat (local.get $add)))
+    (local.set $end (i32.add (local.get $p) (i32.shl (local.get $n) (i32.const 4))))
+    (block $done
+      (loop $group
+        (br_if $done (i32.ge_u (local.get $p) (local.get $end)))
+        (local.set $acc
+          (v128.or (local.get $acc)
+            (i32x4.add (v128.and (i32x4.shr_u (v128.load (local.get $p)) (i32.const 1)) (local.get $m)) (local.get $k))))
+        (local.set $p (i32.add (local.get $p) (i32.const 16)))
+        (br $group)))
+    (v128.any_true (v128.and (local.get $acc) (i32x4.splat (local.get $carry)))))
 )

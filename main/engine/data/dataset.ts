@@ -1,5 +1,8 @@
-import { readFileSync, statSync } from 'node:fs';
-import { FormatError } from '../errors.ts';
+import { createHash } from 'node:crypto';
+import { FormatError, StudioError } from '../errors.ts';
+import { describeJsonError } from '../fs/json-file.ts';
+import { streamRegularFile } from '../fs/regular-file.ts';
+import { RowSplitter, RowStreamError, type RowRecord } from './row-stream.ts';
 
 /** One instruction example. `input` is '' when the row has none. */
 export interface AlpacaRow {
@@ -11,7 +14,16 @@ export interface AlpacaRow {
 }
 
 export type ProblemReason =
-  'not valid json' | 'not an object' | 'missing field' | 'not a string' | 'empty output' | 'empty instruction' | 'duplicate' | 'over-long';
+  | 'not valid json'
+  | 'not an object'
+  | 'missing field'
+  | 'not a string'
+  | 'empty output'
+  | 'empty instruction'
+  | 'duplicate'
+  | 'over-long'
+  | 'too large'
+  | 'token out of range';
 
 export interface RowProblem {
   row: number;
@@ -23,6 +35,10 @@ export interface RowProblem {
   /** The row a duplicate repeats, and the JSON type found where a string belongs: for UIs that say it in their language. */
   ofRow?: number;
   valueType?: string;
+  /** A too-large row's bytes and the limit; an out-of-range token's id and the embedding's rows. */
+  size?: number;
+  limit?: number;
+  tokenId?: number;
 }
 
 export interface ValidationReport {
@@ -36,98 +52,161 @@ export interface ValidationReport {
 export interface LoadedDataset {
   rows: AlpacaRow[];
   report: ValidationReport;
+  /** SHA-256 of the file's bytes, computed as they streamed by (a resumed run compares it). */
+  sha256: string;
 }
 
 /**
- * Read Alpaca rows from a JSON array or JSON lines file and check every row. Bad rows are listed in the report
- * and skipped, or, with onBadRow 'stop', the first one throws naming the file and row.
+ * The longest row (its JSON text) the studio reads: far above any instruction example (cutoff_len keeps at most a few
+ * thousand tokens of it), far below what would exhaust memory. A longer row is refused by number, never parsed.
  */
-export function loadAlpacaRows(file: string, opts: { onBadRow?: 'skip' | 'stop' } = {}): LoadedDataset {
-  let text: string;
-  try {
-    if (!statSync(file).isFile()) throw new FormatError('cannot read data file (not a file)', file, 'data/read');
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    if (e instanceof FormatError) throw e;
-    throw new FormatError(`cannot read data file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, file, 'data/read');
-  }
-  const body = text.replace(/^\uFEFF/, '');
-  if (body.trim() === '') throw new FormatError('data file is empty', file, 'data/empty');
-  const { format, raw } = parseRows(body, file);
-  if (raw.length === 0) throw new FormatError('data file holds no rows', file, 'data/empty');
+export const MAX_ROW_BYTES = 32 * 2 ** 20;
 
+export interface LoadOptions {
+  onBadRow?: 'skip' | 'stop';
+  /** Keep only the first N usable rows (the data check); every row is still read, checked and counted. */
+  keepRows?: number;
+  /** Rows longer than this are refused (default MAX_ROW_BYTES; tests lower it). */
+  maxRowBytes?: number;
+  /** Called as the file is read (bytes so far, the file's size), at most about once a second. */
+  onProgress?: (bytesRead: number, size: number) => void;
+}
+
+const mib = (n: number) => (n / 2 ** 20).toFixed(1);
+
+/** A duplicate's fingerprint: the three fields, length-prefixed, hashed (a row's text is never kept twice). */
+function fingerprint(r: { instruction: string; input: string; output: string }): string {
+  const h = createHash('sha1');
+  for (const f of [r.instruction, r.input, r.output]) h.update(`${f.length}:`).update(f);
+  return h.digest('base64');
+}
+
+/**
+ * Read Alpaca rows from a JSON array or JSON lines file and check every row. The file is streamed (a regular file
+ * only, read asynchronously), each row parsed on its own and capped at MAX_ROW_BYTES, so memory holds the rows kept
+ * and never the file. Bad rows are listed in the report and skipped, or, with onBadRow 'stop', the first one throws
+ * naming the file and row.
+ */
+export async function loadAlpacaRows(file: string, opts: LoadOptions = {}): Promise<LoadedDataset> {
+  const cap = opts.maxRowBytes ?? MAX_ROW_BYTES;
+  const splitter = new RowSplitter(cap);
+  const hash = createHash('sha256');
   const problems: RowProblem[] = [];
   const rows: AlpacaRow[] = [];
   const seen = new Map<string, number>();
-  const where = format === 'json' ? 'row' : 'line';
-  for (const { value, row, jsonError } of raw) {
-    const problem: RowProblem | undefined = jsonError
-      ? { row, reason: 'not valid json', severity: 'error', message: `${where} ${row}: not valid JSON (${jsonError})` }
-      : checkRow(value, row, where);
-    let accepted: AlpacaRow | undefined;
-    if (problem) problems.push(problem);
-    else {
-      const v = value as Record<string, unknown>;
-      accepted = { instruction: v.instruction as string, input: (v.input as string | undefined) ?? '', output: v.output as string, row };
-      const key = JSON.stringify([accepted.instruction, accepted.input, accepted.output]);
-      const first = seen.get(key);
-      if (first !== undefined) {
-        // Kept, as Alpaca-LoRA trains on every row; the report lets the user decide.
-        problems.push({
-          row,
-          reason: 'duplicate',
-          severity: 'warning',
-          ofRow: first,
-          message: `${where} ${row}: same instruction, input and output as ${where} ${first}`,
-        });
-      } else seen.set(key, row);
-    }
-    if (accepted) rows.push(accepted);
-    else if (opts.onBadRow === 'stop')
-      throw new FormatError(
-        `${problems[problems.length - 1].message} (on_bad_rows is 'stop'; fix the row or use 'skip')`,
-        file,
-        'data/bad-row',
-      );
-  }
-  if (rows.length === 0)
-    throw new FormatError(`no usable rows (${problems.length} bad; first: ${problems[0]?.message})`, file, 'data/no-rows');
-  return { rows, report: { file, format, total: raw.length, kept: rows.length, problems } };
-}
+  let total = 0;
+  let kept = 0;
+  let firstValue: unknown;
+  const where = () => (splitter.format === 'json' ? 'row' : 'line');
 
-/**
- * A JSON array of rows, or JSON lines (one object per line), as HF datasets' "json" loader takes them.
- * A single JSON object that holds an array (`{"data": [...]}`) is refused with a hint rather than read as one row.
- */
-/** A row as read; `jsonError` when its JSON line does not parse (then it is a bad row like any other). */
-type RawRow = { value: unknown; row: number; jsonError?: string };
-
-function parseRows(body: string, file: string): { format: 'json' | 'jsonl'; raw: RawRow[] } {
-  const trimmed = body.trim();
-  if (trimmed.startsWith('[')) {
-    let json: unknown;
-    try {
-      json = JSON.parse(trimmed);
-    } catch (e) {
-      throw new FormatError(`not valid JSON (${(e as Error).message})`, file, 'data/json');
+  const take = (record: RowRecord) => {
+    if ('text' in record && record.text.trim() === '') return; // a blank line
+    total++;
+    let value: unknown;
+    let problem: RowProblem | undefined;
+    if ('tooLarge' in record) {
+      problem = {
+        row: record.row,
+        reason: 'too large',
+        severity: 'error',
+        size: record.tooLarge,
+        limit: cap,
+        message: `${where()} ${record.row}: ${mib(record.tooLarge)} MiB, over the ${mib(cap)} MiB a row may be; split or shorten it`,
+      };
+    } else {
+      try {
+        value = JSON.parse(record.text);
+      } catch (e) {
+        if (splitter.format === 'json')
+          throw new FormatError(`not valid JSON (row ${record.row}: ${describeJsonError(e)})`, file, 'data/json');
+        // One broken line is one bad row: skipped and reported with on_bad_rows 'skip', fatal with 'stop'.
+        problem = {
+          row: record.row,
+          reason: 'not valid json',
+          severity: 'error',
+          message: `line ${record.row}: not valid JSON (${describeJsonError(e)})`,
+        };
+      }
+      if (total === 1) firstValue = value;
+      problem ??= checkRow(value, record.row, where());
     }
-    return { format: 'json', raw: (json as unknown[]).map((value, i) => ({ value, row: i + 1 })) };
-  }
-  if (!trimmed.startsWith('{')) {
-    throw new FormatError(
-      'expected a JSON array of rows or JSON lines (one {"instruction", "input", "output"} object per line)',
-      file,
-      'data/shape',
-    );
-  }
-  let whole: unknown;
+    if (problem) {
+      problems.push(problem);
+      if (opts.onBadRow === 'stop')
+        throw new FormatError(`${problem.message} (on_bad_rows is 'stop'; fix the row or use 'skip')`, file, 'data/bad-row');
+      return;
+    }
+    const v = value as Record<string, unknown>;
+    const row: AlpacaRow = {
+      instruction: v.instruction as string,
+      input: (v.input as string | undefined) ?? '',
+      output: v.output as string,
+      row: record.row,
+    };
+    const key = fingerprint(row);
+    const first = seen.get(key);
+    if (first !== undefined) {
+      // Kept, as Alpaca-LoRA trains on every row; the report lets the user decide.
+      problems.push({
+        row: record.row,
+        reason: 'duplicate',
+        severity: 'warning',
+        ofRow: first,
+        message: `${where()} ${record.row}: same instruction, input and output as ${where()} ${first}`,
+      });
+    } else seen.set(key, record.row);
+    kept++;
+    if (opts.keepRows === undefined || rows.length < opts.keepRows) rows.push(row);
+  };
+
+  let size = 0;
+  let read = 0;
+  let lastReport = performance.now();
   try {
-    whole = JSON.parse(trimmed);
-  } catch {
-    whole = undefined; // several lines: JSON lines
+    for await (const chunk of streamRegularFile(file, { onOpen: (n) => (size = n) })) {
+      hash.update(chunk);
+      read += chunk.length;
+      for (const record of splitter.push(chunk)) take(record);
+      if (opts.onProgress && performance.now() - lastReport > 1000) {
+        lastReport = performance.now();
+        opts.onProgress(read, size);
+      }
+    }
+    for (const record of splitter.end()) take(record);
+  } catch (e) {
+    if (e instanceof RowStreamError) {
+      if (e.message === 'shape')
+        throw new FormatError(
+          'expected a JSON array of rows or JSON lines (one {"instruction", "input", "output"} object per line)',
+          file,
+          'data/shape',
+        );
+      throw new FormatError(`not valid JSON (${e.message})`, file, 'data/json');
+    }
+    if (e instanceof StudioError && e.code.startsWith('fs/') && !(e instanceof FormatError))
+      throw new FormatError(`cannot read data file (${e.message.replace(`${file}: `, '')})`, file, 'data/read');
+    throw e;
   }
-  if (whole && typeof whole === 'object') {
-    const arrays = Object.entries(whole)
+  if (!splitter.format) throw new FormatError('data file is empty', file, 'data/empty');
+  const format = splitter.format;
+
+  // A single JSON object, on one line or pretty-printed over several: JSON.parse of the whole file reads it as one.
+  const single = splitter.singleValueText();
+  if (single !== undefined) {
+    try {
+      firstValue = JSON.parse(single);
+      problems.length = 0;
+      rows.length = 0;
+      total = 0;
+      kept = 0;
+      seen.clear();
+      take({ row: 1, text: single });
+    } catch {
+      // not one value after all: the lines stand as read
+    }
+  }
+  if (format === 'jsonl' && total === 1 && firstValue && typeof firstValue === 'object' && !Array.isArray(firstValue)) {
+    const arrays = Object.entries(firstValue)
       .filter(([, v]) => Array.isArray(v))
       .map(([k]) => `"${k}"`);
     if (arrays.length > 0) {
@@ -137,19 +216,10 @@ function parseRows(body: string, file: string): { format: 'json' | 'jsonl'; raw:
         'data/shape',
       );
     }
-    return { format: 'jsonl', raw: [{ value: whole, row: 1 }] };
   }
-  const raw: RawRow[] = [];
-  body.split(/\r?\n/).forEach((line, i) => {
-    if (line.trim() === '') return;
-    try {
-      raw.push({ value: JSON.parse(line), row: i + 1 });
-    } catch (e) {
-      // One broken line is one bad row: skipped and reported with on_bad_rows 'skip', fatal with 'stop'.
-      raw.push({ value: undefined, row: i + 1, jsonError: (e as Error).message });
-    }
-  });
-  return { format: 'jsonl', raw };
+  if (total === 0) throw new FormatError('data file holds no rows', file, 'data/empty');
+  if (kept === 0) throw new FormatError(`no usable rows (${problems.length} bad; first: ${problems[0]?.message})`, file, 'data/no-rows');
+  return { rows, report: { file, format, total, kept, problems }, sha256: hash.digest('hex') };
 }
 
 function checkRow(value: unknown, row: number, where: string): RowProblem | undefined {

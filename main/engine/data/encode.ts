@@ -18,8 +18,10 @@ export interface EncodedExample {
   attentionMask?: number[];
   /** The text was longer than cutoff_len and was cut. */
   truncated: boolean;
-  /** Tokens of the full text (BOS included, EOS not) before the cut, for statistics. */
+  /** Tokens of the full text (BOS included, EOS not) before the cut, for statistics; a lower bound when !lengthExact. */
   fullLength: number;
+  /** False when a long text was tokenized only as far as cutoff_len needs (fullLength is then "at least"). */
+  lengthExact?: boolean;
   /** The row of the data file it came from, when known. */
   row?: number;
 }
@@ -27,19 +29,20 @@ export interface EncodedExample {
 /**
  * Alpaca-LoRA's `tokenize(prompt, add_eos_token)`: the tokenizer with truncation=True, max_length=cutoff_len,
  * padding=False, i.e. BOS + text cut to cutoff_len (EOS not added by the LLaMA tokenizer); then EOS appended when
- * add_eos_token, the last token is not EOS already, and the cut left room (length < cutoff_len).
+ * add_eos_token, the last token is not EOS already, and the cut left room (length < cutoff_len). A long text is
+ * tokenized only as far as the cut needs (StudioTokenizer.encodeHead), with the same ids.
  */
 export function tokenizeForTraining(
   tok: StudioTokenizer,
   text: string,
   cutoffLen: number,
   addEos: boolean,
-): { ids: number[]; fullLength: number } {
-  const all = tok.encode(text, { addBos: true, addEos: false });
-  const ids = all.slice(0, cutoffLen);
+): { ids: number[]; fullLength: number; lengthExact: boolean } {
+  const head = tok.encodeHead(text, cutoffLen, { addBos: true, addEos: false });
+  const ids = head.ids;
   const eos = tok.eosIds[0];
   if (addEos && eos !== undefined && ids[ids.length - 1] !== eos && ids.length < cutoffLen) ids.push(eos);
-  return { ids, fullLength: all.length };
+  return { ids, fullLength: head.total, lengthExact: head.exact };
 }
 
 /**
@@ -67,6 +70,7 @@ export function encodeExample(tok: StudioTokenizer, template: PromptTemplate, ro
     attentionMask: full.ids.map(() => 1),
     truncated: full.fullLength > s.cutoffLen,
     fullLength: full.fullLength,
+    lengthExact: full.lengthExact,
     row: row.row,
   };
 }

@@ -129,7 +129,7 @@ export function overLongProblems(examples: EncodedExample[], cutoffLen: number):
       row,
       reason: 'over-long',
       severity: 'warning',
-      message: `row ${row}: ${e.fullLength} tokens, cut to cutoff_len ${cutoffLen}${nothingTrained ? '; nothing of the response is left to train on' : ''}`,
+      message: `row ${row}: ${e.lengthExact === false ? 'more than ' : ''}${e.fullLength} tokens, cut to cutoff_len ${cutoffLen}${nothingTrained ? '; nothing of the response is left to train on' : ''}`,
     });
   });
   return out;

@@ -1,6 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { FormatError } from '../errors.ts';
+import { JSON_FILE_LIMITS, readJsonFile } from '../fs/json-file.ts';
 import { BUILTIN_TEMPLATE_NAMES, type BuiltinTemplateName } from './template-names.ts';
 
 /**
@@ -97,8 +98,8 @@ export const BUILTIN_TEMPLATES: Record<BuiltinTemplateName, PromptTemplate> = {
   },
 };
 
-/** A built-in template by name, or a template JSON file by path. */
-export function loadTemplate(nameOrFile: string): PromptTemplate {
+/** A built-in template by name, or a template JSON file by path (a regular file, size-capped, read asynchronously). */
+export async function loadTemplate(nameOrFile: string): Promise<PromptTemplate> {
   const builtin = (BUILTIN_TEMPLATE_NAMES as readonly string[]).includes(nameOrFile)
     ? BUILTIN_TEMPLATES[nameOrFile as BuiltinTemplateName]
     : undefined;
@@ -110,12 +111,7 @@ export function loadTemplate(nameOrFile: string): PromptTemplate {
       'template/missing',
     );
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(nameOrFile, 'utf8'));
-  } catch (e) {
-    throw new FormatError(`not valid JSON (${(e as Error).message})`, nameOrFile, 'template/json');
-  }
+  const json = await readJsonFile(nameOrFile, { maxBytes: JSON_FILE_LIMITS.config, what: 'prompt template', code: 'template/json' });
   const r = promptTemplateSchema.safeParse(json);
   if (!r.success) {
     throw new FormatError(

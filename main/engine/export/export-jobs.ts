@@ -198,7 +198,7 @@ export async function runQuantize(raw: QuantizeSettings, hooks: ExportHooks = {}
       baseDir,
       outFile: o.output,
       fileType,
-      template: loadTemplate(o.prompt_template),
+      template: await loadTemplate(o.prompt_template),
       onProgress: hooks.onProgress,
       report: makeReport,
       atomic: { command: 'quantize', onLeftover: leftoverNote(hooks) },

@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gguf } from '@huggingface/gguf';
 import { StudioError } from '../errors.ts';
+import { refuseNonFiniteErrors } from './encoded-finite.ts';
 import type { PromptTemplate } from '../data/templates.ts';
 import { exportLlamaGguf, type GgufExportReport, type GgufFileType } from './gguf-llama.ts';
 import { readGguf } from '../formats/gguf-reader.ts';
@@ -47,12 +48,30 @@ export async function verifyGguf(file: string, expectedTensors: number): Promise
     const { loadLlamaCpp } = await import('../system/llama-cpp.ts');
     const model = await loadLlamaCpp(file, { contextSize: 64 });
     try {
-      const tokens = await model.greedy([Number(mine.metadata.get('tokenizer.ggml.bos_token_id') ?? 1)], 8);
+      const bos = Number(mine.metadata.get('tokenizer.ggml.bos_token_id') ?? 1);
+      const tokens = await model.greedy([bos], 8);
+      // An empty answer, or a next-token distribution that is not one (NaN weights give NaN logits), fails the check.
+      if (tokens.length === 0)
+        throw new StudioError(
+          'llama.cpp loaded it but generated nothing (an empty answer); the export is refused',
+          file,
+          'export/llama-cpp',
+        );
+      const [next] = await model.nextTokenProbabilities([bos]);
+      let total = 0;
+      for (const p of next.values()) total += p;
+      if (!(Math.abs(total - 1) < 1e-3))
+        throw new StudioError(
+          `llama.cpp's next-token probabilities after BOS sum to ${total}, not 1 (non-finite logits); the export is refused`,
+          file,
+          'export/llama-cpp',
+        );
       llamaCpp = `loaded in llama.cpp and generated ${tokens.length} tokens: ${JSON.stringify(model.detokenize(tokens))}`;
     } finally {
       await model.dispose();
     }
   } catch (e) {
+    if (e instanceof StudioError) throw e;
     if ((e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') llamaCpp = 'skipped: node-llama-cpp is not installed';
     else throw new StudioError(`llama.cpp could not load or run it: ${(e as Error).message}`, file, 'export/llama-cpp');
   }
@@ -103,6 +122,10 @@ export async function exportGgufWithModelfile(opts: {
       name: path.basename(opts.outFile, '.gguf'),
       onProgress: opts.onProgress,
     });
+    refuseNonFiniteErrors(
+      report.tensors.map((t) => ({ name: t.name, max: t.maxAbsError, mean: t.meanAbsError })),
+      opts.outFile,
+    );
     writeFileSync(path.join(dir, path.basename(modelfile)), ollamaModelfile(opts.outFile, opts.template));
     const verification = await verifyGguf(file, report.tensors.length);
     return { report, modelfile, verification };

@@ -1,4 +1,5 @@
-import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { copyRegularFileSync } from '../fs/regular-file.ts';
 import path from 'node:path';
 import { DTYPE_BYTES } from '../formats/dtypes.ts';
 import { encodedBytes, rawPieces } from './encoded-pieces.ts';
@@ -92,7 +93,7 @@ export async function exportHfCheckpoint(
       writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...config.raw, torch_dtype: TORCH_DTYPE[dtype] }, null, 2));
       writeGenerationConfig(opts.baseDir, dir, config);
       for (const f of TOKENIZER_FILES)
-        if (existsSync(path.join(opts.baseDir, f))) copyFileSync(path.join(opts.baseDir, f), path.join(dir, f));
+        if (existsSync(path.join(opts.baseDir, f))) copyRegularFileSync(path.join(opts.baseDir, f), path.join(dir, f));
       // Reopen with the spec-checking reader (headers, index totals, shard membership) before the folder goes live.
       const check = await openCheckpoint(dir);
       const count = check.list().length;
@@ -123,7 +124,7 @@ function tensorPieces(source: TensorSource, name: string, from: string, to: 'F32
 
 export function writeGenerationConfig(baseDir: string, outDir: string, config: LlamaConfig): void {
   const existing = path.join(baseDir, 'generation_config.json');
-  if (existsSync(existing)) copyFileSync(existing, path.join(outDir, 'generation_config.json'));
+  if (existsSync(existing)) copyRegularFileSync(existing, path.join(outDir, 'generation_config.json'));
   else {
     const eos = config.eosTokenIds.length === 1 ? config.eosTokenIds[0] : config.eosTokenIds;
     writeFileSync(

@@ -1,7 +1,10 @@
-import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { copyRegularFileSync } from '../fs/regular-file.ts';
 import path from 'node:path';
 import { SINGLE_FILE } from '../formats/hf-checkpoint.ts';
 import { encodedBytes, encodePieces } from './encoded-pieces.ts';
+import { refuseNonFiniteErrors } from './encoded-finite.ts';
+import { StudioError } from '../errors.ts';
 import { quantizeInt8Piece, type PieceResult } from './piece-encode.ts';
 import { exportPool, type ExportPoolOptions } from './export-pool.ts';
 import type { PiecePool } from './piece-pool.ts';
@@ -118,7 +121,11 @@ export async function exportInt8(
       writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...config.raw, torch_dtype: 'float16', quantization_config }, null, 2));
       writeGenerationConfig(opts.baseDir, dir, config);
       for (const f of TOKENIZER_FILES)
-        if (existsSync(path.join(opts.baseDir, f))) copyFileSync(path.join(opts.baseDir, f), path.join(dir, f));
+        if (existsSync(path.join(opts.baseDir, f))) copyRegularFileSync(path.join(opts.baseDir, f), path.join(dir, f));
+      refuseNonFiniteErrors(
+        errors.map((e) => ({ name: e.name, max: e.maxAbs, mean: e.meanAbs })),
+        file,
+      );
       const worst = await verifyInt8(file, source, opts.pieceValues);
       return { outDir: opts.outDir, errors, worstStepFraction: worst };
     });
@@ -198,6 +205,8 @@ async function verifyInt8(file: string, source: TensorSource, pieceValues = PIEC
   } finally {
     await f.close();
   }
-  if (worst > 0.5 + 1e-3) throw new Error(`${file}: int8 check failed: an error of ${worst.toFixed(3)} steps (at most 0.5 expected)`);
+  // `!(x <= bound)`: a NaN error fails the check too.
+  if (!(worst <= 0.5 + 1e-3))
+    throw new StudioError(`int8 check failed: an error of ${worst.toFixed(3)} steps (at most 0.5 expected)`, file, 'export/verify');
   return worst;
 }

@@ -3,26 +3,24 @@ import type { LoadedAdapter } from '../formats/peft-adapter.ts';
 import { addLowRank, firstNonFinite, nonFiniteMergeError } from './low-rank.ts';
 import type { LowRankRows } from '../formats/tensor-source.ts';
 import { readRawRowsInto, type RowsInput, type TensorInfo, type TensorSource } from '../formats/tensor-source.ts';
-import { loraScale } from '../llama/lora-scale.ts';
 import { projectionPath } from '../llama/projections.ts';
 
 /**
  * The base model's tensors with a LoRA adapter merged in, read one tensor at a time: W' = W + scale · B·A for
- * every adapted projection, computed in f32 from the base's stored precision. With `safe` (the default) a merged
- * tensor holding NaN or Inf stops the export with the module's name.
+ * every adapted projection, computed in f32 from the base's stored precision. Each module has its own rank and scale
+ * (rank_pattern, alpha_pattern) and only the modules the adapter's config adapts are touched (layers_to_transform).
+ * With `safe` (the default) a merged tensor holding NaN or Inf stops the export with the module's name.
  */
 export class MergedSource implements TensorSource {
-  private readonly deltas = new Map<string, { a: Float32Array; b: Float32Array }>();
-  readonly scale: number;
+  private readonly deltas = new Map<string, { a: Float32Array; b: Float32Array; r: number; scale: number }>();
 
   constructor(
     private readonly base: TensorSource,
     adapter: LoadedAdapter,
     private readonly safe = true,
   ) {
-    const c = adapter.config;
-    this.scale = loraScale({ r: c.r, alpha: c.lora_alpha, useRslora: c.use_rslora });
-    for (const m of adapter.modules.values()) this.deltas.set(`${projectionPath(m.layer, m.name)}.weight`, { a: m.a, b: m.b });
+    for (const m of adapter.modules.values())
+      this.deltas.set(`${projectionPath(m.layer, m.name)}.weight`, { a: m.a, b: m.b, r: m.r, scale: m.scale });
   }
 
   list(): TensorInfo[] {
@@ -92,7 +90,7 @@ export class MergedSource implements TensorSource {
   private deltaRows(name: string, start: number, end: number): LowRankRows | undefined {
     const delta = this.deltas.get(name);
     if (!delta) return undefined;
-    const r = delta.a.length / this.base.info(name).shape[1];
-    return { a: delta.a, b: delta.b.subarray(start * r, end * r), r, scale: this.scale, safe: this.safe };
+    const { r } = delta;
+    return { a: delta.a, b: delta.b.subarray(start * r, end * r), r, scale: delta.scale, safe: this.safe };
   }
 }

@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { openCheckpoint } from '../formats/hf-checkpoint.ts';
+import { JSON_FILE_LIMITS, readJsonFile } from '../fs/json-file.ts';
 import { adapterFolder, readPeftAdapter } from '../formats/peft-adapter.ts';
 import type { TensorSource } from '../formats/tensor-source.ts';
 import { checkpointBaseDtype } from '../llama/base-dtype.ts';
@@ -27,10 +27,11 @@ export interface BaseProvenance {
 }
 
 /** base_dtype_used from the run folder's config.json above an adapter (run/adapter or run/checkpoints/step-N). */
-function trainedAgainst(adapterDir: string): string | undefined {
+async function trainedAgainst(adapterDir: string): Promise<string | undefined> {
   for (const runDir of [path.dirname(adapterDir), path.dirname(path.dirname(adapterDir))]) {
     try {
-      const config = JSON.parse(readFileSync(path.join(runDir, 'config.json'), 'utf8')) as Record<string, unknown>;
+      const file = path.join(runDir, 'config.json');
+      const config = (await readJsonFile(file, { maxBytes: JSON_FILE_LIMITS.config, code: 'run/config' })) as Record<string, unknown>;
       // Runs from before base_dtype held the base in f32, or in f16 on WebGPU (frozen_dtype).
       const mode = config.base_dtype_used ?? config.frozen_dtype;
       if (typeof config.base_model === 'string') return typeof mode === 'string' && mode !== 'auto' ? mode : 'f32';
@@ -53,15 +54,25 @@ export function describeProvenance(b: BaseProvenance): string {
  * A run folder is accepted for the adapter too (its adapter/ subfolder is used).
  */
 export async function openExportInput(baseDir: string, loraWeights?: string): Promise<ExportInput> {
-  const config = loadLlamaConfig(baseDir);
+  const config = await loadLlamaConfig(baseDir);
   const base = await openCheckpoint(baseDir);
   const provenance: BaseProvenance = { base_model: path.resolve(baseDir), checkpoint_dtype: checkpointBaseDtype(base, baseDir) };
-  if (!loraWeights) return { baseDir, config, source: base, warnings: [], base: provenance };
+  if (!loraWeights) return { baseDir, config, source: base, warnings: [...base.warnings], base: provenance };
   try {
     const adapterDir = adapterFolder(loraWeights);
     const adapter = await readPeftAdapter(adapterDir, config);
-    const withAdapter = { ...provenance, adapter: path.resolve(adapterDir), trained_against: trainedAgainst(path.resolve(adapterDir)) };
-    return { baseDir, config, source: new MergedSource(base, adapter), warnings: adapter.warnings, base: withAdapter };
+    const withAdapter = {
+      ...provenance,
+      adapter: path.resolve(adapterDir),
+      trained_against: await trainedAgainst(path.resolve(adapterDir)),
+    };
+    return {
+      baseDir,
+      config,
+      source: new MergedSource(base, adapter),
+      warnings: [...base.warnings, ...adapter.warnings],
+      base: withAdapter,
+    };
   } catch (e) {
     await base.close();
     throw e;

@@ -1,6 +1,7 @@
 import { decodeToF32, DTYPE_BYTES, isFloatDType } from '../formats/dtypes.ts';
 import { bf16ArrayToF32, f16ArrayToF32, f32ArrayToBf16Into } from '../cpu-kernels/half-float.ts';
 import { addLowRank, firstNonFinite, LowRankUpdate, nonFiniteMergeError } from './low-rank.ts';
+import { encodedNonFinite, encodedOverflowError } from './encoded-finite.ts';
 import type { LowRankRows } from '../formats/tensor-source.ts';
 import { checkQ8_0Rows, ErrorTally, Q8_0_BLOCK, quantizeQ8_0Into } from '../formats/q8-0.ts';
 import type { DType } from '../formats/tensor-source.ts';
@@ -57,11 +58,21 @@ export interface PieceResult extends PieceOutput {
   tally?: TallyFigures;
 }
 
-/** Encodes pieces, keeping each chain's running error tally. One per thread (inline, or in each worker). */
+/**
+ * Encodes pieces, keeping each chain's running error tally. One per thread (inline, or in each worker). Every piece an
+ * export writes passes here, and one whose encoding holds an Inf (a finite value past f16's range, a Q8_0 scale that
+ * overflows) stops the export naming the tensor: scanned as the piece is made, on the thread that made it.
+ */
 export class PieceRunner {
   private readonly tallies = new Map<number, ErrorTally>();
 
   run(task: PieceTask, chain?: Chain, into?: Uint8Array): PieceResult {
+    const out = this.encode(task, chain, into);
+    if (encodedNonFinite(task.to, out.bytes)) throw encodedOverflowError(task, task.to);
+    return out;
+  }
+
+  private encode(task: PieceTask, chain?: Chain, into?: Uint8Array): PieceResult {
     if (!chain) return encodePiece(task, task.tally ? new ErrorTally() : undefined, into);
     let tally = this.tallies.get(chain.id);
     if (!tally) this.tallies.set(chain.id, (tally = new ErrorTally()));

@@ -1,6 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { FormatError } from '../errors.ts';
+import { JSON_FILE_LIMITS, parseJsonText } from '../fs/json-file.ts';
+import { readRegularTextSync } from '../fs/regular-file.ts';
 import { GgufValueType, TokenType, arr, bool, str, u32, type GgufValue } from './gguf-types.ts';
 
 export interface TokenizerJson {
@@ -153,9 +155,9 @@ export function preTokenizerName(json: TokenizerJson): string {
 
 function readJsonIfThere(file: string): Record<string, unknown> {
   if (!existsSync(file)) return {};
-  try {
-    return JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-  } catch (e) {
-    throw new FormatError(`not valid JSON (${(e as Error).message})`, file, 'gguf/tokenizer');
-  }
+  const limit = path.basename(file) === 'tokenizer.json' ? JSON_FILE_LIMITS.tokenizer : JSON_FILE_LIMITS.config;
+  return parseJsonText(readRegularTextSync(file, { maxBytes: limit, what: path.basename(file) }), file, 'gguf/tokenizer') as Record<
+    string,
+    unknown
+  >;
 }

@@ -1,7 +1,8 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { FormatError } from '../errors.ts';
+import { FormatError, StudioError } from '../errors.ts';
+import { JSON_FILE_LIMITS, readJsonFile } from '../fs/json-file.ts';
 import { DTYPE_BYTES } from './dtypes.ts';
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS } from './peft-adapter.ts';
 import { compareNames } from './safetensors-header.ts';
@@ -40,6 +41,8 @@ export class CheckpointTensors implements TensorSource {
     private readonly owner: Map<string, SafetensorsFile>,
     /** The index file when the checkpoint is sharded. */
     readonly indexPath?: string,
+    /** What a user should know about how the folder was read (printed by every command that reads it). */
+    readonly warnings: string[] = [],
   ) {}
 
   static async open(dir: string): Promise<CheckpointTensors> {
@@ -49,8 +52,17 @@ export class CheckpointTensors implements TensorSource {
     if (!st.isDirectory())
       throw new FormatError('expected a model folder (config.json, model.safetensors ...)', dir, 'checkpoint/not-a-folder');
     const names = await readdir(dir);
+    // transformers (modeling_utils) looks for model.safetensors first and reads the index only when it is absent: a
+    // folder with both is read the way transformers reads it, and says so.
+    if (names.includes(SINGLE_FILE)) {
+      const warnings = names.includes(INDEX_FILE)
+        ? [
+            `${dir}: holds both ${SINGLE_FILE} and ${INDEX_FILE}; reading ${SINGLE_FILE}, as transformers does (the index and its shards are ignored; remove the one you do not mean)`,
+          ]
+        : [];
+      return CheckpointTensors.single(dir, path.join(dir, SINGLE_FILE), warnings);
+    }
     if (names.includes(INDEX_FILE)) return CheckpointTensors.openSharded(dir, path.join(dir, INDEX_FILE));
-    if (names.includes(SINGLE_FILE)) return CheckpointTensors.single(dir, path.join(dir, SINGLE_FILE));
 
     const loose = names.filter((n) => n.endsWith('.safetensors'));
     if (names.includes(ADAPTER_WEIGHTS) || names.includes(ADAPTER_CONFIG)) {
@@ -77,9 +89,9 @@ export class CheckpointTensors implements TensorSource {
     throw new FormatError(`no ${SINGLE_FILE} or ${INDEX_FILE} in this folder`, dir, 'checkpoint/no-weights');
   }
 
-  private static async single(dir: string, file: string): Promise<CheckpointTensors> {
+  private static async single(dir: string, file: string, warnings: string[] = []): Promise<CheckpointTensors> {
     const f = await openSafetensors(file);
-    return new CheckpointTensors(dir, [f], new Map(f.list().map((t) => [t.name, f])));
+    return new CheckpointTensors(dir, [f], new Map(f.list().map((t) => [t.name, f])), undefined, warnings);
   }
 
   private static async openSharded(dir: string, indexPath: string): Promise<CheckpointTensors> {
@@ -88,9 +100,10 @@ export class CheckpointTensors implements TensorSource {
     };
     let raw: unknown;
     try {
-      raw = JSON.parse(await readFile(indexPath, 'utf8'));
+      raw = await readJsonFile(indexPath, { maxBytes: JSON_FILE_LIMITS.config, what: 'shard index', code: 'checkpoint/index' });
     } catch (e) {
-      return fail('index', `not valid JSON (${(e as Error).message})`);
+      if (e instanceof StudioError) return fail('index', e.message.replace(`${indexPath}: `, ''));
+      throw e;
     }
     const parsed = indexSchema.safeParse(raw);
     if (!parsed.success) {

@@ -1,10 +1,11 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { z } from 'zod';
 import { FormatError } from '../errors.ts';
 import type { LlamaConfig } from '../llama/config.ts';
-import { projectionPath, projectionShape, unknownProjections, type ProjectionName } from '../llama/projections.ts';
+import { projectionPath, projectionShape, type ProjectionName } from '../llama/projections.ts';
+import { JSON_FILE_LIMITS, readJsonFile } from '../fs/json-file.ts';
+import { adapterConfigSchema, planAdapter, type AdapterConfig } from './peft-config.ts';
 import { writeFileAtomic } from '../fs/atomic-write.ts';
 import { openSafetensors, writeSafetensors } from './safetensors.ts';
 
@@ -18,24 +19,7 @@ export function adapterFolder(dir: string): string {
 }
 export const ADAPTER_WEIGHTS = 'adapter_model.safetensors';
 
-/** The adapter_config.json fields PEFT writes for a LoRA adapter on a causal LM. */
-const adapterConfigSchema = z.looseObject({
-  peft_type: z.literal('LORA'),
-  task_type: z.string().optional(),
-  base_model_name_or_path: z.string().nullable().optional(),
-  r: z.number().int().positive(),
-  lora_alpha: z.number().positive(),
-  lora_dropout: z.number().min(0).max(1).default(0),
-  target_modules: z.union([z.array(z.string()), z.string()]),
-  bias: z.string().default('none'),
-  fan_in_fan_out: z.boolean().default(false),
-  use_rslora: z.boolean().default(false),
-  use_dora: z.boolean().default(false),
-  modules_to_save: z.array(z.string()).nullable().optional(),
-  init_lora_weights: z.union([z.boolean(), z.string()]).optional(),
-  inference_mode: z.boolean().optional(),
-});
-export type AdapterConfig = z.infer<typeof adapterConfigSchema>;
+export { adapterConfigSchema, type AdapterConfig } from './peft-config.ts';
 
 /** The config PEFT would write for our settings (PEFT ≥ 0.10 field names). */
 export function makeAdapterConfig(s: {
@@ -89,20 +73,35 @@ export async function writePeftAdapter(dir: string, config: AdapterConfig, tenso
   await writeFileAtomic(path.join(dir, ADAPTER_CONFIG), JSON.stringify(config, null, 2) + '\n');
 }
 
+/** One adapted module of a loaded adapter: its weights, and the rank and scale PEFT gives it. */
+export interface LoadedModule {
+  layer: number;
+  name: ProjectionName;
+  a: Float32Array; // [r, in]
+  b: Float32Array; // [out, r]
+  r: number;
+  alpha: number;
+  /** alpha / r (alpha / √r with rsLoRA), after rank_pattern and alpha_pattern. */
+  scale: number;
+}
+
 export interface LoadedAdapter {
   dir: string;
   config: AdapterConfig;
+  /** The projections adapted in at least one layer. */
   targetModules: ProjectionName[];
-  /** Per (layer, module): A [r, in] and B [out, r]. */
-  modules: Map<string, { layer: number; name: ProjectionName; a: Float32Array; b: Float32Array }>;
+  /** Per adapted (layer, module), keyed `${layer}.${name}`; layers_to_transform may leave layers out. */
+  modules: Map<string, LoadedModule>;
   warnings: string[];
 }
 
 const KEY_RE = /^base_model\.model\.model\.layers\.(\d+)\.(self_attn|mlp)\.(\w+)\.lora_([AB])(\.default)?\.weight$/;
 
 /**
- * Read a PEFT LoRA adapter and check it against the base model's config before anything uses it: every tensor
- * named, shaped and ranked as the config says, no module missing, no stray tensor. Errors name the tensor.
+ * Read a PEFT LoRA adapter and check it against the base model's config before anything uses it: the config read
+ * whole (peft-config.ts: which modules carry LoRA, with what rank and scale), every tensor named and shaped as that
+ * plan says, no module missing, no stray tensor, no NaN or Inf (the safetensors reader counts them). Errors name the
+ * field or the tensor.
  */
 export async function readPeftAdapter(dir: string, base: LlamaConfig): Promise<LoadedAdapter> {
   const configFile = path.join(dir, ADAPTER_CONFIG);
@@ -120,12 +119,7 @@ export async function readPeftAdapter(dir: string, base: LlamaConfig): Promise<L
     }
     throw new FormatError(`no ${ADAPTER_WEIGHTS}`, dir, 'adapter/missing');
   }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(configFile, 'utf8'));
-  } catch (e) {
-    throw new FormatError(`not valid JSON (${(e as Error).message})`, configFile, 'adapter/config');
-  }
+  const raw = await readJsonFile(configFile, { maxBytes: JSON_FILE_LIMITS.config, what: ADAPTER_CONFIG, code: 'adapter/config' });
   const parsed = adapterConfigSchema.safeParse(raw);
   if (!parsed.success) {
     throw new FormatError(
@@ -135,20 +129,7 @@ export async function readPeftAdapter(dir: string, base: LlamaConfig): Promise<L
     );
   }
   const config = parsed.data;
-  const warnings: string[] = [];
-  const knownKeys = new Set(Object.keys(adapterConfigSchema.shape));
-  const unknownKeys = Object.keys(raw as object).filter((k) => !knownKeys.has(k));
-  if (unknownKeys.length) warnings.push(`${configFile}: ignored keys ${unknownKeys.join(', ')}`);
-  if (config.use_dora) throw new FormatError('DoRA adapters (use_dora: true) are not supported', configFile, 'adapter/dora');
-  if (config.fan_in_fan_out)
-    throw new FormatError('fan_in_fan_out adapters (GPT-2 style Conv1D) do not apply to LLaMA', configFile, 'adapter/config');
-  if (config.bias !== 'none') warnings.push(`${configFile}: bias "${config.bias}" is ignored; no bias tensors are read`);
-
-  const targets = (typeof config.target_modules === 'string' ? [config.target_modules] : config.target_modules) as string[];
-  const [unknown] = unknownProjections(targets);
-  if (unknown !== undefined)
-    throw new FormatError(`target_modules names "${unknown}", which is not a LLaMA projection`, configFile, 'adapter/targets');
-  const targetModules = targets as ProjectionName[];
+  const plan = planAdapter(raw as Record<string, unknown>, config, base, configFile);
 
   const file = await openSafetensors(weightsFile);
   try {
@@ -171,37 +152,37 @@ export async function readPeftAdapter(dir: string, base: LlamaConfig): Promise<L
           weightsFile,
           'adapter/layer',
         );
-      if (!targetModules.includes(name as ProjectionName)) {
+      const planned = plan.modules.get(`${layer}.${name}`);
+      if (!planned) {
         throw new FormatError(
-          `tensor ${info.name}: module ${name} is not in target_modules [${targets.join(', ')}]`,
+          `tensor ${info.name}: adapter_config.json does not adapt ${projectionPath(layer, name as ProjectionName)} (target_modules ${JSON.stringify(config.target_modules)}${config.layers_to_transform === undefined || config.layers_to_transform === null ? '' : `, layers_to_transform ${JSON.stringify(config.layers_to_transform)}`})`,
           weightsFile,
           'adapter/targets',
         );
       }
       const [outF, inF] = projectionShape(base, name as ProjectionName);
-      const expected = which === 'A' ? [config.r, inF] : [outF, config.r];
+      const r = planned.r;
+      const expected = which === 'A' ? [r, inF] : [outF, r];
       if (info.shape.length !== 2 || info.shape[0] !== expected[0] || info.shape[1] !== expected[1]) {
         throw new FormatError(
-          `tensor ${info.name} has shape [${info.shape.join(', ')}] but r=${config.r} and the base model need [${expected.join(', ')}]`,
+          `tensor ${info.name} has shape [${info.shape.join(', ')}] but r=${r}${r === config.r ? '' : ' (rank_pattern)'} and the base model need [${expected.join(', ')}]`,
           weightsFile,
           'adapter/shape',
         );
       }
       const key = `${layer}.${name}`;
-      const entry = modules.get(key) ?? { layer, name: name as ProjectionName, a: new Float32Array(0), b: new Float32Array(0) };
+      const entry = modules.get(key) ?? { ...planned, a: new Float32Array(0), b: new Float32Array(0) };
       if (which === 'A') entry.a = await file.readF32(info.name);
       else entry.b = await file.readF32(info.name);
       modules.set(key, entry);
     }
-    for (let l = 0; l < base.numLayers; l++) {
-      for (const t of targetModules) {
-        const e = modules.get(`${l}.${t}`);
-        const prefix = peftKey(l, t);
-        if (!e || e.a.length === 0) throw new FormatError(`missing tensor ${prefix}.lora_A.weight`, weightsFile, 'adapter/missing-tensor');
-        if (e.b.length === 0) throw new FormatError(`missing tensor ${prefix}.lora_B.weight`, weightsFile, 'adapter/missing-tensor');
-      }
+    for (const { layer, name } of plan.modules.values()) {
+      const e = modules.get(`${layer}.${name}`);
+      const prefix = peftKey(layer, name);
+      if (!e || e.a.length === 0) throw new FormatError(`missing tensor ${prefix}.lora_A.weight`, weightsFile, 'adapter/missing-tensor');
+      if (e.b.length === 0) throw new FormatError(`missing tensor ${prefix}.lora_B.weight`, weightsFile, 'adapter/missing-tensor');
     }
-    return { dir, config, targetModules, modules, warnings };
+    return { dir, config, targetModules: plan.targetNames, modules, warnings: plan.warnings };
   } finally {
     await file.close();
   }

@@ -1,6 +1,8 @@
-import { open, type FileHandle } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { FormatError, StudioError } from '../errors.ts';
-import { decodeToF32, isFloatDType } from './dtypes.ts';
+import { openRegularFile, withReadTimeout } from '../fs/regular-file.ts';
+import { decodeToF32, DTYPE_BYTES, isFloatDType } from './dtypes.ts';
+import { countNonFinite, hasNonFinite } from './finite-scan.ts';
 import { declaredHeaderSize, MAX_HEADER_BYTES, parseSafetensorsHeader, type HeaderEntry, type ParsedHeader } from './safetensors-header.ts';
 import type { TensorInfo, TensorSource } from './tensor-source.ts';
 
@@ -25,24 +27,24 @@ export class SafetensorsFile implements TensorSource {
   /** Reads the 8-byte length and the header, nothing else. */
   static async open(file: string): Promise<SafetensorsFile> {
     let handle: FileHandle;
+    let size: number;
     try {
-      handle = await open(file, 'r');
+      // A regular file only: a FIFO or a device would block the open or never end.
+      ({ handle, size } = await openRegularFile(file));
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      const why = code === 'ENOENT' ? 'no such file' : `cannot open (${code ?? (e as Error).message})`;
+      const code = (e as StudioError).code;
+      const why = code === 'fs/enoent' ? 'no such file' : (e as Error).message.replace(`${file}: `, '');
       throw new FormatError(why, file, 'safetensors/open');
     }
     try {
-      const stat = await handle.stat();
-      if (!stat.isFile()) throw new FormatError('is not a regular file', file, 'safetensors/open');
-      const size = stat.size;
-      const prefix = await readExactly(handle, Math.min(8, size), 0, file);
+      // The header is read at open, also by the studio process (inspect, the estimate): with a time limit.
+      const prefix = await withReadTimeout(readExactly(handle, Math.min(8, size), 0, file), file);
       const n = declaredHeaderSize(prefix);
       // Let the parser reject a short file or a bogus length before we allocate N bytes for it.
       if (n === undefined || n > BigInt(MAX_HEADER_BYTES) || 8n + n > BigInt(size)) parseSafetensorsHeader(prefix, size, file);
       const bytes = new Uint8Array(8 + Number(n));
       bytes.set(prefix);
-      await readInto(handle, bytes, 8, Number(n), 8, file);
+      await withReadTimeout(readInto(handle, bytes, 8, Number(n), 8, file), file);
       return new SafetensorsFile(file, handle, parseSafetensorsHeader(bytes, size, file), size);
     } catch (e) {
       await handle.close();
@@ -138,20 +140,55 @@ export class SafetensorsFile implements TensorSource {
     return [e.begin + start * rowBytes, e.begin + end * rowBytes];
   }
 
-  /** Bytes [begin, end) of the data buffer, into `into` when given. */
+  /**
+   * Bytes [begin, end) of the data buffer, into `into` when given. Float bytes are scanned for NaN and ±Inf as they
+   * are read (finite-scan.ts): every reader of weights (training, generation, merge, every export) refuses them.
+   */
   private async readRange(name: string, begin: number, end: number, into?: Uint8Array): Promise<Uint8Array> {
     if (this.closed) throw new StudioError(`tensor ${name}: the file was already closed`, this.path, 'safetensors/closed');
+    let bytes: Uint8Array;
     try {
       if (into) {
         await readInto(this.handle, into, 0, end - begin, this.dataOffset + begin, this.path, `tensor ${name}: `);
-        return into;
-      }
-      return await readExactly(this.handle, end - begin, this.dataOffset + begin, this.path, `tensor ${name}: `);
+        bytes = into;
+      } else bytes = await readExactly(this.handle, end - begin, this.dataOffset + begin, this.path, `tensor ${name}: `);
     } catch (err) {
       if (err instanceof StudioError) throw err;
       // e.g. a tensor too large for one typed array, or an I/O error
       throw new FormatError(`tensor ${name}: cannot read ${end - begin} bytes (${(err as Error).message})`, this.path, 'safetensors/read');
     }
+    const { dtype } = this.entry(name);
+    if (hasNonFinite(bytes.subarray(0, end - begin), dtype)) throw await this.nonFiniteError(name);
+    return bytes;
+  }
+
+  /** The whole tensor's NaN and ±Inf counted (read again in pieces of rows), for one message naming it. */
+  private async nonFiniteError(name: string): Promise<FormatError> {
+    const e = this.entry(name);
+    const rows = e.shape.length ? e.shape[0] : 1;
+    const cols = e.shape.length > 1 ? e.shape.slice(1).reduce((a, b) => a * b, 1) : 1;
+    const rowBytes = cols * DTYPE_BYTES[e.dtype];
+    const step = Math.max(1, Math.floor(NON_FINITE_COUNT_CHUNK / Math.max(rowBytes, 1)));
+    let count = 0;
+    let nan = 0;
+    let inf = 0;
+    let first = -1;
+    for (let r = 0; r < rows; r += step) {
+      const stop = Math.min(rows, r + step);
+      const bytes = await readExactly(this.handle, (stop - r) * rowBytes, this.dataOffset + e.begin + r * rowBytes, this.path);
+      const c = countNonFinite(bytes, e.dtype);
+      if (first < 0 && c.first >= 0) first = r * cols + c.first;
+      count += c.count;
+      nan += c.nan;
+      inf += c.posInf + c.negInf;
+    }
+    const at = e.shape.length > 1 ? `[${Math.floor(first / cols)}, ${first % cols}]` : `[${first}]`;
+    return new FormatError(
+      `tensor ${name} holds ${count} non-finite value${count === 1 ? '' : 's'} (${nan} NaN, ${inf} ±Inf; the first at ${at}); ` +
+        'weights with NaN or Inf make every output NaN, so they are refused: this file is damaged or was saved from a diverged run',
+      this.path,
+      'tensor/non-finite',
+    );
   }
 
   private entry(name: string): HeaderEntry {
@@ -164,6 +201,9 @@ export class SafetensorsFile implements TensorSource {
 export function openSafetensors(file: string): Promise<SafetensorsFile> {
   return SafetensorsFile.open(file);
 }
+
+/** The piece a non-finite count reads at a time. */
+const NON_FINITE_COUNT_CHUNK = 64 << 20;
 
 /** Node refuses single reads over 2 GiB - 1; a big tensor (an F32 Llama-3 embedding is 2.1 GB) is read in pieces. */
 const MAX_READ_CHUNK = 1 << 30;

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { StudioError } from '../errors.ts';
+import { usableContext } from '../llama/config.ts';
 import { KVCache } from '../model/kv-cache.ts';
 import type { ForwardOptions, LlamaModel } from '../model/llama.ts';
 import { GREEDY, sampleToken, type SamplingOptions } from './sampling.ts';
@@ -20,7 +21,8 @@ export interface GenerateOptions extends Partial<SamplingOptions> {
 
 export interface GenerateResult {
   tokens: number[];
-  stoppedBy: 'eos' | 'max_tokens' | 'aborted';
+  /** 'context': the model's usable context (max_position_embeddings, or its sliding window) is full. */
+  stoppedBy: 'eos' | 'max_tokens' | 'aborted' | 'context';
   prefillMs: number;
   decodeMs: number;
 }
@@ -36,13 +38,27 @@ export async function generate(model: LlamaModel, prompt: number[], opts: Genera
       undefined,
       'generate/empty-prompt',
     );
+  const rows = model.config.vocabSize;
+  const outside = prompt.find((id) => !(id >= 0 && id < rows));
+  if (outside !== undefined)
+    throw new StudioError(
+      `the prompt holds token id ${outside}, which has no row in the model's embedding (${rows} rows, config.json vocab_size): the tokenizer has tokens the model cannot read; resize the embeddings to the tokenizer or remove the token from tokenizer.json`,
+      undefined,
+      'generate/token-out-of-range',
+    );
   const sampling: SamplingOptions = { ...GREEDY, ...definedOnly(opts) };
   const random =
     opts.random ??
     (() => {
       throw new Error('generate: sampling with temperature > 0 needs a random source');
     });
-  const maxPositions = model.config.maxPositions;
+  const context = usableContext(model.config);
+  if (prompt.length > context.tokens)
+    throw new StudioError(
+      `the prompt has ${prompt.length} tokens, more than the model's ${context.by} of ${context.tokens}; shorten it`,
+      undefined,
+      'generate/prompt-too-long',
+    );
   const cache = new KVCache(model.config.numLayers);
   const seen = [...prompt];
   const tokens: number[] = [];
@@ -56,7 +72,10 @@ export async function generate(model: LlamaModel, prompt: number[], opts: Genera
         stoppedBy = 'aborted';
         break;
       }
-      if (cache.length + input.length > maxPositions) break; // the model's context is full
+      if (cache.length + input.length > context.tokens) {
+        stoppedBy = 'context'; // full: past it the model would need positions (or a window) it does not have
+        break;
+      }
       const logits = await nextLogits(model, input, cache, opts.projection);
       if (tokens.length === 0) prefillMs = performance.now() - start;
       const next = sampleToken(logits, sampling, seen, random);
@@ -84,6 +103,15 @@ async function nextLogits(model: LlamaModel, ids: number[], cache: KVCache, proj
   input.dispose();
   const values = (await logits.data()) as Float32Array;
   logits.dispose();
+  // NaN logits sample as token 0 or nothing: an answer that looks like a result. Say what happened instead.
+  for (let i = 0; i < values.length; i++) {
+    if (!Number.isFinite(values[i]))
+      throw new StudioError(
+        `the model's next-token logits are not finite (${values[i]} for token ${i}) after ${cache.length} tokens: its weights or activations overflow; the answer would be meaningless`,
+        undefined,
+        'generate/non-finite',
+      );
+  }
   return values;
 }
 

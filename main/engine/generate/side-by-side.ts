@@ -6,8 +6,8 @@ import { generate, type GenerateResult } from './generate.ts';
 import { playgroundSettingsSchema, type PlaygroundSettings } from './playground-settings.ts';
 
 /** BOS + the instruction rendered through the template ('none': the text alone, a plain continuation). */
-export function encodePrompt(tokenizer: StudioTokenizer, template: string, instruction: string, input?: string): number[] {
-  const text = template === 'none' ? instruction : generatePrompt(loadTemplate(template), instruction, input || undefined);
+export async function encodePrompt(tokenizer: StudioTokenizer, template: string, instruction: string, input?: string): Promise<number[]> {
+  const text = template === 'none' ? instruction : generatePrompt(await loadTemplate(template), instruction, input || undefined);
   return tokenizer.encode(text, { addBos: true });
 }
 
@@ -30,7 +30,7 @@ export async function answerSideBySide(
   const loaded = await loadModel(o.base_model, { loraWeights: o.lora_weights, baseDtype: o.base_dtype });
   hooks.log?.(`frozen base held as ${loaded.baseDtype}: ${loaded.baseDtypeWhy}`);
   loaded.warnings.forEach((w) => hooks.log?.(w));
-  const prompt = encodePrompt(loaded.tokenizer, o.prompt_template, o.instruction, o.input);
+  const prompt = await encodePrompt(loaded.tokenizer, o.prompt_template, o.instruction, o.input);
   const answer = async (side: 'base' | 'tuned'): Promise<Answer> => {
     const random = createPrng(o.seed);
     const stream = loaded.tokenizer.createStreamDecoder();

@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { FormatError } from '../errors.ts';
+import { FormatError, StudioError } from '../errors.ts';
+import { JSON_FILE_LIMITS, readJsonFile } from '../fs/json-file.ts';
 
 /** Llama-3's frequency-dependent RoPE scaling; linear/dynamic types scale positions by `factor`. */
 const ropeScalingSchema = z
@@ -67,6 +67,8 @@ export const hfConfigSchema = z
     pad_token_id: z.number().int().nullable().optional(),
     torch_dtype: z.string().nullable().optional(),
     sliding_window: z.number().int().nullable().optional(),
+    use_sliding_window: z.boolean().optional(),
+    layer_types: z.array(z.string()).optional(),
   })
   .passthrough();
 
@@ -98,6 +100,12 @@ export interface LlamaConfig {
   bosTokenId?: number;
   eosTokenIds: number[];
   torchDtype?: string;
+  /**
+   * Sliding-window attention as transformers applies it (each position sees only the last `slidingWindow` positions),
+   * or undefined. Within the window it is plain causal attention, so the engine treats the window as the usable
+   * context: longer sequences are refused (training) or stop (generation), never attended to in full.
+   */
+  slidingWindow?: number;
   /** The config.json object as read, kept so exports can copy it faithfully. */
   raw: Record<string, unknown>;
 }
@@ -157,8 +165,35 @@ export function parseLlamaConfig(json: unknown, file = 'config.json'): LlamaConf
     bosTokenId: c.bos_token_id ?? undefined,
     eosTokenIds: eos === null || eos === undefined ? [] : Array.isArray(eos) ? eos : [eos],
     torchDtype: c.torch_dtype ?? undefined,
+    slidingWindow: slidingWindowOf(c, modelType),
     raw: json as Record<string, unknown>,
   };
+}
+
+/**
+ * Where transformers applies config.json's sliding_window: Mistral (and other model types that declare one) always;
+ * Qwen2 only with use_sliding_window; a model whose layer_types name sliding layers; never LLaMA, whose attention
+ * ignores the field.
+ */
+function slidingWindowOf(c: HfConfig, modelType: string): number | undefined {
+  const w = c.sliding_window ?? undefined;
+  if (w === undefined || w <= 0) return undefined;
+  if (c.layer_types?.includes('sliding_attention')) return w;
+  if (modelType === 'llama') return undefined;
+  if (modelType === 'qwen2' || modelType === 'qwen2_moe') return c.use_sliding_window === true ? w : undefined;
+  return w;
+}
+
+/**
+ * The longest sequence the engine runs through this model unchanged: max_position_embeddings, or the sliding window
+ * when it is shorter (within it, windowed attention equals full causal attention under every convention in use;
+ * transformers' eager mask and its flash-attention path differ by one position at the window's edge, so the engine
+ * does not attend beyond it).
+ */
+export function usableContext(config: LlamaConfig): { tokens: number; by: 'max_position_embeddings' | 'sliding_window' } {
+  if (config.slidingWindow !== undefined && config.slidingWindow < config.maxPositions)
+    return { tokens: config.slidingWindow, by: 'sliding_window' };
+  return { tokens: config.maxPositions, by: 'max_position_embeddings' };
 }
 
 function parseRopeScaling(s: z.infer<typeof ropeScalingSchema> | null, file: string): RopeScaling {
@@ -186,20 +221,15 @@ function parseRopeScaling(s: z.infer<typeof ropeScalingSchema> | null, file: str
   throw new FormatError(`rope_scaling type "${type}" is not supported (supported: linear, llama3)`, file, 'config/rope');
 }
 
-/** Read `<dir>/config.json`. */
-export function loadLlamaConfig(dir: string): LlamaConfig {
+/** Read `<dir>/config.json` (a regular file only, size-capped, read asynchronously). */
+export async function loadLlamaConfig(dir: string): Promise<LlamaConfig> {
   const file = path.join(dir, 'config.json');
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new FormatError(`cannot read config.json (${(e as Error).message})`, file, 'config/missing');
-  }
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = await readJsonFile(file, { maxBytes: JSON_FILE_LIMITS.config, what: 'config.json', code: 'config/json' });
   } catch (e) {
-    throw new FormatError(`not valid JSON (${(e as Error).message})`, file, 'config/json');
+    if (e instanceof FormatError || (e instanceof StudioError && e.code !== 'fs/enoent')) throw e;
+    throw new FormatError(`cannot read config.json (${(e as Error).message.replace(`${file}: `, '')})`, file, 'config/missing');
   }
   return parseLlamaConfig(json, file);
 }

@@ -32,5 +32,7 @@ export const modelReportSchema = z.object({
     .optional(),
   /** Every problem found, each naming its file; empty when the folder is usable. */
   problems: z.array(z.string()),
+  /** What is worth knowing but does not stop the folder from being used (how it is read, a tokenizer with fewer tokens). */
+  warnings: z.array(z.string()).default([]),
 });
 export type ModelReport = z.infer<typeof modelReportSchema>;

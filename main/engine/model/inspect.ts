@@ -1,4 +1,6 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { withReadTimeout } from '../fs/regular-file.ts';
 import path from 'node:path';
 import { StudioError } from '../errors.ts';
 import { openCheckpoint } from '../formats/hf-checkpoint.ts';
@@ -9,13 +11,16 @@ import { checkTensorsAgainstConfig } from '../llama/projections.ts';
 
 export type { ModelReport };
 
-/** Reads config.json, the tensor headers and the tokenizer of a model folder: never the weights. */
+/**
+ * Reads config.json, the tensor headers and the tokenizer of a model folder: never the weights. The studio process runs
+ * it, so every read is asynchronous with a time limit, and a special file (a FIFO) is reported by type, never read.
+ */
 export async function inspectModel(dir: string): Promise<ModelReport> {
   if (!existsSync(dir)) throw new StudioError('model folder does not exist', dir, 'model/missing');
-  const report: ModelReport = { dir, files: readdirSync(dir).sort(), problems: [] };
+  const report: ModelReport = { dir, files: (await withReadTimeout(readdir(dir), dir)).sort(), problems: [], warnings: [] };
   let config: LlamaConfig | undefined;
   try {
-    config = loadLlamaConfig(dir);
+    config = await loadLlamaConfig(dir);
     report.architecture = {
       modelType: config.modelType,
       layers: config.numLayers,
@@ -36,6 +41,7 @@ export async function inspectModel(dir: string): Promise<ModelReport> {
   }
   try {
     const source = await openCheckpoint(dir);
+    report.warnings.push(...source.warnings);
     try {
       let parameters = 0;
       const dtypes: NonNullable<ModelReport['dtypes']> = {};
@@ -65,7 +71,12 @@ export async function inspectModel(dir: string): Promise<ModelReport> {
     };
     if (config && tok.vocabSize > config.vocabSize) {
       report.problems.push(
-        `${path.join(dir, 'tokenizer.json')}: ${tok.vocabSize} tokens but config.json says vocab_size ${config.vocabSize}`,
+        `${path.join(dir, 'tokenizer.json')}: ${tok.vocabSize} tokens but config.json says vocab_size ${config.vocabSize}: ids from ${config.vocabSize} on have no row in the embedding`,
+      );
+    } else if (config && tok.vocabSize < config.vocabSize) {
+      // Common and harmless (embeddings padded to a multiple of 64 or 128), but worth knowing: those rows are never used.
+      report.warnings.push(
+        `${path.join(dir, 'tokenizer.json')}: ${tok.vocabSize} tokens, fewer than the ${config.vocabSize} rows of the embedding (config.json vocab_size); rows ${tok.vocabSize}–${config.vocabSize - 1} belong to no token (padding, or a tokenizer that does not match this model)`,
       );
     }
   } catch (e) {

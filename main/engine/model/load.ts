@@ -43,7 +43,7 @@ export async function loadModel(
   opts: { loraWeights?: string; baseDtype?: BaseDtypeChoice; workload?: Workload; placement?: FrozenPlacement } = {},
 ): Promise<LoadedModel> {
   if (!existsSync(dir)) throw new StudioError('model folder does not exist', dir, 'model/missing');
-  const config = loadLlamaConfig(dir);
+  const config = await loadLlamaConfig(dir);
   const tokenizer = await loadTokenizer(dir);
   const source = await openCheckpoint(dir);
   const backendName = backendInfo()?.name ?? 'cpu';
@@ -65,7 +65,7 @@ export async function loadModel(
   } finally {
     await source.close();
   }
-  const warnings: string[] = decision.warning ? [decision.warning] : [];
+  const warnings: string[] = [...source.warnings, ...(decision.warning ? [decision.warning] : [])];
   if (tokenizer.vocabSize > config.vocabSize) {
     warnings.push(`${path.join(dir, 'tokenizer.json')}: ${tokenizer.vocabSize} tokens but config.json vocab_size is ${config.vocabSize}`);
   }

@@ -43,6 +43,8 @@ export interface LoraModule {
   name: ProjectionName;
   /** PEFT key prefix, e.g. `base_model.model.model.layers.0.self_attn.q_proj`. */
   key: string;
+  /** alpha / r (or / √r): the settings' in training, the module's own in a loaded adapter (alpha_pattern). */
+  scale: number;
   aT: tf.Variable<tf.Rank.R2>; // [in, r]
   bT: tf.Variable<tf.Rank.R2>; // [r, out]
 }
@@ -56,31 +58,42 @@ export function checkTargets(targets: string[]): ProjectionName[] {
   return [...new Set(targets)] as ProjectionName[];
 }
 
+/** A module's initial weights: A [r, in] and B [out, r] in PEFT's layout, with its own rank and scale when loaded. */
+export interface ModuleWeights {
+  a: Float32Array;
+  b: Float32Array;
+  /** Default: the settings' r and scale. */
+  r?: number;
+  scale?: number;
+}
+
 /** Every LoRA module of a model, created from given initial values (see lora-init.ts) or from saved tensors. */
 export class LoraAdapter {
   readonly modules: LoraModule[] = [];
   private readonly byKey = new Map<string, LoraModule>();
-  readonly scale: number;
 
   constructor(
     readonly config: LlamaConfig,
     readonly settings: LoraSettings,
-    /** A [r, in] and B [out, r] in PEFT's layout, per (layer, module). */
-    initial: (layer: number, name: ProjectionName, inF: number, outF: number) => { a: Float32Array; b: Float32Array },
+    /** Each (layer, module)'s weights; undefined leaves that module without LoRA (layers_to_transform). */
+    initial: (layer: number, name: ProjectionName, inF: number, outF: number) => ModuleWeights | undefined,
   ) {
-    this.scale = loraScale(settings);
+    const defaultScale = loraScale(settings);
     for (let l = 0; l < config.numLayers; l++) {
       for (const name of PROJECTIONS) {
         if (!settings.targetModules.includes(name)) continue;
         const [outF, inF] = projectionShape(config, name);
-        const { a, b } = initial(l, name, inF, outF);
+        const w = initial(l, name, inF, outF);
+        if (!w) continue;
+        const r = w.r ?? settings.r;
         const key = peftKey(l, name);
         const m: LoraModule = {
           layer: l,
           name,
           key,
-          aT: tf.variable(tf.tidy(() => tf.transpose(tf.tensor2d(a, [settings.r, inF]))) as tf.Tensor2D, true),
-          bT: tf.variable(tf.tidy(() => tf.transpose(tf.tensor2d(b, [outF, settings.r]))) as tf.Tensor2D, true),
+          scale: w.scale ?? defaultScale,
+          aT: tf.variable(tf.tidy(() => tf.transpose(tf.tensor2d(w.a, [r, inF]))) as tf.Tensor2D, true),
+          bT: tf.variable(tf.tidy(() => tf.transpose(tf.tensor2d(w.b, [outF, r]))) as tf.Tensor2D, true),
         };
         this.modules.push(m);
         this.byKey.set(`${l}.${name}`, m);
@@ -118,7 +131,7 @@ export class LoraAdapter {
       if (!m) return base_y;
       const seed = opts.dropout === undefined ? undefined : dropoutSeed(opts.dropout, layer, name);
       const dropped = rate > 0 ? tf.dropout(x, rate, undefined, seed) : x;
-      return addLoraDelta(base_y, dropped as tf.Tensor2D, m, this.scale);
+      return addLoraDelta(base_y, dropped as tf.Tensor2D, m, m.scale);
     };
   }
 

@@ -21,7 +21,7 @@ const B_BOUND = 0.1;
  * weight by far more than any export dtype's rounding. Written by the project's PEFT writer.
  */
 export async function writeSyntheticAdapter(dir: string, baseDir: string, opts: SyntheticAdapterOptions): Promise<void> {
-  const config = loadLlamaConfig(baseDir);
+  const config = await loadLlamaConfig(baseDir);
   const { r, targetModules } = opts;
   const prng = new Prng(opts.seed ?? 5);
   const uniform = (n: number, bound: number) => Float32Array.from({ length: n }, () => (2 * prng.next() - 1) * bound);

@@ -1,8 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Template } from '@huggingface/jinja';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { FormatError } from '../errors.ts';
+import { JSON_FILE_LIMITS, readJsonFile } from '../fs/json-file.ts';
 import { addsBosByDefault, resolveSpecialTokens, type SpecialTokens } from './special-tokens.ts';
 import { CLEANUP_HOLD_BACK, createStreamDecoder, type StreamDecoder } from './stream-decoder.ts';
 
@@ -36,6 +37,8 @@ export class StudioTokenizer {
   /** Whether encode() puts BOS first when not told (LLaMA: true). */
   readonly addBosByDefault: boolean;
   readonly addEosByDefault: boolean;
+  /** The most characters one token's text holds (its vocabulary's longest piece): bounds how much text n tokens cover. */
+  readonly longestTokenChars: number;
   private readonly specialText: Record<string, string>;
 
   constructor(
@@ -51,6 +54,7 @@ export class StudioTokenizer {
     this.padId = special.padId;
     this.specialText = special.text;
     this.vocabSize = vocabSizeOf(tokenizerJson);
+    this.longestTokenChars = longestPieceOf(tokenizerJson);
     this.chatTemplate = chatTemplateOf(config.chat_template);
     this.addBosByDefault = addsBosByDefault(inner, config, this.bosId);
     this.addEosByDefault = config.add_eos_token === true && this.eosIds.length > 0;
@@ -65,6 +69,28 @@ export class StudioTokenizer {
     if ((opts.addBos ?? this.addBosByDefault) && this.bosId !== undefined) ids.unshift(this.bosId);
     if ((opts.addEos ?? this.addEosByDefault) && this.eosIds.length > 0) ids.push(this.eosIds[0]);
     return ids;
+  }
+
+  /**
+   * The first `limit` ids of encode(text, opts), tokenizing only as much of a long text as they need: a 20 MB row cut
+   * to a few hundred tokens costs a few kilobytes of tokenization, not the whole row. A prefix of the text gives the
+   * same first tokens as the whole text (BPE and SentencePiece decide each token from text nearby), which is checked:
+   * the head is accepted only when a prefix twice as long gives the same `limit` ids; otherwise the prefix grows.
+   * `total` is the token count of the whole text when `exact`, else of the prefix read (a lower bound).
+   */
+  encodeHead(text: string, limit: number, opts: EncodeOptions = {}): { ids: number[]; total: number; exact: boolean } {
+    const margin = 64;
+    let chars = Math.max(1024, (limit + margin) * this.longestTokenChars);
+    while (2 * chars < text.length) {
+      const a = this.encode(prefix(text, chars), { ...opts, addEos: false });
+      if (a.length >= limit + margin) {
+        const b = this.encode(prefix(text, 2 * chars), { ...opts, addEos: false });
+        if (a.slice(0, limit).every((id, i) => b[i] === id)) return { ids: b.slice(0, limit), total: b.length, exact: false };
+      }
+      chars *= 2;
+    }
+    const all = this.encode(text, opts);
+    return { ids: all.slice(0, limit), total: all.length, exact: true };
   }
 
   /** Text of `ids`; special tokens (BOS, EOS, ...) are left out unless skipSpecialTokens is false. */
@@ -127,6 +153,22 @@ function vocabSizeOf(json: Record<string, unknown>): number {
   return Math.max(base, ...added.map((t) => t.id + 1));
 }
 
+/** The longest piece of a tokenizer.json's vocabulary (BPE: an object of pieces; Unigram: [piece, score] pairs). */
+function longestPieceOf(json: Record<string, unknown>): number {
+  const vocab = (json.model as { vocab?: Record<string, number> | [string, number][] } | undefined)?.vocab;
+  const pieces = Array.isArray(vocab) ? vocab.map((v) => String(v[0])) : vocab ? Object.keys(vocab) : [];
+  let longest = 1;
+  for (const p of pieces) if (p.length > longest) longest = p.length;
+  for (const t of (json.added_tokens as { content?: string }[] | undefined) ?? []) longest = Math.max(longest, t.content?.length ?? 0);
+  return Math.min(longest, 256);
+}
+
+/** The first `n` characters of `text`, never ending inside a surrogate pair. */
+function prefix(text: string, n: number): string {
+  const code = text.charCodeAt(n - 1);
+  return text.slice(0, code >= 0xd800 && code <= 0xdbff ? n - 1 : n);
+}
+
 /** chat_template is a string, or a list of named templates (the one named "default" is used). */
 function chatTemplateOf(v: unknown): string | undefined {
   if (typeof v === 'string') return v;
@@ -138,18 +180,18 @@ function chatTemplateOf(v: unknown): string | undefined {
   return undefined;
 }
 
-function readJson(file: string, required: boolean): Record<string, unknown> | undefined {
+async function readJson(file: string, required: boolean): Promise<Record<string, unknown> | undefined> {
   if (!existsSync(file)) {
     if (required)
       throw new FormatError('missing: the model folder needs a tokenizer.json (Hugging Face fast tokenizer)', file, 'tokenizer/missing');
     return undefined;
   }
-  let v: unknown;
-  try {
-    v = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new FormatError(`not valid JSON (${(e as Error).message})`, file, 'tokenizer/json');
-  }
+  const big = path.basename(file) === 'tokenizer.json';
+  const v = await readJsonFile(file, {
+    maxBytes: big ? JSON_FILE_LIMITS.tokenizer : JSON_FILE_LIMITS.config,
+    what: path.basename(file),
+    code: 'tokenizer/json',
+  });
   if (!v || typeof v !== 'object' || Array.isArray(v))
     throw new FormatError('not valid JSON for this file: expected an object', file, 'tokenizer/json');
   return v as Record<string, unknown>;
@@ -158,12 +200,12 @@ function readJson(file: string, required: boolean): Record<string, unknown> | un
 /** Load `dir/tokenizer.json` with tokenizer_config.json, special_tokens_map.json, config.json and generation_config.json. */
 export async function loadTokenizer(dir: string): Promise<StudioTokenizer> {
   const tokenizerFile = path.join(dir, 'tokenizer.json');
-  const json = readJson(tokenizerFile, true)!;
-  const config = readJson(path.join(dir, 'tokenizer_config.json'), false) ?? {};
-  const specialMap = readJson(path.join(dir, 'special_tokens_map.json'), false) ?? {};
+  const json = (await readJson(tokenizerFile, true))!;
+  const config = (await readJson(path.join(dir, 'tokenizer_config.json'), false)) ?? {};
+  const specialMap = (await readJson(path.join(dir, 'special_tokens_map.json'), false)) ?? {};
   const modelConfig = {
-    ...(readJson(path.join(dir, 'config.json'), false) ?? {}),
-    ...(readJson(path.join(dir, 'generation_config.json'), false) ?? {}),
+    ...((await readJson(path.join(dir, 'config.json'), false)) ?? {}),
+    ...((await readJson(path.join(dir, 'generation_config.json'), false)) ?? {}),
   };
   let inner: Tokenizer;
   try {

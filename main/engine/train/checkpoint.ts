@@ -5,6 +5,8 @@ import path from 'node:path';
 import { StudioError } from '../errors.ts';
 import { fsyncPath } from '../fs/atomic-write.ts';
 import { onInterrupt } from '../fs/interrupt-cleanup.ts';
+import { JSON_FILE_LIMITS, readJsonFile } from '../fs/json-file.ts';
+import { streamRegularFile } from '../fs/regular-file.ts';
 import { CHECKPOINT_FILES, CHECKPOINT_MANIFEST, checkpointName, checkpointNames, checkpointStep } from './run-folder.ts';
 
 /**
@@ -95,22 +97,30 @@ export async function removeCheckpoint(dir: string): Promise<string[]> {
 export async function verifyCheckpoint(dir: string): Promise<string | undefined> {
   let manifest: Manifest;
   try {
-    manifest = JSON.parse(await readFile(path.join(dir, MANIFEST), 'utf8')) as Manifest;
+    manifest = (await readJsonFile(path.join(dir, MANIFEST), {
+      maxBytes: JSON_FILE_LIMITS.config,
+      code: 'checkpoint/manifest',
+    })) as Manifest;
   } catch (e) {
-    return `${path.join(dir, MANIFEST)}: missing or unreadable (${(e as Error).message}); the checkpoint is incomplete`;
+    return `${path.join(dir, MANIFEST)}: missing or unreadable (${(e as Error).message.replace(`${path.join(dir, MANIFEST)}: `, '')}); the checkpoint is incomplete`;
   }
-  if (manifest.format !== 'lora-studio-checkpoint' || typeof manifest.files !== 'object') {
+  if (!manifest || manifest.format !== 'lora-studio-checkpoint' || typeof manifest.files !== 'object' || !manifest.files) {
     return `${path.join(dir, MANIFEST)}: not a LoRA Studio checkpoint manifest`;
   }
   for (const [name, expected] of Object.entries(manifest.files)) {
     const file = path.join(dir, name);
-    let data: Buffer;
+    // Streamed through the hash (a regular file only): a checkpoint's optimizer state can be large.
+    const hash = createHash('sha256');
+    let bytes = 0;
     try {
-      data = await readFile(file);
-    } catch {
-      return `${file}: listed in the manifest but missing`;
+      for await (const chunk of streamRegularFile(file)) {
+        hash.update(chunk);
+        bytes += chunk.length;
+      }
+    } catch (e) {
+      return (e as StudioError).code === 'fs/enoent' ? `${file}: listed in the manifest but missing` : (e as Error).message;
     }
-    if (data.length !== expected.bytes || sha256(data) !== expected.sha256) {
+    if (bytes !== expected.bytes || hash.digest('hex') !== expected.sha256) {
       return `${file}: contents do not match the manifest (corrupted or partly written)`;
     }
   }

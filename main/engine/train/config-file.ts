@@ -1,14 +1,16 @@
-import { readFileSync } from 'node:fs';
-import { FormatError } from '../errors.ts';
+import { FormatError, StudioError } from '../errors.ts';
+import { JSON_FILE_LIMITS, readJsonFile } from '../fs/json-file.ts';
 import { finetuneConfigSchema } from './config.ts';
 
 /** Read a JSON config file (the --config flag); its keys are the schema's field names, and only those. */
-export function readConfigFile(file: string): Record<string, unknown> {
+export async function readConfigFile(file: string): Promise<Record<string, unknown>> {
   let json: unknown;
   try {
-    json = JSON.parse(readFileSync(file, 'utf8'));
+    json = await readJsonFile(file, { maxBytes: JSON_FILE_LIMITS.config, what: 'config file', code: 'config/file' });
   } catch (e) {
-    throw new FormatError(`cannot read config file (${(e as Error).message})`, file, 'config/file');
+    if (e instanceof StudioError)
+      throw new FormatError(`cannot read config file (${e.message.replace(`${file}: `, '')})`, file, 'config/file');
+    throw e;
   }
   if (!json || typeof json !== 'object' || Array.isArray(json))
     throw new FormatError('config file must hold a JSON object', file, 'config/file');

@@ -18,7 +18,7 @@ import { prepareTrainingData } from './prepare-data.ts';
 import { prepareTraining, startTrainingBackend } from './prepare-training.ts';
 import { trainableParamsLine, type TrainingEvent, type TrainingListener } from './reports.ts';
 import { appendMetric, checkpointName, checkpointNames, runFilesIn, runPaths, type RunPaths } from './run-folder.ts';
-import { checkResumeSettings, claimRunFolder, isResuming, refuseCutoffBeyondContext } from './run-start-checks.ts';
+import { checkResumeSettings, claimRunFolder, isResuming, refuseAbsurdLoraScale, refuseCutoffBeyondContext } from './run-start-checks.ts';
 import { fillCheckpoint, restoreCheckpoint, saveAdapter, verifySavedAdapter, type TrainerStateFile } from './run-state.ts';
 import { linearWarmupDecay } from './schedule.ts';
 import { NonFiniteLossError, START, totalSteps, train, type TrainerPosition } from './trainer.ts';
@@ -32,7 +32,8 @@ export interface FinetuneResult {
   finalEvalLoss?: number;
 }
 
-type FinetuneOptions = { signal?: AbortSignal; inStepReportMs?: number };
+/** progressMs: how often long work (tokenizing) logs how far it is (tests lower it). */
+type FinetuneOptions = { signal?: AbortSignal; inStepReportMs?: number; progressMs?: number };
 
 /**
  * A whole fine-tuning run, Alpaca-LoRA's finetune.py in one function: load model and data, make or resume the
@@ -41,7 +42,8 @@ type FinetuneOptions = { signal?: AbortSignal; inStepReportMs?: number };
  * from before its first write to the end: a second writer of that folder is refused.
  */
 export async function runFinetune(config: FinetuneConfig, listener: TrainingListener, opts: FinetuneOptions = {}): Promise<FinetuneResult> {
-  refuseCutoffBeyondContext(config, loadLlamaConfig(config.base_model));
+  refuseAbsurdLoraScale(config);
+  refuseCutoffBeyondContext(config, await loadLlamaConfig(config.base_model));
   const paths = runPaths(config.output_dir);
   const { lock, notes } = await withFsErrors(paths.dir, 'write', () => claimRunFolder(config, paths));
   try {
@@ -73,11 +75,11 @@ async function trainInFolder(
   for (const t of await removeStaleTemps(checkpointsDir)) log(`removed an unfinished checkpoint left by a crash: ${t}`, 'warn');
   for (const t of await removeStaleTempFiles(paths.adapter)) log(`removed an unfinished adapter file left by a crash: ${t}`, 'warn');
   const resumeDir = await findResumeCheckpoint(config, paths, log);
-  if (resumeDir) checkResumeSettings(config, resumeDir, log);
+  if (resumeDir) await checkResumeSettings(config, resumeDir, log);
 
   const started = await startTrainingBackend(config, log);
   // The data before the model: a run that would train on nothing is refused before a weight is read.
-  const data = await prepareTrainingData(config);
+  const data = await prepareTrainingData(config, { log, progressMs: opts.progressMs });
   const prepared = await prepareTraining(config, data, started, log);
   const { backend, matmul, model, modelConfig, baseDtype, checkpointing, batches, trainerData, schedule, adapter, optimizer } = prepared;
   const { dataSha256 } = data;

@@ -5,7 +5,7 @@ import type { FinetuneConfig } from './config.ts';
 import { prepareTrainingData } from './prepare-data.ts';
 import { prepareTraining, startTrainingBackend } from './prepare-training.ts';
 import { planRun } from './run-plan.ts';
-import { refuseCutoffBeyondContext } from './run-start-checks.ts';
+import { refuseAbsurdLoraScale, refuseCutoffBeyondContext } from './run-start-checks.ts';
 import type { StepMeasurement } from './step-measurement.ts';
 import { evaluate, totalSteps, train, type TrainerSchedule } from './trainer.ts';
 
@@ -51,7 +51,8 @@ export async function measureSteps(
   opts: { signal?: AbortSignal } = {},
 ): Promise<StepMeasurement> {
   const started = performance.now();
-  refuseCutoffBeyondContext(config, loadLlamaConfig(config.base_model));
+  refuseAbsurdLoraScale(config);
+  refuseCutoffBeyondContext(config, await loadLlamaConfig(config.base_model));
   const backend = await startTrainingBackend(config, log);
   const data = await prepareTrainingData(config);
   const p = await prepareTraining(config, data, backend, log);

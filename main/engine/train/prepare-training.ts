@@ -8,6 +8,7 @@ import type { BaseDtype } from '../llama/base-dtype-names.ts';
 import type { LlamaConfig } from '../llama/config.ts';
 import { loadLlamaConfig } from '../llama/config.ts';
 import { useGradientCheckpointing } from '../llama/gradient-checkpointing.ts';
+import { cpuGemm } from '../cpu-kernels/cpu-matmul-path.ts';
 import { checkLoraRank } from '../llama/projections.ts';
 import type { LlamaModel } from '../model/llama.ts';
 import { loadModel } from '../model/load.ts';
@@ -47,7 +48,7 @@ export async function startTrainingBackend(config: FinetuneConfig, log: Log): Pr
   const backend = await initBackend(config.backend, { threads: config.threads });
   log(describeBackend(backend));
   const matmul = await selectMatmulPath(); // WebGPU: the tiled kernel, or subgroup matrices after their self-test
-  if (matmul.kernel !== 'tfjs') log(`frozen-weight matmuls: ${matmul.kernel} kernel (${matmul.reason})`);
+  log(`frozen-weight matmuls: ${matmul.kernel} kernel (${matmul.reason})`);
   return { backend, matmul };
 }
 
@@ -63,7 +64,7 @@ export async function prepareTraining(
 ): Promise<PreparedTraining> {
   const targets = checkTargets(config.lora_target_modules);
   // Before any weight is loaded: an absurd rank would otherwise fail deep in an allocation.
-  checkLoraRank(loadLlamaConfig(config.base_model), config.lora_r, targets);
+  checkLoraRank(await loadLlamaConfig(config.base_model), config.lora_r, targets);
   if (config.frozen_dtype !== undefined) log('note: frozen_dtype is deprecated; it is read as base_dtype (use --base_dtype)', 'warn');
   // The estimate at cutoff_len (the longest a batch can be) decides auto's mode, or refuses, before any weight is read.
   const workload = {
@@ -76,7 +77,7 @@ export async function prepareTraining(
   const loaded = await loadModel(config.base_model, { baseDtype: config.base_dtype, workload });
   const { model, config: modelConfig, baseDtype, placement } = loaded;
   log(
-    `frozen base held as ${baseDtype}${placement === 'host' ? ' in JS memory, each matrix dequantized just in time' : ''}: ${loaded.baseDtypeWhy}`,
+    `frozen base held as ${baseDtype}${cpuGemm() ? ', as stored, in the memory of the CPU kernels' : placement === 'host' ? ' in JS memory, each matrix dequantized just in time' : ''}: ${loaded.baseDtypeWhy}`,
   );
   for (const w of loaded.warnings) log(w, 'warn');
   const checkpointing = useGradientCheckpointing(config.gradient_checkpointing, baseDtype, placement);

@@ -95,7 +95,7 @@ export async function prepareRunBundle(
 ): Promise<PreparedRunSummary> {
   const log = opts.onProgress ?? (() => undefined);
   const config = parseFinetuneConfig(settings, 'cluster run settings');
-  const modelConfig = loadLlamaConfig(config.base_model);
+  const modelConfig = await loadLlamaConfig(config.base_model);
   refuseCutoffBeyondContext(config, modelConfig);
   checkLoraRank(modelConfig, config.lora_r, targetsOf(config));
   // The local trainer's own data path: the same rows, split, template, tokens, masks and refusals.

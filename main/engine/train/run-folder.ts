@@ -101,9 +101,14 @@ export interface RunMetrics {
  * the interrupted run had logged from that step on (they were redone): the curve shows each step once.
  */
 export function readMetrics(file: string): RunMetrics {
+  if (!existsSync(file)) return { points: [], started: false, problems: [] };
+  return parseMetrics(readFileSync(file, 'utf8'), file);
+}
+
+/** readMetrics of metrics.jsonl's text, read by the caller (the studio reads it asynchronously). */
+export function parseMetrics(text: string, file: string): RunMetrics {
   const out: RunMetrics = { points: [], started: false, problems: [] };
-  if (!existsSync(file)) return out;
-  const lines = readFileSync(file, 'utf8').split('\n');
+  const lines = text.split('\n');
   lines.forEach((line, i) => {
     if (!line.trim()) return;
     let json: unknown;

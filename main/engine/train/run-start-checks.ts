@@ -1,10 +1,11 @@
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { StudioError } from '../errors.ts';
 import { acquireLock, type HeldLock } from '../fs/folder-lock.ts';
 import { withFsErrors } from '../fs/fs-errors.ts';
+import { JSON_FILE_LIMITS, readJsonFile } from '../fs/json-file.ts';
 import { makeOutputFolder, refuseOutputOverInputs } from '../fs/output-folder.ts';
-import { DEFAULT_MAX_POSITIONS, type LlamaConfig } from '../llama/config.ts';
+import { DEFAULT_MAX_POSITIONS, usableContext, type LlamaConfig } from '../llama/config.ts';
+import { checkLoraScale } from '../llama/lora-scale.ts';
 import type { FinetuneConfig } from './config.ts';
 import { describeChanges, resumeSettingChanges } from './resume-settings.ts';
 import { runFilesIn, setAsideFailedStart, TRAINING_CONFIG, type RunPaths } from './run-folder.ts';
@@ -15,10 +16,19 @@ import { removeRunFiles } from './run-overwrite.ts';
 /**
  * cutoff_len above the model's context is refused, not clamped: positions past max_position_embeddings are ones the
  * model never saw (RoPE gives them angles it was not trained on), attention cost grows with the square of the length,
- * and a silent clamp would train on other data than the user asked for.
+ * and a silent clamp would train on other data than the user asked for. A sliding window (Mistral's sliding_window)
+ * shorter than that is the limit: beyond it the model attends to a window, which the engine does not do.
  */
 export function refuseCutoffBeyondContext(config: FinetuneConfig, model: LlamaConfig): void {
-  if (config.cutoff_len <= model.maxPositions) return;
+  const context = usableContext(model);
+  if (config.cutoff_len <= context.tokens) return;
+  if (context.by === 'sliding_window') {
+    throw new StudioError(
+      `cutoff_len ${config.cutoff_len} is above the model's sliding_window of ${context.tokens} tokens: past it the model attends only to the last ${context.tokens} positions, which LoRA Studio does not do (it would train other attention than the model's); set cutoff_len to ${context.tokens} or less`,
+      path.join(config.base_model, 'config.json'),
+      'config/cutoff-len',
+    );
+  }
   const declared =
     model.raw.max_position_embeddings === undefined
       ? ` (config.json gives no max_position_embeddings; ${DEFAULT_MAX_POSITIONS} assumed)`
@@ -28,6 +38,12 @@ export function refuseCutoffBeyondContext(config: FinetuneConfig, model: LlamaCo
     path.join(config.base_model, 'config.json'),
     'config/cutoff-len',
   );
+}
+
+/** lora_alpha / lora_r (or / √r with rsLoRA) outside the sane range is a typo, refused with the figure. */
+export function refuseAbsurdLoraScale(config: FinetuneConfig): void {
+  const problem = checkLoraScale({ r: config.lora_r, alpha: config.lora_alpha, useRslora: config.use_rslora });
+  if (problem) throw new StudioError(problem, undefined, 'config/lora-scale');
 }
 
 export function isResuming(config: FinetuneConfig): boolean {
@@ -93,11 +109,15 @@ function describeList(names: string[]): string {
 }
 
 /** Name every setting that differs from the checkpoint's; refuse those the checkpoint cannot continue with. */
-export function checkResumeSettings(config: FinetuneConfig, checkpoint: string, log: (m: string, l?: 'info' | 'warn') => void): void {
+export async function checkResumeSettings(
+  config: FinetuneConfig,
+  checkpoint: string,
+  log: (m: string, l?: 'info' | 'warn') => void,
+): Promise<void> {
   const file = path.join(checkpoint, TRAINING_CONFIG);
   let saved: Record<string, unknown>;
   try {
-    saved = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    saved = (await readJsonFile(file, { maxBytes: JSON_FILE_LIMITS.config, code: 'checkpoint/config' })) as Record<string, unknown>;
   } catch {
     return; // verified by its manifest; a checkpoint written before training_config.json existed has nothing to compare
   }

@@ -1,8 +1,9 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { StudioError } from '../errors.ts';
-import { makeAdapterConfig, readPeftAdapter, writePeftAdapter, ADAPTER_WEIGHTS } from '../formats/peft-adapter.ts';
+import { makeAdapterConfig, peftKey, readPeftAdapter, writePeftAdapter, ADAPTER_WEIGHTS } from '../formats/peft-adapter.ts';
+import { JSON_FILE_LIMITS, readJsonFile } from '../fs/json-file.ts';
 import { openSafetensors, writeSafetensors } from '../formats/safetensors.ts';
 import type { LlamaConfig } from '../llama/config.ts';
 import type { LoraAdapter } from '../model/lora.ts';
@@ -64,19 +65,45 @@ export async function fillCheckpoint(
 export async function restoreCheckpoint(dir: string, base: LlamaConfig, adapter: LoraAdapter, optimizer: AdamW): Promise<TrainerStateFile> {
   let state: TrainerStateFile;
   try {
-    state = JSON.parse(await readFile(path.join(dir, TRAINER_STATE), 'utf8')) as TrainerStateFile;
+    const file = path.join(dir, TRAINER_STATE);
+    state = (await readJsonFile(file, {
+      maxBytes: JSON_FILE_LIMITS.config,
+      what: TRAINER_STATE,
+      code: 'checkpoint/state',
+    })) as TrainerStateFile;
   } catch (e) {
     throw new StudioError(`cannot read ${TRAINER_STATE} (${(e as Error).message})`, dir, 'checkpoint/state');
   }
   const loaded = await readPeftAdapter(dir, base);
+  // The run trains one rank and one scale on every layer of its targets; a checkpoint whose config says otherwise
+  // (rank_pattern, alpha_pattern, layers_to_transform) cannot be continued by it, and is refused rather than bent.
+  for (const saved of loaded.modules.values()) {
+    if (!adapter.module(saved.layer, saved.name))
+      throw new StudioError(
+        `checkpoint adapts ${peftKey(saved.layer, saved.name)}, which this run does not train; were the target modules changed?`,
+        dir,
+        'checkpoint/adapter',
+      );
+  }
   for (const m of adapter.modules) {
     const saved = loaded.modules.get(`${m.layer}.${m.name}`);
     if (!saved)
-      throw new StudioError(`checkpoint has no LoRA weights for ${m.key}; were the target modules changed?`, dir, 'checkpoint/adapter');
+      throw new StudioError(
+        `checkpoint has no LoRA weights for ${m.key}; were the target modules changed (or its adapter_config.json's layers_to_transform)?`,
+        dir,
+        'checkpoint/adapter',
+      );
     const [inF, r] = m.aT.shape;
     const [, outF] = m.bT.shape;
-    if (saved.a.length !== r * inF || saved.b.length !== outF * r) {
-      throw new StudioError(`checkpoint's ${m.key} has another rank than lora_r ${r}`, dir, 'checkpoint/adapter');
+    if (saved.r !== r || saved.a.length !== r * inF || saved.b.length !== outF * r) {
+      throw new StudioError(`checkpoint's ${m.key} has rank ${saved.r}, another rank than lora_r ${r}`, dir, 'checkpoint/adapter');
+    }
+    if (saved.scale !== m.scale) {
+      throw new StudioError(
+        `checkpoint's ${m.key} has LoRA scale ${saved.scale} (its adapter_config.json: lora_alpha, alpha_pattern, use_rslora), this run trains with ${m.scale}`,
+        dir,
+        'checkpoint/adapter',
+      );
     }
     tf.tidy(() => {
       m.aT.assign(tf.transpose(tf.tensor2d(saved.a, [r, inF])) as tf.Tensor2D);
@@ -106,7 +133,7 @@ export async function restoreCheckpoint(dir: string, base: LlamaConfig, adapter:
  */
 export async function verifySavedAdapter(dir: string, base: LlamaConfig, adapter: LoraAdapter, trained: boolean, whyUntrained = '') {
   const loaded = await readPeftAdapter(dir, base); // checks names, shapes, ranks and that no module is missing
-  const expected = adapter.settings.targetModules.length * base.numLayers;
+  const expected = adapter.modules.length;
   if (loaded.modules.size !== expected) {
     throw new StudioError(
       `saved adapter holds ${2 * loaded.modules.size} tensors, expected ${2 * expected}`,

@@ -77,7 +77,7 @@ export interface SkippedCounts {
   steps: number;
 }
 
-/** The loss became NaN or ±Infinity: the settings (usually the learning rate) made training diverge. */
+/** The loss became NaN or ±Infinity: the adapter diverged (the learning rate) or the base overflows; the message says which. */
 export class NonFiniteLossError extends StudioError {
   constructor(message: string) {
     super(message, undefined, 'train/non-finite');
@@ -168,9 +168,7 @@ export async function train(
     }
     if (!Number.isFinite(stepLoss)) {
       tf.dispose(accumulated ?? []);
-      throw new NonFiniteLossError(
-        `training loss became ${stepLoss} at step ${pos.step + 1}; stopped (the last checkpoint is kept). Try a lower learning_rate.`,
-      );
+      throw new NonFiniteLossError(await whyNonFinite(model, batches, stepLoss, pos.step + 1));
     }
     if (accumulated) {
       const clip = await clipGlobalNorm(accumulated, schedule.maxGradNorm);
@@ -242,6 +240,25 @@ export async function train(
     await new Promise((r) => setImmediate(r)); // let stop requests and IPC in
   }
   return { position: pos, reason: schedule.maxSteps > 0 && pos.step >= schedule.maxSteps ? 'max_steps' : 'finished', skipped };
+}
+
+/**
+ * Why the loss of step `step` is not finite. The blame goes where it belongs: when the base model alone (no adapter)
+ * already gives a non-finite loss on these batches, its weights or activations overflow and no learning rate would
+ * help; otherwise the adapter diverged, which a lower learning rate prevents.
+ */
+async function whyNonFinite(model: LlamaModel, batches: MicroBatch[], loss: number, step: number): Promise<string> {
+  for (const mb of batches) {
+    const base = await evaluationLoss(model, undefined, mb);
+    if (!Number.isFinite(base.sum)) {
+      return (
+        `training loss became ${loss} at step ${step}, and the base model alone (without the adapter) gives a loss of ${base.sum} on the same batch: ` +
+        'its weights or activations overflow (a damaged checkpoint, or values too large for the precision it is held in), so no learning rate would help. ' +
+        'Check the base model (lora-studio inspect, or run it in transformers)'
+      );
+    }
+  }
+  return `training loss became ${loss} at step ${step}; stopped (the last checkpoint is kept). The base model alone gives a finite loss on this batch, so the adapter diverged: try a lower learning_rate.`;
 }
 
 /** Mean loss over every labelled token of the validation set. */

@@ -105,6 +105,10 @@ export function DataStep({
                         field: p.field,
                         ofRow: p.ofRow,
                         type: p.valueType,
+                        tokenId: p.tokenId,
+                        limit: p.limit,
+                        sizeMiB: p.size === undefined ? undefined : (p.size / 2 ** 20).toFixed(1),
+                        limitMiB: p.limit === undefined ? undefined : (p.limit / 2 ** 20).toFixed(1),
                         defaultValue: p.message,
                       })}
                     </li>

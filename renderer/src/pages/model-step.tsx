@@ -173,6 +173,18 @@ export function ModelStep({
                 ))}
               </ul>
             )}
+            {report.warnings.length > 0 && (
+              <>
+                <h3>{t('wizard.model.warnings')}</h3>
+                <ul className="problems" data-testid="model-warnings">
+                  {report.warnings.map((w) => (
+                    <li key={w} className="warning">
+                      {w}
+                    </li>
+                  ))}
+                </ul>
+              </>
+            )}
           </div>
         </div>
       )}
