@@ -8,6 +8,8 @@
 // GPU profile: every dispatch of one training step and its predicted time on a machine (`npm run bench -- gpu-profile`).
 // Scale: real-size synthetic models, trained per frozen-base mode and exported (`npm run bench -- scale`, see scale.ts);
 // only when asked for by name, and alone.
+// Cluster: the PyTorch cluster trainer against bench/torch_train.py, and at 1 and 2 ranks (`npm run bench -- cluster`,
+// see cluster.ts).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -19,6 +21,7 @@ import { benchFiniteScan, type ScanRow } from './finite-scan.ts';
 import { benchInference, type InferenceRow } from './inference.ts';
 import { TINYLLAMA_1B_SHAPE, writeSyntheticModel } from '../main/engine/synthetic/synthetic-model.ts';
 import { benchScale, type ScaleResults } from './scale.ts';
+import { benchCluster, SYNTHETIC_20M_SHAPE, type ClusterResults } from './cluster.ts';
 import { benchGemm, type GemmRow } from './gemm.ts';
 import { WIDE_SPREAD, formatRatio, isWide, pairedRatios, spreadOf, type Spread } from './spread.ts';
 
@@ -37,7 +40,11 @@ const work = mkdtempSync(path.join(tmpdir(), 'lora-studio-bench-'));
 const only = process.argv.slice(2);
 // `quick`: the small models only, fewer tokens and steps (a check that the bench runs, not a measurement to quote).
 const quick = only.includes('quick');
-const parts = only.filter((a) => a !== 'quick');
+// `threads=N` (the cluster part): its processes use N threads instead of every core; 1 keeps a busy machine's
+// contention out of the threads' own synchronization.
+const threadsArg = only.find((a) => a.startsWith('threads='));
+const parts = only.filter((a) => a !== 'quick' && a !== threadsArg);
+const clusterThreads = threadsArg ? Math.max(1, Number(threadsArg.slice('threads='.length)) || 1) : threads;
 // `scale` and `gemm` run alone (their own models and flags).
 const want = (part: string) => !only.includes('scale') && !only.includes('gemm') && (parts.length === 0 || parts.includes(part));
 let gemmMarkdown: string[] = [];
@@ -80,6 +87,7 @@ const results: {
   matmul: MatmulRow[];
   scan: ScanRow[];
   scale?: ScaleResults;
+  cluster?: ClusterResults;
   gemm?: GemmRow[];
   notes: string[];
 } = {
@@ -94,10 +102,14 @@ const results: {
 const mb = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
 
 try {
-  if (!existsSync(stories)) throw new Error(`the benchmark needs ${stories} (../shared/data beside the checkout)`);
-  const backend = await initBackend('wasm', { threads });
+  // Every part but the cluster trainer's reads stories260K and runs our tfjs engine.
+  const clusterOnly = parts.length === 1 && parts[0] === 'cluster';
+  if (!existsSync(stories) && !clusterOnly) throw new Error(`the benchmark needs ${stories} (../shared/data beside the checkout)`);
+  const backend = clusterOnly ? undefined : await initBackend('wasm', { threads });
   results.notes.push(
-    `ours: ${backend.detail}; llama.cpp: node-llama-cpp 3.21.1 CPU, ${threads} threads; PyTorch: ${torchVersion()}, ${threads} threads`,
+    backend
+      ? `ours: ${backend.detail}; llama.cpp: node-llama-cpp 3.21.1 CPU, ${threads} threads; PyTorch: ${torchVersion()}, ${threads} threads`
+      : `cluster trainer and reference: ${torchVersion()} on the CPU, ${clusterThreads} thread(s) (the 2-rank run: ${Math.max(1, Math.floor(clusterThreads / 2))} per rank)`,
   );
   results.notes.push(
     `every ratio: the median of ${repeats} runs per side, ours and the reference alternating, with the smallest and largest run in brackets; ⚠ marks a spread over ${WIDE_SPREAD}× (a busy machine: rerun before quoting it)`,
@@ -125,19 +137,7 @@ try {
   }
   if (want('train')) {
     const synth20 = path.join(work, 'synthetic-20M');
-    await writeSyntheticModel(
-      synth20,
-      {
-        hidden_size: 384,
-        intermediate_size: 1024,
-        num_hidden_layers: 10,
-        num_attention_heads: 6,
-        num_key_value_heads: 6,
-        vocab_size: 8192,
-        tie_word_embeddings: true,
-      },
-      { copyFrom: stories },
-    );
+    await writeSyntheticModel(synth20, SYNTHETIC_20M_SHAPE, { copyFrom: stories });
     const webgpu = probeWebgpu(stories);
     if (webgpu) results.notes.push(webgpu);
     // The issue-20 shapes: a d256 × 4-layer LLaMA with a 32k vocabulary (its LM head is most of the work), and a
@@ -218,6 +218,7 @@ try {
     results.gemm = gemm.rows;
     gemmMarkdown = gemm.markdown;
   }
+  if (want('cluster')) results.cluster = await benchCluster(root, work, clusterThreads, repeats, quick);
 } finally {
   rmSync(work, { recursive: true, force: true });
 }
@@ -288,9 +289,12 @@ if (results.scan.length) {
 }
 if (results.scale) lines.push(...results.scale.markdown);
 lines.push(...gemmMarkdown);
-const wide = [...results.inference.flatMap((r) => [r.prefillRatio, r.decodeRatio]), ...results.training.map((r) => r.ratio)].filter(
-  isWide,
-).length;
+if (results.cluster) lines.push(...results.cluster.markdown);
+const wide = [
+  ...results.inference.flatMap((r) => [r.prefillRatio, r.decodeRatio]),
+  ...results.training.map((r) => r.ratio),
+  ...(results.cluster ? [results.cluster.stepTimeRatio] : []),
+].filter(isWide).length;
 if (wide)
   results.notes.push(
     `WARNING: ${wide} ratio(s) spread over ${WIDE_SPREAD}× between runs: the machine was busy; these medians are not to be quoted`,
