@@ -56,7 +56,9 @@ const STDERR_TAIL = 64 * 1024;
  * tail of its stderr (or the last line there, or of stdout, when it wrote none).
  */
 export async function failureLine(runDir: string, record: ClusterRecord, status: JobStatus): Promise<string> {
-  const head = `job ${status.jobId} ${status.state}${status.exitCode ? ` (exit code ${status.exitCode})` : ''}${status.reason ? ` [${status.reason}]` : ''} on ${record.cluster}`;
+  // SLURM's reason adds to the state (TimeLimit, JobLaunchFailure), except the one that repeats the exit code.
+  const reason = status.reason && status.reason !== 'NonZeroExitCode' ? ` [${status.reason}]` : '';
+  const head = `job ${status.jobId} ${status.state}${status.exitCode ? ` (exit code ${status.exitCode})` : ''}${reason} on ${record.cluster}`;
   const tailOf = async (stream: 'stdout' | 'stderr') => {
     const text = await readFile(clusterPaths(runDir).logFile(status.jobId, stream), 'utf8').catch(() => '');
     return text
@@ -66,8 +68,9 @@ export async function failureLine(runDir: string, record: ClusterRecord, status:
       .filter(Boolean);
   };
   const err = await tailOf('stderr');
-  // torchrun prefixes a rank's lines ("[default0]:"); srun's own lines start "srun:".
-  const trainerError = [...err].reverse().find((l) => /^(?:\[[^\]]*\]:)?error:/i.test(l));
+  // The trainer's contract: one line starting `error:` (torchrun may prefix a rank's lines with "[default0]:"; its own
+  // lines say "ERROR:", in capitals, and srun's "srun: error:").
+  const trainerError = [...err].reverse().find((l) => /^(?:\[[^\]]*\]:)?error:/.test(l));
   const last =
     trainerError ??
     [...err].reverse().find((l) => !/^(?:srun|slurmstepd)(?:: |-)/.test(l)) ??

@@ -74,5 +74,6 @@ export function remoteRunName(localRunDir: string, now = new Date()): string {
  */
 export function resolveRemoteDir(remoteDir: string, home: string): string {
   const rel = remoteDir === '~' ? '' : remoteDir.startsWith('~/') ? remoteDir.slice(2) : remoteDir;
-  return path.posix.isAbsolute(rel) ? path.posix.normalize(rel) : path.posix.join(home, rel);
+  const abs = path.posix.isAbsolute(rel) ? path.posix.normalize(rel) : path.posix.join(home, rel);
+  return abs.length > 1 ? abs.replace(/\/+$/, '') : abs;
 }

@@ -48,24 +48,30 @@ emit({"type": "done", "step": plan["steps"], "reason": "completed", "adapterDir"
 print("playback: done", flush=True)
 `;
 
+export interface Playback {
+  steps: number;
+  stepSeconds: number;
+}
+
 export interface Fixture {
   base: string;
   data: string;
   trainerDir: string;
-  prepareBundle: PrepareBundle;
+  /** A bundle preparer whose run plays back `steps` steps, `stepSeconds` each. */
+  prepareBundle: (playback: Playback) => PrepareBundle;
 }
 
-/** Write the base (a tiny synthetic LLaMA), data, the playback trainer and a bundle preparer into `dir`. */
-export async function writeFixture(
-  dir: string,
-  playback: { steps: number; stepSeconds: number; checkpointSteps: number[] },
-): Promise<Fixture> {
+/**
+ * Write the base (a tiny synthetic LLaMA), data, the playback trainer and the run it plays back (an adapter, and
+ * checkpoints at `checkpointSteps`) into `dir`.
+ */
+export async function writeFixture(dir: string, checkpointSteps: number[]): Promise<Fixture> {
   const at = (...p: string[]) => path.join(dir, ...p);
   const base = at('base');
   await writeSyntheticModel(base, DEMO_SHAPE, { alphabet: 'abcdefghijklmnopqrstuvwxyz ' });
   const source = at('source');
   await writeSyntheticAdapter(path.join(source, 'adapter'), base, { r: 2, targetModules: ['q_proj', 'v_proj'], seed: 7 });
-  for (const step of playback.checkpointSteps) {
+  for (const step of checkpointSteps) {
     await writeCheckpoint(path.join(source, 'checkpoints'), step, async (d) => {
       for (const f of [ADAPTER_CONFIG, ADAPTER_WEIGHTS]) cpSync(path.join(source, 'adapter', f), path.join(d, f));
       writeFileSync(path.join(d, 'trainer_state.json'), JSON.stringify({ step }));
@@ -76,14 +82,16 @@ export async function writeFixture(
   const trainerDir = at('trainer');
   mkdirSync(trainerDir, { recursive: true });
   writeFileSync(path.join(trainerDir, 'train.py'), PLAYBACK);
-  const prepareBundle: PrepareBundle = async (settings, bundleDir) => {
-    const config = parseFinetuneConfig(settings);
-    cpSync(source, bundleDir, { recursive: true });
-    writeFileSync(path.join(bundleDir, 'config.json'), JSON.stringify(config, null, 2));
-    writeFileSync(path.join(bundleDir, 'playback.json'), JSON.stringify({ steps: playback.steps, step_seconds: playback.stepSeconds }));
-    const baseConfig = JSON.parse(readFileSync(path.join(base, 'config.json'), 'utf8')) as unknown;
-    writeFileSync(path.join(bundleDir, 'bundle.json'), JSON.stringify({ config, base_model: { path: base, config: baseConfig } }));
-    return undefined;
-  };
+  const prepareBundle =
+    (playback: Playback): PrepareBundle =>
+    async (settings, bundleDir) => {
+      const config = parseFinetuneConfig(settings);
+      cpSync(source, bundleDir, { recursive: true });
+      writeFileSync(path.join(bundleDir, 'config.json'), JSON.stringify(config, null, 2));
+      writeFileSync(path.join(bundleDir, 'playback.json'), JSON.stringify({ steps: playback.steps, step_seconds: playback.stepSeconds }));
+      const baseConfig = JSON.parse(readFileSync(path.join(base, 'config.json'), 'utf8')) as unknown;
+      writeFileSync(path.join(bundleDir, 'bundle.json'), JSON.stringify({ config, base_model: { path: base, config: baseConfig } }));
+      return undefined;
+    };
   return { base, data, trainerDir, prepareBundle };
 }
