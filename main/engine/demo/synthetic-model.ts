@@ -20,6 +20,13 @@ export interface SyntheticShape {
   vocab_size?: number;
   tie_word_embeddings: boolean;
   max_position_embeddings?: number;
+  /** q/k/v projections with biases (Qwen2's layout); they are drawn like a matrix row, not set to 1 as norms are. */
+  attention_bias?: boolean;
+  /** 'llama' (default), 'mistral', 'qwen2' ... as config.json names it. */
+  model_type?: string;
+  /** A head width other than hidden_size / num_attention_heads. */
+  head_dim?: number;
+  rope_theta?: number;
 }
 
 /** Where the tokenizer comes from: a character tokenizer of our own over `alphabet`, or a copy of a folder's tokenizer files. */
@@ -129,7 +136,7 @@ export async function writeSyntheticModel(
       shape: dims,
       bytes: n * DTYPE_BYTES[dtype],
       // One stream per tensor: the values do not depend on the order the writer asks for them in.
-      data: () => syntheticPieces(n, dims, dtype, seed * 65_537 + index),
+      data: () => syntheticPieces(n, dims, dtype, seed * 65_537 + index, name.endsWith('.bias')),
     } satisfies TensorToWrite & { bytes: number };
   });
   const tensorBytes = tensors.reduce((a, t) => a + t.bytes, 0);
@@ -149,16 +156,24 @@ export async function writeSyntheticModel(
 }
 
 /**
- * A tensor's values in pieces of PIECE_VALUES: norm weights (1-D) 1, matrices uniform in ±√(3 / fan-in).
+ * A tensor's values in pieces of PIECE_VALUES: norm weights (1-D) 1, matrices uniform in ±√(3 / fan-in), biases
+ * uniform in ±√(3 / their length).
  * F32 draws one 32-bit word per value. F16 and BF16, the dtypes of multi-GB checkpoints, take the fast path: one of
  * 65,536 evenly spaced levels per value, two values per word, looked up already encoded. The levels are 2⁻¹⁵ of
  * the range apart, finer than bf16's rounding for all but the values nearest 0; the path wrote TinyLlama-1.1B's
  * shapes in 22 s on a busy 2-core machine, where an f32 draw per value then converted took 51 s.
  */
-async function* syntheticPieces(n: number, dims: number[], dtype: SyntheticDtype, streamSeed: number): AsyncGenerator<Uint8Array> {
+async function* syntheticPieces(
+  n: number,
+  dims: number[],
+  dtype: SyntheticDtype,
+  streamSeed: number,
+  bias = false,
+): AsyncGenerator<Uint8Array> {
   const prng = new Prng(streamSeed);
   const bound = Math.sqrt(3 / dims[dims.length - 1]);
-  const levels = dims.length > 1 && dtype !== 'F32' ? levelTable(bound, dtype) : undefined;
+  const norm = dims.length === 1 && !bias;
+  const levels = !norm && dtype !== 'F32' ? levelTable(bound, dtype) : undefined;
   const words = new Uint32Array(Math.min(n, PIECE_VALUES));
   for (let at = 0; at < n; at += PIECE_VALUES) {
     const count = Math.min(PIECE_VALUES, n - at);
@@ -171,7 +186,7 @@ async function* syntheticPieces(n: number, dims: number[], dtype: SyntheticDtype
       continue;
     }
     const values = new Float32Array(count);
-    if (dims.length === 1) values.fill(1);
+    if (norm) values.fill(1);
     else {
       const draw = words.subarray(0, count);
       prng.fill(draw);
@@ -215,7 +230,7 @@ export function syntheticConfigJson(shape: SyntheticShape & { vocab_size: number
     ...shape,
     max_position_embeddings: shape.max_position_embeddings ?? 512,
     rms_norm_eps: 1e-5,
-    rope_theta: 10000,
+    rope_theta: shape.rope_theta ?? 10000,
     hidden_act: 'silu',
     bos_token_id: 1,
     eos_token_id: 2,

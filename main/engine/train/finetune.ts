@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -7,11 +6,8 @@ import { describeBackend, initBackend } from '../backend/index.ts';
 import { currentAdapter } from '../backend/webgpu.ts';
 import { selectMatmulPath } from '../backend/webgpu-matmul-path.ts';
 import { deviceRefusal, estimateTrainingMemory, webgpuDeviceLimits } from '../system/memory-estimate.ts';
-import { EpochBatches, PAD_MULTIPLE, sequentialBatches, splitTrainValidation } from '../data/batches.ts';
-import { loadAlpacaRows } from '../data/dataset.ts';
-import { encodeExample } from '../data/encode.ts';
+import { EpochBatches, PAD_MULTIPLE, sequentialBatches } from '../data/batches.ts';
 import { Prng } from '../data/prng.ts';
-import { datasetStats, overLongProblems } from '../data/stats.ts';
 import { loadTemplate } from '../data/templates.ts';
 import { StudioError } from '../errors.ts';
 import { rethrowFsError, withFsErrors } from '../fs-errors.ts';
@@ -35,6 +31,7 @@ import { checkResumeSettings, isResuming, prepareRunFolder, refuseCutoffBeyondCo
 import { fillCheckpoint, restoreCheckpoint, saveAdapter, verifySavedAdapter, type TrainerStateFile } from './run-state.ts';
 import { linearWarmupDecay } from './schedule.ts';
 import { NonFiniteLossError, START, totalSteps, train, type TrainerPosition } from './trainer.ts';
+import { prepareTrainingData, trainingPlan } from './training-data.ts';
 
 export interface FinetuneResult {
   runDir: string;
@@ -111,52 +108,24 @@ export async function runFinetune(
     log(
       `gradient checkpointing on${config.gradient_checkpointing === undefined ? ` (auto: ${placement === 'host' ? 'a base held in JS memory' : `a ${baseDtype} base`})` : ''}: each layer is recomputed in the backward pass`,
     );
-  const data = loadAlpacaRows(config.data_path, { onBadRow: config.on_bad_rows });
-  const errors = data.report.problems.filter((p) => p.severity === 'error');
-  log(
-    `data: ${data.report.total} rows in ${config.data_path}, ${data.rows.length} used${errors.length ? `, ${errors.length} skipped` : ''}`,
-  );
-  for (const p of errors.slice(0, 10)) log(`skipped ${p.message}`, 'warn');
-  const encode = { cutoffLen: config.cutoff_len, trainOnInputs: config.train_on_inputs, addEosToken: config.add_eos_token };
-  const split = splitTrainValidation(data.rows, config.val_set_size, 42, config.data_path);
-  const trainExamples = split.train.map((r) => encodeExample(tokenizer, template, r, encode));
-  const valExamples = split.validation.map((r) => encodeExample(tokenizer, template, r, encode));
-  const stats = datasetStats(trainExamples, config.cutoff_len);
-  if (stats.trainedTokens === 0) {
-    throw new StudioError(
-      `no training example has a token left to learn at cutoff_len ${config.cutoff_len}${config.train_on_inputs ? '' : ' (the prompts fill it and train_on_inputs is off)'}; raise cutoff_len or turn train_on_inputs on`,
-      config.data_path,
-      'data/nothing-to-train',
-    );
-  }
-  const overLong = overLongProblems([...trainExamples, ...valExamples], config.cutoff_len);
-  for (const p of overLong.slice(0, 5)) log(p.message, 'warn');
-  if (overLong.length > 5) log(`${overLong.length - 5} more rows are cut at cutoff_len ${config.cutoff_len}`, 'warn');
-  log(
-    `train ${trainExamples.length} / validation ${valExamples.length} examples; mean ${stats.meanLength.toFixed(0)} tokens, ` +
-      `${(stats.truncatedShare * 100).toFixed(1)}% cut at cutoff_len ${config.cutoff_len}`,
-  );
+  const { train: trainExamples, validation: valExamples, dataSha256 } = prepareTrainingData(config, tokenizer, template, log);
 
   if (backend.name === 'webgpu')
     await refuseIfDeviceTooSmall(config, modelConfig, targets, [...trainExamples, ...valExamples], baseDtype, log);
 
-  const accumulation = config.batch_size / config.micro_batch_size;
+  const plan = trainingPlan(config, trainExamples.length);
   const batches = new EpochBatches(trainExamples, config.micro_batch_size, config.seed, config.group_by_length);
   const trainerData = {
     microBatchesPerEpoch: batches.microBatchesPerEpoch,
     microBatch: (epoch: number, index: number) => batches.microBatch(epoch, index),
     validation: sequentialBatches(valExamples, config.micro_batch_size),
   };
-  // Fractional epochs (num_epochs 0.5) become a step limit, as the HF Trainer does.
-  const epochs = Math.ceil(config.num_epochs);
-  const epochSteps = Math.ceil((batches.microBatchesPerEpoch / accumulation) * config.num_epochs);
-  const maxSteps = config.max_steps > 0 ? config.max_steps : epochSteps;
   const schedule = {
     learningRate: config.learning_rate,
     warmupSteps: config.warmup_steps,
-    gradientAccumulation: accumulation,
-    numEpochs: epochs,
-    maxSteps,
+    gradientAccumulation: plan.gradientAccumulation,
+    numEpochs: plan.epochs,
+    maxSteps: plan.maxSteps,
     maxGradNorm: config.max_grad_norm,
     loggingSteps: config.logging_steps,
     evalSteps: config.eval_steps,
@@ -175,7 +144,6 @@ export async function runFinetune(
   };
   const adapter = new LoraAdapter(modelConfig, settings, kaimingUniformInit(randomFrom(new Prng(config.seed)), config.lora_r));
   const optimizer = new AdamW(adapter.variables, { ...ADAMW_DEFAULTS, weightDecay: config.weight_decay });
-  const dataSha256 = createHash('sha256').update(readFileSync(config.data_path)).digest('hex');
 
   let from: TrainerPosition = START;
   if (resumeDir) {

@@ -5,6 +5,7 @@ import type { LoraAdapter } from '../model/lora.ts';
 import { AdamW, clipGlobalNorm } from './adamw.ts';
 import type { MemoryReport, TrainingListener } from './reports.ts';
 import { linearWarmupDecay } from './schedule.ts';
+import { countSteps } from './training-data.ts';
 import { evaluationLoss, labelledCount, microBatchGradients, type MicroBatch } from './step.ts';
 
 /** Where training stands; everything a checkpoint must hold to continue exactly. */
@@ -66,9 +67,7 @@ export const IN_STEP_REPORT_MS = 10_000;
 
 /** Optimizer steps for the whole run, as the HF Trainer counts them (a partial last accumulation still steps). */
 export function totalSteps(data: Pick<TrainerData, 'microBatchesPerEpoch'>, s: TrainerSchedule): number {
-  const perEpoch = Math.ceil(data.microBatchesPerEpoch / s.gradientAccumulation);
-  const all = perEpoch * s.numEpochs;
-  return s.maxSteps > 0 ? Math.min(s.maxSteps, all) : all;
+  return countSteps(data.microBatchesPerEpoch, s.gradientAccumulation, s.numEpochs, s.maxSteps);
 }
 
 /** The loss became NaN or ±Infinity: the settings (usually the learning rate) made training diverge. */
