@@ -76,7 +76,7 @@ export async function failureLine(runDir: string, record: ClusterRecord, status:
     [...err].reverse().find((l) => !/^(?:srun|slurmstepd)(?:: |-)/.test(l)) ??
     err[err.length - 1] ??
     (await tailOf('stdout')).pop();
-  return last ? `${head}: ${last.replace(/^\[[^\]]*\]:/, '')}` : head;
+  return last ? `${head}: ${last.replace(/^\[[^\]]*\]:/, '').replace(/^error:\s*/, '')}` : head;
 }
 
 export interface FollowOptions {

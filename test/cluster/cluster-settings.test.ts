@@ -174,7 +174,7 @@ describe('the batch script', () => {
     ])
       expect(s.split('\n'), line).toContain(line);
     expect(s).toMatch(/srun --ntasks-per-node=1 .*torch\.distributed\.run/);
-    expect(s).toContain('--redirects=1 --tee=1');
+    expect(s).toContain('--redirects=9:1 --tee=9:1');
     const r = spawnSync('bash', ['-n'], { input: s, encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     expect(script({}).split('\n')).toContain('#SBATCH --no-requeue');

@@ -6,7 +6,7 @@ import type { ClusterEvent } from '../../main/cluster/cluster-events.ts';
 import { readClusterRecord } from '../../main/cluster/cluster-run-files.ts';
 import { slurmJobSchema } from '../../main/cluster/cluster-settings.ts';
 import { openTransport } from '../../main/cluster/connect.ts';
-import { cancelClusterRun, clusterRunStatus, fetchClusterRun, followClusterRun } from '../../main/cluster/control.ts';
+import { clusterRunStatus, fetchClusterRun, followClusterRun } from '../../main/cluster/control.ts';
 import { localTransport } from '../../main/cluster/local-transport.ts';
 import { remoteLayout } from '../../main/cluster/remote-layout.ts';
 import { renderSbatchScript } from '../../main/cluster/sbatch-script.ts';
@@ -20,11 +20,11 @@ import { missingCluster, startTestCluster, type TestCluster } from '../helpers/s
 import { missingTorch, PYTHON } from '../helpers/torch.ts';
 
 /**
- * The control side end to end on a real SLURM cluster, locally and through ssh to a loopback sshd: submit, follow
- * (states, metric lines into the local metrics.jsonl), fetch with verification, cancel, a failed job's one line, a
- * corrupt file refused, the faults that must end before anything is staged, and values that try to inject commands.
- * The job is a stand-in that plays back a prepared run (test/helpers/cluster-fixture.ts); the real trainer's runs are
- * in cluster-e2e.test.ts.
+ * The control side's API on a real SLURM cluster, locally and through ssh to a loopback sshd: submit, follow (states,
+ * metric lines into the local metrics.jsonl), fetch with verification, a corrupt file refused, the faults that must end
+ * before anything is staged, and values that try to inject commands. The job is a stand-in that plays back a prepared
+ * run (test/helpers/cluster-fixture.ts); the real trainer's runs (over ssh, cancel, requeue, a failure) are in
+ * cluster-e2e.test.ts.
  */
 const skip = missingCluster() ?? missingTorch();
 let cluster: TestCluster;
@@ -127,51 +127,6 @@ describe.skipIf(skip)('cluster runs on a real SLURM cluster', () => {
     expect(existsSync(path.join(run, 'checkpoints', 'step-2'))).toBe(false);
     expect(readFileSync(path.join(run, 'adapter', 'adapter_model.safetensors')).equals(before)).toBe(true);
     expect(readdirSync(run).filter((n) => n.startsWith('.cluster-fetch'))).toEqual([]);
-  });
-
-  it('ssh:// the loopback sshd: the same submit, followed and fetched through ssh, with 2 processes on the node', async () => {
-    events.length = 0;
-    const run = at('ssh run');
-    const target = { cluster: cluster.ssh!.target, ssh_config: cluster.ssh!.config, ...job, nproc_per_node: 2 };
-    await submitRun({ settings: settings(run), cluster: target }, opts({ steps: 3, stepSeconds: 0.3 }));
-    const r = await followClusterRun(run, { onEvent, fetch: true, pollMs: 500 });
-    expect(r.status).toMatchObject({ state: 'COMPLETED' });
-    expect(r.fetched).toMatchObject({ adapter: 'fetched', checkpoints: { fetched: ['step-2'] } });
-    expect(readClusterRecord(run)).toMatchObject({ cluster: cluster.ssh!.target, ssh_config: cluster.ssh!.config });
-    const out = readFileSync(path.join(run, 'cluster-logs', `slurm-${r.status.jobId}.out`), 'utf8');
-    expect(out).toMatch(/rank 0 of 2/);
-    expect(out).toMatch(/rank 1 of 2/);
-  });
-
-  it('cluster cancel mid-run ends CANCELLED; the checkpoints written so far are kept and fetched', async () => {
-    const run = at('cancelled');
-    const sub = await submitRun({ settings: settings(run), cluster: { cluster: 'local', ...job } }, opts({ steps: 40, stepSeconds: 0.5 }));
-    const remote = remoteLayout(sub.record!.remote_dir).runFiles;
-    const end = Date.now() + 90_000;
-    while (!existsSync(path.join(remote.checkpoints, 'step-2')) && Date.now() < end) await new Promise((r) => setTimeout(r, 200));
-    const status = await cancelClusterRun(run, { env: cluster.env });
-    expect(status).toMatchObject({ state: 'CANCELLED' });
-    expect(readClusterRecord(run).states.at(-1)).toMatchObject({ state: 'CANCELLED' });
-    const r = await fetchClusterRun(run, { env: cluster.env });
-    expect(r.adapter).toBe('absent');
-    expect(r.checkpoints.fetched).toContain('step-2');
-    expect(await verifyCheckpoint(path.join(run, 'checkpoints', 'step-2'))).toBeUndefined();
-    expect(readMetrics(path.join(run, 'metrics.jsonl')).points.length).toBeGreaterThanOrEqual(2);
-  });
-
-  it("a base path that does not exist on the cluster ends FAILED with one line: state, exit code, the trainer's error", async () => {
-    const run = at('no base');
-    await submitRun(
-      { settings: settings(run), cluster: { cluster: 'local', ...job, cluster_base_model: '/nonexistent/llama-7b' } },
-      opts({ steps: 2, stepSeconds: 0.1 }),
-    );
-    const r = await followClusterRun(run, { env: cluster.env, pollMs: 500 });
-    expect(r.status).toMatchObject({ state: 'FAILED' });
-    expect(r.failure).toMatch(
-      /^job \d+ FAILED \(exit code [1-9]\d*:0\) on local: error: base model folder \/nonexistent\/llama-7b does not exist on this cluster$/,
-    );
-    expect(r.failure!.split('\n')).toHaveLength(1);
-    expect(readClusterRecord(run).failure).toBe(r.failure);
   });
 
   describe('faults end in one line before anything is staged', () => {

@@ -233,8 +233,6 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
       'MpiDefault=none',
       'ReturnToService=2',
       `MinJobAge=${opts.minJobAge ?? 300}`,
-      // Let a requeued job start again at once (the default holds it for 120 s).
-      'SchedulerParameters=sched_min_interval=100000',
       ...nodes.map(
         (n, i) =>
           `NodeName=${n} NodeHostname=${host} NodeAddr=127.0.0.1 Port=${nodePorts[i]} CPUs=${cpus} RealMemory=${Math.max(256, Math.floor(memoryMb / 2))} State=UNKNOWN`,
