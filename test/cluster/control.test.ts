@@ -129,6 +129,43 @@ describe.skipIf(skip)('cluster runs on a real SLURM cluster', () => {
     expect(readdirSync(run).filter((n) => n.startsWith('.cluster-fetch'))).toEqual([]);
   });
 
+  it('a dropped ssh connection: the follow waits, reconnects, and goes on from where the copies stopped', async () => {
+    const run = at('dropped');
+    const target = { cluster: cluster.ssh!.target, ssh_config: cluster.ssh!.config, ...job };
+    await submitRun({ settings: settings(run), cluster: target }, opts({ steps: 10, stepSeconds: 0.6 }));
+    const seen: ClusterEvent[] = [];
+    let dropped: Promise<void> | undefined;
+    const follow = followClusterRun(run, {
+      pollMs: 300,
+      fetch: true,
+      onEvent: (e) => {
+        seen.push(e);
+        // At the first step line: the network goes for 3 s (sshd and every connection it serves end).
+        if (!dropped && e.type === 'metric' && e.line.type === 'step')
+          dropped = cluster.ssh!.down().then(() => new Promise<void>((r) => setTimeout(r, 3000)).then(() => cluster.ssh!.up()));
+      },
+    });
+    const r = await follow;
+    await dropped;
+    expect(seen.some((e) => e.type === 'offline')).toBe(true);
+    expect(r.status).toMatchObject({ state: 'COMPLETED' });
+    expect(r.fetched).toMatchObject({ adapter: 'fetched' });
+    const remote = remoteLayout(readClusterRecord(run).remote_dir);
+    expect(readFileSync(path.join(run, 'metrics.jsonl'), 'utf8')).toBe(readFileSync(remote.runFiles.metrics, 'utf8'));
+    const steps = seen.flatMap((e) => (e.type === 'metric' && e.line.type === 'step' ? [e.line.step] : []));
+    expect(steps).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  });
+
+  it("a Python that is not there on the nodes ends FAILED with the shell's own line", async () => {
+    const run = at('no python');
+    await submitRun(
+      { settings: settings(run), cluster: { cluster: 'local', ...job, python: '/opt/none/bin/python3' } },
+      opts({ steps: 1, stepSeconds: 0 }),
+    );
+    const r = await followClusterRun(run, { env: cluster.env, pollMs: 500 });
+    expect(r.failure).toMatch(/^job \d+ FAILED \(exit code 127:0\) on local: .*\/opt\/none\/bin\/python3: No such file or directory$/);
+  });
+
   describe('faults end in one line before anything is staged', () => {
     const nothingStaged = (run: string) => {
       expect(existsSync(path.join(run, 'cluster.json'))).toBe(false);

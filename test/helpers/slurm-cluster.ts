@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -34,6 +34,10 @@ export interface TestCluster {
 
 export interface TestSsh {
   port: number;
+  /** End the sshd and every connection it serves (a dropped network, as a client sees it). */
+  down(): Promise<void>;
+  /** Start it again on the same port with the same keys. */
+  up(): Promise<void>;
   /** `ssh://root@127.0.0.1:PORT` */
   target: string;
   /** Client config (`ssh -F`): the generated key, this sshd's host key as the only known host, BatchMode. */
@@ -90,6 +94,49 @@ async function waitFor(what: string, ok: () => boolean, ms: number, log?: () => 
   while (!ok()) {
     if (Date.now() > until) throw new Error(`test cluster: ${what} did not happen within ${ms} ms${log ? `\n${log()}` : ''}`);
     await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** The processes under `pid` (an sshd's connections, each a process of its own), children first found first. */
+function descendants(pid: number): number[] {
+  const parentOf = new Map<number, number>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      parentOf.set(Number(name), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const found: number[] = [];
+  const walk = (p: number) => {
+    for (const [child, parent] of parentOf) {
+      if (parent !== p) continue;
+      found.push(child);
+      walk(child);
+    }
+  };
+  walk(pid);
+  return found;
+}
+
+/** SIGTERM a daemon (and, for sshd, the connections it serves), SIGKILL what is left after 10 s. */
+async function endDaemon(pid: number, what: string, withChildren = false): Promise<void> {
+  const pids = [pid, ...(withChildren ? descendants(pid) : [])].filter((p) => !gone(p));
+  for (const p of pids) {
+    try {
+      process.kill(p, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+  }
+  for (const p of pids) {
+    try {
+      await waitFor(`exit of PID ${p} (${what})`, () => gone(p), 10_000);
+    } catch {
+      process.kill(p, 'SIGKILL');
+    }
   }
 }
 
@@ -156,17 +203,7 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
     // Daemons in reverse start order: sshd, slurmd, slurmctld, munged.
     for (const file of [...pidFiles].reverse()) {
       const pid = readPid(file);
-      if (!pid || gone(pid)) continue;
-      try {
-        process.kill(pid, 'SIGTERM');
-      } catch {
-        continue;
-      }
-      try {
-        await waitFor(`exit of PID ${pid} (${path.basename(file)})`, () => gone(pid), 10_000);
-      } catch {
-        process.kill(pid, 'SIGKILL');
-      }
+      if (pid && !gone(pid)) await endDaemon(pid, path.basename(file), path.basename(file) === 'sshd.pid');
     }
     rmSync(dir, { recursive: true, force: true });
   };
@@ -307,7 +344,8 @@ async function startSshd(dir: string, slurmConf: string, pidFiles: string[]): Pr
     ].join('\n'),
   );
   pidFiles.push(at('sshd.pid'));
-  execFileSync('/usr/sbin/sshd', ['-f', at('sshd_config'), '-E', at('sshd.log')]);
+  const up = () => execFileSync('/usr/sbin/sshd', ['-f', at('sshd_config'), '-E', at('sshd.log')]);
+  up();
   const hostKey = readFileSync(at('host_key.pub'), 'utf8').split(' ').slice(0, 2).join(' ');
   writeFileSync(at('known_hosts'), `[127.0.0.1]:${port} ${hostKey}\n`);
   const client = (key: string) =>
@@ -331,5 +369,22 @@ async function startSshd(dir: string, slurmConf: string, pidFiles: string[]): Pr
     15_000,
     () => tail(at('sshd.log')),
   );
-  return { port, target: `ssh://root@127.0.0.1:${port}`, config: at('client_config'), refusedConfig: at('refused_config') };
+  return {
+    port,
+    target: `ssh://root@127.0.0.1:${port}`,
+    config: at('client_config'),
+    refusedConfig: at('refused_config'),
+    down: async () => {
+      const pid = readPid(at('sshd.pid'));
+      if (pid) await endDaemon(pid, 'sshd', true);
+    },
+    up: async () => {
+      up();
+      await waitFor(
+        'sshd listening again',
+        () => spawnSync('ssh', ['-F', at('client_config'), '-p', String(port), 'root@127.0.0.1', 'true'], { timeout: 10_000 }).status === 0,
+        15_000,
+      );
+    },
+  };
 }
