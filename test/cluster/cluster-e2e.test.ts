@@ -153,6 +153,10 @@ describe.skipIf(skip)('lora-studio cluster, with the real trainer on a real SLUR
     expect(readMetrics(path.join(run, 'metrics.jsonl'))).toMatchObject({ ended: expect.any(String) });
     const status = await cli(['cluster', 'status', '--output_dir', run]);
     expect(status.stdout.trim()).toMatch(/^job \d+ COMPLETED exit code 0:0 on local; step 6 loss \d\.\d{4}$/);
+    const logs = await cli(['cluster', 'logs', '--output_dir', run, '--stream', 'stdout']);
+    expect(logs.code, logs.stderr).toBe(0);
+    expect(logs.stdout).toMatch(/^lora-studio: job \d+ \(restart 0\) on n1, rendezvous 127\.0\.0\.1:2\d{4}$/m);
+    expect(logs.stdout).toContain('1 process (torchrun)');
   });
 
   it('ssh:// the loopback sshd --wait true: fetched and verified, then merge and quantize work on the run folder', async () => {
