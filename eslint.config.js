@@ -1,8 +1,10 @@
-// Lint: typescript-eslint's recommended rules on every TypeScript file; the React hooks rules on the renderer.
+// Lint: typescript-eslint's recommended rules on every TypeScript file; the React hooks rules on the renderer; and the
+// layer table (scripts/import-layers.mjs) as `no-restricted-imports` rules, one block per source folder.
 // Formatting is Prettier's job (.prettierrc), so no stylistic rules here.
 import js from '@eslint/js';
 import reactHooks from 'eslint-plugin-react-hooks';
 import tseslint from 'typescript-eslint';
+import { layerRules } from './scripts/layer-rules.mjs';
 
 export default tseslint.config(
   {
@@ -34,4 +36,5 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrorsIgnorePattern: '^_' }],
     },
   },
+  ...layerRules(import.meta.dirname),
 );

@@ -1,8 +1,8 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { openSync, readSync, writeSync, fsyncSync, closeSync, rmSync, statSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { writeSyntheticAdapter } from '../main/engine/demo/synthetic-adapter.ts';
-import { writeSyntheticModel } from '../main/engine/demo/synthetic-model.ts';
+import { writeSyntheticAdapter } from '../main/engine/synthetic/synthetic-adapter.ts';
+import { writeSyntheticModel } from '../main/engine/synthetic/synthetic-model.ts';
 
 export interface ExportRow {
   job: string;

@@ -8,6 +8,8 @@
 // GPU profile: every dispatch of one training step and its predicted time on a machine (`npm run bench -- gpu-profile`).
 // Scale: real-size synthetic models, trained per frozen-base mode and exported (`npm run bench -- scale`, see scale.ts);
 // only when asked for by name, and alone.
+// Cluster: the PyTorch cluster trainer against bench/torch_train.py, and at 1 and 2 ranks (`npm run bench -- cluster`,
+// see cluster.ts).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -16,8 +18,9 @@ import { fileURLToPath } from 'node:url';
 import { initBackend } from '../main/engine/backend/index.ts';
 import { benchExport, type ExportRow } from './export.ts';
 import { benchInference, type InferenceRow } from './inference.ts';
-import { writeSyntheticModel } from '../main/engine/demo/synthetic-model.ts';
+import { writeSyntheticModel } from '../main/engine/synthetic/synthetic-model.ts';
 import { benchScale, type ScaleResults } from './scale.ts';
+import { benchCluster, SYNTHETIC_20M_SHAPE, type ClusterResults } from './cluster.ts';
 import { WIDE_SPREAD, formatRatio, isWide, pairedRatios, spreadOf, type Spread } from './spread.ts';
 
 // `bench -- gpu-profile`: its own module and flags (a dispatch profile, no reference to run against).
@@ -76,6 +79,7 @@ const results: {
   kernels: KernelRow[];
   matmul: MatmulRow[];
   scale?: ScaleResults;
+  cluster?: ClusterResults;
   notes: string[];
 } = {
   inference: [],
@@ -88,10 +92,14 @@ const results: {
 const mb = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
 
 try {
-  if (!existsSync(stories)) throw new Error(`the benchmark needs ${stories} (../shared/data beside the checkout)`);
-  const backend = await initBackend('wasm', { threads });
+  // Every part but the cluster trainer's reads stories260K and runs our tfjs engine.
+  const clusterOnly = parts.length === 1 && parts[0] === 'cluster';
+  if (!existsSync(stories) && !clusterOnly) throw new Error(`the benchmark needs ${stories} (../shared/data beside the checkout)`);
+  const backend = clusterOnly ? undefined : await initBackend('wasm', { threads });
   results.notes.push(
-    `ours: ${backend.detail}; llama.cpp: node-llama-cpp 3.21.1 CPU, ${threads} threads; PyTorch: ${torchVersion()}, ${threads} threads`,
+    backend
+      ? `ours: ${backend.detail}; llama.cpp: node-llama-cpp 3.21.1 CPU, ${threads} threads; PyTorch: ${torchVersion()}, ${threads} threads`
+      : `cluster trainer and reference: ${torchVersion()} on the CPU, ${threads} threads (the 2-rank run: ${Math.max(1, Math.floor(threads / 2))} per rank)`,
   );
   results.notes.push(
     `every ratio: the median of ${repeats} runs per side, ours and the reference alternating, with the smallest and largest run in brackets; ⚠ marks a spread over ${WIDE_SPREAD}× (a busy machine: rerun before quoting it)`,
@@ -119,19 +127,7 @@ try {
   }
   if (want('train')) {
     const synth20 = path.join(work, 'synthetic-20M');
-    await writeSyntheticModel(
-      synth20,
-      {
-        hidden_size: 384,
-        intermediate_size: 1024,
-        num_hidden_layers: 10,
-        num_attention_heads: 6,
-        num_key_value_heads: 6,
-        vocab_size: 8192,
-        tie_word_embeddings: true,
-      },
-      { copyFrom: stories },
-    );
+    await writeSyntheticModel(synth20, SYNTHETIC_20M_SHAPE, { copyFrom: stories });
     const webgpu = probeWebgpu(stories);
     if (webgpu) results.notes.push(webgpu);
     const models = quick
@@ -182,6 +178,7 @@ try {
   if (want('kernels') && !quick) results.kernels = benchKernels();
   if ((want('kernels') && !quick) || only.includes('matmul')) results.matmul = benchPackedMatmul(); // `-- matmul`: this part alone
   if (only.includes('scale')) results.scale = await benchScale(root, work, llamaTokenizer, only);
+  if (want('cluster')) results.cluster = await benchCluster(root, work, threads, repeats, quick);
 } finally {
   rmSync(work, { recursive: true, force: true });
 }
@@ -245,9 +242,12 @@ if (results.matmul.length) {
   lines.push('');
 }
 if (results.scale) lines.push(...results.scale.markdown);
-const wide = [...results.inference.flatMap((r) => [r.prefillRatio, r.decodeRatio]), ...results.training.map((r) => r.ratio)].filter(
-  isWide,
-).length;
+if (results.cluster) lines.push(...results.cluster.markdown);
+const wide = [
+  ...results.inference.flatMap((r) => [r.prefillRatio, r.decodeRatio]),
+  ...results.training.map((r) => r.ratio),
+  ...(results.cluster ? [results.cluster.stepTimeRatio] : []),
+].filter(isWide).length;
 if (wide)
   results.notes.push(
     `WARNING: ${wide} ratio(s) spread over ${WIDE_SPREAD}× between runs: the machine was busy; these medians are not to be quoted`,

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { openCheckpoint } from '../main/engine/formats/hf-checkpoint.ts';
-import { exportLlamaGguf } from '../main/engine/formats/gguf-llama.ts';
+import { exportLlamaGguf } from '../main/engine/export/gguf-llama.ts';
 import { generate } from '../main/engine/generate/generate.ts';
 import { loadModel } from '../main/engine/model/load.ts';
 import { loadLlamaCpp } from '../main/engine/system/llama-cpp.ts';

@@ -8,7 +8,8 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../main/engine/backend/index.ts';
 import { selectMatmulPath } from '../main/engine/backend/webgpu-matmul-path.ts';
 import { disposePacked, packForGpu, packedMatMul } from '../main/engine/backend/webgpu-packed-matmul.ts';
-import { BASE_DTYPES, dequantizeRows, storeMatrix } from '../main/engine/model/block-quant.ts';
+import { dequantizeRows, storeMatrix } from '../main/engine/llama/block-quant.ts';
+import { BASE_DTYPES } from '../main/engine/llama/base-dtype-names.ts';
 
 const [backend, nArg, rowsArg, colsArg, itersArg] = process.argv.slice(2);
 const [n, rows, cols, iters] = [nArg, rowsArg, colsArg, itersArg].map(Number);

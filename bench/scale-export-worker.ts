@@ -6,11 +6,11 @@
 // write, then reset (/proc/self/clear_refs) so the check's peak, with llama.cpp's mapped file, is counted alone.
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { verifyGguf } from '../main/engine/export/gguf-export.ts';
+import { verifyGguf } from '../main/engine/export/gguf-verify.ts';
 import { exportHfCheckpoint } from '../main/engine/export/hf-export.ts';
 import { openExportInput } from '../main/engine/export/open-model.ts';
 import { parseShardSize } from '../main/engine/export/shard-size.ts';
-import { exportLlamaGguf } from '../main/engine/formats/gguf-llama.ts';
+import { exportLlamaGguf } from '../main/engine/export/gguf-llama.ts';
 
 const [kind, baseDir, adapterDir, output, check, threadsArg] = process.argv.slice(2);
 const threads = threadsArg === undefined ? undefined : Number(threadsArg);

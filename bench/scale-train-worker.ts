@@ -3,7 +3,7 @@
 // tsx bench/scale-train-worker.ts MODEL_DIR DATA_FILE RUN_DIR BASE_DTYPE|default → one JSON line on stdout.
 // It runs the real `finetune` path (runFinetune: load, estimate, data, train, save), 2 steps of micro batch 1 at
 // cutoff 128, LoRA r 8 on q_proj and v_proj, on wasm.
-import { loadLlamaConfig } from '../main/engine/model/config.ts';
+import { loadLlamaConfig } from '../main/engine/llama/config.ts';
 import { estimateForCheckpoint } from '../main/engine/system/memory-estimate.ts';
 import { parseFinetuneConfig } from '../main/engine/train/config.ts';
 import { runFinetune } from '../main/engine/train/finetune.ts';

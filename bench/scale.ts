@@ -11,14 +11,14 @@
 // followed by the disk's own speed for the same bytes and by a plain copy (the source read, the output's bytes written);
 // the table gives the median ratio of the pairs with the smallest and largest.
 import { spawnSync } from 'node:child_process';
-import { writeSyntheticAdapter } from '../main/engine/demo/synthetic-adapter.ts';
-import { LLAMA_7B_SHAPE, TINYLLAMA_1B_SHAPE, writeSyntheticModel, type SyntheticShape } from '../main/engine/demo/synthetic-model.ts';
+import { writeSyntheticAdapter } from '../main/engine/synthetic/synthetic-adapter.ts';
+import { LLAMA_7B_SHAPE, TINYLLAMA_1B_SHAPE, writeSyntheticModel, type SyntheticShape } from '../main/engine/synthetic/synthetic-model.ts';
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import path from 'node:path';
 import { Prng } from '../main/engine/data/prng.ts';
-import { parseLlamaConfig } from '../main/engine/model/config.ts';
-import { expectedTensors } from '../main/engine/model/projections.ts';
+import { parseLlamaConfig } from '../main/engine/llama/config.ts';
+import { expectedTensors } from '../main/engine/llama/projections.ts';
 import { diskCopySeconds, diskDirectWriteSpeed, diskWriteSpeed } from './export.ts';
 import { formatRatio, spreadOf, type Spread } from './spread.ts';
 

@@ -1,6 +1,6 @@
-import { channelOf, EVENT_CHANNEL, type IpcResult, type StudioBridge } from '../main/api/bridge.ts';
-import { CALL_NAME_LIST } from '../main/api/call-names.ts';
-import type { JobEvent } from '../main/api/contract.ts';
+import { channelOf, EVENT_CHANNEL, type IpcResult, type StudioBridge } from '../main/contract/bridge.ts';
+import { CALL_NAME_LIST } from '../main/contract/call-names.ts';
+import type { JobEvent } from '../main/contract/contract.ts';
 
 /** The three ipcRenderer functions preload needs; the page never sees this object. */
 export interface RendererIpc {

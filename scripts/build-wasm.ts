@@ -9,7 +9,9 @@ import wabt from 'wabt';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 /** The kernels: each .wat and the module generated from it. */
-export const WASM_KERNELS = [{ wat: 'main/engine/formats/export-kernels.wat', module: 'main/engine/formats/export-kernels-wasm.ts' }];
+export const WASM_KERNELS = [
+  { wat: 'main/engine/cpu-kernels/export-kernels.wat', module: 'main/engine/cpu-kernels/export-kernels-wasm.ts' },
+];
 
 /** The binary of a .wat file (SIMD on). */
 export async function assembleWat(file: string): Promise<Uint8Array> {

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Prng } from '../../main/engine/data/prng.ts';
 import { loadModel } from '../../main/engine/model/load.ts';
 import { LoraAdapter } from '../../main/engine/model/lora.ts';
-import { PROJECTIONS } from '../../main/engine/model/projections.ts';
+import { PROJECTIONS } from '../../main/engine/llama/projections.ts';
 import { labelledCount, microBatchGradients } from '../../main/engine/train/step.ts';
 import { paddedTestBatch } from '../../test/helpers/batches.ts';
 

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { disposePacked, packForGpu, packedMatMul } from '../../main/engine/backend/webgpu-packed-matmul.ts';
-import { storeMatrix } from '../../main/engine/model/block-quant.ts';
+import { storeMatrix } from '../../main/engine/llama/block-quant.ts';
 
 /**
  * TFLOP/s of our product y [M, N] = x [M, K] · Wᵀ (W [N, K], a frozen weight) on the current backend: tfjs's f32

@@ -1,9 +1,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { charTokenizerJson } from '../../main/engine/demo/char-tokenizer.ts';
-import { parseLlamaConfig } from '../../main/engine/model/config.ts';
-import { expectedTensors } from '../../main/engine/model/projections.ts';
-import { syntheticConfigJson } from '../../main/engine/demo/synthetic-model.ts';
+import { charTokenizerJson } from '../../main/engine/synthetic/char-tokenizer.ts';
+import { parseLlamaConfig } from '../../main/engine/llama/config.ts';
+import { expectedTensors } from '../../main/engine/llama/projections.ts';
+import { syntheticConfigJson } from '../../main/engine/synthetic/synthetic-model.ts';
 import { KIT_SHAPES } from './shapes.ts';
 
 /** The letters of the kit's tokenizer and training text: one token per character, so a row's length is exact. */

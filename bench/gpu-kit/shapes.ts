@@ -1,4 +1,4 @@
-import { LLAMA_7B_SHAPE, TINYLLAMA_1B_SHAPE, type SyntheticShape } from '../../main/engine/demo/synthetic-model.ts';
+import { LLAMA_7B_SHAPE, TINYLLAMA_1B_SHAPE, type SyntheticShape } from '../../main/engine/synthetic/synthetic-model.ts';
 
 /** The model shapes the GPU kit trains: the TinyLlama-1.1B and 7B sizes, and tiny stand-ins for the dry run. */
 export const KIT_SHAPES: Record<string, SyntheticShape & { vocab_size: number }> = {

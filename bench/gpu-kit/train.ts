@@ -5,7 +5,7 @@ import { finetuneConfigSchema, parseFinetuneConfig } from '../../main/engine/tra
 import { runFinetune } from '../../main/engine/train/finetune.ts';
 import { readGpuStats } from '../../main/engine/system/gpu-stats.ts';
 import type { BackendChoice } from '../../main/engine/backend/choices.ts';
-import { BASE_DTYPES } from '../../main/engine/model/block-quant.ts';
+import { BASE_DTYPES } from '../../main/engine/llama/base-dtype-names.ts';
 
 /** The base storages the config accepts (base_dtype's choices, auto aside). */
 export function acceptedBases(): string[] {

@@ -1,13 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
-import type { BaseDtype } from '../../main/engine/model/block-quant.ts';
-import { parseLlamaConfig } from '../../main/engine/model/config.ts';
+import type { BaseDtype } from '../../main/engine/llama/base-dtype-names.ts';
+import { parseLlamaConfig } from '../../main/engine/llama/config.ts';
 import { LlamaModel } from '../../main/engine/model/llama.ts';
 import { LoraAdapter, checkTargets } from '../../main/engine/model/lora.ts';
 import { loadLlamaWeights } from '../../main/engine/model/weights.ts';
 import { AdamW, clipGlobalNorm } from '../../main/engine/train/adamw.ts';
 import { microBatchGradients } from '../../main/engine/train/step.ts';
 import { KIT_SHAPES } from '../gpu-kit/shapes.ts';
-import { syntheticConfigJson } from '../../main/engine/demo/synthetic-model.ts';
+import { syntheticConfigJson } from '../../main/engine/synthetic/synthetic-model.ts';
 import type { Machine } from './dispatch-cost.ts';
 import { syntheticTensorSource } from './memory-source.ts';
 import { profileStep, scaleToLayers, type StepProfile } from './predict.ts';

@@ -38,13 +38,15 @@ class Rope:
         self._cache = {}
 
     def tables(self, T, device):
-        key = (T, str(device))
-        if key not in self._cache:
+        # Row p depends on p alone: the longest table made so far serves every shorter batch as a slice.
+        cos, sin = self._cache.get(str(device), (None, None))
+        if cos is None or cos.shape[0] < T:
             pos = (torch.arange(T, dtype=torch.float64) * self.position_scale).to(torch.float32)
             angle = pos[:, None] * self.inv[None, :]  # [T, D/2], f32 multiply
-            cos, sin = angle.double().cos().float(), angle.double().sin().float()
-            self._cache = {key: (torch.cat((cos, cos), -1).to(device), torch.cat((sin, sin), -1).to(device))}
-        return self._cache[key]
+            c, s = angle.double().cos().float(), angle.double().sin().float()
+            cos, sin = torch.cat((c, c), -1).to(device), torch.cat((s, s), -1).to(device)
+            self._cache[str(device)] = (cos, sin)
+        return cos[:T], sin[:T]
 
 
 class ForwardContext:

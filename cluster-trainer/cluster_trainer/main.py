@@ -17,7 +17,7 @@ import torch
 from . import distributed
 from .base_model import build_model, resolve_base_dtype
 from .bundle import Bundle
-from .checkpoint import TRAINING_CONFIG, checkpoint_name, latest_good_checkpoint, verify_checkpoint
+from .checkpoint import TRAINING_CONFIG, latest_good_checkpoint, verify_checkpoint
 from .data import Collator
 from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_OUT_OF_MEMORY, EXIT_TERMINATED, TrainerError
 from .hf_checkpoint import Checkpoint
@@ -41,7 +41,7 @@ def parse_args(argv):
     p.add_argument("--overwrite", action="store_true", help="with --resume no: delete a previous run's files in run_dir first")
     p.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto")
     p.add_argument("--parallel", choices=("auto", "ddp", "fsdp"), default="auto", help="ddp: every rank holds the whole frozen base; fsdp: it is sharded across ranks; auto: from the bundle's memory estimate")
-    p.add_argument("--precision", choices=("auto", "bf16", "f32"), default="auto", help="auto: bf16 autocast on GPUs that have it, else f32")
+    p.add_argument("--precision", choices=("auto", "bf16", "f32"), default="auto", help="auto: bf16 autocast on GPUs that have it, else f32 (bf16 on a CPU: for checks, slow)")
     p.add_argument("--base_dtype", choices=("auto", "f32", "bf16", "f16", "int8", "nf4"), default=None, help="override the bundle's base_dtype (auto keeps the checkpoint's)")
     p.add_argument("--attention", choices=("auto", "eager", "sdpa"), default="auto", help="auto: sdpa on CUDA with PyTorch >= 2.0, else eager (the local trainer's arithmetic)")
     p.add_argument("--gradient_checkpointing", choices=("auto", "on", "off"), default="auto")
@@ -172,9 +172,11 @@ def run(args, world, out, state, emit, warn):
         check_resume_settings(c, resume_dir, warn)
 
     use_cuda = world.device.type == "cuda"
-    bf16 = use_cuda and torch.cuda.is_bf16_supported() and args.precision != "f32"
-    if args.precision == "bf16" and not bf16:
-        raise TrainerError("--precision bf16 needs a GPU with bf16 (this device has none); use --precision auto or f32")
+    # auto: bf16 autocast on GPUs that have it. Asked for on a CPU it runs there too (PyTorch's CPU autocast): slow
+    # on most CPUs, but the same mixed-precision code path as on a GPU, so it can be checked without one.
+    bf16 = args.precision == "bf16" or (args.precision == "auto" and use_cuda and torch.cuda.is_bf16_supported())
+    if bf16 and use_cuda and not torch.cuda.is_bf16_supported():
+        raise TrainerError(f"--precision bf16 needs a GPU with bf16, and {torch.cuda.get_device_name(world.device)} has none; use --precision auto or f32")
     autocast_dtype = torch.bfloat16 if bf16 else None
     sharded, why = choose_parallel(args.parallel, world, bundle, storage, bf16)
     attention = args.attention if args.attention != "auto" else ("sdpa" if use_cuda and hasattr(torch.nn.functional, "scaled_dot_product_attention") else "eager")

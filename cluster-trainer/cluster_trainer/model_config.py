@@ -1,4 +1,4 @@
-"""A Hugging Face config.json read as the engine reads it (main/engine/model/config.ts): LLaMA, Mistral and Qwen2
+"""A Hugging Face config.json read as the engine reads it (main/engine/llama/config.ts): LLaMA, Mistral and Qwen2
 (grouped-query attention, head_dim, rope_theta, linear or Llama-3 rope_scaling, tied embeddings, q/k/v biases)."""
 import json
 import math

@@ -64,6 +64,12 @@ class ShardedLinear(nn.Module):
     def forward(self, x, ctx=None):
         if torch.is_autocast_enabled():
             # autocast does not reach inside a custom Function: cast as it would for a linear
-            x = x.to(torch.get_autocast_gpu_dtype())
+            x = x.to(autocast_dtype())
         y = _GatheredLinear.apply(x, self.shard, self.out_features)
         return y if self.bias is None else y + self.bias
+
+
+def autocast_dtype():
+    """The CUDA autocast dtype (get_autocast_dtype('cuda') from PyTorch 2.4, get_autocast_gpu_dtype before)."""
+    get = getattr(torch, "get_autocast_dtype", None)
+    return get("cuda") if get else torch.get_autocast_gpu_dtype()

@@ -1,8 +1,8 @@
 import type { z } from 'zod';
 import { StudioError } from '../engine/errors.ts';
-import { fsStudioError } from '../engine/fs-errors.ts';
+import { fsStudioError } from '../engine/fs/fs-errors.ts';
 import { describeIssues } from '../engine/parse-settings.ts';
-import { calls, type CallName, type CallReply, type ParsedRequest } from './contract.ts';
+import { calls, type CallName, type CallReply, type ParsedRequest } from '../contract/contract.ts';
 
 /** One handler per call: receives the validated request, returns the reply (checked before it leaves). */
 export type Handlers = { [K in CallName]: (request: ParsedRequest<K>) => Promise<CallReply<K>> | CallReply<K> };

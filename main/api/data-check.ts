@@ -1,4 +1,4 @@
-import type { DataCheck, ParsedRequest } from './contract.ts';
+import type { DataCheck, ParsedRequest } from '../contract/contract.ts';
 import { loadAlpacaRows } from '../engine/data/dataset.ts';
 import { encodeExample, IGNORE_INDEX, type EncodedExample } from '../engine/data/encode.ts';
 import { datasetStats } from '../engine/data/stats.ts';

@@ -1,14 +1,14 @@
 import os from 'node:os';
 import { gpuMemoryBytes, readGpuStats } from '../engine/system/gpu-stats.ts';
-import { loadLlamaConfig } from '../engine/model/config.ts';
+import { loadLlamaConfig } from '../engine/llama/config.ts';
 import { inspectModel } from '../engine/model/inspect.ts';
-import { PROJECTIONS, unknownProjections, type ProjectionName } from '../engine/model/projections.ts';
+import { PROJECTIONS, unknownProjections, type ProjectionName } from '../engine/llama/projections.ts';
 import { estimateForCheckpoint } from '../engine/system/memory-estimate.ts';
-import { settingFields } from '../engine/train/config.ts';
+import { settingFields, settingsOfSavedConfig } from '../engine/train/config.ts';
 import type { JobHost } from '../jobs/host.ts';
 import type { RunRegistry } from '../jobs/run-registry.ts';
 import { ApiError, type Handlers } from './create-api.ts';
-import type { ParsedRequest } from './contract.ts';
+import type { ParsedRequest } from '../contract/contract.ts';
 import { listFolder } from './files.ts';
 import { checkData } from './data-check.ts';
 import type { SettingsStore } from './settings.ts';
@@ -69,7 +69,10 @@ export function createHandlers(d: HandlerDeps): Handlers {
     'jobs.start': (request) => d.jobs.start(request.kind, request.config),
     'jobs.stop': ({ id }) => ({ stopped: d.jobs.stop(id) }),
     'runs.list': () => ({ runs: d.runs.list() }),
-    'runs.read': ({ id }) => d.runs.read(id),
+    'runs.read': ({ id }) => {
+      const read = d.runs.read(id);
+      return { ...read, resumeSettings: read.config ? settingsOfSavedConfig(read.config) : null };
+    },
     'runs.delete': async ({ id }) => {
       // Refused rather than stopped: a delete cannot be undone, and a stopping job still writes its last checkpoint
       // into the folder during its grace time. The user stops the job, then deletes.

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { settingsSchema, type Settings } from './contract.ts';
+import { settingsSchema, type Settings } from '../contract/contract.ts';
 
 /** Where settings live: electron-store in the app, a JSON file or memory in browser mode and tests. */
 export interface SettingsStore {

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { describeBackend, initBackend, type BackendChoice, type BackendInfo } from '../engine/backend/index.ts';
 import { selectMatmulPath } from '../engine/backend/webgpu-matmul-path.ts';
 import { StudioError } from '../engine/errors.ts';
-import { fsStudioError } from '../engine/fs-errors.ts';
+import { fsStudioError } from '../engine/fs/fs-errors.ts';
 import { finetuneConfigSchema } from '../engine/train/config.ts';
 import { addSchemaFlags } from './schema-flags.ts';
 

@@ -3,7 +3,7 @@ import { Option } from 'commander';
 import { StudioError } from '../engine/errors.ts';
 import { BUILTIN_TEMPLATE_NAMES, NO_TEMPLATE } from '../engine/data/template-names.ts';
 import { playgroundSettingsSchema } from '../engine/generate/playground-settings.ts';
-import type { BaseDtypeChoice } from '../engine/model/block-quant.ts';
+import type { BaseDtypeChoice } from '../engine/llama/base-dtype-names.ts';
 import { action, addBackendOptions, startBackend } from './common.ts';
 import { addSchemaFlags, settingsFromFlags, type SchemaFlagOptions } from './schema-flags.ts';
 

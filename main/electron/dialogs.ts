@@ -1,4 +1,4 @@
-import type { ParsedRequest } from '../api/contract.ts';
+import type { ParsedRequest } from '../contract/contract.ts';
 
 type PickRequest = ParsedRequest<'files.pick'>;
 

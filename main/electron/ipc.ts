@@ -1,5 +1,5 @@
-import { channelOf, type IpcResult } from '../api/bridge.ts';
-import { CALL_NAMES, type CallName } from '../api/contract.ts';
+import { channelOf, type IpcResult } from '../contract/bridge.ts';
+import { CALL_NAMES, type CallName } from '../contract/contract.ts';
 import { errorPayload, type Api } from '../api/create-api.ts';
 import { isAppUrl } from './security.ts';
 

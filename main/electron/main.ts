@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import electron from 'electron';
-import { EVENT_CHANNEL } from '../api/bridge.ts';
+import { EVENT_CHANNEL } from '../contract/bridge.ts';
 import { createApi } from '../api/create-api.ts';
 import { createHandlers } from '../api/handlers.ts';
 import { JobHost } from '../jobs/host.ts';

@@ -1,4 +1,4 @@
-import { contentType, readStatic, resolveStatic } from '../server/static-files.ts';
+import { contentType, readStatic, resolveStatic } from '../api/static-files.ts';
 import { APP_CSP, APP_HOST, APP_SCHEME } from './security.ts';
 
 /**

@@ -1,4 +1,4 @@
-import { settingsSchema, type Settings } from '../api/contract.ts';
+import { settingsSchema, type Settings } from '../contract/contract.ts';
 import type { SettingsStore } from '../api/settings.ts';
 
 /** The part of electron-store we use (its `store` property holds the whole object). */

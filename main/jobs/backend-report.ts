@@ -1,4 +1,4 @@
-import type { BackendReport } from '../api/contract.ts';
+import type { BackendReport } from '../contract/contract.ts';
 import { backendInfo } from '../engine/backend/index.ts';
 import { currentAdapter } from '../engine/backend/webgpu.ts';
 

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import type { JobEvent, JobInfo, JobKind } from '../api/contract.ts';
-import { jobSettingsSchemas } from '../api/job-settings.ts';
+import type { JobEvent, JobInfo, JobKind } from '../contract/contract.ts';
+import { jobSettingsSchemas } from '../contract/job-settings.ts';
 import { StudioError } from '../engine/errors.ts';
-import { isPathInside } from '../engine/formats/output-folder.ts';
+import { isPathInside } from '../engine/fs/output-folder.ts';
 import { parseSettings } from '../engine/parse-settings.ts';
 import { workerMessageSchema } from './messages.ts';
 import { OutputTail } from './output-tail.ts';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { jobEventSchema, jobKindSchema } from '../api/contract.ts';
+import { jobEventSchema, jobKindSchema } from '../contract/contract.ts';
 
 /** What the host tells a worker process. One worker runs one job, then exits. */
 export const hostMessageSchema = z.discriminatedUnion('type', [

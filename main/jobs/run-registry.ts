@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { RunSummary } from '../api/contract.ts';
+import type { RunSummary } from '../contract/contract.ts';
 import { StudioError } from '../engine/errors.ts';
 import { checkpointNames, readMetrics, runPaths, type MetricPoint } from '../engine/train/run-folder.ts';
 

@@ -1,5 +1,5 @@
 import { StudioError } from '../engine/errors.ts';
-import type { JobEvent, JobKind } from '../api/contract.ts';
+import type { JobEvent, JobKind } from '../contract/contract.ts';
 import type { ExportHooks, ExportOutcome } from '../engine/export/export-jobs.ts';
 import { backendReport } from './backend-report.ts';
 

@@ -4,7 +4,7 @@
  * (a `stop` message or SIGTERM) it aborts the task, which ends as soon as it can.
  */
 import { StudioError } from '../engine/errors.ts';
-import { fsStudioError } from '../engine/fs-errors.ts';
+import { fsStudioError } from '../engine/fs/fs-errors.ts';
 import { hostMessageSchema, type WorkerMessage } from './messages.ts';
 import { TASKS, type TaskEvent } from './worker-tasks.ts';
 

@@ -14,7 +14,7 @@ import { RunRegistry } from '../jobs/run-registry.ts';
 import { nodeSpawner, type WorkerSpawner } from '../jobs/spawner.ts';
 import { isLoopbackHost, newToken, tokenMatches, tokenOf } from './auth.ts';
 import { httpOrigin, reachableHosts } from './serve-settings.ts';
-import { contentType, readStatic, resolveStatic } from './static-files.ts';
+import { contentType, readStatic, resolveStatic } from '../api/static-files.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const DEFAULT_RENDERER_DIR = path.join(ROOT, 'dist', 'renderer');

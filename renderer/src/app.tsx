@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import type { CallReply, JobInfo } from '../../main/api/contract.ts';
+import type { CallReply, JobInfo } from '../../main/contract/contract.ts';
 import { HomeDirContext } from './components/path-text.tsx';
 import { LANGUAGES } from './i18n.ts';
 import { noteJob } from './job-store.ts';

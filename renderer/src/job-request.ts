@@ -1,5 +1,4 @@
-import { jobStartRequestSchema, type JobStartRequest } from '../../main/api/contract.ts';
-import { describeIssues } from '../../main/engine/parse-settings.ts';
+import { jobStartRequestSchema, type JobStartRequest, describeIssues } from '../../main/contract/contract.ts';
 
 /**
  * A job request checked in the page with the contract's own schema (the server checks it again): a bad or unknown

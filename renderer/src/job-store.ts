@@ -1,5 +1,5 @@
 import { useSyncExternalStore } from 'react';
-import type { JobEvent, JobKind } from '../../main/api/contract.ts';
+import type { JobEvent, JobKind } from '../../main/contract/contract.ts';
 import { transport } from './transport.ts';
 
 type Of<T extends JobEvent['type']> = Extract<JobEvent, { type: T }>;

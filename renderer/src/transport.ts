@@ -1,5 +1,5 @@
-import type { StudioBridge } from '../../main/api/bridge.ts';
-import { jobEventSchema, type CallName, type CallReply, type CallRequest, type JobEvent } from '../../main/api/contract.ts';
+import type { StudioBridge } from '../../main/contract/bridge.ts';
+import { jobEventSchema, type CallName, type CallReply, type CallRequest, type JobEvent } from '../../main/contract/contract.ts';
 
 /**
  * How the page reaches the main side: Electron's preload bridge (window.studio) when it exists, otherwise the

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { withinStartTime } from '../../main/engine/backend/index.ts';
-import type { JobEvent } from '../../main/api/contract.ts';
+import type { JobEvent } from '../../main/contract/contract.ts';
 import { JobHost } from '../../main/jobs/host.ts';
 import { nodeSpawner } from '../../main/jobs/spawner.ts';
 import { tinyRunSetup } from '../helpers/tiny-run.ts';

@@ -1,8 +1,8 @@
 // The WebGPU memory guard's decision, on fabricated adapters and nvidia-smi readings: no GPU needed.
 import { describe, expect, it } from 'vitest';
-import { LLAMA_7B_SHAPE, TINYLLAMA_1B_SHAPE, syntheticConfigJson } from '../../main/engine/demo/synthetic-model.ts';
-import type { AdapterDescription } from '../../main/engine/backend/webgpu.ts';
-import { parseLlamaConfig } from '../../main/engine/model/config.ts';
+import { LLAMA_7B_SHAPE, TINYLLAMA_1B_SHAPE, syntheticConfigJson } from '../../main/engine/synthetic/synthetic-model.ts';
+import type { AdapterDescription } from '../../main/engine/system/gpu-adapter.ts';
+import { parseLlamaConfig } from '../../main/engine/llama/config.ts';
 import { deviceRefusal, estimateTrainingMemory, webgpuDeviceLimits, type DeviceLimits } from '../../main/engine/system/memory-estimate.ts';
 import type { GpuStats } from '../../main/engine/system/gpu-stats.ts';
 

@@ -5,7 +5,8 @@
 // SwiftShader has no subgroup matrices, so this is the only check of the WGSL short of a GPU that has them.
 import { writeFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
-import { BASE_DTYPES, storeMatrix } from '../../main/engine/model/block-quant.ts';
+import { storeMatrix } from '../../main/engine/llama/block-quant.ts';
+import { BASE_DTYPES } from '../../main/engine/llama/base-dtype-names.ts';
 import { packedTensors, packForGpu, subgroupProduct } from '../../main/engine/backend/webgpu-packed-matmul.ts';
 import { runProgram } from '../../main/engine/backend/webgpu-program.ts';
 import { SUBGROUP_MATRIX_FEATURES, subgroupMatmulProgram, type SubgroupSetup } from '../../main/engine/backend/webgpu-subgroup-matmul.ts';

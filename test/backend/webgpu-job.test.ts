@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { JobEvent } from '../../main/api/contract.ts';
+import type { JobEvent } from '../../main/contract/contract.ts';
 import { JobHost } from '../../main/jobs/host.ts';
 import { nodeSpawner } from '../../main/jobs/spawner.ts';
 import { tinyAlpacaFile, tinyModel } from '../helpers/synthetic.ts';

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { disposePacked, packForGpu, packedMatMul } from '../../main/engine/backend/webgpu-packed-matmul.ts';
-import { storeMatrix } from '../../main/engine/model/block-quant.ts';
+import { storeMatrix } from '../../main/engine/llama/block-quant.ts';
 import { dispatchCost, dispatchSeconds } from '../../bench/gpu-profile/dispatch-cost.ts';
 import { profileStep, scaleToLayers } from '../../bench/gpu-profile/predict.ts';
 import { DispatchRecorder } from '../../bench/gpu-profile/recorder.ts';

@@ -3,8 +3,8 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeSyntheticAdapter } from '../../main/engine/demo/synthetic-adapter.ts';
-import { DEMO_SHAPE, writeSyntheticModel } from '../../main/engine/demo/synthetic-model.ts';
+import { writeSyntheticAdapter } from '../../main/engine/synthetic/synthetic-adapter.ts';
+import { DEMO_SHAPE, writeSyntheticModel } from '../../main/engine/synthetic/synthetic-model.ts';
 import { Prng } from '../../main/engine/data/prng.ts';
 import { mountTmpfs, noMount, type TestMount } from '../helpers/tmpfs.ts';
 

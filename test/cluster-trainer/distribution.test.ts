@@ -2,8 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { writeSyntheticModel } from '../../main/engine/demo/synthetic-model.ts';
-import { PROJECTIONS } from '../../main/engine/model/projections.ts';
+import { writeSyntheticModel } from '../../main/engine/synthetic/synthetic-model.ts';
+import { PROJECTIONS } from '../../main/engine/llama/projections.ts';
 import { prepareRunBundle } from '../../main/engine/train/prepared-run.ts';
 import {
   freePort,
@@ -98,7 +98,24 @@ describe.skipIf(missingTorch())('the cluster trainer over several processes', ()
   );
 
   it(
-    'with the prompts trained on: 2 ranks equal 1 process at the same micro-batch, and DDP equals the sharded base',
+    "bf16 autocast (PyTorch's CPU autocast here: the code path GPUs take) trains to the f32 curve within bf16's rounding",
+    { timeout: 300_000 },
+    async () => {
+      const b = await bundle(4, true);
+      const [f32, bf16] = [path.join(tmp('run'), 'f32'), path.join(tmp('run'), 'bf16')];
+      expect((await runTrainer(trainerArgs(b, f32, model))).code).toBe(0);
+      const r = await runTrainer(trainerArgs(b, bf16, model, ['--precision', 'bf16']));
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain('bf16 autocast');
+      const f = await compare(bf16, f32);
+      console.log(`bf16 autocast against f32: ${fmt(f)}`);
+      expect(f.loss).toBeLessThan(2e-2); // bf16 keeps 8 bits of mantissa: ~4e-3 per rounding
+      expect(f.loss).toBeGreaterThan(0); // it did compute in bf16
+    },
+  );
+
+  it(
+    'with the prompts trained on: 2 ranks equal 1 process at the same micro-batch; DDP equals the sharded base with checkpointing',
     { timeout: 300_000 },
     async () => {
       const two = await bundle(2, true);
@@ -109,16 +126,23 @@ describe.skipIf(missingTorch())('the cluster trainer over several processes', ()
       const r = await runTorchrun(2, await freePort(), trainerArgs(two, ddp, model));
       expect(r.code, r.stderr).toBe(0);
       // srun's way (no torchrun): SLURM_PROCID / SLURM_NTASKS, MASTER_ADDR / MASTER_PORT from the batch script.
-      const ranks = await runSrunStyle(2, await freePort(), trainerArgs(two, fsdp, model, ['--parallel', 'fsdp']));
+      // With gradient checkpointing too: each layer recomputed in the backward, gathers and all.
+      const ranks = await runSrunStyle(
+        2,
+        await freePort(),
+        trainerArgs(two, fsdp, model, ['--parallel', 'fsdp', '--gradient_checkpointing', 'on']),
+      );
       for (const x of ranks) expect(x.code, x.stderr).toBe(0);
       expect(ranks[0].stdout).toContain('2 processes over gloo (srun), FSDP');
+      expect(ranks[0].stdout).toContain('gradient checkpointing on');
       const f = await compare(ddp, single);
       console.log(`2 ranks × micro 2 against 1 × micro 2 accumulating 4: ${fmt(f)}`);
       expect(f.loss).toBeLessThan(1e-5);
       expect(f.adapter).toBeLessThan(1e-4);
-      // The sharded base gathers the very same weights: the same arithmetic, bit for bit here.
+      // The sharded base gathers the very same weights, and a recomputed layer repeats its forward: the same
+      // arithmetic, bit for bit here.
       const g = await compare(fsdp, ddp);
-      console.log(`sharded base (srun, FSDP) against DDP (torchrun): ${fmt(g)}`);
+      console.log(`sharded base + gradient checkpointing (srun) against DDP (torchrun): ${fmt(g)}`);
       expect(g).toEqual({ loss: 0, evalLoss: 0, adapter: 0 });
 
       // What left padding does when the prompts are trained on (not asserted: it is the local trainer's behaviour too).

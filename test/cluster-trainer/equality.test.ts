@@ -7,13 +7,14 @@ import { initBackend } from '../../main/engine/backend/index.ts';
 import { EpochBatches } from '../../main/engine/data/batches.ts';
 import { Prng } from '../../main/engine/data/prng.ts';
 import { loadTemplate } from '../../main/engine/data/templates.ts';
-import { writeSyntheticModel } from '../../main/engine/demo/synthetic-model.ts';
+import { writeSyntheticModel } from '../../main/engine/synthetic/synthetic-model.ts';
 import { readPeftAdapter } from '../../main/engine/formats/peft-adapter.ts';
+import { loadLlamaConfig } from '../../main/engine/llama/config.ts';
 import { loadModel, type LoadedModel } from '../../main/engine/model/load.ts';
 import { LoraAdapter } from '../../main/engine/model/lora.ts';
 import { kaimingUniformInit } from '../../main/engine/model/lora-init.ts';
 import { loraFromPeft } from '../../main/engine/model/lora-load.ts';
-import { PROJECTIONS } from '../../main/engine/model/projections.ts';
+import { PROJECTIONS } from '../../main/engine/llama/projections.ts';
 import { parseFinetuneConfig, type FinetuneConfig } from '../../main/engine/train/config.ts';
 import { runFinetune } from '../../main/engine/train/finetune.ts';
 import { prepareRunBundle } from '../../main/engine/train/prepared-run.ts';
@@ -92,6 +93,14 @@ async function compareTrainers(baseModel: string, dataPath: string, crossResume 
     readTensors(path.join(pyRun, 'adapter/adapter_model.safetensors')),
   ]);
   expect([...pyAdapter.keys()].sort()).toEqual([...tsAdapter.keys()].sort());
+  // Our PEFT reader takes the cluster's adapter (names, shapes, ranks), and its config is the local trainer's.
+  const modelConfig = loadLlamaConfig(baseModel);
+  const [pyPeft, tsPeft] = await Promise.all([
+    readPeftAdapter(path.join(pyRun, 'adapter'), modelConfig),
+    readPeftAdapter(path.join(config.output_dir, 'adapter'), modelConfig),
+  ]);
+  expect(pyPeft.config).toEqual(tsPeft.config);
+  expect(pyPeft.warnings).toEqual([]);
 
   // The gradients: ours from the same micro-batches (the local trainer's own data path), summed as its step sums them.
   const loaded = await loadModel(baseModel);

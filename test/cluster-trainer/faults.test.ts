@@ -3,8 +3,8 @@ import { appendFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { writeSyntheticModel } from '../../main/engine/demo/synthetic-model.ts';
-import { PROJECTIONS } from '../../main/engine/model/projections.ts';
+import { writeSyntheticModel } from '../../main/engine/synthetic/synthetic-model.ts';
+import { PROJECTIONS } from '../../main/engine/llama/projections.ts';
 import { verifyCheckpoint } from '../../main/engine/train/checkpoint.ts';
 import { prepareRunBundle } from '../../main/engine/train/prepared-run.ts';
 import { readMetrics } from '../../main/engine/train/run-folder.ts';
@@ -161,6 +161,24 @@ describe.skipIf(missingTorch())('the cluster trainer under a batch system', () =
     );
     expect(await verifyCheckpoint(path.join(run, 'checkpoints', `step-${step - 1}`))).toBeUndefined();
     expect(existsSync(path.join(run, 'adapter'))).toBe(false);
+  });
+
+  it('early stopping: evaluations without a better validation loss end the run with the best adapter', async () => {
+    // At a learning rate of 1e-12 the adapter moves by nothing a validation loss in f32 can see: every evaluation
+    // after the first ties it, and a tie is not an improvement.
+    const bundle = await makeBundle({ learning_rate: 1e-12, warmup_steps: 0, eval_steps: 1, early_stopping_patience: 2, save_steps: 0 });
+    const run = path.join(tmp('run'), 'early');
+    const r = await runTrainer(trainerArgs(bundle, run, model));
+    expect(r.code, r.stderr).toBe(0);
+    const done = metricLines(run).find((e) => e.type === 'done')!;
+    expect(done).toMatchObject({
+      type: 'done',
+      step: 3,
+      reason: 'early_stopping',
+      bestCheckpoint: path.join(run, 'checkpoints', 'step-1'),
+    });
+    expect(metricLines(run).filter((e) => e.type === 'eval')).toHaveLength(3);
+    expect(adapterBytes(run).equals(readFileSync(path.join(run, 'checkpoints/step-1/adapter_model.safetensors')))).toBe(true);
   });
 
   it('a base path that does not exist on the cluster fails at once with one error line, before the run folder is made', async () => {

@@ -5,7 +5,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type StudioServer } from '../../main/server/server.ts';
 import { formatBytes } from '../../renderer/src/format.ts';
-import { writeSyntheticModel } from '../../main/engine/demo/synthetic-model.ts';
+import { writeSyntheticModel } from '../../main/engine/synthetic/synthetic-model.ts';
 import { chromiumMissing, ensureRendererBuilt, machinePathsIn, openStudioBrowser, RENDERER_DIR, ROOT } from '../helpers/studio-browser.ts';
 import { TINY_ALPHABET, TINY_SHAPE, tinyAlpacaRows } from '../helpers/synthetic.ts';
 

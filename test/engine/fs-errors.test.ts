@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { StudioError } from '../../main/engine/errors.ts';
-import { withAtomicDir } from '../../main/engine/export/atomic-dir.ts';
-import { writeFileAtomic } from '../../main/engine/formats/atomic-write.ts';
+import { withAtomicDir } from '../../main/engine/fs/atomic-dir.ts';
+import { writeFileAtomic } from '../../main/engine/fs/atomic-write.ts';
 import { readGguf } from '../../main/engine/formats/gguf-reader.ts';
-import { fsStudioError } from '../../main/engine/fs-errors.ts';
+import { fsStudioError } from '../../main/engine/fs/fs-errors.ts';
 import { mountTmpfs, noMount, type TestMount } from '../helpers/tmpfs.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'fs-errors-'));

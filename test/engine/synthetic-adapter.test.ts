@@ -2,11 +2,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { writeSyntheticAdapter } from '../../main/engine/demo/synthetic-adapter.ts';
-import { writeSyntheticModel } from '../../main/engine/demo/synthetic-model.ts';
+import { writeSyntheticAdapter } from '../../main/engine/synthetic/synthetic-adapter.ts';
+import { writeSyntheticModel } from '../../main/engine/synthetic/synthetic-model.ts';
 import { openCheckpoint } from '../../main/engine/formats/hf-checkpoint.ts';
 import { ADAPTER_CONFIG, readPeftAdapter } from '../../main/engine/formats/peft-adapter.ts';
-import { loadLlamaConfig } from '../../main/engine/model/config.ts';
+import { loadLlamaConfig } from '../../main/engine/llama/config.ts';
 
 const work = mkdtempSync(path.join(tmpdir(), 'synthetic-adapter-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));

@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Prng } from '../../main/engine/data/prng.ts';
-import { writeSyntheticModel, type SyntheticShape } from '../../main/engine/demo/synthetic-model.ts';
+import { writeSyntheticModel, type SyntheticShape } from '../../main/engine/synthetic/synthetic-model.ts';
 import { INDEX_FILE, openCheckpoint } from '../../main/engine/formats/hf-checkpoint.ts';
-import { loadLlamaConfig } from '../../main/engine/model/config.ts';
-import { checkTensorsAgainstConfig, expectedTensors } from '../../main/engine/model/projections.ts';
+import { loadLlamaConfig } from '../../main/engine/llama/config.ts';
+import { checkTensorsAgainstConfig, expectedTensors } from '../../main/engine/llama/projections.ts';
 
 const work = mkdtempSync(path.join(tmpdir(), 'synthetic-model-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { withAtomicDir } from '../../main/engine/export/atomic-dir.ts';
+import { withAtomicDir } from '../../main/engine/fs/atomic-dir.ts';
 import { writeSafetensors } from '../../main/engine/formats/safetensors-writer.ts';
 
 // Every fsync the code under test makes, by the path its handle was opened with.

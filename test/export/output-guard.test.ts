@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_SHAPE, writeSyntheticModel } from '../../main/engine/demo/synthetic-model.ts';
+import { DEMO_SHAPE, writeSyntheticModel } from '../../main/engine/synthetic/synthetic-model.ts';
 import { runMerge, runQuantize, runStateDict } from '../../main/engine/export/export-jobs.ts';
 
 let work: string;

@@ -3,13 +3,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Prng } from '../../main/engine/data/prng.ts';
-import { writeSyntheticModel } from '../../main/engine/demo/synthetic-model.ts';
+import { writeSyntheticModel } from '../../main/engine/synthetic/synthetic-model.ts';
 import { exportHfCheckpoint } from '../../main/engine/export/hf-export.ts';
 import { exportInt8 } from '../../main/engine/export/int8.ts';
 import { openExportInput } from '../../main/engine/export/open-model.ts';
-import { exportLlamaGguf } from '../../main/engine/formats/gguf-llama.ts';
+import { exportLlamaGguf } from '../../main/engine/export/gguf-llama.ts';
 import { makeAdapterConfig, writePeftAdapter } from '../../main/engine/formats/peft-adapter.ts';
-import { PiecePool } from '../../main/engine/formats/piece-pool.ts';
+import { PiecePool } from '../../main/engine/export/piece-pool.ts';
 import { TINY_ALPHABET } from '../helpers/synthetic.ts';
 
 // Failures on the exports' worker threads. That the threads give the same bytes as the export's own thread is

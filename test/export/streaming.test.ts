@@ -3,8 +3,8 @@ import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { writeSyntheticAdapter } from '../../main/engine/demo/synthetic-adapter.ts';
-import { writeSyntheticModel } from '../../main/engine/demo/synthetic-model.ts';
+import { writeSyntheticAdapter } from '../../main/engine/synthetic/synthetic-adapter.ts';
+import { writeSyntheticModel } from '../../main/engine/synthetic/synthetic-model.ts';
 import { TINY_ALPHABET } from '../helpers/synthetic.ts';
 
 const work = mkdtempSync(path.join(tmpdir(), 'streaming-'));

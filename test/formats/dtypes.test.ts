@@ -4,12 +4,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { decodeToF32, DTYPE_BYTES, encodeFromF32 } from '../../main/engine/formats/dtypes.ts';
 import {
   bf16ArrayToF32,
   bf16ToF32,
-  decodeToF32,
-  DTYPE_BYTES,
-  encodeFromF32,
   f16ArrayToF32,
   f16ToF32,
   f32ArrayToBf16,
@@ -17,7 +15,7 @@ import {
   f32BitsToF16Bits,
   f32ToBf16,
   f32ToF16,
-} from '../../main/engine/formats/dtypes.ts';
+} from '../../main/engine/cpu-kernels/half-float.ts';
 import { missingTorch, PYTHON } from '../helpers/torch.ts';
 
 const bitsOf = (v: number) => new Uint32Array(Float32Array.of(v).buffer)[0];

@@ -4,17 +4,17 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
+  f32ToF16 as f32ToHalf,
   bf16ArrayToF16Into,
   bf16ArrayToF32,
   f16ToF32,
   f32ArrayToF16,
   f32ArrayToF16Into,
-  f32ToF16 as f32ToHalf,
-} from '../../main/engine/formats/dtypes.ts';
-import { addLowRank, firstNonFinite } from '../../main/engine/formats/low-rank.ts';
-import { encodePiece } from '../../main/engine/formats/piece-encode.ts';
+} from '../../main/engine/cpu-kernels/half-float.ts';
+import { addLowRank, firstNonFinite } from '../../main/engine/export/low-rank.ts';
+import { encodePiece } from '../../main/engine/export/piece-encode.ts';
 import { ErrorTally, quantizeQ8_0, quantizeQ8_0Reference } from '../../main/engine/formats/q8-0.ts';
-import { bf16ToF16, f32ToF16, groupInput, setWasmKernels, tallyF16, WasmLowRank } from '../../main/engine/formats/wasm-kernels.ts';
+import { bf16ToF16, f32ToF16, groupInput, setWasmKernels, tallyF16, WasmLowRank } from '../../main/engine/cpu-kernels/export-kernels.ts';
 import { assembleWat, kernelModule, WASM_KERNELS } from '../../scripts/build-wasm.ts';
 
 // The export's kernels are written for speed (bit tricks, no branches on signs, 8 ranks at a time). Each is checked

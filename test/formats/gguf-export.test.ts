@@ -13,7 +13,7 @@ import {
   permuteForInterleavedRope,
   permuteToRotateHalf,
   type GgufExportReport,
-} from '../../main/engine/formats/gguf-llama.ts';
+} from '../../main/engine/export/gguf-llama.ts';
 import { readGguf } from '../../main/engine/formats/gguf-reader.ts';
 import { GgmlType, GgufValueType } from '../../main/engine/formats/gguf-types.ts';
 import { dequantizeQ8_0, quantizeQ8_0 } from '../../main/engine/formats/q8-0.ts';

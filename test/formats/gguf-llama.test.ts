@@ -5,16 +5,16 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { initBackend } from '../../main/engine/backend/index.ts';
 import { openCheckpoint } from '../../main/engine/formats/hf-checkpoint.ts';
-import { exportLlamaGguf, ggufTensorName } from '../../main/engine/formats/gguf-llama.ts';
+import { exportLlamaGguf, ggufTensorName } from '../../main/engine/export/gguf-llama.ts';
 import { readGguf } from '../../main/engine/formats/gguf-reader.ts';
 import { writeSafetensors } from '../../main/engine/formats/safetensors.ts';
 import type { TensorSource } from '../../main/engine/formats/tensor-source.ts';
-import { loadLlamaConfig, parseLlamaConfig } from '../../main/engine/model/config.ts';
+import { loadLlamaConfig, parseLlamaConfig } from '../../main/engine/llama/config.ts';
 import { loadModel } from '../../main/engine/model/load.ts';
 import { loadLlamaCpp } from '../../main/engine/system/llama-cpp.ts';
 import { tinyModel } from '../helpers/synthetic.ts';
 
-// A model of stories260K's shape written by the test (main/engine/demo/synthetic-model.ts): no trained weights needed here.
+// A model of stories260K's shape written by the test (main/engine/synthetic/synthetic-model.ts): no trained weights needed here.
 const MODEL_DIR = await tinyModel();
 const work = mkdtempSync(path.join(tmpdir(), 'gguf-llama-'));
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { f16ToF32 } from '../../main/engine/formats/dtypes.ts';
+import { f16ToF32 } from '../../main/engine/cpu-kernels/half-float.ts';
 import { dequantizeQ8_0, quantizationError, quantizeQ8_0 } from '../../main/engine/formats/q8-0.ts';
 
 /** Block b's f16 scale and its 32 int8 values, read straight from the bytes (34 per block). */

@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../main/engine/backend/index.ts';
 import { openCheckpoint } from '../../main/engine/formats/hf-checkpoint.ts';
-import { exportLlamaGguf } from '../../main/engine/formats/gguf-llama.ts';
+import { exportLlamaGguf } from '../../main/engine/export/gguf-llama.ts';
 import { readGguf } from '../../main/engine/formats/gguf-reader.ts';
 import { loadModel } from '../../main/engine/model/load.ts';
 import { loadLlamaCpp } from '../../main/engine/system/llama-cpp.ts';
@@ -17,7 +17,7 @@ import { tinyModel } from '../helpers/synthetic.ts';
  * llama.rope.scaling.*; its log-probabilities must equal our engine's, which implements transformers' formulas.
  * With head_dim 8 and original_max_position_embeddings 64, one frequency is kept, one blended and two divided.
  */
-// A model of stories260K's shape written by the test (main/engine/demo/synthetic-model.ts): no trained weights needed here.
+// A model of stories260K's shape written by the test (main/engine/synthetic/synthetic-model.ts): no trained weights needed here.
 const MODEL_DIR = await tinyModel();
 const work = mkdtempSync(path.join(tmpdir(), 'gguf-rope-'));
 

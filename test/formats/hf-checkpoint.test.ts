@@ -7,7 +7,7 @@ import { INDEX_FILE, openCheckpoint } from '../../main/engine/formats/hf-checkpo
 import { openSafetensors, writeSafetensors } from '../../main/engine/formats/safetensors.ts';
 import { tinyModel } from '../helpers/synthetic.ts';
 
-// A model of stories260K's shape written by the test (main/engine/demo/synthetic-model.ts): no trained weights needed here.
+// A model of stories260K's shape written by the test (main/engine/synthetic/synthetic-model.ts): no trained weights needed here.
 const MODEL_DIR = await tinyModel();
 
 const root = mkdtempSync(path.join(tmpdir(), 'ckpt-test-'));

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FormatError, StudioError } from '../../main/engine/errors.ts';
-import { withAtomicFile, writeFileAtomic } from '../../main/engine/formats/atomic-write.ts';
+import { withAtomicFile, writeFileAtomic } from '../../main/engine/fs/atomic-write.ts';
 import { encodeFromF32 } from '../../main/engine/formats/dtypes.ts';
 import {
   findDuplicateKey,

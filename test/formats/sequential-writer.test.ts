@@ -3,8 +3,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync } from 'node
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { withAtomicStream } from '../../main/engine/formats/atomic-write.ts';
-import { DIRECT_ALIGN, DIRECT_BUFFER_BYTES } from '../../main/engine/formats/sequential-writer.ts';
+import { withAtomicStream } from '../../main/engine/fs/atomic-write.ts';
+import { DIRECT_ALIGN, DIRECT_BUFFER_BYTES } from '../../main/engine/fs/sequential-writer.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'sequential-writer-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

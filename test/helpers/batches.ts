@@ -1,5 +1,5 @@
 import type { Prng } from '../../main/engine/data/prng.ts';
-import type { MicroBatch } from '../../main/engine/train/step.ts';
+import type { MicroBatch } from '../../main/engine/data/batches.ts';
 
 /** Two rows of 16 random tokens, the second left-padded by 4 and one prompt token masked: the padding path too. */
 export function paddedTestBatch(prng: Prng): MicroBatch {

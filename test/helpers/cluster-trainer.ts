@@ -12,15 +12,16 @@ import { PYTHON } from './torch.ts';
 export const CLUSTER_TRAINER = path.resolve('cluster-trainer/train.py');
 
 /**
- * The launch line the README gives for Debian's torchrun 1.13 on Python 3.11: its Std.from_str cannot parse 0 or 3,
- * so a mapping naming only local rank 9 stands for "no redirect" (ranks 0–8 keep the console); USR1 is ignored by
- * the launcher (a trap before exec) so the signal reaches the trainers without killing torchrun.
+ * cluster-trainer/README.md's launch line (srun + one torchrun per node), for one node: Debian's torchrun 1.13 on
+ * Python 3.11 cannot parse --redirects/--tee 0 or 3, so a mapping naming only local rank 9 stands for "no redirect"
+ * (ranks 0–8 keep the console); USR1 is ignored by the launcher (a trap before exec) so the signal reaches the
+ * trainers without killing torchrun.
  */
 export function torchrunLine(nproc: number, port: number, trainerArgs: string[]): string[] {
   const quoted = [CLUSTER_TRAINER, ...trainerArgs].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
   return [
     '-c',
-    `trap '' USR1; exec torchrun --nnodes 1 --node_rank 0 --nproc_per_node ${nproc} --master_addr 127.0.0.1 --master_port ${port} --redirects 9:1 --tee 9:1 ${quoted}`,
+    `trap "" USR1; exec torchrun --nnodes=1 --node_rank=0 --nproc_per_node=${nproc} --master_addr=127.0.0.1 --master_port=${port} --redirects=9:1 --tee=9:1 ${quoted}`,
   ];
 }
 

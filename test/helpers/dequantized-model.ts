@@ -2,8 +2,9 @@ import { copyFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { openCheckpoint } from '../../main/engine/formats/hf-checkpoint.ts';
 import { writeSafetensors } from '../../main/engine/formats/safetensors.ts';
-import { checkpointBaseDtype, headDtype } from '../../main/engine/model/base-dtype.ts';
-import { dequantizeRows, storeMatrix, type BaseDtype } from '../../main/engine/model/block-quant.ts';
+import { checkpointBaseDtype, headDtype } from '../../main/engine/llama/base-dtype.ts';
+import { dequantizeRows, storeMatrix } from '../../main/engine/llama/block-quant.ts';
+import { type BaseDtype } from '../../main/engine/llama/base-dtype-names.ts';
 
 /**
  * An f32 copy of a model folder whose frozen matrices hold exactly the values a base_dtype mode stores (projections

@@ -6,4 +6,4 @@ let seen = 0;
 parentPort!.on('message', () => {
   if (++seen === 3) process.exit(7); // before the real worker's listener (registered below) takes the piece
 });
-await import('../../main/engine/formats/piece-worker.ts');
+await import('../../main/engine/export/piece-worker.ts');

@@ -1,9 +1,9 @@
 // Run in a child process (node --import tsx): load a model folder on wasm in a base_dtype and print what was held,
 // so the parent can read this process's peak RSS (VmHWM, via hwm-exit.mjs) for loading alone.
 import { initBackend } from '../../main/engine/backend/index.ts';
-import { storedBytes } from '../../main/engine/model/block-quant.ts';
+import { storedBytes } from '../../main/engine/llama/block-quant.ts';
 import { loadModel } from '../../main/engine/model/load.ts';
-import type { BaseDtypeChoice } from '../../main/engine/model/block-quant.ts';
+import type { BaseDtypeChoice } from '../../main/engine/llama/base-dtype-names.ts';
 
 const [dir, mode] = process.argv.slice(2);
 await initBackend('wasm', { threads: 1 });

@@ -30,7 +30,7 @@ export async function ensureRendererBuilt(): Promise<void> {
   const index = path.join(RENDERER_DIR, 'index.html');
   const sources = Math.max(
     newestMtime(path.join(ROOT, 'renderer')),
-    statSync(path.join(ROOT, 'main/api/contract.ts')).mtimeMs,
+    statSync(path.join(ROOT, 'main/contract/contract.ts')).mtimeMs,
     statSync(path.join(ROOT, 'vite.config.ts')).mtimeMs,
   );
   if (existsSync(index) && statSync(index).mtimeMs >= sources) return;

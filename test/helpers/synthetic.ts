@@ -2,12 +2,12 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Prng } from '../../main/engine/data/prng.ts';
-import { charTokenizerJson } from '../../main/engine/demo/char-tokenizer.ts';
-import { TINYLLAMA_1B_SHAPE, writeSyntheticModel, type SyntheticShape } from '../../main/engine/demo/synthetic-model.ts';
+import { charTokenizerJson } from '../../main/engine/synthetic/char-tokenizer.ts';
+import { TINYLLAMA_1B_SHAPE, writeSyntheticModel, type SyntheticShape } from '../../main/engine/synthetic/synthetic-model.ts';
 
 /**
  * Models and data the tests write themselves, so every proof that needs no trained weights runs in a fresh clone.
- * The model is made by the project's one generator (main/engine/demo/synthetic-model.ts), the one the demo and
+ * The model is made by the project's one generator (main/engine/synthetic/synthetic-model.ts), the one the demo and
  * the benchmarks use.
  */
 

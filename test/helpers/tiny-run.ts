@@ -2,8 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { BUILTIN_TEMPLATES, generatePrompt } from '../../main/engine/data/templates.ts';
-import { DEMO_SHAPE, writeSyntheticModel } from '../../main/engine/demo/synthetic-model.ts';
-import { demoRows } from '../../main/engine/demo/demo-data.ts';
+import { DEMO_SHAPE, writeSyntheticModel } from '../../main/engine/synthetic/synthetic-model.ts';
+import { demoRows } from '../../main/engine/synthetic/demo-data.ts';
 import { parseFinetuneConfig, type FinetuneConfig, type FinetuneConfigInput } from '../../main/engine/train/config.ts';
 
 /**

@@ -1,19 +1,24 @@
 // base_dtype as a user meets it: the setting and its aliases, the estimate per mode, auto's choice, and one clear
 // line before step 1 for a mode the backend cannot run, a checkpoint dtype that cannot be read, a model that cannot fit.
 import { execFile } from 'node:child_process';
-import { LLAMA_7B_SHAPE, TINYLLAMA_1B_SHAPE, syntheticConfigJson, writeSyntheticModel } from '../../main/engine/demo/synthetic-model.ts';
+import {
+  LLAMA_7B_SHAPE,
+  TINYLLAMA_1B_SHAPE,
+  syntheticConfigJson,
+  writeSyntheticModel,
+} from '../../main/engine/synthetic/synthetic-model.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../main/engine/backend/index.ts';
 import { writeSafetensors } from '../../main/engine/formats/safetensors.ts';
-import { autoCandidates } from '../../main/engine/model/base-dtype.ts';
-import { bytesPerWeight } from '../../main/engine/model/block-quant.ts';
-import { parseLlamaConfig } from '../../main/engine/model/config.ts';
-import { JIT_PIECE_BYTES } from '../../main/engine/model/frozen-placement.ts';
+import { autoCandidates } from '../../main/engine/llama/base-dtype.ts';
+import { bytesPerWeight } from '../../main/engine/llama/block-quant.ts';
+import { parseLlamaConfig } from '../../main/engine/llama/config.ts';
+import { JIT_PIECE_BYTES } from '../../main/engine/llama/frozen-placement.ts';
 import { loadModel } from '../../main/engine/model/load.ts';
-import { PROJECTIONS, projectionShape } from '../../main/engine/model/projections.ts';
+import { PROJECTIONS, projectionShape } from '../../main/engine/llama/projections.ts';
 import { parseFinetuneConfig } from '../../main/engine/train/config.ts';
 import { runFinetune } from '../../main/engine/train/finetune.ts';
 import { chooseBaseDtype, estimateTrainingMemory, WASM_HEAP_BYTES } from '../../main/engine/system/memory-estimate.ts';
@@ -129,7 +134,7 @@ describe('bad input gets one clear line before step 1', () => {
       rms_norm_eps: 1e-5,
       hidden_act: 'silu',
     });
-    const { expectedTensors } = await import('../../main/engine/model/projections.ts');
+    const { expectedTensors } = await import('../../main/engine/llama/projections.ts');
     await writeSafetensors(
       path.join(dir, 'model.safetensors'),
       [...expectedTensors(config)].map(([name, dims]) => ({

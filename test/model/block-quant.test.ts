@@ -11,7 +11,7 @@ import {
   quantizeNf4,
   storeMatrix,
   storedBytes,
-} from '../../main/engine/model/block-quant.ts';
+} from '../../main/engine/llama/block-quant.ts';
 
 const REAL_MODEL = 'models/stories260K';
 

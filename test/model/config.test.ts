@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CONFIG_LIMITS, parseLlamaConfig } from '../../main/engine/model/config.ts';
+import { CONFIG_LIMITS, parseLlamaConfig } from '../../main/engine/llama/config.ts';
 import { ropeInverseFrequencies } from '../../main/engine/model/rope.ts';
 
 const llama2 = {

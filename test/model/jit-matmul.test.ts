@@ -3,7 +3,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../main/engine/backend/index.ts';
-import { BASE_DTYPES, dequantizeRows, dequantizeTransposed, storeMatrix } from '../../main/engine/model/block-quant.ts';
+import { dequantizeRows, dequantizeTransposed, storeMatrix } from '../../main/engine/llama/block-quant.ts';
+import { BASE_DTYPES } from '../../main/engine/llama/base-dtype-names.ts';
 import { jitMatMul, toBackendMatrix } from '../../main/engine/model/frozen-matrix.ts';
 import { frozenMatMul } from '../../main/engine/model/ops.ts';
 import { Prng } from '../../main/engine/data/prng.ts';

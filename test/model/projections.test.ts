@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { checkTargets } from '../../main/engine/model/lora.ts';
-import { PROJECTIONS, projectionNameSchema, unknownProjections } from '../../main/engine/model/projections.ts';
+import { PROJECTIONS, projectionNameSchema, unknownProjections } from '../../main/engine/llama/projections.ts';
 import { parseFinetuneConfig } from '../../main/engine/train/config.ts';
 
 // One list of LoRA target names (projections.ts): the trainer, the config schema and the API all check against it.

@@ -4,7 +4,7 @@ import { Tokenizer } from '@huggingface/tokenizers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../main/engine/backend/index.ts';
 import { openCheckpoint } from '../../main/engine/formats/hf-checkpoint.ts';
-import { loadLlamaConfig } from '../../main/engine/model/config.ts';
+import { loadLlamaConfig } from '../../main/engine/llama/config.ts';
 import { KVCache } from '../../main/engine/model/kv-cache.ts';
 import { LlamaModel } from '../../main/engine/model/llama.ts';
 import { generate } from '../../main/engine/generate/generate.ts';

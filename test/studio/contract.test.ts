@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ApiError, createApi, errorPayload, type Handlers } from '../../main/api/create-api.ts';
 import { NonFiniteLossError } from '../../main/engine/train/trainer.ts';
-import { CALL_NAME_LIST } from '../../main/api/call-names.ts';
-import { CALL_NAMES, jobEventSchema, settingsSchema } from '../../main/api/contract.ts';
+import { CALL_NAME_LIST } from '../../main/contract/call-names.ts';
+import { CALL_NAMES, jobEventSchema, settingsSchema } from '../../main/contract/contract.ts';
 import { FormatError, StudioError } from '../../main/engine/errors.ts';
 
 async function rejection(p: Promise<unknown>): Promise<ApiError> {

@@ -2,8 +2,8 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileS
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { channelOf } from '../../main/api/bridge.ts';
-import { CALL_NAMES, settingsSchema } from '../../main/api/contract.ts';
+import { channelOf } from '../../main/contract/bridge.ts';
+import { CALL_NAMES, settingsSchema } from '../../main/contract/contract.ts';
 import { createApi, type Handlers } from '../../main/api/create-api.ts';
 import { IPC_CHANNELS, registerIpc, type IpcMainLike } from '../../main/electron/ipc.ts';
 import { buildMenuTemplate } from '../../main/electron/menu.ts';

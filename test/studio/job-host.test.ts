@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { jobEventSchema, type JobEvent } from '../../main/api/contract.ts';
+import { jobEventSchema, type JobEvent } from '../../main/contract/contract.ts';
 import { parseFinetuneConfig } from '../../main/engine/train/config.ts';
 import { JobHost } from '../../main/jobs/host.ts';
 import { nodeSpawner } from '../../main/jobs/spawner.ts';

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { CALL_NAMES } from '../../main/api/contract.ts';
+import { CALL_NAMES } from '../../main/contract/contract.ts';
 
 const ipc = {
   invoke: vi.fn(async (_channel: string, req: unknown) => ({ ok: true, reply: { echoed: req } })),

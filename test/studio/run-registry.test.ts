@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runSummarySchema } from '../../main/api/contract.ts';
+import { runSummarySchema } from '../../main/contract/contract.ts';
 import { RunRegistry } from '../../main/jobs/run-registry.ts';
 
 function makeRuns() {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { isLoopbackHost, tokenMatches } from '../../main/server/auth.ts';
 import { reachableHosts } from '../../main/server/serve-settings.ts';
-import { resolveStatic } from '../../main/server/static-files.ts';
+import { resolveStatic } from '../../main/api/static-files.ts';
 import { startServer, type StudioServer } from '../../main/server/server.ts';
 import { tinyAlpacaFile, tinyModel } from '../helpers/synthetic.ts';
 

@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadTokenizer, type StudioTokenizer } from '../../main/engine/tokenizer/tokenizer.ts';
 import { missingShared, sharedPath } from '../helpers/shared-data.ts';
 import { TINY_ALPHABET, tinyAlpacaRows, tinyModel } from '../helpers/synthetic.ts';
-import { charTokenizerJson } from '../../main/engine/demo/char-tokenizer.ts';
+import { charTokenizerJson } from '../../main/engine/synthetic/char-tokenizer.ts';
 
 const LLAMA = 'tokenizers/llama';
 const STORIES = 'models/stories260K';

@@ -2,11 +2,12 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../main/engine/backend/index.ts';
 import { Prng } from '../../main/engine/data/prng.ts';
-import { useGradientCheckpointing } from '../../main/engine/model/gradient-checkpointing.ts';
+import { useGradientCheckpointing } from '../../main/engine/llama/gradient-checkpointing.ts';
 import { loadModel, type LoadedModel } from '../../main/engine/model/load.ts';
 import { LoraAdapter } from '../../main/engine/model/lora.ts';
 import { PROJECTIONS } from '../../main/engine/model/weights.ts';
-import { labelledCount, microBatchGradients, type MicroBatch } from '../../main/engine/train/step.ts';
+import type { MicroBatch } from '../../main/engine/data/batches.ts';
+import { labelledCount, microBatchGradients } from '../../main/engine/train/step.ts';
 import { paddedTestBatch } from '../helpers/batches.ts';
 import { tinyModel } from '../helpers/synthetic.ts';
 

@@ -8,7 +8,7 @@ import { estimateTrainingMemory } from '../../main/engine/system/memory-estimate
 import { labelledCount, microBatchGradients } from '../../main/engine/train/step.ts';
 import { tinyModel } from '../helpers/synthetic.ts';
 
-// A model of stories260K's shape written by the test (main/engine/demo/synthetic-model.ts): no trained weights needed here.
+// A model of stories260K's shape written by the test (main/engine/synthetic/synthetic-model.ts): no trained weights needed here.
 const MODEL_DIR = await tinyModel();
 
 describe('training memory estimate', () => {

@@ -10,7 +10,7 @@ import { AdamW } from '../../main/engine/train/adamw.ts';
 import { train } from '../../main/engine/train/trainer.ts';
 import { tinyModel } from '../helpers/synthetic.ts';
 
-// A model of stories260K's shape written by the test (main/engine/demo/synthetic-model.ts): no trained weights needed here.
+// A model of stories260K's shape written by the test (main/engine/synthetic/synthetic-model.ts): no trained weights needed here.
 const MODEL_DIR = await tinyModel();
 
 describe('trainer memory', () => {

@@ -11,7 +11,7 @@ import { initBackend } from '../../main/engine/backend/index.ts';
 import { runMerge } from '../../main/engine/export/export-jobs.ts';
 import { openSafetensors } from '../../main/engine/formats/safetensors.ts';
 import { loadModel } from '../../main/engine/model/load.ts';
-import { PLACEMENT_ENV } from '../../main/engine/model/frozen-placement.ts';
+import { PLACEMENT_ENV } from '../../main/engine/llama/frozen-placement.ts';
 import { parseFinetuneConfig, type FinetuneConfigInput } from '../../main/engine/train/config.ts';
 import { runFinetune } from '../../main/engine/train/finetune.ts';
 import type { TrainingEvent } from '../../main/engine/train/reports.ts';

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { JobEvent } from '../../main/api/contract.ts';
+import type { JobEvent } from '../../main/contract/contract.ts';
 import { initBackend } from '../../main/engine/backend/index.ts';
 import { JobHost } from '../../main/jobs/host.ts';
 import { nodeSpawner } from '../../main/jobs/spawner.ts';

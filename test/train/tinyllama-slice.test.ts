@@ -7,11 +7,11 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../main/engine/backend/index.ts';
 import { runMerge } from '../../main/engine/export/export-jobs.ts';
-import { BASE_DTYPES } from '../../main/engine/model/block-quant.ts';
+import { BASE_DTYPES } from '../../main/engine/llama/base-dtype-names.ts';
 import { parseFinetuneConfig } from '../../main/engine/train/config.ts';
 import { runFinetune } from '../../main/engine/train/finetune.ts';
 import type { TrainingEvent } from '../../main/engine/train/reports.ts';
-import { writeSyntheticModel } from '../../main/engine/demo/synthetic-model.ts';
+import { writeSyntheticModel } from '../../main/engine/synthetic/synthetic-model.ts';
 import { LOWERCASE_ALPHABET, TINYLLAMA_WIDTHS, writeLowercaseAlpaca } from '../helpers/synthetic.ts';
 
 const work = mkdtempSync(path.join(tmpdir(), 'tinyllama-slice-'));

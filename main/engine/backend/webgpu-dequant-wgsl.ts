@@ -5,7 +5,8 @@
 // Indices are flat, into the row-major [rows, cols] matrix. The data binding is `W` (array<i32> of u32 words, or
 // array<f32> for f32 weights); quantized modes also bind `S` (array<f32>, one scale per QUANT_BLOCK values).
 
-import { NF4_LEVELS, QUANT_BLOCK, type BaseDtype } from '../model/block-quant.ts';
+import { NF4_LEVELS, QUANT_BLOCK } from '../llama/block-quant.ts';
+import { type BaseDtype } from '../llama/base-dtype-names.ts';
 
 /** Values one 32-bit word of W holds in each mode. */
 export const VALUES_PER_WORD: Record<BaseDtype, number> = { f32: 1, f16: 2, bf16: 2, int8: 4, nf4: 8 };

@@ -4,7 +4,8 @@
 // subgroup-matrix path that cannot run is an error, not a silent fallback).
 import * as tf from '@tensorflow/tfjs';
 import { StudioError } from '../errors.ts';
-import { storeMatrix, type BaseDtype } from '../model/block-quant.ts';
+import { storeMatrix } from '../llama/block-quant.ts';
+import { type BaseDtype } from '../llama/base-dtype-names.ts';
 import { backendInfo } from './index.ts';
 import {
   disposePacked,

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { StudioError } from '../errors.ts';
-import type { BaseDtype, StoredMatrix } from '../model/block-quant.ts';
+import type { StoredMatrix } from '../llama/block-quant.ts';
+import type { BaseDtype } from '../llama/base-dtype-names.ts';
 import { runProgram } from './webgpu-program.ts';
 import { subgroupMatmulProgram, type SubgroupSetup } from './webgpu-subgroup-matmul.ts';
 import { productShape, shapeUniforms, tiledMatmulProgram, type MatmulDirection } from './webgpu-tiled-matmul.ts';

@@ -6,7 +6,7 @@
 // _result<T, N, M> is M × N; subgroupMatrixLoad<type, row_major|col_major>(ptr, offset, stride) and
 // subgroupMatrixStore<row_major>(ptr, offset, value, stride) count offsets and strides in elements.
 
-import type { BaseDtype } from '../model/block-quant.ts';
+import type { BaseDtype } from '../llama/base-dtype-names.ts';
 import { dequantWgsl, hasScales } from './webgpu-dequant-wgsl.ts';
 import { emulatedOps } from './webgpu-subgroup-emulation.ts';
 import type { WebGpuProgram } from './webgpu-program.ts';

@@ -4,7 +4,7 @@
 // One generator for every mode and both directions: only the weight decoding (webgpu-dequant-wgsl.ts) and the way the
 // B tile is staged differ.
 
-import type { BaseDtype } from '../model/block-quant.ts';
+import type { BaseDtype } from '../llama/base-dtype-names.ts';
 import { dequantWgsl, hasScales } from './webgpu-dequant-wgsl.ts';
 import type { WebGpuProgram } from './webgpu-program.ts';
 

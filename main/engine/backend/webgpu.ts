@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { StudioError } from '../errors.ts';
 import { SUBGROUP_MATRIX_FEATURES } from './webgpu-subgroup-matmul.ts';
+import type { AdapterDescription } from '../system/gpu-adapter.ts';
 
 /**
  * WebGPU in Node through dawn.node (`webgpu` package): adapter discovery and description, and the tfjs-backend-webgpu
@@ -13,17 +14,6 @@ import { SUBGROUP_MATRIX_FEATURES } from './webgpu-subgroup-matmul.ts';
 export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
 export type AdapterKind = 'hardware' | 'software';
-
-export interface AdapterDescription {
-  vendor: string;
-  architecture: string;
-  description: string;
-  isFallback: boolean;
-  /** The limits that bound what we can put on the device, in bytes (and the binding limit a shader sees). */
-  limits: { maxBufferSize: number; maxStorageBufferBindingSize: number; maxComputeWorkgroupStorageSize: number };
-  features: string[];
-  shaderF16: boolean;
-}
 
 /** LORA_STUDIO_MATMUL: which kernel serves frozen-weight products on WebGPU (webgpu-matmul-path.ts decides). */
 export const MATMUL_CHOICES = ['auto', 'tiled', 'subgroup-matrix'] as const;

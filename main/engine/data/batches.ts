@@ -1,8 +1,16 @@
 import { StudioError } from '../errors.ts';
-import type { MicroBatch } from '../train/step.ts';
 import type { EncodedExample } from './encode.ts';
 import { IGNORE_INDEX } from './encode.ts';
 import { Prng, mixSeeds, permutation } from './prng.ts';
+
+/** One micro-batch as the data pipeline makes it: row-major [B, T] arrays. */
+export interface MicroBatch {
+  batchSize: number;
+  seqLen: number;
+  inputIds: Int32Array;
+  labels: Int32Array;
+  attentionMask: Int32Array;
+}
 
 /**
  * Alpaca-LoRA's collator: DataCollatorForSeq2Seq(tokenizer, pad_to_multiple_of=8, padding=True) with

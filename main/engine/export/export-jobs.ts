@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadTemplate } from '../data/templates.ts';
 import { parseSettings } from '../parse-settings.ts';
-import { exportGgufWithModelfile, modelfilePath } from './gguf-export.ts';
+import { exportGgufWithModelfile, modelfilePath } from './gguf-verify.ts';
 import { exportHfCheckpoint, type ExportProgress } from './hf-export.ts';
 import { exportInt8 } from './int8.ts';
 import { describeProvenance, openExportInput, type ExportInput } from './open-model.ts';

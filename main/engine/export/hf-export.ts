@@ -1,15 +1,15 @@
 import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DTYPE_BYTES } from '../formats/dtypes.ts';
-import { encodedBytes, rawPieces } from '../formats/encoded-pieces.ts';
+import { encodedBytes, rawPieces } from './encoded-pieces.ts';
 import { INDEX_FILE, openCheckpoint, shardFileName, SINGLE_FILE } from '../formats/hf-checkpoint.ts';
-import { exportPool, type ExportPoolOptions } from '../formats/export-pool.ts';
-import type { PiecePool } from '../formats/piece-pool.ts';
+import { exportPool, type ExportPoolOptions } from './export-pool.ts';
+import type { PiecePool } from './piece-pool.ts';
 import { writeSafetensors } from '../formats/safetensors.ts';
-import { PIECE_VALUES } from '../formats/tensor-pieces.ts';
+import { PIECE_VALUES } from './tensor-pieces.ts';
 import type { TensorSource } from '../formats/tensor-source.ts';
-import type { LlamaConfig } from '../model/config.ts';
-import { withAtomicDir } from './atomic-dir.ts';
+import type { LlamaConfig } from '../llama/config.ts';
+import { withAtomicDir } from '../fs/atomic-dir.ts';
 import { MergedSource } from './merged-source.ts';
 import { planShards } from './shard-size.ts';
 

@@ -1,15 +1,15 @@
 import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { SINGLE_FILE } from '../formats/hf-checkpoint.ts';
-import { encodedBytes, encodePieces } from '../formats/encoded-pieces.ts';
-import { quantizeInt8Piece, type PieceResult } from '../formats/piece-encode.ts';
-import { exportPool, type ExportPoolOptions } from '../formats/export-pool.ts';
-import type { PiecePool } from '../formats/piece-pool.ts';
+import { encodedBytes, encodePieces } from './encoded-pieces.ts';
+import { quantizeInt8Piece, type PieceResult } from './piece-encode.ts';
+import { exportPool, type ExportPoolOptions } from './export-pool.ts';
+import type { PiecePool } from './piece-pool.ts';
 import { openSafetensors, writeSafetensors, type TensorToWrite } from '../formats/safetensors.ts';
-import { PIECE_VALUES, pieceRows } from '../formats/tensor-pieces.ts';
+import { PIECE_VALUES, pieceRows } from './tensor-pieces.ts';
 import type { TensorSource } from '../formats/tensor-source.ts';
-import type { LlamaConfig } from '../model/config.ts';
-import { withAtomicDir } from './atomic-dir.ts';
+import type { LlamaConfig } from '../llama/config.ts';
+import { withAtomicDir } from '../fs/atomic-dir.ts';
 import { exportableTensors, TOKENIZER_FILES, writeGenerationConfig, type ExportProgress } from './hf-export.ts';
 
 export interface QuantError {

@@ -1,9 +1,10 @@
 import { StudioError } from '../errors.ts';
 import type { LoadedAdapter } from '../formats/peft-adapter.ts';
-import { addLowRank, firstNonFinite, nonFiniteMergeError, type LowRankRows } from '../formats/low-rank.ts';
+import { addLowRank, firstNonFinite, nonFiniteMergeError } from './low-rank.ts';
+import type { LowRankRows } from '../formats/tensor-source.ts';
 import { readRawRowsInto, type RowsInput, type TensorInfo, type TensorSource } from '../formats/tensor-source.ts';
-import { loraScale } from '../model/lora-scale.ts';
-import { projectionPath } from '../model/projections.ts';
+import { loraScale } from '../llama/lora-scale.ts';
+import { projectionPath } from '../llama/projections.ts';
 
 /**
  * The base model's tensors with a LoRA adapter merged in, read one tensor at a time: W' = W + scale · B·A for

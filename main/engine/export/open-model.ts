@@ -3,8 +3,8 @@ import path from 'node:path';
 import { openCheckpoint } from '../formats/hf-checkpoint.ts';
 import { adapterFolder, readPeftAdapter } from '../formats/peft-adapter.ts';
 import type { TensorSource } from '../formats/tensor-source.ts';
-import { checkpointBaseDtype } from '../model/base-dtype.ts';
-import { loadLlamaConfig, type LlamaConfig } from '../model/config.ts';
+import { checkpointBaseDtype } from '../llama/base-dtype.ts';
+import { loadLlamaConfig, type LlamaConfig } from '../llama/config.ts';
 import { MergedSource } from './merged-source.ts';
 
 export interface ExportInput {

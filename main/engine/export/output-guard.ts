@@ -2,7 +2,7 @@ import { existsSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { StudioError } from '../errors.ts';
 import { adapterFolder } from '../formats/peft-adapter.ts';
-import { checkOutputParent, isPathInside } from '../formats/output-folder.ts';
+import { checkOutputParent, isPathInside } from '../fs/output-folder.ts';
 
 /** The real path of `p`, or of its nearest existing folder with the rest appended (so symlinked inputs compare right). */
 function realish(p: string): string {

@@ -1,12 +1,12 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { encodedBytes } from '../formats/encoded-pieces.ts';
+import { encodedBytes } from './encoded-pieces.ts';
 import { DTYPE_BYTES } from '../formats/dtypes.ts';
-import { exportPool, type ExportPoolOptions } from '../formats/export-pool.ts';
+import { exportPool, type ExportPoolOptions } from './export-pool.ts';
 import { openSafetensors, writeSafetensors } from '../formats/safetensors.ts';
 import type { TensorSource } from '../formats/tensor-source.ts';
-import type { LlamaConfig } from '../model/config.ts';
-import { withAtomicDir } from './atomic-dir.ts';
+import type { LlamaConfig } from '../llama/config.ts';
+import { withAtomicDir } from '../fs/atomic-dir.ts';
 import type { ExportDtype, ExportProgress } from './hf-export.ts';
 import { exportableTensors } from './hf-export.ts';
 

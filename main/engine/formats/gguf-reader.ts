@@ -1,6 +1,6 @@
 import { open } from 'node:fs/promises';
 import { FormatError } from '../errors.ts';
-import { withFsErrors } from '../fs-errors.ts';
+import { withFsErrors } from '../fs/fs-errors.ts';
 import { decodeToF32 } from './dtypes.ts';
 import { GGML_BLOCK, GGML_MAX_NAME, GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GgmlType, GgufValueType, ggmlTensorBytes } from './gguf-types.ts';
 import { dequantizeQ8_0 } from './q8-0.ts';

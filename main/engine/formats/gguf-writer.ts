@@ -1,5 +1,5 @@
 import { FormatError } from '../errors.ts';
-import { withAtomicStream } from './atomic-write.ts';
+import { withAtomicStream } from '../fs/atomic-write.ts';
 import { writePieces, type TensorBytes, type WriteAheadOptions } from './piece-writer.ts';
 import {
   GGML_BLOCK,

@@ -3,9 +3,9 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { FormatError } from '../errors.ts';
-import type { LlamaConfig } from '../model/config.ts';
-import { projectionPath, projectionShape, unknownProjections, type ProjectionName } from '../model/projections.ts';
-import { writeFileAtomic } from './atomic-write.ts';
+import type { LlamaConfig } from '../llama/config.ts';
+import { projectionPath, projectionShape, unknownProjections, type ProjectionName } from '../llama/projections.ts';
+import { writeFileAtomic } from '../fs/atomic-write.ts';
 import { openSafetensors, writeSafetensors } from './safetensors.ts';
 
 export const ADAPTER_CONFIG = 'adapter_config.json';

@@ -1,12 +1,12 @@
 import { StudioError } from '../errors.ts';
-import { blockSum, ErrorTally } from './error-tally.ts';
-import { f16BitsToF32Bits, f16ToF32, f32BitsToF16Bits } from './dtypes.ts';
-import { align16, CHUNK_VALUES, isGroup, wasmKernels, type WasmKernels } from './wasm-kernels.ts';
+import { blockSum, ErrorTally } from '../cpu-kernels/error-tally.ts';
+import { f16BitsToF32Bits, f16ToF32, f32BitsToF16Bits } from '../cpu-kernels/half-float.ts';
+import { align16, CHUNK_VALUES, isGroup, wasmKernels, type WasmKernels } from '../cpu-kernels/export-kernels.ts';
 
 export const Q8_0_BLOCK = 32;
 const BLOCK_BYTES = 34; // f16 scale + 32 int8
 
-export { ErrorTally } from './error-tally.ts';
+export { ErrorTally } from '../cpu-kernels/error-tally.ts';
 
 /**
  * ggml's Q8_0 (quantize_row_q8_0_ref): per block of 32 values d = max|x| / 127 stored as f16, then

@@ -1,5 +1,5 @@
 import { FormatError, StudioError } from '../errors.ts';
-import { withAtomicStream, type AtomicWriteHooks } from './atomic-write.ts';
+import { withAtomicStream, type AtomicWriteHooks } from '../fs/atomic-write.ts';
 import { DTYPE_BYTES, isDType } from './dtypes.ts';
 import { writePieces, type TensorBytes, type WriteAheadOptions } from './piece-writer.ts';
 import { compareNames, MAX_HEADER_BYTES } from './safetensors-header.ts';

@@ -1,5 +1,3 @@
-import type { LowRankRows } from './low-rank.ts';
-
 /** The dtypes the engine reads from checkpoints (safetensors names). */
 export type DType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
@@ -38,6 +36,18 @@ export interface TensorSource {
    */
   readRowsInput?(name: string, start: number, end: number, into?: Uint8Array): Promise<RowsInput>;
   close(): Promise<void>;
+}
+
+/** A LoRA update for some rows of a weight: W[rows] += scale · B[rows] · A. */
+export interface LowRankRows {
+  /** A [r, cols]. */
+  a: Float32Array;
+  /** B's rows for these weight rows only: [rows, r]. */
+  b: Float32Array;
+  r: number;
+  scale: number;
+  /** Refuse a merged value that is NaN or ±Inf (see MergedSource's `safe`). */
+  safe: boolean;
 }
 
 export interface RowsInput {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { BASE_DTYPE_CHOICES } from '../model/block-quant.ts';
+import { BASE_DTYPE_CHOICES } from '../llama/base-dtype-names.ts';
 
 /** The playground's request (no tfjs here: the job host validates it before a worker starts); names and defaults are the `generate` command's (Alpaca-LoRA's generate.py). */
 export const playgroundSettingsSchema = z

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { packForGpu, type GpuPackedMatrix } from '../backend/webgpu-packed-matmul.ts';
-import { JIT_PIECE_BYTES, type FrozenPlacement } from './frozen-placement.ts';
-import { dequantizeRows, dequantizeTransposed, gatherRows, type StoredMatrix } from './block-quant.ts';
+import { JIT_PIECE_BYTES, type FrozenPlacement } from '../llama/frozen-placement.ts';
+import { dequantizeRows, dequantizeTransposed, gatherRows, type StoredMatrix } from '../llama/block-quant.ts';
 
 /**
  * A frozen weight matrix W [out, in], used as x·Wᵀ, in the form the backend computes with:

@@ -3,9 +3,9 @@ import path from 'node:path';
 import { StudioError } from '../errors.ts';
 import { openCheckpoint } from '../formats/hf-checkpoint.ts';
 import { loadTokenizer } from '../tokenizer/tokenizer.ts';
-import { loadLlamaConfig, type LlamaConfig } from './config.ts';
-import type { ModelReport } from './model-report.ts';
-import { checkTensorsAgainstConfig } from './projections.ts';
+import { loadLlamaConfig, type LlamaConfig } from '../llama/config.ts';
+import type { ModelReport } from '../llama/model-report.ts';
+import { checkTensorsAgainstConfig } from '../llama/projections.ts';
 
 export type { ModelReport };
 

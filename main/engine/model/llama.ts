@@ -2,12 +2,12 @@ import * as tf from '@tensorflow/tfjs';
 import { fusedMaskedSoftmax, fusedRmsNorm, fusedSwiGlu, onWebgpu } from '../backend/webgpu-kernels.ts';
 import { fusedRopeHeads } from '../backend/webgpu-rope.ts';
 import { tiledBatchMatMul } from '../backend/webgpu-batched-matmul.ts';
-import type { LlamaConfig } from './config.ts';
+import type { LlamaConfig } from '../llama/config.ts';
 import type { KVCache } from './kv-cache.ts';
 import { applyRope, ropeTables } from './rope.ts';
 import { frozenMatMul } from './ops.ts';
 import { embedTokens } from './frozen-matrix.ts';
-import { checkpointedLayer } from './checkpoint.ts';
+import { checkpointedLayer } from './layer-recompute.ts';
 import type { FrozenLinear, LlamaWeights, ProjectionName } from './weights.ts';
 
 /**

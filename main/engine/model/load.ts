@@ -4,15 +4,16 @@ import { StudioError } from '../errors.ts';
 import { openCheckpoint } from '../formats/hf-checkpoint.ts';
 import { adapterFolder, readPeftAdapter } from '../formats/peft-adapter.ts';
 import { loadTokenizer, type StudioTokenizer } from '../tokenizer/tokenizer.ts';
-import { loadLlamaConfig, type LlamaConfig } from './config.ts';
+import { loadLlamaConfig, type LlamaConfig } from '../llama/config.ts';
 import { LlamaModel } from './llama.ts';
 import type { LoraAdapter } from './lora.ts';
 import { loraFromPeft } from './lora-load.ts';
 import { backendInfo } from '../backend/index.ts';
 import { loadLlamaWeights } from './weights.ts';
-import { autoCandidates, checkpointBaseDtype, type BaseDtypeChoice } from './base-dtype.ts';
-import type { BaseDtype } from './block-quant.ts';
-import type { FrozenPlacement } from './frozen-placement.ts';
+import { autoCandidates, checkpointBaseDtype } from '../llama/base-dtype.ts';
+import { type BaseDtypeChoice } from '../llama/base-dtype-names.ts';
+import type { BaseDtype } from '../llama/base-dtype-names.ts';
+import type { FrozenPlacement } from '../llama/frozen-placement.ts';
 import { chooseBaseDtype, type Workload } from '../system/memory-estimate.ts';
 
 export interface LoadedModel {

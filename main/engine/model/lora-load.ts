@@ -1,5 +1,5 @@
 import type { LoadedAdapter } from '../formats/peft-adapter.ts';
-import type { LlamaConfig } from './config.ts';
+import type { LlamaConfig } from '../llama/config.ts';
 import { LoraAdapter } from './lora.ts';
 
 /** A LoraAdapter holding the weights of a PEFT adapter read (and checked) by readPeftAdapter. */

@@ -2,15 +2,15 @@ import * as tf from '@tensorflow/tfjs';
 import { mixSeeds } from '../data/prng.ts';
 import { StudioError } from '../errors.ts';
 import { peftKey } from '../formats/peft-adapter.ts';
-import type { LlamaConfig } from './config.ts';
+import type { LlamaConfig } from '../llama/config.ts';
 import type { ProjectionFn } from './llama.ts';
-import { PROJECTIONS, projectionShape, unknownProjections, type ProjectionName } from './projections.ts';
+import { PROJECTIONS, projectionShape, unknownProjections, type ProjectionName } from '../llama/projections.ts';
 import { applyFrozen } from './llama.ts';
-import { loraScale } from './lora-scale.ts';
+import { loraScale } from '../llama/lora-scale.ts';
 import { onWebgpu } from '../backend/webgpu-kernels.ts';
 import { fusedLoraFits, fusedLoraUp } from '../backend/webgpu-lora.ts';
 
-export { loraScale } from './lora-scale.ts';
+export { loraScale } from '../llama/lora-scale.ts';
 
 export interface LoraSettings {
   r: number;

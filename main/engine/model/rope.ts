@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
-import type { LlamaConfig } from './config.ts';
-import { ropeInverseFrequencies } from './rope-frequencies.ts';
+import type { LlamaConfig } from '../llama/config.ts';
+import { ropeInverseFrequencies } from '../llama/rope-frequencies.ts';
 
-export { ropeInverseFrequencies } from './rope-frequencies.ts';
+export { ropeInverseFrequencies } from '../llama/rope-frequencies.ts';
 
 /**
  * cos and sin tables for positions [start, start + length), in HF's rotate-half layout: row p is

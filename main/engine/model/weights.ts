@@ -2,16 +2,17 @@ import * as tf from '@tensorflow/tfjs';
 import { FormatError, StudioError } from '../errors.ts';
 import type { TensorSource } from '../formats/tensor-source.ts';
 import { packedTensors } from '../backend/webgpu-packed-matmul.ts';
-import { headDtype } from './base-dtype.ts';
-import { dequantizeRows, storeMatrix, type BaseDtype, type StoredMatrix } from './block-quant.ts';
-import type { LlamaConfig } from './config.ts';
+import { headDtype } from '../llama/base-dtype.ts';
+import { dequantizeRows, storeMatrix, type StoredMatrix } from '../llama/block-quant.ts';
+import { type BaseDtype } from '../llama/base-dtype-names.ts';
+import type { LlamaConfig } from '../llama/config.ts';
 import { toBackendMatrix, type FrozenEmbedding, type FrozenMatrix } from './frozen-matrix.ts';
-import type { FrozenPlacement } from './frozen-placement.ts';
-import { PROJECTIONS, checkTensorsAgainstConfig, projectionPath, projectionShape, type ProjectionName } from './projections.ts';
+import type { FrozenPlacement } from '../llama/frozen-placement.ts';
+import { PROJECTIONS, checkTensorsAgainstConfig, projectionPath, projectionShape, type ProjectionName } from '../llama/projections.ts';
 
-export * from './projections.ts';
+export * from '../llama/projections.ts';
 export type { FrozenEmbedding, FrozenMatrix } from './frozen-matrix.ts';
-export type { FrozenPlacement } from './frozen-placement.ts';
+export type { FrozenPlacement } from '../llama/frozen-placement.ts';
 
 /** A frozen linear layer y = x·Wᵀ + b. */
 export type FrozenLinear = FrozenMatrix & {

@@ -1,15 +1,17 @@
 import { freemem, totalmem } from 'node:os';
-import type { AdapterDescription } from '../backend/webgpu.ts';
-import type { LlamaConfig } from '../model/config.ts';
+import type { AdapterDescription } from './gpu-adapter.ts';
+import type { LlamaConfig } from '../llama/config.ts';
 import { gpuMemoryBytes, readGpuStats, type GpuStats } from './gpu-stats.ts';
 import type { LargestTensorKind, MemoryEstimate } from './memory-report.ts';
 import { StudioError } from '../errors.ts';
 import { openCheckpoint } from '../formats/hf-checkpoint.ts';
-import { autoCandidates, checkpointBaseDtype, headDtype, type BaseDtypeChoice } from '../model/base-dtype.ts';
-import { bytesPerWeight, type BaseDtype } from '../model/block-quant.ts';
-import { choosePlacement, JIT_PIECE_BYTES, type FrozenPlacement } from '../model/frozen-placement.ts';
-import { useGradientCheckpointing } from '../model/gradient-checkpointing.ts';
-import { PROJECTIONS, projectionShape, type ProjectionName } from '../model/projections.ts';
+import { autoCandidates, checkpointBaseDtype, headDtype } from '../llama/base-dtype.ts';
+import { type BaseDtypeChoice } from '../llama/base-dtype-names.ts';
+import { bytesPerWeight } from '../llama/block-quant.ts';
+import { type BaseDtype } from '../llama/base-dtype-names.ts';
+import { choosePlacement, JIT_PIECE_BYTES, type FrozenPlacement } from '../llama/frozen-placement.ts';
+import { useGradientCheckpointing } from '../llama/gradient-checkpointing.ts';
+import { PROJECTIONS, projectionShape, type ProjectionName } from '../llama/projections.ts';
 
 export { memoryReportSchema, type LargestTensorKind, type MemoryEstimate } from './memory-report.ts';
 

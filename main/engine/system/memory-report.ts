@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { BASE_DTYPES } from '../model/block-quant.ts';
+import { BASE_DTYPES } from '../llama/base-dtype-names.ts';
 
 // The memory estimate's shape, owned here and imported by the studio's contract. Nothing from Node (the renderer
 // imports the contract).

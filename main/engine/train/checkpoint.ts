@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { StudioError } from '../errors.ts';
-import { fsyncPath } from '../formats/atomic-write.ts';
+import { fsyncPath } from '../fs/atomic-write.ts';
 import { checkpointName, checkpointNames, checkpointStep } from './run-folder.ts';
 
 /**

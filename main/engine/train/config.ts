@@ -3,8 +3,8 @@ import { BACKEND_CHOICES } from '../backend/choices.ts';
 import { FormatError } from '../errors.ts';
 import { schemaFields, type SettingField } from '../parse-settings.ts';
 import { BUILTIN_TEMPLATE_NAMES } from '../data/template-names.ts';
-import { BASE_DTYPE_CHOICES } from '../model/block-quant.ts';
-import { projectionNameSchema } from '../model/projection-names.ts';
+import { BASE_DTYPE_CHOICES } from '../llama/base-dtype-names.ts';
+import { projectionNameSchema } from '../llama/projection-names.ts';
 
 /**
  * The one schema for a fine-tuning run. Alpaca-LoRA's finetune.py flags keep their names and defaults; ours follow.

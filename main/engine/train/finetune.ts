@@ -10,18 +10,18 @@ import { EpochBatches, PAD_MULTIPLE, sequentialBatches } from '../data/batches.t
 import { Prng } from '../data/prng.ts';
 import { loadTemplate } from '../data/templates.ts';
 import { StudioError } from '../errors.ts';
-import { rethrowFsError, withFsErrors } from '../fs-errors.ts';
-import { removeStaleTempFiles, writeFileAtomic } from '../formats/atomic-write.ts';
+import { rethrowFsError, withFsErrors } from '../fs/fs-errors.ts';
+import { removeStaleTempFiles, writeFileAtomic } from '../fs/atomic-write.ts';
 import { readPeftAdapter, type LoadedAdapter } from '../formats/peft-adapter.ts';
-import { loadLlamaConfig } from '../model/config.ts';
+import { loadLlamaConfig } from '../llama/config.ts';
 import { loadModel } from '../model/load.ts';
 import { LoraAdapter, checkTargets } from '../model/lora.ts';
-import { checkLoraRank } from '../model/projections.ts';
+import { checkLoraRank } from '../llama/projections.ts';
 import { kaimingUniformInit } from '../model/lora-init.ts';
 import { loraFromPeft } from '../model/lora-load.ts';
 import { parameterCount } from '../model/weights.ts';
-import { useGradientCheckpointing } from '../model/gradient-checkpointing.ts';
-import type { BaseDtype } from '../model/block-quant.ts';
+import { useGradientCheckpointing } from '../llama/gradient-checkpointing.ts';
+import type { BaseDtype } from '../llama/base-dtype-names.ts';
 import { AdamW, ADAMW_DEFAULTS } from './adamw.ts';
 import { latestGoodCheckpoint, pruneCheckpoints, removeStaleTemps, requireGoodCheckpoint, writeCheckpoint } from './checkpoint.ts';
 import type { FinetuneConfig } from './config.ts';
@@ -256,7 +256,7 @@ export async function runFinetune(
  */
 async function refuseIfDeviceTooSmall(
   config: FinetuneConfig,
-  modelConfig: import('../model/config.ts').LlamaConfig,
+  modelConfig: import('../llama/config.ts').LlamaConfig,
   targets: ReturnType<typeof checkTargets>,
   examples: { inputIds: ArrayLike<number> }[],
   baseDtype: BaseDtype,
@@ -306,7 +306,7 @@ async function checkLogitsRoundTrip(
   model: import('../model/llama.ts').LlamaModel,
   adapter: LoraAdapter,
   saved: LoadedAdapter,
-  mb: import('./step.ts').MicroBatch,
+  mb: import('../data/batches.ts').MicroBatch,
 ) {
   const reloaded = loraFromPeft(model.config, saved);
   const maxDiff = tf.tidy(() => {

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { StudioError } from '../errors.ts';
-import { makeOutputFolder } from '../formats/output-folder.ts';
-import { DEFAULT_MAX_POSITIONS, type LlamaConfig } from '../model/config.ts';
+import { makeOutputFolder } from '../fs/output-folder.ts';
+import { DEFAULT_MAX_POSITIONS, type LlamaConfig } from '../llama/config.ts';
 import type { FinetuneConfig } from './config.ts';
 import { describeChanges, resumeSettingChanges } from './resume-settings.ts';
 import { removeRunFiles, runFilesIn, setAsideFailedStart, type RunPaths } from './run-folder.ts';

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { StudioError } from '../errors.ts';
 import { makeAdapterConfig, readPeftAdapter, writePeftAdapter, ADAPTER_WEIGHTS } from '../formats/peft-adapter.ts';
 import { openSafetensors, writeSafetensors } from '../formats/safetensors.ts';
-import type { LlamaConfig } from '../model/config.ts';
+import type { LlamaConfig } from '../llama/config.ts';
 import type { LoraAdapter } from '../model/lora.ts';
 import type { AdamW } from './adamw.ts';
 import type { TrainerPosition } from './trainer.ts';

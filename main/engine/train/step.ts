@@ -1,16 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { LlamaModel } from '../model/llama.ts';
+import type { MicroBatch } from '../data/batches.ts';
 import type { DropoutDraw, LoraAdapter } from '../model/lora.ts';
 import { shiftedTargets, weightedCrossEntropySum } from './loss.ts';
-
-/** One micro-batch as the data pipeline makes it: row-major [B, T] arrays. */
-export interface MicroBatch {
-  batchSize: number;
-  seqLen: number;
-  inputIds: Int32Array;
-  labels: Int32Array;
-  attentionMask: Int32Array;
-}
 
 /** Labelled (loss-bearing) positions of a micro-batch after the causal shift. */
 export function labelledCount(mb: MicroBatch): number {

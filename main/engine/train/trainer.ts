@@ -6,7 +6,8 @@ import { AdamW, clipGlobalNorm } from './adamw.ts';
 import type { MemoryReport, TrainingListener } from './reports.ts';
 import { linearWarmupDecay } from './schedule.ts';
 import { countSteps } from './training-data.ts';
-import { evaluationLoss, labelledCount, microBatchGradients, type MicroBatch } from './step.ts';
+import type { MicroBatch } from '../data/batches.ts';
+import { evaluationLoss, labelledCount, microBatchGradients } from './step.ts';
 
 /** Where training stands; everything a checkpoint must hold to continue exactly. */
 export interface TrainerPosition {

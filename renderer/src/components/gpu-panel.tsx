@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import type { BackendReport, CallReply, JobEvent } from '../../../main/api/contract.ts';
+import type { BackendReport, CallReply, JobEvent } from '../../../main/contract/contract.ts';
 import { mib } from '../format.ts';
 import { call } from '../transport.ts';
 

@@ -1,9 +1,8 @@
 import { useEffect, useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import type { CallReply } from '../../../main/api/contract.ts';
+import { type CallReply, BASE_DTYPE_CHOICES } from '../../../main/contract/contract.ts';
 import { formatBytes } from '../format.ts';
 import { call } from '../transport.ts';
-import { BASE_DTYPE_CHOICES } from '../../../main/engine/model/block-quant.ts';
 
 type Estimate = CallReply<'finetune.estimate'>;
 

@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import type { CallReply } from '../../../main/api/contract.ts';
+import type { CallReply } from '../../../main/contract/contract.ts';
 import { formatBytes } from '../format.ts';
 import { call, transport } from '../transport.ts';
 import { ErrorBox } from './common.tsx';

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import type { CallReply, RunSummary } from '../../../main/api/contract.ts';
+import type { CallReply, RunSummary } from '../../../main/contract/contract.ts';
 import { call } from '../transport.ts';
 import { PathText } from './path-text.tsx';
 

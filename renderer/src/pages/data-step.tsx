@@ -1,11 +1,10 @@
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import type { DataCheck } from '../../../main/api/contract.ts';
+import { type DataCheck, BUILTIN_TEMPLATE_NAMES } from '../../../main/contract/contract.ts';
 import { ErrorBox, Field } from '../components/common.tsx';
 import { Histogram } from '../components/histogram.tsx';
 import { call } from '../transport.ts';
 import { PathPicker } from '../components/path-picker.tsx';
-import { BUILTIN_TEMPLATE_NAMES } from '../../../main/engine/data/template-names.ts';
 
 export interface DataOptions {
   path: string;

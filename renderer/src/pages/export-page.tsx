@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import { jobResultOf } from '../../../main/api/contract.ts';
+import { jobResultOf } from '../../../main/contract/contract.ts';
 import { ErrorBox, Field } from '../components/common.tsx';
 import { RunSelect, runOrigin, stamp, type RunDetails } from '../components/run-select.tsx';
 import { useJobs, noteJob, type JobView } from '../job-store.ts';

@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import type { ModelReport } from '../../../main/api/contract.ts';
+import type { ModelReport } from '../../../main/contract/contract.ts';
 import { ErrorBox, Field } from '../components/common.tsx';
 import { formatBytes, formatCount } from '../format.ts';
 import { call } from '../transport.ts';

@@ -1,12 +1,10 @@
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import { jobResultOf } from '../../../main/api/contract.ts';
+import { jobResultOf, BUILTIN_TEMPLATE_NAMES, NO_TEMPLATE, type JobSettings } from '../../../main/contract/contract.ts';
 import { ErrorBox, Field } from '../components/common.tsx';
 import { RunSelect, runOrigin, type RunDetails } from '../components/run-select.tsx';
 import { useJobs, noteJob } from '../job-store.ts';
 import { call } from '../transport.ts';
-import type { PlaygroundSettings } from '../../../main/engine/generate/playground-settings.ts';
-import { BUILTIN_TEMPLATE_NAMES, NO_TEMPLATE } from '../../../main/engine/data/template-names.ts';
 
 const TEMPLATES = [...BUILTIN_TEMPLATE_NAMES, NO_TEMPLATE];
 
@@ -40,7 +38,7 @@ export function PlaygroundPage({ visible }: { visible: boolean }) {
           top_p: s.top_p,
           max_new_tokens: s.max_new_tokens,
           seed: s.seed,
-          ...(baseDtype ? { base_dtype: baseDtype as PlaygroundSettings['base_dtype'] } : {}),
+          ...(baseDtype ? { base_dtype: baseDtype as JobSettings<'generate'>['base_dtype'] } : {}),
         },
       });
       noteJob(j.id, j.kind);

@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import type { JobInfo } from '../../../main/api/contract.ts';
+import type { JobInfo } from '../../../main/contract/contract.ts';
 import { ErrorBox } from '../components/common.tsx';
 import { jobRequest } from '../job-request.ts';
 import { call } from '../transport.ts';

@@ -1,10 +1,9 @@
 import { useEffect, useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import type { CallReply, JobInfo, RunSummary } from '../../../main/api/contract.ts';
+import type { CallReply, JobInfo, RunSummary } from '../../../main/contract/contract.ts';
 import { ErrorBox } from '../components/common.tsx';
 import { LossChart, type Series } from '../components/loss-chart.tsx';
 import { PathText, usePathDisplay } from '../components/path-text.tsx';
-import { settingsOfSavedConfig } from '../../../main/engine/train/config.ts';
 import { jobRequest } from '../job-request.ts';
 import { call } from '../transport.ts';
 
@@ -46,8 +45,8 @@ export function RunsPage({ visible, onStarted }: { visible: boolean; onStarted(j
   };
   const resume = async (r: RunData) => {
     try {
-      // config.json also records the backend used: only the run's own settings go back in.
-      const config = { ...settingsOfSavedConfig(r.config ?? {}), output_dir: r.run.dir, resume_from_checkpoint: true };
+      // config.json also records the backend used: only the run's own settings (the main side picks them) go back in.
+      const config = { ...r.resumeSettings, output_dir: r.run.dir, resume_from_checkpoint: true };
       onStarted(await call('jobs.start', jobRequest({ kind: 'finetune', config })));
     } catch (e) {
       setError((e as Error).message);

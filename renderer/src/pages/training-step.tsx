@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import type { CallReply } from '../../../main/api/contract.ts';
+import type { CallReply } from '../../../main/contract/contract.ts';
 import { ErrorBox } from '../components/common.tsx';
 import { FIELD_HELP_ZH } from '../locales/field-help.zh-CN.ts';
 import { PRESETS } from '../presets.ts';

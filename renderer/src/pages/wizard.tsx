@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import type { DataCheck, JobInfo, ModelReport } from '../../../main/api/contract.ts';
+import type { DataCheck, JobInfo, ModelReport } from '../../../main/contract/contract.ts';
 import { MemoryEstimate } from '../components/memory-estimate.tsx';
 import { call } from '../transport.ts';
 import { DataStep, type DataOptions } from './data-step.tsx';

@@ -1,17 +1,5 @@
 import { StudioError } from '../errors.ts';
 
-/** A LoRA update for some rows of a weight: W[rows] += scale · B[rows] · A. */
-export interface LowRankRows {
-  /** A [r, cols]. */
-  a: Float32Array;
-  /** B's rows for these weight rows only: [rows, r]. */
-  b: Float32Array;
-  r: number;
-  scale: number;
-  /** Refuse a merged value that is NaN or ±Inf (see MergedSource's `safe`). */
-  safe: boolean;
-}
-
 /** Ranks taken 8 at a time: 8 coefficients held in locals let the column loop run 2-3x faster than a loop over k. */
 const K_STEP = 8;
 

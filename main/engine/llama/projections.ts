@@ -1,4 +1,4 @@
-import type { TensorSource } from '../formats/tensor-source.ts';
+import type { TensorListing } from './tensor-listing.ts';
 import { StudioError } from '../errors.ts';
 import type { LlamaConfig } from './config.ts';
 import { PROJECTIONS, type ProjectionName } from './projection-names.ts';
@@ -72,7 +72,7 @@ export function expectedTensors(config: LlamaConfig): Map<string, number[]> {
  * Problems between a checkpoint's tensors and its config: missing tensors, wrong shapes, unexpected extras.
  * Extras that are harmless (rotary inv_freq buffers, a redundant tied lm_head) are not reported.
  */
-export function checkTensorsAgainstConfig(source: TensorSource, config: LlamaConfig): string[] {
+export function checkTensorsAgainstConfig(source: TensorListing, config: LlamaConfig): string[] {
   const problems: string[] = [];
   const expected = expectedTensors(config);
   for (const [name, shape] of expected) {

@@ -3,8 +3,8 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { StudioError } from '../errors.ts';
-import { fsStudioError, isErrnoError, withFsErrors } from '../fs-errors.ts';
-import { fsyncPath } from '../formats/atomic-write.ts';
+import { fsStudioError, isErrnoError, withFsErrors } from './fs-errors.ts';
+import { fsyncPath } from './atomic-write.ts';
 
 /**
  * Build an output folder in a hidden temp sibling and rename it into place when `fill` succeeds: a failure (a

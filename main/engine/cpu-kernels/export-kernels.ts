@@ -1,4 +1,4 @@
-import { bf16ArrayToF16Into, f16TableF32, f32ArrayToF16Into } from './dtypes.ts';
+import { bf16ArrayToF16Into, f16TableF32, f32ArrayToF16Into } from '../cpu-kernels/half-float.ts';
 import { blockSum, TALLY_BLOCK } from './error-tally.ts';
 import { WASM_BASE64 } from './export-kernels-wasm.ts';
 

@@ -1,15 +1,13 @@
 import { StudioError } from '../errors.ts';
-import type { TensorSource } from '../formats/tensor-source.ts';
-import type { BaseDtype } from './block-quant.ts';
+import type { TensorListing } from './tensor-listing.ts';
+import type { BaseDtype } from './base-dtype-names.ts';
 import { projectionPath } from './projections.ts';
 
 // Which storage mode a frozen base gets: what the user asked for, what the checkpoint holds and what the backend can
 // run. No tfjs here (the CLI's start-up, the estimate and the wizard use it).
 
-export { BASE_DTYPE_CHOICES, type BaseDtypeChoice } from './block-quant.ts';
-
 /** The mode that keeps a checkpoint exactly as stored: its projections' dtype. */
-export function checkpointBaseDtype(source: TensorSource, where: string): 'f32' | 'bf16' | 'f16' {
+export function checkpointBaseDtype(source: TensorListing, where: string): 'f32' | 'bf16' | 'f16' {
   const probe = `${projectionPath(0, 'q_proj')}.weight`;
   const dtype = source.has(probe) ? source.info(probe).dtype : 'F32';
   switch (dtype) {

@@ -1,16 +1,16 @@
 import path from 'node:path';
 import { FormatError } from '../errors.ts';
-import type { LlamaConfig } from '../model/config.ts';
-import { ropeInverseFrequencies } from '../model/rope-frequencies.ts';
-import { encodeFromF32 } from './dtypes.ts';
+import type { LlamaConfig } from '../llama/config.ts';
+import { ropeInverseFrequencies } from '../llama/rope-frequencies.ts';
+import { encodeFromF32 } from '../formats/dtypes.ts';
 import { encodedBytes } from './encoded-pieces.ts';
-import { FILE_TYPE, GgmlType, f32, str, u32, type GgufValue } from './gguf-types.ts';
-import { ggufTokenizerMetadata } from './gguf-tokenizer.ts';
-import { writeGguf, type GgufTensorToWrite } from './gguf-writer.ts';
+import { FILE_TYPE, GgmlType, f32, str, u32, type GgufValue } from '../formats/gguf-types.ts';
+import { ggufTokenizerMetadata } from '../formats/gguf-tokenizer.ts';
+import { writeGguf, type GgufTensorToWrite } from '../formats/gguf-writer.ts';
 import { exportPool, type ExportPoolOptions } from './export-pool.ts';
-import { Q8_0_BLOCK } from './q8-0.ts';
+import { Q8_0_BLOCK } from '../formats/q8-0.ts';
 import { moveRopeRows } from './rope-rows.ts';
-import type { TensorSource } from './tensor-source.ts';
+import type { TensorSource } from '../formats/tensor-source.ts';
 
 export type GgufFileType = keyof typeof FILE_TYPE;
 

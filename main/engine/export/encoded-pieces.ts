@@ -1,9 +1,9 @@
-import { DTYPE_BYTES } from './dtypes.ts';
+import { DTYPE_BYTES } from '../formats/dtypes.ts';
 import type { Chain, PieceResult, PieceTarget } from './piece-encode.ts';
 import type { PiecePool } from './piece-pool.ts';
 import type { PieceSlot } from './piece-slots.ts';
 import { PIECE_VALUES, pieceRows } from './tensor-pieces.ts';
-import { readRawRowsInto, type RowsInput, type TensorSource } from './tensor-source.ts';
+import { readRawRowsInto, type RowsInput, type TensorSource } from '../formats/tensor-source.ts';
 
 export interface EncodeSpec {
   to: PieceTarget;

@@ -8,15 +8,9 @@
 //   nf4:  value i is the 4-bit code i (word i >> 3, nibble i & 7, low nibble first: byte i >> 1, low nibble for even i).
 // Data arrays are padded with zeros to a whole number of u32 words.
 
-import { bf16ArrayToF32, f16ArrayToF32, f32ArrayToBf16, f32ArrayToF16 } from '../formats/dtypes.ts';
+import { bf16ArrayToF32, f16ArrayToF32, f32ArrayToBf16, f32ArrayToF16 } from '../cpu-kernels/half-float.ts';
 
-/** How the frozen base is held: the checkpoint's precision, 16-bit, blockwise int8 (LLM.int8-like) or NF4 (QLoRA). */
-export const BASE_DTYPES = ['f32', 'bf16', 'f16', 'int8', 'nf4'] as const;
-export type BaseDtype = (typeof BASE_DTYPES)[number];
-
-/** The `base_dtype` setting: a storage mode, or auto (the checkpoint's own precision when it fits, else int8, else nf4). */
-export const BASE_DTYPE_CHOICES = ['auto', ...BASE_DTYPES] as const;
-export type BaseDtypeChoice = (typeof BASE_DTYPE_CHOICES)[number];
+import type { BaseDtype } from './base-dtype-names.ts';
 
 /** Values per absmax block (QLoRA's NF4 block size; int8 uses the same so one kernel shape serves both). */
 export const QUANT_BLOCK = 64;

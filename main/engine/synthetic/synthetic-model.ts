@@ -5,8 +5,8 @@ import { DTYPE_BYTES, encodeFromF32 } from '../formats/dtypes.ts';
 import { INDEX_FILE, SINGLE_FILE, shardFileName } from '../formats/hf-checkpoint.ts';
 import { writeSafetensors, type TensorToWrite } from '../formats/safetensors.ts';
 import { planShards } from '../export/shard-size.ts';
-import { parseLlamaConfig } from '../model/config.ts';
-import { expectedTensors } from '../model/projections.ts';
+import { parseLlamaConfig } from '../llama/config.ts';
+import { expectedTensors } from '../llama/projections.ts';
 import { charTokenizerJson } from './char-tokenizer.ts';
 
 /** The sizes of a synthetic LLaMA, in config.json's own field names. */

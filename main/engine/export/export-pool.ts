@@ -1,8 +1,8 @@
 import { availableParallelism } from 'node:os';
-import { DTYPE_BYTES } from './dtypes.ts';
+import { DTYPE_BYTES } from '../formats/dtypes.ts';
 import { PiecePool } from './piece-pool.ts';
 import { PIECE_VALUES } from './tensor-pieces.ts';
-import type { TensorInfo } from './tensor-source.ts';
+import type { TensorInfo } from '../formats/tensor-source.ts';
 
 /**
  * Workers by default only when the largest tensor holds this many values (128 MiB as f32). The export is held to that

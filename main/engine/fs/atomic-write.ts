@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, rename, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { rethrowFsError, withFsErrors } from '../fs-errors.ts';
+import { rethrowFsError, withFsErrors } from './fs-errors.ts';
 import { SequentialWriter } from './sequential-writer.ts';
 
 /** A hidden temp name in the same folder (so the final rename is atomic on one filesystem). */

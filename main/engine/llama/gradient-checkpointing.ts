@@ -1,4 +1,4 @@
-import type { BaseDtype } from './block-quant.ts';
+import type { BaseDtype } from './base-dtype-names.ts';
 import type { FrozenPlacement } from './frozen-placement.ts';
 
 // Whether a training run recomputes each layer in the backward pass (checkpoint.ts). No tfjs here: the memory

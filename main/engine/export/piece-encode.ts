@@ -1,8 +1,10 @@
-import { bf16ArrayToF32, decodeToF32, DTYPE_BYTES, f16ArrayToF32, f32ArrayToBf16Into, isFloatDType } from './dtypes.ts';
-import { addLowRank, firstNonFinite, LowRankUpdate, nonFiniteMergeError, type LowRankRows } from './low-rank.ts';
-import { checkQ8_0Rows, ErrorTally, Q8_0_BLOCK, quantizeQ8_0Into } from './q8-0.ts';
-import type { DType } from './tensor-source.ts';
-import { bf16ToF16, f32ToF16, groupFromBf16, groupFromBf16Rows, groupInput, WasmLowRank } from './wasm-kernels.ts';
+import { decodeToF32, DTYPE_BYTES, isFloatDType } from '../formats/dtypes.ts';
+import { bf16ArrayToF32, f16ArrayToF32, f32ArrayToBf16Into } from '../cpu-kernels/half-float.ts';
+import { addLowRank, firstNonFinite, LowRankUpdate, nonFiniteMergeError } from './low-rank.ts';
+import type { LowRankRows } from '../formats/tensor-source.ts';
+import { checkQ8_0Rows, ErrorTally, Q8_0_BLOCK, quantizeQ8_0Into } from '../formats/q8-0.ts';
+import type { DType } from '../formats/tensor-source.ts';
+import { bf16ToF16, f32ToF16, groupFromBf16, groupFromBf16Rows, groupInput, WasmLowRank } from '../cpu-kernels/export-kernels.ts';
 
 /** What a piece of rows becomes: a float dtype, GGUF's Q8_0, or bitsandbytes' row-wise int8 (weights + SCB). */
 export type PieceTarget = 'F32' | 'F16' | 'BF16' | 'Q8_0' | 'I8';

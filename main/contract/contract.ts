@@ -1,7 +1,7 @@
-import { BASE_DTYPE_CHOICES } from '../engine/model/block-quant.ts';
+import { BASE_DTYPE_CHOICES } from '../engine/llama/base-dtype-names.ts';
 import { memoryReportSchema } from '../engine/system/memory-report.ts';
 import { z } from 'zod';
-import { modelReportSchema } from '../engine/model/model-report.ts';
+import { modelReportSchema } from '../engine/llama/model-report.ts';
 import { metricPointSchema, type MetricPoint } from '../engine/train/metrics-schema.ts';
 import { CALL_NAME_LIST } from './call-names.ts';
 import { jobSettingsSchemas, type JobSettingsKind } from './job-settings.ts';
@@ -61,8 +61,12 @@ export const backendSchema = z.object({
 });
 export type BackendReport = z.infer<typeof backendSchema>;
 
-// Owned by the engine module that produces each fact; re-exported here for the transports and the renderer.
-export { modelReportSchema, type ModelReport } from '../engine/model/model-report.ts';
+// Owned by the engine module that produces each fact; re-exported here for the transports and the renderer, whose
+// only door into main/ is this folder.
+export { BASE_DTYPE_CHOICES } from '../engine/llama/base-dtype-names.ts';
+export { BUILTIN_TEMPLATE_NAMES, NO_TEMPLATE } from '../engine/data/template-names.ts';
+export { describeIssues } from '../engine/parse-settings.ts';
+export { modelReportSchema, type ModelReport } from '../engine/llama/model-report.ts';
 
 export const dataCheckSchema = z.object({
   file: z.string(),
@@ -267,7 +271,13 @@ export const calls = {
   'runs.list': { request: empty, reply: z.object({ runs: z.array(runSummarySchema) }) },
   'runs.read': {
     request: idRequest,
-    reply: z.object({ run: runSummarySchema, config: z.record(z.string(), z.unknown()).nullable(), metrics: z.array(metricPointSchema) }),
+    reply: z.object({
+      run: runSummarySchema,
+      config: z.record(z.string(), z.unknown()).nullable(),
+      /** The run's own settings out of its config.json (which also records the backend used), for a resume. */
+      resumeSettings: z.record(z.string(), z.unknown()).nullable(),
+      metrics: z.array(metricPointSchema),
+    }),
   },
   'runs.delete': { request: idRequest, reply: z.object({ deleted: z.boolean() }) },
   'system.gpu': {

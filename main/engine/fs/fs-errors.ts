@@ -1,6 +1,6 @@
 import { accessSync, constants, existsSync } from 'node:fs';
 import path from 'node:path';
-import { StudioError } from './errors.ts';
+import { StudioError } from '../errors.ts';
 
 /**
  * Node's file-system errors (`EEXIST: file already exists, mkdir '…'`, or a bare `ENOSPC … write` with no file at

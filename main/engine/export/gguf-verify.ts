@@ -3,10 +3,10 @@ import path from 'node:path';
 import { gguf } from '@huggingface/gguf';
 import { StudioError } from '../errors.ts';
 import type { PromptTemplate } from '../data/templates.ts';
-import { exportLlamaGguf, type GgufExportReport, type GgufFileType } from '../formats/gguf-llama.ts';
+import { exportLlamaGguf, type GgufExportReport, type GgufFileType } from './gguf-llama.ts';
 import { readGguf } from '../formats/gguf-reader.ts';
 import type { TensorSource } from '../formats/tensor-source.ts';
-import type { LlamaConfig } from '../model/config.ts';
+import type { LlamaConfig } from '../llama/config.ts';
 import type { ExportProgress } from './hf-export.ts';
 
 /** Where the Modelfile of a GGUF goes: beside it. */

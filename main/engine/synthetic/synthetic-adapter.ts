@@ -1,7 +1,7 @@
 import { Prng } from '../data/prng.ts';
 import { makeAdapterConfig, peftKey, writePeftAdapter, type AdapterTensor } from '../formats/peft-adapter.ts';
-import { loadLlamaConfig } from '../model/config.ts';
-import { projectionShape, type ProjectionName } from '../model/projections.ts';
+import { loadLlamaConfig } from '../llama/config.ts';
+import { projectionShape, type ProjectionName } from '../llama/projections.ts';
 
 export interface SyntheticAdapterOptions {
   r: number;
