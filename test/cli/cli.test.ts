@@ -210,5 +210,11 @@ describe('lora-studio command line', () => {
     expect(correct.length).toBeGreaterThanOrEqual(3);
     const before = r.stdout.slice(r.stdout.indexOf('3. Answers of the base'), r.stdout.indexOf('4. Fine-tuning'));
     expect(before).not.toContain('"Paris."');
+    // llama.cpp answers the demo's own questions from the Q8_0 GGUF, and the load check says what it proved.
+    expect(r.stdout).toContain('llama.cpp check passed');
+    expect(r.stdout).not.toMatch(/generated \d+ tokens/);
+    const llamaAnswers = r.stdout.split('\n').filter((l) => l.includes('llama.cpp, Q8_0: What is the capital of'));
+    expect(llamaAnswers).toHaveLength(2);
+    expect(llamaAnswers.filter((l) => /"(Paris|Tokyo)\."/.test(l)).length).toBeGreaterThanOrEqual(1);
   }, 300_000); // ~50 s alone; a busy machine can double it
 });
