@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { StudioError } from '../engine/errors.ts';
-import { writeFileAtomic } from '../engine/formats/atomic-write.ts';
+import { writeFileAtomic } from '../engine/fs/atomic-write.ts';
 import { CLUSTER_LOGS, CLUSTER_RECORD, CLUSTER_SCRIPT, clusterRecordSchema, type ClusterRecord } from './cluster-record.ts';
 import type { JobStatus } from './job-state.ts';
 

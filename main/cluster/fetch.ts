@@ -3,7 +3,7 @@ import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { ADAPTER_CONFIG, readPeftAdapter } from '../engine/formats/peft-adapter.ts';
-import { parseLlamaConfig, type LlamaConfig } from '../engine/model/config.ts';
+import { parseLlamaConfig, type LlamaConfig } from '../engine/llama/config.ts';
 import { verifyCheckpoint } from '../engine/train/checkpoint.ts';
 import { ADAPTER_DIR, CHECKPOINTS, checkpointStep, runPaths } from '../engine/train/run-folder.ts';
 import type { ClusterListener } from './cluster-events.ts';

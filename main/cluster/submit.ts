@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { StudioError } from '../engine/errors.ts';
-import { writeFileAtomic } from '../engine/formats/atomic-write.ts';
+import { writeFileAtomic } from '../engine/fs/atomic-write.ts';
 import { parseFinetuneConfig, type FinetuneConfig } from '../engine/train/config.ts';
 import { removeRunFiles, runFilesIn, runPaths } from '../engine/train/run-folder.ts';
 import type { ClusterListener } from './cluster-events.ts';

@@ -1,7 +1,7 @@
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { writeSyntheticAdapter } from '../../main/engine/demo/synthetic-adapter.ts';
-import { DEMO_SHAPE, writeSyntheticModel } from '../../main/engine/demo/synthetic-model.ts';
+import { writeSyntheticAdapter } from '../../main/engine/synthetic/synthetic-adapter.ts';
+import { DEMO_SHAPE, writeSyntheticModel } from '../../main/engine/synthetic/synthetic-model.ts';
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS } from '../../main/engine/formats/peft-adapter.ts';
 import { writeCheckpoint } from '../../main/engine/train/checkpoint.ts';
 import { parseFinetuneConfig } from '../../main/engine/train/config.ts';
