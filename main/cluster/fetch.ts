@@ -5,7 +5,7 @@ import path from 'node:path';
 import { ADAPTER_CONFIG, readPeftAdapter } from '../engine/formats/peft-adapter.ts';
 import { parseLlamaConfig, type LlamaConfig } from '../engine/llama/config.ts';
 import { verifyCheckpoint } from '../engine/train/checkpoint.ts';
-import { ADAPTER_DIR, CHECKPOINTS, checkpointStep, runPaths } from '../engine/train/run-folder.ts';
+import { ADAPTER_DIR, CHECKPOINTS, checkpointStep, readRunConfig, RUN_CONFIG, runPaths } from '../engine/train/run-folder.ts';
 import type { ClusterListener } from './cluster-events.ts';
 import type { ClusterRecord } from './cluster-record.ts';
 import { writeClusterRecord } from './cluster-run-files.ts';
@@ -36,6 +36,7 @@ function listingCommand(runDir: string): string {
     `{ if [ -d ${ADAPTER_DIR} ]; then find ${ADAPTER_DIR} -mindepth 1 -maxdepth 1 -type f ! -name '.*'; fi; ` +
       `if [ -d ${CHECKPOINTS} ]; then find ${CHECKPOINTS} -mindepth 2 -maxdepth 2 -type f -path '${CHECKPOINTS}/step-*/*' ! -name '.*'; fi; } ` +
       '| LC_ALL=C sort | while IFS= read -r f; do $h "$f" || exit 4; done',
+    `if [ -f ${RUN_CONFIG} ]; then $h ${RUN_CONFIG} || exit 4; fi`,
   ].join('\n');
 }
 
@@ -45,8 +46,11 @@ async function sha256File(file: string): Promise<string> {
   return hash.digest('hex');
 }
 
-/** The files of each piece (`adapter`, `checkpoints/step-N`) with their hashes on the cluster. */
-type Listing = Map<string, Map<string, string>>;
+/** The files of each piece (`adapter`, `checkpoints/step-N`) with their hashes on the cluster, and config.json's. */
+interface Listing {
+  pieces: Map<string, Map<string, string>>;
+  config?: string;
+}
 
 async function remoteListing(t: Transport, remoteRun: string): Promise<Listing> {
   const r = await t.exec(listingCommand(remoteRun), { timeoutMs: 600_000 });
@@ -56,18 +60,23 @@ async function remoteListing(t: Transport, remoteRun: string): Promise<Listing> 
       'cluster/no-run',
     );
   if (r.code !== 0) throw new ClusterCommandError(`listing ${remoteRun} on ${t.label} failed: ${lastLine(r.stderr) || `exit ${r.code}`}`);
-  const pieces: Listing = new Map();
+  const pieces: Listing['pieces'] = new Map();
+  let config: string | undefined;
   for (const line of r.stdout.toString('utf8').split('\n')) {
     const m = /^([0-9a-f]{64}) [ *](.+)$/.exec(line);
     if (!m) continue;
     const rel = m[2];
+    if (rel === RUN_CONFIG) {
+      config = m[1];
+      continue;
+    }
     const piece = path.posix.dirname(rel);
     if (piece !== ADAPTER_DIR && !(path.posix.dirname(piece) === CHECKPOINTS && checkpointStep(path.posix.basename(piece)) !== undefined))
       continue;
     if (!pieces.has(piece)) pieces.set(piece, new Map());
     pieces.get(piece)!.set(path.posix.basename(rel), m[1]);
   }
-  return pieces;
+  return { pieces, config };
 }
 
 /** Whether the local folder holds exactly these files with these hashes. */
@@ -125,7 +134,7 @@ export async function fetchRun(t: Transport, runDir: string, record: ClusterReco
     });
 
   onEvent({ type: 'progress', message: `listing ${layout.run} on ${t.label}` });
-  const listing = await remoteListing(t, layout.run);
+  const { pieces: listing, config } = await remoteListing(t, layout.run);
   const result: FetchResult = { adapter: 'absent', checkpoints: { fetched: [], unchanged: [] }, refused: [] };
   const wanted: string[] = [];
   for (const [piece, files] of listing) {
@@ -138,6 +147,10 @@ export async function fetchRun(t: Transport, runDir: string, record: ClusterReco
     }
     wanted.push(piece);
   }
+  // The trainer's config.json (the settings as run there: world size, parallelism, precision) replaces the one the
+  // submission wrote, once it is whole and a run's config.
+  const configChanged = config !== undefined && (!existsSync(local.config) || (await sha256File(local.config)) !== config);
+  if (configChanged) wanted.push(RUN_CONFIG);
   if (wanted.length === 0) {
     onEvent({ type: 'progress', message: 'nothing new to fetch' });
     return result;
@@ -148,6 +161,17 @@ export async function fetchRun(t: Transport, runDir: string, record: ClusterReco
     onEvent({ type: 'progress', message: `copying ${wanted.join(', ')} from ${t.label}` });
     await downloadFiles(t, layout.run, wanted, temp);
     for (const piece of wanted) {
+      if (piece === RUN_CONFIG) {
+        const fetched = path.join(temp, RUN_CONFIG);
+        if ((await sha256File(fetched)) === config && readRunConfig(fetched)) await rename(fetched, local.config);
+        else
+          onEvent({
+            type: 'note',
+            level: 'warn',
+            message: `${layout.runFiles.config}: not a run's config.json, or changed in transfer; the local one is kept`,
+          });
+        continue;
+      }
       const isCheckpoint = piece !== ADAPTER_DIR;
       const what = isCheckpoint ? 'checkpoint' : 'adapter';
       const fetched = path.join(temp, ...piece.split('/'));

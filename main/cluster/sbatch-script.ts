@@ -74,6 +74,10 @@ export function renderSbatchScript(input: SbatchInput): string {
     ...env.map(([k, v]) => `export ${k}=${shellQuote(v)}`),
     // Log lines reach the output files as they are printed, not when a buffer fills.
     'export PYTHONUNBUFFERED=1',
+    "# torchrun gives each process one CPU thread unless told: the task's CPUs are shared among its processes.",
+    'if [ -n "${SLURM_CPUS_PER_TASK:-}" ] && [ -z "${OMP_NUM_THREADS:-}" ]; then',
+    '  export OMP_NUM_THREADS=$(( SLURM_CPUS_PER_TASK / LORA_STUDIO_NPROC_PER_NODE > 1 ? SLURM_CPUS_PER_TASK / LORA_STUDIO_NPROC_PER_NODE : 1 ))',
+    'fi',
     '',
     '# Rendezvous: the first node of the allocation, at the address SLURM reaches it by; a port from the job id.',
     'head_node=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)',
