@@ -1,3 +1,4 @@
+import { StudioError } from '../engine/errors.ts';
 import type { ClusterListener } from './cluster-events.ts';
 import type { ClusterRecord } from './cluster-record.ts';
 import { noteState, readClusterRecord, writeClusterRecord } from './cluster-run-files.ts';
@@ -20,7 +21,12 @@ export interface ControlOptions {
 
 async function withRun<T>(runDir: string, opts: ControlOptions, body: (t: Transport, record: ClusterRecord) => Promise<T>): Promise<T> {
   const record = readClusterRecord(runDir);
-  if (!record.job_id) throw new Error(`${runDir}: the job was never submitted (cluster.json has no job_id; submit again)`);
+  if (!record.job_id)
+    throw new StudioError(
+      'the job was never submitted (cluster.json has no job id): submit the run again',
+      runDir,
+      'cluster/not-submitted',
+    );
   const t = await openTransport({ cluster: record.cluster, ssh_config: record.ssh_config }, opts.env);
   try {
     return await body(t, record);

@@ -1,3 +1,4 @@
+import { StudioError } from '../engine/errors.ts';
 import { readFile } from 'node:fs/promises';
 import { runPaths } from '../engine/train/run-folder.ts';
 import type { ClusterListener } from './cluster-events.ts';
@@ -102,7 +103,12 @@ export interface FollowResult {
  * started later (a new process, the studio reopened) goes on from the copies' sizes.
  */
 export async function followJob(t: Transport, runDir: string, record: ClusterRecord, opts: FollowOptions): Promise<FollowResult> {
-  if (!record.job_id) throw new Error(`${clusterPaths(runDir).record}: the job was never submitted (no job_id)`);
+  if (!record.job_id)
+    throw new StudioError(
+      'the job was never submitted (no job id): submit the run again',
+      clusterPaths(runDir).record,
+      'cluster/not-submitted',
+    );
   const pollMs = opts.pollMs ?? 3000;
   const memory: StatusMemory = {};
   let offlineSince: number | undefined;
@@ -128,8 +134,10 @@ export async function followJob(t: Transport, runDir: string, record: ClusterRec
         }
         if (opts.once) return { status };
       } else if (++unknownPolls >= 5 || opts.once) {
-        throw new Error(
+        throw new StudioError(
           `SLURM on ${record.cluster} does not know job ${record.job_id} (not in squeue, nor in sacct or the job-completion file)`,
+          undefined,
+          'cluster/unknown-job',
         );
       }
       offlineSince = undefined;

@@ -1,7 +1,8 @@
 import { appendFile, mkdir, stat, truncate } from 'node:fs/promises';
 import path from 'node:path';
 import { shellQuote } from './shell-quote.ts';
-import type { Transport } from './transport.ts';
+import { lastLine } from './process.ts';
+import { ClusterCommandError, type Transport } from './transport.ts';
 
 /**
  * Local copies of files the job is still writing (metrics.jsonl, SLURM's stdout and stderr), kept as byte-exact
@@ -47,7 +48,7 @@ export async function syncMirrors(t: Transport, files: MirroredFile[]): Promise<
   const offsets = await Promise.all(files.map((f) => sizeOf(f.local)));
   const command = [READ_FROM, ...files.map((f, i) => `r ${offsets[i]} ${shellQuote(f.remote)}`)].join('; ');
   const r = await t.exec(command, { timeoutMs: 300_000 });
-  if (r.code !== 0) throw new Error(`reading the job's files on ${t.label} failed (exit ${r.code}): ${r.stderr.trim()}`);
+  if (r.code !== 0) throw new ClusterCommandError(`reading the job's files on ${t.label} failed (exit ${r.code}): ${lastLine(r.stderr)}`);
   const out = r.stdout;
   const updates: MirrorUpdate[] = [];
   let at = 0;

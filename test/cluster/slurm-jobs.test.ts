@@ -24,6 +24,9 @@ let cluster: TestCluster;
 let t: Transport;
 let tmp: string;
 
+/** sbatch's options for a test job that writes its output in the test's folder (not SLURM's default: the cwd). */
+const inTmp = () => ['--parsable', `--chdir=${tmp}`, `--output=${tmp}/job-%j.out`];
+
 async function until(jobId: string, done: (s: JobStatus | undefined) => boolean, ms = 60_000): Promise<JobStatus | undefined> {
   const end = Date.now() + ms;
   for (;;) {
@@ -61,17 +64,17 @@ describe.skipIf(skip)('SLURM on a real test cluster', () => {
   });
 
   it('tells PENDING with its reason, RUNNING, CANCELLED, and FAILED with the exit code from squeue, then from sacct -c', async () => {
-    const held = cluster.slurm('sbatch', ['--parsable', '--hold', '--wrap', 'true']).trim();
+    const held = cluster.slurm('sbatch', [...inTmp(), '--hold', '--wrap', 'true']).trim();
     expect(await queryJob(t, held)).toMatchObject({ state: 'PENDING', reason: 'JobHeldUser', source: 'squeue' });
     await cancelJob(t, held);
     expect(await until(held, (s) => s?.state === 'CANCELLED')).toMatchObject({ state: 'CANCELLED' });
 
-    const sleeper = cluster.slurm('sbatch', ['--parsable', '--wrap', 'sleep 60']).trim();
+    const sleeper = cluster.slurm('sbatch', [...inTmp(), '--wrap', 'sleep 60']).trim();
     expect(await until(sleeper, (s) => s?.state === 'RUNNING')).toMatchObject({ state: 'RUNNING', nodes: expect.stringMatching(/^n\d$/) });
     await cancelJob(t, sleeper);
     expect(await until(sleeper, (s) => !!s && isTerminal(s.state))).toMatchObject({ state: 'CANCELLED' });
 
-    const failing = cluster.slurm('sbatch', ['--parsable', '--wrap', 'exit 3']).trim();
+    const failing = cluster.slurm('sbatch', [...inTmp(), '--wrap', 'exit 3']).trim();
     // While squeue still holds it, the exit code comes from the accounting record (no database here: sacct -c).
     expect(await until(failing, (s) => !!s && isTerminal(s.state))).toMatchObject({ state: 'FAILED', exitCode: '3:0', source: 'sacct -c' });
     // After MinJobAge squeue forgets the job; the job-completion file still knows it.
