@@ -78,6 +78,9 @@ def main(argv=None):
         out.log(f"warning: {message}")
 
     def on_terminate(sig):
+        # A stop is told as a warning, not an `error:` line: its cause is whoever sent the signal (scancel, SLURM's
+        # time limit or preemption, or torchrun stopping the rest when one trainer failed, whose own `error:` line
+        # must stay the last one a reader finds).
         code = EXIT_TERMINATED if sig == signal.SIGTERM else EXIT_INTERRUPTED
         try:
             trainer = state["trainer"]
@@ -88,9 +91,9 @@ def main(argv=None):
                 emit({"type": "checkpoint", "step": step, "dir": folder})
                 message = f"stopped by {sig.name} at step {step}: checkpoint {folder} written; --resume auto continues from it"
                 warn(message)
-                print(f"error: {message}", file=sys.stderr, flush=True)
+                print(f"warning: {message}", file=sys.stderr, flush=True)
             elif world.is_main:
-                print(f"error: stopped by {sig.name} before training started; nothing to save", file=sys.stderr, flush=True)
+                print(f"warning: stopped by {sig.name} before training started; nothing to save", file=sys.stderr, flush=True)
         except BaseException as e:  # noqa: BLE001  (the process ends here whatever happened)
             print(f"error: stopped by {sig.name}; the checkpoint could not be written ({e})", file=sys.stderr, flush=True)
         finally:
