@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { registerCluster } from './cluster.ts';
 import { registerDemo } from './demo.ts';
 import { registerExport } from './export.ts';
 import { registerFinetune } from './finetune.ts';
@@ -18,6 +19,7 @@ registerFinetune(program);
 registerDemo(program);
 registerExport(program);
 registerServe(program);
+registerCluster(program);
 
 await program.parseAsync(process.argv);
 // The wasm backend's worker threads keep the event loop alive: once the command is done, flush and leave.
