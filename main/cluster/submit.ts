@@ -7,7 +7,8 @@ import { z } from 'zod';
 import { StudioError } from '../engine/errors.ts';
 import { writeFileAtomic } from '../engine/fs/atomic-write.ts';
 import { parseFinetuneConfig, type FinetuneConfig } from '../engine/train/config.ts';
-import { removeRunFiles, runFilesIn, runPaths } from '../engine/train/run-folder.ts';
+import { runFilesIn, runPaths } from '../engine/train/run-folder.ts';
+import { removeRunFiles } from '../engine/train/run-overwrite.ts';
 import type { ClusterListener } from './cluster-events.ts';
 import { CLUSTER_LOGS, CLUSTER_RECORD, CLUSTER_SCRIPT, type ClusterRecord } from './cluster-record.ts';
 import { clusterPaths, writeClusterRecord } from './cluster-run-files.ts';
@@ -121,7 +122,7 @@ async function claimRunFolder(runDir: string, overwrite: boolean): Promise<strin
       runDir,
       'run/exists',
     );
-  const removed = await removeRunFiles(runDir);
+  const { removed } = await removeRunFiles(runDir);
   for (const n of cluster) await rm(path.join(runDir, n), { recursive: true, force: true });
   return [...removed, ...cluster];
 }
