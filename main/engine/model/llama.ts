@@ -8,7 +8,8 @@ import { applyRope, ropeTables } from './rope.ts';
 import { frozenMatMul } from './ops.ts';
 import { embedTokens } from './frozen-matrix.ts';
 import { checkpointedLayer } from './layer-recompute.ts';
-import type { FrozenLinear, LlamaWeights, ProjectionName } from './weights.ts';
+import type { ProjectionName } from '../llama/projection-names.ts';
+import type { FrozenLinear, LlamaWeights } from './weights.ts';
 
 /**
  * A projection as the forward pass calls it: x [N, in] → [N, out]. The default is the frozen layer alone;

@@ -6,7 +6,7 @@ import { INDEX_FILE, SINGLE_FILE, shardFileName } from '../formats/hf-checkpoint
 import { writeSafetensors, type TensorToWrite } from '../formats/safetensors.ts';
 import { planShards } from '../export/shard-size.ts';
 import { parseLlamaConfig } from '../llama/config.ts';
-import { expectedTensors } from '../llama/projections.ts';
+import { expectedTensors } from '../llama/tensors.ts';
 import { charTokenizerJson } from './char-tokenizer.ts';
 
 /** The sizes of a synthetic LLaMA, in config.json's own field names. */
@@ -20,6 +20,8 @@ export interface SyntheticShape {
   vocab_size?: number;
   tie_word_embeddings: boolean;
   max_position_embeddings?: number;
+  /** Biases on q/k/v/o, as a LLaMA with attention_bias (random, like the weights). */
+  attention_bias?: boolean;
 }
 
 /** Where the tokenizer comes from: a character tokenizer of our own over `alphabet`, or a copy of a folder's tokenizer files. */
@@ -129,7 +131,7 @@ export async function writeSyntheticModel(
       shape: dims,
       bytes: n * DTYPE_BYTES[dtype],
       // One stream per tensor: the values do not depend on the order the writer asks for them in.
-      data: () => syntheticPieces(n, dims, dtype, seed * 65_537 + index),
+      data: () => syntheticPieces(n, dims, dtype, seed * 65_537 + index, name.endsWith('.bias')),
     } satisfies TensorToWrite & { bytes: number };
   });
   const tensorBytes = tensors.reduce((a, t) => a + t.bytes, 0);
@@ -149,13 +151,20 @@ export async function writeSyntheticModel(
 }
 
 /**
- * A tensor's values in pieces of PIECE_VALUES: norm weights (1-D) 1, matrices uniform in ±√(3 / fan-in).
+ * A tensor's values in pieces of PIECE_VALUES: norm weights (1-D) 1, matrices uniform in ±√(3 / fan-in), biases
+ * uniform in ±√(3 / length).
  * F32 draws one 32-bit word per value. F16 and BF16, the dtypes of multi-GB checkpoints, take the fast path: one of
  * 65,536 evenly spaced levels per value, two values per word, looked up already encoded. The levels are 2⁻¹⁵ of
  * the range apart, finer than bf16's rounding for all but the values nearest 0; the path wrote TinyLlama-1.1B's
  * shapes in 22 s on a busy 2-core machine, where an f32 draw per value then converted took 51 s.
  */
-async function* syntheticPieces(n: number, dims: number[], dtype: SyntheticDtype, streamSeed: number): AsyncGenerator<Uint8Array> {
+async function* syntheticPieces(
+  n: number,
+  dims: number[],
+  dtype: SyntheticDtype,
+  streamSeed: number,
+  bias = false,
+): AsyncGenerator<Uint8Array> {
   const prng = new Prng(streamSeed);
   const bound = Math.sqrt(3 / dims[dims.length - 1]);
   const levels = dims.length > 1 && dtype !== 'F32' ? levelTable(bound, dtype) : undefined;
@@ -171,7 +180,7 @@ async function* syntheticPieces(n: number, dims: number[], dtype: SyntheticDtype
       continue;
     }
     const values = new Float32Array(count);
-    if (dims.length === 1) values.fill(1);
+    if (dims.length === 1 && !bias) values.fill(1);
     else {
       const draw = words.subarray(0, count);
       prng.fill(draw);
