@@ -1,6 +1,6 @@
 import { StudioError } from '../engine/errors.ts';
 import type { JobEvent, JobKind } from '../contract/contract.ts';
-import type { ExportHooks, ExportOutcome } from '../engine/export/export-jobs.ts';
+import type { ExportCommand } from '../engine/export/export-jobs.ts';
 import { backendReport } from './backend-report.ts';
 import { jobEventsOf } from './training-events.ts';
 
@@ -74,16 +74,12 @@ const measure: Task = async ({ config, emit, signal }) => {
   return { reason: signal.aborted ? 'stopped' : 'finished', result: { ...result } };
 };
 
-/** An export job: the engine's export function with its progress and per-tensor lines turned into events. */
-function exportTask(kind: 'merge' | 'export' | 'quantize'): Task {
+/** An export job: the engine's export runner with its progress and per-tensor lines turned into events. */
+function exportTask(command: ExportCommand): Task {
   return async ({ config, emit }) => {
-    const { runMerge, runStateDict, runQuantize } = await import('../engine/export/export-jobs.ts');
-    const run = { merge: runMerge, export: runStateDict, quantize: runQuantize }[kind] as (
-      c: unknown,
-      h: ExportHooks,
-    ) => Promise<ExportOutcome>;
+    const { runExportCommand } = await import('../engine/export/export-jobs.ts');
     let last = 0;
-    const outcome = await run(config, {
+    const outcome = await runExportCommand(command, config, {
       onProgress: (done, total, tensor) => {
         // One event per tensor is plenty for a progress bar, but thousands a second would flood the page.
         const now = performance.now();
@@ -95,16 +91,7 @@ function exportTask(kind: 'merge' | 'export' | 'quantize'): Task {
       log: (level, message) => emit({ type: 'log', level, message }),
     });
     emit({ type: 'log', level: 'info', message: `${outcome.summary}: ${outcome.output}` });
-    return {
-      reason: 'finished',
-      result: {
-        kind: outcome.kind,
-        output: outcome.output,
-        summary: outcome.summary,
-        reportFile: outcome.reportFile,
-        report: outcome.report,
-      },
-    };
+    return { reason: 'finished', result: { ...outcome } };
   };
 }
 
@@ -134,7 +121,7 @@ export const TASKS: Partial<Record<JobKind, Task>> = {
   selftest,
   finetune,
   merge: exportTask('merge'),
-  export: exportTask('export'),
+  export: exportTask('export-state-dict'),
   quantize: exportTask('quantize'),
   generate: generateTask,
   measure,
