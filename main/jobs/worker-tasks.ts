@@ -97,14 +97,10 @@ function exportTask(command: ExportCommand): Task {
 
 /** The playground: base and fine-tuned answers to one prompt, streamed as text events. */
 const generateTask: Task = async ({ config, emit, signal }) => {
-  const { initBackend, describeBackend } = await import('../engine/backend/index.ts');
+  const { startBackend } = await import('../engine/backend/start-backend.ts');
   const { answerSideBySide } = await import('../engine/generate/side-by-side.ts');
-  const { selectMatmulPath } = await import('../engine/backend/webgpu-matmul-path.ts');
-  const backend = await initBackend((config.backend as never) ?? 'auto');
-  emit({ type: 'log', level: 'info', message: describeBackend(backend) });
-  const matmul = await selectMatmulPath(); // WebGPU: subgroup matrices only after their self-test, as finetune does
-  if (matmul.kernel !== 'tfjs')
-    emit({ type: 'log', level: 'info', message: `frozen-weight matmuls: ${matmul.kernel} kernel (${matmul.reason})` });
+  // The backend and the frozen products' kernel as training chooses them (WebGPU: subgroup matrices after their self-test).
+  await startBackend((config.backend as never) ?? 'auto', {}, (message) => emit({ type: 'log', level: 'info', message }));
   const report = backendReport();
   if (report) emit({ type: 'backend', backend: report });
   const { backend: _ignored, ...settings } = config;
