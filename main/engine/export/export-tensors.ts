@@ -3,7 +3,7 @@ import type { LlamaConfig } from '../llama/config.ts';
 import { isRotaryBuffer, refuseTensorsAgainstConfig, tensorPart, type TensorPart } from '../llama/tensors.ts';
 
 /** A tensor as the checkpoint lists it (its HF name), with what the exports need to know of it. */
-export interface ExportTensor extends TensorInfo {
+interface ExportTensor extends TensorInfo {
   /** Its row of the table of LLaMA tensors (llama/tensors.ts): its name in each format. */
   part: TensorPart;
   /** q/k: heads whose rows go to interleaved RoPE in GGUF and Meta's layout. */

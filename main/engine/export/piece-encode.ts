@@ -32,7 +32,7 @@ export interface PieceTask {
   tally?: boolean;
 }
 
-export interface PieceOutput {
+interface PieceOutput {
   bytes: Uint8Array;
   /** I8 only: each row's absmax (bitsandbytes' SCB). */
   scb?: Float32Array;

@@ -12,7 +12,7 @@ import { exportTensors } from './export-tensors.ts';
 import { StudioError } from '../errors.ts';
 import { tensorName } from '../llama/tensors.ts';
 
-export const STATE_DICT_FILE = 'consolidated.00.safetensors';
+const STATE_DICT_FILE = 'consolidated.00.safetensors';
 
 /**
  * The Meta "state dict" layout: params.json + consolidated.00.safetensors with Meta key names and wq/wk permuted

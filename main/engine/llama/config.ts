@@ -42,7 +42,7 @@ const bounded = (field: keyof typeof CONFIG_LIMITS) =>
   );
 
 /** The fields of a Hugging Face config.json that LLaMA-family models (LLaMA 1/2/3, Mistral, Qwen2) use. */
-export const hfConfigSchema = z
+const hfConfigSchema = z
   .object({
     model_type: z.string().optional(),
     architectures: z.array(z.string()).optional(),
@@ -73,7 +73,7 @@ export const hfConfigSchema = z
   })
   .passthrough();
 
-export type HfConfig = z.infer<typeof hfConfigSchema>;
+type HfConfig = z.infer<typeof hfConfigSchema>;
 
 export type RopeScaling =
   | { kind: 'none' }

@@ -7,7 +7,7 @@ import type { TensorListing } from './tensor-listing.ts';
 // of a checkpoint's tensors against its config that the model loader, inspect and every exporter use. No tfjs here.
 
 /** The formats a tensor is named in: Hugging Face (transformers), llama.cpp's GGUF, Meta's original state dict. */
-export type TensorFormat = 'hf' | 'gguf' | 'meta';
+type TensorFormat = 'hf' | 'gguf' | 'meta';
 
 export interface TensorPart {
   /** The name in each format; `{n}` stands for the layer. Meta's layout has no attention biases (its code has none). */
@@ -44,7 +44,7 @@ const part = (hf: string, gguf: string, meta: string | undefined, shape: TensorP
  * down, w3 = up). Meta's checkpoints always carry output.weight: a tied model's is its embedding (state-dict.ts).
  */
 // prettier-ignore
-export const LLAMA_TENSORS: readonly TensorPart[] = [
+const LLAMA_TENSORS: readonly TensorPart[] = [
   //   Hugging Face                                       GGUF                          Meta state dict
   part('model.embed_tokens.weight',                       'token_embd.weight',          'tok_embeddings.weight',              vocab),
   part('model.layers.{n}.input_layernorm.weight',         'blk.{n}.attn_norm.weight',   'layers.{n}.attention_norm.weight',   hidden),

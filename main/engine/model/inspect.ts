@@ -9,8 +9,6 @@ import { loadLlamaConfig, type LlamaConfig } from '../llama/config.ts';
 import type { ModelReport } from '../llama/model-report.ts';
 import { checkTensorsAgainstConfig } from '../llama/tensors.ts';
 
-export type { ModelReport };
-
 /**
  * Reads config.json, the tensor headers and the tokenizer of a model folder: never the weights. The studio process runs
  * it, so every read is asynchronous with a time limit, and a special file (a FIFO) is reported by type, never read.

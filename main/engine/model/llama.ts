@@ -43,7 +43,7 @@ function linear(x: tf.Tensor2D, base: FrozenLinear): tf.Tensor2D {
 }
 
 /** RMSNorm as LLaMA defines it: x / sqrt(mean(x²) + eps) · w, over the last axis. */
-export function rmsNorm<T extends tf.Tensor>(x: T, weight: tf.Tensor1D, eps: number): T {
+function rmsNorm<T extends tf.Tensor>(x: T, weight: tf.Tensor1D, eps: number): T {
   if (onWebgpu() && x.rank === 2) return fusedRmsNorm(x as unknown as tf.Tensor2D, weight, eps) as unknown as T;
   return tf.tidy(() => {
     const variance = tf.mean(tf.square(x), -1, true);
