@@ -24,6 +24,16 @@ export interface ExportProgress {
   (done: number, total: number, tensor: string): void;
 }
 
+/** What every folder export takes: the (merged) tensors and their config, the new folder, progress and the pool. */
+export interface FolderExportOptions<R> extends ExportPoolOptions {
+  source: TensorSource;
+  config: LlamaConfig;
+  outDir: string;
+  onProgress?: ExportProgress;
+  /** The lock's command, and what else goes into the folder before it appears (the verification report). */
+  atomic?: AtomicOutputOptions<R>;
+}
+
 export interface HfExportReport {
   outDir: string;
   dtype: ExportDtype;
@@ -39,17 +49,7 @@ export interface HfExportReport {
  * folder appears only when complete, and is checked by reopening it first.
  */
 export async function exportHfCheckpoint(
-  opts: {
-    source: TensorSource;
-    config: LlamaConfig;
-    baseDir: string;
-    outDir: string;
-    maxShardSize: number;
-    dtype: ExportDtype;
-    onProgress?: ExportProgress;
-    /** The lock's command, and what else goes into the folder before it appears (the verification report). */
-    atomic?: AtomicOutputOptions<HfExportReport>;
-  } & ExportPoolOptions,
+  opts: FolderExportOptions<HfExportReport> & { baseDir: string; maxShardSize: number; dtype: ExportDtype },
 ): Promise<HfExportReport> {
   const { source, config, dtype } = opts;
   const stDtype = SAFETENSORS_DTYPE[dtype];

@@ -6,14 +6,13 @@ import { encodedBytes, encodePieces } from './encoded-pieces.ts';
 import { refuseNonFiniteErrors } from './encoded-finite.ts';
 import { StudioError } from '../errors.ts';
 import type { PieceResult } from './piece-encode.ts';
-import { exportPool, type ExportPoolOptions } from './export-pool.ts';
+import { exportPool } from './export-pool.ts';
 import type { PiecePool } from './piece-pool.ts';
 import { openSafetensors, writeSafetensors, type TensorToWrite } from '../formats/safetensors.ts';
 import { PIECE_VALUES, pieceRows } from './tensor-pieces.ts';
 import type { TensorSource } from '../formats/tensor-source.ts';
-import type { LlamaConfig } from '../llama/config.ts';
-import { withAtomicDir, type AtomicOutputOptions } from '../fs/atomic-dir.ts';
-import { TOKENIZER_FILES, writeGenerationConfig, type ExportProgress } from './hf-export.ts';
+import { withAtomicDir } from '../fs/atomic-dir.ts';
+import { TOKENIZER_FILES, writeGenerationConfig, type FolderExportOptions } from './hf-export.ts';
 import { exportTensors } from './export-tensors.ts';
 import { PROJECTIONS } from '../llama/projection-names.ts';
 
@@ -39,17 +38,7 @@ export interface Int8Result {
   worstStepFraction: number;
 }
 
-export async function exportInt8(
-  opts: {
-    source: TensorSource;
-    config: LlamaConfig;
-    baseDir: string;
-    outDir: string;
-    onProgress?: ExportProgress;
-    /** The lock's command, and what else goes into the folder before it appears (the verification report). */
-    atomic?: AtomicOutputOptions<Int8Result>;
-  } & ExportPoolOptions,
-): Promise<Int8Result> {
+export async function exportInt8(opts: FolderExportOptions<Int8Result> & { baseDir: string }): Promise<Int8Result> {
   const { source, config } = opts;
   const tensors = exportTensors(source, config, opts.baseDir);
   const errors: QuantError[] = [];

@@ -2,12 +2,10 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { encodedBytes } from './encoded-pieces.ts';
 import { DTYPE_BYTES } from '../formats/dtypes.ts';
-import { exportPool, type ExportPoolOptions } from './export-pool.ts';
+import { exportPool } from './export-pool.ts';
 import { openSafetensors, writeSafetensors } from '../formats/safetensors.ts';
-import type { TensorSource } from '../formats/tensor-source.ts';
-import type { LlamaConfig } from '../llama/config.ts';
-import { withAtomicDir, type AtomicOutputOptions } from '../fs/atomic-dir.ts';
-import type { ExportDtype, ExportProgress } from './hf-export.ts';
+import { withAtomicDir } from '../fs/atomic-dir.ts';
+import type { ExportDtype, FolderExportOptions } from './hf-export.ts';
 import { exportTensors } from './export-tensors.ts';
 import { StudioError } from '../errors.ts';
 import { tensorName } from '../llama/tensors.ts';
@@ -26,17 +24,7 @@ export interface StateDictResult {
   tensors: number;
 }
 
-export async function exportStateDict(
-  opts: {
-    source: TensorSource;
-    config: LlamaConfig;
-    outDir: string;
-    dtype: ExportDtype;
-    onProgress?: ExportProgress;
-    /** The lock's command, and what else goes into the folder before it appears (the verification report). */
-    atomic?: AtomicOutputOptions<StateDictResult>;
-  } & ExportPoolOptions,
-): Promise<StateDictResult> {
+export async function exportStateDict(opts: FolderExportOptions<StateDictResult> & { dtype: ExportDtype }): Promise<StateDictResult> {
   const { source, config } = opts;
   const stDtype = ({ f32: 'F32', f16: 'F16', bf16: 'BF16' } as const)[opts.dtype];
   if (config.attentionBiases.length)
