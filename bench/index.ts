@@ -17,8 +17,9 @@ import { initBackend } from '../main/engine/backend/index.ts';
 import { benchExport, type ExportRow } from './export.ts';
 import { benchFiniteScan, type ScanRow } from './finite-scan.ts';
 import { benchInference, type InferenceRow } from './inference.ts';
-import { writeSyntheticModel } from '../main/engine/synthetic/synthetic-model.ts';
+import { TINYLLAMA_1B_SHAPE, writeSyntheticModel } from '../main/engine/synthetic/synthetic-model.ts';
 import { benchScale, type ScaleResults } from './scale.ts';
+import { benchGemm, type GemmRow } from './gemm.ts';
 import { WIDE_SPREAD, formatRatio, isWide, pairedRatios, spreadOf, type Spread } from './spread.ts';
 
 // `bench -- gpu-profile`: its own module and flags (a dispatch profile, no reference to run against).
@@ -37,8 +38,9 @@ const only = process.argv.slice(2);
 // `quick`: the small models only, fewer tokens and steps (a check that the bench runs, not a measurement to quote).
 const quick = only.includes('quick');
 const parts = only.filter((a) => a !== 'quick');
-// `scale` runs alone (its own models and flags).
-const want = (part: string) => !only.includes('scale') && (parts.length === 0 || parts.includes(part));
+// `scale` and `gemm` run alone (their own models and flags).
+const want = (part: string) => !only.includes('scale') && !only.includes('gemm') && (parts.length === 0 || parts.includes(part));
+let gemmMarkdown: string[] = [];
 // Each side runs at least 3 times, ours and the reference alternating, so one slow moment cannot make a ratio.
 const repeats = Math.max(3, Number(process.env.BENCH_REPEATS ?? 3));
 
@@ -78,6 +80,7 @@ const results: {
   matmul: MatmulRow[];
   scan: ScanRow[];
   scale?: ScaleResults;
+  gemm?: GemmRow[];
   notes: string[];
 } = {
   inference: [],
@@ -137,11 +140,33 @@ try {
     );
     const webgpu = probeWebgpu(stories);
     if (webgpu) results.notes.push(webgpu);
+    // The issue-20 shapes: a d256 × 4-layer LLaMA with a 32k vocabulary (its LM head is most of the work), and a
+    // 2-layer slice at TinyLlama's widths in f32 (micro batch 1 × 128; gradient checkpointing off on both sides).
+    const d256 = path.join(work, 'd256x4-32k');
+    const slice = path.join(work, 'tinyllama-slice');
+    if (!quick) {
+      await writeSyntheticModel(
+        d256,
+        {
+          hidden_size: 256,
+          intermediate_size: 688,
+          num_hidden_layers: 4,
+          num_attention_heads: 4,
+          num_key_value_heads: 4,
+          vocab_size: 32000,
+          tie_word_embeddings: false,
+        },
+        { copyFrom: llamaTokenizer },
+      );
+      await writeSyntheticModel(slice, { ...TINYLLAMA_1B_SHAPE, num_hidden_layers: 2 }, { copyFrom: llamaTokenizer });
+    }
     const models = quick
       ? ([['stories260K', stories, 2, 64, 4]] as const)
       : ([
           ['stories260K', stories, 4, 128, 20],
           ['synthetic-20M', synth20, 4, 128, 6],
+          ['d256 × 4 layers, 32k vocab', d256, 4, 64, 6],
+          ['TinyLlama-1.1B, 2-layer slice, f32', slice, 1, 128, 3],
         ] as const);
     for (const [name, dir, batch, seq, steps] of models) {
       const targets = 'q_proj,v_proj';
@@ -156,6 +181,8 @@ try {
         );
       const config = `micro-batch ${batch} × ${seq} tokens, LoRA r 8 on ${targets}`;
       const backends: [string, number][] = [['wasm', steps]];
+      // `old-path`: also the tfjs matMul path (resident f32 or just-in-time decode) our GEMM kernels replaced
+      if (only.includes('old-path')) backends.push(['wasm-tfjs', steps]);
       if (!webgpu) backends.push(['webgpu', steps]);
       // The software adapter: a few steps of the smallest model only, labelled as such.
       if (only.includes('webgpu-software') && name === 'stories260K') backends.push(['webgpu-software', 3]);
@@ -164,13 +191,13 @@ try {
         const torch: ReturnType<typeof runJson>[] = [];
         for (let r = 0; r < repeats; r++) {
           torch.push(torchRun());
-          ours.push(trainWorker(dir, targets, batch, seq, n, backend));
+          ours.push(trainWorker(dir, targets, batch, seq, n, backend === 'wasm-tfjs' ? 'wasm' : backend, backend === 'wasm-tfjs'));
         }
         const tps = (runs: ReturnType<typeof runJson>[]) => runs.map((x) => x.tokens_per_second);
         results.training.push({
           model: name,
           config: n === steps ? config : `${config}, ${n} steps`,
-          backend: ours[0].backend,
+          backend: backend === 'wasm-tfjs' ? `${ours[0].backend}, tfjs matMul (old path)` : ours[0].backend,
           threads: `${ours[0].threads ?? '?'} / ${torch[0].threads ?? '?'}`,
           ours: spreadOf(tps(ours)).median,
           torch: spreadOf(tps(torch)).median,
@@ -186,6 +213,11 @@ try {
   if ((want('kernels') && !quick) || only.includes('matmul')) results.matmul = benchPackedMatmul(); // `-- matmul`: this part alone
   if (only.includes('scale')) results.scale = await benchScale(root, work, llamaTokenizer, only);
   if (only.includes('scan')) results.scan = benchFiniteScan(repeats); // `-- scan`: the NaN / Inf scan alone
+  if (only.includes('gemm')) {
+    const gemm = await benchGemm(root, threads, repeats, only);
+    results.gemm = gemm.rows;
+    gemmMarkdown = gemm.markdown;
+  }
 } finally {
   rmSync(work, { recursive: true, force: true });
 }
@@ -255,6 +287,7 @@ if (results.scan.length) {
   lines.push('');
 }
 if (results.scale) lines.push(...results.scale.markdown);
+lines.push(...gemmMarkdown);
 const wide = [...results.inference.flatMap((r) => [r.prefillRatio, r.decodeRatio]), ...results.training.map((r) => r.ratio)].filter(
   isWide,
 ).length;
@@ -270,7 +303,7 @@ writeFileSync(out, JSON.stringify(results, null, 2));
 console.log(`\nwritten: ${path.relative(root, out)}`);
 process.exit(0);
 
-function trainWorker(dir: string, targets: string, batch: number, seq: number, steps: number, backend: string) {
+function trainWorker(dir: string, targets: string, batch: number, seq: number, steps: number, backend: string, oldPath = false) {
   const args = [
     path.join(root, 'node_modules/tsx/dist/cli.mjs'),
     path.join(root, 'bench/train-worker.ts'),
@@ -283,7 +316,7 @@ function trainWorker(dir: string, targets: string, batch: number, seq: number, s
     backend,
     String(threads),
   ];
-  return runJson(process.execPath, args);
+  return runJson(process.execPath, args, oldPath ? { LORA_STUDIO_CPU_MATMUL: 'tfjs' } : {});
 }
 
 /**

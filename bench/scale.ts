@@ -9,7 +9,8 @@
 // a busy 2-core machine takes longer than the write at 7B. `threads=N` runs the exports with N worker threads (0: on
 // the export's own thread) instead of their default (one per core). Each export runs `repeats` times (3), each run
 // followed by the disk's own speed for the same bytes and by a plain copy (the source read, the output's bytes written);
-// the table gives the median ratio of the pairs with the smallest and largest.
+// the table gives the median ratio of the pairs with the smallest and largest. `old-path` trains each mode a second time
+// on tfjs's matMul with W decoded just in time (LORA_STUDIO_CPU_MATMUL=tfjs), right after ours.
 import { spawnSync } from 'node:child_process';
 import { writeSyntheticAdapter } from '../main/engine/synthetic/synthetic-adapter.ts';
 import { LLAMA_7B_SHAPE, TINYLLAMA_1B_SHAPE, writeSyntheticModel, type SyntheticShape } from '../main/engine/synthetic/synthetic-model.ts';
@@ -94,7 +95,7 @@ const mib = (b?: number) => (b === undefined ? '–' : `${(b / MiB).toFixed(0)} 
 const gib = (b?: number) => (b === undefined ? '–' : `${(b / 2 ** 30).toFixed(2)} GiB`);
 
 /** A child process running a bench worker through tsx, with VmHWM printed on exit; undefined JSON when it failed. */
-function runWorker(root: string, script: string, args: string[], timeoutS: number) {
+function runWorker(root: string, script: string, args: string[], timeoutS: number, env: Record<string, string> = {}) {
   const r = spawnSync(
     process.execPath,
     ['--import', path.join(root, 'test/helpers/hwm-exit.mjs'), '--import', 'tsx', path.join(root, 'bench', script), ...args],
@@ -104,6 +105,7 @@ function runWorker(root: string, script: string, args: string[], timeoutS: numbe
       maxBuffer: 1 << 26,
       timeout: timeoutS * 1000,
       killSignal: 'SIGKILL',
+      env: { ...process.env, ...env },
     },
   );
   const peak = Number(/VmHWM_BYTES=(\d+)/.exec(r.stderr ?? '')?.[1] ?? NaN);
@@ -228,30 +230,35 @@ export async function benchScale(root: string, work: string, tokenizerDir: strin
     let trainedAdapter: string | undefined;
 
     if (phases.length === 0 || phases.includes('train')) {
-      for (const mode of modes.length ? modes : BASE_MODES) {
-        const runDir = path.join(work, `scale-run-${key}-${mode}`);
-        console.error(`${label} ${mode}: training 2 steps (timeout ${timeoutS} s)`);
-        const r = runWorker(root, 'scale-train-worker.ts', [base, data, runDir, mode], timeoutS);
-        const j = r.json as
-          { loadSeconds: number; stepSeconds: number[]; tokensPerSecond: number; estimateBytes: number; adapterDir: string } | undefined;
-        results.train.push(
-          j
-            ? {
-                model: label,
-                mode,
-                status: 'ok',
-                loadSeconds: j.loadSeconds,
-                peakRssBytes: r.peak,
-                stepSeconds: j.stepSeconds,
-                tokensPerSecond: j.tokensPerSecond,
-                estimateBytes: j.estimateBytes,
-              }
-            : { model: label, mode, status: `failed: ${r.why}`, peakRssBytes: r.peak },
-        );
-        save();
-        if (j && !trainedAdapter) trainedAdapter = j.adapterDir;
-        else rmSync(runDir, { recursive: true, force: true });
-      }
+      // `old-path`: each mode also on tfjs's matMul with W decoded just in time (the path the GEMM kernels replaced),
+      // right after ours, so the two share the machine's moment
+      const paths = args.includes('old-path') ? [undefined, 'tfjs'] : [undefined];
+      for (const mode of modes.length ? modes : BASE_MODES)
+        for (const matmul of paths) {
+          const runDir = path.join(work, `scale-run-${key}-${mode}${matmul ? `-${matmul}` : ''}`);
+          console.error(`${label} ${mode}${matmul ? ' (tfjs matMul, old path)' : ''}: training 2 steps (timeout ${timeoutS} s)`);
+          const env: Record<string, string> = matmul ? { LORA_STUDIO_CPU_MATMUL: matmul } : {};
+          const r = runWorker(root, 'scale-train-worker.ts', [base, data, runDir, mode], timeoutS, env);
+          const j = r.json as
+            { loadSeconds: number; stepSeconds: number[]; tokensPerSecond: number; estimateBytes: number; adapterDir: string } | undefined;
+          results.train.push(
+            j
+              ? {
+                  model: label,
+                  mode: matmul ? `${mode}, tfjs matMul (old path)` : mode,
+                  status: 'ok',
+                  loadSeconds: j.loadSeconds,
+                  peakRssBytes: r.peak,
+                  stepSeconds: j.stepSeconds,
+                  tokensPerSecond: j.tokensPerSecond,
+                  estimateBytes: j.estimateBytes,
+                }
+              : { model: label, mode: matmul ? `${mode}, tfjs matMul (old path)` : mode, status: `failed: ${r.why}`, peakRssBytes: r.peak },
+          );
+          save();
+          if (j && !trainedAdapter) trainedAdapter = j.adapterDir;
+          else rmSync(runDir, { recursive: true, force: true });
+        }
     }
 
     if (phases.length === 0 || phases.includes('export')) {

@@ -156,6 +156,8 @@ interface Case {
 }
 
 const cpu = ['--backend', 'cpu'];
+/** Each finetune case writes a run folder of its own: cases run two at a time, and a run folder has one writer. */
+let runFolders = 0;
 const ft = (...more: string[]) => [
   'finetune',
   '--base_model',
@@ -163,7 +165,7 @@ const ft = (...more: string[]) => [
   '--data_path',
   DATA,
   '--output_dir',
-  at('runs', 'r'),
+  at('runs', `r${++runFolders}`),
   '--val_set_size',
   '0',
   '--batch_size',

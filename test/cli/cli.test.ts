@@ -11,12 +11,12 @@ import { loadModel } from '../../main/engine/model/load.ts';
 import { tinyModel } from '../helpers/synthetic.ts';
 
 /** Run the CLI without blocking the test worker (a blocked worker misses vitest's own heartbeats). */
-function cli(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+function cli(args: string[], env: Record<string, string> = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       ['bin/lora-studio.mjs', ...args],
-      { encoding: 'utf8', timeout: 300_000, maxBuffer: 1 << 24 },
+      { encoding: 'utf8', timeout: 300_000, maxBuffer: 1 << 24, env: { ...process.env, ...env } },
       (err, stdout, stderr) => {
         resolve({ status: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
       },
@@ -89,27 +89,19 @@ describe('lora-studio command line', () => {
     expect(r.stdout).toContain('architecture: llama, 5 layers, hidden 64');
     expect(r.stdout).toContain('parameters: 260,032'); // stories260K's shape
     expect(r.stdout).toContain('problems: none');
-    const g = await cli([
-      'generate',
-      '--base_model',
-      dir,
-      '--prompt_template',
-      'none',
-      '--instruction',
-      '',
-      '--temperature',
-      '0',
-      '--max_new_tokens',
-      '30',
-      '--backend',
-      'wasm',
-      // The threaded build (its worker pool), which the rest of the suite leaves out (vitest.config.ts).
-      '--threads',
-      '2',
-    ]);
+    // prettier-ignore
+    const args = ['generate', '--base_model', dir, '--prompt_template', 'none', '--instruction', '', '--temperature', '0',
+      '--max_new_tokens', '30', '--backend', 'wasm', '--threads', '2'];
+    // Our GEMM kernels on 2 threads (tfjs keeps one), and the threaded tfjs build (its worker pool, which the rest of
+    // the suite leaves out: vitest.config.ts) on the tfjs path: the same greedy answer.
+    const [g, t] = await Promise.all([cli(args), cli(args, { LORA_STUDIO_CPU_MATMUL: 'tfjs' })]);
     expect(g.status, g.stderr).toBe(0);
     expect(g.stdout.trim().length).toBeGreaterThan(0);
-    expect(g.stderr).toMatch(/backend: wasm — tfjs-backend-wasm \(simd, 2 threads\)/);
+    expect(g.stderr).toMatch(/backend: wasm — tfjs-backend-wasm \(simd, 1 thread\) \+ GEMM kernels \(2 threads\)/);
+    expect(g.stderr).toMatch(/frozen-weight matmuls: wasm-(relaxed-simd|simd128) kernel/);
+    expect(t.status, t.stderr).toBe(0);
+    expect(t.stderr).toMatch(/backend: wasm — tfjs-backend-wasm \(simd, 2 threads\)/);
+    expect(t.stdout).toBe(g.stdout);
   });
 
   // The command prints, token for token, the greedy answer the engine gives for the same template, instruction and

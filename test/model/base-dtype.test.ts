@@ -1,5 +1,7 @@
 // base_dtype as a user meets it: the setting and its aliases, the estimate per mode, auto's choice, and one clear
 // line before step 1 for a mode the backend cannot run, a checkpoint dtype that cannot be read, a model that cannot fit.
+import { availableParallelism } from 'node:os';
+import { PANEL_BYTES } from '../../main/engine/cpu-kernels/gemm-task.ts';
 import { execFile } from 'node:child_process';
 import {
   LLAMA_7B_SHAPE,
@@ -69,8 +71,23 @@ describe('the memory estimate per mode', () => {
       expect(e.placement).toBe('host');
       expect(e.hostWeightsBytes).toBeCloseTo(projections * bytesPerWeight(mode) + 2 * V * H * 2, -1);
       expect(e.heapLimitBytes).toBe(WASM_HEAP_BYTES);
-      expect(e.heapBytes).toBeLessThan(WASM_HEAP_BYTES); // activations, LoRA, optimizer and one dequantized matrix
-      expect(e.transientBytes).toBe(Math.min(V * H * 4, JIT_PIECE_BYTES)); // a piece of lm_head in f32, the largest matrix
+      expect(e.heapBytes).toBeLessThan(WASM_HEAP_BYTES); // activations, LoRA and optimizer
+      // the CPU GEMM kernels' operands for the LM head's backward (dy copied and packed, dx), outside the heap: no
+      // matrix is widened to f32 any more
+      const tokens = workload.microBatchSize * workload.cutoffLen;
+      expect(e.transientBytes).toBe((2 * tokens * V + tokens * H) * 4 + PANEL_BYTES * availableParallelism());
+      // the tfjs path (LORA_STUDIO_CPU_MATMUL=tfjs) dequantized a piece of lm_head in f32 into the heap, the largest matrix
+      const jit = estimateTrainingMemory(tinyLlama, {
+        ...workload,
+        baseDtype: mode,
+        native: 'bf16',
+        backendName: 'wasm',
+        cpuKernels: false,
+      });
+      expect(jit.transientBytes).toBe(Math.min(V * H * 4, JIT_PIECE_BYTES));
+      expect(jit.hostWeightsBytes).toBe(e.hostWeightsBytes);
+      expect(e.heapBytes).toBeLessThan(jit.heapBytes - JIT_PIECE_BYTES / 2);
+      expect(e.totalBytes).toBeLessThan(jit.totalBytes);
     }
     const int8 = estimateTrainingMemory(tinyLlama, { ...workload, baseDtype: 'int8', native: 'bf16', backendName: 'wasm' });
     const f32 = estimateTrainingMemory(tinyLlama, { ...workload, baseDtype: 'f32', native: 'bf16', backendName: 'wasm' });

@@ -93,10 +93,11 @@ describe('a tiny LLaMA: KV cache, greedy decoding and frozen dtype', () => {
     expect([stopped.tokens, stopped.stoppedBy]).toEqual([tokens.slice(0, stopAt), 'eos']);
   });
 
-  it('keeps an f32 checkpoint in f32 under auto, resident (a small base), and holds f16 on the host off WebGPU', async () => {
+  it('keeps an f32 checkpoint in f32 under auto, and holds f16 as stored in the CPU GEMM kernels off WebGPU', async () => {
     const auto = await loadModel(dir);
     expect([auto.baseDtype, auto.placement]).toEqual(['f32', 'device']);
+    expect(auto.model.weights.layers[0].proj.q_proj.cpu?.dtype).toBe('f32');
     const f16 = await loadModel(dir, { baseDtype: 'f16', placement: 'host' });
-    expect(f16.model.weights.layers[0].proj.q_proj.host?.dtype).toBe('f16');
+    expect(f16.model.weights.layers[0].proj.q_proj.cpu?.dtype).toBe('f16'); // 16-bit bits, never widened
   });
 });

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import os, { availableParallelism } from 'node:os';
 import { StudioError } from '../errors.ts';
 import { withWasmThreadFiles } from './wasm-threads.ts';
+import { cpuMatmulPath } from '../cpu-kernels/cpu-matmul-path.ts';
 import { adapterLine, findAdapter, registerWebgpuBackend, type AdapterKind } from './webgpu.ts';
 
 import type { BackendChoice } from './choices.ts';
@@ -154,17 +155,23 @@ async function loadWasm(threads?: number) {
   const tf = await tfjs();
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
   const wanted = Math.max(1, threads ?? defaultWasmThreads());
-  if (wanted > 1) tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
-  wasm.setThreadsCount(wanted);
+  // With our GEMM kernels the frozen products (most of the FLOPs) run on their own pool of `wanted` threads, and
+  // tfjs-wasm keeps one: its pthread pool spins between ops (a profile showed one of its workers busy 90% of a
+  // step), which on a 2-core machine took a whole core from our kernels. Its remaining ops are small.
+  const gemm = cpuMatmulPath().kernel !== 'tfjs';
+  const tfjsThreads = gemm ? 1 : wanted;
+  if (tfjsThreads > 1) tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
+  wasm.setThreadsCount(tfjsThreads);
   const ok = await withWasmThreadFiles(() => withReportedCores(2 * wanted, () => tf.setBackend('wasm')));
   if (!ok) throw new StudioError('tfjs-backend-wasm failed to initialise; try --backend cpu', undefined, 'backend/start');
   await tf.ready();
   const simd = Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
   const actual = wasm.getThreadsCount();
+  const plural = (n: number) => `${n} thread${n > 1 ? 's' : ''}`;
   return {
     name: 'wasm',
-    detail: `tfjs-backend-wasm (${simd ? 'simd' : 'no simd'}, ${actual} thread${actual > 1 ? 's' : ''})`,
-    threads: actual,
+    detail: `tfjs-backend-wasm (${simd ? 'simd' : 'no simd'}, ${plural(actual)})${gemm ? ` + GEMM kernels (${plural(wanted)})` : ''}`,
+    threads: gemm ? wanted : actual,
   };
 }
 

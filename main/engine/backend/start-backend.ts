@@ -8,7 +8,8 @@ export interface StartedBackend {
 
 /**
  * Start a backend and choose the frozen products' kernel, the one way every computing entry does it (training and
- * its measured steps, the CLI's commands, the playground): on WebGPU, subgroup matrices only after their self-test.
+ * its measured steps, the CLI's commands, the playground): on WebGPU, subgroup matrices only after their self-test;
+ * on the CPU backends, our GEMM kernels where the CPU runs them.
  * Both choices go to `log` with their reasons.
  */
 export async function startBackend(
@@ -19,6 +20,6 @@ export async function startBackend(
   const backend = await initBackend(choice, opts);
   log(describeBackend(backend));
   const matmul = await selectMatmulPath();
-  if (matmul.kernel !== 'tfjs') log(`frozen-weight matmuls: ${matmul.kernel} kernel (${matmul.reason})`);
+  log(`frozen-weight matmuls: ${matmul.kernel} kernel (${matmul.reason})`);
   return { backend, matmul };
 }

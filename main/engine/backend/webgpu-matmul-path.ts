@@ -4,6 +4,7 @@
 // subgroup-matrix path that cannot run is an error, not a silent fallback).
 import * as tf from '@tensorflow/tfjs';
 import { StudioError } from '../errors.ts';
+import { cpuMatmulPath, type CpuMatmulPath } from '../cpu-kernels/cpu-matmul-path.ts';
 import { storeMatrix } from '../llama/block-quant.ts';
 import { type BaseDtype } from '../llama/base-dtype-names.ts';
 import { backendInfo } from './index.ts';
@@ -20,8 +21,11 @@ import type { MatmulDirection } from './webgpu-tiled-matmul.ts';
 import { currentGpu, matmulChoice } from './webgpu.ts';
 
 export interface MatmulPath {
-  /** `tfjs`: not on WebGPU, frozen products are tfjs's own matMul. */
-  kernel: 'tiled' | 'subgroup-matrix' | 'tfjs';
+  /**
+   * WebGPU: `tiled` or `subgroup-matrix`. CPU backends (cpu-kernels/cpu-matmul-path.ts): our GEMM kernels
+   * (`wasm-relaxed-simd`, `wasm-simd128`) or `tfjs` (tfjs's own matMul, the path before them).
+   */
+  kernel: 'tiled' | 'subgroup-matrix' | CpuMatmulPath['kernel'];
   reason: string;
   /** The self-test's worst max |ours − tiled| / max |tiled| over its products, when it ran. */
   selfTestMaxDiff?: number;
@@ -31,7 +35,8 @@ let selected: MatmulPath | undefined;
 
 /** The path chosen by selectMatmulPath (the tiled kernel until that has run). */
 export function matmulPath(): MatmulPath {
-  return selected ?? { kernel: backendInfo()?.name === 'webgpu' ? 'tiled' : 'tfjs', reason: 'not selected yet' };
+  if (selected) return selected;
+  return backendInfo()?.name === 'webgpu' ? { kernel: 'tiled', reason: 'not selected yet' } : cpuMatmulPath();
 }
 
 /**
@@ -85,7 +90,7 @@ export async function compareKernels(
 export async function selectMatmulPath(): Promise<MatmulPath> {
   if (selected) return selected;
   const choice = matmulChoice();
-  if (backendInfo()?.name !== 'webgpu') return (selected = { kernel: 'tfjs', reason: 'not on WebGPU' });
+  if (backendInfo()?.name !== 'webgpu') return (selected = cpuMatmulPath());
   if (choice === 'tiled') return (selected = { kernel: 'tiled', reason: 'LORA_STUDIO_MATMUL=tiled' });
   const refuse = (why: string) => {
     if (choice === 'subgroup-matrix')

@@ -1,7 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { packForGpu, type GpuPackedMatrix } from '../backend/webgpu-packed-matmul.ts';
+import type { CpuMatrix, GemmMatrixInput } from '../cpu-kernels/cpu-gemm.ts';
+import { GEMM_MODES, GEMM_QUANT_BLOCK } from '../cpu-kernels/gemm-wat.ts';
+import { BASE_DTYPES } from '../llama/base-dtype-names.ts';
+import { cpuGemm } from '../cpu-kernels/cpu-matmul-path.ts';
 import { JIT_PIECE_BYTES, type FrozenPlacement } from '../llama/frozen-placement.ts';
-import { dequantizeRows, dequantizeTransposed, gatherRows, type StoredMatrix } from '../llama/block-quant.ts';
+import { dequantizeRows, dequantizeTransposed, gatherRows, QUANT_BLOCK, type StoredMatrix } from '../llama/block-quant.ts';
 
 /**
  * A frozen weight matrix W [out, in], used as x·Wᵀ, in the form the backend computes with:
@@ -9,20 +13,48 @@ import { dequantizeRows, dequantizeTransposed, gatherRows, type StoredMatrix } f
  *   W made once, on demand, for the backward pass (dx = dy·W): 8 bytes a weight inside the backend's memory;
  * - gpu: the stored matrix (f32, bf16, f16, int8 or nf4) as one packed copy on the WebGPU device, serving both
  *   directions and decoded inside the matmul kernel (webgpu-packed-matmul.ts);
+ * - cpu: the stored matrix (f32, bf16, f16, int8 or nf4) in the CPU GEMM kernels' arena (cpu-kernels/), outside the
+ *   4 GiB wasm heap, decoded inside the kernels for both directions (backend/cpu-matmul.ts); the CPU backends' path
+ *   unless LORA_STUDIO_CPU_MATMUL=tfjs;
  * - host: the stored matrix (f32, bf16, f16, int8 or nf4) in JS memory, outside the 4 GiB wasm heap; every
  *   product dequantizes it just in time into a transient f32 tensor, released after use (jitMatMul).
  */
 export type FrozenMatrix =
-  | { wT: tf.Tensor2D; w?: tf.Tensor2D; gpu?: undefined; host?: undefined }
-  | { gpu: GpuPackedMatrix; wT?: undefined; w?: undefined; host?: undefined }
-  | { host: StoredMatrix; wT?: undefined; w?: undefined; gpu?: undefined };
+  | { wT: tf.Tensor2D; w?: tf.Tensor2D; gpu?: undefined; host?: undefined; cpu?: undefined }
+  | { gpu: GpuPackedMatrix; wT?: undefined; w?: undefined; host?: undefined; cpu?: undefined }
+  | { cpu: CpuMatrix; wT?: undefined; w?: undefined; host?: undefined; gpu?: undefined }
+  | { host: StoredMatrix; wT?: undefined; w?: undefined; gpu?: undefined; cpu?: undefined };
 
-/** A stored matrix in the backend's representation: packed on WebGPU, on the host, or resident f32 W and Wᵀ. */
+/**
+ * A stored matrix in the backend's representation: packed on WebGPU, in the CPU kernels' arena once they are open
+ * (openCpuGemm), else on the host or as resident f32 W and Wᵀ (tfjs's matMul).
+ */
 export function toBackendMatrix(stored: StoredMatrix, backendName: string, placement: FrozenPlacement): FrozenMatrix {
   if (backendName === 'webgpu') return { gpu: packForGpu(stored) };
+  const gemm = cpuGemm();
+  if (gemm) return { cpu: gemm.upload(gemmInput(stored)) };
   if (placement === 'host') return { host: stored };
   const values = dequantizeRows(stored);
   return { wT: tf.tidy(() => tf.transpose(tf.tensor2d(values, [stored.rows, stored.cols])) as tf.Tensor2D) };
+}
+
+// The CPU GEMM kernels decode every storage mode, with the same block size (both are checked when this loads).
+if (QUANT_BLOCK !== GEMM_QUANT_BLOCK || BASE_DTYPES.some((m) => !(GEMM_MODES as readonly string[]).includes(m)))
+  throw new Error('cpu-kernels/gemm-wat.ts does not decode every storage mode of llama/block-quant.ts');
+
+/** A stored matrix as the CPU GEMM kernels take it: its bytes as they are, nothing decoded. */
+export function gemmInput(m: StoredMatrix): GemmMatrixInput {
+  const { rows, cols } = m;
+  switch (m.dtype) {
+    case 'f32':
+      return { rows, cols, mode: m.dtype, values: m.values };
+    case 'f16':
+    case 'bf16':
+      return { rows, cols, mode: m.dtype, values: m.bits };
+    case 'int8':
+    case 'nf4':
+      return { rows, cols, mode: m.dtype, values: m.codes, scales: m.scales };
+  }
 }
 
 /**

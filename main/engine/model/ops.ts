@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { packedMatMul } from '../backend/webgpu-packed-matmul.ts';
+import { cpuMatMul } from '../backend/cpu-matmul.ts';
 import { jitMatMul, type FrozenMatrix } from './frozen-matrix.ts';
 
 /**
@@ -9,6 +10,7 @@ import { jitMatMul, type FrozenMatrix } from './frozen-matrix.ts';
  */
 export function frozenMatMul(x: tf.Tensor2D, m: FrozenMatrix): tf.Tensor2D {
   if (m.gpu) return packedMatMul(x, m.gpu); // WebGPU: the stored form, decoded inside the kernel
+  if (m.cpu) return cpuMatMul(x, m.cpu); // CPU backends: our GEMM kernels, the stored form decoded inside them
   if (m.host) return jitMatMul(x, m.host);
   const wT = m.wT;
   const op = tf.customGrad((...args) => ({

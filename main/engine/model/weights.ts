@@ -2,8 +2,10 @@ import * as tf from '@tensorflow/tfjs';
 import { StudioError } from '../errors.ts';
 import type { TensorSource } from '../formats/tensor-source.ts';
 import { packedTensors } from '../backend/webgpu-packed-matmul.ts';
+import { backendInfo } from '../backend/index.ts';
+import { cpuGemm, openCpuGemm } from '../cpu-kernels/cpu-matmul-path.ts';
 import { headDtype } from '../llama/base-dtype.ts';
-import { dequantizeRows, storeMatrix, type StoredMatrix } from '../llama/block-quant.ts';
+import { dequantizeRows, NF4_LEVELS, storeMatrix, type StoredMatrix } from '../llama/block-quant.ts';
 import { type BaseDtype } from '../llama/base-dtype-names.ts';
 import type { LlamaConfig } from '../llama/config.ts';
 import { toBackendMatrix, type FrozenEmbedding, type FrozenMatrix } from './frozen-matrix.ts';
@@ -96,6 +98,8 @@ export async function loadLlamaWeights(
 ): Promise<LlamaWeights> {
   refuseTensorsAgainstConfig(source, config, where);
   const { mode, backendName, placement } = storage;
+  // CPU backends: the GEMM kernels and their threads start before the first matrix is placed (not on the tfjs path)
+  if (backendName !== 'webgpu') await openCpuGemm(cpuGemmThreads(), NF4_LEVELS);
   const head = headDtype(mode, storage.native);
 
   const read = async (name: string, shape: number[]) => tf.tensor(await source.readF32(name), shape);
@@ -136,11 +140,18 @@ export async function loadLlamaWeights(
   return { embed, layers, norm, lmHead };
 }
 
-/** Free every tensor the weights hold. */
+/** The GEMM pool's threads: the backend's (`--threads`) on wasm, one on the others (their own ops are not ours). */
+function cpuGemmThreads(): number {
+  const info = backendInfo();
+  return info?.name === 'wasm' ? info.threads : 1;
+}
+
+/** Free every tensor the weights hold, and give their matrices back to the CPU kernels' arena. */
 export function disposeWeights(w: LlamaWeights): void {
   const all = new Set<tf.Tensor>([w.norm]);
   if (w.embed.table) all.add(w.embed.table);
   const addMatrix = (m: FrozenMatrix) => {
+    if (m.cpu) cpuGemm()?.release(m.cpu);
     for (const t of [m.wT, m.w, ...(m.gpu ? packedTensors(m.gpu) : [])]) if (t) all.add(t);
   };
   addMatrix(w.lmHead);

@@ -1,4 +1,6 @@
-import { freemem, totalmem } from 'node:os';
+import { availableParallelism, freemem, totalmem } from 'node:os';
+import { cpuMatmulPath } from '../cpu-kernels/cpu-matmul-path.ts';
+import { PANEL_BYTES as GEMM_PANEL_BYTES } from '../cpu-kernels/gemm-task.ts';
 import type { AdapterDescription } from './gpu-adapter.ts';
 import type { LlamaConfig } from '../llama/config.ts';
 import { gpuMemoryBytes, readGpuStats, type GpuStats } from './gpu-stats.ts';
@@ -56,6 +58,11 @@ export interface StoragePlan {
   backendName?: string;
   /** Default: choosePlacement's decision for the backend (device when no backend is named). */
   placement?: FrozenPlacement;
+  /**
+   * The CPU GEMM kernels hold the frozen matrices (in their stored form, in their own arena outside the heap, with
+   * no f32 copy ever made). Default: on a CPU backend unless LORA_STUDIO_CPU_MATMUL=tfjs.
+   */
+  cpuKernels?: boolean;
 }
 
 const elements = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
@@ -75,10 +82,21 @@ export function estimateTrainingMemory(config: LlamaConfig, s: Workload & Storag
   const normBytes = (2 * L + 1) * H * F32;
   const headParams = config.tieWordEmbeddings ? 0 : V * H;
   const placement = s.placement ?? (s.backendName ? choosePlacement(s.backendName, projectionParams + V * H) : 'device');
+  const kernels = s.cpuKernels ?? (s.backendName !== undefined && !webgpu && cpuMatmulPath().kernel !== 'tfjs');
+  const tokens = s.microBatchSize * s.cutoffLen;
   let weightsBytes: number;
   let hostWeightsBytes: number;
   let transientBytes = 0;
-  if (placement === 'host') {
+  if (kernels) {
+    // Every frozen matrix as stored, in the kernels' arena; the embedding gathered on the host, and once more in the
+    // arena as the LM head when tied. No matrix is ever widened to f32.
+    const embedBytes = V * H * bytesPerWeight(head);
+    hostWeightsBytes =
+      projectionParams * bytesPerWeight(mode) + embedBytes + (config.tieWordEmbeddings ? embedBytes : headParams * bytesPerWeight(head));
+    weightsBytes = hostWeightsBytes + normBytes;
+    // The largest product's operands in the arena, the LM head's backward: dy [tokens, V] copied and packed, dx.
+    transientBytes = (2 * tokens * V + tokens * H) * F32 + GEMM_PANEL_BYTES * availableParallelism();
+  } else if (placement === 'host') {
     // Everything frozen but the norms in JS memory; one matrix at a time dequantized into the heap.
     hostWeightsBytes = projectionParams * bytesPerWeight(mode) + (V * H + headParams) * bytesPerWeight(head);
     weightsBytes = hostWeightsBytes + normBytes;
@@ -104,7 +122,6 @@ export function estimateTrainingMemory(config: LlamaConfig, s: Workload & Storag
   }
   const loraBytes = loraParams * F32;
   const optimizerBytes = 3 * loraParams * F32;
-  const tokens = s.microBatchSize * s.cutoffLen;
   // Coefficients count the tensors tfjs keeps alive through a step, forward outputs and their gradients (calibrated
   // against tf.profile's peak on real steps: RoPE, norms and masks each leave several same-sized intermediates).
   const perLayer = tokens * (12 * H + 8 * (nH + nKV) * D + 6 * F) + 8 * s.microBatchSize * nH * s.cutoffLen * s.cutoffLen;
@@ -114,9 +131,10 @@ export function estimateTrainingMemory(config: LlamaConfig, s: Workload & Storag
   const layersBytes = checkpointing ? L * tokens * H + 2 * perLayer : 2 * L * perLayer;
   const activationsBytes = (layersBytes + 2 * 4 * tokens * V) * F32;
   // The process itself on the CPU path (on WebGPU the estimate is of the device's memory).
-  const runtimeBytes = webgpu ? 0 : RUNTIME_BYTES + (placement === 'host' ? transientBytes : 0);
+  const runtimeBytes = webgpu ? 0 : RUNTIME_BYTES + (placement === 'host' && !kernels ? transientBytes : 0);
   const totalBytes = weightsBytes + loraBytes + optimizerBytes + activationsBytes + transientBytes + runtimeBytes;
-  const heapBytes = totalBytes - hostWeightsBytes - runtimeBytes;
+  // the kernels' operands live in their arena, not in the backend's heap
+  const heapBytes = totalBytes - hostWeightsBytes - runtimeBytes - (kernels ? transientBytes : 0);
   const heapLimitBytes = s.backendName === 'wasm' ? WASM_HEAP_BYTES : null;
   const availableBytes = freemem();
   const T = s.cutoffLen;
@@ -224,8 +242,8 @@ export function describeEstimate(e: MemoryEstimate): string {
   const heap = e.heapLimitBytes === null ? '' : ` of the wasm heap's ${gib(e.heapLimitBytes)}`;
   return (
     `base_dtype ${e.baseDtype}: ${gib(e.totalBytes)} in all; ${gib(e.heapBytes)}${heap} in the backend (activations ${gib(e.activationsBytes)}, ` +
-    `LoRA + optimizer ${gib(e.loraBytes + e.optimizerBytes)}, weights ${gib(e.weightsBytes - e.hostWeightsBytes)}, one dequantized matrix ${gib(e.transientBytes)}), ` +
-    `${gib(e.hostWeightsBytes)} of frozen weights in JS memory`
+    `LoRA + optimizer ${gib(e.loraBytes + e.optimizerBytes)}, weights ${gib(e.weightsBytes - e.hostWeightsBytes)}` +
+    `), ${gib(e.hostWeightsBytes)} of frozen weights outside it, ${gib(e.transientBytes)} for one product's operands`
   );
 }
 

@@ -13,7 +13,10 @@ export const memoryReportSchema = z.object({
   placement: z.enum(['device', 'host']),
   /** Whether the step recomputes each layer in the backward pass, keeping one layer's activations instead of all. */
   gradientCheckpointing: z.boolean(),
-  /** Frozen weights as held: stored bytes on the host, f32 W and Wᵀ when resident, packed halves on WebGPU. */
+  /**
+   * Frozen weights as held: stored bytes in the CPU GEMM kernels' arena (the CPU backends' default) or on the host
+   * (the tfjs path's large bases), f32 W and Wᵀ when resident (its small ones), packed halves on WebGPU.
+   */
   weightsBytes: z.number(),
   /** Of those, what lives in JS memory, outside the backend's heap. */
   hostWeightsBytes: z.number(),
@@ -23,7 +26,10 @@ export const memoryReportSchema = z.object({
   optimizerBytes: z.number(),
   /** Activations kept for the backward pass of one micro-batch, logits included. */
   activationsBytes: z.number(),
-  /** The largest matrix dequantized just in time (f32), alive for one product (host placement). */
+  /**
+   * One product's working memory: the CPU GEMM kernels' operands for the largest product (in their arena), or on the
+   * tfjs path's host placement the largest matrix dequantized just in time (f32, in the heap). 0 elsewhere.
+   */
   transientBytes: z.number(),
   /** The process itself on the CPU path (Node, V8, TensorFlow.js, and the JS buffer a host-held matrix is dequantized into); 0 on WebGPU, whose estimate is of the device's memory. */
   runtimeBytes: z.number(),

@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { fusedCrossEntropySum } from '../backend/webgpu-cross-entropy.ts';
 import { onWebgpu } from '../backend/webgpu-kernels.ts';
+import { cpuCrossEntropySum } from '../backend/cpu-cross-entropy.ts';
+import { cpuGemm } from '../cpu-kernels/cpu-matmul-path.ts';
 import { IGNORE_INDEX } from '../data/encode.ts';
 
 /**
@@ -35,6 +37,8 @@ export function weightedCrossEntropySum(logits: tf.Tensor2D, targets: Int32Array
     tf.dispose([t, w]);
     return loss;
   }
+  const gemm = cpuGemm();
+  if (gemm) return cpuCrossEntropySum(gemm, logits, targets, weights); // the CPU backends with our kernels
   const [N, V] = logits.shape;
   const flatIndex = targets.map((t, n) => n * V + t);
   const op = tf.customGrad((...args) => {

@@ -9,6 +9,7 @@ import type { BaseDtype } from '../llama/base-dtype-names.ts';
 import type { LlamaConfig } from '../llama/config.ts';
 import { loadLlamaConfig } from '../llama/config.ts';
 import { useGradientCheckpointing } from '../llama/gradient-checkpointing.ts';
+import { cpuGemm } from '../cpu-kernels/cpu-matmul-path.ts';
 import { checkLoraRank } from '../llama/projections.ts';
 import type { LlamaModel } from '../model/llama.ts';
 import { loadModel } from '../model/load.ts';
@@ -68,7 +69,7 @@ export async function prepareTraining(
   const loaded = await loadModel(config.base_model, { baseDtype: config.base_dtype, workload });
   const { model, config: modelConfig, baseDtype, placement } = loaded;
   log(
-    `frozen base held as ${baseDtype}${placement === 'host' ? ' in JS memory, each matrix dequantized just in time' : ''}: ${loaded.baseDtypeWhy}`,
+    `frozen base held as ${baseDtype}${cpuGemm() ? ', as stored, in the memory of the CPU kernels' : placement === 'host' ? ' in JS memory, each matrix dequantized just in time' : ''}: ${loaded.baseDtypeWhy}`,
   );
   for (const w of loaded.warnings) log(w, 'warn');
   const checkpointing = useGradientCheckpointing(config.gradient_checkpointing, baseDtype, placement);
