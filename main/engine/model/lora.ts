@@ -10,8 +10,6 @@ import { loraScale } from '../llama/lora-scale.ts';
 import { onWebgpu } from '../backend/webgpu-kernels.ts';
 import { fusedLoraFits, fusedLoraUp } from '../backend/webgpu-lora.ts';
 
-export { loraScale } from '../llama/lora-scale.ts';
-
 interface LoraSettings {
   r: number;
   alpha: number;

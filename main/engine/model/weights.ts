@@ -14,7 +14,6 @@ import { PROJECTIONS, projectionPath, projectionShape, type ProjectionName } fro
 import { refuseTensorsAgainstConfig } from '../llama/tensors.ts';
 
 export type { FrozenEmbedding, FrozenMatrix } from './frozen-matrix.ts';
-export type { FrozenPlacement } from '../llama/frozen-placement.ts';
 
 /** A frozen linear layer y = x·Wᵀ + b. */
 export type FrozenLinear = FrozenMatrix & {
@@ -39,7 +38,7 @@ export interface LlamaWeights {
   lmHead: FrozenMatrix;
 }
 
-export interface WeightStorage {
+interface WeightStorage {
   /** The storage mode of the projections (base_dtype, resolved). */
   mode: BaseDtype;
   /** The checkpoint's own precision (embeddings and lm_head follow it in the quantized modes). */

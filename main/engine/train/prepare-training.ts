@@ -25,7 +25,7 @@ import type { TrainerData, TrainerSchedule } from './trainer.ts';
 type Log = (message: string, level?: 'info' | 'warn') => void;
 
 /** Everything the training loop needs, made as a run makes it (finetune, and the measured steps of the wizard). */
-export interface PreparedTraining {
+interface PreparedTraining {
   backend: BackendInfo;
   matmul: MatmulPath;
   model: LlamaModel;
