@@ -4,7 +4,7 @@ import { exportLlamaGguf } from '../main/engine/export/gguf-llama.ts';
 import { generate } from '../main/engine/generate/generate.ts';
 import { loadModel } from '../main/engine/model/load.ts';
 import { loadLlamaCpp } from '../main/engine/system/llama-cpp.ts';
-import { parameterCount } from '../main/engine/model/weights.ts';
+import { parameterCount } from '../main/engine/llama/tensors.ts';
 import { pairedRatios, spreadOf, type Spread } from './spread.ts';
 
 export interface InferenceRow {

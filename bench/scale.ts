@@ -19,7 +19,7 @@ import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import path from 'node:path';
 import { Prng } from '../main/engine/data/prng.ts';
 import { parseLlamaConfig } from '../main/engine/llama/config.ts';
-import { expectedTensors } from '../main/engine/llama/projections.ts';
+import { expectedTensors } from '../main/engine/llama/tensors.ts';
 import { diskCopySeconds, diskDirectWriteSpeed, diskWriteSpeed } from './export.ts';
 import { formatRatio, spreadOf, type Spread } from './spread.ts';
 

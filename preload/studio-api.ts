@@ -3,7 +3,7 @@ import { CALL_NAME_LIST } from '../main/contract/call-names.ts';
 import type { JobEvent } from '../main/contract/contract.ts';
 
 /** The three ipcRenderer functions preload needs; the page never sees this object. */
-export interface RendererIpc {
+interface RendererIpc {
   invoke(channel: string, ...args: unknown[]): Promise<unknown>;
   on(channel: string, listener: (event: unknown, ...args: unknown[]) => void): unknown;
   removeListener(channel: string, listener: (event: unknown, ...args: unknown[]) => void): unknown;

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { charTokenizerJson } from '../../main/engine/synthetic/char-tokenizer.ts';
 import { parseLlamaConfig } from '../../main/engine/llama/config.ts';
-import { expectedTensors } from '../../main/engine/llama/projections.ts';
+import { expectedTensors } from '../../main/engine/llama/tensors.ts';
 import { syntheticConfigJson } from '../../main/engine/synthetic/synthetic-model.ts';
 import { KIT_SHAPES } from './shapes.ts';
 

@@ -1,6 +1,6 @@
 import type { TensorInfo, TensorSource } from '../../main/engine/formats/tensor-source.ts';
 import type { LlamaConfig } from '../../main/engine/llama/config.ts';
-import { expectedTensors } from '../../main/engine/llama/projections.ts';
+import { expectedTensors } from '../../main/engine/llama/tensors.ts';
 
 /**
  * Every tensor a LLaMA of `config` needs, made in memory on demand (norms 1, matrices small values in ±0.02 from a

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { StudioError } from '../engine/errors.ts';
 import { withReadTimeout } from '../engine/fs/regular-file.ts';
 
-export interface FolderListing {
+interface FolderListing {
   dir: string;
   parent: string | null;
   entries: { name: string; path: string; kind: 'folder' | 'file'; bytes?: number }[];

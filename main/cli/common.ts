@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { describeBackend, initBackend, type BackendChoice, type BackendInfo } from '../engine/backend/index.ts';
-import { selectMatmulPath } from '../engine/backend/webgpu-matmul-path.ts';
+import type { BackendChoice, BackendInfo } from '../engine/backend/index.ts';
+import { startBackend as start } from '../engine/backend/start-backend.ts';
 import { StudioError } from '../engine/errors.ts';
 import { fsStudioError } from '../engine/fs/fs-errors.ts';
 import { runInterruptCleanups } from '../engine/fs/interrupt-cleanup.ts';
@@ -20,11 +20,8 @@ export function addBackendOptions(cmd: Command): Command {
  * products' kernel is chosen as finetune chooses it (subgroup matrices only after their self-test).
  */
 export async function startBackend(opts: { backend?: string; threads?: number }): Promise<BackendInfo> {
-  const info = await initBackend((opts.backend ?? 'auto') as BackendChoice, { threads: opts.threads });
-  console.error(describeBackend(info));
-  const matmul = await selectMatmulPath();
-  console.error(`frozen-weight matmuls: ${matmul.kernel} kernel (${matmul.reason})`);
-  return info;
+  const { backend } = await start((opts.backend ?? 'auto') as BackendChoice, { threads: opts.threads }, (line) => console.error(line));
+  return backend;
 }
 
 /**

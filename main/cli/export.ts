@@ -1,9 +1,10 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import { runMerge, runQuantize, runStateDict, type ExportHooks, type ExportOutcome } from '../engine/export/export-jobs.ts';
+import type { z } from 'zod';
+import { runExportCommand, type ExportCommand, type ExportHooks, type ExportOutcome } from '../engine/export/export-jobs.ts';
 import { mergeSettingsSchema, quantizeSettingsSchema, stateDictSettingsSchema } from '../engine/export/export-settings.ts';
 import { action, cleanUpOnSignals } from './common.ts';
-import { addSchemaFlags, settingsFromFlags, type SchemaFlagOptions } from './schema-flags.ts';
+import { addSchemaFlags, settingsFromFlags, type SchemaFlagOptions, type SchemaKeys } from './schema-flags.ts';
 import { formatMs } from './progress.ts';
 
 /** One progress line on stderr: `[####....] 12/47 model.layers.3.mlp.up_proj.weight`. */
@@ -65,38 +66,44 @@ const QUANTIZE: SchemaFlagOptions<keyof typeof quantizeSettingsSchema.shape> = {
   placeholder: { model: FOLDER, base_model: FOLDER, lora_weights: FOLDER, format: 'format', output: 'path', prompt_template: 'name' },
 };
 
-/** merge, export-state-dict and quantize: flags from the export settings schemas the studio's export jobs use. */
+/** One export command: its flags from the settings schema the studio's export jobs use, run by the one export runner. */
+function registerOne<S extends z.ZodType>(
+  program: Command,
+  command: ExportCommand,
+  description: string,
+  schema: S,
+  flags: SchemaFlagOptions<SchemaKeys<S>>,
+): void {
+  addSchemaFlags(program.command(command).description(description), schema, flags).action(
+    action(async (o) => {
+      cleanUpOnSignals();
+      const started = performance.now();
+      printOutcome(await runExportCommand(command, settingsFromFlags(schema, o, flags), cliHooks()), started);
+    }),
+  );
+}
+
+/** merge, export-state-dict and quantize. */
 export function registerExport(program: Command): void {
-  const merge = program
-    .command('merge')
-    .description('Merge a LoRA adapter into its base model and write a Hugging Face checkpoint (sharded safetensors)');
-  addSchemaFlags(merge, mergeSettingsSchema, MERGE).action(
-    action(async (o) => {
-      cleanUpOnSignals();
-      const started = performance.now();
-      printOutcome(await runMerge(settingsFromFlags(mergeSettingsSchema, o, MERGE), cliHooks()), started);
-    }),
+  registerOne(
+    program,
+    'merge',
+    'Merge a LoRA adapter into its base model and write a Hugging Face checkpoint (sharded safetensors)',
+    mergeSettingsSchema,
+    MERGE,
   );
-
-  const stateDict = program
-    .command('export-state-dict')
-    .description("Write Meta's original LLaMA layout (params.json + consolidated.00.safetensors), adapter merged if given");
-  addSchemaFlags(stateDict, stateDictSettingsSchema, STATE_DICT).action(
-    action(async (o) => {
-      cleanUpOnSignals();
-      const started = performance.now();
-      printOutcome(await runStateDict(settingsFromFlags(stateDictSettingsSchema, o, STATE_DICT), cliHooks()), started);
-    }),
+  registerOne(
+    program,
+    'export-state-dict',
+    "Write Meta's original LLaMA layout (params.json + consolidated.00.safetensors), adapter merged if given",
+    stateDictSettingsSchema,
+    STATE_DICT,
   );
-
-  const quantize = program
-    .command('quantize')
-    .description('Write an 8-bit (or F16/F32) model: GGUF for llama.cpp/Ollama (with a Modelfile) or bitsandbytes int8 safetensors');
-  addSchemaFlags(quantize, quantizeSettingsSchema, QUANTIZE).action(
-    action(async (o) => {
-      cleanUpOnSignals();
-      const started = performance.now();
-      printOutcome(await runQuantize(settingsFromFlags(quantizeSettingsSchema, o, QUANTIZE), cliHooks()), started);
-    }),
+  registerOne(
+    program,
+    'quantize',
+    'Write an 8-bit (or F16/F32) model: GGUF for llama.cpp/Ollama (with a Modelfile) or bitsandbytes int8 safetensors',
+    quantizeSettingsSchema,
+    QUANTIZE,
   );
 }

@@ -23,7 +23,9 @@ export function registerInspect(program: Command): void {
         console.log(`model: ${r.dir}`);
         if (a) {
           console.log(`architecture: ${a.modelType}, ${a.layers} layers, hidden ${a.hiddenSize}, ffn ${a.intermediateSize}`);
-          console.log(`attention: ${a.heads} heads, ${a.kvHeads} KV heads, head_dim ${a.headDim}${a.qkvBias ? ', q/k/v bias' : ''}`);
+          console.log(
+            `attention: ${a.heads} heads, ${a.kvHeads} KV heads, head_dim ${a.headDim}${a.attentionBiases.length ? `, biases on ${a.attentionBiases.join(', ')}` : ''}`,
+          );
           console.log(
             `vocab: ${a.vocabSize}, context: ${a.contextLength}, rope θ ${a.ropeTheta} (scaling: ${a.ropeScaling})${a.tiedEmbeddings ? ', tied embeddings' : ''}`,
           );

@@ -29,9 +29,10 @@ export interface SchemaFlagOptions<K extends string> {
   bareBooleans?: boolean;
 }
 
-type Keys<S> = S extends z.ZodObject<infer Shape> ? Extract<keyof Shape, string> : string;
+/** The field names of an object schema. */
+export type SchemaKeys<S> = S extends z.ZodObject<infer Shape> ? Extract<keyof Shape, string> : string;
 
-export function addSchemaFlags<S extends z.ZodType>(cmd: Command, schema: S, opts: SchemaFlagOptions<Keys<S>> = {}): Command {
+export function addSchemaFlags<S extends z.ZodType>(cmd: Command, schema: S, opts: SchemaFlagOptions<SchemaKeys<S>> = {}): Command {
   const by = <T>(rec: Partial<Record<string, T>> | undefined, name: string) => rec?.[name];
   for (const f of schemaFields(schema)) {
     if ((opts.omit as readonly string[] | undefined)?.includes(f.name)) continue;
@@ -85,7 +86,7 @@ export function parseFlagValue(field: Pick<SettingField, 'name' | 'type' | 'choi
 export function settingsFromFlags<S extends z.ZodType>(
   schema: S,
   flags: Record<string, unknown>,
-  opts: SchemaFlagOptions<Keys<S>> = {},
+  opts: SchemaFlagOptions<SchemaKeys<S>> = {},
 ): z.output<S> {
   const known = new Set(schemaFields(schema).map((f) => f.name));
   const given: Record<string, unknown> = { ...(opts.cliDefaults as Record<string, unknown> | undefined) };

@@ -5,7 +5,6 @@
  */
 export { jobSettingsSchemas } from './job-settings.ts';
 export { parseNumberText } from '../engine/parse-settings.ts';
-export { settingFields, finetuneConfigSchema, type FinetuneConfig } from '../engine/train/config.ts';
-export { planRun, planWarnings, type PlanSettings, type PlanWarning, type RunPlan } from '../engine/train/run-plan.ts';
-export { runNameFrom, runNameSchema, RUN_NAME_MAX } from '../engine/train/run-name.ts';
-export { stepMeasurementSchema, type StepMeasurement } from '../engine/train/step-measurement.ts';
+export { settingFields } from '../engine/train/config.ts';
+export { planRun, planWarnings, type PlanSettings, type RunPlan } from '../engine/train/run-plan.ts';
+export { runNameFrom, runNameSchema } from '../engine/train/run-name.ts';

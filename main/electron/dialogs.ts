@@ -2,7 +2,7 @@ import type { ParsedRequest } from '../contract/contract.ts';
 
 type PickRequest = ParsedRequest<'files.pick'>;
 
-export interface OpenDialogOptions {
+interface OpenDialogOptions {
   title?: string;
   properties: ('openDirectory' | 'openFile')[];
   filters?: { name: string; extensions: string[] }[];
@@ -20,7 +20,7 @@ export function openDialogOptions(r: PickRequest): OpenDialogOptions {
   return { title: r.title, properties: [r.kind === 'folder' ? 'openDirectory' : 'openFile'], ...(filters && { filters }) };
 }
 
-export interface DialogLike<W> {
+interface DialogLike<W> {
   showOpenDialog(window: W, options: OpenDialogOptions): Promise<{ canceled: boolean; filePaths: string[] }>;
 }
 

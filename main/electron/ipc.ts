@@ -7,7 +7,7 @@ import { isAppUrl } from './security.ts';
 export const IPC_CHANNELS: ReadonlyMap<string, CallName> = new Map(CALL_NAMES.map((n) => [channelOf(n), n]));
 
 /** What the checks read of Electron's WebFrameMain. */
-export interface FrameLike {
+interface FrameLike {
   url: string;
   /** null for a main frame; the parent frame for an <iframe>. */
   parent: unknown;
@@ -26,7 +26,7 @@ export interface IpcEventLike {
  * validateEvent: the channel is in the allowlist, the sender frame is our app:// page, and it is the window's main
  * frame, so an <iframe> (even one of ours, even same-origin) cannot reach the API.
  */
-export function refuseIpc(channel: string, event: IpcEventLike): string | undefined {
+function refuseIpc(channel: string, event: IpcEventLike): string | undefined {
   if (!IPC_CHANNELS.has(channel)) return `channel "${channel}" is not in the allowlist`;
   const frame = event.senderFrame;
   if (!frame || !isAppUrl(frame.url)) return `sender frame ${frame?.url ?? '(gone)'} is not the studio's app:// page`;

@@ -1,10 +1,10 @@
 /** The application menu as a template (Menu.buildFromTemplate), built without Electron so it can be tested. */
-export interface MenuActions {
+interface MenuActions {
   openRunsFolder(): void;
   openDocs(): void;
 }
 
-export type MenuItem = {
+type MenuItem = {
   label?: string;
   role?: string;
   type?: 'separator';

@@ -5,12 +5,12 @@ import { APP_CSP, APP_HOST, APP_SCHEME } from './security.ts';
  * The renderer is served from app://studio/, not file://: a real origin for the CSP and for checking IPC
  * senders, and no access to the rest of the disk through relative URLs.
  */
-export const APP_SCHEME_PRIVILEGES = {
+const APP_SCHEME_PRIVILEGES = {
   scheme: APP_SCHEME,
   privileges: { standard: true, secure: true, supportFetchAPI: true, stream: true },
 };
 
-export interface ProtocolLike {
+interface ProtocolLike {
   registerSchemesAsPrivileged(schemes: (typeof APP_SCHEME_PRIVILEGES)[]): void;
   handle(scheme: string, handler: (request: Request) => Response | Promise<Response>): void;
 }

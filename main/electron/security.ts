@@ -45,27 +45,27 @@ export function isAppUrl(url: string): boolean {
 }
 
 /** will-navigate: the page may only move within our own origin; everything else is refused. */
-export function allowNavigation(url: string): boolean {
+function allowNavigation(url: string): boolean {
   return isAppUrl(url);
 }
 
 /** setWindowOpenHandler: no new windows, ever. */
-export function windowOpenHandler(): { action: 'deny' } {
+function windowOpenHandler(): { action: 'deny' } {
   return { action: 'deny' };
 }
 
 /** Permission requests and checks (camera, notifications, geolocation, ...): all denied; the studio needs none. */
-export function permissionRequestHandler(_wc: unknown, _permission: string, callback: (granted: boolean) => void): void {
+function permissionRequestHandler(_wc: unknown, _permission: string, callback: (granted: boolean) => void): void {
   callback(false);
 }
-export function permissionCheckHandler(): boolean {
+function permissionCheckHandler(): boolean {
   return false;
 }
 
 export const APP_CSP = contentSecurityPolicy();
 
 /** Response headers with our CSP set, replacing any the response brought. */
-export function withCsp(headers: Record<string, string[] | string> | undefined): Record<string, string[]> {
+function withCsp(headers: Record<string, string[] | string> | undefined): Record<string, string[]> {
   const out: Record<string, string[]> = {};
   for (const [k, v] of Object.entries(headers ?? {})) {
     if (k.toLowerCase() !== 'content-security-policy') out[k] = Array.isArray(v) ? v : [v];
@@ -74,7 +74,7 @@ export function withCsp(headers: Record<string, string[] | string> | undefined):
   return out;
 }
 
-export interface SessionLike {
+interface SessionLike {
   setPermissionRequestHandler(handler: (wc: unknown, permission: string, callback: (granted: boolean) => void) => void): void;
   setPermissionCheckHandler(handler: () => boolean): void;
   webRequest: {

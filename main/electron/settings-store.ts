@@ -2,7 +2,7 @@ import { settingsSchema, type Settings } from '../contract/contract.ts';
 import type { SyncSettingsStore } from '../api/settings.ts';
 
 /** The part of electron-store we use (its `store` property holds the whole object). */
-export interface ElectronStoreLike {
+interface ElectronStoreLike {
   store: Record<string, unknown>;
 }
 

@@ -2,7 +2,7 @@ import type { HostMessage } from '../jobs/messages.ts';
 import type { WorkerSpawner } from '../jobs/spawner.ts';
 
 /** The part of Electron's UtilityProcess the host needs. */
-export interface UtilityProcessLike {
+interface UtilityProcessLike {
   pid: number | undefined;
   stdout: NodeJS.ReadableStream | null;
   stderr: NodeJS.ReadableStream | null;

@@ -1,13 +1,13 @@
 import { buildWindowOptions, hardenWebContents, type WebContentsLike } from './security.ts';
 
-export interface BrowserWindowLike {
+interface BrowserWindowLike {
   webContents: WebContentsLike;
   once(event: 'ready-to-show', listener: () => void): unknown;
   show(): void;
   loadURL(url: string): Promise<void>;
 }
 
-export type BrowserWindowCtor<W extends BrowserWindowLike> = new (options: ReturnType<typeof buildWindowOptions>) => W;
+type BrowserWindowCtor<W extends BrowserWindowLike> = new (options: ReturnType<typeof buildWindowOptions>) => W;
 
 /** The main window: the options of buildWindowOptions, its web contents hardened, the app:// page loaded. */
 export function createMainWindow<W extends BrowserWindowLike>(

@@ -25,7 +25,7 @@ export interface WorkerHandle {
 export type WorkerSpawner = () => WorkerHandle;
 
 /** The worker entry beside this file. */
-export const WORKER_ENTRY = path.join(path.dirname(fileURLToPath(import.meta.url)), 'worker.ts');
+const WORKER_ENTRY = path.join(path.dirname(fileURLToPath(import.meta.url)), 'worker.ts');
 
 /** Forks `entry` as a Node child process that runs TypeScript through tsx's loader (no build step). */
 export function nodeSpawner(entry = WORKER_ENTRY, env: NodeJS.ProcessEnv = process.env): WorkerSpawner {

@@ -1,6 +1,6 @@
 import { StudioError } from '../engine/errors.ts';
 import type { JobEvent, JobKind } from '../contract/contract.ts';
-import type { ExportHooks, ExportOutcome } from '../engine/export/export-jobs.ts';
+import type { ExportCommand } from '../engine/export/export-jobs.ts';
 import { backendReport } from './backend-report.ts';
 import { jobEventsOf } from './training-events.ts';
 
@@ -74,16 +74,12 @@ const measure: Task = async ({ config, emit, signal }) => {
   return { reason: signal.aborted ? 'stopped' : 'finished', result: { ...result } };
 };
 
-/** An export job: the engine's export function with its progress and per-tensor lines turned into events. */
-function exportTask(kind: 'merge' | 'export' | 'quantize'): Task {
+/** An export job: the engine's export runner with its progress and per-tensor lines turned into events. */
+function exportTask(command: ExportCommand): Task {
   return async ({ config, emit }) => {
-    const { runMerge, runStateDict, runQuantize } = await import('../engine/export/export-jobs.ts');
-    const run = { merge: runMerge, export: runStateDict, quantize: runQuantize }[kind] as (
-      c: unknown,
-      h: ExportHooks,
-    ) => Promise<ExportOutcome>;
+    const { runExportCommand } = await import('../engine/export/export-jobs.ts');
     let last = 0;
-    const outcome = await run(config, {
+    const outcome = await runExportCommand(command, config, {
       onProgress: (done, total, tensor) => {
         // One event per tensor is plenty for a progress bar, but thousands a second would flood the page.
         const now = performance.now();
@@ -95,28 +91,16 @@ function exportTask(kind: 'merge' | 'export' | 'quantize'): Task {
       log: (level, message) => emit({ type: 'log', level, message }),
     });
     emit({ type: 'log', level: 'info', message: `${outcome.summary}: ${outcome.output}` });
-    return {
-      reason: 'finished',
-      result: {
-        kind: outcome.kind,
-        output: outcome.output,
-        summary: outcome.summary,
-        reportFile: outcome.reportFile,
-        report: outcome.report,
-      },
-    };
+    return { reason: 'finished', result: { ...outcome } };
   };
 }
 
 /** The playground: base and fine-tuned answers to one prompt, streamed as text events. */
 const generateTask: Task = async ({ config, emit, signal }) => {
-  const { initBackend, describeBackend } = await import('../engine/backend/index.ts');
+  const { startBackend } = await import('../engine/backend/start-backend.ts');
   const { answerSideBySide } = await import('../engine/generate/side-by-side.ts');
-  const { selectMatmulPath } = await import('../engine/backend/webgpu-matmul-path.ts');
-  const backend = await initBackend((config.backend as never) ?? 'auto');
-  emit({ type: 'log', level: 'info', message: describeBackend(backend) });
-  const matmul = await selectMatmulPath(); // WebGPU: subgroup matrices only after their self-test, as finetune does
-  emit({ type: 'log', level: 'info', message: `frozen-weight matmuls: ${matmul.kernel} kernel (${matmul.reason})` });
+  // The backend and the frozen products' kernel as training chooses them (WebGPU: subgroup matrices after their self-test).
+  await startBackend((config.backend as never) ?? 'auto', {}, (message) => emit({ type: 'log', level: 'info', message }));
   const report = backendReport();
   if (report) emit({ type: 'backend', backend: report });
   const { backend: _ignored, ...settings } = config;
@@ -133,7 +117,7 @@ export const TASKS: Partial<Record<JobKind, Task>> = {
   selftest,
   finetune,
   merge: exportTask('merge'),
-  export: exportTask('export'),
+  export: exportTask('export-state-dict'),
   quantize: exportTask('quantize'),
   generate: generateTask,
   measure,

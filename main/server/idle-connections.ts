@@ -8,7 +8,7 @@ import type { Socket } from 'node:net';
  * refused until the headers timeout sweeps them out. With it the newest connection always gets its turn, and the
  * server holds at most this many idle sockets.
  */
-export const MAX_IDLE_CONNECTIONS = 512;
+const MAX_IDLE_CONNECTIONS = 512;
 
 /** How long a connection may take to send its request's headers (Node's default is 60 s), checked every second. */
 export const HEADERS_TIMEOUT_MS = 10_000;

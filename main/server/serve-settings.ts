@@ -10,7 +10,6 @@ export const serveSettingsSchema = z
     allow_remote: z.boolean().default(false).describe('listen on a non-loopback address (anyone who can reach it still needs the token)'),
   })
   .strict();
-export type ServeSettings = z.output<typeof serveSettingsSchema>;
 
 /**
  * The addresses a browser can use to reach a server listening on `host`. A wildcard (0.0.0.0, ::) is no address

@@ -9,7 +9,7 @@ import { Prng } from '../../main/engine/data/prng.ts';
 import type { LlamaModel } from '../../main/engine/model/llama.ts';
 import { loadModel } from '../../main/engine/model/load.ts';
 import { LoraAdapter } from '../../main/engine/model/lora.ts';
-import { PROJECTIONS } from '../../main/engine/model/weights.ts';
+import { PROJECTIONS } from '../../main/engine/llama/projections.ts';
 import { parseFinetuneConfig } from '../../main/engine/train/config.ts';
 import { runFinetune } from '../../main/engine/train/finetune.ts';
 import { labelledCount, microBatchGradients } from '../../main/engine/train/step.ts';

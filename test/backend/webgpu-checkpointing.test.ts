@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { Prng } from '../../main/engine/data/prng.ts';
 import { loadModel } from '../../main/engine/model/load.ts';
 import { LoraAdapter } from '../../main/engine/model/lora.ts';
-import { PROJECTIONS } from '../../main/engine/model/weights.ts';
+import { PROJECTIONS } from '../../main/engine/llama/projections.ts';
 import { labelledCount, microBatchGradients } from '../../main/engine/train/step.ts';
 import { paddedTestBatch } from '../helpers/batches.ts';
 import { tinyModel } from '../helpers/synthetic.ts';

@@ -1,9 +1,10 @@
-// A studio training job on the WebGPU software adapter: the job reports its adapter and the bytes its GPU buffers
-// hold, which the Run page's GPU panel shows. Real worker process, real model; skipped without an adapter.
+// Studio jobs on the WebGPU software adapter: a training job reports its adapter and the bytes its GPU buffers hold,
+// which the Run page's GPU panel shows; a playground (generate) job chooses the frozen products' kernel as training
+// does, and says which and why. Real worker processes, real model; skipped without an adapter.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobEvent } from '../../main/contract/contract.ts';
 import { JobHost } from '../../main/jobs/host.ts';
 import { nodeSpawner } from '../../main/jobs/spawner.ts';
@@ -12,16 +13,31 @@ import { startWebgpuSoftware } from '../helpers/webgpu.ts';
 
 const skip = await startWebgpuSoftware('webgpu job');
 
-describe.skipIf(skip)('a training job on webgpu-software', () => {
+describe.skipIf(skip)('jobs on webgpu-software', () => {
   const host = new JobHost({ spawner: nodeSpawner(), runsDir: mkdtempSync(path.join(tmpdir(), 'webgpu-job-')) });
+  const events: JobEvent[] = [];
+  host.onEvent((e) => events.push(e));
   afterAll(() => host.close());
 
-  it('reports its WebGPU adapter and the bytes its GPU buffers hold', async () => {
-    const events: JobEvent[] = [];
-    host.onEvent((e) => events.push(e));
-    const job = host.start('finetune', {
-      // A model and rows written by the test: the job's reports need no trained weights.
-      base_model: await tinyModel(),
+  /** Run one job to its end; its events, the last one `done` (or the failure, with the worker's output). */
+  async function run(kind: 'finetune' | 'generate', settings: Record<string, unknown>): Promise<JobEvent[]> {
+    const job = host.start(kind, settings);
+    await host.whenIdle();
+    const mine = events.filter((e) => e.jobId === job.id);
+    const end = mine.at(-1)!;
+    expect(end.type === 'failed' ? `${end.error}\n${end.lastOutput.join('\n')}` : end.type).toBe('done');
+    return mine;
+  }
+  const logLines = (mine: JobEvent[]) => mine.flatMap((e) => (e.type === 'log' ? [e.message] : []));
+  const KERNEL_LINE = /^frozen-weight matmuls: (tiled|subgroup-matrix) kernel \(.+\)$/;
+
+  let model = '';
+  let training: JobEvent[] = [];
+  beforeAll(async () => {
+    // A model and rows written by the test: the jobs' reports need no trained weights.
+    model = await tinyModel();
+    training = await run('finetune', {
+      base_model: model,
       data_path: tinyAlpacaFile(16, 'en'),
       backend: 'webgpu-software',
       max_steps: 2,
@@ -31,17 +47,29 @@ describe.skipIf(skip)('a training job on webgpu-software', () => {
       val_set_size: 0,
       warmup_steps: 0,
     });
-    await host.whenIdle();
-    const mine = events.filter((e) => e.jobId === job.id);
-    const end = mine.at(-1)!;
-    expect(end.type === 'failed' ? `${end.error}\n${end.lastOutput.join('\n')}` : end.type).toBe('done');
-    const backend = mine.find((e) => e.type === 'backend');
+  }, 300_000);
+
+  it('a training job reports its WebGPU adapter and the bytes its GPU buffers hold', () => {
+    const backend = training.find((e) => e.type === 'backend');
     expect(backend?.type === 'backend' && backend.backend).toMatchObject({
       name: 'webgpu',
       adapter: { vendor: 'google', architecture: 'swiftshader', software: true, shaderF16: false },
     });
-    const reports = mine.filter((e) => e.type === 'report');
+    const reports = training.filter((e) => e.type === 'report');
     expect(reports.length).toBeGreaterThan(0);
     for (const r of reports) expect(r.type === 'report' && r.memory.deviceBytes).toBeGreaterThan(0);
+  });
+
+  it('a playground job chooses the frozen-weight kernel as training does, and its log names the choice and the reason', async () => {
+    const playground = await run('generate', { base_model: model, instruction: 'hi', max_new_tokens: 2, backend: 'webgpu-software' });
+    const trainingKernel = logLines(training).filter((l) => KERNEL_LINE.test(l));
+    const playgroundKernel = logLines(playground).filter((l) => KERNEL_LINE.test(l));
+    expect(trainingKernel).toHaveLength(1);
+    // SwiftShader offers no subgroup matrices: the tiled kernel, and the missing features named.
+    expect(playgroundKernel).toEqual(trainingKernel);
+    expect(playgroundKernel[0]).toMatch(
+      /^frozen-weight matmuls: tiled kernel \(subgroup matrices not used: the adapter lacks .*subgroup-matrix/,
+    );
+    expect(logLines(playground)).toContainEqual(expect.stringMatching(/^backend: webgpu — .*swiftshader/));
   }, 300_000);
 });

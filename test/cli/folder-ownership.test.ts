@@ -182,7 +182,7 @@ describe('one writer at a time: two processes started at once', () => {
     expect(ends.map((e) => e.code).sort(), ends.map((e) => e.stderr).join('\n----\n')).toEqual([0, 1]);
     const winner = ends.findIndex((e) => e.code === 0);
     expectRefused(ends[1 - winner], new RegExp(`in use by quantize \\(pid ${[a, b][winner].child.pid}, since |already exists`));
-    expect(readdirSync(path.dirname(gguf)).sort()).toEqual(['Modelfile', 'model.gguf', 'model.gguf.verification.json']);
+    expect(readdirSync(path.dirname(gguf)).sort()).toEqual(['model.Modelfile', 'model.gguf', 'model.gguf.verification.json']);
   }, 300_000);
 });
 
@@ -214,11 +214,11 @@ describe('a file a user makes in an output while it is written is never deleted'
     const gguf = f.at('user-gguf', 'model.gguf');
     const q = startCli(['quantize', '--model', f.model, '--format', 'gguf-q8_0', '--output', gguf]);
     expect(await until(() => existsSync(path.dirname(gguf)) && tempOf(gguf)())).toBe(true);
-    writeFileSync(f.at('user-gguf', 'Modelfile'), 'FROM ./mine.gguf\n');
+    writeFileSync(f.at('user-gguf', 'model.Modelfile'), 'FROM ./mine.gguf\n');
     const r = await q.ended;
-    expectRefused(r, `${f.at('user-gguf', 'Modelfile')}: a file of this name appeared here while the export ran`);
-    expect(readdirSync(path.dirname(gguf))).toEqual(['Modelfile']);
-    expect(readFileSync(f.at('user-gguf', 'Modelfile'), 'utf8')).toBe('FROM ./mine.gguf\n');
+    expectRefused(r, `${f.at('user-gguf', 'model.Modelfile')}: a file of this name appeared here while the export ran`);
+    expect(readdirSync(path.dirname(gguf))).toEqual(['model.Modelfile']);
+    expect(readFileSync(f.at('user-gguf', 'model.Modelfile'), 'utf8')).toBe('FROM ./mine.gguf\n');
   }, 120_000);
 });
 

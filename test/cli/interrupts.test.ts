@@ -122,13 +122,13 @@ describe('a GGUF export interrupted while llama.cpp checks it', () => {
     const gguf = path.join(dir, 'model.gguf');
     const quantize = () => startCli(['quantize', '--model', f.model, '--format', 'gguf-q8_0', '--output', gguf]);
     // The check starts once the GGUF and its Modelfile are written in the temp folder.
-    const checking = () => until(() => existsSync(dir) && !!tempOf(gguf) && existsSync(path.join(tempOf(gguf)!, 'Modelfile')));
+    const checking = () => until(() => existsSync(dir) && !!tempOf(gguf) && existsSync(path.join(tempOf(gguf)!, 'model.Modelfile')));
     const timedDir = f.at('gguf-timed');
     const timed = path.join(timedDir, 'model.gguf');
     const timedRun = startCli(['quantize', '--model', f.model, '--format', 'gguf-q8_0', '--output', timed]);
     const window = await windowAfter(
       timedRun,
-      until(() => existsSync(timedDir) && !!tempOf(timed) && existsSync(path.join(tempOf(timed)!, 'Modelfile'))),
+      until(() => existsSync(timedDir) && !!tempOf(timed) && existsSync(path.join(tempOf(timed)!, 'model.Modelfile'))),
     );
     for (const signal of ['SIGINT', 'SIGKILL'] as const) {
       const p = quantize();
@@ -149,7 +149,7 @@ describe('a GGUF export interrupted while llama.cpp checks it', () => {
     const r = await quantize().ended;
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/removed .*\.model\.gguf\.tmp-\d+-[0-9a-f]{8}: the unfinished output/);
-    expect(readdirSync(dir).sort()).toEqual(['Modelfile', 'model.gguf', 'model.gguf.verification.json']);
+    expect(readdirSync(dir).sort()).toEqual(['model.Modelfile', 'model.gguf', 'model.gguf.verification.json']);
     expect(JSON.parse(readFileSync(`${gguf}.verification.json`, 'utf8')).verification.llamaCpp).toMatch(/loaded in llama.cpp|skipped/);
   }, 300_000);
 });

@@ -132,22 +132,22 @@ describe.skipIf(Boolean(missing))('from a finished run to Export and the Playgro
     expect(checks).toEqual(['Hugging Face’s GGUF reader', 'Strict GGUF reader', 'llama.cpp']);
     expect(await card.getByTestId('export-checks').innerText()).toMatch(/llama\.cpp: loaded and generated \d+ tokens/);
     const command = await card.getByTestId('ollama-command').inputValue();
-    expect(command).toMatch(/^ollama create lr-high-q8_0 -f ~\/runs\/lr-high\/exports\/gguf-q8_0-[\d-]+\/Modelfile$/);
+    expect(command).toMatch(/^ollama create lr-high-q8_0 -f ~\/runs\/lr-high\/exports\/gguf-q8_0-[\d-]+\/model-q8_0\.Modelfile$/);
     await card.getByTestId('copy-ollama').click();
     await expect.poll(() => card.getByTestId('copy-ollama').innerText()).toBe('Copied');
     // The downloads are the files themselves, behind the token; nothing outside the runs folder is handed out.
-    const gguf = path.join(studio.home, command.replace(/^.* -f ~\//, '').replace(/Modelfile$/, 'model-q8_0.gguf'));
+    const gguf = path.join(studio.home, command.replace(/^.* -f ~\//, '').replace(/model-q8_0\.Modelfile$/, 'model-q8_0.gguf'));
     const links = card.getByTestId('export-downloads').locator('a');
-    expect(await links.allInnerTexts()).toEqual(['model-q8_0.gguf', 'Modelfile']);
+    expect(await links.allInnerTexts()).toEqual(['model-q8_0.gguf', 'model-q8_0.Modelfile']);
     const fetched = await links.evaluateAll((as) =>
       Promise.all(as.map(async (a) => (await fetch(a.getAttribute('href')!)).arrayBuffer().then((b) => b.byteLength))),
     );
-    expect(fetched).toEqual([statSync(gguf).size, statSync(path.join(path.dirname(gguf), 'Modelfile')).size]);
+    expect(fetched).toEqual([statSync(gguf).size, statSync(path.join(path.dirname(gguf), 'model-q8_0.Modelfile')).size]);
     const status = (url: string) => page.evaluate((u) => fetch(u).then((r) => r.status), url);
     const href = (await links.first().getAttribute('href'))!;
     expect(await status(href.replace(/&token=.*/, ''))).toBe(401);
     expect(await status(`/download?path=${encodeURIComponent(studio.dataFile)}&token=${studio.server.token}`)).toBe(400);
-    expect(readFileSync(path.join(path.dirname(gguf), 'Modelfile'), 'utf8')).toMatch(/^FROM \.\/model-q8_0\.gguf/);
+    expect(readFileSync(path.join(path.dirname(gguf), 'model-q8_0.Modelfile'), 'utf8')).toMatch(/^FROM \.\/model-q8_0\.gguf/);
     await shot(page, 'export-done-en');
   }, 600_000);
 

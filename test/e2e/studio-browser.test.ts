@@ -271,7 +271,7 @@ describe.skipIf(Boolean(skip))('studio in Chromium (browser mode)', () => {
     expect(await job.getByTestId('export-summary').textContent()).toMatch(/GGUF Q8_0: [\d.]+ MiB, \d+ tensors, with an Ollama Modelfile/);
     const gguf = (await job.getByTestId('export-output').getAttribute('title'))!;
     expect(gguf.startsWith(path.join(tmp, 'runs', finished, 'exports', 'gguf-q8_0-'))).toBe(true);
-    expect(existsSync(gguf) && existsSync(path.join(path.dirname(gguf), 'Modelfile'))).toBe(true);
+    expect(existsSync(gguf) && existsSync(gguf.replace(/\.gguf$/, '.Modelfile'))).toBe(true);
     expect(await job.getByTestId('export-checks').textContent()).toMatch(/llama\.cpp: loaded and generated \d+ tokens/);
     expect(JSON.parse((await job.getByTestId('export-report').textContent())!)).toMatchObject({ kind: 'gguf-q8_0', file: gguf });
     await shot('export-en');

@@ -6,7 +6,7 @@ import { Prng } from '../../main/engine/data/prng.ts';
 import { writeSyntheticModel, type SyntheticShape } from '../../main/engine/synthetic/synthetic-model.ts';
 import { INDEX_FILE, openCheckpoint } from '../../main/engine/formats/hf-checkpoint.ts';
 import { loadLlamaConfig } from '../../main/engine/llama/config.ts';
-import { checkTensorsAgainstConfig, expectedTensors } from '../../main/engine/llama/projections.ts';
+import { checkTensorsAgainstConfig, expectedTensors } from '../../main/engine/llama/tensors.ts';
 
 const work = mkdtempSync(path.join(tmpdir(), 'synthetic-model-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));

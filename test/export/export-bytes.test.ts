@@ -13,7 +13,8 @@ import { exportInt8 } from '../../main/engine/export/int8.ts';
 import { openExportInput } from '../../main/engine/export/open-model.ts';
 import { exportStateDict } from '../../main/engine/export/state-dict.ts';
 import { decodeToF32 } from '../../main/engine/formats/dtypes.ts';
-import { exportLlamaGguf, ggufTensorName, type GgufFileType } from '../../main/engine/export/gguf-llama.ts';
+import { exportLlamaGguf, type GgufFileType } from '../../main/engine/export/gguf-llama.ts';
+import { tensorName } from '../../main/engine/llama/tensors.ts';
 import { openCheckpoint } from '../../main/engine/formats/hf-checkpoint.ts';
 import { ADAPTER_WEIGHTS, peftKey } from '../../main/engine/formats/peft-adapter.ts';
 import { openSafetensors } from '../../main/engine/formats/safetensors.ts';
@@ -297,7 +298,7 @@ describe('export bytes are unchanged by the streaming exporters', () => {
       expect(tensors.size).toBe(ref.size);
       for (const hf of ref.keys()) {
         const rounding = ref.get(hf)!.shape.length === 1 ? 'f32' : fileType; // norms stay F32
-        expect({ hf, outside: compare(tensors.get(ggufTensorName(hf))!, expected(ref, hf, true), rounding).outside }).toEqual({
+        expect({ hf, outside: compare(tensors.get(tensorName(hf, 'gguf'))!, expected(ref, hf, true), rounding).outside }).toEqual({
           hf,
           outside: 0,
         });
@@ -394,7 +395,7 @@ describe('export bytes are unchanged by the streaming exporters', () => {
     expect(new Set(ranked).size).toBe(ranked.length);
     const tensors = await ggufTensors(out);
     const q = 'model.layers.0.self_attn.q_proj.weight';
-    expect(compare(tensors.get(ggufTensorName(q))!, expected(ref, q, true), 'q8_0').outside).toBe(0);
+    expect(compare(tensors.get(tensorName(q, 'gguf'))!, expected(ref, q, true), 'q8_0').outside).toBe(0);
     expect(sha(out)).toBe('54088a6e6d683a6b');
   });
 });

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +15,7 @@ describe('an export never overwrites and never writes into its input', () => {
     await writeSyntheticModel(model, DEMO_SHAPE, { alphabet: 'abcdefghijklmnopqrstuvwxyz ' });
   });
 
-  it("quantize --output refuses the model's own files, any existing file, and an existing Modelfile beside it", async () => {
+  it("quantize --output refuses the model's own files, any existing file, and an existing Modelfile of its name beside it", async () => {
     const weights = path.join(model, 'model.safetensors');
     const before = readFileSync(weights);
     await expect(runQuantize({ model, format: 'gguf-q8_0', output: weights })).rejects.toThrow(
@@ -25,7 +25,7 @@ describe('an export never overwrites and never writes into its input', () => {
       /inside the base_model folder/,
     );
     expect(Buffer.compare(readFileSync(weights), before)).toBe(0);
-    expect(existsSync(path.join(model, 'Modelfile'))).toBe(false);
+    expect(existsSync(path.join(model, 'model.Modelfile'))).toBe(false);
 
     const notes = path.join(work, 'notes.txt');
     writeFileSync(notes, 'keep me');
@@ -36,11 +36,11 @@ describe('an export never overwrites and never writes into its input', () => {
 
     const outDir = path.join(work, 'ollama');
     mkdirSync(outDir);
-    writeFileSync(path.join(outDir, 'Modelfile'), 'FROM ./other.gguf\n');
+    writeFileSync(path.join(outDir, 'model.Modelfile'), 'FROM ./other.gguf\n');
     await expect(runQuantize({ model, format: 'gguf-q8_0', output: path.join(outDir, 'model.gguf') })).rejects.toThrow(
-      /ollama\/Modelfile: already exists/,
+      /ollama\/model\.Modelfile: already exists/,
     );
-    expect(readFileSync(path.join(outDir, 'Modelfile'), 'utf8')).toBe('FROM ./other.gguf\n');
+    expect(readFileSync(path.join(outDir, 'model.Modelfile'), 'utf8')).toBe('FROM ./other.gguf\n');
     expect(existsSync(path.join(outDir, 'model.gguf'))).toBe(false);
   });
 
@@ -61,6 +61,32 @@ describe('an export never overwrites and never writes into its input', () => {
     await expect(runStateDict({ base_model: model, output_dir: file })).rejects.toThrow(/a-file: --output_dir is a file, not a folder/);
     await expect(runStateDict({ base_model: model, output_dir: '/proc/x' })).rejects.toThrow(/\/proc is on the kernel's proc file system/);
   });
+
+  it('two quantizations of one model go into one folder, each with a Modelfile named after its GGUF; a real overwrite stays refused', async () => {
+    const dir = path.join(work, 'ollama-models');
+    const q8 = await runQuantize({ model, format: 'gguf-q8_0', output: path.join(dir, 'model-Q8_0.gguf') });
+    const f16 = await runQuantize({ model, format: 'gguf-f16', output: path.join(dir, 'model-F16.gguf') });
+    expect(readdirSync(dir).sort()).toEqual([
+      'model-F16.Modelfile',
+      'model-F16.gguf',
+      'model-F16.gguf.verification.json',
+      'model-Q8_0.Modelfile',
+      'model-Q8_0.gguf',
+      'model-Q8_0.gguf.verification.json',
+    ]);
+    // Each Modelfile loads its own GGUF; the summary tells the user which file to give `ollama create -f`.
+    expect(readFileSync(path.join(dir, 'model-Q8_0.Modelfile'), 'utf8')).toMatch(/^FROM \.\/model-Q8_0\.gguf\n/);
+    expect(readFileSync(path.join(dir, 'model-F16.Modelfile'), 'utf8')).toMatch(/^FROM \.\/model-F16\.gguf\n/);
+    expect(q8.summary).toContain(`-f ${path.join(dir, 'model-Q8_0.Modelfile')}`);
+    expect(f16.report.modelfile).toBe(path.join(dir, 'model-F16.Modelfile'));
+    const before = readFileSync(path.join(dir, 'model-Q8_0.gguf'));
+    await expect(runQuantize({ model, format: 'gguf-f32', output: path.join(dir, 'model-Q8_0.gguf') })).rejects.toMatchObject({
+      code: 'export/exists',
+      message: expect.stringMatching(/model-Q8_0\.gguf: already exists; --output never overwrites a file/),
+    });
+    expect(Buffer.compare(readFileSync(path.join(dir, 'model-Q8_0.gguf')), before)).toBe(0);
+    expect(readdirSync(dir)).toHaveLength(6);
+  }, 120_000);
 
   it('writes to a new path as before', async () => {
     const out = path.join(work, 'int8');

@@ -151,7 +151,7 @@ describe('bad input gets one clear line before step 1', () => {
       rms_norm_eps: 1e-5,
       hidden_act: 'silu',
     });
-    const { expectedTensors } = await import('../../main/engine/llama/projections.ts');
+    const { expectedTensors } = await import('../../main/engine/llama/tensors.ts');
     await writeSafetensors(
       path.join(dir, 'model.safetensors'),
       [...expectedTensors(config)].map(([name, dims]) => ({

@@ -7,7 +7,7 @@ import {
   QUANT_BLOCK,
   blockCount,
   dequantizeRows,
-  quantizeInt8,
+  quantizeInt8Blockwise,
   quantizeNf4,
   storeMatrix,
   storedBytes,
@@ -39,7 +39,7 @@ describe('blockwise quantizers', () => {
   const w = weights(rows * cols);
 
   it('int8 round trip is within half a step of each block', () => {
-    const q = quantizeInt8(w, rows, cols);
+    const q = quantizeInt8Blockwise(w, rows, cols);
     expect(q.scales.length).toBe(blockCount(w.length));
     expect(q.codes.byteLength % 4).toBe(0);
     const back = dequantizeRows(q);
@@ -88,7 +88,7 @@ describe.skipIf(missingShared(`${REAL_MODEL}/model.safetensors`))('quantizers on
       if (t.shape.length !== 2) continue;
       const w = await source.readF32(t.name);
       const [rows, cols] = t.shape;
-      const int8 = dequantizeRows(quantizeInt8(w, rows, cols));
+      const int8 = dequantizeRows(quantizeInt8Blockwise(w, rows, cols));
       const nf4 = dequantizeRows(quantizeNf4(w, rows, cols));
       for (let i = 0; i < w.length; i++) {
         const absmax = blockAbsmax(w, i);

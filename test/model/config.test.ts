@@ -24,7 +24,14 @@ describe('config.json parsing', () => {
 
   it('fills LLaMA-2 defaults (no GQA, theta 10000, untied)', () => {
     const c = parseLlamaConfig(llama2);
-    expect(c).toMatchObject({ numKvHeads: 32, headDim: 128, ropeTheta: 10000, tieWordEmbeddings: false, qkvBias: false, eosTokenIds: [] });
+    expect(c).toMatchObject({
+      numKvHeads: 32,
+      headDim: 128,
+      ropeTheta: 10000,
+      tieWordEmbeddings: false,
+      attentionBiases: [],
+      eosTokenIds: [],
+    });
   });
 
   it('reads LLaMA-3.1 GQA, eos list and llama3 rope scaling', () => {
@@ -51,7 +58,13 @@ describe('config.json parsing', () => {
   });
 
   it('reads Qwen2 (q/k/v bias by model type), Mistral, explicit head_dim and tied embeddings', () => {
-    expect(parseLlamaConfig({ ...llama2, model_type: 'qwen2', num_key_value_heads: 4 }).qkvBias).toBe(true);
+    expect(parseLlamaConfig({ ...llama2, model_type: 'qwen2', num_key_value_heads: 4 }).attentionBiases).toEqual([
+      'q_proj',
+      'k_proj',
+      'v_proj',
+    ]);
+    // transformers' LlamaAttention: attention_bias puts a bias on all four attention projections.
+    expect(parseLlamaConfig({ ...llama2, attention_bias: true }).attentionBiases).toEqual(['q_proj', 'k_proj', 'v_proj', 'o_proj']);
     expect(parseLlamaConfig({ ...llama2, model_type: 'mistral', num_key_value_heads: 8, sliding_window: 4096 }).modelType).toBe('mistral');
     expect(parseLlamaConfig({ ...llama2, head_dim: 64 }).headDim).toBe(64);
     expect(parseLlamaConfig({ ...llama2, tie_word_embeddings: true }).tieWordEmbeddings).toBe(true);

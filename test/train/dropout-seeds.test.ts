@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { dropoutSeed } from '../../main/engine/model/lora.ts';
-import type { ProjectionName } from '../../main/engine/model/weights.ts';
+import type { ProjectionName } from '../../main/engine/llama/projections.ts';
 
 // Alpaca-LoRA's defaults on a 7B-sized model: batch 128 / micro-batch 4 = 32 micro-batches a step, q_proj and v_proj, 32 layers.
 const ACCUMULATION = 32;

@@ -5,7 +5,7 @@ import { Prng } from '../../main/engine/data/prng.ts';
 import { useGradientCheckpointing } from '../../main/engine/llama/gradient-checkpointing.ts';
 import { loadModel, type LoadedModel } from '../../main/engine/model/load.ts';
 import { LoraAdapter } from '../../main/engine/model/lora.ts';
-import { PROJECTIONS } from '../../main/engine/model/weights.ts';
+import { PROJECTIONS } from '../../main/engine/llama/projections.ts';
 import type { MicroBatch } from '../../main/engine/data/batches.ts';
 import { labelledCount, microBatchGradients } from '../../main/engine/train/step.ts';
 import { paddedTestBatch } from '../helpers/batches.ts';

@@ -7,7 +7,7 @@ import { initBackend } from '../../main/engine/backend/index.ts';
 import { Prng } from '../../main/engine/data/prng.ts';
 import { loadModel, type LoadedModel } from '../../main/engine/model/load.ts';
 import { LoraAdapter } from '../../main/engine/model/lora.ts';
-import { PROJECTIONS } from '../../main/engine/model/weights.ts';
+import { PROJECTIONS } from '../../main/engine/llama/projections.ts';
 import type { MicroBatch } from '../../main/engine/data/batches.ts';
 import { labelledCount, microBatchGradients } from '../../main/engine/train/step.ts';
 import { paddedTestBatch } from '../helpers/batches.ts';

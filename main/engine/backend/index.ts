@@ -7,7 +7,7 @@ import { adapterLine, findAdapter, registerWebgpuBackend, type AdapterKind } fro
 
 import type { BackendChoice } from './choices.ts';
 
-export { BACKEND_CHOICES, type BackendChoice } from './choices.ts';
+export type { BackendChoice } from './choices.ts';
 
 export interface BackendInfo {
   /** What the user asked for. */
@@ -68,7 +68,7 @@ export async function initBackend(requested: BackendChoice = 'auto', opts: { thr
  * reading its script while it was being rewritten, is fixed in wasm-threads.ts).
  * LORA_STUDIO_BACKEND_START_TIMEOUT_S overrides it.
  */
-export const BACKEND_START_TIMEOUT_S = 60;
+const BACKEND_START_TIMEOUT_S = 60;
 
 const STALL_ADVICE: Partial<Record<BackendChoice, string>> = {
   wasm: 'its thread pool did not come up; try --threads 1 (no pool) or --backend cpu',

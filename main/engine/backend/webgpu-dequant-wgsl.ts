@@ -8,9 +8,6 @@
 import { NF4_LEVELS, QUANT_BLOCK } from '../llama/block-quant.ts';
 import { type BaseDtype } from '../llama/base-dtype-names.ts';
 
-/** Values one 32-bit word of W holds in each mode. */
-export const VALUES_PER_WORD: Record<BaseDtype, number> = { f32: 1, f16: 2, bf16: 2, int8: 4, nf4: 8 };
-
 /** Whether a mode carries one f32 scale per block (a third binding, `S`). */
 export const hasScales = (dtype: BaseDtype) => dtype === 'int8' || dtype === 'nf4';
 

@@ -13,7 +13,7 @@ const WORKGROUP = 64;
 /** Rows of y per thread in the forward kernel: each vec4 of Bᵀ read serves this many rows. */
 const ROWS_PER_THREAD = 4;
 /** Largest r the kernels take (the unrolled loops and register arrays grow with it). */
-export const MAX_LORA_RANK = 64;
+const MAX_LORA_RANK = 64;
 
 /** Whether the fused kernels can take this module: out a multiple of 4, r at most MAX_LORA_RANK. */
 export function fusedLoraFits(r: number, out: number): boolean {

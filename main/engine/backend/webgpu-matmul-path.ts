@@ -44,9 +44,9 @@ export function matmulPath(): MatmulPath {
  * (11 significant bits) give ~5e-4 relative error per product term; 1e-2 leaves room for long sums and still fails a
  * wrong layout, tile offset or scale by orders of magnitude.
  */
-export const SELF_TEST_TOLERANCE = 1e-2;
+const SELF_TEST_TOLERANCE = 1e-2;
 
-export type Product = (a: tf.Tensor2D, m: GpuPackedMatrix, direction: MatmulDirection) => tf.Tensor2D;
+type Product = (a: tf.Tensor2D, m: GpuPackedMatrix, direction: MatmulDirection) => tf.Tensor2D;
 
 /** [n, rows, cols, dtype]: ragged against every tile size, a short last block, the modes a user trains with. */
 const SELF_TEST_CASES: [number, number, number, BaseDtype][] = [

@@ -36,7 +36,7 @@ export interface SubgroupMatrixConfigLike {
   K: number;
 }
 
-export const SUBGROUP_MATRIX_FEATURE = 'chromium-experimental-subgroup-matrix';
+const SUBGROUP_MATRIX_FEATURE = 'chromium-experimental-subgroup-matrix';
 
 /** Features the device needs for this path (f16 for the operand type, subgroups for the matrices' scope). */
 export const SUBGROUP_MATRIX_FEATURES = [SUBGROUP_MATRIX_FEATURE, 'subgroups', 'shader-f16'] as const;

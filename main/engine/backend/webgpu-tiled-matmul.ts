@@ -36,7 +36,7 @@ export function productShape(m: PackedShape, direction: MatmulDirection): { inne
  * Whether whole groups of 4 can be loaded: the activations' rows and W's rows (forward) or columns (backward) must start
  * on multiples of 4 for vec4 loads of A and for loadW4 on W. Every LLaMA width is; ragged test shapes use scalar loads.
  */
-export function canVectorize(m: PackedShape, direction: MatmulDirection): boolean {
+function canVectorize(m: PackedShape, direction: MatmulDirection): boolean {
   return m.cols % 4 === 0 && (direction === 'forward' || m.rows % 4 === 0);
 }
 

@@ -16,8 +16,8 @@ export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 export type AdapterKind = 'hardware' | 'software';
 
 /** LORA_STUDIO_MATMUL: which kernel serves frozen-weight products on WebGPU (webgpu-matmul-path.ts decides). */
-export const MATMUL_CHOICES = ['auto', 'tiled', 'subgroup-matrix'] as const;
-export type MatmulChoice = (typeof MATMUL_CHOICES)[number];
+const MATMUL_CHOICES = ['auto', 'tiled', 'subgroup-matrix'] as const;
+type MatmulChoice = (typeof MATMUL_CHOICES)[number];
 
 export function matmulChoice(env: NodeJS.ProcessEnv = process.env): MatmulChoice {
   const v = env.LORA_STUDIO_MATMUL || 'auto';

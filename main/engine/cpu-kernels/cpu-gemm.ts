@@ -8,7 +8,7 @@ import type { WasmModule } from './wasm-api.ts';
  * Weights an arena takes before a new one is opened: the rest of its 4 GiB is left for products' operands (a
  * TinyLlama lm_head's output at 1,024 tokens is 125 MiB).
  */
-export const ARENA_WEIGHT_BYTES = 3 * 2 ** 30;
+const ARENA_WEIGHT_BYTES = 3 * 2 ** 30;
 
 /**
  * A matrix W [rows, cols] as stored, row-major: f32 values, f16/bf16 bits, int8 codes or NF4 codes (two a byte, low

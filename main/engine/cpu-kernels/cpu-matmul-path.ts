@@ -8,16 +8,16 @@ import { CpuGemm } from './cpu-gemm.ts';
 import { GEMM_RELAXED_BASE64, GEMM_SIMD128_BASE64 } from './gemm-kernels-wasm.ts';
 import { wasmApi, type WasmModule } from './wasm-api.ts';
 
-export const CPU_MATMUL_CHOICES = ['auto', 'relaxed-simd', 'simd128', 'tfjs'] as const;
-export type CpuMatmulChoice = (typeof CPU_MATMUL_CHOICES)[number];
-export const CPU_MATMUL_ENV = 'LORA_STUDIO_CPU_MATMUL';
+const CPU_MATMUL_CHOICES = ['auto', 'relaxed-simd', 'simd128', 'tfjs'] as const;
+type CpuMatmulChoice = (typeof CPU_MATMUL_CHOICES)[number];
+const CPU_MATMUL_ENV = 'LORA_STUDIO_CPU_MATMUL';
 
 export interface CpuMatmulPath {
   kernel: 'wasm-relaxed-simd' | 'wasm-simd128' | 'tfjs';
   reason: string;
 }
 
-export function cpuMatmulChoice(env: NodeJS.ProcessEnv = process.env): CpuMatmulChoice {
+function cpuMatmulChoice(env: NodeJS.ProcessEnv = process.env): CpuMatmulChoice {
   const v = env[CPU_MATMUL_ENV] || 'auto';
   if ((CPU_MATMUL_CHOICES as readonly string[]).includes(v)) return v as CpuMatmulChoice;
   throw new StudioError(`${CPU_MATMUL_ENV} is "${v}"; use one of ${CPU_MATMUL_CHOICES.join(', ')}`, undefined, 'cpu-kernels/choice');
@@ -101,18 +101,4 @@ export async function openCpuGemm(threads: number, nf4Levels: Float32Array): Pro
 /** The kernels once openCpuGemm has run (undefined on the tfjs path or before). */
 export function cpuGemm(): CpuGemm | undefined {
   return gemm;
-}
-
-/** Stop the pool's threads (the next openCpuGemm starts a new one). Tests use it; a process that ends needs nothing. */
-export async function closeCpuGemm(): Promise<void> {
-  const g = gemm;
-  gemm = undefined;
-  opening = undefined;
-  await g?.close();
-}
-
-/** Forget the decision (tests that change LORA_STUDIO_CPU_MATMUL in one process). */
-export async function resetCpuMatmulPath(): Promise<void> {
-  await closeCpuGemm();
-  chosen = undefined;
 }

@@ -32,7 +32,7 @@ interface KernelFunctions {
 }
 
 /** A running error tally (max, and sum in error-tally.ts's order) as the kernels update it. */
-export interface RunningTally {
+interface RunningTally {
   max: number;
   sum: number;
   count: number;

@@ -10,7 +10,7 @@ import { wasmApi, type WasmModule } from './wasm-api.ts';
  * is a panel of 128 columns through the whole reduction: well under a second at any shape we train, even on a
  * machine shared with other jobs. LORA_STUDIO_GEMM_HANG_S overrides it.
  */
-export const GEMM_HANG_S = 10;
+const GEMM_HANG_S = 10;
 
 function hangMs(): number {
   const s = Number(process.env.LORA_STUDIO_GEMM_HANG_S);
@@ -18,7 +18,7 @@ function hangMs(): number {
 }
 
 /** The job a product hands the pool: its control-block slots, already set but for seq, next, done and total. */
-export type JobSlots = Partial<Record<keyof typeof CTRL, number>>;
+type JobSlots = Partial<Record<keyof typeof CTRL, number>>;
 
 /**
  * The calling thread plus `threads − 1` worker threads over shared memory (the arenas and one control block). A

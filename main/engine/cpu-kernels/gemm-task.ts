@@ -36,7 +36,7 @@ export const FORWARD = 0;
 export const BACKWARD = 1;
 /** x·Wᵀ for one row of x: rows of W decoded in registers (gemv_*), GEMV_ROWS of them a task. */
 export const GEMV = 2;
-export const GEMV_ROWS = 256;
+const GEMV_ROWS = 256;
 
 /** Bytes of one thread's packed panel. */
 export const PANEL_BYTES = GEMM_KC * GEMM_NC * 4;
@@ -47,7 +47,7 @@ export type KernelExports = Record<string, (...args: number[]) => void>;
 export const taskCount = (p: number, gemv = false) => Math.ceil(p / (gemv ? GEMV_ROWS : GEMM_NC));
 
 /** Run task `task` of the job in `ctrl` with this thread's kernels; `thread` picks its panel buffer. */
-export function runTask(k: KernelExports, ctrl: Int32Array, task: number, thread: number): void {
+function runTask(k: KernelExports, ctrl: Int32Array, task: number, thread: number): void {
   const mode = GEMM_MODES[ctrl[CTRL.mode]];
   const data = ctrl[CTRL.data];
   const scales = ctrl[CTRL.scales];

@@ -65,7 +65,7 @@ export function bf16ToF32(b: number): number {
 }
 
 /** float32 bits → bfloat16 bits with round-to-nearest-even; NaN stays NaN (quiet bit set so it cannot become inf). */
-export function f32BitsToBf16Bits(x: number): number {
+function f32BitsToBf16Bits(x: number): number {
   if ((x & 0x7fffffff) > 0x7f800000) return ((x >>> 16) | 0x40) & 0xffff;
   return ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff;
 }

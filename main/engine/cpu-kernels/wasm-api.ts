@@ -6,7 +6,7 @@ export interface WasmMemory {
   grow(pages: number): number;
 }
 export type WasmModule = object;
-export interface WasmApi {
+interface WasmApi {
   validate(bytes: Uint8Array): boolean;
   Module: new (bytes: Uint8Array) => WasmModule;
   Instance: new (module: WasmModule, imports: object) => { exports: Record<string, unknown> };

@@ -90,12 +90,12 @@ export function epochOrder(lengths: number[], epoch: number, seed: number, micro
 }
 
 /** Where a run is in its data: the epoch and the next micro-batch within it. Plain numbers, to save as JSON. */
-export interface DataCursor {
+interface DataCursor {
   epoch: number;
   microBatch: number;
 }
 
-export interface DataOrderOptions {
+interface DataOrderOptions {
   microBatchSize: number;
   seed: number;
   groupByLength: boolean;

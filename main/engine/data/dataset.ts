@@ -41,7 +41,7 @@ export interface RowProblem {
   tokenId?: number;
 }
 
-export interface ValidationReport {
+interface ValidationReport {
   file: string;
   format: 'json' | 'jsonl';
   total: number;
@@ -49,7 +49,7 @@ export interface ValidationReport {
   problems: RowProblem[];
 }
 
-export interface LoadedDataset {
+interface LoadedDataset {
   rows: AlpacaRow[];
   report: ValidationReport;
   /** SHA-256 of the file's bytes, computed as they streamed by (a resumed run compares it). */
@@ -60,9 +60,9 @@ export interface LoadedDataset {
  * The longest row (its JSON text) the studio reads: far above any instruction example (cutoff_len keeps at most a few
  * thousand tokens of it), far below what would exhaust memory. A longer row is refused by number, never parsed.
  */
-export const MAX_ROW_BYTES = 32 * 2 ** 20;
+const MAX_ROW_BYTES = 32 * 2 ** 20;
 
-export interface LoadOptions {
+interface LoadOptions {
   onBadRow?: 'skip' | 'stop';
   /** Keep only the first N usable rows (the data check); every row is still read, checked and counted. */
   keepRows?: number;

@@ -32,7 +32,7 @@ export interface EncodedExample {
  * add_eos_token, the last token is not EOS already, and the cut left room (length < cutoff_len). A long text is
  * tokenized only as far as the cut needs (StudioTokenizer.encodeHead), with the same ids.
  */
-export function tokenizeForTraining(
+function tokenizeForTraining(
   tok: StudioTokenizer,
   text: string,
   cutoffLen: number,

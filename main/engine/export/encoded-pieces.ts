@@ -5,7 +5,7 @@ import type { PieceSlot } from './piece-slots.ts';
 import { PIECE_VALUES, pieceRows } from './tensor-pieces.ts';
 import { readRawRowsInto, type RowsInput, type TensorSource } from '../formats/tensor-source.ts';
 
-export interface EncodeSpec {
+interface EncodeSpec {
   to: PieceTarget;
   /** Tally each value's error against its f32 value (F16, Q8_0, I8); the tally comes with the last piece. */
   tally?: boolean;

@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
+import type { z } from 'zod';
 import { loadTemplate } from '../data/templates.ts';
 import { parseSettings } from '../parse-settings.ts';
 import type { AtomicOutputOptions } from '../fs/atomic-dir.ts';
@@ -20,9 +21,9 @@ import {
 } from './export-settings.ts';
 
 /**
- * The three export commands as plain functions with one zod schema each: the CLI (merge, export-state-dict,
- * quantize) and the studio's job worker both parse their settings here and get the same verification report, which
- * is also written beside the output. Field names are the CLI's flags.
+ * The three export commands (merge, export-state-dict, quantize) as one runner taking a spec per output: the CLI and
+ * the studio's job worker both parse their settings here and get the same verification report, which is also written
+ * beside the output. Field names are the CLI's flags.
  */
 
 export interface ExportHooks {
@@ -40,184 +41,208 @@ export interface ExportOutcome {
   report: Record<string, unknown>;
 }
 
-async function withInput<T>(
-  baseDir: string,
-  loraWeights: string | undefined,
-  hooks: ExportHooks,
-  use: (input: ExportInput) => Promise<T>,
-): Promise<T> {
-  const input = await openExportInput(baseDir, loraWeights);
-  input.warnings.forEach((w) => hooks.log?.('warn', w));
-  try {
-    return await use(input);
-  } finally {
-    await input.source.close();
-  }
+/** What an exporter is handed by the runner. */
+interface ExportContext<R> {
+  input: ExportInput;
+  onProgress?: ExportProgress;
+  /**
+   * The atomic output's options: the lock's command and the leftovers' note, and for a folder the verification
+   * report written into it before it appears (a file output writes `report` beside itself: exportGgufWithModelfile).
+   */
+  atomic: AtomicOutputOptions<R>;
+  report: (r: R) => Record<string, unknown>;
+}
+
+/** One export, as its settings decide it: where it reads and writes, how it writes, and what it reports. */
+interface ExportPlan<R> {
+  kind: ExportOutcome['kind'];
+  baseModel: string;
+  loraWeights?: string;
+  output: string;
+  /** The setting (CLI flag) that named the output. */
+  flag: 'output_dir' | 'output';
+  /** A folder, or a file with others beside it (the GGUF's Modelfile and report), all new. */
+  files?: { beside: string[]; reportFile: string };
+  write(c: ExportContext<R>): Promise<R>;
+  /** The verification report's own fields (`kind` and the base's provenance are added). */
+  details(r: R): Record<string, unknown>;
+  /** The summary line's start (the base's provenance is added). */
+  summary(r: R): string;
+  /** Lines for the log, one a tensor (quantization errors). */
+  lines?(r: R): string[];
+}
+
+/** A plan whose result type only its own functions know (the runner passes the result from one to the next). */
+type AnyPlan = ExportPlan<unknown>;
+const plan = <R>(p: ExportPlan<R>): AnyPlan => p as unknown as AnyPlan;
+
+/** An export command: its settings schema and the plan they make. */
+interface ExportSpec<S extends z.ZodType> {
+  /** The CLI command, named by the output's lock. */
+  command: 'merge' | 'export-state-dict' | 'quantize';
+  schema: S;
+  plan(settings: z.output<S>): AnyPlan;
 }
 
 /** An export folder's verification report. */
 const FOLDER_REPORT = 'verification.json';
 
-/**
- * The atomic folder's options of an export: the lock names `command`, and the verification report is written into
- * the temp folder, so it appears with the output or not at all.
- */
-function folderOutput<R>(command: string, hooks: ExportHooks, report: (r: R) => Record<string, unknown>): AtomicOutputOptions<R> {
-  return {
-    command,
-    finish: (dir, r) => writeFileSync(path.join(dir, FOLDER_REPORT), JSON.stringify(report(r), null, 2) + '\n'),
-    onLeftover: leftoverNote(hooks),
-  };
-}
-
-const leftoverNote = (hooks: ExportHooks) => (p: string) =>
-  hooks.log?.('warn', `removed ${p}: the unfinished output of an interrupted export to the same place`);
-
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+const errorLine = (name: string, width: number, max: number, mean: number) =>
+  `${name.padEnd(width)} max |err| ${max.toExponential(2)}  mean |err| ${mean.toExponential(2)}`;
+
+/** Run an export: check its output, open its input (merged with the adapter when given), write, verify and report. */
+async function runExport<S extends z.ZodType>(spec: ExportSpec<S>, raw: unknown, hooks: ExportHooks): Promise<ExportOutcome> {
+  const job = spec.plan(parseSettings(spec.schema, raw, `${spec.command} settings`));
+  await checkExportOutput({
+    output: job.output,
+    flag: job.flag,
+    kind: job.files ? 'file' : 'folder',
+    baseModel: job.baseModel,
+    loraWeights: job.loraWeights,
+    beside: job.files?.beside,
+  });
+  const input = await openExportInput(job.baseModel, job.loraWeights);
+  input.warnings.forEach((w) => hooks.log?.('warn', w));
+  try {
+    const report = (r: unknown) => ({ kind: job.kind, ...job.details(r), base: input.base });
+    const onLeftover = (p: string) => hooks.log?.('warn', `removed ${p}: the unfinished output of an interrupted export to the same place`);
+    // A folder's report goes into its temp folder, so it appears with the output or not at all.
+    const finish = (dir: string, r: unknown) => writeFileSync(path.join(dir, FOLDER_REPORT), JSON.stringify(report(r), null, 2) + '\n');
+    const atomic = { command: spec.command, onLeftover, ...(job.files ? {} : { finish }) };
+    const r = await job.write({ input, onProgress: hooks.onProgress, atomic, report });
+    for (const line of job.lines?.(r) ?? []) hooks.log?.('info', line);
+    return {
+      kind: job.kind,
+      output: path.resolve(job.output),
+      summary: `${job.summary(r)}, ${describeProvenance(input.base)}`,
+      reportFile: job.files?.reportFile ?? path.join(job.output, FOLDER_REPORT),
+      report: report(r),
+    };
+  } finally {
+    await input.source.close();
+  }
+}
 
 /** Merge an adapter into its base and write a sharded Hugging Face checkpoint. */
-export async function runMerge(raw: MergeSettings, hooks: ExportHooks = {}): Promise<ExportOutcome> {
-  const o = parseSettings(mergeSettingsSchema, raw, 'merge settings');
-  const maxShardSize = parseShardSize(o.max_shard_size);
-  await checkExportOutput({
-    output: o.output_dir,
-    flag: 'output_dir',
-    kind: 'folder',
-    baseModel: o.base_model,
-    loraWeights: o.lora_weights,
-  });
-  return withInput(o.base_model, o.lora_weights, hooks, async (input) => {
-    const makeReport = (r: HfExportReport) => ({
+const MERGE: ExportSpec<typeof mergeSettingsSchema> = {
+  command: 'merge',
+  schema: mergeSettingsSchema,
+  plan: (o) => {
+    const maxShardSize = parseShardSize(o.max_shard_size);
+    return plan<HfExportReport>({
       kind: 'hf-checkpoint',
-      ...r,
-      base: input.base,
-      checks: ['every shard reopened by the spec-checking safetensors reader', 'index total_size equals the tensors written'],
-      verified: { shardsReopened: r.shards.length, indexTotalSize: r.totalSize },
+      baseModel: o.base_model,
+      loraWeights: o.lora_weights,
+      output: o.output_dir,
+      flag: 'output_dir',
+      write: ({ input, onProgress, atomic }) =>
+        exportHfCheckpoint({
+          source: input.source,
+          config: input.config,
+          baseDir: o.base_model,
+          outDir: o.output_dir,
+          maxShardSize,
+          dtype: o.dtype,
+          onProgress,
+          atomic,
+        }),
+      details: (r) => ({
+        ...r,
+        checks: ['every shard reopened by the spec-checking safetensors reader', 'index total_size equals the tensors written'],
+        verified: { shardsReopened: r.shards.length, indexTotalSize: r.totalSize },
+      }),
+      summary: (r) => `merged ${r.tensors} tensors into ${r.shards.length} shard(s), ${mib(r.totalSize)} (${r.dtype})`,
     });
-    const r = await exportHfCheckpoint({
-      source: input.source,
-      config: input.config,
-      baseDir: o.base_model,
-      outDir: o.output_dir,
-      maxShardSize,
-      dtype: o.dtype,
-      onProgress: hooks.onProgress,
-      atomic: folderOutput('merge', hooks, makeReport),
-    });
-    return {
-      kind: 'hf-checkpoint',
-      output: path.resolve(o.output_dir),
-      summary: `merged ${r.tensors} tensors into ${r.shards.length} shard(s), ${mib(r.totalSize)} (${r.dtype}), ${describeProvenance(input.base)}`,
-      reportFile: path.join(o.output_dir, FOLDER_REPORT),
-      report: makeReport(r),
-    };
-  });
-}
+  },
+};
 
 /** Meta's original layout (params.json + consolidated.00.safetensors), adapter merged when given. */
-export async function runStateDict(raw: StateDictSettings, hooks: ExportHooks = {}): Promise<ExportOutcome> {
-  const o = parseSettings(stateDictSettingsSchema, raw, 'state dict settings');
-  await checkExportOutput({
-    output: o.output_dir,
-    flag: 'output_dir',
-    kind: 'folder',
-    baseModel: o.base_model,
-    loraWeights: o.lora_weights,
-  });
-  return withInput(o.base_model, o.lora_weights, hooks, async (input) => {
-    const makeReport = (r: StateDictResult) => ({
+const STATE_DICT: ExportSpec<typeof stateDictSettingsSchema> = {
+  command: 'export-state-dict',
+  schema: stateDictSettingsSchema,
+  plan: (o) =>
+    plan<StateDictResult>({
       kind: 'state-dict',
-      ...r,
-      base: input.base,
-      load: 'safetensors.torch.load_file("consolidated.00.safetensors")',
-    });
-    const r = await exportStateDict({
-      source: input.source,
-      config: input.config,
-      outDir: o.output_dir,
-      dtype: o.dtype,
-      onProgress: hooks.onProgress,
-      atomic: folderOutput('export-state-dict', hooks, makeReport),
-    });
-    return {
-      kind: 'state-dict',
-      output: path.resolve(o.output_dir),
-      summary: `wrote ${r.tensors} tensors in Meta's layout: ${path.join(path.resolve(o.output_dir), r.file)} (+ params.json), ${describeProvenance(input.base)}`,
-      reportFile: path.join(o.output_dir, FOLDER_REPORT),
-      report: makeReport(r),
-    };
-  });
-}
+      baseModel: o.base_model,
+      loraWeights: o.lora_weights,
+      output: o.output_dir,
+      flag: 'output_dir',
+      write: ({ input, onProgress, atomic }) =>
+        exportStateDict({ source: input.source, config: input.config, outDir: o.output_dir, dtype: o.dtype, onProgress, atomic }),
+      details: (r) => ({ ...r, load: 'safetensors.torch.load_file("consolidated.00.safetensors")' }),
+      summary: (r) => `wrote ${r.tensors} tensors in Meta's layout: ${path.join(path.resolve(o.output_dir), r.file)} (+ params.json)`,
+    }),
+};
 
 /** GGUF (Q8_0/F16/F32, with an Ollama Modelfile, checked in llama.cpp) or bitsandbytes int8 safetensors. */
-export async function runQuantize(raw: QuantizeSettings, hooks: ExportHooks = {}): Promise<ExportOutcome> {
-  const o = parseSettings(quantizeSettingsSchema, raw, 'quantize settings');
-  const baseDir = (o.model ?? o.base_model)!;
-  const output = { output: o.output, flag: 'output', baseModel: baseDir, loraWeights: o.lora_weights };
-  if (o.format === 'int8') await checkExportOutput({ ...output, kind: 'folder' });
-  else await checkExportOutput({ ...output, kind: 'file', beside: [modelfilePath(o.output), ggufReportFile(o.output)] });
-  return withInput(baseDir, o.lora_weights, hooks, async (input) => {
+const QUANTIZE: ExportSpec<typeof quantizeSettingsSchema> = {
+  command: 'quantize',
+  schema: quantizeSettingsSchema,
+  plan: (o) => {
+    const baseModel = (o.model ?? o.base_model)!;
+    const from = { baseModel, loraWeights: o.lora_weights, output: o.output, flag: 'output' as const };
     if (o.format === 'int8') {
-      const makeReport = (r: Int8Result) => ({
+      return plan<Int8Result>({
         kind: 'int8',
-        base: input.base,
-        errors: r.errors,
-        checks: [`dequantized weights within ${r.worstStepFraction.toFixed(3)} of a step of the originals (bound 0.5)`],
-        verified: { worstStepFraction: r.worstStepFraction, bound: 0.5 },
+        ...from,
+        write: ({ input, onProgress, atomic }) =>
+          exportInt8({ source: input.source, config: input.config, baseDir: baseModel, outDir: o.output, onProgress, atomic }),
+        details: (r) => ({
+          errors: r.errors,
+          checks: [`dequantized weights within ${r.worstStepFraction.toFixed(3)} of a step of the originals (bound 0.5)`],
+          verified: { worstStepFraction: r.worstStepFraction, bound: 0.5 },
+        }),
+        summary: (r) =>
+          `int8: ${r.errors.length} projections quantized, worst max |err| ${r.errors.reduce((m, e) => Math.max(m, e.maxAbs), 0).toExponential(2)}`,
+        lines: (r) => r.errors.map((e) => errorLine(e.name, 48, e.maxAbs, e.meanAbs)),
       });
-      const r = await exportInt8({
-        source: input.source,
-        config: input.config,
-        baseDir,
-        outDir: o.output,
-        onProgress: hooks.onProgress,
-        atomic: folderOutput('quantize', hooks, makeReport),
-      });
-      for (const e of r.errors)
-        hooks.log?.('info', `${e.name.padEnd(48)} max |err| ${e.maxAbs.toExponential(2)}  mean |err| ${e.meanAbs.toExponential(2)}`);
-      const worst = r.errors.reduce((m, e) => Math.max(m, e.maxAbs), 0);
-      return {
-        kind: 'int8',
-        output: path.resolve(o.output),
-        summary: `int8: ${r.errors.length} projections quantized, worst max |err| ${worst.toExponential(2)}, ${describeProvenance(input.base)}`,
-        reportFile: path.join(o.output, FOLDER_REPORT),
-        report: makeReport(r),
-      };
     }
     const fileType = o.format.slice('gguf-'.length) as 'q8_0' | 'f16' | 'f32';
-    const makeReport = (r: GgufExportResult) => ({
+    const reportFile = ggufReportFile(o.output);
+    return plan<GgufExportResult>({
       kind: `gguf-${fileType}`,
-      base: input.base,
-      file: o.output,
-      bytes: r.report.bytes,
-      tensors: r.report.tensors,
-      modelfile: r.modelfile,
-      verification: r.verification,
-      verified: r.verified,
+      ...from,
+      files: { beside: [modelfilePath(o.output), reportFile], reportFile },
+      write: async ({ input, onProgress, atomic, report }) =>
+        exportGgufWithModelfile({
+          source: input.source,
+          config: input.config,
+          baseDir: baseModel,
+          outFile: o.output,
+          fileType,
+          template: await loadTemplate(o.prompt_template),
+          onProgress,
+          report,
+          atomic,
+        }),
+      details: (r) => ({
+        file: o.output,
+        bytes: r.report.bytes,
+        tensors: r.report.tensors,
+        modelfile: r.modelfile,
+        verification: r.verification,
+        verified: r.verified,
+      }),
+      summary: (r) =>
+        `GGUF ${fileType}: ${mib(r.report.bytes)}, ${r.report.tensors.length} tensors; Modelfile: ${r.modelfile} (ollama create NAME -f ${r.modelfile})`,
+      lines: (r) =>
+        r.report.tensors
+          .filter((t) => t.maxAbsError !== undefined)
+          .map((t) => errorLine(`${t.name.padEnd(32)} ${t.type}`, 38, t.maxAbsError!, t.meanAbsError!)),
     });
-    const r = await exportGgufWithModelfile({
-      source: input.source,
-      config: input.config,
-      baseDir,
-      outFile: o.output,
-      fileType,
-      template: await loadTemplate(o.prompt_template),
-      onProgress: hooks.onProgress,
-      report: makeReport,
-      atomic: { command: 'quantize', onLeftover: leftoverNote(hooks) },
-    });
-    for (const t of r.report.tensors.filter((x) => x.maxAbsError !== undefined)) {
-      hooks.log?.(
-        'info',
-        `${t.name.padEnd(32)} ${t.type.padEnd(5)} max |err| ${t.maxAbsError!.toExponential(2)}  mean |err| ${t.meanAbsError!.toExponential(2)}`,
-      );
-    }
-    return {
-      kind: `gguf-${fileType}`,
-      output: path.resolve(o.output),
-      summary: `GGUF ${fileType}: ${mib(r.report.bytes)}, ${r.report.tensors.length} tensors; Modelfile: ${r.modelfile} (ollama create NAME -f Modelfile), ${describeProvenance(input.base)}`,
-      reportFile: ggufReportFile(o.output),
-      report: makeReport(r),
-    };
-  });
+  },
+};
+
+/** The export commands by their CLI names (also the studio's export job kinds). */
+export const EXPORT_SPECS = { merge: MERGE, 'export-state-dict': STATE_DICT, quantize: QUANTIZE };
+export type ExportCommand = keyof typeof EXPORT_SPECS;
+
+export const runMerge = (raw: MergeSettings, hooks: ExportHooks = {}) => runExport(MERGE, raw, hooks);
+export const runStateDict = (raw: StateDictSettings, hooks: ExportHooks = {}) => runExport(STATE_DICT, raw, hooks);
+export const runQuantize = (raw: QuantizeSettings, hooks: ExportHooks = {}) => runExport(QUANTIZE, raw, hooks);
+
+/** Any export command on settings not yet checked (the job worker's): the command's schema checks them. */
+export function runExportCommand(command: ExportCommand, raw: unknown, hooks: ExportHooks = {}): Promise<ExportOutcome> {
+  return runExport(EXPORT_SPECS[command] as ExportSpec<z.ZodType>, raw, hooks);
 }

@@ -27,7 +27,7 @@ export interface ExportPoolOptions {
 }
 
 /** What an export's pool is sized from: the tensors it reads, and the most bytes a value takes once encoded. */
-export interface ExportWork {
+interface ExportWork {
   tensors: TensorInfo[];
   encodedBytesPerValue: number;
 }
@@ -61,7 +61,7 @@ export async function exportPool(work: ExportWork, opts: ExportPoolOptions): Pro
  * size and 128 MiB. A tensor's pieces go to one worker (its error tally), so the others only get work from the next
  * tensors: the look-ahead has to reach past the current tensor for them to be busy.
  */
-export function exportLookahead(threads: number, pieceBytes: number, largestTensorValues: number): number {
+function exportLookahead(threads: number, pieceBytes: number, largestTensorValues: number): number {
   if (threads === 0) return 1; // encoding on this thread: one piece is made while the last one is written
   const budget = Math.min(MAX_IN_FLIGHT_BYTES, (largestTensorValues * 4) / 2);
   return Math.max(threads + 1, Math.floor(budget / pieceBytes));

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 
 /** The export commands' settings, named as their CLI flags; tfjs-free so the job host can check them up front. */
-export const EXPORT_DTYPES = ['f32', 'f16', 'bf16'] as const;
-export const QUANTIZE_FORMATS = ['gguf-q8_0', 'gguf-f16', 'gguf-f32', 'int8'] as const;
+const EXPORT_DTYPES = ['f32', 'f16', 'bf16'] as const;
+const QUANTIZE_FORMATS = ['gguf-q8_0', 'gguf-f16', 'gguf-f32', 'int8'] as const;
 
 const folder = z.string().min(1);
 export const mergeSettingsSchema = z

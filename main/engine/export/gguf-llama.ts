@@ -1,5 +1,7 @@
 import path from 'node:path';
 import { FormatError } from '../errors.ts';
+import { tensorName } from '../llama/tensors.ts';
+import { exportTensors } from './export-tensors.ts';
 import type { LlamaConfig } from '../llama/config.ts';
 import { ropeInverseFrequencies } from '../llama/rope-frequencies.ts';
 import { encodeFromF32 } from '../formats/dtypes.ts';
@@ -28,30 +30,6 @@ export interface GgufExportReport {
   fileType: GgufFileType;
   bytes: number;
   tensors: GgufTensorReport[];
-}
-
-/** HF tensor name → llama.cpp GGUF name. */
-export function ggufTensorName(hf: string): string {
-  const fixed: Record<string, string> = {
-    'model.embed_tokens.weight': 'token_embd.weight',
-    'model.norm.weight': 'output_norm.weight',
-    'lm_head.weight': 'output.weight',
-  };
-  if (fixed[hf]) return fixed[hf];
-  const m = /^model\.layers\.(\d+)\.(.+)\.weight$/.exec(hf);
-  const parts: Record<string, string> = {
-    input_layernorm: 'attn_norm',
-    post_attention_layernorm: 'ffn_norm',
-    'self_attn.q_proj': 'attn_q',
-    'self_attn.k_proj': 'attn_k',
-    'self_attn.v_proj': 'attn_v',
-    'self_attn.o_proj': 'attn_output',
-    'mlp.gate_proj': 'ffn_gate',
-    'mlp.up_proj': 'ffn_up',
-    'mlp.down_proj': 'ffn_down',
-  };
-  if (!m || !parts[m[2]]) throw new FormatError(`no GGUF name for tensor ${hf}`, undefined, 'gguf/name');
-  return `blk.${m[1]}.${parts[m[2]]}.weight`;
 }
 
 /**
@@ -130,48 +108,19 @@ export async function exportLlamaGguf(
     kvs.push(['tokenizer.ggml.bos_token_id', u32(config.bosTokenId)]);
   if (!has('tokenizer.ggml.eos_token_id') && config.eosTokenIds.length > 0)
     kvs.push(['tokenizer.ggml.eos_token_id', u32(config.eosTokenIds[0])]);
-  const required = ['model.embed_tokens.weight', 'model.norm.weight'];
-  for (let l = 0; l < config.numLayers; l++) {
-    for (const part of [
-      'input_layernorm',
-      'post_attention_layernorm',
-      'self_attn.q_proj',
-      'self_attn.k_proj',
-      'self_attn.v_proj',
-      'self_attn.o_proj',
-      'mlp.gate_proj',
-      'mlp.up_proj',
-      'mlp.down_proj',
-    ]) {
-      required.push(`model.layers.${l}.${part}.weight`);
-    }
-  }
-  const absent = required.filter((n) => !source.has(n));
-  if (absent.length)
-    throw new FormatError(
-      `the checkpoint lacks ${absent.length} tensor(s) llama.cpp needs: ${absent.slice(0, 5).join(', ')}${absent.length > 5 ? ', ...' : ''}`,
-      undefined,
-      'gguf/missing-tensor',
-    );
+  const exported = exportTensors(source, config, tokenizerDir);
   const report: GgufTensorReport[] = [];
   let done = 0;
-  const names = source
-    .list()
-    .map((t) => t.name)
-    .filter((n) => !n.endsWith('rotary_emb.inv_freq') && !(n === 'lm_head.weight' && config.tieWordEmbeddings));
-  const shapes = names.map((hf) => source.info(hf).shape);
+  const names = exported.map((t) => t.name);
   // Q8_0 files keep some tensors F16 (rows not a multiple of 32): 2 bytes a value at most, 4 in an F32 file.
-  const work = { tensors: names.map((n) => source.info(n)), encodedBytesPerValue: opts.fileType === 'f32' ? 4 : 2 };
+  const work = { tensors: exported, encodedBytesPerValue: opts.fileType === 'f32' ? 4 : 2 };
   const { pool, release } = await exportPool(work, opts);
   try {
-    const tensors: GgufTensorToWrite[] = names.map((hf, i) => {
-      const shape = shapes[i];
-      checkShape(hf, shape, config);
+    const tensors: GgufTensorToWrite[] = exported.map(({ name: hf, shape, ropeHeads }) => {
       const type = chooseType(shape, opts.fileType);
-      const entry: GgufTensorReport = { name: ggufTensorName(hf), type: GgmlType[type], shape };
+      const entry: GgufTensorReport = { name: tensorName(hf, 'gguf'), type: GgmlType[type], shape };
       report.push(entry);
-      // q and k rows go back to interleaved RoPE, head by head: each piece holds whole heads.
-      const ropeHeads = hf.endsWith('q_proj.weight') ? config.numHeads : hf.endsWith('k_proj.weight') ? config.numKvHeads : undefined;
+      // q and k rows (and biases) go back to interleaved RoPE, head by head: each piece holds whole heads.
       const to = type === GgmlType.F32 ? 'F32' : type === GgmlType.F16 ? 'F16' : 'Q8_0';
       const tally = type !== GgmlType.F32;
       const spec = { to, tally, ropeHeads, pieceValues: opts.pieceValues } as const;
@@ -210,31 +159,4 @@ function chooseType(shape: number[], fileType: GgufFileType): GgmlType {
   if (shape.length < 2 || fileType === 'f32') return GgmlType.F32;
   if (fileType === 'q8_0' && shape[shape.length - 1] % Q8_0_BLOCK === 0) return GgmlType.Q8_0;
   return GgmlType.F16;
-}
-
-/** The shape config.json implies for each tensor: a mismatch would load in llama.cpp and compute garbage, or not load. */
-function checkShape(hf: string, shape: number[], c: LlamaConfig): void {
-  const q = c.numHeads * c.headDim;
-  const kv = c.numKvHeads * c.headDim;
-  const want: Record<string, number[]> = {
-    'model.embed_tokens.weight': [c.vocabSize, c.hiddenSize],
-    'lm_head.weight': [c.vocabSize, c.hiddenSize],
-    'model.norm.weight': [c.hiddenSize],
-    input_layernorm: [c.hiddenSize],
-    post_attention_layernorm: [c.hiddenSize],
-    'self_attn.q_proj': [q, c.hiddenSize],
-    'self_attn.k_proj': [kv, c.hiddenSize],
-    'self_attn.v_proj': [kv, c.hiddenSize],
-    'self_attn.o_proj': [c.hiddenSize, q],
-    'mlp.gate_proj': [c.intermediateSize, c.hiddenSize],
-    'mlp.up_proj': [c.intermediateSize, c.hiddenSize],
-    'mlp.down_proj': [c.hiddenSize, c.intermediateSize],
-  };
-  const layer = /^model\.layers\.(\d+)\.(.+)\.weight$/.exec(hf);
-  if (layer && Number(layer[1]) >= c.numLayers)
-    throw new FormatError(`tensor ${hf}: layer ${layer[1]} but config.json has ${c.numLayers} layers`, undefined, 'gguf/shape');
-  const expected = want[layer ? layer[2] : hf];
-  if (expected && expected.join(',') !== shape.join(',')) {
-    throw new FormatError(`tensor ${hf} has shape [${shape}], config.json implies [${expected}]`, undefined, 'gguf/shape');
-  }
 }

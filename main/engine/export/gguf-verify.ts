@@ -11,9 +11,12 @@ import type { LlamaConfig } from '../llama/config.ts';
 import type { ExportProgress } from './hf-export.ts';
 import { withAtomicFiles, type AtomicOutputOptions } from '../fs/atomic-dir.ts';
 
-/** Where the Modelfile of a GGUF goes: beside it. */
+/**
+ * Where the Modelfile of a GGUF goes: beside it, named after it (`model-Q8_0.gguf` → `model-Q8_0.Modelfile`), so
+ * that GGUFs of one model in other quantizations share a folder (`ollama create NAME -f model-Q8_0.Modelfile`).
+ */
 export function modelfilePath(ggufFile: string): string {
-  return path.join(path.dirname(ggufFile), 'Modelfile');
+  return path.join(path.dirname(ggufFile), `${path.basename(ggufFile).replace(/\.gguf$/i, '')}.Modelfile`);
 }
 
 /** An Ollama Modelfile beside the GGUF: FROM, the prompt template as TEMPLATE, and stop words. */

@@ -13,6 +13,7 @@ import type { LlamaConfig } from '../llama/config.ts';
 import { withAtomicDir, type AtomicOutputOptions } from '../fs/atomic-dir.ts';
 import { MergedSource } from './merged-source.ts';
 import { planShards } from './shard-size.ts';
+import { exportTensors } from './export-tensors.ts';
 
 export type ExportDtype = 'f32' | 'f16' | 'bf16';
 const SAFETENSORS_DTYPE = { f32: 'F32', f16: 'F16', bf16: 'BF16' } as const;
@@ -23,17 +24,22 @@ export interface ExportProgress {
   (done: number, total: number, tensor: string): void;
 }
 
+/** What every folder export takes: the (merged) tensors and their config, the new folder, progress and the pool. */
+export interface FolderExportOptions<R> extends ExportPoolOptions {
+  source: TensorSource;
+  config: LlamaConfig;
+  outDir: string;
+  onProgress?: ExportProgress;
+  /** The lock's command, and what else goes into the folder before it appears (the verification report). */
+  atomic?: AtomicOutputOptions<R>;
+}
+
 export interface HfExportReport {
   outDir: string;
   dtype: ExportDtype;
   shards: { file: string; bytes: number; tensors: number }[];
   totalSize: number;
   tensors: number;
-}
-
-/** The tensors a HF checkpoint of this config holds, in name order (a tied lm_head and rotary buffers left out). */
-export function exportableTensors(source: TensorSource, config: LlamaConfig) {
-  return source.list().filter((t) => !t.name.endsWith('rotary_emb.inv_freq') && !(t.name === 'lm_head.weight' && config.tieWordEmbeddings));
 }
 
 /**
@@ -43,21 +49,11 @@ export function exportableTensors(source: TensorSource, config: LlamaConfig) {
  * folder appears only when complete, and is checked by reopening it first.
  */
 export async function exportHfCheckpoint(
-  opts: {
-    source: TensorSource;
-    config: LlamaConfig;
-    baseDir: string;
-    outDir: string;
-    maxShardSize: number;
-    dtype: ExportDtype;
-    onProgress?: ExportProgress;
-    /** The lock's command, and what else goes into the folder before it appears (the verification report). */
-    atomic?: AtomicOutputOptions<HfExportReport>;
-  } & ExportPoolOptions,
+  opts: FolderExportOptions<HfExportReport> & { baseDir: string; maxShardSize: number; dtype: ExportDtype },
 ): Promise<HfExportReport> {
   const { source, config, dtype } = opts;
   const stDtype = SAFETENSORS_DTYPE[dtype];
-  const tensors = exportableTensors(source, config).map((t) => ({
+  const tensors = exportTensors(source, config, opts.baseDir).map((t) => ({
     ...t,
     bytes: t.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[stDtype],
   }));

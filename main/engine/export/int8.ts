@@ -5,15 +5,16 @@ import { SINGLE_FILE } from '../formats/hf-checkpoint.ts';
 import { encodedBytes, encodePieces } from './encoded-pieces.ts';
 import { refuseNonFiniteErrors } from './encoded-finite.ts';
 import { StudioError } from '../errors.ts';
-import { quantizeInt8Piece, type PieceResult } from './piece-encode.ts';
-import { exportPool, type ExportPoolOptions } from './export-pool.ts';
+import type { PieceResult } from './piece-encode.ts';
+import { exportPool } from './export-pool.ts';
 import type { PiecePool } from './piece-pool.ts';
 import { openSafetensors, writeSafetensors, type TensorToWrite } from '../formats/safetensors.ts';
 import { PIECE_VALUES, pieceRows } from './tensor-pieces.ts';
 import type { TensorSource } from '../formats/tensor-source.ts';
-import type { LlamaConfig } from '../llama/config.ts';
-import { withAtomicDir, type AtomicOutputOptions } from '../fs/atomic-dir.ts';
-import { exportableTensors, TOKENIZER_FILES, writeGenerationConfig, type ExportProgress } from './hf-export.ts';
+import { withAtomicDir } from '../fs/atomic-dir.ts';
+import { TOKENIZER_FILES, writeGenerationConfig, type FolderExportOptions } from './hf-export.ts';
+import { exportTensors } from './export-tensors.ts';
+import { PROJECTIONS } from '../llama/projection-names.ts';
 
 export interface QuantError {
   name: string;
@@ -21,20 +22,8 @@ export interface QuantError {
   meanAbs: number;
 }
 
-/**
- * bitsandbytes LLM.int8 row-wise quantization of a whole matrix: SCB = max|row|, q = round(W · 127 / SCB)
- * (the export does the same a piece of rows at a time: quantizeInt8Piece).
- */
-export function quantizeInt8Rows(w: Float32Array, rows: number, cols: number): { q: Int8Array; scb: Float32Array } {
-  return quantizeInt8Piece(w, rows, cols);
-}
-
-/** W ≈ q · SCB / 127, as f32. */
-export function dequantizeInt8Rows(q: Int8Array, scb: Float32Array, cols: number): Float32Array {
-  return Float32Array.from(q, (v, i) => (v * scb[Math.floor(i / cols)]) / 127);
-}
-
-const LINEAR = /\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)\.weight$/;
+/** The projections' weights, which bitsandbytes holds in int8 (everything else stays f16). */
+const LINEAR = new RegExp(`\\.(${PROJECTIONS.join('|')})\\.weight$`);
 
 /**
  * int8 safetensors that transformers loads with bitsandbytes: each projection as `weight` (int8), `SCB` (f32 row
@@ -49,19 +38,9 @@ export interface Int8Result {
   worstStepFraction: number;
 }
 
-export async function exportInt8(
-  opts: {
-    source: TensorSource;
-    config: LlamaConfig;
-    baseDir: string;
-    outDir: string;
-    onProgress?: ExportProgress;
-    /** The lock's command, and what else goes into the folder before it appears (the verification report). */
-    atomic?: AtomicOutputOptions<Int8Result>;
-  } & ExportPoolOptions,
-): Promise<Int8Result> {
+export async function exportInt8(opts: FolderExportOptions<Int8Result> & { baseDir: string }): Promise<Int8Result> {
   const { source, config } = opts;
-  const tensors = exportableTensors(source, config);
+  const tensors = exportTensors(source, config, opts.baseDir);
   const errors: QuantError[] = [];
   let done = 0;
   const { pool, release } = await exportPool({ tensors, encodedBytesPerValue: 2 }, opts); // F16 at most

@@ -4,7 +4,7 @@ import { StudioError } from '../errors.ts';
 import { adapterFolder } from '../formats/peft-adapter.ts';
 import { checkOutputParent, refuseOutputOverInputs } from '../fs/output-folder.ts';
 
-export interface ExportOutputCheck {
+interface ExportOutputCheck {
   /** The output path and the flag that named it (`output_dir`, `output`). */
   output: string;
   flag: string;

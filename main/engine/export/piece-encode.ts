@@ -32,7 +32,7 @@ export interface PieceTask {
   tally?: boolean;
 }
 
-export interface PieceOutput {
+interface PieceOutput {
   bytes: Uint8Array;
   /** I8 only: each row's absmax (bitsandbytes' SCB). */
   scb?: Float32Array;
@@ -196,7 +196,7 @@ function encodeGroup(
       quantizeQ8_0Into(w, out.subarray((at / Q8_0_BLOCK) * 34), tally);
       return;
     case 'I8':
-      quantizeInt8RowsInto(w, w.length / cols, cols, new Int8Array(out.buffer, out.byteOffset + at, w.length), scb!, tally);
+      quantizeInt8RowwiseInto(w, w.length / cols, cols, new Int8Array(out.buffer, out.byteOffset + at, w.length), scb!, tally);
       return;
   }
 }
@@ -258,21 +258,12 @@ class StoredRows {
 }
 
 /**
- * bitsandbytes LLM.int8 row-wise quantization of a piece of rows: SCB = max|row|, q = round(W · 127 / SCB)
- * (Math.round: halves toward +∞).
+ * bitsandbytes LLM.int8 row-wise quantization of a piece of rows into `q` and `scb`: SCB = max|row|,
+ * q = round(W · 127 / SCB) (Math.round: halves toward +∞). Not the frozen base's int8 (llama/block-quant.ts:
+ * quantizeInt8Blockwise, one scale per block of 64). With a tally, |W - q · SCB / 127| (as f32) in element order; its
+ * max follows Math.max (a NaN sticks), as the int8 export's report always did.
  */
-export function quantizeInt8Piece(w: Float32Array, rows: number, cols: number): { q: Int8Array; scb: Float32Array } {
-  const q = new Int8Array(w.length);
-  const scb = new Float32Array(rows);
-  quantizeInt8RowsInto(w, rows, cols, q, scb);
-  return { q, scb };
-}
-
-/**
- * quantizeInt8Piece into `q` and `scb`. With a tally, |W - q · SCB / 127| (as f32) in element order; its max follows
- * Math.max (a NaN sticks), as the int8 export's report always did.
- */
-function quantizeInt8RowsInto(w: Float32Array, rows: number, cols: number, q: Int8Array, scb: Float32Array, tally?: ErrorTally): void {
+function quantizeInt8RowwiseInto(w: Float32Array, rows: number, cols: number, q: Int8Array, scb: Float32Array, tally?: ErrorTally): void {
   let max = tally?.max ?? 0;
   let sum = tally?.sum ?? 0;
   for (let r = 0; r < rows; r++) {

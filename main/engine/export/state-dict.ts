@@ -2,39 +2,15 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { encodedBytes } from './encoded-pieces.ts';
 import { DTYPE_BYTES } from '../formats/dtypes.ts';
-import { exportPool, type ExportPoolOptions } from './export-pool.ts';
+import { exportPool } from './export-pool.ts';
 import { openSafetensors, writeSafetensors } from '../formats/safetensors.ts';
-import type { TensorSource } from '../formats/tensor-source.ts';
-import type { LlamaConfig } from '../llama/config.ts';
-import { withAtomicDir, type AtomicOutputOptions } from '../fs/atomic-dir.ts';
-import type { ExportDtype, ExportProgress } from './hf-export.ts';
-import { exportableTensors } from './hf-export.ts';
+import { withAtomicDir } from '../fs/atomic-dir.ts';
+import type { ExportDtype, FolderExportOptions } from './hf-export.ts';
+import { exportTensors } from './export-tensors.ts';
+import { StudioError } from '../errors.ts';
+import { tensorName } from '../llama/tensors.ts';
 
-export const STATE_DICT_FILE = 'consolidated.00.safetensors';
-
-/** HF tensor name → Meta's original LLaMA name (Alpaca-LoRA's export_state_dict_checkpoint.py). */
-export function metaName(hf: string): string {
-  const fixed: Record<string, string> = {
-    'model.embed_tokens.weight': 'tok_embeddings.weight',
-    'model.norm.weight': 'norm.weight',
-    'lm_head.weight': 'output.weight',
-  };
-  if (fixed[hf]) return fixed[hf];
-  const m = /^model\.layers\.(\d+)\.(.+)\.weight$/.exec(hf);
-  const parts: Record<string, string> = {
-    'self_attn.q_proj': 'attention.wq',
-    'self_attn.k_proj': 'attention.wk',
-    'self_attn.v_proj': 'attention.wv',
-    'self_attn.o_proj': 'attention.wo',
-    'mlp.gate_proj': 'feed_forward.w1',
-    'mlp.down_proj': 'feed_forward.w2',
-    'mlp.up_proj': 'feed_forward.w3',
-    input_layernorm: 'attention_norm',
-    post_attention_layernorm: 'ffn_norm',
-  };
-  if (!m || !parts[m[2]]) throw new Error(`no Meta name for ${hf}`);
-  return `layers.${m[1]}.${parts[m[2]]}.weight`;
-}
+const STATE_DICT_FILE = 'consolidated.00.safetensors';
 
 /**
  * The Meta "state dict" layout: params.json + consolidated.00.safetensors with Meta key names and wq/wk permuted
@@ -48,22 +24,29 @@ export interface StateDictResult {
   tensors: number;
 }
 
-export async function exportStateDict(
-  opts: {
-    source: TensorSource;
-    config: LlamaConfig;
-    outDir: string;
-    dtype: ExportDtype;
-    onProgress?: ExportProgress;
-    /** The lock's command, and what else goes into the folder before it appears (the verification report). */
-    atomic?: AtomicOutputOptions<StateDictResult>;
-  } & ExportPoolOptions,
-): Promise<StateDictResult> {
+export async function exportStateDict(opts: FolderExportOptions<StateDictResult> & { dtype: ExportDtype }): Promise<StateDictResult> {
   const { source, config } = opts;
   const stDtype = ({ f32: 'F32', f16: 'F16', bf16: 'BF16' } as const)[opts.dtype];
-  const entries = exportableTensors(source, config).map((t) => ({ hf: t.name, meta: metaName(t.name), shape: t.shape }));
+  if (config.attentionBiases.length)
+    throw new StudioError(
+      `Meta's LLaMA layout has no attention biases (its model code has none), and this model has them on ${config.attentionBiases.join(', ')}; export it as a Hugging Face checkpoint (merge) or GGUF (quantize)`,
+      'config.json',
+      'export/meta-bias',
+    );
+  const entries = exportTensors(source, config).map((t) => ({
+    hf: t.name,
+    meta: tensorName(t.name, 'meta'),
+    shape: t.shape,
+    ropeHeads: t.ropeHeads,
+  }));
+  // Meta's checkpoints always carry output.weight: a tied model's is its embedding.
   if (config.tieWordEmbeddings)
-    entries.push({ hf: 'model.embed_tokens.weight', meta: 'output.weight', shape: [config.vocabSize, config.hiddenSize] });
+    entries.push({
+      hf: 'model.embed_tokens.weight',
+      meta: tensorName('lm_head.weight', 'meta'),
+      shape: [config.vocabSize, config.hiddenSize],
+      ropeHeads: undefined,
+    });
   let done = 0;
   const work = { tensors: entries.map((e) => source.info(e.hf)), encodedBytesPerValue: DTYPE_BYTES[stDtype] };
   const { pool, release } = await exportPool(work, opts);

@@ -25,10 +25,6 @@ export function isDType(s: string): s is DType {
   return Object.hasOwn(DTYPE_BYTES, s);
 }
 
-export function dtypeBytes(dtype: DType): number {
-  return DTYPE_BYTES[dtype];
-}
-
 export function isFloatDType(dtype: DType): dtype is 'F64' | 'F32' | 'F16' | 'BF16' {
   return dtype === 'F64' || dtype === 'F32' || dtype === 'F16' || dtype === 'BF16';
 }
@@ -54,7 +50,7 @@ export function decodeToF32(bytes: Uint8Array, dtype: DType): Float32Array {
 }
 
 /** decodeToF32 into `out`, which must hold exactly the bytes' values. */
-export function decodeToF32Into(bytes: Uint8Array, dtype: DType, out: Float32Array): Float32Array {
+function decodeToF32Into(bytes: Uint8Array, dtype: DType, out: Float32Array): Float32Array {
   const size = DTYPE_BYTES[dtype];
   const n = bytes.byteLength / size;
   if (!Number.isInteger(n) || n !== out.length)

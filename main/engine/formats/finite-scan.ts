@@ -42,7 +42,7 @@ export function hasNonFinite(bytes: Uint8Array, dtype: DType, jsOnly = false): b
   return whole < rest.byteLength && countNonFinite(rest.subarray(whole), dtype).count > 0; // an odd last half
 }
 
-export interface NonFiniteCount {
+interface NonFiniteCount {
   count: number;
   nan: number;
   posInf: number;

@@ -9,8 +9,8 @@ import { dequantizeQ8_0 } from './q8-0.ts';
 const MAX_COUNT = 1 << 24;
 const MAX_STRING = 1 << 28;
 
-export type GgufScalar = number | bigint | boolean | string;
-export interface GgufTensorInfo {
+type GgufScalar = number | bigint | boolean | string;
+interface GgufTensorInfo {
   name: string;
   /** PyTorch order (outermost first). */
   shape: number[];
@@ -20,7 +20,7 @@ export interface GgufTensorInfo {
   bytes: number;
 }
 
-export interface GgufFile {
+interface GgufFile {
   file: string;
   version: number;
   metadata: Map<string, GgufScalar | GgufScalar[]>;

@@ -249,7 +249,7 @@ export async function writeGguf(
   return { bytes: written, dataOffset: header.length, offsets };
 }
 
-export function padTo(n: number, alignment: number): number {
+function padTo(n: number, alignment: number): number {
   return (alignment - (n % alignment)) % alignment;
 }
 

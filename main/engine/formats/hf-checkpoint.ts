@@ -33,7 +33,7 @@ function byteSize(t: TensorInfo): number {
  * `model.safetensors.index.json`. At open only headers are read (the index is checked against them);
  * each tensor's bytes are read when asked for.
  */
-export class CheckpointTensors implements TensorSource {
+class CheckpointTensors implements TensorSource {
   private constructor(
     /** The folder (or the single .safetensors file when one was given). */
     readonly dir: string,

@@ -19,7 +19,7 @@ export function adapterFolder(dir: string): string {
 }
 export const ADAPTER_WEIGHTS = 'adapter_model.safetensors';
 
-export { adapterConfigSchema, type AdapterConfig } from './peft-config.ts';
+export type { AdapterConfig } from './peft-config.ts';
 
 /** The config PEFT would write for our settings (PEFT ≥ 0.10 field names). */
 export function makeAdapterConfig(s: {

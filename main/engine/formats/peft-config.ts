@@ -101,7 +101,7 @@ function pythonRegex(source: string, wrap: (s: string) => string, field: string,
 }
 
 /** One adapted module as PEFT builds it: its rank, alpha and scale. */
-export interface ModulePlan {
+interface ModulePlan {
   layer: number;
   name: ProjectionName;
   r: number;
@@ -109,7 +109,7 @@ export interface ModulePlan {
   scale: number;
 }
 
-export interface AdapterPlan {
+interface AdapterPlan {
   /** Every adapted (layer, projection), keyed `${layer}.${name}`. */
   modules: Map<string, ModulePlan>;
   /** The projections adapted in some layer, in PROJECTIONS order. */

@@ -5,7 +5,7 @@
  */
 export type TensorBytes = Uint8Array | AsyncIterable<Uint8Array> | Iterable<Promise<Uint8Array>>;
 
-export interface PieceSink {
+interface PieceSink {
   /** The declared byte size of tensor i. */
   expectedBytes(i: number): number;
   /** The error for tensor i when a piece is not bytes (`got` describes it) or the sizes disagree (`got` is a count). */

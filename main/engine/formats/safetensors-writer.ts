@@ -16,12 +16,12 @@ export interface TensorToWrite {
   data: Uint8Array | (() => TensorBytes | Promise<TensorBytes>);
 }
 
-export interface WriteHooks extends AtomicWriteHooks {
+interface WriteHooks extends AtomicWriteHooks {
   /** Called after each tensor's bytes are written (tests inject failures here). */
   afterTensor?(name: string): void | Promise<void>;
 }
 
-export interface WriteSafetensorsOptions extends WriteAheadOptions {
+interface WriteSafetensorsOptions extends WriteAheadOptions {
   /** `__metadata__`: string → string only (PEFT adapters write {format: "pt"}). */
   metadata?: Record<string, string>;
   hooks?: WriteHooks;

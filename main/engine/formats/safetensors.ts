@@ -6,8 +6,8 @@ import { countNonFinite, hasNonFinite } from './finite-scan.ts';
 import { declaredHeaderSize, MAX_HEADER_BYTES, parseSafetensorsHeader, type HeaderEntry, type ParsedHeader } from './safetensors-header.ts';
 import type { TensorInfo, TensorSource } from './tensor-source.ts';
 
-export { MAX_HEADER_BYTES, findDuplicateKey, parseSafetensorsHeader, type HeaderEntry, type ParsedHeader } from './safetensors-header.ts';
-export { buildHeader, writeSafetensors, type TensorToWrite, type WriteHooks, type WriteSafetensorsOptions } from './safetensors-writer.ts';
+export { MAX_HEADER_BYTES, findDuplicateKey, parseSafetensorsHeader, type ParsedHeader } from './safetensors-header.ts';
+export { buildHeader, writeSafetensors, type TensorToWrite } from './safetensors-writer.ts';
 
 /** An open safetensors file: header parsed and checked at open, tensors read one at a time on demand. */
 export class SafetensorsFile implements TensorSource {

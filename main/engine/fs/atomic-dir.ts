@@ -8,7 +8,7 @@ import { acquireLock, lockBeside, type HeldLock } from './folder-lock.ts';
 import { onInterrupt } from './interrupt-cleanup.ts';
 
 /** Writes the output into the temp folder it is given. */
-export type Fill<T> = (tempDir: string) => Promise<T>;
+type Fill<T> = (tempDir: string) => Promise<T>;
 
 export interface AtomicOutputOptions<T> {
   /** What writes, as the lock names it to a second writer (`merge`, `quantize`, …). */

@@ -27,7 +27,7 @@ export interface LockOwner {
   token: string;
 }
 
-export type OwnerState = 'alive' | 'stale' | 'elsewhere';
+type OwnerState = 'alive' | 'stale' | 'elsewhere';
 
 /** The lock of an output that appears only when complete (an export folder or file): beside it. */
 export function lockBeside(target: string): string {
@@ -90,7 +90,7 @@ function pidExists(pid: number): boolean {
 }
 
 /** Whether the owner still runs: on another host it cannot be checked, so it counts as running there. */
-export function ownerState(owner: LockOwner): OwnerState {
+function ownerState(owner: LockOwner): OwnerState {
   if (owner.host !== os.hostname()) return 'elsewhere';
   if (!Number.isInteger(owner.pid) || owner.pid <= 0 || !pidExists(owner.pid)) return 'stale';
   if (owner.started !== undefined) {
@@ -116,7 +116,7 @@ function myRecord(command: string): LockOwner {
 type LockRead = { kind: 'missing' } | { kind: 'owner'; owner: LockOwner } | { kind: 'unreadable'; ageMs: number };
 
 /** Read a lock file without blocking on anything that is not a plain file (a FIFO planted there is refused). */
-export function readLock(file: string): LockRead {
+function readLock(file: string): LockRead {
   let st;
   try {
     st = lstatSync(file);

@@ -8,7 +8,7 @@ import { StudioError } from '../errors.ts';
  */
 
 /** What the code was doing with the path: reading it, or creating/writing it. */
-export type FsAction = 'read' | 'write';
+type FsAction = 'read' | 'write';
 
 const ADVICE: Record<string, (action: FsAction) => string> = {
   EEXIST: () => 'a file is in the way where a folder is needed; choose another path or move that file',

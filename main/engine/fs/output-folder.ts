@@ -35,7 +35,7 @@ export function realPathOf(p: string): string {
   return up === full ? full : path.join(realPathOf(up), path.basename(full));
 }
 
-export interface OutputOverInputs {
+interface OutputOverInputs {
   /** The output path and the flag that named it (`output_dir`, `output`). */
   output: string;
   flag: string;

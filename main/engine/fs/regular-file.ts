@@ -10,10 +10,10 @@ import { fsStudioError } from './fs-errors.ts';
  */
 
 /** How long one read may take before the file counts as stalled (a hung network drive). */
-export const READ_TIMEOUT_MS = Number(process.env.LORA_STUDIO_READ_TIMEOUT_MS) || 60_000;
+const READ_TIMEOUT_MS = Number(process.env.LORA_STUDIO_READ_TIMEOUT_MS) || 60_000;
 
 /** What a non-regular file is, in words; undefined for a regular file. */
-export function specialKind(st: Stats): string | undefined {
+function specialKind(st: Stats): string | undefined {
   if (st.isFile()) return undefined;
   if (st.isDirectory()) return 'a folder';
   if (st.isFIFO()) return 'a FIFO (named pipe)';
@@ -32,7 +32,7 @@ function notRegular(file: string, kind: string): StudioError {
 }
 
 /** Refuse anything but a regular file, by its type, without opening it (stat never blocks on a FIFO). */
-export function requireRegularFileSync(file: string): void {
+function requireRegularFileSync(file: string): void {
   let st: Stats;
   try {
     st = statSync(file);

@@ -5,7 +5,7 @@ import { KVCache } from '../model/kv-cache.ts';
 import type { ForwardOptions, LlamaModel } from '../model/llama.ts';
 import { GREEDY, sampleToken, type SamplingOptions } from './sampling.ts';
 
-export interface GenerateOptions extends Partial<SamplingOptions> {
+interface GenerateOptions extends Partial<SamplingOptions> {
   maxNewTokens: number;
   /** Stop when one of these is produced (the stop token is not part of the output). */
   stopTokenIds: number[];

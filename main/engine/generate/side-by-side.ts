@@ -11,7 +11,7 @@ export async function encodePrompt(tokenizer: StudioTokenizer, template: string,
   return tokenizer.encode(text, { addBos: true });
 }
 
-export interface Answer {
+interface Answer {
   text: string;
   tokens: number;
   stoppedBy: GenerateResult['stoppedBy'];

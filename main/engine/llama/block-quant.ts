@@ -67,8 +67,11 @@ export function bytesPerWeight(dtype: BaseDtype): number {
 
 const roundWords = (bytes: number) => Math.ceil(bytes / 4) * 4;
 
-/** Blockwise absmax int8: q = round(w / s), s = absmax / 127 per block; an all-zero block gets s = 0. */
-export function quantizeInt8(values: Float32Array, rows: number, cols: number): StoredMatrix & { dtype: 'int8' } {
+/**
+ * Blockwise absmax int8 (the frozen base's storage mode): q = round(w / s), s = absmax / 127 per block of QUANT_BLOCK
+ * values; an all-zero block gets s = 0. Not bitsandbytes' row-wise int8 of the int8 export (export/piece-encode.ts).
+ */
+export function quantizeInt8Blockwise(values: Float32Array, rows: number, cols: number): StoredMatrix & { dtype: 'int8' } {
   const n = values.length;
   const codes = new Int8Array(roundWords(n));
   const scales = new Float32Array(blockCount(n));
@@ -121,7 +124,7 @@ export function storeMatrix(values: Float32Array, rows: number, cols: number, dt
     case 'bf16':
       return { dtype, rows, cols, bits: dtype === 'f16' ? f32ArrayToF16(values) : f32ArrayToBf16(values) };
     case 'int8':
-      return quantizeInt8(values, rows, cols);
+      return quantizeInt8Blockwise(values, rows, cols);
     case 'nf4':
       return quantizeNf4(values, rows, cols);
   }

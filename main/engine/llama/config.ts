@@ -2,6 +2,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { FormatError, StudioError } from '../errors.ts';
 import { JSON_FILE_LIMITS, readJsonFile } from '../fs/json-file.ts';
+import type { ProjectionName } from './projection-names.ts';
 
 /** Llama-3's frequency-dependent RoPE scaling; linear/dynamic types scale positions by `factor`. */
 const ropeScalingSchema = z
@@ -41,7 +42,7 @@ const bounded = (field: keyof typeof CONFIG_LIMITS) =>
   );
 
 /** The fields of a Hugging Face config.json that LLaMA-family models (LLaMA 1/2/3, Mistral, Qwen2) use. */
-export const hfConfigSchema = z
+const hfConfigSchema = z
   .object({
     model_type: z.string().optional(),
     architectures: z.array(z.string()).optional(),
@@ -72,7 +73,7 @@ export const hfConfigSchema = z
   })
   .passthrough();
 
-export type HfConfig = z.infer<typeof hfConfigSchema>;
+type HfConfig = z.infer<typeof hfConfigSchema>;
 
 export type RopeScaling =
   | { kind: 'none' }
@@ -95,8 +96,11 @@ export interface LlamaConfig {
   ropeTheta: number;
   ropeScaling: RopeScaling;
   tieWordEmbeddings: boolean;
-  /** q/k/v projections carry biases (Qwen2). */
-  qkvBias: boolean;
+  /**
+   * The projections that carry a bias, as transformers builds them: Qwen2's q/k/v always; all four attention
+   * projections of a model whose config.json says attention_bias (LlamaAttention); none otherwise.
+   */
+  attentionBiases: readonly ProjectionName[];
   bosTokenId?: number;
   eosTokenIds: number[];
   torchDtype?: string;
@@ -161,7 +165,8 @@ export function parseLlamaConfig(json: unknown, file = 'config.json'): LlamaConf
     ropeTheta: c.rope_theta,
     ropeScaling: parseRopeScaling(c.rope_scaling ?? null, file),
     tieWordEmbeddings: c.tie_word_embeddings,
-    qkvBias: c.attention_bias ?? modelType === 'qwen2',
+    attentionBiases:
+      modelType === 'qwen2' ? ['q_proj', 'k_proj', 'v_proj'] : c.attention_bias ? ['q_proj', 'k_proj', 'v_proj', 'o_proj'] : [],
     bosTokenId: c.bos_token_id ?? undefined,
     eosTokenIds: eos === null || eos === undefined ? [] : Array.isArray(eos) ? eos : [eos],
     torchDtype: c.torch_dtype ?? undefined,

@@ -10,7 +10,7 @@ export type FrozenPlacement = 'device' | 'host';
  * Resident f32 W and Wᵀ up to this many bytes for the whole base: a small model's matmuls then skip the per-call
  * dequantization, and the wasm heap stays far below its 4 GiB with room for activations.
  */
-export const RESIDENT_F32_LIMIT_BYTES = 2 ** 30;
+const RESIDENT_F32_LIMIT_BYTES = 2 ** 30;
 
 /**
  * A host-held matrix is dequantized at most this many bytes (f32) at a time: a larger one (a 7B's lm_head is 500 MiB

@@ -9,7 +9,7 @@ export function loraScale(s: { r: number; alpha: number; useRslora: boolean }): 
  * 1e-4 makes the adapter vanish in a 16-bit base. Beyond them the figure is a typo (lora_alpha 1e39 merged into
  * weights near 1e36 without a word), so it is refused.
  */
-export const LORA_SCALE_RANGE = { min: 1e-4, max: 1e3 } as const;
+const LORA_SCALE_RANGE = { min: 1e-4, max: 1e3 } as const;
 
 /** Why a scale is refused, with the figure, or undefined when it lies in LORA_SCALE_RANGE. */
 export function checkLoraScale(s: { r: number; alpha: number; useRslora: boolean }): string | undefined {

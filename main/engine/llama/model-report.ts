@@ -21,7 +21,8 @@ export const modelReportSchema = z.object({
       ropeTheta: z.number(),
       ropeScaling: z.string(),
       tiedEmbeddings: z.boolean(),
-      qkvBias: z.boolean(),
+      /** The projections that carry a bias (q_proj, k_proj, v_proj and, with attention_bias, o_proj). */
+      attentionBiases: z.array(z.string()),
     })
     .optional(),
   parameters: z.number().optional(),

@@ -1,7 +1,6 @@
-import type { TensorListing } from './tensor-listing.ts';
 import { StudioError } from '../errors.ts';
 import type { LlamaConfig } from './config.ts';
-import { PROJECTIONS, type ProjectionName } from './projection-names.ts';
+import type { ProjectionName } from './projection-names.ts';
 
 // Names and shapes of a LLaMA checkpoint's tensors. No tfjs here: inspect, merge, export and the CLI's start-up
 // use these without loading TensorFlow.js (~150 MB of RSS).
@@ -48,54 +47,4 @@ export function checkLoraRank(config: LlamaConfig, r: number, targets: readonly 
     file,
     'config/lora-rank',
   );
-}
-
-/** Every tensor name and shape a checkpoint must hold for this config (biases only where the config says). */
-export function expectedTensors(config: LlamaConfig): Map<string, number[]> {
-  const m = new Map<string, number[]>();
-  m.set('model.embed_tokens.weight', [config.vocabSize, config.hiddenSize]);
-  for (let l = 0; l < config.numLayers; l++) {
-    m.set(`model.layers.${l}.input_layernorm.weight`, [config.hiddenSize]);
-    m.set(`model.layers.${l}.post_attention_layernorm.weight`, [config.hiddenSize]);
-    for (const p of PROJECTIONS) {
-      const shape = projectionShape(config, p);
-      m.set(`${projectionPath(l, p)}.weight`, shape);
-      if (config.qkvBias && (p === 'q_proj' || p === 'k_proj' || p === 'v_proj')) m.set(`${projectionPath(l, p)}.bias`, [shape[0]]);
-    }
-  }
-  m.set('model.norm.weight', [config.hiddenSize]);
-  if (!config.tieWordEmbeddings) m.set('lm_head.weight', [config.vocabSize, config.hiddenSize]);
-  return m;
-}
-
-/**
- * Problems between a checkpoint's tensors and its config: missing tensors, wrong shapes, unexpected extras.
- * Extras that are harmless (rotary inv_freq buffers, a redundant tied lm_head) are not reported.
- */
-export function checkTensorsAgainstConfig(source: TensorListing, config: LlamaConfig): string[] {
-  const problems: string[] = [];
-  const expected = expectedTensors(config);
-  for (const [name, shape] of expected) {
-    if (!source.has(name)) {
-      problems.push(`missing tensor ${name} (expected shape [${shape.join(', ')}])`);
-      continue;
-    }
-    const actual = source.info(name).shape;
-    if (actual.length !== shape.length || actual.some((d, i) => d !== shape[i])) {
-      problems.push(`tensor ${name} has shape [${actual.join(', ')}] but config.json implies [${shape.join(', ')}]`);
-    }
-  }
-  for (const t of source.list()) {
-    if (expected.has(t.name) || t.name.endsWith('rotary_emb.inv_freq')) continue;
-    if (t.name === 'lm_head.weight' && config.tieWordEmbeddings) continue;
-    problems.push(`unexpected tensor ${t.name} (not part of a ${config.modelType} model with this config)`);
-  }
-  return problems;
-}
-
-/** Parameters of a model with this config (every tensor a checkpoint holds). */
-export function parameterCount(config: LlamaConfig): number {
-  let n = 0;
-  for (const shape of expectedTensors(config).values()) n += shape.reduce((a, b) => a * b, 1);
-  return n;
 }

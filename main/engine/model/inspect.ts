@@ -7,9 +7,7 @@ import { openCheckpoint } from '../formats/hf-checkpoint.ts';
 import { loadTokenizer } from '../tokenizer/tokenizer.ts';
 import { loadLlamaConfig, type LlamaConfig } from '../llama/config.ts';
 import type { ModelReport } from '../llama/model-report.ts';
-import { checkTensorsAgainstConfig } from '../llama/projections.ts';
-
-export type { ModelReport };
+import { checkTensorsAgainstConfig } from '../llama/tensors.ts';
 
 /**
  * Reads config.json, the tensor headers and the tokenizer of a model folder: never the weights. The studio process runs
@@ -34,7 +32,7 @@ export async function inspectModel(dir: string): Promise<ModelReport> {
       ropeTheta: config.ropeTheta,
       ropeScaling: config.ropeScaling.kind === 'none' ? 'none' : `${config.ropeScaling.kind} ×${config.ropeScaling.factor}`,
       tiedEmbeddings: config.tieWordEmbeddings,
-      qkvBias: config.qkvBias,
+      attentionBiases: [...config.attentionBiases],
     };
   } catch (e) {
     report.problems.push((e as Error).message);

@@ -8,7 +8,8 @@ import { applyRope, ropeTables } from './rope.ts';
 import { frozenMatMul } from './ops.ts';
 import { embedTokens } from './frozen-matrix.ts';
 import { checkpointedLayer } from './layer-recompute.ts';
-import type { FrozenLinear, LlamaWeights, ProjectionName } from './weights.ts';
+import type { ProjectionName } from '../llama/projection-names.ts';
+import type { FrozenLinear, LlamaWeights } from './weights.ts';
 
 /**
  * A projection as the forward pass calls it: x [N, in] → [N, out]. The default is the frozen layer alone;
@@ -42,7 +43,7 @@ function linear(x: tf.Tensor2D, base: FrozenLinear): tf.Tensor2D {
 }
 
 /** RMSNorm as LLaMA defines it: x / sqrt(mean(x²) + eps) · w, over the last axis. */
-export function rmsNorm<T extends tf.Tensor>(x: T, weight: tf.Tensor1D, eps: number): T {
+function rmsNorm<T extends tf.Tensor>(x: T, weight: tf.Tensor1D, eps: number): T {
   if (onWebgpu() && x.rank === 2) return fusedRmsNorm(x as unknown as tf.Tensor2D, weight, eps) as unknown as T;
   return tf.tidy(() => {
     const variance = tf.mean(tf.square(x), -1, true);

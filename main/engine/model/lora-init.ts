@@ -1,4 +1,4 @@
-import type { ProjectionName } from './weights.ts';
+import type { ProjectionName } from '../llama/projection-names.ts';
 
 /**
  * PEFT's default init: A ~ Kaiming-uniform with a = √5 (PyTorch's nn.Linear default), which for A [r, in] is

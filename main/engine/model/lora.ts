@@ -10,9 +10,7 @@ import { loraScale } from '../llama/lora-scale.ts';
 import { onWebgpu } from '../backend/webgpu-kernels.ts';
 import { fusedLoraFits, fusedLoraUp } from '../backend/webgpu-lora.ts';
 
-export { loraScale } from '../llama/lora-scale.ts';
-
-export interface LoraSettings {
+interface LoraSettings {
   r: number;
   alpha: number;
   dropout: number;
@@ -38,7 +36,7 @@ export function dropoutSeed(draw: DropoutDraw, layer: number, name: ProjectionNa
 }
 
 /** One adapted module: y = W·x + scale · B·A·dropout(x). Stored as Aᵀ [in, r] and Bᵀ [r, out] for 2-D matmuls. */
-export interface LoraModule {
+interface LoraModule {
   layer: number;
   name: ProjectionName;
   /** PEFT key prefix, e.g. `base_model.model.model.layers.0.self_attn.q_proj`. */
@@ -59,7 +57,7 @@ export function checkTargets(targets: string[]): ProjectionName[] {
 }
 
 /** A module's initial weights: A [r, in] and B [out, r] in PEFT's layout, with its own rank and scale when loaded. */
-export interface ModuleWeights {
+interface ModuleWeights {
   a: Float32Array;
   b: Float32Array;
   /** Default: the settings' r and scale. */
@@ -167,7 +165,7 @@ function addLoraDelta(base_y: tf.Tensor2D, x: tf.Tensor2D, m: LoraModule, scale:
  * so every product is a non-transposed 2-D matmul (tfjs-wasm's fast path):
  *   u = x·Aᵀ;  dBᵀ = uᵀ·dy;  du = dy·B;  dAᵀ = xᵀ·du;  dx = du·A.
  */
-export function loraDelta(x: tf.Tensor2D, aT: tf.Tensor2D, bT: tf.Tensor2D): tf.Tensor2D {
+function loraDelta(x: tf.Tensor2D, aT: tf.Tensor2D, bT: tf.Tensor2D): tf.Tensor2D {
   const op = tf.customGrad((...args) => {
     const [xi, ai, bi] = args as tf.Tensor2D[];
     const save = args[3] as tf.GradSaveFunc;

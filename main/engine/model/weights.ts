@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { FormatError, StudioError } from '../errors.ts';
+import { StudioError } from '../errors.ts';
 import type { TensorSource } from '../formats/tensor-source.ts';
 import { packedTensors } from '../backend/webgpu-packed-matmul.ts';
 import { backendInfo } from '../backend/index.ts';
@@ -10,11 +10,10 @@ import { type BaseDtype } from '../llama/base-dtype-names.ts';
 import type { LlamaConfig } from '../llama/config.ts';
 import { toBackendMatrix, type FrozenEmbedding, type FrozenMatrix } from './frozen-matrix.ts';
 import type { FrozenPlacement } from '../llama/frozen-placement.ts';
-import { PROJECTIONS, checkTensorsAgainstConfig, projectionPath, projectionShape, type ProjectionName } from '../llama/projections.ts';
+import { PROJECTIONS, projectionPath, projectionShape, type ProjectionName } from '../llama/projections.ts';
+import { refuseTensorsAgainstConfig } from '../llama/tensors.ts';
 
-export * from '../llama/projections.ts';
 export type { FrozenEmbedding, FrozenMatrix } from './frozen-matrix.ts';
-export type { FrozenPlacement } from '../llama/frozen-placement.ts';
 
 /** A frozen linear layer y = x·Wᵀ + b. */
 export type FrozenLinear = FrozenMatrix & {
@@ -39,7 +38,7 @@ export interface LlamaWeights {
   lmHead: FrozenMatrix;
 }
 
-export interface WeightStorage {
+interface WeightStorage {
   /** The storage mode of the projections (base_dtype, resolved). */
   mode: BaseDtype;
   /** The checkpoint's own precision (embeddings and lm_head follow it in the quantized modes). */
@@ -96,8 +95,7 @@ export async function loadLlamaWeights(
   where: string,
   storage: WeightStorage,
 ): Promise<LlamaWeights> {
-  const problems = checkTensorsAgainstConfig(source, config);
-  if (problems.length) throw new FormatError(problems.join('; '), where, 'model/tensors');
+  refuseTensorsAgainstConfig(source, config, where);
   const { mode, backendName, placement } = storage;
   // CPU backends: the GEMM kernels and their threads start before the first matrix is placed (not on the tfjs path)
   if (backendName !== 'webgpu') await openCpuGemm(cpuGemmThreads(), NF4_LEVELS);
@@ -125,7 +123,7 @@ export async function loadLlamaWeights(
         path,
         inFeatures: inF,
         outFeatures: out,
-        bias: source.has(biasName) && config.qkvBias ? ((await read(biasName, [out])) as tf.Tensor1D) : undefined,
+        bias: config.attentionBiases.includes(p) ? ((await read(biasName, [out])) as tf.Tensor1D) : undefined,
       };
     }
     layers.push({

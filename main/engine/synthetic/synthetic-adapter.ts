@@ -3,7 +3,7 @@ import { makeAdapterConfig, peftKey, writePeftAdapter, type AdapterTensor } from
 import { loadLlamaConfig } from '../llama/config.ts';
 import { projectionShape, type ProjectionName } from '../llama/projections.ts';
 
-export interface SyntheticAdapterOptions {
+interface SyntheticAdapterOptions {
   r: number;
   /** Default 2r (scale 2), as Alpaca-LoRA's r 8 / alpha 16. */
   alpha?: number;

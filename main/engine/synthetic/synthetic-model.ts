@@ -6,7 +6,7 @@ import { INDEX_FILE, SINGLE_FILE, shardFileName } from '../formats/hf-checkpoint
 import { writeSafetensors, type TensorToWrite } from '../formats/safetensors.ts';
 import { planShards } from '../export/shard-size.ts';
 import { parseLlamaConfig } from '../llama/config.ts';
-import { expectedTensors } from '../llama/projections.ts';
+import { expectedTensors } from '../llama/tensors.ts';
 import { charTokenizerJson } from './char-tokenizer.ts';
 
 /** The sizes of a synthetic LLaMA, in config.json's own field names. */

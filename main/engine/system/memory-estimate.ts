@@ -15,8 +15,6 @@ import { choosePlacement, JIT_PIECE_BYTES, type FrozenPlacement } from '../llama
 import { useGradientCheckpointing } from '../llama/gradient-checkpointing.ts';
 import { PROJECTIONS, projectionShape, type ProjectionName } from '../llama/projections.ts';
 
-export { memoryReportSchema, type LargestTensorKind, type MemoryEstimate } from './memory-report.ts';
-
 /** What a WebGPU device can hold. WebGPU does not expose VRAM: total/free come from nvidia-smi when it knows them. */
 export interface DeviceLimits {
   name: string;
@@ -38,7 +36,7 @@ export const WASM_HEAP_BYTES = 4 * 2 ** 30;
  * Node, V8, TensorFlow.js and the tokenizer before any weight is read: ~290 MiB of RSS measured on a TinyLlama run
  * (RSS minus array buffers minus the wasm heap), rounded up.
  */
-export const RUNTIME_BYTES = 320 * 2 ** 20;
+const RUNTIME_BYTES = 320 * 2 ** 20;
 
 /** What a run asks of memory besides the model: one micro-batch of cutoff_len tokens and LoRA on some modules. */
 export interface Workload {
@@ -51,7 +49,7 @@ export interface Workload {
 }
 
 /** Where the weights go: the mode, and the backend (undefined: a device without a heap ceiling, as before modes). */
-export interface StoragePlan {
+interface StoragePlan {
   baseDtype?: BaseDtype;
   /** The checkpoint's own precision: embeddings and lm_head follow it in the quantized modes. Default: bf16. */
   native?: 'f32' | 'bf16' | 'f16';
@@ -229,7 +227,7 @@ export function deviceRefusal(
 }
 
 /** The mode a run uses, with the estimate behind the choice and a sentence saying why. */
-export interface BaseDtypeDecision {
+interface BaseDtypeDecision {
   mode: BaseDtype;
   estimate: MemoryEstimate;
   why: string;
@@ -238,7 +236,7 @@ export interface BaseDtypeDecision {
 }
 
 /** The figures of an estimate, for messages: what the heap (or device) holds and what lives in JS memory. */
-export function describeEstimate(e: MemoryEstimate): string {
+function describeEstimate(e: MemoryEstimate): string {
   const heap = e.heapLimitBytes === null ? '' : ` of the wasm heap's ${gib(e.heapLimitBytes)}`;
   return (
     `base_dtype ${e.baseDtype}: ${gib(e.totalBytes)} in all; ${gib(e.heapBytes)}${heap} in the backend (activations ${gib(e.activationsBytes)}, ` +

@@ -1,7 +1,7 @@
 import type { Tokenizer } from '@huggingface/tokenizers';
 
 /** The JSON files beside tokenizer.json that say which tokens are special (all optional). */
-export interface TokenizerSideFiles {
+interface TokenizerSideFiles {
   /** tokenizer_config.json */
   config: Record<string, unknown>;
   /** special_tokens_map.json */
@@ -22,7 +22,7 @@ export interface SpecialTokens {
 }
 
 /** `"<s>"` or `{ "content": "<s>", ... }` (both spellings occur in tokenizer_config.json). */
-export function tokenText(v: unknown): string | undefined {
+function tokenText(v: unknown): string | undefined {
   if (typeof v === 'string') return v;
   if (v && typeof v === 'object' && 'content' in v && typeof (v as { content: unknown }).content === 'string')
     return (v as { content: string }).content;

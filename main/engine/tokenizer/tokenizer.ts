@@ -7,14 +7,12 @@ import { JSON_FILE_LIMITS, readJsonFile } from '../fs/json-file.ts';
 import { addsBosByDefault, resolveSpecialTokens, type SpecialTokens } from './special-tokens.ts';
 import { CLEANUP_HOLD_BACK, createStreamDecoder, type StreamDecoder } from './stream-decoder.ts';
 
-export type { StreamDecoder } from './stream-decoder.ts';
-
-export interface ChatMessage {
+interface ChatMessage {
   role: 'system' | 'user' | 'assistant' | (string & {});
   content: string;
 }
 
-export interface EncodeOptions {
+interface EncodeOptions {
   /** Put BOS first. Default: tokenizer_config.json add_bos_token, else what tokenizer.json's post-processor does. */
   addBos?: boolean;
   /** Put EOS last. Default: tokenizer_config.json add_eos_token (false for LLaMA). */

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 
-export interface AdamWSettings {
+interface AdamWSettings {
   beta1: number;
   beta2: number;
   eps: number;

@@ -15,10 +15,10 @@ import { CHECKPOINT_FILES, CHECKPOINT_MANIFEST, checkpointName, checkpointNames,
  * renamed into place: a crash at any moment leaves either the whole checkpoint or a temp folder that the next
  * start removes, never a folder that looks complete but is not.
  */
-export const MANIFEST = CHECKPOINT_MANIFEST;
+const MANIFEST = CHECKPOINT_MANIFEST;
 const TEMP_PREFIX = '.tmp-';
 
-export interface Manifest {
+interface Manifest {
   format: 'lora-studio-checkpoint';
   version: 1;
   step: number;
@@ -85,7 +85,7 @@ export async function checkpointOwnFiles(dir: string): Promise<string[]> {
  * Delete a checkpoint: its own files (checkpointOwnFiles), then its folder if nothing else is in it. Returns the names
  * of the files it kept (put there by someone else); an absent folder keeps nothing.
  */
-export async function removeCheckpoint(dir: string): Promise<string[]> {
+async function removeCheckpoint(dir: string): Promise<string[]> {
   for (const name of await checkpointOwnFiles(dir)) await unlink(path.join(dir, name)).catch(() => undefined);
   const rest = await readdir(dir).catch(() => undefined);
   if (rest === undefined) return [];

@@ -116,7 +116,7 @@ type ConsistencyInput = Pick<
 >;
 
 /** A rule across fields, broken: a zod issue with the numbers in `params` (the wizard translates it by `params.rule`). */
-export interface ConsistencyIssue {
+interface ConsistencyIssue {
   code: 'custom';
   path: string[];
   message: string;
@@ -134,7 +134,7 @@ function askedBaseDtypes(c: ConsistencyInput): [string, FinetuneConfig['base_dty
 }
 
 /** The rules no single field can check: batch_size a multiple of micro_batch_size, one storage mode asked for. */
-export function finetuneConsistencyIssues(c: ConsistencyInput): ConsistencyIssue[] {
+function finetuneConsistencyIssues(c: ConsistencyInput): ConsistencyIssue[] {
   const out: ConsistencyIssue[] = [];
   if (c.batch_size % c.micro_batch_size !== 0)
     out.push({

@@ -10,7 +10,7 @@ import { readPeftAdapter, type LoadedAdapter } from '../formats/peft-adapter.ts'
 import { loadLlamaConfig } from '../llama/config.ts';
 import type { LoraAdapter } from '../model/lora.ts';
 import { loraFromPeft } from '../model/lora-load.ts';
-import { parameterCount } from '../model/weights.ts';
+import { parameterCount } from '../llama/tensors.ts';
 import type { AdamW } from './adamw.ts';
 import { latestGoodCheckpoint, pruneCheckpoints, removeStaleTemps, requireGoodCheckpoint, writeCheckpoint } from './checkpoint.ts';
 import type { FinetuneConfig } from './config.ts';

@@ -10,7 +10,7 @@ import type { FinetuneConfig } from './config.ts';
 import { planWarnings } from './run-plan.ts';
 
 /** How often long work says how far it is (a log line), and how long it runs before the event loop gets a turn. */
-export const PROGRESS_MS = 2000;
+const PROGRESS_MS = 2000;
 const YIELD_MS = 50;
 
 type Log = (message: string, level?: 'info' | 'warn') => void;
@@ -26,7 +26,7 @@ export function tokenPastEmbedding(ids: readonly number[], rows: number): number
 }
 
 /** The error for such a token: one line naming the row, the token and the figures, and what to do. */
-export function tokenPastEmbeddingError(
+function tokenPastEmbeddingError(
   tok: StudioTokenizer,
   id: number,
   rows: number,

@@ -1,6 +1,7 @@
-import { describeBackend, initBackend, type BackendInfo } from '../backend/index.ts';
+import type { BackendInfo } from '../backend/index.ts';
+import { startBackend, type StartedBackend } from '../backend/start-backend.ts';
 import { currentAdapter } from '../backend/webgpu.ts';
-import { selectMatmulPath } from '../backend/webgpu-matmul-path.ts';
+import type { MatmulPath } from '../backend/webgpu-matmul-path.ts';
 import { EpochBatches, PAD_MULTIPLE, sequentialBatches } from '../data/batches.ts';
 import { Prng } from '../data/prng.ts';
 import { StudioError } from '../errors.ts';
@@ -24,9 +25,9 @@ import type { TrainerData, TrainerSchedule } from './trainer.ts';
 type Log = (message: string, level?: 'info' | 'warn') => void;
 
 /** Everything the training loop needs, made as a run makes it (finetune, and the measured steps of the wizard). */
-export interface PreparedTraining {
+interface PreparedTraining {
   backend: BackendInfo;
-  matmul: Awaited<ReturnType<typeof selectMatmulPath>>;
+  matmul: MatmulPath;
   model: LlamaModel;
   modelConfig: LlamaConfig;
   baseDtype: BaseDtype;
@@ -38,18 +39,9 @@ export interface PreparedTraining {
   optimizer: AdamW;
 }
 
-export interface StartedBackend {
-  backend: BackendInfo;
-  matmul: Awaited<ReturnType<typeof selectMatmulPath>>;
-}
-
 /** Start the backend the settings ask for (a stalled start ends here, with its reason) and choose the matmul path. */
-export async function startTrainingBackend(config: FinetuneConfig, log: Log): Promise<StartedBackend> {
-  const backend = await initBackend(config.backend, { threads: config.threads });
-  log(describeBackend(backend));
-  const matmul = await selectMatmulPath(); // WebGPU: the tiled kernel, or subgroup matrices after their self-test
-  log(`frozen-weight matmuls: ${matmul.kernel} kernel (${matmul.reason})`);
-  return { backend, matmul };
+export function startTrainingBackend(config: FinetuneConfig, log: Log): Promise<StartedBackend> {
+  return startBackend(config.backend, { threads: config.threads }, (line) => log(line));
 }
 
 /**

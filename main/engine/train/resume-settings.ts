@@ -8,7 +8,7 @@ import type { FinetuneConfig } from './config.ts';
  * (learning rate, steps, validation size, data, seed, dropout, backend…) is a legitimate way to continue, but it
  * breaks exact resumption, so it is named.
  */
-export const FIXED_ON_RESUME = ['lora_r', 'lora_alpha', 'use_rslora', 'lora_target_modules', 'batch_size', 'micro_batch_size'] as const;
+const FIXED_ON_RESUME = ['lora_r', 'lora_alpha', 'use_rslora', 'lora_target_modules', 'batch_size', 'micro_batch_size'] as const;
 
 /**
  * Not settings of the run itself: where it goes, how it was started, and gradient checkpointing (it trades time for
@@ -16,7 +16,7 @@ export const FIXED_ON_RESUME = ['lora_r', 'lora_alpha', 'use_rslora', 'lora_targ
  */
 const NOT_COMPARED = new Set(['output_dir', 'resume_from_checkpoint', 'overwrite', 'gradient_checkpointing']);
 
-export interface SettingChange {
+interface SettingChange {
   name: string;
   was: unknown;
   now: unknown;

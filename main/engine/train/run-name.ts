@@ -5,8 +5,8 @@ import { z } from 'zod';
  * a letter or digit, never `..`, so it cannot reach outside that folder and reads the same in a URL, a shell and a
  * file browser. Node-free: the run registry, the contract and the wizard's run-name field check with it.
  */
-export const RUN_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-export const RUN_NAME_MAX = 200;
+const RUN_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const RUN_NAME_MAX = 200;
 
 export const runNameSchema = z
   .string()

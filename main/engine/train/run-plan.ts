@@ -82,7 +82,7 @@ export function planRun(s: PlanSettings, usableRows: number): RunPlan {
  * A setting that makes no sense for the data. `error`s would make the run fail (refused before it starts);
  * `warning`s run, but not as the user likely meant. `params` carry the numbers, for a translated message.
  */
-export interface PlanWarning {
+interface PlanWarning {
   code:
     | 'val-set-too-large'
     | 'no-train-rows'

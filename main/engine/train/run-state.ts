@@ -12,7 +12,7 @@ import type { TrainerPosition } from './trainer.ts';
 
 import { OPTIMIZER_STATE, TRAINER_STATE, TRAINING_CONFIG } from './run-folder.ts';
 
-export { OPTIMIZER_STATE, TRAINER_STATE, TRAINING_CONFIG } from './run-folder.ts';
+export { TRAINER_STATE } from './run-folder.ts';
 
 export interface TrainerStateFile {
   position: TrainerPosition;

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { jobSettingsSchemas, parseNumberText, settingFields } from '../../../main/contract/finetune-form.ts';
-import { FORM_FIELDS, stepOfField, type WizardStep } from './settings-groups.ts';
+import { FORM_FIELDS } from './settings-groups.ts';
 
 /**
  * The wizard's form as the person typed it, and the fine-tuning settings it makes. A number field keeps its text
@@ -106,11 +106,6 @@ export function checkSettings(settings: Record<string, unknown>): Map<string, Sc
     byField.set(name, [...(byField.get(name) ?? []), issue]);
   }
   return byField;
-}
-
-/** The steps that have a problem, from the fields with issues. */
-export function stepsWithIssues(fields: Iterable<string>): Set<WizardStep> {
-  return new Set([...fields].map(stepOfField));
 }
 
 /** Settings whose value differs from the schema's default (what Review lists), in form order. */

@@ -12,7 +12,7 @@ export interface AutoCheck<T> {
 }
 
 /** How long typing must pause before a changed input is checked. */
-export const CHECK_PAUSE_MS = 600;
+const CHECK_PAUSE_MS = 600;
 
 /**
  * Check `key` (undefined: nothing to check) after it has stopped changing for `pauseMs`. A result is kept with the key
