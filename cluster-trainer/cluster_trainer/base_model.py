@@ -45,7 +45,7 @@ def build_model(config, ckpt, lora, storage, world, sharded, gradient_checkpoint
             path = projection_path(l, p)
             out_features, _ = config.projection_shape(p)
             bias = None
-            if config.qkv_bias and p in ("q_proj", "k_proj", "v_proj"):
+            if p in config.biased:
                 bias = ckpt.tensor(f"{path}.bias").float().to(device)
             if quantized:
                 base = QuantizedLinear(bnb, frozen(f"{path}.weight", torch.float32), bias, storage, device, compute_dtype or torch.bfloat16)

@@ -81,7 +81,7 @@ class Checkpoint:
             for p in PROJECTIONS:
                 out, inf = config.projection_shape(p)
                 expected[f"{projection_path(l, p)}.weight"] = [out, inf]
-                if config.qkv_bias and p in ("q_proj", "k_proj", "v_proj"):
+                if p in config.biased:
                     expected[f"{projection_path(l, p)}.bias"] = [out]
         problems = []
         for name, shape in expected.items():

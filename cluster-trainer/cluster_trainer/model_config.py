@@ -1,5 +1,5 @@
 """A Hugging Face config.json read as the engine reads it (main/engine/llama/config.ts): LLaMA, Mistral and Qwen2
-(grouped-query attention, head_dim, rope_theta, linear or Llama-3 rope_scaling, tied embeddings, q/k/v biases)."""
+(grouped-query attention, head_dim, rope_theta, linear or Llama-3 rope_scaling, tied embeddings, attention biases)."""
 import json
 import math
 import os
@@ -27,7 +27,9 @@ class LlamaConfig:
     rope_theta: float
     rope_scaling: dict  # {"kind": "none" | "linear" | "llama3", ...}
     tie_word_embeddings: bool
-    qkv_bias: bool
+    # The projections with a bias: q/k/v for Qwen2; q/k/v/o for a LLaMA whose config.json says attention_bias (as
+    # HF's LlamaAttention builds them); none otherwise.
+    biased: tuple
     raw: dict = field(repr=False)
 
     def projection_shape(self, name):
@@ -42,7 +44,7 @@ class LlamaConfig:
         for p in PROJECTIONS:
             out, inf = self.projection_shape(p)
             n += self.num_layers * out * inf
-            if self.qkv_bias and p in ("q_proj", "k_proj", "v_proj"):
+            if p in self.biased:
                 n += self.num_layers * out
         return n
 
@@ -88,7 +90,7 @@ def parse_config(raw, where="config.json"):
         rope_theta=float(raw.get("rope_theta", 10000.0)),
         rope_scaling=_rope_scaling(raw.get("rope_scaling"), where),
         tie_word_embeddings=bool(raw.get("tie_word_embeddings", False)),
-        qkv_bias=bool(bias) if bias is not None else model_type == "qwen2",
+        biased=("q_proj", "k_proj", "v_proj") if model_type == "qwen2" else ("q_proj", "k_proj", "v_proj", "o_proj") if bias else (),
         raw=raw,
     )
 
@@ -148,7 +150,7 @@ def rope_inverse_frequencies(c):
 
 
 # The fields that make two config.json files the same architecture: a cluster base must match the bundle's.
-SHAPE_FIELDS = ("hidden_size", "intermediate_size", "num_layers", "num_heads", "num_kv_heads", "head_dim", "vocab_size", "tie_word_embeddings", "qkv_bias", "rope_theta", "rope_scaling")
+SHAPE_FIELDS = ("hidden_size", "intermediate_size", "num_layers", "num_heads", "num_kv_heads", "head_dim", "vocab_size", "tie_word_embeddings", "biased", "rope_theta", "rope_scaling")
 
 
 def differences(a, b):
