@@ -59,7 +59,7 @@ describe('outputs over the studio stay inside the runs folder', () => {
       ['quantize', { model: '/m', format: 'gguf-q8_0', output: '../../x.gguf' }] as const,
       /output "\.\.\/\.\.\/x\.gguf" is outside/,
     ],
-    ['export ../s', ['export', { base_model: '/m', output_dir: '../s' }] as const, /outside the runs folder/],
+    ['export-state-dict ../s', ['export-state-dict', { base_model: '/m', output_dir: '../s' }] as const, /outside the runs folder/],
     ['finetune ../run', ['finetune', { base_model: '/m', data_path: '/d.json', output_dir: '../run' }] as const, /outside the runs folder/],
     [
       'finetune into the runs folder itself',
