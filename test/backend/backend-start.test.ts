@@ -1,5 +1,3 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { withinStartTime } from '../../main/engine/backend/index.ts';
@@ -8,6 +6,7 @@ import { JobHost } from '../../main/jobs/host.ts';
 import { nodeSpawner } from '../../main/jobs/spawner.ts';
 import { runCli } from '../helpers/cli-process.ts';
 import { tinyRunSetup } from '../helpers/tiny-run.ts';
+import { workFolder } from '../helpers/work-folder.ts';
 
 // A start that never ends, simulated at the backend's start (the seam initBackend has for this test), cut at 2 s.
 const STALL = { LORA_STUDIO_SIMULATE_STALL: 'wasm', LORA_STUDIO_BACKEND_START_TIMEOUT_S: '2' };
@@ -52,7 +51,7 @@ describe('a backend start that stalls', () => {
   it('fails a studio job with that reason', async () => {
     const host = new JobHost({
       spawner: nodeSpawner(undefined, { ...process.env, ...STALL }),
-      runsDir: mkdtempSync(path.join(tmpdir(), 'stall-runs-')),
+      runsDir: workFolder('stall-runs'),
     });
     const events: JobEvent[] = [];
     host.onEvent((e) => events.push(e));

@@ -1,6 +1,3 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { initBackend } from '../../main/engine/backend/index.ts';
 import { hasGpuDeviceNode } from '../../main/engine/backend/webgpu.ts';
@@ -9,6 +6,7 @@ import { encodePrompt } from '../../main/engine/generate/side-by-side.ts';
 import { loadModel } from '../../main/engine/model/load.ts';
 import { runCli, startCli } from '../helpers/cli-process.ts';
 import { tinyModel } from '../helpers/synthetic.ts';
+import { workFolder } from '../helpers/work-folder.ts';
 
 describe('lora-studio command line', () => {
   it("finetune accepts Alpaca-LoRA's flags with their defaults in the help", async () => {
@@ -64,7 +62,7 @@ describe('lora-studio command line', () => {
     ]);
     expect(r.code).toBe(1);
     expect(r.stderr.trim()).toBe('error: command line: batch_size (3) must be a multiple of micro_batch_size (2)');
-    const r2 = await runCli(['inspect', mkdtempSync(path.join(tmpdir(), 'empty-model-'))]);
+    const r2 = await runCli(['inspect', workFolder('empty-model')]);
     expect(r2.code).toBe(2);
     expect(r2.stdout).toMatch(/config\.json: cannot read config\.json/);
   });
@@ -148,7 +146,7 @@ describe('lora-studio command line', () => {
   );
 
   it('serve prints a tokened address, answers the API with the token and refuses it without', async () => {
-    const runs = mkdtempSync(path.join(tmpdir(), 'serve-runs-'));
+    const runs = workFolder('serve-runs');
     const serve = startCli(['serve', '--runs_dir', runs]);
     try {
       const address = /(http:\/\/127\.0\.0\.1:\d+\/\?token=\S+)/;
@@ -173,7 +171,7 @@ describe('lora-studio command line', () => {
   });
 
   it('the demo fine-tunes its own model and then answers its questions', async () => {
-    const out = mkdtempSync(path.join(tmpdir(), 'demo-'));
+    const out = workFolder('demo');
     const r = await runCli(['demo', '--output_dir', out, '--backend', 'wasm']);
     expect(r.code, r.stderr).toBe(0);
     const after = r.stdout.slice(r.stdout.indexOf('5. Answers after'));

@@ -1,11 +1,11 @@
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { latestGoodCheckpoint } from '../../main/engine/train/checkpoint.ts';
 import { Prng } from '../../main/engine/data/prng.ts';
 import { startCli } from '../helpers/cli-process.ts';
 import { tinyAlpacaFile, tinyModel } from '../helpers/synthetic.ts';
+import { workFolder } from '../helpers/work-folder.ts';
 
 // A model of stories260K's shape and rows written by the test: crash safety needs no trained weights.
 let modelDir: string;
@@ -74,11 +74,11 @@ describe('a training process killed at any moment', () => {
   });
 
   it('leaves a run that resumes to the same adapter as an uninterrupted one', async () => {
-    const straight = mkdtempSync(path.join(tmpdir(), 'kill-ref-'));
+    const straight = workFolder('kill-ref');
     const ref = await run(finetuneArgs(straight));
     expect(ref.code, ref.stderr).toBe(0);
 
-    const out = mkdtempSync(path.join(tmpdir(), 'kill-'));
+    const out = workFolder('kill');
     // The kill moments are random; the seed is printed so a failure can be replayed with KILL_SEED.
     const seed = Number(process.env.KILL_SEED ?? Date.now() % 100000);
     console.log(`SIGKILL test: KILL_SEED=${seed}`);
