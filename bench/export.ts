@@ -88,7 +88,7 @@ function folderBytes(p: string): number {
 }
 
 /** Merge + HF export and Q8_0 export of a ~1 GB synthetic checkpoint with a LoRA adapter, against the disk. */
-export async function benchExport(root: string, work: string, tokenizerDir: string): Promise<ExportRow[]> {
+export async function benchExport(work: string, tokenizerDir: string): Promise<ExportRow[]> {
   const H = 1024;
   const F = 2752;
   const layers = 20;
