@@ -1,7 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll } from 'vitest';
 
 /**
  * The one way a test makes temp folders for its own files (models, data, outputs): each is removed, with all it holds,
@@ -38,10 +37,7 @@ function removeAll(): void {
 }
 
 // Registered when a test file first imports this module, so it runs once, after every test of that file (each file
-// has its own copy of the module). A process vitest did not start (a child a test spawns) has no runner: nothing to
-// register there, and it makes no work folders.
-try {
-  afterAll(removeAll);
-} catch {
-  // not inside a vitest run
-}
+// has its own copy of the module). A process a test starts (tsx running a helper that imports this module) has no
+// runner, and there importing vitest throws: nothing to register, and it makes no work folders.
+const vitest = await import('vitest').catch(() => undefined);
+vitest?.afterAll(removeAll);
