@@ -1,8 +1,9 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { openSync, readSync, writeSync, fsyncSync, closeSync, rmSync, statSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { writeSyntheticAdapter } from '../main/engine/synthetic/synthetic-adapter.ts';
 import { writeSyntheticModel } from '../main/engine/synthetic/synthetic-model.ts';
+import { runCli } from '../test/helpers/cli-process.ts';
 
 export interface ExportRow {
   job: string;
@@ -73,19 +74,12 @@ export function diskCopySeconds(sources: string[], dir: string, bytes: number): 
   return seconds;
 }
 
-function runCli(root: string, args: string[]): Promise<{ seconds: number; peak: number }> {
+/** An export through the CLI, timed, with its peak RSS; a failure ends the bench with its last output. */
+async function timedCli(args: string[]): Promise<{ seconds: number; peak: number }> {
   const start = performance.now();
-  return new Promise((resolve, reject) =>
-    execFile(
-      process.execPath,
-      ['--import', path.join(root, 'test/helpers/hwm-exit.mjs'), path.join(root, 'bin/lora-studio.mjs'), ...args],
-      { maxBuffer: 1 << 26 },
-      (err, _o, stderr) => {
-        if (err) return reject(new Error(`${args[0]} failed: ${String(stderr).slice(-1500)}`));
-        resolve({ seconds: (performance.now() - start) / 1000, peak: Number(/VmHWM_BYTES=(\d+)/.exec(String(stderr))?.[1] ?? 0) });
-      },
-    ),
-  );
+  const r = await runCli(args, { peakRss: true });
+  if (r.code !== 0) throw new Error(`${args[0]} failed: ${r.stderr.slice(-1500)}`);
+  return { seconds: (performance.now() - start) / 1000, peak: Number.isNaN(r.peakRss) ? 0 : r.peakRss };
 }
 
 function folderBytes(p: string): number {
@@ -94,7 +88,7 @@ function folderBytes(p: string): number {
 }
 
 /** Merge + HF export and Q8_0 export of a ~1 GB synthetic checkpoint with a LoRA adapter, against the disk. */
-export async function benchExport(root: string, work: string, tokenizerDir: string): Promise<ExportRow[]> {
+export async function benchExport(work: string, tokenizerDir: string): Promise<ExportRow[]> {
   const H = 1024;
   const F = 2752;
   const layers = 20;
@@ -118,7 +112,7 @@ export async function benchExport(root: string, work: string, tokenizerDir: stri
   const rows: ExportRow[] = [];
 
   const merged = path.join(work, 'export-merged');
-  const m = await runCli(root, [
+  const m = await timedCli([
     'merge',
     '--base_model',
     base,
@@ -144,7 +138,7 @@ export async function benchExport(root: string, work: string, tokenizerDir: stri
   rmSync(merged, { recursive: true, force: true });
 
   const gguf = path.join(work, 'export-q8_0.gguf');
-  const q = await runCli(root, ['quantize', '--base_model', base, '--lora_weights', adapter, '--format', 'gguf-q8_0', '--output', gguf]);
+  const q = await timedCli(['quantize', '--base_model', base, '--lora_weights', adapter, '--format', 'gguf-q8_0', '--output', gguf]);
   const ggufBytes = statSync(gguf).size;
   rows.push({
     job: 'merge + GGUF Q8_0 (incl. llama.cpp load check)',

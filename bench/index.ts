@@ -208,7 +208,7 @@ try {
       }
     }
   }
-  if (want('export') && !quick) results.export = await benchExport(root, work, stories);
+  if (want('export') && !quick) results.export = await benchExport(work, stories);
   if (want('kernels') && !quick) results.kernels = benchKernels();
   if ((want('kernels') && !quick) || only.includes('matmul')) results.matmul = benchPackedMatmul(); // `-- matmul`: this part alone
   if (only.includes('scale')) results.scale = await benchScale(root, work, llamaTokenizer, only);

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { modelReportSchema } from '../engine/llama/model-report.ts';
 import { metricPointSchema, type MetricPoint } from '../engine/train/metrics-schema.ts';
 import { CALL_NAME_LIST } from './call-names.ts';
-import { jobSettingsSchemas, type JobSettingsKind } from './job-settings.ts';
+import { JOB_KIND_SPECS, JOB_KINDS, type JobKind, type JobSettings, type ParsedJobSettings } from './job-kinds.ts';
 
 /**
  * The one contract between the studio's UI and its main side. Electron IPC and the HTTP/WebSocket server both
@@ -14,13 +14,8 @@ import { jobSettingsSchemas, type JobSettingsKind } from './job-settings.ts';
 
 // ---------- shared shapes ----------
 
-/**
- * merge: adapter merged into a HF checkpoint; export: Meta state dict; quantize: GGUF or int8; generate: the playground;
- * measure: a fine-tuning run's first steps, timed, for the wizard's duration estimate (writes nothing).
- */
-export const JOB_KINDS = ['finetune', 'merge', 'export', 'quantize', 'generate', 'selftest', 'measure'] as const;
+export { JOB_KINDS, type JobKind };
 export const jobKindSchema = z.enum(JOB_KINDS);
-export type JobKind = z.infer<typeof jobKindSchema>;
 
 export const jobStateSchema = z.enum(['queued', 'running', 'done', 'failed', 'stopped']);
 
@@ -217,20 +212,16 @@ export type Settings = z.infer<typeof settingsSchema>;
 
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 
-const startOf = <K extends JobKind, S extends z.ZodType>(kind: K, config: S) => z.object({ kind: z.literal(kind), config }).strict();
-export const jobStartRequestSchema = z.discriminatedUnion('kind', [
-  startOf('finetune', jobSettingsSchemas.finetune),
-  startOf('merge', jobSettingsSchemas.merge),
-  startOf('export', jobSettingsSchemas.export),
-  startOf('quantize', jobSettingsSchemas.quantize),
-  startOf('generate', jobSettingsSchemas.generate),
-  startOf('selftest', jobSettingsSchemas.selftest.default({})),
-  startOf('measure', jobSettingsSchemas.measure),
-]);
-export type JobStartRequest = z.input<typeof jobStartRequestSchema>;
-// Every job kind has its settings and result schema, and nothing else does (a type error otherwise).
-export const JOB_SETTINGS_MATCH_KINDS: Same<JobSettingsKind, JobKind> = true;
-export { jobResultOf, type JobResult, type JobSettings } from './job-settings.ts';
+/** A job to start: its kind and that kind's settings, one option per kind of JOB_KIND_SPECS. */
+export type JobStartRequest = { [K in JobKind]: { kind: K; config: JobSettings<K> } }[JobKind];
+type ParsedJobStart = { [K in JobKind]: { kind: K; config: ParsedJobSettings<K> } }[JobKind];
+const startOf = (kind: JobKind) => z.object({ kind: z.literal(kind), config: JOB_KIND_SPECS[kind].settings }).strict();
+// Built from the record, so the union's type is stated above rather than inferred from a list written out here.
+export const jobStartRequestSchema: z.ZodType<ParsedJobStart, JobStartRequest> = z.discriminatedUnion(
+  'kind',
+  JOB_KINDS.map(startOf) as [ReturnType<typeof startOf>, ...ReturnType<typeof startOf>[]],
+) as z.ZodType<ParsedJobStart, JobStartRequest>;
+export { jobResultOf, type JobResult, type JobSettings } from './job-kinds.ts';
 
 const empty = z.object({}).strict();
 const idRequest = z.object({ id: z.string().min(1).max(200) }).strict();

@@ -1,18 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { jobEventSchema, type JobEvent, type JobInfo, type JobKind } from '../contract/contract.ts';
-import { jobSettingsSchemas } from '../contract/job-settings.ts';
+import { JOB_KIND_SPECS, JOB_KINDS, parseJobSettings, type JobKindSpec } from '../contract/job-kinds.ts';
 import { StudioError } from '../engine/errors.ts';
 import { describeOwner, liveOwner, lockBeside } from '../engine/fs/folder-lock.ts';
 import { isPathInside, realPathOf } from '../engine/fs/output-folder.ts';
 import { appendRunFailure, runPaths } from '../engine/train/run-folder.ts';
-import { parseSettings } from '../engine/parse-settings.ts';
 import { workerMessageSchema } from './messages.ts';
 import { AdoptedRun, type AdoptedEnd } from './adopted-run.ts';
 import { OutputTail } from './output-tail.ts';
 import type { RunRegistry } from './run-registry.ts';
 import type { WorkerHandle, WorkerSpawner } from './spawner.ts';
-import { AVAILABLE_KINDS } from './worker-tasks.ts';
 
 export interface JobHostOptions {
   spawner: WorkerSpawner;
@@ -26,21 +24,10 @@ export interface JobHostOptions {
 /**
  * Jobs run one at a time in the order they were started (they compete for the same cores and memory), except the
  * playground's generate jobs: a user waiting for an answer should not wait for a training run to end, so they
- * have a lane of their own, also one at a time.
+ * have a lane of their own, also one at a time. Each kind's lane is in its record (JOB_KIND_SPECS).
  */
-type Lane = 'queue' | 'interactive';
-const laneOf = (kind: JobKind): Lane => (kind === 'generate' ? 'interactive' : 'queue');
-
-/** How each kind's settings are named in messages, and which of them is an output path (kept inside runsDir). */
-const SETTINGS_NAMES: Record<JobKind, { what: string; outputKey?: string }> = {
-  finetune: { what: 'fine-tuning settings', outputKey: 'output_dir' },
-  merge: { what: 'merge settings', outputKey: 'output_dir' },
-  export: { what: 'state dict settings', outputKey: 'output_dir' },
-  quantize: { what: 'quantize settings', outputKey: 'output' },
-  generate: { what: 'playground settings' },
-  selftest: { what: 'selftest settings' },
-  measure: { what: 'fine-tuning settings' },
-};
+type Lane = JobKindSpec['lane'];
+const laneOf = (kind: JobKind): Lane => JOB_KIND_SPECS[kind].lane;
 
 interface Job {
   info: JobInfo;
@@ -79,7 +66,7 @@ export class JobHost {
   constructor(private readonly opts: JobHostOptions) {}
 
   get availableKinds(): readonly JobKind[] {
-    return this.opts.availableKinds ?? AVAILABLE_KINDS;
+    return this.opts.availableKinds ?? JOB_KINDS;
   }
 
   onEvent(listener: (e: JobEvent) => void): () => void {
@@ -103,9 +90,9 @@ export class JobHost {
     const info: JobInfo = { id, kind, state: 'queued', createdAt: new Date().toISOString(), seq: 0 };
     const cfg = { ...config };
     // The same strict schema as the API contract: also for callers that reach the host directly.
-    const check = SETTINGS_NAMES[kind];
-    parseSettings(jobSettingsSchemas[kind], cfg, check.what);
-    const key = check.outputKey;
+    parseJobSettings(kind, cfg);
+    const spec: JobKindSpec = JOB_KIND_SPECS[kind];
+    const key = spec.outputKey;
     if (kind === 'finetune' && (typeof cfg.output_dir !== 'string' || cfg.output_dir === '')) {
       // A run without a folder of its own gets one under runsDir, so the Runs page finds it.
       info.runId = newRunId();

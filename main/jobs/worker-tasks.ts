@@ -1,5 +1,6 @@
 import { StudioError } from '../engine/errors.ts';
-import type { JobEvent, JobKind } from '../contract/contract.ts';
+import type { JobEvent } from '../contract/contract.ts';
+import { parseJobSettings, type JobKind, type JobResult, type ParsedJobSettings } from '../contract/job-kinds.ts';
 import type { ExportCommand } from '../engine/export/export-jobs.ts';
 import { backendReport } from './backend-report.ts';
 import { jobEventsOf } from './training-events.ts';
@@ -7,16 +8,17 @@ import { jobEventsOf } from './training-events.ts';
 /** An event as a task emits it; the worker adds the job id. */
 export type TaskEvent = JobEvent extends infer E ? (E extends JobEvent ? Omit<E, 'jobId'> : never) : never;
 
-export interface TaskContext {
+export interface TaskContext<K extends JobKind> {
   jobId: string;
-  config: Record<string, unknown>;
+  /** The job's settings, checked against its kind's schema, defaults filled in. */
+  config: ParsedJobSettings<K>;
   emit(event: TaskEvent): void;
   /** Aborted when the host asks the job to stop. */
   signal: AbortSignal;
 }
 
-/** What a task returns goes into its `done` event. */
-export type Task = (ctx: TaskContext) => Promise<{ reason: string; result?: Record<string, unknown> }>;
+/** What a task returns goes into its `done` event: the result its kind's record describes. */
+type Task<K extends JobKind> = (ctx: TaskContext<K>) => Promise<{ reason: string; result?: JobResult<K> }>;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -25,10 +27,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * (exit, throw, refuse with a StudioError) or ignore stop requests on demand. The tests use it to prove the queue, stop and crash reports;
  * a user can run it to check that jobs start at all.
  */
-const selftest: Task = async ({ config, emit, signal }) => {
-  const steps = Number(config.steps ?? 5);
-  const intervalMs = Number(config.intervalMs ?? 20);
-  const crashAt = config.crashAt === undefined ? undefined : Number(config.crashAt);
+const selftest: Task<'selftest'> = async ({ config, emit, signal }) => {
+  const steps = config.steps ?? 5;
+  const intervalMs = config.intervalMs ?? 20;
+  const crashAt = config.crashAt;
   if (config.ignoreStop) process.removeAllListeners('SIGTERM').on('SIGTERM', () => console.log('selftest: ignoring SIGTERM'));
   for (let step = 1; step <= steps; step++) {
     if (signal.aborted && !config.ignoreStop) return { reason: 'stopped', result: { steps: step - 1 } };
@@ -46,7 +48,7 @@ const selftest: Task = async ({ config, emit, signal }) => {
 };
 
 /** Fine-tuning through the engine's runFinetune; its reports become job events. Loaded only when used. */
-const finetune: Task = async ({ config, emit, signal }) => {
+const finetune: Task<'finetune'> = async ({ config, emit, signal }) => {
   const { parseFinetuneConfig } = await import('../engine/train/config.ts');
   const { runFinetune } = await import('../engine/train/finetune.ts');
   const parsed = parseFinetuneConfig(config, 'fine-tuning settings');
@@ -66,7 +68,7 @@ const finetune: Task = async ({ config, emit, signal }) => {
 };
 
 /** A fine-tuning run's first steps, timed as the run would make them, for the wizard's duration estimate. */
-const measure: Task = async ({ config, emit, signal }) => {
+const measure: Task<'measure'> = async ({ config, emit, signal }) => {
   const { parseFinetuneConfig } = await import('../engine/train/config.ts');
   const { measureSteps } = await import('../engine/train/measure-steps.ts');
   const parsed = parseFinetuneConfig(config, 'fine-tuning settings');
@@ -75,7 +77,7 @@ const measure: Task = async ({ config, emit, signal }) => {
 };
 
 /** An export job: the engine's export runner with its progress and per-tensor lines turned into events. */
-function exportTask(command: ExportCommand): Task {
+function exportTask(command: ExportCommand): Task<ExportCommand> {
   return async ({ config, emit }) => {
     const { runExportCommand } = await import('../engine/export/export-jobs.ts');
     let last = 0;
@@ -96,15 +98,15 @@ function exportTask(command: ExportCommand): Task {
 }
 
 /** The playground: base and fine-tuned answers to one prompt, streamed as text events. */
-const generateTask: Task = async ({ config, emit, signal }) => {
+const generateTask: Task<'generate'> = async ({ config, emit, signal }) => {
   const { startBackend } = await import('../engine/backend/start-backend.ts');
   const { answerSideBySide } = await import('../engine/generate/side-by-side.ts');
   // The backend and the frozen products' kernel as training chooses them (WebGPU: subgroup matrices after their self-test).
-  await startBackend((config.backend as never) ?? 'auto', {}, (message) => emit({ type: 'log', level: 'info', message }));
+  await startBackend(config.backend ?? 'auto', {}, (message) => emit({ type: 'log', level: 'info', message }));
   const report = backendReport();
   if (report) emit({ type: 'backend', backend: report });
   const { backend: _ignored, ...settings } = config;
-  const r = await answerSideBySide(settings as never, {
+  const r = await answerSideBySide(settings, {
     signal,
     onText: (side, text) => emit({ type: 'text', side, text }),
     log: (message) => emit({ type: 'log', level: 'warn', message }),
@@ -112,14 +114,21 @@ const generateTask: Task = async ({ config, emit, signal }) => {
   return { reason: signal.aborted ? 'stopped' : 'finished', result: { ...r } };
 };
 
-/** The job kinds this build can run. */
-export const TASKS: Partial<Record<JobKind, Task>> = {
+/** The task of each job kind: every kind of JOB_KIND_SPECS has one (a missing one is a type error). */
+const TASKS: { [K in JobKind]: Task<K> } = {
   selftest,
   finetune,
   merge: exportTask('merge'),
-  export: exportTask('export-state-dict'),
+  'export-state-dict': exportTask('export-state-dict'),
   quantize: exportTask('quantize'),
   generate: generateTask,
   measure,
 };
-export const AVAILABLE_KINDS = Object.keys(TASKS) as JobKind[];
+
+/**
+ * Run a job of kind K: its settings are checked against the kind's schema here too (the worker is a process of its
+ * own; the host checked them before it started it), so the task gets them typed, with the defaults filled in.
+ */
+export function runTask<K extends JobKind>(kind: K, raw: Record<string, unknown>, ctx: Omit<TaskContext<K>, 'config'>) {
+  return TASKS[kind]({ ...ctx, config: parseJobSettings(kind, raw) });
+}

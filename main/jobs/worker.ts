@@ -8,7 +8,7 @@ import { fsStudioError } from '../engine/fs/fs-errors.ts';
 import { runInterruptCleanups } from '../engine/fs/interrupt-cleanup.ts';
 import type { JobKind } from '../contract/contract.ts';
 import { hostMessageSchema, type WorkerMessage } from './messages.ts';
-import { TASKS, type TaskEvent } from './worker-tasks.ts';
+import { runTask, type TaskEvent } from './worker-tasks.ts';
 
 interface ParentPort {
   postMessage(message: unknown): void;
@@ -69,12 +69,10 @@ onHostMessage(async (raw) => {
   if (running) return console.error('worker: already running a job');
   const { id, kind, config } = msg.job;
   running = kind;
-  const emit = (event: TaskEvent) => void post({ type: 'event', event: { ...event, jobId: id } as never });
-  const task = TASKS[kind];
+  const emit = (event: TaskEvent) => void post({ type: 'event', event: { ...event, jobId: id } });
   try {
-    if (!task) throw new StudioError(`${kind} jobs are not available in this build`, undefined, 'jobs/unavailable');
     emit({ type: 'started', kind });
-    const { reason, result } = await task({ jobId: id, config, emit, signal: abort.signal });
+    const { reason, result } = await runTask(kind, config, { jobId: id, emit, signal: abort.signal });
     await post({ type: 'event', event: { jobId: id, type: 'done', reason, result: result && JSON.parse(JSON.stringify(result)) } });
     await finish(0);
   } catch (e) {

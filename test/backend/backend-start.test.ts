@@ -1,13 +1,12 @@
-import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { withinStartTime } from '../../main/engine/backend/index.ts';
 import type { JobEvent } from '../../main/contract/contract.ts';
 import { JobHost } from '../../main/jobs/host.ts';
 import { nodeSpawner } from '../../main/jobs/spawner.ts';
+import { runCli } from '../helpers/cli-process.ts';
 import { tinyRunSetup } from '../helpers/tiny-run.ts';
+import { workFolder } from '../helpers/work-folder.ts';
 
 // A start that never ends, simulated at the backend's start (the seam initBackend has for this test), cut at 2 s.
 const STALL = { LORA_STUDIO_SIMULATE_STALL: 'wasm', LORA_STUDIO_BACKEND_START_TIMEOUT_S: '2' };
@@ -30,7 +29,6 @@ describe('a backend start that stalls', () => {
   it('ends the CLI with one error line and exit code 1', async () => {
     const out = path.join(setup.work, 'cli-run');
     const args = [
-      'bin/lora-studio.mjs',
       'finetune',
       '--base_model',
       setup.baseModel,
@@ -43,12 +41,7 @@ describe('a backend start that stalls', () => {
       '--cutoff_len',
       '64',
     ];
-    const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, args, { env: { ...process.env, ...STALL }, stdio: ['ignore', 'ignore', 'pipe'] });
-      let stderr = '';
-      child.stderr.on('data', (d) => (stderr += d));
-      child.on('exit', (code) => resolve({ code, stderr }));
-    });
+    const r = await runCli(args, { env: STALL });
     expect(r.code).toBe(1);
     expect(r.stderr.trim()).toBe(
       'error: backend wasm: did not start within 2 s; its thread pool did not come up; try --threads 1 (no pool) or --backend cpu',
@@ -58,7 +51,7 @@ describe('a backend start that stalls', () => {
   it('fails a studio job with that reason', async () => {
     const host = new JobHost({
       spawner: nodeSpawner(undefined, { ...process.env, ...STALL }),
-      runsDir: mkdtempSync(path.join(tmpdir(), 'stall-runs-')),
+      runsDir: workFolder('stall-runs'),
     });
     const events: JobEvent[] = [];
     host.onEvent((e) => events.push(e));

@@ -2,8 +2,6 @@
 // logits and LoRA gradients, with one packed 2-byte copy per frozen matrix instead of f32 Wᵀ and W. (The packed
 // kernels themselves, every storage mode, are checked in webgpu-packed-matmul.test.ts.) The checkpoint is a model of
 // stories260K's shape written by the test: storage modes agreeing needs no trained weights.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startWebgpuSoftware } from '../helpers/webgpu.ts';
@@ -12,6 +10,7 @@ import { openExportInput } from '../../main/engine/export/open-model.ts';
 import { loadModel } from '../../main/engine/model/load.ts';
 import { disposeWeights } from '../../main/engine/model/weights.ts';
 import { caseModel, gradientsCase, logitsCase } from './cases.ts';
+import { workFolder } from '../helpers/work-folder.ts';
 
 const skip = await startWebgpuSoftware('webgpu f16');
 
@@ -19,7 +18,7 @@ describe.skipIf(skip)('16-bit frozen weights on WebGPU', () => {
   it('a 16-bit checkpoint: the same logits and LoRA gradients as f32 storage, a quarter of the frozen bytes of f32 training (Wᵀ and W)', async () => {
     // The f32 model written as an f16 checkpoint: both storages then hold exactly the same values.
     const f32Dir = await caseModel();
-    const dir = path.join(mkdtempSync(path.join(tmpdir(), 'f16-model-')), 'tiny-f16');
+    const dir = path.join(workFolder('f16-model'), 'tiny-f16');
     const input = await openExportInput(f32Dir);
     await exportHfCheckpoint({
       source: input.source,

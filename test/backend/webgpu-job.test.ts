@@ -1,20 +1,18 @@
 // Studio jobs on the WebGPU software adapter: a training job reports its adapter and the bytes its GPU buffers hold,
 // which the Run page's GPU panel shows; a playground (generate) job chooses the frozen products' kernel as training
 // does, and says which and why. Real worker processes, real model; skipped without an adapter.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobEvent } from '../../main/contract/contract.ts';
 import { JobHost } from '../../main/jobs/host.ts';
 import { nodeSpawner } from '../../main/jobs/spawner.ts';
 import { tinyAlpacaFile, tinyModel } from '../helpers/synthetic.ts';
 import { startWebgpuSoftware } from '../helpers/webgpu.ts';
+import { workFolder } from '../helpers/work-folder.ts';
 
 const skip = await startWebgpuSoftware('webgpu job');
 
 describe.skipIf(skip)('jobs on webgpu-software', () => {
-  const host = new JobHost({ spawner: nodeSpawner(), runsDir: mkdtempSync(path.join(tmpdir(), 'webgpu-job-')) });
+  const host = new JobHost({ spawner: nodeSpawner(), runsDir: workFolder('webgpu-job') });
   const events: JobEvent[] = [];
   host.onEvent((e) => events.push(e));
   afterAll(() => host.close());

@@ -2,8 +2,7 @@
 // one packed copy equal tfjs's own matmul on the dequantized f32 weights, on shapes ragged against every tile and
 // with a short last scale block; the path choice (subgroup matrices or tiled) with its reasons and its self-test.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -17,6 +16,7 @@ import { LlamaModel } from '../../main/engine/model/llama.ts';
 import { loadModel } from '../../main/engine/model/load.ts';
 import type { FrozenMatrix, LlamaWeights } from '../../main/engine/model/weights.ts';
 import { caseModel, modelGradients, modelLogits } from './cases.ts';
+import { workFolder } from '../helpers/work-folder.ts';
 
 const skip = await startWebgpuSoftware('webgpu packed matmul');
 
@@ -177,7 +177,7 @@ describe.skipIf(skip)('the subgroup-matrix kernel on a software stand-in for its
 
 describe.skipIf(skip)('the subgroup-matrix WGSL compiles (Dawn null backend, in a child process)', () => {
   it('every mode and direction, 16×16×16 and 8×8×8 configs, one and four subgroups: no error, no warning; a wrong operand type is rejected', async () => {
-    const out = path.join(mkdtempSync(path.join(tmpdir(), 'sgm-null-')), 'result.json');
+    const out = path.join(workFolder('sgm-null'), 'result.json');
     await new Promise<void>((resolve, reject) =>
       execFile(
         process.execPath,

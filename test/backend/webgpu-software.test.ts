@@ -3,8 +3,7 @@
 // GPU; with no adapter (libvulkan1 or chromium's SwiftShader ICD missing) every test is skipped, saying why. The wasm
 // side runs in a child process (wasm-reference.ts says why).
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { describeBackend, initBackend } from '../../main/engine/backend/index.ts';
@@ -13,6 +12,7 @@ import { runFinetune } from '../../main/engine/train/finetune.ts';
 import type { TrainingEvent } from '../../main/engine/train/reports.ts';
 import { TINY_SHAPE, tinyModel } from '../helpers/synthetic.ts';
 import { FINETUNE_STEPS, caseData, caseModel, finetuneCase, gradientsCase, logitsCase, type CaseResults } from './cases.ts';
+import { workFolder } from '../helpers/work-folder.ts';
 
 async function noAdapter(): Promise<string | undefined> {
   try {
@@ -30,7 +30,7 @@ const skip = await noAdapter();
 /** The wasm results, computed by wasm-reference.ts in a child process and passed back in a file. */
 function wasmReference(modelDir: string, dataPath: string): Promise<CaseResults> {
   const tsx = path.resolve('node_modules/tsx/dist/cli.mjs');
-  const out = path.join(mkdtempSync(path.join(tmpdir(), 'wasm-ref-')), 'reference.json');
+  const out = path.join(workFolder('wasm-ref'), 'reference.json');
   return new Promise((resolve, reject) => {
     execFile(
       process.execPath,
@@ -94,7 +94,7 @@ describe.skipIf(skip)('webgpu-software (SwiftShader) equals wasm on a tiny LLaMA
   it('runFinetune refuses before the first step when one tensor would exceed the adapter binding limit', async () => {
     // SwiftShader binds at most 1 GiB; 8 rows of 4096 tokens (one per character) give attention probabilities of
     // 8 × 8 heads × T² f32 > 1 GiB.
-    const dir = mkdtempSync(path.join(tmpdir(), 'guard-'));
+    const dir = workFolder('guard');
     const story = 'Once upon a time, there was a little girl named Lily. She loved to play outside in the park. '.repeat(80);
     writeFileSync(
       path.join(dir, 'long.json'),

@@ -1,4 +1,4 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -8,6 +8,7 @@ import { DEMO_SHAPE, writeSyntheticModel } from '../../main/engine/synthetic/syn
 import { Prng } from '../../main/engine/data/prng.ts';
 import { poisonedCopy } from '../helpers/poison.ts';
 import { mountTmpfs, noMount, type TestMount } from '../helpers/tmpfs.ts';
+import { runCli, type CliRun } from '../helpers/cli-process.ts';
 
 /**
  * Every command, fed what a careless user (or an attacker) gives it: missing, truncated and garbage files, flags that
@@ -130,19 +131,6 @@ beforeAll(async () => {
   }
 });
 afterAll(() => mounts.forEach((m) => m.unmount()));
-
-function cli(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['bin/lora-studio.mjs', ...args],
-      { encoding: 'utf8', timeout: 120_000, maxBuffer: 1 << 24 },
-      (err, stdout, stderr) => {
-        resolve({ status: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-      },
-    );
-  });
-}
 
 /** `args` are built when the case runs (the mounts exist by then); `names` must appear in the one error line. */
 interface Case {
@@ -473,14 +461,14 @@ const CASES: Case[] = [
 ];
 
 /** Run the cases two at a time: each is a process of its own, and the machine has few cores. */
-async function runAll(cases: Case[], concurrency = 2): Promise<Map<Case, Awaited<ReturnType<typeof cli>>>> {
-  const results = new Map<Case, Awaited<ReturnType<typeof cli>>>();
+async function runAll(cases: Case[], concurrency = 2): Promise<Map<Case, CliRun>> {
+  const results = new Map<Case, CliRun>();
   let next = 0;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (next < cases.length) {
         const c = cases[next++];
-        results.set(c, await cli(c.args()));
+        results.set(c, await runCli(c.args()));
       }
     }),
   );
@@ -489,7 +477,7 @@ async function runAll(cases: Case[], concurrency = 2): Promise<Map<Case, Awaited
 
 describe('every command answers bad input with one clear line', () => {
   const runnable = CASES.filter((c) => !c.mount || !noMount());
-  let results: Map<Case, Awaited<ReturnType<typeof cli>>>;
+  let results: Map<Case, CliRun>;
   beforeAll(async () => {
     results = await runAll(runnable);
   }, 600_000);
@@ -502,7 +490,7 @@ describe('every command answers bad input with one clear line', () => {
     const names = c.names();
     if (typeof names === 'string') expect(errors[0]).toContain(names);
     else expect(errors[0]).toMatch(names);
-    expect(r.status, all).toBe(1);
+    expect(r.code, all).toBe(1);
     expect(all).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m); // a stack frame
     expect(all).not.toMatch(/unexpected error/i);
     if (c.hides) expect(all).not.toMatch(c.hides);
@@ -515,8 +503,8 @@ describe('every command answers bad input with one clear line', () => {
 
   it.each(['config.json', 'tokenizer.json'])('inspect: a FIFO as %s is named by type, never read (exit 2, its report)', async (file) => {
     const dir = at(`model-fifo-${file === 'config.json' ? 'config' : 'tokenizer'}`);
-    const r = await cli(['inspect', dir]);
-    expect(r.status).toBe(2);
+    const r = await runCli(['inspect', dir]);
+    expect(r.code).toBe(2);
     expect(r.stdout).toContain(`${path.join(dir, file)}: is a FIFO (named pipe), not a regular file`);
   });
 
@@ -524,16 +512,16 @@ describe('every command answers bad input with one clear line', () => {
     // Embeddings padded past the tokenizer, as many released checkpoints have them (rows for no token).
     const wide = at('model-wide');
     await writeSyntheticModel(wide, { ...DEMO_SHAPE, vocab_size: vocab + 64 }, { copyFrom: M });
-    const r = await cli(['inspect', wide]);
-    expect(r.status, r.stdout).toBe(0);
+    const r = await runCli(['inspect', wide]);
+    expect(r.code, r.stdout).toBe(0);
     expect(r.stdout).toContain(
       `warning: ${path.join(wide, 'tokenizer.json')}: ${vocab} tokens, fewer than the ${vocab + 64} rows of the embedding`,
     );
   });
 
   it('inspect lists the problems of a broken model folder by file (its report, exit 2), without a stack', async () => {
-    const r = await cli(['inspect', at('model-trunc-weights')]);
-    expect(r.status).toBe(2);
+    const r = await runCli(['inspect', at('model-trunc-weights')]);
+    expect(r.code).toBe(2);
     expect(r.stdout).toContain(at('model-trunc-weights', 'model.safetensors'));
     expect(`${r.stdout}${r.stderr}`).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m);
     expect(`${r.stdout}${r.stderr}`).not.toMatch(/unexpected error/i);

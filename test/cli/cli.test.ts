@@ -1,32 +1,16 @@
-import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { initBackend } from '../../main/engine/backend/index.ts';
 import { hasGpuDeviceNode } from '../../main/engine/backend/webgpu.ts';
 import { generate } from '../../main/engine/generate/generate.ts';
 import { encodePrompt } from '../../main/engine/generate/side-by-side.ts';
 import { loadModel } from '../../main/engine/model/load.ts';
+import { runCli, startCli } from '../helpers/cli-process.ts';
 import { tinyModel } from '../helpers/synthetic.ts';
-
-/** Run the CLI without blocking the test worker (a blocked worker misses vitest's own heartbeats). */
-function cli(args: string[], env: Record<string, string> = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['bin/lora-studio.mjs', ...args],
-      { encoding: 'utf8', timeout: 300_000, maxBuffer: 1 << 24, env: { ...process.env, ...env } },
-      (err, stdout, stderr) => {
-        resolve({ status: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-      },
-    );
-  });
-}
+import { workFolder } from '../helpers/work-folder.ts';
 
 describe('lora-studio command line', () => {
   it("finetune accepts Alpaca-LoRA's flags with their defaults in the help", async () => {
-    const help = (await cli(['finetune', '--help'])).stdout;
+    const help = (await runCli(['finetune', '--help'])).stdout;
     for (const flag of [
       '--base_model',
       '--data_path',
@@ -65,7 +49,7 @@ describe('lora-studio command line', () => {
   });
 
   it('reports bad input as one clear line and a non-zero exit', async () => {
-    const r = await cli([
+    const r = await runCli([
       'finetune',
       '--base_model',
       '/nonexistent',
@@ -76,16 +60,16 @@ describe('lora-studio command line', () => {
       '--micro_batch_size',
       '2',
     ]);
-    expect(r.status).toBe(1);
+    expect(r.code).toBe(1);
     expect(r.stderr.trim()).toBe('error: command line: batch_size (3) must be a multiple of micro_batch_size (2)');
-    const r2 = await cli(['inspect', mkdtempSync(path.join(tmpdir(), 'empty-model-'))]);
-    expect(r2.status).toBe(2);
+    const r2 = await runCli(['inspect', workFolder('empty-model')]);
+    expect(r2.code).toBe(2);
     expect(r2.stdout).toMatch(/config\.json: cannot read config\.json/);
   });
 
   it('inspect and generate work on a model folder (the tiny model written by the test)', async () => {
     const dir = await tinyModel();
-    const r = await cli(['inspect', dir]);
+    const r = await runCli(['inspect', dir]);
     expect(r.stdout).toContain('architecture: llama, 5 layers, hidden 64');
     expect(r.stdout).toContain('parameters: 260,032'); // stories260K's shape
     expect(r.stdout).toContain('problems: none');
@@ -94,12 +78,12 @@ describe('lora-studio command line', () => {
       '--max_new_tokens', '30', '--backend', 'wasm', '--threads', '2'];
     // Our GEMM kernels on 2 threads (tfjs keeps one), and the threaded tfjs build (its worker pool, which the rest of
     // the suite leaves out: vitest.config.ts) on the tfjs path: the same greedy answer.
-    const [g, t] = await Promise.all([cli(args), cli(args, { LORA_STUDIO_CPU_MATMUL: 'tfjs' })]);
-    expect(g.status, g.stderr).toBe(0);
+    const [g, t] = await Promise.all([runCli(args), runCli(args, { env: { LORA_STUDIO_CPU_MATMUL: 'tfjs' } })]);
+    expect(g.code, g.stderr).toBe(0);
     expect(g.stdout.trim().length).toBeGreaterThan(0);
     expect(g.stderr).toMatch(/backend: wasm — tfjs-backend-wasm \(simd, 1 thread\) \+ GEMM kernels \(2 threads\)/);
     expect(g.stderr).toMatch(/frozen-weight matmuls: wasm-(relaxed-simd|simd128) kernel/);
-    expect(t.status, t.stderr).toBe(0);
+    expect(t.code, t.stderr).toBe(0);
     expect(t.stderr).toMatch(/backend: wasm — tfjs-backend-wasm \(simd, 2 threads\)/);
     expect(t.stdout).toBe(g.stdout);
   });
@@ -110,7 +94,7 @@ describe('lora-studio command line', () => {
   it('generate prints the greedy answer the engine gives for the same prompt (the tiny model)', async () => {
     const dir = await tinyModel();
     const instruction = 'Repeat the word river twice.';
-    const g = await cli([
+    const g = await runCli([
       'generate',
       '--base_model',
       dir,
@@ -127,7 +111,7 @@ describe('lora-studio command line', () => {
       '--threads',
       '1',
     ]);
-    expect(g.status, g.stderr).toBe(0);
+    expect(g.code, g.stderr).toBe(0);
     await initBackend('wasm');
     const { model, tokenizer } = await loadModel(dir);
     const prompt = await encodePrompt(tokenizer, 'alpaca_short', instruction);
@@ -141,7 +125,7 @@ describe('lora-studio command line', () => {
   it.skipIf(gpuNode || process.platform !== 'linux')(
     'auto on a Linux machine without a GPU says why it skipped each faster backend, without Vulkan noise',
     async () => {
-      const g = await cli([
+      const g = await runCli([
         'generate',
         '--base_model',
         await tinyModel(),
@@ -154,7 +138,7 @@ describe('lora-studio command line', () => {
         '--max_new_tokens',
         '3',
       ]);
-      expect(g.status, g.stderr).toBe(0);
+      expect(g.code, g.stderr).toBe(0);
       expect(g.stderr).toContain('webgpu: no hardware adapter (no GPU device in /dev');
       expect(g.stderr).toMatch(/backend: wasm — .*\[skipped gpu: .*; webgpu: .*; node: .*\]/);
       expect(g.stderr).not.toMatch(/Vulkan|XDG_RUNTIME_DIR/);
@@ -162,19 +146,12 @@ describe('lora-studio command line', () => {
   );
 
   it('serve prints a tokened address, answers the API with the token and refuses it without', async () => {
-    const { spawn } = await import('node:child_process');
-    const runs = mkdtempSync(path.join(tmpdir(), 'serve-runs-'));
-    const child = spawn(process.execPath, ['bin/lora-studio.mjs', 'serve', '--runs_dir', runs], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const runs = workFolder('serve-runs');
+    const serve = startCli(['serve', '--runs_dir', runs]);
     try {
-      const url = await new Promise<URL>((resolve, reject) => {
-        let out = '';
-        child.stdout.on('data', (d) => {
-          out += d;
-          const m = /(http:\/\/127\.0\.0\.1:\d+\/\?token=\S+)/.exec(out);
-          if (m) resolve(new URL(m[1]));
-        });
-        child.on('exit', () => reject(new Error(`serve exited: ${out}`)));
-      });
+      const address = /(http:\/\/127\.0\.0\.1:\d+\/\?token=\S+)/;
+      expect(await serve.waitFor(address), serve.output()).toBe(true);
+      const url = new URL(address.exec(serve.output())![1]);
       const token = url.searchParams.get('token')!;
       const ok = await fetch(new URL('/api/app.info', url), {
         method: 'POST',
@@ -189,14 +166,14 @@ describe('lora-studio command line', () => {
       });
       expect(refused.status).toBe(401);
     } finally {
-      child.kill('SIGTERM');
+      serve.child.kill('SIGTERM');
     }
   });
 
   it('the demo fine-tunes its own model and then answers its questions', async () => {
-    const out = mkdtempSync(path.join(tmpdir(), 'demo-'));
-    const r = await cli(['demo', '--output_dir', out, '--backend', 'wasm']);
-    expect(r.status, r.stderr).toBe(0);
+    const out = workFolder('demo');
+    const r = await runCli(['demo', '--output_dir', out, '--backend', 'wasm']);
+    expect(r.code, r.stderr).toBe(0);
     const after = r.stdout.slice(r.stdout.indexOf('5. Answers after'));
     const correct = ['Paris.', 'Tokyo.', 'Rome.', 'Cairo.'].filter((a) => after.includes(`"${a}"`));
     expect(correct.length).toBeGreaterThanOrEqual(3);

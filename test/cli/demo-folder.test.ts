@@ -1,12 +1,12 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { clearDemoFolder } from '../../main/cli/demo-run.ts';
+import { workFolder } from '../helpers/work-folder.ts';
 
 // The demo starts afresh each run; it must never delete a folder it did not make (`--output_dir ~/models`).
 describe("the demo's output folder", () => {
-  const tmp = mkdtempSync(path.join(tmpdir(), 'demo-folder-'));
+  const tmp = workFolder('demo-folder');
 
   it('is made when absent, and cleared on the next run because it carries the marker', () => {
     const dir = path.join(tmp, 'new', 'demo');

@@ -1,5 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { writeSyntheticModel } from '../../main/engine/synthetic/synthetic-model.ts';
@@ -19,11 +18,12 @@ import {
 } from '../helpers/cluster-trainer.ts';
 import { TINY_ALPHABET, TINY_SHAPE, tinyAlpacaRows } from '../helpers/synthetic.ts';
 import { missingTorch } from '../helpers/torch.ts';
+import { workFolder } from '../helpers/work-folder.ts';
 
 // The global batch is the same whatever the world size: ranks take disjoint slices of it and accumulation makes up
 // the rest. Two gloo processes (torchrun, with the README's launch line for Debian's torchrun on Python 3.11, and
 // plain-srun style) against one process, on CPUs.
-const tmp = (name: string) => mkdtempSync(path.join(tmpdir(), `cluster-dist-${name}-`));
+const tmp = (name: string) => workFolder(`cluster-dist-${name}`);
 let model: string;
 let data: string;
 

@@ -1,5 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -32,11 +31,12 @@ import {
 import { missingShared, sharedPath } from '../helpers/shared-data.ts';
 import { TINY_ALPHABET, TINY_SHAPE, tinyAlpacaRows } from '../helpers/synthetic.ts';
 import { missingTorch } from '../helpers/torch.ts';
+import { workFolder } from '../helpers/work-folder.ts';
 
 // The cluster trainer (PyTorch) against our TypeScript trainer: the same base, the same prepared batches, f32,
 // dropout 0, every projection adapted. Both start from the same adapter (the same seeded stream draws A), so the loss
 // of every step, the validation losses, the LoRA gradients and the final adapters must agree to rounding.
-const tmp = (name: string) => mkdtempSync(path.join(tmpdir(), `cluster-eq-${name}-`));
+const tmp = (name: string) => workFolder(`cluster-eq-${name}`);
 
 function settings(baseModel: string, dataPath: string, outputDir: string): FinetuneConfig {
   return parseFinetuneConfig({

@@ -1,6 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { writeSyntheticModel } from '../../main/engine/synthetic/synthetic-model.ts';
@@ -21,11 +20,12 @@ import {
 } from '../helpers/cluster-trainer.ts';
 import { TINY_ALPHABET, TINY_SHAPE, tinyAlpacaRows } from '../helpers/synthetic.ts';
 import { PYTHON, missingTorch } from '../helpers/torch.ts';
+import { workFolder } from '../helpers/work-folder.ts';
 
 // What a batch system does to a job: SIGUSR1 before the time limit (a checkpoint, and training goes on), SIGTERM on
 // cancel or preemption (a checkpoint, and an exit), SIGKILL after the grace time (nothing); a requeued job starts the
 // same command again with --resume auto. And the inputs a cluster gets wrong: a base path, a missing package.
-const tmp = (name: string) => mkdtempSync(path.join(tmpdir(), `cluster-faults-${name}-`));
+const tmp = (name: string) => workFolder(`cluster-faults-${name}`);
 let model: string;
 let longBundle: string;
 

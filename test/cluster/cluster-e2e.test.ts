@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -9,6 +8,7 @@ import { writeSyntheticModel } from '../../main/engine/synthetic/synthetic-model
 import { PROJECTIONS } from '../../main/engine/llama/projection-names.ts';
 import { verifyCheckpoint } from '../../main/engine/train/checkpoint.ts';
 import { checkpointNames, readMetrics } from '../../main/engine/train/run-folder.ts';
+import { runCli } from '../helpers/cli-process.ts';
 import { lossCurve, maxRelative, readTensors, relativeFrobenius } from '../helpers/cluster-trainer.ts';
 import { missingCluster, startTestCluster, type TestCluster } from '../helpers/slurm-cluster.ts';
 import { TINY_ALPHABET, TINY_SHAPE, tinyAlpacaRows } from '../helpers/synthetic.ts';
@@ -29,21 +29,7 @@ let plainModel: string;
 let data: string;
 const at = (...p: string[]) => path.join(tmp, ...p);
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-function cli(args: string[]): Promise<CliResult> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['bin/lora-studio.mjs', ...args], { env: { ...cluster.env, OMP_NUM_THREADS: '1' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const cli = (args: string[]) => runCli(args, { env: { ...cluster.env, OMP_NUM_THREADS: '1' } });
 
 /** The fine-tuning flags of these runs: 8 rows a step, prompts masked, dropout 0, evaluation and checkpoints. */
 function runFlags(outputDir: string, o: { steps?: number; micro?: number; saveSteps?: number; base?: string } = {}): string[] {

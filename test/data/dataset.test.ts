@@ -1,12 +1,12 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadAlpacaRows } from '../../main/engine/data/dataset.ts';
 import { FormatError } from '../../main/engine/errors.ts';
 import { missingShared, sharedPath } from '../helpers/shared-data.ts';
+import { workFolder } from '../helpers/work-folder.ts';
 
-const dir = mkdtempSync(path.join(tmpdir(), 'data-test-'));
+const dir = workFolder('data-test');
 function file(name: string, text: string) {
   const p = path.join(dir, name);
   writeFileSync(p, text);

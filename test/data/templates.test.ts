@@ -1,12 +1,12 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BUILTIN_TEMPLATES, formatTemplate, generatePrompt, getResponse, loadTemplate } from '../../main/engine/data/templates.ts';
 import { missingShared, sharedPath } from '../helpers/shared-data.ts';
+import { workFolder } from '../helpers/work-folder.ts';
 
 const names = ['alpaca', 'alpaca_legacy', 'alpaca_short', 'vigogne'] as const;
-const dir = mkdtempSync(path.join(tmpdir(), 'templates-'));
+const dir = workFolder('templates');
 
 describe("Alpaca-LoRA's template files", () => {
   it('has exactly the four built-ins, each loaded by its name', async () => {

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -8,6 +8,7 @@ import { formatBytes } from '../../renderer/src/format.ts';
 import { writeSyntheticModel } from '../../main/engine/synthetic/synthetic-model.ts';
 import { chromiumMissing, ensureRendererBuilt, machinePathsIn, openStudioBrowser, RENDERER_DIR, ROOT } from '../helpers/studio-browser.ts';
 import { TINY_ALPHABET, TINY_SHAPE, tinyAlpacaRows } from '../helpers/synthetic.ts';
+import { workFolder } from '../helpers/work-folder.ts';
 
 /**
  * The studio in a real browser (Debian's /usr/bin/chromium through playwright-core) against the browser-mode
@@ -19,7 +20,7 @@ const SHOTS = path.join(ROOT, 'test-artifacts', 'screenshots');
 // The studio's home folder (startServer's homeDir): the pages show paths under it as ~/…. A model of stories260K's
 // shape and Chinese rows are written into it, in folders of their own, so the in-page folder browser lists a few
 // entries, not the whole temp folder; the runs go there too.
-const HOME = mkdtempSync(path.join(tmpdir(), 'studio-e2e-home-'));
+const HOME = workFolder('studio-e2e-home');
 const MODEL_DIR = path.join(HOME, 'models', 'tiny-llama');
 const DATA_FILE = path.join(HOME, 'data', 'alpaca_zh.json');
 // Absolute paths of this machine that the Run page and the Playground must not show.

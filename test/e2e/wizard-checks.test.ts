@@ -1,5 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,6 +6,7 @@ import { startServer, type StudioServer } from '../../main/server/server.ts';
 import { writeSyntheticModel } from '../../main/engine/synthetic/synthetic-model.ts';
 import { chromiumMissing, ensureRendererBuilt, openStudioBrowser, RENDERER_DIR, ROOT } from '../helpers/studio-browser.ts';
 import { TINY_ALPHABET, TINY_SHAPE, tinyAlpacaRows } from '../helpers/synthetic.ts';
+import { workFolder } from '../helpers/work-folder.ts';
 
 /**
  * The New-run wizard in Chromium against `serve`, with the real engine behind it: what a person types is what the
@@ -15,7 +15,7 @@ import { TINY_ALPHABET, TINY_SHAPE, tinyAlpacaRows } from '../helpers/synthetic.
  * and the run's duration is measured from its first steps.
  */
 const SHOTS = path.join(ROOT, 'test-artifacts', 'screenshots');
-const HOME = mkdtempSync(path.join(tmpdir(), 'wizard-e2e-home-'));
+const HOME = workFolder('wizard-e2e-home');
 const MODEL_DIR = path.join(HOME, 'models', 'tiny-llama');
 const BROKEN_MODEL = path.join(HOME, 'models', 'broken');
 const DATA = path.join(HOME, 'data');

@@ -1,16 +1,17 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { acquireLock, liveOwner, processStartTime, type LockOwner } from '../../main/engine/fs/folder-lock.ts';
 import { startProcess } from '../helpers/cli-process.ts';
+import { workFolder } from '../helpers/work-folder.ts';
 
 /**
  * The one-writer lock against real processes: a live holder refuses (naming it), a dead or reused pid is stale and
  * taken over, and processes started at once on one lock (free or stale) leave exactly one owner.
  */
-const work = mkdtempSync(path.join(tmpdir(), 'folder-lock-'));
+const work = workFolder('folder-lock');
 let n = 0;
 const lockFile = () => path.join(work, `.out-${++n}.lock`);
 

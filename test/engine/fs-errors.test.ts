@@ -1,5 +1,4 @@
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { StudioError } from '../../main/engine/errors.ts';
@@ -8,8 +7,9 @@ import { writeFileAtomic } from '../../main/engine/fs/atomic-write.ts';
 import { readGguf } from '../../main/engine/formats/gguf-reader.ts';
 import { fsStudioError } from '../../main/engine/fs/fs-errors.ts';
 import { mountTmpfs, noMount, type TestMount } from '../helpers/tmpfs.ts';
+import { workFolder } from '../helpers/work-folder.ts';
 
-const dir = mkdtempSync(path.join(tmpdir(), 'fs-errors-'));
+const dir = workFolder('fs-errors');
 const aFile = path.join(dir, 'a-file');
 writeFileSync(aFile, 'x');
 

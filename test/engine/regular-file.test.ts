@@ -1,11 +1,11 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { describeJsonError, readJsonFile } from '../../main/engine/fs/json-file.ts';
 import { readRegularFile, readRegularTextSync, streamRegularFile, withReadTimeout } from '../../main/engine/fs/regular-file.ts';
+import { workFolder } from '../helpers/work-folder.ts';
 
 /**
  * Every file a user names is read through these: a special file (FIFO, device, socket, folder) refused by its type
@@ -13,7 +13,7 @@ import { readRegularFile, readRegularTextSync, streamRegularFile, withReadTimeou
  * errors that never quote the file.
  */
 
-const dir = mkdtempSync(path.join(tmpdir(), 'regular-file-'));
+const dir = workFolder('regular-file');
 const at = (name: string) => path.join(dir, name);
 execFileSync('mkfifo', [at('pipe')]);
 writeFileSync(at('small.json'), '{"a": 1}');

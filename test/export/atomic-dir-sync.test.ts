@@ -1,9 +1,9 @@
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { withAtomicDir } from '../../main/engine/fs/atomic-dir.ts';
 import { writeSafetensors } from '../../main/engine/formats/safetensors-writer.ts';
+import { workFolder } from '../helpers/work-folder.ts';
 
 // Every fsync the code under test makes, by the path its handle was opened with.
 const synced: string[] = [];
@@ -25,7 +25,7 @@ const tensor = (name: string) => ({ name, dtype: 'F32' as const, shape: [4], dat
 
 describe('an atomic output folder', () => {
   it('fsyncs every file in it and itself before it goes live; shards written in it skip their own fsync', async () => {
-    const out = path.join(mkdtempSync(path.join(tmpdir(), 'atomic-sync-')), 'merged');
+    const out = path.join(workFolder('atomic-sync'), 'merged');
     let syncsWhileFilling = -1;
     let temp = '';
     await withAtomicDir(out, async (dir) => {

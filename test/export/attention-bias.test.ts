@@ -1,8 +1,7 @@
 // The table of LLaMA tensor names (main/engine/llama/tensors.ts), and a model with attention biases (a LLaMA with
 // attention_bias, as Qwen2-style models converted to LLaMA have) through the GGUF export: llama.cpp's `llama`
 // architecture loads the four optional biases, and its log-probabilities must equal our engine's.
-import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +17,7 @@ import { expectedTensors, tensorName } from '../../main/engine/llama/tensors.ts'
 import { loadModel } from '../../main/engine/model/load.ts';
 import { loadLlamaCpp } from '../../main/engine/system/llama-cpp.ts';
 import { TINY_SHAPE, tinyModel } from '../helpers/synthetic.ts';
+import { workFolder } from '../helpers/work-folder.ts';
 
 describe('the table of LLaMA tensor names', () => {
   it.each([
@@ -65,7 +65,7 @@ describe('the table of LLaMA tensor names', () => {
 });
 
 describe('a LLaMA with attention biases', () => {
-  const work = mkdtempSync(path.join(tmpdir(), 'attention-bias-'));
+  const work = workFolder('attention-bias');
   let modelDir = '';
   beforeAll(async () => {
     modelDir = await tinyModel({ ...TINY_SHAPE, attention_bias: true });

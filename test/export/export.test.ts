@@ -1,5 +1,4 @@
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,10 +20,11 @@ import { loadLlamaCpp } from '../../main/engine/system/llama-cpp.ts';
 import { parseFinetuneConfig } from '../../main/engine/train/config.ts';
 import { runFinetune } from '../../main/engine/train/finetune.ts';
 import { tinyAlpacaFile, tinyModel } from '../helpers/synthetic.ts';
+import { workFolder } from '../helpers/work-folder.ts';
 
 // A model of stories260K's shape written by the test: every check here compares two computations on the same weights.
 let modelDir: string;
-const work = mkdtempSync(path.join(tmpdir(), 'export-test-'));
+const work = workFolder('export-test');
 const PROMPTS = [[1], [1, 403, 407, 261], [1, 306, 262, 378, 267]];
 
 function maxDiff(a: tf.Tensor, b: tf.Tensor): number {

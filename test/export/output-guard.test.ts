@@ -1,16 +1,16 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_SHAPE, writeSyntheticModel } from '../../main/engine/synthetic/synthetic-model.ts';
 import { runMerge, runQuantize, runStateDict } from '../../main/engine/export/export-jobs.ts';
+import { workFolder } from '../helpers/work-folder.ts';
 
 let work: string;
 let model: string;
 
 describe('an export never overwrites and never writes into its input', () => {
   beforeAll(async () => {
-    work = mkdtempSync(path.join(tmpdir(), 'export-guard-'));
+    work = workFolder('export-guard');
     model = path.join(work, 'model');
     await writeSyntheticModel(model, DEMO_SHAPE, { alphabet: 'abcdefghijklmnopqrstuvwxyz ' });
   });

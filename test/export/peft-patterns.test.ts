@@ -13,6 +13,7 @@ import { loadLlamaConfig, type LlamaConfig } from '../../main/engine/llama/confi
 import { projectionShape } from '../../main/engine/llama/projections.ts';
 import { loadModel, type LoadedModel } from '../../main/engine/model/load.ts';
 import { writeSyntheticModel } from '../../main/engine/synthetic/synthetic-model.ts';
+import { runCli } from '../helpers/cli-process.ts';
 import { PYTHON } from '../helpers/torch.ts';
 import { TINY_ALPHABET, TINY_SHAPE } from '../helpers/synthetic.ts';
 
@@ -125,19 +126,8 @@ describe('PEFT adapter_config patterns, merged as PEFT merges them (checked agai
       const adapter = path.join(work, `adapter-${i}`);
       await writeAdapter(adapter, c.config, 100 + i);
       const ours = path.join(work, `merged-${i}`);
-      const cli = await run(process.execPath, [
-        'bin/lora-studio.mjs',
-        'merge',
-        '--base_model',
-        BASE,
-        '--lora_weights',
-        adapter,
-        '--output_dir',
-        ours,
-        '--dtype',
-        'f32',
-      ]);
-      expect(cli.status, cli.stderr).toBe(0);
+      const cli = await runCli(['merge', '--base_model', BASE, '--lora_weights', adapter, '--output_dir', ours, '--dtype', 'f32']);
+      expect(cli.code, cli.stderr).toBe(0);
       const reference = path.join(work, `reference-${i}.safetensors`);
       const py = await run(PYTHON, ['test/reference/peft_merge.py', BASE, adapter, reference]);
       expect(py.status, py.stderr).toBe(0);

@@ -1,10 +1,10 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { writeSyntheticAdapter } from '../../main/engine/synthetic/synthetic-adapter.ts';
 import { writeSyntheticModel } from '../../main/engine/synthetic/synthetic-model.ts';
+import { runCli } from '../helpers/cli-process.ts';
 import { TINY_ALPHABET } from '../helpers/synthetic.ts';
 
 const work = mkdtempSync(path.join(tmpdir(), 'streaming-'));
@@ -41,9 +41,6 @@ describe('streaming merge + export', () => {
 
     const out = path.join(work, 'merged');
     const args = [
-      '--import',
-      './test/helpers/hwm-exit.mjs',
-      'bin/lora-studio.mjs',
       'merge',
       '--base_model',
       base,
@@ -56,13 +53,8 @@ describe('streaming merge + export', () => {
       '--max_shard_size',
       '200MB',
     ];
-    const { code, stderr } = await new Promise<{ code: number; stderr: string }>((resolve) =>
-      execFile(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 24 }, (err, _stdout, stderr) =>
-        resolve({ code: err ? 1 : 0, stderr }),
-      ),
-    );
+    const { code, stderr, peakRss: peak } = await runCli(args, { peakRss: true });
     expect(code, stderr).toBe(0);
-    const peak = Number(/VmHWM_BYTES=(\d+)/.exec(stderr)?.[1]);
     expect(peak).toBeGreaterThan(0);
     expect(peak, `peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB`).toBeLessThan(BOUND);
     const shards = readdirSync(out).filter((n) => n.endsWith('.safetensors'));

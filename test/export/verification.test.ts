@@ -1,5 +1,4 @@
-import { closeSync, mkdtempSync, openSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { refuseNonFiniteErrors } from '../../main/engine/export/encoded-finite.ts';
@@ -8,6 +7,7 @@ import { verifyGguf } from '../../main/engine/export/gguf-verify.ts';
 import { openExportInput } from '../../main/engine/export/open-model.ts';
 import { readGguf } from '../../main/engine/formats/gguf-reader.ts';
 import { tinyModel } from '../helpers/synthetic.ts';
+import { workFolder } from '../helpers/work-folder.ts';
 
 /**
  * The verification itself fails on what the readers upstream now refuse, should anything slip past them: a GGUF whose
@@ -17,7 +17,7 @@ import { tinyModel } from '../helpers/synthetic.ts';
 
 describe("an export's verification fails on non-finite results", () => {
   it('a GGUF with NaN weights fails the llama.cpp check (no empty answer passes)', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'verify-nan-'));
+    const dir = workFolder('verify-nan');
     const model = await tinyModel();
     const file = path.join(dir, 'm.gguf');
     const input = await openExportInput(model);

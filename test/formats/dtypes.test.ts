@@ -1,6 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -17,6 +16,7 @@ import {
   f32ToF16,
 } from '../../main/engine/cpu-kernels/half-float.ts';
 import { missingTorch, PYTHON } from '../helpers/torch.ts';
+import { workFolder } from '../helpers/work-folder.ts';
 
 const bitsOf = (v: number) => new Uint32Array(Float32Array.of(v).buffer)[0];
 const fromBits = (b: number) => new Float32Array(Uint32Array.of(b).buffer)[0];
@@ -250,7 +250,7 @@ describe('typed-array helpers', () => {
 /** numpy (float16) and PyTorch (bfloat16) convert the same floats: the conversions in use everywhere else. */
 describe.skipIf(missingTorch())('agrees with numpy and PyTorch', () => {
   it('on 60000 f32 bit patterns', () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'dtypes-'));
+    const dir = workFolder('dtypes');
     const n = 60000;
     const words = new Uint32Array(n);
     let s = 12345;

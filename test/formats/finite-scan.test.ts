@@ -1,5 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { f32ToBf16, f32ToF16 } from '../../main/engine/cpu-kernels/half-float.ts';
@@ -7,6 +6,7 @@ import { wasmKernels } from '../../main/engine/cpu-kernels/export-kernels.ts';
 import { countNonFinite, hasNonFinite } from '../../main/engine/formats/finite-scan.ts';
 import { openSafetensors, writeSafetensors } from '../../main/engine/formats/safetensors.ts';
 import { Prng } from '../../main/engine/data/prng.ts';
+import { workFolder } from '../helpers/work-folder.ts';
 
 /**
  * The NaN / Inf scan every weight read goes through: the word trick (wasm SIMD and its JS twin) against a value-by-value
@@ -100,7 +100,7 @@ describe('the NaN / Inf scan', () => {
 
 describe('the safetensors reader refuses non-finite tensors by name', () => {
   it('names the tensor, the counts and the first position, on any read (whole, rows, into)', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'finite-'));
+    const dir = workFolder('finite');
     const file = path.join(dir, 'w.safetensors');
     const w = new Float32Array(6 * 5).map((_, i) => i / 10);
     w[2 * 5 + 3] = NaN;

@@ -1,5 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { gguf } from '@huggingface/gguf';
@@ -22,10 +21,11 @@ import { loadModel, type LoadedModel } from '../../main/engine/model/load.ts';
 import { loadLlamaCpp, type LlamaCppModel } from '../../main/engine/system/llama-cpp.ts';
 import { missingShared, sharedPath } from '../helpers/shared-data.ts';
 import { tinyModel } from '../helpers/synthetic.ts';
+import { workFolder } from '../helpers/work-folder.ts';
 
 const MODEL = 'models/stories260K';
 const STORY = 'Once upon a time, there was a little girl named Lily. She loved to play outside in the park.';
-const dir = mkdtempSync(path.join(tmpdir(), 'gguf-export-'));
+const dir = workFolder('gguf-export');
 const FILE_TYPES = ['f32', 'f16', 'q8_0'] as const;
 
 /** Export `modelDir` as F32, F16 and Q8_0 GGUF files; their reports by file type. */

@@ -1,5 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
@@ -13,10 +12,11 @@ import { loadLlamaConfig, parseLlamaConfig } from '../../main/engine/llama/confi
 import { loadModel } from '../../main/engine/model/load.ts';
 import { loadLlamaCpp } from '../../main/engine/system/llama-cpp.ts';
 import { tinyModel } from '../helpers/synthetic.ts';
+import { workFolder } from '../helpers/work-folder.ts';
 
 // A model of stories260K's shape written by the test (main/engine/synthetic/synthetic-model.ts): no trained weights needed here.
 const MODEL_DIR = await tinyModel();
-const work = mkdtempSync(path.join(tmpdir(), 'gguf-llama-'));
+const work = workFolder('gguf-llama');
 
 /** A view of a source without some tensors. */
 function without(source: TensorSource, ...names: string[]): TensorSource {

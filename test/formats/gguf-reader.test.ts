@@ -1,15 +1,15 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { readGguf } from '../../main/engine/formats/gguf-reader.ts';
+import { workFolder } from '../helpers/work-folder.ts';
 
 /**
  * One failing file per rule of the strict reader. The files are built byte by byte here (not with our writer), so
  * the reader is checked against the spec's layout rather than against our own writer.
  */
-const dir = mkdtempSync(path.join(tmpdir(), 'gguf-reader-'));
+const dir = workFolder('gguf-reader');
 
 interface RawTensor {
   name: string;

@@ -1,5 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +9,7 @@ import { readGguf } from '../../main/engine/formats/gguf-reader.ts';
 import { loadModel } from '../../main/engine/model/load.ts';
 import { loadLlamaCpp } from '../../main/engine/system/llama-cpp.ts';
 import { tinyModel } from '../helpers/synthetic.ts';
+import { workFolder } from '../helpers/work-folder.ts';
 
 /**
  * RoPE scaling survives the export: the tiny model's weights under a Llama-3 (frequency-dependent) or a linear
@@ -19,7 +19,7 @@ import { tinyModel } from '../helpers/synthetic.ts';
  */
 // A model of stories260K's shape written by the test (main/engine/synthetic/synthetic-model.ts): no trained weights needed here.
 const MODEL_DIR = await tinyModel();
-const work = mkdtempSync(path.join(tmpdir(), 'gguf-rope-'));
+const work = workFolder('gguf-rope');
 
 const SCALINGS = {
   llama3: { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 64 },

@@ -1,5 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,10 +9,11 @@ import { writeGguf } from '../../main/engine/formats/gguf-writer.ts';
 import { loadLlamaCppVocab, type LlamaCppVocab } from '../../main/engine/system/llama-cpp.ts';
 import { missingShared, sharedPath } from '../helpers/shared-data.ts';
 import { tinyModel, writeSpmTokenizerWithMerges } from '../helpers/synthetic.ts';
+import { workFolder } from '../helpers/work-folder.ts';
 
 const LLAMA = 'tokenizers/llama';
 const VOCAB = 'tokenizers/llama-gguf-vocab/ggml-vocab-llama-spm.gguf';
-const dir = mkdtempSync(path.join(tmpdir(), 'gguf-tokenizer-'));
+const dir = workFolder('gguf-tokenizer');
 
 /** A vocab-only GGUF: the llama hyperparameters llama.cpp insists on reading, and the tokenizer metadata. */
 async function vocabOnlyGguf(file: string, tokenizerKvs: [string, GgufValue][]): Promise<void> {

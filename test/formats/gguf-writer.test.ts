@@ -1,13 +1,13 @@
-import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { gguf } from '@huggingface/gguf';
 import { describe, expect, it } from 'vitest';
 import { readGguf } from '../../main/engine/formats/gguf-reader.ts';
 import { GgmlType, GgufValueType as T, arr, type GgufValue } from '../../main/engine/formats/gguf-types.ts';
 import { writeGguf, type GgufTensorToWrite } from '../../main/engine/formats/gguf-writer.ts';
+import { workFolder } from '../helpers/work-folder.ts';
 
-const dir = mkdtempSync(path.join(tmpdir(), 'gguf-writer-'));
+const dir = workFolder('gguf-writer');
 
 /** One KV of every value type, arrays of strings, numbers and bools among them. */
 const everyType: [string, GgufValue][] = [

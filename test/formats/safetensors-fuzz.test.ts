@@ -1,5 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -14,12 +13,13 @@ import {
   type TensorToWrite,
 } from '../../main/engine/formats/safetensors.ts';
 import type { DType } from '../../main/engine/formats/tensor-source.ts';
+import { workFolder } from '../helpers/work-folder.ts';
 
 /**
  * Property tests: whatever bytes a reader is handed, it either accepts a header whose tensors tile the file
  * exactly, or throws a FormatError. Any other exception (TypeError, RangeError, an allocation failure) fails.
  */
-const dir = mkdtempSync(path.join(tmpdir(), 'st-fuzz-'));
+const dir = workFolder('st-fuzz');
 const enc = new TextEncoder();
 const DTYPES = Object.keys(DTYPE_BYTES) as DType[];
 

@@ -1,6 +1,5 @@
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FormatError, StudioError } from '../../main/engine/errors.ts';
@@ -14,8 +13,9 @@ import {
   type TensorToWrite,
 } from '../../main/engine/formats/safetensors.ts';
 import { missingShared, sharedPath } from '../helpers/shared-data.ts';
+import { workFolder } from '../helpers/work-folder.ts';
 
-const dir = mkdtempSync(path.join(tmpdir(), 'st-test-'));
+const dir = workFolder('st-test');
 const enc = new TextEncoder();
 
 /** A file made of an arbitrary header text and data buffer; `declared` overrides the length prefix. */

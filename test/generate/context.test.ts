@@ -1,11 +1,11 @@
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../main/engine/backend/index.ts';
 import { generate } from '../../main/engine/generate/generate.ts';
 import { loadModel, type LoadedModel } from '../../main/engine/model/load.ts';
 import { tinyModel } from '../helpers/synthetic.ts';
+import { workFolder } from '../helpers/work-folder.ts';
 
 /**
  * A Mistral-style sliding_window is honoured as the usable context: generation stops when the window is full (it
@@ -15,7 +15,7 @@ import { tinyModel } from '../helpers/synthetic.ts';
 let windowed: LoadedModel;
 beforeAll(async () => {
   await initBackend('cpu');
-  const dir = path.join(mkdtempSync(path.join(tmpdir(), 'windowed-')), 'model');
+  const dir = path.join(workFolder('windowed'), 'model');
   cpSync(await tinyModel(), dir, { recursive: true });
   const config = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8'));
   writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...config, model_type: 'mistral', sliding_window: 16 }));

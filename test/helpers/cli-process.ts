@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /** How a process ended, with all it printed. */
 export interface Ended {
@@ -20,12 +20,18 @@ export interface Running {
 }
 
 const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+// By their place beside this file, so the bench (run from anywhere) finds them too.
+const CLI = fileURLToPath(new URL('../../bin/lora-studio.mjs', import.meta.url));
+const PEAK_RSS_ON_EXIT = fileURLToPath(new URL('./hwm-exit.mjs', import.meta.url));
 
-/** Start a TypeScript entry (through tsx) or the CLI (`bin/lora-studio.mjs`) as a real process, from the repo root. */
+/**
+ * Start a TypeScript entry (through tsx) or a Node script as a real process, from the current folder (the repo root
+ * under vitest). The environment is this process's (vitest's sets LORA_STUDIO_WASM_THREADS=1) plus `env`.
+ */
 export function startProcess(args: string[], opts: { ts?: boolean; env?: NodeJS.ProcessEnv } = {}): Running {
   const child = spawn(process.execPath, opts.ts ? ['--import', TSX, ...args] : args, {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, LORA_STUDIO_WASM_THREADS: '1', ...opts.env },
+    env: { ...process.env, ...opts.env },
   });
   let stdout = '';
   let stderr = '';
@@ -59,9 +65,35 @@ export function startProcess(args: string[], opts: { ts?: boolean; env?: NodeJS.
   };
 }
 
-/** The CLI, as a user runs it. */
-export function startCli(args: string[], env?: NodeJS.ProcessEnv): Running {
-  return startProcess(['bin/lora-studio.mjs', ...args], { env });
+export interface CliOptions {
+  /** Added to this process's environment. */
+  env?: NodeJS.ProcessEnv;
+  /** Measure the process's peak resident memory (hwm-exit.mjs prints it as it exits): `peakRss` of runCli. */
+  peakRss?: boolean;
+}
+
+/**
+ * The CLI, as a user runs it: `lora-studio <args>` in a process of its own. The one way tests and the bench start it;
+ * never a blocking spawnSync (a blocked test worker misses vitest's heartbeats).
+ */
+export function startCli(args: string[], opts: CliOptions = {}): Running {
+  return startProcess([...(opts.peakRss ? ['--import', PEAK_RSS_ON_EXIT] : []), CLI, ...args], { env: opts.env });
+}
+
+/** How a CLI run ended; `peakRss`: its peak resident memory in bytes when asked for and printed, else NaN. */
+export type CliRun = Ended & { peakRss: number };
+
+/**
+ * Run the CLI to its end. `timeoutMs`: a run still going then is killed (SIGKILL; `signal` says so), so a hung
+ * command cannot outlive its test.
+ */
+export async function runCli(args: string[], opts: CliOptions & { timeoutMs?: number } = {}): Promise<CliRun> {
+  const run = startCli(args, opts);
+  const timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => run.child.kill('SIGKILL'), opts.timeoutMs);
+  const ended = await run.ended;
+  clearTimeout(timer);
+  const peak = opts.peakRss ? /VmHWM_BYTES=(\d+)/.exec(ended.stderr) : null;
+  return { ...ended, peakRss: peak ? Number(peak[1]) : NaN };
 }
 
 /** The lines of `text` that start with `error:`. */

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeSyntheticAdapter } from '../../main/engine/synthetic/synthetic-adapter.ts';
 import { DEMO_SHAPE, writeSyntheticModel, type SyntheticShape } from '../../main/engine/synthetic/synthetic-model.ts';
+import { workFolder } from './work-folder.ts';
 
 /**
  * What the folder-ownership tests (races, interrupts, overwrite) work on, written by the tests themselves: the demo's
@@ -32,7 +32,7 @@ const WIDE_SHAPE: SyntheticShape = {
 };
 
 export async function ownershipFixtures(name: string): Promise<OwnershipFixtures> {
-  const work = mkdtempSync(path.join(tmpdir(), `${name}-`));
+  const work = workFolder(name);
   const at = (...p: string[]) => path.join(work, ...p);
   const alphabet = { alphabet: 'abcdefghijklmnopqrstuvwxyz ' };
   await writeSyntheticModel(at('model'), DEMO_SHAPE, alphabet);

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -8,6 +8,7 @@ import { startServer, type StudioServer } from '../../main/server/server.ts';
 import { writeSyntheticModel } from '../../main/engine/synthetic/synthetic-model.ts';
 import { ensureRendererBuilt, openStudioBrowser, RENDERER_DIR, ROOT } from './studio-browser.ts';
 import { TINY_ALPHABET, TINY_SHAPE, tinyAlpacaRows, type AlpacaRow } from './synthetic.ts';
+import { workFolder } from './work-folder.ts';
 
 /**
  * The studio in Chromium for the Run, Runs, Export and Playground pages' tests (test/e2e/run-pages-*.test.ts): a
@@ -32,7 +33,7 @@ export interface Studio {
 }
 
 export async function openStudio(rows: AlpacaRow[] = tinyAlpacaRows(40, 'zh')): Promise<Studio> {
-  const home = mkdtempSync(path.join(tmpdir(), 'studio-pages-home-'));
+  const home = workFolder('studio-pages-home');
   const modelDir = path.join(home, 'models', 'tiny-llama');
   const dataFile = path.join(home, 'data', 'alpaca_zh.json');
   const runsDir = path.join(home, 'runs');

@@ -1,9 +1,9 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Prng } from '../../main/engine/data/prng.ts';
 import { charTokenizerJson } from '../../main/engine/synthetic/char-tokenizer.ts';
 import { TINYLLAMA_1B_SHAPE, writeSyntheticModel, type SyntheticShape } from '../../main/engine/synthetic/synthetic-model.ts';
+import { workFolder } from './work-folder.ts';
 
 /**
  * Models and data the tests write themselves, so every proof that needs no trained weights runs in a fresh clone.
@@ -65,7 +65,7 @@ export function tinyModel(shape: SyntheticShape = TINY_SHAPE, seed = 7): Promise
   const key = JSON.stringify([shape, seed]);
   let dir = models.get(key);
   if (!dir) {
-    const out = mkdtempSync(path.join(tmpdir(), 'tiny-llama-'));
+    const out = workFolder('tiny-llama');
     dir = writeSyntheticModel(out, shape, { alphabet: TINY_ALPHABET }, { seed }).then(() => out);
     models.set(key, dir);
   }
@@ -102,7 +102,7 @@ export function tinyAlpacaRows(count: number, language: 'en' | 'zh' = 'en', seed
 
 /** tinyAlpacaRows written as an Alpaca JSON file in a fresh temp folder; returns its path. */
 export function tinyAlpacaFile(count = 64, language: 'en' | 'zh' = 'en', seed = 1): string {
-  const file = path.join(mkdtempSync(path.join(tmpdir(), 'tiny-alpaca-')), `alpaca_${language}.json`);
+  const file = path.join(workFolder('tiny-alpaca'), `alpaca_${language}.json`);
   writeFileSync(file, JSON.stringify(tinyAlpacaRows(count, language, seed), null, 2));
   return file;
 }

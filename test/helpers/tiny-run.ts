@@ -1,10 +1,10 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { BUILTIN_TEMPLATES, generatePrompt } from '../../main/engine/data/templates.ts';
 import { DEMO_SHAPE, writeSyntheticModel } from '../../main/engine/synthetic/synthetic-model.ts';
 import { demoRows } from '../../main/engine/synthetic/demo-data.ts';
 import { parseFinetuneConfig, type FinetuneConfig, type FinetuneConfigInput } from '../../main/engine/train/config.ts';
+import { workFolder } from './work-folder.ts';
 
 /**
  * A fine-tuning setup the tests make themselves (no ../shared): the demo's small random LLaMA with a character
@@ -16,7 +16,7 @@ export async function tinyRunSetup(): Promise<{
   dataPath: string;
   settings: (extra: Partial<FinetuneConfigInput>) => FinetuneConfig;
 }> {
-  const work = mkdtempSync(path.join(tmpdir(), 'tiny-run-'));
+  const work = workFolder('tiny-run');
   const rows = demoRows();
   const alphabet = rows.map((r) => `${generatePrompt(BUILTIN_TEMPLATES.alpaca, r.instruction, r.input)}${r.output}`).join('');
   const baseModel = path.join(work, 'base-model');

@@ -1,5 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createHandlers } from '../../main/api/handlers.ts';
@@ -7,10 +6,11 @@ import type { SettingsStore } from '../../main/api/settings.ts';
 import { JobHost } from '../../main/jobs/host.ts';
 import { RunRegistry } from '../../main/jobs/run-registry.ts';
 import { nodeSpawner } from '../../main/jobs/spawner.ts';
+import { workFolder } from '../helpers/work-folder.ts';
 
 describe('a model folder with an absurd config.json', () => {
   it('is refused by model.inspect and finetune.estimate at once, naming config.json (it used to freeze the server)', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'absurd-'));
+    const dir = workFolder('absurd');
     mkdirSync(dir, { recursive: true });
     const config = {
       model_type: 'llama',
@@ -21,7 +21,7 @@ describe('a model folder with an absurd config.json', () => {
       vocab_size: 32,
     };
     writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
-    const runsDir = mkdtempSync(path.join(tmpdir(), 'absurd-runs-'));
+    const runsDir = workFolder('absurd-runs');
     const handlers = createHandlers({
       mode: 'server',
       app: { name: 't', version: '0' },

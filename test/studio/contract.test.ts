@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ApiError, createApi, errorPayload, type Handlers } from '../../main/api/create-api.ts';
 import { NonFiniteLossError } from '../../main/engine/train/trainer.ts';
 import { CALL_NAME_LIST } from '../../main/contract/call-names.ts';
-import { CALL_NAMES, jobEventSchema, settingsSchema } from '../../main/contract/contract.ts';
+import { CALL_NAMES, JOB_KINDS, jobEventSchema, jobStartRequestSchema, settingsSchema } from '../../main/contract/contract.ts';
 import { FormatError, StudioError } from '../../main/engine/errors.ts';
 
 async function rejection(p: Promise<unknown>): Promise<ApiError> {
@@ -24,6 +24,22 @@ function handlers(over: Partial<Handlers> = {}): Handlers {
 }
 
 describe('contract and createApi', () => {
+  it("checks a job's settings by its kind's own schema, for every kind, and knows no kind `export`", () => {
+    const issues = (raw: unknown) => jobStartRequestSchema.safeParse(raw).error?.issues ?? [];
+    for (const kind of JOB_KINDS) {
+      // A misspelt key is refused by name (the schemas are strict).
+      expect(
+        issues({ kind, config: { misspelt_key: 1 } })
+          .map((i) => JSON.stringify(i))
+          .join(' '),
+        kind,
+      ).toContain('misspelt_key');
+    }
+    expect(jobStartRequestSchema.safeParse({ kind: 'selftest' }).success).toBe(true); // selftest's settings may be left out
+    const stateDict = { base_model: '/m', lora_weights: '/a', output_dir: 'out' };
+    expect(jobStartRequestSchema.safeParse({ kind: 'export-state-dict', config: stateDict }).success).toBe(true);
+    expect(jobStartRequestSchema.safeParse({ kind: 'export', config: stateDict }).success).toBe(false);
+  });
   it('lists every call the brief asks for', () => {
     expect(CALL_NAMES.sort()).toEqual(
       [

@@ -1,12 +1,12 @@
-import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { downloadableFile } from '../../main/server/download.ts';
+import { workFolder } from '../helpers/work-folder.ts';
 
 /** The browser-mode download route hands out files of the runs folder only (links resolved first), nothing else. */
 describe('downloadableFile', () => {
-  const root = mkdtempSync(path.join(tmpdir(), 'studio-download-'));
+  const root = workFolder('studio-download');
   const runs = path.join(root, 'runs');
   const gguf = path.join(runs, 'a', 'exports', 'gguf-q8_0', 'model-q8_0.gguf');
   mkdirSync(path.dirname(gguf), { recursive: true });

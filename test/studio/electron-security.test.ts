@@ -1,5 +1,4 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { channelOf } from '../../main/contract/bridge.ts';
@@ -11,6 +10,7 @@ import { appResponse, registerAppScheme } from '../../main/electron/protocol.ts'
 import { APP_CSP, buildWindowOptions, hardenSession, hardenWebContents, isAppUrl } from '../../main/electron/security.ts';
 import { electronStoreSettings } from '../../main/electron/settings-store.ts';
 import { createMainWindow } from '../../main/electron/window.ts';
+import { workFolder } from '../helpers/work-folder.ts';
 
 /** Fake web contents recording what the shell installs. */
 function fakeContents() {
@@ -126,7 +126,7 @@ describe('session: permissions and CSP', () => {
 });
 
 describe('app:// protocol', () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'studio-app-'));
+  const dir = workFolder('studio-app');
   mkdirSync(path.join(dir, 'r'));
   writeFileSync(path.join(dir, 'r', 'index.html'), '<html></html>');
   writeFileSync(path.join(dir, 'secret'), 'x');

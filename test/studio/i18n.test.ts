@@ -3,6 +3,7 @@ import { en } from '../../renderer/src/locales/en.ts';
 import { zhCN } from '../../renderer/src/locales/zh-CN.ts';
 import { FIELD_HELP_ZH } from '../../renderer/src/locales/field-help.zh-CN.ts';
 import { settingFields } from '../../main/engine/train/config.ts';
+import { JOB_KINDS } from '../../main/contract/job-kinds.ts';
 
 function flatten(o: object, prefix = ''): Record<string, string> {
   const out: Record<string, string> = {};
@@ -27,6 +28,9 @@ describe('renderer strings', () => {
   });
   it('the page titles are translated, not copied', () => {
     for (const k of ['nav.wizard', 'nav.run', 'nav.runs', 'wizard.model.title', 'run.title']) expect(b[k]).not.toBe(a[k]);
+  });
+  it('every job kind has its name in the pages, and nothing else is named there as one', () => {
+    expect(Object.keys(en.jobKinds).sort()).toEqual([...JOB_KINDS].sort());
   });
   it('every fine-tuning setting has its help in Chinese too (English comes from the config schema)', () => {
     const names = settingFields().map((f) => f.name);

@@ -1,4 +1,3 @@
-import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -6,9 +5,10 @@ import { jobEventSchema, type JobEvent } from '../../main/contract/contract.ts';
 import { parseFinetuneConfig } from '../../main/engine/train/config.ts';
 import { JobHost } from '../../main/jobs/host.ts';
 import { nodeSpawner } from '../../main/jobs/spawner.ts';
+import { workFolder } from '../helpers/work-folder.ts';
 
 // Real worker processes (node + tsx), running the built-in selftest job: no mocks of the process boundary.
-const host = new JobHost({ spawner: nodeSpawner(), runsDir: mkdtempSync(path.join(tmpdir(), 'studio-runs-')), stopGraceMs: 1500 });
+const host = new JobHost({ spawner: nodeSpawner(), runsDir: workFolder('studio-runs'), stopGraceMs: 1500 });
 const events: JobEvent[] = [];
 host.onEvent((e) => events.push(e));
 afterAll(() => host.close());

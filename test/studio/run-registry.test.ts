@@ -1,12 +1,12 @@
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runSummarySchema } from '../../main/contract/contract.ts';
 import { RunRegistry } from '../../main/jobs/run-registry.ts';
+import { workFolder } from '../helpers/work-folder.ts';
 
 function makeRuns() {
-  const root = mkdtempSync(path.join(tmpdir(), 'studio-registry-'));
+  const root = workFolder('studio-registry');
   const a = path.join(root, '20260101-000000-aaaa');
   mkdirSync(path.join(a, 'checkpoints', 'step-10'), { recursive: true });
   mkdirSync(path.join(a, 'checkpoints', 'step-2'), { recursive: true });

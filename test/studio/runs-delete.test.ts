@@ -1,5 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createHandlers } from '../../main/api/handlers.ts';
@@ -7,6 +6,7 @@ import type { SettingsStore } from '../../main/api/settings.ts';
 import { JobHost } from '../../main/jobs/host.ts';
 import { RunRegistry } from '../../main/jobs/run-registry.ts';
 import type { WorkerHandle } from '../../main/jobs/spawner.ts';
+import { workFolder } from '../helpers/work-folder.ts';
 
 /** A worker that runs until it is told to stop: the state of a training job in the middle of its run. */
 function busyWorker(): WorkerHandle {
@@ -25,7 +25,7 @@ function busyWorker(): WorkerHandle {
 
 describe('runs.delete', () => {
   it('refuses a run that a job is training, names the job, and deletes once it has stopped', async () => {
-    const runsDir = mkdtempSync(path.join(tmpdir(), 'runs-delete-'));
+    const runsDir = workFolder('runs-delete');
     const jobs = new JobHost({ spawner: busyWorker, runsDir, stopGraceMs: 10 });
     const runs = new RunRegistry(runsDir);
     const handlers = createHandlers({ mode: 'server', app: { name: 'test', version: '0' }, jobs, runs, settings: {} as SettingsStore });

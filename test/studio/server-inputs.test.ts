@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { startCli } from '../helpers/cli-process.ts';
 import { tinyModel } from '../helpers/synthetic.ts';
 
 /**
@@ -57,21 +58,11 @@ beforeAll(async () => {
   writeFileSync(at('secret.txt'), 'root:$y$j9T$not-json-at-all:19000:0:99999:7:::\n');
   mkdirSync(at('runs'));
 
-  server = spawn(process.execPath, ['bin/lora-studio.mjs', 'serve', '--port', '0', '--runs_dir', at('runs')], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    server.stdout!.on('data', (d) => {
-      out += String(d);
-      const m = /serving at (http:\/\/[^/\s]+)\/\?token=(\S+)/.exec(out);
-      if (m) {
-        [url, token] = [m[1], m[2]];
-        resolve();
-      }
-    });
-    server.once('exit', (code) => reject(new Error(`serve exited (${code}): ${out}`)));
-  });
+  const serve = startCli(['serve', '--port', '0', '--runs_dir', at('runs')]);
+  server = serve.child;
+  const address = /serving at (http:\/\/[^/\s]+)\/\?token=(\S+)/;
+  if (!(await serve.waitFor(address))) throw new Error(`serve exited: ${serve.output()}`);
+  [, url, token] = address.exec(serve.output())!;
 }, 120_000);
 
 afterAll(() => {

@@ -1,6 +1,5 @@
-import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -9,11 +8,12 @@ import { reachableHosts } from '../../main/server/serve-settings.ts';
 import { resolveStatic } from '../../main/api/static-files.ts';
 import { startServer, type StudioServer } from '../../main/server/server.ts';
 import { tinyAlpacaFile, tinyModel } from '../helpers/synthetic.ts';
+import { workFolder } from '../helpers/work-folder.ts';
 
 // A model and rows written by the test: the calls need files of the right kind, not trained weights.
 const MODEL_DIR = await tinyModel();
 
-const tmp = mkdtempSync(path.join(tmpdir(), 'studio-server-'));
+const tmp = workFolder('studio-server');
 const rendererDir = path.join(tmp, 'renderer');
 mkdirSync(path.join(rendererDir, 'assets'), { recursive: true });
 writeFileSync(path.join(rendererDir, 'index.html'), '<!doctype html><title>studio</title>');

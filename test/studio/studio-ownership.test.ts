@@ -1,5 +1,4 @@
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -11,6 +10,7 @@ import { startServer, type StudioServer } from '../../main/server/server.ts';
 import { sleep, startCli, type Running } from '../helpers/cli-process.ts';
 import { hiddenIn, metricLines, ownershipFixtures } from '../helpers/ownership-fixtures.ts';
 import { tinyAlpacaFile, tinyModel } from '../helpers/synthetic.ts';
+import { workFolder } from '../helpers/work-folder.ts';
 
 /**
  * The studio's side of folder ownership (issue 23): every output a page asks for stays inside the runs folder, and a
@@ -18,7 +18,7 @@ import { tinyAlpacaFile, tinyModel } from '../helpers/synthetic.ts';
  * running job with stop, and guards (no second writer, no delete) — real processes throughout.
  */
 
-const tmp = mkdtempSync(path.join(tmpdir(), 'studio-ownership-'));
+const tmp = workFolder('studio-ownership');
 
 /** Whether process `pid` has ended (a zombie has: its parent died and nothing has reaped it yet). */
 function processEnded(pid: number): boolean {
@@ -59,7 +59,7 @@ describe('outputs over the studio stay inside the runs folder', () => {
       ['quantize', { model: '/m', format: 'gguf-q8_0', output: '../../x.gguf' }] as const,
       /output "\.\.\/\.\.\/x\.gguf" is outside/,
     ],
-    ['export ../s', ['export', { base_model: '/m', output_dir: '../s' }] as const, /outside the runs folder/],
+    ['export-state-dict ../s', ['export-state-dict', { base_model: '/m', output_dir: '../s' }] as const, /outside the runs folder/],
     ['finetune ../run', ['finetune', { base_model: '/m', data_path: '/d.json', output_dir: '../run' }] as const, /outside the runs folder/],
     [
       'finetune into the runs folder itself',

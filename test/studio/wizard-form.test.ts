@@ -1,6 +1,6 @@
 import i18next, { type TFunction } from 'i18next';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { jobSettingsSchemas } from '../../main/contract/job-settings.ts';
+import { finetuneSettingsSchema } from '../../main/contract/job-kinds.ts';
 import { settingFields } from '../../main/engine/train/config.ts';
 import { planRun, planWarnings, type PlanSettings } from '../../main/engine/train/run-plan.ts';
 import { runNameFrom, runNameSchema } from '../../main/engine/train/run-name.ts';
@@ -71,7 +71,7 @@ describe('the settings form', () => {
       expect(issues, text).toHaveLength(1);
       expect(issueText(t.en, issues[0], text)).toBe(message);
       // The job's own schema refuses exactly these settings: nothing of them can start.
-      expect(jobSettingsSchemas.finetune.safeParse(settingsOf(form)).success).toBe(false);
+      expect(finetuneSettingsSchema.safeParse(settingsOf(form)).success).toBe(false);
     }
     expect(issueText(t.zh, issuesOf({ ...defaultForm(), learning_rate: '-1' }).get('learning_rate')![0], '-1')).toBe('必须大于 0。');
     expect(settingsOf({ ...defaultForm(), learning_rate: ' 2e-3 ' }).learning_rate).toBe(0.002);

@@ -1,5 +1,4 @@
-import { mkdtemp, readFile, writeFile, copyFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile, copyFile } from 'node:fs/promises';
 import path from 'node:path';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -7,6 +6,7 @@ import { loadTokenizer, type StudioTokenizer } from '../../main/engine/tokenizer
 import { missingShared, sharedPath } from '../helpers/shared-data.ts';
 import { TINY_ALPHABET, tinyAlpacaRows, tinyModel } from '../helpers/synthetic.ts';
 import { charTokenizerJson } from '../../main/engine/synthetic/char-tokenizer.ts';
+import { workFolder } from '../helpers/work-folder.ts';
 
 const LLAMA = 'tokenizers/llama';
 const STORIES = 'models/stories260K';
@@ -185,7 +185,7 @@ describe('special tokens of a SentencePiece-style tokenizer', () => {
 
 describe('tokenizer files', () => {
   it('names the file when tokenizer.json is missing, not JSON, or not a tokenizer', async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), 'tok-'));
+    const dir = workFolder('tok');
     const file = path.join(dir, 'tokenizer.json');
     await expect(loadTokenizer(dir)).rejects.toThrow(`${file}: missing`);
     await writeFile(file, '{"model": ');
@@ -197,7 +197,7 @@ describe('tokenizer files', () => {
   });
 
   it('names a broken tokenizer_config.json; takes ids from special_tokens_map.json and generation_config.json', async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), 'tok-side-'));
+    const dir = workFolder('tok-side');
     await copyFile(path.join(await tinyModel(), 'tokenizer.json'), path.join(dir, 'tokenizer.json'));
     await writeFile(path.join(dir, 'tokenizer_config.json'), '{');
     await expect(loadTokenizer(dir)).rejects.toThrow(`${path.join(dir, 'tokenizer_config.json')}: not valid JSON`);
@@ -212,7 +212,7 @@ describe('tokenizer files', () => {
 
 describe('chat templates', () => {
   it('renders a template written here, with the special tokens and the generation prompt', async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), 'tok-chat-'));
+    const dir = workFolder('tok-chat');
     const tiny = await tinyModel();
     await copyFile(path.join(tiny, 'tokenizer.json'), path.join(dir, 'tokenizer.json'));
     const config = JSON.parse(await readFile(path.join(tiny, 'tokenizer_config.json'), 'utf8'));
@@ -231,7 +231,7 @@ describe('chat templates', () => {
   // The LLaMA check at the top renders LLaMA-2's own template; raising from a template needs no real vocabulary: one
   // written here that refuses roles out of turn as LLaMA-2's does.
   it("passes a template's raise_exception message on, naming tokenizer_config.json", async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), 'tok-raise-'));
+    const dir = workFolder('tok-raise');
     const tiny = await tinyModel();
     await copyFile(path.join(tiny, 'tokenizer.json'), path.join(dir, 'tokenizer.json'));
     const config = JSON.parse(await readFile(path.join(tiny, 'tokenizer_config.json'), 'utf8'));

@@ -1,5 +1,4 @@
-import { mkdtemp, readdir, writeFile, mkdir, appendFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, writeFile, mkdir, appendFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
@@ -11,9 +10,10 @@ import {
   verifyCheckpoint,
   writeCheckpoint,
 } from '../../main/engine/train/checkpoint.ts';
+import { workFolder } from '../helpers/work-folder.ts';
 
 async function tempRoot() {
-  return mkdtemp(path.join(tmpdir(), 'ckpt-test-'));
+  return workFolder('ckpt-test');
 }
 
 describe('checkpoint directories', () => {

@@ -1,5 +1,4 @@
-import { mkdtempSync, readFileSync, readdirSync, existsSync, writeFileSync, appendFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync, existsSync, writeFileSync, appendFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -10,11 +9,12 @@ import { parseFinetuneConfig, type FinetuneConfigInput } from '../../main/engine
 import { runFinetune } from '../../main/engine/train/finetune.ts';
 import type { TrainingEvent } from '../../main/engine/train/reports.ts';
 import { tinyAlpacaFile, tinyModel } from '../helpers/synthetic.ts';
+import { workFolder } from '../helpers/work-folder.ts';
 
 // A model of stories260K's shape and instruction rows written by the test: training needs no trained weights.
 let modelDir: string;
 const data = { en: tinyAlpacaFile(96, 'en'), zh: tinyAlpacaFile(96, 'zh') };
-const tmp = (name: string) => mkdtempSync(path.join(tmpdir(), `${name}-`));
+const tmp = (name: string) => workFolder(name);
 
 function settings(extra: Partial<FinetuneConfigInput>): ReturnType<typeof parseFinetuneConfig> {
   return parseFinetuneConfig({

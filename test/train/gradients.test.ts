@@ -1,5 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +13,7 @@ import { paddedTestBatch } from '../helpers/batches.ts';
 import { tinyModel } from '../helpers/synthetic.ts';
 import { missingTorch, runPython } from '../helpers/torch.ts';
 import { writeDequantizedModel } from '../helpers/dequantized-model.ts';
+import { workFolder } from '../helpers/work-folder.ts';
 
 const R = 4;
 
@@ -50,7 +50,7 @@ describe('LoRA gradients on a tiny LLaMA', () => {
       async () => {
         const quantized = await loadModel(modelDir, { baseDtype: mode, placement: 'host' });
         expect(quantized.model.weights.layers[0].proj.q_proj.cpu?.dtype).toBe(mode); // stored as it is, not widened
-        const dir = path.join(mkdtempSync(path.join(tmpdir(), `grad-${mode}-`)), 'model');
+        const dir = path.join(workFolder(`grad-${mode}`), 'model');
         await writeDequantizedModel(modelDir, dir, mode);
         const loss = await expectTorchGradients(quantized, adapter, mb, dir);
         console.log(`stories260K LoRA gradients over a ${mode} base match PyTorch (loss ${loss.toFixed(6)})`);
@@ -91,7 +91,7 @@ async function expectTorchGradients(loaded: LoadedModel, adapter: LoraAdapter, m
   const { loss, grads } = await microBatchGradients(loaded.model, adapter, mb, labelledCount(mb));
   const peft = await adapter.exportPeft();
   const rows = (a: Int32Array) => [0, 1].map((b) => [...a.slice(b * mb.seqLen, (b + 1) * mb.seqLen)]);
-  const dir = mkdtempSync(path.join(tmpdir(), 'grad-ref-'));
+  const dir = workFolder('grad-ref');
   const spec = {
     model_dir: modelDir,
     input_ids: rows(mb.inputIds),

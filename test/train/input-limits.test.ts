@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +11,7 @@ import { runFinetune } from '../../main/engine/train/finetune.ts';
 import type { TrainingEvent } from '../../main/engine/train/reports.ts';
 import { restoreCheckpoint, TRAINER_STATE } from '../../main/engine/train/run-state.ts';
 import { poisonedCopy } from '../helpers/poison.ts';
+import { runCli } from '../helpers/cli-process.ts';
 import { tinyRunSetup } from '../helpers/tiny-run.ts';
 
 /**
@@ -24,19 +24,7 @@ import { tinyRunSetup } from '../helpers/tiny-run.ts';
 let setup: Awaited<ReturnType<typeof tinyRunSetup>>;
 const GIB = 2 ** 30;
 
-function cli(args: string[]): Promise<{ status: number; stdout: string; stderr: string; peakRss: number }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--import', './test/helpers/hwm-exit.mjs', 'bin/lora-studio.mjs', ...args],
-      { encoding: 'utf8', timeout: 300_000, maxBuffer: 1 << 26 },
-      (err, stdout, stderr) => {
-        const m = /VmHWM_BYTES=(\d+)/.exec(stderr);
-        resolve({ status: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr, peakRss: m ? Number(m[1]) : NaN });
-      },
-    );
-  });
-}
+const cli = (args: string[]) => runCli(args, { peakRss: true, timeoutMs: 300_000 });
 
 beforeAll(async () => {
   setup = await tinyRunSetup();
@@ -68,7 +56,7 @@ describe('data that used to kill or stall training', () => {
     try {
       const r = await cli(ft(file, path.join(setup.work, 'big')));
       console.log(`finetune on a 200 MB one-row file: peak RSS ${(r.peakRss / 2 ** 20).toFixed(0)} MiB`);
-      expect(r.status, r.stderr).toBe(1);
+      expect(r.code, r.stderr).toBe(1);
       expect(r.stderr).toContain(
         `error: ${file}: no usable rows (1 bad; first: row 1: 200.0 MiB, over the 32.0 MiB a row may be; split or shorten it)`,
       );
@@ -106,7 +94,7 @@ describe('data that used to kill or stall training', () => {
       console.log(
         `finetune with a 20 MB row at cutoff_len 32: ${((performance.now() - started) / 1000).toFixed(1)} s, peak RSS ${(r.peakRss / 2 ** 20).toFixed(0)} MiB`,
       );
-      expect(r.status, r.stderr).toBe(0);
+      expect(r.code, r.stderr).toBe(0);
       expect(r.stdout + r.stderr).toMatch(/row 1: more than \d+ tokens, cut to cutoff_len 32/);
       expect(r.peakRss).toBeLessThan(GIB);
     } finally {

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EpochBatches } from '../../main/engine/data/batches.ts';
@@ -9,9 +8,10 @@ import { parseFinetuneConfig } from '../../main/engine/train/config.ts';
 import { BUNDLE_FILE, PREPARED_FILE, bundlePlan, prepareRunBundle } from '../../main/engine/train/prepared-run.ts';
 import { prepareTrainingData } from '../../main/engine/train/prepare-data.ts';
 import { tinyAlpacaRows, tinyModel } from '../helpers/synthetic.ts';
+import { workFolder } from '../helpers/work-folder.ts';
 
 // The cluster's bundle holds what the local trainer would train on, to the token: the same functions make both.
-const tmp = (name: string) => mkdtempSync(path.join(tmpdir(), `bundle-${name}-`));
+const tmp = (name: string) => workFolder(`bundle-${name}`);
 let model: string;
 let data: string;
 const settings = (extra: Record<string, unknown> = {}) => ({

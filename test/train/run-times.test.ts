@@ -1,12 +1,12 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readMetrics } from '../../main/engine/train/run-folder.ts';
+import { workFolder } from '../helpers/work-folder.ts';
 
 /** metrics.jsonl lines at given seconds after a fixed time. */
 function metricsFile(lines: [seconds: number, line: Record<string, unknown>][]): string {
-  const file = path.join(mkdtempSync(path.join(tmpdir(), 'run-times-')), 'metrics.jsonl');
+  const file = path.join(workFolder('run-times'), 'metrics.jsonl');
   const t0 = Date.parse('2026-12-01T10:00:00.000Z');
   writeFileSync(file, lines.map(([s, l]) => JSON.stringify({ time: new Date(t0 + s * 1000).toISOString(), ...l })).join('\n') + '\n');
   return file;

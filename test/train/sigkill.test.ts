@@ -1,11 +1,11 @@
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { latestGoodCheckpoint } from '../../main/engine/train/checkpoint.ts';
 import { Prng } from '../../main/engine/data/prng.ts';
+import { startCli } from '../helpers/cli-process.ts';
 import { tinyAlpacaFile, tinyModel } from '../helpers/synthetic.ts';
+import { workFolder } from '../helpers/work-folder.ts';
 
 // A model of stories260K's shape and rows written by the test: crash safety needs no trained weights.
 let modelDir: string;
@@ -13,7 +13,6 @@ const dataFile = tinyAlpacaFile(64, 'en');
 
 function finetuneArgs(out: string, extra: string[] = []) {
   return [
-    'bin/lora-studio.mjs',
     'finetune',
     '--base_model',
     modelDir,
@@ -51,22 +50,18 @@ function finetuneArgs(out: string, extra: string[] = []) {
   ];
 }
 
-/** Run the CLI; kill it with SIGKILL after `killAfterMs` (undefined: let it finish). */
-function run(args: string[], killAfterMs?: number): Promise<{ code: number | null; signal: string | null; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    // Count from the first step so kills land in training and in checkpoint writes, not in start-up.
-    let timer: NodeJS.Timeout | undefined;
-    child.stderr.on('data', () => {
-      if (killAfterMs !== undefined && !timer && /\d+\/12 loss/.test(stderr)) timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+/** Run the CLI; kill it with SIGKILL `killAfterMs` after its first step (undefined: let it finish). */
+async function run(args: string[], killAfterMs?: number) {
+  const cli = startCli(args);
+  // Count from the first step so kills land in training and in checkpoint writes, not in start-up.
+  let timer: NodeJS.Timeout | undefined;
+  if (killAfterMs !== undefined)
+    void cli.waitFor(/\d+\/12 loss/).then((stepped) => {
+      if (stepped) timer = setTimeout(() => cli.child.kill('SIGKILL'), killAfterMs);
     });
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stderr });
-    });
-  });
+  const ended = await cli.ended;
+  clearTimeout(timer);
+  return ended;
 }
 
 function adapterBytes(out: string) {
@@ -79,11 +74,11 @@ describe('a training process killed at any moment', () => {
   });
 
   it('leaves a run that resumes to the same adapter as an uninterrupted one', async () => {
-    const straight = mkdtempSync(path.join(tmpdir(), 'kill-ref-'));
+    const straight = workFolder('kill-ref');
     const ref = await run(finetuneArgs(straight));
     expect(ref.code, ref.stderr).toBe(0);
 
-    const out = mkdtempSync(path.join(tmpdir(), 'kill-'));
+    const out = workFolder('kill');
     // The kill moments are random; the seed is printed so a failure can be replayed with KILL_SEED.
     const seed = Number(process.env.KILL_SEED ?? Date.now() % 100000);
     console.log(`SIGKILL test: KILL_SEED=${seed}`);

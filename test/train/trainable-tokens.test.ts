@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +10,7 @@ import { readMetrics } from '../../main/engine/train/run-folder.ts';
 import { planRun } from '../../main/engine/train/run-plan.ts';
 import type { TrainingEvent } from '../../main/engine/train/reports.ts';
 import { TRAINER_STATE } from '../../main/engine/train/run-state.ts';
+import { runCli } from '../helpers/cli-process.ts';
 import { tinyRunSetup } from '../helpers/tiny-run.ts';
 
 /**
@@ -145,19 +145,11 @@ describe('the command line', () => {
     const data = path.join(setup.work, 'long.json');
     writeFileSync(data, JSON.stringify([{ instruction: 'What is the capital of Peru? '.repeat(4), input: '', output: 'Lima.' }]));
     const out = path.join(setup.work, 'cli-run');
-    const r = await new Promise<{ code: number; stderr: string }>((resolve) =>
-      execFile(
-        process.execPath,
-        [
-          'bin/lora-studio.mjs',
-          'finetune',
-          ...['--base_model', setup.baseModel, '--data_path', data, '--output_dir', out],
-          ...['--prompt_template_name', 'alpaca_short', '--cutoff_len', '64', '--train_on_inputs', 'False', '--val_set_size', '0'],
-        ],
-        { encoding: 'utf8', timeout: 120_000 },
-        (err, _stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stderr }),
-      ),
-    );
+    const r = await runCli([
+      'finetune',
+      ...['--base_model', setup.baseModel, '--data_path', data, '--output_dir', out],
+      ...['--prompt_template_name', 'alpaca_short', '--cutoff_len', '64', '--train_on_inputs', 'False', '--val_set_size', '0'],
+    ]);
     expect(r.code).toBe(1);
     // The backend's line, then the refusal: one error line, the last, before any weight is read.
     const lines = r.stderr.trim().split('\n');

@@ -22,15 +22,7 @@ import { checkResumeSettings, claimRunFolder, isResuming, refuseAbsurdLoraScale,
 import { fillCheckpoint, restoreCheckpoint, saveAdapter, verifySavedAdapter, type TrainerStateFile } from './run-state.ts';
 import { linearWarmupDecay } from './schedule.ts';
 import { NonFiniteLossError, START, totalSteps, train, type TrainerPosition } from './trainer.ts';
-
-export interface FinetuneResult {
-  runDir: string;
-  adapterDir: string;
-  steps: number;
-  reason: string;
-  bestCheckpoint?: string;
-  finalEvalLoss?: number;
-}
+import type { FinetuneResult } from './finetune-result.ts';
 
 /** progressMs: how often long work (tokenizing) logs how far it is (tests lower it). */
 type FinetuneOptions = { signal?: AbortSignal; inStepReportMs?: number; progressMs?: number };

@@ -17,7 +17,9 @@ export function ExportJobCard({ job, label, runId }: { job?: JobView; label: str
   const paths = usePathDisplay();
   if (!job) return null;
   const result =
-    job.kind === 'merge' || job.kind === 'export' || job.kind === 'quantize' ? jobResultOf(job.kind, job.done?.result) : undefined;
+    job.kind === 'merge' || job.kind === 'export-state-dict' || job.kind === 'quantize'
+      ? jobResultOf(job.kind, job.done?.result)
+      : undefined;
   const p = job.progress;
   const running = job.state === 'running';
   return (

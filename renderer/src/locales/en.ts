@@ -384,7 +384,7 @@ export const en = {
   jobKinds: {
     finetune: 'Fine-tuning',
     merge: 'Merge',
-    export: 'State dict export',
+    'export-state-dict': 'State dict export',
     quantize: 'Quantization',
     generate: 'Generation',
     selftest: 'Self-test',

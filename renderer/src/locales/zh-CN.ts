@@ -381,7 +381,7 @@ export const zhCN: Strings = {
   jobKinds: {
     finetune: '微调',
     merge: '合并',
-    export: '导出状态字典',
+    'export-state-dict': '导出状态字典',
     quantize: '量化',
     generate: '生成',
     selftest: '自检',

@@ -28,7 +28,7 @@ export function ExportPage({ visible, preselect }: { visible: boolean; preselect
     const common = { base_model: baseModel, lora_weights: run.run.dir };
     const request = {
       merge: { kind: 'merge' as const, config: { ...common, output_dir: out, max_shard_size: shard, dtype } },
-      stateDict: { kind: 'export' as const, config: { ...common, output_dir: out, dtype } },
+      stateDict: { kind: 'export-state-dict' as const, config: { ...common, output_dir: out, dtype } },
       gguf: {
         kind: 'quantize' as const,
         config: { ...common, format: `gguf-${ggufType}`, output: `${out}/model-${ggufType}.gguf`, prompt_template: template },

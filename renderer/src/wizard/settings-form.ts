@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { jobSettingsSchemas, parseNumberText, settingFields } from '../../../main/contract/finetune-form.ts';
+import { finetuneSettingsSchema, parseNumberText, settingFields } from '../../../main/contract/finetune-form.ts';
 import { FORM_FIELDS } from './settings-groups.ts';
 
 /**
@@ -99,7 +99,7 @@ export type SchemaIssue = z.core.$ZodIssue;
 
 /** The schema's issues by the setting they are about (an item of a list counts for the list). */
 export function checkSettings(settings: Record<string, unknown>): Map<string, SchemaIssue[]> {
-  const r = jobSettingsSchemas.finetune.safeParse(settings);
+  const r = finetuneSettingsSchema.safeParse(settings);
   const byField = new Map<string, SchemaIssue[]>();
   for (const issue of r.success ? [] : r.error.issues) {
     const name = String(issue.path[0] ?? '');
