@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { link, mkdir, readdir, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { StudioError } from '../errors.ts';
@@ -89,8 +89,9 @@ async function fillInTemp<T>(
     opts.onLeftover?.(old);
   }
   const temp = tempPathFor(target);
-  await withFsErrors(given, 'write', () => mkdir(temp));
-  const offInterrupt = onInterrupt(() => rmSync(temp, { recursive: true, force: true }));
+  // Made synchronously and registered at once (as writeCheckpoint's): a signal never finds it made but unregistered.
+  await withFsErrors(given, 'write', async () => mkdirSync(temp));
+  const offInterrupt = onInterrupt(() => rmSync(temp, { recursive: true, force: true, maxRetries: 3 }));
   try {
     const result = await fill(temp);
     await opts.finish?.(temp, result);

@@ -65,12 +65,14 @@ export async function withAtomicFile<T>(
 ): Promise<T> {
   const temp = tempPathFor(target);
   // A new output folder is made as needed (an empty folder left by a failure never looks like a finished file).
-  const handle = await withFsErrors(target, 'write', async () => {
-    await mkdir(path.dirname(target), { recursive: true });
-    return open(temp, 'wx');
+  await withFsErrors(target, 'write', () => mkdir(path.dirname(target), { recursive: true }));
+  // Registered before the file exists: a signal while it is being opened still removes it.
+  const offInterrupt = onInterrupt(() => rmSync(temp, { force: true }));
+  const handle = await withFsErrors(target, 'write', () => open(temp, 'wx')).catch((e: unknown) => {
+    offInterrupt();
+    throw e;
   });
   let closed = false;
-  const offInterrupt = onInterrupt(() => rmSync(temp, { force: true }));
   try {
     const result = await write(handle, temp);
     if (!hooks.syncedByFolder) await handle.sync();

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { StudioError } from '../errors.ts';
@@ -30,8 +30,10 @@ export async function writeCheckpoint(root: string, step: number, fill: (dir: st
   await mkdir(root, { recursive: true });
   const finalDir = path.join(root, checkpointName(step));
   const tempDir = path.join(root, `${TEMP_PREFIX}${checkpointName(step)}-${process.pid}-${Date.now()}`);
-  await mkdir(tempDir);
-  const offInterrupt = onInterrupt(() => rmSync(tempDir, { recursive: true, force: true }));
+  // Made synchronously and registered at once: a signal never finds the folder made but its cleanup not yet known
+  // (an async mkdir could still land after the cleanup ran). Retries: a write in flight can refill it meanwhile.
+  mkdirSync(tempDir);
+  const offInterrupt = onInterrupt(() => rmSync(tempDir, { recursive: true, force: true, maxRetries: 3 }));
   try {
     await fill(tempDir);
     const files: Manifest['files'] = {};
