@@ -6,7 +6,7 @@
 // write, then reset (/proc/self/clear_refs) so the check's peak, with llama.cpp's mapped file, is counted alone.
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { verifyGguf } from '../main/engine/export/gguf-verify.ts';
+import { describeGgufChecks, verifyGguf } from '../main/engine/export/gguf-verify.ts';
 import { exportHfCheckpoint } from '../main/engine/export/hf-export.ts';
 import { openExportInput } from '../main/engine/export/open-model.ts';
 import { parseShardSize } from '../main/engine/export/shard-size.ts';
@@ -61,7 +61,7 @@ else if (kind !== 'hf') {
     // an old kernel: the check's peak then includes the write's
   }
   const t = performance.now();
-  const v = await verifyGguf(output, tensors);
+  const v = describeGgufChecks(await verifyGguf(output, tensors));
   verifySeconds = (performance.now() - t) / 1000;
   verifyPeakBytes = vmHwm();
   verification = `${v.huggingfaceGguf}; ${v.strictReader}; ${v.llamaCpp}`;

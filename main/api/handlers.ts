@@ -1,4 +1,5 @@
 import os from 'node:os';
+import path from 'node:path';
 import { gpuMemoryBytes, readGpuStats } from '../engine/system/gpu-stats.ts';
 import { loadLlamaConfig } from '../engine/llama/config.ts';
 import { inspectModel } from '../engine/model/inspect.ts';
@@ -7,6 +8,7 @@ import { estimateForCheckpoint } from '../engine/system/memory-estimate.ts';
 import { settingFields, settingsOfSavedConfig } from '../engine/train/config.ts';
 import type { JobHost } from '../jobs/host.ts';
 import type { RunRegistry } from '../jobs/run-registry.ts';
+import { replayRunHistory } from '../jobs/run-history.ts';
 import { ApiError, type Handlers } from './create-api.ts';
 import type { ParsedRequest } from '../contract/contract.ts';
 import { listFolder } from './files.ts';
@@ -80,6 +82,22 @@ export function createHandlers(d: HandlerDeps): Handlers {
     'runs.read': async ({ id }) => {
       const read = await d.runs.read(id);
       return { ...read, resumeSettings: read.config ? settingsOfSavedConfig(read.config) : null };
+    },
+    'runs.history': async ({ id }) => {
+      // The job's event count first, the files after: every event numbered up to it was written before it was sent,
+      // so the history holds it. A line written meanwhile may also come live; the page drops such a repeat.
+      const dir = d.runs.dirOf(id);
+      const job =
+        d.jobs
+          .list()
+          .filter((j) => j.kind === 'finetune' && j.runDir !== undefined && path.resolve(j.runDir) === dir)
+          .at(-1) ?? null;
+      if (!d.runs.has(id)) {
+        if (!job) throw new ApiError(`${dir}: no such run`, 404, 'runs/missing');
+        return { run: null, config: null, events: [], job };
+      }
+      const { run, config, metricsText } = await d.runs.readWithMetricsText(id);
+      return { run, config, events: replayRunHistory(dir, metricsText, config, job?.id ?? `run:${id}`), job };
     },
     'runs.delete': async ({ id }) => {
       // Refused rather than stopped: a delete cannot be undone, and a stopping job still writes its last checkpoint

@@ -15,6 +15,7 @@ export const CALL_NAME_LIST = [
   'jobs.stop',
   'runs.list',
   'runs.read',
+  'runs.history',
   'runs.delete',
   'system.gpu',
   'settings.get',

@@ -28,8 +28,11 @@ export const jobInfoSchema = z.object({
   id: z.string(),
   kind: jobKindSchema,
   state: jobStateSchema,
-  /** The run folder the job writes, when it has one (fine-tuning). */
+  /** The run folder the job writes, when it has one (fine-tuning): its name, and the folder itself. */
   runId: z.string().optional(),
+  runDir: z.string().optional(),
+  /** How many events the job has sent so far; each event carries its number as `seq` (see runs.history). */
+  seq: z.number().int().nonnegative().optional(),
   /** The worker process, once it runs. */
   pid: z.number().optional(),
   createdAt: z.string(),
@@ -125,18 +128,47 @@ export const dataCheckSchema = z.object({
 });
 export type DataCheck = z.infer<typeof dataCheckSchema>;
 
+/** The settings the Runs table shows for each run, out of its config.json (the `*_used` ones: what the run resolved). */
+export const runKeySettingsSchema = z.object({
+  learningRate: z.number().optional(),
+  epochs: z.number().optional(),
+  maxSteps: z.number().optional(),
+  batchSize: z.number().optional(),
+  microBatchSize: z.number().optional(),
+  cutoffLen: z.number().optional(),
+  loraR: z.number().optional(),
+  loraAlpha: z.number().optional(),
+  targetModules: z.array(z.string()).optional(),
+  baseDtype: z.string().optional(),
+  backend: z.string().optional(),
+});
+export type RunKeySettings = z.infer<typeof runKeySettingsSchema>;
+
 export const runSummarySchema = z.object({
+  /** The run folder's name: the run's name. */
   id: z.string(),
   dir: z.string(),
   createdAt: z.string().optional(),
+  /** The first line of metrics.jsonl, and the line that ended the run (done or failed). */
+  startedAt: z.string().optional(),
+  endedAt: z.string().optional(),
+  /** Time spent training, pauses between a crash and its resume left out. */
+  durationMs: z.number().optional(),
   baseModel: z.string().optional(),
   dataPath: z.string().optional(),
-  /** The last optimizer step reported in metrics.jsonl. */
+  /** The last optimizer step reported in metrics.jsonl, and the steps its last attempt planned. */
   steps: z.number(),
+  totalSteps: z.number().optional(),
   lastLoss: z.number().optional(),
   lastEvalLoss: z.number().optional(),
-  /** `running`: a live process holds the run's lock (its writer), whether or not this studio started it. */
-  status: z.enum(['running', 'finished', 'stopped', 'incomplete', 'empty']),
+  /**
+   * `running`: a live process holds the run's lock (its writer), whether or not this studio started it; `failed`: its
+   * last attempt failed (the job host recorded how in metrics.jsonl).
+   */
+  status: z.enum(['running', 'finished', 'stopped', 'failed', 'incomplete', 'empty']),
+  /** Why the last attempt failed (status failed). */
+  error: z.string().optional(),
+  settings: runKeySettingsSchema,
   /** The process writing the run, from its lock. */
   writer: z.object({ pid: z.number(), command: z.string(), since: z.string(), host: z.string() }).optional(),
   /** The studio's job for that writer (its own, or one adopted on start), which jobs.stop stops. */
@@ -303,6 +335,21 @@ export const calls = {
       metrics: z.array(metricPointSchema),
     }),
   },
+  /**
+   * A run as the Run page shows it: its summary, and its history replayed from the run folder as the job events that
+   * a live view would have received (curves, log, progress, how it ended), resumed attempts included. `job` is the
+   * studio's latest job on this run, if any; its live events numbered above `job.seq` come after this history.
+   * `run` is null while that job has not made the folder yet.
+   */
+  'runs.history': {
+    request: idRequest,
+    reply: z.object({
+      run: runSummarySchema.nullable(),
+      config: z.record(z.string(), z.unknown()).nullable(),
+      events: z.array(z.lazy(() => jobEventSchema)),
+      job: jobInfoSchema.nullable(),
+    }),
+  },
   'runs.delete': { request: idRequest, reply: z.object({ deleted: z.boolean() }) },
   'system.gpu': {
     request: empty,
@@ -311,6 +358,9 @@ export const calls = {
       gpus: z.array(gpuSchema),
       /** Plain words when there is no NVIDIA GPU (or nvidia-smi failed). */
       message: z.string().optional(),
+      /** Why there are no readings, for the page to say in its language; `detail` is nvidia-smi's own words. */
+      reason: z.enum(['no-nvidia-smi', 'none-listed', 'failed']).optional(),
+      detail: z.string().optional(),
       process: z.object({ rssBytes: z.number(), heapUsedBytes: z.number(), externalBytes: z.number() }),
     }),
   },
@@ -331,7 +381,8 @@ export type CallReply<K extends CallName> = z.output<Calls[K]['reply']>;
 
 // ---------- events ----------
 
-const jobId = { jobId: z.string() };
+/** Every event names its job; the job host numbers the events of each job (1, 2, …) as it sends them. */
+const jobId = { jobId: z.string(), seq: z.number().int().positive().optional() };
 
 export const jobEventSchema = z.discriminatedUnion('type', [
   z.object({ ...jobId, type: z.literal('started'), kind: jobKindSchema, runId: z.string().optional() }),

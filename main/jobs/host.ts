@@ -5,7 +5,7 @@ import { jobSettingsSchemas } from '../contract/job-settings.ts';
 import { StudioError } from '../engine/errors.ts';
 import { describeOwner, liveOwner, lockBeside } from '../engine/fs/folder-lock.ts';
 import { isPathInside, realPathOf } from '../engine/fs/output-folder.ts';
-import { runPaths } from '../engine/train/run-folder.ts';
+import { appendRunFailure, runPaths } from '../engine/train/run-folder.ts';
 import { parseSettings } from '../engine/parse-settings.ts';
 import { workerMessageSchema } from './messages.ts';
 import { AdoptedRun, type AdoptedEnd } from './adopted-run.ts';
@@ -52,6 +52,11 @@ interface Job {
   terminal?: Extract<JobEvent, { type: 'done' | 'failed' }>;
   /** A run this studio did not start but found being written (adoptRunning). */
   adopted?: AdoptedRun;
+  /**
+   * A fine-tuning job has written into its run folder: it reported more than `started` (the trainer reports nothing
+   * before the folder is its own), so a failure is recorded there, never in the folder of a run it refused to touch.
+   */
+  wroteRun?: boolean;
 }
 
 /** `20261125-011231-3fa9`: sorts by time, unique enough for one machine. */
@@ -95,7 +100,7 @@ export class JobHost {
       );
     }
     const id = `job-${++this.counter}-${randomBytes(3).toString('hex')}`;
-    const info: JobInfo = { id, kind, state: 'queued', createdAt: new Date().toISOString() };
+    const info: JobInfo = { id, kind, state: 'queued', createdAt: new Date().toISOString(), seq: 0 };
     const cfg = { ...config };
     // The same strict schema as the API contract: also for callers that reach the host directly.
     const check = SETTINGS_NAMES[kind];
@@ -111,6 +116,7 @@ export class JobHost {
       if (kind === 'finetune') info.runId = path.basename(out);
       this.refuseIfBeingWritten(kind, out);
     }
+    if (kind === 'finetune') info.runDir = cfg.output_dir as string;
     const job: Job = { info, config: cfg, tail: new OutputTail(), stopRequested: false };
     this.jobs.set(id, job);
     this.lanes[laneOf(kind)].queue.push(job);
@@ -173,22 +179,25 @@ export class JobHost {
         kind: 'finetune',
         state: 'running',
         runId,
+        runDir: dir,
         pid: owner.pid,
         createdAt: owner.since,
         startedAt: owner.since,
+        seq: 0,
       };
-      const job: Job = { info, config: { output_dir: dir }, tail: new OutputTail(), stopRequested: false };
+      // Its folder is its own: should its writer die, the folder says so too.
+      const job: Job = { info, config: { output_dir: dir }, tail: new OutputTail(), stopRequested: false, wroteRun: true };
       job.adopted = new AdoptedRun(dir, owner, {
         event: (e) => {
           const parsed = jobEventSchema.safeParse({ ...e, jobId: id });
-          if (parsed.success) this.emit(parsed.data);
+          if (parsed.success) this.emit(job, parsed.data);
         },
         end: (how) => this.endAdopted(job, how),
       });
       this.jobs.set(id, job);
       const lane = this.lanes.queue;
       if (!lane.running) lane.running = job; // the queue waits for it, as for a job of its own
-      this.emit({ jobId: id, type: 'started', kind: 'finetune', runId });
+      this.emit(job, { jobId: id, type: 'started', kind: 'finetune', runId });
       adopted.push({ ...info });
     }
     return adopted;
@@ -260,7 +269,10 @@ export class JobHost {
     await this.whenIdle();
   }
 
-  private emit(e: JobEvent): void {
+  /** Send a job's event to the listeners, numbered (JobInfo.seq counts them, so a page can join history and live events). */
+  private emit(job: Job, event: JobEvent): void {
+    job.info.seq = (job.info.seq ?? 0) + 1;
+    const e = { ...event, seq: job.info.seq };
     for (const l of this.listeners) {
       try {
         l(e);
@@ -321,7 +333,10 @@ export class JobHost {
     if (event.type === 'report')
       job.tail.push(`step ${event.step}${event.totalSteps ? `/${event.totalSteps}` : ''}: loss ${event.loss.toFixed(4)}\n`);
     if (event.type === 'done' || event.type === 'failed') job.terminal = event;
-    else this.emit(event);
+    else {
+      if (event.type !== 'started') job.wroteRun = true;
+      this.emit(job, event);
+    }
   }
 
   private onWorkerExit(job: Job, code: number | null, signal: string | null): void {
@@ -347,6 +362,16 @@ export class JobHost {
     job.info.state = state;
     job.info.endedAt = new Date().toISOString();
     if (event.type === 'failed') job.info.error = event.error;
-    this.emit(event);
+    if (event.type === 'failed' && job.wroteRun && job.info.runDir) this.recordFailure(job.info.runDir, event);
+    this.emit(job, event);
+  }
+
+  /** The run folder keeps how the attempt ended (metrics.jsonl's `failed` line), for the pages and after a restart. */
+  private recordFailure(runDir: string, event: Extract<JobEvent, { type: 'failed' }>): void {
+    try {
+      appendRunFailure(runPaths(runDir).metrics, { error: event.error, lastOutput: event.lastOutput });
+    } catch (e) {
+      console.error(`could not record the failure in ${runDir}:`, e);
+    }
   }
 }

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { RunSummary } from '../contract/contract.ts';
+import type { RunKeySettings, RunSummary } from '../contract/contract.ts';
 import { StudioError } from '../engine/errors.ts';
 import { describeOwner, liveOwner, type LockOwner } from '../engine/fs/folder-lock.ts';
 import { describeJsonError } from '../engine/fs/json-file.ts';
@@ -29,10 +29,30 @@ export function runDirOf(runsDir: string, id: string): string {
 /** A run's config.json and metrics.jsonl as the studio may read them: regular files, capped, async with a time limit. */
 const RUN_FILE_LIMITS = { config: 16 << 20, metrics: 256 << 20 } as const;
 
+/** The settings the Runs table shows, out of a run's config.json (what the run resolved, where it recorded that). */
+function keySettings(config: Record<string, unknown> | null): RunKeySettings {
+  const num = (k: string) => (typeof config?.[k] === 'number' ? (config[k] as number) : undefined);
+  const str = (k: string) => (typeof config?.[k] === 'string' ? (config[k] as string) : undefined);
+  const modules = config?.lora_target_modules;
+  return {
+    learningRate: num('learning_rate'),
+    epochs: num('num_epochs'),
+    maxSteps: num('max_steps'),
+    batchSize: num('batch_size'),
+    microBatchSize: num('micro_batch_size'),
+    cutoffLen: num('cutoff_len'),
+    loraR: num('lora_r'),
+    loraAlpha: num('lora_alpha'),
+    targetModules: Array.isArray(modules) ? modules.map(String) : undefined,
+    baseDtype: str('base_dtype_used') ?? str('base_dtype'),
+    backend: str('backend_detail') ?? str('backend_used'),
+  };
+}
+
 async function readRunFolder(
   runsDir: string,
   id: string,
-): Promise<{ summary: RunSummary; config: Record<string, unknown> | null; metrics: MetricPoint[] }> {
+): Promise<{ summary: RunSummary; config: Record<string, unknown> | null; metrics: MetricPoint[]; metricsText: string }> {
   const dir = runDirOf(runsDir, id);
   const problems: string[] = [];
   let config: Record<string, unknown> | null = null;
@@ -58,29 +78,48 @@ async function readRunFolder(
       problems.push((e as Error).message);
     }
   }
-  const { points, ended, started, problems: metricProblems } = parseMetrics(metricsText, paths.metrics);
+  const metrics = parseMetrics(metricsText, paths.metrics);
+  const { points, ended, started, failed, problems: metricProblems } = metrics;
   problems.push(...metricProblems);
   const checkpoints = checkpointNames(paths.checkpoints);
   const writer = liveWriter(dir);
   const steps = points.filter((p) => p.loss !== undefined);
   const evals = points.filter((p) => p.evalLoss !== undefined);
   const str = (k: string) => (config && typeof config[k] === 'string' ? (config[k] as string) : undefined);
+  const born = (await withReadTimeout(stat(dir), dir)).birthtime;
   const summary: RunSummary = {
     id,
     dir,
-    createdAt: (await withReadTimeout(stat(dir), dir)).birthtime.toISOString(),
+    // Some filesystems keep no birth time (0): the first metrics line is the better date then.
+    createdAt: born.getTime() > 0 ? born.toISOString() : metrics.startedAt,
+    startedAt: metrics.startedAt,
+    endedAt: metrics.endedAt,
+    durationMs: metrics.durationMs,
     baseModel: str('base_model'),
     dataPath: str('data_path'),
     steps: Math.max(0, ...points.map((p) => p.step)),
+    totalSteps: metrics.totalSteps,
     lastLoss: steps.at(-1)?.loss,
     lastEvalLoss: evals.at(-1)?.evalLoss,
-    status: writer ? 'running' : ended ? (ended === 'stopped' ? 'stopped' : 'finished') : started || config ? 'incomplete' : 'empty',
+    status: writer
+      ? 'running'
+      : failed
+        ? 'failed'
+        : ended
+          ? ended === 'stopped'
+            ? 'stopped'
+            : 'finished'
+          : started || config
+            ? 'incomplete'
+            : 'empty',
+    error: failed?.error,
+    settings: keySettings(config),
     ...(writer && { writer: { pid: writer.pid, command: writer.command, since: writer.since, host: writer.host } }),
     checkpoints,
     hasAdapter: existsSync(paths.adapterConfig),
     problems,
   };
-  return { summary, config, metrics: points };
+  return { summary, config, metrics: points, metricsText };
 }
 
 /** The live process that holds run folder `dir`'s lock (a run being written), if any. */
@@ -102,13 +141,28 @@ export class RunRegistry {
     const runs: RunSummary[] = [];
     // A folder no run id can name ("my run", a hidden temp folder) is not listed, not an error.
     for (const d of entries) if (d.isDirectory() && isRunId(d.name)) runs.push((await readRunFolder(this.runsDir, d.name)).summary);
-    return runs.sort((a, b) => b.id.localeCompare(a.id));
+    // Newest first by when they started (a run's name need not sort by time), then by name.
+    return runs.sort(
+      (a, b) => (b.startedAt ?? b.createdAt ?? '').localeCompare(a.startedAt ?? a.createdAt ?? '') || b.id.localeCompare(a.id),
+    );
   }
 
   async read(id: string) {
     if (!existsSync(runDirOf(this.runsDir, id))) throw new StudioError('no such run', runDirOf(this.runsDir, id), 'runs/missing');
     const { summary, config, metrics } = await readRunFolder(this.runsDir, id);
     return { run: summary, config, metrics };
+  }
+
+  /** A run with metrics.jsonl's text, for its history (run-history.ts replays it). */
+  async readWithMetricsText(id: string) {
+    if (!existsSync(runDirOf(this.runsDir, id))) throw new StudioError('no such run', runDirOf(this.runsDir, id), 'runs/missing');
+    const { summary, config, metricsText } = await readRunFolder(this.runsDir, id);
+    return { run: summary, config, metricsText };
+  }
+
+  /** Whether run `id` has a folder (a queued job's run has none yet). */
+  has(id: string): boolean {
+    return existsSync(runDirOf(this.runsDir, id));
   }
 
   /** The folder of run `id` (checked: it cannot leave runsDir). */

@@ -17,6 +17,7 @@ import { isLoopbackHost, newToken, tokenMatches, tokenOf } from './auth.ts';
 import { capIdleConnections, CONNECTIONS_CHECKING_INTERVAL_MS, HEADERS_TIMEOUT_MS } from './idle-connections.ts';
 import { httpOrigin, reachableHosts } from './serve-settings.ts';
 import { contentType, resolveStatic } from '../api/static-files.ts';
+import { DOWNLOAD_PATH, downloadableFile, sendDownload } from './download.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const DEFAULT_RENDERER_DIR = path.join(ROOT, 'dist', 'renderer');
@@ -167,6 +168,18 @@ export async function startServer(opts: ServerOptions): Promise<StudioServer> {
     }
     if (req.method !== 'GET' && req.method !== 'HEAD')
       return sendJson(res, 405, { error: { message: 'method not allowed', code: 'method' } });
+    // An export's files, for the page's download links (a link cannot send a header: the token is in the address).
+    if (url.pathname === DOWNLOAD_PATH) {
+      if (!tokenMatches(token, tokenOf(req.headers, url)))
+        return sendJson(res, 401, { error: { message: 'missing or wrong token', code: 'auth' } });
+      try {
+        const { file, bytes } = downloadableFile(opts.runsDir, url.searchParams.get('path'));
+        return sendDownload(res, file, bytes, req.method === 'HEAD');
+      } catch (e) {
+        const p = errorPayload(e);
+        return sendJson(res, p.status, { error: p.error });
+      }
+    }
     const file = resolveStatic(rendererDir, url.pathname);
     if (!file) {
       const built = existsSync(path.join(rendererDir, 'index.html'));

@@ -6,7 +6,7 @@ import { LANGUAGES } from './i18n.ts';
 import { noteJob } from './job-store.ts';
 import { ExportPage } from './pages/export-page.tsx';
 import { PlaygroundPage } from './pages/playground-page.tsx';
-import { RunPage } from './pages/run-page.tsx';
+import { RunPage, type NextPage } from './pages/run-page.tsx';
 import { RunsPage } from './pages/runs-page.tsx';
 import { Wizard } from './pages/wizard.tsx';
 import { call, transport } from './transport.ts';
@@ -18,7 +18,9 @@ export function App() {
   const { t, i18n } = useTranslation();
   const [page, setPage] = useState<Page>('wizard');
   const [info, setInfo] = useState<CallReply<'app.info'>>();
-  const [jobId, setJobId] = useState<string>();
+  // The run the Run page shows (none: the running one, else the newest), and the run Export and the Playground start on.
+  const [runId, setRunId] = useState<string>();
+  const [chosenRun, setChosenRun] = useState<{ page: NextPage; runId: string; at: number }>();
   const [error, setError] = useState<string>();
   const [theme, setTheme] = useState<'system' | 'light' | 'dark'>('system');
   useEffect(() => {
@@ -44,9 +46,18 @@ export function App() {
   };
   const started = (job: JobInfo) => {
     noteJob(job.id, job.kind, job.runId);
-    setJobId(job.id);
+    if (job.runId) setRunId(job.runId);
     setPage('run');
   };
+  const openRun = (id: string) => {
+    setRunId(id);
+    setPage('run');
+  };
+  const goNext = (next: NextPage, id: string) => {
+    setChosenRun({ page: next, runId: id, at: Date.now() });
+    setPage(next);
+  };
+  const preselect = (p: NextPage) => (chosenRun?.page === p ? chosenRun : undefined);
   // Pages stay mounted (hidden) so a half-filled wizard survives a look at the Run page.
   const show = (p: Page) => ({ hidden: page !== p });
   return (
@@ -102,16 +113,16 @@ export function App() {
             <Wizard onStarted={started} />
           </div>
           <div {...show('run')}>
-            <RunPage jobId={jobId} setJobId={setJobId} />
+            <RunPage runId={runId} visible={page === 'run'} onSelect={setRunId} onNext={goNext} />
           </div>
           <div {...show('runs')}>
-            <RunsPage visible={page === 'runs'} onStarted={started} />
+            <RunsPage visible={page === 'runs'} onStarted={started} onOpen={openRun} />
           </div>
           <div {...show('export')}>
-            <ExportPage visible={page === 'export'} />
+            <ExportPage visible={page === 'export'} preselect={preselect('export')} />
           </div>
           <div {...show('playground')}>
-            <PlaygroundPage visible={page === 'playground'} />
+            <PlaygroundPage visible={page === 'playground'} preselect={preselect('playground')} />
           </div>
         </main>
       </HomeDirContext.Provider>

@@ -1,79 +1,77 @@
 import { useSyncExternalStore } from 'react';
-import type { JobEvent, JobKind } from '../../main/contract/contract.ts';
+import type { JobEvent, JobInfo, JobKind } from '../../main/contract/contract.ts';
+import { applyEvent, emptyView, type JobView } from './job-view.ts';
 import { transport } from './transport.ts';
 
-type Of<T extends JobEvent['type']> = Extract<JobEvent, { type: T }>;
+export type { JobView } from './job-view.ts';
 
-/** Everything the Run page shows about one job, folded from its events. */
-export interface JobView {
-  id: string;
-  kind?: JobKind;
-  runId?: string;
-  state: 'running' | 'done' | 'failed' | 'stopped';
-  reports: Of<'report'>[];
-  evals: Of<'eval'>[];
-  logs: { level: string; message: string }[];
-  progress?: { done: number; total: number; message?: string };
-  backend?: Of<'backend'>['backend'];
-  /** A generate job's streamed answers. */
-  text: { base: string; tuned: string };
-  failed?: Of<'failed'>;
-  done?: Of<'done'>;
+/**
+ * The live events of every job this page has heard of, as they arrived, and each job folded into a view. A page that
+ * opened mid-job joins the job's history (runs.history) to the events numbered after it (see RunPage).
+ */
+interface Snapshot {
+  jobs: Record<string, JobView>;
+  order: string[];
+  /** Changes with every event: the raw events (eventsOf) are appended in place. */
+  version: number;
 }
 
-let jobs: Record<string, JobView> = {};
-let order: string[] = [];
+let snapshot: Snapshot = { jobs: {}, order: [], version: 0 };
+const raw = new Map<string, JobEvent[]>();
 const listeners = new Set<() => void>();
 
+/** How often the pages hear of new events at most (ms): a fast run sends dozens a second, a page redraws ten times. */
+const NOTIFY_MS = 100;
+let notifyTimer: ReturnType<typeof setTimeout> | undefined;
+
+function notify(): void {
+  notifyTimer ??= setTimeout(() => {
+    notifyTimer = undefined;
+    for (const l of listeners) l();
+  }, NOTIFY_MS);
+}
+
 function update(id: string, f: (j: JobView) => JobView): void {
-  const current = jobs[id] ?? { id, state: 'running', reports: [], evals: [], logs: [], text: { base: '', tuned: '' } };
-  if (!jobs[id]) order = [...order, id];
-  jobs = { ...jobs, [id]: f(current) };
-  for (const l of listeners) l();
+  const known = snapshot.jobs[id];
+  snapshot = {
+    jobs: { ...snapshot.jobs, [id]: f(known ?? emptyView(id)) },
+    order: known ? snapshot.order : [...snapshot.order, id],
+    version: snapshot.version + 1,
+  };
+  notify();
 }
 
-export function applyEvent(e: JobEvent): void {
-  update(e.jobId, (j) => {
-    switch (e.type) {
-      case 'started':
-        return { ...j, kind: e.kind, runId: e.runId ?? j.runId };
-      case 'backend':
-        return { ...j, backend: e.backend };
-      case 'log':
-        return { ...j, logs: [...j.logs, { level: e.level, message: e.message }].slice(-500) };
-      case 'progress':
-        return { ...j, progress: { done: e.done, total: e.total, message: e.message } };
-      case 'text':
-        return { ...j, text: { ...j.text, [e.side]: j.text[e.side] + e.text } };
-      case 'report':
-        return { ...j, reports: [...j.reports, e] };
-      case 'eval':
-        return { ...j, evals: [...j.evals, e] };
-      case 'done':
-        return { ...j, done: e, state: e.reason === 'stopped' ? 'stopped' : 'done' };
-      case 'failed':
-        return { ...j, failed: e, state: 'failed', logs: [...j.logs, { level: 'error', message: e.error }] };
-    }
-  });
+export function receiveEvent(e: JobEvent): void {
+  let list = raw.get(e.jobId);
+  if (!list) raw.set(e.jobId, (list = []));
+  list.push(e);
+  update(e.jobId, (j) => applyEvent(j, e));
 }
 
-/** Remember a job the page itself started (so its run id is known before the first event). */
-export function noteJob(id: string, kind: JobKind, runId?: string): void {
-  update(id, (j) => ({ ...j, kind, runId }));
+/** The live events of a job received so far (the array grows in place; `version` says when). */
+export function eventsOf(id: string): readonly JobEvent[] {
+  return raw.get(id) ?? [];
+}
+
+/**
+ * Remember a job the page started or found in jobs.list (so its kind, run and state are known before its first
+ * event). A job already heard from keeps the state its events gave it.
+ */
+export function noteJob(id: string, kind: JobKind, runId?: string, state?: JobInfo['state']): void {
+  const heard = raw.has(id);
+  update(id, (j) => ({ ...j, kind, runId: runId ?? j.runId, state: !heard && state ? state : j.state }));
 }
 
 let subscribed = false;
 function subscribe(l: () => void): () => void {
   if (!subscribed) {
     subscribed = true;
-    transport.onEvent(applyEvent);
+    transport.onEvent(receiveEvent);
   }
   listeners.add(l);
   return () => listeners.delete(l);
 }
 
-export function useJobs(): { jobs: Record<string, JobView>; order: string[] } {
-  const j = useSyncExternalStore(subscribe, () => jobs);
-  const o = useSyncExternalStore(subscribe, () => order);
-  return { jobs: j, order: o };
+export function useJobs(): Snapshot {
+  return useSyncExternalStore(subscribe, () => snapshot);
 }

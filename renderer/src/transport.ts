@@ -9,6 +9,8 @@ export interface Transport {
   mode: 'electron' | 'browser';
   call<K extends CallName>(name: K, request: CallRequest<K>): Promise<CallReply<K>>;
   onEvent(listener: (e: JobEvent) => void): () => void;
+  /** Browser mode: the address that downloads a file of the runs folder (the desktop app has the files at hand). */
+  downloadUrl?(file: string): string;
 }
 
 declare global {
@@ -70,6 +72,8 @@ function browserTransport(): Transport {
       if (!socket) connect();
       return () => listeners.delete(l);
     },
+    // The server's /download route (main/server/download.ts); a link sends no header, so the token rides along.
+    downloadUrl: (file) => `/download?path=${encodeURIComponent(file)}&token=${encodeURIComponent(token)}`,
   };
 }
 

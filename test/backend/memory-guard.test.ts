@@ -61,6 +61,7 @@ describe('WebGPU device limits', () => {
     const noSmi = await webgpuDeviceLimits(adapter(), async () => ({
       available: false,
       gpus: [],
+      reason: 'no-nvidia-smi',
       message: 'No NVIDIA GPU: nvidia-smi was not found on this machine.',
     }));
     expect(noSmi.memorySource).toMatch(/unknown \(No NVIDIA GPU: nvidia-smi was not found/);

@@ -42,12 +42,32 @@ async function interrupt(p: Running, ready: Promise<boolean>, signal: NodeJS.Sig
   return p.ended;
 }
 
+/**
+ * How long a command runs after `ready` holds, measured on one uninterrupted run: the signals below land at random
+ * moments inside that window (a fixed window would let a fast machine finish before every signal).
+ */
+async function windowAfter(p: Running, ready: Promise<boolean>): Promise<number> {
+  expect(await ready, p.output()).toBe(true);
+  const from = Date.now();
+  const r = await p.ended;
+  expect(r.code, r.stderr).toBe(0);
+  return Date.now() - from;
+}
+
 /** Hidden entries of `parent` that belong to the output named `name` (temp folders, locks). */
 const leftoversOf = (parent: string, name: string) => hiddenIn(parent).filter((n) => n.startsWith(`.${name}.`));
 
 describe('a merge interrupted at a random moment', () => {
   let landed = 0;
+  let window = 0;
   const merge = (out: string) => startCli(['merge', '--base_model', f.wideModel, '--lora_weights', f.wideAdapter, '--output_dir', out]);
+  beforeAll(async () => {
+    const out = f.at('merged-timed');
+    window = await windowAfter(
+      merge(out),
+      until(() => tempOf(out) !== undefined),
+    );
+  }, 120_000);
 
   it.each([
     ['SIGINT', 0],
@@ -61,7 +81,7 @@ describe('a merge interrupted at a random moment', () => {
     async (signal, k) => {
       const out = f.at(`merged-${signal}-${k}`);
       const p = merge(out);
-      const delay = moment(700); // the temp folder lives about a second here
+      const delay = moment(0.8 * window); // inside the temp folder's life, as measured on this machine
       const r = await interrupt(
         p,
         until(() => tempOf(out) !== undefined),
@@ -103,12 +123,20 @@ describe('a GGUF export interrupted while llama.cpp checks it', () => {
     const quantize = () => startCli(['quantize', '--model', f.model, '--format', 'gguf-q8_0', '--output', gguf]);
     // The check starts once the GGUF and its Modelfile are written in the temp folder.
     const checking = () => until(() => existsSync(dir) && !!tempOf(gguf) && existsSync(path.join(tempOf(gguf)!, 'Modelfile')));
+    const timedDir = f.at('gguf-timed');
+    const timed = path.join(timedDir, 'model.gguf');
+    const timedRun = startCli(['quantize', '--model', f.model, '--format', 'gguf-q8_0', '--output', timed]);
+    const window = await windowAfter(
+      timedRun,
+      until(() => existsSync(timedDir) && !!tempOf(timed) && existsSync(path.join(tempOf(timed)!, 'Modelfile'))),
+    );
     for (const signal of ['SIGINT', 'SIGKILL'] as const) {
       const p = quantize();
-      const delay = moment(3000);
+      // Inside the check: half of what it took here (a later check can be faster than the first, whose caches were cold).
+      const delay = moment(0.5 * window);
       const r = await interrupt(p, checking(), signal, delay);
-      const what = `${signal} ${delay} ms into the check: ${r.code}/${r.signal}\n${r.stderr}`;
-      expect(r.code === 0, what).toBe(false); // the check takes far longer than 3 s here
+      const what = `${signal} ${delay} ms into the check (${window} ms in all): ${r.code}/${r.signal}\n${r.stderr}`;
+      expect(r.code === 0, what).toBe(false);
       expect(
         readdirSync(dir).filter((n) => !n.startsWith('.')),
         what,

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeSyntheticAdapter } from '../../main/engine/synthetic/synthetic-adapter.ts';
 import { writeSyntheticModel } from '../../main/engine/synthetic/synthetic-model.ts';
 import { readGguf } from '../../main/engine/formats/gguf-reader.ts';
-import { verifyGguf } from '../../main/engine/export/gguf-verify.ts';
+import { describeGgufChecks, verifyGguf } from '../../main/engine/export/gguf-verify.ts';
 import { exportHfCheckpoint, type ExportDtype } from '../../main/engine/export/hf-export.ts';
 import { exportInt8 } from '../../main/engine/export/int8.ts';
 import { openExportInput } from '../../main/engine/export/open-model.ts';
@@ -291,7 +291,7 @@ describe('export bytes are unchanged by the streaming exporters', () => {
         );
       // On workers: the same bytes and report as the export on this thread, whose file is checked below.
       if (threads) return pinned();
-      const verification = await verifyGguf(out, report.tensors.length);
+      const verification = describeGgufChecks(await verifyGguf(out, report.tensors.length));
       expect(verification.llamaCpp).toMatch(/^loaded in llama\.cpp and generated \d+ tokens/);
       const tensors = await ggufTensors(out);
       expect(tensors.size).toBe(ref.size);
@@ -382,7 +382,9 @@ describe('export bytes are unchanged by the streaming exporters', () => {
     } finally {
       await input.source.close();
     }
-    expect((await verifyGguf(out, report.tensors.length)).llamaCpp).toMatch(/^loaded in llama\.cpp and generated \d+ tokens/);
+    expect(describeGgufChecks(await verifyGguf(out, report.tensors.length)).llamaCpp).toMatch(
+      /^loaded in llama\.cpp and generated \d+ tokens/,
+    );
     // The merged pieces' scores follow the merge list's ranks: '▁t' before 'he' before '▁the' ...
     const meta = (await readGguf(out)).metadata;
     const tokens = meta.get('tokenizer.ggml.tokens') as string[];

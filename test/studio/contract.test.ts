@@ -38,6 +38,7 @@ describe('contract and createApi', () => {
         'jobs.stop',
         'model.inspect',
         'runs.delete',
+        'runs.history',
         'runs.list',
         'runs.read',
         'settings.get',

@@ -53,7 +53,12 @@ describe('nvidia-smi stats', () => {
 
   it('says plainly when nvidia-smi is absent or fails', async () => {
     const absent = await readGpuStats(() => Promise.reject(Object.assign(new Error('spawn nvidia-smi ENOENT'), { code: 'ENOENT' })));
-    expect(absent).toEqual({ available: false, gpus: [], message: 'No NVIDIA GPU: nvidia-smi was not found on this machine.' });
+    expect(absent).toEqual({
+      available: false,
+      gpus: [],
+      reason: 'no-nvidia-smi',
+      message: 'No NVIDIA GPU: nvidia-smi was not found on this machine.',
+    });
     const failed = await readGpuStats(() =>
       Promise.reject(
         Object.assign(new Error('exit 9'), {
@@ -64,6 +69,8 @@ describe('nvidia-smi stats', () => {
     );
     expect(failed.available).toBe(false);
     expect(failed.available === false && failed.message).toMatch(/could not communicate with the NVIDIA driver/);
+    // The page says it in its own language from the reason, with nvidia-smi's words as the detail.
+    expect(failed).toMatchObject({ reason: 'failed', detail: expect.stringMatching(/^NVIDIA-SMI has failed/) });
     expect(await readGpuStats(() => Promise.resolve(SERVER))).toMatchObject({ available: true, gpus: [{ index: 0 }, { index: 1 }] });
   });
 

@@ -92,6 +92,7 @@ export async function runMerge(raw: MergeSettings, hooks: ExportHooks = {}): Pro
       ...r,
       base: input.base,
       checks: ['every shard reopened by the spec-checking safetensors reader', 'index total_size equals the tensors written'],
+      verified: { shardsReopened: r.shards.length, indexTotalSize: r.totalSize },
     });
     const r = await exportHfCheckpoint({
       source: input.source,
@@ -162,6 +163,7 @@ export async function runQuantize(raw: QuantizeSettings, hooks: ExportHooks = {}
         base: input.base,
         errors: r.errors,
         checks: [`dequantized weights within ${r.worstStepFraction.toFixed(3)} of a step of the originals (bound 0.5)`],
+        verified: { worstStepFraction: r.worstStepFraction, bound: 0.5 },
       });
       const r = await exportInt8({
         source: input.source,
@@ -191,6 +193,7 @@ export async function runQuantize(raw: QuantizeSettings, hooks: ExportHooks = {}
       tensors: r.report.tensors,
       modelfile: r.modelfile,
       verification: r.verification,
+      verified: r.verified,
     });
     const r = await exportGgufWithModelfile({
       source: input.source,

@@ -28,22 +28,42 @@ export function ollamaModelfile(ggufFile: string, template: PromptTemplate, eosT
   ].join('\n');
 }
 
+/** Each check's outcome in words (the CLI prints them; the report keeps them). */
 export interface GgufVerification {
   huggingfaceGguf: string;
   strictReader: string;
   llamaCpp: string;
 }
 
+/** The same checks as facts, for a page to say in its own language. */
+export interface GgufVerified {
+  huggingfaceGguf: { tensors: number };
+  strictReader: { version: number; tensors: number; alignment: number };
+  llamaCpp: { generated: number; text: string } | { skipped: 'not-installed' };
+}
+
+export function describeGgufChecks(v: GgufVerified): GgufVerification {
+  const l = v.llamaCpp;
+  return {
+    huggingfaceGguf: `parsed: ${v.huggingfaceGguf.tensors} tensors`,
+    strictReader: `parsed: GGUF v${v.strictReader.version}, ${v.strictReader.tensors} tensors aligned to ${v.strictReader.alignment}`,
+    llamaCpp:
+      'skipped' in l
+        ? 'skipped: node-llama-cpp is not installed'
+        : `loaded in llama.cpp and generated ${l.generated} tokens: ${JSON.stringify(l.text)}`,
+  };
+}
+
 /**
  * Check a written GGUF with two readers we did not write the logic of (@huggingface/gguf) or did (our strict
  * reader), then load it in llama.cpp and generate a few tokens. A check that cannot run says why.
  */
-export async function verifyGguf(file: string, expectedTensors: number): Promise<GgufVerification> {
+export async function verifyGguf(file: string, expectedTensors: number): Promise<GgufVerified> {
   const { tensorInfos } = await gguf(file, { allowLocalFile: true });
   if (tensorInfos.length !== expectedTensors)
     throw new Error(`${file}: @huggingface/gguf sees ${tensorInfos.length} tensors, ${expectedTensors} written`);
   const mine = await readGguf(file);
-  let llamaCpp: string;
+  let llamaCpp: GgufVerified['llamaCpp'];
   try {
     const { loadLlamaCpp } = await import('../system/llama-cpp.ts');
     const model = await loadLlamaCpp(file, { contextSize: 64 });
@@ -66,18 +86,18 @@ export async function verifyGguf(file: string, expectedTensors: number): Promise
           file,
           'export/llama-cpp',
         );
-      llamaCpp = `loaded in llama.cpp and generated ${tokens.length} tokens: ${JSON.stringify(model.detokenize(tokens))}`;
+      llamaCpp = { generated: tokens.length, text: model.detokenize(tokens) };
     } finally {
       await model.dispose();
     }
   } catch (e) {
     if (e instanceof StudioError) throw e;
-    if ((e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') llamaCpp = 'skipped: node-llama-cpp is not installed';
+    if ((e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') llamaCpp = { skipped: 'not-installed' };
     else throw new StudioError(`llama.cpp could not load or run it: ${(e as Error).message}`, file, 'export/llama-cpp');
   }
   return {
-    huggingfaceGguf: `parsed: ${tensorInfos.length} tensors`,
-    strictReader: `parsed: GGUF v${mine.version}, ${mine.tensors.length} tensors aligned to ${mine.alignment}`,
+    huggingfaceGguf: { tensors: tensorInfos.length },
+    strictReader: { version: mine.version, tensors: mine.tensors.length, alignment: mine.alignment },
     llamaCpp,
   };
 }
@@ -89,6 +109,7 @@ export interface GgufExportResult {
   report: GgufExportReport;
   modelfile: string;
   verification: GgufVerification;
+  verified: GgufVerified;
 }
 
 /**
@@ -127,7 +148,7 @@ export async function exportGgufWithModelfile(opts: {
       opts.outFile,
     );
     writeFileSync(path.join(dir, path.basename(modelfile)), ollamaModelfile(opts.outFile, opts.template));
-    const verification = await verifyGguf(file, report.tensors.length);
-    return { report, modelfile, verification };
+    const verified = await verifyGguf(file, report.tensors.length);
+    return { report, modelfile, verification: describeGgufChecks(verified), verified };
   });
 }

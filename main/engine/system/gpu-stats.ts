@@ -30,7 +30,10 @@ export function gpuMemoryBytes(g: GpuStat): { totalBytes: number | null; freeByt
   return { totalBytes, freeBytes };
 }
 
-export type GpuStats = { available: true; gpus: GpuStat[] } | { available: false; gpus: []; message: string };
+/** Why there are no readings: nvidia-smi is absent, lists no GPU, or failed (`detail`: its own words). */
+export type NoGpuReason = 'no-nvidia-smi' | 'none-listed' | 'failed';
+export type GpuStats =
+  { available: true; gpus: GpuStat[] } | { available: false; gpus: []; message: string; reason: NoGpuReason; detail?: string };
 
 /** nvidia-smi writes "[N/A]" or "[Not Supported]" for a reading a GPU does not have: that is null, not 0. */
 function reading(field: string): number | null {
@@ -84,15 +87,17 @@ export async function readGpuStats(exec: Exec = execNvidiaSmi): Promise<GpuStats
     out = await exec('nvidia-smi', NVIDIA_SMI_ARGS);
   } catch (e) {
     const err = e as NodeJS.ErrnoException & { stderr?: string };
-    if (err.code === 'ENOENT') return { available: false, gpus: [], message: 'No NVIDIA GPU: nvidia-smi was not found on this machine.' };
+    if (err.code === 'ENOENT')
+      return { available: false, gpus: [], reason: 'no-nvidia-smi', message: 'No NVIDIA GPU: nvidia-smi was not found on this machine.' };
     const detail = (err.stderr || err.message || '').trim().split('\n')[0];
-    return { available: false, gpus: [], message: `No NVIDIA GPU readings: nvidia-smi failed (${detail}).` };
+    return { available: false, gpus: [], reason: 'failed', detail, message: `No NVIDIA GPU readings: nvidia-smi failed (${detail}).` };
   }
   try {
     const gpus = parseNvidiaSmi(out);
-    if (gpus.length === 0) return { available: false, gpus: [], message: 'No NVIDIA GPU: nvidia-smi lists none.' };
+    if (gpus.length === 0) return { available: false, gpus: [], reason: 'none-listed', message: 'No NVIDIA GPU: nvidia-smi lists none.' };
     return { available: true, gpus };
   } catch (e) {
-    return { available: false, gpus: [], message: `No NVIDIA GPU readings: ${(e as Error).message}` };
+    const detail = (e as Error).message;
+    return { available: false, gpus: [], reason: 'failed', detail, message: `No NVIDIA GPU readings: ${detail}` };
   }
 }

@@ -88,12 +88,59 @@ export function appendMetric(metricsFile: string, event: TrainingEvent): void {
   appendFileSync(metricsFile, JSON.stringify({ time: new Date().toISOString(), ...event }) + '\n');
 }
 
+/** Append the failure of an attempt (the studio's job host writes it; see metrics-schema.ts), stamped with the time. */
+export function appendRunFailure(metricsFile: string, failure: { error: string; lastOutput: string[] }): void {
+  appendFileSync(metricsFile, JSON.stringify({ time: new Date().toISOString(), type: 'failed', ...failure }) + '\n');
+}
+
 export interface RunMetrics {
   points: MetricPoint[];
   /** The reason of the last `done` event, when the run ended. */
   ended?: string;
+  /** How the last attempt failed, when it did (a `failed` line after its last `start`). */
+  failed?: { error: string; lastOutput: string[] };
   started: boolean;
+  /** The steps the last attempt planned (its `start` line). */
+  totalSteps?: number;
+  /** The time of the first line, and of the `done` or `failed` line that ended the run. */
+  startedAt?: string;
+  endedAt?: string;
+  /** Time spent in the run's attempts, the pauses between them left out (see sessionTime). */
+  durationMs?: number;
   problems: string[];
+}
+
+/** Lines that a training attempt writes after it has loaded (the `log` lines before them belong to its start). */
+const ATTEMPT_LINES = new Set(['start', 'step', 'skipped', 'eval', 'checkpoint', 'done', 'failed']);
+
+/**
+ * The time a run's attempts took, without the pauses between them (a crash, then a resume hours later). An attempt
+ * begins with the log lines of its loading and ends at its last other line; a `start` that follows another attempt's
+ * lines, or a `done` / `failed` line, closes the attempt before it.
+ */
+function sessionTime(lines: { type: string; ms: number }[]): number | undefined {
+  let total: number | undefined;
+  let open: { begin: number; end: number; started: boolean } | undefined;
+  let loadingSince: number | undefined;
+  const close = () => {
+    if (open) total = (total ?? 0) + Math.max(0, open.end - open.begin);
+    open = undefined;
+  };
+  for (const { type, ms } of lines) {
+    if (!ATTEMPT_LINES.has(type)) {
+      loadingSince ??= ms;
+      open ??= { begin: ms, end: ms, started: false };
+      continue;
+    }
+    if (type === 'start' && open?.started) close();
+    open ??= { begin: loadingSince ?? ms, end: ms, started: false };
+    if (type === 'start') open.started = true;
+    open.end = ms;
+    loadingSince = undefined;
+    if (type === 'done' || type === 'failed') close();
+  }
+  close();
+  return total;
 }
 
 /**
@@ -109,6 +156,7 @@ export function readMetrics(file: string): RunMetrics {
 export function parseMetrics(text: string, file: string): RunMetrics {
   const out: RunMetrics = { points: [], started: false, problems: [] };
   const lines = text.split('\n');
+  const timed: { type: string; ms: number }[] = [];
   lines.forEach((line, i) => {
     if (!line.trim()) return;
     let json: unknown;
@@ -119,7 +167,12 @@ export function parseMetrics(text: string, file: string): RunMetrics {
       if (i < lines.length - 2) out.problems.push(`${file}: line ${i + 1} is not JSON`);
       return;
     }
-    const type = (json as { type?: unknown } | null)?.type;
+    const { type, time } = (json ?? {}) as { type?: unknown; time?: unknown };
+    const ms = typeof time === 'string' ? Date.parse(time) : NaN;
+    if (typeof type === 'string' && Number.isFinite(ms)) {
+      timed.push({ type, ms });
+      out.startedAt ??= time as string;
+    }
     if (typeof type !== 'string' || !KNOWN_METRIC_TYPES.has(type)) return;
     const r = metricLineSchema.safeParse(json);
     if (!r.success) {
@@ -130,14 +183,25 @@ export function parseMetrics(text: string, file: string): RunMetrics {
     if (e.type === 'start') {
       out.started = true;
       out.ended = undefined;
+      out.failed = undefined;
+      out.endedAt = undefined;
+      out.totalSteps = e.totalSteps;
       out.points = out.points.filter((p) => p.step <= e.startStep);
     } else if (e.type === 'step') {
       out.points.push({ step: e.step, epoch: e.epoch, loss: e.loss, learningRate: e.learningRate, tokensPerSecond: e.tokensPerSecond });
     } else if (e.type === 'eval') {
       out.points.push({ step: e.step, epoch: e.epoch, evalLoss: e.evalLoss });
-    } else if (e.type === 'done') out.ended = e.reason;
+    } else if (e.type === 'failed') {
+      out.failed = { error: e.error, lastOutput: e.lastOutput };
+      out.endedAt = e.time;
+    } else if (e.type === 'done') {
+      out.ended = e.reason;
+      out.failed = undefined;
+      out.endedAt = e.time;
+    }
     // 'skipped': steps with no token to train on have no loss, so no point on the curve.
   });
+  out.durationMs = sessionTime(timed);
   return out;
 }
 

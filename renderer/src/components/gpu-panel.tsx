@@ -38,7 +38,9 @@ export function GpuPanel({ backend, memory }: { backend?: BackendReport; memory?
         gpu.gpus.map((g) => (
           <div key={g.index} className="gpu">
             <strong>
-              GPU {g.index}: {g.name}
+              {t('gpuPanel.gpu', { index: g.index })}
+              {t('punctuation.colon')}
+              {g.name}
             </strong>
             <div className="meter">
               <div style={{ width: `${g.memoryTotalMiB ? (100 * (g.memoryUsedMiB ?? 0)) / g.memoryTotalMiB : 0}%` }} />
@@ -51,16 +53,19 @@ export function GpuPanel({ backend, memory }: { backend?: BackendReport; memory?
         ))}
       {gpu && !gpu.available && (
         <p data-testid="no-gpu">
-          {t('run.noGpu')} <small className="muted">({gpu.message})</small>
+          {t('gpuPanel.noGpu', { reason: t(`gpuPanel.reason.${gpu.reason ?? 'failed'}`, { detail: gpu.detail ?? gpu.message ?? '' }) })}
         </p>
       )}
       {backend && (
         <p data-testid="job-backend">
-          {t('run.backendName')}: <span className="mono">{backend.detail}</span>
+          {t('run.backendName')}
+          {t('punctuation.colon')}
+          <span className="mono">{backend.detail}</span>
           {backend.adapter && (
             <>
               <br />
-              {t('run.adapter')}:{' '}
+              {t('run.adapter')}
+              {t('punctuation.colon')}
               <strong data-testid="webgpu-adapter">
                 {[backend.adapter.vendor, backend.adapter.architecture].filter(Boolean).join(' ')}
               </strong>{' '}
@@ -74,13 +79,17 @@ export function GpuPanel({ backend, memory }: { backend?: BackendReport; memory?
       )}
       {memory && (
         <p className="muted" data-testid="job-memory">
-          {t('run.jobMemory')}: {t('run.rss', { mb: mib(memory.rssBytes) })} · {t('run.backend', { mb: mib(memory.tensorBytes) })}
+          {t('run.jobMemory')}
+          {t('punctuation.colon')}
+          {t('run.rss', { mb: mib(memory.rssBytes) })} · {t('run.backend', { mb: mib(memory.tensorBytes) })}
           {memory.deviceBytes !== undefined && <> · {t('run.device', { mb: mib(memory.deviceBytes) })}</>}
         </p>
       )}
       {gpu && (
         <p className="muted">
-          {t('run.memory')}: {t('run.rss', { mb: mib(gpu.process.rssBytes) })} · {t('run.heap', { mb: mib(gpu.process.heapUsedBytes) })}
+          {t('run.memory')}
+          {t('punctuation.colon')}
+          {t('run.rss', { mb: mib(gpu.process.rssBytes) })} · {t('run.heap', { mb: mib(gpu.process.heapUsedBytes) })}
         </p>
       )}
     </section>

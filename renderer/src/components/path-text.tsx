@@ -1,4 +1,4 @@
-import { createContext, useContext } from 'react';
+import { createContext, useContext, useMemo } from 'react';
 import { shortPath, shortPathsIn } from '../paths.ts';
 
 /** The home folder of the machine the studio runs on (from app.info); undefined until it is known. */
@@ -7,7 +7,7 @@ export const HomeDirContext = createContext<string | undefined>(undefined);
 /** Shorten paths as the pages show them: `~/…` under the home folder (see paths.ts). */
 export function usePathDisplay(): { path(p: string): string; text(t: string): string } {
   const home = useContext(HomeDirContext);
-  return { path: (p) => shortPath(p, home), text: (t) => shortPathsIn(t, home) };
+  return useMemo(() => ({ path: (p: string) => shortPath(p, home), text: (t: string) => shortPathsIn(t, home) }), [home]);
 }
 
 /** One path, shortened (`~/runs/…`), with the full path in its tooltip. */

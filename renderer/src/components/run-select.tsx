@@ -6,17 +6,28 @@ import { PathText } from './path-text.tsx';
 
 export type RunDetails = CallReply<'runs.read'>;
 
-/** Pick a run that has a saved adapter; the page gets its folder, config (base model, template) and summary. */
+/** A run another page chose for this one (the Run page's Export and Playground buttons); `at` tells two choices apart. */
+export interface Preselect {
+  runId: string;
+  at: number;
+}
+
+/**
+ * Pick a run that has a saved adapter; the page gets its folder, config (base model, template) and summary. A run
+ * chosen on another page (`preselect`) is picked as it arrives.
+ */
 export function RunSelect({
   visible,
   selected,
   onSelect,
   testId,
+  preselect,
 }: {
   visible: boolean;
   selected?: RunDetails;
   onSelect(run?: RunDetails): void;
   testId: string;
+  preselect?: Preselect;
 }) {
   const { t } = useTranslation();
   const [runs, setRuns] = useState<RunSummary[]>([]);
@@ -35,15 +46,24 @@ export function RunSelect({
       setError((e as Error).message);
     }
   };
+  useEffect(() => {
+    if (!preselect) return;
+    call('runs.read', { id: preselect.runId })
+      .then(onSelect)
+      .catch((e: Error) => setError(e.message));
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- once per choice, whatever the page's callback
+  }, [preselect]);
+  // The chosen run is an option even before the list has been read again (it may have just finished).
+  const options = selected && !runs.some((r) => r.id === selected.run.id) ? [selected.run, ...runs] : runs;
   return (
-    <label className="field">
+    <label className="field run-field">
       <span className="label">{t('runSelect.label')}</span>
       <select data-testid={testId} value={selected?.run.id ?? ''} onChange={(e) => void pick(e.target.value)}>
-        <option value="">{runs.length ? t('runSelect.choose') : t('runSelect.none')}</option>
-        {runs.map((r) => (
+        <option value="">{options.length ? t('runSelect.choose') : t('runSelect.none')}</option>
+        {options.map((r) => (
           <option key={r.id} value={r.id}>
-            {r.id} · {t(`runs.states.${r.status}`)} · {r.steps} {t('runs.steps')}
-            {r.lastLoss !== undefined ? ` · ${r.lastLoss.toFixed(3)}` : ''}
+            {r.id} · {t(`runs.states.${r.status}`)} · {t('runsTable.stepCount', { count: r.steps })}
+            {r.lastLoss !== undefined ? ` · ${t('runsTable.lossShort', { loss: r.lastLoss.toFixed(3) })}` : ''}
           </option>
         ))}
       </select>

@@ -1,22 +1,22 @@
 import { useState } from 'react';
-import { useTranslation } from 'react-i18next';
-import { jobResultOf } from '../../../main/contract/contract.ts';
+import { Trans, useTranslation } from 'react-i18next';
 import { ErrorBox, Field } from '../components/common.tsx';
-import { RunSelect, runOrigin, stamp, type RunDetails } from '../components/run-select.tsx';
-import { useJobs, noteJob, type JobView } from '../job-store.ts';
+import { ExportJobCard } from '../components/export-job-card.tsx';
+import { RunSelect, runOrigin, stamp, type Preselect, type RunDetails } from '../components/run-select.tsx';
+import { useJobs, noteJob } from '../job-store.ts';
 import { jobRequest } from '../job-request.ts';
 import { call } from '../transport.ts';
 
 type Target = 'merge' | 'stateDict' | 'gguf' | 'int8';
 
 /** One click each for merge + HF checkpoint, Meta state dict, GGUF with an Ollama Modelfile, and int8. */
-export function ExportPage({ visible }: { visible: boolean }) {
+export function ExportPage({ visible, preselect }: { visible: boolean; preselect?: Preselect }) {
   const { t } = useTranslation();
   const [run, setRun] = useState<RunDetails>();
   const [shard, setShard] = useState('2GB');
   const [dtype, setDtype] = useState('f16');
   const [ggufType, setGgufType] = useState('q8_0');
-  const [started, setStarted] = useState<{ id: string; target: Target }[]>([]);
+  const [started, setStarted] = useState<{ id: string; target: Target; runId: string }[]>([]);
   const [error, setError] = useState<string>();
   const { jobs } = useJobs();
   const { baseModel, template } = runOrigin(run);
@@ -37,8 +37,8 @@ export function ExportPage({ visible }: { visible: boolean }) {
     }[target];
     try {
       const job = await call('jobs.start', jobRequest(request));
-      noteJob(job.id, job.kind);
-      setStarted((s) => [{ id: job.id, target }, ...s]);
+      noteJob(job.id, job.kind, undefined, job.state);
+      setStarted((s) => [{ id: job.id, target, runId: run.run.id }, ...s]);
     } catch (e) {
       setError((e as Error).message);
     }
@@ -46,9 +46,11 @@ export function ExportPage({ visible }: { visible: boolean }) {
   return (
     <section data-testid="export-page">
       <h2>{t('export.title')}</h2>
-      <p className="muted">{t('export.hint')}</p>
+      <p className="muted">
+        <Trans i18nKey="export.hint" components={{ folder: <code className="mono" /> }} />
+      </p>
       <div className="form-grid">
-        <RunSelect visible={visible} selected={run} onSelect={setRun} testId="export-run" />
+        <RunSelect visible={visible} selected={run} onSelect={setRun} testId="export-run" preselect={preselect} />
         <Field label={t('export.shard')}>
           <input value={shard} onChange={(e) => setShard(e.target.value)} />
         </Field>
@@ -81,61 +83,9 @@ export function ExportPage({ visible }: { visible: boolean }) {
         </button>
       </div>
       <ErrorBox error={error} />
-      {started.map(({ id, target }) => (
-        <ExportJob key={id} job={jobs[id]} label={t(`export.${target}`)} />
+      {started.map(({ id, target, runId }) => (
+        <ExportJobCard key={id} job={jobs[id]} label={t(`export.${target}`)} runId={runId} />
       ))}
     </section>
   );
-}
-
-function ExportJob({ job, label }: { job?: JobView; label: string }) {
-  const { t } = useTranslation();
-  if (!job) return null;
-  const result =
-    job.kind === 'merge' || job.kind === 'export' || job.kind === 'quantize' ? jobResultOf(job.kind, job.done?.result) : undefined;
-  const p = job.progress;
-  return (
-    <div className="panel" data-testid="export-job" data-state={job.state}>
-      <h3>
-        {label} · <span data-testid="export-state">{t(`run.states.${job.state}`)}</span>
-      </h3>
-      {p && job.state === 'running' && (
-        <div className="meter-row">
-          <div className="meter">
-            <div style={{ width: `${p.total ? (100 * p.done) / p.total : 0}%` }} />
-          </div>
-          <small className="mono">
-            {p.done}/{p.total} {p.message}
-          </small>
-        </div>
-      )}
-      {job.failed && <ErrorBox error={job.failed.error} />}
-      {result && (
-        <>
-          <p data-testid="export-summary">{result.summary}</p>
-          <p className="mono" data-testid="export-output">
-            {result.output}
-          </p>
-          <ul data-testid="export-checks">
-            {checksOf(result.report).map((c) => (
-              <li key={c}>{c}</li>
-            ))}
-          </ul>
-          <details>
-            <summary>{t('export.report', { file: result.reportFile })}</summary>
-            <pre className="log report" data-testid="export-report">
-              {JSON.stringify(result.report, null, 2)}
-            </pre>
-          </details>
-        </>
-      )}
-    </div>
-  );
-}
-
-/** The report's checks as lines: GGUF's named verifications, the others' list of checks. */
-function checksOf(report?: Record<string, unknown>): string[] {
-  const verification = report?.verification as Record<string, string> | undefined;
-  if (verification) return Object.entries(verification).map(([k, v]) => `${k}: ${v}`);
-  return Array.isArray(report?.checks) ? report.checks.map(String) : [];
 }

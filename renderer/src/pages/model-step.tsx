@@ -3,6 +3,7 @@ import type { ModelReport } from '../../../main/contract/contract.ts';
 import { ErrorBox, Field } from '../components/common.tsx';
 import { formatBytes, formatCount } from '../format.ts';
 import { PathPicker } from '../components/path-picker.tsx';
+import { usePathDisplay } from '../components/path-text.tsx';
 import { CheckState } from '../wizard/check-state.tsx';
 import type { AutoCheck } from '../wizard/use-auto-check.ts';
 
@@ -24,6 +25,7 @@ export function ModelStep({
   recent: string[];
 }) {
   const { t } = useTranslation();
+  const paths = usePathDisplay();
   const report = check.result;
   const pick = (p: string) => {
     setDir(p);
@@ -61,8 +63,8 @@ export function ModelStep({
         <p className="recent">
           {t('wizard.model.recent')}:{' '}
           {recent.map((r) => (
-            <button key={r} className="link" onClick={() => pick(r)}>
-              {r}
+            <button key={r} className="link" title={r} onClick={() => pick(r)}>
+              {paths.path(r)}
             </button>
           ))}
         </p>

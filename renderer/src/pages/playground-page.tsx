@@ -2,14 +2,14 @@ import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { jobResultOf, BUILTIN_TEMPLATE_NAMES, NO_TEMPLATE, type JobSettings } from '../../../main/contract/contract.ts';
 import { ErrorBox, Field } from '../components/common.tsx';
-import { RunSelect, runOrigin, type RunDetails } from '../components/run-select.tsx';
+import { RunSelect, runOrigin, type Preselect, type RunDetails } from '../components/run-select.tsx';
 import { useJobs, noteJob } from '../job-store.ts';
 import { call } from '../transport.ts';
 
 const TEMPLATES = [...BUILTIN_TEMPLATE_NAMES, NO_TEMPLATE];
 
 /** One prompt, two answers: the base model's and the fine-tuned run's (same sampling seed), streamed as they come. */
-export function PlaygroundPage({ visible }: { visible: boolean }) {
+export function PlaygroundPage({ visible, preselect }: { visible: boolean; preselect?: Preselect }) {
   const { t } = useTranslation();
   const [run, setRun] = useState<RunDetails>();
   const [instruction, setInstruction] = useState('');
@@ -41,21 +41,22 @@ export function PlaygroundPage({ visible }: { visible: boolean }) {
           ...(baseDtype ? { base_dtype: baseDtype as JobSettings<'generate'>['base_dtype'] } : {}),
         },
       });
-      noteJob(j.id, j.kind);
+      noteJob(j.id, j.kind, undefined, j.state);
       setJobId(j.id);
     } catch (e) {
       setError((e as Error).message);
     }
   };
+  const busy = job?.state === 'running' || job?.state === 'queued';
   const result = jobResultOf('generate', job?.done?.result);
   const num = (key: keyof typeof s) => (e: React.ChangeEvent<HTMLInputElement>) => setS({ ...s, [key]: Number(e.target.value) });
   return (
     <section data-testid="playground-page">
       <h2>{t('playground.title')}</h2>
       <div className="form-grid">
-        <RunSelect visible={visible} selected={run} onSelect={setRun} testId="playground-run" />
+        <RunSelect visible={visible} selected={run} onSelect={setRun} testId="playground-run" preselect={preselect} />
         <Field label={t('playground.template')}>
-          <select value={template} onChange={(e) => setS({ ...s, template: e.target.value })}>
+          <select className="mono" value={template} onChange={(e) => setS({ ...s, template: e.target.value })}>
             {TEMPLATES.map((x) => (
               <option key={x}>{x}</option>
             ))}
@@ -86,15 +87,10 @@ export function PlaygroundPage({ visible }: { visible: boolean }) {
         </Field>
       </div>
       <p className="row">
-        <button
-          className="primary"
-          data-testid="playground-generate"
-          disabled={!baseModel || job?.state === 'running'}
-          onClick={() => void ask()}
-        >
-          {job?.state === 'running' ? t('common.loading') : t('playground.generate')}
+        <button className="primary" data-testid="playground-generate" disabled={!baseModel || busy} onClick={() => void ask()}>
+          {busy ? t('common.loading') : t('playground.generate')}
         </button>
-        {job?.state === 'running' && <button onClick={() => void call('jobs.stop', { id: job.id })}>{t('run.stop')}</button>}
+        {busy && <button onClick={() => void call('jobs.stop', { id: job.id })}>{t('run.stop')}</button>}
       </p>
       <ErrorBox error={error ?? job?.failed?.error} />
       <div className="cards">
@@ -109,7 +105,7 @@ export function PlaygroundPage({ visible }: { visible: boolean }) {
                 {t('playground.stats', {
                   tokens: result[side]!.tokens,
                   tps: result[side]!.tokensPerSecond.toFixed(1),
-                  stop: result[side]!.stoppedBy,
+                  stop: t(`answerStop.${result[side]!.stoppedBy}`, { defaultValue: result[side]!.stoppedBy }),
                 })}
               </small>
             )}

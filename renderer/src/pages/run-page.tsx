@@ -1,83 +1,122 @@
+import { useEffect, useMemo, useState } from 'react';
 import { useTranslation } from 'react-i18next';
+import type { JobInfo, RunSummary } from '../../../main/contract/contract.ts';
 import { ErrorBox } from '../components/common.tsx';
 import { GpuPanel } from '../components/gpu-panel.tsx';
 import { LossChart } from '../components/loss-chart.tsx';
-import { usePathDisplay } from '../components/path-text.tsx';
-import { formatDuration } from '../format.ts';
-import { useJobs } from '../job-store.ts';
+import { PathText, usePathDisplay } from '../components/path-text.tsx';
+import { RunLog } from '../components/run-log.tsx';
+import { formatDate, formatDuration, formatLoss } from '../format.ts';
+import { useRunHistory, type RunState } from '../run-history.ts';
 import { call } from '../transport.ts';
 
-/** The live view of a job: loss curves from its report events, progress and ETA, GPU panel, log. */
-export function RunPage({ jobId, setJobId }: { jobId?: string; setJobId(id: string): void }) {
+/** Where a finished run leads: the Export page or the Playground, with the run chosen there. */
+export type NextPage = 'export' | 'playground';
+
+/**
+ * A training run: its whole loss curves, progress and log, replayed from its run folder and followed live while its
+ * job runs, so a reload or a second tab shows the same page. With no run chosen it shows the running one, else the
+ * newest. A finished run says how long it took and leads on to Export and the Playground.
+ */
+export function RunPage({
+  runId,
+  visible,
+  onSelect,
+  onNext,
+}: {
+  runId?: string;
+  visible: boolean;
+  onSelect(runId: string): void;
+  onNext(page: NextPage, runId: string): void;
+}) {
   const { t } = useTranslation();
-  const paths = usePathDisplay();
-  const { jobs, order } = useJobs();
-  const id = jobId ?? order.at(-1);
-  const job = id ? jobs[id] : undefined;
-  const last = job?.reports.at(-1);
+  const [runs, setRuns] = useState<RunSummary[]>([]);
+  const [jobs, setJobs] = useState<JobInfo[]>([]);
+  useEffect(() => {
+    if (!visible) return;
+    call('runs.list', {})
+      .then((r) => setRuns(r.runs))
+      .catch(() => {});
+    call('jobs.list', {})
+      .then((r) => setJobs(r.jobs.filter((j) => j.kind === 'finetune' && j.runId)))
+      .catch(() => {});
+  }, [visible, runId]);
+  const active = jobs.filter((j) => j.state === 'running' || j.state === 'queued').at(0);
+  const selected = runId ?? active?.runId ?? runs[0]?.id;
+  const { history, view, state, error } = useRunHistory(selected);
+  // A queued job's run has no folder yet: it is still a choice.
+  const choices = [...new Set([...jobs.map((j) => j.runId!).filter((id) => !runs.some((r) => r.id === id)), ...runs.map((r) => r.id)])];
+  if (selected && !choices.includes(selected)) choices.unshift(selected);
+  const run = history?.run ?? undefined;
+  const job = history?.job ?? undefined;
+  const last = view?.reports.at(-1);
+  const lastEval = view?.evals.at(-1);
+  const reports = view?.reports;
+  const evals = view?.evals;
+  // A run without a validation split has no validation curve to promise.
+  const series = useMemo(
+    () => [
+      { name: t('run.loss'), color: 'var(--accent)', points: (reports ?? []).map((r) => ({ step: r.step, value: r.loss })) },
+      ...(evals?.length
+        ? [{ name: t('run.evalLoss'), color: 'var(--warn)', points: evals.map((r) => ({ step: r.step, value: r.evalLoss })) }]
+        : []),
+    ],
+    [reports, evals, t],
+  );
   return (
     <section data-testid="run-page">
       <h2>{t('run.title')}</h2>
-      {order.length > 1 && (
-        <select value={id} onChange={(e) => setJobId(e.target.value)}>
-          {order.map((j) => (
-            <option key={j} value={j}>
-              {j} {jobs[j].kind}
-            </option>
-          ))}
-        </select>
+      {choices.length > 0 && (
+        <label className="field run-choice">
+          <span className="label">{t('runView.choose')}</span>
+          <select data-testid="run-select" value={selected} onChange={(e) => onSelect(e.target.value)}>
+            {choices.map((id) => (
+              <option key={id} value={id}>
+                {id}
+              </option>
+            ))}
+          </select>
+        </label>
       )}
-      {!job && <p className="muted">{t('run.noJob')}</p>}
-      {job && (
+      {!selected && <p className="muted">{t('runView.noRun')}</p>}
+      <ErrorBox error={error} />
+      {view && state && selected && (
         <>
-          <p className="row">
-            <span>
-              {t('run.job')}: <span className="mono">{job.id}</span> ({job.kind}
-              {job.runId ? ` → ${job.runId}` : ''}) · {t('run.state')}:{' '}
-              <strong data-testid="job-state" data-state={job.state}>
-                {t(`run.states.${job.state}`)}
-              </strong>
-            </span>
-            {job.state === 'running' && (
+          <RunHeader runId={selected} run={run} config={history?.config ?? null} state={state}>
+            {(state === 'running' || state === 'queued') && job && (
               <button data-testid="stop-job" onClick={() => void call('jobs.stop', { id: job.id })}>
                 {t('run.stop')}
               </button>
             )}
-          </p>
-          {job.progress && (
+          </RunHeader>
+          {state === 'done' && run && <NextSteps run={run} onNext={(page) => onNext(page, run.id)} />}
+          {state === 'interrupted' && <p className="notice">{t('runView.interrupted')}</p>}
+          {view.progress && (
             <div className="progress" data-testid="progress">
               <div className="meter">
-                <div style={{ width: `${job.progress.total ? (100 * job.progress.done) / job.progress.total : 0}%` }} />
+                <div style={{ width: `${view.progress.total ? (100 * view.progress.done) / view.progress.total : 0}%` }} />
               </div>
               <small>
-                {t('run.progress', { done: job.progress.done, total: job.progress.total })}
-                {last && job.state === 'running' && ` · ${t('run.eta', { eta: formatDuration(last.etaMs) })}`}
+                {t('run.progress', { done: view.progress.done, total: view.progress.total })}
+                {last && state === 'running' && ` · ${t('run.eta', { eta: formatDuration(last.etaMs, t) })}`}
               </small>
             </div>
           )}
-          {job.failed && (
-            <div data-testid="job-failed">
-              <ErrorBox error={t('run.failed', { error: paths.text(job.failed.error) })} />
-              {job.failed.lastOutput.length > 0 && (
-                <details open>
-                  <summary>{t('run.lastOutput')}</summary>
-                  <pre className="log" data-testid="last-output">
-                    {paths.text(job.failed.lastOutput.join('\n'))}
-                  </pre>
-                </details>
-              )}
-            </div>
+          {state === 'failed' && (
+            <FailureBox error={view.failed?.error ?? job?.error ?? run?.error ?? ''} lastOutput={view.failed?.lastOutput ?? []} />
           )}
           {last && (
             <div className="stats">
               <div>
                 <small>{t('run.loss')}</small>
-                <strong>{last.loss.toFixed(4)}</strong>
+                <strong>{formatLoss(last.loss)}</strong>
               </div>
-              <div>
-                <small>{t('run.evalLoss')}</small>
-                <strong>{job.evals.at(-1)?.evalLoss.toFixed(4) ?? '–'}</strong>
-              </div>
+              {lastEval && (
+                <div>
+                  <small>{t('run.evalLoss')}</small>
+                  <strong>{formatLoss(lastEval.evalLoss)}</strong>
+                </div>
+              )}
               <div>
                 <small>{t('run.lr')}</small>
                 <strong>{last.learningRate.toExponential(2)}</strong>
@@ -88,21 +127,125 @@ export function RunPage({ jobId, setJobId }: { jobId?: string; setJobId(id: stri
               </div>
             </div>
           )}
-          {(job.reports.length > 0 || job.kind === 'finetune') && (
-            <LossChart
-              series={[
-                { name: t('run.loss'), color: 'var(--accent)', points: job.reports.map((r) => ({ step: r.step, value: r.loss })) },
-                { name: t('run.evalLoss'), color: 'var(--warn)', points: job.evals.map((r) => ({ step: r.step, value: r.evalLoss })) },
-              ]}
-            />
-          )}
+          <LossChart series={series} />
           <h3>{t('run.log')}</h3>
-          <pre className="log" data-testid="job-log">
-            {paths.text(job.logs.map((l) => `${l.level === 'info' ? '' : l.level.toUpperCase() + ' '}${l.message}`).join('\n'))}
-          </pre>
+          <RunLog lines={view.logs} />
         </>
       )}
-      <GpuPanel backend={job?.backend} memory={last?.memory} />
+      <GpuPanel backend={view?.backend} memory={last?.memory} />
     </section>
+  );
+}
+
+const ACTIVE: RunState[] = ['running', 'queued'];
+
+/** The run's name, state and origin: what it trains, on what, since when and for how long. */
+function RunHeader({
+  runId,
+  run,
+  config,
+  state,
+  children,
+}: {
+  runId: string;
+  run?: RunSummary;
+  config: Record<string, unknown> | null;
+  state: RunState;
+  children?: React.ReactNode;
+}) {
+  const { t, i18n } = useTranslation();
+  const baseModel = run?.baseModel ?? (typeof config?.base_model === 'string' ? config.base_model : undefined);
+  const dataPath = run?.dataPath ?? (typeof config?.data_path === 'string' ? config.data_path : undefined);
+  return (
+    <div className="panel run-header" data-testid="run-header">
+      <div className="row">
+        <h3 className="run-title" data-testid="run-title">
+          {runId}
+        </h3>
+        <span className={`badge state-${state}`} data-testid="job-state" data-state={state}>
+          {t(`runView.states.${state}`)}
+        </span>
+        <span className="muted">{t('jobKinds.finetune')}</span>
+        <span className="spacer" />
+        {children}
+      </div>
+      <dl className="facts">
+        {baseModel && (
+          <div>
+            <dt>{t('runView.baseModel')}</dt>
+            <dd>
+              <PathText path={baseModel} />
+            </dd>
+          </div>
+        )}
+        {dataPath && (
+          <div>
+            <dt>{t('runView.data')}</dt>
+            <dd>
+              <PathText path={dataPath} />
+            </dd>
+          </div>
+        )}
+        {run?.startedAt && (
+          <div>
+            <dt>{t('runView.started')}</dt>
+            <dd data-testid="run-started">{formatDate(run.startedAt, i18n.language)}</dd>
+          </div>
+        )}
+        {run?.durationMs !== undefined && !ACTIVE.includes(state) && (
+          <div>
+            <dt>{t('runView.duration')}</dt>
+            <dd data-testid="run-duration">{formatDuration(run.durationMs, t)}</dd>
+          </div>
+        )}
+      </dl>
+    </div>
+  );
+}
+
+/** A finished run: how it went, and the two places it leads to, with this run chosen there. */
+function NextSteps({ run, onNext }: { run: RunSummary; onNext(page: NextPage): void }) {
+  const { t } = useTranslation();
+  return (
+    <div className="panel next-steps" data-testid="next-steps">
+      <p data-testid="run-outcome">
+        {t('runView.outcome', {
+          duration: formatDuration(run.durationMs ?? 0, t),
+          steps: run.steps,
+          loss: formatLoss(run.lastLoss),
+        })}
+        {run.lastEvalLoss !== undefined && ` ${t('runView.outcomeEval', { loss: formatLoss(run.lastEvalLoss) })}`}
+      </p>
+      {run.hasAdapter ? (
+        <div className="row wrap">
+          <button className="primary" data-testid="to-export" onClick={() => onNext('export')}>
+            {t('runView.toExport')}
+          </button>
+          <button className="primary" data-testid="to-playground" onClick={() => onNext('playground')}>
+            {t('runView.toPlayground')}
+          </button>
+        </div>
+      ) : (
+        <p className="muted">{t('runView.noAdapter')}</p>
+      )}
+    </div>
+  );
+}
+
+function FailureBox({ error, lastOutput }: { error: string; lastOutput: string[] }) {
+  const { t } = useTranslation();
+  const paths = usePathDisplay();
+  return (
+    <div data-testid="job-failed">
+      <ErrorBox error={t('run.failed', { error: paths.text(error) })} />
+      {lastOutput.length > 0 && (
+        <details open>
+          <summary>{t('run.lastOutput')}</summary>
+          <pre className="log" data-testid="last-output">
+            {paths.text(lastOutput.join('\n'))}
+          </pre>
+        </details>
+      )}
+    </div>
   );
 }

@@ -36,7 +36,7 @@ export function DurationEstimate({ config, ready }: { config: Record<string, unk
       {result ? (
         <>
           <p className="big" data-testid="duration-total">
-            ≈ {formatDuration(result.estimatedMs)}
+            ≈ {formatDuration(result.estimatedMs, t)}
           </p>
           <p className="muted" data-testid="duration-detail">
             {t('duration.detail', {
