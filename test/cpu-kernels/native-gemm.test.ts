@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { CpuKernels, Direction } from '../../main/engine/cpu-kernels/cpu-kernels.ts';
-import { loadNativeAddon, openblasCandidates, type NativeAddon } from '../../main/engine/cpu-kernels/native-addon.ts';
+import { loadNativeAddon, NATIVE_PANEL, openblasCandidates, type NativeAddon } from '../../main/engine/cpu-kernels/native-addon.ts';
 import { NativeGemm } from '../../main/engine/cpu-kernels/native-gemm.ts';
 import { GEMM_QUANT_BLOCK } from '../../main/engine/cpu-kernels/gemm-wat.ts';
 import { BASE_DTYPES, type BaseDtype } from '../../main/engine/llama/base-dtype-names.ts';
@@ -52,7 +52,7 @@ describe.skipIf(!addon)('native kernels', () => {
     ['default panels', undefined],
     ['small panels', [48, 40] as [number, number]],
   ])('every mode, x·Wᵀ and dy·W, equals the dequantized f32 product, the same bits on 1 and 2 threads (%s)', (_name, panel) => {
-    (addon as NativeAddon).init({ blas: openblasCandidates(), quantBlock: GEMM_QUANT_BLOCK, panel: panel ?? [256, 512] });
+    (addon as NativeAddon).init({ blas: openblasCandidates(), quantBlock: GEMM_QUANT_BLOCK, panel: panel ?? NATIVE_PANEL });
     for (const mode of BASE_DTYPES) {
       for (const [n, rows, cols] of SHAPES) {
         const w = dequantizeRows(storeMatrix(randomValues(rows * cols, rows * 31 + cols), rows, cols, mode));
@@ -67,7 +67,7 @@ describe.skipIf(!addon)('native kernels', () => {
         }
       }
     }
-    addon!.init({ blas: openblasCandidates(), quantBlock: GEMM_QUANT_BLOCK, panel: [256, 512] });
+    addon!.init({ blas: openblasCandidates(), quantBlock: GEMM_QUANT_BLOCK, panel: NATIVE_PANEL });
   });
 
   it('refuse arrays shorter than the product needs, with the reason', () => {

@@ -1,19 +1,18 @@
 import * as tf from '@tensorflow/tfjs';
 import type { CpuMatrix } from '../cpu-kernels/cpu-kernels.ts';
 import { cpuGemm } from '../cpu-kernels/cpu-matmul-path.ts';
-import type { AttentionShape, FusedOps } from '../cpu-kernels/fused-ops.ts';
+import { cpuFusedWanted, type AttentionShape, type FusedOps } from '../cpu-kernels/fused-ops.ts';
 import { cpuTensor, cpuTensors, tensorValues } from './cpu-tensors.ts';
 
 // The fused ops of a decoder layer on the native CPU kernels, as tfjs ops with their gradients (customGrad): each is
 // one call each way into native/ instead of the many small tfjs ops they replace (the way the WebGPU path fused its
 // kernels). Where the kernels have no fused ops (the wasm kernels, the tfjs path) the model keeps its tfjs ops.
 
-/** Turns the fused ops off (`off`): the profile's before-and-after, and the comparison with the plain ops. */
-export const CPU_FUSED_ENV = 'LORA_STUDIO_CPU_FUSED';
+export { CPU_FUSED_ENV } from '../cpu-kernels/fused-ops.ts';
 
 /** The native fused ops, when this process runs them. */
 export function cpuFused(): FusedOps | undefined {
-  if (process.env[CPU_FUSED_ENV] === 'off' || tf.getBackend() === 'webgpu') return undefined;
+  if (!cpuFusedWanted() || tf.getBackend() === 'webgpu') return undefined;
   return cpuGemm()?.fused;
 }
 

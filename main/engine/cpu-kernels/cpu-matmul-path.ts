@@ -9,7 +9,7 @@ import type { CpuKernels } from './cpu-kernels.ts';
 import { CpuGemm } from './cpu-gemm.ts';
 import { GEMM_QUANT_BLOCK } from './gemm-wat.ts';
 import { GEMM_RELAXED_BASE64, GEMM_SIMD128_BASE64 } from './gemm-kernels-wasm.ts';
-import { loadNativeAddon, openblasCandidates, type BlasInfo, type NativeAddon } from './native-addon.ts';
+import { loadNativeAddon, NATIVE_PANEL, openblasCandidates, type BlasInfo, type NativeAddon } from './native-addon.ts';
 import { NativeGemm } from './native-gemm.ts';
 import { wasmApi, type WasmModule } from './wasm-api.ts';
 
@@ -69,8 +69,9 @@ function tryNative(): { addon: NativeAddon; blas: BlasInfo } | string {
   const { addon, reason } = loadNativeAddon();
   if (!addon) return reason;
   try {
-    const panel = process.env.LORA_STUDIO_NATIVE_PANEL?.split(',').map(Number) as [number, number] | undefined;
-    const blas = addon.init({ blas: openblasCandidates(), quantBlock: GEMM_QUANT_BLOCK, ...(panel && { panel }) });
+    // LORA_STUDIO_NATIVE_PANEL=PC,KC: other panels, for tuning them (bench)
+    const tuned = process.env.LORA_STUDIO_NATIVE_PANEL?.split(',').map(Number) as [number, number] | undefined;
+    const blas = addon.init({ blas: openblasCandidates(), quantBlock: GEMM_QUANT_BLOCK, panel: tuned ?? NATIVE_PANEL });
     return { addon, blas };
   } catch (e) {
     return (e as Error).message;

@@ -1,6 +1,14 @@
 // The fused ops of a decoder layer that the native kernels run (native/src/attention.cc, elementwise.cc), as the
 // backend's fused wrappers (backend/cpu-fused.ts) call them. Each reads and writes the typed arrays it is given.
 
+/** Turns the fused ops off (`off`): the profile's before-and-after, and the comparison with the plain ops. */
+export const CPU_FUSED_ENV = 'LORA_STUDIO_CPU_FUSED';
+
+/** Whether the fused ops are wanted (they run where the native kernels do). */
+export function cpuFusedWanted(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env[CPU_FUSED_ENV] !== 'off';
+}
+
 /** [B, T, nH, nKV, D, maskBatches]: batch, sequence, query heads, KV heads, head width, masks (1 or B). */
 export type AttentionShape = [number, number, number, number, number, number];
 

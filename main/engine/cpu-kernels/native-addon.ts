@@ -14,6 +14,24 @@ export const NATIVE_ADDON_ENV = 'LORA_STUDIO_NATIVE_ADDON';
 /** OpenBLAS's file (or several, separated by ':'), tried in order instead of the usual names. */
 export const OPENBLAS_ENV = 'LORA_STUDIO_OPENBLAS';
 
+/**
+ * The native products' panels: columns of C a task computes, and the reduction length of one block decoded from a
+ * stored form (256 × 512 f32: 512 KiB, within a core's L2). Fixed per process, so a job's split into tasks never
+ * depends on the thread count (1 and N threads give the same bits).
+ */
+export const NATIVE_PANEL: [number, number] = [256, 512];
+/** OpenBLAS's own working buffer per calling thread (its GEMM_P × GEMM_Q blocks of A and B), as counted for memory. */
+const OPENBLAS_THREAD_BYTES = 16 * 2 ** 20;
+
+/**
+ * Memory a native pool thread may hold while a training step runs with `seq` tokens a sequence: its decoded panel,
+ * the attention backward's score block, OpenBLAS's buffer. The products' operands are tfjs's own tensors, read and
+ * written in place: nothing else is copied.
+ */
+export function nativeThreadBytes(seq: number): number {
+  return NATIVE_PANEL[0] * NATIVE_PANEL[1] * 4 + 4 * seq * seq + OPENBLAS_THREAD_BYTES;
+}
+
 const ADDON_FILE = 'native/build/Release/lora_studio_cpu.node';
 /** What the install-time build wrote about itself (scripts/build-native.mjs). */
 const STATUS_FILE = 'native/build/status.json';
