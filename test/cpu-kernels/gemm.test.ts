@@ -2,7 +2,6 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cpuCrossEntropySum } from '../../main/engine/backend/cpu-cross-entropy.ts';
 import { CpuGemm } from '../../main/engine/cpu-kernels/cpu-gemm.ts';
-import type { Direction } from '../../main/engine/cpu-kernels/cpu-kernels.ts';
 import { cpuMatmulPath } from '../../main/engine/cpu-kernels/cpu-matmul-path.ts';
 import { GEMM_RELAXED_BASE64, GEMM_SIMD128_BASE64 } from '../../main/engine/cpu-kernels/gemm-kernels-wasm.ts';
 import { wasmApi } from '../../main/engine/cpu-kernels/wasm-api.ts';

@@ -2,7 +2,7 @@ import { Arena } from './arena.ts';
 import type { CpuKernels, CpuMatrix, Direction, GemmMatrixInput } from './cpu-kernels.ts';
 import { GemmPool } from './gemm-pool.ts';
 import { BACKWARD, FORWARD, GEMV, PANEL_BYTES, taskCount } from './gemm-task.ts';
-import { GEMM_MODES, GEMM_MR, type GemmMode } from './gemm-wat.ts';
+import { GEMM_MODES, GEMM_MR } from './gemm-wat.ts';
 import type { WasmModule } from './wasm-api.ts';
 
 /**
