@@ -134,7 +134,7 @@ export function estimateTrainingMemory(config: LlamaConfig, s: Workload & Storag
   // against tf.profile's peak on real steps: RoPE, norms and masks each leave several same-sized intermediates).
   // With the native kernels' fused ops a layer keeps one tensor per op: two norms' outputs, q, k, v, the attention's
   // output, rotated q and k and probabilities, o_proj's and the residual adds, the MLP's three F-wide tensors.
-  const fused = s.fusedCpu ?? (!webgpu && cpuMatmulPath().kernel === 'native-openblas' && cpuFusedWanted());
+  const fused = s.fusedCpu ?? (kernels && cpuMatmulPath().kernel === 'native-openblas' && cpuFusedWanted());
   const attentionScores = s.microBatchSize * nH * s.cutoffLen * s.cutoffLen;
   const perLayer = fused
     ? tokens * (5 * H + 3 * (nH + nKV) * D + 3 * F) + attentionScores
