@@ -3,6 +3,7 @@
 // Shapes: TinyLlama-1.1B's and LLaMA-7B's projections and LM head, at 128 tokens (a micro batch of 1 × 128).
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import { CpuGemm } from '../main/engine/cpu-kernels/cpu-gemm.ts';
 import type { CpuKernels } from '../main/engine/cpu-kernels/cpu-kernels.ts';
 import { GEMM_QUANT_BLOCK } from '../main/engine/cpu-kernels/gemm-wat.ts';
@@ -78,7 +79,10 @@ export async function benchGemm(
 ): Promise<{ rows: GemmRow[]; markdown: string[] }> {
   const n = 128;
   const api = wasmApi()!;
-  cpuMatmulPath(); // turns relaxed SIMD on where the runtime needs V8's flag
+  cpuMatmulPath();
+  // the wasm builds are timed beside the native kernels: relaxed SIMD needs V8's flag on Node 20 (the path chosen
+  // above turns it on only when it picks the wasm kernels)
+  setFlagsFromString('--experimental-wasm-relaxed-simd');
   const builds: [string, string][] = [
     ['relaxed-simd', GEMM_RELAXED_BASE64],
     ['simd128', GEMM_SIMD128_BASE64],
