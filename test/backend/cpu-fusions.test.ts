@@ -14,7 +14,14 @@ import {
   fusedRmsNormCpu,
   fusedSwiGluCpu,
 } from '../../main/engine/backend/cpu-fused.ts';
-import { closeCpuGemm, cpuGemm, cpuMatmulPath, openCpuGemm } from '../../main/engine/cpu-kernels/cpu-matmul-path.ts';
+import {
+  closeCpuGemm,
+  CPU_MATMUL_ENV,
+  cpuGemm,
+  cpuMatmulChoice,
+  cpuMatmulPath,
+  openCpuGemm,
+} from '../../main/engine/cpu-kernels/cpu-matmul-path.ts';
 import { loadNativeAddon } from '../../main/engine/cpu-kernels/native-addon.ts';
 import { NF4_LEVELS, storeMatrix } from '../../main/engine/llama/block-quant.ts';
 import { gemmInput } from '../../main/engine/model/frozen-matrix.ts';
@@ -23,7 +30,10 @@ import { applyRope } from '../../main/engine/model/rope.ts';
 import type { FusedOps } from '../../main/engine/cpu-kernels/fused-ops.ts';
 
 const native = loadNativeAddon();
-if (!native.addon) console.warn(`fused CPU ops skipped: ${native.reason}`);
+// the fused ops run where this process takes the native kernels (not under LORA_STUDIO_CPU_MATMUL=relaxed-simd, …)
+const choice = cpuMatmulChoice();
+const skip = !native.addon ? native.reason : choice === 'auto' || choice === 'native' ? '' : `${CPU_MATMUL_ENV}=${choice}`;
+if (skip) console.warn(`fused CPU ops skipped: ${skip}`);
 
 /** max |a − b| / max |b|. */
 function relDiff(a: tf.Tensor, b: tf.Tensor): number {
@@ -64,7 +74,7 @@ function plainAttention(
   return tf.reshape(tf.transpose(out, [0, 2, 1, 3]), [s.B * s.T, s.nH * s.D]) as tf.Tensor2D;
 }
 
-describe.skipIf(!native.addon)('the native fused ops equal the plain tfjs ops on tfjs-wasm', () => {
+describe.skipIf(!!skip)('the native fused ops equal the plain tfjs ops on tfjs-wasm', () => {
   let f: FusedOps;
   beforeAll(async () => {
     await initBackend('wasm', { threads: 2 });

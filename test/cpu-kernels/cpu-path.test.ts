@@ -14,7 +14,10 @@ import { loadNativeAddon } from '../../main/engine/cpu-kernels/native-addon.ts';
 // The addon is built at install where a compiler is (native-build.test.ts holds the install to that); without it
 // the default path is the wasm kernels, and these tests say so.
 const native = loadNativeAddon();
-const defaultKernel = native.addon ? /^native-openblas$/ : /^wasm-(relaxed-simd|simd128)$/;
+// LORA_STUDIO_CPU_MATMUL set for the whole suite (a run on the wasm kernels) makes them the default, and the automatic
+// fallbacks below do not happen
+const forced = (process.env.LORA_STUDIO_CPU_MATMUL ?? 'auto') !== 'auto';
+const defaultKernel = native.addon && !forced ? /^native-openblas$/ : /^wasm-(relaxed-simd|simd128)$/;
 if (!native.addon) console.warn(`the default CPU path here is the wasm kernels: ${native.reason}`);
 const HIDE_ADDON = { LORA_STUDIO_NATIVE_ADDON: '/nonexistent/lora_studio_cpu.node' };
 
@@ -119,6 +122,7 @@ describe('frozen products on the CPU GEMM kernels', () => {
     'fall back %s, and say so in the log and config.json',
     async (_name, env, kernel, reason) => {
       if (!native.addon && !('LORA_STUDIO_NATIVE_ADDON' in env)) return; // no addon to hide OpenBLAS from
+      if (forced) return; // the kernels are named: nothing falls back
       const out = mkdtempSync(path.join(tmpdir(), 'gemm-fallback-'));
       const r = await run(finetuneArgs(out, ['--max_steps', '2']), env);
       expect(r.code, r.stderr).toBe(0);
