@@ -3,7 +3,12 @@
 // Shapes: TinyLlama-1.1B's and LLaMA-7B's projections and LM head, at 128 tokens (a micro batch of 1 × 128).
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import { CpuGemm } from '../main/engine/cpu-kernels/cpu-gemm.ts';
+import type { CpuKernels } from '../main/engine/cpu-kernels/cpu-kernels.ts';
+import { GEMM_QUANT_BLOCK } from '../main/engine/cpu-kernels/gemm-wat.ts';
+import { loadNativeAddon, openblasCandidates } from '../main/engine/cpu-kernels/native-addon.ts';
+import { NativeGemm } from '../main/engine/cpu-kernels/native-gemm.ts';
 import { cpuMatmulPath } from '../main/engine/cpu-kernels/cpu-matmul-path.ts';
 import { GEMM_RELAXED_BASE64, GEMM_SIMD128_BASE64 } from '../main/engine/cpu-kernels/gemm-kernels-wasm.ts';
 import { wasmApi } from '../main/engine/cpu-kernels/wasm-api.ts';
@@ -74,7 +79,10 @@ export async function benchGemm(
 ): Promise<{ rows: GemmRow[]; markdown: string[] }> {
   const n = 128;
   const api = wasmApi()!;
-  cpuMatmulPath(); // turns relaxed SIMD on where the runtime needs V8's flag
+  cpuMatmulPath();
+  // the wasm builds are timed beside the native kernels: relaxed SIMD needs V8's flag on Node 20 (the path chosen
+  // above turns it on only when it picks the wasm kernels)
+  setFlagsFromString('--experimental-wasm-relaxed-simd');
   const builds: [string, string][] = [
     ['relaxed-simd', GEMM_RELAXED_BASE64],
     ['simd128', GEMM_SIMD128_BASE64],
@@ -90,8 +98,15 @@ export async function benchGemm(
   const ours = new Map<string, number[]>();
   const torch = new Map<string, number[]>();
   const push = (m: Map<string, number[]>, k: string, v: number) => m.set(k, [...(m.get(k) ?? []), v]);
-  const gemms: [string, CpuGemm][] = [];
+  const gemms: [string, CpuKernels][] = [];
+  // the native kernels first (the preferred build, where every W mode runs), unless `wasm` alone is asked for
+  const native = only.includes('wasm') ? { reason: 'not asked for' } : loadNativeAddon();
+  if (native.addon) {
+    const blas = native.addon.init({ blas: openblasCandidates(), quantBlock: GEMM_QUANT_BLOCK });
+    gemms.push(['native', NativeGemm.open(native.addon, blas, threads, NF4_LEVELS)]);
+  } else console.error(`native kernels skipped: ${native.reason}`);
   for (const [name, b64] of builds) {
+    if (only.includes('native')) break;
     const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
     if (!api.validate(bytes)) continue;
     gemms.push([name, await CpuGemm.open(threads, new api.Module(bytes), NF4_LEVELS)]);
@@ -116,15 +131,17 @@ export async function benchGemm(
             const m = gemm.upload(gemmInput(stored));
             const x = random(n * cols, 1);
             const dy = random(n * rows, 2);
+            const outX = new Float32Array(n * rows);
+            const outDy = new Float32Array(n * cols);
             push(
               ours,
               `${model} ${rows}x${cols} xwt ${build} ${mode}`,
-              timeIt(() => gemm.product(m, 'xwt', x, n, () => 0)),
+              timeIt(() => gemm.product(m, 'xwt', x, n, outX)),
             );
             push(
               ours,
               `${model} ${rows}x${cols} dyw ${build} ${mode}`,
-              timeIt(() => gemm.product(m, 'dyw', dy, n, () => 0)),
+              timeIt(() => gemm.product(m, 'dyw', dy, n, outDy)),
             );
             gemm.release(m);
           }

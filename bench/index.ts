@@ -30,6 +30,11 @@ if (process.argv[2] === 'gpu-profile') {
   await import('./gpu-profile/index.ts');
   process.exit(0);
 }
+// `bench -- cpu-profile MODEL_DIR BATCH SEQ [THREADS]`: where a CPU training step's time goes (tfjs's profile).
+if (process.argv[2] === 'cpu-profile') {
+  await import('./cpu-profile.ts');
+  process.exit(0);
+}
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const shared = path.resolve(root, '../shared/data');

@@ -4,10 +4,22 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tinyAlpacaFile, tinyModel } from '../helpers/synthetic.ts';
+import { loadNativeAddon } from '../../main/engine/cpu-kernels/native-addon.ts';
 
 // The CPU path end to end, through the CLI in child processes (the kernel choice is made once per process): the
-// loss curve of our GEMM kernels against tfjs's matMul path, the fallback without relaxed SIMD recorded in the log
-// and config.json, an exact resume on 2 threads, and a stopped or killed run that leaves no thread behind.
+// loss curve of the native kernels (and of the wasm kernels they fall back to) against tfjs's matMul path, each
+// fallback (no addon, no OpenBLAS, no relaxed SIMD) recorded in the log and config.json, an exact resume on 2
+// threads, and a stopped or killed run that leaves no thread behind.
+
+// The addon is built at install where a compiler is (native-build.test.ts holds the install to that); without it
+// the default path is the wasm kernels, and these tests say so.
+const native = loadNativeAddon();
+// LORA_STUDIO_CPU_MATMUL set for the whole suite (a run on the wasm kernels) makes them the default, and the automatic
+// fallbacks below do not happen
+const forced = (process.env.LORA_STUDIO_CPU_MATMUL ?? 'auto') !== 'auto';
+const defaultKernel = native.addon && !forced ? /^native-openblas$/ : /^wasm-(relaxed-simd|simd128)$/;
+if (!native.addon) console.warn(`the default CPU path here is the wasm kernels: ${native.reason}`);
+const HIDE_ADDON = { LORA_STUDIO_NATIVE_ADDON: '/nonexistent/lora_studio_cpu.node' };
 
 let modelDir: string;
 const dataFile = tinyAlpacaFile(64, 'en');
@@ -60,19 +72,24 @@ describe('frozen products on the CPU GEMM kernels', () => {
     modelDir = await tinyModel();
   });
 
-  it.each(['f32', 'int8', 'nf4'])(
-    'over a %s base give the loss curve of the tfjs path within 1e-4 relative over 8 steps, and say which kernels ran',
-    async (base) => {
+  it.each([
+    ['f32', 'the default (native) kernels', {}, defaultKernel],
+    ['int8', 'the default (native) kernels', {}, defaultKernel],
+    ['nf4', 'the default (native) kernels', {}, defaultKernel],
+    ['f32', 'the wasm kernels', HIDE_ADDON, /^wasm-(relaxed-simd|simd128)$/],
+  ] as const)(
+    'over a %s base, %s give the loss curve of the tfjs path within 1e-4 relative over 8 steps, and say which ran',
+    async (base, _name, env, kernel) => {
       const ours = mkdtempSync(path.join(tmpdir(), `gemm-${base}-`));
       const old = mkdtempSync(path.join(tmpdir(), `tfjs-${base}-`));
       const [a, b] = await Promise.all([
-        run(finetuneArgs(ours, ['--base_dtype', base])),
+        run(finetuneArgs(ours, ['--base_dtype', base]), env),
         run(finetuneArgs(old, ['--base_dtype', base]), { LORA_STUDIO_CPU_MATMUL: 'tfjs' }),
       ]);
       expect(a.code, a.stderr).toBe(0);
       expect(b.code, b.stderr).toBe(0);
-      expect(config(ours).matmul_kernel).toMatch(/^wasm-(relaxed-simd|simd128)$/);
-      expect(a.stderr).toMatch(/frozen-weight matmuls: wasm-(relaxed-simd|simd128) kernel \(/);
+      expect(config(ours).matmul_kernel).toMatch(kernel);
+      expect(a.stderr).toMatch(new RegExp(`frozen-weight matmuls: ${config(ours).matmul_kernel} kernel \\(`));
       expect(config(old).matmul_kernel).toBe('tfjs');
       expect(config(old).matmul_reason).toMatch(/LORA_STUDIO_CPU_MATMUL=tfjs/);
       const [x, y] = [losses(ours), losses(old)];
@@ -82,14 +99,39 @@ describe('frozen products on the CPU GEMM kernels', () => {
     300_000,
   );
 
-  it('take SIMD128 on a runtime without relaxed SIMD, and say so in the log and config.json', async () => {
-    const out = mkdtempSync(path.join(tmpdir(), 'gemm-simd128-'));
-    const r = await run(finetuneArgs(out, ['--max_steps', '2']), { LORA_STUDIO_SIMULATE_NO_RELAXED_SIMD: '1' });
-    expect(r.code, r.stderr).toBe(0);
-    expect(config(out).matmul_kernel).toBe('wasm-simd128');
-    expect(config(out).matmul_reason).toMatch(/has no relaxed SIMD: SIMD128 multiply-add instead/);
-    expect(r.stderr).toMatch(/frozen-weight matmuls: wasm-simd128 kernel \(this runtime .* has no relaxed SIMD/);
-  }, 120_000);
+  it.each([
+    [
+      'without the addon',
+      HIDE_ADDON,
+      'wasm-relaxed-simd',
+      /^native kernels unavailable: LORA_STUDIO_NATIVE_ADDON=\/nonexistent\/lora_studio_cpu.node does not exist; (the runtime has relaxed SIMD|relaxed SIMD turned on with V8's flag \(Node [\d.]+\))$/,
+    ],
+    [
+      'without OpenBLAS',
+      { LORA_STUDIO_OPENBLAS: '/nonexistent/libopenblas.so.0' },
+      'wasm-relaxed-simd',
+      /^native kernels unavailable: OpenBLAS could not be loaded: \/nonexistent\/libopenblas.so.0: cannot open shared object file/,
+    ],
+    [
+      'without the addon, on a runtime without relaxed SIMD',
+      { ...HIDE_ADDON, LORA_STUDIO_SIMULATE_NO_RELAXED_SIMD: '1' },
+      'wasm-simd128',
+      /^native kernels unavailable: .* does not exist; this runtime \(Node [\d.]+\) has no relaxed SIMD: SIMD128 multiply-add instead$/,
+    ],
+  ])(
+    'fall back %s, and say so in the log and config.json',
+    async (_name, env, kernel, reason) => {
+      if (!native.addon && !('LORA_STUDIO_NATIVE_ADDON' in env)) return; // no addon to hide OpenBLAS from
+      if (forced) return; // the kernels are named: nothing falls back
+      const out = mkdtempSync(path.join(tmpdir(), 'gemm-fallback-'));
+      const r = await run(finetuneArgs(out, ['--max_steps', '2']), env);
+      expect(r.code, r.stderr).toBe(0);
+      expect(config(out).matmul_kernel).toBe(kernel);
+      expect(config(out).matmul_reason).toMatch(reason);
+      expect(r.stderr).toContain(`frozen-weight matmuls: ${kernel} kernel (${config(out).matmul_reason as string})`);
+    },
+    120_000,
+  );
 
   it('resume bit for bit on 2 threads: killed after its step-4 checkpoint, resumed, it ends as 8 steps in one go', async () => {
     const straight = mkdtempSync(path.join(tmpdir(), 'gemm-straight-'));

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cpuCrossEntropySum } from '../../main/engine/backend/cpu-cross-entropy.ts';
-import { CpuGemm, type Direction } from '../../main/engine/cpu-kernels/cpu-gemm.ts';
+import { CpuGemm } from '../../main/engine/cpu-kernels/cpu-gemm.ts';
 import { cpuMatmulPath } from '../../main/engine/cpu-kernels/cpu-matmul-path.ts';
 import { GEMM_RELAXED_BASE64, GEMM_SIMD128_BASE64 } from '../../main/engine/cpu-kernels/gemm-kernels-wasm.ts';
 import { wasmApi } from '../../main/engine/cpu-kernels/wasm-api.ts';
@@ -11,21 +11,12 @@ import { BASE_DTYPES, type BaseDtype } from '../../main/engine/llama/base-dtype-
 import { StudioError } from '../../main/engine/errors.ts';
 import { assembleGemm, gemmModule, GEMM_MODULE } from '../../scripts/build-wasm.ts';
 import { readFileSync } from 'node:fs';
+import { randomValues as random, reference, relativeError } from './gemm-reference.ts';
 
 // The GEMM kernels (cpu-kernels/) against the f32 product of the dequantized weights (block-quant.ts's decoders),
 // summed in f64 here: every stored mode, both directions, shapes ragged against the register tile (6 × 8), the
 // panel (128), the k-block (256) and the quantization block (64, which then straddles rows), on 1 and 2 threads,
 // in both builds. 1 and 2 threads must give the same bits (each value of C is summed by one thread in one order).
-
-function random(n: number, seed: number): Float32Array {
-  const a = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    a[i] = (s / 2 ** 31 - 1) * (i % 17 === 0 ? 4 : 1);
-  }
-  return a;
-}
 
 /** [n, rows, cols] of W [rows, cols]. */
 const SHAPES: [number, number, number][] = [
@@ -37,29 +28,6 @@ const SHAPES: [number, number, number][] = [
   [6, 129, 256],
   [2, 64, 1000],
 ];
-
-function reference(a: Float32Array, w: Float32Array, n: number, rows: number, cols: number, direction: Direction): Float64Array {
-  const [r, p] = direction === 'xwt' ? [cols, rows] : [rows, cols];
-  const out = new Float64Array(n * p);
-  for (let i = 0; i < n; i++)
-    for (let j = 0; j < p; j++) {
-      let s = 0;
-      for (let k = 0; k < r; k++) s += a[i * r + k] * (direction === 'xwt' ? w[j * cols + k] : w[k * cols + j]);
-      out[i * p + j] = s;
-    }
-  return out;
-}
-
-/** max |ours − reference| over max |reference|. */
-function relativeError(ours: Float32Array, ref: Float64Array): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < ref.length; i++) {
-    diff = Math.max(diff, Math.abs(ours[i] - ref[i]));
-    scale = Math.max(scale, Math.abs(ref[i]));
-  }
-  return diff / scale;
-}
 
 const api = wasmApi()!;
 cpuMatmulPath(); // on Node 20, turns relaxed SIMD on (V8's flag) before the relaxed build is compiled
@@ -91,7 +59,8 @@ describe.each(builds)('GEMM kernels, %s build', (_name, bytes) => {
         const ref = reference(a, w, n, rows, cols, direction);
         const results = pools.map((g) => {
           const m = g.upload(gemmInput(stored));
-          const c = g.product(m, direction, a, n, (view) => view.slice());
+          const c = new Float32Array(n * (direction === 'xwt' ? rows : cols));
+          g.product(m, direction, a, n, c);
           g.release(m);
           return c;
         });
@@ -115,7 +84,7 @@ describe('the GEMM thread pool', () => {
       const start = Date.now();
       let error: unknown;
       try {
-        g.product(m, 'xwt', random(192 * 2048, 2), 192, () => 0);
+        g.product(m, 'xwt', random(192 * 2048, 2), 192, new Float32Array(192 * 4096));
       } catch (e) {
         error = e;
       }
@@ -124,7 +93,7 @@ describe('the GEMM thread pool', () => {
       expect((error as Error).message).toMatch(/stopped answering: no task finished for 2 s/);
       expect(Date.now() - start).toBeLessThan(6000);
       // the pool is closed: the next product fails at once with the same reason
-      expect(() => g.product(m, 'xwt', random(192 * 2048, 2), 192, () => 0)).toThrow(/stopped answering/);
+      expect(() => g.product(m, 'xwt', random(192 * 2048, 2), 192, new Float32Array(192 * 4096))).toThrow(/stopped answering/);
     } finally {
       delete process.env.LORA_STUDIO_SIMULATE_GEMM_HANG;
       delete process.env.LORA_STUDIO_GEMM_HANG_S;
@@ -134,7 +103,7 @@ describe('the GEMM thread pool', () => {
   it('leaves no worker thread behind when closed', async () => {
     const g = await CpuGemm.open(3, new api.Module(builds[1][1]), NF4_LEVELS);
     const m = g.upload(gemmInput(storeMatrix(random(512 * 64, 1), 512, 64, 'f32')));
-    g.product(m, 'xwt', random(8 * 64, 2), 8, () => 0);
+    g.product(m, 'xwt', random(8 * 64, 2), 8, new Float32Array(8 * 512));
     const pool = (g as unknown as { pool: { workers: { threadId: number }[] } }).pool;
     expect(pool.workers.length).toBe(2);
     await g.close();

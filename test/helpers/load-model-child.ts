@@ -11,6 +11,6 @@ const loaded = await loadModel(dir, { baseDtype: mode as BaseDtypeChoice });
 const w = loaded.model.weights;
 const matrices = [w.lmHead, ...w.layers.flatMap((l) => Object.values(l.proj))];
 let held = w.embed.host ? storedBytes(w.embed.host) : 0;
-for (const m of matrices) held += m.host ? storedBytes(m.host) : m.cpu ? m.cpu.dataBytes + m.cpu.scaleBytes : 0;
+for (const m of matrices) held += m.host ? storedBytes(m.host) : m.cpu ? m.cpu.storedBytes : 0;
 if (w.embed.host && w.lmHead.host === w.embed.host) held -= storedBytes(w.embed.host);
 console.log(JSON.stringify({ baseDtype: loaded.baseDtype, placement: loaded.placement, heldBytes: held }));

@@ -3,6 +3,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../main/engine/backend/index.ts';
+import { cpuMatmulPath } from '../../main/engine/cpu-kernels/cpu-matmul-path.ts';
 import { openSafetensors } from '../../main/engine/formats/safetensors.ts';
 import { loadModel } from '../../main/engine/model/load.ts';
 import { parseFinetuneConfig, type FinetuneConfigInput } from '../../main/engine/train/config.ts';
@@ -70,9 +71,10 @@ describe('fine-tuning a tiny LLaMA', () => {
     expect(metrics.filter((m) => m.type === 'step').length).toBe(24);
     const saved = JSON.parse(readFileSync(path.join(out, 'config.json'), 'utf8'));
     expect(saved.lora_r).toBe(8);
-    // the frozen products' path, recorded: our CPU GEMM kernels, and why that build
-    expect(saved.matmul_kernel).toMatch(/^wasm-(relaxed-simd|simd128)$/);
-    expect(saved.matmul_reason).toMatch(/relaxed SIMD/);
+    // the frozen products' path, recorded: the native kernels where the install built them, else our wasm kernels, and why
+    expect(saved.matmul_kernel).toBe(cpuMatmulPath().kernel);
+    expect(saved.matmul_kernel).toMatch(/^(native-openblas|wasm-relaxed-simd|wasm-simd128)$/);
+    expect(saved.matmul_reason).toMatch(saved.matmul_kernel === 'native-openblas' ? /OpenBLAS/ : /relaxed SIMD/);
     // PEFT layout: 2 × 7 targets × 5 layers tensors, keys without adapter names.
     const bytes = await adapterBytes(result.adapterDir);
     expect(bytes.size).toBe(70);

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
+import { cpuFused } from '../../main/engine/backend/cpu-fused.ts';
 import { initBackend } from '../../main/engine/backend/index.ts';
 import { collate } from '../../main/engine/data/batches.ts';
 import { loadModel } from '../../main/engine/model/load.ts';
@@ -47,6 +48,8 @@ describe('training memory estimate', () => {
         loraR: 8,
         targetModules: targets,
         gradientCheckpointing: checkpointing,
+        // the step measured ran the native kernels' fused layer ops where this install has them (fewer tensors)
+        fusedCpu: cpuFused() !== undefined,
       }).activationsBytes;
       const label = `micro-batch ${b} × ${t}${checkpointing ? ', gradient checkpointing' : ''}`;
       console.log(`${label}: estimated ${(estimated / 2 ** 20).toFixed(1)} MiB, measured ${(measured / 2 ** 20).toFixed(1)} MiB`);

@@ -1,13 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
-import type { CpuGemm } from '../cpu-kernels/cpu-gemm.ts';
-import { tensorValues } from './cpu-matmul.ts';
+import type { CpuKernels } from '../cpu-kernels/cpu-kernels.ts';
+import { cpuTensor, tensorValues } from './cpu-tensors.ts';
 
 /**
  * Σ over rows of weight · (−log softmax(logits)[target]) on the CPU kernels, logits [N, V]: each way is one pass over
- * the logits in wasm SIMD (row max and Σ exp forward; (softmax − onehot) · weight · dy backward) instead of the
- * half-dozen tfjs ops (exp, sum, one-hot, cast, sub, mul) that each read and write all N·V values.
+ * the logits (row max and Σ exp forward; (softmax − onehot) · weight · dy backward) instead of the half-dozen tfjs
+ * ops (exp, sum, one-hot, cast, sub, mul) that each read and write all N·V values.
  */
-export function cpuCrossEntropySum(gemm: CpuGemm, logits: tf.Tensor2D, targets: Int32Array, weights: Float32Array): tf.Scalar {
+export function cpuCrossEntropySum(gemm: CpuKernels, logits: tf.Tensor2D, targets: Int32Array, weights: Float32Array): tf.Scalar {
   const [N, V] = logits.shape;
   const op = tf.customGrad((...args) => {
     const x = args[0] as tf.Tensor2D;
@@ -26,8 +26,7 @@ export function cpuCrossEntropySum(gemm: CpuGemm, logits: tf.Tensor2D, targets: 
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
         const scale = (dy as tf.Scalar).dataSync()[0];
         const coef = weights.map((w) => w * scale);
-        const wasm = tf.getBackend() === 'wasm';
-        return [gemm.softmaxGrad(tensorValues(saved[0]), N, V, lse, coef, targets, (g) => tf.tensor2d(wasm ? g : g.slice(), [N, V]))];
+        return [cpuTensor([N, V], (out) => gemm.softmaxGrad(tensorValues(saved[0]), N, V, lse, coef, targets, out))];
       },
     };
   });

@@ -1,7 +1,8 @@
 import { Arena } from './arena.ts';
+import type { CpuKernels, CpuMatrix, Direction, GemmMatrixInput } from './cpu-kernels.ts';
 import { GemmPool } from './gemm-pool.ts';
 import { BACKWARD, FORWARD, GEMV, PANEL_BYTES, taskCount } from './gemm-task.ts';
-import { GEMM_MODES, GEMM_MR, type GemmMode } from './gemm-wat.ts';
+import { GEMM_MODES, GEMM_MR } from './gemm-wat.ts';
 import type { WasmModule } from './wasm-api.ts';
 
 /**
@@ -10,46 +11,29 @@ import type { WasmModule } from './wasm-api.ts';
  */
 const ARENA_WEIGHT_BYTES = 3 * 2 ** 30;
 
-/**
- * A matrix W [rows, cols] as stored, row-major: f32 values, f16/bf16 bits, int8 codes or NF4 codes (two a byte, low
- * nibble first), with one f32 scale per GEMM_QUANT_BLOCK values of the flattened matrix for int8 and NF4.
- */
-export interface GemmMatrixInput {
-  rows: number;
-  cols: number;
-  mode: GemmMode;
-  values: ArrayBufferView;
-  scales?: Float32Array;
-}
-
-/** A frozen matrix W [rows, cols] placed in an arena in its stored form, for gemmProduct. */
-export interface CpuMatrix {
-  readonly rows: number;
-  readonly cols: number;
-  readonly dtype: GemmMode;
+/** A frozen matrix W [rows, cols] placed in an arena in its stored form. */
+interface WasmMatrix extends CpuMatrix {
   readonly arena: Arena;
   /** Where its values (f32, 16-bit bits, int8 or NF4 codes) and its block scales start. */
   readonly data: number;
   readonly scales: number;
   readonly dataBytes: number;
   readonly scaleBytes: number;
-  released: boolean;
 }
 
-/** x·Wᵀ (x [n, cols] → [n, rows]) or dy·W (dy [n, rows] → [n, cols]). */
-export type Direction = 'xwt' | 'dyw';
-
-export class CpuGemm {
+/** The wasm SIMD GEMM kernels (gemm-wat.ts), in one build: the fallback where the native kernels cannot run. */
+export class CpuGemm implements CpuKernels {
   private readonly arenas: Arena[] = [];
 
   private constructor(
     private readonly pool: GemmPool,
     private readonly nf4Levels: Float32Array,
+    readonly kernel: string,
   ) {}
 
   /** The kernels on `threads` threads (this one included); `nf4Levels` is NF4's code book. */
-  static async open(threads: number, module: WasmModule, nf4Levels: Float32Array): Promise<CpuGemm> {
-    return new CpuGemm(await GemmPool.open(threads, module), nf4Levels);
+  static async open(threads: number, module: WasmModule, nf4Levels: Float32Array, kernel = 'wasm'): Promise<CpuGemm> {
+    return new CpuGemm(await GemmPool.open(threads, module), nf4Levels, kernel);
   }
 
   get threads(): number {
@@ -57,7 +41,7 @@ export class CpuGemm {
   }
 
   /** Copy a stored matrix into an arena (its bytes as they are: nothing is decoded here). */
-  upload(m: GemmMatrixInput): CpuMatrix {
+  upload(m: GemmMatrixInput): WasmMatrix {
     const view = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
     const values = view(m.values);
     const scales = m.scales && view(m.scales);
@@ -82,12 +66,14 @@ export class CpuGemm {
       scales: scaleAt,
       dataBytes: values.byteLength,
       scaleBytes: scales?.byteLength ?? 0,
+      storedBytes: bytes,
       released: false,
     };
   }
 
   /** Give a matrix's bytes back to its arena (the arena keeps the pages for the next one). */
-  release(m: CpuMatrix): void {
+  release(matrix: CpuMatrix): void {
+    const m = matrix as WasmMatrix;
     if (m.released) return;
     m.released = true;
     m.arena.release(m.data, m.dataBytes);
@@ -95,11 +81,13 @@ export class CpuGemm {
     m.arena.weightBytes -= m.dataBytes + m.scaleBytes;
   }
 
-  /**
-   * One product with W decoded from its stored form inside the kernels. `a` is x [n, cols] ('xwt') or dy [n, rows]
-   * ('dyw'); `use` receives the result [n, rows] or [n, cols], a view valid only during the call (copy it out).
-   */
-  product<T>(m: CpuMatrix, direction: Direction, a: Float32Array, n: number, use: (c: Float32Array) => T): T {
+  /** One product with W decoded from its stored form inside the kernels: x [n, cols] ('xwt') or dy [n, rows] ('dyw') → out. */
+  product(matrix: CpuMatrix, direction: Direction, a: Float32Array, n: number, out: Float32Array): void {
+    this.productView(matrix as WasmMatrix, direction, a, n, (c) => out.set(c));
+  }
+
+  /** The same, handing `use` the result as a view of the arena, valid only during the call. */
+  productView<T>(m: WasmMatrix, direction: Direction, a: Float32Array, n: number, use: (c: Float32Array) => T): T {
     if (m.released) throw new Error('gemmProduct: the matrix was released');
     const forward = direction === 'xwt';
     const r = forward ? m.cols : m.rows;
@@ -171,31 +159,23 @@ export class CpuGemm {
 
   /**
    * The gradient of Σ coef[i] · (lse[i] − x[i, target[i]]) with respect to x [n, v]: (softmax(x) − onehot) · coef,
-   * handed to `use` as a view valid during the call.
+   * written into `out`.
    */
-  softmaxGrad<T>(
-    x: Float32Array,
-    n: number,
-    v: number,
-    lse: Float64Array,
-    coef: Float32Array,
-    targets: Int32Array,
-    use: (g: Float32Array) => T,
-  ): T {
+  softmaxGrad(x: Float32Array, n: number, v: number, lse: Float64Array, coef: Float32Array, targets: Int32Array, out: Float32Array): void {
     const v4 = v - (v % 4);
     return this.withScratch(8 * n * v + 8 * n, (arena, at) => {
-      const out = at + 4 * n * v;
-      const rows = out + 4 * n * v;
+      const grad = at + 4 * n * v;
+      const rows = grad + 4 * n * v;
       arena.floats(at, n * v).set(x);
       arena.floats(rows, n).set(lse);
       arena.floats(rows + 4 * n, n).set(coef);
-      this.pool.kernels(arena).softmax_grad(at, n, v, v4, rows, rows + 4 * n, out);
-      const g = arena.floats(out, n * v);
+      this.pool.kernels(arena).softmax_grad(at, n, v, v4, rows, rows + 4 * n, grad);
+      const g = arena.floats(grad, n * v);
       for (let i = 0; i < n; i++) {
         for (let j = v4; j < v; j++) g[i * v + j] = Math.exp(x[i * v + j] - lse[i]) * coef[i];
         g[i * v + targets[i]] -= coef[i];
       }
-      return use(g);
+      out.set(g);
     });
   }
 
@@ -218,7 +198,7 @@ export class CpuGemm {
   }
 
   /** x·Wᵀ for one row of x (decode): W decoded in registers, row by row, no panel. */
-  private gemv<T>(m: CpuMatrix, x: Float32Array, p: number, blocked: boolean, use: (c: Float32Array) => T): T {
+  private gemv<T>(m: WasmMatrix, x: Float32Array, p: number, blocked: boolean, use: (c: Float32Array) => T): T {
     const { arena } = m;
     const bytes = 4 * (x.length + p);
     const at = arena.alloc(bytes);

@@ -7,12 +7,13 @@ import { wasmApi, type WasmModule } from './wasm-api.ts';
 
 /**
  * A thread whose task has made no progress for this long fails the product (and the step) with the reason. One task
- * is a panel of 128 columns through the whole reduction: well under a second at any shape we train, even on a
- * machine shared with other jobs. LORA_STUDIO_GEMM_HANG_S overrides it.
+ * is a panel of C's columns through the whole reduction: well under a second at any shape we train, even on a
+ * machine shared with other jobs. LORA_STUDIO_GEMM_HANG_S overrides it (the wasm and the native pools alike).
  */
 const GEMM_HANG_S = 10;
 
-function hangMs(): number {
+/** How long a job may go without a finished task (LORA_STUDIO_GEMM_HANG_S, else GEMM_HANG_S), in ms. */
+export function hangMs(): number {
   const s = Number(process.env.LORA_STUDIO_GEMM_HANG_S);
   return (Number.isFinite(s) && s > 0 ? s : GEMM_HANG_S) * 1000;
 }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { packForGpu, type GpuPackedMatrix } from '../backend/webgpu-packed-matmul.ts';
-import type { CpuMatrix, GemmMatrixInput } from '../cpu-kernels/cpu-gemm.ts';
+import type { CpuMatrix, GemmMatrixInput } from '../cpu-kernels/cpu-kernels.ts';
 import { GEMM_MODES, GEMM_QUANT_BLOCK } from '../cpu-kernels/gemm-wat.ts';
 import { BASE_DTYPES } from '../llama/base-dtype-names.ts';
 import { cpuGemm } from '../cpu-kernels/cpu-matmul-path.ts';

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { fusedMaskedSoftmax, fusedRmsNorm, fusedSwiGlu, onWebgpu } from '../backend/webgpu-kernels.ts';
 import { fusedRopeHeads } from '../backend/webgpu-rope.ts';
 import { tiledBatchMatMul } from '../backend/webgpu-batched-matmul.ts';
+import { cpuFused, fusedAttentionCpu, fusedRmsNormCpu, fusedSwiGluCpu } from '../backend/cpu-fused.ts';
 import type { LlamaConfig } from '../llama/config.ts';
 import type { KVCache } from './kv-cache.ts';
 import { applyRope, ropeTables } from './rope.ts';
@@ -45,6 +46,8 @@ function linear(x: tf.Tensor2D, base: FrozenLinear): tf.Tensor2D {
 /** RMSNorm as LLaMA defines it: x / sqrt(mean(x²) + eps) · w, over the last axis. */
 function rmsNorm<T extends tf.Tensor>(x: T, weight: tf.Tensor1D, eps: number): T {
   if (onWebgpu() && x.rank === 2) return fusedRmsNorm(x as unknown as tf.Tensor2D, weight, eps) as unknown as T;
+  const fused = x.rank === 2 ? cpuFused() : undefined;
+  if (fused) return fusedRmsNormCpu(fused, x as unknown as tf.Tensor2D, weight, eps) as unknown as T;
   return tf.tidy(() => {
     const variance = tf.mean(tf.square(x), -1, true);
     return tf.mul(tf.mul(x, tf.rsqrt(tf.add(variance, eps))), weight) as T;
@@ -98,14 +101,16 @@ export class LlamaModel {
     const c = this.config;
     const layer = this.weights.layers[l];
     const x = rmsNorm(h, layer.inputNorm, c.rmsNormEps); // [B·T, H]
-    const qr = ropeHeads(project(x, l, 'q_proj', layer.proj.q_proj), B, T, c.numHeads, ctx.cos, ctx.sin); // [B, nH, T, D]
-    let kr = ropeHeads(project(x, l, 'k_proj', layer.proj.k_proj), B, T, c.numKvHeads, ctx.cos, ctx.sin); // [B, nKV, T, D]
-    const v = toHeads(project(x, l, 'v_proj', layer.proj.v_proj), B, T, c.numKvHeads, c.headDim);
-    let vAll = v;
-    if (cache) ({ k: kr, v: vAll } = cache.append(l, kr, v)); // [B, nKV, past+T, D]
-
-    const attn = groupedAttention(qr, kr, vAll, ctx, c); // [B, nH, T, D]
-    const merged = tf.reshape(tf.transpose(attn, [0, 2, 1, 3]), [B * T, c.numHeads * c.headDim]) as tf.Tensor2D;
+    const fused = cache ? undefined : cpuFused();
+    let merged: tf.Tensor2D;
+    if (fused) {
+      // the native CPU kernels: RoPE, attention and the head layout in one op each way
+      const q = project(x, l, 'q_proj', layer.proj.q_proj);
+      const k = project(x, l, 'k_proj', layer.proj.k_proj);
+      const v = project(x, l, 'v_proj', layer.proj.v_proj);
+      const heads = { B, T, heads: c.numHeads, kvHeads: c.numKvHeads, headDim: c.headDim, cos: ctx.cos, sin: ctx.sin, keep: ctx.keep };
+      merged = fusedAttentionCpu(fused, q, k, v, heads);
+    } else merged = this.attention(x, l, B, T, ctx, project, cache);
     const mid = tf.add(h, project(merged, l, 'o_proj', layer.proj.o_proj)) as tf.Tensor2D;
 
     const y = rmsNorm(mid, layer.postNorm, c.rmsNormEps);
@@ -113,6 +118,28 @@ export class LlamaModel {
     const up = project(y, l, 'up_proj', layer.proj.up_proj);
     const act = swiGlu(gate, up);
     return tf.add(mid, project(act as tf.Tensor2D, l, 'down_proj', layer.proj.down_proj)) as tf.Tensor2D;
+  }
+
+  /** The attention block with tfjs ops: x [B·T, H] → merged heads [B·T, nH·D], through the KV cache when given. */
+  private attention(
+    x: tf.Tensor2D,
+    l: number,
+    B: number,
+    T: number,
+    ctx: LayerContext,
+    project: ProjectionFn,
+    cache: KVCache | undefined,
+  ): tf.Tensor2D {
+    const c = this.config;
+    const layer = this.weights.layers[l];
+    const qr = ropeHeads(project(x, l, 'q_proj', layer.proj.q_proj), B, T, c.numHeads, ctx.cos, ctx.sin); // [B, nH, T, D]
+    let kr = ropeHeads(project(x, l, 'k_proj', layer.proj.k_proj), B, T, c.numKvHeads, ctx.cos, ctx.sin); // [B, nKV, T, D]
+    const v = toHeads(project(x, l, 'v_proj', layer.proj.v_proj), B, T, c.numKvHeads, c.headDim);
+    let vAll = v;
+    if (cache) ({ k: kr, v: vAll } = cache.append(l, kr, v)); // [B, nKV, past+T, D]
+
+    const attn = groupedAttention(qr, kr, vAll, ctx, c); // [B, nH, T, D]
+    return tf.reshape(tf.transpose(attn, [0, 2, 1, 3]), [B * T, c.numHeads * c.headDim]) as tf.Tensor2D;
   }
 }
 
@@ -124,7 +151,9 @@ interface LayerContext extends AttentionMask {
 
 /** SwiGLU: silu(gate)·up. */
 function swiGlu(gate: tf.Tensor2D, up: tf.Tensor2D): tf.Tensor2D {
-  return onWebgpu() ? fusedSwiGlu(gate, up) : (tf.mul(tf.mul(gate, tf.sigmoid(gate)), up) as tf.Tensor2D);
+  if (onWebgpu()) return fusedSwiGlu(gate, up);
+  const fused = cpuFused();
+  return fused ? fusedSwiGluCpu(fused, gate, up) : (tf.mul(tf.mul(gate, tf.sigmoid(gate)), up) as tf.Tensor2D);
 }
 
 /** [B·T, heads·D] → [B, heads, T, D]. */

@@ -9,6 +9,7 @@ import { applyFrozen } from './llama.ts';
 import { loraScale } from '../llama/lora-scale.ts';
 import { onWebgpu } from '../backend/webgpu-kernels.ts';
 import { fusedLoraFits, fusedLoraUp } from '../backend/webgpu-lora.ts';
+import { cpuFused, fusedLoraLinearCpu } from '../backend/cpu-fused.ts';
 
 interface LoraSettings {
   r: number;
@@ -124,12 +125,14 @@ export class LoraAdapter {
   projection(opts: { training: boolean; dropout?: DropoutDraw } = { training: false }): ProjectionFn {
     const rate = opts.training ? this.settings.dropout : 0;
     return (x, layer, name, base) => {
-      const base_y = applyFrozen(x, layer, name, base);
       const m = this.module(layer, name);
-      if (!m) return base_y;
+      if (!m) return applyFrozen(x, layer, name, base);
       const seed = opts.dropout === undefined ? undefined : dropoutSeed(opts.dropout, layer, name);
-      const dropped = rate > 0 ? tf.dropout(x, rate, undefined, seed) : x;
-      return addLoraDelta(base_y, dropped as tf.Tensor2D, m, m.scale);
+      const dropped = (rate > 0 ? tf.dropout(x, rate, undefined, seed) : x) as tf.Tensor2D;
+      // the native CPU kernels: the frozen product and the LoRA's in one op each way
+      const fused = base.cpu && !base.bias ? cpuFused() : undefined;
+      if (fused) return fusedLoraLinearCpu(fused, x, dropped === x ? undefined : dropped, base.cpu!, m.aT, m.bT, m.scale);
+      return addLoraDelta(applyFrozen(x, layer, name, base), dropped, m, m.scale);
     };
   }
 
@@ -165,7 +168,7 @@ function addLoraDelta(base_y: tf.Tensor2D, x: tf.Tensor2D, m: LoraModule, scale:
  * so every product is a non-transposed 2-D matmul (tfjs-wasm's fast path):
  *   u = x·Aᵀ;  dBᵀ = uᵀ·dy;  du = dy·B;  dAᵀ = xᵀ·du;  dx = du·A.
  */
-function loraDelta(x: tf.Tensor2D, aT: tf.Tensor2D, bT: tf.Tensor2D): tf.Tensor2D {
+export function loraDelta(x: tf.Tensor2D, aT: tf.Tensor2D, bT: tf.Tensor2D): tf.Tensor2D {
   const op = tf.customGrad((...args) => {
     const [xi, ai, bi] = args as tf.Tensor2D[];
     const save = args[3] as tf.GradSaveFunc;

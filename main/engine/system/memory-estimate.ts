@@ -1,6 +1,8 @@
 import { availableParallelism, freemem, totalmem } from 'node:os';
 import { cpuMatmulPath } from '../cpu-kernels/cpu-matmul-path.ts';
 import { PANEL_BYTES as GEMM_PANEL_BYTES } from '../cpu-kernels/gemm-task.ts';
+import { nativeThreadBytes } from '../cpu-kernels/native-addon.ts';
+import { cpuFusedWanted } from '../cpu-kernels/fused-ops.ts';
 import type { AdapterDescription } from './gpu-adapter.ts';
 import type { LlamaConfig } from '../llama/config.ts';
 import { gpuMemoryBytes, readGpuStats, type GpuStats } from './gpu-stats.ts';
@@ -61,6 +63,8 @@ interface StoragePlan {
    * no f32 copy ever made). Default: on a CPU backend unless LORA_STUDIO_CPU_MATMUL=tfjs.
    */
   cpuKernels?: boolean;
+  /** The native kernels' fused ops run the layers (default: where this process chose the native kernels). */
+  fusedCpu?: boolean;
 }
 
 const elements = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
@@ -92,8 +96,12 @@ export function estimateTrainingMemory(config: LlamaConfig, s: Workload & Storag
     hostWeightsBytes =
       projectionParams * bytesPerWeight(mode) + embedBytes + (config.tieWordEmbeddings ? embedBytes : headParams * bytesPerWeight(head));
     weightsBytes = hostWeightsBytes + normBytes;
-    // The largest product's operands in the arena, the LM head's backward: dy [tokens, V] copied and packed, dx.
-    transientBytes = (2 * tokens * V + tokens * H) * F32 + GEMM_PANEL_BYTES * availableParallelism();
+    transientBytes =
+      cpuMatmulPath().kernel === 'native-openblas'
+        ? // the native kernels read and write tfjs's tensors in place: only each thread's scratch
+          nativeThreadBytes(s.cutoffLen) * availableParallelism()
+        : // the wasm kernels' largest operands in their arena, the LM head's backward: dy [tokens, V] copied and packed, dx
+          (2 * tokens * V + tokens * H) * F32 + GEMM_PANEL_BYTES * availableParallelism();
   } else if (placement === 'host') {
     // Everything frozen but the norms in JS memory; one matrix at a time dequantized into the heap.
     hostWeightsBytes = projectionParams * bytesPerWeight(mode) + (V * H + headParams) * bytesPerWeight(head);
@@ -122,7 +130,13 @@ export function estimateTrainingMemory(config: LlamaConfig, s: Workload & Storag
   const optimizerBytes = 3 * loraParams * F32;
   // Coefficients count the tensors tfjs keeps alive through a step, forward outputs and their gradients (calibrated
   // against tf.profile's peak on real steps: RoPE, norms and masks each leave several same-sized intermediates).
-  const perLayer = tokens * (12 * H + 8 * (nH + nKV) * D + 6 * F) + 8 * s.microBatchSize * nH * s.cutoffLen * s.cutoffLen;
+  // With the native kernels' fused ops a layer keeps one tensor per op: two norms' outputs, q, k, v, the attention's
+  // output, rotated q and k and probabilities, o_proj's and the residual adds, the MLP's three F-wide tensors.
+  const fused = s.fusedCpu ?? (kernels && cpuMatmulPath().kernel === 'native-openblas' && cpuFusedWanted());
+  const attentionScores = s.microBatchSize * nH * s.cutoffLen * s.cutoffLen;
+  const perLayer = fused
+    ? tokens * (5 * H + 3 * (nH + nKV) * D + 3 * F) + attentionScores
+    : tokens * (12 * H + 8 * (nH + nKV) * D + 6 * F) + 8 * attentionScores;
   const checkpointing = useGradientCheckpointing(s.gradientCheckpointing, mode, placement);
   // the backward holds gradients of the same sizes; with checkpointing only each layer's input stays through the
   // step, and one layer's intermediates exist at a time (while it is recomputed)
