@@ -4,6 +4,8 @@ import { mergeSettingsSchema, quantizeSettingsSchema, stateDictSettingsSchema } 
 import { playgroundSettingsSchema } from '../engine/generate/playground-settings.ts';
 import { finetuneConfigSchema, finetuneConsistency } from '../engine/train/config.ts';
 import { stepMeasurementSchema } from '../engine/train/step-measurement.ts';
+import { JOB_STATES } from '../cluster/job-state.ts';
+import { clusterJobSettingsSchema } from './cluster-run.ts';
 
 /**
  * What each job kind takes and gives: the settings are the engine's own schemas (the CLI's flags come from the
@@ -37,6 +39,9 @@ export const jobSettingsSchemas = {
   selftest: selftestSettingsSchema,
   // The run's own settings: its first steps are measured as the run would make them (nothing is written).
   measure: finetuneJobSchema,
+  // A fine-tune on a SLURM cluster, submitted, followed, cancelled or fetched (the settings are checked by the same
+  // fine-tuning schema as a local run's).
+  cluster: clusterJobSettingsSchema(finetuneJobSchema),
 } as const;
 
 /** An export job's outcome: the written file or folder, and its verification report. */
@@ -65,6 +70,12 @@ export const jobResultSchemas = {
   generate: z.object({ promptTokens: z.number(), base: answerSchema.optional(), tuned: answerSchema.optional() }),
   selftest: z.object({ steps: z.number() }),
   measure: stepMeasurementSchema,
+  cluster: z.object({
+    runDir: z.string(),
+    jobId: z.string().optional(),
+    state: z.enum(JOB_STATES).optional(),
+    adapter: z.enum(['fetched', 'unchanged', 'absent', 'refused']).optional(),
+  }),
 } as const;
 
 export type JobSettingsKind = keyof typeof jobSettingsSchemas;

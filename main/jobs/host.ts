@@ -30,6 +30,11 @@ export interface JobHostOptions {
  */
 type Lane = 'queue' | 'interactive';
 const laneOf = (kind: JobKind): Lane => (kind === 'generate' ? 'interactive' : 'queue');
+/**
+ * Cluster jobs compute nothing here (the cluster trains; they poll it, copy files and run scancel): each starts at
+ * once, beside every other job, so following a run that takes days never holds up a local one.
+ */
+const REMOTE_KINDS: readonly JobKind[] = ['cluster'];
 
 /** How each kind's settings are named in messages, and which of them is an output path (kept inside runsDir). */
 const SETTINGS_NAMES: Record<JobKind, { what: string; outputKey?: string }> = {
@@ -40,6 +45,7 @@ const SETTINGS_NAMES: Record<JobKind, { what: string; outputKey?: string }> = {
   generate: { what: 'playground settings' },
   selftest: { what: 'selftest settings' },
   measure: { what: 'fine-tuning settings' },
+  cluster: { what: 'cluster run settings' },
 };
 
 interface Job {
@@ -72,6 +78,8 @@ export function newRunId(now = new Date()): string {
 export class JobHost {
   private readonly jobs = new Map<string, Job>();
   private readonly lanes: Record<Lane, { queue: Job[]; running?: Job }> = { queue: { queue: [] }, interactive: { queue: [] } };
+  /** Running cluster jobs (REMOTE_KINDS), which wait for no lane. */
+  private readonly remote = new Set<Job>();
   private readonly listeners = new Set<(e: JobEvent) => void>();
   private idleWaiters: (() => void)[] = [];
   private counter = 0;
@@ -117,11 +125,48 @@ export class JobHost {
       this.refuseIfBeingWritten(kind, out);
     }
     if (kind === 'finetune') info.runDir = cfg.output_dir as string;
+    if (kind === 'cluster') {
+      const same = this.placeClusterJob(info, cfg);
+      if (same) return { ...same.info };
+    }
     const job: Job = { info, config: cfg, tail: new OutputTail(), stopRequested: false };
     this.jobs.set(id, job);
+    if (REMOTE_KINDS.includes(kind)) {
+      this.remote.add(job);
+      this.launch(job, () => this.remote.delete(job));
+      return { ...info };
+    }
     this.lanes[laneOf(kind)].queue.push(job);
     this.pump(laneOf(kind));
     return { ...info };
+  }
+
+  /**
+   * A cluster job's local run folder, kept inside runsDir: a submit without output_dir gets a folder of its own. A
+   * submit or follow owns the run's view (runDir); cancel and fetch name the run only. A follow of a run already
+   * followed is that job (returned), so a reopened page or a second tab never follows twice.
+   */
+  private placeClusterJob(info: JobInfo, cfg: Record<string, unknown>): Job | undefined {
+    const submit = cfg.action === 'submit';
+    const holder = submit ? ((cfg.settings = { ...(cfg.settings as Record<string, unknown>) }) as Record<string, unknown>) : cfg;
+    let dir: string;
+    if (submit && (typeof holder.output_dir !== 'string' || holder.output_dir === '')) dir = path.join(this.opts.runsDir, newRunId());
+    else dir = this.insideRunsDir('output_dir', String(holder.output_dir));
+    holder.output_dir = dir;
+    info.runId = path.basename(dir);
+    const following = [...this.jobs.values()].find(
+      (j) =>
+        j.info.kind === 'cluster' &&
+        j.info.runDir !== undefined &&
+        path.resolve(j.info.runDir) === path.resolve(dir) &&
+        (j.info.state === 'running' || j.info.state === 'queued'),
+    );
+    if (cfg.action === 'follow' && following) return following;
+    if (submit && following)
+      throw new StudioError('a cluster job of this run is being followed; cancel it, or choose another run name', dir, 'output/in-use');
+    if (submit) this.refuseIfBeingWritten('finetune', dir);
+    if (submit || cfg.action === 'follow') info.runDir = dir;
+    return undefined;
   }
 
   /**
@@ -203,6 +248,19 @@ export class JobHost {
     return adopted;
   }
 
+  /** Cluster runs in runsDir whose job had not ended when last seen: followed again (the studio was closed meanwhile). */
+  followClusterRuns(runs: RunRegistry): JobInfo[] {
+    const started: JobInfo[] = [];
+    for (const dir of runs.clusterRunsToFollow()) {
+      try {
+        started.push(this.start('cluster', { action: 'follow', output_dir: dir }));
+      } catch (e) {
+        console.error(`could not follow the cluster run ${dir} again:`, e);
+      }
+    }
+    return started;
+  }
+
   private endAdopted(job: Job, how: AdoptedEnd): void {
     const t: Extract<JobEvent, { type: 'done' | 'failed' }> =
       how.type === 'done'
@@ -252,7 +310,7 @@ export class JobHost {
   }
 
   private idle(): boolean {
-    return Object.values(this.lanes).every((l) => !l.running && l.queue.length === 0);
+    return this.remote.size === 0 && Object.values(this.lanes).every((l) => !l.running && l.queue.length === 0);
   }
 
   /** Stop everything this studio started (queued and running) and wait for its workers to end. Adopted runs go on. */
@@ -266,6 +324,7 @@ export class JobHost {
       for (const j of [...lane.queue]) this.stop(j.info.id);
       if (lane.running) this.stop(lane.running.info.id);
     }
+    for (const j of [...this.remote]) this.stop(j.info.id);
     await this.whenIdle();
   }
 
@@ -291,20 +350,27 @@ export class JobHost {
       return;
     }
     lane.running = job;
+    this.launch(job, () => {
+      lane.running = undefined; // the next job may still start
+      this.pump(name);
+    });
+  }
+
+  /** Start a job's worker; `ended` runs when it could not start (after the failed event). */
+  private launch(job: Job, ended: () => void): void {
     job.info.state = 'running';
     job.info.startedAt = new Date().toISOString();
     let worker: WorkerHandle;
     try {
       worker = this.opts.spawner();
     } catch (e) {
-      lane.running = undefined; // the next job may still start
       this.finish(job, 'failed', {
         jobId: job.info.id,
         type: 'failed',
         error: `could not start the job process: ${(e as Error).message}`,
         lastOutput: [],
       });
-      this.pump(name);
+      ended();
       return;
     }
     job.worker = worker;
@@ -351,9 +417,14 @@ export class JobHost {
         : { jobId: id, type: 'failed', error: `the job process ${how} before finishing`, lastOutput };
     }
     const state = t.type === 'failed' ? 'failed' : job.stopRequested || t.reason === 'stopped' ? 'stopped' : 'done';
+    job.worker = undefined;
+    if (this.remote.delete(job)) {
+      this.finish(job, state, t);
+      if (this.idle()) for (const w of this.idleWaiters.splice(0)) w();
+      return;
+    }
     const lane = laneOf(job.info.kind);
     this.lanes[lane].running = undefined;
-    job.worker = undefined;
     this.finish(job, state, t);
     this.pump(lane);
   }
@@ -362,7 +433,9 @@ export class JobHost {
     job.info.state = state;
     job.info.endedAt = new Date().toISOString();
     if (event.type === 'failed') job.info.error = event.error;
-    if (event.type === 'failed' && job.wroteRun && job.info.runDir) this.recordFailure(job.info.runDir, event);
+    // A cluster run's metrics.jsonl is a copy of the cluster's (its failure is in cluster.json): nothing is added to it.
+    if (event.type === 'failed' && job.wroteRun && job.info.runDir && job.info.kind !== 'cluster')
+      this.recordFailure(job.info.runDir, event);
     this.emit(job, event);
   }
 

@@ -3,6 +3,7 @@ import type { JobEvent, JobKind } from '../contract/contract.ts';
 import type { ExportHooks, ExportOutcome } from '../engine/export/export-jobs.ts';
 import { backendReport } from './backend-report.ts';
 import { jobEventsOf } from './training-events.ts';
+import { clusterTask } from './cluster-task.ts';
 
 /** An event as a task emits it; the worker adds the job id. */
 export type TaskEvent = JobEvent extends infer E ? (E extends JobEvent ? Omit<E, 'jobId'> : never) : never;
@@ -137,5 +138,6 @@ export const TASKS: Partial<Record<JobKind, Task>> = {
   quantize: exportTask('quantize'),
   generate: generateTask,
   measure,
+  cluster: clusterTask,
 };
 export const AVAILABLE_KINDS = Object.keys(TASKS) as JobKind[];
