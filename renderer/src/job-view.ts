@@ -1,4 +1,4 @@
-import type { JobEvent, JobKind } from '../../main/contract/contract.ts';
+import type { ClusterRunInfo, JobEvent, JobKind } from '../../main/contract/contract.ts';
 
 type Of<T extends JobEvent['type']> = Extract<JobEvent, { type: T }>;
 
@@ -21,6 +21,8 @@ export interface JobView {
   text: { base: string; tuned: string };
   failed?: Of<'failed'>;
   done?: Of<'done'>;
+  /** A cluster run: its SLURM job as last reported (cluster.json's facts). */
+  cluster?: ClusterRunInfo;
 }
 
 export function emptyView(id: string): JobView {
@@ -77,6 +79,8 @@ function applyInPlace(j: JobView, e: JobEvent): JobView {
     case 'failed':
       j.logs.push({ level: 'error', message: e.error });
       return Object.assign(j, { failed: e, state: 'failed' });
+    case 'cluster':
+      return Object.assign(j, { cluster: e.cluster });
   }
   return j;
 }

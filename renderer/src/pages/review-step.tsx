@@ -2,6 +2,7 @@ import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { DataCheck, JobInfo, ModelReport } from '../../../main/contract/contract.ts';
 import type { RunPlan } from '../../../main/contract/finetune-form.ts';
+import { ClusterSubmit, TargetChoice, type RunTarget } from '../cluster/cluster-target.tsx';
 import { ErrorBox } from '../components/common.tsx';
 import { MemoryEstimate } from '../components/memory-estimate.tsx';
 import { PathText } from '../components/path-text.tsx';
@@ -56,6 +57,7 @@ export function ReviewStep({
   const { t } = useTranslation();
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
+  const [target, setTarget] = useState<RunTarget>('local');
   const start = async () => {
     setBusy(true);
     setError(undefined);
@@ -189,12 +191,19 @@ export function ReviewStep({
         )}
         <small className="help">{t('wizard.review.runNameHelp')}</small>
       </label>
-      <ErrorBox error={error} />
-      <p className="row">
-        <button className="primary" data-testid="start-training" disabled={!ready || busy} onClick={() => void start()}>
-          {t('wizard.review.start')}
-        </button>
-      </p>
+      <TargetChoice target={target} setTarget={setTarget} />
+      {target === 'cluster' ? (
+        <ClusterSubmit config={config} ready={ready} onStarted={onStarted} />
+      ) : (
+        <>
+          <ErrorBox error={error} />
+          <p className="row">
+            <button className="primary" data-testid="start-training" disabled={!ready || busy} onClick={() => void start()}>
+              {t('wizard.review.start')}
+            </button>
+          </p>
+        </>
+      )}
       <details className="json">
         <summary>{t('wizard.review.json')}</summary>
         <pre className="config mono" data-testid="review-config">
