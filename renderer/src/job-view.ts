@@ -2,6 +2,9 @@ import type { ClusterRunInfo, JobEvent, JobKind } from '../../main/contract/cont
 
 type Of<T extends JobEvent['type']> = Extract<JobEvent, { type: T }>;
 
+/** What the Run page shows of a run: its state, in one word of runView.states. */
+export type RunState = 'queued' | 'running' | 'done' | 'failed' | 'stopped' | 'interrupted' | 'empty';
+
 /** The most log lines a view keeps (the oldest go first); a long run's log is mostly its loading and checkpoints. */
 export const MAX_LOG_LINES = 5000;
 

@@ -2,13 +2,12 @@ import { useEffect, useMemo, useState } from 'react';
 import type { CallReply, JobEvent, RunSummary } from '../../main/contract/contract.ts';
 import { eventsOf, useJobs } from './job-store.ts';
 import { runStateOfCluster } from './cluster/cluster-state.ts';
-import { afterHistory, emptyView, foldEvents, type JobView } from './job-view.ts';
+import { afterHistory, emptyView, foldEvents, type JobView, type RunState } from './job-view.ts';
 import { call } from './transport.ts';
 
 export type RunHistory = CallReply<'runs.history'>;
 
-/** What the Run page shows of a run: its state, in one word of runView.states. */
-export type RunState = 'queued' | 'running' | 'done' | 'failed' | 'stopped' | 'interrupted' | 'empty';
+export type { RunState } from './job-view.ts';
 
 const STATUS_STATE: Record<RunSummary['status'], RunState> = {
   running: 'running',

@@ -1,5 +1,5 @@
 import { isTerminal, type JobState } from '../../../main/contract/contract.ts';
-import type { RunState } from '../run-history.ts';
+import type { RunState } from '../job-view.ts';
 
 /** A SLURM job's state as the Run page's run state: waiting is queued, any live state running, each end its own. */
 export function runStateOfCluster(state: JobState): RunState {
