@@ -62,7 +62,9 @@ async function quantizedRun(mode: 'f32' | 'int8' | 'nf4', what: string, extra: P
   await runFinetune(settings({ output_dir: dir, max_steps: 8, base_dtype: mode, ...extra }), (e) => events.push(e));
   const evals = events.flatMap((e) => (e.type === 'eval' ? [e.evalLoss] : []));
   const logs = events.flatMap((e) => (e.type === 'log' ? [e.message] : []));
-  expect(logs.find((m) => m.startsWith('frozen base held as'))).toMatch(new RegExp(`^frozen base held as ${mode}(, as stored, in the memory of the CPU kernels| in JS memory)`));
+  expect(logs.find((m) => m.startsWith('frozen base held as'))).toMatch(
+    new RegExp(`^frozen base held as ${mode}(, as stored, in the memory of the CPU kernels| in JS memory)`),
+  );
   expect(JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8')).base_dtype_used).toBe(mode);
   console.log(`${what} over a ${mode} base: validation loss after 4 / 8 steps ${evals.map((l) => l.toFixed(4)).join(' → ')}`);
   expect(evals[1]).toBeLessThan(evals[0]);
