@@ -277,7 +277,9 @@ export class JobHost {
   /** Queued or running jobs that use `dir`: a finetune writing there, or any job with a settings path inside it. */
   activeJobsIn(dir: string): JobInfo[] {
     const root = path.resolve(dir);
+    // A cluster submit holds its run folder inside its settings: the job's run folder counts too.
     const uses = (j: Job) =>
+      (j.info.runDir !== undefined && isPathInside(path.resolve(j.info.runDir), root)) ||
       Object.values(j.config).some((v) => typeof v === 'string' && path.isAbsolute(v) && isPathInside(path.resolve(v), root));
     return [...this.jobs.values()]
       .filter((j) => (j.info.state === 'queued' || j.info.state === 'running') && uses(j))

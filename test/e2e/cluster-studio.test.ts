@@ -7,7 +7,7 @@ import { readClusterRecord } from '../../main/cluster/cluster-run-files.ts';
 import { readPeftAdapter } from '../../main/engine/formats/peft-adapter.ts';
 import { loadLlamaConfig } from '../../main/engine/llama/config.ts';
 import { startServer, type StudioServer } from '../../main/server/server.ts';
-import { openStudio, shot, type Studio } from '../helpers/run-pages.ts';
+import { logLines, openStudio, shot, type Studio } from '../helpers/run-pages.ts';
 import { missingCluster, startTestCluster, type TestCluster } from '../helpers/slurm-cluster.ts';
 import { chromiumMissing, RENDERER_DIR } from '../helpers/studio-browser.ts';
 import { missingTorch, PYTHON } from '../helpers/torch.ts';
@@ -17,7 +17,8 @@ import { missingTorch, PYTHON } from '../helpers/torch.ts';
  * helper's slurmctld + slurmd) with the real PyTorch trainer: the wizard saves a cluster profile and submits; the Run
  * page shows the job's state and the loss curve growing from the remote metrics.jsonl, and the adapter fetched and
  * verified at the end (the run then exports like a local one); a second run is followed again by a new studio on the
- * same runs folder (the first one closed mid-run), then cancelled; the Runs page lists both with their job state.
+ * same runs folder (the first one closed mid-run), then cancelled; the Runs page lists both with their job state; a run
+ * over ssh whose connection drops mid-run is waited out and ends completed and fetched with every step on its curve.
  */
 const missing = chromiumMissing() ?? missingCluster() ?? missingTorch();
 if (missing) console.warn(`cluster studio test skipped: ${missing}`);
@@ -32,7 +33,7 @@ describe.skipIf(Boolean(missing))('the studio runs a fine-tune on a SLURM cluste
   const points = async () => Number((await page.getByTestId('loss-chart').getAttribute('data-points')) ?? 0);
 
   beforeAll(async () => {
-    cluster = await startTestCluster({ nodes: 1 });
+    cluster = await startTestCluster({ nodes: 1, ssh: true });
     // The studio is on the login node: `local` runs sbatch here, with the cluster's SLURM_CONF (its job process
     // inherits the environment, and SLURM gives it to the job). One thread a process on the shared cores.
     Object.assign(process.env, { SLURM_CONF: cluster.conf, OMP_NUM_THREADS: '1' });
@@ -183,5 +184,54 @@ describe.skipIf(Boolean(missing))('the studio runs a fine-tune on a SLURM cluste
     const { runs } = (await second.api.call('runs.list', {})) as { runs: (RunSummary & { cluster?: ClusterRunInfo })[] };
     expect(runs.find((r) => r.id === 'long-cluster-run')).toMatchObject({ status: 'stopped', cluster: { state: 'CANCELLED' } });
     expect(runs.find((r) => r.id === 'on-cluster')).toMatchObject({ status: 'finished', hasAdapter: true });
+  });
+
+  it('over ssh, a connection dropped mid-run is waited out: the curve goes on and the run ends fetched with every step', async () => {
+    const api = (second ?? studio.server).api;
+    const steps = 300;
+    await api.call('jobs.start', {
+      kind: 'cluster',
+      config: {
+        action: 'submit',
+        settings: {
+          base_model: studio.modelDir,
+          data_path: studio.dataFile,
+          output_dir: 'over-ssh',
+          num_epochs: 500,
+          max_steps: steps,
+          batch_size: 2,
+          micro_batch_size: 2,
+          cutoff_len: 96,
+          val_set_size: 0,
+          eval_steps: 0,
+          save_steps: 100,
+          logging_steps: 1,
+          lora_r: 4,
+        },
+        cluster: {
+          cluster: cluster.ssh!.target,
+          ssh_config: cluster.ssh!.config,
+          partition: cluster.partition,
+          python: PYTHON,
+          remote_dir: path.join(studio.home, 'cluster-ssh'),
+        },
+      },
+    });
+    await nav('run');
+    await page.getByTestId('run-select').selectOption('over-ssh');
+    await expect
+      .poll(() => page.getByTestId('cluster-job').textContent(), { timeout: 60_000 })
+      .toMatch(/SLURM job \d+ on ssh:\/\/root@127\.0\.0\.1:\d+/);
+    await expect.poll(points, { timeout: 90_000, interval: 250 }).toBeGreaterThan(0);
+    await cluster.ssh!.down();
+    await expect.poll(async () => (await logLines(page)).some((l) => /trying again in \d+ s/.test(l)), { timeout: 60_000 }).toBe(true);
+    await cluster.ssh!.up();
+    await expect.poll(clusterState, { timeout: 120_000, interval: 250 }).toBe('COMPLETED');
+    await expect.poll(() => page.getByTestId('cluster-fetched').textContent(), { timeout: 60_000 }).toMatch(/the adapter/);
+    await expect.poll(points, { timeout: 30_000 }).toBe(steps);
+    await expect.poll(() => page.getByTestId('job-state').getAttribute('data-state')).toBe('done');
+    const runDir = path.join(studio.runsDir, 'over-ssh');
+    expect(readClusterRecord(runDir).fetched).toMatchObject({ adapter: true, checkpoints: expect.arrayContaining(['step-300']) });
+    await readPeftAdapter(path.join(runDir, 'adapter'), await loadLlamaConfig(studio.modelDir));
   });
 });
