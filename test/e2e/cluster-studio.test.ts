@@ -7,7 +7,7 @@ import { readClusterRecord } from '../../main/cluster/cluster-run-files.ts';
 import { readPeftAdapter } from '../../main/engine/formats/peft-adapter.ts';
 import { loadLlamaConfig } from '../../main/engine/llama/config.ts';
 import { startServer, type StudioServer } from '../../main/server/server.ts';
-import { logLines, openStudio, shot, type Studio } from '../helpers/run-pages.ts';
+import { englishWordsIn, logLines, openStudio, shot, type Studio } from '../helpers/run-pages.ts';
 import { missingCluster, startTestCluster, type TestCluster } from '../helpers/slurm-cluster.ts';
 import { chromiumMissing, RENDERER_DIR } from '../helpers/studio-browser.ts';
 import { missingTorch, PYTHON } from '../helpers/torch.ts';
@@ -18,7 +18,9 @@ import { missingTorch, PYTHON } from '../helpers/torch.ts';
  * page shows the job's state and the loss curve growing from the remote metrics.jsonl, and the adapter fetched and
  * verified at the end (the run then exports like a local one); a second run is followed again by a new studio on the
  * same runs folder (the first one closed mid-run), then cancelled; the Runs page lists both with their job state; a run
- * over ssh whose connection drops mid-run is waited out and ends completed and fetched with every step on its curve.
+ * over ssh whose connection drops mid-run is waited out and ends completed and fetched with every step on its curve; a
+ * job that fails there shows FAILED with its one line, an unknown partition fails before anything is staged, and the
+ * cluster panel speaks Chinese.
  */
 const missing = chromiumMissing() ?? missingCluster() ?? missingTorch();
 if (missing) console.warn(`cluster studio test skipped: ${missing}`);
@@ -233,5 +235,57 @@ describe.skipIf(Boolean(missing))('the studio runs a fine-tune on a SLURM cluste
     const runDir = path.join(studio.runsDir, 'over-ssh');
     expect(readClusterRecord(runDir).fetched).toMatchObject({ adapter: true, checkpoints: expect.arrayContaining(['step-300']) });
     await readPeftAdapter(path.join(runDir, 'adapter'), await loadLlamaConfig(studio.modelDir));
+  });
+
+  it('a job that fails on the cluster shows FAILED with its one line; an unknown partition fails before anything is staged; in Chinese too', async () => {
+    const api = (second ?? studio.server).api;
+    const submit = (name: string, cluster: Record<string, unknown>) =>
+      api.call('jobs.start', {
+        kind: 'cluster',
+        config: {
+          action: 'submit',
+          settings: {
+            base_model: studio.modelDir,
+            data_path: studio.dataFile,
+            output_dir: name,
+            max_steps: 2,
+            val_set_size: 0,
+            eval_steps: 0,
+          },
+          cluster: { cluster: 'local', partition: cluster.partition ?? 'debug', python: PYTHON, ...cluster },
+        },
+      }) as Promise<JobInfo>;
+    await submit('wrong-base', {
+      partition: cluster.partition,
+      remote_dir: path.join(studio.home, 'cluster-home'),
+      cluster_base_model: '/nonexistent/base-model',
+    });
+    const refused = await submit('no-such-partition', {
+      partition: 'nosuchpartition',
+      remote_dir: path.join(studio.home, 'cluster-refused'),
+    });
+    await nav('runs'); // the Run page lists the runs as it is opened
+    await nav('run');
+    await page.getByTestId('run-select').selectOption('wrong-base');
+    await expect.poll(clusterState, { timeout: 90_000, interval: 250 }).toBe('FAILED');
+    await expect.poll(() => page.getByTestId('job-state').getAttribute('data-state'), { timeout: 30_000 }).toBe('failed');
+    const failure = await page.getByTestId('cluster-failure').innerText();
+    expect(failure).toMatch(/^job \d+ FAILED \(exit code \d+:\d+\) on local: .*\/nonexistent\/base-model/);
+    expect(failure).not.toContain('\n');
+
+    await page.getByTestId('language').selectOption('zh-CN');
+    await expect.poll(() => page.getByTestId('cluster-state').innerText()).toBe('失败');
+    expect(await page.getByTestId('cluster-job').innerText()).toMatch(/^local 上的 SLURM 作业 \d+$/);
+    const english = await englishWordsIn(page, 'cluster-panel', [failure, 'SLURM', 'local']);
+    expect(english, english.join(', ')).toEqual([]);
+    await shot(page, 'run-cluster-failed-zh');
+    await page.getByTestId('language').selectOption('en');
+
+    await page.getByTestId('run-select').selectOption('no-such-partition');
+    await expect.poll(() => page.getByTestId('job-state').getAttribute('data-state'), { timeout: 30_000 }).toBe('failed');
+    expect(await page.getByTestId('job-failed').innerText()).toContain('nosuchpartition');
+    const job = (second ?? studio.server).jobs.list().find((j) => j.id === refused.id)!;
+    expect(job.error).toMatch(/nosuchpartition/);
+    expect(existsSync(path.join(studio.home, 'cluster-refused'))).toBe(false); // nothing was staged
   });
 });

@@ -110,7 +110,9 @@ export function RunPage({
               </small>
             </div>
           )}
-          {state === 'failed' && (
+          {/* A cluster job's one-line failure is in its panel; a failure of the studio's own job (a refused submission, a
+              refused fetch) is shown here. */}
+          {state === 'failed' && !view.cluster?.failure && (
             <FailureBox error={view.failed?.error ?? job?.error ?? run?.error ?? ''} lastOutput={view.failed?.lastOutput ?? []} />
           )}
           {last && (
