@@ -177,7 +177,8 @@ export function ReviewStep({
           baseModel={model && model.problems.length === 0 ? String(config.base_model) : undefined}
           settings={config as { cutoff_len: number }}
         />
-        <DurationEstimate config={config} ready={ready} />
+        {/* It measures steps on this machine: nothing to say about a cluster run. */}
+        {target === 'local' && <DurationEstimate config={config} ready={ready} />}
       </div>
       <label className="field run-name" data-field="output_dir">
         <span className="label">
