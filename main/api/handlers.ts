@@ -9,6 +9,7 @@ import { settingFields, settingsOfSavedConfig } from '../engine/train/config.ts'
 import type { JobHost } from '../jobs/host.ts';
 import type { RunRegistry } from '../jobs/run-registry.ts';
 import { replayRunHistory } from '../jobs/run-history.ts';
+import { clusterLogHistory } from '../jobs/cluster-history.ts';
 import { ApiError, type Handlers } from './create-api.ts';
 import type { ParsedRequest } from '../contract/contract.ts';
 import { listFolder } from './files.ts';
@@ -100,7 +101,8 @@ export function createHandlers(d: HandlerDeps): Handlers {
       const jobId = job?.id ?? `run:${id}`;
       const events = replayRunHistory(dir, metricsText, config, jobId);
       // A cluster run's job state, as cluster.json had it when read: its job's live `cluster` events carry on from it.
-      if (run.cluster) events.push({ jobId, type: 'cluster', cluster: run.cluster });
+      if (run.cluster)
+        events.push(...(await clusterLogHistory(dir, run.cluster.jobId, jobId)), { jobId, type: 'cluster', cluster: run.cluster });
       return { run, config, events, job };
     },
     'runs.delete': async ({ id }) => {

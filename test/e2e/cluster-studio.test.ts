@@ -272,6 +272,8 @@ describe.skipIf(Boolean(missing))('the studio runs a fine-tune on a SLURM cluste
     const failure = await page.getByTestId('cluster-failure').innerText();
     expect(failure).toMatch(/^job \d+ FAILED \(exit code \d+:\d+\) on local: .*\/nonexistent\/base-model/);
     expect(failure).not.toContain('\n');
+    // The job's stderr, copied into the run folder, is in the log of a page opened after it ended.
+    expect((await logLines(page)).some((l) => l.includes('/nonexistent/base-model'))).toBe(true);
 
     await page.getByTestId('language').selectOption('zh-CN');
     await expect.poll(() => page.getByTestId('cluster-state').innerText()).toBe('失败');
