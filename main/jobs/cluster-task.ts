@@ -48,9 +48,10 @@ export class ClusterEventMapper {
         this.log('info', `submitted: job ${e.jobId} on ${e.cluster} (${e.remoteDir})`);
         return this.sendRecord();
       case 'state': {
-        const { state, reason, exitCode } = e.status;
-        this.info ??= (this.sendRecord(), this.info);
+        // follow.ts reports a state before it writes cluster.json: the record read once, the state taken from the event.
+        if (!this.info) this.sendRecord();
         if (!this.info) return;
+        const { state, reason, exitCode } = e.status;
         this.info = { ...this.info, state, reason, exitCode };
         return this.emit({ type: 'cluster', cluster: this.info });
       }
