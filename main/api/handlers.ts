@@ -9,6 +9,7 @@ import { settingFields, settingsOfSavedConfig } from '../engine/train/config.ts'
 import type { JobHost } from '../jobs/host.ts';
 import type { RunRegistry } from '../jobs/run-registry.ts';
 import { replayRunHistory } from '../jobs/run-history.ts';
+import { clusterLogHistory } from '../jobs/cluster-history.ts';
 import { ApiError, type Handlers } from './create-api.ts';
 import type { ParsedRequest } from '../contract/contract.ts';
 import { listFolder } from './files.ts';
@@ -90,14 +91,19 @@ export function createHandlers(d: HandlerDeps): Handlers {
       const job =
         d.jobs
           .list()
-          .filter((j) => j.kind === 'finetune' && j.runDir !== undefined && path.resolve(j.runDir) === dir)
+          .filter((j) => (j.kind === 'finetune' || j.kind === 'cluster') && j.runDir !== undefined && path.resolve(j.runDir) === dir)
           .at(-1) ?? null;
       if (!d.runs.has(id)) {
         if (!job) throw new ApiError(`${dir}: no such run`, 404, 'runs/missing');
         return { run: null, config: null, events: [], job };
       }
       const { run, config, metricsText } = await d.runs.readWithMetricsText(id);
-      return { run, config, events: replayRunHistory(dir, metricsText, config, job?.id ?? `run:${id}`), job };
+      const jobId = job?.id ?? `run:${id}`;
+      const events = replayRunHistory(dir, metricsText, config, jobId);
+      // A cluster run's job state, as cluster.json had it when read: its job's live `cluster` events carry on from it.
+      if (run.cluster)
+        events.push(...(await clusterLogHistory(dir, run.cluster.jobId, jobId)), { jobId, type: 'cluster', cluster: run.cluster });
+      return { run, config, events, job };
     },
     'runs.delete': async ({ id }) => {
       // Refused rather than stopped: a delete cannot be undone, and a stopping job still writes its last checkpoint

@@ -154,5 +154,15 @@ export type ClusterSubmitSettings = z.infer<typeof clusterSubmitSchema>;
 export const clusterProfileSchema = z
   .object({ name: z.string().min(1).max(100).describe("The profile's name, as the studio lists it.") })
   .extend(clusterConnectionSchema.shape)
-  .extend(slurmJobSchema.partial().shape);
+  .extend(withoutDefaults(slurmJobSchema.shape));
+
+/**
+ * A shape's fields made optional with their defaults taken off: a profile keeps what the user gave, and the
+ * defaults apply when a run is submitted (zod 4's `.partial()` would still fill each default in).
+ */
+function withoutDefaults<S extends z.ZodRawShape>(shape: S): { [K in keyof S]: z.ZodOptional<z.ZodType<z.output<S[K]>, z.input<S[K]>>> } {
+  return Object.fromEntries(
+    Object.entries(shape).map(([k, v]) => [k, (v instanceof z.ZodDefault ? (v.unwrap() as z.ZodType) : (v as z.ZodType)).optional()]),
+  ) as never;
+}
 export type ClusterProfile = z.infer<typeof clusterProfileSchema>;

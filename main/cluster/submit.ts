@@ -26,8 +26,14 @@ import { shellLine } from './shell-quote.ts';
 import { preflight, submitBatch } from './slurm.ts';
 import { execText, uploadFolder, type Transport } from './transport.ts';
 
-/** The trainer shipped to the cluster (the repository's cluster-trainer/ folder). */
-export const TRAINER_DIR = fileURLToPath(new URL('../../cluster-trainer/', import.meta.url));
+/**
+ * The trainer shipped to the cluster (the repository's cluster-trainer/ folder). In the packaged app it is unpacked
+ * beside the asar archive (electron-builder.yml): tar reads real files, not the archive.
+ */
+export const TRAINER_DIR = fileURLToPath(new URL('../../cluster-trainer/', import.meta.url)).replace(
+  /([\\/])app\.asar([\\/])/,
+  '$1app.asar.unpacked$2',
+);
 
 /**
  * Prepares the run for the cluster trainer into `bundleDir` (the trainer side's prepareRunBundle): the resolved

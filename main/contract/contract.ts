@@ -5,6 +5,8 @@ import { modelReportSchema } from '../engine/llama/model-report.ts';
 import { metricPointSchema, type MetricPoint } from '../engine/train/metrics-schema.ts';
 import { CALL_NAME_LIST } from './call-names.ts';
 import { JOB_KIND_SPECS, JOB_KINDS, type JobKind, type JobSettings, type ParsedJobSettings } from './job-kinds.ts';
+import { clusterProfileSchema, clusterRunInfoSchema } from './cluster-run.ts';
+export * from './cluster-run.ts';
 
 /**
  * The one contract between the studio's UI and its main side. Electron IPC and the HTTP/WebSocket server both
@@ -171,6 +173,8 @@ export const runSummarySchema = z.object({
   checkpoints: z.array(z.string()),
   hasAdapter: z.boolean(),
   problems: z.array(z.string()),
+  /** A run trained on a SLURM cluster: where its job is and how it stands (its cluster.json). */
+  cluster: clusterRunInfoSchema.optional(),
 });
 export type RunSummary = z.infer<typeof runSummarySchema>;
 
@@ -195,6 +199,11 @@ const settingsFields = {
   recentData: z.array(z.string()).max(10),
   /** User presets for the training step: name → settings (field names of the fine-tuning config schema). */
   presets: z.record(z.string(), z.record(z.string(), z.unknown())),
+  /** Saved cluster profiles (the wizard's "Run on a cluster"), each checked by the schema of the CLI's cluster flags. */
+  clusterProfiles: z
+    .array(clusterProfileSchema)
+    .max(50)
+    .refine((list) => new Set(list.map((p) => p.name)).size === list.length, 'two cluster profiles have the same name'),
 };
 export const settingsSchema = z.object({
   language: settingsFields.language.default('en'),
@@ -203,6 +212,7 @@ export const settingsSchema = z.object({
   recentModels: settingsFields.recentModels.default([]),
   recentData: settingsFields.recentData.default([]),
   presets: settingsFields.presets.default({}),
+  clusterProfiles: settingsFields.clusterProfiles.default([]),
 });
 /** A change to some settings. Built without defaults: zod 4 fills a default even in an optional field, which would reset the rest. */
 export const settingsPatchSchema = z.object(settingsFields).partial().strict();
@@ -401,6 +411,8 @@ export const jobEventSchema = z.discriminatedUnion('type', [
   z.object({ ...jobId, type: z.literal('eval'), step: z.number(), epoch: z.number(), evalLoss: z.number() }),
   z.object({ ...jobId, type: z.literal('done'), reason: z.string(), result: z.record(z.string(), z.unknown()).optional() }),
   z.object({ ...jobId, type: z.literal('failed'), error: z.string(), lastOutput: z.array(z.string()) }),
+  /** A cluster run's job: submitted, its state changed, or its files were fetched (the whole of cluster.json's facts). */
+  z.object({ ...jobId, type: z.literal('cluster'), cluster: clusterRunInfoSchema }),
 ]);
 export type JobEvent = z.infer<typeof jobEventSchema>;
 export type JobEventType = JobEvent['type'];

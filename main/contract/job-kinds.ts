@@ -6,6 +6,8 @@ import { parseSettings } from '../engine/parse-settings.ts';
 import { finetuneConfigSchema, finetuneConsistency } from '../engine/train/config.ts';
 import { finetuneResultSchema } from '../engine/train/finetune-result.ts';
 import { stepMeasurementSchema } from '../engine/train/step-measurement.ts';
+import { JOB_STATES } from '../cluster/job-state.ts';
+import { clusterJobSettingsSchema } from './cluster-run.ts';
 
 /**
  * Every job kind, one record each: what it takes (the engine's own settings schema, the one the CLI's flags come
@@ -52,9 +54,11 @@ export interface JobKindSpec {
   result: z.ZodType;
   /**
    * queue: one at a time, in the order started (jobs compete for the same cores and memory); interactive: the
-   * playground's own lane, also one at a time, so a user waiting for an answer does not wait for a training run.
+   * playground's own lane, also one at a time, so a user waiting for an answer does not wait for a training run;
+   * remote: starts at once beside every other job (it computes nothing here: the cluster trains, it polls and copies),
+   * so following a run that takes days never holds up a local one.
    */
-  lane: 'queue' | 'interactive';
+  lane: 'queue' | 'interactive' | 'remote';
 }
 
 export const JOB_KIND_SPECS = {
@@ -91,6 +95,21 @@ export const JOB_KIND_SPECS = {
   },
   /** A fine-tuning run's first steps, timed as the run would make them, for the wizard's duration estimate (writes nothing). */
   measure: { settings: finetuneJobSchema, what: 'fine-tuning settings', result: stepMeasurementSchema, lane: 'queue' },
+  /**
+   * A fine-tune on a SLURM cluster: submitted (then followed and fetched), followed again, cancelled or fetched. Its
+   * settings are checked by the same fine-tuning schema as a local run's; the run folder is placed by the host.
+   */
+  cluster: {
+    settings: clusterJobSettingsSchema(finetuneJobSchema),
+    what: 'cluster run settings',
+    result: z.object({
+      runDir: z.string(),
+      jobId: z.string().optional(),
+      state: z.enum(JOB_STATES).optional(),
+      adapter: z.enum(['fetched', 'unchanged', 'absent', 'refused']).optional(),
+    }),
+    lane: 'remote',
+  },
 } as const satisfies Record<string, JobKindSpec>;
 
 export type JobKind = keyof typeof JOB_KIND_SPECS;

@@ -41,6 +41,7 @@ app.whenReady().then(async () => {
   const pickPath = nativePicker(dialog as never, () => win);
   const runs = new RunRegistry(runsDir);
   jobs.adoptRunning(runs); // runs a killed studio left training: shown as running, with stop
+  jobs.followClusterRuns(runs); // cluster runs whose job had not ended: followed again
   const api = createApi(
     createHandlers({
       mode: 'electron',

@@ -26,8 +26,14 @@ export interface JobHostOptions {
  * playground's generate jobs: a user waiting for an answer should not wait for a training run to end, so they
  * have a lane of their own, also one at a time. Each kind's lane is in its record (JOB_KIND_SPECS).
  */
-type Lane = JobKindSpec['lane'];
-const laneOf = (kind: JobKind): Lane => JOB_KIND_SPECS[kind].lane;
+type Lane = Exclude<JobKindSpec['lane'], 'remote'>;
+/** A remote kind (cluster: it polls, the cluster computes) starts at once, beside every other job, in no lane. */
+const isRemote = (kind: JobKind) => JOB_KIND_SPECS[kind].lane === 'remote';
+const laneOf = (kind: JobKind): Lane => {
+  const lane = JOB_KIND_SPECS[kind].lane;
+  if (lane === 'remote') throw new Error(`${kind} jobs wait in no lane`);
+  return lane;
+};
 
 interface Job {
   info: JobInfo;
@@ -59,6 +65,8 @@ export function newRunId(now = new Date()): string {
 export class JobHost {
   private readonly jobs = new Map<string, Job>();
   private readonly lanes: Record<Lane, { queue: Job[]; running?: Job }> = { queue: { queue: [] }, interactive: { queue: [] } };
+  /** Running remote jobs (cluster), which wait for no lane. */
+  private readonly remote = new Set<Job>();
   private readonly listeners = new Set<(e: JobEvent) => void>();
   private idleWaiters: (() => void)[] = [];
   private counter = 0;
@@ -104,11 +112,48 @@ export class JobHost {
       this.refuseIfBeingWritten(kind, out);
     }
     if (kind === 'finetune') info.runDir = cfg.output_dir as string;
+    if (kind === 'cluster') {
+      const same = this.placeClusterJob(info, cfg);
+      if (same) return { ...same.info };
+    }
     const job: Job = { info, config: cfg, tail: new OutputTail(), stopRequested: false };
     this.jobs.set(id, job);
+    if (isRemote(kind)) {
+      this.remote.add(job);
+      this.launch(job, () => this.remote.delete(job));
+      return { ...info };
+    }
     this.lanes[laneOf(kind)].queue.push(job);
     this.pump(laneOf(kind));
     return { ...info };
+  }
+
+  /**
+   * A cluster job's local run folder, kept inside runsDir: a submit without output_dir gets a folder of its own. A
+   * submit or follow owns the run's view (runDir); cancel and fetch name the run only. A follow of a run already
+   * followed is that job (returned), so a reopened page or a second tab never follows twice.
+   */
+  private placeClusterJob(info: JobInfo, cfg: Record<string, unknown>): Job | undefined {
+    const submit = cfg.action === 'submit';
+    const holder = submit ? ((cfg.settings = { ...(cfg.settings as Record<string, unknown>) }) as Record<string, unknown>) : cfg;
+    let dir: string;
+    if (submit && (typeof holder.output_dir !== 'string' || holder.output_dir === '')) dir = path.join(this.opts.runsDir, newRunId());
+    else dir = this.insideRunsDir('output_dir', String(holder.output_dir));
+    holder.output_dir = dir;
+    info.runId = path.basename(dir);
+    const following = [...this.jobs.values()].find(
+      (j) =>
+        j.info.kind === 'cluster' &&
+        j.info.runDir !== undefined &&
+        path.resolve(j.info.runDir) === path.resolve(dir) &&
+        (j.info.state === 'running' || j.info.state === 'queued'),
+    );
+    if (cfg.action === 'follow' && following) return following;
+    if (submit && following)
+      throw new StudioError('a cluster job of this run is being followed; cancel it, or choose another run name', dir, 'output/in-use');
+    if (submit) this.refuseIfBeingWritten('finetune', dir);
+    if (submit || cfg.action === 'follow') info.runDir = dir;
+    return undefined;
   }
 
   /**
@@ -190,6 +235,19 @@ export class JobHost {
     return adopted;
   }
 
+  /** Cluster runs in runsDir whose job had not ended when last seen: followed again (the studio was closed meanwhile). */
+  followClusterRuns(runs: RunRegistry): JobInfo[] {
+    const started: JobInfo[] = [];
+    for (const dir of runs.clusterRunsToFollow()) {
+      try {
+        started.push(this.start('cluster', { action: 'follow', output_dir: dir }));
+      } catch (e) {
+        console.error(`could not follow the cluster run ${dir} again:`, e);
+      }
+    }
+    return started;
+  }
+
   private endAdopted(job: Job, how: AdoptedEnd): void {
     const t: Extract<JobEvent, { type: 'done' | 'failed' }> =
       how.type === 'done'
@@ -206,7 +264,9 @@ export class JobHost {
   /** Queued or running jobs that use `dir`: a finetune writing there, or any job with a settings path inside it. */
   activeJobsIn(dir: string): JobInfo[] {
     const root = path.resolve(dir);
+    // A cluster submit holds its run folder inside its settings: the job's run folder counts too.
     const uses = (j: Job) =>
+      (j.info.runDir !== undefined && isPathInside(path.resolve(j.info.runDir), root)) ||
       Object.values(j.config).some((v) => typeof v === 'string' && path.isAbsolute(v) && isPathInside(path.resolve(v), root));
     return [...this.jobs.values()]
       .filter((j) => (j.info.state === 'queued' || j.info.state === 'running') && uses(j))
@@ -239,7 +299,7 @@ export class JobHost {
   }
 
   private idle(): boolean {
-    return Object.values(this.lanes).every((l) => !l.running && l.queue.length === 0);
+    return this.remote.size === 0 && Object.values(this.lanes).every((l) => !l.running && l.queue.length === 0);
   }
 
   /** Stop everything this studio started (queued and running) and wait for its workers to end. Adopted runs go on. */
@@ -253,6 +313,7 @@ export class JobHost {
       for (const j of [...lane.queue]) this.stop(j.info.id);
       if (lane.running) this.stop(lane.running.info.id);
     }
+    for (const j of [...this.remote]) this.stop(j.info.id);
     await this.whenIdle();
   }
 
@@ -278,20 +339,27 @@ export class JobHost {
       return;
     }
     lane.running = job;
+    this.launch(job, () => {
+      lane.running = undefined; // the next job may still start
+      this.pump(name);
+    });
+  }
+
+  /** Start a job's worker; `ended` runs when it could not start (after the failed event). */
+  private launch(job: Job, ended: () => void): void {
     job.info.state = 'running';
     job.info.startedAt = new Date().toISOString();
     let worker: WorkerHandle;
     try {
       worker = this.opts.spawner();
     } catch (e) {
-      lane.running = undefined; // the next job may still start
       this.finish(job, 'failed', {
         jobId: job.info.id,
         type: 'failed',
         error: `could not start the job process: ${(e as Error).message}`,
         lastOutput: [],
       });
-      this.pump(name);
+      ended();
       return;
     }
     job.worker = worker;
@@ -338,9 +406,14 @@ export class JobHost {
         : { jobId: id, type: 'failed', error: `the job process ${how} before finishing`, lastOutput };
     }
     const state = t.type === 'failed' ? 'failed' : job.stopRequested || t.reason === 'stopped' ? 'stopped' : 'done';
+    job.worker = undefined;
+    if (this.remote.delete(job)) {
+      this.finish(job, state, t);
+      if (this.idle()) for (const w of this.idleWaiters.splice(0)) w();
+      return;
+    }
     const lane = laneOf(job.info.kind);
     this.lanes[lane].running = undefined;
-    job.worker = undefined;
     this.finish(job, state, t);
     this.pump(lane);
   }
@@ -349,7 +422,9 @@ export class JobHost {
     job.info.state = state;
     job.info.endedAt = new Date().toISOString();
     if (event.type === 'failed') job.info.error = event.error;
-    if (event.type === 'failed' && job.wroteRun && job.info.runDir) this.recordFailure(job.info.runDir, event);
+    // A cluster run's metrics.jsonl is a copy of the cluster's (its failure is in cluster.json): nothing is added to it.
+    if (event.type === 'failed' && job.wroteRun && job.info.runDir && job.info.kind !== 'cluster')
+      this.recordFailure(job.info.runDir, event);
     this.emit(job, event);
   }
 

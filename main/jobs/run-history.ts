@@ -6,7 +6,7 @@ import { jobEventsOf } from './training-events.ts';
 import type { TaskEvent } from './worker-tasks.ts';
 
 /** The trainer's report types (reports.ts) that metrics.jsonl holds one per line. */
-const TRAINING_TYPES = new Set<TrainingEvent['type']>(['start', 'step', 'skipped', 'eval', 'checkpoint', 'log', 'done']);
+export const TRAINING_TYPES = new Set<TrainingEvent['type']>(['start', 'step', 'skipped', 'eval', 'checkpoint', 'log', 'done']);
 
 /**
  * A run's history as job events, replayed from its folder: every line of metrics.jsonl (its text, read by the run

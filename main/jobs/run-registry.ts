@@ -1,7 +1,10 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { RunKeySettings, RunSummary } from '../contract/contract.ts';
+import { clusterRunInfo, clusterRunStatus, type RunKeySettings, type RunSummary } from '../contract/contract.ts';
+import { CLUSTER_RECORD, type ClusterRecord } from '../cluster/cluster-record.ts';
+import { readClusterRecord } from '../cluster/cluster-run-files.ts';
+import { isTerminal } from '../cluster/job-state.ts';
 import { StudioError } from '../engine/errors.ts';
 import { describeOwner, liveOwner, type LockOwner } from '../engine/fs/folder-lock.ts';
 import { describeJsonError } from '../engine/fs/json-file.ts';
@@ -87,6 +90,8 @@ async function readRunFolder(
   const evals = points.filter((p) => p.evalLoss !== undefined);
   const str = (k: string) => (config && typeof config[k] === 'string' ? (config[k] as string) : undefined);
   const born = (await withReadTimeout(stat(dir), dir)).birthtime;
+  const cluster = clusterRecordOf(dir, problems);
+  const clusterState = cluster?.states.at(-1)?.state;
   const summary: RunSummary = {
     id,
     dir,
@@ -103,23 +108,39 @@ async function readRunFolder(
     lastEvalLoss: evals.at(-1)?.evalLoss,
     status: writer
       ? 'running'
-      : failed
-        ? 'failed'
-        : ended
-          ? ended === 'stopped'
-            ? 'stopped'
-            : 'finished'
-          : started || config
-            ? 'incomplete'
-            : 'empty',
-    error: failed?.error,
+      : cluster
+        ? cluster.job_id
+          ? clusterRunStatus(clusterState)
+          : 'incomplete'
+        : failed
+          ? 'failed'
+          : ended
+            ? ended === 'stopped'
+              ? 'stopped'
+              : 'finished'
+            : started || config
+              ? 'incomplete'
+              : 'empty',
+    error: cluster ? cluster.failure : failed?.error,
     settings: keySettings(config),
     ...(writer && { writer: { pid: writer.pid, command: writer.command, since: writer.since, host: writer.host } }),
     checkpoints,
     hasAdapter: existsSync(paths.adapterConfig),
     problems,
+    ...(cluster && { cluster: clusterRunInfo(cluster) }),
   };
   return { summary, config, metrics: points, metricsText };
+}
+
+/** A cluster run's cluster.json (undefined for a local run; a broken one is a problem of the run). */
+function clusterRecordOf(dir: string, problems: string[]): ClusterRecord | undefined {
+  if (!existsSync(path.join(dir, CLUSTER_RECORD))) return undefined;
+  try {
+    return readClusterRecord(dir);
+  } catch (e) {
+    problems.push((e as Error).message);
+    return undefined;
+  }
 }
 
 /** The live process that holds run folder `dir`'s lock (a run being written), if any. */
@@ -179,6 +200,19 @@ export class RunRegistry {
         const dir = path.join(this.runsDir, d.name);
         const owner = liveWriter(dir);
         return owner ? [{ id: d.name, dir, owner }] : [];
+      });
+  }
+
+  /** Cluster runs whose job had not ended when last seen (the studio reopens and follows them again). */
+  clusterRunsToFollow(): string[] {
+    if (!existsSync(this.runsDir)) return [];
+    return readdirSync(this.runsDir, { withFileTypes: true })
+      .filter((d) => d.isDirectory() && isRunId(d.name) && existsSync(path.join(this.runsDir, d.name, CLUSTER_RECORD)))
+      .flatMap((d) => {
+        const dir = path.join(this.runsDir, d.name);
+        const record = clusterRecordOf(dir, []);
+        const last = record?.states.at(-1)?.state;
+        return record?.job_id && (last === undefined || !isTerminal(last)) ? [dir] : [];
       });
   }
 

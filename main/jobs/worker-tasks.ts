@@ -4,6 +4,7 @@ import { parseJobSettings, type JobKind, type JobResult, type ParsedJobSettings 
 import type { ExportCommand } from '../engine/export/export-jobs.ts';
 import { backendReport } from './backend-report.ts';
 import { jobEventsOf } from './training-events.ts';
+import { clusterTask } from './cluster-task.ts';
 
 /** An event as a task emits it; the worker adds the job id. */
 export type TaskEvent = JobEvent extends infer E ? (E extends JobEvent ? Omit<E, 'jobId'> : never) : never;
@@ -18,7 +19,7 @@ export interface TaskContext<K extends JobKind> {
 }
 
 /** What a task returns goes into its `done` event: the result its kind's record describes. */
-type Task<K extends JobKind> = (ctx: TaskContext<K>) => Promise<{ reason: string; result?: JobResult<K> }>;
+export type Task<K extends JobKind> = (ctx: TaskContext<K>) => Promise<{ reason: string; result?: JobResult<K> }>;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -123,6 +124,7 @@ const TASKS: { [K in JobKind]: Task<K> } = {
   quantize: exportTask('quantize'),
   generate: generateTask,
   measure,
+  cluster: clusterTask,
 };
 
 /**

@@ -35,7 +35,7 @@ function onHostMessage(listener: (m: unknown) => void): void {
 const abort = new AbortController();
 let running: JobKind | undefined;
 /** Fine-tuning, its measured steps, generation and the selftest stop at their next step; an export cannot, so it is ended at once. */
-const STOPS_AT_A_STEP: JobKind[] = ['finetune', 'measure', 'generate', 'selftest'];
+const STOPS_AT_A_STEP: JobKind[] = ['finetune', 'measure', 'generate', 'selftest', 'cluster'];
 
 /** A stop (the host's message, SIGTERM, or Ctrl+C reaching the process group): end the job, leaving nothing unfinished. */
 function stop(): void {

@@ -137,6 +137,7 @@ export async function startServer(opts: ServerOptions): Promise<StudioServer> {
   const jobs = new JobHost({ spawner: opts.spawner ?? nodeSpawner(), runsDir: opts.runsDir });
   const runs = new RunRegistry(opts.runsDir);
   jobs.adoptRunning(runs); // runs a killed studio left training: shown as running, with stop
+  jobs.followClusterRuns(runs); // cluster runs whose job had not ended: followed again
   const api = createApi(createHandlers({ mode: 'server', app: packageInfo(), jobs, runs, settings, homeDir: opts.homeDir }));
 
   const server = createServer({ connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS }, async (req, res) => {

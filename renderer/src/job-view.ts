@@ -1,6 +1,9 @@
-import type { JobEvent, JobKind } from '../../main/contract/contract.ts';
+import type { ClusterRunInfo, JobEvent, JobKind } from '../../main/contract/contract.ts';
 
 type Of<T extends JobEvent['type']> = Extract<JobEvent, { type: T }>;
+
+/** What the Run page shows of a run: its state, in one word of runView.states. */
+export type RunState = 'queued' | 'running' | 'done' | 'failed' | 'stopped' | 'interrupted' | 'empty';
 
 /** The most log lines a view keeps (the oldest go first); a long run's log is mostly its loading and checkpoints. */
 export const MAX_LOG_LINES = 5000;
@@ -21,6 +24,8 @@ export interface JobView {
   text: { base: string; tuned: string };
   failed?: Of<'failed'>;
   done?: Of<'done'>;
+  /** A cluster run: its SLURM job as last reported (cluster.json's facts). */
+  cluster?: ClusterRunInfo;
 }
 
 export function emptyView(id: string): JobView {
@@ -77,6 +82,8 @@ function applyInPlace(j: JobView, e: JobEvent): JobView {
     case 'failed':
       j.logs.push({ level: 'error', message: e.error });
       return Object.assign(j, { failed: e, state: 'failed' });
+    case 'cluster':
+      return Object.assign(j, { cluster: e.cluster });
   }
   return j;
 }

@@ -1,13 +1,13 @@
 import { useEffect, useMemo, useState } from 'react';
 import type { CallReply, JobEvent, RunSummary } from '../../main/contract/contract.ts';
 import { eventsOf, useJobs } from './job-store.ts';
-import { afterHistory, emptyView, foldEvents, type JobView } from './job-view.ts';
+import { runStateOfCluster } from './cluster/cluster-state.ts';
+import { afterHistory, emptyView, foldEvents, type JobView, type RunState } from './job-view.ts';
 import { call } from './transport.ts';
 
 export type RunHistory = CallReply<'runs.history'>;
 
-/** What the Run page shows of a run: its state, in one word of runView.states. */
-export type RunState = 'queued' | 'running' | 'done' | 'failed' | 'stopped' | 'interrupted' | 'empty';
+export type { RunState } from './job-view.ts';
 
 const STATUS_STATE: Record<RunSummary['status'], RunState> = {
   running: 'running',
@@ -54,6 +54,10 @@ export function useRunHistory(runId: string | undefined): {
   const endKey = job ? `${job.id}:${eventsOf(job.id).filter(isEnd).at(-1)?.seq ?? ''}` : '';
   // A new job on this run (a resume, from this tab or another): its events are not the history's job's.
   const newestJob = order.filter((id) => jobs[id].runId === runId && jobs[id].kind === 'finetune').at(-1);
+  // A cluster job on this run (submit, follow, cancel, fetch) that ended: cluster.json and the run folder changed.
+  const clusterEnds = order.filter(
+    (id) => jobs[id].runId === runId && jobs[id].kind === 'cluster' && ['done', 'failed', 'stopped'].includes(jobs[id].state),
+  ).length;
   useEffect(() => {
     if (!runId) return;
     let alive = true;
@@ -63,7 +67,7 @@ export function useRunHistory(runId: string | undefined): {
     return () => {
       alive = false;
     };
-  }, [runId, endKey, newestJob]);
+  }, [runId, endKey, newestJob, clusterEnds]);
   const base = useMemo(() => history && foldEvents(history.events, emptyView(job?.id ?? `run:${runId}`)), [history, job, runId]);
   const view = useMemo(() => base && foldLive(base, afterHistory(base, live)), [base, live]);
   if (!runId || !history || (history.run?.id !== runId && history.job?.runId !== runId)) return { error };
@@ -72,5 +76,7 @@ export function useRunHistory(runId: string | undefined): {
   else if (job && (job.state === 'queued' || job.state === 'running')) state = job.state;
   else if (history.run) state = STATUS_STATE[history.run.status];
   else state = job?.state ?? 'empty';
+  // A cluster run is as its SLURM job is, once it has one (a job that stopped following leaves the job running there).
+  if (view?.cluster?.state) state = runStateOfCluster(view.cluster.state);
   return { history, view, state, error };
 }

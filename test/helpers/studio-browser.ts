@@ -28,10 +28,11 @@ function newestMtime(dir: string): number {
 /** Builds the renderer (vite) when dist/renderer is missing or older than its sources, so no separate build step is needed. */
 export async function ensureRendererBuilt(): Promise<void> {
   const index = path.join(RENDERER_DIR, 'index.html');
-  // The renderer bundles the contract and the Node-free engine modules it re-exports (schemas, the run plan).
+  // The renderer bundles the contract and the Node-free engine and cluster modules it re-exports (schemas, the run plan).
   const sources = Math.max(
     newestMtime(path.join(ROOT, 'renderer')),
     newestMtime(path.join(ROOT, 'main/contract')),
+    newestMtime(path.join(ROOT, 'main/cluster')),
     newestMtime(path.join(ROOT, 'main/engine')),
     statSync(path.join(ROOT, 'vite.config.ts')).mtimeMs,
   );

@@ -2,6 +2,7 @@ import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { DataCheck, JobInfo, ModelReport } from '../../../main/contract/contract.ts';
 import type { RunPlan } from '../../../main/contract/finetune-form.ts';
+import { ClusterSubmit, TargetChoice, type RunTarget } from '../cluster/cluster-target.tsx';
 import { ErrorBox } from '../components/common.tsx';
 import { MemoryEstimate } from '../components/memory-estimate.tsx';
 import { PathText } from '../components/path-text.tsx';
@@ -56,6 +57,7 @@ export function ReviewStep({
   const { t } = useTranslation();
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
+  const [target, setTarget] = useState<RunTarget>('local');
   const start = async () => {
     setBusy(true);
     setError(undefined);
@@ -175,7 +177,8 @@ export function ReviewStep({
           baseModel={model && model.problems.length === 0 ? String(config.base_model) : undefined}
           settings={config as { cutoff_len: number }}
         />
-        <DurationEstimate config={config} ready={ready} />
+        {/* It measures steps on this machine: nothing to say about a cluster run. */}
+        {target === 'local' && <DurationEstimate config={config} ready={ready} />}
       </div>
       <label className="field run-name" data-field="output_dir">
         <span className="label">
@@ -189,12 +192,19 @@ export function ReviewStep({
         )}
         <small className="help">{t('wizard.review.runNameHelp')}</small>
       </label>
-      <ErrorBox error={error} />
-      <p className="row">
-        <button className="primary" data-testid="start-training" disabled={!ready || busy} onClick={() => void start()}>
-          {t('wizard.review.start')}
-        </button>
-      </p>
+      <TargetChoice target={target} setTarget={setTarget} />
+      {target === 'cluster' ? (
+        <ClusterSubmit config={config} ready={ready} onStarted={onStarted} />
+      ) : (
+        <>
+          <ErrorBox error={error} />
+          <p className="row">
+            <button className="primary" data-testid="start-training" disabled={!ready || busy} onClick={() => void start()}>
+              {t('wizard.review.start')}
+            </button>
+          </p>
+        </>
+      )}
       <details className="json">
         <summary>{t('wizard.review.json')}</summary>
         <pre className="config mono" data-testid="review-config">

@@ -1,6 +1,7 @@
 import { useEffect, useMemo, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { JobInfo, RunSummary } from '../../../main/contract/contract.ts';
+import { ClusterPanel } from '../cluster/cluster-panel.tsx';
 import { ErrorBox } from '../components/common.tsx';
 import { GpuPanel } from '../components/gpu-panel.tsx';
 import { LossChart } from '../components/loss-chart.tsx';
@@ -38,7 +39,7 @@ export function RunPage({
       .then((r) => setRuns(r.runs))
       .catch(() => {});
     call('jobs.list', {})
-      .then((r) => setJobs(r.jobs.filter((j) => j.kind === 'finetune' && j.runId)))
+      .then((r) => setJobs(r.jobs.filter((j) => (j.kind === 'finetune' || (j.kind === 'cluster' && j.runDir)) && j.runId)))
       .catch(() => {});
   }, [visible, runId]);
   const active = jobs.filter((j) => j.state === 'running' || j.state === 'queued').at(0);
@@ -83,12 +84,19 @@ export function RunPage({
       {view && state && selected && (
         <>
           <RunHeader runId={selected} run={run} config={history?.config ?? null} state={state}>
-            {(state === 'running' || state === 'queued') && job && (
+            {(state === 'running' || state === 'queued') && job && job.kind !== 'cluster' && (
               <button data-testid="stop-job" onClick={() => void call('jobs.stop', { id: job.id })}>
                 {t('run.stop')}
               </button>
             )}
           </RunHeader>
+          {view.cluster && (
+            <ClusterPanel
+              runDir={run?.dir ?? job?.runDir ?? selected}
+              info={view.cluster}
+              following={Boolean(job && job.kind === 'cluster' && !view.done && !view.failed && ['running', 'queued'].includes(job.state))}
+            />
+          )}
           {state === 'done' && run && <NextSteps run={run} onNext={(page) => onNext(page, run.id)} />}
           {state === 'interrupted' && <p className="notice">{t('runView.interrupted')}</p>}
           {view.progress && (
@@ -102,7 +110,9 @@ export function RunPage({
               </small>
             </div>
           )}
-          {state === 'failed' && (
+          {/* A cluster job's one-line failure is in its panel; a failure of the studio's own job (a refused submission, a
+              refused fetch) is shown here. */}
+          {state === 'failed' && !view.cluster?.failure && (
             <FailureBox error={view.failed?.error ?? job?.error ?? run?.error ?? ''} lastOutput={view.failed?.lastOutput ?? []} />
           )}
           {last && (

@@ -14,7 +14,7 @@ type RunData = CallReply<'runs.read'>;
 const MAX_COMPARED = 4;
 
 /** A run that can go on from its last checkpoint. */
-const resumable = (r: RunSummary) => r.status !== 'finished' && r.checkpoints.length > 0;
+const resumable = (r: RunSummary) => r.status !== 'finished' && r.checkpoints.length > 0 && !r.cluster;
 
 /**
  * History from the run folders: each run's base model, data, key settings, date, duration and final losses; open one
@@ -34,7 +34,13 @@ export function RunsPage({ visible, onStarted, onOpen }: { visible: boolean; onS
       .then((r) => setRuns(r.runs))
       .catch((e: Error) => setError(e.message));
     call('jobs.list', {})
-      .then((r) => setActiveJobs(r.jobs.filter((j) => j.kind === 'finetune' && (j.state === 'running' || j.state === 'queued'))))
+      .then((r) =>
+        setActiveJobs(
+          r.jobs.filter(
+            (j) => (j.kind === 'finetune' || (j.kind === 'cluster' && j.runDir)) && (j.state === 'running' || j.state === 'queued'),
+          ),
+        ),
+      )
       .catch(() => {});
     call('app.info', {})
       .then((i) => setRunsDir(i.runsDir))
@@ -101,7 +107,8 @@ export function RunsPage({ visible, onStarted, onOpen }: { visible: boolean; onS
                 const job = activeJobs.find((j) => j.runId === r.id);
                 const state = r.status === 'running' ? 'running' : (job?.state ?? r.status);
                 const busy = Boolean(job) || r.status === 'running';
-                const stopId = r.jobId ?? job?.id;
+                // A cluster run's job is stopped by Cancel on its Run page (scancel), not by ending the studio's follow.
+                const stopId = r.cluster ? undefined : (r.jobId ?? job?.id);
                 return (
                   <tr key={r.id} data-run={r.id}>
                     <td>
@@ -114,6 +121,17 @@ export function RunsPage({ visible, onStarted, onOpen }: { visible: boolean; onS
                       >
                         {state === 'queued' ? t('runView.states.queued') : t(`runs.states.${state}`)}
                       </span>
+                      {r.cluster && (
+                        <div className="cluster-cell" data-testid="run-cluster">
+                          <small className="muted">
+                            {t('cluster.column')}: <span className="mono">{r.cluster.cluster}</span>
+                            {r.cluster.jobId && ` · #${r.cluster.jobId}`} ·{' '}
+                            <span data-testid="run-cluster-state" data-state={r.cluster.state ?? 'submitting'}>
+                              {t(`cluster.states.${r.cluster.state ?? 'submitting'}`)}
+                            </span>
+                          </small>
+                        </div>
+                      )}
                     </td>
                     <td>
                       <div className="mono" title={r.baseModel} data-testid="run-base">
