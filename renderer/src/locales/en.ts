@@ -389,6 +389,7 @@ export const en = {
     generate: 'Generation',
     selftest: 'Self-test',
     measure: 'Step measurement',
+    cluster: 'Cluster run',
   },
   durationUnits: { hm: '{{h}}h {{m}}m', ms: '{{m}}m {{s}}s', s: '{{s}}s' },
   runView: {

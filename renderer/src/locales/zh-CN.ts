@@ -386,6 +386,7 @@ export const zhCN: Strings = {
     generate: '生成',
     selftest: '自检',
     measure: '测量步骤耗时',
+    cluster: '集群运行',
   },
   durationUnits: { hm: '{{h}} 小时 {{m}} 分', ms: '{{m}} 分 {{s}} 秒', s: '{{s}} 秒' },
   runView: {
