@@ -114,9 +114,11 @@ describe.skipIf(missingTorch())('the cluster trainer under a batch system', () =
     await waitFor(() => lastStep(cut) >= checkpointSteps(cut)[0].step! + 3, 'three steps after it'); // torchrun survived USR1
     process.kill(group, 'SIGTERM');
     const ended = await done;
+    // USR1's checkpoint, then SIGTERM's. Under load one rank can see USR1 a step after the others agreed on it, and
+    // ask for one more at the next boundary: harmless, so not counted exactly; the last one is SIGTERM's.
     const points = checkpointSteps(cut);
-    expect(points.length).toBe(2);
-    const last = points[1];
+    expect(points.length).toBeGreaterThanOrEqual(2);
+    const last = points.at(-1)!;
     expect(await verifyCheckpoint(last.dir!)).toBeUndefined();
     // rank 0 says what happened and where the state is, as a warning: a stop is the sender's doing, not an error
     expect(ended.stderr).toContain(`warning: stopped by SIGTERM at step ${last.step}: checkpoint ${last.dir} written`);

@@ -211,7 +211,16 @@ describe.skipIf(Boolean(skip))('studio in Chromium (browser mode)', () => {
     const job = () => server.jobs.list().at(-1)!;
     await expect.poll(() => job().runId).toBeTruthy();
     const checkpoint = path.join(tmp, 'runs', job().runId!, 'checkpoints', 'step-1');
-    await expect.poll(() => existsSync(checkpoint), { timeout: 60_000, interval: 250 }).toBe(true);
+    try {
+      await expect.poll(() => existsSync(checkpoint), { timeout: 120_000, interval: 250 }).toBe(true);
+    } catch (e) {
+      // Say where the job stood (it once waited a minute here in a full CI run, and never alone).
+      const log = await page
+        .getByTestId('job-log')
+        .textContent()
+        .catch(() => '(no log)');
+      throw new Error(`no ${checkpoint} after 120 s; jobs: ${JSON.stringify(server.jobs.list())}\nlog: ${log}`, { cause: e });
+    }
 
     // The job trains in its own process: calls answer at once meanwhile (measured, with a wide bound for shared CI cores).
     const times: number[] = [];
@@ -240,7 +249,7 @@ describe.skipIf(Boolean(skip))('studio in Chromium (browser mode)', () => {
     // The run folder keeps how the attempt ended.
     expect(killed?.status).toBe('failed');
     expect(killed?.checkpoints).toContain('step-1');
-  });
+  }, 240_000);
 
   it('Runs: history, compare, resume a killed run and stop it', async () => {
     await nav('runs');
