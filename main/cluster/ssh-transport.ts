@@ -78,10 +78,7 @@ export async function sshTransport(target: SshTarget, opts: SshTransportOptions 
         throw new SshConnectionError('no ssh client on this machine: install OpenSSH (openssh-client)', 'cluster/no-ssh');
       throw e;
     }
-    if (r.code === 255) {
-      const problem = sshProblem(r.stderr, label, typed);
-      if (problem) throw problem;
-    }
+    if (r.code === 255) throw sshProblem(r.stderr, label, typed);
     return r;
   };
 
@@ -104,8 +101,8 @@ async function userSharesConnections(base: string[], host: string): Promise<bool
   return controlPath !== undefined && controlPath !== 'none';
 }
 
-/** ssh's own failure (exit 255 and one of its messages) as one line that says what to do; undefined otherwise. */
-function sshProblem(stderr: string, label: string, typed: string): SshConnectionError | undefined {
+/** ssh's own failure (exit 255) as one line that says what to do. */
+function sshProblem(stderr: string, label: string, typed: string): SshConnectionError {
   const line = lastLine(
     stderr
       .split('\n')
@@ -132,5 +129,8 @@ function sshProblem(stderr: string, label: string, typed: string): SshConnection
     return new SshConnectionError(`cannot reach ${label}: ${line}`, 'cluster/ssh-unreachable');
   if (/^ssh: |^Bad configuration option|^command-line line|Can't open user config file|^no argument after keyword/m.test(stderr))
     return new SshConnectionError(`${label}: ssh failed: ${line}`, 'cluster/ssh');
-  return undefined;
+  // 255 is ssh's own status ("or 255 if an error occurred", ssh(1)); a shared connection that dies mid-command can end
+  // so with no message of ours above (or none at all). Our remote commands never exit 255 themselves: the connection
+  // was lost, and a follow tries again.
+  return new SshConnectionError(`cannot reach ${label}: ssh exited 255${line ? ` (${line})` : ''}`, 'cluster/ssh-unreachable');
 }

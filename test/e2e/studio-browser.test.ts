@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -202,7 +202,7 @@ describe.skipIf(Boolean(skip))('studio in Chromium (browser mode)', () => {
     await nav('wizard');
     await page.getByTestId('step-training').click();
     const field = (name: string) => page.locator(`[data-field="${name}"] input`).first();
-    await field('max_steps').fill('200');
+    await field('max_steps').fill('1000'); // far more than it runs before the kill, on any kernels
     await page.getByTestId('advanced-settings').locator('summary').click(); // checkpoints are among the folded settings
     await field('save_steps').fill('1');
     await field('val_set_size').fill('0');
@@ -210,16 +210,21 @@ describe.skipIf(Boolean(skip))('studio in Chromium (browser mode)', () => {
     await page.getByTestId('start-training').click();
     const job = () => server.jobs.list().at(-1)!;
     await expect.poll(() => job().runId).toBeTruthy();
-    const checkpoint = path.join(tmp, 'runs', job().runId!, 'checkpoints', 'step-1');
+    // Some checkpoint: the run keeps its newest few (save_total_limit), and on fast kernels step-1 can come and go
+    // between two looks.
+    const checkpoints = path.join(tmp, 'runs', job().runId!, 'checkpoints');
+    const written = () => (existsSync(checkpoints) ? readdirSync(checkpoints).filter((n) => /^step-\d+$/.test(n)) : []);
     try {
-      await expect.poll(() => existsSync(checkpoint), { timeout: 120_000, interval: 250 }).toBe(true);
+      await expect.poll(() => written().length, { timeout: 120_000, interval: 250 }).toBeGreaterThan(0);
     } catch (e) {
-      // Say where the job stood (it once waited a minute here in a full CI run, and never alone).
+      // Say where the job stood.
       const log = await page
         .getByTestId('job-log')
         .textContent()
         .catch(() => '(no log)');
-      throw new Error(`no ${checkpoint} after 120 s; jobs: ${JSON.stringify(server.jobs.list())}\nlog: ${log}`, { cause: e });
+      throw new Error(`no checkpoint in ${checkpoints} after 120 s; jobs: ${JSON.stringify(server.jobs.list())}\nlog: ${log}`, {
+        cause: e,
+      });
     }
 
     // The job trains in its own process: calls answer at once meanwhile (measured, with a wide bound for shared CI cores).
@@ -241,14 +246,14 @@ describe.skipIf(Boolean(skip))('studio in Chromium (browser mode)', () => {
     process.kill(job().pid!, 'SIGKILL');
     await expect.poll(() => page.getByTestId('job-state').getAttribute('data-state'), { timeout: 20_000 }).toBe('failed');
     expect(await page.getByTestId('job-failed').textContent()).toMatch(/killed by SIGKILL/);
-    expect(await page.getByTestId('last-output').textContent()).toMatch(/checkpoint written: .*step-1/);
+    expect(await page.getByTestId('last-output').textContent()).toMatch(/checkpoint written: .*step-\d+/);
     await expectNoMachinePaths('run-page');
     await shot('run-killed-en');
     const runs = (await server.api.call('runs.list', {})) as { runs: { id: string; status: string; checkpoints: string[] }[] };
     const killed = runs.runs.find((r) => r.id === job().runId);
     // The run folder keeps how the attempt ended.
     expect(killed?.status).toBe('failed');
-    expect(killed?.checkpoints).toContain('step-1');
+    expect(killed?.checkpoints.length).toBeGreaterThan(0);
   }, 240_000);
 
   it('Runs: history, compare, resume a killed run and stop it', async () => {
