@@ -190,7 +190,7 @@ describe.skipIf(Boolean(missing))('the studio runs a fine-tune on a SLURM cluste
 
   it('over ssh, a connection dropped mid-run is waited out: the curve goes on and the run ends fetched with every step', async () => {
     const api = (second ?? studio.server).api;
-    const steps = 300;
+    const steps = 1000;
     await api.call('jobs.start', {
       kind: 'cluster',
       config: {
@@ -225,17 +225,22 @@ describe.skipIf(Boolean(missing))('the studio runs a fine-tune on a SLURM cluste
       .poll(() => page.getByTestId('cluster-job').textContent(), { timeout: 60_000 })
       .toMatch(/SLURM job \d+ on ssh:\/\/root@127\.0\.0\.1:\d+/);
     await expect.poll(points, { timeout: 90_000, interval: 250 }).toBeGreaterThan(0);
+    // The job is held (SIGSTOP through SLURM) while the connection is down, so it is still mid-run whatever the
+    // machine's load: a tiny model's steps can otherwise all end before the drop, and nothing would be waited out.
+    const jobId = readClusterRecord(path.join(studio.runsDir, 'over-ssh')).job_id!;
+    cluster.slurm('scontrol', ['suspend', jobId]);
     await cluster.ssh!.down();
     await expect.poll(async () => (await logLines(page)).some((l) => /trying again in \d+ s/.test(l)), { timeout: 60_000 }).toBe(true);
     await cluster.ssh!.up();
-    await expect.poll(clusterState, { timeout: 120_000, interval: 250 }).toBe('COMPLETED');
+    cluster.slurm('scontrol', ['resume', jobId]);
+    await expect.poll(clusterState, { timeout: 240_000, interval: 250 }).toBe('COMPLETED');
     await expect.poll(() => page.getByTestId('cluster-fetched').textContent(), { timeout: 60_000 }).toMatch(/the adapter/);
     await expect.poll(points, { timeout: 30_000 }).toBe(steps);
     await expect.poll(() => page.getByTestId('job-state').getAttribute('data-state')).toBe('done');
     const runDir = path.join(studio.runsDir, 'over-ssh');
-    expect(readClusterRecord(runDir).fetched).toMatchObject({ adapter: true, checkpoints: expect.arrayContaining(['step-300']) });
+    expect(readClusterRecord(runDir).fetched).toMatchObject({ adapter: true, checkpoints: expect.arrayContaining([`step-${steps}`]) });
     await readPeftAdapter(path.join(runDir, 'adapter'), await loadLlamaConfig(studio.modelDir));
-  });
+  }, 400_000);
 
   it('a job that fails on the cluster shows FAILED with its one line; an unknown partition fails before anything is staged; in Chinese too', async () => {
     const api = (second ?? studio.server).api;
