@@ -48,7 +48,7 @@ describe.skipIf(Boolean(missing))('the Run page replays a run from its folder', 
     await page.getByTestId('nav-run').click();
     await expect.poll(() => page.getByTestId('run-page').innerText()).toContain('No training run yet');
     // Many small steps: a run long enough to be reloaded in the middle, stopped below.
-    const job = await studio.startRun({ num_epochs: 1000, max_steps: 2000, eval_steps: 3, save_steps: 4 });
+    const job = await studio.startRun({ num_epochs: 1000, max_steps: 1_000_000, eval_steps: 3, save_steps: 4 });
     runId = job.runId!;
     await expect.poll(() => steps().length, { timeout: 60_000, interval: 200 }).toBeGreaterThanOrEqual(4);
     await page.reload();

@@ -100,7 +100,7 @@ describe('runs.history', () => {
   });
 
   it('a run whose process died records how (and says failed); resumed, its history holds every step from step 1 once', async () => {
-    const job = host.start('finetune', settings({ output_dir: 'killed', max_steps: 400, val_set_size: 0, eval_steps: 0 }));
+    const job = host.start('finetune', settings({ output_dir: 'killed', max_steps: 100_000, val_set_size: 0, eval_steps: 0 }));
     const metrics = runPaths(path.join(setup.work, 'runs', 'killed')).metrics;
     const stepsWritten = () => (existsSync(metrics) ? readMetrics(metrics).points.length : 0);
     for (let i = 0; i < 600 && stepsWritten() < 3; i++) await new Promise((r) => setTimeout(r, 100));
@@ -117,7 +117,7 @@ describe('runs.history', () => {
     // Resume, stop it a few steps later: one run, two attempts, one curve.
     const resumed = host.start(
       'finetune',
-      settings({ output_dir: 'killed', max_steps: 400, val_set_size: 0, eval_steps: 0, resume_from_checkpoint: true }),
+      settings({ output_dir: 'killed', max_steps: 100_000, val_set_size: 0, eval_steps: 0, resume_from_checkpoint: true }),
     );
     for (let i = 0; i < 600 && readMetrics(metrics).points.at(-1)!.step < killedAt + 3; i++) await new Promise((r) => setTimeout(r, 100));
     host.stop(resumed.id);
