@@ -219,7 +219,7 @@ describe('a studio killed while a job trains', () => {
     const done = metricLines(run.dir).filter((l) => l.type === 'done');
     expect(done).toEqual([expect.objectContaining({ reason: 'stopped' })]);
     expect((await call(next, 'runs.list', {})).body.runs.find((r: { id: string }) => r.id === 'r1').status).toBe('stopped');
-    expect(JSON.parse(readFileSync(run.config, 'utf8')).max_steps).toBe(2000);
+    expect(JSON.parse(readFileSync(run.config, 'utf8')).max_steps).toBe(config.max_steps);
   }, 300_000);
 });
 
