@@ -158,7 +158,8 @@ describe('a studio killed while a job trains', () => {
       micro_batch_size: 2,
       cutoff_len: 64,
       val_set_size: 0,
-      max_steps: 1_000_000, // far more than it trains before it is stopped, on any kernels
+      num_epochs: 100_000, // far more than it trains before it is stopped, on any kernels (epochs bound max_steps)
+      max_steps: 1_000_000,
       save_steps: 3,
       logging_steps: 1,
       warmup_steps: 0,
